@@ -1,0 +1,1 @@
+"""Emulated Windows hosts on loopback that speak real WinRM (WS-Management with PSRP inside, and WinRS)."""

@@ -1,0 +1,114 @@
+"""The seam between the sandbox's WinRM server and what runs behind it.
+
+The server (remediate.sandbox.winrm) speaks the protocol; for every pipeline a client invokes it hands a
+PipelineRequest to the host's HostEngine and serializes the PipelineOutcome back as PSRP messages. For every WinRS
+command line it calls HostEngine.run_native and sends the bytes back as stdout/stderr streams.
+
+Values crossing this seam are plain Python values:
+  None, bool, int, float, str, bytes, datetime, list (a PowerShell array), dict (a hashtable, keys str),
+  and PSObject (anything with type names and properties: CIM instances, [pscustomobject], event records).
+The server converts them to and from CLIXML; the engine never sees XML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+
+@dataclass
+class PSObject:
+    """An object with properties, as PowerShell would serialize it.
+
+    type_names: most specific first, e.g. ["Microsoft.Management.Infrastructure.CimInstance#root/cimv2/
+    SoftwareLicensingProduct", "Microsoft.Management.Infrastructure.CimInstance", "System.Object"] or
+    ["System.Management.Automation.PSCustomObject", "System.Object"].
+    properties: name -> value, in display order. Property lookup is case-insensitive in PowerShell: use get().
+    to_string: what PowerShell shows for the object as a string (ToString()); None lets the server derive one.
+    handle: opaque reference the engine may keep to find the live thing again (e.g. a CIM instance path for
+    Invoke-CimMethod); never serialized.
+    """
+
+    type_names: list[str]
+    properties: dict[str, Any] = field(default_factory=dict)
+    to_string: str | None = None
+    handle: Any = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name in self.properties:
+            return self.properties[name]
+        lowered = name.lower()
+        for key, value in self.properties.items():
+            if key.lower() == lowered:
+                return value
+        return default
+
+    def has(self, name: str) -> bool:
+        lowered = name.lower()
+        return any(key.lower() == lowered for key in self.properties)
+
+
+@dataclass
+class ErrorRecord:
+    """A PowerShell ErrorRecord, flattened the way PSRP carries it."""
+
+    message: str
+    fully_qualified_error_id: str = "RuntimeException"
+    category: str = "NotSpecified"  # an ErrorCategory name: NotSpecified, ObjectNotFound, InvalidArgument, ...
+    exception_type: str = "System.Management.Automation.RuntimeException"
+    target_object: Any = None
+    hresult: int | None = None  # the exception's HResult where one applies (e.g. a CIM failure), signed 32-bit
+    script_stack_trace: str | None = None
+    activity: str | None = None  # the command that failed, e.g. "Get-CimInstance"
+
+
+@dataclass
+class Command:
+    """One command of a pipeline as the client sent it (PSRP CREATE_PIPELINE / Command)."""
+
+    text: str  # the script text (is_script) or the command name
+    is_script: bool
+    parameters: list[tuple[str | None, Any]] = field(default_factory=list)  # (name or None for positional, value)
+
+
+@dataclass
+class PipelineRequest:
+    commands: list[Command]
+    input: list[Any] = field(default_factory=list)  # pipeline input sent by the client, if any
+
+
+PipelineState = Literal["Completed", "Failed", "Stopped"]
+
+
+@dataclass
+class PipelineOutcome:
+    output: list[Any] = field(default_factory=list)
+    errors: list[ErrorRecord] = field(default_factory=list)  # non-terminating errors (Write-Error, cmdlet errors)
+    warnings: list[str] = field(default_factory=list)
+    verbose: list[str] = field(default_factory=list)
+    information: list[str] = field(default_factory=list)
+    state: PipelineState = "Completed"
+    failure: ErrorRecord | None = None  # the terminating error when state == "Failed" (e.g. an uncaught throw)
+
+
+@dataclass
+class NativeOutcome:
+    """What a native command line run through WinRS (cmd shell) produced."""
+
+    stdout: bytes = b""
+    stderr: bytes = b""
+    exit_code: int = 0  # as Windows reports it: unsigned 32-bit on the wire; the server converts
+
+
+class HostEngine(Protocol):
+    """What one emulated host runs. One instance per host; it owns that host's state.
+
+    Calls may arrive from several server threads at once (several shells per host); an engine that keeps state
+    serializes access itself.
+    """
+
+    computer_name: str
+
+    def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome: ...
+
+    def run_native(self, command: str, arguments: list[str]) -> NativeOutcome: ...
