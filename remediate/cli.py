@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -58,7 +60,541 @@ def main() -> None:
 # --- playbooks: list, show, validate, explain, run --dry-run -------------------------------------------------
 
 
+def _default_lang() -> str:
+    """`ja` when the environment's locale is Japanese, else `en`."""
+    import os
+
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "ja" if value.lower().startswith("ja") else "en"
+    return "en"
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(file=sys.stdout, highlight=False, emoji=False, soft_wrap=True)
+
+
+_lang_option = click.option(
+    "--lang", type=click.Choice(["en", "ja"]), default=None, help="Language of titles and descriptions "
+    "(default: ja when LANG/LC_ALL is Japanese, else en)."
+)
+_playbooks_option = click.option(
+    "--playbooks", "playbook_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
+    help="A folder of your own playbooks (repeatable; a later folder wins for the same code). Its templates "
+    "go in a templates/ folder inside or beside it.",
+)
+
+
+@main.command("list")
+@_playbooks_option
+@_lang_option
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@reports_errors
+def list_playbooks(playbook_dirs: tuple[Path, ...], lang: str | None, output: str) -> None:
+    """List the error codes that have a playbook."""
+    from rich.table import Table
+
+    from remediate.playbook import PlaybookLibrary
+
+    lang = lang or _default_lang()
+    playbooks = PlaybookLibrary(playbook_dirs).all()
+    if output == "json":
+        rows = [
+            {
+                "code": str(p.code),
+                "also": [str(c) for c in p.also],
+                "category": p.category,
+                "title": p.title.get(lang),
+                "summary": p.summary.get(lang),
+                "escalates": p.escalates,
+                "source": str(p.source),
+            }
+            for p in playbooks
+        ]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("code", "category", "title", "action")
+    for p in playbooks:
+        action = "escalate" if p.escalates else "fix"
+        table.add_row(" ".join(str(c) for c in p.codes), p.category, p.title.get(lang), action)
+    _console().print(table)
+
+
+@main.command("show")
+@click.argument("code")
+@_playbooks_option
+@_lang_option
+@reports_errors
+def show_playbook(code: str, playbook_dirs: tuple[Path, ...], lang: str | None) -> None:
+    """Show one playbook: parameters, steps by phase, escalation guidance."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from remediate.codes import ErrorCode
+    from remediate.playbook import PHASES, PlaybookLibrary
+
+    lang = lang or _default_lang()
+    playbook = PlaybookLibrary(playbook_dirs).get(ErrorCode.parse(code))
+    console = _console()
+    console.print(Text(f"{playbook.code} — {playbook.title.get(lang)}", style="bold"))
+    if playbook.also:
+        console.print(Text("also: " + ", ".join(str(c) for c in playbook.also)))
+    console.print(Text(playbook.summary.get(lang)))
+    console.print(Text(f"{playbook.source}  sha256 {playbook.sha256}", style="dim"))
+    if playbook.parameters:
+        table = Table("parameter", "type", "required", "default", "description", title="parameters")
+        for p in playbook.parameters.values():
+            kind = f"enum: {', '.join(p.choices)}" if p.choices else p.type
+            kind += " (secret)" if p.is_secret else ""
+            default = "" if p.default is None else str(p.default)
+            table.add_row(p.name, kind, "yes" if p.required else "no", default, p.description.get(lang))
+        console.print(table)
+    for phase in PHASES:
+        steps = playbook.steps_in(phase)
+        if not steps:
+            continue
+        console.print(Text(phase, style="bold"))
+        for step in steps:
+            notes = [n for n in (
+                f"when {step.when}" if step.when else "",
+                f"only if {step.only_if}" if step.only_if else "",
+                f"needs --allow {step.requires_opt_in}" if step.requires_opt_in else "",
+                f"retry x{step.retry.attempts}" if step.retry else "",
+            ) if n]
+            suffix = f"  [{'; '.join(notes)}]" if notes else ""
+            console.print(Text(f"  {step.id}: {step.description.get(lang)}{suffix}"))
+    console.print(Text(f"escalate ({playbook.escalate.when})", style="bold"))
+    console.print(Text(f"  {playbook.escalate.guidance.get(lang)}"))
+
+
+@main.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@reports_errors
+def validate_playbooks(paths: tuple[Path, ...]) -> None:
+    """Check playbook files or folders (default: the shipped playbooks), rendering every template."""
+    from remediate.errors import PlaybookError
+    from remediate.playbook import validate_files
+
+    results = validate_files(list(paths))
+    failed = 0
+    for path, problems in results:
+        if problems:
+            failed += 1
+            for problem in problems:
+                click.echo(str(problem))
+        else:
+            click.echo(f"OK {path}")
+    if failed:
+        raise PlaybookError(f"{failed} of {len(results)} playbook file(s) have problems")
+
+
+@main.command("explain")
+@click.argument("text", required=False)
+@click.option("--file", "file", type=click.File("r", encoding="utf-8", errors="replace"),
+              help="Read the text to explain from a file.")
+@_playbooks_option
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_lang_option
+@reports_errors
+def explain_codes(
+    text: str | None, file: Any, playbook_dirs: tuple[Path, ...], output: str, lang: str | None
+) -> None:
+    """Explain the activation error codes found in TEXT (or - for standard input, or --file).
+
+    Prints each code's meaning and its playbook. Exits 0 even when the text holds no code.
+    """
+    from remediate.codes import code_info
+    from remediate.explain import find_codes
+    from remediate.playbook import PlaybookLibrary
+
+    lang = lang or _default_lang()
+    if file is not None and text is not None:
+        raise UsageError("give the text or --file, not both")
+    if file is not None:
+        source = file.read()
+    elif text == "-":
+        source = sys.stdin.read()
+    elif text is not None:
+        source = text
+    else:
+        raise UsageError("nothing to explain: give TEXT, - (standard input) or --file FILE")
+    library = PlaybookLibrary(playbook_dirs)
+    found = []
+    for code in find_codes(source):
+        info = code_info(code)
+        playbook = library.find(code)
+        found.append({
+            "code": str(code),
+            "playbook": str(playbook.code) if playbook else None,
+            "meaning": (info.meaning_ja if lang == "ja" else info.meaning_en) if info else None,
+            "category": info.category if info else None,
+            "title": playbook.title.get(lang) if playbook else None,
+        })
+    if output == "json":
+        click.echo(json.dumps({"codes": found}, ensure_ascii=False, indent=2))
+        return
+    if not found:
+        nothing_ja = "ライセンス認証のエラーコードは見つかりません"
+        click.echo(nothing_ja if lang == "ja" else "no activation error code found")
+        return
+    for item in found:
+        click.echo(f"{item['code']}: {item['meaning'] or 'unknown code (not documented by Microsoft)'}")
+        if item["playbook"]:
+            shown = item["playbook"]
+            click.echo(f"  playbook: {shown} — {item['title']}  (remediate show {shown})")
+        else:
+            click.echo("  no playbook: escalate to a human")
+
+
+@main.command("run")
+@click.argument("code")
+@click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
+@click.option("--set", "set_options", multiple=True, metavar="NAME=VALUE",
+              help="A playbook parameter for every host (repeatable). Never for secrets.")
+@click.option("--secret-env", multiple=True, metavar="NAME=VAR",
+              help="Take secret parameter NAME from environment variable VAR (repeatable).")
+@click.option("--secrets-file", type=click.Path(path_type=Path), help="A file of NAME=VALUE secret lines.")
+@_playbooks_option
+@click.option("--allow", multiple=True, metavar="OPT-IN",
+              help="Plan steps that need an explicit opt-in, e.g. --allow edition-conversion (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Render and print the plan; connect to nothing.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_lang_option
+@reports_errors
+def run_playbook(
+    code: str,
+    hosts_file: Path,
+    set_options: tuple[str, ...],
+    secret_env: tuple[str, ...],
+    secrets_file: Path | None,
+    playbook_dirs: tuple[Path, ...],
+    allow: tuple[str, ...],
+    dry_run: bool,
+    output: str,
+    lang: str | None,
+) -> None:
+    """Run the playbook of CODE on every host of the hosts file (preview it first with --dry-run)."""
+    from remediate.codes import ErrorCode
+    from remediate.inventory import load_hosts
+    from remediate.playbook import PlaybookLibrary
+    from remediate.render import Renderer, build_plan
+    from remediate.values import RunValues
+
+    lang = lang or _default_lang()
+    if code.strip().lower() == "auto":
+        if dry_run:
+            raise UsageError(
+                "auto picks each host's playbook from a live detect, so it cannot be previewed; "
+                "give the error code to preview its plan"
+            )
+        _run_live(None, output=output)
+        return
+    library = PlaybookLibrary(playbook_dirs)
+    playbook = library.get(ErrorCode.parse(code))
+    known_opt_ins = sorted(set().union(*(p.opt_ins for p in library.all())))
+    for opt_in in allow:
+        if opt_in not in known_opt_ins:
+            raise UsageError(
+                f"--allow {opt_in}: no playbook has a step that needs it "
+                f"(known opt-ins: {', '.join(known_opt_ins) or 'none'})"
+            )
+    hosts = load_hosts(hosts_file)
+    run_values = RunValues.from_options(set_options, secret_env, secrets_file)
+    for warning in run_values.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    plan = build_plan(playbook, hosts, run_values, Renderer.for_library(library),
+                      code=ErrorCode.parse(code), allow=allow)
+    if not dry_run:
+        _run_live(plan, output=output)
+        return
+    if output == "json":
+        click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        from remediate.preview import print_plan
+
+        print_plan(plan, _console(), lang)
+
+
+# _run_live (the live path of `run`) is defined in the live-runs section below.
+
+
 # --- sandbox: sandbox up ----------------------------------------------------------------------------------------
 
 
+@main.group("sandbox")
+def sandbox() -> None:
+    """Emulated Windows hosts on loopback that speak real WinRM (for trying remediate without Windows)."""
+
+
+@sandbox.command("up")
+@click.option("--hosts", "count", type=click.IntRange(1, 1000), default=None,
+              help="How many hosts (default: as many as the scenario has).")
+@click.option("--scenario", default="healthy", show_default=True, help="A scenario NAME or a scenario FILE.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw (reproducible).")
+@click.option("--https", is_flag=True, help="Serve HTTPS with a generated CA; writes PATH.ca.pem for clients.")
+@click.option("--auth", type=click.Choice(["basic", "ntlm", "negotiate"]), default="ntlm", show_default=True)
+@click.option("--username", default="sandbox\\admin", show_default=True, help="The account the hosts accept.")
+@click.option("--password", default=None,
+              help="The account's password (sandbox only). Default: $REMEDIATE_PASSWORD, else a generated one.")
+@click.option("--hosts-file", "hosts_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the hosts file for `remediate run --hosts`.")
+@reports_errors
+def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: str, username: str,
+               password: str | None, hosts_file: Path) -> None:
+    """Start sandbox hosts and serve them until Ctrl-C."""
+    import os
+    import signal
+    import threading
+
+    from remediate.sandbox.fleet import Fleet, generate_password, hosts_for_scenario
+
+    hosts, notice = hosts_for_scenario(Path(scenario) if Path(scenario).is_file() else scenario, count, seed)
+    if notice:
+        click.echo(f"note: {notice}", err=True)
+    generated = password is None and not os.environ.get("REMEDIATE_PASSWORD")
+    if password is None:
+        password = os.environ.get("REMEDIATE_PASSWORD") or generate_password()
+    hosts_file = hosts_file.resolve()
+    ca_file = Path(f"{hosts_file}.ca.pem") if https else None
+    try:
+        fleet = Fleet.start(hosts, auth=auth,  # type: ignore[arg-type]
+                            https=https, username=username, password=password, seed=seed, ca_file=ca_file)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"the sandbox did not start: {error}") from error
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        fleet.write_hosts_file(hosts_file)
+        for endpoint in fleet.endpoints:
+            click.echo(f"  {endpoint.computer_name:<16} {endpoint.url}")
+        click.echo(f"hosts file: {hosts_file}")
+        if fleet.ca_file is not None:
+            click.echo(f"CA certificate: {fleet.ca_file}")
+        click.echo(f"user: {fleet.username}")
+        if generated:
+            click.echo(f"password: {fleet.password}   (generated for this sandbox; shown once)")
+        else:
+            click.echo("password: as given")
+        click.echo(f"ready: {len(hosts)} sandbox hosts listening on 127.0.0.1 (Ctrl-C stops)", nl=True)
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fleet.stop()
+        click.echo("sandbox stopped")
+
+
 # --- live runs: run, status, audit, demo ------------------------------------------------------------------------
+
+
+_LIVE_OPTIONS = [
+    click.Option(["--auth"], type=click.Choice(["negotiate", "ntlm", "kerberos", "credssp", "basic", "certificate"]),
+                 default="negotiate", show_default=True,
+                 help="WinRM authentication (a host's auth= variable wins)."),
+    click.Option(["--scheme"], type=click.Choice(["https", "http"]), default="https", show_default=True,
+                 help="https (port 5986, certificate verified) or http (5985, messages sealed by the auth)."),
+    click.Option(["--port"], type=click.IntRange(1, 65535), default=None,
+                 help="WinRM port for hosts without host:port (default 5986 https, 5985 http)."),
+    click.Option(["--ca-file"], type=click.Path(exists=True, dir_okay=False), default=None,
+                 help="CA bundle to verify the hosts' certificates against."),
+    click.Option(["--insecure"], is_flag=True, help="Do NOT verify TLS certificates (loud; lab use only)."),
+    click.Option(["--cert-pem"], type=click.Path(exists=True, dir_okay=False), default=None,
+                 help="Client certificate (PEM) for --auth certificate."),
+    click.Option(["--cert-key-pem"], type=click.Path(exists=True, dir_okay=False), default=None,
+                 help="Client certificate key (PEM) for --auth certificate."),
+    click.Option(["--forks"], type=click.IntRange(1, 100), default=10, show_default=True,
+                 help="Hosts worked on at once (WinRM allows 30 shells per user by default)."),
+    click.Option(["--timeout"], "connect_timeout", type=click.FloatRange(1, 3600), default=30, show_default=True,
+                 help="Seconds to connect to a host."),
+    click.Option(["--operation-timeout"], type=click.IntRange(1, 600), default=20, show_default=True,
+                 help="Seconds one WS-Man operation may wait on a host."),
+    click.Option(["--wait-for-winrm"], "wait_for_winrm", default=None, metavar="DURATION",
+                 help="Keep trying to connect for this long, e.g. 10m (hosts still booting after imaging)."),
+    click.Option(["--max-fail-percent"], type=click.FloatRange(0, 100), default=None,
+                 help="Start no new host once more than this percentage of finished hosts failed."),
+    click.Option(["--audit"], "audit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Audit log file (default: remediate-audit/<UTC time>-<code>.jsonl)."),
+    click.Option(["--junit"], "junit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Also write a JUnit XML report (one testcase per host)."),
+]
+_LIVE_NAMES = [option.name for option in _LIVE_OPTIONS]
+
+
+def _add_live_options(command: click.Command) -> None:
+    """Give `run` the live-run options; their values reach _run_live through the click context."""
+    command.params.extend(_LIVE_OPTIONS)
+    plain = command.callback
+    assert plain is not None
+
+    def callback(**values: Any) -> Any:
+        click.get_current_context().meta["remediate.live"] = {name: values.pop(name) for name in _LIVE_NAMES}
+        return plain(**values)
+
+    command.callback = callback
+
+
+_add_live_options(run_playbook)
+
+
+def _duration_seconds(text: str | None) -> float:
+    """`90`, `90s`, `10m`, `1h` -> seconds."""
+    if not text:
+        return 0.0
+    units = {"s": 1, "m": 60, "h": 3600}
+    cleaned = text.strip().lower()
+    factor = units.get(cleaned[-1:], None)
+    number = cleaned[:-1] if factor else cleaned
+    try:
+        value = float(number) * (factor or 1)
+    except ValueError:
+        raise UsageError(f"--wait-for-winrm {text!r}: expected a duration such as 90s, 10m or 1h") from None
+    if value < 0:
+        raise UsageError(f"--wait-for-winrm {text!r}: a duration cannot be negative")
+    return value
+
+
+def _credentials(auth: str) -> Any:
+    """REMEDIATE_USERNAME / REMEDIATE_PASSWORD, else a prompt (the password hidden). Never from argv."""
+    import os
+
+    from remediate.secret import Secret
+    from remediate.transport import PASSWORD_ENV, USERNAME_ENV, Credentials
+
+    found = Credentials.from_environment()
+    if auth in ("kerberos", "certificate") and found is None:
+        return None  # a Kerberos ticket or a client certificate stands for the user
+    interactive = sys.stdin.isatty()
+    if found is None:
+        if not interactive:
+            raise UsageError(f"no WinRM user: set {USERNAME_ENV} (and {PASSWORD_ENV}), or run interactively")
+        found = Credentials(click.prompt("WinRM user (DOMAIN\\user)", err=True))
+    if found.password is None and auth not in ("kerberos", "certificate"):
+        if not interactive:
+            raise UsageError(f"no WinRM password: set {PASSWORD_ENV}, or run interactively")
+        typed = click.prompt(f"Password for {found.username}", hide_input=True, err=True)
+        found = Credentials(found.username, Secret(typed, source="prompt"))
+    del os
+    return found
+
+
+def _run_live(plan: Any, *, output: str) -> None:
+    """Execute a Plan on its hosts: connect, detect, fix, verify, audit, report; exit with the run's code."""
+    from rich.console import Console
+
+    from remediate import audit as audit_log
+    from remediate.engine import Engine, EngineOptions
+    from remediate.report import LiveProgress, print_summary, to_json, write_junit
+    from remediate.results import ExitCategory
+    from remediate.transport import ConnectionOptions, Session, secrets_in
+
+    context = click.get_current_context()
+    live: dict[str, Any] = context.meta.get("remediate.live", {})
+    if plan is None:
+        raise UsageError("`remediate run auto` is not available in this version: give the error code")
+    connection = ConnectionOptions(
+        auth=live.get("auth", "negotiate"),
+        scheme=live.get("scheme", "https"),
+        port=live.get("port"),
+        ca_file=live.get("ca_file"),
+        insecure=bool(live.get("insecure")),
+        connection_timeout=float(live.get("connect_timeout", 30)),
+        operation_timeout=int(live.get("operation_timeout", 20)),
+        certificate_pem=live.get("cert_pem"),
+        certificate_key_pem=live.get("cert_key_pem"),
+    )
+    options = EngineOptions(
+        forks=int(live.get("forks", 10)),
+        wait_for_winrm_s=_duration_seconds(live.get("wait_for_winrm")),
+        max_fail_percent=live.get("max_fail_percent"),
+        language=context.params.get("lang") or _default_lang(),
+    )
+    for host_plan in plan.hosts:  # refuse unsafe or impossible combinations before the first connection
+        per_host = connection.for_host(host_plan.host)
+        if per_host.scheme == "http" and per_host.auth not in ("negotiate", "ntlm", "kerberos", "credssp"):
+            raise UsageError(f"{host_plan.label}: auth {per_host.auth} over http would send everything in clear text",
+                             hint="use https, or an auth that seals messages")
+    errors = Console(stderr=True, highlight=False)
+    if connection.insecure:
+        errors.print("[bold red]WARNING: --insecure: TLS certificates are NOT verified. Anyone on the path can "
+                     "impersonate a host and read the credentials. Use --ca-file instead.[/]")
+    auths = {connection.for_host(host_plan.host).auth for host_plan in plan.hosts}
+    credentials = _credentials("kerberos" if auths <= {"kerberos", "certificate"} else "ntlm")
+    secrets = [secret for host_plan in plan.hosts for step in host_plan.steps for secret in secrets_in(step.parameters)]
+    if credentials is not None:
+        secrets.extend(credentials.secrets)
+    redactor = audit_log.Redactor(secrets)
+    path = live.get("audit_file") or audit_log.default_path(str(plan.code))
+    with audit_log.AuditLog(path, redactor) as log:
+        showing = output != "json" and errors.is_terminal
+        with LiveProgress(len(plan.hosts), console=errors, enabled=showing) as progress:
+            engine = Engine(lambda host: Session(host, connection, credentials), log, options, observer=progress)
+            report = engine.run(plan, arguments=sys.argv[1:])
+    if output == "json":
+        click.echo(to_json(report, redactor))
+    else:
+        print_summary(report, Console(highlight=False, soft_wrap=True), redactor)
+    if live.get("junit_file"):
+        write_junit(report, live["junit_file"], redactor)
+    if output == "json":
+        click.echo(f"audit log: {path}", err=True)
+    codes = {
+        ExitCategory.OK: ExitCode.OK,
+        ExitCategory.FAILED: ExitCode.FAILED,
+        ExitCategory.UNREACHABLE: ExitCode.UNREACHABLE,
+        ExitCategory.ESCALATE: ExitCode.ESCALATE,
+        ExitCategory.INTERRUPTED: ExitCode.INTERRUPTED,
+    }
+    sys.exit(int(codes[report.exit_category]))
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Check and read audit logs."""
+
+
+@audit_group.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@reports_errors
+def audit_verify(file: Path) -> None:
+    """Check that FILE's hash chain is intact (exit 0), or say where it breaks (exit 1)."""
+    from remediate.audit import verify
+
+    result = verify(file)
+    if not result.ok:
+        click.echo(f"{file}: NOT intact: {result.describe()}", err=True)
+        sys.exit(ExitCode.FAILED)
+    click.echo(f"{file}: intact: {result.describe()}")
+
+
+@audit_group.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@reports_errors
+def audit_show(file: Path, output: str) -> None:
+    """Summarise the runs recorded in FILE: who, when, which code, each host's outcome."""
+    import dataclasses
+
+    from remediate.audit import show, verify
+
+    runs = show(file)
+    if output == "json":
+        click.echo(json.dumps([dataclasses.asdict(run) for run in runs], ensure_ascii=False, indent=2))
+        return
+    check = verify(file)
+    click.echo(f"{file}: {'intact' if check.ok else 'NOT intact'}: {check.describe()}")
+    for run in runs:
+        finished = run.finished or "never (interrupted, crashed, or still running)"
+        click.echo(f"\nrun {run.code} by {run.operator}: started {run.started}, finished {finished}")
+        click.echo(f"  arguments: {' '.join(run.arguments)}")
+        for host, fields in run.hosts.items():
+            before = fields.get("code_before") or "-"
+            after = fields.get("code_after") or "-"
+            click.echo(f"  {host:<30} {fields.get('outcome') or 'unfinished':<12} {before} -> {after}")
+        if run.summary:
+            counts = ", ".join(f"{name} {count}" for name, count in run.summary.get("counts", {}).items() if count)
+            click.echo(f"  {run.steps} step events; {counts}; exit {run.summary.get('exit')}")

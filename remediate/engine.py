@@ -1,0 +1,531 @@
+"""Running a Plan: the per-host flow, bounded concurrency, retries, interruption and the audit trail.
+
+Per host (playbooks/README.md, "How a host is decided"): open a Session -> detect -> healthy? stop : fix ->
+verify -> Outcome, with the escalate steps run whenever a human must take over. Every attempt of every step is
+written to the audit log before the engine acts on its result.
+
+Retries, all with exponential backoff and jitter (tenacity):
+- opening a Session: transient transport faults (refused, timeout, dropped, 5xx, quota) are retried a few
+  times, or for as long as `wait_for_winrm_s` allows (a host that was just imaged);
+- a transient fault during a read-only step (detect / verify / escalate) or an idempotent fix step: the
+  Session is reopened and the step sent again;
+- a transient fault during a fix step that is not idempotent is never retried: the host ends `failed`, because
+  nobody knows whether the change happened;
+- a result whose hresult is listed in the step's `retry.on_hresult` is retried as the playbook declares.
+
+Run-time conditions (`only_if`) are Jinja expressions over earlier results, e.g.
+`steps['clock'].data.skew_minutes > 240`, evaluated in a sandboxed environment with StrictUndefined. A
+condition that cannot be evaluated (a step that did not run, a missing key) skips its step and records why: a
+host is never changed on a guess.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jinja2
+import tenacity
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from remediate import __version__
+from remediate.audit import (
+    HOST_STARTED,
+    OUTCOME,
+    RUN_FINISHED,
+    RUN_STARTED,
+    STEP,
+    AuditLog,
+    operator_name,
+)
+from remediate.codes import ErrorCode
+from remediate.errors import TransportError
+from remediate.inventory import Host
+from remediate.plan import HostPlan, Plan, PlannedStep
+from remediate.results import (
+    HostReport,
+    Outcome,
+    RunReport,
+    ScriptRun,
+    StepRecord,
+    StepResult,
+    StepStatus,
+)
+
+
+class HostSession(Protocol):
+    """What the engine needs of a connection (transport.Session is one)."""
+
+    def open(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+    def run(self, script: str, parameters: Mapping[str, Any], timeout_s: float) -> ScriptRun: ...
+
+
+Connect = Callable[[Host], HostSession]  # an unopened session for a host
+
+
+class Observer(Protocol):
+    """Progress callbacks (report.LiveProgress is one). Called from worker threads."""
+
+    def host_started(self, host: str) -> None: ...
+
+    def host_finished(self, report: HostReport) -> None: ...
+
+
+class _NoObserver:
+    def host_started(self, host: str) -> None:
+        pass
+
+    def host_finished(self, report: HostReport) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    forks: int = 10  # hosts in flight at once; WinRM allows 30 shells per user by default
+    transient_attempts: int = 4  # tries of a connection or a retryable step on transient faults
+    wait_for_winrm_s: float = 0.0  # > 0: keep trying to connect for this long (a host that is still booting)
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+    max_fail_percent: float | None = None  # stop starting hosts once more than this share failed
+    language: str = "en"  # for escalate guidance in reports
+
+
+class _HostAborted(Exception):
+    """The host cannot go on: a transport fault that ends its flow with `outcome`."""
+
+    def __init__(self, outcome: Outcome, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+
+
+_CONDITIONS = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
+
+
+def evaluate_condition(expression: str, results: Mapping[str, StepResult]) -> bool:
+    """An `only_if` expression over earlier results. Raises when it cannot be evaluated."""
+    compiled = _CONDITIONS.compile_expression(expression, undefined_to_none=False)
+    steps = {step_id: result.to_dict() for step_id, result in results.items()}
+    value = compiled(steps=steps)
+    if isinstance(value, jinja2.Undefined):  # StrictUndefined raises on use; be explicit about the result
+        raise jinja2.UndefinedError(f"{expression!r} is undefined")
+    return bool(value)
+
+
+class Engine:
+    """Runs a Plan against live hosts. One Engine per run."""
+
+    def __init__(
+        self,
+        connect: Connect,
+        audit: AuditLog,
+        options: EngineOptions | None = None,
+        observer: Observer | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.connect = connect
+        self.audit = audit
+        self.options = options or EngineOptions()
+        self.observer: Observer = observer or _NoObserver()
+        self._interrupted = threading.Event()
+        self._stop_starting = threading.Event()
+        self._sleep_override = sleep
+        self._lock = threading.Lock()
+        self._finished: list[HostReport] = []
+
+    # --- the run -------------------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Finish the steps in flight, record them, start nothing new (what Ctrl-C does)."""
+        self._interrupted.set()
+
+    def run(self, plan: Plan, arguments: Sequence[str] = ()) -> RunReport:
+        started = time.monotonic()
+        self.audit.record(
+            RUN_STARTED,
+            operator=operator_name(),
+            version=__version__,
+            code=str(plan.code),
+            arguments=list(arguments),
+            playbooks={str(plan.playbook.code): plan.playbook.sha256},
+            hosts=[host_plan.label for host_plan in plan.hosts],
+            forks=self.options.forks,
+        )
+        reports: dict[int, HostReport] = {}
+        forks = max(1, min(self.options.forks, len(plan.hosts) or 1))
+        with ThreadPoolExecutor(max_workers=forks, thread_name_prefix="remediate-host") as pool:
+            futures: dict[Future[HostReport], int] = {
+                pool.submit(self._host_or_skip, host_plan): index
+                for index, host_plan in enumerate(plan.hosts)
+            }
+            pending = set(futures)
+            while pending:
+                try:
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:
+                    self.request_stop()
+                    continue
+                for future in done:
+                    reports[futures[future]] = future.result()
+        report = RunReport(
+            code=str(plan.code),
+            hosts=[reports[index] for index in range(len(plan.hosts))],
+            interrupted=self._interrupted.is_set(),
+            stopped_early=self._stop_starting.is_set() and not self._interrupted.is_set(),
+            duration_s=time.monotonic() - started,
+            audit_path=str(self.audit.path),
+        )
+        self.audit.record(
+            RUN_FINISHED,
+            summary=report.summary(),
+            interrupted=report.interrupted,
+            exit=report.exit_category.value,
+        )
+        return report
+
+    def _host_or_skip(self, host_plan: HostPlan) -> HostReport:
+        if self._interrupted.is_set():
+            report = self._not_started(host_plan, "not started: the run was interrupted")
+        elif self._stop_starting.is_set():
+            report = self._not_started(host_plan, "not started: --max-fail-percent was reached")
+        else:
+            self.observer.host_started(host_plan.label)
+            self.audit.record(HOST_STARTED, host=host_plan.label, code=str(host_plan.playbook.code))
+            report = HostRun(self, host_plan).run()
+            self._record_outcome(report)
+        self._note_finished(report)
+        self.observer.host_finished(report)
+        return report
+
+    def _not_started(self, host_plan: HostPlan, reason: str) -> HostReport:
+        report = HostReport(
+            host=host_plan.label, code=str(host_plan.playbook.code), outcome=Outcome.SKIPPED, reason=reason
+        )
+        self._record_outcome(report)
+        return report
+
+    def _record_outcome(self, report: HostReport) -> None:
+        self.audit.record(
+            OUTCOME,
+            host=report.host,
+            outcome=report.outcome.value,
+            code_before=str(report.code_before) if report.code_before else None,
+            code_after=str(report.code_after) if report.code_after else None,
+            reason=report.reason,
+            duration_s=round(report.duration_s, 3),
+        )
+
+    def _note_finished(self, report: HostReport) -> None:
+        limit = self.options.max_fail_percent
+        with self._lock:
+            self._finished.append(report)
+            if limit is None:
+                return
+            bad = sum(1 for done in self._finished if done.outcome in (Outcome.FAILED, Outcome.UNREACHABLE))
+            total = len(self._finished)
+            if total and bad * 100.0 / total > limit:
+                self._stop_starting.set()
+
+    # --- retry machinery shared by HostRun -----------------------------------------------------------------
+
+    def sleep(self, seconds: float) -> None:
+        if self._sleep_override is not None:
+            self._sleep_override(seconds)
+        else:
+            self._interrupted.wait(seconds)  # Ctrl-C cuts a backoff short
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted.is_set()
+
+    def transient_retrying(self, connecting: bool) -> tenacity.Retrying:
+        options = self.options
+        stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(max(1, options.transient_attempts))
+        if connecting and options.wait_for_winrm_s > 0:
+            stop = tenacity.stop_after_delay(options.wait_for_winrm_s)
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception(
+                lambda error: isinstance(error, TransportError) and error.transient
+            ),
+            stop=stop | tenacity.stop_when_event_set(self._interrupted),
+            # initial, 2x, 4x ... up to the maximum, plus up to one `initial` of jitter so hosts spread out
+            wait=tenacity.wait_exponential(multiplier=options.backoff_initial_s, max=options.backoff_max_s)
+            + tenacity.wait_random(0, options.backoff_initial_s),
+            sleep=self.sleep,
+            reraise=True,
+        )
+
+
+class HostRun:
+    """One host's flow. Lives in one worker thread."""
+
+    def __init__(self, engine: Engine, host_plan: HostPlan) -> None:
+        self.engine = engine
+        self.plan = host_plan
+        self.playbook = host_plan.playbook
+        self.label = host_plan.label
+        self.session: HostSession | None = None
+        self.records: list[StepRecord] = []
+        self.results: dict[str, StepResult] = {}
+        self.changed = False  # a fix step has run (its change may have happened)
+        self.started = time.monotonic()
+
+    def run(self) -> HostReport:
+        try:
+            return self._decide()
+        except _HostAborted as aborted:
+            return self._report(aborted.outcome, aborted.reason)
+        finally:
+            self._close()
+
+    # --- the decision (playbooks/README.md) ----------------------------------------------------------------
+
+    def _decide(self) -> HostReport:
+        self._open()
+        detect = [self._step(step) for step in self.plan.steps_in("detect")]
+        if self._interrupted_now():
+            return self._report(Outcome.SKIPPED, "interrupted during detect: nothing was changed")
+        if all(self._ok(record) for record in detect):
+            return self._report(Outcome.HEALTHY, "every check passed: nothing to fix")
+        if self.playbook.escalates:
+            self._run_phase("escalate")
+            return self._report(Outcome.ESCALATE, "no script can fix this code: a human must act")
+        for step in self.plan.steps_in("fix"):
+            if self._interrupted_now():
+                return self._report(Outcome.FAILED, f"interrupted before fix step {step.id}: not verified")
+            record = self._step(step)
+            if record.status is StepStatus.RAN and not self._ok(record):
+                break
+        if self._interrupted_now():
+            return self._report(Outcome.FAILED, "interrupted after fixing, before verify: not verified")
+        verify = [self._step(step) for step in self.plan.steps_in("verify")]
+        if all(self._ok(record) for record in verify):
+            return self._report(Outcome.FIXED, "verified after the fix")
+        escalating = self._escalating_code()
+        self._run_phase("escalate")
+        if escalating is not None:
+            return self._report(Outcome.ESCALATE, f"{escalating} needs a human")
+        return self._report(Outcome.FAILED, self._failure_reason())
+
+    def _ok(self, record: StepRecord) -> bool:
+        """A skipped step counts as fine; a step that ran counts by its result."""
+        if record.status is StepStatus.SKIPPED:
+            return True
+        return record.result is not None and record.result.ok
+
+    def _interrupted_now(self) -> bool:
+        return self.engine.interrupted
+
+    def _run_phase(self, phase: str) -> None:
+        for step in self.plan.steps_in(phase):
+            if self._interrupted_now():
+                return
+            self._step(step)
+
+    def _escalating_code(self) -> ErrorCode | None:
+        wanted = set(self.playbook.escalate.on_hresult)
+        for record in self.records:
+            if record.phase in ("fix", "verify") and record.result and record.result.hresult in wanted:
+                return record.result.hresult
+        return None
+
+    def _failure_reason(self) -> str:
+        for record in self.records:
+            if record.phase in ("fix", "verify") and record.status is StepStatus.RAN and not self._ok(record):
+                assert record.result is not None
+                code = f" ({record.result.hresult})" if record.result.hresult else ""
+                detail = f": {record.note}" if record.note else ""
+                return f"{record.phase} step {record.id} did not succeed{code}{detail}"
+        return "verify did not pass"
+
+    def _report(self, outcome: Outcome, reason: str) -> HostReport:
+        guidance = None
+        if outcome in (Outcome.ESCALATE, Outcome.FAILED):
+            guidance = self.playbook.escalate.guidance.get(self.engine.options.language) or None
+        return HostReport(
+            host=self.label,
+            code=str(self.playbook.code),
+            outcome=outcome,
+            steps=self.records,
+            code_before=self._first_code("detect"),
+            code_after=None if outcome in (Outcome.FIXED, Outcome.HEALTHY) else self._last_code(),
+            reason=reason,
+            guidance=guidance,
+            duration_s=time.monotonic() - self.started,
+        )
+
+    def _first_code(self, phase: str) -> ErrorCode | None:
+        for record in self.records:
+            if record.phase == phase and record.result is not None and record.result.hresult is not None:
+                return record.result.hresult
+        return None
+
+    def _last_code(self) -> ErrorCode | None:
+        for phase in ("verify", "fix"):
+            for record in reversed(self.records):
+                if record.phase == phase and record.result is not None and record.result.hresult is not None:
+                    return record.result.hresult
+        return self._first_code("detect")
+
+    # --- sessions ------------------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            for attempt in self.engine.transient_retrying(connecting=True):
+                with attempt:
+                    session = self.engine.connect(self.plan.host)
+                    session.open()
+                    self.session = session
+        except TransportError as error:
+            raise _HostAborted(Outcome.UNREACHABLE, f"{error.kind}: {error.message}") from None
+
+    def _close(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            session.close()
+
+    def _reopen(self) -> None:
+        self._close()
+        session = self.engine.connect(self.plan.host)
+        session.open()
+        self.session = session
+
+    # --- one step ------------------------------------------------------------------------------------------
+
+    def _step(self, step: PlannedStep) -> StepRecord:
+        record = StepRecord(
+            id=step.id, phase=step.phase, status=StepStatus.RAN, script_sha256=step.script_sha256
+        )
+        self.records.append(record)
+        if step.only_if:
+            try:
+                run_it = evaluate_condition(step.only_if, self.results)
+            except Exception as error:  # a condition is user text: any failure to evaluate it skips the step
+                record.status = StepStatus.SKIPPED
+                record.note = (
+                    f"only_if could not be evaluated ({type(error).__name__}: {error}): step skipped"
+                )
+                self._audit_skip(step, record)
+                return record
+            if not run_it:
+                record.status = StepStatus.SKIPPED
+                record.note = f"only_if is false: {step.only_if}"
+                self._audit_skip(step, record)
+                return record
+        policy = step.retry
+        allowed = policy.attempts if policy is not None else 1
+        while True:
+            run = self._attempt(step, record)
+            result = run.result
+            wanted = policy is not None and result.hresult is not None and result.hresult in policy.on_hresult
+            will_retry = (
+                (not result.ok) and wanted and record.attempts < allowed and not self._interrupted_now()
+            )
+            self._audit_attempt(step, record, run, will_retry)
+            if not will_retry:
+                break
+            assert policy is not None
+            self.engine.sleep(policy.delay_s)
+        record.result = result
+        record.note = run.script_error
+        record.error_kind = "script" if run.script_error else None
+        self.results[step.id] = result
+        return record
+
+    def _attempt(self, step: PlannedStep, record: StepRecord) -> ScriptRun:
+        """One send of the step, with transient transport faults retried where that is safe."""
+        retryable = step.phase != "fix" or step.idempotent
+        if step.phase == "fix":
+            self.changed = True
+        try:
+            if not retryable:
+                return self._send(step, record)
+            for attempt in self.engine.transient_retrying(connecting=False):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        self._reopen()
+                    return self._send(step, record)
+        except TransportError as error:
+            self._audit_transport_error(step, record, error)
+            record.status = StepStatus.ERROR
+            record.error_kind = error.kind
+            record.note = f"{error.kind}: {error.message}"
+            if step.phase == "fix" and not step.idempotent and error.transient:
+                reason = (
+                    f"transport fault during fix step {step.id} ({record.note}); not retried: state unknown"
+                )
+                raise _HostAborted(Outcome.FAILED, reason) from None
+            if self.changed:
+                raise _HostAborted(
+                    Outcome.FAILED, f"lost the host after a change, at {step.id}: {record.note}"
+                ) from None
+            raise _HostAborted(Outcome.UNREACHABLE, f"{step.id}: {record.note}") from None
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _send(self, step: PlannedStep, record: StepRecord) -> ScriptRun:
+        if self.session is None:
+            self._reopen()
+        assert self.session is not None
+        record.attempts += 1
+        began = time.monotonic()
+        try:
+            run = self.session.run(step.script, step.parameters, step.timeout_s)
+        except TransportError:
+            record.durations.append(time.monotonic() - began)
+            self._close()  # the pool may be broken; the next attempt opens a new one
+            raise
+        record.durations.append(run.duration_s or (time.monotonic() - began))
+        return run
+
+    # --- audit ---------------------------------------------------------------------------------------------
+
+    def _step_fields(self, step: PlannedStep, record: StepRecord) -> dict[str, Any]:
+        return {
+            "host": self.label,
+            "step": step.id,
+            "phase": step.phase,
+            "script_sha256": step.script_sha256,
+            "parameters": dict(step.display_parameters),
+            "attempt": record.attempts,
+            "durations": [round(value, 3) for value in record.durations],
+        }
+
+    def _audit_attempt(self, step: PlannedStep, record: StepRecord, run: ScriptRun, will_retry: bool) -> None:
+        result = run.result
+        self.engine.audit.record(
+            STEP,
+            **self._step_fields(step, record),
+            ok=result.ok,
+            hresult=str(result.hresult) if result.hresult else None,
+            license_status=result.license_status,
+            changed=result.changed,
+            output=result.output,
+            data=result.data,
+            errors=run.errors,
+            warnings=run.warnings,
+            error_kind="script" if run.script_error else None,
+            will_retry=will_retry,
+        )
+
+    def _audit_transport_error(self, step: PlannedStep, record: StepRecord, error: TransportError) -> None:
+        self.engine.audit.record(
+            STEP,
+            **self._step_fields(step, record),
+            ok=False,
+            error_kind=error.kind,
+            transient=error.transient,
+            error=error.message,
+            will_retry=False,
+        )
+
+    def _audit_skip(self, step: PlannedStep, record: StepRecord) -> None:
+        self.engine.audit.record(
+            STEP, **self._step_fields(step, record), skipped=True, note=record.note, only_if=step.only_if
+        )

@@ -1,0 +1,781 @@
+"""Playbooks: the model, loading from YAML with line numbers, and validation (playbooks/README.md).
+
+A playbook file is read twice over the same YAML node tree: once into plain data, once into a map from
+each field's path to its line. The data is checked against `playbook.schema.json`, then against the rules
+the schema cannot express; every problem of a file is collected into one PlaybookError, each as
+`file:line: field: message`.
+Template checks (a template renders, its `param()` block matches the step) live in `render.py`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.meta
+import jsonschema
+import yaml
+
+from remediate import resources
+from remediate.codes import ErrorCode, nearest_codes
+from remediate.errors import Location, PlaybookError, UnknownCodeError, UsageError
+
+PHASES = ("detect", "fix", "verify", "escalate")
+READ_ONLY_PHASES = ("detect", "verify", "escalate")
+LANGUAGES = ("en", "ja")
+DEFAULT_TIMEOUT_S = 120.0
+SCHEMA_FILE = "playbook.schema.json"
+
+# Values a step may pass by name although no playbook parameter declares them; render.py supplies them.
+BUILTIN_TABLES = ("gvlk_by_edition",)
+
+Path_ = tuple[str | int, ...]  # a field's path inside the YAML document
+
+
+# --- the model ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Text:
+    """The same text in English and Japanese."""
+
+    en: str
+    ja: str
+
+    def get(self, lang: str) -> str:
+        return self.ja if lang == "ja" else self.en
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str
+    description: Text
+    required: bool = False
+    secret: bool = False
+    default: str | int | bool | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def is_secret(self) -> bool:
+        """Taken only from --secret-env or --secrets-file; every product key is secret."""
+        return self.secret or self.type == "product_key"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int
+    delay_s: float = 0.0
+    on_hresult: tuple[ErrorCode, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempts": self.attempts,
+            "delay_s": self.delay_s,
+            "on_hresult": [str(code) for code in self.on_hresult],
+        }
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    phase: str
+    template: str
+    description: Text
+    line: int
+    when: str | None = None
+    only_if: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)  # PowerShell parameter -> playbook parameter
+    idempotent: bool = False
+    retry: RetryPolicy | None = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    requires_opt_in: str | None = None
+    options: Mapping[str, bool | int | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    when: str  # always | on_failure
+    guidance: Text
+    on_hresult: tuple[ErrorCode, ...] = ()
+
+
+@dataclass(frozen=True)
+class Playbook:
+    code: ErrorCode
+    title: Text
+    summary: Text
+    parameters: Mapping[str, Parameter]
+    steps: tuple[Step, ...]
+    escalate: Escalation
+    source: Path
+    sha256: str  # of the file's bytes
+    also: tuple[ErrorCode, ...] = ()
+    references: tuple[str, ...] = ()
+
+    @property
+    def codes(self) -> tuple[ErrorCode, ...]:
+        return (self.code, *self.also)
+
+    @property
+    def escalates(self) -> bool:
+        """No script can fix this code: every host that is not healthy is handed to a human."""
+        return self.escalate.when == "always"
+
+    @property
+    def category(self) -> str:
+        from remediate.codes import code_info
+
+        info = code_info(self.code)
+        return info.category if info else "other"
+
+    def steps_in(self, phase: str) -> list[Step]:
+        return [step for step in self.steps if step.phase == phase]
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    @property
+    def opt_ins(self) -> set[str]:
+        return {step.requires_opt_in for step in self.steps if step.requires_opt_in}
+
+
+# --- problems ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a playbook file."""
+
+    file: Path
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{Location(self.file, self.line, self.field or None)}: {self.message}"
+
+
+def problems_error(problems: Sequence[Problem]) -> PlaybookError:
+    """One PlaybookError carrying every problem, one per line."""
+    first = problems[0]
+    if len(problems) == 1:
+        return PlaybookError(first.message, Location(first.file, first.line, first.field or None))
+    listed = "\n".join(f"  {problem}" for problem in problems)
+    return PlaybookError(f"{len(problems)} problems in {first.file}:\n{listed}")
+
+
+# --- YAML with line numbers --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Document:
+    path: Path
+    data: Any
+    lines: dict[Path_, int]
+
+    def line_of(self, where: Iterable[str | int]) -> int | None:
+        """The line of `where`, or of its nearest enclosing field that has one."""
+        key = tuple(where)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get((), None)
+
+    def field_name(self, where: Iterable[str | int]) -> str:
+        """`steps[set-kms].params.KmsHost`: steps named by id where they have one."""
+        parts: list[str] = []
+        node = self.data
+        for part in where:
+            if isinstance(part, int):
+                label: str | int = part
+                item = node[part] if isinstance(node, list) and part < len(node) else None
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    label = item["id"]
+                parts.append(f"[{label}]")
+                node = item
+            else:
+                parts.append(f".{part}" if parts else str(part))
+                node = node.get(part) if isinstance(node, dict) else None
+        return "".join(parts)
+
+
+def _read_document(path: Path, raw: bytes) -> tuple[_Document | None, list[Problem]]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return None, [Problem(path, None, "", f"not UTF-8 text ({error.reason} at byte {error.start})")]
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, [Problem(path, 1, "", "the file is empty")]
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else None
+        return None, [Problem(path, line, "", f"not valid YAML: {error.problem or error}")]
+    except yaml.YAMLError as error:
+        return None, [Problem(path, None, "", f"not valid YAML: {error}")]
+    finally:
+        loader.dispose()
+    problems: list[Problem] = []
+    lines: dict[Path_, int] = {(): node.start_mark.line + 1}
+    _record_lines(path, node, (), lines, problems)
+    return _Document(path, data, lines), problems
+
+
+def _record_lines(
+    path: Path, node: yaml.Node, where: Path_, lines: dict[Path_, int], problems: list[Problem]
+) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                problems.append(Problem(path, line, _dotted((*where, key)), "this field is given twice"))
+            seen.add(key)
+            lines.setdefault((*where, key), line)
+            _record_lines(path, value_node, (*where, key), lines, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            item_path = (*where, index)
+            lines[item_path] = item.start_mark.line + 1
+            _record_lines(path, item, item_path, lines, problems)
+
+
+def _dotted(where: Path_) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(where))
+
+
+# --- schema ------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the playbook format, shipped beside the playbooks."""
+    loaded: dict[str, Any] = json.loads((resources.playbooks_dir() / SCHEMA_FILE).read_text("utf-8"))
+    return loaded
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema())
+
+
+def _schema_problems(doc: _Document) -> list[Problem]:
+    problems = []
+    for error in _validator().iter_errors(doc.data):
+        where: Path_ = tuple(error.absolute_path)
+        if error.validator == "pattern" and error.validator_value == _CODE_PATTERN:
+            continue  # the rules below say how to write the code canonically
+        message = _schema_message(error)
+        if error.validator == "required":
+            missing = [name for name in error.validator_value if name not in error.instance]
+            for name in missing:
+                problems.append(
+                    Problem(doc.path, doc.line_of(where), doc.field_name((*where, name)), "is required")
+                )
+            continue
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = sorted(error.schema.get("properties", {}))
+            for name in error.instance:
+                if name not in allowed:
+                    hint = _did_you_mean(str(name), allowed)
+                    problems.append(
+                        Problem(
+                            doc.path,
+                            doc.line_of((*where, name)),
+                            doc.field_name((*where, name)),
+                            f"unknown field{hint} (known: {', '.join(allowed)})",
+                        )
+                    )
+            continue
+        problems.append(Problem(doc.path, doc.line_of(where), doc.field_name(where), message))
+    return problems
+
+
+_CODE_PATTERN = "^0x[0-9A-F]{8}$"
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    value = error.instance
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator == "type" and isinstance(value, int) and "0x" in str(description or ""):
+        return (
+            f'write the error code in quotes, for example "0x{value & 0xFFFFFFFF:08X}": YAML reads an '
+            "unquoted 0x... as a number"
+        )
+    if error.validator == "enum":
+        choices = ", ".join(str(choice) for choice in list(error.validator_value))  # type: ignore[arg-type]
+        return f"{value!r} is not one of: {choices}"
+    if error.validator == "pattern":
+        return f"{value!r} is not valid: {description or f'it must match {error.validator_value}'}"
+    if error.validator in ("oneOf", "anyOf") and description:
+        return f"{value!r} is not valid: {description}"
+    return str(error.message)
+
+
+def _did_you_mean(name: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --- rules the schema cannot express -----------------------------------------------------------------------
+
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m)$")
+_STEP_REFERENCE = re.compile(r"""steps\s*\[\s*['"]([^'"]+)['"]\s*\]""")
+_expressions = jinja2.Environment()  # parses conditions only; never renders anything
+
+
+def duration_seconds(value: str | float | int) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"not a duration: {value!r}")
+    number, unit = float(match.group(1)), match.group(2)
+    return number / 1000 if unit == "ms" else number * 60 if unit == "m" else number
+
+
+def _canonical_code_problem(text: Any) -> str | None:
+    if not isinstance(text, str):
+        return None  # the schema reports it
+    try:
+        parsed = ErrorCode.parse(text)
+    except UsageError as error:
+        return error.message
+    return None if str(parsed) == text else f'write the code in canonical form: "{parsed}"'
+
+
+def condition_names(expression: str) -> set[str]:
+    """The parameter names a condition uses (empty when it does not parse)."""
+    try:
+        return _expression_names(expression)
+    except jinja2.TemplateSyntaxError:
+        return set()
+
+
+def _expression_names(expression: str) -> set[str]:
+    """The free variable names of a Jinja expression; raises jinja2.TemplateSyntaxError."""
+    tree = _expressions.parse("{{ (" + expression + ") }}")
+    return set(jinja2.meta.find_undeclared_variables(tree))
+
+
+def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list[Problem]:
+    data = doc.data
+    if not isinstance(data, dict):
+        return []
+    found: list[Problem] = []
+
+    def problem(where: Path_, message: str) -> None:
+        found.append(Problem(doc.path, doc.line_of(where), doc.field_name(where), message))
+
+    code = data.get("code")
+    code_problem = _canonical_code_problem(code)
+    if code_problem:
+        problem(("code",), code_problem)
+    elif isinstance(code, str) and doc.path.stem != code:
+        problem(("code",), f"{code} does not match the file name {doc.path.name} (name it {code}.yaml)")
+
+    also = data.get("also")
+    if isinstance(also, list):
+        for index, other in enumerate(also):
+            other_problem = _canonical_code_problem(other)
+            if other_problem:
+                problem(("also", index), other_problem)
+            elif other == code:
+                problem(("also", index), f"{other} is this playbook's own code")
+
+    parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+    assert isinstance(parameters, dict)
+    for name, spec in parameters.items():
+        if isinstance(spec, dict):
+            found.extend(_parameter_problems(doc, name, spec))
+
+    escalate = data.get("escalate") if isinstance(data.get("escalate"), dict) else {}
+    assert isinstance(escalate, dict)
+    for index, hresult in enumerate(escalate.get("on_hresult") or []):
+        message = _canonical_code_problem(hresult)
+        if message:
+            problem(("escalate", "on_hresult", index), message)
+
+    steps = data.get("steps") if isinstance(data.get("steps"), list) else []
+    assert isinstance(steps, list)
+    seen_ids: dict[str, int] = {}
+    phases_present: set[str] = set()
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict):
+            continue
+        where: Path_ = ("steps", index)
+        step_id = step.get("id")
+        phase = step.get("phase")
+        if isinstance(phase, str):
+            phases_present.add(phase)
+        if isinstance(step_id, str):
+            if step_id in seen_ids:
+                problem(
+                    (*where, "id"), f"step id {step_id!r} is used twice (first at step {seen_ids[step_id]})"
+                )
+            seen_ids.setdefault(step_id, index)
+        template = step.get("template")
+        if isinstance(template, str):
+            if template.startswith("_"):
+                problem(
+                    (*where, "template"),
+                    f"{template} is a shared piece (its name starts with _), not a template",
+                )
+            elif template_dirs is not None and not any((d / template).is_file() for d in template_dirs):
+                searched = ", ".join(str(d) for d in template_dirs)
+                problem((*where, "template"), f"template {template} not found (searched: {searched})")
+        for ps_name, value in (step.get("params") or {}).items():
+            if isinstance(value, str) and value not in parameters and value not in BUILTIN_TABLES:
+                known = sorted([*parameters, *BUILTIN_TABLES])
+                hint = _did_you_mean(value, known)
+                problem(
+                    (*where, "params", ps_name),
+                    f"{value!r} is not a declared parameter or a built-in table{hint} "
+                    f"(known: {', '.join(known)})",
+                )
+        retry = step.get("retry")
+        if isinstance(retry, dict):
+            if phase == "fix" and step.get("idempotent") is not True:
+                problem((*where, "retry"), "a fix step with retry must be declared idempotent: true")
+            for r_index, hresult in enumerate(retry.get("on_hresult") or []):
+                message = _canonical_code_problem(hresult)
+                if message:
+                    problem((*where, "retry", "on_hresult", r_index), message)
+        when = step.get("when")
+        if isinstance(when, str):
+            try:
+                names = _expression_names(when)
+            except jinja2.TemplateSyntaxError as error:
+                problem((*where, "when"), f"not a valid condition: {error.message}")
+            else:
+                for name in sorted(names - set(parameters)):
+                    problem((*where, "when"), f"{name!r} is not a declared parameter")
+        only_if = step.get("only_if")
+        if isinstance(only_if, str):
+            try:
+                _expression_names(only_if)
+            except jinja2.TemplateSyntaxError as error:
+                problem((*where, "only_if"), f"not a valid condition: {error.message}")
+            earlier = {s.get("id") for s in steps[:index] if isinstance(s, dict)}
+            for referenced in _STEP_REFERENCE.findall(only_if):
+                if referenced not in earlier:
+                    problem(
+                        (*where, "only_if"), f"refers to step {referenced!r}, which is not an earlier step"
+                    )
+
+    if isinstance(data.get("steps"), list):
+        if "detect" not in phases_present:
+            problem(
+                ("steps",), "a playbook needs at least one detect step (it decides whether a host is healthy)"
+            )
+        if "fix" in phases_present and "verify" not in phases_present:
+            problem(("steps",), "a playbook with fix steps needs at least one verify step to prove the fix")
+        if escalate.get("when") == "always" and "fix" in phases_present:
+            problem(("escalate", "when"), "escalate.when is always, so the fix steps would never run")
+    return found
+
+
+def _parameter_problems(doc: _Document, name: str, spec: dict[str, Any]) -> list[Problem]:
+    from remediate.parameter_types import coerce
+
+    problems: list[Problem] = []
+    where: Path_ = ("parameters", name)
+    if spec.get("required") is True and "default" in spec:
+        problems.append(
+            Problem(
+                doc.path,
+                doc.line_of((*where, "required")),
+                doc.field_name((*where, "required")),
+                "a required parameter cannot have a default",
+            )
+        )
+    if "default" in spec and spec.get("type") == "product_key":
+        problems.append(
+            Problem(
+                doc.path,
+                doc.line_of((*where, "default")),
+                doc.field_name((*where, "default")),
+                "a product key cannot have a default in a playbook",
+            )
+        )
+    elif "default" in spec and isinstance(spec.get("type"), str):
+        location = Location(doc.path, doc.line_of((*where, "default")), doc.field_name((*where, "default")))
+        try:
+            coerce(
+                spec["type"],
+                spec["default"],
+                choices=tuple(spec.get("choices") or ()),
+                field=location.field or "",
+                location=location,
+            )
+        except UsageError as error:
+            problems.append(Problem(doc.path, location.line, location.field or "", error.message))
+    return problems
+
+
+# --- building the model ------------------------------------------------------------------------------------
+
+
+def _text(raw: Mapping[str, str]) -> Text:
+    return Text(en=raw["en"], ja=raw["ja"])
+
+
+def _codes(raw: Iterable[str] | None) -> tuple[ErrorCode, ...]:
+    return tuple(ErrorCode.parse(code) for code in raw or ())
+
+
+def _build(doc: _Document, digest: str) -> Playbook:
+    data = doc.data
+    parameters = {
+        name: Parameter(
+            name=name,
+            type=spec["type"],
+            description=_text(spec["description"]),
+            required=bool(spec.get("required", False)),
+            secret=bool(spec.get("secret", False)),
+            default=spec.get("default"),
+            choices=tuple(spec.get("choices") or ()),
+        )
+        for name, spec in (data.get("parameters") or {}).items()
+    }
+    steps = []
+    for index, raw in enumerate(data["steps"]):
+        retry = raw.get("retry")
+        steps.append(
+            Step(
+                id=raw["id"],
+                phase=raw["phase"],
+                template=raw["template"],
+                description=_text(raw["description"]),
+                line=doc.line_of(("steps", index)) or 0,
+                when=raw.get("when"),
+                only_if=raw.get("only_if"),
+                params=dict(raw.get("params") or {}),
+                idempotent=bool(raw.get("idempotent", False)),
+                retry=RetryPolicy(
+                    attempts=retry["attempts"],
+                    delay_s=duration_seconds(retry.get("delay", 0)),
+                    on_hresult=_codes(retry.get("on_hresult")),
+                )
+                if retry
+                else None,
+                timeout_s=duration_seconds(raw.get("timeout", DEFAULT_TIMEOUT_S)),
+                requires_opt_in=raw.get("requires_opt_in"),
+                options=dict(raw.get("options") or {}),
+            )
+        )
+    escalate = data["escalate"]
+    return Playbook(
+        code=ErrorCode.parse(data["code"]),
+        also=_codes(data.get("also")),
+        title=_text(data["title"]),
+        summary=_text(data["summary"]),
+        references=tuple(data.get("references") or ()),
+        parameters=parameters,
+        steps=tuple(steps),
+        escalate=Escalation(
+            when=escalate["when"],
+            guidance=_text(escalate["guidance"]),
+            on_hresult=_codes(escalate.get("on_hresult")),
+        ),
+        source=doc.path,
+        sha256=digest,
+    )
+
+
+def check_playbook_file(
+    path: Path, template_dirs: Sequence[Path] | None = None
+) -> tuple[Playbook | None, list[Problem]]:
+    """Load one playbook file; return it (None when it has problems) and every problem found."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, [Problem(path, None, "", f"cannot read the playbook: {error.strerror or error}")]
+    doc, problems = _read_document(path, raw)
+    if doc is None:
+        return None, problems
+    if not isinstance(doc.data, dict):
+        return None, [
+            *problems,
+            Problem(path, doc.line_of(()), "", "a playbook is a mapping of fields (code, title, ...)"),
+        ]
+    non_text_keys = list(_non_text_keys(doc.data, ()))
+    if non_text_keys:
+        for where in non_text_keys:
+            problems.append(
+                Problem(path, doc.line_of(where[:-1]), _dotted(where), "field names must be text (quote it)")
+            )
+        return None, problems
+    problems.extend(_schema_problems(doc))
+    problems.extend(_rule_problems(doc, template_dirs))
+    if problems:
+        return None, sorted(problems, key=lambda p: (p.line or 0, p.field))
+    return _build(doc, hashlib.sha256(raw).hexdigest()), []
+
+
+def _non_text_keys(node: Any, where: Path_) -> Iterator[Path_]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                yield (*where, str(key))
+            else:
+                yield from _non_text_keys(value, (*where, key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _non_text_keys(item, (*where, index))
+
+
+def load_playbook(path: Path, template_dirs: Sequence[Path] | None = None) -> Playbook:
+    """Load and validate one playbook file; raise PlaybookError listing every problem."""
+    playbook, problems = check_playbook_file(path, template_dirs)
+    if playbook is None:
+        raise problems_error(problems)
+    return playbook
+
+
+def playbook_files(path: Path) -> list[Path]:
+    """The playbook files of a folder (every *.yaml / *.yml), or the file itself."""
+    if path.is_dir():
+        return sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+    return [path]
+
+
+def template_dirs_for(playbook_dirs: Sequence[Path]) -> list[Path]:
+    """Template search path, first match wins: user folders (later --playbooks first), then the shipped one.
+
+    A user playbook folder brings its templates in a `templates/` folder inside it or beside it.
+    """
+    found: list[Path] = []
+    for folder in reversed(playbook_dirs):
+        for candidate in (folder / "templates", folder.parent / "templates"):
+            if candidate.is_dir() and candidate.resolve() not in [f.resolve() for f in found]:
+                found.append(candidate)
+    shipped = resources.templates_dir()
+    if shipped.resolve() not in [f.resolve() for f in found]:
+        found.append(shipped)
+    return found
+
+
+# --- the library -------------------------------------------------------------------------------------------
+
+
+class PlaybookLibrary:
+    """The shipped playbooks plus user folders; a later folder wins for the same code."""
+
+    def __init__(self, dirs: Sequence[Path] = (), *, include_shipped: bool = True) -> None:
+        self.user_dirs = [Path(d) for d in dirs]
+        for folder in self.user_dirs:
+            if not folder.is_dir():
+                raise PlaybookError(
+                    f"playbook folder not found: {folder}", Location(folder, field="--playbooks")
+                )
+        self.template_dirs = template_dirs_for(self.user_dirs)
+        folders = ([resources.playbooks_dir()] if include_shipped else []) + self.user_dirs
+        by_code: dict[ErrorCode, Playbook] = {}
+        problems: list[Problem] = []
+        for folder in folders:
+            for path in playbook_files(folder):
+                playbook, found = check_playbook_file(path, self.template_dirs)
+                problems.extend(found)
+                if playbook is not None:
+                    by_code[playbook.code] = playbook
+        self._by_code = by_code
+        self._by_also: dict[ErrorCode, Playbook] = {}
+        for playbook in sorted(by_code.values(), key=lambda p: p.code):
+            for other in playbook.also:
+                claimed = self._by_also.get(other) or by_code.get(other)
+                if claimed is not None:
+                    problems.append(
+                        Problem(
+                            playbook.source,
+                            None,
+                            "also",
+                            f"{other} is already handled by {claimed.source}",
+                        )
+                    )
+                else:
+                    self._by_also[other] = playbook
+        if problems:
+            raise problems_error(problems)
+
+    def all(self) -> list[Playbook]:
+        return [self._by_code[code] for code in sorted(self._by_code)]
+
+    def codes(self) -> list[ErrorCode]:
+        return sorted([*self._by_code, *self._by_also])
+
+    def find(self, code: ErrorCode) -> Playbook | None:
+        return self._by_code.get(code) or self._by_also.get(code)
+
+    def get(self, code: ErrorCode) -> Playbook:
+        playbook = self.find(code)
+        if playbook is not None:
+            return playbook
+        known = self.codes()
+        near = nearest_codes(code, known)
+        hint = f"did you mean {' or '.join(str(c) for c in near)}?" if near else None
+        listed = ", ".join(str(c) for c in known) or "none"
+        raise UnknownCodeError(f"no playbook for {code}; playbooks exist for: {listed}", hint=hint)
+
+
+def validate_files(paths: Sequence[Path]) -> list[tuple[Path, list[Problem]]]:
+    """Every problem of each playbook file under `paths` (default: the shipped ones), templates rendered.
+
+    A step's script depends only on its template, `options` and id, never on values, so rendering each step
+    once covers every combination of the render-time conditions.
+    """
+    from remediate.render import Renderer
+
+    roots = [Path(p) for p in paths] or [resources.playbooks_dir()]
+    files: list[Path] = []
+    problems_by_file: dict[Path, list[Problem]] = {}
+    for root in roots:
+        if not root.exists():
+            problems_by_file[root] = [Problem(root, None, "", "no such file or folder")]
+            files.append(root)
+            continue
+        found = playbook_files(root)
+        if root.is_dir() and not found:
+            problems_by_file[root] = [Problem(root, None, "", "no playbook files (*.yaml) in this folder")]
+            files.append(root)
+        files.extend(found)
+    folders = [f.parent for f in files if f.suffix in (".yaml", ".yml")]
+    renderer = Renderer(template_dirs_for(list(dict.fromkeys(folders))))
+    claimed: dict[ErrorCode, Path] = {}
+    for path in files:
+        if path in problems_by_file:
+            continue
+        playbook, problems = check_playbook_file(path, renderer.template_dirs)
+        if playbook is not None:
+            problems = renderer.problems(playbook)
+            for index, code in enumerate(playbook.codes):
+                if code in claimed and claimed[code] != path:
+                    problems.append(
+                        Problem(
+                            path,
+                            None,
+                            "code" if index == 0 else "also",
+                            f"{code} is also handled by {claimed[code]}",
+                        )
+                    )
+                claimed.setdefault(code, path)
+        problems_by_file[path] = problems
+    return [(path, problems_by_file[path]) for path in files]

@@ -1,0 +1,142 @@
+"""The console rendering of a Plan, for a change board to read before anything runs.
+
+Hosts whose plans read the same are shown once. Each step shows its script exactly as it will be sent (no
+wrapping, no markup, no line numbers, so it can be copied) and, below it, its parameter values, masked.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.rule import Rule
+from rich.text import Text
+
+from remediate.plan import HostPlan, Plan, PlannedStep
+
+MAX_LISTED_HOSTS = 20
+
+_WORDS = {
+    "en": {
+        "plan": "Plan",
+        "playbook": "Playbook",
+        "hosts": "Hosts",
+        "groups": "group(s) of identical plans",
+        "dry": "Dry run: nothing was sent to any host.",
+        "group": "Group",
+        "of": "of",
+        "host_count": "host(s)",
+        "more": "and {n} more",
+        "step": "Step",
+        "only_if": "only if",
+        "retry": "retry",
+        "attempts": "{n} attempts, {delay}s apart",
+        "on": "on",
+        "timeout": "timeout",
+        "idempotent": "idempotent",
+        "script": "script",
+        "parameters": "parameters",
+        "none": "(no parameters)",
+        "skipped": "Left out",
+        "no_steps": "(no steps)",
+    },
+    "ja": {
+        "plan": "計画",
+        "playbook": "プレイブック",
+        "hosts": "ホスト",
+        "groups": "グループ (同一の計画ごと)",
+        "dry": "ドライラン: どのホストにも何も送信していません。",
+        "group": "グループ",
+        "of": "/",
+        "host_count": "台",
+        "more": "ほか {n} 台",
+        "step": "ステップ",
+        "only_if": "実行条件",
+        "retry": "再試行",
+        "attempts": "{n} 回まで、{delay} 秒間隔",
+        "on": "対象コード",
+        "timeout": "タイムアウト",
+        "idempotent": "冪等",
+        "script": "スクリプト",
+        "parameters": "パラメーター",
+        "none": "(パラメーターなし)",
+        "skipped": "計画から除外",
+        "no_steps": "(ステップなし)",
+    },
+}
+
+
+def printable(text: str) -> str:
+    """A value on one line: control characters escaped, so a value cannot fake lines of the preview."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def print_plan(plan: Plan, console: Console, lang: str = "en") -> None:
+    words = _WORDS["ja" if lang == "ja" else "en"]
+    playbook = plan.playbook
+    groups = plan.groups()
+    console.print(Text(f"{words['plan']}: {plan.code} — {playbook.title.get(lang)}", style="bold"))
+    console.print(Text(f"{words['playbook']}: {playbook.source}  sha256 {playbook.sha256}"))
+    console.print(Text(f"{words['hosts']}: {len(plan.hosts)} · {len(groups)} {words['groups']}"))
+    console.print(Text(words["dry"], style="green"))
+    for number, group in enumerate(groups, start=1):
+        console.print()
+        title = f"{words['group']} {number} {words['of']} {len(groups)}: {len(group)} {words['host_count']}"
+        console.print(Rule(Text(title), style="cyan"))
+        _print_hosts(group, console, words)
+        _print_host_plan(group[0], console, lang, words)
+
+
+def _print_hosts(group: list[HostPlan], console: Console, words: dict[str, str]) -> None:
+    labels = [printable(host_plan.label) for host_plan in group]
+    listed = ", ".join(labels[:MAX_LISTED_HOSTS])
+    if len(labels) > MAX_LISTED_HOSTS:
+        listed += ", " + words["more"].format(n=len(labels) - MAX_LISTED_HOSTS)
+    console.print(Text(f"{words['hosts']}: {listed}"))
+
+
+def _print_host_plan(host_plan: HostPlan, console: Console, lang: str, words: dict[str, str]) -> None:
+    if not host_plan.steps:
+        console.print(Text(words["no_steps"]))
+    for index, step in enumerate(host_plan.steps, start=1):
+        console.print()
+        _print_step(step, index, len(host_plan.steps), console, lang, words)
+    if host_plan.skipped:
+        console.print()
+        skipped = "; ".join(f"{s.id} ({s.detail})" for s in host_plan.skipped)
+        console.print(Text(f"{words['skipped']}: {skipped}", style="yellow"))
+
+
+def _print_step(
+    step: PlannedStep, index: int, total: int, console: Console, lang: str, words: dict[str, str]
+) -> None:
+    heading = f"{words['step']} {index}/{total} · {step.phase} · {step.id} ({step.template})"
+    console.print(Text(heading, style="bold"))
+    console.print(Text(f"  {step.description.get(lang)}"))
+    facts = [f"{words['timeout']} {_seconds(step.timeout_s)}s"]
+    if step.idempotent:
+        facts.append(words["idempotent"])
+    if step.retry:
+        retry = f"{words['retry']}: " + words["attempts"].format(
+            n=step.retry.attempts, delay=_seconds(step.retry.delay_s)
+        )
+        if step.retry.on_hresult:
+            retry += f", {words['on']} " + ", ".join(str(code) for code in step.retry.on_hresult)
+        facts.append(retry)
+    console.print(Text("  " + " · ".join(facts)))
+    if step.only_if:
+        console.print(Text(f"  {words['only_if']}: {step.only_if}"))
+    console.print(
+        Rule(Text(f"{words['script']} · sha256 {step.script_sha256[:16]}"), align="left", style="dim")
+    )
+    # The exact text that will be sent: no markup, no highlighting, no wrapping.
+    console.print(Text(step.script.rstrip("\n")), soft_wrap=True, markup=False, highlight=False, emoji=False)
+    console.print(Rule(Text(words["parameters"]), align="left", style="dim"))
+    if not step.display_parameters:
+        console.print(Text(f"  {words['none']}"))
+    for name, shown in step.display_parameters.items():
+        console.print(Text(f"  -{name} = {printable(shown)}"), soft_wrap=True)

@@ -1,0 +1,462 @@
+"""The one Jinja2 environment, and Playbook + Hosts + values -> Plan.
+
+Pure: reads templates, never connects. Templates see only `options` (the step's structural choices) and `step`
+(id and phase); values reach PowerShell as parameters bound by name, so no value can change a script's text.
+Every rendered script is parsed with tree-sitter-powershell; a template that does not render or parse raises
+TemplateError while the Plan is built, before any connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import tree_sitter
+import yaml
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from remediate.codes import ErrorCode
+from remediate.errors import Location, PlaybookError, TemplateError, UsageError
+from remediate.parameter_types import display_value
+from remediate.plan import HostPlan, Plan, PlannedStep, SkippedStep
+from remediate.playbook import (
+    READ_ONLY_PHASES,
+    Parameter,
+    Playbook,
+    PlaybookLibrary,
+    Problem,
+    Step,
+    condition_names,
+)
+from remediate.powershell_syntax import parse, syntax_problems
+from remediate.productkey import ProductKey
+
+if TYPE_CHECKING:
+    from remediate.inventory import Host
+    from remediate.values import RunValues
+
+GVLK_FILE = Path(__file__).resolve().parent / "data" / "gvlk.yaml"
+
+
+def template_environment(template_dirs: Sequence[Path]) -> jinja2.Environment:
+    """The one Jinja2 environment: strict, no escaping, sandboxed (conditions are evaluated with it too)."""
+    return ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+# --- built-in tables ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuiltinTable:
+    """A value any step can pass by name (`params: {GvlkTable: gvlk_by_edition}`), shown summarized."""
+
+    value: Mapping[str, Any]
+    display: str
+
+
+@lru_cache(maxsize=1)
+def gvlk_by_edition() -> BuiltinTable:
+    """The public KMS client setup keys (GVLKs), edition -> key, as one PowerShell hashtable parameter."""
+    try:
+        loaded = yaml.safe_load(GVLK_FILE.read_text("utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise UsageError(f"cannot read the GVLK table {GVLK_FILE}: {error}") from error
+    if not isinstance(loaded, dict) or not loaded:
+        raise UsageError(f"the GVLK table {GVLK_FILE} is not a mapping of edition to key")
+    table = {str(edition): key for edition, key in loaded.items()}
+    return BuiltinTable(value=table, display=f"<GVLK table: {len(table)} editions>")
+
+
+BUILTIN_TABLES = {"gvlk_by_edition": gvlk_by_edition}
+
+
+# --- what a rendered script declares -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScriptParameter:
+    name: str
+    type: str | None  # "string", "int", ... as written in the param block, lower case
+    has_default: bool
+
+
+def declared_parameters(script: str) -> list[ScriptParameter] | None:
+    """The parameters of the script's top-level `param(...)` block; None when there is no block."""
+    root = parse(script).root_node
+    block = next((child for child in root.children if child.type == "param_block"), None)
+    if block is None:
+        return None
+    declared = []
+    for node in _walk(block):
+        if node.type != "script_parameter":
+            continue
+        variable = next((c for c in node.children if c.type == "variable"), None)
+        if variable is None:
+            continue
+        type_node = next((n for n in _walk(node) if n.type == "type_name"), None)
+        declared.append(
+            ScriptParameter(
+                name=_text(variable).lstrip("$"),
+                type=_text(type_node).lower() if type_node is not None else None,
+                has_default=any(c.type == "script_parameter_default" for c in node.children),
+            )
+        )
+    return declared
+
+
+def _walk(node: tree_sitter.Node) -> Iterable[tree_sitter.Node]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def _text(node: tree_sitter.Node) -> str:
+    return (node.text or b"").decode("utf-8", "replace")
+
+
+# Commands that change a host: never allowed in a read-only phase (detect, verify, escalate).
+_SLMGR_CHANGES = {
+    "/ipk",
+    "/ato",
+    "/skms",
+    "/ckms",
+    "/skms-domain",
+    "/ckms-domain",
+    "/atp",
+    "/upk",
+    "/cpky",
+    "/rearm",
+    "/act-type",
+    "/skhc",
+    "/ckhc",
+    "/sai",
+    "/sri",
+}
+_CHANGING_CMDLETS = {"invoke-cimmethod", "clear-dnsclientcache", "set-cimInstance".lower()}
+
+
+def changing_commands(script: str) -> list[tuple[int, str]]:
+    """(line, command text) of every command in `script` that changes the host."""
+    found = []
+    for node in _walk(parse(script).root_node):
+        if node.type != "command":
+            continue
+        name_node = next((c for c in node.children if c.type in ("command_name", "command_name_expr")), None)
+        name = _text(name_node).lower() if name_node is not None else ""
+        arguments = [
+            _text(n).lower() for n in _walk(node) if n.type in ("generic_token", "command_parameter")
+        ]
+        text = _text(node)
+        changes = (
+            name in _CHANGING_CMDLETS
+            or (
+                name == "cscript.exe"
+                and "slmgr.vbs" in text.lower()
+                and any(a in _SLMGR_CHANGES for a in arguments)
+            )
+            or (name == "ipconfig.exe" and "/flushdns" in arguments)
+            or (name == "w32tm.exe" and "/resync" in arguments)
+            or (name == "dism.exe" and any(a.startswith("/set-edition") for a in arguments))
+        )
+        if changes:
+            found.append((node.start_point[0] + 1, text.splitlines()[0]))
+    return found
+
+
+# Which PowerShell parameter types take which playbook parameter types.
+_ACCEPTS = {
+    "string": {"hostname", "fqdn", "product_key", "enum", "string"},
+    "int": {"port", "int"},
+    "bool": {"bool"},
+    "hashtable": {"table"},
+}
+
+
+# Render-time conditions are checked for every combination of at most this many parameters given or not.
+MAX_CONDITION_PARAMETERS = 8
+_SAMPLE_KEY = "W269N-WFGWX-YVC9B-4J6C9-T83GX"  # Microsoft's published KMS client key (GVLK), Windows Pro
+
+
+def sample_value(parameter: Parameter) -> Any:
+    """A typical value of a parameter's type, to try its conditions with."""
+    samples: dict[str, Any] = {
+        "hostname": "kms01",
+        "fqdn": "kms01.example.com",
+        "port": 1688,
+        "int": 1,
+        "bool": True,
+        "string": "text",
+        "enum": parameter.choices[0] if parameter.choices else "choice",
+    }
+    if parameter.type == "product_key":
+        return ProductKey.parse(_SAMPLE_KEY)
+    return samples.get(parameter.type, "text")
+
+
+# --- the renderer ------------------------------------------------------------------------------------------
+
+
+class Renderer:
+    """Renders step scripts through the one environment, each (template, options, step) once."""
+
+    def __init__(self, template_dirs: Sequence[Path]) -> None:
+        self.template_dirs = list(template_dirs)
+        self.environment = template_environment(self.template_dirs)
+        self._scripts: dict[tuple[Any, ...], str] = {}
+        self._conditions: dict[str, Any] = {}
+
+    @classmethod
+    def for_library(cls, library: PlaybookLibrary) -> Renderer:
+        return cls(library.template_dirs)
+
+    def script(self, playbook: Playbook, step: Step) -> str:
+        """The exact PowerShell text of `step`; raises TemplateError (template, line, playbook step)."""
+        key = (step.template, tuple(sorted(step.options.items())), step.id, step.phase)
+        cached = self._scripts.get(key)
+        if cached is not None:
+            return cached
+        where = f"playbook {playbook.source.name} step {step.id}"
+        try:
+            template = self.environment.get_template(step.template)
+            script = template.render(options=dict(step.options), step={"id": step.id, "phase": step.phase})
+        except jinja2.TemplateNotFound as error:
+            raise TemplateError(
+                f"template {error.name} not found (searched: {', '.join(map(str, self.template_dirs))})",
+                Location(playbook.source, step.line, f"steps[{step.id}].template"),
+            ) from None
+        except jinja2.TemplateSyntaxError as error:
+            raise TemplateError(
+                f"{error.message} ({where})", Location(error.filename or step.template, error.lineno)
+            ) from None
+        except jinja2.TemplateError as error:
+            file, line = _template_frame(error, step.template)
+            raise TemplateError(f"{error.message or error} ({where})", Location(file, line)) from None
+        problems = syntax_problems(script)
+        if problems:
+            listed = "; ".join(str(p) for p in problems[:5])
+            raise TemplateError(
+                f"the rendered script does not parse as PowerShell: {listed} ({where})",
+                Location(self._template_path(step.template)),
+            )
+        self._scripts[key] = script
+        return script
+
+    def _template_path(self, name: str) -> Path | str:
+        for folder in self.template_dirs:
+            if (folder / name).is_file():
+                return folder / name
+        return name
+
+    def problems(self, playbook: Playbook) -> list[Problem]:
+        """Every template problem: render, parse, `param()` against the step's `params`, read-only phases."""
+        found: list[Problem] = []
+        for step in playbook.steps:
+
+            def problem(field: str, message: str, step: Step = step) -> None:
+                found.append(Problem(playbook.source, step.line, f"steps[{step.id}].{field}", message))
+
+            try:
+                script = self.script(playbook, step)
+            except TemplateError as error:
+                problem("template", str(error))
+                continue
+            declared = declared_parameters(script)
+            if declared is None:
+                problem("template", f"{step.template} renders no param(...) block at the top of the script")
+                continue
+            by_name = {p.name.lower(): p for p in declared}
+            for ps_name, source in step.params.items():
+                script_parameter = by_name.get(ps_name.lower())
+                if script_parameter is None:
+                    names = ", ".join(p.name for p in declared) or "none"
+                    problem(
+                        f"params.{ps_name}",
+                        f"{step.template} declares no parameter ${ps_name} (it declares: {names})",
+                    )
+                    continue
+                kind = "table" if source in BUILTIN_TABLES else playbook.parameters[source].type
+                accepted = _ACCEPTS.get(script_parameter.type or "")
+                if accepted is not None and kind not in accepted:
+                    problem(
+                        f"params.{ps_name}",
+                        f"${script_parameter.name} is [{script_parameter.type}] in {step.template} "
+                        f"but {source} is a {kind}",
+                    )
+            passed = {name.lower() for name in step.params}
+            for script_parameter in declared:
+                if not script_parameter.has_default and script_parameter.name.lower() not in passed:
+                    problem(
+                        "params",
+                        f"{step.template} declares ${script_parameter.name} without a default, "
+                        f"but the step does not pass it",
+                    )
+            if step.phase in READ_ONLY_PHASES:
+                for line, command in changing_commands(script):
+                    problem(
+                        "phase",
+                        f"a {step.phase} step must only read, but {step.template} changes the host "
+                        f"(script line {line}: {command})",
+                    )
+        found.extend(self.condition_problems(playbook))
+        return found
+
+    def condition_problems(self, playbook: Playbook) -> list[Problem]:
+        """Evaluate every `when` for each combination of its parameters given or not (sample values)."""
+        conditional = [step for step in playbook.steps if step.when]
+        names = sorted({name for step in conditional for name in condition_names(step.when or "")})
+        names = [name for name in names if name in playbook.parameters][:MAX_CONDITION_PARAMETERS]
+        found: dict[str, Problem] = {}
+        for given in itertools.product((False, True), repeat=len(names)):
+            # Not given: the playbook's default applies (or nothing); given: a typical value of its type.
+            values: dict[str, Any] = {name: p.default for name, p in playbook.parameters.items()}
+            for name, is_given in zip(names, given, strict=True):
+                if is_given:
+                    values[name] = sample_value(playbook.parameters[name])
+            for step in conditional:
+                try:
+                    self.when_holds(playbook, step, values)
+                except PlaybookError as error:
+                    found.setdefault(
+                        step.id, Problem(playbook.source, step.line, f"steps[{step.id}].when", error.message)
+                    )
+        return list(found.values())
+
+    def when_holds(self, playbook: Playbook, step: Step, values: Mapping[str, Any]) -> bool:
+        """Evaluate a step's render-time `when` over the host's parameter values."""
+        if step.when is None:
+            return True
+        try:
+            condition = self._conditions.get(step.when)
+            if condition is None:
+                condition = self.environment.compile_expression(step.when, undefined_to_none=False)
+                self._conditions[step.when] = condition
+            return bool(condition(**values))
+        except (
+            jinja2.TemplateError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            ArithmeticError,
+            LookupError,
+        ) as error:
+            raise PlaybookError(
+                f"cannot evaluate the condition {step.when!r}: {error}",
+                Location(playbook.source, step.line, f"steps[{step.id}].when"),
+            ) from None
+
+
+def _template_frame(error: BaseException, fallback: str) -> tuple[str, int | None]:
+    """The template file and line a Jinja runtime error happened at (Jinja rewrites its traceback)."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if frame.filename.endswith(".j2"):
+            return frame.filename, frame.lineno
+    return fallback, None
+
+
+# --- the plan ----------------------------------------------------------------------------------------------
+
+
+def check_templates(playbook: Playbook, renderer: Renderer) -> None:
+    """Raise TemplateError for a template that does not render or parse, PlaybookError for the rest."""
+    from remediate.playbook import problems_error
+
+    for step in playbook.steps:
+        renderer.script(playbook, step)
+    problems = renderer.problems(playbook)
+    if problems:
+        raise problems_error(problems)
+
+
+def plan_host(
+    playbook: Playbook,
+    host: Host,
+    label: str,
+    values: Mapping[str, Any],
+    renderer: Renderer,
+    allow: frozenset[str] = frozenset(),
+) -> HostPlan:
+    """One host's plan from its resolved parameter values (playbook parameter name -> typed value)."""
+    scope = {name: values.get(name) for name in playbook.parameters}
+    planned: list[PlannedStep] = []
+    skipped: list[SkippedStep] = []
+    for step in playbook.steps:
+        if step.requires_opt_in and step.requires_opt_in not in allow:
+            skipped.append(
+                SkippedStep(step.id, step.phase, "opt-in", f"needs --allow {step.requires_opt_in}")
+            )
+            continue
+        if not renderer.when_holds(playbook, step, scope):
+            skipped.append(
+                SkippedStep(step.id, step.phase, "when", f"its condition is false: when {step.when}")
+            )
+            continue
+        script = renderer.script(playbook, step)
+        raw: dict[str, Any] = {}
+        shown: dict[str, str] = {}
+        for ps_name, source in step.params.items():
+            if source in BUILTIN_TABLES:
+                table = BUILTIN_TABLES[source]()
+                raw[ps_name], shown[ps_name] = dict(table.value), table.display
+                continue
+            value = scope.get(source)
+            if value is None:
+                continue  # not given: the script's own default (or $null) applies
+            parameter = playbook.parameters[source]
+            raw[ps_name] = value
+            # A product key shows its last five characters; any other secret shows nothing.
+            secret = parameter.is_secret and not isinstance(value, ProductKey)
+            shown[ps_name] = display_value(parameter.type, value, secret)
+        planned.append(
+            PlannedStep(
+                id=step.id,
+                phase=step.phase,
+                template=step.template,
+                description=step.description,
+                script=script,
+                script_sha256=hashlib.sha256(script.encode("utf-8")).hexdigest(),
+                parameters=raw,
+                display_parameters=shown,
+                only_if=step.only_if,
+                retry=step.retry,
+                idempotent=step.idempotent,
+                timeout_s=step.timeout_s,
+            )
+        )
+    return HostPlan(host=host, label=label, playbook=playbook, steps=tuple(planned), skipped=tuple(skipped))
+
+
+def build_plan(
+    playbook: Playbook,
+    hosts: Sequence[Host],
+    run: RunValues,
+    renderer: Renderer,
+    *,
+    code: ErrorCode | None = None,
+    allow: Iterable[str] = (),
+) -> Plan:
+    """Render every step for every host. Template problems surface here, before any connection."""
+    from remediate.values import resolve
+
+    check_templates(playbook, renderer)
+    allowed = frozenset(allow)
+    host_plans = tuple(
+        plan_host(playbook, host, host.label, resolve(playbook.parameters, host, run), renderer, allowed)
+        for host in hosts
+    )
+    return Plan(code=code or playbook.code, playbook=playbook, hosts=host_plans, allow=allowed)

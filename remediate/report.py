@@ -1,0 +1,171 @@
+"""How a run is shown: live progress, the end-of-run summary, JSON and JUnit XML. All of it masked."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from remediate.audit import Redactor
+from remediate.results import ExitCategory, HostReport, Outcome, RunReport, StepStatus
+
+OUTCOME_STYLE = {
+    Outcome.HEALTHY: "green",
+    Outcome.FIXED: "bold green",
+    Outcome.FAILED: "bold red",
+    Outcome.ESCALATE: "bold yellow",
+    Outcome.UNREACHABLE: "bold magenta",
+    Outcome.SKIPPED: "dim",
+    Outcome.PLANNED: "cyan",
+}
+
+VERDICT = {
+    ExitCategory.OK: ("every host is healthy or fixed", "bold green"),
+    ExitCategory.FAILED: ("at least one host was not fixed", "bold red"),
+    ExitCategory.UNREACHABLE: ("no host could be reached", "bold magenta"),
+    ExitCategory.ESCALATE: ("no failures, but at least one host needs a human", "bold yellow"),
+    ExitCategory.INTERRUPTED: ("interrupted: in-flight steps were finished and recorded", "bold red"),
+}
+
+
+class LiveProgress:
+    """A progress bar of hosts done / total, with counts by outcome. Thread-safe (rich locks)."""
+
+    def __init__(self, total: int, console: Console | None = None, enabled: bool = True) -> None:
+        self._counts: dict[Outcome, int] = {}
+        self._progress = Progress(
+            TextColumn("[bold]hosts"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console or Console(stderr=True),
+            disable=not enabled,
+            transient=False,
+        )
+        self._task = self._progress.add_task("", total=total)
+
+    def host_started(self, host: str) -> None:
+        self._progress.update(self._task, description=f"[dim]{host}")
+
+    def host_finished(self, report: HostReport) -> None:
+        self._counts[report.outcome] = self._counts.get(report.outcome, 0) + 1
+        counts = "  ".join(
+            f"[{OUTCOME_STYLE[outcome]}]{outcome.value} {count}[/]" for outcome, count in self._counts.items()
+        )
+        self._progress.update(self._task, advance=1, description=counts)
+
+    def __enter__(self) -> LiveProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+
+def _code(report: HostReport) -> str:
+    before = str(report.code_before) if report.code_before else "-"
+    after = str(report.code_after) if report.code_after else "-"
+    return f"{before} → {after}"
+
+
+def print_summary(report: RunReport, console: Console, redactor: Redactor | None = None) -> None:
+    """The end-of-run table: one row per host, then counts by outcome and the verdict."""
+    redactor = redactor or Redactor()
+    table = Table(title=f"remediate {report.code}: {len(report.hosts)} host(s)", title_justify="left")
+    table.add_column("host")
+    table.add_column("outcome")
+    table.add_column("code before → after")
+    table.add_column("why")
+    for host in report.hosts:
+        table.add_row(
+            redactor.text(host.host),
+            Text(host.outcome.value, style=OUTCOME_STYLE[host.outcome]),
+            _code(host),
+            redactor.text(host.reason),
+        )
+    console.print(table)
+    counts = Text()
+    for outcome, count in report.counts().items():
+        if count:
+            counts.append(f"{outcome} {count}   ", style=OUTCOME_STYLE[Outcome(outcome)])
+    console.print(counts)
+    for host in report.hosts:
+        if host.outcome is Outcome.ESCALATE and host.guidance:
+            console.print(Text(f"{redactor.text(host.host)} needs a human: {redactor.text(host.guidance)}"))
+    verdict, style = VERDICT[report.exit_category]
+    console.print(Text(verdict, style=style))
+    if report.audit_path:
+        console.print(f"audit log: {report.audit_path}")
+
+
+def to_json(report: RunReport, redactor: Redactor | None = None) -> str:
+    """The run as JSON: summary, then per host its outcome, codes before and after, and steps."""
+    redactor = redactor or Redactor()
+    return json.dumps(redactor.value(report.to_dict()), ensure_ascii=False, indent=2)
+
+
+def _failure_text(host: HostReport, redactor: Redactor) -> str:
+    lines = [f"{host.outcome.value}: {host.reason}", f"code before → after: {_code(host)}"]
+    for step in host.steps:
+        line = f"[{step.phase}] {step.id}: {step.status.value}"
+        if step.status is StepStatus.RAN and step.result is not None:
+            code = f" hresult {step.result.hresult}" if step.result.hresult else ""
+            line += f" ok={str(step.result.ok).lower()}{code} attempts={step.attempts}"
+        if step.note:
+            line += f" ({step.note})"
+        lines.append(line)
+    if host.guidance:
+        lines.append(f"guidance: {host.guidance}")
+    return redactor.text("\n".join(lines))
+
+
+def write_junit(report: RunReport, path: str | Path, redactor: Redactor | None = None) -> None:
+    """One testsuite for the run, one testcase per host; failed / escalate / unreachable are failures."""
+    redactor = redactor or Redactor()
+    problems = sum(1 for host in report.hosts if host.is_problem)
+    skipped = sum(1 for host in report.hosts if host.outcome is Outcome.SKIPPED)
+    suites = ElementTree.Element("testsuites")
+    suite = ElementTree.SubElement(
+        suites,
+        "testsuite",
+        name=f"remediate {report.code}",
+        tests=str(len(report.hosts)),
+        failures=str(problems),
+        errors="0",
+        skipped=str(skipped),
+        time=f"{report.duration_s:.3f}",
+    )
+    for host in report.hosts:
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=report.code,
+            name=redactor.text(host.host),
+            time=f"{host.duration_s:.3f}",
+        )
+        if host.is_problem:
+            failure = ElementTree.SubElement(
+                case,
+                "failure",
+                type=host.outcome.value,
+                message=redactor.text(f"{host.outcome.value}: {host.reason}"),
+            )
+            failure.text = _failure_text(host, redactor)
+        elif host.outcome is Outcome.SKIPPED:
+            ElementTree.SubElement(case, "skipped", message=redactor.text(host.reason))
+        else:
+            output = ElementTree.SubElement(case, "system-out")
+            output.text = redactor.text(f"{host.outcome.value}: {host.reason} ({_code(host)})")
+    tree = ElementTree.ElementTree(suites)
+    ElementTree.indent(tree)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,66 @@
+"""Transport faults of an emulated host, as seeded scenario data (owned by the WinRM server)."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+
+
+@dataclass
+class TransportFaults:
+    """What goes wrong on the wire for one host. All defaults: nothing goes wrong.
+
+    Counted faults (`*_first`) hit the first N matching requests and then stop, which makes retries testable;
+    rates (`*_rate`, 0.0-1.0) draw from the fleet's seeded random generator, which keeps a run reproducible.
+    """
+
+    latency_ms: int = 0  # added to every request
+    refuse_connections: bool = False  # host down: TCP connections refused
+    unauthorized: bool = False  # every request answered 401, as with wrong credentials
+    http_5xx_first: int = 0  # the first N requests answered HTTP 500 without a WS-Man body
+    http_5xx_rate: float = 0.0
+    drop_first: int = 0  # the first N Receive requests for a command: connection closed without an answer
+    drop_rate: float = 0.0
+    hang_receive_first: int = 0  # the first N command Receives never complete (the client's timeout must fire)
+    not_up_for_s: float = 0.0  # refuse connections for the first N seconds after start (a just-imaged host)
+    max_shells_per_user: int = 30  # WinRM MaxShellsPerUser; beyond it, the quota fault
+
+
+class FaultState:
+    """The live counters and seeded random draws of one host's TransportFaults (shared by its connections)."""
+
+    def __init__(self, faults: TransportFaults, rng: random.Random) -> None:
+        self.faults = faults
+        self._rng = rng
+        self._lock = threading.Lock()
+        self._http_5xx_left = faults.http_5xx_first
+        self._drop_left = faults.drop_first
+        self._hang_left = faults.hang_receive_first
+
+    def _draw(self, rate: float) -> bool:
+        return rate > 0 and self._rng.random() < rate
+
+    def take_http_5xx(self) -> bool:
+        """Whether this WS-Man request is answered with a bare HTTP 500."""
+        with self._lock:
+            if self._http_5xx_left > 0:
+                self._http_5xx_left -= 1
+                return True
+            return self._draw(self.faults.http_5xx_rate)
+
+    def take_drop(self) -> bool:
+        """Whether this command Receive loses its connection without an answer."""
+        with self._lock:
+            if self._drop_left > 0:
+                self._drop_left -= 1
+                return True
+            return self._draw(self.faults.drop_rate)
+
+    def take_hang(self) -> bool:
+        """Whether this command Receive is never answered."""
+        with self._lock:
+            if self._hang_left > 0:
+                self._hang_left -= 1
+                return True
+            return False

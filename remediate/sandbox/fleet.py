@@ -1,0 +1,265 @@
+"""Many emulated Windows hosts in one process, each on its own loopback port with its own computer name and engine.
+
+    with Fleet.start([HostSpec("WS01", engine)], auth="ntlm") as fleet:
+        fleet.write_hosts_file(tmp_path / "hosts.txt")
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from remediate.sandbox.faults import FaultState, TransportFaults
+from remediate.sandbox.seam import ErrorRecord, HostEngine, NativeOutcome, PipelineOutcome, PipelineRequest
+from remediate.sandbox.winrm.auth import AUTH_SCHEMES, AuthScheme, Credentials, NTLMUserFile
+from remediate.sandbox.winrm.host import WinRMService
+from remediate.sandbox.winrm.http import WinRMListener
+from remediate.sandbox.winrm.tls import TLSMaterial, create_tls_material
+
+DEFAULT_USERNAME = "sandbox\\admin"
+
+
+@dataclass
+class HostSpec:
+    """One host to emulate."""
+
+    computer_name: str
+    engine: HostEngine
+    faults: TransportFaults = field(default_factory=TransportFaults)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a client reaches one host."""
+
+    computer_name: str
+    address: str
+    port: int
+    scheme: str  # "http" or "https"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.address}:{self.port}/wsman"
+
+
+def generate_password() -> str:
+    """A throwaway password that also satisfies Windows' complexity rules."""
+    return f"Sbx-{secrets.token_urlsafe(12)}-9a"
+
+
+_process_password: str | None = None
+
+
+def default_password() -> str:
+    """The password of fleets started without one: generated once per process, so that fleets running side by
+    side in one process can share the NTLM credential file (see NTLMUserFile)."""
+    global _process_password
+    if _process_password is None:
+        _process_password = generate_password()
+    return _process_password
+
+
+class Fleet:
+    """Running sandbox hosts. Create with Fleet.start(); stop with .stop() or a `with` block."""
+
+    def __init__(
+        self,
+        listeners: list[WinRMListener],
+        credentials: Credentials,
+        auth: AuthScheme,
+        tls: TLSMaterial | None,
+        directory: Path,
+        owns_directory: bool,
+    ) -> None:
+        self._listeners = listeners
+        self._credentials = credentials
+        self.auth: AuthScheme = auth
+        self._tls = tls
+        self.directory = directory
+        self._owns_directory = owns_directory
+        self._stopped = False
+
+    @classmethod
+    def start(
+        cls,
+        hosts: list[HostSpec],
+        *,
+        auth: AuthScheme = "ntlm",
+        https: bool = False,
+        username: str = DEFAULT_USERNAME,
+        password: str | None = None,
+        seed: int = 0,
+        directory: Path | None = None,
+        ca_file: Path | None = None,
+    ) -> Fleet:
+        """Start one listener per host on 127.0.0.1 (port 0: the system picks a free one).
+
+        password: None uses default_password() (read it back from fleet.password). directory: where the TLS material goes
+        (a temporary directory, removed at stop, when None). ca_file: where to write the CA certificate.
+        """
+        if auth not in AUTH_SCHEMES:
+            raise ValueError(f"auth must be one of {', '.join(AUTH_SCHEMES)}, not {auth!r}")
+        names = [spec.computer_name.lower() for spec in hosts]
+        if len(set(names)) != len(names):
+            raise ValueError("computer names must be unique within a fleet")
+        credentials = Credentials(username, password if password is not None else default_password())
+        if auth != "basic":
+            NTLMUserFile.register(credentials)  # before the first acceptor exists
+        owns_directory = directory is None
+        work_dir = Path(tempfile.mkdtemp(prefix="remediate-sandbox-")) if directory is None else directory
+        tls = create_tls_material(work_dir, ca_file) if https else None
+        context = tls.server_context() if tls else None
+        listeners: list[WinRMListener] = []
+        try:
+            for spec in hosts:
+                faults = FaultState(spec.faults, random.Random(f"{seed}:{spec.computer_name}"))
+                service = WinRMService(spec.computer_name, spec.engine, spec.faults)
+                listeners.append(WinRMListener(service, faults, credentials, auth, context))
+            for listener in listeners:
+                listener.start()
+        except BaseException:
+            for listener in listeners:
+                listener.stop()
+            if auth != "basic":
+                NTLMUserFile.unregister(credentials)
+            raise
+        return cls(listeners, credentials, auth, tls, work_dir, owns_directory)
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        return [
+            Endpoint(listener.computer_name, listener.address, listener.port, listener.scheme)
+            for listener in self._listeners
+        ]
+
+    def endpoint(self, computer_name: str) -> Endpoint:
+        for endpoint in self.endpoints:
+            if endpoint.computer_name.lower() == computer_name.lower():
+                return endpoint
+        raise KeyError(computer_name)
+
+    @property
+    def username(self) -> str:
+        return self._credentials.username
+
+    @property
+    def password(self) -> str:
+        return self._credentials.password
+
+    @property
+    def https(self) -> bool:
+        return self._tls is not None
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate clients verify the hosts against (HTTPS only)."""
+        return self._tls.ca_file if self._tls else None
+
+    def shell_count(self, computer_name: str) -> int:
+        """Shells currently open on one host (what a client leaked, or is using)."""
+        for listener in self._listeners:
+            if listener.computer_name.lower() == computer_name.lower():
+                return listener.service.shell_count
+        raise KeyError(computer_name)
+
+    def client_options(self, computer_name: str) -> dict[str, Any]:
+        """Keyword arguments for pypsrp's WSMan / Client that reach one host as the hosts file describes it."""
+        endpoint = self.endpoint(computer_name)
+        options: dict[str, Any] = {
+            "port": endpoint.port,
+            "username": self.username,
+            "password": self.password,
+            "auth": self.auth,
+            "ssl": self.https,
+        }
+        if self.ca_file is not None:
+            options["cert_validation"] = str(self.ca_file)
+        if self.auth == "basic" and not self.https:
+            options["encryption"] = "never"  # Basic cannot encrypt messages; pypsrp refuses it otherwise
+        return options
+
+    def hosts_file_text(self) -> str:
+        lines = [
+            f"# remediate sandbox: {len(self._listeners)} hosts, auth={self.auth}, user {self.username}",
+            "# the password is not written here (REMEDIATE_PASSWORD or the prompt supplies it)",
+        ]
+        for endpoint in self.endpoints:
+            lines.append(f"#   {endpoint.address}:{endpoint.port} is {endpoint.computer_name}")
+        for endpoint in self.endpoints:
+            variables = [f"scheme={endpoint.scheme}", f"auth={self.auth}"]
+            if self.ca_file is not None:
+                variables.append(f"ca_file={self.ca_file.resolve()}")
+            lines.append(f"{endpoint.address}:{endpoint.port} " + " ".join(variables))
+        return "\n".join(lines) + "\n"
+
+    def write_hosts_file(self, path: Path) -> Path:
+        path = Path(path)
+        path.write_text(self.hosts_file_text(), encoding="utf-8")
+        return path
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        # each listener waits up to one poll interval to stop: stop them side by side
+        stoppers = [threading.Thread(target=listener.stop) for listener in self._listeners]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
+        if self.auth != "basic":
+            NTLMUserFile.unregister(self._credentials)
+        if self._owns_directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class UnscriptedEngine:
+    """What a host runs when no scenario module is available: it answers, and says it has nothing to run."""
+
+    def __init__(self, computer_name: str) -> None:
+        self.computer_name = computer_name
+
+    def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome:
+        return PipelineOutcome(
+            state="Failed",
+            failure=ErrorRecord(
+                message=f"{self.computer_name} has no PowerShell engine: no sandbox scenario is installed.",
+                fully_qualified_error_id="SandboxNoEngine",
+                category="NotImplemented",
+                exception_type="System.NotSupportedException",
+            ),
+        )
+
+    def run_native(self, command: str, arguments: list[str]) -> NativeOutcome:
+        message = f"{self.computer_name} has no native commands: no sandbox scenario is installed.\r\n"
+        return NativeOutcome(stderr=message.encode(), exit_code=1)
+
+
+def hosts_for_scenario(scenario: str | Path, count: int | None, seed: int) -> tuple[list[HostSpec], str | None]:
+    """The scenario's hosts (remediate.sandbox.scenario.build_hosts), and a notice when it is not available.
+
+    Without the scenario module, `count` (default 3) hosts named WS01.. run UnscriptedEngine.
+    """
+    try:
+        from remediate.sandbox.scenario import build_hosts  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        names = [f"WS{number:02d}" for number in range(1, (count or 3) + 1)]
+        notice = f"scenario {scenario!s} is not available (no scenario module): hosts without an engine"
+        return [HostSpec(name, UnscriptedEngine(name)) for name in names], notice
+    hosts: list[HostSpec] = build_hosts(scenario, count, seed)
+    return hosts, None

@@ -1,0 +1,235 @@
+"""The cmdlets the interpreter owns: the language-level ones every host has.
+
+Where-Object, ForEach-Object, Select-Object, ConvertTo-Json, Out-String, Write-Output, Write-Error,
+Write-Warning, Write-Verbose. Every other name is the CommandSet's (the Windows model's) business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from remediate.sandbox.powershell import nodes as n
+from remediate.sandbox.powershell.binding import Bound, CommandShape
+from remediate.sandbox.powershell.errors import (
+    DialectError,
+    PSRuntimeError,
+    runtime_record,
+    write_error_record,
+)
+from remediate.sandbox.powershell.formatting import out_string
+from remediate.sandbox.powershell.json import convert_to_json
+from remediate.sandbox.powershell.members import get_member
+from remediate.sandbox.powershell.values import (
+    as_list,
+    collect,
+    is_true,
+    to_int32,
+    to_string,
+    unroll,
+)
+from remediate.sandbox.seam import PSObject
+
+if TYPE_CHECKING:
+    from remediate.sandbox.powershell.evaluator import Evaluator
+
+
+@dataclass
+class Builtin:
+    shape: CommandShape
+    run: Callable[[Evaluator, Bound, list[Any], int], list[Any]]
+
+
+def _script_block(value: Any, command: str, line: int) -> n.ScriptBlock:
+    if not isinstance(value, n.ScriptBlock):
+        raise DialectError(f"{command} without a script block", line, f"write {command} {{ ... $_ ... }}")
+    return value
+
+
+def where_object(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    block = _script_block(bound.named.get("FilterScript"), "Where-Object", line)
+    return [item for item in items if is_true(collect(evaluator.run_with_item(block, item)))]
+
+
+def foreach_object(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    block = _script_block(bound.named.get("Process"), "ForEach-Object", line)
+    output: list[Any] = []
+    for item in items:
+        output.extend(evaluator.run_with_item(block, item))
+    return output
+
+
+def select_object(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    named = bound.named
+    selected = items
+    if "ExpandProperty" in named:
+        name = to_string(named["ExpandProperty"])
+        expanded: list[Any] = []
+        for item in selected:
+            if isinstance(item, PSObject) and item.has(name):
+                expanded.extend(unroll(item.get(name)))
+            else:
+                evaluator.write_error(
+                    runtime_record(
+                        f'Property "{name}" cannot be found.',
+                        "ExpandPropertyNotFound,Microsoft.PowerShell.Commands.SelectObjectCommand",
+                        "InvalidArgument",
+                        exception_type="System.Management.Automation.PSArgumentException",
+                        target=item,
+                    ),
+                    bound.error_action,
+                )
+        selected = expanded
+    elif "Property" in named:
+        names = [to_string(name) for name in as_list(named["Property"])]
+        reshaped: list[Any] = []
+        for item in selected:
+            source = item.type_names[0] if isinstance(item, PSObject) and item.type_names else "System.Object"
+            properties = {
+                name: get_member(item, name) if isinstance(item, PSObject) else None for name in names
+            }
+            reshaped.append(
+                PSObject(
+                    type_names=[
+                        f"Selected.{source}",
+                        "System.Management.Automation.PSCustomObject",
+                        "System.Object",
+                    ],
+                    properties=properties,
+                )
+            )
+        selected = reshaped
+    if "First" in named:
+        selected = selected[: max(to_int32(named["First"]), 0)]
+    if "Last" in named:
+        count = max(to_int32(named["Last"]), 0)
+        selected = selected[-count:] if count else []
+    return list(selected)
+
+
+def convert_to_json_cmdlet(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    inputs = items
+    if "InputObject" in bound.named:
+        inputs = [bound.named["InputObject"]]
+    depth = to_int32(bound.named.get("Depth", 2))
+    if not 0 <= depth <= 100:
+        low = depth < 0
+        problem = (
+            "less than the minimum allowed range of 0"
+            if low
+            else "greater than the maximum allowed range of 100"
+        )
+        wanted = "greater than or equal to 0" if low else "less than or equal to 100"
+        raise PSRuntimeError(
+            runtime_record(
+                f"Cannot validate argument on parameter 'Depth'. The {depth} argument is {problem}. "
+                f"Supply an argument that is {wanted} and then try the command again.",
+                "ParameterArgumentValidationError,Microsoft.PowerShell.Commands.ConvertToJsonCommand",
+                "InvalidData",
+                exception_type="System.Management.Automation.ParameterBindingValidationException",
+            )
+        )
+    text = convert_to_json(inputs, depth, bool(bound.named.get("Compress", False)))
+    return [] if text is None else [text]
+
+
+def out_string_cmdlet(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    inputs = items
+    if "InputObject" in bound.named:
+        inputs = list(unroll(bound.named["InputObject"]))
+    return [out_string(inputs)]
+
+
+def write_output(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    if "InputObject" in bound.named:
+        return list(unroll(bound.named["InputObject"]))
+    return list(items)
+
+
+def _message(bound: Bound, command: str, line: int) -> str:
+    if "Message" not in bound.named:
+        raise DialectError(f"{command} without -Message", line, f"write {command} -Message '...'")
+    return to_string(bound.named["Message"])
+
+
+def write_error(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    evaluator.write_error(write_error_record(_message(bound, "Write-Error", line)), bound.error_action)
+    return []
+
+
+def write_warning(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    evaluator.write_warning(_message(bound, "Write-Warning", line), bound.warning_action)
+    return []
+
+
+def write_verbose(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    evaluator.write_verbose(_message(bound, "Write-Verbose", line), bound.verbose)
+    return []
+
+
+def _builtin(
+    name: str,
+    parameters: tuple[str, ...],
+    run: Callable[[Evaluator, Bound, list[Any], int], list[Any]],
+    switches: tuple[str, ...] = (),
+    positional: tuple[str, ...] = (),
+    types: dict[str, str] | None = None,
+) -> Builtin:
+    type_name = f"Microsoft.PowerShell.Commands.{name.replace('-', '')}Command"
+    return Builtin(CommandShape(name, parameters, switches, positional, type_name, types or {}), run)
+
+
+BUILTINS: dict[str, Builtin] = {
+    builtin.shape.name.lower(): builtin
+    for builtin in (
+        _builtin(
+            "Where-Object",
+            ("FilterScript",),
+            where_object,
+            positional=("FilterScript",),
+            types={"FilterScript": "System.Management.Automation.ScriptBlock"},
+        ),
+        _builtin(
+            "ForEach-Object",
+            ("Process",),
+            foreach_object,
+            positional=("Process",),
+            types={"Process": "System.Management.Automation.ScriptBlock[]"},
+        ),
+        _builtin(
+            "Select-Object",
+            ("First", "Last", "Property", "ExpandProperty"),
+            select_object,
+            types={
+                "First": "System.Int32",
+                "Last": "System.Int32",
+                "Property": "System.Object[]",
+                "ExpandProperty": "System.String",
+            },
+        ),
+        _builtin(
+            "ConvertTo-Json",
+            ("Depth", "InputObject"),
+            convert_to_json_cmdlet,
+            switches=("Compress",),
+            types={"Depth": "System.Int32", "InputObject": "System.Object"},
+        ),
+        _builtin(
+            "Out-String",
+            ("InputObject",),
+            out_string_cmdlet,
+            types={"InputObject": "System.Management.Automation.PSObject"},
+        ),
+        _builtin(
+            "Write-Output",
+            ("InputObject",),
+            write_output,
+            positional=("InputObject",),
+            types={"InputObject": "System.Management.Automation.PSObject[]"},
+        ),
+        _builtin("Write-Error", ("Message",), write_error, types={"Message": "System.String"}),
+        _builtin("Write-Warning", ("Message",), write_warning, types={"Message": "System.String"}),
+        _builtin("Write-Verbose", ("Message",), write_verbose, types={"Message": "System.String"}),
+    )
+}

@@ -1,0 +1,207 @@
+"""The interpreter's syntax tree: the template dialect and nothing else.
+
+The parser turns tree-sitter-powershell's concrete tree into these nodes and rejects, with a line number,
+every construct outside the dialect, so the evaluator only ever sees what it implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: Any
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str  # lower case; "env:path" for $env:Path
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Expandable:
+    """A double-quoted string (or a bare command word) with $var, $env:X and $(...) inside."""
+
+    parts: tuple[str | Expr, ...]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayLiteral:
+    items: tuple[Expr, ...]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArraySubexpression:
+    body: Block
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subexpression:
+    body: Block
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Parenthesized:
+    statement: Statement
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class HashLiteral:
+    entries: tuple[tuple[Expr, Statement], ...]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cast:
+    type_name: str  # lower case: "int", "uint32", "pscustomobject", ...
+    operand: Expr
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    operator: str  # "-not", "-", "+"  ("!" is read as "-not")
+    operand: Expr
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    operator: str  # lower case: "+", "-eq", "-and", "-f", ...
+    left: Expr
+    right: Expr
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    target: Expr
+    name: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    target: Expr
+    index: Expr
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class MethodCall:
+    target: Expr
+    name: str
+    arguments: tuple[Expr, ...]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptBlock:
+    body: Block
+    line: int
+
+
+Expr = Union[  # noqa: UP007 (a runtime alias; `|` between classes needs Python 3.10 at import)
+    Const,
+    Variable,
+    Expandable,
+    ArrayLiteral,
+    ArraySubexpression,
+    Subexpression,
+    Parenthesized,
+    HashLiteral,
+    Cast,
+    Unary,
+    Binary,
+    Member,
+    Index,
+    MethodCall,
+    ScriptBlock,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterToken:
+    """`-Name` in a command; `value` is set for the `-Name:value` form."""
+
+    name: str
+    value: Expr | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommandCall:
+    name: str | Expr  # a literal name, or an expression after the call operator (& 'cscript.exe')
+    call_operator: bool
+    elements: tuple[ParameterToken | Expr, ...]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    head: Expr | CommandCall
+    commands: tuple[CommandCall, ...]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    target: Expr  # Variable, Member or Index
+    operator: str  # "=" or "+="
+    value: Statement
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    branches: tuple[tuple[Statement, Block], ...]
+    otherwise: Block | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Foreach:
+    variable: str
+    source: Statement
+    body: Block
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Try:
+    body: Block
+    catch: Block | None
+    final: Block | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Throw:
+    value: Statement | None
+    line: int
+
+
+Statement = Union[Pipeline, Assignment, If, Foreach, Try, Throw]  # noqa: UP007
+Block = tuple[Statement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterDeclaration:
+    name: str  # as written, without $
+    type_name: str | None  # lower case: "string", "int", "bool", "string[]", "hashtable"
+    default: Expr | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    parameters: tuple[ParameterDeclaration, ...]
+    body: Block

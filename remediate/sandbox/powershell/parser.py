@@ -1,0 +1,773 @@
+"""tree-sitter-powershell's concrete tree -> the dialect's syntax tree (nodes.py); all else is rejected."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import tree_sitter
+
+from remediate.powershell_syntax import parse, syntax_problems
+from remediate.sandbox.powershell import nodes as n
+from remediate.sandbox.powershell.errors import DialectError, ScriptSyntaxError
+from remediate.sandbox.powershell.values import Int64, hex_literal_value
+
+# Types allowed in casts and in param(); lower case.
+CAST_TYPES = frozenset({"int", "int64", "uint32", "string", "bool", "datetime", "pscustomobject"})
+PARAMETER_TYPES = frozenset({"string", "int", "bool", "string[]", "hashtable"})
+
+# Operators of the dialect, by the spelling tree-sitter gives them (lower case).
+BINARY_OPERATORS = frozenset(
+    {
+        "-eq",
+        "-ne",
+        "-gt",
+        "-ge",
+        "-lt",
+        "-le",
+        "-like",
+        "-notlike",
+        "-match",
+        "-notmatch",
+        "-contains",
+        "-notcontains",
+        "-in",
+        "-notin",
+        "-and",
+        "-or",
+        "+",
+        "-",
+        "*",
+        "/",
+        "%",
+        "-f",
+        "-join",
+        "-split",
+        "-band",
+    }
+)
+
+# Aliases PowerShell resolves; templates must spell the command out. Lower case -> the full name.
+ALIASES = {
+    "?": "Where-Object",
+    "where": "Where-Object",
+    "%": "ForEach-Object",
+    "foreach": "ForEach-Object",
+    "select": "Select-Object",
+    "echo": "Write-Output",
+    "write": "Write-Output",
+    "gwmi": "Get-WmiObject",
+    "gcim": "Get-CimInstance",
+    "icim": "Invoke-CimMethod",
+    "sleep": "Start-Sleep",
+    "iex": "Invoke-Expression",
+    "saps": "Start-Process",
+    "start": "Start-Process",
+    "gci": "Get-ChildItem",
+    "ls": "Get-ChildItem",
+    "dir": "Get-ChildItem",
+    "gc": "Get-Content",
+    "cat": "Get-Content",
+    "type": "Get-Content",
+    "sort": "Sort-Object",
+    "measure": "Measure-Object",
+    "ft": "Format-Table",
+    "fl": "Format-List",
+    "gm": "Get-Member",
+    "cd": "Set-Location",
+    "cls": "Clear-Host",
+    "rm": "Remove-Item",
+    "del": "Remove-Item",
+    "cp": "Copy-Item",
+    "mv": "Move-Item",
+    "gps": "Get-Process",
+    "ps": "Get-Process",
+    "kill": "Stop-Process",
+    "gsv": "Get-Service",
+    "icm": "Invoke-Command",
+    "ipmo": "Import-Module",
+    "group": "Group-Object",
+    "tee": "Tee-Object",
+    "ni": "New-Item",
+    "sc": "Set-Content",
+    "gp": "Get-ItemProperty",
+    "sp": "Set-ItemProperty",
+    "gv": "Get-Variable",
+    "sv": "Set-Variable",
+    "iwr": "Invoke-WebRequest",
+    "irm": "Invoke-RestMethod",
+    "curl": "Invoke-WebRequest",
+    "wget": "Invoke-WebRequest",
+    "oh": "Out-Host",
+    "h": "Get-History",
+    "r": "Invoke-History",
+    "gal": "Get-Alias",
+    "set": "Set-Variable",
+    "clc": "Clear-Content",
+    "gdr": "Get-PSDrive",
+    "pwd": "Get-Location",
+    "gl": "Get-Location",
+    "sl": "Set-Location",
+    "ac": "Add-Content",
+    "epcsv": "Export-Csv",
+    "ipcsv": "Import-Csv",
+    "ogv": "Out-GridView",
+    "rvpa": "Resolve-Path",
+    "gjb": "Get-Job",
+    "sajb": "Start-Job",
+    "wjb": "Wait-Job",
+    "rcjb": "Receive-Job",
+    "nal": "New-Alias",
+}
+
+# Commands that are never allowed, whatever a host offers.
+FORBIDDEN_COMMANDS = frozenset(
+    {"invoke-expression", "start-process", "add-type", "import-module", "invoke-command", "new-object"}
+)
+
+_PASS_THROUGH = frozenset(
+    {
+        "logical_expression",
+        "bitwise_expression",
+        "comparison_expression",
+        "additive_expression",
+        "multiplicative_expression",
+        "format_expression",
+        "range_expression",
+        "array_literal_expression",
+        "unary_expression",
+        "argument_expression",
+        "logical_argument_expression",
+        "bitwise_argument_expression",
+        "comparison_argument_expression",
+        "additive_argument_expression",
+        "multiplicative_argument_expression",
+        "format_argument_expression",
+        "range_argument_expression",
+        "expression_with_unary_operator",
+        "left_assignment_expression",
+    }
+)
+
+_UNSUPPORTED_STATEMENTS = {
+    "function_statement": "a function definition",
+    "while_statement": "a while loop",
+    "do_statement": "a do loop",
+    "for_statement": "a for loop",
+    "switch_statement": "a switch statement",
+    "trap_statement": "a trap statement",
+    "class_statement": "a class definition",
+    "enum_statement": "an enum definition",
+    "data_statement": "a data section",
+    "parallel_statement": "a parallel block",
+    "sequence_statement": "a sequence block",
+    "inlinescript_statement": "an inlinescript block",
+    "named_block": "a begin/process/end block",
+    "named_block_list": "a begin/process/end block",
+}
+
+_BACKTICK_ESCAPES = {
+    "0": "\0",
+    "a": "\a",
+    "b": "\b",
+    "e": "\x1b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+}
+_BARE_VARIABLE = re.compile(r"\$(?:\{([^}]+)\}|((?:env:)?[A-Za-z_][A-Za-z0-9_]*)|(\())", re.IGNORECASE)
+
+
+def _text(node: tree_sitter.Node) -> str:
+    return (node.text or b"").decode("utf-8")
+
+
+def _line(node: tree_sitter.Node) -> int:
+    return node.start_point[0] + 1
+
+
+def _named(node: tree_sitter.Node) -> list[tree_sitter.Node]:
+    return [child for child in node.children if child.is_named and child.type != "comment"]
+
+
+@lru_cache(maxsize=256)
+def parse_script(text: str) -> n.Script:
+    """The dialect tree of a script; cached by text, since the same templates run again and again."""
+    tree = parse(text)
+    if tree.root_node.has_error:
+        raise ScriptSyntaxError(_syntax_message(text))
+    return _Translator(text).program(tree.root_node)
+
+
+def _syntax_message(text: str) -> str:
+    problems = syntax_problems(text)
+    if not problems:
+        return "The script could not be parsed."
+    first = problems[0]
+    lines = text.splitlines()
+    source = lines[first.line - 1] if 0 < first.line <= len(lines) else ""
+    what = f"Missing '{first.text}'" if first.text == "<missing>" else f"Unexpected token '{first.text}'"
+    return f"At line:{first.line} char:{first.column}\n+ {source}\n{what} in expression or statement."
+
+
+class _Translator:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    # --- structure ------------------------------------------------------------------------------------------
+
+    def program(self, root: tree_sitter.Node) -> n.Script:
+        parameters: tuple[n.ParameterDeclaration, ...] = ()
+        body: n.Block = ()
+        for child in _named(root):
+            if child.type == "param_block":
+                parameters = self.param_block(child)
+            elif child.type == "statement_list":
+                body = self.statement_list(child)
+            elif child.type in _UNSUPPORTED_STATEMENTS:
+                raise DialectError(_UNSUPPORTED_STATEMENTS[child.type], _line(child))
+            elif child.type == "attribute_list" or child.type == "attribute":
+                raise DialectError(f"the attribute {_text(child)!r} before param()", _line(child))
+            else:
+                raise DialectError(f"the construct {child.type!r}", _line(child))
+        return n.Script(parameters, body)
+
+    def param_block(self, node: tree_sitter.Node) -> tuple[n.ParameterDeclaration, ...]:
+        declarations: list[n.ParameterDeclaration] = []
+        for child in _named(node):
+            if child.type == "attribute_list":
+                raise DialectError(f"the attribute {_text(child)!r} on param()", _line(child))
+            if child.type != "parameter_list":
+                continue
+            for parameter in _named(child):
+                declarations.append(self.script_parameter(parameter))
+        return tuple(declarations)
+
+    def script_parameter(self, node: tree_sitter.Node) -> n.ParameterDeclaration:
+        type_name: str | None = None
+        name = ""
+        default: n.Expr | None = None
+        for child in _named(node):
+            if child.type == "attribute_list":
+                attributes = _named(child)
+                for attribute in attributes:
+                    literal = _named(attribute)
+                    if len(literal) != 1 or literal[0].type != "type_literal" or type_name is not None:
+                        raise DialectError(
+                            f"the parameter attribute {_text(attribute)!r}",
+                            _line(attribute),
+                            "only one type: [string], [int], [bool], [string[]], [hashtable]",
+                        )
+                    type_name = self.type_name(literal[0])
+                    if type_name not in PARAMETER_TYPES:
+                        raise DialectError(f"the parameter type [{type_name}]", _line(attribute))
+            elif child.type == "variable":
+                name = _text(child)[1:]
+            elif child.type == "script_parameter_default":
+                value = _named(child)[0]
+                default = self.expression(value)
+                if not _is_literal(default):
+                    raise DialectError(
+                        f"the parameter default {_text(value)!r}", _line(child), "defaults are literals only"
+                    )
+        return n.ParameterDeclaration(name, type_name, default, _line(node))
+
+    def type_name(self, type_literal: tree_sitter.Node) -> str:
+        spec = _text(type_literal).strip()[1:-1].strip()
+        return re.sub(r"\s+", "", spec).lower()
+
+    def statement_list(self, node: tree_sitter.Node) -> n.Block:
+        statements: list[n.Statement] = []
+        for child in _named(node):
+            if child.type == "empty_statement":
+                continue
+            statements.append(self.statement(child))
+        return tuple(statements)
+
+    def block(self, node: tree_sitter.Node) -> n.Block:
+        """A statement_block `{ ... }`."""
+        for child in _named(node):
+            if child.type == "statement_list":
+                return self.statement_list(child)
+        return ()
+
+    def statement(self, node: tree_sitter.Node) -> n.Statement:
+        kind = node.type
+        if kind == "pipeline":
+            return self.pipeline(node)
+        if kind == "if_statement":
+            return self.if_statement(node)
+        if kind == "foreach_statement":
+            return self.foreach_statement(node)
+        if kind == "try_statement":
+            return self.try_statement(node)
+        if kind == "flow_control_statement":
+            return self.flow_control(node)
+        if kind in _UNSUPPORTED_STATEMENTS:
+            raise DialectError(_UNSUPPORTED_STATEMENTS[kind], _line(node))
+        raise DialectError(f"the statement {_text(node).splitlines()[0]!r}", _line(node))
+
+    def if_statement(self, node: tree_sitter.Node) -> n.If:
+        branches: list[tuple[n.Statement, n.Block]] = []
+        otherwise: n.Block | None = None
+        condition: n.Statement | None = None
+        for child in _named(node):
+            if child.type == "pipeline" and condition is None:
+                condition = self.pipeline(child)
+            elif child.type == "statement_block":
+                assert condition is not None
+                branches.append((condition, self.block(child)))
+            elif child.type == "elseif_clauses":
+                for clause in _named(child):
+                    parts = _named(clause)
+                    branches.append((self.pipeline(parts[0]), self.block(parts[1])))
+            elif child.type == "else_clause":
+                otherwise = self.block(_named(child)[0])
+        return n.If(tuple(branches), otherwise, _line(node))
+
+    def foreach_statement(self, node: tree_sitter.Node) -> n.Foreach:
+        variable = ""
+        source: n.Statement | None = None
+        body: n.Block = ()
+        for child in _named(node):
+            if child.type == "foreach_parameter":
+                raise DialectError(f"foreach {_text(child)}", _line(child))
+            if child.type == "variable":
+                variable = _variable_name(_text(child), _line(child))
+            elif child.type == "pipeline":
+                source = self.pipeline(child)
+            elif child.type == "statement_block":
+                body = self.block(child)
+        assert source is not None
+        return n.Foreach(variable, source, body, _line(node))
+
+    def try_statement(self, node: tree_sitter.Node) -> n.Try:
+        body: n.Block = ()
+        catch: n.Block | None = None
+        final: n.Block | None = None
+        for child in _named(node):
+            if child.type == "statement_block":
+                body = self.block(child)
+            elif child.type == "catch_clauses":
+                clauses = _named(child)
+                if len(clauses) > 1:
+                    raise DialectError("more than one catch", _line(clauses[1]), "use one untyped catch")
+                for part in _named(clauses[0]):
+                    if part.type == "catch_type_list":
+                        raise DialectError(
+                            f"a typed catch {_text(part)}", _line(part), "use one untyped catch"
+                        )
+                    if part.type == "statement_block":
+                        catch = self.block(part)
+            elif child.type == "finally_clause":
+                final = self.block(_named(child)[0])
+        return n.Try(body, catch, final, _line(node))
+
+    def flow_control(self, node: tree_sitter.Node) -> n.Throw:
+        keyword = _text(node.children[0]).lower()
+        if keyword != "throw":
+            raise DialectError(f"the '{keyword}' statement", _line(node))
+        operands = _named(node)
+        if not operands:
+            return n.Throw(None, _line(node))
+        operand = operands[0]
+        if operand.start_point[0] != node.start_point[0]:
+            raise DialectError("a bare 'throw' followed by another statement", _line(node), "throw a message")
+        return n.Throw(
+            self.statement(operand) if operand.type == "pipeline" else self.pipeline(operand), _line(node)
+        )
+
+    # --- pipelines and commands -----------------------------------------------------------------------------
+
+    def pipeline(self, node: tree_sitter.Node) -> n.Statement:
+        kind = node.type
+        if kind == "pipeline":
+            parts = _named(node)
+            if len(parts) == 1:
+                return self.pipeline(parts[0])
+            return self.pipeline_elements(parts, node)
+        if kind == "assignment_expression":
+            return self.assignment(node)
+        if kind == "pipeline_chain":
+            return self.pipeline_elements(_named(node), node)
+        if kind in ("if_statement", "foreach_statement", "try_statement", "flow_control_statement"):
+            return self.statement(node)
+        return self.pipeline_elements([node], node)
+
+    def pipeline_elements(self, parts: list[tree_sitter.Node], node: tree_sitter.Node) -> n.Pipeline:
+        elements: list[n.Expr | n.CommandCall] = []
+        for part in parts:
+            if part.type == "pipeline_chain_tail":
+                raise DialectError("a pipeline chain (&& / ||)", _line(part))
+            if part.type == "command":
+                elements.append(self.command(part))
+            elif part.type in ("redirection", "redirections"):
+                raise DialectError(f"the redirection {_text(part)!r}", _line(part))
+            else:
+                elements.append(self.expression(part))
+        head, *rest = elements
+        commands: list[n.CommandCall] = []
+        for element in rest:
+            if not isinstance(element, n.CommandCall):
+                raise DialectError("an expression after '|'", _line(node))
+            commands.append(element)
+        return n.Pipeline(head, tuple(commands), _line(node))
+
+    def assignment(self, node: tree_sitter.Node) -> n.Assignment:
+        parts = _named(node)
+        target = self.expression(parts[0])
+        operator = _text(parts[1]).strip()
+        if operator not in ("=", "+="):
+            raise DialectError(f"the assignment operator '{operator}'", _line(node))
+        if not isinstance(target, (n.Variable, n.Member, n.Index)):
+            raise DialectError(f"assigning to {_text(parts[0])!r}", _line(node))
+        value_node = node.child_by_field_name("value") or parts[2]
+        return n.Assignment(target, operator, self.pipeline(value_node), _line(node))
+
+    def command(self, node: tree_sitter.Node) -> n.CommandCall:
+        call_operator = False
+        name: str | n.Expr = ""
+        elements: list[n.ParameterToken | n.Expr] = []
+        for child in _named(node):
+            if child.type == "command_invokation_operator":
+                operator = _text(child)
+                if operator == ".":
+                    raise DialectError("dot-sourcing", _line(child))
+                call_operator = True
+            elif child.type == "command_name_expr":
+                inner = _named(child)[0]
+                name = _text(inner) if inner.type == "command_name" else self.expression(inner)
+            elif child.type == "command_name":
+                name = _text(child)
+            elif child.type == "command_elements":
+                elements = self.command_elements(child)
+            elif child.type in ("redirection", "redirections"):
+                raise DialectError(f"the redirection {_text(child)!r}", _line(child))
+            else:
+                raise DialectError(f"the command form {_text(node)!r}", _line(node))
+        if isinstance(name, str):
+            self.check_command_name(name, _line(node))
+        return n.CommandCall(name, call_operator, tuple(elements), _line(node))
+
+    def check_command_name(self, name: str, line: int) -> None:
+        lowered = name.lower()
+        if lowered in ALIASES:
+            raise DialectError(f"the alias '{name}'", line, f"write {ALIASES[lowered]}")
+        if lowered in FORBIDDEN_COMMANDS:
+            raise DialectError(f"the command '{name}'", line)
+        if "\\" in name or "/" in name:
+            raise DialectError(f"running the script or path '{name}'", line)
+        if re.fullmatch(r"[+-]?\d.*", name):
+            raise DialectError(f"the expression '{name}'", line)
+
+    def command_elements(self, node: tree_sitter.Node) -> list[n.ParameterToken | n.Expr]:
+        elements: list[n.ParameterToken | n.Expr] = []
+        pending: tuple[str, int] | None = None  # a `-Name:` waiting for its value
+        for child in _named(node):
+            kind = child.type
+            if kind == "command_argument_sep":
+                if ":" in _text(child) and elements and isinstance(elements[-1], n.ParameterToken):
+                    last = elements.pop()
+                    assert isinstance(last, n.ParameterToken)
+                    pending = (last.name, last.line)
+                continue
+            if kind in ("redirection", "redirections"):
+                raise DialectError(f"the redirection {_text(child)!r}", _line(child))
+            if kind in ("stop_parsing", "verbatim_command_argument"):
+                raise DialectError("the stop-parsing token --%", _line(child))
+            if kind == "command_parameter":
+                text = _text(child)
+                if text.endswith(":"):
+                    pending = (text[1:-1], _line(child))
+                    continue
+                elements.append(n.ParameterToken(text[1:], None, _line(child)))
+                continue
+            value = self.command_argument(child)
+            if pending is not None:
+                elements.append(n.ParameterToken(pending[0], value, pending[1]))
+                pending = None
+            else:
+                elements.append(value)
+        return elements
+
+    def command_argument(self, node: tree_sitter.Node) -> n.Expr:
+        if node.type == "generic_token":
+            return self.bare_word(node)
+        inner = node
+        while inner.type in _PASS_THROUGH and len(inner.children) == 1:
+            inner = inner.children[0]
+        if inner.type == "script_block_expression":
+            return self.script_block(inner)
+        return self.expression(node)
+
+    def script_block(self, node: tree_sitter.Node) -> n.ScriptBlock:
+        statements: n.Block = ()
+        for part in _named(node):
+            if part.type == "script_block":
+                for piece in _named(part):
+                    if piece.type == "param_block":
+                        raise DialectError("param() inside a script block", _line(piece))
+                    if piece.type == "script_block_body":
+                        statements = self.statement_list(_named(piece)[0]) if _named(piece) else ()
+        return n.ScriptBlock(statements, _line(node))
+
+    def bare_word(self, node: tree_sitter.Node) -> n.Expr:
+        """A command argument without quotes: a string, with $var and $env:X expanded as PowerShell does."""
+        text = _text(node)
+        line = _line(node)
+        if "`" in text:
+            raise DialectError(f"a backtick escape in the bare word {text!r}", line, "quote the argument")
+        parts: list[str | n.Expr] = []
+        position = 0
+        for match in _BARE_VARIABLE.finditer(text):
+            if match.group(3):
+                raise DialectError(
+                    f"a subexpression inside the bare word {text!r}", line, "quote the argument"
+                )
+            if match.start() > position:
+                parts.append(text[position : match.start()])
+            parts.append(n.Variable(_variable_name("$" + (match.group(1) or match.group(2)), line), line))
+            position = match.end()
+        if not parts:
+            return n.Const(text, line)
+        if position < len(text):
+            parts.append(text[position:])
+        return n.Expandable(tuple(parts), line)
+
+    # --- expressions ----------------------------------------------------------------------------------------
+
+    def expression(self, node: tree_sitter.Node) -> n.Expr:
+        kind = node.type
+        line = _line(node)
+        children = _named(node)
+        if kind in _PASS_THROUGH or kind.endswith("_argument_expression"):
+            return self.compound(node, children)
+        if kind == "variable":
+            return n.Variable(_variable_name(_text(node), line), line)
+        if kind == "string_literal":
+            return self.string_literal(children[0])
+        if kind == "integer_literal":
+            return n.Const(self.integer(children[0]), line)
+        if kind == "real_literal":
+            text = _text(node)
+            try:
+                return n.Const(float(text), line)
+            except ValueError:
+                raise DialectError(f"the number literal {text!r}", line) from None
+        if kind == "array_expression":
+            return n.ArraySubexpression(self.statements_of(node), line)
+        if kind == "sub_expression":
+            return n.Subexpression(self.statements_of(node), line)
+        if kind == "parenthesized_expression":
+            return n.Parenthesized(self.pipeline(children[0]), line)
+        if kind == "hash_literal_expression":
+            return self.hash_literal(node)
+        if kind == "cast_expression":
+            type_name = self.type_name(children[0])
+            if type_name not in CAST_TYPES:
+                raise DialectError(f"the cast [{type_name}]", line)
+            operand = self.expression(children[1])
+            return n.Cast(type_name, operand, line)
+        if kind == "member_access":
+            return self.member_access(node)
+        if kind == "element_access":
+            return n.Index(self.expression(children[0]), self.expression(children[1]), line)
+        if kind == "invokation_expression":
+            return self.invocation(node)
+        if kind == "script_block_expression":
+            raise DialectError("a script block outside Where-Object / ForEach-Object", line)
+        if kind == "type_literal":
+            raise DialectError(f"the type literal {_text(node)}", line)
+        if kind in (
+            "pre_increment_expression",
+            "pre_decrement_expression",
+            "post_increment_expression",
+            "post_decrement_expression",
+        ):
+            raise DialectError(f"the operator in {_text(node)!r}", line, "write $x = $x + 1")
+        if kind == "pipeline":
+            statement = self.pipeline(node)
+            return n.Parenthesized(statement, line)
+        raise DialectError(f"the expression {_text(node)!r}", line)
+
+    def statements_of(self, node: tree_sitter.Node) -> n.Block:
+        for child in _named(node):
+            if child.type == "statement_list":
+                return self.statement_list(child)
+        return ()
+
+    def compound(self, node: tree_sitter.Node, children: list[tree_sitter.Node]) -> n.Expr:
+        kind = node.type
+        line = _line(node)
+        if kind in ("array_literal_expression",) and len(children) > 1:
+            return n.ArrayLiteral(tuple(self.expression(child) for child in children), line)
+        if kind == "expression_with_unary_operator" and node.children and not node.children[0].is_named:
+            operator = _text(node.children[0]).lower()
+            operand = self.expression(children[0])
+            if operator in ("-not", "!"):
+                return n.Unary("-not", operand, line)
+            if operator in ("-", "+"):
+                if (
+                    isinstance(operand, n.Const)
+                    and isinstance(operand.value, (int, float))
+                    and operator == "-"
+                ):
+                    value = operand.value
+                    return n.Const(-value if not isinstance(value, Int64) else Int64(-value), line)
+                return n.Unary(operator, operand, line)
+            raise DialectError(f"the unary operator '{operator}'", line)
+        if len(node.children) == 1 or (len(children) == 1 and len(node.children) == 1):
+            return self.expression(children[0])
+        if len(node.children) == 3:
+            left, operator_node, right = node.children
+            operator = _text(operator_node).strip().lower()
+            if operator not in BINARY_OPERATORS:
+                raise DialectError(f"the operator '{operator}'", line)
+            return n.Binary(operator, self.expression(left), self.expression(right), line)
+        if len(children) == 1:
+            return self.expression(children[0])
+        raise DialectError(f"the expression {_text(node)!r}", line)
+
+    def integer(self, node: tree_sitter.Node) -> int:
+        text = _text(node)
+        line = _line(node)
+        try:
+            if node.type == "hexadecimal_integer_literal":
+                return hex_literal_value(text[2:])
+            value = int(text)
+        except ValueError:
+            raise DialectError(f"the number literal {text!r}", line) from None
+        return value if -(2**31) <= value < 2**31 else Int64(value)
+
+    def string_literal(self, node: tree_sitter.Node) -> n.Expr:
+        line = _line(node)
+        if node.type == "verbatim_string_characters":
+            return n.Const(_text(node)[1:-1].replace("''", "'"), line)
+        if node.type == "expandable_string_literal":
+            return self.expandable(node)
+        raise DialectError("a here-string", line)
+
+    def expandable(self, node: tree_sitter.Node) -> n.Expr:
+        raw = node.text or b""
+        base = node.start_byte
+        parts: list[str | n.Expr] = []
+        position = 1  # after the opening quote
+        for child in node.children:
+            if child.type not in ("variable", "sub_expression"):
+                continue
+            start = child.start_byte - base
+            if start > position:
+                parts.append(_unescape(raw[position:start].decode("utf-8")))
+            if child.type == "variable":
+                parts.append(n.Variable(_variable_name(_text(child), _line(child)), _line(child)))
+            else:
+                parts.append(n.Subexpression(self.statements_of(child), _line(child)))
+            position = child.end_byte - base
+        tail = raw[position:-1].decode("utf-8")
+        if tail:
+            parts.append(_unescape(tail))
+        if all(isinstance(part, str) for part in parts):
+            return n.Const("".join(part for part in parts if isinstance(part, str)), _line(node))
+        return n.Expandable(tuple(parts), _line(node))
+
+    def hash_literal(self, node: tree_sitter.Node) -> n.HashLiteral:
+        entries: list[tuple[n.Expr, n.Statement]] = []
+        for body in _named(node):
+            for entry in _named(body):
+                parts = _named(entry)
+                key_node = _named(parts[0])[0]
+                key: n.Expr
+                if key_node.type == "simple_name":
+                    key = n.Const(_text(key_node), _line(key_node))
+                else:
+                    key = self.expression(key_node)
+                entries.append((key, self.pipeline(parts[1])))
+        return n.HashLiteral(tuple(entries), _line(node))
+
+    def member_access(self, node: tree_sitter.Node) -> n.Expr:
+        line = _line(node)
+        operator = next(_text(child) for child in node.children if not child.is_named)
+        if operator == "::":
+            raise DialectError(f"the .NET static member {_text(node)!r}", line)
+        children = _named(node)
+        target = self.expression(children[0])
+        return n.Member(target, self.member_name(children[1]), line)
+
+    def member_name(self, node: tree_sitter.Node) -> str:
+        inner = _named(node)
+        if len(inner) != 1 or inner[0].type != "simple_name":
+            raise DialectError(f"the dynamic member name {_text(node)!r}", _line(node))
+        return _text(inner[0])
+
+    def invocation(self, node: tree_sitter.Node) -> n.Expr:
+        line = _line(node)
+        if any(not child.is_named and _text(child) == "::" for child in node.children):
+            raise DialectError(f"the .NET static call {_text(node)!r}", line)
+        children = _named(node)
+        target = self.expression(children[0])
+        name = self.member_name(children[1])
+        arguments: list[n.Expr] = []
+        for part in _named(children[2]):
+            if part.type == "argument_expression_list":
+                arguments.extend(self.expression(argument) for argument in _named(part))
+        return n.MethodCall(target, name, tuple(arguments), line)
+
+
+def _is_literal(expr: n.Expr) -> bool:
+    if isinstance(expr, n.Const):
+        return True
+    if isinstance(expr, n.Variable):
+        return expr.name in ("true", "false", "null")
+    if isinstance(expr, n.ArrayLiteral):
+        return all(_is_literal(item) for item in expr.items)
+    if isinstance(expr, n.ArraySubexpression):
+        return all(_is_literal_statement(statement) for statement in expr.body)
+    if isinstance(expr, n.HashLiteral):
+        return all(_is_literal_statement(value) for _key, value in expr.entries)
+    return False
+
+
+def _is_literal_statement(statement: n.Statement) -> bool:
+    return (
+        isinstance(statement, n.Pipeline)
+        and not statement.commands
+        and not isinstance(statement.head, n.CommandCall)
+        and _is_literal(statement.head)
+    )
+
+
+def _variable_name(text: str, line: int) -> str:
+    """`$Name` -> "name"; `$env:Path` -> "env:path"; scopes other than env: are not in the dialect."""
+    name = text[1:] if text.startswith("$") else text
+    if name.startswith("{") and name.endswith("}"):
+        name = name[1:-1]
+    if ":" in name:
+        scope, _, rest = name.partition(":")
+        if scope.lower() != "env":
+            raise DialectError(f"the scoped variable ${name}", line)
+        return "env:" + rest.lower()
+    if name.startswith("@"):
+        raise DialectError(f"splatting {text}", line)
+    return name.lower()
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    index = 0
+    length = len(text)
+    while index < length:
+        char = text[index]
+        if char == "`" and index + 1 < length:
+            following = text[index + 1]
+            out.append(_BACKTICK_ESCAPES.get(following, following))
+            index += 2
+            continue
+        if char == '"' and index + 1 < length and text[index + 1] == '"':
+            out.append('"')
+            index += 2
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out)

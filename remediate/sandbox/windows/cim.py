@@ -1,0 +1,365 @@
+"""CIM classes of the Software Licensing service and the OS (ref §3), and the cmdlets that read and call them."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
+from remediate.sandbox.seam import ErrorRecord, PSObject
+from remediate.sandbox.windows import licensing
+from remediate.sandbox.windows.editions import WINDOWS_APPLICATION_ID
+from remediate.sandbox.windows.licensing import LicensingError
+from remediate.sandbox.windows.slmgr_text import error_text
+from remediate.sandbox.windows.state import (
+    DEFAULT_ACTIVATION_INTERVAL,
+    DEFAULT_RENEWAL_INTERVAL,
+    DESCRIPTION_TOKEN,
+    EVAL,
+    GVLK,
+    KMS_HOST,
+    MAK,
+    OEM,
+    PRODUCT_KEY_CHANNEL,
+    RETAIL,
+    UNLICENSED,
+    HostState,
+    World,
+    activation_id,
+    key_tail,
+)
+
+NAMESPACE = "root/cimv2"
+UINT32_UNUSED = 0xFFFFFFFF  # ref §3: unused uint32 counters read 4294967295
+WMI_NULL_DATE = datetime(1601, 1, 1, tzinfo=timezone.utc)
+
+WBEM_E_INVALID_CLASS = 0x80041010
+WBEM_E_INVALID_NAMESPACE = 0x8004100E
+WBEM_E_INVALID_PARAMETER = 0x80041008
+WBEM_E_INVALID_METHOD = 0x8004102E
+
+# System message texts for codes that slmgr's own table lacks (ref §1b: SDK wording, paraphrased there).
+SYSTEM_MESSAGES_EN = {
+    0xC004F069: "The Software Licensing Service reported that the product SKU is not found.",
+    0xC004E016: "The Software Licensing Service reported that the product key is invalid.",
+    0xC004F213: "The Software Licensing Service reported that no product key was found on the system.",
+    0xC004F034: "The Software Licensing Service reported that the license could not be found or was invalid.",
+    0xC004F056: "The Software Licensing Service reported that the product could not be activated using the Key "
+    "Management Service (KMS).",
+    0x80072EE2: "The operation timed out",
+    WBEM_E_INVALID_CLASS: "Invalid class ",
+    WBEM_E_INVALID_NAMESPACE: "Invalid namespace ",
+    WBEM_E_INVALID_PARAMETER: "Invalid parameter ",
+    WBEM_E_INVALID_METHOD: "Invalid method ",
+}
+# ref §1c: the system text of 0xC004F074 says "product" where slmgr says "computer".
+_F074_SYSTEM = ("The Software Licensing Service reported that the product could not be activated. No Key Management "
+                "Service (KMS) could be contacted. Please see the Application Event Log for additional information.")
+
+
+def system_message(state: HostState, code: int) -> str:
+    code &= 0xFFFFFFFF
+    if code == 0xC004F074 and not state.japanese:
+        return _F074_SYSTEM
+    text = error_text(state.japanese, code)
+    if text is not None:
+        return text if text.endswith(".") or text.endswith("。") else text + ("。" if state.japanese else ".")
+    return SYSTEM_MESSAGES_EN.get(code, f"Unknown error (0x{code:08x})")
+
+
+def _type_names(class_name: str) -> list[str]:
+    return [
+        f"Microsoft.Management.Infrastructure.CimInstance#{NAMESPACE}/{class_name}",
+        f"Microsoft.Management.Infrastructure.CimInstance#{class_name}",
+        "Microsoft.Management.Infrastructure.CimInstance",
+        "System.Object",
+    ]
+
+
+# --- the product and service views (also what slmgr reads, ref §2) ---------------------------------------------
+
+
+def product_channels(state: HostState) -> list[str]:
+    """The Windows licences installed for the edition: one SoftwareLicensingProduct per channel (ref §2)."""
+    channels = [EVAL] if state.edition.evaluation else [RETAIL, OEM, MAK, GVLK, KMS_HOST]
+    if state.channel and state.channel not in channels:
+        channels.append(state.channel)
+    return channels
+
+
+def _digits(seed: str, count: int) -> str:
+    digest = hashlib.sha256(seed.encode()).hexdigest()
+    return "".join(str(int(c, 16) % 10) for c in (digest * 4))[:count]
+
+
+def extended_pid(state: HostState) -> str:
+    build = state.edition.build
+    return f"{_digits(state.cmid, 5)}-{_digits(state.cmid + 'b', 5)}-000-{_digits(state.cmid + 'c', 6)}-03-1033-{build}.0000-{_digits(state.computer_name, 7)}"
+
+
+def installation_id(state: HostState) -> str:
+    return _digits(f"iid:{state.computer_name}:{state.key or ''}", 63)
+
+
+def product_properties(state: HostState, world: World, channel: str) -> dict[str, Any]:
+    installed = channel == state.channel and state.key is not None
+    now = state.utc_now(world)
+    status = state.license_status if installed else UNLICENSED
+    kms_client = channel == GVLK
+    props: dict[str, Any] = {
+        "ID": activation_id(state.edition.edition_id, channel),
+        "Name": state.edition.product_name,
+        "Description": f"Windows(R) Operating System, {DESCRIPTION_TOKEN[channel]} channel",
+        "ApplicationID": WINDOWS_APPLICATION_ID,
+        "LicenseFamily": state.edition.edition_id,
+        "LicenseIsAddon": False,
+        "PartialProductKey": key_tail(state.key) if installed and state.key else None,
+        "ProductKeyID": extended_pid(state) if installed else None,
+        "ProductKeyChannel": PRODUCT_KEY_CHANNEL[channel] if installed else None,
+        "OfflineInstallationId": installation_id(state) if installed and not kms_client else None,
+        "LicenseStatus": status,
+        # ref §3: LicenseStatusReason is the HRESULT as uint32; 0xC004F014 on a licence without a key
+        "LicenseStatusReason": (state.license_status_reason if installed else licensing.E_PKEY_NOT_INSTALLED)
+        & 0xFFFFFFFF,
+        "GracePeriodRemaining": state.grace_minutes if installed else 0,
+        "EvaluationEndDate": (now + timedelta(minutes=state.grace_minutes)) if channel == EVAL else WMI_NULL_DATE,
+        "VLActivationInterval": DEFAULT_ACTIVATION_INTERVAL if kms_client else UINT32_UNUSED,
+        "VLRenewalInterval": DEFAULT_RENEWAL_INTERVAL if kms_client else UINT32_UNUSED,
+        "KeyManagementServiceMachine": (state.kms_machine or "") if kms_client else None,
+        "KeyManagementServicePort": (state.kms_port or 0) if kms_client else 0,
+        "KeyManagementServiceLookupDomain": (state.lookup_domain or "") if kms_client else None,
+        "DiscoveredKeyManagementServiceMachineName": state.discovered.name if installed and state.discovered else "",
+        "DiscoveredKeyManagementServiceMachinePort": state.discovered.port if installed and state.discovered else 0,
+        "DiscoveredKeyManagementServiceMachineIpAddress": state.discovered.address
+        if installed and state.discovered else "",
+        "KeyManagementServiceProductKeyID": (state.kms_epid or "") if installed else "",
+        "IsKeyManagementServiceMachine": 1 if installed and channel == KMS_HOST else 0,
+        "KeyManagementServiceCurrentCount": UINT32_UNUSED,
+        "RequiredClientCount": UINT32_UNUSED,
+        "RemainingAppReArmCount": UINT32_UNUSED,
+        "RemainingSkuReArmCount": state.rearm_count,
+        "TrustedTime": now,
+        "VLActivationTypeEnabled": state.activation_type,
+        "VLActivationType": 2 if installed and kms_client and state.license_status == 1 else 0,
+        "GenuineStatus": 0 if installed and state.license_status == 1 else 1,
+        "ExtendedGrace": 0,
+        "PSComputerName": None,
+    }
+    return props
+
+
+def service_properties(state: HostState, world: World) -> dict[str, Any]:
+    return {
+        "Version": f"{state.edition.version}.1",
+        "KeyManagementServiceMachine": state.kms_machine or "",
+        "KeyManagementServicePort": state.kms_port or 0,
+        "KeyManagementServiceLookupDomain": state.lookup_domain or "",
+        "IsKeyManagementServiceMachine": 1 if state.channel == KMS_HOST else 0,
+        "VLActivationInterval": DEFAULT_ACTIVATION_INTERVAL,
+        "VLRenewalInterval": DEFAULT_RENEWAL_INTERVAL,
+        "KeyManagementServiceCurrentCount": UINT32_UNUSED,
+        "RequiredClientCount": UINT32_UNUSED,
+        "KeyManagementServiceProductKeyID": state.kms_epid or "",
+        "DiscoveredKeyManagementServiceMachineName": state.discovered.name if state.discovered else "",
+        "DiscoveredKeyManagementServiceMachinePort": state.discovered.port if state.discovered else 0,
+        "ClientMachineID": state.cmid,
+        "RemainingWindowsReArmCount": state.rearm_count,
+        "KeyManagementServiceListeningPort": 0,
+        "KeyManagementServiceDnsPublishing": True,
+        "KeyManagementServiceLowPriority": False,
+        "KeyManagementServiceHostCaching": state.host_caching,
+        "KeyManagementServiceActivationDisabled": False,
+        "OA3xOriginalProductKey": "",
+        "PSComputerName": None,
+    }
+
+
+def _os_properties(state: HostState, world: World) -> dict[str, Any]:
+    ed = state.edition
+    now = state.utc_now(world)
+    japanese = state.japanese
+    return {
+        "Caption": ed.caption,
+        "Version": ed.version,
+        "BuildNumber": str(ed.build),
+        "OperatingSystemSKU": ed.sku,
+        "ProductType": 2 if state.is_domain_controller else (3 if ed.server else 1),
+        "OSLanguage": 1041 if japanese else 1033,
+        "MUILanguages": [state.ui_language],
+        "Locale": "0411" if japanese else "0409",
+        "CodeSet": "932" if japanese else "1252",
+        "CSName": state.computer_name,
+        "LocalDateTime": now,
+        "LastBootUpTime": now - timedelta(days=3),
+        "SystemDirectory": "C:\\Windows\\system32",
+        "WindowsDirectory": "C:\\Windows",
+        "OSArchitecture": "64 ビット" if japanese else "64-bit",
+        "PSComputerName": None,
+    }
+
+
+def _computer_system_properties(state: HostState) -> dict[str, Any]:
+    in_domain = state.domain_role not in (0, 2)
+    return {
+        "Name": state.computer_name,
+        "DNSHostName": state.computer_name.lower(),
+        "Domain": state.domain if in_domain else "WORKGROUP",
+        "DomainRole": state.domain_role,
+        "PartOfDomain": in_domain,
+        "Workgroup": None if in_domain else "WORKGROUP",
+        "Manufacturer": "Microsoft Corporation",
+        "Model": "Virtual Machine",
+        "PSComputerName": None,
+    }
+
+
+def instances(state: HostState, world: World, class_name: str) -> list[PSObject]:
+    lowered = class_name.lower()
+    if lowered == "softwarelicensingproduct":
+        return [PSObject(_type_names("SoftwareLicensingProduct"), product_properties(state, world, channel),
+                         to_string=f"SoftwareLicensingProduct (ID = \"{activation_id(state.edition.edition_id, channel)}\")",
+                         handle=("SoftwareLicensingProduct", channel))
+                for channel in product_channels(state)]
+    if lowered == "softwarelicensingservice":
+        return [PSObject(_type_names("SoftwareLicensingService"), service_properties(state, world),
+                         to_string=f"SoftwareLicensingService (Version = \"{state.edition.version}.1\")",
+                         handle=("SoftwareLicensingService", None))]
+    if lowered == "win32_operatingsystem":
+        return [PSObject(_type_names("Win32_OperatingSystem"), _os_properties(state, world),
+                         handle=("Win32_OperatingSystem", None))]
+    if lowered == "win32_computersystem":
+        return [PSObject(_type_names("Win32_ComputerSystem"), _computer_system_properties(state),
+                         to_string=state.computer_name, handle=("Win32_ComputerSystem", None))]
+    raise KeyError(class_name)
+
+
+def cim_error(state: HostState, code: int, command: str, target: Any = None) -> CmdletError:
+    """A failure as a CimException carries it: the HRESULT in the error id and in the exception (signed)."""
+    code &= 0xFFFFFFFF
+    category = {WBEM_E_INVALID_CLASS: "MetadataError", WBEM_E_INVALID_NAMESPACE: "MetadataError",
+                WBEM_E_INVALID_PARAMETER: "InvalidArgument", WBEM_E_INVALID_METHOD: "MetadataError"}
+    return CmdletError(ErrorRecord(
+        message=system_message(state, code),
+        fully_qualified_error_id=f"HRESULT 0x{code:08x},Microsoft.Management.Infrastructure.CimCmdlets.{command}Command",
+        category=category.get(code, "NotSpecified"),
+        exception_type="Microsoft.Management.Infrastructure.CimException",
+        target_object=target,
+        hresult=licensing.to_signed(code),
+        activity={"GetCimInstance": "Get-CimInstance", "InvokeCimMethod": "Invoke-CimMethod"}.get(command, command),
+    ))
+
+
+def get_cim_instance(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
+    class_name = str(call.named.get("ClassName") or (call.positional[0] if call.positional else ""))
+    namespace = str(call.named.get("Namespace") or NAMESPACE).replace("\\", "/").lower()
+    if namespace != NAMESPACE:
+        raise cim_error(state, WBEM_E_INVALID_NAMESPACE, "GetCimInstance", namespace)
+    try:
+        return list(instances(state, world, class_name))
+    except KeyError:
+        raise cim_error(state, WBEM_E_INVALID_CLASS, "GetCimInstance", class_name) from None
+
+
+def _argument(arguments: dict[str, Any], name: str, state: HostState) -> Any:
+    for key, value in arguments.items():
+        if key.lower() == name.lower():
+            return value
+    raise cim_error(state, WBEM_E_INVALID_PARAMETER, "InvokeCimMethod", name)
+
+
+def _product_method(state: HostState, world: World, channel: str, method: str, args: dict[str, Any]) -> None:
+    installed = channel == state.channel and state.key is not None
+    if method == "activate":
+        if not installed:
+            # the product instance carries no key (ref §1a 0xC004F014; ref §1b 0xC004F213 for a lost licence)
+            if state.key is None and state.hardware_changed:
+                raise LicensingError(licensing.E_NO_PRODUCT_KEY_FOUND)
+            raise LicensingError(licensing.E_PKEY_NOT_INSTALLED)
+        licensing.activate(state, world)
+    elif method == "uninstallproductkey":
+        if not installed:
+            raise LicensingError(licensing.E_PKEY_NOT_INSTALLED)
+        licensing.uninstall_product_key(state)
+    elif method == "rearmsku":
+        licensing.rearm(state)
+    elif method == "setvlactivationtypeenabled":
+        licensing.set_activation_type(state, int(_argument(args, "ActivationType", state)))
+    elif method == "clearvlactivationtypeenabled":
+        licensing.set_activation_type(state, 0)
+    elif method == "depositofflineconfirmationid":
+        licensing.deposit_confirmation_id(state, world, str(_argument(args, "ConfirmationId", state)))
+    elif not _kms_setting_method(state, method, args):
+        raise cim_error(state, WBEM_E_INVALID_METHOD, "InvokeCimMethod", method)
+
+
+def _kms_setting_method(state: HostState, method: str, args: dict[str, Any]) -> bool:
+    """The KMS client settings exist on both classes (ref §3)."""
+    if method == "setkeymanagementservicemachine":
+        licensing.set_kms_machine(state, str(_argument(args, "MachineName", state)))
+    elif method == "setkeymanagementserviceport":
+        licensing.set_kms_port(state, int(_argument(args, "PortNumber", state)))
+    elif method == "clearkeymanagementservicemachine":
+        licensing.clear_kms_machine(state)
+    elif method == "clearkeymanagementserviceport":
+        licensing.clear_kms_port(state)
+    elif method == "setkeymanagementservicelookupdomain":
+        licensing.set_lookup_domain(state, str(_argument(args, "LookupDomain", state)))
+    elif method == "clearkeymanagementservicelookupdomain":
+        licensing.clear_lookup_domain(state)
+    else:
+        return False
+    return True
+
+
+def _service_method(state: HostState, world: World, method: str, args: dict[str, Any]) -> None:
+    if method == "installproductkey":
+        licensing.install_product_key(state, world, str(_argument(args, "ProductKey", state)))
+    elif method == "refreshlicensestatus":
+        licensing.refresh(state)
+    elif method == "clearproductkeyfromregistry":
+        licensing.clear_product_key_from_registry(state)
+    elif method == "rearmwindows":
+        licensing.rearm(state)
+    elif method == "disablekeymanagementservicehostcaching":
+        state.host_caching = not bool(_argument(args, "DisableCaching", state))
+    elif not _kms_setting_method(state, method, args):
+        raise cim_error(state, WBEM_E_INVALID_METHOD, "InvokeCimMethod", method)
+
+
+def invoke_method(state: HostState, world: World, handle: Any, method: str, args: dict[str, Any]) -> None:
+    """Run one method on a live instance; raises LicensingError with the HRESULT on failure."""
+    class_name, channel = handle
+    if class_name == "SoftwareLicensingProduct":
+        _product_method(state, world, channel, method.lower(), args)
+    elif class_name == "SoftwareLicensingService":
+        _service_method(state, world, method.lower(), args)
+    else:
+        raise LicensingError(WBEM_E_INVALID_METHOD)
+
+
+def invoke_cim_method(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
+    targets = call.named.get("InputObject")
+    if targets is None:
+        targets = call.input
+    if not isinstance(targets, list):
+        targets = [targets]
+    method = str(call.named.get("MethodName") or "")
+    raw_args = call.named.get("Arguments") or {}
+    args = dict(raw_args) if isinstance(raw_args, dict) else {}
+    out: list[Any] = []
+    for target in targets:
+        handle = target.handle if isinstance(target, PSObject) else None
+        if handle is None:
+            raise CmdletError(ErrorRecord(
+                message="Cannot bind argument to parameter 'InputObject': it is not a CIM instance of this host.",
+                fully_qualified_error_id="ParameterArgumentValidationError,"
+                "Microsoft.Management.Infrastructure.CimCmdlets.InvokeCimMethodCommand",
+                category="InvalidArgument", activity="Invoke-CimMethod"), terminating=True)
+        try:
+            invoke_method(state, world, handle, method, args)
+        except LicensingError as failure:
+            raise cim_error(state, failure.hresult, "InvokeCimMethod", target) from None
+        out.append(PSObject(["Microsoft.Management.Infrastructure.CimMethodResult", "System.Object"],
+                            {"ReturnValue": 0, "PSComputerName": None}))
+    return out

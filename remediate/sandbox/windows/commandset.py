@@ -1,0 +1,117 @@
+"""The CommandSet one emulated host offers the PowerShell interpreter (remediate.sandbox.commands)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from remediate.sandbox.commands import (
+    CmdletError,
+    CmdletFunction,
+    CmdletSpec,
+    CommandContext,
+    Invocation,
+    NativeFunction,
+    NativeResult,
+)
+from remediate.sandbox.seam import ErrorRecord
+from remediate.sandbox.windows import cim, events, native, network
+from remediate.sandbox.windows.state import HostState, World
+
+# Start-Sleep advances the world's virtual clock and sleeps for real at most this long, so scripts that wait for
+# activation to settle run in milliseconds while Get-Date still moves forward by the requested time.
+REAL_SLEEP_CAP_S = 0.01
+
+HostCmdlet = Callable[[HostState, World, Invocation, CommandContext], list[Any]]
+
+
+def _get_date(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
+    return [state.utc_now(world)]  # the host's clock: true UTC plus the host's offset (the host's zone is UTC)
+
+
+def _start_sleep(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
+    seconds = call.named.get("Seconds")
+    if seconds is None and call.positional:
+        seconds = call.positional[0]
+    millis = call.named.get("Milliseconds")
+    total = float(seconds or 0) + float(millis or 0) / 1000.0
+    if total < 0:
+        raise CmdletError(ErrorRecord(
+            message="Cannot validate argument on parameter 'Seconds'. The argument cannot be negative.",
+            fully_qualified_error_id="ParameterArgumentValidationError,Microsoft.PowerShell.Commands.StartSleepCommand",
+            category="InvalidData", activity="Start-Sleep"), terminating=True)
+    with world.lock:
+        world.elapsed_s += total
+    time.sleep(min(total, REAL_SLEEP_CAP_S))
+    return []
+
+
+_CMDLETS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], HostCmdlet], ...] = (
+    ("Get-CimInstance", ("ClassName", "Namespace"), (), cim.get_cim_instance),
+    ("Invoke-CimMethod", ("InputObject", "MethodName", "Arguments"), (), cim.invoke_cim_method),
+    ("Clear-DnsClientCache", (), (), network.clear_dns_client_cache),
+    ("Resolve-DnsName", ("Name", "Type"), ("DnsOnly", "QuickTimeout", "NoHostsFile"), network.resolve_dns_name),
+    ("Test-NetConnection", ("ComputerName", "Port", "InformationLevel"), (), network.test_net_connection),
+    ("Get-WinEvent", ("FilterHashtable", "MaxEvents"), (), events.get_win_event),
+    ("Get-Date", (), (), _get_date),
+    ("Start-Sleep", ("Seconds", "Milliseconds"), (), _start_sleep),
+)
+
+
+class WindowsCommands:
+    """Cmdlets and native programs bound to one host's state and its world."""
+
+    def __init__(self, state: HostState, world: World) -> None:
+        self.state = state
+        self.world = world
+        self._cmdlets = {name.lower(): CmdletSpec(name, params, switches, self._bind(fn))
+                         for name, params, switches, fn in _CMDLETS}
+
+    def _bind(self, fn: HostCmdlet) -> CmdletFunction:
+        def run(call: Invocation, ctx: CommandContext) -> list[Any]:
+            with self.state.lock:
+                return fn(self.state, self.world, call, ctx)
+
+        return run
+
+    def cmdlet(self, name: str) -> CmdletSpec | None:
+        return self._cmdlets.get(name.lower())
+
+    def native(self, name: str) -> NativeFunction | None:
+        program = native.program_for(name)
+        if program is None:
+            return None
+
+        def run(args: list[str], ctx: CommandContext) -> NativeResult:
+            with self.state.lock:
+                return program(self.state, self.world, [str(a) for a in args])
+
+        return run
+
+
+def environment(state: HostState) -> dict[str, str]:
+    """The host's environment variables ($env:...)."""
+    return {
+        "SystemRoot": native.SYSTEM_ROOT,
+        "windir": native.SYSTEM_ROOT,
+        "SystemDrive": "C:",
+        "COMPUTERNAME": state.computer_name.upper(),
+        "USERDOMAIN": state.domain.split(".")[0].upper() if state.domain_role not in (0, 2) else state.computer_name,
+        "USERDNSDOMAIN": state.domain.upper(),
+        "USERNAME": "Administrator",
+        "USERPROFILE": "C:\\Users\\Administrator",
+        "TEMP": "C:\\Users\\Administrator\\AppData\\Local\\Temp",
+        "TMP": "C:\\Users\\Administrator\\AppData\\Local\\Temp",
+        "ProgramFiles": "C:\\Program Files",
+        "ProgramData": "C:\\ProgramData",
+        "windows_tracing_flags": "",
+        "PROCESSOR_ARCHITECTURE": "AMD64",
+        "NUMBER_OF_PROCESSORS": "2",
+        "OS": "Windows_NT",
+        "PATHEXT": ".COM;.EXE;.BAT;.CMD;.VBS;.VBE;.JS;.JSE;.WSF;.WSH;.MSC;.CPL",
+        "Path": "C:\\Windows\\system32;C:\\Windows;C:\\Windows\\System32\\Wbem;"
+        "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\",
+        "PSModulePath": "C:\\Program Files\\WindowsPowerShell\\Modules;C:\\Windows\\system32\\WindowsPowerShell\\v1.0\\Modules",
+    }
+

@@ -1,0 +1,114 @@
+"""The host's event logs, the records the licensing service writes, and Get-WinEvent over them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
+from remediate.sandbox.seam import ErrorRecord, PSObject
+from remediate.sandbox.windows.state import Event, HostState, World
+
+SPP_PROVIDER = "Microsoft-Windows-Security-SPP"
+KMS_REQUEST_EVENT = 12288  # ref §3 "Event log": the client sent an activation request to the KMS machine
+KMS_RESPONSE_EVENT = 12289
+
+_MESSAGES_EN = {
+    KMS_REQUEST_EVENT: "The client has sent an activation request to the key management service machine.",
+    KMS_RESPONSE_EVENT: "The client has processed an activation response from the key management service machine.",
+}
+_MESSAGES_JA = {
+    KMS_REQUEST_EVENT: "クライアントはキー管理サービス コンピューターにライセンス認証要求を送信しました。",
+    KMS_RESPONSE_EVENT: "クライアントはキー管理サービス コンピューターからのライセンス認証応答を処理しました。",
+}
+NO_EVENTS_EN = "No events were found that match the specified selection criteria."
+NO_EVENTS_JA = "指定された選択基準に一致するイベントは見つかりませんでした。"
+
+
+def hresult_text(code: int) -> str:
+    """An HRESULT as the licensing service writes it into event data: 0x0 for success, else 0x + 8 hex."""
+    return "0x0" if code == 0 else f"0x{code & 0xFFFFFFFF:08X}"
+
+
+def log_kms_request(state: HostState, world: World, hresult: int, server: str, act_id: str,
+                    minutes_to_expiration: int) -> None:
+    """Event 12288 (ref §3 "Event log"): Info = HRESULT, Status flags, Server:Port, CMID, ClientTime, VMInfo,
+    LicenseStatus, MinutesToExpiration, ActID, N-policy. The HRESULT is the inner code of a 0xC004F074
+    (ref §1a 0xC004F074: "look at event 12288 for the inner HRESULT")."""
+    now = state.utc_now(world)
+    required = 5 if state.edition.server else 25  # ref §4 thresholds: the N-policy the client asks for
+    props: list[Any] = [
+        hresult_text(hresult),
+        "0x0",
+        server,
+        state.cmid,
+        now.strftime("%Y/%m/%d %H:%M"),
+        "0x0",
+        str(state.license_status),
+        str(minutes_to_expiration),
+        act_id,
+        str(required),
+    ]
+    message = _message(state, KMS_REQUEST_EVENT) + "\nInfo:\n" + ", ".join(str(p) for p in props)
+    state.events.append(Event(KMS_REQUEST_EVENT, SPP_PROVIDER, "Application", now, message, props,
+                              level=4 if hresult == 0 else 2))
+
+
+def _message(state: HostState, event_id: int) -> str:
+    return (_MESSAGES_JA if state.japanese else _MESSAGES_EN)[event_id]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _event_object(state: HostState, event: Event) -> PSObject:
+    props = [PSObject(["System.Diagnostics.Eventing.Reader.EventProperty", "System.Object"], {"Value": value})
+             for value in event.properties]
+    level_names = {2: "Error", 3: "Warning", 4: "Information"}
+    level_names_ja = {2: "エラー", 3: "警告", 4: "情報"}
+    return PSObject(
+        ["System.Diagnostics.Eventing.Reader.EventLogRecord", "System.Diagnostics.Eventing.Reader.EventRecord",
+         "System.Object"],
+        {
+            "Id": event.id,
+            "ProviderName": event.provider,
+            "LogName": event.log,
+            "MachineName": state.fqdn,
+            "TimeCreated": event.time,
+            "Level": event.level,
+            "LevelDisplayName": (level_names_ja if state.japanese else level_names).get(event.level, ""),
+            "Message": event.message,
+            "Properties": props,
+        },
+        to_string="System.Diagnostics.Eventing.Reader.EventLogRecord",
+    )
+
+
+def get_win_event(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
+    query = call.named.get("FilterHashtable")
+    if not isinstance(query, dict):
+        raise CmdletError(ErrorRecord(
+            message="The sandbox's Get-WinEvent takes -FilterHashtable @{ LogName = ...; ProviderName = ...; Id = ... }.",
+            fully_qualified_error_id="ParameterArgumentValidationError,Microsoft.PowerShell.Commands.GetWinEventCommand",
+            category="InvalidArgument", activity="Get-WinEvent"), terminating=True)
+    fields = {str(k).lower(): v for k, v in query.items()}
+    logs = {str(v).lower() for v in _as_list(fields.get("logname"))}
+    providers = {str(v).lower() for v in _as_list(fields.get("providername"))}
+    ids = {int(v) for v in _as_list(fields.get("id"))}
+    found = [
+        e for e in reversed(state.events)  # newest first, as Get-WinEvent returns them
+        if (not logs or e.log.lower() in logs)
+        and (not providers or e.provider.lower() in providers)
+        and (not ids or e.id in ids)
+    ]
+    max_events = call.named.get("MaxEvents")
+    if max_events is not None:
+        found = found[: int(max_events)]
+    if not found:
+        raise CmdletError(ErrorRecord(
+            message=NO_EVENTS_JA if state.japanese else NO_EVENTS_EN,
+            fully_qualified_error_id="NoMatchingEventsFound,Microsoft.PowerShell.Commands.GetWinEventCommand",
+            category="ObjectNotFound", exception_type="System.Exception", activity="Get-WinEvent"))
+    return [_event_object(state, e) for e in found]

@@ -1,0 +1,318 @@
+"""slmgr.vbs's strings, English (the script's built-in constants) and Japanese (its slmgr.ini for LANGID 0411).
+
+ref §2c: a string missing from the translation falls back to the built-in English constant, so `text()` does
+the same. Japanese fragments observed on real hosts are used verbatim (ref §2c); the rest is written in the
+style of Windows' Japanese UI. No complete Japanese capture exists, so those strings are [inf].
+"""
+
+from __future__ import annotations
+
+EN: dict[str, str] = {
+    # ref §2, §2a, §2b (English templates)
+    "help_1": "Windows Software Licensing Management Tool",
+    "help_2": "Usage: slmgr.vbs [MachineName [User Password]] [<Option>]",
+    "help_3": "MachineName: Name of remote machine (default is local machine)",
+    "help_4": "User:        Account with required privilege on remote machine",
+    "help_5": "Password:    password for the previous account",
+    "global_options": "Global Options:",
+    "advanced_options": "Advanced Options:",
+    "kms_client_options": "Volume Licensing: Key Management Service (KMS) Client Options:",
+    "kms_options": "Volume Licensing: Key Management Service (KMS) Options:",
+    "invalid_options": "Invalid combination of command parameters.",
+    "unrecognized_option": "Unrecognized option: ",
+    "product_not_found": "Error: product not found.",
+    "cleared_pkey": "Product key from registry cleared successfully.",
+    "installed_pkey": "Installed product key %PKEY% successfully.",
+    "uninstalled_pkey": "Uninstalled product key successfully.",
+    "pkey_not_found": "Error: product key not found.",
+    "installation_id": "Installation ID: ",
+    "phone_numbers": "Product activation telephone numbers can be obtained by searching the phone.inf file for the "
+    "appropriate phone number for your location/country. You can open the phone.inf file from a Command Prompt or "
+    "the Start Menu by running: notepad %systemroot%\\system32\\sppui\\phone.inf",
+    "activating": "Activating %PRODUCTNAME% (%PRODUCTID%) ...",
+    "activated": "Product activated successfully.",
+    "activation_failed": "Error: Product activation failed.",
+    "conf_id": "Confirmation ID for product %ACTID% deposited successfully.",
+    "slui_hint": "On a computer running Microsoft Windows non-core edition, run 'slui.exe 0x2a 0x%ERRCODE%' to "
+    "display the error text.",
+    "error_prefix": "Error: ",
+    "needs_param": "Error: option %OPTION% needs %PARAM%",
+    "non_genuine_grace": "The machine is running within the non-genuine grace period. Run 'slui.exe' to go online "
+    "and make the machine genuine.",
+    "non_genuine_notification": "Windows is running within the non-genuine notification period. Run 'slui.exe' to "
+    "go online and validate Windows.",
+    "kms_name_set": "Key Management Service machine name set to %KMS% successfully.",
+    "kms_name_cleared": "Key Management Service machine name cleared successfully.",
+    "kms_domain_set": "Key Management Service lookup domain set to %FQDN% successfully.",
+    "kms_domain_cleared": "Key Management Service lookup domain cleared successfully.",
+    "kms_overrides_domain": "Warning: /skms setting overrides the /skms-domain setting. %KMS% will be used for "
+    "activation.",
+    "kms_in_effect": "Warning: /skms setting is in effect. %KMS% will be used for activation.",
+    "domain_in_effect": "Warning: /skms-domain setting is in effect. %FQDN% will be used for DNS SRV record lookup.",
+    "host_caching_disabled": "KMS host caching is disabled",
+    "host_caching_enabled": "KMS host caching is enabled",
+    "act_id_not_found": "Error: Activation ID (%ActID%) not found.",
+    "act_type_set": "Volume activation type set successfully.",
+    "rearm_1": "Command completed successfully.",
+    "rearm_2": "Please restart the system for the changes to take effect.",
+    "rearm_count_windows": "Remaining Windows rearm count: %COUNT%",
+    "rearm_count_sku": "Remaining SKU rearm count: %COUNT%",
+    "token_only": "This system is configured for Token-based activation only. Use slmgr.vbs /fta to initiate "
+    "Token-based activation, or slmgr.vbs /act-type to change the activation type setting.",
+    "kms_only_warning": "Warning: %SETTING% can only be set on a KMS machine that is also activated.",
+    # /xpr
+    "xpr_unlicensed": "Unlicensed",
+    "xpr_vl": "Volume activation will expire %ENDDATE%",
+    "xpr_tbl": "Timebased activation will expire %ENDDATE%",
+    "xpr_licensed": "The machine is permanently activated.",
+    "xpr_initial_grace": "Initial grace period ends %ENDDATE%",
+    "xpr_additional_grace": "Additional grace period ends %ENDDATE%",
+    "xpr_non_genuine_grace": "Non-genuine grace period ends %ENDDATE%",
+    "xpr_notification": "Windows is in Notification mode",
+    "xpr_extended_grace": "Extended grace period ends %ENDDATE%",
+    # /dli, /dlv
+    "status_unlicensed": "License Status: Unlicensed",
+    "status_licensed": "License Status: Licensed",
+    "vl_expiration": "Volume activation expiration: %MINUTE% minute(s) (%DAY% day(s))",
+    "tbl_expiration": "Timebased activation expiration: %MINUTE% minute(s) (%DAY% day(s))",
+    "status_initial_grace": "License Status: Initial grace period",
+    "status_additional_grace": "License Status: Additional grace period (KMS license expired or hardware out of "
+    "tolerance)",
+    "status_non_genuine_grace": "License Status: Non-genuine grace period.",
+    "status_notification": "License Status: Notification",
+    "status_extended_grace": "License Status: Extended grace period",
+    "status_unknown": "License Status: Unknown",
+    "reason_non_genuine": "Notification Reason: 0x%ERRCODE% (non-genuine).",
+    "reason_expired": "Notification Reason: 0x%ERRCODE% (grace time expired).",
+    "reason_other": "Notification Reason: 0x%ERRCODE%.",
+    "time_remaining": "Time remaining: %MINUTE% minute(s) (%DAY% day(s))",
+    "eval_end_date": "Evaluation End Date: ",
+    "service_version": "Software licensing service version: ",
+    "name": "Name: ",
+    "description": "Description: ",
+    "act_id": "Activation ID: ",
+    "app_id": "Application ID: ",
+    "pid4": "Extended PID: ",
+    "channel": "Product Key Channel: ",
+    "processor_cert_url": "Processor Certificate URL: ",
+    "machine_cert_url": "Machine Certificate URL: ",
+    "use_license_url": "Use License URL: ",
+    "pkey_cert_url": "Product Key Certificate URL: ",
+    "validation_url": "Validation URL: ",
+    "partial_pkey": "Partial Product Key: ",
+    "license_not_in_use": "This license is not in use.",
+    "kms_info": "Key Management Service client information",
+    "cmid": "Client Machine ID (CMID): ",
+    "registered_kms": "Registered KMS machine name: ",
+    "kms_lookup_domain": "Registered KMS SRV record lookup domain: ",
+    "kms_from_dns_unavailable": "DNS auto-discovery: KMS name not available",
+    "kms_from_dns": "KMS machine name from DNS: ",
+    "kms_ip": "KMS machine IP address: ",
+    "kms_ip_unavailable": "KMS machine IP address: not available",
+    "kms_pid4": "KMS machine extended PID: ",
+    "activation_interval": "Activation interval: %INTERVAL% minutes",
+    "renewal_interval": "Renewal interval: %INTERVAL% minutes",
+    "act_type_0": "Configured Activation Type: All",
+    "act_type_1": "Configured Activation Type: AD",
+    "act_type_2": "Configured Activation Type: KMS",
+    "act_type_3": "Configured Activation Type: Token",
+    "most_recent": "Most recent activation information:",
+    "please_activate": "Please use slmgr.vbs /ato to activate and update KMS client information in order to update "
+    "values.",
+    "trusted_time": "Trusted time: ",
+}
+
+# ref §2b: the L_MsgError_<HEX> table (English). Codes not here print the slui fallback sentence.
+ERRORS_EN: dict[int, str] = {
+    0xC004C001: "The activation server determined the specified product key is invalid",
+    0xC004C003: "The activation server determined the specified product key is blocked",
+    0xC004C008: "The activation server determined that the specified product key could not be used",
+    0xC004C020: "The activation server reported that the Multiple Activation Key has exceeded its limit",
+    0xC004C021: "The activation server reported that the Multiple Activation Key extension limit has been exceeded",
+    0xC004B100: "The activation server determined that the computer could not be activated",
+    0xC004D307: "The maximum allowed number of re-arms has been exceeded. You must re-install the OS before trying "
+    "to re-arm again",
+    0xC004F009: "The software Licensing Service reported that the grace period expired",
+    0xC004F00F: "The Software Licensing Server reported that the hardware ID binding is beyond level of tolerance",
+    0xC004F014: "The Software Licensing Service reported that the product key is not available",
+    0xC004F025: "Access denied: the requested action requires elevated privileges",
+    0xC004F02C: "The software Licensing Service reported that the format for the offline activation data is "
+    "incorrect",
+    0xC004F038: "The software Licensing Service reported that the computer could not be activated. The count "
+    "reported by your Key Management Service (KMS) is insufficient. Please contact your system administrator",
+    0xC004F039: "The software Licensing Service reported that the computer could not be activated. The Key "
+    "Management Service (KMS) is not enabled",
+    0xC004F041: "The software Licensing Service determined that the Key Management Server (KMS) is not activated. "
+    "KMS needs to be activated",
+    0xC004F042: "The software Licensing Service determined that the specified Key Management Service (KMS) cannot "
+    "be used",
+    0xC004F050: "The Software Licensing Service reported that the product key is invalid",
+    0xC004F051: "The software Licensing Service reported that the product key is blocked",
+    0xC004F074: "The Software Licensing Service reported that the computer could not be activated. No Key "
+    "Management Service (KMS) could be contacted. Please see the Application Event Log for additional "
+    "information.",
+    0x80070005: "Access denied: the requested action requires elevated privileges",
+    0x80070057: "The parameter is incorrect",
+    0x8007232A: "DNS server failure",
+    0x8007232B: "DNS name does not exist",
+    0x800706BA: "The RPC server is unavailable",
+    0x8007251D: "No records found for DNS query",
+}
+
+JA: dict[str, str] = {
+    "help_1": "Windows ソフトウェア ライセンス管理ツール",
+    "help_2": "使用法: slmgr.vbs [コンピューター名 [ユーザー パスワード]] [<オプション>]",
+    "help_3": "コンピューター名: リモート コンピューターの名前 (既定はローカル コンピューター)",
+    "help_4": "ユーザー:         リモート コンピューターで必要な特権を持つアカウント",
+    "help_5": "パスワード:       上記アカウントのパスワード",
+    "global_options": "グローバル オプション:",
+    "advanced_options": "詳細オプション:",
+    "kms_client_options": "ボリューム ライセンス: キー管理サービス (KMS) クライアント オプション:",
+    "kms_options": "ボリューム ライセンス: キー管理サービス (KMS) オプション:",
+    "invalid_options": "コマンド パラメーターの組み合わせが無効です。",
+    "unrecognized_option": "認識されないオプション: ",
+    "product_not_found": "エラー: 製品が見つかりません。",
+    "cleared_pkey": "レジストリからプロダクト キーを正常に削除しました。",
+    "installed_pkey": "プロダクト キー %PKEY% を正常にインストールしました。",
+    "uninstalled_pkey": "プロダクト キーを正常にアンインストールしました。",
+    "pkey_not_found": "エラー: プロダクト キーが見つかりません。",
+    "installation_id": "インストール ID: ",
+    "phone_numbers": "ライセンス認証の電話番号は、phone.inf ファイルで国または地域に対応する電話番号を検索して確認できます。"
+    "phone.inf ファイルは、コマンド プロンプトまたはスタート メニューから次のコマンドを実行して開くことができます: "
+    "notepad %systemroot%\\system32\\sppui\\phone.inf",
+    "activating": "%PRODUCTNAME% (%PRODUCTID%) のライセンス認証を行っています...",
+    "activated": "製品は正常にライセンス認証されました。",
+    "activation_failed": "エラー: 製品のライセンス認証に失敗しました。",
+    "conf_id": "製品 %ACTID% の確認 ID を正常に登録しました。",
+    "slui_hint": "Microsoft Windows の非コア エディションを実行しているコンピューターで 'slui.exe 0x2a 0x%ERRCODE%' "
+    "を実行して、エラー テキストを表示してください。",
+    "error_prefix": "エラー: ",
+    "needs_param": "エラー: オプション %OPTION% には %PARAM% が必要です",
+    "non_genuine_grace": "コンピューターは非正規の猶予期間内で実行されています。'slui.exe' を実行してオンラインで"
+    "コンピューターを正規品にしてください。",
+    "non_genuine_notification": "Windows は非正規の通知期間内で実行されています。'slui.exe' を実行してオンラインで"
+    "Windows を検証してください。",
+    "kms_name_set": "キー管理サービスのコンピューター名を %KMS% に正常に設定しました。",
+    "kms_name_cleared": "キー管理サービスのコンピューター名を正常にクリアしました。",
+    "kms_domain_set": "キー管理サービスの参照ドメインを %FQDN% に正常に設定しました。",
+    "kms_domain_cleared": "キー管理サービスの参照ドメインを正常にクリアしました。",
+    "kms_overrides_domain": "警告: /skms の設定は /skms-domain の設定より優先されます。ライセンス認証には %KMS% "
+    "が使用されます。",
+    "kms_in_effect": "警告: /skms の設定が有効です。ライセンス認証には %KMS% が使用されます。",
+    "domain_in_effect": "警告: /skms-domain の設定が有効です。DNS SRV レコードの検索には %FQDN% が使用されます。",
+    "host_caching_disabled": "KMS ホストのキャッシュは無効です",
+    "host_caching_enabled": "KMS ホストのキャッシュは有効です",
+    "act_id_not_found": "エラー: ライセンス認証 ID (%ActID%) が見つかりません。",
+    "act_type_set": "ボリューム ライセンス認証の種類を正常に設定しました。",
+    "rearm_1": "コマンドは正常に完了しました。",
+    "rearm_2": "変更を有効にするには、システムを再起動してください。",
+    "rearm_count_windows": "残りのWindows猶予期限リセット可能回数:%COUNT%",  # ref §2c, observed verbatim
+    "rearm_count_sku": "残りのSKU猶予期限リセット可能回数:%COUNT%",
+    "token_only": "このシステムはトークン ベースのライセンス認証のみに構成されています。トークン ベースのライセンス認証を"
+    "開始するには slmgr.vbs /fta を、ライセンス認証の種類の設定を変更するには slmgr.vbs /act-type を使用してください。",
+    "kms_only_warning": "警告: %SETTING% は、ライセンス認証済みの KMS コンピューターでのみ設定できます。",
+    "xpr_unlicensed": "ライセンスされていません",
+    "xpr_vl": "ボリューム ライセンス認証の有効期限は %ENDDATE% です",
+    "xpr_tbl": "期間ベースのライセンス認証の有効期限は %ENDDATE% です",
+    "xpr_licensed": "コンピューターのライセンス認証は完了しました",  # ref §2c, observed
+    "xpr_initial_grace": "初期猶予期間は %ENDDATE% に終了します",
+    "xpr_additional_grace": "追加の猶予期間は %ENDDATE% に終了します",
+    "xpr_non_genuine_grace": "非正規の猶予期間は %ENDDATE% に終了します",
+    "xpr_notification": "Windowsは通知モードです",  # ref §2c, observed
+    "xpr_extended_grace": "延長猶予期間は %ENDDATE% に終了します",
+    "status_unlicensed": "ライセンスの状態: ライセンスされていません",
+    "status_licensed": "ライセンスの状態: ライセンスされています",
+    "vl_expiration": "ボリューム ライセンス認証の有効期限: %MINUTE% 分 (%DAY% 日)",
+    "tbl_expiration": "期間ベースのライセンス認証の有効期限: %MINUTE% 分 (%DAY% 日)",
+    "status_initial_grace": "ライセンスの状態: 初期猶予期間",
+    "status_additional_grace": "ライセンスの状態: 追加の猶予期間 (KMS ライセンスの期限切れまたはハードウェアの許容範囲外)",
+    "status_non_genuine_grace": "ライセンスの状態: 非正規の猶予期間。",
+    "status_notification": "ライセンスの状態: 通知",
+    "status_extended_grace": "ライセンスの状態: 延長猶予期間",
+    "status_unknown": "ライセンスの状態: 不明",
+    "reason_non_genuine": "通知の理由: 0x%ERRCODE% (非正規)。",
+    "reason_expired": "通知の理由: 0x%ERRCODE% (猶予期間の期限切れ)。",
+    "reason_other": "通知の理由: 0x%ERRCODE%。",
+    "time_remaining": "残り時間: %MINUTE% 分 (%DAY% 日)",
+    "eval_end_date": "評価版の終了日: ",
+    "service_version": "ソフトウェア ライセンス サービスのバージョン: ",
+    "name": "名前: ",
+    "description": "説明: ",
+    "act_id": "ライセンス認証 ID: ",
+    "app_id": "アプリケーション ID: ",
+    "pid4": "拡張 PID: ",
+    "channel": "プロダクト キー チャネル: ",
+    "processor_cert_url": "プロセッサ証明書 URL: ",
+    "machine_cert_url": "コンピューター証明書 URL: ",
+    "use_license_url": "使用ライセンス URL: ",
+    "pkey_cert_url": "プロダクト キー証明書 URL: ",
+    "validation_url": "検証 URL: ",
+    "partial_pkey": "プロダクト キーの一部: ",
+    "license_not_in_use": "このライセンスは使用されていません。",
+    "kms_info": "キー管理サービス クライアントの情報",
+    "cmid": "クライアント コンピューター ID (CMID): ",
+    "registered_kms": "登録されている KMS コンピューター名: ",
+    "kms_lookup_domain": "登録されている KMS SRV レコードの参照ドメイン: ",
+    "kms_from_dns_unavailable": "DNS 自動検出: KMS 名を使用できません",
+    "kms_from_dns": "DNS からの KMS コンピューター名: ",
+    "kms_ip": "KMS コンピューターの IP アドレス: ",
+    "kms_ip_unavailable": "KMS コンピューターの IP アドレス: 使用できません",
+    "kms_pid4": "KMS コンピューターの拡張 PID: ",
+    "activation_interval": "ライセンス認証の間隔: %INTERVAL% 分",
+    "renewal_interval": "更新間隔: %INTERVAL% 分",
+    "act_type_0": "構成されているライセンス認証の種類: すべて",
+    "act_type_1": "構成されているライセンス認証の種類: AD",
+    "act_type_2": "構成されているライセンス認証の種類: KMS",
+    "act_type_3": "構成されているライセンス認証の種類: トークン",
+    "most_recent": "最新のライセンス認証情報:",
+    "please_activate": "値を更新するには、slmgr.vbs /ato を使用してライセンス認証を行い、KMS クライアント情報を更新してください。",
+    "trusted_time": "信頼された時刻: ",
+}
+
+ERRORS_JA: dict[int, str] = {
+    0xC004C001: "ライセンス認証サーバーにより、指定されたプロダクト キーが無効であると判断されました",
+    0xC004C003: "ライセンス認証サーバーにより、指定されたプロダクト キーがブロックされていると判断されました",
+    0xC004C008: "ライセンス認証サーバーにより、指定されたプロダクト キーを使用できないと判断されました",
+    0xC004C020: "ライセンス認証サーバーにより、マルチプル ライセンス認証キーの上限を超えたことが報告されました",
+    0xC004C021: "ライセンス認証サーバーにより、マルチプル ライセンス認証キーの延長の上限を超えたことが報告されました",
+    0xC004B100: "ライセンス認証サーバーにより、コンピューターのライセンス認証ができないと判断されました",
+    0xC004D307: "再初期化の許容最大回数を超えました。再初期化を再び行う前に、OS を再インストールする必要があります",
+    0xC004F009: "ソフトウェア ライセンス サービスにより、猶予期間が終了したことが報告されました",
+    0xC004F00F: "ソフトウェア ライセンス サーバーにより、ハードウェア ID のバインドが許容範囲を超えていることが報告されました",
+    0xC004F014: "ソフトウェア ライセンス サービスにより、プロダクト キーを使用できないことが報告されました",
+    0xC004F025: "アクセスが拒否されました: 要求された操作には管理者特権が必要です",
+    0xC004F02C: "ソフトウェア ライセンス サービスにより、オフライン ライセンス認証データの形式が正しくないことが報告されました",
+    0xC004F038: "ソフトウェア ライセンス サービスにより、コンピューターのライセンス認証ができなかったことが報告されました。"
+    "キー管理サービス (KMS) から報告されたカウントが不足しています。システム管理者に問い合わせてください",
+    0xC004F039: "ソフトウェア ライセンス サービスにより、コンピューターのライセンス認証ができなかったことが報告されました。"
+    "キー管理サービス (KMS) が有効になっていません",
+    0xC004F041: "ソフトウェア ライセンス サービスにより、キー管理サーバー (KMS) がライセンス認証されていないと判断されました。"
+    "KMS のライセンス認証が必要です",
+    0xC004F042: "ソフトウェア ライセンス サービスにより、指定されたキー管理サービス (KMS) を使用できないと判断されました",
+    0xC004F050: "ソフトウェア ライセンス サービスにより、プロダクト キーが無効であることが報告されました",
+    0xC004F051: "ソフトウェア ライセンス サービスにより、プロダクト キーがブロックされていることが報告されました",
+    0xC004F074: "ソフトウェア ライセンス サービスにより、コンピューターのライセンス認証ができなかったことが報告されました。"
+    "キー管理サービス (KMS) に接続できませんでした。詳細については、アプリケーション イベント ログを参照してください。",
+    0x80070005: "アクセスが拒否されました: 要求された操作には管理者特権が必要です",
+    0x80070057: "パラメーターが間違っています",
+    0x8007232A: "DNS サーバーのエラーです",
+    0x8007232B: "DNS 名が存在しません",
+    0x800706BA: "RPC サーバーを利用できません",
+    0x8007251D: "DNS クエリのレコードが見つかりませんでした",
+}
+
+
+def text(japanese: bool, name: str, **values: str) -> str:
+    """One string, Japanese when the host's UI language is ja-JP and a translation exists (ref §2c)."""
+    template = (JA.get(name) if japanese else None) or EN[name]
+    for key, value in values.items():
+        template = template.replace(f"%{key}%", value)
+    return template
+
+
+def error_text(japanese: bool, code: int) -> str | None:
+    """The L_MsgError_<HEX> text for a code, or None when the table has none (ref §2b)."""
+    code &= 0xFFFFFFFF
+    if japanese and code in ERRORS_JA:
+        return ERRORS_JA[code]
+    return ERRORS_EN.get(code)

@@ -1,0 +1,248 @@
+"""The emulated state: one HostState per Windows host, one World shared by a fleet (DNS, KMS, activation)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from remediate.sandbox.windows.editions import GVLKS, Edition, edition
+
+# Key channels. The token each one shows in SoftwareLicensingProduct.Description and the ProductKeyChannel value
+# (ref §2a: "Channel tokens in Description" and "Product Key Channel values seen").
+GVLK = "GVLK"
+MAK = "MAK"
+RETAIL = "RETAIL"
+OEM = "OEM"
+KMS_HOST = "KMS_HOST"
+EVAL = "EVAL"
+CHANNELS = (GVLK, MAK, RETAIL, OEM, KMS_HOST, EVAL)
+
+DESCRIPTION_TOKEN = {
+    GVLK: "VOLUME_KMSCLIENT",
+    MAK: "VOLUME_MAK",
+    RETAIL: "RETAIL",
+    OEM: "OEM_DM",
+    KMS_HOST: "VOLUME_KMS",
+    EVAL: "TIMEBASED_EVAL",
+}
+PRODUCT_KEY_CHANNEL = {
+    GVLK: "Volume:GVLK",
+    MAK: "Volume:MAK",
+    RETAIL: "Retail",
+    OEM: "OEM:DM",
+    KMS_HOST: "Volume:CSVLK",
+    EVAL: "Retail:TB:Eval",
+}
+
+# LicenseStatus values (ref §3).
+UNLICENSED, LICENSED, OOB_GRACE, OOT_GRACE, NON_GENUINE_GRACE, NOTIFICATION, EXTENDED_GRACE = range(7)
+
+KMS_VALIDITY_MINUTES = 180 * 24 * 60  # ref §4: KMS activation is valid 180 days
+OOB_GRACE_MINUTES = 30 * 24 * 60  # ref §4: 30-day out-of-box grace
+DEFAULT_ACTIVATION_INTERVAL = 120  # ref §2: default activation interval (minutes)
+DEFAULT_RENEWAL_INTERVAL = 10080  # ref §2: default renewal interval, 7 days
+KMS_PORT = 1688  # ref §4: SRV port 1688
+
+
+def key_tail(key: str) -> str:
+    """The last five characters: all that a product key may show outside Windows' own /ipk echo."""
+    return key.strip().upper()[-5:]
+
+
+@dataclass
+class KeyRecord:
+    """What the world knows about one product key: the only source of a key's validity."""
+
+    key: str
+    channel: str  # one of CHANNELS
+    editions: tuple[str, ...]  # EditionIDs the key installs on
+    remaining: int | None = None  # MAK activations left, or KMS host key (CSVLK) activations left; None = unlimited
+    blocked_at: str | None = None  # "install" (ref §1a 0xC004F051) or "activation" (ref §1a 0xC004C003)
+    default_key: bool = False  # a generic default key that never activates (ref §1b 0xC004F034)
+
+    def __repr__(self) -> str:  # never show a key in full
+        return f"KeyRecord(key=*****-{key_tail(self.key)}, channel={self.channel}, editions={self.editions})"
+
+
+@dataclass
+class SrvRecord:
+    target: str
+    port: int = KMS_PORT
+    priority: int = 0
+    weight: int = 0
+    ttl: int = 3600
+
+
+@dataclass
+class DnsZone:
+    """The DNS data every host's resolver reaches: names are absolute and stored lower-case."""
+
+    srv: dict[str, list[SrvRecord]] = field(default_factory=dict)
+    a: dict[str, list[str]] = field(default_factory=dict)
+
+    def add_a(self, name: str, address: str) -> None:
+        self.a.setdefault(name.lower().rstrip("."), []).append(address)
+
+    def add_srv(self, name: str, record: SrvRecord) -> None:
+        self.srv.setdefault(name.lower().rstrip("."), []).append(record)
+
+
+@dataclass
+class KmsHost:
+    """A KMS host of the world, reached over TCP (ref §4: clients need RPC over TCP to the host)."""
+
+    name: str  # FQDN
+    address: str
+    port: int = KMS_PORT
+    reachable: bool = True  # False: the TCP connection fails (firewall, host down; ref §1a 0x800706BA)
+    kms_enabled: bool = True  # False: the port answers but the service does not (ref §1a 0xC004F039)
+    activated: bool = True  # ref §1a 0xC004F041
+    families: tuple[str, ...] = ("client", "server")  # products it can activate (ref §1a 0xC004F042, §4)
+    count: int = 50  # current count (ref §4: unique CMIDs of the past 30 days, the 50 most recent)
+    clock_offset_s: float = 0.0
+    clients: set[str] = field(default_factory=set)
+    epid: str = "06401-00206-551-000000-03-1033-20348.0000-0012026"
+
+
+@dataclass
+class ActivationService:
+    """Microsoft's online activation service as this world sees it (MAK, retail, KMS host keys)."""
+
+    reachable: bool = True  # False: requests time out (ref §1b 0x80072EE2)
+    keys: dict[str, KeyRecord] = field(default_factory=dict)
+
+
+@dataclass
+class World:
+    """What a fleet shares. Its lock guards counts that several hosts change at once."""
+
+    dns: DnsZone = field(default_factory=DnsZone)
+    kms_hosts: list[KmsHost] = field(default_factory=list)
+    activation: ActivationService = field(default_factory=ActivationService)
+    elapsed_s: float = 0.0  # virtual time added by Start-Sleep (shared, so clock skew between hosts is kept)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def add_key(self, record: KeyRecord) -> None:
+        self.activation.keys[normalize_key(record.key)] = record
+
+    def key_record(self, key: str) -> KeyRecord | None:
+        normal = normalize_key(key)
+        if normal in self.activation.keys:
+            return self.activation.keys[normal]
+        if normal in GVLKS:  # ref §4 GVLK: published KMS client setup keys are valid for their edition
+            return KeyRecord(normal, GVLK, (GVLKS[normal],))
+        return None
+
+    def kms_host_at(self, address: str) -> KmsHost | None:
+        for host in self.kms_hosts:
+            if host.address == address:
+                return host
+        return None
+
+    def add_kms_host(self, host: KmsHost, publish_srv_in: str | None = None) -> None:
+        """Add a KMS host with its A record; publish its _vlmcs SRV record in a domain (ref §4: hosts publish)."""
+        self.kms_hosts.append(host)
+        self.dns.add_a(host.name, host.address)
+        if publish_srv_in:
+            self.dns.add_srv(f"_vlmcs._tcp.{publish_srv_in}", SrvRecord(host.name, host.port))
+
+    def utc_now(self) -> datetime:
+        return datetime.now(timezone.utc) + timedelta(seconds=self.elapsed_s)
+
+
+def normalize_key(key: str) -> str:
+    return key.strip().upper()
+
+
+@dataclass
+class Event:
+    """One record of a Windows event log."""
+
+    id: int
+    provider: str
+    log: str
+    time: datetime
+    message: str
+    properties: list[Any]
+    level: int = 4  # 2 error, 3 warning, 4 information
+
+
+@dataclass
+class Discovered:
+    name: str
+    port: int
+    address: str
+
+
+@dataclass
+class HostState:
+    """Everything one emulated Windows host knows about itself."""
+
+    computer_name: str
+    edition: Edition = field(default_factory=lambda: edition("ServerStandard"))
+    domain: str = "corp.example"  # primary DNS suffix / AD domain: where KMS SRV records are looked up (ref §4)
+    domain_role: int = 3  # Win32_ComputerSystem.DomainRole: 0/1 workstation, 2/3 server, 4/5 domain controller
+    ui_language: str = "en-US"  # en-US or ja-JP
+    ip_address: str = "10.0.0.10"
+    key: str | None = None  # the installed product key, as typed at /ipk
+    channel: str | None = None
+    license_status: int = OOB_GRACE
+    license_status_reason: int = 0x4004F00C  # [inf] the OOB grace informational code
+    grace_minutes: int = OOB_GRACE_MINUTES  # GracePeriodRemaining
+    oob_grace_minutes: int = OOB_GRACE_MINUTES  # what is left of the out-of-box grace; it never refills
+    kms_machine: str | None = None  # /skms (ref §2)
+    kms_port: int | None = None
+    lookup_domain: str | None = None  # /skms-domain (ref §2)
+    activation_type: int = 0  # /act-type: 0 all, 1 AD, 2 KMS, 3 token (ref §2)
+    host_caching: bool = True  # /skhc (ref §4)
+    discovered: Discovered | None = None
+    kms_epid: str | None = None
+    dns_server_reachable: bool = True
+    dns_cache: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    clock_offset_s: float = 0.0  # this host's clock minus true UTC
+    time_source_reachable: bool = True  # w32tm /resync can reach its time source
+    time_source_offset_s: float = 0.0  # the time source's own clock minus true UTC
+    internet: bool = True  # can reach the online activation service
+    proxy: str | None = None  # netsh winhttp proxy
+    hardware_changed: bool = False  # the digital licence no longer matches (ref §1b 0xC004F213)
+    rearm_count: int = 1001
+    cmid: str = ""
+    events: list[Event] = field(default_factory=list)
+    restart_pending: bool = False
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.cmid:
+            self.cmid = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"cmid.{self.computer_name}"))
+        self.rng.seed(self.computer_name)
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.computer_name.lower()}.{self.domain}"
+
+    @property
+    def is_domain_controller(self) -> bool:
+        return self.domain_role in (4, 5)
+
+    @property
+    def japanese(self) -> bool:
+        return self.ui_language.lower() == "ja-jp"
+
+    def utc_now(self, world: World) -> datetime:
+        """This host's clock, in UTC: true time plus the host's offset."""
+        return world.utc_now() + timedelta(seconds=self.clock_offset_s)
+
+    def __repr__(self) -> str:
+        key = f"*****-{key_tail(self.key)}" if self.key else None
+        return (f"HostState({self.computer_name}, {self.edition.edition_id}, key={key}, channel={self.channel}, "
+                f"status={self.license_status}, reason=0x{self.license_status_reason:08X})")
+
+
+def activation_id(edition_id: str, channel: str) -> str:
+    """A stable Activation ID (SoftwareLicensingProduct.ID) per edition and channel."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox:sku:{edition_id.lower()}:{channel}"))

@@ -1,0 +1,223 @@
+"""HTTP authentication as WinRM does it: Basic, or NTLM / Negotiate with WinRM message encryption.
+
+NTLM binds to the TCP connection: one ConnectionAuth lives as long as its connection, and the server handles that
+connection's requests strictly in order (NTLM sealing uses sequence numbers).
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import os
+import re
+import struct
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import spnego
+import spnego.exceptions
+
+AuthScheme = Literal["basic", "ntlm", "negotiate"]
+AUTH_SCHEMES: tuple[AuthScheme, ...] = ("basic", "ntlm", "negotiate")
+
+_BOUNDARY = b"--Encrypted Boundary"
+_SPNEGO_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+_LENGTH = re.compile(rb"Length=(\d+)")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The one account a sandbox host accepts. `username` is `DOMAIN\\user` or a bare `user`."""
+
+    username: str
+    password: str = field(repr=False)
+
+    @property
+    def domain(self) -> str:
+        return self.username.split("\\", 1)[0] if "\\" in self.username else ""
+
+    @property
+    def user(self) -> str:
+        return self.username.split("\\", 1)[1] if "\\" in self.username else self.username
+
+    def matches(self, username: str, password: str) -> bool:
+        """Windows compares user names case-insensitively and passwords exactly."""
+        return username.lower() == self.username.lower() and password == self.password
+
+
+class NTLMUserFile:
+    """The process-wide credential file pyspnego's NTLM acceptor reads (env NTLM_USER_FILE).
+
+    The variable is set once, before the first acceptor exists; later fleets add their accounts to the same file.
+    The acceptor takes the first line matching a user, so one process cannot serve one user name with two
+    passwords at once: register() refuses that while the other fleet still runs.
+    """
+
+    _lock = threading.Lock()
+    _path: Path | None = None
+    _accounts: ClassVar[dict[tuple[str, str], tuple[str, int]]] = {}  # (domain, user) -> (password, users)
+
+    @classmethod
+    def register(cls, credentials: Credentials) -> None:
+        key = (credentials.domain.lower(), credentials.user.lower())
+        with cls._lock:
+            password, holders = cls._accounts.get(key, (credentials.password, 0))
+            if holders and password != credentials.password:
+                raise ValueError(
+                    f"the user {credentials.username} is already served with another password in this process; "
+                    "use another user name or the same password"
+                )
+            cls._accounts[key] = (credentials.password, holders + 1)
+            cls._write()
+
+    @classmethod
+    def unregister(cls, credentials: Credentials) -> None:
+        key = (credentials.domain.lower(), credentials.user.lower())
+        with cls._lock:
+            password, holders = cls._accounts.get(key, (credentials.password, 0))
+            if holders <= 1:
+                cls._accounts.pop(key, None)
+            else:
+                cls._accounts[key] = (password, holders - 1)
+            cls._write()
+
+    @classmethod
+    def _write(cls) -> None:
+        if cls._path is None:
+            handle, name = tempfile.mkstemp(prefix="remediate-sandbox-ntlm-", suffix=".txt")
+            os.close(handle)
+            cls._path = Path(name)
+            atexit.register(cls._remove)
+        lines = [f"{domain}:{user}:{password}" for (domain, user), (password, _) in cls._accounts.items()]
+        cls._path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        os.environ["NTLM_USER_FILE"] = str(cls._path)
+
+    @classmethod
+    def _remove(cls) -> None:
+        if cls._path is not None:
+            cls._path.unlink(missing_ok=True)
+
+
+@dataclass
+class AuthDecision:
+    """What the server answers to a request's Authorization header."""
+
+    accepted: bool  # False: answer 401 with `headers` and no body
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    username: str | None = None
+
+
+class ConnectionAuth:
+    """Authentication and message-encryption state of one TCP connection."""
+
+    def __init__(self, scheme: AuthScheme, credentials: Credentials, reject_all: bool = False) -> None:
+        self.scheme = scheme
+        self.credentials = credentials
+        self.reject_all = reject_all  # every attempt fails, as with wrong credentials
+        self.username: str | None = None
+        self._context: Any = None  # a pyspnego acceptor, once a handshake started
+        self._established = False
+
+    @property
+    def challenge(self) -> str:
+        return 'Basic realm="WSMAN"' if self.scheme == "basic" else "Negotiate"
+
+    @property
+    def can_encrypt(self) -> bool:
+        return self._established
+
+    def check(self, authorization: str | None) -> AuthDecision:
+        """Decide about one request. Basic authenticates every request; NTLM once per connection."""
+        if self.scheme == "basic":
+            return self._check_basic(authorization)
+        if self._established and not authorization:
+            return AuthDecision(True, username=self.username)
+        return self._step_negotiate(authorization)
+
+    def _refuse(self) -> AuthDecision:
+        self._context = None
+        self._established = False
+        return AuthDecision(False, [("WWW-Authenticate", self.challenge)])
+
+    def _check_basic(self, authorization: str | None) -> AuthDecision:
+        if not authorization or not authorization.lower().startswith("basic "):
+            return self._refuse()
+        try:
+            decoded = base64.b64decode(authorization[6:].strip()).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return self._refuse()
+        username, _, password = decoded.partition(":")
+        if self.reject_all or not self.credentials.matches(username, password):
+            return self._refuse()
+        self.username = username
+        return AuthDecision(True, username=username)
+
+    def _step_negotiate(self, authorization: str | None) -> AuthDecision:
+        if not authorization:
+            return self._refuse()
+        scheme, _, token_text = authorization.partition(" ")
+        if scheme.lower() not in ("negotiate", "ntlm") or not token_text.strip():
+            return self._refuse()
+        try:
+            token = base64.b64decode(token_text.strip())
+            if self._context is None or self._established:
+                self._established = False
+                self._context = spnego.server(
+                    protocol="negotiate", options=spnego.NegotiateOptions.wrapping_winrm
+                )
+            out_token = self._context.step(token)
+        except (spnego.exceptions.SpnegoError, ValueError):
+            return self._refuse()
+        reply = "Negotiate" + (f" {base64.b64encode(out_token).decode()}" if out_token else "")
+        if not self._context.complete:
+            return AuthDecision(False, [("WWW-Authenticate", reply)])
+        if self.reject_all or not self._same_account(self._context.client_principal):
+            return self._refuse()
+        self._established = True
+        self.username = self._context.client_principal
+        return AuthDecision(True, [("WWW-Authenticate", reply)] if out_token else [], self.username)
+
+    def _same_account(self, principal: str | None) -> bool:
+        if not principal:
+            return False
+        return principal.split("\\")[-1].lower() == self.credentials.user.lower()
+
+    def unwrap(self, body: bytes) -> bytes:
+        """Decrypt a multipart/encrypted request body (WinRM message encryption)."""
+        if not self._established:
+            raise ValueError("encrypted message on a connection without a security context")
+        parts = [part for part in body.split(_BOUNDARY + b"\r\n") if part]
+        message = b""
+        for index in range(0, len(parts) - 1, 2):
+            length_match = _LENGTH.search(parts[index])
+            payload = parts[index + 1]
+            if payload.endswith(_BOUNDARY + b"--\r\n"):
+                payload = payload[: -len(_BOUNDARY + b"--\r\n")]
+            payload = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
+            header_length = struct.unpack("<i", payload[:4])[0]
+            header = payload[4 : 4 + header_length]
+            plain: bytes = self._context.unwrap_winrm(header, payload[4 + header_length :])
+            if length_match and int(length_match.group(1)) != len(plain):
+                raise ValueError("decrypted length does not match the announced length")
+            message += plain
+        return message
+
+    def wrap(self, message: bytes) -> tuple[str, bytes]:
+        """Encrypt a response body; returns the Content-Type and the multipart body."""
+        header, wrapped, padding = self._context.wrap_winrm(message)
+        head = "\r\n".join(
+            [
+                _BOUNDARY.decode(),
+                f"\tContent-Type: {_SPNEGO_PROTOCOL}",
+                f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={len(message) + padding}",
+                _BOUNDARY.decode(),
+                "\tContent-Type: application/octet-stream",
+                "",
+            ]
+        ).encode()
+        body = head + struct.pack("<i", len(header)) + header + wrapped + _BOUNDARY + b"--\r\n"
+        content_type = f'multipart/encrypted;protocol="{_SPNEGO_PROTOCOL}";boundary="Encrypted Boundary"'
+        return content_type, body

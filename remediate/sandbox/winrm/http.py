@@ -1,0 +1,245 @@
+"""The HTTP/1.1 listener of one emulated host: connections, authentication, encryption, transport faults.
+
+One thread per TCP connection handles that connection's requests strictly in order (NTLM sealing counts
+messages), idle keep-alive connections are never timed out (pypsrp keeps its security context per connection),
+and TCP_NODELAY avoids Nagle's delay on every round trip.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from remediate.sandbox.faults import FaultState
+from remediate.sandbox.winrm import workers, wsman
+from remediate.sandbox.winrm.auth import AuthScheme, ConnectionAuth, Credentials
+from remediate.sandbox.winrm.host import WinRMService
+from remediate.sandbox.winrm.wsman import WSManFault
+
+_HANG_LIMIT_S = 600.0  # a hung Receive gives up after this long even if the client never leaves
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # many clients connect at once (the default backlog of 5 resets them)
+    block_on_close = False
+    allow_reuse_address = False
+
+    listener: WinRMListener
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Broken connections and failed TLS handshakes are the client's business, not a server crash."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Microsoft-HTTPAPI/2.0"
+    sys_version = ""
+    server: _Server
+
+    def setup(self) -> None:
+        listener = self.server.listener
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if listener.ssl_context is not None:
+            self.request = listener.ssl_context.wrap_socket(self.request, server_side=True)
+        listener.track(self.request)
+        super().setup()
+        self.auth = ConnectionAuth(listener.auth_scheme, listener.credentials, listener.faults.faults.unauthorized)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.listener.untrack(self.request)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the sandbox serves many requests per second."""
+
+    def do_POST(self) -> None:
+        listener = self.server.listener
+        if listener.faults.faults.latency_ms:
+            time.sleep(listener.faults.faults.latency_ms / 1000)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+
+        decision = self.auth.check(self.headers.get("Authorization"))
+        if not decision.accepted:
+            self._respond(401, b"", decision.headers)
+            return
+        if not body:  # the empty request pypsrp sends to set up message encryption
+            self._respond(200, b"", decision.headers)
+            return
+
+        encrypted = (self.headers.get("Content-Type") or "").startswith("multipart/encrypted")
+        try:
+            message = self.auth.unwrap(body) if encrypted else body
+        except Exception:  # a message that does not decrypt: Windows answers it as unauthenticated
+            self._respond(401, b"", [("WWW-Authenticate", self.auth.challenge)])
+            self.close_connection = True
+            return
+
+        if listener.faults.take_http_5xx():
+            self._respond(500, b"", [])
+            return
+        with workers.deferred():  # pipelines this request starts run once the response is sent
+            self._serve_wsman(message, decision.username or listener.credentials.username, encrypted)
+
+    def _serve_wsman(self, message: bytes, user: str, encrypted: bool) -> None:
+        listener = self.server.listener
+        relates_to = ""
+        try:
+            request = wsman.parse_request(message)
+            relates_to = request.message_id
+            if request.verb == "Receive" and _receives_for_command(request):
+                if listener.faults.take_drop():
+                    self._drop()
+                    return
+                if listener.faults.take_hang():
+                    self._hang()
+                    return
+            status, response = 200, listener.service.handle(request, user, listener.url)
+        except WSManFault as fault:
+            status, response = 500, wsman.fault_envelope(fault, relates_to, listener.computer_name)
+        except Exception as error:  # a server bug answers as Windows' internal error; the host keeps serving
+            fault = WSManFault(2147500037, "w:InternalError", f"Internal error: {type(error).__name__}: {error}")
+            status, response = 500, wsman.fault_envelope(fault, relates_to, listener.computer_name)
+        if encrypted:
+            content_type, payload = self.auth.wrap(response)
+            self._respond(status, payload, [("Content-Type", content_type)])
+        else:
+            self._respond(status, response, [("Content-Type", "application/soap+xml;charset=UTF-8")])
+
+    def _respond(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
+        """Status line, headers and body in one write: one segment on the wire per response."""
+        self.send_response_only(status)
+        self.send_header("Server", self.server_version)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self._headers_buffer.append(b"\r\n")
+        self.wfile.write(b"".join(self._headers_buffer) + body)
+        self._headers_buffer = []
+
+    def _drop(self) -> None:
+        """Close the connection without an answer, as a host that lost its network does."""
+        self.close_connection = True
+        try:
+            self.request.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _hang(self) -> None:
+        """Never answer: wait until the client gives up (closes the connection) or the listener stops."""
+        self.close_connection = True
+        deadline = time.monotonic() + _HANG_LIMIT_S
+        listener = self.server.listener
+        while time.monotonic() < deadline and not listener.stopped.is_set():
+            readable, _, _ = select.select([self.request], [], [], 0.2)
+            if readable:
+                try:
+                    if not self.request.recv(1, socket.MSG_PEEK):
+                        break
+                except (OSError, ValueError):
+                    break
+        self._drop()
+
+
+def _receives_for_command(request: wsman.Request) -> bool:
+    desired = request.body.find("{%s}DesiredStream" % wsman.NS["rsp"]) if request.body is not None else None
+    return desired is not None and bool(desired.attrib.get("CommandId"))
+
+
+class WinRMListener:
+    """One host's HTTP(S) endpoint on 127.0.0.1.
+
+    Host down (refuse_connections) and "WinRM not up yet" (not_up_for_s) keep the port bound but not listening,
+    so connections are refused (RST) exactly as from a host without a listener.
+    """
+
+    def __init__(
+        self,
+        service: WinRMService,
+        faults: FaultState,
+        credentials: Credentials,
+        auth_scheme: AuthScheme,
+        ssl_context: ssl.SSLContext | None = None,
+        address: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.service = service
+        self.faults = faults
+        self.credentials = credentials
+        self.auth_scheme = auth_scheme
+        self.ssl_context = ssl_context
+        self.stopped = threading.Event()
+        self._connections: set[Any] = set()
+        self._connections_lock = threading.Lock()
+        self._server = _Server((address, port), _Handler, bind_and_activate=False)
+        self._server.listener = self
+        self._server.server_bind()
+        self.address, self.port = self._server.server_address[:2]
+        self._threads: list[threading.Thread] = []
+        self._listening = threading.Event()
+
+    @property
+    def computer_name(self) -> str:
+        return self.service.computer_name
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.ssl_context is not None else "http"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.address}:{self.port}/wsman"
+
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    def start(self) -> None:
+        faults = self.faults.faults
+        if faults.refuse_connections:
+            return
+        delay = faults.not_up_for_s
+        thread = threading.Thread(target=self._serve, args=(delay,), name=f"winrm-{self.computer_name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        if delay <= 0:
+            self._listening.wait(5)
+
+    def _serve(self, delay: float) -> None:
+        if delay > 0 and self.stopped.wait(delay):
+            return
+        self._server.server_activate()
+        self._listening.set()
+        self._server.serve_forever(poll_interval=0.2)
+
+    def track(self, connection: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def untrack(self, connection: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self._listening.is_set():
+            self._server.shutdown()
+        self._server.server_close()
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:  # idle keep-alive connections block in a read: end them
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.service.close_all()
+        for thread in self._threads:
+            thread.join(timeout=5)

@@ -1,0 +1,97 @@
+"""A WinRS cmd shell (Client.execute_cmd): each command line runs through HostEngine.run_native."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from remediate.sandbox import seam
+from remediate.sandbox.winrm import workers
+from remediate.sandbox.winrm.wsman import invalid_fault, operation_timeout_fault, shell_not_found_fault
+
+
+@dataclass
+class _Process:
+    command_id: str
+    outcome: seam.NativeOutcome | None = None
+    stdout_sent: int = 0
+    stderr_sent: int = 0
+
+
+@dataclass
+class ReceivedStreams:
+    stdout: bytes
+    stderr: bytes
+    done: bool
+    exit_code: int | None  # unsigned 32-bit, as Windows reports it
+
+
+class CmdShell:
+    """The server side of one pypsrp WinRS shell."""
+
+    def __init__(self, shell_id: str, engine: seam.HostEngine) -> None:
+        self.shell_id = shell_id
+        self.engine = engine
+        self.closed = False
+        self._processes: dict[str, _Process] = {}
+        self._cond = threading.Condition()
+
+    def command(self, command_id: str | None, command: str, arguments: list[str]) -> str:
+        process = _Process((command_id or str(uuid.uuid4())).upper())
+        with self._cond:
+            if self.closed:
+                raise shell_not_found_fault(self.shell_id)
+            self._processes[process.command_id] = process
+        workers.run_later(lambda: self._run(process, command, arguments))
+        return process.command_id
+
+    def _run(self, process: _Process, command: str, arguments: list[str]) -> None:
+        try:
+            outcome = self.engine.run_native(command, arguments)
+        except Exception as error:  # the engine's bug must not take the host down
+            outcome = seam.NativeOutcome(stderr=f"sandbox engine failure: {error}\r\n".encode(), exit_code=1)
+        with self._cond:
+            process.outcome = outcome
+            self._cond.notify_all()
+
+    def receive(self, command_id: str | None, timeout: float, max_bytes: int) -> ReceivedStreams:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self.closed:
+                    raise shell_not_found_fault(self.shell_id)
+                process = self._processes.get((command_id or "").upper())
+                if process is None:
+                    raise invalid_fault(f"The command {command_id} does not exist in shell {self.shell_id}.")
+                if process.outcome is not None:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise operation_timeout_fault()
+                self._cond.wait(remaining)
+            outcome = process.outcome
+            stdout = outcome.stdout[process.stdout_sent : process.stdout_sent + max_bytes]
+            process.stdout_sent += len(stdout)
+            stderr = outcome.stderr[process.stderr_sent : process.stderr_sent + max(0, max_bytes - len(stdout))]
+            process.stderr_sent += len(stderr)
+            done = process.stdout_sent >= len(outcome.stdout) and process.stderr_sent >= len(outcome.stderr)
+            return ReceivedStreams(stdout, stderr, done, outcome.exit_code & 0xFFFFFFFF if done else None)
+
+    def send(self, command_id: str | None, data: bytes) -> None:
+        """stdin is accepted and ignored: the engine's native commands read none."""
+        with self._cond:
+            if self.closed:
+                raise shell_not_found_fault(self.shell_id)
+
+    def signal(self, command_id: str | None, code: str) -> None:
+        with self._cond:
+            self._processes.pop((command_id or "").upper(), None)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._processes.clear()
+            self._cond.notify_all()

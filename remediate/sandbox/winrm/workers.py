@@ -1,0 +1,38 @@
+"""Where engines run: a shared pool of worker threads, started only after the request that asked is answered.
+
+Windows answers Command at once and runs the pipeline in the background; so does the sandbox. Handing the work to a
+worker only after the response is on the wire keeps the connection thread and the worker from competing for the
+interpreter lock while either holds a client waiting.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+_executor = ThreadPoolExecutor(max_workers=512, thread_name_prefix="sandbox-engine")
+_local = threading.local()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Within this block (one request), work handed to run_later() starts when the block ends."""
+    _local.pending = []
+    try:
+        yield
+    finally:
+        pending: list[Callable[[], None]] = _local.pending
+        _local.pending = None
+        for work in pending:
+            _executor.submit(work)
+
+
+def run_later(work: Callable[[], None]) -> None:
+    """Run `work` on a worker thread: at the end of the current request's deferred() block, or now."""
+    pending: list[Callable[[], None]] | None = getattr(_local, "pending", None)
+    if pending is None:
+        _executor.submit(work)
+    else:
+        pending.append(work)

@@ -1,0 +1,219 @@
+"""WS-Management envelopes: parse a request, build responses and faults shaped as Windows sends them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape, quoteattr
+
+NS = {
+    "s": "http://www.w3.org/2003/05/soap-envelope",
+    "wsa": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+    "wsman": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+    "wsmv": "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd",
+    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
+    "wst": "http://schemas.xmlsoap.org/ws/2004/09/transfer",
+    "pwsh": "http://schemas.microsoft.com/powershell",
+}
+
+ACTION_PREFIX_TRANSFER = "http://schemas.xmlsoap.org/ws/2004/09/transfer/"
+ACTION_PREFIX_SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/"
+RESOURCE_POWERSHELL = "http://schemas.microsoft.com/powershell/"
+RESOURCE_CMD = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
+COMMAND_STATE_DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
+COMMAND_STATE_RUNNING = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
+
+_DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
+
+
+def parse_duration(text: str | None, default: float) -> float:
+    """xs:duration as WS-Man uses it (PT20S, PT20.000S, PT1M) -> seconds."""
+    match = _DURATION.match((text or "").strip())
+    if not match:
+        return default
+    hours, minutes, seconds = match.groups()
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+class WSManFault(Exception):
+    """A fault the server answers with HTTP 500, as Windows does."""
+
+    def __init__(self, code: int, subcode: str, message: str, soap_code: str = "s:Receiver") -> None:
+        super().__init__(message)
+        self.code = code
+        self.subcode = subcode
+        self.message = message
+        self.soap_code = soap_code
+
+
+def operation_timeout_fault() -> WSManFault:
+    return WSManFault(
+        2150858793,
+        "w:TimedOut",
+        "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.",
+    )
+
+
+def shell_not_found_fault(shell_id: str) -> WSManFault:
+    return WSManFault(
+        2150858843,
+        "w:InvalidSelectors",
+        f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell was not found "
+        "on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer exists on "
+        "the server. Provide the correct ShellId or create a new shell and retry the operation.",
+        soap_code="s:Sender",
+    )
+
+
+def quota_fault(max_shells: int) -> WSManFault:
+    return WSManFault(
+        2150859174,
+        "w:InternalError",
+        f"The WS-Management service cannot process the request. This user is allowed a maximum number of "
+        f"{max_shells} concurrent shells, which has been exceeded. Close existing shells or raise the quota for "
+        "this user.",
+    )
+
+
+def unsupported_fault(what: str) -> WSManFault:
+    return WSManFault(
+        2150858771,
+        "w:ActionNotSupported",
+        f"The WS-Management service cannot process the request. The action is not supported: {what}",
+        soap_code="s:Sender",
+    )
+
+
+def invalid_fault(message: str) -> WSManFault:
+    return WSManFault(2150858817, "w:InvalidParameter", message, soap_code="s:Sender")
+
+
+@dataclass
+class Request:
+    """One parsed WS-Man request."""
+
+    action: str
+    resource_uri: str
+    message_id: str
+    operation_timeout: float
+    max_envelope_size: int
+    selectors: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    body: ET.Element | None = None
+
+    @property
+    def verb(self) -> str:
+        """The last part of the action URI: Create, Command, Send, Receive, Signal, Delete, Get, ..."""
+        return self.action.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def shell_id(self) -> str | None:
+        return self.selectors.get("ShellId")
+
+
+def parse_request(data: bytes) -> Request:
+    try:
+        envelope = ET.fromstring(data)
+    except ET.ParseError as error:
+        raise invalid_fault(f"The request is not well-formed XML: {error}") from None
+    header = envelope.find("s:Header", NS)
+    if header is None:
+        raise invalid_fault("The request has no SOAP header.")
+
+    def text(path: str) -> str:
+        element = header.find(path, NS)
+        return (element.text or "").strip() if element is not None else ""
+
+    selectors = {
+        selector.attrib.get("Name", ""): (selector.text or "").strip()
+        for selector in header.findall("wsman:SelectorSet/wsman:Selector", NS)
+    }
+    options = {
+        option.attrib.get("Name", ""): (option.text or "").strip()
+        for option in header.findall("wsman:OptionSet/wsman:Option", NS)
+    }
+    body = envelope.find("s:Body", NS)
+    size_text = text("wsman:MaxEnvelopeSize")
+    return Request(
+        action=text("wsa:Action"),
+        resource_uri=text("wsman:ResourceURI"),
+        message_id=text("wsa:MessageID"),
+        operation_timeout=parse_duration(text("wsman:OperationTimeout"), 60.0),
+        max_envelope_size=int(size_text) if size_text.isdigit() else 153600,
+        selectors=selectors,
+        options=options,
+        body=body[0] if body is not None and len(body) else None,
+    )
+
+
+_ENVELOPE_OPEN = (
+    '<s:Envelope xml:lang="en-US" xmlns:s="{s}" xmlns:a="{wsa}" xmlns:x="{wst}" xmlns:w="{wsman}" '
+    'xmlns:rsp="{rsp}" xmlns:p="{wsmv}">'
+).format(**NS)
+
+
+def envelope(action: str, relates_to: str, body: str, extra_header: str = "") -> bytes:
+    """A response envelope; RelatesTo carries the request's MessageID (the header pypsrp checks)."""
+    message_id = f"uuid:{str(uuid.uuid4()).upper()}"
+    return (
+        f"{_ENVELOPE_OPEN}<s:Header><a:Action>{escape(action)}</a:Action>"
+        f"<a:MessageID>{message_id}</a:MessageID>"
+        "<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>"
+        f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>{extra_header}</s:Header>"
+        f"<s:Body>{body}</s:Body></s:Envelope>"
+    ).encode("utf-8")
+
+
+def fault_envelope(fault: WSManFault, relates_to: str, machine: str) -> bytes:
+    body = (
+        f"<s:Fault><s:Code><s:Value>{fault.soap_code}</s:Value><s:Subcode><s:Value>{fault.subcode}</s:Value>"
+        f'</s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.message)}</s:Text></s:Reason>'
+        f'<s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" '
+        f"Code={quoteattr(str(fault.code))} Machine={quoteattr(machine)}>"
+        f"<f:Message>{escape(fault.message)}</f:Message></f:WSManFault></s:Detail></s:Fault>"
+    )
+    return envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
+
+
+def resource_created(relates_to: str, address: str, resource_uri: str, shell_id: str, shell_xml: str) -> bytes:
+    body = (
+        f"<x:ResourceCreated><a:Address>{escape(address)}</a:Address><a:ReferenceParameters>"
+        f"<w:ResourceURI>{escape(resource_uri)}</w:ResourceURI><w:SelectorSet>"
+        f'<w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet></a:ReferenceParameters>'
+        f"</x:ResourceCreated>{shell_xml}"
+    )
+    return envelope(ACTION_PREFIX_TRANSFER + "CreateResponse", relates_to, body)
+
+
+def command_response(relates_to: str, command_id: str) -> bytes:
+    body = f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>"
+    return envelope(ACTION_PREFIX_SHELL + "CommandResponse", relates_to, body)
+
+
+def empty_response(relates_to: str, action: str, body: str = "") -> bytes:
+    return envelope(action, relates_to, body)
+
+
+def stream_element(name: str, data: bytes, command_id: str | None, end: bool = False) -> str:
+    import base64
+
+    attributes = f' Name="{name}"'
+    if command_id:
+        attributes += f' CommandId="{command_id}"'
+    if end:
+        attributes += ' End="true"'
+    return f"<rsp:Stream{attributes}>{base64.b64encode(data).decode()}</rsp:Stream>"
+
+
+def receive_response(
+    relates_to: str, streams: list[str], command_id: str | None, done: bool, exit_code: int | None = None
+) -> bytes:
+    state = ""
+    if command_id:
+        state_uri = COMMAND_STATE_DONE if done else COMMAND_STATE_RUNNING
+        exit_xml = f"<rsp:ExitCode>{exit_code}</rsp:ExitCode>" if done and exit_code is not None else ""
+        state = f'<rsp:CommandState CommandId="{command_id}" State="{state_uri}">{exit_xml}</rsp:CommandState>'
+    body = f"<rsp:ReceiveResponse>{''.join(streams)}{state}</rsp:ReceiveResponse>"
+    return envelope(ACTION_PREFIX_SHELL + "ReceiveResponse", relates_to, body)

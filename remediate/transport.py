@@ -1,0 +1,402 @@
+"""Talking to one host over WinRM: the one module that imports pypsrp and requests.
+
+A Session is one open RunspacePool on one host, reused for every step on that host. A step is sent as a
+script (`add_script`) with its values bound as PowerShell parameters (`add_parameter`); product keys and
+secrets are revealed here, at the last moment, and nowhere else. Every pypsrp / requests / spnego failure is
+translated into a TransportError at one point (`translate`), with a kind from errors.TRANSPORT_ERROR_KINDS and
+whether a retry may help; no message carries a password or a full product key.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from types import TracebackType
+from typing import Any
+
+import requests
+import spnego.exceptions
+from pypsrp.exceptions import (
+    AuthenticationError,
+    WinRMError,
+    WinRMTransportError,
+    WSManFaultError,
+)
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from remediate.errors import TransportError, UsageError
+from remediate.inventory import AUTH_METHODS, SCHEMES, Host
+from remediate.productkey import ProductKey
+from remediate.results import ResultFormatError, ScriptRun, StepResult
+from remediate.secret import Secret, scrub
+
+USERNAME_ENV = "REMEDIATE_USERNAME"
+PASSWORD_ENV = "REMEDIATE_PASSWORD"
+DEFAULT_PORTS = {"https": 5986, "http": 5985}
+# Auths that can seal WinRM messages themselves (needed over plain HTTP).
+ENCRYPTING_AUTHS = ("negotiate", "ntlm", "kerberos", "credssp")
+# WS-Man fault codes (decimal, as pypsrp reports them).
+FAULT_OPERATION_TIMEOUT = 2150858793  # 0x80338029: nothing happened within OperationTimeout (poll again)
+FAULT_QUOTA_SHELLS = 2150859174  # 0x803381A6: MaxShellsPerUser exceeded
+QUOTA_FAULTS = (FAULT_QUOTA_SHELLS, 2150859173, 2150859180)  # shells, concurrent operations, shells per host
+PIPELINE_FAILED = 5  # PSInvocationState.FAILED
+PIPELINE_RUNNING = 1
+_LIBRARY_ERRORS = (WinRMError, requests.exceptions.RequestException, spnego.exceptions.SpnegoError, OSError)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Who to log on as. The password is a Secret: its repr and str are masked."""
+
+    username: str
+    password: Secret | None = None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Credentials | None:
+        """REMEDIATE_USERNAME / REMEDIATE_PASSWORD, or None when no user name is set."""
+        environ = os.environ if environ is None else environ
+        username = environ.get(USERNAME_ENV, "")
+        if not username:
+            return None
+        password = environ.get(PASSWORD_ENV)
+        return cls(username, Secret(password, source=f"${PASSWORD_ENV}") if password else None)
+
+    @property
+    def secrets(self) -> list[Secret]:
+        return [self.password] if self.password is not None else []
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """Run-wide connection settings; a host's own variables (scheme, auth, ca_file, port) override them."""
+
+    auth: str = "negotiate"
+    scheme: str = "https"
+    port: int | None = None  # None: 5986 for https, 5985 for http
+    ca_file: str | None = None  # a CA bundle to verify the host's certificate against
+    insecure: bool = False  # skip certificate verification (explicit and loud, see cli)
+    connection_timeout: float = 30.0  # seconds to connect
+    operation_timeout: int = 20  # WS-Man OperationTimeout: how long one Receive may wait on the host
+    # pypsrp itself re-sends a Receive that timed out, up to 5 times, sleeping backoff * (2**n - 1) between:
+    # a host that hangs for good is reported after about 6 * (operation_timeout + 2) + 57 * backoff seconds.
+    receive_backoff: float = 0.5
+    certificate_pem: str | None = None  # auth=certificate: client certificate and key
+    certificate_key_pem: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_METHODS:
+            raise UsageError(f"unknown auth {self.auth!r}; one of {', '.join(AUTH_METHODS)}")
+        if self.scheme not in SCHEMES:
+            raise UsageError(f"unknown scheme {self.scheme!r}; one of {', '.join(SCHEMES)}")
+
+    def for_host(self, host: Host) -> ConnectionOptions:
+        variables = host.variables
+        return replace(
+            self,
+            auth=variables.get("auth", self.auth),
+            scheme=variables.get("scheme", self.scheme),
+            ca_file=variables.get("ca_file", self.ca_file),
+            port=host.port if host.port is not None else self.port,
+        )
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else DEFAULT_PORTS[self.scheme]
+
+    def check(self, credentials: Credentials | None) -> None:
+        """Refuse combinations that cannot work or would be unsafe, before connecting anywhere."""
+        if self.scheme == "http" and self.auth not in ENCRYPTING_AUTHS:
+            raise UsageError(
+                f"auth {self.auth} over http would send everything in clear text",
+                hint="use --scheme https, or an auth that seals messages: negotiate, ntlm, kerberos, credssp",
+            )
+        if self.auth == "certificate" and (not self.certificate_pem or not self.certificate_key_pem):
+            raise UsageError("auth certificate needs a client certificate and key (PEM files)")
+        has_password = credentials is not None and credentials.password is not None
+        if self.auth in ("basic", "ntlm", "credssp") and not has_password:
+            raise UsageError(
+                f"auth {self.auth} needs a user name and password",
+                hint=f"set {USERNAME_ENV} and {PASSWORD_ENV}, or answer the prompt",
+            )
+
+
+def reveal(value: Any) -> Any:
+    """The value PowerShell must receive: secrets and keys in clear. Only for add_parameter."""
+    if isinstance(value, (Secret, ProductKey)):
+        return value.reveal()
+    if isinstance(value, Mapping):
+        return {str(key): reveal(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [reveal(item) for item in value]
+    return value
+
+
+def _walk_secrets(value: Any) -> Iterator[Secret | ProductKey]:
+    if isinstance(value, (Secret, ProductKey)):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _walk_secrets(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _walk_secrets(item)
+
+
+def secrets_in(parameters: Mapping[str, Any]) -> list[Secret | ProductKey]:
+    """Every secret among a step's raw parameter values (to scrub them from what comes back)."""
+    return list(_walk_secrets(parameters))
+
+
+def _root_causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        for arg in getattr(current, "args", ()):
+            if isinstance(arg, BaseException):
+                yield from _root_causes(arg)
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            yield from _root_causes(reason)
+        current = current.__cause__ or current.__context__
+
+
+def _connection_kind(error: BaseException) -> tuple[str, bool, str]:
+    """(kind, transient, message) for a requests ConnectionError, by looking at what lies beneath it."""
+    for cause in _root_causes(error):
+        if isinstance(cause, socket.gaierror):
+            return "dns", False, "the host name does not resolve"
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
+            return "refused", True, "the connection was refused (WinRM not listening, or the host is down)"
+        if isinstance(cause, (ConnectionResetError, BrokenPipeError)):
+            return "protocol", True, "the connection was dropped by the host"
+        if type(cause).__name__ in ("NameResolutionError",):
+            return "dns", False, "the host name does not resolve"
+        if type(cause).__name__ in ("RemoteDisconnected", "ProtocolError", "IncompleteRead"):
+            return "protocol", True, "the connection was dropped before an answer came"
+        if isinstance(cause, (TimeoutError, socket.timeout)):
+            return "timeout", True, "the connection timed out"
+    text = str(error)
+    if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "dns", False, "the host name does not resolve"
+    return "refused", True, "could not connect"
+
+
+def translate(
+    error: BaseException, host: str, secrets: list[Secret | ProductKey] | None = None
+) -> TransportError:
+    """The one place where pypsrp, requests and spnego errors become TransportError."""
+    kind, transient, message = _classify(error)
+    return TransportError(kind, scrub(message, secrets or []), host=host, transient=transient)
+
+
+def _classify(error: BaseException) -> tuple[str, bool, str]:
+    if isinstance(error, TransportError):
+        return error.kind, error.transient, error.message
+    if isinstance(error, requests.exceptions.SSLError):
+        return "tls", False, f"TLS failed (certificate not trusted, or not TLS): {_short(error)}"
+    if isinstance(error, (requests.exceptions.ConnectTimeout,)):
+        return "timeout", True, "timed out while connecting"
+    if isinstance(error, (requests.exceptions.ReadTimeout, requests.exceptions.Timeout)):
+        return "timeout", True, "the host did not answer in time"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return _connection_kind(error)
+    if isinstance(error, AuthenticationError):
+        return "auth", False, f"authentication failed: {_short(error)}"
+    if isinstance(error, spnego.exceptions.SpnegoError):
+        return "auth", False, f"authentication failed: {_short(error)}"
+    if isinstance(error, WSManFaultError):
+        code = _as_int(error.code)
+        reason = (error.reason or "").strip()
+        if code in QUOTA_FAULTS or "concurrent shells" in reason or "quota" in reason.lower():
+            return "quota", True, f"WinRM quota reached: {reason or error.code}"
+        return "protocol", False, f"WS-Management fault {error.code}: {reason}"
+    if isinstance(error, WinRMTransportError):
+        code = _as_int(error.code)
+        if code == 401:
+            return "auth", False, "authentication failed (HTTP 401)"
+        if code is not None and code >= 500:
+            return "protocol", True, f"the host answered HTTP {code}"
+        return "protocol", False, f"the host answered HTTP {code}"
+    if isinstance(error, WinRMError):
+        return "protocol", False, f"WinRM protocol error: {_short(error)}"
+    if isinstance(error, (ConnectionError, OSError)):
+        return _connection_kind(error)
+    return "protocol", False, f"{type(error).__name__}: {_short(error)}"
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _short(error: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _record_text(record: Any) -> str:
+    """The message of a PSRP ErrorRecord (or whatever pypsrp gave us)."""
+    exception = getattr(record, "exception", None)
+    for source in (exception, record):
+        if source is None:
+            continue
+        for properties in ("adapted_properties", "extended_properties"):
+            found = getattr(source, properties, None) or {}
+            message = found.get("Message") if isinstance(found, dict) else None
+            if message:
+                return str(message)
+    for attribute in ("details_message", "message"):
+        value = getattr(record, attribute, None)
+        if value:
+            return str(value)
+    return str(record)
+
+
+class Session:
+    """One open connection to one host: one RunspacePool, reused for every step."""
+
+    def __init__(
+        self,
+        host: Host,
+        options: ConnectionOptions,
+        credentials: Credentials | None = None,
+    ) -> None:
+        self.host = host
+        self.label = host.label
+        self.options = options.for_host(host)
+        self.credentials = credentials
+        self._pool: RunspacePool | None = None
+        self._wsman: WSMan | None = None
+
+    def _cert_validation(self) -> bool | str:
+        if self.options.insecure:
+            return False
+        return self.options.ca_file or True
+
+    @contextmanager
+    def _translated(self, secrets: list[Secret | ProductKey] | None = None) -> Iterator[None]:
+        try:
+            yield
+        except TransportError:
+            raise
+        except _LIBRARY_ERRORS as error:
+            known = list(secrets or []) + (self.credentials.secrets if self.credentials else [])
+            raise translate(error, self.label, known) from None
+
+    def open(self) -> Session:
+        options = self.options
+        options.check(self.credentials)
+        extra: dict[str, Any] = {}
+        if options.auth == "certificate":
+            extra = {
+                "certificate_pem": options.certificate_pem,
+                "certificate_key_pem": options.certificate_key_pem,
+            }
+        credentials = self.credentials
+        username = credentials.username if credentials else None
+        password = credentials.password.reveal() if credentials and credentials.password else None
+        with self._translated():
+            self._wsman = WSMan(
+                self.host.name,
+                port=options.effective_port,
+                username=username,
+                password=password,
+                ssl=options.scheme == "https",
+                auth=options.auth,
+                cert_validation=self._cert_validation(),  # type: ignore[arg-type]  # a CA bundle path works
+                connection_timeout=max(1, math.ceil(options.connection_timeout)),
+                read_timeout=max(1, math.ceil(options.connection_timeout)),
+                operation_timeout=options.operation_timeout,
+                encryption="auto",
+                reconnection_backoff=options.receive_backoff,
+                no_proxy=True,
+                **extra,
+            )
+            pool = RunspacePool(self._wsman)
+            pool.open()
+            self._pool = pool
+        return self
+
+    def close(self) -> None:
+        """Close the pool (and its shell on the host). Errors while closing are not worth reporting."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            with suppress(*_LIBRARY_ERRORS):
+                pool.close()
+        if self._wsman is not None:
+            self._wsman.transport.close()
+            self._wsman = None
+
+    def __enter__(self) -> Session:
+        return self.open()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def run(self, script: str, parameters: Mapping[str, Any], timeout_s: float) -> ScriptRun:
+        """Run one step's script with its parameters; wait at most timeout_s. Raises TransportError."""
+        if self._pool is None:
+            raise TransportError("protocol", "the session is not open", host=self.label)
+        secrets = secrets_in(parameters)
+        started = time.monotonic()
+        deadline = started + timeout_s
+        with self._translated(secrets):
+            shell = PowerShell(self._pool)
+            shell.add_script(script)
+            for name, value in parameters.items():
+                shell.add_parameter(name, reveal(value))
+            shell.begin_invoke()
+            while shell.state == PIPELINE_RUNNING:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._stop(shell)
+                    message = f"the step did not finish within {timeout_s:g}s"
+                    raise TransportError("timeout", message, host=self.label, transient=True)
+                shell.poll_invoke(timeout=max(1, min(self.options.operation_timeout, math.ceil(remaining))))
+        run = self._collect(shell, secrets)
+        run.duration_s = time.monotonic() - started
+        return run
+
+    def _stop(self, shell: PowerShell) -> None:
+        with suppress(*_LIBRARY_ERRORS):  # the host may be gone; the timeout is what we report
+            shell.stop()
+
+    def _collect(self, shell: PowerShell, secrets: list[Secret | ProductKey]) -> ScriptRun:
+        errors = [scrub(_record_text(record), secrets) for record in shell.streams.error]
+        warnings = [scrub(str(record), secrets) for record in shell.streams.warning]
+        output = [item for item in shell.output if item is not None]
+        if shell.state == PIPELINE_FAILED or shell.had_errors:
+            message = errors[-1] if errors else "the script failed"
+            return _failed(message, errors, warnings)
+        if not output:
+            message = "the script printed no result" + (f": {errors[-1]}" if errors else "")
+            return _failed(message, errors, warnings)
+        last = output[-1]
+        if not isinstance(last, str):
+            message = f"the script's last output is a {type(last).__name__}, not the JSON result"
+            return _failed(message, errors, warnings)
+        try:
+            result = StepResult.from_json(last)
+        except ResultFormatError as error:
+            message = scrub(error.message, secrets)
+            return _failed(message, errors, warnings)
+        if secrets:  # a script that echoes a key back must not carry it further
+            result = replace(result, output=scrub(result.output, secrets))
+        return ScriptRun(result, errors=errors, warnings=warnings)
+
+
+def _failed(message: str, errors: list[str], warnings: list[str]) -> ScriptRun:
+    return ScriptRun(StepResult.failure(message), script_error=message, errors=errors, warnings=warnings)

@@ -1,0 +1,239 @@
+"""Run-wide values (--set, --secret-env, --secrets-file) and how each host's parameter values are decided.
+
+For every playbook parameter, lowest first: the playbook's default < ``--set name=value`` < the host's
+variable. Secret parameters (``secret: true``) and every ``product_key`` come only from
+``--secret-env NAME=VARIABLE`` or ``--secrets-file FILE``: never from the command line or a hosts file.
+
+A secrets file has one ``name=value`` per line; ``#`` starts a comment only at the start of a line (a ``#``
+in a value is kept); spaces around name and value are dropped; a value may be wrapped in double quotes, which
+are removed (nothing inside is an escape). Messages name the file and line, never the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from remediate.errors import Location, UsageError
+from remediate.inventory import TRANSPORT_VARIABLES, Host
+from remediate.parameter_types import ParameterValue, coerce
+from remediate.productkey import mask_product_keys
+from remediate.secret import Secret
+
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SECRET_SOURCES_ONLY = "secrets come from --secret-env or --secrets-file, never the command line"
+
+
+class ParameterSpec(Protocol):
+    """What values.py needs to know about a playbook parameter."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def required(self) -> bool: ...
+    @property
+    def default(self) -> object: ...
+    @property
+    def secret(self) -> bool: ...
+    @property
+    def choices(self) -> Sequence[str] | None: ...
+
+
+@dataclass(frozen=True)
+class RunValues:
+    """Values given for the whole run. `secrets` never print; `warnings` are for the user (e.g. file mode)."""
+
+    settings: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, Secret] = field(default_factory=dict)
+    secret_locations: dict[str, Location] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_options(
+        cls,
+        set_options: Sequence[str] = (),
+        secret_env: Sequence[str] = (),
+        secrets_file: Path | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> RunValues:
+        settings = _settings(set_options)
+        secrets: dict[str, Secret] = {}
+        locations: dict[str, Location] = {}
+        warnings: list[str] = []
+        for option in secret_env:
+            name, variable = _secret_env_option(option)
+            if name in secrets:
+                raise UsageError(f"--secret-env {name}=... is given twice")
+            value = environ.get(variable)
+            if not value:
+                state = "is not set" if value is None else "is empty"
+                raise UsageError(f"--secret-env {name}={variable}: environment variable {variable} {state}")
+            secrets[name] = Secret(value, source=f"environment variable {variable}")
+            locations[name] = Location(field=f"--secret-env {name}={variable}")
+        if secrets_file is not None:
+            from_file, file_warnings = _read_secrets_file(Path(secrets_file))
+            warnings.extend(file_warnings)
+            for name, (secret, where) in from_file.items():
+                if name in secrets:
+                    raise UsageError(f"{name} is given by both --secret-env and the secrets file", where)
+                secrets[name] = secret
+                locations[name] = where
+        for name in settings:
+            if name in secrets:
+                raise UsageError(f"{name} is given by --set and by a secret source; give it once")
+        return cls(settings, secrets, locations, warnings)
+
+
+def resolve(
+    parameters: Mapping[str, ParameterSpec], host: Host, run: RunValues
+) -> dict[str, ParameterValue | None]:
+    """The typed value of every parameter for `host`; an optional parameter given nowhere is None.
+
+    Raises UsageError (or its ParameterValueError / ProductKeyError kinds) naming the parameter, the host and
+    where the bad value came from; no message contains a secret or a full product key.
+    """
+    _check_known(parameters, run)
+    values: dict[str, ParameterValue | None] = {}
+    for name, spec in parameters.items():
+        values[name] = _resolve_one(name, spec, host, run)
+    return values
+
+
+def _resolve_one(name: str, spec: ParameterSpec, host: Host, run: RunValues) -> ParameterValue | None:
+    secret_only = spec.secret or spec.type == "product_key"
+    choices = spec.choices
+    if secret_only:
+        if name in run.settings:
+            raise UsageError(f"{name} is a secret: {SECRET_SOURCES_ONLY}", Location(field=f"--set {name}"))
+        if name in host.variables:
+            raise UsageError(
+                f"{name} is a secret: {SECRET_SOURCES_ONLY} or a hosts file",
+                _host_location(host, name),
+            )
+    if name in run.secrets:
+        secret = run.secrets[name]
+        # A value from a secret source stays secret: never shown in a message, text kept as a Secret.
+        return coerce(spec.type, secret.reveal(), choices=choices, field=name,
+                      location=run.secret_locations.get(name), secret=True)
+    if not secret_only and name in host.variables:
+        return coerce(spec.type, host.variables[name], choices=choices, field=name,
+                      location=_host_location(host, name))
+    if not secret_only and name in run.settings:
+        return coerce(spec.type, run.settings[name], choices=choices, field=name,
+                      location=Location(field=f"--set {name}"))
+    if spec.default is not None:
+        if not isinstance(spec.default, (str, int, bool)):
+            raise UsageError(f"parameter {name}: default must be text, a number or true/false")
+        return coerce(spec.type, spec.default, choices=choices, field=name,
+                      location=Location(field=f"{name} (default)"), secret=spec.secret)
+    if spec.required:
+        if secret_only:
+            how = f"--secret-env {name}=VARIABLE or a {name}=... line in --secrets-file"
+        else:
+            how = f"--set {name}=... or {name}=... on the host's line in the hosts file"
+        raise UsageError(f"host {host.label}: parameter {name} is required; give it with {how}")
+    return None
+
+
+def _host_location(host: Host, name: str) -> Location:
+    return Location(host.source, host.line, f"{host.label}: {name}")
+
+
+def _check_known(parameters: Mapping[str, ParameterSpec], run: RunValues) -> None:
+    known = ", ".join(sorted(parameters)) or "(none)"
+    for name in run.settings:
+        if name not in parameters:
+            message = f"--set {name}: the playbook has no parameter {name}"
+            raise UsageError(message, hint=f"its parameters are: {known}")
+    for name in run.secrets:
+        if name not in parameters:
+            raise UsageError(
+                f"the playbook has no parameter {name}",
+                run.secret_locations.get(name),
+                hint=f"its parameters are: {known}",
+            )
+
+
+def _settings(set_options: Sequence[str]) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for option in set_options:
+        name, has_equals, value = option.partition("=")
+        name = name.strip()
+        if not has_equals:
+            raise UsageError(f"--set expects name=value, got {mask_product_keys(option)!r}")
+        if not _NAME.fullmatch(name):
+            raise UsageError(f"--set {name!r}: a parameter name is lower-case letters, digits and _")
+        if name in TRANSPORT_VARIABLES:
+            raise UsageError(f"--set {name}: {name} is a connection setting: write it in the hosts file")
+        if name in settings:
+            raise UsageError(f"--set {name}=... is given twice")
+        settings[name] = value
+    return settings
+
+
+def _secret_env_option(option: str) -> tuple[str, str]:
+    name, has_equals, variable = option.partition("=")
+    name, variable = name.strip(), variable.strip()
+    if not has_equals or not variable:
+        raise UsageError(
+            "--secret-env expects NAME=VARIABLE: a parameter and the environment variable that holds it",
+            hint="for example --secret-env product_key=REMEDIATE_PRODUCT_KEY",
+        )
+    if not _NAME.fullmatch(name):
+        raise UsageError(f"--secret-env {name!r}: a parameter name is lower-case letters, digits and _")
+    if not _ENV_NAME.fullmatch(variable):
+        raise UsageError(f"--secret-env {name}=...: {variable!r} is not an environment variable name")
+    return name, variable
+
+
+def _read_secrets_file(path: Path) -> tuple[dict[str, tuple[Secret, Location]], list[str]]:
+    try:
+        data = path.read_bytes()
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise UsageError(f"secrets file not found: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"secrets file is a folder, not a file: {path}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read secrets file {path}: {error.strerror or error}") from None
+    warnings: list[str] = []
+    if sys.platform != "win32" and mode & (stat.S_IRGRP | stat.S_IROTH):
+        warnings.append(
+            f"secrets file {path} is readable by other users (mode {stat.S_IMODE(mode):04o}); "
+            f"run: chmod 600 {path}"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        bad_line = data[: error.start].count(b"\n") + 1
+        raise UsageError("secrets file is not UTF-8 text", Location(path, bad_line)) from None
+    secrets: dict[str, tuple[Secret, Location]] = {}
+    for number, raw_line in enumerate(text.splitlines(), 1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        where = Location(path, number)
+        name, has_equals, value = line.partition("=")
+        name, value = name.strip(), value.strip()
+        if not has_equals:
+            raise UsageError("expected name=value", where)
+        if not _NAME.fullmatch(name):
+            raise UsageError("a name is lower-case letters, digits and _ (not a digit first)", where)
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if not value:
+            raise UsageError(f"{name} has an empty value", Location(path, number, name))
+        if name in secrets:
+            first = secrets[name][1].line
+            raise UsageError(f"{name} is given twice (first on line {first})", Location(path, number, name))
+        secrets[name] = (Secret(value, source=f"{path}:{number}"), Location(path, number, name))
+    return secrets, warnings

@@ -1,0 +1,250 @@
+"""The audit log: chained, masked, thread-safe, verifiable, and readable after a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from remediate import audit
+from remediate.audit import AuditLog, Redactor, verify
+from remediate.errors import AuditError
+from remediate.secret import Secret
+
+KEY = "NPPR9-FWDCX-D2C8J-H872K-2YT43"  # a published generic volume license key (Windows 10/11 Enterprise)
+PASSWORD = "Pa55-w0rd!seCret"
+
+
+def write_run(path: Path, hosts: int = 3) -> None:
+    with AuditLog(path) as log:
+        log.record(audit.RUN_STARTED, operator="alice", code="0xC004F074", arguments=["run", "0xC004F074"])
+        for number in range(hosts):
+            host = f"pc{number}.corp.example"
+            log.record(audit.HOST_STARTED, host=host, code="0xC004F074")
+            log.record(audit.STEP, host=host, step="license-state", ok=False, hresult="0xC004F074")
+            log.record(audit.OUTCOME, host=host, outcome="fixed", code_before="0xC004F074", code_after=None)
+        log.record(audit.RUN_FINISHED, summary={"hosts": hosts, "counts": {"fixed": hosts}})
+
+
+def lines_of(path: Path) -> list[bytes]:
+    return path.read_bytes().split(b"\n")[:-1]
+
+
+def write_lines(path: Path, lines: list[bytes]) -> None:
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+def test_a_written_log_verifies_with_every_event(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_run(path)
+    result = verify(path)
+    assert result.ok and not result.truncated
+    assert result.events == 1 + 3 * 3 + 1
+    events = audit.read_events(path)
+    assert [event["seq"] for event in events] == list(range(1, 12))
+    assert events[0]["prev"] == audit.GENESIS
+    assert all(events[i]["prev"] == events[i - 1]["hash"] for i in range(1, len(events)))
+    assert all(event["time"].endswith("Z") for event in events)
+
+
+def test_an_edited_line_is_caught_at_that_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_run(path)
+    lines = lines_of(path)
+    assert b'"fixed"' in lines[3]
+    lines[3] = lines[3].replace(b'"fixed"', b'"healthy"')
+    write_lines(path, lines)
+    result = verify(path)
+    assert not result.ok
+    assert result.problems[0].startswith("line 4:") and "edited" in result.problems[0]
+
+
+def test_an_edited_line_with_a_recomputed_hash_breaks_the_next_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_run(path)
+    lines = lines_of(path)
+    event = json.loads(lines[3])
+    event["outcome"] = "healthy"
+    event["hash"] = audit.event_hash(event)
+    lines[3] = audit.canonical_json(event).encode()
+    write_lines(path, lines)
+    result = verify(path)
+    assert not result.ok and result.problems[0].startswith("line 5:")
+
+
+def test_an_edited_last_line_is_caught(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_run(path)
+    lines = lines_of(path)
+    lines[-1] = lines[-1].replace(b'"fixed":3', b'"fixed":2')
+    write_lines(path, lines)
+    assert not verify(path).ok
+
+
+def test_a_dropped_line_is_caught(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_run(path)
+    lines = lines_of(path)
+    del lines[3]
+    write_lines(path, lines)
+    result = verify(path)
+    assert not result.ok and result.problems[0].startswith("line 4:")
+
+
+def test_reordered_lines_are_caught(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_run(path)
+    lines = lines_of(path)
+    lines[2], lines[3] = lines[3], lines[2]
+    write_lines(path, lines)
+    result = verify(path)
+    assert not result.ok and result.problems[0].startswith("line 3:")
+
+
+def test_a_log_cut_by_a_crash_in_its_last_line_is_truncated_but_valid(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_run(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:-40])  # cut inside the last event, as a crash while writing it would
+    result = verify(path)
+    assert result.ok and result.truncated
+    assert result.events == 10
+    assert "cut short" in result.describe()
+
+
+def test_a_complete_line_appended_without_newline_is_not_taken_for_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_run(path)
+    with path.open("ab") as handle:
+        handle.write(b'{"seq":12,"type":"outcome"}')
+    assert not verify(path).ok
+
+
+@settings(max_examples=60, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=10_000))
+def test_every_prefix_of_a_log_verifies(tmp_path_factory: pytest.TempPathFactory, cut: int) -> None:
+    directory = tmp_path_factory.mktemp("prefix")
+    path = directory / "a.jsonl"
+    write_run(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: cut % (len(data) + 1)])
+    result = verify(path)
+    assert result.ok
+    assert result.truncated == (not path.read_bytes().endswith(b"\n") and path.stat().st_size > 0)
+
+
+def test_an_existing_log_is_continued_and_a_cut_one_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_run(path, hosts=1)
+    write_run(path, hosts=2)
+    result = verify(path)
+    assert result.ok and result.events == 5 + 8
+    assert len(audit.show(path)) == 2
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(AuditError, match="new file"):
+        AuditLog(path)
+
+
+def test_concurrent_writers_keep_the_chain(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path) as log:
+
+        def write(worker: int) -> None:
+            for number in range(40):
+                log.record(audit.STEP, host=f"h{worker}", step=str(number))
+
+        threads = [threading.Thread(target=write, args=(worker,)) for worker in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    result = verify(path)
+    assert result.ok and result.events == 240
+
+
+def test_keys_and_secrets_never_reach_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    redactor = Redactor([Secret(PASSWORD)])
+    with AuditLog(path, redactor) as log:
+        log.record(
+            audit.STEP,
+            host="pc1",
+            parameters={"ProductKey": KEY, "Password": PASSWORD},
+            output=f"Installed product key {KEY} successfully.\r\nlogon with {PASSWORD} failed",
+        )
+    text = path.read_text(encoding="utf-8")
+    assert KEY not in text and PASSWORD not in text
+    assert "2YT43" in text  # the last five characters stay, so an admin can tell which key
+    assert verify(path).ok
+
+
+def test_long_output_is_truncated(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path) as log:
+        log.record(audit.STEP, host="pc1", output="x" * 50_000)
+    event = audit.read_events(path)[0]
+    assert len(event["output"]) < 9000 and "not kept" in event["output"]
+
+
+def test_japanese_text_is_kept_readable(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path) as log:
+        log.record(audit.STEP, host="pc1", output="プロダクト キーを正常にインストールしました。")
+    assert "プロダクト キー" in path.read_text(encoding="utf-8")
+    assert verify(path).ok
+
+
+def test_show_summarises_a_run(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_run(path)
+    (run,) = audit.show(path)
+    assert run.operator == "alice" and run.code == "0xC004F074"
+    assert run.steps == 3 and run.finished is not None
+    assert {host: fields["outcome"] for host, fields in run.hosts.items()} == {
+        "pc0.corp.example": "fixed",
+        "pc1.corp.example": "fixed",
+        "pc2.corp.example": "fixed",
+    }
+
+
+def test_the_default_path_is_unique(tmp_path: Path) -> None:
+    first = audit.default_path("0xC004F074", directory=tmp_path)
+    first.parent.mkdir(parents=True, exist_ok=True)
+    first.write_text("")
+    second = audit.default_path("0xC004F074", directory=tmp_path)
+    assert first != second and second.name.endswith("0xC004F074-2.jsonl") and "T" in second.name
+
+
+WRITER = """
+import sys, time
+from remediate.audit import AuditLog
+log = AuditLog(sys.argv[1])
+number = 0
+while True:
+    number += 1
+    log.record("step", host="pc%d" % (number % 7), output="x" * (number % 3000))
+"""
+
+
+def test_a_writer_killed_mid_run_leaves_a_verifiable_log(tmp_path: Path) -> None:
+    path = tmp_path / "killed.jsonl"
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not path.exists() or path.read_bytes().count(b"\n") < 50):
+            time.sleep(0.02)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    result = verify(path)
+    assert result.ok, result.describe()
+    assert result.events >= 50

@@ -1,0 +1,366 @@
+"""The playbook commands through click's CliRunner: list, show, validate, explain, run --dry-run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from remediate import resources
+from remediate.cli import main
+from remediate.productkey import KEY_ALPHABET
+
+DATA = Path(__file__).parent / "data"
+PLAYBOOKS = str(DATA / "playbooks")
+KEY = "NPPR9-FWDCX-D2C8J-H872K-2YT43"
+
+
+@pytest.fixture(autouse=True)
+def only_test_playbooks(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped folder holds only the schema, so these tests see only the test playbooks."""
+    shipped = tmp_path_factory.mktemp("shipped")
+    shutil.copy(resources.playbooks_dir() / "playbook.schema.json", shipped)
+    monkeypatch.setattr(resources, "playbooks_dir", lambda: shipped)
+    for name in ("LANG", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    return shipped
+
+
+def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def hosts(tmp_path: Path) -> Path:
+    path = tmp_path / "hosts.txt"
+    path.write_text(
+        "client01.lab.example.com kms_host=kms01.lab.example.com\n"
+        "client02.lab.example.com kms_host=kms01.lab.example.com\n"
+        'web03 note="rack 3"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+# --- list / show -------------------------------------------------------------------------------------------
+
+
+def test_list_as_json() -> None:
+    result = invoke("list", "--playbooks", PLAYBOOKS, "--output", "json")
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert rows == [
+        {
+            "code": "0xC004F074",
+            "also": ["0xC004F0FE"],
+            "category": "kms",
+            "title": "No KMS host could be contacted (test)",
+            "summary": "Test playbook.",
+            "escalates": False,
+            "source": str(DATA / "playbooks" / "0xC004F074.yaml"),
+        }
+    ]
+
+
+def test_list_as_a_table_in_japanese() -> None:
+    result = invoke("list", "--playbooks", PLAYBOOKS, "--lang", "ja")
+    assert result.exit_code == 0
+    assert "0xC004F074" in result.stdout and "KMS ホストに接続できません" in result.stdout
+
+
+def test_show_in_english_by_default_and_in_japanese_under_a_japanese_locale() -> None:
+    english = invoke("show", "c004f074", "--playbooks", PLAYBOOKS)
+    assert english.exit_code == 0
+    for expected in (
+        "0xC004F074 — No KMS host could be contacted (test)",
+        "kms_port",
+        "1688",
+        "detect",
+        "set-kms: Point at the KMS host",
+        "needs --allow edition-conversion",
+        "Call the KMS administrator.",
+    ):
+        assert expected in english.stdout
+    japanese = invoke("show", "0xC004F074", "--playbooks", PLAYBOOKS, env={"LANG": "ja_JP.UTF-8"})
+    assert "KMS 管理者に連絡してください。" in japanese.stdout
+    assert "set-kms: KMS ホストを設定する" in japanese.stdout
+    forced = invoke(
+        "show", "0xC004F074", "--playbooks", PLAYBOOKS, "--lang", "en", env={"LC_ALL": "ja_JP.UTF-8"}
+    )
+    assert "Call the KMS administrator." in forced.stdout
+
+
+def test_show_an_unknown_code_exits_2_and_suggests_the_nearest() -> None:
+    result = invoke("show", "0xC004F047", "--playbooks", PLAYBOOKS)
+    assert result.exit_code == 2
+    assert "no playbook for 0xC004F047" in result.stderr
+    assert "did you mean 0xC004F074" in result.stderr
+
+
+def test_show_a_malformed_code_exits_2() -> None:
+    result = invoke("show", "0xZZZ", "--playbooks", PLAYBOOKS)
+    assert result.exit_code == 2
+    assert "not an error code: '0xZZZ'" in result.stderr
+
+
+# --- validate ----------------------------------------------------------------------------------------------
+
+
+def test_validate_good_and_bad_files(tmp_path: Path) -> None:
+    good = DATA / "playbooks" / "0xC004F074.yaml"
+    bad_folder = tmp_path / "bad"
+    bad_folder.mkdir()
+    text = good.read_text("utf-8").replace(
+        "    phase: fix\n    template: test-kms-set", "    phase: fixx\n    template: test-kms-set", 1
+    )
+    (bad_folder / "0xC004F074.yaml").write_text(text, "utf-8")
+    (bad_folder / "templates").symlink_to(DATA / "templates")
+    ok = invoke("validate", str(good))
+    assert ok.exit_code == 0
+    assert ok.stdout == f"OK {good}\n"
+    result = invoke("validate", str(good), str(bad_folder))
+    assert result.exit_code == 2
+    assert f"OK {good}" in result.stdout
+    assert f"{bad_folder / '0xC004F074.yaml'}:25: steps[set-kms].phase: 'fixx' is not one of" in result.stdout
+    assert "1 of 2 playbook file(s) have problems" in result.stderr
+
+
+def test_validate_renders_templates(tmp_path: Path) -> None:
+    folder = tmp_path / "pb"
+    (folder / "templates").mkdir(parents=True)
+    for template in (DATA / "templates").iterdir():
+        shutil.copy(template, folder / "templates")
+    (folder / "templates" / "test-kms-set.ps1.j2").write_text("param()\n$a = {{ nothing }}\n", "utf-8")
+    shutil.copy(DATA / "playbooks" / "0xC004F074.yaml", folder)
+    result = invoke("validate", str(folder))
+    assert result.exit_code == 2
+    assert "steps[set-kms].template:" in result.stdout
+    assert "test-kms-set.ps1.j2:2: 'nothing' is undefined" in result.stdout
+    assert "steps[set-kms].params.KmsHost" not in result.stdout or "declares no parameter" in result.stdout
+
+
+def test_validate_a_missing_path_exits_2(tmp_path: Path) -> None:
+    result = invoke("validate", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2
+    assert "nowhere: no such file or folder" in result.stdout
+
+
+# --- explain -----------------------------------------------------------------------------------------------
+
+
+def test_explain_text_names_meaning_and_playbook() -> None:
+    result = invoke("explain", "slmgr: Error: 0xC004F074 and later 0x8007232B", "--playbooks", PLAYBOOKS)
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("0xC004F074: ") and "KMS" in lines[0]
+    assert "playbook: 0xC004F074" in lines[1]
+    assert lines[2].startswith("0x8007232B: ")
+    assert lines[3] == "  no playbook: escalate to a human"
+
+
+def test_explain_json_in_order_of_appearance_from_stdin_and_file(tmp_path: Path) -> None:
+    text = "エラーコード: 0x8007232B\nError: 0xC004F0FE\nError: 0xC004F074\n"
+    from_stdin = invoke("explain", "-", "--output", "json", "--playbooks", PLAYBOOKS, input=text)
+    assert from_stdin.exit_code == 0
+    codes = json.loads(from_stdin.stdout)["codes"]
+    assert [(c["code"], c["playbook"]) for c in codes] == [
+        ("0x8007232B", None),
+        ("0xC004F0FE", "0xC004F074"),
+        ("0xC004F074", "0xC004F074"),
+    ]
+    assert codes[1]["meaning"] is None  # a code Microsoft does not document
+    file = tmp_path / "slmgr.txt"
+    file.write_text(text, "utf-8")
+    from_file = invoke(
+        "explain", "--file", str(file), "--output", "json", "--playbooks", PLAYBOOKS, "--lang", "ja"
+    )
+    assert json.loads(from_file.stdout)["codes"][0]["meaning"].startswith("DNS")
+
+
+def test_explain_without_a_code_says_so_and_exits_0() -> None:
+    result = invoke("explain", "everything is fine")
+    assert result.exit_code == 0
+    assert result.stdout == "no activation error code found\n"
+    assert json.loads(invoke("explain", "fine", "--output", "json").stdout) == {"codes": []}
+
+
+def test_explain_without_text_exits_2() -> None:
+    result = invoke("explain")
+    assert result.exit_code == 2
+    assert "nothing to explain" in result.stderr
+
+
+# --- run --dry-run -----------------------------------------------------------------------------------------
+
+
+def dry_run(hosts: Path, *extra: str, env: dict[str, str] | None = None) -> Result:
+    return invoke(
+        "run", "0xC004F074", "--hosts", str(hosts), "--playbooks", PLAYBOOKS, "--dry-run", *extra, env=env
+    )
+
+
+def test_dry_run_prints_each_script_with_its_masked_parameters_below(hosts: Path) -> None:
+    result = dry_run(hosts, "--secret-env", "product_key=TEST_KEY", env={"TEST_KEY": KEY})
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "Dry run: nothing was sent to any host." in out
+    assert "Hosts: 3 · 2 group(s)" in out
+    assert "Hosts: client01.lab.example.com, client02.lab.example.com" in out
+    # the script, exactly, then its parameters
+    script_at = out.index(
+        '$text = & cscript.exe //NoLogo "$env:SystemRoot\\System32\\slmgr.vbs" /skms $target'
+    )
+    assert out.index("-KmsHost = kms01.lab.example.com") > script_at
+    assert out.count("  -ProductKey = XXXXX-XXXXX-XXXXX-XXXXX-2YT43\n") == 2  # once per group
+    assert KEY not in out and KEY not in result.stderr
+    assert "Left out: set-kms (its condition is false: when kms_host); convert-edition (needs --allow" in out
+
+
+def test_dry_run_json(hosts: Path) -> None:
+    result = dry_run(hosts, "--output", "json", "--secret-env", "product_key=TEST_KEY", env={"TEST_KEY": KEY})
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert [h["host"] for h in data["hosts"]] == [
+        "client01.lab.example.com",
+        "client02.lab.example.com",
+        "web03",
+    ]
+    step = data["hosts"][0]["steps"][2]
+    assert (step["id"], step["phase"]) == ("install-key", "fix")
+    assert "/ipk $ProductKey" in step["script"]
+    assert step["parameters"]["ProductKey"] == "XXXXX-XXXXX-XXXXX-XXXXX-2YT43"
+    assert KEY not in result.stdout
+
+
+def test_dry_run_groups_500_identical_hosts(tmp_path: Path) -> None:
+    hosts = tmp_path / "fleet.txt"
+    hosts.write_text("".join(f"client{i:03}.example.com\n" for i in range(500)), "utf-8")
+    result = dry_run(hosts)
+    assert result.exit_code == 0
+    assert "Hosts: 500 · 1 group(s)" in result.stdout
+    assert result.stdout.count("/ato") == 1
+    assert "and 480 more" in result.stdout
+
+
+def test_dry_run_in_japanese(hosts: Path) -> None:
+    result = dry_run(hosts, "--lang", "ja")
+    assert "ドライラン: どのホストにも何も送信していません。" in result.stdout
+    assert "KMS ホストを設定する" in result.stdout
+
+
+def test_allow_plans_an_opt_in_step(hosts: Path) -> None:
+    result = dry_run(hosts, "--allow", "edition-conversion", "--output", "json")
+    steps = [s["id"] for s in json.loads(result.stdout)["hosts"][0]["steps"]]
+    assert "convert-edition" in steps
+
+
+@pytest.mark.parametrize(
+    ("args", "hosts_text", "expected"),
+    [
+        (
+            ["--allow", "rearm"],
+            None,
+            "--allow rearm: no playbook has a step that needs it (known opt-ins: edition-conversion)",
+        ),
+        (["--set", "kms_port=99999"], None, "expected a port number from 1 to 65535"),
+        (["--set", "product_key=" + KEY], None, "product_key is a secret: secrets come from --secret-env"),
+        (["--set", "nonsense"], None, "--set expects name=value, got 'nonsense'"),
+        (
+            ["--secret-env", "product_key=NOT_SET_ANYWHERE"],
+            None,
+            "environment variable NOT_SET_ANYWHERE is not set",
+        ),
+        (["--secret-env", "product_key=TEST_KEY"], None, "not a valid product key"),
+        ([], "client01 scheme=ftp\n", "hosts.txt:1: scheme: scheme must be http or https"),
+        ([], "", "hosts.txt: no hosts"),
+    ],
+)
+def test_bad_input_exits_2_naming_what_and_where(
+    tmp_path: Path, hosts: Path, args: list[str], hosts_text: str | None, expected: str
+) -> None:
+    if hosts_text is not None:
+        hosts.write_text(hosts_text, "utf-8")
+    result = dry_run(hosts, *args, env={"TEST_KEY": "NPPR9-FWDCX-D2C8J-H872K-2YT4"})
+    assert result.exit_code == 2, result.stdout
+    assert expected in result.stderr
+    assert KEY not in result.stderr and "NPPR9-FWDCX-D2C8J-H872K-2YT4" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_missing_hosts_file_exits_2(tmp_path: Path) -> None:
+    result = dry_run(tmp_path / "missing.txt")
+    assert result.exit_code == 2
+    assert f"hosts file not found: {tmp_path / 'missing.txt'}" in result.stderr
+
+
+def test_an_unknown_code_exits_2(hosts: Path) -> None:
+    result = invoke("run", "0xC004F075", "--hosts", str(hosts), "--playbooks", PLAYBOOKS, "--dry-run")
+    assert result.exit_code == 2
+    assert "no playbook for 0xC004F075" in result.stderr and "did you mean 0xC004F074" in result.stderr
+
+
+def test_a_bad_playbook_exits_2_naming_file_line_and_field(tmp_path: Path, hosts: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "0xC004F050.yaml").write_text('code: "0xC004F050"\ntitle: {en: x}\n', "utf-8")
+    result = invoke("run", "0xC004F050", "--hosts", str(hosts), "--playbooks", str(folder), "--dry-run")
+    assert result.exit_code == 2
+    assert f"{folder / '0xC004F050.yaml'}:2: title.ja: is required" in result.stderr
+
+
+def test_auto_needs_a_live_detect(hosts: Path) -> None:
+    result = invoke("run", "auto", "--hosts", str(hosts), "--dry-run")
+    assert result.exit_code == 2
+    assert "auto picks each host's playbook from a live detect" in result.stderr
+
+
+def test_a_live_run_without_the_engine_exits_2(hosts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def without_engine(name: str, *args: object) -> object:
+        if name == "remediate.engine":
+            raise ImportError(name)
+        return real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib, "import_module", without_engine)
+    result = invoke("run", "0xC004F074", "--hosts", str(hosts), "--playbooks", PLAYBOOKS)
+    assert result.exit_code == 2
+    assert "live runs are not available" in result.stderr
+
+
+# --- product keys never show -------------------------------------------------------------------------------
+
+key_groups = st.text(alphabet=KEY_ALPHABET, min_size=5, max_size=5)
+product_keys = st.lists(key_groups, min_size=5, max_size=5).map("-".join)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=product_keys, output=st.sampled_from(["text", "json"]), lang=st.sampled_from(["en", "ja"]))
+def test_a_full_product_key_never_appears_in_a_dry_run(hosts: Path, key: str, output: str, lang: str) -> None:
+    result = dry_run(
+        hosts, "--secret-env", "product_key=K", "--output", output, "--lang", lang, env={"K": key}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert key not in result.stdout and key not in result.stderr
+    assert key.replace("-", "") not in result.stdout.replace("-", "")
+    assert key[-5:] in result.stdout  # the last five are shown, so a reviewer can tell which key
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=product_keys, position=st.integers(0, 28), bad=st.sampled_from(["A", "E", "0", "1", "ー", "--"]))
+def test_a_malformed_key_is_refused_without_showing_it(
+    hosts: Path, key: str, position: int, bad: str
+) -> None:
+    malformed = key[:position] + bad + key[position + 1 :]
+    result = dry_run(hosts, "--secret-env", "product_key=K", env={"K": malformed})
+    assert result.exit_code == 2
+    assert "not a valid product key" in result.stderr
+    assert malformed not in result.stderr and key not in result.stderr
+    assert result.stdout == ""

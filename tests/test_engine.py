@@ -1,0 +1,437 @@
+"""The engine against sandbox hosts over real WinRM: outcomes, retries, concurrency, interruption, audit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediate import audit
+from remediate.audit import AuditLog, Redactor
+from remediate.codes import ErrorCode
+from remediate.engine import Engine, EngineOptions, evaluate_condition
+from remediate.inventory import Host
+from remediate.plan import HostPlan, Plan, PlannedStep
+from remediate.playbook import Escalation, Playbook, RetryPolicy, Text
+from remediate.productkey import ProductKey
+from remediate.results import Outcome, RunReport, StepResult, StepStatus
+from remediate.sandbox.faults import TransportFaults
+from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.seam import ErrorRecord, NativeOutcome, PipelineOutcome, PipelineRequest
+from remediate.secret import Secret
+from remediate.transport import ConnectionOptions, Credentials, Session
+
+PASSWORD = "Sbx-engine-tests-9a"  # one password for every fleet of the process (the NTLM user file is shared)
+KEY = "NPPR9-FWDCX-D2C8J-H872K-2YT43"
+F074 = "0xC004F074"
+C008 = "0xC004C008"
+BUSY = "0xC004E028"
+
+
+@dataclass
+class Machine:
+    """The licence state of one emulated host, changed by the fix scripts the way Windows would."""
+
+    licensed: bool = False
+    code: str = F074
+    fixable: bool = True
+    busy_times: int = 0  # activation answers BUSY this many times first
+    slow_fix_s: float = 0.0  # the fix takes this long (a step timeout fires)
+    slow_times: int = 1
+    skew_minutes: int = 0
+    calls: list[str] = field(default_factory=list)
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+
+
+def answer(**fields: Any) -> PipelineOutcome:
+    base: dict[str, Any] = {"ok": True, "hresult": None, "license_status": 1, "changed": False, "output": ""}
+    base.update(fields)
+    return PipelineOutcome(output=[json.dumps(base)])
+
+
+class MachineEngine:
+    """Runs behaviour names as scripts against a Machine."""
+
+    def __init__(self, computer_name: str, machine: Machine) -> None:
+        self.computer_name = computer_name
+        self.machine = machine
+        self.lock = threading.Lock()
+
+    def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome:
+        command = request.commands[0]
+        behaviour = command.text.strip()
+        m = self.machine
+        with self.lock:
+            m.calls.append(behaviour)
+            m.parameters.append({name: value for name, value in command.parameters if name})
+        if behaviour in ("detect", "verify"):
+            if m.licensed:
+                return answer()
+            return answer(ok=False, hresult=ErrorCode.parse(m.code).signed, license_status=5)
+        if behaviour == "clock":
+            return answer(data={"skew_minutes": m.skew_minutes})
+        if behaviour == "fix":
+            if m.fixable:
+                m.licensed = True
+            return answer(changed=True, output=f"Installed product key {command.parameters}")
+        if behaviour == "fix-broken":
+            return answer(ok=False, hresult=ErrorCode.parse(m.code).unsigned, changed=False)
+        if behaviour == "activate":
+            if m.busy_times > 0:
+                m.busy_times -= 1
+                return answer(ok=False, hresult=BUSY)
+            m.licensed = m.fixable
+            return answer(ok=m.fixable, hresult=None if m.fixable else m.code, changed=True)
+        if behaviour == "slow-fix":
+            if m.slow_times > 0:
+                m.slow_times -= 1
+                time.sleep(m.slow_fix_s)
+            m.licensed = True
+            return answer(changed=True)
+        if behaviour == "escalate":
+            return answer(data={"event_12288": m.code})
+        return PipelineOutcome(state="Failed", failure=ErrorRecord(f"unknown behaviour {behaviour}"))
+
+    def run_native(self, command: str, arguments: list[str]) -> NativeOutcome:
+        return NativeOutcome()
+
+
+def step(step_id: str, phase: str, script: str | None = None, **extra: Any) -> PlannedStep:
+    text = script or step_id
+    parameters = extra.pop("parameters", {})
+    return PlannedStep(
+        id=step_id,
+        phase=phase,
+        template=f"{step_id}.ps1.j2",
+        description=Text(step_id, step_id),
+        script=text,
+        script_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        parameters=parameters,
+        display_parameters={name: str(value) for name, value in parameters.items()},
+        **extra,
+    )
+
+
+STANDARD = (
+    step("detect", "detect"),
+    step("fix", "fix", parameters={"ProductKey": ProductKey.parse(KEY)}),
+    step("verify", "verify"),
+    step("escalate", "escalate"),
+)
+
+
+def playbook(when: str = "on_failure", on_hresult: tuple[str, ...] = ()) -> Playbook:
+    return Playbook(
+        code=ErrorCode.parse(F074),
+        title=Text("t", "t"),
+        summary=Text("s", "s"),
+        parameters={},
+        steps=(),
+        escalate=Escalation(
+            when=when,
+            guidance=Text("Call the licensing desk", "ライセンス窓口に連絡してください"),
+            on_hresult=tuple(ErrorCode.parse(code) for code in on_hresult),
+        ),
+        source=Path("0xC004F074.yaml"),
+        sha256="0" * 64,
+    )
+
+
+class Lab:
+    """A fleet of machines and a way to run a plan over them."""
+
+    def __init__(
+        self, machines: dict[str, Machine], faults: dict[str, TransportFaults] | None = None
+    ) -> None:
+        faults = faults or {}
+        specs = [
+            HostSpec(name, MachineEngine(name, machine), faults.get(name, TransportFaults()))
+            for name, machine in machines.items()
+        ]
+        self.machines = machines
+        self.fleet = Fleet.start(specs, auth="ntlm", password=PASSWORD)
+        self.hosts = {
+            endpoint.computer_name: Host(endpoint.address, endpoint.port, {"scheme": "http", "auth": "ntlm"})
+            for endpoint in self.fleet.endpoints
+        }
+        self.credentials = Credentials(self.fleet.username, Secret(PASSWORD))
+        self.connection = ConnectionOptions(connection_timeout=3, operation_timeout=1, receive_backoff=0.01)
+
+    def plan(self, steps: tuple[PlannedStep, ...] = STANDARD, book: Playbook | None = None) -> Plan:
+        book = book or playbook()
+        host_plans = tuple(
+            HostPlan(host=host, label=name, playbook=book, steps=steps) for name, host in self.hosts.items()
+        )
+        return Plan(code=book.code, playbook=book, hosts=host_plans)
+
+    def run(
+        self,
+        path: Path,
+        plan: Plan | None = None,
+        engine_options: EngineOptions | None = None,
+        **options: Any,
+    ) -> tuple[RunReport, Engine]:
+        options.setdefault("backoff_initial_s", 0.01)
+        options.setdefault("backoff_max_s", 0.05)
+        engine_options = engine_options or EngineOptions(**options)
+        with AuditLog(path, Redactor([Secret(PASSWORD)])) as log:
+            engine = Engine(
+                lambda host: Session(host, self.connection, self.credentials), log, engine_options
+            )
+            return engine.run(plan or self.plan(), arguments=["run", F074]), engine
+
+
+@pytest.fixture
+def lab_factory() -> Iterator[Any]:
+    labs: list[Lab] = []
+
+    def make(machines: dict[str, Machine], faults: dict[str, TransportFaults] | None = None) -> Lab:
+        labs.append(Lab(machines, faults))
+        return labs[-1]
+
+    yield make
+    for lab in labs:
+        lab.fleet.stop()
+
+
+def outcomes(report: RunReport) -> dict[str, str]:
+    return {host.host: host.outcome.value for host in report.hosts}
+
+
+def test_each_host_is_decided_by_the_rules(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory(
+        {
+            "HEALTHY": Machine(licensed=True),
+            "FIXABLE": Machine(),
+            "STUCK": Machine(fixable=False),
+        }
+    )
+    report, _ = lab.run(tmp_path / "audit.jsonl")
+    assert outcomes(report) == {"HEALTHY": "healthy", "FIXABLE": "fixed", "STUCK": "failed"}
+    assert lab.machines["HEALTHY"].calls == ["detect"]  # a healthy host is never changed
+    assert lab.machines["FIXABLE"].calls == ["detect", "fix", "verify"]
+    assert lab.machines["STUCK"].calls == ["detect", "fix", "verify", "escalate"]
+    by_host = {host.host: host for host in report.hosts}
+    assert str(by_host["FIXABLE"].code_before) == F074 and by_host["FIXABLE"].code_after is None
+    assert str(by_host["STUCK"].code_after) == F074
+    assert report.exit_category.value == "failed"
+    # The key reached the host in full, as a parameter...
+    assert lab.machines["FIXABLE"].parameters[1] == {"ProductKey": KEY}
+    # ...and appears nowhere in the audit log.
+    text = (tmp_path / "audit.jsonl").read_text(encoding="utf-8")
+    assert KEY not in text and PASSWORD not in text and "2YT43" in text
+
+
+def test_the_audit_log_records_every_step_and_verifies(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(), "B": Machine(licensed=True)})
+    path = tmp_path / "audit.jsonl"
+    report, _ = lab.run(path)
+    assert audit.verify(path).ok
+    events = audit.read_events(path)
+    types = [event["type"] for event in events]
+    assert types[0] == audit.RUN_STARTED and types[-1] == audit.RUN_FINISHED
+    steps = [(event["host"], event["step"]) for event in events if event["type"] == audit.STEP]
+    assert sorted(steps) == sorted([("A", "detect"), ("A", "fix"), ("A", "verify"), ("B", "detect")])
+    fix = next(event for event in events if event.get("step") == "fix")
+    assert fix["script_sha256"] == hashlib.sha256(b"fix").hexdigest() and fix["changed"] is True
+    (run,) = audit.show(path)
+    assert {host: fields["outcome"] for host, fields in run.hosts.items()} == outcomes(report)
+
+
+def test_escalate_always_collects_facts_and_escalates(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(code=C008)})
+    report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(book=playbook(when="always")))
+    (host,) = report.hosts
+    assert host.outcome is Outcome.ESCALATE and host.guidance == "Call the licensing desk"
+    assert lab.machines["A"].calls == ["detect", "escalate"]  # nothing is changed
+    assert report.exit_category.value == "escalate"
+
+
+def test_a_listed_code_after_the_fix_escalates_instead_of_failing(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(code=C008)})
+    steps = (
+        step("detect", "detect"),
+        step("fix-broken", "fix"),
+        step("verify", "verify"),
+        step("escalate", "escalate"),
+    )
+    report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(steps, playbook(on_hresult=(C008,))))
+    (host,) = report.hosts
+    assert host.outcome is Outcome.ESCALATE and str(host.code_after) == C008
+    # A fix that reports ok: false stops the fixes, verify still runs, then escalate collects facts.
+    assert lab.machines["A"].calls == ["detect", "fix-broken", "verify", "escalate"]
+
+
+def test_a_declared_retry_on_hresult_runs_the_step_again(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(busy_times=2)})
+    retry = RetryPolicy(attempts=3, delay_s=0.01, on_hresult=(ErrorCode.parse(BUSY),))
+    steps = (
+        step("detect", "detect"),
+        step("activate", "fix", idempotent=True, retry=retry),
+        step("verify", "verify"),
+    )
+    report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(steps))
+    (host,) = report.hosts
+    assert host.outcome is Outcome.FIXED
+    activate = next(record for record in host.steps if record.id == "activate")
+    assert activate.attempts == 3 and len(activate.durations) == 3
+    assert lab.machines["A"].calls.count("activate") == 3
+
+
+def test_retries_stop_at_the_declared_attempts(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(busy_times=10)})
+    retry = RetryPolicy(attempts=2, delay_s=0.0, on_hresult=(ErrorCode.parse(BUSY),))
+    steps = (
+        step("detect", "detect"),
+        step("activate", "fix", idempotent=True, retry=retry),
+        step("verify", "verify"),
+    )
+    report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(steps))
+    assert report.hosts[0].outcome is Outcome.FAILED
+    assert lab.machines["A"].calls.count("activate") == 2
+
+
+def test_only_if_decides_at_run_time(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"SKEWED": Machine(skew_minutes=300), "ONTIME": Machine(skew_minutes=3)})
+    steps = (
+        step("detect", "detect"),
+        step("clock", "detect"),
+        step("resync", "fix", script="fix", only_if="steps['clock'].data.skew_minutes > 240"),
+        step("missing", "fix", script="fix", only_if="steps['nope'].data.x > 1"),
+        step("verify", "verify"),
+    )
+    report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(steps))
+    assert outcomes(report) == {"SKEWED": "fixed", "ONTIME": "failed"}
+    ontime = {record.id: record for record in report.hosts[1].steps}
+    assert ontime["resync"].status is StepStatus.SKIPPED and "false" in (ontime["resync"].note or "")
+    assert ontime["missing"].status is StepStatus.SKIPPED and "could not be evaluated" in (
+        ontime["missing"].note or ""
+    )
+    assert lab.machines["ONTIME"].calls == ["detect", "clock", "verify"]
+
+
+def test_conditions_cannot_reach_outside_the_sandbox() -> None:
+    results = {"clock": StepResult(ok=True, data={"skew_minutes": 5})}
+    assert evaluate_condition("steps['clock'].data.skew_minutes < 10", results)
+    with pytest.raises(Exception, match=r"unsafe|undefined|attribute"):
+        evaluate_condition("steps.__class__.__mro__", results)
+
+
+def test_an_unreachable_host_is_reported_and_others_go_on(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory(
+        {"DOWN": Machine(), "UP": Machine()}, {"DOWN": TransportFaults(refuse_connections=True)}
+    )
+    report, _ = lab.run(tmp_path / "a.jsonl", transient_attempts=2)
+    assert outcomes(report) == {"DOWN": "unreachable", "UP": "fixed"}
+    assert "refused" in report.hosts[0].reason
+    assert report.exit_category.value == "failed"
+
+
+def test_no_host_reached_is_its_own_exit(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine()}, {"A": TransportFaults(unauthorized=True)})
+    report, _ = lab.run(tmp_path / "a.jsonl")
+    assert outcomes(report) == {"A": "unreachable"} and "auth" in report.hosts[0].reason
+    assert report.exit_category.value == "unreachable"
+
+
+def test_wait_for_winrm_waits_for_a_booting_host(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"BOOTING": Machine()}, {"BOOTING": TransportFaults(not_up_for_s=1.0)})
+    report, _ = lab.run(tmp_path / "a.jsonl", wait_for_winrm_s=10, backoff_initial_s=0.1, backoff_max_s=0.3)
+    assert outcomes(report) == {"BOOTING": "fixed"}
+
+
+def test_transient_faults_on_read_only_steps_are_retried(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"FLAKY": Machine()}, {"FLAKY": TransportFaults(http_5xx_first=2)})
+    report, _ = lab.run(tmp_path / "a.jsonl", transient_attempts=4)
+    assert outcomes(report) == {"FLAKY": "fixed"}
+
+
+def test_a_fault_during_a_changing_step_is_never_retried(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(slow_fix_s=2.5)})
+    steps = (step("detect", "detect"), step("slow-fix", "fix", timeout_s=1.0), step("verify", "verify"))
+    report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(steps))
+    (host,) = report.hosts
+    assert host.outcome is Outcome.FAILED and "not retried" in host.reason
+    assert lab.machines["A"].calls.count("slow-fix") == 1
+    fix = next(record for record in host.steps if record.id == "slow-fix")
+    assert fix.status is StepStatus.ERROR and fix.error_kind == "timeout" and fix.attempts == 1
+
+
+def test_the_same_fault_on_an_idempotent_step_is_retried(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(slow_fix_s=2.5)})
+    steps = (
+        step("detect", "detect"),
+        step("slow-fix", "fix", timeout_s=1.0, idempotent=True),
+        step("verify", "verify"),
+    )
+    report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(steps))
+    assert report.hosts[0].outcome is Outcome.FIXED
+    assert lab.machines["A"].calls.count("slow-fix") == 2
+
+
+def test_concurrency_is_bounded_by_forks(lab_factory: Any, tmp_path: Path) -> None:
+    machines = {f"H{n:02d}": Machine() for n in range(8)}
+    lab = lab_factory(machines)
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+
+    class Counting:
+        def host_started(self, host: str) -> None:
+            nonlocal in_flight, peak
+            with lock:
+                in_flight += 1
+                peak = max(peak, in_flight)
+
+        def host_finished(self, report: Any) -> None:
+            nonlocal in_flight
+            with lock:
+                in_flight -= 1
+
+    with AuditLog(tmp_path / "a.jsonl") as log:
+        engine = Engine(
+            lambda host: Session(host, lab.connection, lab.credentials),
+            log,
+            EngineOptions(forks=3),
+            observer=Counting(),
+        )
+        report = engine.run(lab.plan())
+    assert set(outcomes(report).values()) == {"fixed"}
+    assert 1 <= peak <= 3
+    assert all(lab.fleet.shell_count(name) == 0 for name in machines)  # every pool was closed
+
+
+def test_max_fail_percent_stops_starting_new_hosts(lab_factory: Any, tmp_path: Path) -> None:
+    machines = {f"H{n}": Machine(fixable=False) for n in range(5)}
+    lab = lab_factory(machines)
+    report, _ = lab.run(tmp_path / "a.jsonl", forks=1, max_fail_percent=10)
+    values = list(outcomes(report).values())
+    assert values[0] == "failed" and values[1:] == ["skipped"] * 4
+    assert report.stopped_early and report.exit_category.value == "failed"
+
+
+def test_a_stop_request_finishes_in_flight_steps_and_starts_nothing(lab_factory: Any, tmp_path: Path) -> None:
+    machines = {f"H{n}": Machine(slow_fix_s=0.8, slow_times=1) for n in range(4)}
+    lab = lab_factory(machines)
+    steps = (step("detect", "detect"), step("slow-fix", "fix", timeout_s=10), step("verify", "verify"))
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path) as log:
+        engine = Engine(
+            lambda host: Session(host, lab.connection, lab.credentials), log, EngineOptions(forks=1)
+        )
+        threading.Timer(0.4, engine.request_stop).start()
+        report = engine.run(lab.plan(steps))
+    assert report.interrupted and report.exit_category.value == "interrupted"
+    first = report.hosts[0]
+    # The fix in flight finished and was recorded; verify was not started.
+    assert [record.id for record in first.steps] == ["detect", "slow-fix"] and first.outcome is Outcome.FAILED
+    assert [host.outcome for host in report.hosts[1:]] == [Outcome.SKIPPED] * 3
+    assert audit.verify(path).ok
+    assert audit.read_events(path)[-1]["interrupted"] is True

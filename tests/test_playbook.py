@@ -1,0 +1,271 @@
+"""Playbook loading and validation: every problem named by file, line and field."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from remediate import resources
+from remediate.codes import ErrorCode
+from remediate.errors import PlaybookError, UnknownCodeError
+from remediate.playbook import PlaybookLibrary, load_playbook, validate_files
+
+DATA = Path(__file__).parent / "data"
+TEMPLATES = DATA / "templates"
+TEST_PLAYBOOK = DATA / "playbooks" / "0xC004F074.yaml"
+
+
+@pytest.fixture
+def no_shipped_playbooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Only the playbooks a test gives: an empty shipped folder (with the schema)."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shutil.copy(resources.playbooks_dir() / "playbook.schema.json", shipped)
+    monkeypatch.setattr(resources, "playbooks_dir", lambda: shipped)
+    return shipped
+
+
+MINIMAL = """\
+code: "0xC004F074"
+title: {en: Title, ja: タイトル}
+summary: {en: Summary, ja: 概要}
+parameters:
+  kms_host: {type: fqdn, description: {en: KMS host, ja: KMS ホスト}}
+steps:
+  - id: license-state
+    phase: detect
+    template: test-license-state.ps1.j2
+    description: {en: Read, ja: 読む}
+  - id: set-kms
+    phase: fix
+    template: test-kms-set.ps1.j2
+    params: {KmsHost: kms_host}
+    description: {en: Set, ja: 設定}
+  - id: verify-state
+    phase: verify
+    template: test-license-state.ps1.j2
+    description: {en: Verify, ja: 確認}
+escalate:
+  when: on_failure
+  guidance: {en: Ask a human, ja: 担当者に連絡}
+"""
+
+
+def write(folder: Path, text: str, name: str = "0xC004F074.yaml") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems_of(path: Path) -> str:
+    with pytest.raises(PlaybookError) as caught:
+        load_playbook(path, [TEMPLATES])
+    return str(caught.value)
+
+
+def test_the_test_playbook_loads_with_every_field() -> None:
+    playbook = load_playbook(TEST_PLAYBOOK, [TEMPLATES])
+    assert playbook.code == ErrorCode.parse("0xC004F074")
+    assert playbook.also == (ErrorCode.parse("0xC004F0FE"),)
+    assert playbook.title.get("ja") == "KMS ホストに接続できません (テスト)"
+    assert [s.phase for s in playbook.steps] == ["detect", "fix", "fix", "fix", "fix", "verify"]
+    activate = playbook.step("activate")
+    assert activate.retry is not None
+    assert (activate.retry.attempts, activate.retry.delay_s) == (3, 20.0)
+    assert activate.retry.on_hresult == (ErrorCode.parse("0xC004F074"),)
+    assert activate.timeout_s == 180.0 and activate.idempotent
+    assert playbook.step("license-state").timeout_s == 120.0
+    assert playbook.step("set-kms").line == 24  # the "- id:" line of that step
+    assert playbook.parameters["kms_port"].default == 1688
+    assert playbook.parameters["product_key"].is_secret
+    assert playbook.step("convert-edition").requires_opt_in == "edition-conversion"
+    assert len(playbook.sha256) == 64
+
+
+def test_the_schema_is_valid_2020_12_and_accepts_the_test_playbook() -> None:
+    schema = json.loads((resources.playbooks_dir() / "playbook.schema.json").read_text("utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(schema)
+    data = yaml.safe_load(TEST_PLAYBOOK.read_text("utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(data)
+
+
+def test_a_minimal_playbook_is_valid(tmp_path: Path) -> None:
+    assert load_playbook(write(tmp_path, MINIMAL), [TEMPLATES]).steps[1].params == {"KmsHost": "kms_host"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # YAML reads an unquoted 0x... as a number: say so, on the right line.
+        (
+            'code: "0xC004F074"',
+            "code: 0xC004F074",
+            ':1: code: write the error code in quotes, for example "0xC004F074"',
+        ),
+        ('code: "0xC004F074"', 'code: "0xC004F050"', ":1: code: 0xC004F050 does not match the file name"),
+        (
+            'code: "0xC004F074"',
+            'code: "0xc004f074"',
+            ':1: code: write the code in canonical form: "0xC004F074"',
+        ),
+        (
+            "    template: test-kms-set.ps1.j2",
+            "    tempalte: test-kms-set.ps1.j2",
+            ":13: steps[set-kms].tempalte: unknown field (did you mean 'template'?)",
+        ),
+        (
+            "    template: test-kms-set.ps1.j2",
+            "    template: nowhere.ps1.j2",
+            ":13: steps[set-kms].template: template nowhere.ps1.j2 not found",
+        ),
+        (
+            "    params: {KmsHost: kms_host}",
+            "    params: {KmsHost: kms_hots}",
+            ":14: steps[set-kms].params.KmsHost: 'kms_hots' is not a declared parameter or a built-in table "
+            "(did you mean 'kms_host'?)",
+        ),
+        (
+            "  - id: verify-state",
+            "  - id: license-state",
+            ":16: steps[license-state].id: step id 'license-state' is used twice",
+        ),
+        (
+            "    phase: fix",
+            "    phase: repair",
+            ":12: steps[set-kms].phase: 'repair' is not one of: detect, fix",
+        ),
+        ("title: {en: Title, ja: タイトル}", "title: {en: Title}", ":2: title.ja: is required"),
+        (
+            "    params: {KmsHost: kms_host}",
+            "    params: {KmsHost: kms_host}\n    retry: {attempts: 2}",
+            ":15: steps[set-kms].retry: a fix step with retry must be declared idempotent: true",
+        ),
+        (
+            "    params: {KmsHost: kms_host}",
+            "    params: {KmsHost: kms_host}\n    when: kms_hots != ''",
+            ":15: steps[set-kms].when: 'kms_hots' is not a declared parameter",
+        ),
+        (
+            "    params: {KmsHost: kms_host}",
+            "    params: {KmsHost: kms_host}\n    when: 'kms_host =='",
+            ":15: steps[set-kms].when: not a valid condition",
+        ),
+        (
+            "    params: {KmsHost: kms_host}",
+            "    params: {KmsHost: kms_host}\n    only_if: \"steps['verify-state'].ok\"",
+            ":15: steps[set-kms].only_if: refers to step 'verify-state', which is not an earlier step",
+        ),
+        (
+            "  when: on_failure",
+            "  when: always",
+            ":21: escalate.when: escalate.when is always, so the fix steps",
+        ),
+        ("    phase: detect", "    phase: verify", ":6: steps: a playbook needs at least one detect step"),
+        (
+            "  kms_host: {type: fqdn,",
+            "  kms_host: {type: port, default: 70000,",
+            ":5: parameters.kms_host.default: expected a port number from 1 to 65535",
+        ),
+        (
+            "summary: {en: Summary, ja: 概要}",
+            'summary: {en: Summary, ja: 概要}\nalso: ["0xC004F074"]',
+            ":4: also[0]: 0xC004F074 is this playbook's own code",
+        ),
+        (
+            "escalate:",
+            'escalate:\n  on_hresult: ["C004C008"]',
+            ':21: escalate.on_hresult[0]: write the code in canonical form: "0xC004C008"',
+        ),
+        (
+            'code: "0xC004F074"',
+            'code: "0xC004F074"\ncode: "0xC004F074"',
+            ":2: code: this field is given twice",
+        ),
+        ("    template: test-kms-set.ps1.j2", "    template: [oops", ":14: not valid YAML"),
+    ],
+)
+def test_each_problem_names_file_line_and_field(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in MINIMAL
+    path = write(tmp_path, MINIMAL.replace(old, new, 1))
+    message = problems_of(path)
+    assert f"{path}{expected}" in message
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    text = (
+        MINIMAL.replace("    phase: fix", "    phase: repair")
+        .replace("    template: test-kms-set.ps1.j2", "    template: nowhere.ps1.j2")
+        .replace("ja: 確認", "jp: 確認")
+    )
+    message = problems_of(write(tmp_path, text))
+    assert message.splitlines()[0].startswith("4 problems in ")
+    assert "steps[set-kms].phase" in message
+    assert "steps[set-kms].template: template nowhere.ps1.j2 not found" in message
+    assert "steps[verify-state].description.ja: is required" in message
+    assert "steps[verify-state].description.jp: unknown field" in message
+
+
+def test_an_empty_or_non_mapping_file_is_a_clear_problem(tmp_path: Path) -> None:
+    assert "the file is empty" in problems_of(write(tmp_path, ""))
+    assert "a playbook is a mapping of fields" in problems_of(write(tmp_path, "- just\n- a list\n"))
+
+
+def test_the_library_finds_playbooks_by_code_and_also(no_shipped_playbooks: Path) -> None:
+    library = PlaybookLibrary([DATA / "playbooks"])
+    assert library.get(ErrorCode.parse("C004F074")).code == ErrorCode.parse("0xC004F074")
+    assert library.get(ErrorCode.parse("0xC004F0FE")).code == ErrorCode.parse("0xC004F074")
+    assert [str(p.code) for p in library.all()] == ["0xC004F074"]
+    assert library.find(ErrorCode.parse("0xC004C008")) is None
+
+
+def test_an_unknown_code_lists_the_known_ones_and_suggests_the_nearest(no_shipped_playbooks: Path) -> None:
+    library = PlaybookLibrary([DATA / "playbooks"])
+    with pytest.raises(UnknownCodeError) as caught:
+        library.get(ErrorCode.parse("0xC004F047"))  # two digits swapped
+    message = str(caught.value)
+    assert "no playbook for 0xC004F047" in message
+    assert "0xC004F074, 0xC004F0FE" in message
+    assert "did you mean 0xC004F074" in message
+
+
+def test_a_later_folder_wins_for_the_same_code(no_shipped_playbooks: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "mine" / "playbooks"
+    mine.mkdir(parents=True)
+    (tmp_path / "mine" / "templates").symlink_to(TEMPLATES)
+    write(mine, MINIMAL.replace("en: Title", "en: My own title"))
+    library = PlaybookLibrary([DATA / "playbooks", mine])
+    assert library.get(ErrorCode.parse("0xC004F074")).title.en == "My own title"
+    # the "also" code of the playbook it replaced is gone with it
+    assert library.find(ErrorCode.parse("0xC004F0FE")) is None
+
+
+def test_two_playbooks_claiming_one_code_are_refused(no_shipped_playbooks: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    (mine / "templates").mkdir(parents=True)
+    for template in TEMPLATES.iterdir():
+        shutil.copy(template, mine / "templates")
+    other = MINIMAL.replace('code: "0xC004F074"', 'code: "0xC004F050"\nalso: ["0xC004F0FE"]')
+    write(mine, other, "0xC004F050.yaml")
+    with pytest.raises(PlaybookError, match=r"0xC004F0FE is already handled by .*0xC004F0(50|74)\.yaml"):
+        PlaybookLibrary([DATA / "playbooks", mine])
+
+
+def test_a_missing_playbook_folder_is_named() -> None:
+    with pytest.raises(PlaybookError, match="playbook folder not found: /nonexistent"):
+        PlaybookLibrary([Path("/nonexistent")])
+
+
+def test_validate_files_reports_ok_and_problems_per_file(tmp_path: Path) -> None:
+    good = DATA / "playbooks" / "0xC004F074.yaml"
+    bad = write(tmp_path, MINIMAL.replace("    phase: fix", "    phase: repair"))
+    results = dict(validate_files([good, bad]))
+    assert results[good] == []
+    assert [p.field for p in results[bad]] == ["steps[set-kms].phase"]
+    assert results[bad][0].line == 12

@@ -1,0 +1,120 @@
+"""What a user sees after a run: the summary table, JSON and JUnit, all masked."""
+
+from __future__ import annotations
+
+import io
+import json
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+from rich.console import Console
+
+from remediate.audit import Redactor
+from remediate.codes import ErrorCode
+from remediate.report import LiveProgress, print_summary, to_json, write_junit
+from remediate.results import HostReport, Outcome, RunReport, StepRecord, StepResult, StepStatus
+from remediate.secret import Secret
+
+KEY = "NPPR9-FWDCX-D2C8J-H872K-2YT43"
+PASSWORD = "hunter2-but-longer"
+F074 = ErrorCode.parse("0xC004F074")
+C008 = ErrorCode.parse("0xC004C008")
+
+
+def sample_run() -> RunReport:
+    leaky = StepResult(ok=False, hresult=F074, output=f"Installing {KEY} as {PASSWORD}", data={"key": KEY})
+    return RunReport(
+        code="0xC004F074",
+        duration_s=3.2,
+        audit_path="remediate-audit/x.jsonl",
+        hosts=[
+            HostReport(host="pc1.corp.example", code="0xC004F074", outcome=Outcome.FIXED, code_before=F074),
+            HostReport(host="pc2.corp.example", code="0xC004F074", outcome=Outcome.HEALTHY),
+            HostReport(
+                host="pc3.corp.example",
+                code="0xC004F074",
+                outcome=Outcome.FAILED,
+                code_before=F074,
+                code_after=F074,
+                reason=f"verify still sees 0xC004F074 after key {KEY}",
+                steps=[
+                    StepRecord(id="activate", phase="fix", status=StepStatus.RAN, result=leaky, attempts=3)
+                ],
+            ),
+            HostReport(
+                host="pc4.corp.example",
+                code="0xC004F074",
+                outcome=Outcome.ESCALATE,
+                code_before=C008,
+                code_after=C008,
+                reason="activation count exceeded",
+                guidance="ライセンス窓口に連絡してください",
+            ),
+            HostReport(
+                host="pc5.corp.example",
+                code="0xC004F074",
+                outcome=Outcome.UNREACHABLE,
+                reason="refused: port 5986",
+            ),
+        ],
+    )
+
+
+def redactor() -> Redactor:
+    return Redactor([Secret(PASSWORD)])
+
+
+def test_the_summary_shows_every_host_its_outcome_and_codes() -> None:
+    buffer = io.StringIO()
+    print_summary(sample_run(), Console(file=buffer, width=160, color_system=None), redactor())
+    text = buffer.getvalue()
+    for host, outcome in [("pc1", "fixed"), ("pc3", "failed"), ("pc4", "escalate"), ("pc5", "unreachable")]:
+        row = next(line for line in text.splitlines() if host in line)
+        assert outcome in row
+    assert "0xC004F074 → -" in text and "0xC004C008 → 0xC004C008" in text
+    assert "at least one host was not fixed" in text
+    assert "ライセンス窓口" in text and "remediate-audit/x.jsonl" in text
+    assert KEY not in text and "2YT43" in text
+
+
+def test_json_has_outcomes_codes_and_steps_and_no_secret() -> None:
+    text = to_json(sample_run(), redactor())
+    assert KEY not in text and PASSWORD not in text
+    data = json.loads(text)
+    assert data["summary"]["counts"]["fixed"] == 1 and data["summary"]["exit"] == "failed"
+    pc3 = next(host for host in data["hosts"] if host["host"] == "pc3.corp.example")
+    assert (
+        pc3["outcome"] == "failed"
+        and pc3["code_before"] == "0xC004F074"
+        and pc3["code_after"] == "0xC004F074"
+    )
+    assert pc3["steps"][0]["attempts"] == 3 and pc3["steps"][0]["result"]["hresult"] == "0xC004F074"
+
+
+def test_junit_has_one_testcase_per_host_and_problems_as_failures(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    write_junit(sample_run(), path, redactor())
+    raw = path.read_text(encoding="utf-8")
+    assert KEY not in raw and PASSWORD not in raw
+    suite = ElementTree.parse(path).getroot().find("testsuite")
+    assert suite is not None
+    assert suite.get("tests") == "5" and suite.get("failures") == "3"
+    cases = {case.get("name"): case for case in suite.findall("testcase")}
+    assert set(cases) == {f"pc{n}.corp.example" for n in range(1, 6)}
+    assert cases["pc1.corp.example"].find("failure") is None
+    for name, kind in [("pc3", "failed"), ("pc4", "escalate"), ("pc5", "unreachable")]:
+        failure = cases[f"{name}.corp.example"].find("failure")
+        assert failure is not None and failure.get("type") == kind
+    failure = cases["pc3.corp.example"].find("failure")
+    assert failure is not None and "activate" in (failure.text or "")
+
+
+def test_progress_counts_hosts_by_outcome() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, color_system=None, force_terminal=False)
+    with LiveProgress(2, console=console) as progress:
+        progress.host_started("pc1")
+        progress.host_finished(HostReport(host="pc1", code="0xC004F074", outcome=Outcome.FIXED))
+        progress.host_finished(HostReport(host="pc2", code="0xC004F074", outcome=Outcome.FAILED))
+    text = buffer.getvalue()
+    assert "2/2" in text and "fixed 1" in text and "failed 1" in text

@@ -1,0 +1,101 @@
+"""StepResult parsing and the exit decision of a run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from remediate.codes import ErrorCode
+from remediate.results import (
+    ExitCategory,
+    HostReport,
+    Outcome,
+    ResultFormatError,
+    RunReport,
+    StepResult,
+    parse_hresult,
+)
+
+F074 = ErrorCode.parse("0xC004F074")
+
+
+@pytest.mark.parametrize(
+    "spelling", [-1073418124, 3221549172, "0xC004F074", "C004F074", "-1073418124", "0xc004f074"]
+)
+def test_hresult_spellings_become_one_code(spelling: int | str) -> None:
+    result = StepResult.from_json(json.dumps({"ok": False, "hresult": spelling, "changed": False}))
+    assert result.hresult == F074 and str(result.hresult) == "0xC004F074"
+
+
+@pytest.mark.parametrize("nothing", [None, 0, "0", ""])
+def test_no_hresult_is_none(nothing: object) -> None:
+    assert parse_hresult(nothing) is None
+
+
+def test_a_full_result_parses() -> None:
+    text = (
+        '{"ok":true,"hresult":null,"license_status":1,"changed":true,'
+        '"output":"製品のライセンス認証に成功しました。","data":{"kms_machine":"kms1.corp.example"}}'
+    )
+    result = StepResult.from_json(text)
+    assert result.ok and result.changed and result.license_status == 1
+    assert result.output.startswith("製品") and result.data == {"kms_machine": "kms1.corp.example"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "[1, 2]",
+        '{"hresult": null}',
+        '{"ok": "yes"}',
+        '{"ok": true, "license_status": 9}',
+        '{"ok": true, "data": [1]}',
+        '{"ok": false, "hresult": "KMS not found"}',
+    ],
+)
+def test_what_is_not_a_result_is_refused(text: str) -> None:
+    with pytest.raises(ResultFormatError):
+        StepResult.from_json(text)
+
+
+@given(st.integers(min_value=-(2**31), max_value=2**32 - 1).filter(lambda value: value != 0))
+def test_signed_and_unsigned_agree(value: int) -> None:
+    code = parse_hresult(value)
+    assert code is not None
+    assert parse_hresult(code.signed) == code == parse_hresult(code.unsigned) == parse_hresult(str(code))
+
+
+def run_of(*outcomes: Outcome, interrupted: bool = False) -> RunReport:
+    hosts = [
+        HostReport(host=f"h{i}", code="0xC004F074", outcome=outcome) for i, outcome in enumerate(outcomes)
+    ]
+    return RunReport(code="0xC004F074", hosts=hosts, interrupted=interrupted)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "category"),
+    [
+        ((Outcome.HEALTHY, Outcome.FIXED), ExitCategory.OK),
+        ((Outcome.HEALTHY, Outcome.FAILED, Outcome.ESCALATE), ExitCategory.FAILED),
+        ((Outcome.UNREACHABLE, Outcome.UNREACHABLE), ExitCategory.UNREACHABLE),
+        ((Outcome.UNREACHABLE, Outcome.FIXED), ExitCategory.FAILED),
+        ((Outcome.FIXED, Outcome.ESCALATE), ExitCategory.ESCALATE),
+        ((Outcome.SKIPPED, Outcome.HEALTHY), ExitCategory.OK),
+    ],
+)
+def test_the_exit_category_follows_the_design(outcomes: tuple[Outcome, ...], category: ExitCategory) -> None:
+    assert run_of(*outcomes).exit_category is category
+
+
+def test_an_interrupted_run_says_so_whatever_its_hosts() -> None:
+    assert run_of(Outcome.FIXED, interrupted=True).exit_category is ExitCategory.INTERRUPTED
+
+
+def test_counts_cover_every_outcome() -> None:
+    counts = run_of(Outcome.FIXED, Outcome.FIXED, Outcome.FAILED).counts()
+    assert counts["fixed"] == 2 and counts["failed"] == 1 and counts["healthy"] == 0
+    assert set(counts) == {outcome.value for outcome in Outcome}

@@ -1,0 +1,370 @@
+"""The template dialect's statements and expressions, with PowerShell's semantics."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sandbox_powershell_fakes import FakeCommands, output_of, run, value_of
+
+from remediate.sandbox.seam import PSObject
+
+# (script, expected single output) — each a PowerShell fact a template could trip over.
+CASES = [
+    # variables are case-insensitive
+    ("$Name = 'a'\n$NAME", "a"),
+    ("$x = 1\n$X += 2\n$x", 3),
+    # literals
+    ("'it''s'", "it's"),
+    ('"say ""hi"""', 'say "hi"'),
+    ('"tab`there"', "tab\there"),
+    ('"cost: `$5"', "cost: $5"),
+    ("0x1F", 31),
+    ("0xC004F074", -1073418124),  # a 32-bit hex literal is an Int32 bit pattern
+    ("-1073418124", -1073418124),
+    ("3221549172", 3221549172),
+    ("1.5", 1.5),
+    # string expansion
+    ("$n = 'World'\n\"Hello $n!\"", "Hello World!"),
+    ('"root=$env:SystemRoot"', "root=C:\\Windows"),
+    ('"$env:systemroot\\System32\\slmgr.vbs"', "C:\\Windows\\System32\\slmgr.vbs"),
+    ('"sum=$(1 + 2)"', "sum=3"),
+    ("$h = @{ Name = 'n' }\n\"$h.Name\"", "System.Collections.Hashtable.Name"),
+    ("$h = @{ Name = 'n' }\n\"$($h.Name)\"", "n"),
+    ("$a = @(1, 2, 3)\n\"$a\"", "1 2 3"),
+    ("$missing = $null\n\"[$missing]\"", "[]"),
+    ('"${braced}x"', "x"),
+    ("$t = $true\n\"$t\"", "True"),
+    # arithmetic
+    ("7 / 2", 3.5),
+    ("8 / 2", 4),
+    ("-7 % 3", -1),
+    ("'ab' * 3", "ababab"),
+    ("'5' + 1", "51"),
+    ("5 + '1'", 6),
+    ("$null + 1", 1),
+    ("2 + 3 * 4", 14),
+    ("(2 + 3) * 4", 20),
+    # -f
+    ("'{0}:{1}' -f 'kms', 1688", "kms:1688"),
+    ("'0x{0:X8}' -f -1073418124", "0xC004F074"),
+    ("'0x{0:X8}' -f 3221549172", "0xC004F074"),
+    ("'0x{0:X8}' -f [uint32]3221549172", "0xC004F074"),
+    ("'{0:x}' -f 255", "ff"),
+    ("'{0:D4}' -f 42", "0042"),
+    ("'{{{0}}}' -f 1", "{1}"),
+    ("'[{0,5}]' -f 'ab'", "[   ab]"),
+    ("'{0}' -f $null", ""),
+    ("'{0:X8}' -f 'text'", "text"),
+    # casts
+    ("[int]'42'", 42),
+    ("[int]2.5", 2),
+    ("[int]3.5", 4),
+    ("[int]' 7 '", 7),
+    ("[int64]-1073418124", -1073418124),
+    ("[uint32]3221549172", 3221549172),
+    ("[uint32]'0xC004F074'", 3221549172),
+    ("[string]42", "42"),
+    ("[string]@(1, 2)", "1 2"),
+    ("[bool]'False'", True),
+    ("[bool]0", False),
+    ("[bool]@()", False),
+    # comparisons: case-insensitive, the left operand decides
+    ("'ABC' -eq 'abc'", True),
+    ("'abc' -ne 'ABC'", False),
+    ("1 -eq '1'", True),
+    ("'01' -eq 1", False),
+    ("1 -eq '01'", True),
+    ("1 -eq 'x'", False),
+    ("$true -eq 'false'", True),
+    ("$null -eq $null", True),
+    ("$null -eq 0", False),
+    ("0 -eq $null", False),
+    ("'' -eq $null", False),
+    ("'b' -gt 'A'", True),
+    ("10 -gt 9", True),
+    ("'10' -gt 9", False),
+    ("$null -lt 0", True),
+    ("'Server.Contoso.com' -like '*.contoso.COM'", True),
+    ("'abc' -like 'a?c'", True),
+    ("'abc' -notlike 'a*'", False),
+    ("'KMS' -like '[jk]ms'", True),
+    ("@('a', 'B') -contains 'b'", True),
+    ("@(1, 2) -notcontains 3", True),
+    ("'b' -in @('A', 'B')", True),
+    ("'c' -notin @('A', 'B')", True),
+    ("5 -band 4", 4),
+    ("-1073418124 -band 0xFFFF", 0xF074),
+    ("@('a', 'b', 'c') -join ','", "a,b,c"),
+    ("1 -and 0", False),
+    ("$null -or 'x'", True),
+    ("-not $null", True),
+    ("!'x'", False),
+    ("-not (1 -eq 2)", True),
+    # members
+    ("'text'.Length", 4),
+    ("@(1, 2, 3).Count", 3),
+    ("$null.Count", 0),
+    ("'x'.Count", 1),
+    ("$h = @{ Key = 1 }\n$h.key", 1),
+    ("$h = @{ Key = 1 }\n$h['KEY']", 1),
+    ("$h = @{ A = 1; B = 2 }\n$h.Count", 2),
+    ("$h = @{ A = 1 }\n$h.ContainsKey('a')", True),
+    ("$h = @{ A = 1 }\n$h.Missing", None),
+    # indexing
+    ("$a = @(1, 2, 3)\n$a[0]", 1),
+    ("$a = @(1, 2, 3)\n$a[-1]", 3),
+    ("$a = @(1, 2, 3)\n$a[5]", None),
+    ("'abc'[1]", "b"),
+    # string methods
+    ("'  x  '.Trim()", "x"),
+    ("'--x--'.Trim('-')", "x"),
+    ("'abc'.ToUpper()", "ABC"),
+    ("'ABC'.ToLower()", "abc"),
+    ("'abc'.Contains('B')", False),  # .NET methods are case-sensitive, unlike the operators
+    ("'abc'.Contains('b')", True),
+    ("'abc'.StartsWith('ab')", True),
+    ("'abc'.EndsWith('bc')", True),
+    ("'a-b-c'.Replace('-', '+')", "a+b+c"),
+    ("'abcdef'.Substring(2)", "cdef"),
+    ("'abcdef'.Substring(1, 3)", "bcd"),
+    ("(42).ToString()", "42"),
+    ("$true.ToString()", "True"),
+    # subexpressions
+    ("$(if ($true) { 'yes' } else { 'no' })", "yes"),
+    ("$x = if ($false) { 1 } else { 2 }\n$x", 2),
+    ("@(1).Count", 1),
+    ("@().Count", 0),
+    ("@(@(1, 2)).Count", 2),
+    ("(1, 2).Count", 2),
+    ("$x = 1, 2\n$x.Count", 2),
+    ("$(1; 2).Count", 2),
+]
+
+
+@pytest.mark.parametrize(("script", "expected"), CASES, ids=[case[0] for case in CASES])
+def test_expression_semantics(script: str, expected: object) -> None:
+    assert value_of(script) == expected
+
+
+def test_eq_on_an_array_filters_instead_of_comparing() -> None:
+    assert value_of("$r = @(1, 2, 1, 3) -eq 1\n$r.Count") == 2
+    assert value_of("$r = @('a', 'B', 'b') -eq 'b'\n$r -join '|'") == "B|b"
+    assert value_of("$r = @(1, 2, 3) -gt 1\n$r -join ','") == "2,3"
+    # an array with one zero is falsy; with two elements truthy
+    assert value_of("if (@(0, 1) -eq 0) { 'yes' } else { 'no' }") == "no"
+    assert value_of("if (@(0, 0) -eq 0) { 'yes' } else { 'no' }") == "yes"
+
+
+def test_null_on_the_left_is_the_safe_comparison() -> None:
+    assert value_of("$a = @(1, $null, 2)\n$null -eq $a") is False
+    assert value_of("$a = @(1, $null, 2)\n($a -eq $null).Count") == 1
+
+
+def test_match_sets_matches_with_groups_and_names() -> None:
+    script = (
+        "$text = 'Error: 0xC004F074 occurred'\n"
+        "if ($text -match '0x(?<code>[0-9A-F]{8})') { $Matches['code'] + '/' + $Matches[0] }"
+    )
+    assert value_of(script) == "C004F074/0xC004F074"
+    assert value_of("'ABC' -match 'b'") is True
+    assert value_of("'ABC' -notmatch 'x'") is True
+    assert value_of("$r = @('a1', 'b', 'c2') -match '\\d'\n$r -join ','") == "a1,c2"
+
+
+def test_split_is_a_case_insensitive_regex_and_split_method_splits_on_characters() -> None:
+    assert value_of("$p = 'aXbxc' -split 'x'\n$p -join '|'") == "a|b|c"
+    assert value_of("$p = 'a.b' -split '.'\n$p.Count") == 4  # '.' is a regex
+    assert value_of("$p = 'a::b'.Split('::')\n$p.Count") == 3  # Windows PowerShell: Split(char[])
+    assert value_of("$p = 'a,b;c'.Split(',;')\n$p -join '|'") == "a|b|c"
+
+
+def test_plus_equals_on_arrays_appends_and_keeps_nested_arrays_flat() -> None:
+    assert output_of("$a = @()\n$a += 'x'\n$a += 'y'\n$a") == ["x", "y"]
+    assert output_of("$a = @(1)\n$a += @(2, 3)\n$a") == [1, 2, 3]
+    assert value_of("$a = @()\n$a += 'x'\n$a.Count") == 1
+    assert value_of("$s = 'ab'\n$s += 'c'\n$s") == "abc"
+
+
+def test_pipeline_output_is_unrolled_and_collected() -> None:
+    assert output_of("@(1, 2)\n3") == [1, 2, 3]
+    assert output_of("$x = @(1, 2)\n$x") == [1, 2]
+    assert value_of("$one = @(5) | Where-Object { $true }\n$one") == 5
+    # a command's single output object is a scalar, not a one-element array
+    assert value_of("$x = 'ab' | Write-Output\n$x.Length") == 2
+
+
+def test_hashtable_keys_are_case_insensitive_and_keep_first_spelling() -> None:
+    table = value_of("$h = @{ Alpha = 1 }\n$h['ALPHA'] = 2\n$h.beta = 3\n$h")
+    assert table == {"Alpha": 2, "beta": 3}
+
+
+def test_hashtable_literal_with_newlines_and_semicolons() -> None:
+    table = value_of("@{\n    a = 1\n    'b c' = 'two'; d = $true\n}")
+    assert table == {"a": 1, "b c": "two", "d": True}
+
+
+def test_pscustomobject_keeps_key_order_and_type_names() -> None:
+    obj = value_of("[pscustomobject]@{ zeta = 1; alpha = 2; Mid = @{ k = 'v' } }")
+    assert isinstance(obj, PSObject)
+    assert obj.type_names == ["System.Management.Automation.PSCustomObject", "System.Object"]
+    assert list(obj.properties) == ["zeta", "alpha", "Mid"]
+    assert obj.properties["Mid"] == {"k": "v"}
+    assert type(obj.properties["Mid"]) is dict  # plain values at the seam
+
+
+def test_pscustomobject_members_are_case_insensitive_and_settable() -> None:
+    assert value_of("$o = [pscustomobject]@{ Name = 'a' }\n$o.NAME = 'b'\n$o.name") == "b"
+
+
+def test_member_access_on_an_array_enumerates_members() -> None:
+    names = output_of("$p = Get-CimInstance -ClassName SoftwareLicensingProduct\n$p.Name")
+    assert names == ["Office", "Windows(R), ServerStandard edition"]
+    assert value_of("$p = Get-CimInstance -ClassName SoftwareLicensingProduct\n$p.PartialProductKey") == "T83GX"
+
+
+def test_if_elseif_else() -> None:
+    script = "param([int]$N)\nif ($N -lt 0) { 'neg' } elseif ($N -eq 0) { 'zero' } else { 'pos' }"
+    assert value_of(script, {"N": -3}) == "neg"
+    assert value_of(script, {"N": 0}) == "zero"
+    assert value_of(script, {"N": 9}) == "pos"
+
+
+def test_foreach_iterates_unrolled_values_and_skips_null() -> None:
+    assert output_of("foreach ($i in @(1, 2, 3)) { $i * 10 }") == [10, 20, 30]
+    assert output_of("foreach ($i in $null) { 'never' }") == []
+    assert output_of("$t = 0\nforeach ($i in 1, 2) { $t += $i }\n$t") == [3]
+
+
+def test_where_object_and_foreach_object_use_dollar_underscore() -> None:
+    script = (
+        "$p = Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.PartialProductKey }\n"
+        "$p.LicenseStatus"
+    )
+    assert value_of(script) == 5
+    assert output_of("@(1, 2, 3) | ForEach-Object { $_ * 2 }") == [2, 4, 6]
+    assert output_of("@(1, 2, 3) | Where-Object { $_ -ge 2 } | ForEach-Object { \"n$_\" }") == ["n2", "n3"]
+
+
+def test_select_object_first_last_property_and_expand_property() -> None:
+    assert output_of("@(1, 2, 3) | Select-Object -First 2") == [1, 2]
+    assert output_of("@(1, 2, 3) | Select-Object -Last 1") == [3]
+    names = output_of(
+        "Get-CimInstance -ClassName SoftwareLicensingProduct | Select-Object -ExpandProperty Name"
+    )
+    assert names == ["Office", "Windows(R), ServerStandard edition"]
+    selected = value_of(
+        "Get-CimInstance -ClassName SoftwareLicensingProduct | Select-Object -Property 'Name', 'LicenseStatus' "
+        "-Last 1"
+    )
+    assert selected.properties == {"Name": "Windows(R), ServerStandard edition", "LicenseStatus": 5}
+    assert selected.type_names[0].startswith("Selected.")
+
+
+def test_datetime_arithmetic_and_methods() -> None:
+    later = value_of("$now = Get-Date\n$now.AddMinutes(90)")
+    assert later == datetime(2024, 3, 5, 15, 37, 9, tzinfo=timezone.utc)
+    assert value_of("$start = Get-Date\n$end = $start.AddMinutes(3)\n($end - $start).TotalSeconds") == 180.0
+    assert value_of("$start = Get-Date\n((Get-Date).AddMinutes(2) - $start).TotalMinutes") == 2.0
+    assert value_of("$d = [datetime]'2024-01-02T03:04:05Z'\n$d.ToUniversalTime().Hour") == 3
+    assert value_of("[datetime]'2024-01-02' -lt (Get-Date)") is True
+
+
+def test_write_output_and_streams() -> None:
+    outcome = run(
+        "Write-Output -InputObject 'a'\nWrite-Output 'b'\nWrite-Warning -Message 'careful'\n"
+        "Write-Verbose -Message 'hidden'\nWrite-Verbose -Message 'shown' -Verbose"
+    )
+    assert outcome.output == ["a", "b"]
+    assert outcome.warnings == ["careful"]
+    assert outcome.verbose == ["shown"]
+
+
+def test_out_string_renders_lines_and_objects() -> None:
+    assert value_of("@('line1', 'line2') | Out-String") == "line1\r\nline2\r\n"
+    text = value_of("[pscustomobject]@{ Name = 'x'; LongerName = 2 } | Out-String")
+    assert "Name       : x" in text
+    assert "LongerName : 2" in text
+
+
+def test_parameters_bind_by_name_with_type_conversion_and_defaults() -> None:
+    script = (
+        "param(\n    [string]$Host1,\n    [int]$Port = 1688,\n    [bool]$Force = $false,\n"
+        "    [string[]]$Names,\n    [hashtable]$Table\n)\n"
+        "[pscustomobject]@{ h = $host1; p = $PORT; f = $Force; n = $Names; t = $Table }"
+    )
+    obj = value_of(script, {"host1": "kms", "Port": "1700", "Force": True, "Names": "one", "Table": {"A": 1}})
+    assert obj.properties == {"h": "kms", "p": 1700, "f": True, "n": ["one"], "t": {"A": 1}}
+    defaults = value_of(script)
+    assert defaults.properties == {"h": "", "p": 1688, "f": False, "n": None, "t": None}
+
+
+def test_typed_parameters_keep_their_type_on_later_assignment() -> None:
+    assert value_of("param([int]$N)\n$N = '12'\n$N + 1", {"N": 1}) == 13
+
+
+def test_positional_script_parameters() -> None:
+    from remediate.sandbox.powershell import Interpreter
+    from remediate.sandbox.seam import Command, PipelineRequest
+
+    request = PipelineRequest(
+        [Command("param([string]$A, [int]$B)\n'{0}-{1}' -f $A, $B", True, [(None, "x"), (None, 7)])]
+    )
+    outcome = Interpreter(FakeCommands(), {}).run(request)
+    assert outcome.output == ["x-7"]
+
+
+def test_native_call_passes_arguments_as_powershell_does_and_sets_lastexitcode() -> None:
+    from remediate.sandbox.commands import NativeResult
+
+    commands = FakeCommands(native_outputs={"cscript.exe": NativeResult("line one\r\n\r\nline three\r\n", "", -1073418124)})
+    script = (
+        "param([string]$Key)\n"
+        "$lines = & cscript.exe //NoLogo \"$env:SystemRoot\\System32\\slmgr.vbs\" /ipk $Key /ProductKey:$Key\n"
+        "[pscustomobject]@{ count = $lines.Count; code = $LASTEXITCODE; hex = '0x{0:X8}' -f $LASTEXITCODE }"
+    )
+    obj = value_of(script, {"Key": "AAAAA-BBBBB-CCCCC-DDDDD-T83GX"}, commands=commands)
+    assert commands.calls == [
+        (
+            "cscript.exe",
+            [
+                "//NoLogo",
+                "C:\\Windows\\System32\\slmgr.vbs",
+                "/ipk",
+                "AAAAA-BBBBB-CCCCC-DDDDD-T83GX",
+                "/ProductKey:AAAAA-BBBBB-CCCCC-DDDDD-T83GX",
+            ],
+        )
+    ]
+    assert obj.properties == {"count": 3, "code": -1073418124, "hex": "0xC004F074"}
+
+
+def test_native_output_lines_are_strings_without_a_trailing_empty_line() -> None:
+    from remediate.sandbox.commands import NativeResult
+
+    commands = FakeCommands(native_outputs={"netsh.exe": NativeResult("a\nb\n", "", 0)})
+    assert output_of("& netsh.exe winhttp show proxy", commands=commands) == ["a", "b"]
+    assert commands.calls == [("netsh.exe", ["winhttp", "show", "proxy"])]
+
+
+def test_a_parameter_value_with_script_syntax_stays_a_value() -> None:
+    hostile = "x'; Remove-Item C:\\ -Recurse; '$(Get-Date)`n"
+    obj = value_of("param([string]$V)\n[pscustomobject]@{ v = $V; e = \"[$V]\" }", {"V": hostile})
+    assert obj.properties == {"v": hostile, "e": f"[{hostile}]"}
+
+
+def test_the_readme_example_runs_end_to_end() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "templates" / "README.md").read_text(encoding="utf-8")
+    script = readme.split("```powershell\n", 1)[1].split("```", 1)[0]
+    commands = FakeCommands()
+    outcome = run(script, {"KmsHost": "kms.example.com"}, commands=commands)
+    assert outcome.state == "Completed", outcome.failure
+    assert outcome.output == [
+        '{"ok":true,"hresult":null,"license_status":null,"changed":true,'
+        '"output":"cscript.exe ok\\r\\n","data":{"kms_machine":"kms.example.com","kms_port":1688}}'
+    ]
+    assert commands.calls[0] == (
+        "cscript.exe", ["//NoLogo", "C:\\Windows\\System32\\slmgr.vbs", "/skms", "kms.example.com:1688"]
+    )

@@ -1,0 +1,257 @@
+"""The transport against the sandbox's real WinRM server with unmodified pypsrp: results, every fault kind."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediate.errors import TransportError, UsageError
+from remediate.inventory import Host, parse_hosts
+from remediate.productkey import ProductKey
+from remediate.sandbox.faults import TransportFaults
+from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.seam import ErrorRecord, NativeOutcome, PipelineOutcome, PipelineRequest
+from remediate.secret import Secret
+from remediate.transport import ConnectionOptions, Credentials, Session, translate
+
+KEY = "NPPR9-FWDCX-D2C8J-H872K-2YT43"
+# One password for every fleet of this process: the NTLM acceptor's credential file is process-wide, and two
+# passwords for the same user would shadow each other.
+SANDBOX_PASSWORD = "Sbx-transport-tests-9a"
+
+
+def result(**fields: Any) -> str:
+    base: dict[str, Any] = {"ok": True, "hresult": None, "license_status": 1, "changed": False, "output": ""}
+    base.update(fields)
+    return json.dumps(base)
+
+
+class ScriptedEngine:
+    """A host whose scripts are names of behaviours; it remembers the parameters it was given."""
+
+    def __init__(self, computer_name: str = "WS01") -> None:
+        self.computer_name = computer_name
+        self.received: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome:
+        command = request.commands[0]
+        parameters = {name: value for name, value in command.parameters if name}
+        with self.lock:
+            self.received.append(parameters)
+        behaviour = command.text.strip()
+        if behaviour == "ok":
+            return PipelineOutcome(output=["native text kept in a variable", result(data={"n": 1})])
+        if behaviour == "fail-code":
+            return PipelineOutcome(output=[result(ok=False, hresult=-1073418124, license_status=5)])
+        if behaviour == "echo":
+            return PipelineOutcome(output=[result(output=f"installed {parameters.get('ProductKey')}")])
+        if behaviour == "throw":
+            return PipelineOutcome(state="Failed", failure=ErrorRecord("Access is denied."))
+        if behaviour == "write-error":
+            return PipelineOutcome(errors=[ErrorRecord("Get-CimInstance: Invalid class")])
+        if behaviour == "no-json":
+            return PipelineOutcome(output=["Product activated successfully."])
+        return PipelineOutcome(state="Failed", failure=ErrorRecord(f"unknown behaviour {behaviour}"))
+
+    def run_native(self, command: str, arguments: list[str]) -> NativeOutcome:
+        return NativeOutcome()
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[Fleet]:
+    with Fleet.start([HostSpec("WS01", ScriptedEngine())], auth="ntlm", password=SANDBOX_PASSWORD) as running:
+        yield running
+
+
+def host_of(fleet: Fleet, name: str = "WS01") -> Host:
+    endpoint = fleet.endpoint(name)
+    return Host(endpoint.address, endpoint.port, {"scheme": endpoint.scheme, "auth": str(fleet.auth)})
+
+
+def credentials_of(fleet: Fleet, password: str | None = None) -> Credentials:
+    return Credentials(fleet.username, Secret(password if password is not None else fleet.password))
+
+
+FAST = ConnectionOptions(connection_timeout=3, operation_timeout=1)
+
+
+def test_a_step_result_comes_back_parsed(fleet: Fleet) -> None:
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        run = session.run("ok", {}, timeout_s=10)
+        assert run.script_error is None and run.result.ok and run.result.data == {"n": 1}
+        failed = session.run("fail-code", {}, timeout_s=10)
+        assert not failed.result.ok and str(failed.result.hresult) == "0xC004F074"
+        assert failed.result.license_status == 5
+
+
+def test_one_pool_serves_every_step_of_a_host(fleet: Fleet) -> None:
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        for _ in range(5):
+            session.run("ok", {}, timeout_s=10)
+        assert fleet.shell_count("WS01") == 1
+    assert fleet.shell_count("WS01") == 0
+
+
+def test_secrets_reach_the_host_as_parameters_and_never_come_back(fleet: Fleet) -> None:
+    engine = ScriptedEngine()
+    own = Fleet.start([HostSpec("WS02", engine)], auth="ntlm", password=SANDBOX_PASSWORD)
+    with own, Session(host_of(own, "WS02"), FAST, credentials_of(own)) as session:
+        run = session.run("echo", {"ProductKey": ProductKey.parse(KEY), "KmsPort": 1688}, timeout_s=10)
+    assert engine.received[-1] == {"ProductKey": KEY, "KmsPort": 1688}
+    assert KEY not in run.result.output and "2YT43" in run.result.output
+
+
+def test_a_throw_is_a_failed_step_of_kind_script(fleet: Fleet) -> None:
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        run = session.run("throw", {}, timeout_s=10)
+    assert (
+        not run.result.ok
+        and run.script_error == "Access is denied."
+        and "Access is denied." in run.result.output
+    )
+
+
+def test_an_error_stream_without_a_result_is_a_failed_step(fleet: Fleet) -> None:
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        run = session.run("write-error", {}, timeout_s=10)
+        assert not run.result.ok and run.script_error and "Invalid class" in run.script_error
+        text = session.run("no-json", {}, timeout_s=10)
+        assert not text.result.ok and text.script_error and "not JSON" in text.script_error
+
+
+def fault_fleet(faults: TransportFaults, **start: Any) -> Fleet:
+    auth = start.pop("auth", "ntlm")
+    spec = HostSpec("WS09", ScriptedEngine("WS09"), faults)
+    return Fleet.start([spec], auth=auth, password=SANDBOX_PASSWORD, **start)
+
+
+def open_and_run(fleet: Fleet, options: ConnectionOptions = FAST, password: str | None = None) -> None:
+    with Session(host_of(fleet, "WS09"), options, credentials_of(fleet, password)) as session:
+        session.run("ok", {}, timeout_s=10)
+
+
+def kind_of(call: Any) -> TransportError:
+    with pytest.raises(TransportError) as caught:
+        call()
+    return caught.value
+
+
+def test_a_host_that_refuses_is_refused_and_transient() -> None:
+    with fault_fleet(TransportFaults(refuse_connections=True)) as fleet:
+        error = kind_of(lambda: open_and_run(fleet))
+    assert error.kind == "refused" and error.transient and error.host and error.host.startswith("127.0.0.1:")
+
+
+def test_a_wrong_password_is_auth_and_never_printed() -> None:
+    with fault_fleet(TransportFaults()) as fleet:
+        error = kind_of(lambda: open_and_run(fleet, password="Wrong-Password-123"))
+    assert error.kind == "auth" and not error.transient
+    assert "Wrong-Password-123" not in str(error) and "Wrong-Password-123" not in repr(error)
+
+
+def test_a_401_is_auth() -> None:
+    with fault_fleet(TransportFaults(unauthorized=True)) as fleet:
+        assert kind_of(lambda: open_and_run(fleet)).kind == "auth"
+
+
+def test_a_5xx_is_protocol_and_transient() -> None:
+    with fault_fleet(TransportFaults(http_5xx_first=100)) as fleet:
+        error = kind_of(lambda: open_and_run(fleet))
+    assert (error.kind, error.transient) == ("protocol", True)
+
+
+def test_a_dropped_connection_is_transient() -> None:
+    with fault_fleet(TransportFaults(drop_first=1)) as fleet:
+        error = kind_of(lambda: open_and_run(fleet))
+    assert error.transient and error.kind in ("protocol", "refused")
+
+
+def test_one_hung_receive_is_sent_again_and_the_step_completes() -> None:
+    with fault_fleet(TransportFaults(hang_receive_first=1)) as fleet:
+        options = ConnectionOptions(operation_timeout=1, receive_backoff=0.01)
+        with Session(host_of(fleet, "WS09"), options, credentials_of(fleet)) as session:
+            run = session.run("ok", {}, timeout_s=30)
+    assert run.result.ok and run.duration_s >= 2.5  # one Receive waited out its timeout
+
+
+@pytest.mark.slow
+def test_a_host_that_never_answers_ends_in_a_timeout() -> None:
+    with fault_fleet(TransportFaults(hang_receive_first=6)) as fleet:
+        options = ConnectionOptions(operation_timeout=1, receive_backoff=0.01)
+        error = kind_of(lambda: open_and_run(fleet, options))
+    assert (error.kind, error.transient) == ("timeout", True)
+
+
+def test_the_shell_quota_is_quota_and_transient() -> None:
+    with fault_fleet(TransportFaults(max_shells_per_user=1)) as fleet:
+        host = host_of(fleet, "WS09")
+        with Session(host, FAST, credentials_of(fleet)):
+            error = kind_of(lambda: Session(host, FAST, credentials_of(fleet)).open())
+    assert (error.kind, error.transient) == ("quota", True)
+
+
+def test_a_name_that_does_not_resolve_is_dns() -> None:
+    host = Host("no-such-host.invalid", 5985, {"scheme": "http", "auth": "ntlm"})
+    error = kind_of(lambda: Session(host, FAST, Credentials("u", Secret("p"))).open())
+    assert error.kind == "dns" and not error.transient
+
+
+def test_https_verifies_the_certificate(tmp_path: Path) -> None:
+    with fault_fleet(TransportFaults(), https=True) as fleet:
+        host = host_of(fleet, "WS09")
+        error = kind_of(lambda: Session(host, FAST, credentials_of(fleet)).open())
+        assert error.kind == "tls"
+        # The hosts file the sandbox writes carries the CA: it works as is.
+        (from_file,) = parse_hosts(fleet.hosts_file_text(), source=tmp_path / "hosts.txt")
+        with Session(from_file, FAST, credentials_of(fleet)) as session:
+            assert session.run("ok", {}, timeout_s=10).result.ok
+        # --insecure is explicit.
+        with Session(
+            host, ConnectionOptions(operation_timeout=1, insecure=True), credentials_of(fleet)
+        ) as session:
+            assert session.run("ok", {}, timeout_s=10).result.ok
+
+
+def test_basic_over_https_works_and_over_http_is_refused_before_connecting() -> None:
+    with fault_fleet(TransportFaults(), auth="basic", https=True) as fleet:
+        endpoint = fleet.endpoint("WS09")
+        host = Host(endpoint.address, endpoint.port, {"auth": "basic", "ca_file": str(fleet.ca_file)})
+        with Session(host, FAST, credentials_of(fleet)) as session:
+            assert session.run("ok", {}, timeout_s=10).result.ok
+    with pytest.raises(UsageError, match="clear text"):
+        Session(
+            Host("pc1", 5985, {"scheme": "http", "auth": "basic"}), FAST, Credentials("u", Secret("p"))
+        ).open()
+
+
+def test_host_variables_override_the_run_options() -> None:
+    options = ConnectionOptions(auth="kerberos", scheme="https", ca_file="/etc/ca.pem")
+    host = Host("pc1", 15985, {"scheme": "http", "auth": "ntlm"})
+    chosen = options.for_host(host)
+    assert (chosen.scheme, chosen.auth, chosen.effective_port, chosen.ca_file) == (
+        "http",
+        "ntlm",
+        15985,
+        "/etc/ca.pem",
+    )
+    assert ConnectionOptions().for_host(Host("pc2")).effective_port == 5986
+
+
+def test_credentials_come_from_the_environment_and_hide_the_password() -> None:
+    credentials = Credentials.from_environment(
+        {"REMEDIATE_USERNAME": "corp\\ops", "REMEDIATE_PASSWORD": "S3cret!x"}
+    )
+    assert credentials is not None and credentials.username == "corp\\ops"
+    assert "S3cret!x" not in repr(credentials) and "S3cret!x" not in str(credentials)
+    assert Credentials.from_environment({}) is None
+
+
+def test_translate_masks_secrets_in_messages() -> None:
+    error = translate(OSError(f"cannot use {KEY}"), "pc1", [ProductKey.parse(KEY)])
+    assert KEY not in str(error) and error.host == "pc1"
