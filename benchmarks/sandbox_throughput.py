@@ -1,8 +1,8 @@
-"""Throughput of the sandbox's WinRM server with unmodified pypsrp clients (run by hand: a script, not a test).
+"""Throughput of the sandbox's WinRM server with unmodified pypsrp clients (run by hand; not a test).
 
     python benchmarks/sandbox_throughput.py [--invokes 200] [--clients 50] [--per-client 10]
 
-The server runs in its own process (multiprocessing) with one host per auth method and a trivial engine, so the
+The server runs in its own process (multiprocessing), one host per auth method, with a trivial engine: the
 numbers measure the protocol stack (HTTP, auth, encryption, WS-Man, PSRP), not an interpreter. Reported:
   (a) sequential invokes on one RunspacePool;
   (b) N concurrent clients, each with its own RunspacePool and connection, each invoking M pipelines;
@@ -50,8 +50,10 @@ class ConstantEngine:
 def serve(auth: str, quota: int, conn: multiprocessing.connection.Connection) -> None:
     faults = TransportFaults(max_shells_per_user=quota)
     with Fleet.start(
-        [HostSpec("BENCH01", ConstantEngine("BENCH01"), faults)], auth=auth,  # type: ignore[arg-type]
-        username=USERNAME, password=PASSWORD,
+        [HostSpec("BENCH01", ConstantEngine("BENCH01"), faults)],
+        auth=auth,  # type: ignore[arg-type]
+        username=USERNAME,
+        password=PASSWORD,
     ) as fleet:
         conn.send(fleet.client_options("BENCH01"))
         conn.recv()  # wait until told to stop
@@ -88,7 +90,9 @@ def concurrent(options: dict[str, Any], clients: int, per_client: int, worker: A
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--invokes", type=int, default=200, help="sequential invokes on one pool")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
     parser.add_argument("--per-client", type=int, default=10, help="invokes per concurrent client")
@@ -112,18 +116,23 @@ def main() -> int:
             "concurrent_execute_ps": total / fresh,
         }
         print(
-            f"{auth:>5}: (a) {args.invokes} sequential invokes on one pool: {seq:.2f} s = {args.invokes / seq:.0f}/s"
-            f" | (b) {args.clients} clients x {args.per_client} invokes, pool each: {pooled:.2f} s ="
+            f"{auth:>5}: (a) {args.invokes} sequential invokes on one pool: {seq:.2f} s"
+            f" = {args.invokes / seq:.0f}/s | (b) {args.clients} clients x {args.per_client} invokes,"
+            f" pool each: {pooled:.2f} s ="
             f" {total / pooled:.0f}/s | (c) same with execute_ps: {fresh:.2f} s = {total / fresh:.0f}/s"
         )
         sys.stdout.flush()
 
     basic, ntlm = results["basic"], results["ntlm"]
-    print("ratios (NTLM+encryption / Basic):", ", ".join(f"{key} {ntlm[key] / basic[key]:.2f}" for key in basic))
-    print(f"ratio pool reuse / execute_ps (NTLM, concurrent): {ntlm['concurrent_pool'] / ntlm['concurrent_execute_ps']:.2f}")
+    print(
+        "ratios (NTLM+encryption / Basic):", ", ".join(f"{key} {ntlm[key] / basic[key]:.2f}" for key in basic)
+    )
+    reuse = ntlm["concurrent_pool"] / ntlm["concurrent_execute_ps"]
+    print(f"ratio pool reuse / execute_ps (NTLM, concurrent): {reuse:.2f}")
     target = 100.0
     verdict = "meets" if ntlm["concurrent_pool"] >= target else "MISSES"
-    print(f"NTLM+encryption concurrent invokes: {ntlm['concurrent_pool']:.0f}/s {verdict} the target of {target:.0f}/s")
+    rate = ntlm["concurrent_pool"]
+    print(f"NTLM+encryption concurrent invokes: {rate:.0f}/s {verdict} the target of {target:.0f}/s")
     return 0 if ntlm["concurrent_pool"] >= target else 1
 
 

@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from remediate.errors import AuditError
-from remediate.productkey import mask_product_keys
+from remediate.productkey import ProductKey, mask_product_keys
 from remediate.secret import Secret, scrub
 
 GENESIS = "0" * 64  # the `prev` of the first event of a log
@@ -44,11 +44,11 @@ RUN_FINISHED = "run_finished"
 class Redactor:
     """Masks product keys, scrubs known secrets and truncates long texts, in any JSON-like value."""
 
-    def __init__(self, secrets: Iterable[Secret] = (), max_text: int = MAX_TEXT) -> None:
-        self._secrets = list(secrets)
+    def __init__(self, secrets: Iterable[Secret | ProductKey] = (), max_text: int = MAX_TEXT) -> None:
+        self._secrets: list[Secret | ProductKey] = list(secrets)
         self._max_text = max_text
 
-    def add(self, secrets: Iterable[Secret]) -> None:
+    def add(self, secrets: Iterable[Secret | ProductKey]) -> None:
         self._secrets.extend(secrets)
 
     def text(self, value: str) -> str:

@@ -57,7 +57,7 @@ def main() -> None:
     """
 
 
-# --- playbooks: list, show, validate, explain, run --dry-run -------------------------------------------------
+# --- playbooks: list, show, validate, explain, run --dry-run ------------------------------------------------
 
 
 def _default_lang() -> str:
@@ -96,6 +96,7 @@ _playbooks_option = click.option(
 def list_playbooks(playbook_dirs: tuple[Path, ...], lang: str | None, output: str) -> None:
     """List the error codes that have a playbook."""
     from rich.table import Table
+    from rich.text import Text
 
     from remediate.playbook import PlaybookLibrary
 
@@ -119,7 +120,9 @@ def list_playbooks(playbook_dirs: tuple[Path, ...], lang: str | None, output: st
     table = Table("code", "category", "title", "action")
     for p in playbooks:
         action = "escalate" if p.escalates else "fix"
-        table.add_row(" ".join(str(c) for c in p.codes), p.category, p.title.get(lang), action)
+        # Text cells: playbook text is never read as console markup.
+        codes = " ".join(str(c) for c in p.codes)
+        table.add_row(Text(codes), Text(p.category), Text(p.title.get(lang)), action)
     _console().print(table)
 
 
@@ -149,8 +152,9 @@ def show_playbook(code: str, playbook_dirs: tuple[Path, ...], lang: str | None) 
         for p in playbook.parameters.values():
             kind = f"enum: {', '.join(p.choices)}" if p.choices else p.type
             kind += " (secret)" if p.is_secret else ""
-            default = "" if p.default is None else str(p.default)
-            table.add_row(p.name, kind, "yes" if p.required else "no", default, p.description.get(lang))
+            default = "" if p.default is None else json.dumps(p.default, ensure_ascii=False).strip('"')
+            cells = (p.name, kind, "yes" if p.required else "no", default, p.description.get(lang))
+            table.add_row(*(Text(cell) for cell in cells))
         console.print(table)
     for phase in PHASES:
         steps = playbook.steps_in(phase)
@@ -332,13 +336,13 @@ def sandbox() -> None:
 @sandbox.command("up")
 @click.option("--hosts", "count", type=click.IntRange(1, 1000), default=None,
               help="How many hosts (default: as many as the scenario has).")
-@click.option("--scenario", default="healthy", show_default=True, help="A scenario NAME or a scenario FILE.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw (reproducible).")
-@click.option("--https", is_flag=True, help="Serve HTTPS with a generated CA; writes PATH.ca.pem for clients.")
+@click.option("--scenario", default="healthy", show_default=True, help="A scenario NAME or FILE.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
+@click.option("--https", is_flag=True, help="Serve HTTPS with a generated CA (written to PATH.ca.pem).")
 @click.option("--auth", type=click.Choice(["basic", "ntlm", "negotiate"]), default="ntlm", show_default=True)
-@click.option("--username", default="sandbox\\admin", show_default=True, help="The account the hosts accept.")
+@click.option("--username", default="sandbox\\admin", show_default=True, help="The account hosts accept.")
 @click.option("--password", default=None,
-              help="The account's password (sandbox only). Default: $REMEDIATE_PASSWORD, else a generated one.")
+              help="The account's password (sandbox only). Default: $REMEDIATE_PASSWORD, else generated.")
 @click.option("--hosts-file", "hosts_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the hosts file for `remediate run --hosts`.")
 @reports_errors
@@ -378,7 +382,7 @@ def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: s
             click.echo(f"password: {fleet.password}   (generated for this sandbox; shown once)")
         else:
             click.echo("password: as given")
-        click.echo(f"ready: {len(hosts)} sandbox hosts listening on 127.0.0.1 (Ctrl-C stops)", nl=True)
+        click.echo(f"ready: {len(hosts)} sandbox hosts up on 127.0.0.1 (Ctrl-C stops)")
         sys.stdout.flush()
         while not stop.wait(0.5):
             pass
@@ -389,37 +393,40 @@ def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: s
         click.echo("sandbox stopped")
 
 
-# --- live runs: run, status, audit, demo ------------------------------------------------------------------------
+# --- live runs: run, status, audit, demo --------------------------------------------------------------------
 
 
+_AUTHS = ["negotiate", "ntlm", "kerberos", "credssp", "basic", "certificate"]
+_PEM = click.Path(exists=True, dir_okay=False)
 _LIVE_OPTIONS = [
-    click.Option(["--auth"], type=click.Choice(["negotiate", "ntlm", "kerberos", "credssp", "basic", "certificate"]),
-                 default="negotiate", show_default=True,
+    click.Option(["--auth"], type=click.Choice(_AUTHS), default="negotiate", show_default=True,
                  help="WinRM authentication (a host's auth= variable wins)."),
     click.Option(["--scheme"], type=click.Choice(["https", "http"]), default="https", show_default=True,
                  help="https (port 5986, certificate verified) or http (5985, messages sealed by the auth)."),
     click.Option(["--port"], type=click.IntRange(1, 65535), default=None,
                  help="WinRM port for hosts without host:port (default 5986 https, 5985 http)."),
-    click.Option(["--ca-file"], type=click.Path(exists=True, dir_okay=False), default=None,
+    click.Option(["--ca-file"], type=_PEM, default=None,
                  help="CA bundle to verify the hosts' certificates against."),
     click.Option(["--insecure"], is_flag=True, help="Do NOT verify TLS certificates (loud; lab use only)."),
-    click.Option(["--cert-pem"], type=click.Path(exists=True, dir_okay=False), default=None,
+    click.Option(["--cert-pem"], type=_PEM, default=None,
                  help="Client certificate (PEM) for --auth certificate."),
-    click.Option(["--cert-key-pem"], type=click.Path(exists=True, dir_okay=False), default=None,
-                 help="Client certificate key (PEM) for --auth certificate."),
+    click.Option(["--cert-key-pem"], type=_PEM, default=None, help="Its key (PEM) for --auth certificate."),
     click.Option(["--forks"], type=click.IntRange(1, 100), default=10, show_default=True,
                  help="Hosts worked on at once (WinRM allows 30 shells per user by default)."),
-    click.Option(["--timeout"], "connect_timeout", type=click.FloatRange(1, 3600), default=30, show_default=True,
-                 help="Seconds to connect to a host."),
+    click.Option(["--timeout", "connect_timeout"], type=click.FloatRange(1, 3600), default=30,
+                 show_default=True, help="Seconds to connect to a host."),
     click.Option(["--operation-timeout"], type=click.IntRange(1, 600), default=20, show_default=True,
                  help="Seconds one WS-Man operation may wait on a host."),
-    click.Option(["--wait-for-winrm"], "wait_for_winrm", default=None, metavar="DURATION",
+    click.Option(["--wait-for-winrm", "wait_for_winrm"], default=None, metavar="DURATION",
                  help="Keep trying to connect for this long, e.g. 10m (hosts still booting after imaging)."),
+    click.Option(["--retries"], type=click.IntRange(0, 20), default=3, show_default=True,
+                 help="Retries (backoff with jitter) after a transient fault: refused, timeout, dropped, "
+                 "5xx, quota. A step that changes a host and is not idempotent is never retried."),
     click.Option(["--max-fail-percent"], type=click.FloatRange(0, 100), default=None,
                  help="Start no new host once more than this percentage of finished hosts failed."),
-    click.Option(["--audit"], "audit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    click.Option(["--audit", "audit_file"], type=click.Path(dir_okay=False, path_type=Path), default=None,
                  help="Audit log file (default: remediate-audit/<UTC time>-<code>.jsonl)."),
-    click.Option(["--junit"], "junit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    click.Option(["--junit", "junit_file"], type=click.Path(dir_okay=False, path_type=Path), default=None,
                  help="Also write a JUnit XML report (one testcase per host)."),
 ]
 _LIVE_NAMES = [option.name for option in _LIVE_OPTIONS]
@@ -447,7 +454,7 @@ def _duration_seconds(text: str | None) -> float:
         return 0.0
     units = {"s": 1, "m": 60, "h": 3600}
     cleaned = text.strip().lower()
-    factor = units.get(cleaned[-1:], None)
+    factor = units.get(cleaned[-1:])
     number = cleaned[:-1] if factor else cleaned
     try:
         value = float(number) * (factor or 1)
@@ -458,45 +465,31 @@ def _duration_seconds(text: str | None) -> float:
     return value
 
 
-def _credentials(auth: str) -> Any:
+def _credentials(needs_password: bool) -> Any:
     """REMEDIATE_USERNAME / REMEDIATE_PASSWORD, else a prompt (the password hidden). Never from argv."""
-    import os
-
     from remediate.secret import Secret
     from remediate.transport import PASSWORD_ENV, USERNAME_ENV, Credentials
 
     found = Credentials.from_environment()
-    if auth in ("kerberos", "certificate") and found is None:
+    if not needs_password and found is None:
         return None  # a Kerberos ticket or a client certificate stands for the user
     interactive = sys.stdin.isatty()
     if found is None:
         if not interactive:
             raise UsageError(f"no WinRM user: set {USERNAME_ENV} (and {PASSWORD_ENV}), or run interactively")
         found = Credentials(click.prompt("WinRM user (DOMAIN\\user)", err=True))
-    if found.password is None and auth not in ("kerberos", "certificate"):
+    if found.password is None and needs_password:
         if not interactive:
             raise UsageError(f"no WinRM password: set {PASSWORD_ENV}, or run interactively")
         typed = click.prompt(f"Password for {found.username}", hide_input=True, err=True)
         found = Credentials(found.username, Secret(typed, source="prompt"))
-    del os
     return found
 
 
-def _run_live(plan: Any, *, output: str) -> None:
-    """Execute a Plan on its hosts: connect, detect, fix, verify, audit, report; exit with the run's code."""
-    from rich.console import Console
+def _connection_options(live: dict[str, Any]) -> Any:
+    from remediate.transport import ConnectionOptions
 
-    from remediate import audit as audit_log
-    from remediate.engine import Engine, EngineOptions
-    from remediate.report import LiveProgress, print_summary, to_json, write_junit
-    from remediate.results import ExitCategory
-    from remediate.transport import ConnectionOptions, Session, secrets_in
-
-    context = click.get_current_context()
-    live: dict[str, Any] = context.meta.get("remediate.live", {})
-    if plan is None:
-        raise UsageError("`remediate run auto` is not available in this version: give the error code")
-    connection = ConnectionOptions(
+    return ConnectionOptions(
         auth=live.get("auth", "negotiate"),
         scheme=live.get("scheme", "https"),
         port=live.get("port"),
@@ -507,24 +500,47 @@ def _run_live(plan: Any, *, output: str) -> None:
         certificate_pem=live.get("cert_pem"),
         certificate_key_pem=live.get("cert_key_pem"),
     )
+
+
+def _prepare_connection(connection: Any, hosts: list[Any], errors: Any) -> Any:
+    """Refuse unsafe combinations before the first connection, warn about --insecure, get credentials."""
+    for host in hosts:
+        try:
+            connection.for_host(host).check_safe()
+        except UsageError as error:
+            raise UsageError(f"{host.label}: {error.message}", hint=error.hint) from None
+    if connection.insecure:
+        errors.print("[bold red]WARNING: --insecure: TLS certificates are NOT verified. Anyone on the path "
+                     "can impersonate a host and read the credentials. Use --ca-file instead.[/]")
+    auths = {connection.for_host(host).auth for host in hosts}
+    return _credentials(needs_password=not auths <= {"kerberos", "certificate"})
+
+
+def _run_live(plan: Any, *, output: str) -> None:
+    """Execute a Plan on its hosts: connect, detect, fix, verify, audit, report; exit with the run's code."""
+    from rich.console import Console
+
+    from remediate import audit as audit_log
+    from remediate.engine import Engine, EngineOptions
+    from remediate.report import LiveProgress, print_summary, to_json, write_junit
+    from remediate.results import ExitCategory
+    from remediate.transport import Session, secrets_in
+
+    context = click.get_current_context()
+    live: dict[str, Any] = context.meta.get("remediate.live", {})
+    if plan is None:
+        raise UsageError("`remediate run auto` is not available in this version: give the error code")
+    connection = _connection_options(live)
     options = EngineOptions(
         forks=int(live.get("forks", 10)),
+        transient_attempts=int(live.get("retries", 3)) + 1,
         wait_for_winrm_s=_duration_seconds(live.get("wait_for_winrm")),
         max_fail_percent=live.get("max_fail_percent"),
         language=context.params.get("lang") or _default_lang(),
     )
-    for host_plan in plan.hosts:  # refuse unsafe or impossible combinations before the first connection
-        per_host = connection.for_host(host_plan.host)
-        if per_host.scheme == "http" and per_host.auth not in ("negotiate", "ntlm", "kerberos", "credssp"):
-            raise UsageError(f"{host_plan.label}: auth {per_host.auth} over http would send everything in clear text",
-                             hint="use https, or an auth that seals messages")
     errors = Console(stderr=True, highlight=False)
-    if connection.insecure:
-        errors.print("[bold red]WARNING: --insecure: TLS certificates are NOT verified. Anyone on the path can "
-                     "impersonate a host and read the credentials. Use --ca-file instead.[/]")
-    auths = {connection.for_host(host_plan.host).auth for host_plan in plan.hosts}
-    credentials = _credentials("kerberos" if auths <= {"kerberos", "certificate"} else "ntlm")
-    secrets = [secret for host_plan in plan.hosts for step in host_plan.steps for secret in secrets_in(step.parameters)]
+    credentials = _prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], errors)
+    secrets = [found for hp in plan.hosts for step in hp.steps for found in secrets_in(step.parameters)]
     if credentials is not None:
         secrets.extend(credentials.secrets)
     redactor = audit_log.Redactor(secrets)
@@ -532,7 +548,9 @@ def _run_live(plan: Any, *, output: str) -> None:
     with audit_log.AuditLog(path, redactor) as log:
         showing = output != "json" and errors.is_terminal
         with LiveProgress(len(plan.hosts), console=errors, enabled=showing) as progress:
-            engine = Engine(lambda host: Session(host, connection, credentials), log, options, observer=progress)
+            engine = Engine(
+                lambda host: Session(host, connection, credentials), log, options, observer=progress
+            )
             report = engine.run(plan, arguments=sys.argv[1:])
     if output == "json":
         click.echo(to_json(report, redactor))
@@ -594,7 +612,73 @@ def audit_show(file: Path, output: str) -> None:
         for host, fields in run.hosts.items():
             before = fields.get("code_before") or "-"
             after = fields.get("code_after") or "-"
-            click.echo(f"  {host:<30} {fields.get('outcome') or 'unfinished':<12} {before} -> {after}")
+            outcome = fields.get("outcome") or "unfinished"
+            click.echo(f"  {host:<30} {outcome:<12} {before} -> {after}")
         if run.summary:
-            counts = ", ".join(f"{name} {count}" for name, count in run.summary.get("counts", {}).items() if count)
+            counted = run.summary.get("counts", {}).items()
+            counts = ", ".join(f"{name} {count}" for name, count in counted if count)
             click.echo(f"  {run.steps} step events; {counts}; exit {run.summary.get('exit')}")
+
+
+_STATUS_OPTION_NAMES = ("auth", "scheme", "port", "ca_file", "insecure", "cert_pem", "cert_key_pem", "forks",
+                        "connect_timeout", "operation_timeout", "retries")
+
+
+@main.command("status")
+@click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_lang_option
+@reports_errors
+def status_command(hosts_file: Path, output: str, lang: str | None, **live: Any) -> None:
+    """Read the licence state of every host (read-only): LicenseStatus and the code keeping it from Licensed.
+
+    Exit 0 when every host is Licensed, 1 when one is not, 3 when no host could be reached.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from remediate import resources
+    from remediate.audit import Redactor
+    from remediate.inventory import load_hosts
+    from remediate.render import Renderer
+    from remediate.status import STATUS_TEMPLATE, read_status
+    from remediate.transport import Session
+
+    lang = lang or _default_lang()
+    hosts = load_hosts(hosts_file)
+    connection = _connection_options(live)
+    errors = Console(stderr=True, highlight=False)
+    credentials = _prepare_connection(connection, hosts, errors)
+    template = Renderer([resources.templates_dir()]).environment.get_template(STATUS_TEMPLATE)
+    script = template.render(options={}, step={"id": "status", "phase": "detect"})
+    statuses = read_status(hosts, lambda host: Session(host, connection, credentials), script,
+                           forks=int(live["forks"]), attempts=int(live["retries"]) + 1)
+    redactor = Redactor(credentials.secrets if credentials else [])
+    if output == "json":
+        click.echo(json.dumps(redactor.value([status.to_dict() for status in statuses]), ensure_ascii=False,
+                              indent=2))
+    else:
+        table = Table(title=f"licence state of {len(statuses)} host(s)", title_justify="left")
+        for column in ("host", "state", "code", "meaning", "product", "key", "KMS"):
+            table.add_column(column)
+        for status in statuses:
+            data = status.result.data if status.result else {}
+            kms = data.get("kms_machine") or data.get("discovered_kms_machine") or ""
+            table.add_row(
+                status.label,
+                status.state,
+                str(status.code or ""),
+                redactor.text(status.error or status.meaning(lang)),
+                redactor.text(str(data.get("name") or "")),
+                redactor.text(str(data.get("partial_product_key") or "")),
+                redactor.text(str(kms)),
+            )
+        Console(highlight=False, soft_wrap=True).print(table)
+        licensed = sum(1 for status in statuses if status.licensed)
+        click.echo(f"{licensed} of {len(statuses)} licensed")
+    if statuses and all(status.unreachable for status in statuses):
+        sys.exit(ExitCode.UNREACHABLE)
+    sys.exit(ExitCode.OK if all(status.licensed for status in statuses) else ExitCode.FAILED)
+
+
+status_command.params.extend(option for option in _LIVE_OPTIONS if option.name in _STATUS_OPTION_NAMES)

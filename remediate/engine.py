@@ -43,7 +43,7 @@ from remediate.audit import (
     operator_name,
 )
 from remediate.codes import ErrorCode
-from remediate.errors import TransportError
+from remediate.errors import AuditError, TransportError
 from remediate.inventory import Host
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.results import (
@@ -198,7 +198,17 @@ class Engine:
         else:
             self.observer.host_started(host_plan.label)
             self.audit.record(HOST_STARTED, host=host_plan.label, code=str(host_plan.playbook.code))
-            report = HostRun(self, host_plan).run()
+            try:
+                report = HostRun(self, host_plan).run()
+            except AuditError:
+                raise  # nothing may happen that the audit log cannot record
+            except Exception as error:  # a defect must not hide the other hosts' outcomes
+                report = HostReport(
+                    host=host_plan.label,
+                    code=str(host_plan.playbook.code),
+                    outcome=Outcome.FAILED,
+                    reason=f"internal error: {type(error).__name__}: {error}",
+                )
             self._record_outcome(report)
         self._note_finished(report)
         self.observer.host_finished(report)
@@ -289,30 +299,43 @@ class HostRun:
 
     def _decide(self) -> HostReport:
         self._open()
-        detect = [self._step(step) for step in self.plan.steps_in("detect")]
+        detect = self._run_phase("detect")
         if self._interrupted_now():
             return self._report(Outcome.SKIPPED, "interrupted during detect: nothing was changed")
         if all(self._ok(record) for record in detect):
             return self._report(Outcome.HEALTHY, "every check passed: nothing to fix")
         if self.playbook.escalates:
-            self._run_phase("escalate")
-            return self._report(Outcome.ESCALATE, "no script can fix this code: a human must act")
+            missing = self._collect_for_human()
+            return self._report(Outcome.ESCALATE, "no script can fix this code: a human must act" + missing)
+        fixes: list[StepRecord] = []
         for step in self.plan.steps_in("fix"):
             if self._interrupted_now():
                 return self._report(Outcome.FAILED, f"interrupted before fix step {step.id}: not verified")
-            record = self._step(step)
-            if record.status is StepStatus.RAN and not self._ok(record):
+            fixes.append(self._step(step))
+            if fixes[-1].status is StepStatus.RAN and not self._ok(fixes[-1]):
                 break
         if self._interrupted_now():
             return self._report(Outcome.FAILED, "interrupted after fixing, before verify: not verified")
-        verify = [self._step(step) for step in self.plan.steps_in("verify")]
-        if all(self._ok(record) for record in verify):
+        verify = self._run_phase("verify")
+        # Without verify steps (a custom playbook), the fix results are all there is to go by.
+        proof = verify if self.plan.steps_in("verify") else fixes
+        if all(self._ok(record) for record in proof) and not self._interrupted_now():
             return self._report(Outcome.FIXED, "verified after the fix")
+        if self._interrupted_now():
+            return self._report(Outcome.FAILED, "interrupted during verify: not verified")
         escalating = self._escalating_code()
-        self._run_phase("escalate")
+        missing = self._collect_for_human()
         if escalating is not None:
-            return self._report(Outcome.ESCALATE, f"{escalating} needs a human")
-        return self._report(Outcome.FAILED, self._failure_reason())
+            return self._report(Outcome.ESCALATE, f"{escalating} needs a human{missing}")
+        return self._report(Outcome.FAILED, self._failure_reason() + missing)
+
+    def _collect_for_human(self) -> str:
+        """Run the escalate steps; a transport fault there does not change the decision, only the facts."""
+        try:
+            self._run_phase("escalate")
+        except _HostAborted as aborted:
+            return f" (the facts for a human could not all be collected: {aborted.reason})"
+        return ""
 
     def _ok(self, record: StepRecord) -> bool:
         """A skipped step counts as fine; a step that ran counts by its result."""
@@ -323,11 +346,14 @@ class HostRun:
     def _interrupted_now(self) -> bool:
         return self.engine.interrupted
 
-    def _run_phase(self, phase: str) -> None:
+    def _run_phase(self, phase: str) -> list[StepRecord]:
+        """Every step of a phase in order; after a stop request, none that has not begun."""
+        records: list[StepRecord] = []
         for step in self.plan.steps_in(phase):
             if self._interrupted_now():
-                return
-            self._step(step)
+                break
+            records.append(self._step(step))
+        return records
 
     def _escalating_code(self) -> ErrorCode | None:
         wanted = set(self.playbook.escalate.on_hresult)

@@ -25,7 +25,7 @@ import jsonschema
 import yaml
 
 from remediate import resources
-from remediate.codes import ErrorCode, nearest_codes
+from remediate.codes import ErrorCode, code_info, nearest_codes
 from remediate.errors import Location, PlaybookError, UnknownCodeError, UsageError
 
 PHASES = ("detect", "fix", "verify", "escalate")
@@ -132,8 +132,6 @@ class Playbook:
 
     @property
     def category(self) -> str:
-        from remediate.codes import code_info
-
         info = code_info(self.code)
         return info.category if info else "other"
 
@@ -217,7 +215,10 @@ def _read_document(path: Path, raw: bytes) -> tuple[_Document | None, list[Probl
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return None, [Problem(path, None, "", f"not UTF-8 text ({error.reason} at byte {error.start})")]
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as error:  # a control character the YAML reader refuses
+        return None, [_reader_problem(path, text, error)]
     try:
         node = loader.get_single_node()
         if node is None:
@@ -227,6 +228,8 @@ def _read_document(path: Path, raw: bytes) -> tuple[_Document | None, list[Probl
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
         return None, [Problem(path, line, "", f"not valid YAML: {error.problem or error}")]
+    except yaml.reader.ReaderError as error:
+        return None, [_reader_problem(path, text, error)]
     except yaml.YAMLError as error:
         return None, [Problem(path, None, "", f"not valid YAML: {error}")]
     finally:
@@ -235,6 +238,11 @@ def _read_document(path: Path, raw: bytes) -> tuple[_Document | None, list[Probl
     lines: dict[Path_, int] = {(): node.start_mark.line + 1}
     _record_lines(path, node, (), lines, problems)
     return _Document(path, data, lines), problems
+
+
+def _reader_problem(path: Path, text: str, error: yaml.reader.ReaderError) -> Problem:
+    line = text.count("\n", 0, error.position) + 1
+    return Problem(path, line, "", f"not valid YAML: character {error.character!r} is not allowed")
 
 
 def _record_lines(
@@ -400,21 +408,19 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
             elif other == code:
                 problem(("also", index), f"{other} is this playbook's own code")
 
-    parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
-    assert isinstance(parameters, dict)
+    # The schema may have found these malformed: check only what is well-formed.
+    parameters = _mapping(data.get("parameters"))
     for name, spec in parameters.items():
         if isinstance(spec, dict):
             found.extend(_parameter_problems(doc, name, spec))
 
-    escalate = data.get("escalate") if isinstance(data.get("escalate"), dict) else {}
-    assert isinstance(escalate, dict)
-    for index, hresult in enumerate(escalate.get("on_hresult") or []):
+    escalate = _mapping(data.get("escalate"))
+    for index, hresult in enumerate(_sequence(escalate.get("on_hresult"))):
         message = _canonical_code_problem(hresult)
         if message:
             problem(("escalate", "on_hresult", index), message)
 
-    steps = data.get("steps") if isinstance(data.get("steps"), list) else []
-    assert isinstance(steps, list)
+    steps: list[Any] = data["steps"] if isinstance(data.get("steps"), list) else []
     seen_ids: dict[str, int] = {}
     phases_present: set[str] = set()
     for index, step in enumerate(steps):
@@ -441,7 +447,7 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
             elif template_dirs is not None and not any((d / template).is_file() for d in template_dirs):
                 searched = ", ".join(str(d) for d in template_dirs)
                 problem((*where, "template"), f"template {template} not found (searched: {searched})")
-        for ps_name, value in (step.get("params") or {}).items():
+        for ps_name, value in _mapping(step.get("params")).items():
             if isinstance(value, str) and value not in parameters and value not in BUILTIN_TABLES:
                 known = sorted([*parameters, *BUILTIN_TABLES])
                 hint = _did_you_mean(value, known)
@@ -454,7 +460,7 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
         if isinstance(retry, dict):
             if phase == "fix" and step.get("idempotent") is not True:
                 problem((*where, "retry"), "a fix step with retry must be declared idempotent: true")
-            for r_index, hresult in enumerate(retry.get("on_hresult") or []):
+            for r_index, hresult in enumerate(_sequence(retry.get("on_hresult"))):
                 message = _canonical_code_problem(hresult)
                 if message:
                     problem((*where, "retry", "on_hresult", r_index), message)
@@ -492,6 +498,14 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
     return found
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _sequence(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _parameter_problems(doc: _Document, name: str, spec: dict[str, Any]) -> list[Problem]:
     from remediate.parameter_types import coerce
 
@@ -521,7 +535,7 @@ def _parameter_problems(doc: _Document, name: str, spec: dict[str, Any]) -> list
             coerce(
                 spec["type"],
                 spec["default"],
-                choices=tuple(spec.get("choices") or ()),
+                choices=tuple(_sequence(spec.get("choices"))),
                 field=location.field or "",
                 location=location,
             )

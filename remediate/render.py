@@ -148,7 +148,7 @@ _SLMGR_CHANGES = {
     "/sai",
     "/sri",
 }
-_CHANGING_CMDLETS = {"invoke-cimmethod", "clear-dnsclientcache", "set-cimInstance".lower()}
+_CHANGING_CMDLETS = {"invoke-cimmethod", "clear-dnsclientcache", "set-ciminstance"}
 
 
 def changing_commands(script: str) -> list[tuple[int, str]]:

@@ -10,6 +10,7 @@ whether a retry may help; no message carries a password or a full product key.
 from __future__ import annotations
 
 import errno
+import logging
 import math
 import os
 import socket
@@ -36,6 +37,10 @@ from remediate.inventory import AUTH_METHODS, SCHEMES, Host
 from remediate.productkey import ProductKey
 from remediate.results import ResultFormatError, ScriptRun, StepResult
 from remediate.secret import Secret, scrub
+
+# pypsrp logs every timed-out request with a traceback; without a handler Python would print those to stderr.
+for _library in ("pypsrp", "spnego", "requests_credssp"):
+    logging.getLogger(_library).addHandler(logging.NullHandler())
 
 USERNAME_ENV = "REMEDIATE_USERNAME"
 PASSWORD_ENV = "REMEDIATE_PASSWORD"
@@ -110,8 +115,8 @@ class ConnectionOptions:
     def effective_port(self) -> int:
         return self.port if self.port is not None else DEFAULT_PORTS[self.scheme]
 
-    def check(self, credentials: Credentials | None) -> None:
-        """Refuse combinations that cannot work or would be unsafe, before connecting anywhere."""
+    def check_safe(self) -> None:
+        """Refuse combinations that would be unsafe or cannot work, whoever logs on."""
         if self.scheme == "http" and self.auth not in ENCRYPTING_AUTHS:
             raise UsageError(
                 f"auth {self.auth} over http would send everything in clear text",
@@ -119,6 +124,10 @@ class ConnectionOptions:
             )
         if self.auth == "certificate" and (not self.certificate_pem or not self.certificate_key_pem):
             raise UsageError("auth certificate needs a client certificate and key (PEM files)")
+
+    def check(self, credentials: Credentials | None) -> None:
+        """check_safe, and that the auth has the credentials it needs."""
+        self.check_safe()
         has_password = credentials is not None and credentials.password is not None
         if self.auth in ("basic", "ntlm", "credssp") and not has_password:
             raise UsageError(

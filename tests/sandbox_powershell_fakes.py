@@ -1,4 +1,4 @@
-"""A small CommandSet for the interpreter's tests: a few cmdlets and native programs that record their calls."""
+"""A small CommandSet for the interpreter's tests: a few cmdlets and native programs, calls recorded."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ class FakeCommands:
     native_outputs: dict[str, NativeResult] = field(default_factory=dict)
     service: PSObject = field(
         default_factory=lambda: cim(
-            "SoftwareLicensingService", KeyManagementServiceMachine="kms.example.com", KeyManagementServicePort=1688
+            "SoftwareLicensingService",
+            KeyManagementServiceMachine="kms.example.com",
+            KeyManagementServicePort=1688,
         )
     )
     products: list[PSObject] = field(
@@ -83,7 +85,7 @@ class FakeCommands:
 
         return run
 
-    # --- cmdlets ------------------------------------------------------------------------------------------------
+    # --- cmdlets --------------------------------------------------------------------------------------------
 
     def _record(self, invocation: Invocation, context: CommandContext) -> list[Any]:
         self.calls.append((invocation.name, dict(invocation.named)))
@@ -97,7 +99,16 @@ class FakeCommands:
         if class_name.lower() == "softwarelicensingproduct":
             return list(self.products)
         if class_name.lower() == "win32_operatingsystem":
-            return [cim("Win32_OperatingSystem", Caption="Microsoft Windows Server 2022 Standard", BuildNumber="20348")]
+            return [
+                cim(
+                    "Win32_OperatingSystem",
+                    Caption="Microsoft Windows Server 2022 Standard",
+                    BuildNumber="20348",
+                    OperatingSystemSKU=7,
+                )
+            ]
+        if class_name.lower() == "win32_computersystem":
+            return [cim("Win32_ComputerSystem", Domain="example.com", PartOfDomain=True, DomainRole=3)]
         raise CmdletError(
             ErrorRecord(
                 message="Invalid class ",
@@ -111,7 +122,12 @@ class FakeCommands:
 
     def _invoke_cim(self, invocation: Invocation, context: CommandContext) -> list[Any]:
         self.calls.append((invocation.name, dict(invocation.named)))
-        return [PSObject(type_names=["Microsoft.Management.Infrastructure.CimMethodResult"], properties={"ReturnValue": 0})]
+        return [
+            PSObject(
+                type_names=["Microsoft.Management.Infrastructure.CimMethodResult"],
+                properties={"ReturnValue": 0},
+            )
+        ]
 
     def _resolve(self, invocation: Invocation, context: CommandContext) -> list[Any]:
         self.calls.append((invocation.name, dict(invocation.named)))
@@ -153,7 +169,9 @@ def run(
     commands: FakeCommands | None = None,
     env: dict[str, str] | None = None,
 ) -> PipelineOutcome:
-    interpreter = Interpreter(commands or FakeCommands(), env or {"SystemRoot": "C:\\Windows", "COMPUTERNAME": "HOST1"})
+    interpreter = Interpreter(
+        commands or FakeCommands(), env or {"SystemRoot": "C:\\Windows", "COMPUTERNAME": "HOST1"}
+    )
     return interpreter.run_script(script, parameters or {})
 
 
@@ -170,4 +188,3 @@ def value_of(script: str, parameters: dict[str, Any] | None = None, **kwargs: An
     output = output_of(script, parameters, **kwargs)
     assert len(output) == 1, output
     return output[0]
-

@@ -76,7 +76,14 @@ class EchoEngine:
             )
             custom = PSObject(
                 ["System.Management.Automation.PSCustomObject", "System.Object"],
-                {"ok": True, "hresult": None, "data": {"kms": "kms01.example.com"}, "items": [1, "two"]},
+                {
+                    "ok": True,
+                    "hresult": None,
+                    "data": {"kms": "kms01.example.com"},
+                    "items": [1, "two"],
+                    "ratio": 0.1,
+                    "big": 2**40,
+                },
             )
             return PipelineOutcome(output=[product, custom])
         if text.startswith("big:"):
@@ -92,11 +99,13 @@ class EchoEngine:
 
     @staticmethod
     def _echo(request: PipelineRequest) -> dict[str, Any]:
+        """The first command as a hashtable (an array of hashtables would reach pypsrp as generic objects)."""
+        first = request.commands[0]
         return {
-            "commands": [
-                {"text": command.text, "is_script": command.is_script, "parameters": dict(command.parameters)}
-                for command in request.commands
-            ],
+            "text": first.text,
+            "is_script": first.is_script,
+            "parameters": dict(first.parameters),
+            "commands": [command.text for command in request.commands],
             "input": request.input,
         }
 

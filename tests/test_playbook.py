@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from remediate import resources
 from remediate.codes import ErrorCode
 from remediate.errors import PlaybookError, UnknownCodeError
 from remediate.playbook import PlaybookLibrary, load_playbook, validate_files
+from remediate.render import Renderer
 
 DATA = Path(__file__).parent / "data"
 TEMPLATES = DATA / "templates"
@@ -269,3 +274,65 @@ def test_validate_files_reports_ok_and_problems_per_file(tmp_path: Path) -> None
     assert results[good] == []
     assert [p.field for p in results[bad]] == ["steps[set-kms].phase"]
     assert results[bad][0].line == 12
+
+
+def test_every_shipped_playbook_validates_with_its_templates() -> None:
+    results = validate_files([])
+    shipped = sorted(p.name for p in resources.playbooks_dir().glob("*.yaml"))
+    assert [path.name for path, _ in results] == shipped
+    assert {str(path): [str(p) for p in problems] for path, problems in results if problems} == {}
+
+
+def _paths(node: object, where: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    found = [where]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.extend(_paths(value, (*where, key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_paths(value, (*where, index)))
+    return found
+
+
+MINIMAL_DATA = yaml.safe_load(MINIMAL)
+JUNK = [None, 0, 3221549172, -1, 1.5, True, "", "x", "0xC004F074", [], [1], ["a"], {}, {"a": 1}, {"en": 1}]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    where=st.sampled_from(_paths(MINIMAL_DATA)[1:]),
+    junk=st.sampled_from(JUNK),
+    extra_key=st.booleans(),
+)
+def test_any_malformed_field_is_a_playbook_error_never_a_crash(
+    tmp_path_factory: pytest.TempPathFactory, where: tuple[object, ...], junk: object, extra_key: bool
+) -> None:
+    data = copy.deepcopy(MINIMAL_DATA)
+    parent: Any = data
+    for part in where[:-1]:
+        parent = parent[part]
+    if extra_key and isinstance(parent, dict):
+        parent["unexpected_field"] = junk
+    else:
+        parent[where[-1]] = junk
+    path = tmp_path_factory.mktemp("fuzz") / "0xC004F074.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    try:
+        playbook = load_playbook(path, [TEMPLATES])
+    except PlaybookError as error:
+        assert str(path) in str(error)
+    else:  # still valid (e.g. an optional field): its templates are checked without a crash too
+        Renderer([TEMPLATES]).problems(playbook)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cut=st.integers(0, len(MINIMAL)), noise=st.text(max_size=20))
+def test_any_damaged_file_is_a_playbook_error_never_a_crash(
+    tmp_path_factory: pytest.TempPathFactory, cut: int, noise: str
+) -> None:
+    path = tmp_path_factory.mktemp("damaged") / "0xC004F074.yaml"
+    path.write_text(MINIMAL[:cut] + noise + MINIMAL[cut:], "utf-8")
+    try:
+        load_playbook(path, [TEMPLATES])
+    except PlaybookError as error:
+        assert str(path) in str(error)

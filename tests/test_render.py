@@ -357,5 +357,7 @@ def test_conditions_are_tried_with_every_combination_of_their_parameters(tmp_pat
     problems = [str(p) for p in renderer_for(tmp_path).problems(playbook)]
     assert len(problems) == 1
     assert "steps[probe].when: cannot evaluate the condition 'kms_host and kms_host > 3'" in problems[0]
-    fine = one_step_playbook(tmp_path, "param()\n$ErrorActionPreference = 'Stop'\n", step="when: not kms_host")
+    fine = one_step_playbook(
+        tmp_path, "param()\n$ErrorActionPreference = 'Stop'\n", step="when: not kms_host"
+    )
     assert renderer_for(tmp_path).problems(fine) == []

@@ -8,7 +8,7 @@ from sandbox_powershell_fakes import FakeCommands, output_of, run, value_of
 from remediate.sandbox.powershell import Interpreter
 from remediate.sandbox.seam import Command, PipelineRequest
 
-# --- throw, try/catch/finally -----------------------------------------------------------------------------------
+# --- throw, try/catch/finally -------------------------------------------------------------------------------
 
 
 def test_throw_fails_the_pipeline_with_the_message_and_keeps_earlier_output() -> None:
@@ -39,7 +39,9 @@ def test_try_catch_finally_run_in_order_and_catch_sees_the_error_record() -> Non
 
 
 def test_finally_runs_when_catch_rethrows_and_the_pipeline_fails() -> None:
-    outcome = run("try { throw 'first' } catch { throw \"wrapped: $($_.Exception.Message)\" } finally { 'cleanup' }")
+    outcome = run(
+        "try { throw 'first' } catch { throw \"wrapped: $($_.Exception.Message)\" } finally { 'cleanup' }"
+    )
     assert outcome.state == "Failed"
     assert outcome.failure is not None and outcome.failure.message == "wrapped: first"
     assert outcome.output == ["cleanup"]
@@ -62,7 +64,7 @@ def test_string_conversion_of_the_caught_record_is_its_message() -> None:
     assert value_of("try { throw 'oops' } catch { $_.CategoryInfo.Category }") == "OperationStopped"
 
 
-# --- non-terminating errors and ErrorAction ----------------------------------------------------------------------
+# --- non-terminating errors and ErrorAction -----------------------------------------------------------------
 
 
 def test_write_error_is_non_terminating_by_default() -> None:
@@ -78,13 +80,15 @@ def test_write_error_with_stop_preference_terminates_and_try_catches_it() -> Non
     assert outcome.state == "Failed"
     assert outcome.failure is not None and outcome.failure.message == "hard"
     assert outcome.output == []
-    assert value_of("$ErrorActionPreference = 'Stop'\ntry { Write-Error -Message 'hard' } catch { 'caught ' + $_ }") == (
-        "caught hard"
-    )
+    assert value_of(
+        "$ErrorActionPreference = 'Stop'\ntry { Write-Error -Message 'hard' } catch { 'caught ' + $_ }"
+    ) == ("caught hard")
 
 
 def test_error_action_parameter_overrides_the_preference() -> None:
-    outcome = run("$ErrorActionPreference = 'Stop'\nWrite-Error -Message 'quiet' -ErrorAction SilentlyContinue\n'ok'")
+    outcome = run(
+        "$ErrorActionPreference = 'Stop'\nWrite-Error -Message 'quiet' -ErrorAction SilentlyContinue\n'ok'"
+    )
     assert (outcome.state, outcome.output, outcome.errors) == ("Completed", ["ok"], [])
     outcome = run("Write-Error -Message 'loud' -ErrorAction Stop\n'after'")
     assert outcome.state == "Failed"
@@ -94,9 +98,13 @@ def test_error_action_parameter_overrides_the_preference() -> None:
 
 
 def test_cmdlet_errors_from_the_host_honour_error_action() -> None:
-    script = "$r = Resolve-DnsName -Name 'missing.example' -Type SRV -ErrorAction SilentlyContinue\n$null -eq $r"
+    script = (
+        "$r = Resolve-DnsName -Name 'missing.example' -Type SRV -ErrorAction SilentlyContinue\n$null -eq $r"
+    )
     assert value_of(script) is True
-    outcome = run("$ErrorActionPreference = 'Stop'\nResolve-DnsName -Name 'missing.example' -Type SRV\n'after'")
+    outcome = run(
+        "$ErrorActionPreference = 'Stop'\nResolve-DnsName -Name 'missing.example' -Type SRV\n'after'"
+    )
     assert outcome.state == "Failed"
     assert outcome.failure is not None and "DNS name does not exist" in outcome.failure.message
 
@@ -118,7 +126,8 @@ def test_statement_terminating_errors_continue_with_the_next_statement_under_con
 
 def test_warning_action_silently_continue_drops_warnings() -> None:
     outcome = run(
-        "$r = Test-NetConnection -ComputerName 'kms' -Port 1688 -WarningAction SilentlyContinue\n$r.TcpTestSucceeded"
+        "$r = Test-NetConnection -ComputerName 'kms' -Port 1688 -WarningAction SilentlyContinue\n"
+        "$r.TcpTestSucceeded"
     )
     assert (outcome.output, outcome.warnings) == ([False], [])
     assert run("Test-NetConnection -ComputerName 'kms' -Port 1688").warnings == ["TCP connect to kms failed"]
@@ -128,13 +137,14 @@ def test_method_on_null_and_bad_conversion_are_catchable_runtime_errors() -> Non
     assert value_of("try { $null.Trim() } catch { $_.FullyQualifiedErrorId }") == "InvokeMethodOnNull"
     assert value_of("try { [int]'abc' } catch { 'bad' }") == "bad"
     assert value_of("try { [uint32]-1073418124 } catch { $_.Exception.Message }") == (
-        'Cannot convert value "-1073418124" to type "System.UInt32". Error: "Value was either too large or too '
+        'Cannot convert value "-1073418124" to type "System.UInt32". Error: "Value was either too large or '
+        "too "
         'small for a UInt32."'
     )
     assert value_of("try { [int]3221549172 } catch { 'too large' }") == "too large"
 
 
-# --- commands that PowerShell would not find or bind ----------------------------------------------------------
+# --- commands that PowerShell would not find or bind --------------------------------------------------------
 
 
 def test_unknown_command_is_command_not_found_like_powershell() -> None:
@@ -143,7 +153,8 @@ def test_unknown_command_is_command_not_found_like_powershell() -> None:
     failure = outcome.failure
     assert failure is not None
     assert failure.message.startswith(
-        "The term 'Foo-Bar' is not recognized as the name of a cmdlet, function, script file, or operable program."
+        "The term 'Foo-Bar' is not recognized as the name of a cmdlet, function, script file, or operable "
+        "program."
     )
     assert failure.fully_qualified_error_id == "CommandNotFoundException"
     assert failure.category == "ObjectNotFound"
@@ -151,7 +162,9 @@ def test_unknown_command_is_command_not_found_like_powershell() -> None:
 
 def test_unknown_native_program_is_command_not_found() -> None:
     outcome = run("$ErrorActionPreference = 'Stop'\n& notepad.exe")
-    assert outcome.failure is not None and outcome.failure.fully_qualified_error_id == "CommandNotFoundException"
+    assert (
+        outcome.failure is not None and outcome.failure.fully_qualified_error_id == "CommandNotFoundException"
+    )
 
 
 @pytest.mark.parametrize(
@@ -183,10 +196,14 @@ def test_a_parameter_without_its_value_is_missing_an_argument() -> None:
 def test_host_cmdlets_receive_named_values_and_switches() -> None:
     commands = FakeCommands()
     output_of(
-        "$r = Resolve-DnsName -Name '_vlmcs._tcp.example.com' -Type SRV -DnsOnly -QuickTimeout:$false", commands=commands
+        "$r = Resolve-DnsName -Name '_vlmcs._tcp.example.com' -Type SRV -DnsOnly -QuickTimeout:$false",
+        commands=commands,
     )
     assert commands.calls == [
-        ("Resolve-DnsName", {"Name": "_vlmcs._tcp.example.com", "Type": "SRV", "DnsOnly": True, "QuickTimeout": False})
+        (
+            "Resolve-DnsName",
+            {"Name": "_vlmcs._tcp.example.com", "Type": "SRV", "DnsOnly": True, "QuickTimeout": False},
+        )
     ]
 
 
@@ -214,7 +231,10 @@ def test_script_parameter_binding_errors_fail_the_pipeline() -> None:
     assert outcome.failure is not None
     assert outcome.failure.message.startswith("Cannot process argument transformation on parameter 'Port'.")
     outcome = run("param([bool]$Force)\n$Force", {"Force": "yes"})
-    assert outcome.failure is not None and "Boolean parameters accept only Boolean values" in outcome.failure.message
+    assert (
+        outcome.failure is not None
+        and "Boolean parameters accept only Boolean values" in outcome.failure.message
+    )
 
 
 def test_a_pipeline_of_cmdlet_commands_from_psrp() -> None:
@@ -227,7 +247,9 @@ def test_a_pipeline_of_cmdlet_commands_from_psrp() -> None:
     )
     outcome = Interpreter(FakeCommands(), {}).run(request)
     assert outcome.output == ['{"Name":"Office","PartialProductKey":null,"LicenseStatus":0}']
-    bad = Interpreter(FakeCommands(), {}).run(PipelineRequest([Command("Get-CimInstance", False, [("Bogus", 1)])]))
+    bad = Interpreter(FakeCommands(), {}).run(
+        PipelineRequest([Command("Get-CimInstance", False, [("Bogus", 1)])])
+    )
     assert bad.state == "Failed"
     assert bad.failure is not None and "'Bogus'" in bad.failure.message
 
@@ -245,7 +267,7 @@ def test_syntax_error_is_a_parse_exception() -> None:
     assert outcome.failure.category == "ParserError"
 
 
-# --- outside the dialect --------------------------------------------------------------------------------------
+# --- outside the dialect ------------------------------------------------------------------------------------
 
 OUTSIDE = [
     ("function Get-Thing { 1 }", "function definition", 1),
@@ -287,7 +309,9 @@ OUTSIDE = [
 
 
 @pytest.mark.parametrize(("script", "construct", "line"), OUTSIDE, ids=[case[0] for case in OUTSIDE])
-def test_constructs_outside_the_dialect_fail_naming_the_construct_and_line(script: str, construct: str, line: int) -> None:
+def test_constructs_outside_the_dialect_fail_naming_the_construct_and_line(
+    script: str, construct: str, line: int
+) -> None:
     commands = FakeCommands()
     outcome = run(script, commands=commands)
     assert outcome.state == "Failed"

@@ -31,10 +31,10 @@ CASES = [
     ('"sum=$(1 + 2)"', "sum=3"),
     ("$h = @{ Name = 'n' }\n\"$h.Name\"", "System.Collections.Hashtable.Name"),
     ("$h = @{ Name = 'n' }\n\"$($h.Name)\"", "n"),
-    ("$a = @(1, 2, 3)\n\"$a\"", "1 2 3"),
-    ("$missing = $null\n\"[$missing]\"", "[]"),
+    ('$a = @(1, 2, 3)\n"$a"', "1 2 3"),
+    ('$missing = $null\n"[$missing]"', "[]"),
     ('"${braced}x"', "x"),
-    ("$t = $true\n\"$t\"", "True"),
+    ('$t = $true\n"$t"', "True"),
     # arithmetic
     ("7 / 2", 3.5),
     ("8 / 2", 4),
@@ -63,7 +63,6 @@ CASES = [
     ("[int]' 7 '", 7),
     ("[int64]-1073418124", -1073418124),
     ("[uint32]3221549172", 3221549172),
-    ("[uint32]'0xC004F074'", 3221549172),
     ("[string]42", "42"),
     ("[string]@(1, 2)", "1 2"),
     ("[bool]'False'", True),
@@ -85,6 +84,10 @@ CASES = [
     ("10 -gt 9", True),
     ("'10' -gt 9", False),
     ("$null -lt 0", True),
+    ("$null -gt -1", True),  # against numbers $null sorts as zero
+    ("5 -gt $null", True),
+    ("-5 -gt $null", False),
+    ("$null -lt 'a'", True),
     ("'Server.Contoso.com' -like '*.contoso.COM'", True),
     ("'abc' -like 'a?c'", True),
     ("'abc' -notlike 'a*'", False),
@@ -167,6 +170,10 @@ def test_match_sets_matches_with_groups_and_names() -> None:
         "if ($text -match '0x(?<code>[0-9A-F]{8})') { $Matches['code'] + '/' + $Matches[0] }"
     )
     assert value_of(script) == "C004F074/0xC004F074"
+    # .NET numbers unnamed groups first; a named group is found by its name only
+    assert value_of(
+        "$null = 'abc' -match '(?<first>a)(b)'\n'{0}|{1}|{2}' -f $Matches.first, $Matches[1], $Matches[2]"
+    ) == ("a|b|")
     assert value_of("'ABC' -match 'b'") is True
     assert value_of("'ABC' -notmatch 'x'") is True
     assert value_of("$r = @('a1', 'b', 'c2') -match '\\d'\n$r -join ','") == "a1,c2"
@@ -220,7 +227,9 @@ def test_pscustomobject_members_are_case_insensitive_and_settable() -> None:
 def test_member_access_on_an_array_enumerates_members() -> None:
     names = output_of("$p = Get-CimInstance -ClassName SoftwareLicensingProduct\n$p.Name")
     assert names == ["Office", "Windows(R), ServerStandard edition"]
-    assert value_of("$p = Get-CimInstance -ClassName SoftwareLicensingProduct\n$p.PartialProductKey") == "T83GX"
+    assert (
+        value_of("$p = Get-CimInstance -ClassName SoftwareLicensingProduct\n$p.PartialProductKey") == "T83GX"
+    )
 
 
 def test_if_elseif_else() -> None:
@@ -243,7 +252,7 @@ def test_where_object_and_foreach_object_use_dollar_underscore() -> None:
     )
     assert value_of(script) == 5
     assert output_of("@(1, 2, 3) | ForEach-Object { $_ * 2 }") == [2, 4, 6]
-    assert output_of("@(1, 2, 3) | Where-Object { $_ -ge 2 } | ForEach-Object { \"n$_\" }") == ["n2", "n3"]
+    assert output_of('@(1, 2, 3) | Where-Object { $_ -ge 2 } | ForEach-Object { "n$_" }') == ["n2", "n3"]
 
 
 def test_select_object_first_last_property_and_expand_property() -> None:
@@ -254,7 +263,8 @@ def test_select_object_first_last_property_and_expand_property() -> None:
     )
     assert names == ["Office", "Windows(R), ServerStandard edition"]
     selected = value_of(
-        "Get-CimInstance -ClassName SoftwareLicensingProduct | Select-Object -Property 'Name', 'LicenseStatus' "
+        "Get-CimInstance -ClassName SoftwareLicensingProduct | "
+        "Select-Object -Property 'Name', 'LicenseStatus' "
         "-Last 1"
     )
     assert selected.properties == {"Name": "Windows(R), ServerStandard edition", "LicenseStatus": 5}
@@ -317,10 +327,12 @@ def test_positional_script_parameters() -> None:
 def test_native_call_passes_arguments_as_powershell_does_and_sets_lastexitcode() -> None:
     from remediate.sandbox.commands import NativeResult
 
-    commands = FakeCommands(native_outputs={"cscript.exe": NativeResult("line one\r\n\r\nline three\r\n", "", -1073418124)})
+    commands = FakeCommands(
+        native_outputs={"cscript.exe": NativeResult("line one\r\n\r\nline three\r\n", "", -1073418124)}
+    )
     script = (
         "param([string]$Key)\n"
-        "$lines = & cscript.exe //NoLogo \"$env:SystemRoot\\System32\\slmgr.vbs\" /ipk $Key /ProductKey:$Key\n"
+        '$lines = & cscript.exe //NoLogo "$env:SystemRoot\\System32\\slmgr.vbs" /ipk $Key /ProductKey:$Key\n'
         "[pscustomobject]@{ count = $lines.Count; code = $LASTEXITCODE; hex = '0x{0:X8}' -f $LASTEXITCODE }"
     )
     obj = value_of(script, {"Key": "AAAAA-BBBBB-CCCCC-DDDDD-T83GX"}, commands=commands)
@@ -349,7 +361,7 @@ def test_native_output_lines_are_strings_without_a_trailing_empty_line() -> None
 
 def test_a_parameter_value_with_script_syntax_stays_a_value() -> None:
     hostile = "x'; Remove-Item C:\\ -Recurse; '$(Get-Date)`n"
-    obj = value_of("param([string]$V)\n[pscustomobject]@{ v = $V; e = \"[$V]\" }", {"V": hostile})
+    obj = value_of('param([string]$V)\n[pscustomobject]@{ v = $V; e = "[$V]" }', {"V": hostile})
     assert obj.properties == {"v": hostile, "e": f"[{hostile}]"}
 
 
@@ -366,5 +378,68 @@ def test_the_readme_example_runs_end_to_end() -> None:
         '"output":"cscript.exe ok\\r\\n","data":{"kms_machine":"kms.example.com","kms_port":1688}}'
     ]
     assert commands.calls[0] == (
-        "cscript.exe", ["//NoLogo", "C:\\Windows\\System32\\slmgr.vbs", "/skms", "kms.example.com:1688"]
+        "cscript.exe",
+        ["//NoLogo", "C:\\Windows\\System32\\slmgr.vbs", "/skms", "kms.example.com:1688"],
     )
+
+
+def test_assigning_a_property_of_a_host_object_changes_only_the_script_copy() -> None:
+    commands = FakeCommands()
+    script = (
+        "$s = Get-CimInstance -ClassName SoftwareLicensingService\n"
+        "$s.KeyManagementServiceMachine = 'changed'\n"
+        "$again = Get-CimInstance -ClassName SoftwareLicensingService\n"
+        "$s.KeyManagementServiceMachine + '/' + $again.KeyManagementServiceMachine"
+    )
+    assert value_of(script, commands=commands) == "changed/kms.example.com"
+    assert commands.service.get("KeyManagementServiceMachine") == "kms.example.com"
+
+
+def test_a_typical_step_runs_well_over_a_hundred_times_a_second() -> None:
+    import time
+    from pathlib import Path
+
+    from remediate.sandbox.powershell import Interpreter
+
+    readme = (Path(__file__).parent.parent / "templates" / "README.md").read_text(encoding="utf-8")
+    script = readme.split("```powershell\n", 1)[1].split("```", 1)[0]
+    interpreter = Interpreter(FakeCommands(), {"SystemRoot": "C:\\Windows"})
+    started = time.perf_counter()
+    for _ in range(200):
+        outcome = interpreter.run_script(script, {"KmsHost": "kms.example.com"})
+        assert outcome.state == "Completed"
+    assert time.perf_counter() - started < 2.0  # 100 pipelines/s is the sandbox's floor
+
+
+def test_values_leave_the_interpreter_as_plain_seam_values() -> None:
+    output = output_of(
+        "$now = Get-Date\n"
+        "[uint32]3221549172\n[int64]5\n$now\n$now.AddMinutes(1) - $now\n"
+        "[pscustomobject]@{ table = @{ Inner = [pscustomobject]@{ n = [int64]1 } } }"
+    )
+    big, small, moment, span, obj = output
+    assert (type(big), type(small), type(moment)) == (int, int, datetime)
+    assert (big, small, moment) == (3221549172, 5, datetime(2024, 3, 5, 14, 7, 9, tzinfo=timezone.utc))
+    assert type(span).__name__ == "timedelta" and span.total_seconds() == 60
+    inner = obj.properties["table"]["Inner"]
+    assert (
+        type(obj.properties["table"]) is dict
+        and isinstance(inner, PSObject)
+        and type(inner.properties["n"]) is int
+    )
+
+
+def test_one_interpreter_serves_concurrent_pipelines() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from remediate.sandbox.powershell import Interpreter
+
+    interpreter = Interpreter(FakeCommands(), {})
+    script = "param([int]$N)\n$total = 0\nforeach ($i in @(1, 2, 3)) { $total += $i * $N }\n$total"
+
+    def run_one(n: int) -> object:
+        return interpreter.run_script(script, {"N": n}).output
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(run_one, range(200)))
+    assert results == [[6 * n] for n in range(200)]

@@ -15,8 +15,22 @@ from remediate.sandbox.windows import licensing
 from remediate.sandbox.windows.host import WindowsHost
 from remediate.sandbox.windows.licensing import LicensingError
 
-MIXED_FAULTS = ["0xC004F074", "0xC004C008", "0xC004F050", "0xC004F213", "0xC004F034", "0x80072EE2", "0xC004F069",
-                "0x8007232B", "0xC004F06C", "0xC004F038", "0xC004F039", "0xC004F041", "0xC004F042", "0xC004E016"]
+MIXED_FAULTS = [
+    "0xC004F074",
+    "0xC004C008",
+    "0xC004F050",
+    "0xC004F213",
+    "0xC004F034",
+    "0x80072EE2",
+    "0xC004F069",
+    "0x8007232B",
+    "0xC004F06C",
+    "0xC004F038",
+    "0xC004F039",
+    "0xC004F041",
+    "0xC004F042",
+    "0xC004E016",
+]
 
 
 def engine(spec: HostSpec) -> WindowsHost:
@@ -48,7 +62,9 @@ def _activation_code(host: WindowsHost) -> int:
     return 0
 
 
-@pytest.mark.parametrize("label", [c for c in MIXED_FAULTS if c not in ("0xC004F050", "0xC004E016", "0xC004F069")])
+@pytest.mark.parametrize(
+    "label", [c for c in MIXED_FAULTS if c not in ("0xC004F050", "0xC004E016", "0xC004F069")]
+)
 def test_activation_faults_show_their_code_when_the_host_activates_again(label: str) -> None:
     # the label is what the model produces: activating again gives the same documented code
     host = engine(hosts_with_fault(build_hosts("mixed-fleet", None, seed=1), label)[0])
@@ -91,8 +107,10 @@ def test_kms_moved_hosts_recover_after_a_dns_flush_or_ckms() -> None:
 
 def test_building_is_reproducible_with_a_seed_and_varies_with_another() -> None:
     def layout(seed: int) -> list[tuple[str, str, str]]:
-        return [(h.computer_name, engine(h).fault, engine(h).state.ui_language)
-                for h in build_hosts("after-imaging", 40, seed)]
+        return [
+            (h.computer_name, engine(h).fault, engine(h).state.ui_language)
+            for h in build_hosts("after-imaging", 40, seed)
+        ]
 
     assert layout(11) == layout(11)
     assert any(layout(s) != layout(11) for s in (12, 13, 14))
@@ -127,19 +145,44 @@ def _write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     ("text", "line", "field", "words"),
     [
-        ("groups:\n  - name: a\n    count: 1\n    fault: 0xC004F999\n", 4, "groups[0].fault", "unknown fault"),
-        ("groups:\n  - name: a\n    count: 1\n    edition: Home\n", 4, "groups[0].edition", "unknown edition"),
+        (
+            "groups:\n  - name: a\n    count: 1\n    fault: 0xC004F999\n",
+            4,
+            "groups[0].fault",
+            "unknown fault",
+        ),
+        (
+            "groups:\n  - name: a\n    count: 1\n    edition: Home\n",
+            4,
+            "groups[0].edition",
+            "unknown edition",
+        ),
         ("groups:\n  - name: a\n    count: 1\n    colour: red\n", 4, "groups[0].colour", "unknown field"),
         ("groups:\n  - name: a\n    count: two\n", 3, "groups[0].count", "expected int"),
-        ("groups:\n  - name: a\n    count: 1\n    transport: {latency_ms: slow}\n", 4,
-         "groups[0].transport.latency_ms", "expected int"),
-        ("groups:\n  - name: a\n    count: 1\n    language: fr-FR\n", 4, "groups[0].language", "unknown language"),
-        ("world:\n  kms_hosts:\n    - {name: k.example}\ngroups: []\n", 3, "world.kms_hosts[0]", "missing field"),
+        (
+            "groups:\n  - name: a\n    count: 1\n    transport: {latency_ms: slow}\n",
+            4,
+            "groups[0].transport.latency_ms",
+            "expected int",
+        ),
+        (
+            "groups:\n  - name: a\n    count: 1\n    language: fr-FR\n",
+            4,
+            "groups[0].language",
+            "unknown language",
+        ),
+        (
+            "world:\n  kms_hosts:\n    - {name: k.example}\ngroups: []\n",
+            3,
+            "world.kms_hosts[0]",
+            "missing field",
+        ),
         ("groups:\n  - name: a\n    count: 1\n    percent: 5\n", 2, "groups[0]", "exactly one"),
     ],
 )
-def test_bad_scenarios_name_file_line_and_field(tmp_path: Path, text: str, line: int, field: str,
-                                                words: str) -> None:
+def test_bad_scenarios_name_file_line_and_field(
+    tmp_path: Path, text: str, line: int, field: str, words: str
+) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(UsageError) as raised:
         load_scenario(path)

@@ -1,4 +1,5 @@
-"""CIM classes and methods of the licensing service (ref §3), as Get-CimInstance / Invoke-CimMethod show them."""
+"""CIM classes and methods of the licensing service (ref §3), as Get-CimInstance and Invoke-CimMethod
+show them."""
 
 from __future__ import annotations
 
@@ -24,8 +25,11 @@ def test_products_one_per_channel_only_the_installed_one_has_a_key() -> None:
     commands = WindowsCommands(gvlk_host(world), world)
     products = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingProduct")
     assert len(products) > 1
-    assert all(p.type_names[0] == "Microsoft.Management.Infrastructure.CimInstance#root/cimv2/SoftwareLicensingProduct"
-               for p in products)
+    assert all(
+        p.type_names[0]
+        == "Microsoft.Management.Infrastructure.CimInstance#root/cimv2/SoftwareLicensingProduct"
+        for p in products
+    )
     product = windows_product(commands)
     assert product.get("PartialProductKey") == "VMK7H"  # ref §3: last five characters
     assert product.get("ApplicationID") == WINDOWS_APPLICATION_ID
@@ -55,7 +59,9 @@ def test_activate_failure_is_a_cim_exception_carrying_the_hresult() -> None:
 def test_activate_success_returns_return_value_zero() -> None:
     world = world_with_kms()
     commands = WindowsCommands(gvlk_host(world), world)
-    result = cmdlet(commands, "Invoke-CimMethod", InputObject=windows_product(commands), MethodName="Activate")
+    result = cmdlet(
+        commands, "Invoke-CimMethod", InputObject=windows_product(commands), MethodName="Activate"
+    )
     assert [r.get("ReturnValue") for r in result] == [0]
     product = windows_product(commands)
     assert product.get("LicenseStatus") == 1
@@ -71,16 +77,33 @@ def test_service_methods_install_key_and_set_kms() -> None:
     state = HostState("S1", edition=edition("ServerStandard"))
     commands = WindowsCommands(state, world)
     service = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingService")[0]
-    cmdlet(commands, "Invoke-CimMethod", InputObject=service, MethodName="InstallProductKey",
-           Arguments={"ProductKey": MAK_KEY})
+    cmdlet(
+        commands,
+        "Invoke-CimMethod",
+        InputObject=service,
+        MethodName="InstallProductKey",
+        Arguments={"ProductKey": MAK_KEY},
+    )
     assert windows_product(commands).get("ProductKeyChannel") == "Volume:MAK"
-    cmdlet(commands, "Invoke-CimMethod", InputObject=service, MethodName="SetKeyManagementServiceMachine",
-           Arguments={"MachineName": "kms9.corp.example"})
-    cmdlet(commands, "Invoke-CimMethod", InputObject=service, MethodName="SetKeyManagementServicePort",
-           Arguments={"PortNumber": 1700})
+    cmdlet(
+        commands,
+        "Invoke-CimMethod",
+        InputObject=service,
+        MethodName="SetKeyManagementServiceMachine",
+        Arguments={"MachineName": "kms9.corp.example"},
+    )
+    cmdlet(
+        commands,
+        "Invoke-CimMethod",
+        InputObject=service,
+        MethodName="SetKeyManagementServicePort",
+        Arguments={"PortNumber": 1700},
+    )
     fresh = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingService")[0]
     assert (fresh.get("KeyManagementServiceMachine"), fresh.get("KeyManagementServicePort")) == (
-        "kms9.corp.example", 1700)
+        "kms9.corp.example",
+        1700,
+    )
     cmdlet(commands, "Invoke-CimMethod", InputObject=service, MethodName="ClearKeyManagementServiceMachine")
     cmdlet(commands, "Invoke-CimMethod", InputObject=service, MethodName="ClearKeyManagementServicePort")
     fresh = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingService")[0]
@@ -91,8 +114,13 @@ def test_install_product_key_error_never_echoes_the_key() -> None:
     world = World()
     commands = WindowsCommands(HostState("S1", edition=edition("ServerStandard")), world)
     service = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingService")[0]
-    error = cmdlet_error(commands, "Invoke-CimMethod", InputObject=service, MethodName="InstallProductKey",
-                         Arguments={"ProductKey": "QQQQQ-WWWWW-EEEEE-RRRRR-TTTTT"})
+    error = cmdlet_error(
+        commands,
+        "Invoke-CimMethod",
+        InputObject=service,
+        MethodName="InstallProductKey",
+        Arguments={"ProductKey": "QQQQQ-WWWWW-EEEEE-RRRRR-TTTTT"},
+    )
     assert error.record.hresult == -1073418160  # 0xC004F050
     assert "QQQQQ-WWWWW" not in error.record.message
     assert "QQQQQ-WWWWW" not in repr(error.record.target_object)
@@ -136,12 +164,19 @@ def test_product_methods_on_a_stale_object_act_on_the_live_state() -> None:
     state = gvlk_host(world)
     commands = WindowsCommands(state, world)
     old: PSObject = windows_product(commands)
-    cmdlet(commands, "Invoke-CimMethod", InputObject=old, MethodName="SetKeyManagementServiceLookupDomain",
-           Arguments={"LookupDomain": "kms.example"})
+    cmdlet(
+        commands,
+        "Invoke-CimMethod",
+        InputObject=old,
+        MethodName="SetKeyManagementServiceLookupDomain",
+        Arguments={"LookupDomain": "kms.example"},
+    )
     assert state.lookup_domain == "kms.example"
     cmdlet(commands, "Invoke-CimMethod", InputObject=old, MethodName="ClearKeyManagementServiceLookupDomain")
     assert state.lookup_domain is None
     cmdlet(commands, "Invoke-CimMethod", InputObject=old, MethodName="UninstallProductKey")
     assert state.key is None
-    assert all(not p.get("PartialProductKey")
-               for p in cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingProduct"))
+    assert all(
+        not p.get("PartialProductKey")
+        for p in cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingProduct")
+    )

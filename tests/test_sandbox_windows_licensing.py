@@ -200,8 +200,12 @@ def test_slmgr_ato_skips_activate_for_a_licensed_mak() -> None:
 def test_blocked_keys() -> None:
     # ref §1a 0xC004F051 (blocked at install) and 0xC004C003 (blocked by the activation server)
     world = World()
-    world.add_key(KeyRecord("BLOCK-AAAAA-BBBBB-CCCCC-DDDDD", "MAK", ("ServerStandard",), blocked_at="install"))
-    world.add_key(KeyRecord("BLOCK-EEEEE-FFFFF-GGGGG-HHHHH", "MAK", ("ServerStandard",), blocked_at="activation"))
+    world.add_key(
+        KeyRecord("BLOCK-AAAAA-BBBBB-CCCCC-DDDDD", "MAK", ("ServerStandard",), blocked_at="install")
+    )
+    world.add_key(
+        KeyRecord("BLOCK-EEEEE-FFFFF-GGGGG-HHHHH", "MAK", ("ServerStandard",), blocked_at="activation")
+    )
     state = HostState("S", edition=edition("ServerStandard"))
     with pytest.raises(LicensingError) as raised:
         licensing.install_product_key(state, world, "BLOCK-AAAAA-BBBBB-CCCCC-DDDDD")
@@ -216,7 +220,10 @@ def test_blocked_keys() -> None:
         (PRO_GVLK, 0xC004E016),  # ref §1b: /ipk with a key for a different edition
         ("QQQQQ-WWWWW-EEEEE-RRRRR-TTTTT", 0xC004F050),  # ref §1a: not a valid key
         ("W269N-WFGWX-YVC9B-4J6C9", 0xC004F050),  # ref §1a: typo (a group missing)
-        ("W269N\u2014WFGWX\u2014YVC9B\u20144J6C9\u2014T83GX", 0xC004F050),  # ref §1a: em-dashes from a clipboard
+        (
+            "W269N\u2014WFGWX\u2014YVC9B\u20144J6C9\u2014T83GX",
+            0xC004F050,
+        ),  # ref §1a: em-dashes from a clipboard
     ],
 )
 def test_wrong_keys(key: str, expected: int) -> None:
@@ -302,6 +309,7 @@ def test_host_state_repr_never_shows_the_key() -> None:
     state = mak_host(world)
     assert MAK_KEY not in repr(state)
     assert MAK_KEY not in repr(world.key_record(MAK_KEY))
+    assert MAK_KEY not in repr(world)
     assert "MAK01" in repr(state)
 
 
@@ -311,3 +319,26 @@ def test_srv_record_port_is_used() -> None:
     world.add_kms_host(KmsHost("kms1.corp.example", "10.0.0.5", port=1700))
     world.dns.add_srv("_vlmcs._tcp.corp.example", SrvRecord("kms1.corp.example", 1700))
     assert activate_code(gvlk_host(world), world) == 0
+
+
+def test_concurrent_clients_count_each_cmid_once() -> None:
+    # ref §4: the KMS host counts unique CMIDs; servers activate from a count of 5
+    import threading
+
+    world = world_with_kms(count=0)
+    hosts = [gvlk_host(world, f"SRV{i:02d}") for i in range(12)]
+    results: dict[str, int] = {}
+
+    def run(state: HostState) -> None:
+        for _ in range(3):
+            results[state.computer_name] = activate_code(state, world)
+
+    threads = [threading.Thread(target=run, args=(h,)) for h in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert world.kms_hosts[0].count == 12
+    assert set(results.values()) <= {0, 0xC004F038}
+    assert all(activate_code(h, world) == 0 for h in hosts)  # past the threshold of 5, everyone activates
+    assert world.kms_hosts[0].count == 12

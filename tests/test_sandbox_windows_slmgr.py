@@ -38,11 +38,20 @@ def test_ipk_echoes_the_key_as_typed() -> None:
 @pytest.mark.parametrize(
     ("key", "code", "exit_code", "tail"),
     [
-        ("QQQQQ-WWWWW-EEEEE-RRRRR-TTTTT", "0xC004F050", -1073418160,
-         "The Software Licensing Service reported that the product key is invalid"),
-        (PRO_GVLK, "0xC004E016", -1073422314,
-         "On a computer running Microsoft Windows non-core edition, run 'slui.exe 0x2a 0xC004E016' to display the "
-         "error text."),
+        (
+            "QQQQQ-WWWWW-EEEEE-RRRRR-TTTTT",
+            "0xC004F050",
+            -1073418160,
+            "The Software Licensing Service reported that the product key is invalid",
+        ),
+        (
+            PRO_GVLK,
+            "0xC004E016",
+            -1073422314,
+            "On a computer running Microsoft Windows non-core edition, run 'slui.exe 0x2a 0xC004E016' to "
+            "display the "
+            "error text.",
+        ),
     ],
 )
 def test_ipk_errors(key: str, code: str, exit_code: int, tail: str) -> None:
@@ -70,9 +79,11 @@ def test_ato_success_and_failure_formats() -> None:
     commands, _, _ = kms_client(reachable=False)
     text, code = slmgr(commands, "/ato")
     assert text.split("\r\n")[1] == (
-        "Error: 0xC004F074 The Software Licensing Service reported that the computer could not be activated. No Key "
+        "Error: 0xC004F074 The Software Licensing Service reported that the computer could not be activated. "
+        "No Key "
         "Management Service (KMS) could be contacted. Please see the Application Event Log for additional "
-        "information.")
+        "information."
+    )
     assert code == -1073418124  # ref §2b arithmetic
 
 
@@ -88,7 +99,10 @@ def test_ato_exit_codes_for_dns_and_kms_host_key() -> None:
     slmgr(commands, "/ipk", "CSVLK-AAAAA-BBBBB-CCCCC-DDDDD")
     text, code = slmgr(commands, "/ato")
     assert code == -1073430520
-    assert "Error: 0xC004C008 The activation server determined that the specified product key could not be used" in text
+    assert (
+        "Error: 0xC004C008 The activation server determined that the specified product key could not be used"
+        in text
+    )
 
 
 def test_ato_without_a_key_says_product_not_found_and_exits_zero() -> None:
@@ -127,7 +141,7 @@ def test_dlv_of_an_activated_kms_client() -> None:
     assert "License Status: Licensed" in lines
     assert "Volume activation expiration: 259200 minute(s) (180 day(s))" in lines
     assert "Remaining Windows rearm count: 1001" in lines
-    tail = lines[lines.index("Most recent activation information:"):]
+    tail = lines[lines.index("Most recent activation information:") :]
     assert tail[:9] == [
         "Most recent activation information:",
         "Key Management Service client information",
@@ -176,32 +190,41 @@ def test_xpr_lines() -> None:
     # ref §2 /xpr: "<Name>:" then 4-space-indented state
     commands, _, _ = kms_client()
     text, _ = slmgr(commands, "/xpr")
-    assert re.fullmatch(r"Windows\(R\), ServerStandard edition:\r\n    Initial grace period ends "
-                        r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d\d:\d\d [AP]M\r\n", text)
+    assert re.fullmatch(
+        r"Windows\(R\), ServerStandard edition:\r\n    Initial grace period ends "
+        r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d\d:\d\d [AP]M\r\n",
+        text,
+    )
     slmgr(commands, "/ato")
     assert "    Volume activation will expire " in slmgr(commands, "/xpr")[0]
     world = World()
     state = mak_host(world)
     commands = WindowsCommands(state, world)
     slmgr(commands, "/ato")
-    assert slmgr(commands, "/xpr")[0] == ("Windows(R), ServerStandard edition:\r\n"
-                                          "    The machine is permanently activated.\r\n")
+    assert slmgr(commands, "/xpr")[0] == (
+        "Windows(R), ServerStandard edition:\r\n    The machine is permanently activated.\r\n"
+    )
 
 
 def test_skms_ckms_and_domain_messages() -> None:
     # ref §2 /skms /ckms /skms-domain /ckms-domain outputs and warnings
     commands, state, _ = kms_client()
     assert slmgr(commands, "/skms-domain", "kms.example")[0] == (
-        "Key Management Service lookup domain set to kms.example successfully.\r\n")
+        "Key Management Service lookup domain set to kms.example successfully.\r\n"
+    )
     assert slmgr(commands, "/skms", "kms2.corp.example:1700")[0] == (
         "Key Management Service machine name set to kms2.corp.example:1700 successfully.\r\n"
         "Warning: /skms setting overrides the /skms-domain setting. kms2.corp.example:1700 will be used for "
-        "activation.\r\n")
+        "activation.\r\n"
+    )
     assert (state.kms_machine, state.kms_port) == ("kms2.corp.example", 1700)
     assert slmgr(commands, "/ckms")[0] == (
         "Key Management Service machine name cleared successfully.\r\n"
-        "Warning: /skms-domain setting is in effect. kms.example will be used for DNS SRV record lookup.\r\n")
-    assert slmgr(commands, "/ckms-domain")[0] == "Key Management Service lookup domain cleared successfully.\r\n"
+        "Warning: /skms-domain setting is in effect. kms.example will be used for DNS SRV record lookup.\r\n"
+    )
+    assert (
+        slmgr(commands, "/ckms-domain")[0] == "Key Management Service lookup domain cleared successfully.\r\n"
+    )
     assert (state.kms_machine, state.kms_port, state.lookup_domain) == (None, None, None)
 
 
@@ -226,7 +249,8 @@ def test_other_actions() -> None:
     assert re.fullmatch(r"Installation ID: \d{63}", text[0]) and text[1] == ""
     assert text[2].startswith("Product activation telephone numbers can be obtained")
     assert slmgr(commands, "/rearm")[0] == (
-        "Command completed successfully.\r\nPlease restart the system for the changes to take effect.\r\n")
+        "Command completed successfully.\r\nPlease restart the system for the changes to take effect.\r\n"
+    )
     assert state.rearm_count == 1000
     assert slmgr(commands, "/upk")[0] == "Uninstalled product key successfully.\r\n"
     assert slmgr(commands, "/upk") == ("Error: product key not found.\r\n", 0)  # ref §2b exit 0
@@ -237,8 +261,10 @@ def test_option_syntax() -> None:
     commands, _, _ = kms_client()
     assert slmgr(commands, "-DLI") == slmgr(commands, "/dli")
     text, code = slmgr(commands, "/skms-site", "x")
-    assert text.startswith("Unrecognized option: /skms-site\r\n\r\nWindows Software Licensing Management Tool\r\n"
-                           "Usage: slmgr.vbs [MachineName [User Password]] [<Option>]\r\n")
+    assert text.startswith(
+        "Unrecognized option: /skms-site\r\n\r\nWindows Software Licensing Management Tool\r\n"
+        "Usage: slmgr.vbs [MachineName [User Password]] [<Option>]\r\n"
+    )
     assert "/ipk <Product Key>\r\n    Install product key (replaces existing key)\r\n" in text
     assert code == 1
     text, code = slmgr(commands)
@@ -250,15 +276,19 @@ def test_logo_unless_nologo() -> None:
     # ref §2b: always run `cscript //nologo`; without it the WSH banner comes first
     commands, _, _ = kms_client()
     text, _ = slmgr(commands, "/xpr", nologo=False)
-    assert text.startswith("Microsoft (R) Windows Script Host Version 5.812\r\n"
-                           "Copyright (C) Microsoft Corporation. All rights reserved.\r\n\r\n")
+    assert text.startswith(
+        "Microsoft (R) Windows Script Host Version 5.812\r\n"
+        "Copyright (C) Microsoft Corporation. All rights reserved.\r\n\r\n"
+    )
     program = commands.native("cscript")
     assert program is not None
     from test_sandbox_windows_support import Context
 
     result = program(["//NoLogo", r"C:\Windows\System32\missing.vbs", "/dli"], Context())
     assert result.exit_code == 1 and "Can not find script file" in result.stderr
-    assert program(["//NoLogo", SLMGR.lower(), "/xpr"], Context()).exit_code == 0  # paths are case-insensitive
+    assert (
+        program(["//NoLogo", SLMGR.lower(), "/xpr"], Context()).exit_code == 0
+    )  # paths are case-insensitive
 
 
 def test_slmgr_on_a_remote_name_fails() -> None:
@@ -268,7 +298,7 @@ def test_slmgr_on_a_remote_name_fails() -> None:
     assert code == -2147023174 and "other-host" in text
 
 
-# --- Japanese (ref §2c) ---------------------------------------------------------------------------------------
+# --- Japanese (ref §2c) -------------------------------------------------------------------------------------
 
 
 def test_japanese_xpr_uses_the_observed_phrases() -> None:
@@ -277,8 +307,9 @@ def test_japanese_xpr_uses_the_observed_phrases() -> None:
     state = mak_host(world, ui_language="ja-JP")
     commands = WindowsCommands(state, world)
     slmgr(commands, "/ato")
-    assert slmgr(commands, "/xpr")[0] == ("Windows(R), ServerStandard edition:\r\n"
-                                          "    コンピューターのライセンス認証は完了しました\r\n")
+    assert slmgr(commands, "/xpr")[0] == (
+        "Windows(R), ServerStandard edition:\r\n    コンピューターのライセンス認証は完了しました\r\n"
+    )
     state.license_status, state.license_status_reason = 5, 0xC004F009
     assert "    Windowsは通知モードです\r\n" in slmgr(commands, "/xpr")[0]
 
@@ -310,6 +341,26 @@ def test_japanese_cscript_through_winrs_is_cp932() -> None:
 def test_english_host_through_winrs_is_cp437_crlf() -> None:
     world = World()
     state = mak_host(world)
-    outcome = WindowsHost(state, world).run_native(r"C:\Windows\System32\cscript.exe",
-                                                   ["//NoLogo", SLMGR, "/ipk", MAK_KEY])
+    outcome = WindowsHost(state, world).run_native(
+        r"C:\Windows\System32\cscript.exe", ["//NoLogo", SLMGR, "/ipk", MAK_KEY]
+    )
     assert outcome.stdout == f"Installed product key {MAK_KEY} successfully.\r\n".encode("cp437")
+
+
+def test_dlv_of_an_activated_kms_host() -> None:
+    # ref §2a: KMS hosts add "Key Management Service is enabled on this machine" and the counters
+    world = World()
+    world.add_key(KeyRecord("CSVLK-AAAAA-BBBBB-CCCCC-DDDDD", "KMS_HOST", ("ServerStandard",), remaining=3))
+    commands = WindowsCommands(HostState("KMS1", edition=edition("ServerStandard")), world)
+    slmgr(commands, "/ipk", "CSVLK-AAAAA-BBBBB-CCCCC-DDDDD")
+    assert "Key Management Service is enabled" not in slmgr(commands, "/dlv")[0]
+    slmgr(commands, "/ato")
+    lines = slmgr(commands, "/dlv")[0].split("\r\n")
+    start = lines.index("Key Management Service is enabled on this machine")
+    assert lines[start + 1 : start + 5] == [
+        "    Current count: 0",
+        "    Listening on Port: 1688",
+        "    DNS publishing enabled",
+        "    KMS priority: Normal",
+    ]
+    assert "Key Management Service cumulative requests received from clients" in lines

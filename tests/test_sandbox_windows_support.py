@@ -45,7 +45,9 @@ def world_with_kms(domain: str = "corp.example", **kms: Any) -> World:
     return world
 
 
-def gvlk_host(world: World, name: str = "SRV01", edition_id: str = "ServerStandard", **fields: Any) -> HostState:
+def gvlk_host(
+    world: World, name: str = "SRV01", edition_id: str = "ServerStandard", **fields: Any
+) -> HostState:
     from remediate.sandbox.windows import licensing
     from remediate.sandbox.windows.editions import gvlk_for
 
@@ -81,7 +83,7 @@ def cmdlet_error(commands: WindowsCommands, name: str, **named: Any) -> CmdletEr
 
 def windows_product(commands: WindowsCommands) -> PSObject:
     products = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingProduct")
-    keyed = [p for p in products if p.get("PartialProductKey")]
+    keyed: list[PSObject] = [p for p in products if p.get("PartialProductKey")]
     assert len(keyed) == 1
     return keyed[0]
 

@@ -1,4 +1,4 @@
-"""Fleets of sandbox hosts: one process, own ports and names, hosts files, verified HTTPS, `remediate sandbox up`."""
+"""Fleets of sandbox hosts: own ports and names, hosts files, verified HTTPS, `remediate sandbox up`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 from pypsrp.client import Client
-from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
+from pypsrp.complex_objects import PSInvocationState
+from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 from sandbox_winrm_engine import EchoEngine
 
@@ -37,15 +38,20 @@ def test_faults_carry_the_computer_name_as_machine(sandbox_fleet: StartFleet) ->
 
     from remediate.sandbox.faults import TransportFaults
 
-    fleet = sandbox_fleet([HostSpec("KMSCLIENT7", EchoEngine(), TransportFaults(max_shells_per_user=0))], auth="basic")
+    fleet = sandbox_fleet(
+        [HostSpec("KMSCLIENT7", EchoEngine(), TransportFaults(max_shells_per_user=0))], auth="basic"
+    )
     with pytest.raises(WSManFaultError) as raised:
         RunspacePool(WSMan("127.0.0.1", **{**fleet.client_options("KMSCLIENT7"), **FAST})).open()
     assert raised.value.machine == "KMSCLIENT7"
 
 
 def test_hosts_file_lists_every_host_without_the_password(sandbox_fleet: StartFleet, tmp_path: Path) -> None:
-    fleet = sandbox_fleet([HostSpec("WS01", EchoEngine()), HostSpec("WS02", EchoEngine())], auth="ntlm",
-                          password="Sandbox-Pass-123")
+    fleet = sandbox_fleet(
+        [HostSpec("WS01", EchoEngine()), HostSpec("WS02", EchoEngine())],
+        auth="ntlm",
+        password="Sandbox-Pass-123",
+    )
     path = fleet.write_hosts_file(tmp_path / "hosts.txt")
     text = path.read_text(encoding="utf-8")
     assert "Sandbox-Pass-123" not in text
@@ -83,7 +89,9 @@ def test_ntlm_over_https_without_message_encryption(sandbox_fleet: StartFleet) -
 def test_one_user_cannot_have_two_passwords_in_one_process(sandbox_fleet: StartFleet) -> None:
     sandbox_fleet([HostSpec("WS01", EchoEngine())], auth="ntlm", username="lab\\ops", password="First-Pass-1")
     with pytest.raises(ValueError, match="already served with another password"):
-        Fleet.start([HostSpec("WS02", EchoEngine())], auth="ntlm", username="lab\\ops", password="Other-Pass-2")
+        Fleet.start(
+            [HostSpec("WS02", EchoEngine())], auth="ntlm", username="lab\\ops", password="Other-Pass-2"
+        )
 
 
 def test_a_stopped_fleet_refuses_connections(sandbox_fleet: StartFleet) -> None:
@@ -101,9 +109,24 @@ def test_sandbox_up_serves_until_interrupted(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("REMEDIATE_PASSWORD", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "remediate", "sandbox", "up", "--hosts", "2", "--https", "--auth", "basic",
-         "--hosts-file", str(hosts_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "remediate",
+            "sandbox",
+            "up",
+            "--hosts",
+            "2",
+            "--https",
+            "--auth",
+            "basic",
+            "--hosts-file",
+            str(hosts_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         lines: list[str] = []
@@ -119,12 +142,23 @@ def test_sandbox_up_serves_until_interrupted(tmp_path: Path) -> None:
         address, port = entries[0][0].split(":")
         variables = dict(item.split("=", 1) for item in entries[0][1:])
         assert variables["scheme"] == "https" and Path(variables["ca_file"]) == Path(f"{hosts_file}.ca.pem")
-        client = Client(address, port=int(port), username="sandbox\\admin", password=password, auth="basic",
-                        ssl=True, cert_validation=variables["ca_file"], **FAST)
+        client = Client(
+            address,
+            port=int(port),
+            username="sandbox\\admin",
+            password=password,
+            auth="basic",
+            ssl=True,
+            cert_validation=variables["ca_file"],
+            **FAST,
+        )
         with RunspacePool(client.wsman) as pool:
             ps = PowerShell(pool).add_script("$PSVersionTable")
             ps.invoke()
-        assert ps.state in (PSInvocationState.COMPLETED, PSInvocationState.FAILED)  # the pipeline ran to its end
+        assert ps.state in (
+            PSInvocationState.COMPLETED,
+            PSInvocationState.FAILED,
+        )  # the pipeline ran to its end
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=10)

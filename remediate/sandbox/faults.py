@@ -22,7 +22,9 @@ class TransportFaults:
     http_5xx_rate: float = 0.0
     drop_first: int = 0  # the first N Receive requests for a command: connection closed without an answer
     drop_rate: float = 0.0
-    hang_receive_first: int = 0  # the first N command Receives never complete (the client's timeout must fire)
+    hang_receive_first: int = (
+        0  # the first N command Receives never complete (the client's timeout must fire)
+    )
     not_up_for_s: float = 0.0  # refuse connections for the first N seconds after start (a just-imaged host)
     max_shells_per_user: int = 30  # WinRM MaxShellsPerUser; beyond it, the quota fault
 

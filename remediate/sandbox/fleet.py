@@ -1,7 +1,7 @@
-"""Many emulated Windows hosts in one process, each on its own loopback port with its own computer name and engine.
+"""Many emulated Windows hosts in one process, each with its own loopback port, computer name and engine.
 
-    with Fleet.start([HostSpec("WS01", engine)], auth="ntlm") as fleet:
-        fleet.write_hosts_file(tmp_path / "hosts.txt")
+with Fleet.start([HostSpec("WS01", engine)], auth="ntlm") as fleet:
+    fleet.write_hosts_file(tmp_path / "hosts.txt")
 """
 
 from __future__ import annotations
@@ -101,8 +101,9 @@ class Fleet:
     ) -> Fleet:
         """Start one listener per host on 127.0.0.1 (port 0: the system picks a free one).
 
-        password: None uses default_password() (read it back from fleet.password). directory: where the TLS material goes
-        (a temporary directory, removed at stop, when None). ca_file: where to write the CA certificate.
+        password: None uses default_password() (read it back from fleet.password).
+        directory: where the TLS material goes (None: a temporary directory, removed at stop).
+        ca_file: where to write the CA certificate (default: in `directory`).
         """
         if auth not in AUTH_SCHEMES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_SCHEMES)}, not {auth!r}")
@@ -121,7 +122,16 @@ class Fleet:
             for spec in hosts:
                 faults = FaultState(spec.faults, random.Random(f"{seed}:{spec.computer_name}"))
                 service = WinRMService(spec.computer_name, spec.engine, spec.faults)
-                listeners.append(WinRMListener(service, faults, credentials, auth, context))
+                listeners.append(
+                    WinRMListener(
+                        service,
+                        faults,
+                        credentials,
+                        auth,
+                        context,
+                        channel_binding=tls.channel_binding() if tls else None,
+                    )
+                )
             for listener in listeners:
                 listener.start()
         except BaseException:
@@ -170,7 +180,7 @@ class Fleet:
         raise KeyError(computer_name)
 
     def client_options(self, computer_name: str) -> dict[str, Any]:
-        """Keyword arguments for pypsrp's WSMan / Client that reach one host as the hosts file describes it."""
+        """Keyword arguments for pypsrp's WSMan / Client to reach one host as the hosts file describes it."""
         endpoint = self.endpoint(computer_name)
         options: dict[str, Any] = {
             "port": endpoint.port,
@@ -250,7 +260,9 @@ class UnscriptedEngine:
         return NativeOutcome(stderr=message.encode(), exit_code=1)
 
 
-def hosts_for_scenario(scenario: str | Path, count: int | None, seed: int) -> tuple[list[HostSpec], str | None]:
+def hosts_for_scenario(
+    scenario: str | Path, count: int | None, seed: int
+) -> tuple[list[HostSpec], str | None]:
     """The scenario's hosts (remediate.sandbox.scenario.build_hosts), and a notice when it is not available.
 
     Without the scenario module, `count` (default 3) hosts named WS01.. run UnscriptedEngine.

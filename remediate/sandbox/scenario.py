@@ -124,7 +124,7 @@ def shipped_scenarios() -> list[str]:
     return sorted(p.stem for p in SCENARIOS_DIR.glob("*.yaml"))
 
 
-# --- YAML with line numbers -----------------------------------------------------------------------------------
+# --- YAML with line numbers ---------------------------------------------------------------------------------
 
 
 class _Doc:
@@ -172,8 +172,9 @@ def _read(path: Path) -> tuple[_Doc, Any]:
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as failure:
         mark = failure.problem_mark
-        raise UsageError(f"not valid YAML: {failure.problem}",
-                         Location(path, mark.line + 1 if mark else None)) from None
+        raise UsageError(
+            f"not valid YAML: {failure.problem}", Location(path, mark.line + 1 if mark else None)
+        ) from None
     except OSError as failure:
         raise UsageError(f"cannot read scenario: {failure.strerror}", Location(path)) from None
     if node is None:
@@ -181,7 +182,7 @@ def _read(path: Path) -> tuple[_Doc, Any]:
     return doc, doc.convert(node)
 
 
-# --- validation -----------------------------------------------------------------------------------------------
+# --- validation ---------------------------------------------------------------------------------------------
 
 
 class _Reader:
@@ -193,7 +194,9 @@ class _Reader:
             raise self.doc.error(where, "expected a mapping")
         for key in value:
             if key not in allowed:
-                raise self.doc.error((*where, key), f"unknown field {key!r}; allowed: {', '.join(sorted(allowed))}")
+                raise self.doc.error(
+                    (*where, key), f"unknown field {key!r}; allowed: {', '.join(sorted(allowed))}"
+                )
         return value
 
     def listing(self, value: Any, where: tuple[str | int, ...]) -> list[Any]:
@@ -220,7 +223,11 @@ class _Reader:
 
 def _fault_label(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> str:
     # YAML reads an unquoted 0xC004F074 as a number
-    text = f"0x{value & 0xFFFFFFFF:08X}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+    text = (
+        f"0x{value & 0xFFFFFFFF:08X}"
+        if isinstance(value, int) and not isinstance(value, bool)
+        else str(value)
+    )
     text = text.strip()
     if text.lower() == HEALTHY:
         return HEALTHY
@@ -231,14 +238,32 @@ def _fault_label(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> s
 
 
 def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str) -> KmsSpec:
-    allowed = {"name", "address", "port", "reachable", "kms_enabled", "activated", "families", "count",
-               "clock_offset_s", "publish"}
+    allowed = {
+        "name",
+        "address",
+        "port",
+        "reachable",
+        "kms_enabled",
+        "activated",
+        "families",
+        "count",
+        "clock_offset_s",
+        "publish",
+    }
     data = reader.mapping(value, where, allowed)
     for required in ("name", "address"):
         if required not in data:
             raise reader.doc.error(where, f"missing field {required!r}")
-    kinds = {"name": str, "address": str, "port": int, "reachable": bool, "kms_enabled": bool, "activated": bool,
-             "count": int, "clock_offset_s": float}
+    kinds = {
+        "name": str,
+        "address": str,
+        "port": int,
+        "reachable": bool,
+        "kms_enabled": bool,
+        "activated": bool,
+        "count": int,
+        "clock_offset_s": float,
+    }
     fields = {k: reader.typed(data[k], kind, (*where, k)) for k, kind in kinds.items() if k in data}
     if "families" in data:
         families = reader.listing(data["families"], (*where, "families"))
@@ -251,8 +276,21 @@ def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str)
 
 
 def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSpec:
-    allowed = {"name", "prefix", "count", "percent", "edition", "language", "languages", "fault", "faults", "cause",
-               "domain_role", "state", "transport"}
+    allowed = {
+        "name",
+        "prefix",
+        "count",
+        "percent",
+        "edition",
+        "language",
+        "languages",
+        "fault",
+        "faults",
+        "cause",
+        "domain_role",
+        "state",
+        "transport",
+    }
     data = reader.mapping(value, where, allowed)
     if "name" not in data:
         raise reader.doc.error(where, "missing field 'name'")
@@ -271,12 +309,17 @@ def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSp
         raise reader.doc.error((*where, "edition"), f"unknown edition {edition_id!r}; known: {known}")
     if "language" in data and "languages" in data:
         raise reader.doc.error(where, "give 'language' or 'languages', not both")
-    languages = (reader.weights(data["languages"], (*where, "languages")) if "languages" in data
-                 else {reader.typed(data.get("language", "en-US"), str, (*where, "language")): 1.0})
+    languages = (
+        reader.weights(data["languages"], (*where, "languages"))
+        if "languages" in data
+        else {reader.typed(data.get("language", "en-US"), str, (*where, "language")): 1.0}
+    )
     for language in languages:
         if language not in LANGUAGES:
-            raise reader.doc.error((*where, "languages" if "languages" in data else "language"),
-                                   f"unknown language {language!r}; known: {', '.join(LANGUAGES)}")
+            raise reader.doc.error(
+                (*where, "languages" if "languages" in data else "language"),
+                f"unknown language {language!r}; known: {', '.join(LANGUAGES)}",
+            )
     if "fault" in data and "faults" in data:
         raise reader.doc.error(where, "give 'fault' or 'faults', not both")
     if "faults" in data:
@@ -287,13 +330,18 @@ def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSp
     cause = data.get("cause")
     if cause is not None and (len(faults) != 1 or cause not in RECIPES[next(iter(faults))]):
         options = sorted({c for label in faults for c in RECIPES[label]})
-        raise reader.doc.error((*where, "cause"), f"unknown cause {cause!r} for this fault; known: "
-                               f"{', '.join(options)}")
+        raise reader.doc.error(
+            (*where, "cause"), f"unknown cause {cause!r} for this fault; known: {', '.join(options)}"
+        )
     domain_role = reader.typed(data.get("domain_role", 3), int, (*where, "domain_role"))
     if not 0 <= domain_role <= 5:
-        raise reader.doc.error((*where, "domain_role"), "domain_role is 0-5 (Win32_ComputerSystem.DomainRole)")
+        raise reader.doc.error(
+            (*where, "domain_role"), "domain_role is 0-5 (Win32_ComputerSystem.DomainRole)"
+        )
     settings_raw = reader.mapping(data.get("state", {}), (*where, "state"), set(HOST_STATE_SETTINGS))
-    settings = {k: reader.typed(v, HOST_STATE_SETTINGS[k], (*where, "state", k)) for k, v in settings_raw.items()}
+    settings = {
+        k: reader.typed(v, HOST_STATE_SETTINGS[k], (*where, "state", k)) for k, v in settings_raw.items()
+    }
     transport_fields = {f.name: f for f in dataclasses.fields(TransportFaults)}
     transport_raw = reader.mapping(data.get("transport", {}), (*where, "transport"), set(transport_fields))
     kinds = {"int": int, "float": float, "bool": bool}
@@ -301,25 +349,40 @@ def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSp
     for key, raw_value in transport_raw.items():
         kind = kinds.get(str(transport_fields[key].type), str)
         transport_values[key] = reader.typed(raw_value, kind, (*where, "transport", key))
-    prefix = reader.typed(data.get("prefix", re.sub(r"[^A-Za-z0-9]", "", name).upper()[:10] or "HOST"), str,
-                          (*where, "prefix"))
-    return GroupSpec(name, prefix, count, percent, EDITIONS[edition_id.lower()].edition_id, languages, faults,
-                     cause, domain_role, settings, TransportFaults(**transport_values),
-                     reader.doc.lines.get(where))
+    prefix = reader.typed(
+        data.get("prefix", re.sub(r"[^A-Za-z0-9]", "", name).upper()[:10] or "HOST"), str, (*where, "prefix")
+    )
+    return GroupSpec(
+        name,
+        prefix,
+        count,
+        percent,
+        EDITIONS[edition_id.lower()].edition_id,
+        languages,
+        faults,
+        cause,
+        domain_role,
+        settings,
+        TransportFaults(**transport_values),
+        reader.doc.lines.get(where),
+    )
 
 
 def _parse(doc: _Doc, data: Any, path: Path) -> Scenario:
     reader = _Reader(doc)
     top = reader.mapping(data, (), {"name", "description", "hosts", "world", "groups"})
-    scenario = Scenario(name=str(top.get("name", path.stem)), path=path,
-                        description=str(top.get("description", "")))
+    scenario = Scenario(
+        name=str(top.get("name", path.stem)), path=path, description=str(top.get("description", ""))
+    )
     if "hosts" in top:
         scenario.hosts = reader.typed(top["hosts"], int, ("hosts",))
     world = reader.mapping(top.get("world", {}), ("world",), {"domain", "kms_hosts", "dns", "activation"})
     scenario.domain = reader.typed(world.get("domain", scenario.domain), str, ("world", "domain")).lower()
     if "kms_hosts" in world:
-        scenario.kms_hosts = [_kms(reader, item, ("world", "kms_hosts", i), scenario.domain)
-                              for i, item in enumerate(reader.listing(world["kms_hosts"], ("world", "kms_hosts")))]
+        scenario.kms_hosts = [
+            _kms(reader, item, ("world", "kms_hosts", i), scenario.domain)
+            for i, item in enumerate(reader.listing(world["kms_hosts"], ("world", "kms_hosts")))
+        ]
     else:
         scenario.kms_hosts = [KmsSpec(KmsHost(f"kms01.{scenario.domain}", "10.0.0.5", count=60), True)]
     dns = reader.mapping(world.get("dns", {}), ("world", "dns"), {"srv", "a"})
@@ -328,33 +391,49 @@ def _parse(doc: _Doc, data: Any, path: Path) -> Scenario:
         srv = reader.mapping(item, where, {"name", "target", "port", "priority", "weight"})
         if "name" not in srv or "target" not in srv:
             raise doc.error(where, "an SRV record needs 'name' and 'target'")
-        record = SrvRecord(reader.typed(srv["target"], str, (*where, "target")),
-                           reader.typed(srv.get("port", 1688), int, (*where, "port")),
-                           reader.typed(srv.get("priority", 0), int, (*where, "priority")),
-                           reader.typed(srv.get("weight", 0), int, (*where, "weight")))
+        record = SrvRecord(
+            reader.typed(srv["target"], str, (*where, "target")),
+            reader.typed(srv.get("port", 1688), int, (*where, "port")),
+            reader.typed(srv.get("priority", 0), int, (*where, "priority")),
+            reader.typed(srv.get("weight", 0), int, (*where, "weight")),
+        )
         scenario.srv_records.append((reader.typed(srv["name"], str, (*where, "name")), record))
     for i, item in enumerate(reader.listing(dns.get("a"), ("world", "dns", "a"))):
         where = ("world", "dns", "a", i)
         a = reader.mapping(item, where, {"name", "address"})
         if "name" not in a or "address" not in a:
             raise doc.error(where, "an A record needs 'name' and 'address'")
-        scenario.a_records.append((reader.typed(a["name"], str, (*where, "name")),
-                                   reader.typed(a["address"], str, (*where, "address"))))
+        scenario.a_records.append(
+            (
+                reader.typed(a["name"], str, (*where, "name")),
+                reader.typed(a["address"], str, (*where, "address")),
+            )
+        )
     activation = reader.mapping(world.get("activation", {}), ("world", "activation"), {"reachable", "keys"})
-    scenario.activation_reachable = reader.typed(activation.get("reachable", True), bool,
-                                                 ("world", "activation", "reachable"))
+    scenario.activation_reachable = reader.typed(
+        activation.get("reachable", True), bool, ("world", "activation", "reachable")
+    )
     for i, item in enumerate(reader.listing(activation.get("keys"), ("world", "activation", "keys"))):
         where = ("world", "activation", "keys", i)
-        key = reader.mapping(item, where, {"key", "channel", "editions", "remaining", "blocked_at", "default_key"})
+        key = reader.mapping(
+            item, where, {"key", "channel", "editions", "remaining", "blocked_at", "default_key"}
+        )
         if "key" not in key or "channel" not in key or "editions" not in key:
             raise doc.error(where, "a key needs 'key', 'channel' and 'editions'")
         if key["channel"] not in CHANNELS:
             raise doc.error((*where, "channel"), f"channel is one of {', '.join(CHANNELS)}")
-        scenario.keys.append(KeyRecord(
-            reader.typed(key["key"], str, (*where, "key")), key["channel"],
-            tuple(str(e) for e in reader.listing(key["editions"], (*where, "editions"))),
-            reader.typed(key["remaining"], int, (*where, "remaining")) if key.get("remaining") is not None else None,
-            key.get("blocked_at"), bool(key.get("default_key", False))))
+        scenario.keys.append(
+            KeyRecord(
+                reader.typed(key["key"], str, (*where, "key")),
+                key["channel"],
+                tuple(str(e) for e in reader.listing(key["editions"], (*where, "editions"))),
+                reader.typed(key["remaining"], int, (*where, "remaining"))
+                if key.get("remaining") is not None
+                else None,
+                key.get("blocked_at"),
+                bool(key.get("default_key", False)),
+            )
+        )
     groups = reader.listing(top.get("groups"), ("groups",))
     if not groups:
         raise doc.error(("groups",), "a scenario needs at least one group")
@@ -371,14 +450,16 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     if not path.suffix and not path.exists():
         candidate = SCENARIOS_DIR / f"{name_or_path}.yaml"
         if not candidate.exists():
-            raise UsageError(f"unknown scenario {str(name_or_path)!r}",
-                             hint=f"shipped scenarios: {', '.join(shipped_scenarios())}; or give a file path")
+            raise UsageError(
+                f"unknown scenario {str(name_or_path)!r}",
+                hint=f"shipped scenarios: {', '.join(shipped_scenarios())}; or give a file path",
+            )
         path = candidate
     doc, data = _read(path)
     return _parse(doc, data, path)
 
 
-# --- building -------------------------------------------------------------------------------------------------
+# --- building -----------------------------------------------------------------------------------------------
 
 
 def _split(total: int, weights: dict[str, float]) -> dict[str, int]:
@@ -397,11 +478,16 @@ def _group_counts(scenario: Scenario, count: int | None) -> list[int]:
     shares = {str(i): g.percent for i, g in enumerate(scenario.groups) if g.percent is not None}
     total = count if count is not None else (scenario.hosts if scenario.hosts is not None else fixed)
     if total < fixed:
-        raise UsageError(f"the groups with a fixed count need {fixed} hosts; asked for {total}",
-                         Location(scenario.path, None, "count"))
+        raise UsageError(
+            f"the groups with a fixed count need {fixed} hosts; asked for {total}",
+            Location(scenario.path, None, "count"),
+        )
     if total > fixed and not any(shares.values()):
-        raise UsageError(f"{total} hosts asked, but the groups have fixed counts totalling {fixed} and no group "
-                         "takes a percent of the rest", Location(scenario.path, None, "count"))
+        raise UsageError(
+            f"{total} hosts asked, but the groups have fixed counts totalling {fixed} and no group "
+            "takes a percent of the rest",
+            Location(scenario.path, None, "count"),
+        )
     split = _split(total - fixed, {k: v for k, v in shares.items() if v}) if total > fixed else {}
     return [g.count if g.count is not None else split.get(str(i), 0) for i, g in enumerate(scenario.groups)]
 
@@ -438,11 +524,18 @@ def build(scenario: str | Path | Scenario, count: int | None = None, seed: int =
             serial += 1
             name = f"{group.prefix}{number:0{width}d}"
             if not _NAME_OK.match(name):
-                raise UsageError(f"host name {name!r} is not a valid NetBIOS name (1-15 letters, digits, '-')",
-                                 Location(spec.path, group.line, f"groups[{index}].prefix"))
-            state = HostState(name, edition=edition(group.edition_id), domain=spec.domain,
-                              domain_role=group.domain_role, ui_language=languages[number - 1],
-                              ip_address=f"10.1.{serial // 250}.{serial % 250 + 2}")
+                raise UsageError(
+                    f"host name {name!r} is not a valid NetBIOS name (1-15 letters, digits, '-')",
+                    Location(spec.path, group.line, f"groups[{index}].prefix"),
+                )
+            state = HostState(
+                name,
+                edition=edition(group.edition_id),
+                domain=spec.domain,
+                domain_role=group.domain_role,
+                ui_language=languages[number - 1],
+                ip_address=f"10.1.{serial // 250}.{serial % 250 + 2}",
+            )
             state.rng.seed(f"{seed}:{name}")
             for key, value in group.settings.items():
                 setattr(state, key, value)
@@ -451,14 +544,19 @@ def build(scenario: str | Path | Scenario, count: int | None = None, seed: int =
             try:
                 shown = apply_fault(state, world, label, group.cause, host_rng)
             except ValueError as failure:
-                raise UsageError(str(failure), Location(spec.path, group.line, f"groups[{index}].fault")) from None
+                raise UsageError(
+                    str(failure), Location(spec.path, group.line, f"groups[{index}].fault")
+                ) from None
             expected = 0 if label == HEALTHY else int(label, 16)
             if shown != expected:
                 raise UsageError(
-                    f"host {name} of group {group.name!r} shows 0x{shown:08X}, not {label}: the world this scenario "
-                    "describes does not produce that fault for it (for example a KMS host count that reached its "
+                    f"host {name} of group {group.name!r} shows 0x{shown:08X}, not {label}: the world this "
+                    "scenario "
+                    "describes does not produce that fault for it (for example a KMS host count that reached "
+                    "its "
                     "threshold, or no healthy KMS host for healthy hosts)",
-                    Location(spec.path, group.line, f"groups[{index}]"))
+                    Location(spec.path, group.line, f"groups[{index}]"),
+                )
             engine = WindowsHost(state, world, fault=label)
             hosts.append(HostSpec(name, engine, dataclasses.replace(group.transport)))
     return BuiltFleet(spec, world, hosts)

@@ -1,8 +1,8 @@
 """pytest fixtures for tests that need sandbox hosts (registered in tests/conftest.py).
 
-    def test_something(sandbox_fleet):
-        fleet = sandbox_fleet([HostSpec("WS01", engine)], auth="basic")
-        options = fleet.client_options("WS01")   # pypsrp WSMan/Client keyword arguments
+def test_something(sandbox_fleet):
+    fleet = sandbox_fleet([HostSpec("WS01", engine)], auth="basic")
+    options = fleet.client_options("WS01")   # pypsrp WSMan/Client keyword arguments
 """
 
 from __future__ import annotations

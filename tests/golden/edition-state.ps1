@@ -44,7 +44,7 @@ $data = @{
     dism_exit_codes = @($currentExit, $targetExit)
 }
 [pscustomobject]@{
-    ok = $true
+    ok = -not $evaluation
     hresult = $null
     license_status = $null
     changed = $false

@@ -23,9 +23,13 @@ if ($domain) {
 $answers = Resolve-DnsName -Name $srvName -Type SRV -DnsOnly -ErrorAction SilentlyContinue
 $records = @($answers | Where-Object { $_.Type -eq 'SRV' })
 $kmsHosts = @()
-$anyReachable = $false
 foreach ($record in $records) {
-    $kmsHosts += [pscustomobject]@{ name = $record.NameTarget; port = $record.Port; priority = $record.Priority; weight = $record.Weight }
+    $kmsHosts += [pscustomobject]@{
+        name = $record.NameTarget
+        port = $record.Port
+        priority = $record.Priority
+        weight = $record.Weight
+    }
 }
 # A host set with /skms (KeyManagementServiceMachine) is used instead of DNS auto-discovery.
 $configuredMachine = $service.KeyManagementServiceMachine

@@ -30,7 +30,14 @@ foreach ($record in $records) {
     if ($reachable) {
         $anyReachable = $true
     }
-    $kmsHosts += [pscustomobject]@{ name = $record.NameTarget; port = $record.Port; priority = $record.Priority; weight = $record.Weight; tcp_ok = $reachable; address = [string]$tcp.RemoteAddress }
+    $kmsHosts += [pscustomobject]@{
+        name = $record.NameTarget
+        port = $record.Port
+        priority = $record.Priority
+        weight = $record.Weight
+        tcp_ok = $reachable
+        address = [string]$tcp.RemoteAddress
+    }
 }
 # A host set with /skms (KeyManagementServiceMachine) is used instead of DNS auto-discovery.
 $configuredMachine = $service.KeyManagementServiceMachine

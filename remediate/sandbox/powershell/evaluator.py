@@ -394,7 +394,6 @@ class Evaluator:
         if statement.final is not None:
             self.run_block(statement.final, out)
         if pending is not None:
-            pending.script_terminating = True
             raise pending
 
     def _throw(self, statement: n.Throw) -> None:

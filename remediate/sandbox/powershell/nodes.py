@@ -6,7 +6,7 @@ every construct outside the dialect, so the evaluator only ever sees what it imp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,23 +109,23 @@ class ScriptBlock:
     line: int
 
 
-Expr = Union[  # noqa: UP007 (a runtime alias; `|` between classes needs Python 3.10 at import)
-    Const,
-    Variable,
-    Expandable,
-    ArrayLiteral,
-    ArraySubexpression,
-    Subexpression,
-    Parenthesized,
-    HashLiteral,
-    Cast,
-    Unary,
-    Binary,
-    Member,
-    Index,
-    MethodCall,
-    ScriptBlock,
-]
+Expr = (
+    Const
+    | Variable
+    | Expandable
+    | ArrayLiteral
+    | ArraySubexpression
+    | Subexpression
+    | Parenthesized
+    | HashLiteral
+    | Cast
+    | Unary
+    | Binary
+    | Member
+    | Index
+    | MethodCall
+    | ScriptBlock
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +189,7 @@ class Throw:
     line: int
 
 
-Statement = Union[Pipeline, Assignment, If, Foreach, Try, Throw]  # noqa: UP007
+Statement = Pipeline | Assignment | If | Foreach | Try | Throw
 Block = tuple[Statement, ...]
 
 

@@ -81,9 +81,14 @@ def _compare_error(left: Any, right: Any, reason: str) -> PSRuntimeError:
 def compare(left: Any, right: Any) -> int:
     """-1, 0 or 1 for the ordering operators, converting the right operand to the left one's type."""
     if left is None:
-        return 0 if right is None else -1
+        if right is None:
+            return 0
+        # null sorts as zero against numbers (just below a non-negative one), below everything else
+        if isinstance(right, (int, float)) and not isinstance(right, bool):
+            return 1 if right < 0 else -1
+        return -1
     if right is None:
-        return 1
+        return -compare(right, left)
     if isinstance(left, str):
         a, b = left.lower(), to_string(right).lower()
         return (a > b) - (a < b)
@@ -190,12 +195,23 @@ def dotnet_regex(pattern: str) -> re.Pattern[str]:
 
 
 def match_table(match: re.Match[str]) -> Hashtable:
-    """$Matches after a successful -match: group number or name -> text, only groups that took part."""
+    """$Matches after a successful -match: only groups that took part.
+
+    .NET numbers the unnamed groups first (1, 2, ...) and keys named groups by their names only.
+    """
     table = Hashtable()
     names = {index: name for name, index in match.re.groupindex.items()}
-    for index in range(match.re.groups, 0, -1):
-        if match.group(index) is not None:
-            table[names.get(index, index)] = match.group(index)
+    number = 0
+    entries: list[tuple[Any, str | None]] = []
+    for index in range(1, match.re.groups + 1):
+        if index in names:
+            entries.append((names[index], match.group(index)))
+        else:
+            number += 1
+            entries.append((number, match.group(index)))
+    for key, text in reversed(entries):
+        if text is not None:
+            table[key] = text
     table[0] = match.group(0)
     return table
 

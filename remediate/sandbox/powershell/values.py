@@ -365,8 +365,9 @@ def to_integer(value: Any, type_name: str, low: int, high: int) -> int:
                 "Input string was not in a correct format.",
                 "InvalidCastFromStringToInteger",
             ) from None
-        if isinstance(value, str) and _HEX.match(value) and type_name == "System.UInt32":
-            number = int(_HEX.match(value).group(2), 16)  # type: ignore[union-attr]
+        hex_text = _HEX.match(value)
+        if hex_text is not None and type_name == "System.UInt32":
+            number = int(hex_text.group(2), 16)  # the bit pattern, not the Int32 a hex literal would be
     elif value is None:
         number = 0
     elif isinstance(value, bool):
@@ -504,6 +505,14 @@ def from_seam(value: Any) -> Any:
         return [from_seam(item) for item in value]
     if isinstance(value, tuple):
         return [from_seam(item) for item in value]
+    if isinstance(value, PSObject):
+        # A copy: assigning a property in a script must not reach into the host's own objects.
+        return PSObject(
+            type_names=list(value.type_names),
+            properties={key: from_seam(item) for key, item in value.properties.items()},
+            to_string=value.to_string,
+            handle=value.handle,
+        )
     return value
 
 

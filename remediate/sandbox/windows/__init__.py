@@ -1,4 +1,5 @@
-"""An emulated Windows host: licensing state, its world (DNS, KMS hosts, online activation), and the commands it
+"""An emulated Windows host: licensing state, its world (DNS, KMS hosts, online activation), and the commands
+it
 answers (CIM, slmgr.vbs, DNS and network cmdlets, event log, native tools), built from Microsoft's documented
 behaviour as summarized in the activation reference."""
 

@@ -1,4 +1,5 @@
-"""CIM classes of the Software Licensing service and the OS (ref §3), and the cmdlets that read and call them."""
+"""CIM classes of the Software Licensing service and the OS (ref §3), and the cmdlets that read and call
+them."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ SYSTEM_MESSAGES_EN = {
     0xC004E016: "The Software Licensing Service reported that the product key is invalid.",
     0xC004F213: "The Software Licensing Service reported that no product key was found on the system.",
     0xC004F034: "The Software Licensing Service reported that the license could not be found or was invalid.",
-    0xC004F056: "The Software Licensing Service reported that the product could not be activated using the Key "
+    0xC004F056: "The Software Licensing Service reported that the product could not be activated using the "
+    "Key "
     "Management Service (KMS).",
     0x80072EE2: "The operation timed out",
     WBEM_E_INVALID_CLASS: "Invalid class ",
@@ -54,8 +56,10 @@ SYSTEM_MESSAGES_EN = {
     WBEM_E_INVALID_METHOD: "Invalid method ",
 }
 # ref §1c: the system text of 0xC004F074 says "product" where slmgr says "computer".
-_F074_SYSTEM = ("The Software Licensing Service reported that the product could not be activated. No Key Management "
-                "Service (KMS) could be contacted. Please see the Application Event Log for additional information.")
+_F074_SYSTEM = (
+    "The Software Licensing Service reported that the product could not be activated. No Key Management "
+    "Service (KMS) could be contacted. Please see the Application Event Log for additional information."
+)
 
 
 def system_message(state: HostState, code: int) -> str:
@@ -77,7 +81,7 @@ def _type_names(class_name: str) -> list[str]:
     ]
 
 
-# --- the product and service views (also what slmgr reads, ref §2) ---------------------------------------------
+# --- the product and service views (also what slmgr reads, ref §2) ------------------------------------------
 
 
 def product_channels(state: HostState) -> list[str]:
@@ -95,7 +99,8 @@ def _digits(seed: str, count: int) -> str:
 
 def extended_pid(state: HostState) -> str:
     build = state.edition.build
-    return f"{_digits(state.cmid, 5)}-{_digits(state.cmid + 'b', 5)}-000-{_digits(state.cmid + 'c', 6)}-03-1033-{build}.0000-{_digits(state.computer_name, 7)}"
+    groups = (_digits(state.cmid, 5), _digits(state.cmid + "b", 5), _digits(state.cmid + "c", 6))
+    return f"{groups[0]}-{groups[1]}-000-{groups[2]}-03-1033-{build}.0000-{_digits(state.computer_name, 7)}"
 
 
 def installation_id(state: HostState) -> str:
@@ -123,16 +128,23 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         "LicenseStatusReason": (state.license_status_reason if installed else licensing.E_PKEY_NOT_INSTALLED)
         & 0xFFFFFFFF,
         "GracePeriodRemaining": state.grace_minutes if installed else 0,
-        "EvaluationEndDate": (now + timedelta(minutes=state.grace_minutes)) if channel == EVAL else WMI_NULL_DATE,
+        "EvaluationEndDate": (now + timedelta(minutes=state.grace_minutes))
+        if channel == EVAL
+        else WMI_NULL_DATE,
         "VLActivationInterval": DEFAULT_ACTIVATION_INTERVAL if kms_client else UINT32_UNUSED,
         "VLRenewalInterval": DEFAULT_RENEWAL_INTERVAL if kms_client else UINT32_UNUSED,
         "KeyManagementServiceMachine": (state.kms_machine or "") if kms_client else None,
         "KeyManagementServicePort": (state.kms_port or 0) if kms_client else 0,
         "KeyManagementServiceLookupDomain": (state.lookup_domain or "") if kms_client else None,
-        "DiscoveredKeyManagementServiceMachineName": state.discovered.name if installed and state.discovered else "",
-        "DiscoveredKeyManagementServiceMachinePort": state.discovered.port if installed and state.discovered else 0,
+        "DiscoveredKeyManagementServiceMachineName": state.discovered.name
+        if installed and state.discovered
+        else "",
+        "DiscoveredKeyManagementServiceMachinePort": state.discovered.port
+        if installed and state.discovered
+        else 0,
         "DiscoveredKeyManagementServiceMachineIpAddress": state.discovered.address
-        if installed and state.discovered else "",
+        if installed and state.discovered
+        else "",
         "KeyManagementServiceProductKeyID": (state.kms_epid or "") if installed else "",
         "IsKeyManagementServiceMachine": 1 if installed and channel == KMS_HOST else 0,
         "KeyManagementServiceCurrentCount": UINT32_UNUSED,
@@ -217,37 +229,67 @@ def _computer_system_properties(state: HostState) -> dict[str, Any]:
 def instances(state: HostState, world: World, class_name: str) -> list[PSObject]:
     lowered = class_name.lower()
     if lowered == "softwarelicensingproduct":
-        return [PSObject(_type_names("SoftwareLicensingProduct"), product_properties(state, world, channel),
-                         to_string=f"SoftwareLicensingProduct (ID = \"{activation_id(state.edition.edition_id, channel)}\")",
-                         handle=("SoftwareLicensingProduct", channel))
-                for channel in product_channels(state)]
+        return [
+            PSObject(
+                _type_names("SoftwareLicensingProduct"),
+                product_properties(state, world, channel),
+                to_string=f'SoftwareLicensingProduct (ID = "{activation_id(state.edition.edition_id, channel)}")',  # noqa: E501
+                handle=("SoftwareLicensingProduct", channel),
+            )
+            for channel in product_channels(state)
+        ]
     if lowered == "softwarelicensingservice":
-        return [PSObject(_type_names("SoftwareLicensingService"), service_properties(state, world),
-                         to_string=f"SoftwareLicensingService (Version = \"{state.edition.version}.1\")",
-                         handle=("SoftwareLicensingService", None))]
+        return [
+            PSObject(
+                _type_names("SoftwareLicensingService"),
+                service_properties(state, world),
+                to_string=f'SoftwareLicensingService (Version = "{state.edition.version}.1")',
+                handle=("SoftwareLicensingService", None),
+            )
+        ]
     if lowered == "win32_operatingsystem":
-        return [PSObject(_type_names("Win32_OperatingSystem"), _os_properties(state, world),
-                         handle=("Win32_OperatingSystem", None))]
+        return [
+            PSObject(
+                _type_names("Win32_OperatingSystem"),
+                _os_properties(state, world),
+                handle=("Win32_OperatingSystem", None),
+            )
+        ]
     if lowered == "win32_computersystem":
-        return [PSObject(_type_names("Win32_ComputerSystem"), _computer_system_properties(state),
-                         to_string=state.computer_name, handle=("Win32_ComputerSystem", None))]
+        return [
+            PSObject(
+                _type_names("Win32_ComputerSystem"),
+                _computer_system_properties(state),
+                to_string=state.computer_name,
+                handle=("Win32_ComputerSystem", None),
+            )
+        ]
     raise KeyError(class_name)
 
 
 def cim_error(state: HostState, code: int, command: str, target: Any = None) -> CmdletError:
     """A failure as a CimException carries it: the HRESULT in the error id and in the exception (signed)."""
     code &= 0xFFFFFFFF
-    category = {WBEM_E_INVALID_CLASS: "MetadataError", WBEM_E_INVALID_NAMESPACE: "MetadataError",
-                WBEM_E_INVALID_PARAMETER: "InvalidArgument", WBEM_E_INVALID_METHOD: "MetadataError"}
-    return CmdletError(ErrorRecord(
-        message=system_message(state, code),
-        fully_qualified_error_id=f"HRESULT 0x{code:08x},Microsoft.Management.Infrastructure.CimCmdlets.{command}Command",
-        category=category.get(code, "NotSpecified"),
-        exception_type="Microsoft.Management.Infrastructure.CimException",
-        target_object=target,
-        hresult=licensing.to_signed(code),
-        activity={"GetCimInstance": "Get-CimInstance", "InvokeCimMethod": "Invoke-CimMethod"}.get(command, command),
-    ))
+    category = {
+        WBEM_E_INVALID_CLASS: "MetadataError",
+        WBEM_E_INVALID_NAMESPACE: "MetadataError",
+        WBEM_E_INVALID_PARAMETER: "InvalidArgument",
+        WBEM_E_INVALID_METHOD: "MetadataError",
+    }
+    return CmdletError(
+        ErrorRecord(
+            message=system_message(state, code),
+            fully_qualified_error_id=f"HRESULT 0x{code:08x},"
+            f"Microsoft.Management.Infrastructure.CimCmdlets.{command}Command",
+            category=category.get(code, "NotSpecified"),
+            exception_type="Microsoft.Management.Infrastructure.CimException",
+            target_object=target,
+            hresult=licensing.to_signed(code),
+            activity={"GetCimInstance": "Get-CimInstance", "InvokeCimMethod": "Invoke-CimMethod"}.get(
+                command, command
+            ),
+        )
+    )
 
 
 def get_cim_instance(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
@@ -351,15 +393,25 @@ def invoke_cim_method(state: HostState, world: World, call: Invocation, ctx: Com
     for target in targets:
         handle = target.handle if isinstance(target, PSObject) else None
         if handle is None:
-            raise CmdletError(ErrorRecord(
-                message="Cannot bind argument to parameter 'InputObject': it is not a CIM instance of this host.",
-                fully_qualified_error_id="ParameterArgumentValidationError,"
-                "Microsoft.Management.Infrastructure.CimCmdlets.InvokeCimMethodCommand",
-                category="InvalidArgument", activity="Invoke-CimMethod"), terminating=True)
+            raise CmdletError(
+                ErrorRecord(
+                    message="Cannot bind argument to parameter 'InputObject': "
+                    "it is not a CIM instance of this host.",
+                    fully_qualified_error_id="ParameterArgumentValidationError,"
+                    "Microsoft.Management.Infrastructure.CimCmdlets.InvokeCimMethodCommand",
+                    category="InvalidArgument",
+                    activity="Invoke-CimMethod",
+                ),
+                terminating=True,
+            )
         try:
             invoke_method(state, world, handle, method, args)
         except LicensingError as failure:
             raise cim_error(state, failure.hresult, "InvokeCimMethod", target) from None
-        out.append(PSObject(["Microsoft.Management.Infrastructure.CimMethodResult", "System.Object"],
-                            {"ReturnValue": 0, "PSComputerName": None}))
+        out.append(
+            PSObject(
+                ["Microsoft.Management.Infrastructure.CimMethodResult", "System.Object"],
+                {"ReturnValue": 0, "PSComputerName": None},
+            )
+        )
     return out

@@ -1,4 +1,7 @@
-"""The console code page a host's native programs write in (ref §2c: captured bytes follow the OEM code page)."""
+"""The console code page a host's native programs write in.
+
+ref §2c: captured bytes follow the OEM code page.
+"""
 
 from __future__ import annotations
 

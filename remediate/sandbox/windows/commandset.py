@@ -19,7 +19,8 @@ from remediate.sandbox.seam import ErrorRecord
 from remediate.sandbox.windows import cim, events, native, network
 from remediate.sandbox.windows.state import HostState, World
 
-# Start-Sleep advances the world's virtual clock and sleeps for real at most this long, so scripts that wait for
+# Start-Sleep advances the world's virtual clock and sleeps for real at most this long, so scripts that wait
+# for
 # activation to settle run in milliseconds while Get-Date still moves forward by the requested time.
 REAL_SLEEP_CAP_S = 0.01
 
@@ -27,7 +28,9 @@ HostCmdlet = Callable[[HostState, World, Invocation, CommandContext], list[Any]]
 
 
 def _get_date(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
-    return [state.utc_now(world)]  # the host's clock: true UTC plus the host's offset (the host's zone is UTC)
+    return [
+        state.utc_now(world)
+    ]  # the host's clock: true UTC plus the host's offset (the host's zone is UTC)
 
 
 def _start_sleep(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
@@ -37,10 +40,15 @@ def _start_sleep(state: HostState, world: World, call: Invocation, ctx: CommandC
     millis = call.named.get("Milliseconds")
     total = float(seconds or 0) + float(millis or 0) / 1000.0
     if total < 0:
-        raise CmdletError(ErrorRecord(
-            message="Cannot validate argument on parameter 'Seconds'. The argument cannot be negative.",
-            fully_qualified_error_id="ParameterArgumentValidationError,Microsoft.PowerShell.Commands.StartSleepCommand",
-            category="InvalidData", activity="Start-Sleep"), terminating=True)
+        raise CmdletError(
+            ErrorRecord(
+                message="Cannot validate argument on parameter 'Seconds'. The argument cannot be negative.",
+                fully_qualified_error_id="ParameterArgumentValidationError,Microsoft.PowerShell.Commands.StartSleepCommand",
+                category="InvalidData",
+                activity="Start-Sleep",
+            ),
+            terminating=True,
+        )
     with world.lock:
         world.elapsed_s += total
     time.sleep(min(total, REAL_SLEEP_CAP_S))
@@ -51,7 +59,12 @@ _CMDLETS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], HostCmdlet], ...] =
     ("Get-CimInstance", ("ClassName", "Namespace"), (), cim.get_cim_instance),
     ("Invoke-CimMethod", ("InputObject", "MethodName", "Arguments"), (), cim.invoke_cim_method),
     ("Clear-DnsClientCache", (), (), network.clear_dns_client_cache),
-    ("Resolve-DnsName", ("Name", "Type"), ("DnsOnly", "QuickTimeout", "NoHostsFile"), network.resolve_dns_name),
+    (
+        "Resolve-DnsName",
+        ("Name", "Type"),
+        ("DnsOnly", "QuickTimeout", "NoHostsFile"),
+        network.resolve_dns_name,
+    ),
     ("Test-NetConnection", ("ComputerName", "Port", "InformationLevel"), (), network.test_net_connection),
     ("Get-WinEvent", ("FilterHashtable", "MaxEvents"), (), events.get_win_event),
     ("Get-Date", (), (), _get_date),
@@ -65,8 +78,10 @@ class WindowsCommands:
     def __init__(self, state: HostState, world: World) -> None:
         self.state = state
         self.world = world
-        self._cmdlets = {name.lower(): CmdletSpec(name, params, switches, self._bind(fn))
-                         for name, params, switches, fn in _CMDLETS}
+        self._cmdlets = {
+            name.lower(): CmdletSpec(name, params, switches, self._bind(fn))
+            for name, params, switches, fn in _CMDLETS
+        }
 
     def _bind(self, fn: HostCmdlet) -> CmdletFunction:
         def run(call: Invocation, ctx: CommandContext) -> list[Any]:
@@ -97,7 +112,9 @@ def environment(state: HostState) -> dict[str, str]:
         "windir": native.SYSTEM_ROOT,
         "SystemDrive": "C:",
         "COMPUTERNAME": state.computer_name.upper(),
-        "USERDOMAIN": state.domain.split(".")[0].upper() if state.domain_role not in (0, 2) else state.computer_name,
+        "USERDOMAIN": state.domain.split(".")[0].upper()
+        if state.domain_role not in (0, 2)
+        else state.computer_name,
         "USERDNSDOMAIN": state.domain.upper(),
         "USERNAME": "Administrator",
         "USERPROFILE": "C:\\Users\\Administrator",
@@ -112,6 +129,6 @@ def environment(state: HostState) -> dict[str, str]:
         "PATHEXT": ".COM;.EXE;.BAT;.CMD;.VBS;.VBE;.JS;.JSE;.WSF;.WSH;.MSC;.CPL",
         "Path": "C:\\Windows\\system32;C:\\Windows;C:\\Windows\\System32\\Wbem;"
         "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\",
-        "PSModulePath": "C:\\Program Files\\WindowsPowerShell\\Modules;C:\\Windows\\system32\\WindowsPowerShell\\v1.0\\Modules",
+        "PSModulePath": "C:\\Program Files\\WindowsPowerShell\\Modules;"
+        "C:\\Windows\\system32\\WindowsPowerShell\\v1.0\\Modules",
     }
-

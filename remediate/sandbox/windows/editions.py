@@ -40,14 +40,34 @@ EDITIONS: dict[str, Edition] = {
         Edition("Professional", 48, "Microsoft Windows 11 Pro", 22631, server=False),
         Edition("Enterprise", 4, "Microsoft Windows 11 Enterprise", 22631, server=False),
         Edition("EnterpriseS", 125, "Microsoft Windows 10 Enterprise LTSC", 17763, server=False),
-        Edition("ServerStandard", 7, "Microsoft Windows Server 2022 Standard", 20348, server=True,
-                conversion_targets=("ServerDatacenter",)),
+        Edition(
+            "ServerStandard",
+            7,
+            "Microsoft Windows Server 2022 Standard",
+            20348,
+            server=True,
+            conversion_targets=("ServerDatacenter",),
+        ),
         Edition("ServerDatacenter", 8, "Microsoft Windows Server 2022 Datacenter", 20348, server=True),
         # ref §1b 0xC004F069, §4 CONVERT: evaluation editions convert with DISM /Set-Edition
-        Edition("ServerStandardEval", 79, "Microsoft Windows Server 2022 Standard Evaluation", 20348,
-                server=True, evaluation=True, conversion_targets=("ServerStandard", "ServerDatacenter")),
-        Edition("ServerDatacenterEval", 80, "Microsoft Windows Server 2022 Datacenter Evaluation", 20348,
-                server=True, evaluation=True, conversion_targets=("ServerDatacenter",)),
+        Edition(
+            "ServerStandardEval",
+            79,
+            "Microsoft Windows Server 2022 Standard Evaluation",
+            20348,
+            server=True,
+            evaluation=True,
+            conversion_targets=("ServerStandard", "ServerDatacenter"),
+        ),
+        Edition(
+            "ServerDatacenterEval",
+            80,
+            "Microsoft Windows Server 2022 Datacenter Evaluation",
+            20348,
+            server=True,
+            evaluation=True,
+            conversion_targets=("ServerDatacenter",),
+        ),
     )
 }
 

@@ -14,11 +14,13 @@ KMS_RESPONSE_EVENT = 12289
 
 _MESSAGES_EN = {
     KMS_REQUEST_EVENT: "The client has sent an activation request to the key management service machine.",
-    KMS_RESPONSE_EVENT: "The client has processed an activation response from the key management service machine.",
+    KMS_RESPONSE_EVENT: "The client has processed an activation response from the key management service "
+    "machine.",
 }
 _MESSAGES_JA = {
     KMS_REQUEST_EVENT: "クライアントはキー管理サービス コンピューターにライセンス認証要求を送信しました。",
-    KMS_RESPONSE_EVENT: "クライアントはキー管理サービス コンピューターからのライセンス認証応答を処理しました。",
+    KMS_RESPONSE_EVENT: "クライアントはキー管理サービス コンピューターからの"
+    "ライセンス認証応答を処理しました。",
 }
 NO_EVENTS_EN = "No events were found that match the specified selection criteria."
 NO_EVENTS_JA = "指定された選択基準に一致するイベントは見つかりませんでした。"
@@ -29,8 +31,9 @@ def hresult_text(code: int) -> str:
     return "0x0" if code == 0 else f"0x{code & 0xFFFFFFFF:08X}"
 
 
-def log_kms_request(state: HostState, world: World, hresult: int, server: str, act_id: str,
-                    minutes_to_expiration: int) -> None:
+def log_kms_request(
+    state: HostState, world: World, hresult: int, server: str, act_id: str, minutes_to_expiration: int
+) -> None:
     """Event 12288 (ref §3 "Event log"): Info = HRESULT, Status flags, Server:Port, CMID, ClientTime, VMInfo,
     LicenseStatus, MinutesToExpiration, ActID, N-policy. The HRESULT is the inner code of a 0xC004F074
     (ref §1a 0xC004F074: "look at event 12288 for the inner HRESULT")."""
@@ -49,8 +52,17 @@ def log_kms_request(state: HostState, world: World, hresult: int, server: str, a
         str(required),
     ]
     message = _message(state, KMS_REQUEST_EVENT) + "\nInfo:\n" + ", ".join(str(p) for p in props)
-    state.events.append(Event(KMS_REQUEST_EVENT, SPP_PROVIDER, "Application", now, message, props,
-                              level=4 if hresult == 0 else 2))
+    state.events.append(
+        Event(
+            KMS_REQUEST_EVENT,
+            SPP_PROVIDER,
+            "Application",
+            now,
+            message,
+            props,
+            level=4 if hresult == 0 else 2,
+        )
+    )
 
 
 def _message(state: HostState, event_id: int) -> str:
@@ -64,13 +76,18 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _event_object(state: HostState, event: Event) -> PSObject:
-    props = [PSObject(["System.Diagnostics.Eventing.Reader.EventProperty", "System.Object"], {"Value": value})
-             for value in event.properties]
+    props = [
+        PSObject(["System.Diagnostics.Eventing.Reader.EventProperty", "System.Object"], {"Value": value})
+        for value in event.properties
+    ]
     level_names = {2: "Error", 3: "Warning", 4: "Information"}
     level_names_ja = {2: "エラー", 3: "警告", 4: "情報"}
     return PSObject(
-        ["System.Diagnostics.Eventing.Reader.EventLogRecord", "System.Diagnostics.Eventing.Reader.EventRecord",
-         "System.Object"],
+        [
+            "System.Diagnostics.Eventing.Reader.EventLogRecord",
+            "System.Diagnostics.Eventing.Reader.EventRecord",
+            "System.Object",
+        ],
         {
             "Id": event.id,
             "ProviderName": event.provider,
@@ -89,16 +106,23 @@ def _event_object(state: HostState, event: Event) -> PSObject:
 def get_win_event(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
     query = call.named.get("FilterHashtable")
     if not isinstance(query, dict):
-        raise CmdletError(ErrorRecord(
-            message="The sandbox's Get-WinEvent takes -FilterHashtable @{ LogName = ...; ProviderName = ...; Id = ... }.",
-            fully_qualified_error_id="ParameterArgumentValidationError,Microsoft.PowerShell.Commands.GetWinEventCommand",
-            category="InvalidArgument", activity="Get-WinEvent"), terminating=True)
+        raise CmdletError(
+            ErrorRecord(
+                message="The sandbox's Get-WinEvent takes "
+                "-FilterHashtable @{ LogName = ...; ProviderName = ...; Id = ... }.",
+                fully_qualified_error_id="ParameterArgumentValidationError,Microsoft.PowerShell.Commands.GetWinEventCommand",
+                category="InvalidArgument",
+                activity="Get-WinEvent",
+            ),
+            terminating=True,
+        )
     fields = {str(k).lower(): v for k, v in query.items()}
     logs = {str(v).lower() for v in _as_list(fields.get("logname"))}
     providers = {str(v).lower() for v in _as_list(fields.get("providername"))}
     ids = {int(v) for v in _as_list(fields.get("id"))}
     found = [
-        e for e in reversed(state.events)  # newest first, as Get-WinEvent returns them
+        e
+        for e in reversed(state.events)  # newest first, as Get-WinEvent returns them
         if (not logs or e.log.lower() in logs)
         and (not providers or e.provider.lower() in providers)
         and (not ids or e.id in ids)
@@ -107,8 +131,13 @@ def get_win_event(state: HostState, world: World, call: Invocation, ctx: Command
     if max_events is not None:
         found = found[: int(max_events)]
     if not found:
-        raise CmdletError(ErrorRecord(
-            message=NO_EVENTS_JA if state.japanese else NO_EVENTS_EN,
-            fully_qualified_error_id="NoMatchingEventsFound,Microsoft.PowerShell.Commands.GetWinEventCommand",
-            category="ObjectNotFound", exception_type="System.Exception", activity="Get-WinEvent"))
+        raise CmdletError(
+            ErrorRecord(
+                message=NO_EVENTS_JA if state.japanese else NO_EVENTS_EN,
+                fully_qualified_error_id="NoMatchingEventsFound,Microsoft.PowerShell.Commands.GetWinEventCommand",
+                category="ObjectNotFound",
+                exception_type="System.Exception",
+                activity="Get-WinEvent",
+            )
+        )
     return [_event_object(state, e) for e in found]

@@ -1,14 +1,14 @@
-"""Licensing faults a scenario can give a host: how to set up the host and its world so that the documented
-cause is present, and the action that shows the fault (the activation Windows retries by itself, or the /ipk an
-administrator tried). Scenario building runs that action and checks the HRESULT, so a label is never a claim the
-model does not back.
+"""Licensing faults a scenario can give a host: how to set up the host and its world so that the
+documented cause is present, and the action that shows the fault (the activation Windows retries by itself,
+or the /ipk an administrator tried). Scenario building runs that action and checks the HRESULT, so a label
+is never a claim the model does not back.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from remediate.sandbox.windows import licensing
@@ -44,7 +44,7 @@ class Attempt:
     """What shows a fault: `activate`, or `install` of `key`."""
 
     action: str
-    key: str | None = None
+    key: str | None = field(default=None, repr=False)
 
 
 Recipe = Callable[[HostState, World, random.Random], Attempt]
@@ -140,7 +140,8 @@ def kms_not_activated(state: HostState, world: World, rng: random.Random) -> Att
 
 
 def kms_wrong_product(state: HostState, world: World, rng: random.Random) -> Attempt:
-    """0xC004F042: the KMS host cannot activate this product (ref §1a; §4 client-OS hosts serve only clients)."""
+    """0xC004F042: the KMS host cannot activate this product (ref §1a; §4: client-OS hosts serve only
+    clients)."""
     _install_gvlk(state, world)
     other = "client" if state.edition.server else "server"
     _registered_to(state, _special_kms(world, state, f"{other}only", families=(other,)))
@@ -148,11 +149,28 @@ def kms_wrong_product(state: HostState, world: World, rng: random.Random) -> Att
 
 
 def kms_host_key_exhausted(state: HostState, world: World, rng: random.Random) -> Attempt:
-    """0xC004C008: this host is to be a KMS host; its key is beyond its activation limit (ref §1a 0xC004C008)."""
+    """0xC004C008: this host is to be a KMS host; its key is beyond its activation limit (ref §1a
+    0xC004C008)."""
     key = fake_key(rng)
     world.add_key(KeyRecord(key, KMS_HOST, (state.edition.edition_id,), remaining=0))
     licensing.install_product_key(state, world, key)
     return Attempt("activate")
+
+
+def blocked_mak(state: HostState, world: World, rng: random.Random) -> Attempt:
+    """0xC004C003: the activation server blocks the MAK (ref §1a 0xC004C003)."""
+    key = fake_key(rng)
+    world.add_key(KeyRecord(key, MAK, (state.edition.edition_id,), remaining=100, blocked_at="activation"))
+    licensing.install_product_key(state, world, key)
+    return Attempt("activate")
+
+
+def blocked_key_typed(state: HostState, world: World, rng: random.Random) -> Attempt:
+    """0xC004F051: the key the administrator typed is blocked (ref §1a 0xC004F051)."""
+    _unactivated_without_kms(state, world)
+    key = fake_key(rng)
+    world.add_key(KeyRecord(key, MAK, (state.edition.edition_id,), remaining=100, blocked_at="install"))
+    return Attempt("install", key)
 
 
 def mak_exhausted(state: HostState, world: World, rng: random.Random) -> Attempt:
@@ -196,7 +214,10 @@ def evaluation_edition(state: HostState, world: World, rng: random.Random) -> At
     state.key = fake_key(rng)
     state.channel = EVAL
     state.grace_minutes = 0
-    state.license_status, state.license_status_reason = NOTIFICATION, 0xC004F009  # ref §2a: grace time expired
+    state.license_status, state.license_status_reason = (
+        NOTIFICATION,
+        0xC004F009,
+    )  # ref §2a: grace time expired
     full = gvlk_for(state.edition.conversion_targets[0]) or ""
     return Attempt("install", full)
 
@@ -230,8 +251,11 @@ def offline(state: HostState, world: World, rng: random.Random) -> Attempt:
 # fault label -> {cause name -> recipe}; the first cause is the default.
 RECIPES: dict[str, dict[str, Recipe]] = {
     HEALTHY: {"kms-client": healthy},
-    "0xC004F074": {"stale-dns-cache": stale_kms_record, "registered-old-kms": registered_old_kms,
-                   "kms-firewalled": firewalled_kms},
+    "0xC004F074": {
+        "stale-dns-cache": stale_kms_record,
+        "registered-old-kms": registered_old_kms,
+        "kms-firewalled": firewalled_kms,
+    },
     "0x8007232B": {"no-srv-records": no_srv_records},
     "0xC004F06C": {"clock-skew": clock_skew},
     "0xC004F038": {"low-count": low_count},
@@ -240,6 +264,8 @@ RECIPES: dict[str, dict[str, Recipe]] = {
     "0xC004F042": {"kms-wrong-product": kms_wrong_product},
     "0xC004C008": {"kms-host-key-exhausted": kms_host_key_exhausted},
     "0xC004C020": {"mak-exhausted": mak_exhausted},
+    "0xC004C003": {"blocked-mak": blocked_mak},
+    "0xC004F051": {"blocked-key-typed": blocked_key_typed},
     "0xC004F050": {"invalid-key-typed": invalid_key_typed},
     "0xC004E016": {"other-edition-key": other_edition_key},
     "0xC004F069": {"evaluation-edition": evaluation_edition},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import shlex
 from typing import Any
 
@@ -16,8 +17,8 @@ from remediate.sandbox.windows.state import HostState, World
 class WindowsHost:
     """One emulated host: its state, the world it shares, and the commands it answers.
 
-    Pipelines and native command lines of one host run one at a time (the host's lock); hosts of a fleet run in
-    parallel and meet only in the world, which has its own lock.
+    Pipelines and native command lines of one host run one at a time (the host's lock); hosts of a fleet run
+    in parallel and meet only in the world, which has its own lock.
     """
 
     def __init__(self, state: HostState, world: World, fault: str = "healthy") -> None:
@@ -52,13 +53,24 @@ class WindowsHost:
             parts = shlex.split(command, posix=False)
             name, args = parts[0], parts[1:]
         args = [a[1:-1] if len(a) >= 2 and a[0] == a[-1] == '"' else a for a in args]
+        name, args = self._expand(name), [self._expand(a) for a in args]
         program = native.program_for(name)
         with self.state.lock:
-            result = (program(self.state, self.world, args) if program is not None
-                      else native.not_recognized(self.state, name))
-        return NativeOutcome(stdout=encode_console(self.state, result.stdout),
-                             stderr=encode_console(self.state, result.stderr),
-                             exit_code=result.exit_code & 0xFFFFFFFF)
+            result = (
+                program(self.state, self.world, args)
+                if program is not None
+                else native.not_recognized(self.state, name)
+            )
+        return NativeOutcome(
+            stdout=encode_console(self.state, result.stdout),
+            stderr=encode_console(self.state, result.stderr),
+            exit_code=result.exit_code & 0xFFFFFFFF,
+        )
+
+    def _expand(self, text: str) -> str:
+        """cmd.exe expands %NAME% from the environment (any case); unknown names stay as typed."""
+        env = {k.lower(): v for k, v in self.environment().items()}
+        return re.sub(r"%([^%]+)%", lambda m: env.get(m.group(1).lower(), m.group(0)), text)
 
     def __repr__(self) -> str:
         return f"WindowsHost({self.state!r}, fault={self.fault})"

@@ -85,7 +85,7 @@ def windows_activation_id(state: HostState) -> str:
     return activation_id(state.edition.edition_id, state.channel or GVLK)
 
 
-# --- product keys ---------------------------------------------------------------------------------------------
+# --- product keys -------------------------------------------------------------------------------------------
 
 
 def install_product_key(state: HostState, world: World, key: str) -> None:
@@ -114,13 +114,19 @@ def install_product_key(state: HostState, world: World, key: str) -> None:
 def _enter_unactivated(state: HostState, default_key: bool = False) -> None:
     """The state of a freshly installed key: what is left of the out-of-box grace, else notification."""
     if default_key:
-        # ref §1b 0xC004F034: "Notification Reason: 0xC004F034" on a Retail install with the generic default key
-        state.license_status, state.license_status_reason, state.grace_minutes = NOTIFICATION, E_EUL_NOT_AVAILABLE, 0
+        # ref §1b 0xC004F034: "Notification Reason: 0xC004F034" on a Retail install with the generic default
+        # key
+        state.license_status, state.license_status_reason, state.grace_minutes = (
+            NOTIFICATION,
+            E_EUL_NOT_AVAILABLE,
+            0,
+        )
     elif state.oob_grace_minutes > 0:
         state.license_status, state.license_status_reason = OOB_GRACE, OOB_GRACE_REASON
         state.grace_minutes = state.oob_grace_minutes
     else:
-        # ref §1b 0xC004F056: the normal notification reason of an unactivated GVLK client; others: §2a grace expired
+        # ref §1b 0xC004F056: the normal notification reason of an unactivated GVLK client; others: §2a grace
+        # expired
         reason = E_VL_NOT_BOUND if state.channel == GVLK else E_GRACE_EXPIRED
         state.license_status, state.license_status_reason, state.grace_minutes = NOTIFICATION, reason, 0
 
@@ -133,7 +139,11 @@ def uninstall_product_key(state: HostState) -> None:
     state.channel = None
     state.discovered = None
     # ref §3: LicenseStatusReason 0xC004F014 (product key not installed) seen on an unlicensed product
-    state.license_status, state.license_status_reason, state.grace_minutes = UNLICENSED, E_PKEY_NOT_INSTALLED, 0
+    state.license_status, state.license_status_reason, state.grace_minutes = (
+        UNLICENSED,
+        E_PKEY_NOT_INSTALLED,
+        0,
+    )
 
 
 def clear_product_key_from_registry(state: HostState) -> None:
@@ -151,7 +161,7 @@ def rearm(state: HostState) -> None:
         _enter_unactivated(state)
 
 
-# --- KMS client settings (ref §2 /skms /ckms /skms-domain /ckms-domain /act-type, §3 methods) -------------------
+# --- KMS client settings (ref §2 /skms /ckms /skms-domain /ckms-domain /act-type, §3 methods) ---------------
 
 
 def set_kms_machine(state: HostState, name: str) -> None:
@@ -190,7 +200,7 @@ def set_activation_type(state: HostState, kind: int) -> None:
     state.activation_type = int(kind)
 
 
-# --- activation -----------------------------------------------------------------------------------------------
+# --- activation ---------------------------------------------------------------------------------------------
 
 
 def activate(state: HostState, world: World) -> None:
@@ -215,7 +225,9 @@ def _activate(state: HostState, world: World) -> None:
     with world.lock:
         record = world.key_record(state.key)
     if record is not None and record.default_key:
-        raise LicensingError(E_EUL_NOT_AVAILABLE)  # ref §1b 0xC004F034: the generic default key never activates
+        raise LicensingError(
+            E_EUL_NOT_AVAILABLE
+        )  # ref §1b 0xC004F034: the generic default key never activates
     if state.channel == EVAL:
         if state.grace_minutes <= 0:
             raise LicensingError(E_GRACE_EXPIRED)  # ref §1a 0xC004F009: the evaluation period is over
@@ -261,7 +273,8 @@ def _kms_candidates(state: HostState, world: World) -> list[tuple[str, int]]:
     except DnsFailure as failure:
         if candidates:
             return candidates
-        # ref §1a 0x8007232B: the client can't find the KMS SRV records (9003 -> 0x8007232B; 9002 -> 0x8007232A)
+        # ref §1a 0x8007232B: the client can't find the KMS SRV records (9003 -> 0x8007232B; 9002 ->
+        # 0x8007232A)
         raise LicensingError(failure.hresult) from None
     shuffled = list(records)
     state.rng.shuffle(shuffled)  # ref §4: the list comes in random order; priority/weight are not used
@@ -286,19 +299,25 @@ def _kms_response(state: HostState, world: World, kms: KmsHost) -> int:
         return E_KMS_NOT_ACTIVATED  # ref §1a 0xC004F041
     family = state.edition.family
     if family not in kms.families:
-        return E_KMS_ID_MISMATCH  # ref §1a 0xC004F042; ref §4: a client-OS KMS host activates only client OSes
+        return (
+            E_KMS_ID_MISMATCH  # ref §1a 0xC004F042; ref §4: a client-OS KMS host activates only client OSes
+        )
     if state.cmid not in kms.clients:
         kms.clients.add(state.cmid)
-        kms.count = min(kms.count + 1, KMS_COUNT_KEEP)  # ref §4: counts unique CMIDs, keeps the 50 most recent
+        kms.count = min(
+            kms.count + 1, KMS_COUNT_KEEP
+        )  # ref §4: counts unique CMIDs, keeps the 50 most recent
     if kms.count < KMS_THRESHOLD[family]:
         return E_KMS_COUNT  # ref §1a 0xC004F038: count below 25 (client) / 5 (server)
     return S_OK
 
 
 def _activate_with_kms(state: HostState, world: World) -> None:
-    """KMS client activation. Hosts that cannot be reached are skipped and logged (event 12288); the first host
+    """KMS client activation. Hosts that cannot be reached are skipped and logged (event 12288); the first
+    host
     that answers decides, its error code returned as such; when none answers the result is 0xC004F074 and the
-    reason of each attempt is in event 12288 (ref §1a 0xC004F074, §3 "Event log") [inf: the order of tries]."""
+    reason of each attempt is in event 12288 (ref §1a 0xC004F074, §3 "Event log") [inf: the order of
+    tries]."""
     act_id = windows_activation_id(state)
     last_inner = E_RPC_UNAVAILABLE
     for machine, port in _kms_candidates(state, world):
@@ -347,7 +366,7 @@ def deposit_confirmation_id(state: HostState, world: World, confirmation_id: str
 
 
 def refresh(state: HostState) -> None:
-    """RefreshLicenseStatus (ref §3): state is always current in the model, so there is nothing to recompute."""
+    """RefreshLicenseStatus (ref §3): the model's state is always current; there is nothing to recompute."""
 
 
 def is_kms_client(state: HostState) -> bool:

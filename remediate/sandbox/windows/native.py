@@ -29,10 +29,13 @@ def _lines(*lines: str) -> str:
     return "".join(line + CRLF for line in lines)
 
 
-# --- cscript.exe ----------------------------------------------------------------------------------------------
+# --- cscript.exe --------------------------------------------------------------------------------------------
 
-_WSH_BANNER = _lines("Microsoft (R) Windows Script Host Version 5.812",
-                     "Copyright (C) Microsoft Corporation. All rights reserved.", "")
+_WSH_BANNER = _lines(
+    "Microsoft (R) Windows Script Host Version 5.812",
+    "Copyright (C) Microsoft Corporation. All rights reserved.",
+    "",
+)
 
 
 def cscript(state: HostState, world: World, args: list[str]) -> NativeResult:
@@ -41,17 +44,22 @@ def cscript(state: HostState, world: World, args: list[str]) -> NativeResult:
     rest = [a for a in args if not a.startswith("//")]
     banner = "" if any(o.lower() == "//nologo" for o in host_options) else _WSH_BANNER
     if not rest:
-        return NativeResult(banner + _lines("Usage: CScript scriptname.extension [option...] [arguments...]"), "", 0)
+        return NativeResult(
+            banner + _lines("Usage: CScript scriptname.extension [option...] [arguments...]"), "", 0
+        )
     script, script_args = rest[0], rest[1:]
     if ntpath.normcase(ntpath.normpath(script)) != ntpath.normcase(SLMGR_PATH):
-        message = (f"入力エラー: スクリプト ファイル \"{script}\" が見つかりません。" if state.japanese
-                   else f"Input Error: Can not find script file \"{script}\".")
+        message = (
+            f'入力エラー: スクリプト ファイル "{script}" が見つかりません。'
+            if state.japanese
+            else f'Input Error: Can not find script file "{script}".'
+        )
         return NativeResult(banner, _lines(message), 1)
     stdout, stderr, code = run_slmgr(state, world, script_args)
     return NativeResult(banner + stdout, stderr, code)
 
 
-# --- ipconfig.exe ---------------------------------------------------------------------------------------------
+# --- ipconfig.exe -------------------------------------------------------------------------------------------
 
 
 def ipconfig(state: HostState, world: World, args: list[str]) -> NativeResult:
@@ -59,39 +67,63 @@ def ipconfig(state: HostState, world: World, args: list[str]) -> NativeResult:
     if lowered in (["/flushdns"], ["-flushdns"]):
         flush_cache(state)  # ref §4 (232B): `ipconfig /flushdns` after DNS changes
         if state.japanese:
-            return NativeResult(_lines("", "Windows IP 構成", "", "DNS リゾルバー キャッシュは正常にフラッシュされました。"))
-        return NativeResult(_lines("", "Windows IP Configuration", "", "Successfully flushed the DNS Resolver Cache."))
+            return NativeResult(
+                _lines("", "Windows IP 構成", "", "DNS リゾルバー キャッシュは正常にフラッシュされました。")
+            )
+        return NativeResult(
+            _lines("", "Windows IP Configuration", "", "Successfully flushed the DNS Resolver Cache.")
+        )
     return _not_emulated("ipconfig.exe", args)
 
 
-# --- w32tm.exe ------------------------------------------------------------------------------------------------
+# --- w32tm.exe ----------------------------------------------------------------------------------------------
 
 
 def w32tm(state: HostState, world: World, args: list[str]) -> NativeResult:
     lowered = [a.lower() for a in args]
     if not lowered or lowered[0] != "/resync":
         return _not_emulated("w32tm.exe", args)
-    sending = "ローカル コンピューターに再同期コマンドを送信しています" if state.japanese else \
-        "Sending resync command to local computer"
+    sending = (
+        "ローカル コンピューターに再同期コマンドを送信しています"
+        if state.japanese
+        else "Sending resync command to local computer"
+    )
     if not state.time_source_reachable:
-        failed = ("利用可能なタイム データがなかったため、コンピューターは再同期しませんでした。" if state.japanese
-                  else "The computer did not resync because no time data was available.")
-        return NativeResult(_lines(sending, failed), "", licensing.to_signed(0x800705B4))  # [inf] ERROR_TIMEOUT
+        failed = (
+            "利用可能なタイム データがなかったため、コンピューターは再同期しませんでした。"
+            if state.japanese
+            else "The computer did not resync because no time data was available."
+        )
+        return NativeResult(
+            _lines(sending, failed), "", licensing.to_signed(0x800705B4)
+        )  # [inf] ERROR_TIMEOUT
     state.clock_offset_s = state.time_source_offset_s  # ref §4 / F074: `w32tm /resync` fixes clock skew
     done = "コマンドは正しく完了しました。" if state.japanese else "The command completed successfully."
     return NativeResult(_lines(sending, done))
 
 
-# --- dism.exe (ref §1b 0xC004F069, §4 CONVERT) -----------------------------------------------------------------
+# --- dism.exe (ref §1b 0xC004F069, §4 CONVERT) --------------------------------------------------------------
 
 
 def _dism_header(state: HostState) -> str:
     version = f"10.0.{state.edition.build}"
     if state.japanese:
-        return _lines("", "展開イメージのサービスと管理ツール", f"バージョン: {version}.1", "",
-                      f"イメージのバージョン: {version}.1", "")
-    return _lines("", "Deployment Image Servicing and Management tool", f"Version: {version}.1", "",
-                  f"Image Version: {version}.1", "")
+        return _lines(
+            "",
+            "展開イメージのサービスと管理ツール",
+            f"バージョン: {version}.1",
+            "",
+            f"イメージのバージョン: {version}.1",
+            "",
+        )
+    return _lines(
+        "",
+        "Deployment Image Servicing and Management tool",
+        f"Version: {version}.1",
+        "",
+        f"Image Version: {version}.1",
+        "",
+    )
 
 
 def _dism_ok(state: HostState) -> str:
@@ -100,10 +132,17 @@ def _dism_ok(state: HostState) -> str:
 
 def _dism_error(state: HostState, code: int, message: str) -> NativeResult:
     shown = f"0x{code & 0xFFFFFFFF:08x}" if code < 0 or code > 0xFFFF else str(code)
-    log = ("DISM ログ ファイルは C:\\Windows\\Logs\\DISM\\dism.log にあります" if state.japanese
-           else "The DISM log file can be found at C:\\Windows\\Logs\\DISM\\dism.log")
-    return NativeResult(_dism_header(state) + _lines(f"{'エラー' if state.japanese else 'Error'}: {shown}", "",
-                                                     message, "", log), "", licensing.to_signed(code))
+    log = (
+        "DISM ログ ファイルは C:\\Windows\\Logs\\DISM\\dism.log にあります"
+        if state.japanese
+        else "The DISM log file can be found at C:\\Windows\\Logs\\DISM\\dism.log"
+    )
+    return NativeResult(
+        _dism_header(state)
+        + _lines(f"{'エラー' if state.japanese else 'Error'}: {shown}", "", message, "", log),
+        "",
+        licensing.to_signed(code),
+    )
 
 
 def dism(state: HostState, world: World, args: list[str]) -> NativeResult:
@@ -119,8 +158,10 @@ def dism(state: HostState, world: World, args: list[str]) -> NativeResult:
     if "get-currentedition" in options:
         label = "現在のエディション" if ja else "Current Edition"
         head = "現在のエディション:" if ja else "Current edition is:"
-        return NativeResult(_dism_header(state) + _lines(head, "", f"{label} : {state.edition.edition_id}", "",
-                                                         _dism_ok(state)))
+        return NativeResult(
+            _dism_header(state)
+            + _lines(head, "", f"{label} : {state.edition.edition_id}", "", _dism_ok(state))
+        )
     if "get-targeteditions" in options:
         head = "アップグレードできるエディション:" if ja else "Editions that can be upgraded to:"
         label = "ターゲット エディション" if ja else "Target Edition"
@@ -136,8 +177,13 @@ def _set_edition(state: HostState, world: World, options: dict[str, str]) -> Nat
     key = options.get("productkey", "")
     if state.is_domain_controller:
         # ref §4 CONVERT: conversion is not possible on a domain controller [inf: the text and code]
-        return _dism_error(state, 50, "Changing the edition is not supported on a domain controller."
-                           if not state.japanese else "ドメイン コントローラーではエディションを変更できません。")
+        return _dism_error(
+            state,
+            50,
+            "Changing the edition is not supported on a domain controller."
+            if not state.japanese
+            else "ドメイン コントローラーではエディションを変更できません。",
+        )
     if "accepteula" not in options:
         return _dism_error(state, 87, "The /AcceptEula option is required to set the edition.")
     if target_id.lower() not in {t.lower() for t in state.edition.conversion_targets}:
@@ -146,8 +192,11 @@ def _set_edition(state: HostState, world: World, options: dict[str, str]) -> Nat
     with world.lock:
         record = world.key_record(key)
     if record is None or target.edition_id.lower() not in {e.lower() for e in record.editions}:
-        return _dism_error(state, licensing.E_INVALID_PRODUCT_KEY,
-                           "The Software Licensing Service reported that the product key is invalid.")
+        return _dism_error(
+            state,
+            licensing.E_INVALID_PRODUCT_KEY,
+            "The Software Licensing Service reported that the product key is invalid.",
+        )
     source = state.edition
     state.edition = target
     state.oob_grace_minutes = OOB_GRACE_MINUTES  # [inf] a converted edition starts a new grace period
@@ -160,21 +209,35 @@ def _set_edition(state: HostState, world: World, options: dict[str, str]) -> Nat
     state.restart_pending = True
     package = f"Microsoft-Windows-{source.edition_id}Edition~31bf3856ad364e35~amd64~~{source.version}.1"
     if state.japanese:
-        body = _lines("製品版へのアップグレードを開始しています...", "プロダクト キーのインストールを開始しています...",
-                      "プロダクト キーのインストールが完了しました。", "", f"パッケージ {package} を削除しています",
-                      "[==========================100.0%==========================]",
-                      "製品版へのアップグレードが完了しました。", "", _dism_ok(state),
-                      "この操作を完了するには Windows を再起動してください。")
+        body = _lines(
+            "製品版へのアップグレードを開始しています...",
+            "プロダクト キーのインストールを開始しています...",
+            "プロダクト キーのインストールが完了しました。",
+            "",
+            f"パッケージ {package} を削除しています",
+            "[==========================100.0%==========================]",
+            "製品版へのアップグレードが完了しました。",
+            "",
+            _dism_ok(state),
+            "この操作を完了するには Windows を再起動してください。",
+        )
     else:
-        body = _lines("Starting to update components...", "Starting to install product key...",
-                      "Finished installing product key.", "", f"Removing package {package}",
-                      "[==========================100.0%==========================]",
-                      "Finished updating components.", "", _dism_ok(state),
-                      "Restart Windows to complete this operation.")
+        body = _lines(
+            "Starting to update components...",
+            "Starting to install product key...",
+            "Finished installing product key.",
+            "",
+            f"Removing package {package}",
+            "[==========================100.0%==========================]",
+            "Finished updating components.",
+            "",
+            _dism_ok(state),
+            "Restart Windows to complete this operation.",
+        )
     return NativeResult(_dism_header(state) + body)
 
 
-# --- netsh.exe ------------------------------------------------------------------------------------------------
+# --- netsh.exe ----------------------------------------------------------------------------------------------
 
 
 def netsh(state: HostState, world: World, args: list[str]) -> NativeResult:
@@ -184,19 +247,25 @@ def netsh(state: HostState, world: World, args: list[str]) -> NativeResult:
     head = "現在の WinHTTP プロキシ設定:" if ja else "Current WinHTTP proxy settings:"
     body: tuple[str, ...]
     if state.proxy:
-        body = (f"    {'プロキシ サーバー' if ja else 'Proxy Server(s)'} :  {state.proxy}",
-                f"    {'バイパス一覧    ' if ja else 'Bypass List    '} :  {'(なし)' if ja else '(none)'}")
+        body = (
+            f"    {'プロキシ サーバー' if ja else 'Proxy Server(s)'} :  {state.proxy}",
+            f"    {'バイパス一覧    ' if ja else 'Bypass List    '} :  {'(なし)' if ja else '(none)'}",
+        )
     else:
-        body = ("    直接アクセス (プロキシ サーバーなし)。" if ja else "    Direct access (no proxy server).",)
+        body = (
+            "    直接アクセス (プロキシ サーバーなし)。" if ja else "    Direct access (no proxy server).",
+        )
     return NativeResult(_lines("", head, "", *body, ""))
 
 
-# --- chcp.com -------------------------------------------------------------------------------------------------
+# --- chcp.com -----------------------------------------------------------------------------------------------
 
 
 def chcp(state: HostState, world: World, args: list[str]) -> NativeResult:
     page = console_codepage(state)
-    return NativeResult(_lines(f"現在のコード ページ: {page}" if state.japanese else f"Active code page: {page}"))
+    return NativeResult(
+        _lines(f"現在のコード ページ: {page}" if state.japanese else f"Active code page: {page}")
+    )
 
 
 def _not_emulated(program: str, args: list[str]) -> NativeResult:
@@ -227,9 +296,13 @@ def program_for(name: str) -> NativeProgram | None:
 def not_recognized(state: HostState, name: str) -> NativeResult:
     """What cmd.exe prints for an unknown command (exit code 9009)."""
     if state.japanese:
-        text = _lines(f"'{name}' は、内部コマンドまたは外部コマンド、",
-                      "操作可能なプログラムまたはバッチ ファイルとして認識されていません。")
+        text = _lines(
+            f"'{name}' は、内部コマンドまたは外部コマンド、",
+            "操作可能なプログラムまたはバッチ ファイルとして認識されていません。",
+        )
     else:
-        text = _lines(f"'{name}' is not recognized as an internal or external command,",
-                      "operable program or batch file.")
+        text = _lines(
+            f"'{name}' is not recognized as an internal or external command,",
+            "operable program or batch file.",
+        )
     return NativeResult("", text, 9009)

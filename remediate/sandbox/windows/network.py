@@ -1,4 +1,5 @@
-"""The host's view of the network: its DNS client (with a cache), TCP reachability, and the cmdlets over them."""
+"""The host's view of the network: its DNS client (with a cache), TCP reachability, and the cmdlets over
+them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
 from remediate.sandbox.seam import ErrorRecord, PSObject
 from remediate.sandbox.windows.state import HostState, SrvRecord, World
 
-# Win32 DNS error codes (ref §1a: 9002 server failure, 9003 name error, 9501 no records; 1460 = ERROR_TIMEOUT).
+# Win32 DNS error codes (ref §1a: 9002 server failure, 9003 name error, 9501 no records; 1460 =
+# ERROR_TIMEOUT).
 DNS_SERVER_FAILURE = 9002
 DNS_NAME_ERROR = 9003
 DNS_TIMEOUT = 1460
@@ -63,12 +65,13 @@ def is_ip(text: str) -> bool:
     return True
 
 
-def resolve(state: HostState, world: World, name: str, rtype: str, dns_only: bool = False) -> list[Any]:
+def resolve(state: HostState, world: World, name: str, rtype: str) -> list[Any]:
     """Answer a query the way the host's DNS client does: from its cache first, else from the zone.
 
     Positive answers are cached and survive until the cache is flushed (ipconfig /flushdns or
     Clear-DnsClientCache), so a host keeps using a stale KMS SRV record after DNS changed (ref §4, 232B:
-    `ipconfig /flushdns` after DNS changes). Negative answers are not cached.
+    `ipconfig /flushdns` after DNS changes). Negative answers are not cached. Resolve-DnsName reads the
+    same cache, with or without -DnsOnly (which only rules out LLMNR and NetBIOS, not modelled here).
     """
     fqdn = qualify(state, name)
     rtype = rtype.upper()
@@ -109,7 +112,7 @@ def tcp_reachable(state: HostState, world: World, address: str, port: int) -> bo
         return kms is not None and kms.reachable and kms.port == port
 
 
-# --- cmdlets --------------------------------------------------------------------------------------------------
+# --- cmdlets ------------------------------------------------------------------------------------------------
 
 
 def _dns_error(state: HostState, failure: DnsFailure) -> CmdletError:
@@ -129,7 +132,11 @@ def _dns_error(state: HostState, failure: DnsFailure) -> CmdletError:
 
 def _srv_object(name: str, record: SrvRecord) -> PSObject:
     return PSObject(
-        ["Microsoft.DnsClient.Commands.DnsRecord_SRV", "Microsoft.DnsClient.Commands.DnsRecord", "System.Object"],
+        [
+            "Microsoft.DnsClient.Commands.DnsRecord_SRV",
+            "Microsoft.DnsClient.Commands.DnsRecord",
+            "System.Object",
+        ],
         {
             "Name": name,
             "Type": "SRV",
@@ -146,8 +153,19 @@ def _srv_object(name: str, record: SrvRecord) -> PSObject:
 
 def _a_object(name: str, address: str, section: str = "Answer") -> PSObject:
     return PSObject(
-        ["Microsoft.DnsClient.Commands.DnsRecord_A", "Microsoft.DnsClient.Commands.DnsRecord", "System.Object"],
-        {"Name": name, "Type": "A", "TTL": 1200, "Section": section, "IPAddress": address, "IP4Address": address},
+        [
+            "Microsoft.DnsClient.Commands.DnsRecord_A",
+            "Microsoft.DnsClient.Commands.DnsRecord",
+            "System.Object",
+        ],
+        {
+            "Name": name,
+            "Type": "A",
+            "TTL": 1200,
+            "Section": section,
+            "IPAddress": address,
+            "IP4Address": address,
+        },
         to_string=name,
     )
 
@@ -156,13 +174,19 @@ def resolve_dns_name(state: HostState, world: World, call: Invocation, ctx: Comm
     name = str(call.named.get("Name") or (call.positional[0] if call.positional else ""))
     rtype = str(call.named.get("Type") or "A").upper()
     if rtype not in ("A", "SRV"):
-        raise CmdletError(ErrorRecord(
-            message=f"Cannot bind parameter 'Type'. The sandbox answers only A and SRV queries, not {rtype!r}.",
-            fully_qualified_error_id="CannotConvertArgumentNoMessage,Microsoft.DnsClient.Commands.ResolveDnsName",
-            category="InvalidArgument", activity="Resolve-DnsName"), terminating=True)
+        raise CmdletError(
+            ErrorRecord(
+                message="Cannot bind parameter 'Type'. "
+                f"The sandbox answers only A and SRV queries, not {rtype!r}.",
+                fully_qualified_error_id="CannotConvertArgumentNoMessage,Microsoft.DnsClient.Commands.ResolveDnsName",
+                category="InvalidArgument",
+                activity="Resolve-DnsName",
+            ),
+            terminating=True,
+        )
     fqdn = qualify(state, name)
     try:
-        answer = resolve(state, world, name, rtype, bool(call.named.get("DnsOnly")))
+        answer = resolve(state, world, name, rtype)
     except DnsFailure as failure:
         raise _dns_error(state, failure) from None
     if rtype == "SRV":
@@ -178,13 +202,18 @@ def resolve_dns_name(state: HostState, world: World, call: Invocation, ctx: Comm
     return [_a_object(fqdn, address) for address in answer]
 
 
-def clear_dns_client_cache(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
+def clear_dns_client_cache(
+    state: HostState, world: World, call: Invocation, ctx: CommandContext
+) -> list[Any]:
     flush_cache(state)  # ref §4 (232B): flush after DNS changes
     return []
 
 
 def test_net_connection(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
-    target = str(call.named.get("ComputerName") or (call.positional[0] if call.positional else "internetbeacon.msedge.net"))
+    target = str(
+        call.named.get("ComputerName")
+        or (call.positional[0] if call.positional else "internetbeacon.msedge.net")
+    )
     port_value = call.named.get("Port")
     port = int(port_value) if port_value is not None else None
     props: dict[str, Any] = {"ComputerName": target}
@@ -192,13 +221,25 @@ def test_net_connection(state: HostState, world: World, call: Invocation, ctx: C
         address = resolve(state, world, target, "A")[0]
     except DnsFailure:
         ctx.write_warning(f"Name resolution of {target} failed")
-        props.update({"RemoteAddress": None, "NameResolutionSucceeded": False, "PingSucceeded": False,
-                      "TcpTestSucceeded": False})
+        props.update(
+            {
+                "RemoteAddress": None,
+                "NameResolutionSucceeded": False,
+                "PingSucceeded": False,
+                "TcpTestSucceeded": False,
+            }
+        )
         if port is not None:
             props["RemotePort"] = port
         return [PSObject(_TNC_TYPES, props)]
-    props.update({"RemoteAddress": address, "InterfaceAlias": "Ethernet", "SourceAddress": state.ip_address,
-                  "NameResolutionSucceeded": True})
+    props.update(
+        {
+            "RemoteAddress": address,
+            "InterfaceAlias": "Ethernet",
+            "SourceAddress": state.ip_address,
+            "NameResolutionSucceeded": True,
+        }
+    )
     if port is None:
         ok = tcp_reachable(state, world, address, 1688) or tcp_reachable(state, world, address, 443)
         if not ok:

@@ -1,7 +1,8 @@
-"""slmgr.vbs as cscript.exe runs it: options, WMI calls underneath, text and exit codes (ref §2, §2a, §2b, §2c).
+"""slmgr.vbs as cscript.exe runs it: options, WMI calls underneath, text and exit codes (ref §2, §2a, §2b,
+§2c).
 
-The script talks to the licensing service only through the CIM views and methods of cim.py, as the real one does
-through WMI, so what it prints is always what CIM would read.
+The script talks to the licensing service only through the CIM views and methods of cim.py, as the real one
+does through WMI, so what it prints is always what CIM would read.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class SlmgrRun:
     def t(self, name: str, **values: str) -> str:
         return text(self.ja, name, **values)
 
-    # --- errors (ref §2b) ---------------------------------------------------------------------------------------
+    # --- errors (ref §2b) -----------------------------------------------------------------------------------
 
     def fail(self, code: int) -> None:
         """Print `Error: 0x<HEX> <text>` and quit with the HRESULT as the exit code."""
@@ -86,15 +87,20 @@ class SlmgrRun:
         except LicensingError as failure:
             self.fail(failure.hresult)
 
-    # --- products -------------------------------------------------------------------------------------------------
+    # --- products -------------------------------------------------------------------------------------------
 
     def products(self) -> list[dict[str, Any]]:
         return [cim.product_properties(self.state, self.world, c) for c in cim.product_channels(self.state)]
 
     def windows_products(self) -> list[dict[str, Any]]:
         """ref §2: the current Windows licence: a key, the Windows AppId, not an add-on."""
-        return [p for p in self.products()
-                if p["PartialProductKey"] and p["ApplicationID"] == WINDOWS_APPLICATION_ID and not p["LicenseIsAddon"]]
+        return [
+            p
+            for p in self.products()
+            if p["PartialProductKey"]
+            and p["ApplicationID"] == WINDOWS_APPLICATION_ID
+            and not p["LicenseIsAddon"]
+        ]
 
     def select(self, act_id: str | None) -> list[dict[str, Any]] | None:
         """Products for an optional Activation ID argument; None after printing the not-found line."""
@@ -119,15 +125,17 @@ class SlmgrRun:
         raise LookupError(product["ID"])
 
     def date(self, when: datetime) -> str:
-        """A date as VBScript prints it in the host's locale: en-US `M/D/YYYY h:mm:ss AM`, ja-JP `YYYY/MM/DD H:mm:ss`."""
+        """A date as VBScript prints it in the host's locale: en-US `M/D/YYYY h:mm:ss AM`, ja-JP `YYYY/MM/DD
+        H:mm:ss`."""
         if self.ja:
-            return f"{when.year:04d}/{when.month:02d}/{when.day:02d} {when.hour}:{when.minute:02d}:{when.second:02d}"
+            day = f"{when.year:04d}/{when.month:02d}/{when.day:02d}"
+            return f"{day} {when.hour}:{when.minute:02d}:{when.second:02d}"
         hour = when.hour % 12 or 12
         suffix = "AM" if when.hour < 12 else "PM"
         return f"{when.month}/{when.day}/{when.year} {hour}:{when.minute:02d}:{when.second:02d} {suffix}"
 
 
-# --- options ---------------------------------------------------------------------------------------------------
+# --- options ------------------------------------------------------------------------------------------------
 
 
 def _ipk(run: SlmgrRun, args: list[str]) -> None:
@@ -180,14 +188,20 @@ def _status_block(run: SlmgrRun, product: dict[str, Any]) -> None:
         if minutes != 0:
             run.out(run.t("tbl_expiration" if "TIMEBASED_" in description else "vl_expiration", **values))
     elif status in (OOB_GRACE, OOT_GRACE, NON_GENUINE_GRACE, EXTENDED_GRACE):
-        name = {OOB_GRACE: "status_initial_grace", OOT_GRACE: "status_additional_grace",
-                NON_GENUINE_GRACE: "status_non_genuine_grace", EXTENDED_GRACE: "status_extended_grace"}[status]
+        name = {
+            OOB_GRACE: "status_initial_grace",
+            OOT_GRACE: "status_additional_grace",
+            NON_GENUINE_GRACE: "status_non_genuine_grace",
+            EXTENDED_GRACE: "status_extended_grace",
+        }[status]
         run.out(run.t(name))
         run.out(run.t("time_remaining", **values))
     elif status == NOTIFICATION:
         run.out(run.t("status_notification"))
         reason = int(product["LicenseStatusReason"]) & 0xFFFFFFFF
-        which = {E_NOT_GENUINE: "reason_non_genuine", E_GRACE_EXPIRED: "reason_expired"}.get(reason, "reason_other")
+        which = {E_NOT_GENUINE: "reason_non_genuine", E_GRACE_EXPIRED: "reason_expired"}.get(
+            reason, "reason_other"
+        )
         run.out(run.t(which, ERRCODE=f"{reason:08X}"))
     else:
         run.out(run.t("status_unknown"))
@@ -212,7 +226,9 @@ def _kms_client_block(run: SlmgrRun, product: dict[str, Any]) -> None:
         run.out(indent + run.t("registered_kms") + f"{product['KeyManagementServiceMachine']}:{port}")
     elif product["DiscoveredKeyManagementServiceMachineName"]:
         port = product["DiscoveredKeyManagementServiceMachinePort"] or KMS_PORT
-        run.out(indent + run.t("kms_from_dns") + f"{product['DiscoveredKeyManagementServiceMachineName']}:{port}")
+        run.out(
+            indent + run.t("kms_from_dns") + f"{product['DiscoveredKeyManagementServiceMachineName']}:{port}"
+        )
     else:
         run.out(indent + run.t("kms_from_dns_unavailable"))
     address = product["DiscoveredKeyManagementServiceMachineIpAddress"]
@@ -221,6 +237,30 @@ def _kms_client_block(run: SlmgrRun, product: dict[str, Any]) -> None:
     run.out(indent + run.t("activation_interval", INTERVAL=str(product["VLActivationInterval"])))
     run.out(indent + run.t("renewal_interval", INTERVAL=str(product["VLRenewalInterval"])))
     run.out(indent + run.t("host_caching_enabled" if run.state.host_caching else "host_caching_disabled"))
+
+
+def _kms_host_block(run: SlmgrRun) -> None:
+    """ref §2a: what a KMS host adds (enabled, count, port, DNS publishing, priority, counters)."""
+    indent = "    "
+    run.out()
+    run.out(run.t("kms_enabled"))
+    run.out(indent + run.t("kms_current_count") + "0")
+    run.out(indent + run.t("kms_listening_port") + str(KMS_PORT))
+    run.out(indent + run.t("kms_dns_publishing_enabled"))
+    run.out(indent + run.t("kms_priority_normal"))
+    run.out()
+    run.out(run.t("kms_cumulative"))
+    for name in (
+        "kms_requests_total",
+        "kms_requests_failed",
+        "kms_requests_unlicensed",
+        "kms_requests_licensed",
+        "kms_requests_initial_grace",
+        "kms_requests_oot",
+        "kms_requests_non_genuine",
+        "kms_requests_notification",
+    ):
+        run.out(indent + run.t(name) + "0")
 
 
 def _display(run: SlmgrRun, args: list[str], verbose: bool) -> None:
@@ -257,6 +297,8 @@ def _display(run: SlmgrRun, args: list[str], verbose: bool) -> None:
             run.out(run.t("trusted_time") + run.date(run.state.utc_now(run.world)))
         if kms_client:
             _kms_client_block(run, product)
+        elif product["IsKeyManagementServiceMachine"] and product["LicenseStatus"] == LICENSED:
+            _kms_host_block(run)
 
 
 def _xpr(run: SlmgrRun, args: list[str]) -> None:
@@ -279,8 +321,12 @@ def _xpr(run: SlmgrRun, args: list[str]) -> None:
         elif status == NOTIFICATION:
             line = run.t("xpr_notification")
         else:
-            name = {OOB_GRACE: "xpr_initial_grace", OOT_GRACE: "xpr_additional_grace",
-                    NON_GENUINE_GRACE: "xpr_non_genuine_grace", EXTENDED_GRACE: "xpr_extended_grace"}.get(status)
+            name = {
+                OOB_GRACE: "xpr_initial_grace",
+                OOT_GRACE: "xpr_additional_grace",
+                NON_GENUINE_GRACE: "xpr_non_genuine_grace",
+                EXTENDED_GRACE: "xpr_extended_grace",
+            }.get(status)
             line = run.t(name, ENDDATE=end) if name else run.t("status_unknown")
         run.out(product["Name"] + ":")
         run.out("    " + line)
@@ -291,7 +337,7 @@ def _split_kms(value: str) -> tuple[str, str | None]:
     if value.startswith("["):
         close = value.find("]")
         if close > 0:
-            rest = value[close + 1:]
+            rest = value[close + 1 :]
             return value[: close + 1], (rest[1:] if rest.startswith(":") else None)
     if ":" in value:
         host, port = value.split(":", 1)
@@ -441,116 +487,222 @@ class Option:
     required: str | None = None  # the parameter the option needs, as the usage names it (ref §2b)
 
 
-OPTIONS: dict[str, Option] = {o.name: o for o in (
-    Option("ipk", _ipk, "<Product Key>"),
-    Option("ato", _ato),
-    Option("dli", lambda run, args: _display(run, args, verbose=False)),
-    Option("dlv", lambda run, args: _display(run, args, verbose=True)),
-    Option("xpr", _xpr),
-    Option("cpky", _cpky),
-    Option("ilc", None, "<License file>"),
-    Option("rilc", None),
-    Option("rearm", _rearm),
-    Option("rearm-app", _rearm_other, "<Application ID>"),
-    Option("rearm-sku", _rearm_other, "<Activation ID>"),
-    Option("upk", _upk),
-    Option("dti", _dti),
-    Option("atp", _atp, "<Confirmation ID>"),
-    Option("skms", _skms, "<Name[:Port] | : port>"),
-    Option("ckms", _ckms),
-    Option("skms-domain", _skms_domain, "<FQDN>"),
-    Option("ckms-domain", _ckms_domain),
-    Option("skhc", _skhc),
-    Option("ckhc", _ckhc),
-    Option("sai", _kms_host_setting("Volume activation interval"), "<Activation Interval>"),
-    Option("sri", _kms_host_setting("Volume renewal interval"), "<Renewal Interval>"),
-    Option("sprt", _kms_host_setting("KMS port"), "<Port>"),
-    Option("sdns", _kms_host_setting("DNS Publishing")),
-    Option("cdns", _kms_host_setting("DNS Publishing")),
-    Option("spri", _kms_host_setting("Priority")),
-    Option("cpri", _kms_host_setting("Priority")),
-    Option("act-type", _act_type),
-    Option("lil", None),
-    Option("ril", None, "<ILID> <ILvID>"),
-    Option("ltc", None),
-    Option("fta", None, "<Certificate Thumbprint> [<PIN>]"),
-    Option("ad-activation-online", None, "<Product Key>"),
-    Option("ad-activation-get-iid", None, "<Product Key>"),
-    Option("ad-activation-apply-cid", None, "<Product Key>"),
-    Option("ao-list", None),
-    Option("del-ao", None, "<Activation Object DN | Activation Object RDN>"),
-)}
+OPTIONS: dict[str, Option] = {
+    o.name: o
+    for o in (
+        Option("ipk", _ipk, "<Product Key>"),
+        Option("ato", _ato),
+        Option("dli", lambda run, args: _display(run, args, verbose=False)),
+        Option("dlv", lambda run, args: _display(run, args, verbose=True)),
+        Option("xpr", _xpr),
+        Option("cpky", _cpky),
+        Option("ilc", None, "<License file>"),
+        Option("rilc", None),
+        Option("rearm", _rearm),
+        Option("rearm-app", _rearm_other, "<Application ID>"),
+        Option("rearm-sku", _rearm_other, "<Activation ID>"),
+        Option("upk", _upk),
+        Option("dti", _dti),
+        Option("atp", _atp, "<Confirmation ID>"),
+        Option("skms", _skms, "<Name[:Port] | : port>"),
+        Option("ckms", _ckms),
+        Option("skms-domain", _skms_domain, "<FQDN>"),
+        Option("ckms-domain", _ckms_domain),
+        Option("skhc", _skhc),
+        Option("ckhc", _ckhc),
+        Option("sai", _kms_host_setting("Volume activation interval"), "<Activation Interval>"),
+        Option("sri", _kms_host_setting("Volume renewal interval"), "<Renewal Interval>"),
+        Option("sprt", _kms_host_setting("KMS port"), "<Port>"),
+        Option("sdns", _kms_host_setting("DNS Publishing")),
+        Option("cdns", _kms_host_setting("DNS Publishing")),
+        Option("spri", _kms_host_setting("Priority")),
+        Option("cpri", _kms_host_setting("Priority")),
+        Option("act-type", _act_type),
+        Option("lil", None),
+        Option("ril", None, "<ILID> <ILvID>"),
+        Option("ltc", None),
+        Option("fta", None, "<Certificate Thumbprint> [<PIN>]"),
+        Option("ad-activation-online", None, "<Product Key>"),
+        Option("ad-activation-get-iid", None, "<Product Key>"),
+        Option("ad-activation-apply-cid", None, "<Product Key>"),
+        Option("ao-list", None),
+        Option("del-ao", None, "<Activation Object DN | Activation Object RDN>"),
+    )
+}
 
-# The usage text (ref §2: printed after "Unrecognized option" or "Invalid combination of command parameters.").
+# The usage text (ref §2: printed after "Unrecognized option" or "Invalid combination of command
+# parameters.").
 _USAGE: tuple[tuple[str | None, tuple[tuple[str, str, str, str], ...]], ...] = (
-    ("global_options", (
-        ("ipk", "<Product Key>", "Install product key (replaces existing key)", "プロダクト キーをインストールします (既存のキーを置き換えます)"),
-        ("ato", "[Activation ID]", "Activate Windows", "Windows のライセンス認証を行います"),
-        ("dli", "[Activation ID | All]", "Display license information (default: current license)",
-         "ライセンス情報を表示します (既定: 現在のライセンス)"),
-        ("dlv", "[Activation ID | All]", "Display detailed license information (default: current license)",
-         "詳細なライセンス情報を表示します (既定: 現在のライセンス)"),
-        ("xpr", "[Activation ID]", "Expiration date for current license state", "現在のライセンス状態の有効期限を表示します"),
-    )),
-    ("advanced_options", (
-        ("cpky", "", "Clear product key from the registry (prevents disclosure attacks)",
-         "レジストリからプロダクト キーを削除します (漏えい攻撃を防ぎます)"),
-        ("ilc", "<License file>", "Install license", "ライセンスをインストールします"),
-        ("rilc", "", "Re-install system license files", "システム ライセンス ファイルを再インストールします"),
-        ("rearm", "", "Reset the licensing status of the machine", "コンピューターのライセンス状態をリセットします"),
-        ("rearm-app", "<Application ID>", "Reset the licensing status of the given app",
-         "指定したアプリのライセンス状態をリセットします"),
-        ("rearm-sku", "<Activation ID>", "Reset the licensing status of the given sku",
-         "指定した SKU のライセンス状態をリセットします"),
-        ("upk", "[Activation ID]", "Uninstall product key", "プロダクト キーをアンインストールします"),
-        ("", "", "", ""),
-        ("dti", "[Activation ID]", "Display Installation ID for offline activation",
-         "オフライン ライセンス認証用のインストール ID を表示します"),
-        ("atp", "<Confirmation ID> [Activation ID]", "Activate product with user-provided Confirmation ID",
-         "ユーザーが指定した確認 ID で製品のライセンス認証を行います"),
-    )),
-    ("kms_client_options", (
-        ("skms", "<Name[:Port] | : port> [Activation ID]",
-         "Set the name and/or the port for the KMS computer this machine will use. IPv6 address must be specified "
-         "in the format [hostname]:port",
-         "このコンピューターが使用する KMS コンピューターの名前とポートの両方またはいずれかを設定します。IPv6 アドレスは "
-         "[hostname]:port の形式で指定する必要があります"),
-        ("ckms", "[Activation ID]", "Clear name of KMS computer used (sets the port to the default)",
-         "使用する KMS コンピューターの名前をクリアします (ポートは既定値に設定されます)"),
-        ("skms-domain", "<FQDN> [Activation ID]",
-         "Set the specific DNS domain in which all KMS SRV records can be found. This setting has no effect if the "
-         "specific single KMS host is set via /skms option.",
-         "すべての KMS SRV レコードを検索する DNS ドメインを設定します。/skms オプションで特定の KMS ホストが設定されている"
-         "場合、この設定は無効です。"),
-        ("ckms-domain", "[Activation ID]",
-         "Clear the specific DNS domain in which all KMS SRV records can be found. The specific KMS host will be "
-         "used if set via /skms. Otherwise default KMS auto-discovery will be used.",
-         "KMS SRV レコードを検索する DNS ドメインの設定をクリアします。/skms で設定されている場合はその KMS ホストが、"
-         "それ以外の場合は既定の KMS 自動検出が使用されます。"),
-        ("skhc", "", "Enable KMS host caching", "KMS ホストのキャッシュを有効にします"),
-        ("ckhc", "", "Disable KMS host caching", "KMS ホストのキャッシュを無効にします"),
-    )),
-    ("kms_options", (
-        ("sprt", "<Port>", "Set TCP port KMS will use to communicate with clients",
-         "KMS がクライアントとの通信に使用する TCP ポートを設定します"),
-        ("sai", "<Activation Interval>",
-         "Set interval (minutes) for unactivated clients to attempt KMS connection. The activation interval must "
-         "be between 15 minutes (min) and 30 days (max) although the default (2 hours) is recommended.",
-         "ライセンス認証されていないクライアントが KMS への接続を試行する間隔 (分) を設定します。15 分 (最小) から 30 日 "
-         "(最大) の範囲で指定できますが、既定値 (2 時間) をお勧めします。"),
-        ("sri", "<Renewal Interval>",
-         "Set renewal interval (minutes) for activated clients to attempt KMS connection. The renewal interval must "
-         "be between 15 minutes (min) and 30 days (max) although the default (7 days) is recommended.",
-         "ライセンス認証済みのクライアントが KMS への接続を試行する更新間隔 (分) を設定します。15 分 (最小) から 30 日 "
-         "(最大) の範囲で指定できますが、既定値 (7 日) をお勧めします。"),
-        ("sdns", "", "Enable DNS publishing by KMS (default)", "KMS による DNS 発行を有効にします (既定)"),
-        ("cdns", "", "Disable DNS publishing by KMS", "KMS による DNS 発行を無効にします"),
-        ("spri", "", "Set KMS priority to normal (default)", "KMS の優先度を標準に設定します (既定)"),
-        ("cpri", "", "Set KMS priority to low", "KMS の優先度を低に設定します"),
-        ("act-type", "[Activation-Type] [Activation ID]",
-         "Set activation type to 1 (for AD) or 2 (for KMS) or 3 (for Token) or 0 (for all).",
-         "ライセンス認証の種類を 1 (AD)、2 (KMS)、3 (トークン)、0 (すべて) のいずれかに設定します。"),
-    )),
+    (
+        "global_options",
+        (
+            (
+                "ipk",
+                "<Product Key>",
+                "Install product key (replaces existing key)",
+                "プロダクト キーをインストールします (既存のキーを置き換えます)",
+            ),
+            ("ato", "[Activation ID]", "Activate Windows", "Windows のライセンス認証を行います"),
+            (
+                "dli",
+                "[Activation ID | All]",
+                "Display license information (default: current license)",
+                "ライセンス情報を表示します (既定: 現在のライセンス)",
+            ),
+            (
+                "dlv",
+                "[Activation ID | All]",
+                "Display detailed license information (default: current license)",
+                "詳細なライセンス情報を表示します (既定: 現在のライセンス)",
+            ),
+            (
+                "xpr",
+                "[Activation ID]",
+                "Expiration date for current license state",
+                "現在のライセンス状態の有効期限を表示します",
+            ),
+        ),
+    ),
+    (
+        "advanced_options",
+        (
+            (
+                "cpky",
+                "",
+                "Clear product key from the registry (prevents disclosure attacks)",
+                "レジストリからプロダクト キーを削除します (漏えい攻撃を防ぎます)",
+            ),
+            ("ilc", "<License file>", "Install license", "ライセンスをインストールします"),
+            (
+                "rilc",
+                "",
+                "Re-install system license files",
+                "システム ライセンス ファイルを再インストールします",
+            ),
+            (
+                "rearm",
+                "",
+                "Reset the licensing status of the machine",
+                "コンピューターのライセンス状態をリセットします",
+            ),
+            (
+                "rearm-app",
+                "<Application ID>",
+                "Reset the licensing status of the given app",
+                "指定したアプリのライセンス状態をリセットします",
+            ),
+            (
+                "rearm-sku",
+                "<Activation ID>",
+                "Reset the licensing status of the given sku",
+                "指定した SKU のライセンス状態をリセットします",
+            ),
+            ("upk", "[Activation ID]", "Uninstall product key", "プロダクト キーをアンインストールします"),
+            ("", "", "", ""),
+            (
+                "dti",
+                "[Activation ID]",
+                "Display Installation ID for offline activation",
+                "オフライン ライセンス認証用のインストール ID を表示します",
+            ),
+            (
+                "atp",
+                "<Confirmation ID> [Activation ID]",
+                "Activate product with user-provided Confirmation ID",
+                "ユーザーが指定した確認 ID で製品のライセンス認証を行います",
+            ),
+        ),
+    ),
+    (
+        "kms_client_options",
+        (
+            (
+                "skms",
+                "<Name[:Port] | : port> [Activation ID]",
+                "Set the name and/or the port for the KMS computer this machine will use. IPv6 address must "
+                "be specified "
+                "in the format [hostname]:port",
+                "このコンピューターが使用する KMS "
+                "コンピューターの名前とポートの両方またはいずれかを設定します。IPv6 アドレスは "
+                "[hostname]:port の形式で指定する必要があります",
+            ),
+            (
+                "ckms",
+                "[Activation ID]",
+                "Clear name of KMS computer used (sets the port to the default)",
+                "使用する KMS コンピューターの名前をクリアします (ポートは既定値に設定されます)",
+            ),
+            (
+                "skms-domain",
+                "<FQDN> [Activation ID]",
+                "Set the specific DNS domain in which all KMS SRV records can be found. This setting has no "
+                "effect if the "
+                "specific single KMS host is set via /skms option.",
+                "すべての KMS SRV レコードを検索する DNS ドメインを設定します。/skms オプションで特定の KMS "
+                "ホストが設定されている"
+                "場合、この設定は無効です。",
+            ),
+            (
+                "ckms-domain",
+                "[Activation ID]",
+                "Clear the specific DNS domain in which all KMS SRV records can be found. The specific KMS "
+                "host will be "
+                "used if set via /skms. Otherwise default KMS auto-discovery will be used.",
+                "KMS SRV レコードを検索する DNS ドメインの設定をクリアします。/skms "
+                "で設定されている場合はその KMS ホストが、"
+                "それ以外の場合は既定の KMS 自動検出が使用されます。",
+            ),
+            ("skhc", "", "Enable KMS host caching", "KMS ホストのキャッシュを有効にします"),
+            ("ckhc", "", "Disable KMS host caching", "KMS ホストのキャッシュを無効にします"),
+        ),
+    ),
+    (
+        "kms_options",
+        (
+            (
+                "sprt",
+                "<Port>",
+                "Set TCP port KMS will use to communicate with clients",
+                "KMS がクライアントとの通信に使用する TCP ポートを設定します",
+            ),
+            (
+                "sai",
+                "<Activation Interval>",
+                "Set interval (minutes) for unactivated clients to attempt KMS connection. The activation "
+                "interval must "
+                "be between 15 minutes (min) and 30 days (max) although the default (2 hours) is "
+                "recommended.",
+                "ライセンス認証されていないクライアントが KMS への接続を試行する間隔 (分) を設定します。15 "
+                "分 (最小) から 30 日 "
+                "(最大) の範囲で指定できますが、既定値 (2 時間) をお勧めします。",
+            ),
+            (
+                "sri",
+                "<Renewal Interval>",
+                "Set renewal interval (minutes) for activated clients to attempt KMS connection. The renewal "
+                "interval must "
+                "be between 15 minutes (min) and 30 days (max) although the default (7 days) is recommended.",
+                "ライセンス認証済みのクライアントが KMS への接続を試行する更新間隔 (分) を設定します。15 分 "
+                "(最小) から 30 日 "
+                "(最大) の範囲で指定できますが、既定値 (7 日) をお勧めします。",
+            ),
+            (
+                "sdns",
+                "",
+                "Enable DNS publishing by KMS (default)",
+                "KMS による DNS 発行を有効にします (既定)",
+            ),
+            ("cdns", "", "Disable DNS publishing by KMS", "KMS による DNS 発行を無効にします"),
+            ("spri", "", "Set KMS priority to normal (default)", "KMS の優先度を標準に設定します (既定)"),
+            ("cpri", "", "Set KMS priority to low", "KMS の優先度を低に設定します"),
+            (
+                "act-type",
+                "[Activation-Type] [Activation ID]",
+                "Set activation type to 1 (for AD) or 2 (for KMS) or 3 (for Token) or 0 (for all).",
+                "ライセンス認証の種類を 1 (AD)、2 (KMS)、3 (トークン)、0 (すべて) のいずれかに設定します。",
+            ),
+        ),
+    ),
 )
 
 
@@ -613,7 +765,7 @@ def _execute(run: SlmgrRun, arguments: list[str]) -> str:
         run.out()
         _usage(run)
         return ""
-    params = arguments[index + 1:]
+    params = arguments[index + 1 :]
     if option.required and not params:
         # ref §2b: "Error: option %OPTION% needs %PARAM%" exits 0
         run.out(run.t("needs_param", OPTION=option.name, PARAM=option.required))
@@ -622,4 +774,3 @@ def _execute(run: SlmgrRun, arguments: list[str]) -> str:
         return f"The sandbox does not emulate slmgr.vbs /{option.name}.\r\n"
     option.run(run, params)
     return ""
-

@@ -1,4 +1,6 @@
-"""slmgr.vbs's strings, English (the script's built-in constants) and Japanese (its slmgr.ini for LANGID 0411).
+# ruff: noqa: E501 - message tables: one message per entry, kept whole so that it can be searched for
+"""slmgr.vbs's strings, English (the script's built-in constants) and Japanese (its slmgr.ini for LANGID
+0411).
 
 ref §2c: a string missing from the translation falls back to the built-in English constant, so `text()` does
 the same. Japanese fragments observed on real hosts are used verbatim (ref §2c); the rest is written in the
@@ -27,7 +29,8 @@ EN: dict[str, str] = {
     "pkey_not_found": "Error: product key not found.",
     "installation_id": "Installation ID: ",
     "phone_numbers": "Product activation telephone numbers can be obtained by searching the phone.inf file for the "
-    "appropriate phone number for your location/country. You can open the phone.inf file from a Command Prompt or "
+    "appropriate phone number for your location/country. You can open the phone.inf file from a Command "
+    "Prompt or "
     "the Start Menu by running: notepad %systemroot%\\system32\\sppui\\phone.inf",
     "activating": "Activating %PRODUCTNAME% (%PRODUCTID%) ...",
     "activated": "Product activated successfully.",
@@ -120,6 +123,20 @@ EN: dict[str, str] = {
     "please_activate": "Please use slmgr.vbs /ato to activate and update KMS client information in order to update "
     "values.",
     "trusted_time": "Trusted time: ",
+    "kms_enabled": "Key Management Service is enabled on this machine",
+    "kms_current_count": "Current count: ",
+    "kms_listening_port": "Listening on Port: ",
+    "kms_dns_publishing_enabled": "DNS publishing enabled",
+    "kms_priority_normal": "KMS priority: Normal",
+    "kms_cumulative": "Key Management Service cumulative requests received from clients",
+    "kms_requests_total": "Total requests received: ",
+    "kms_requests_failed": "Failed requests received: ",
+    "kms_requests_unlicensed": "Requests with License Status Unlicensed: ",
+    "kms_requests_licensed": "Requests with License Status Licensed: ",
+    "kms_requests_initial_grace": "Requests with License Status Initial grace period: ",
+    "kms_requests_oot": "Requests with License Status License expired or Hardware out of tolerance: ",
+    "kms_requests_non_genuine": "Requests with License Status Non-genuine grace period: ",
+    "kms_requests_notification": "Requests with License Status Notification: ",
 }
 
 # ref §2b: the L_MsgError_<HEX> table (English). Codes not here print the slui fallback sentence.
@@ -178,7 +195,8 @@ JA: dict[str, str] = {
     "pkey_not_found": "エラー: プロダクト キーが見つかりません。",
     "installation_id": "インストール ID: ",
     "phone_numbers": "ライセンス認証の電話番号は、phone.inf ファイルで国または地域に対応する電話番号を検索して確認できます。"
-    "phone.inf ファイルは、コマンド プロンプトまたはスタート メニューから次のコマンドを実行して開くことができます: "
+    "phone.inf ファイルは、コマンド プロンプトまたはスタート "
+    "メニューから次のコマンドを実行して開くことができます: "
     "notepad %systemroot%\\system32\\sppui\\phone.inf",
     "activating": "%PRODUCTNAME% (%PRODUCTID%) のライセンス認証を行っています...",
     "activated": "製品は正常にライセンス認証されました。",
@@ -209,7 +227,8 @@ JA: dict[str, str] = {
     "rearm_count_windows": "残りのWindows猶予期限リセット可能回数:%COUNT%",  # ref §2c, observed verbatim
     "rearm_count_sku": "残りのSKU猶予期限リセット可能回数:%COUNT%",
     "token_only": "このシステムはトークン ベースのライセンス認証のみに構成されています。トークン ベースのライセンス認証を"
-    "開始するには slmgr.vbs /fta を、ライセンス認証の種類の設定を変更するには slmgr.vbs /act-type を使用してください。",
+    "開始するには slmgr.vbs /fta を、ライセンス認証の種類の設定を変更するには slmgr.vbs /act-type "
+    "を使用してください。",
     "kms_only_warning": "警告: %SETTING% は、ライセンス認証済みの KMS コンピューターでのみ設定できます。",
     "xpr_unlicensed": "ライセンスされていません",
     "xpr_vl": "ボリューム ライセンス認証の有効期限は %ENDDATE% です",
@@ -267,6 +286,20 @@ JA: dict[str, str] = {
     "most_recent": "最新のライセンス認証情報:",
     "please_activate": "値を更新するには、slmgr.vbs /ato を使用してライセンス認証を行い、KMS クライアント情報を更新してください。",
     "trusted_time": "信頼された時刻: ",
+    "kms_enabled": "このコンピューターではキー管理サービスが有効です",
+    "kms_current_count": "現在のカウント: ",
+    "kms_listening_port": "待ち受けポート: ",
+    "kms_dns_publishing_enabled": "DNS 発行は有効です",
+    "kms_priority_normal": "KMS の優先度: 標準",
+    "kms_cumulative": "クライアントから受信したキー管理サービスの累積要求",
+    "kms_requests_total": "受信した要求の合計: ",
+    "kms_requests_failed": "受信した失敗した要求: ",
+    "kms_requests_unlicensed": "ライセンスの状態が「ライセンスされていません」の要求: ",
+    "kms_requests_licensed": "ライセンスの状態が「ライセンスされています」の要求: ",
+    "kms_requests_initial_grace": "ライセンスの状態が「初期猶予期間」の要求: ",
+    "kms_requests_oot": "ライセンスの状態が「ライセンスの期限切れまたはハードウェアの許容範囲外」の要求: ",
+    "kms_requests_non_genuine": "ライセンスの状態が「非正規の猶予期間」の要求: ",
+    "kms_requests_notification": "ライセンスの状態が「通知」の要求: ",
 }
 
 ERRORS_JA: dict[int, str] = {
@@ -292,7 +325,8 @@ ERRORS_JA: dict[int, str] = {
     0xC004F050: "ソフトウェア ライセンス サービスにより、プロダクト キーが無効であることが報告されました",
     0xC004F051: "ソフトウェア ライセンス サービスにより、プロダクト キーがブロックされていることが報告されました",
     0xC004F074: "ソフトウェア ライセンス サービスにより、コンピューターのライセンス認証ができなかったことが報告されました。"
-    "キー管理サービス (KMS) に接続できませんでした。詳細については、アプリケーション イベント ログを参照してください。",
+    "キー管理サービス (KMS) に接続できませんでした。詳細については、アプリケーション イベント "
+    "ログを参照してください。",
     0x80070005: "アクセスが拒否されました: 要求された操作には管理者特権が必要です",
     0x80070057: "パラメーターが間違っています",
     0x8007232A: "DNS サーバーのエラーです",

@@ -11,7 +11,8 @@ from typing import Any
 
 from remediate.sandbox.windows.editions import GVLKS, Edition, edition
 
-# Key channels. The token each one shows in SoftwareLicensingProduct.Description and the ProductKeyChannel value
+# Key channels. The token each one shows in SoftwareLicensingProduct.Description and the ProductKeyChannel
+# value
 # (ref §2a: "Channel tokens in Description" and "Product Key Channel values seen").
 GVLK = "GVLK"
 MAK = "MAK"
@@ -60,7 +61,9 @@ class KeyRecord:
     key: str
     channel: str  # one of CHANNELS
     editions: tuple[str, ...]  # EditionIDs the key installs on
-    remaining: int | None = None  # MAK activations left, or KMS host key (CSVLK) activations left; None = unlimited
+    remaining: int | None = (
+        None  # MAK activations left, or KMS host key (CSVLK) activations left; None = unlimited
+    )
     blocked_at: str | None = None  # "install" (ref §1a 0xC004F051) or "activation" (ref §1a 0xC004C003)
     default_key: bool = False  # a generic default key that never activates (ref §1b 0xC004F034)
 
@@ -115,6 +118,9 @@ class ActivationService:
     reachable: bool = True  # False: requests time out (ref §1b 0x80072EE2)
     keys: dict[str, KeyRecord] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # the dictionary is keyed by full product keys: never show them
+        return f"ActivationService(reachable={self.reachable}, keys={list(self.keys.values())})"
+
 
 @dataclass
 class World:
@@ -124,6 +130,7 @@ class World:
     kms_hosts: list[KmsHost] = field(default_factory=list)
     activation: ActivationService = field(default_factory=ActivationService)
     elapsed_s: float = 0.0  # virtual time added by Start-Sleep (shared, so clock skew between hosts is kept)
+    frozen_at: datetime | None = None  # true UTC stands still at this instant (reproducible output)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def add_key(self, record: KeyRecord) -> None:
@@ -144,14 +151,16 @@ class World:
         return None
 
     def add_kms_host(self, host: KmsHost, publish_srv_in: str | None = None) -> None:
-        """Add a KMS host with its A record; publish its _vlmcs SRV record in a domain (ref §4: hosts publish)."""
+        """Add a KMS host with its A record; publish its _vlmcs SRV record in a domain (ref §4: hosts
+        publish)."""
         self.kms_hosts.append(host)
         self.dns.add_a(host.name, host.address)
         if publish_srv_in:
             self.dns.add_srv(f"_vlmcs._tcp.{publish_srv_in}", SrvRecord(host.name, host.port))
 
     def utc_now(self) -> datetime:
-        return datetime.now(timezone.utc) + timedelta(seconds=self.elapsed_s)
+        base = self.frozen_at if self.frozen_at is not None else datetime.now(timezone.utc)
+        return base + timedelta(seconds=self.elapsed_s)
 
 
 def normalize_key(key: str) -> str:
@@ -184,8 +193,12 @@ class HostState:
 
     computer_name: str
     edition: Edition = field(default_factory=lambda: edition("ServerStandard"))
-    domain: str = "corp.example"  # primary DNS suffix / AD domain: where KMS SRV records are looked up (ref §4)
-    domain_role: int = 3  # Win32_ComputerSystem.DomainRole: 0/1 workstation, 2/3 server, 4/5 domain controller
+    domain: str = (
+        "corp.example"  # primary DNS suffix / AD domain: where KMS SRV records are looked up (ref §4)
+    )
+    domain_role: int = (
+        3  # Win32_ComputerSystem.DomainRole: 0/1 workstation, 2/3 server, 4/5 domain controller
+    )
     ui_language: str = "en-US"  # en-US or ja-JP
     ip_address: str = "10.0.0.10"
     key: str | None = None  # the installed product key, as typed at /ipk
@@ -239,8 +252,10 @@ class HostState:
 
     def __repr__(self) -> str:
         key = f"*****-{key_tail(self.key)}" if self.key else None
-        return (f"HostState({self.computer_name}, {self.edition.edition_id}, key={key}, channel={self.channel}, "
-                f"status={self.license_status}, reason=0x{self.license_status_reason:08X})")
+        return (
+            f"HostState({self.computer_name}, {self.edition.edition_id}, key={key}, channel={self.channel}, "
+            f"status={self.license_status}, reason=0x{self.license_status_reason:08X})"
+        )
 
 
 def activation_id(edition_id: str, channel: str) -> str:

@@ -1,7 +1,7 @@
 """HTTP authentication as WinRM does it: Basic, or NTLM / Negotiate with WinRM message encryption.
 
-NTLM binds to the TCP connection: one ConnectionAuth lives as long as its connection, and the server handles that
-connection's requests strictly in order (NTLM sealing uses sequence numbers).
+NTLM binds to the TCP connection: one ConnectionAuth lives as long as its connection, and the server handles
+that connection's requests strictly in order (NTLM sealing uses sequence numbers).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 import spnego
 import spnego.exceptions
+from spnego.channel_bindings import GssChannelBindings
 
 AuthScheme = Literal["basic", "ntlm", "negotiate"]
 AUTH_SCHEMES: tuple[AuthScheme, ...] = ("basic", "ntlm", "negotiate")
@@ -51,7 +52,7 @@ class Credentials:
 class NTLMUserFile:
     """The process-wide credential file pyspnego's NTLM acceptor reads (env NTLM_USER_FILE).
 
-    The variable is set once, before the first acceptor exists; later fleets add their accounts to the same file.
+    The variable is set once, before the first acceptor exists; later fleets add their accounts to that file.
     The acceptor takes the first line matching a user, so one process cannot serve one user name with two
     passwords at once: register() refuses that while the other fleet still runs.
     """
@@ -67,8 +68,8 @@ class NTLMUserFile:
             password, holders = cls._accounts.get(key, (credentials.password, 0))
             if holders and password != credentials.password:
                 raise ValueError(
-                    f"the user {credentials.username} is already served with another password in this process; "
-                    "use another user name or the same password"
+                    f"the user {credentials.username} is already served with another password in this "
+                    "process; use another user name or the same password"
                 )
             cls._accounts[key] = (credentials.password, holders + 1)
             cls._write()
@@ -113,10 +114,18 @@ class AuthDecision:
 class ConnectionAuth:
     """Authentication and message-encryption state of one TCP connection."""
 
-    def __init__(self, scheme: AuthScheme, credentials: Credentials, reject_all: bool = False) -> None:
+    def __init__(
+        self,
+        scheme: AuthScheme,
+        credentials: Credentials,
+        reject_all: bool = False,
+        channel_binding: bytes | None = None,
+    ) -> None:
         self.scheme = scheme
         self.credentials = credentials
         self.reject_all = reject_all  # every attempt fails, as with wrong credentials
+        # over HTTPS: NTLM must be bound to this TLS channel (Windows' CbtHardeningLevel "Relaxed" checks it)
+        self.channel_binding = channel_binding
         self.username: str | None = None
         self._context: Any = None  # a pyspnego acceptor, once a handshake started
         self._established = False
@@ -165,8 +174,13 @@ class ConnectionAuth:
             token = base64.b64decode(token_text.strip())
             if self._context is None or self._established:
                 self._established = False
+                bindings = (
+                    GssChannelBindings(application_data=self.channel_binding) if self.channel_binding else None
+                )
                 self._context = spnego.server(
-                    protocol="negotiate", options=spnego.NegotiateOptions.wrapping_winrm
+                    protocol="negotiate",
+                    options=spnego.NegotiateOptions.wrapping_winrm,
+                    channel_bindings=bindings,
                 )
             out_token = self._context.step(token)
         except (spnego.exceptions.SpnegoError, ValueError):

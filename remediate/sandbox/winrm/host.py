@@ -17,7 +17,7 @@ from remediate.sandbox.winrm.wsman import NS, Request, WSManFault
 
 Shell = PowerShellShell | CmdShell
 
-_SHELL = "{%s}" % NS["rsp"]
+_SHELL = "{" + NS["rsp"] + "}"
 _ENVELOPE_OVERHEAD = 4096  # bytes of a ReceiveResponse besides its streams
 
 
@@ -62,7 +62,7 @@ class WinRMService:
         for shell in shells:
             shell.close()
 
-    # --- operations ----------------------------------------------------------------------------------------------
+    # --- operations -----------------------------------------------------------------------------------------
 
     def _shell(self, request: Request) -> Shell:
         shell_id = (request.shell_id or "").upper()
@@ -98,7 +98,11 @@ class WinRMService:
                 self._forget(shell_id)
                 raise
         return wsman.resource_created(
-            request.message_id, address, request.resource_uri, shell_id, self._shell_xml(shell_id, request, user)
+            request.message_id,
+            address,
+            request.resource_uri,
+            shell_id,
+            self._shell_xml(shell_id, request, user),
         )
 
     def _shell_xml(self, shell_id: str, request: Request, user: str) -> str:
@@ -162,7 +166,9 @@ class WinRMService:
             wsman.stream_element("stdout", received.stdout, command_id, end=received.done),
             wsman.stream_element("stderr", received.stderr, command_id, end=received.done),
         ]
-        return wsman.receive_response(request.message_id, streams, command_id, received.done, received.exit_code)
+        return wsman.receive_response(
+            request.message_id, streams, command_id, received.done, received.exit_code
+        )
 
     def _signal(self, request: Request, shell: Shell) -> bytes:
         body = request.body

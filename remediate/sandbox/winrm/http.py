@@ -7,6 +7,7 @@ and TCP_NODELAY avoids Nagle's delay on every round trip.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import ssl
@@ -21,6 +22,7 @@ from remediate.sandbox.winrm.auth import AuthScheme, ConnectionAuth, Credentials
 from remediate.sandbox.winrm.host import WinRMService
 from remediate.sandbox.winrm.wsman import WSManFault
 
+_DESIRED_STREAM = "{" + wsman.NS["rsp"] + "}DesiredStream"
 _HANG_LIMIT_S = 600.0  # a hung Receive gives up after this long even if the client never leaves
 
 
@@ -49,7 +51,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.request = listener.ssl_context.wrap_socket(self.request, server_side=True)
         listener.track(self.request)
         super().setup()
-        self.auth = ConnectionAuth(listener.auth_scheme, listener.credentials, listener.faults.faults.unauthorized)
+        self.auth = ConnectionAuth(
+            listener.auth_scheme,
+            listener.credentials,
+            reject_all=listener.faults.faults.unauthorized,
+            channel_binding=listener.channel_binding,
+        )
 
     def finish(self) -> None:
         try:
@@ -106,8 +113,10 @@ class _Handler(BaseHTTPRequestHandler):
         except WSManFault as fault:
             status, response = 500, wsman.fault_envelope(fault, relates_to, listener.computer_name)
         except Exception as error:  # a server bug answers as Windows' internal error; the host keeps serving
-            fault = WSManFault(2147500037, "w:InternalError", f"Internal error: {type(error).__name__}: {error}")
-            status, response = 500, wsman.fault_envelope(fault, relates_to, listener.computer_name)
+            internal = WSManFault(
+                2147500037, "w:InternalError", f"Internal error: {type(error).__name__}: {error}"
+            )
+            status, response = 500, wsman.fault_envelope(internal, relates_to, listener.computer_name)
         if encrypted:
             content_type, payload = self.auth.wrap(response)
             self._respond(status, payload, [("Content-Type", content_type)])
@@ -121,17 +130,15 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self._headers_buffer.append(b"\r\n")
-        self.wfile.write(b"".join(self._headers_buffer) + body)
-        self._headers_buffer = []
+        head: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]  # filled by send_header
+        self.wfile.write(b"".join(head) + b"\r\n" + body)
+        head.clear()
 
     def _drop(self) -> None:
         """Close the connection without an answer, as a host that lost its network does."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.request.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _hang(self) -> None:
         """Never answer: wait until the client gives up (closes the connection) or the listener stops."""
@@ -150,15 +157,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _receives_for_command(request: wsman.Request) -> bool:
-    desired = request.body.find("{%s}DesiredStream" % wsman.NS["rsp"]) if request.body is not None else None
+    desired = request.body.find(_DESIRED_STREAM) if request.body is not None else None
     return desired is not None and bool(desired.attrib.get("CommandId"))
 
 
 class WinRMListener:
     """One host's HTTP(S) endpoint on 127.0.0.1.
 
-    Host down (refuse_connections) and "WinRM not up yet" (not_up_for_s) keep the port bound but not listening,
-    so connections are refused (RST) exactly as from a host without a listener.
+    Host down (refuse_connections) and "WinRM not up yet" (not_up_for_s) keep the port bound but not
+    listening, so connections are refused (RST) exactly as from a host without a listener.
     """
 
     def __init__(
@@ -170,7 +177,9 @@ class WinRMListener:
         ssl_context: ssl.SSLContext | None = None,
         address: str = "127.0.0.1",
         port: int = 0,
+        channel_binding: bytes | None = None,
     ) -> None:
+        self.channel_binding = channel_binding
         self.service = service
         self.faults = faults
         self.credentials = credentials
@@ -182,7 +191,9 @@ class WinRMListener:
         self._server = _Server((address, port), _Handler, bind_and_activate=False)
         self._server.listener = self
         self._server.server_bind()
-        self.address, self.port = self._server.server_address[:2]
+        bound = self._server.server_address
+        self.address: str = str(bound[0])
+        self.port: int = int(bound[1])
         self._threads: list[threading.Thread] = []
         self._listening = threading.Event()
 
@@ -207,7 +218,9 @@ class WinRMListener:
         if faults.refuse_connections:
             return
         delay = faults.not_up_for_s
-        thread = threading.Thread(target=self._serve, args=(delay,), name=f"winrm-{self.computer_name}", daemon=True)
+        thread = threading.Thread(
+            target=self._serve, args=(delay,), name=f"winrm-{self.computer_name}", daemon=True
+        )
         self._threads.append(thread)
         thread.start()
         if delay <= 0:
@@ -236,10 +249,8 @@ class WinRMListener:
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:  # idle keep-alive connections block in a read: end them
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self.service.close_all()
         for thread in self._threads:
             thread.join(timeout=5)

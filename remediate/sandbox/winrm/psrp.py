@@ -1,8 +1,8 @@
 """A PowerShell shell: one PSRP runspace pool (psrpcore's server side) and its pipelines.
 
-For each pipeline the shell builds a seam.PipelineRequest, calls the host's HostEngine in a worker thread, and
-serializes the PipelineOutcome back as PSRP messages. Outgoing data is routed as Windows routes it: pool messages
-to the Receive without a CommandId, pipeline messages to the Receive with that pipeline's CommandId.
+For each pipeline the shell builds a seam.PipelineRequest, calls the host's HostEngine on a worker thread, and
+serializes the PipelineOutcome back as PSRP messages. Outgoing data is routed as Windows routes it: pool
+messages to the Receive without a CommandId, pipeline messages to the Receive with that pipeline's CommandId.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class PowerShellShell:
         self._outbox: dict[uuid.UUID | None, deque[bytes]] = {None: deque()}
         self._cond = threading.Condition()
 
-    # --- requests ------------------------------------------------------------------------------------------------
+    # --- requests -------------------------------------------------------------------------------------------
 
     def open(self, creation_data: bytes) -> None:
         with self._cond:
@@ -141,7 +141,7 @@ class PowerShellShell:
             self.closed = True
             self._cond.notify_all()
 
-    # --- PSRP ------------------------------------------------------------------------------------------------------
+    # --- PSRP -----------------------------------------------------------------------------------------------
 
     def _check_open(self) -> None:
         if self.closed:
@@ -195,7 +195,9 @@ class PowerShellShell:
         statements: list[seam.PipelineRequest] = [seam.PipelineRequest(commands=[], input=run.input)]
         for command in metadata.commands if metadata is not None else []:
             parameters = [(name, values.to_plain(value)) for name, value in command.parameters]
-            statements[-1].commands.append(seam.Command(str(command.command_text), bool(command.is_script), parameters))
+            statements[-1].commands.append(
+                seam.Command(str(command.command_text), bool(command.is_script), parameters)
+            )
             if command.end_of_statement:
                 statements.append(seam.PipelineRequest(commands=[]))
         return [statement for statement in statements if statement.commands]
@@ -205,7 +207,9 @@ class PowerShellShell:
         for statement in statements:
             try:
                 outcome = self.engine.invoke_pipeline(statement)
-            except Exception as error:  # the engine's bug must not take the host down; report it as PowerShell would
+            except (
+                Exception
+            ) as error:  # the engine's bug must not take the host down; report it as PowerShell would
                 outcome = seam.PipelineOutcome(
                     state="Failed",
                     failure=seam.ErrorRecord(
@@ -232,9 +236,13 @@ class PowerShellShell:
         for record in outcome.errors:
             pipeline.prepare_message(values.error_record(record), PSRPMessageType.ErrorRecord)
         for text in outcome.warnings:
-            pipeline.prepare_message(values.informational_record("WarningRecord", text), PSRPMessageType.WarningRecord)
+            pipeline.prepare_message(
+                values.informational_record("WarningRecord", text), PSRPMessageType.WarningRecord
+            )
         for text in outcome.verbose:
-            pipeline.prepare_message(values.informational_record("VerboseRecord", text), PSRPMessageType.VerboseRecord)
+            pipeline.prepare_message(
+                values.informational_record("VerboseRecord", text), PSRPMessageType.VerboseRecord
+            )
         for text in outcome.information:
             pipeline.write_information(text, source="Write-Information", computer=self.computer_name)
 

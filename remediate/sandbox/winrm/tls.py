@@ -28,6 +28,11 @@ class TLSMaterial:
     cert_file: Path
     key_file: Path
 
+    def channel_binding(self) -> bytes:
+        """The tls-server-end-point channel binding (RFC 5929) clients bind NTLM to over HTTPS."""
+        certificate = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
+        return b"tls-server-end-point:" + certificate.fingerprint(hashes.SHA256())
+
     def server_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -14,6 +14,8 @@ from psrpcore.types import (
     ErrorRecord,
     NETException,
     PSChar,
+    PSDouble,
+    PSList,
     PSNoteProperty,
     PSSecureString,
     add_note_property,
@@ -24,6 +26,7 @@ from remediate.sandbox import seam
 
 _DESERIALIZED = "Deserialized."
 CUSTOM_OBJECT_TYPE = "System.Management.Automation.PSCustomObject"
+_ARRAY_TYPE_NAMES = ("System.Object[]", "System.Array", "System.Object")
 
 
 def to_plain(value: Any) -> Any:
@@ -44,7 +47,13 @@ def to_plain(value: Any) -> Any:
         return bytes(value)
     if isinstance(value, datetime.datetime):
         return datetime.datetime(
-            value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond,
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
             tzinfo=value.tzinfo,
         )
     if isinstance(value, uuid.UUID):
@@ -62,7 +71,9 @@ def to_plain(value: Any) -> Any:
 
 def _object_to_plain(value: CoreObject) -> seam.PSObject:
     meta = value.PSObject
-    type_names = [name[len(_DESERIALIZED) :] if name.startswith(_DESERIALIZED) else name for name in meta.type_names]
+    type_names = [
+        name[len(_DESERIALIZED) :] if name.startswith(_DESERIALIZED) else name for name in meta.type_names
+    ]
     properties: dict[str, Any] = {}
     for prop in [*meta.adapted_properties, *meta.extended_properties]:
         properties[prop.name] = to_plain(prop.get_value(value))
@@ -107,9 +118,13 @@ def to_clixml_object(value: Any) -> Any:
         obj.PSObject.to_string = display_string(value)
         return obj
     if isinstance(value, list):
-        return [to_clixml_object(item) for item in value]
+        array = PSList(to_clixml_object(item) for item in value)
+        array.PSObject.type_names = list(_ARRAY_TYPE_NAMES)  # a PowerShell array, not an ArrayList
+        return array
     if isinstance(value, dict):
         return {key: to_clixml_object(item) for key, item in value.items()}
+    if isinstance(value, float):
+        return PSDouble(value)  # [double], as PowerShell computes; psrpcore would write a float as [single]
     return value
 
 
@@ -122,10 +137,13 @@ def _category(name: str) -> ErrorCategory:
 
 def error_record(record: seam.ErrorRecord) -> ErrorRecord:
     """A seam ErrorRecord -> psrpcore's, which serializes with the flattened ErrorCategory_* properties."""
-    exception = NETException(Message=record.message, HResult=record.hresult if record.hresult is not None else -2146233087)
+    exception = NETException(
+        Message=record.message, HResult=record.hresult if record.hresult is not None else -2146233087
+    )
     exception_names = [record.exception_type]
-    if record.exception_type != "System.Management.Automation.RuntimeException" and "Management.Automation" in (
-        record.exception_type
+    if (
+        record.exception_type != "System.Management.Automation.RuntimeException"
+        and "Management.Automation" in (record.exception_type)
     ):
         exception_names.append("System.Management.Automation.RuntimeException")
     exception_names.extend(["System.SystemException", "System.Exception", "System.Object"])

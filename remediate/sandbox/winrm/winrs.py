@@ -74,7 +74,9 @@ class CmdShell:
             outcome = process.outcome
             stdout = outcome.stdout[process.stdout_sent : process.stdout_sent + max_bytes]
             process.stdout_sent += len(stdout)
-            stderr = outcome.stderr[process.stderr_sent : process.stderr_sent + max(0, max_bytes - len(stdout))]
+            stderr = outcome.stderr[
+                process.stderr_sent : process.stderr_sent + max(0, max_bytes - len(stdout))
+            ]
             process.stderr_sent += len(stderr)
             done = process.stdout_sent >= len(outcome.stdout) and process.stderr_sent >= len(outcome.stderr)
             return ReceivedStreams(stdout, stderr, done, outcome.exit_code & 0xFFFFFFFF if done else None)

@@ -1,8 +1,8 @@
-"""Where engines run: a shared pool of worker threads, started only after the request that asked is answered.
+"""Where engines run: a shared pool of worker threads, handed work once the request that asked is answered.
 
-Windows answers Command at once and runs the pipeline in the background; so does the sandbox. Handing the work to a
-worker only after the response is on the wire keeps the connection thread and the worker from competing for the
-interpreter lock while either holds a client waiting.
+Windows answers Command at once and runs the pipeline in the background; so does the sandbox. Handing the work
+to a worker only after the response is on the wire keeps the connection thread and the worker from competing
+for the interpreter lock while a client waits on either.
 """
 
 from __future__ import annotations

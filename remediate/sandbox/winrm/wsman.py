@@ -52,7 +52,8 @@ def operation_timeout_fault() -> WSManFault:
     return WSManFault(
         2150858793,
         "w:TimedOut",
-        "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.",
+        "The WS-Management service cannot complete the operation within the time specified in "
+        "OperationTimeout.",
     )
 
 
@@ -60,9 +61,9 @@ def shell_not_found_fault(shell_id: str) -> WSManFault:
     return WSManFault(
         2150858843,
         "w:InvalidSelectors",
-        f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell was not found "
-        "on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer exists on "
-        "the server. Provide the correct ShellId or create a new shell and retry the operation.",
+        f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell was not "
+        "found on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer "
+        "exists on the server. Provide the correct ShellId or create a new shell and retry the operation.",
         soap_code="s:Sender",
     )
 
@@ -71,9 +72,9 @@ def quota_fault(max_shells: int) -> WSManFault:
     return WSManFault(
         2150859174,
         "w:InternalError",
-        f"The WS-Management service cannot process the request. This user is allowed a maximum number of "
-        f"{max_shells} concurrent shells, which has been exceeded. Close existing shells or raise the quota for "
-        "this user.",
+        "The WS-Management service cannot process the request. This user is allowed a maximum number of "
+        f"{max_shells} concurrent shells, which has been exceeded. Close existing shells or raise the quota "
+        "for this user.",
     )
 
 
@@ -163,7 +164,7 @@ def envelope(action: str, relates_to: str, body: str, extra_header: str = "") ->
         "<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>"
         f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>{extra_header}</s:Header>"
         f"<s:Body>{body}</s:Body></s:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def fault_envelope(fault: WSManFault, relates_to: str, machine: str) -> bytes:
@@ -177,7 +178,9 @@ def fault_envelope(fault: WSManFault, relates_to: str, machine: str) -> bytes:
     return envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
 
 
-def resource_created(relates_to: str, address: str, resource_uri: str, shell_id: str, shell_xml: str) -> bytes:
+def resource_created(
+    relates_to: str, address: str, resource_uri: str, shell_id: str, shell_xml: str
+) -> bytes:
     body = (
         f"<x:ResourceCreated><a:Address>{escape(address)}</a:Address><a:ReferenceParameters>"
         f"<w:ResourceURI>{escape(resource_uri)}</w:ResourceURI><w:SelectorSet>"
@@ -214,6 +217,8 @@ def receive_response(
     if command_id:
         state_uri = COMMAND_STATE_DONE if done else COMMAND_STATE_RUNNING
         exit_xml = f"<rsp:ExitCode>{exit_code}</rsp:ExitCode>" if done and exit_code is not None else ""
-        state = f'<rsp:CommandState CommandId="{command_id}" State="{state_uri}">{exit_xml}</rsp:CommandState>'
+        state = (
+            f'<rsp:CommandState CommandId="{command_id}" State="{state_uri}">{exit_xml}</rsp:CommandState>'
+        )
     body = f"<rsp:ReceiveResponse>{''.join(streams)}{state}</rsp:ReceiveResponse>"
     return envelope(ACTION_PREFIX_SHELL + "ReceiveResponse", relates_to, body)
