@@ -2,9 +2,9 @@
 
     python benchmarks/fleet_run.py [--hosts 40] [--forks 1,5,10,20] [--scenario kms-moved] [--smoke]
 
-Each measurement starts a fresh sandbox (`remediate sandbox up`, its own process, like a real fleet) so every run
-meets the same broken hosts, then times `remediate run` over it in-process through the engine. Reports ratios
-measured in this one run, against --forks 1.
+Each measurement starts a fresh sandbox (`remediate sandbox up`, its own process, like a real fleet) so every
+run meets the same broken hosts, then times the live run over it in-process through the engine. Reports ratios
+measured in this one run, against the first --forks value.
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from remediate.audit import AuditLog, verify
 from remediate.engine import Engine, EngineOptions
-from remediate.inventory import load_hosts
+from remediate.inventory import Host, load_hosts
 from remediate.playbook import PlaybookLibrary
 from remediate.render import Renderer, build_plan
+from remediate.results import ScriptRun
 from remediate.secret import Secret
 from remediate.transport import ConnectionOptions, Credentials, Session
 from remediate.values import RunValues
@@ -47,7 +50,26 @@ def start_sandbox(scenario: str, hosts: int, directory: Path) -> tuple[subproces
     raise SystemExit(f"the sandbox did not start (exit {process.wait()})")
 
 
-def timed_run(code: str, hosts_file: Path, forks: int, directory: Path) -> tuple[float, dict[str, int], int]:
+class PoolPerStep:
+    """For comparison only: a new RunspacePool for every step, as a naive client would do."""
+
+    def __init__(self, host: Host, connection: ConnectionOptions, credentials: Credentials) -> None:
+        self.host, self.connection, self.credentials = host, connection, credentials
+
+    def open(self) -> PoolPerStep:
+        return self
+
+    def close(self) -> None:
+        pass
+
+    def run(self, script: str, parameters: Mapping[str, Any], timeout_s: float) -> ScriptRun:
+        with Session(self.host, self.connection, self.credentials) as session:
+            return session.run(script, parameters, timeout_s)
+
+
+def timed_run(
+    code: str, hosts_file: Path, forks: int, directory: Path, pool_per_step: bool = False
+) -> tuple[float, dict[str, int], int]:
     library = PlaybookLibrary(())
     from remediate.codes import ErrorCode
 
@@ -58,7 +80,12 @@ def timed_run(code: str, hosts_file: Path, forks: int, directory: Path) -> tuple
     log_path = directory / f"audit-{forks}.jsonl"
     began = time.perf_counter()
     with AuditLog(log_path) as log:
-        engine = Engine(lambda host: Session(host, connection, credentials), log, EngineOptions(forks=forks))
+        def connect(host: Host) -> Session | PoolPerStep:
+            if pool_per_step:
+                return PoolPerStep(host, connection, credentials)
+            return Session(host, connection, credentials)
+
+        engine = Engine(connect, log, EngineOptions(forks=forks))
         report = engine.run(plan)
     elapsed = time.perf_counter() - began
     assert verify(log_path).ok
@@ -73,11 +100,12 @@ def main() -> None:
     parser.add_argument("--scenario", default="kms-moved")
     parser.add_argument("--code", default="0xC004F074")
     parser.add_argument("--smoke", action="store_true", help="a quick check: 6 hosts, forks 1 and 3")
+    parser.add_argument("--no-pool-comparison", action="store_true")
     arguments = parser.parse_args()
     if arguments.smoke:
         arguments.hosts, arguments.forks = 6, "1,3"
     forks_list = [int(value) for value in arguments.forks.split(",")]
-    print(f"{arguments.hosts} hosts ({arguments.scenario}), code {arguments.code}, NTLM over HTTP with sealing")
+    print(f"{arguments.hosts} hosts ({arguments.scenario}), {arguments.code}, NTLM over HTTP with sealing")
     print(f"{'forks':>5} {'seconds':>8} {'hosts/s':>8} {'steps/s':>8} {'speed-up':>9}  outcomes")
     baseline: float | None = None
     for forks in forks_list:
@@ -94,6 +122,23 @@ def main() -> None:
             f"{forks:>5} {elapsed:>8.2f} {arguments.hosts / elapsed:>8.1f} {steps / elapsed:>8.1f} "
             f"{baseline / elapsed:>8.2f}x  {counts}"
         )
+    if arguments.no_pool_comparison:
+        return
+    forks = forks_list[-1]
+    timings: dict[bool, float] = {}
+    for per_step in (False, True):
+        with tempfile.TemporaryDirectory(prefix="remediate-bench-") as folder:
+            directory = Path(folder)
+            process, hosts_file = start_sandbox(arguments.scenario, arguments.hosts, directory)
+            try:
+                timings[per_step] = timed_run(arguments.code, hosts_file, forks, directory, per_step)[0]
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+    print(
+        f"one pool per host: {timings[False]:.2f}s; a new pool per step: {timings[True]:.2f}s "
+        f"({timings[True] / timings[False]:.2f}x slower) at --forks {forks}"
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import getpass
 import hashlib
 import json
 import os
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ from remediate.secret import Secret, scrub
 
 GENESIS = "0" * 64  # the `prev` of the first event of a log
 MAX_TEXT = 8000  # characters kept of any one text (script output can be long)
+SHORT_SECRET = 8  # secrets shorter than this are masked only as whole words (see Redactor)
+SECRET_MASK = "********"
+_WORD_START = r"(?<![0-9A-Za-z])"
+_WORD_END = r"(?![0-9A-Za-z])"
 DEFAULT_DIR = Path("remediate-audit")
 
 # Event types, in the order a run writes them.
@@ -42,30 +47,49 @@ RUN_FINISHED = "run_finished"
 
 
 class Redactor:
-    """Masks product keys, scrubs known secrets and truncates long texts, in any JSON-like value."""
+    """Masks product keys, scrubs known secrets and truncates long texts, in any JSON-like value.
 
-    def __init__(self, secrets: Iterable[Secret | ProductKey] = (), max_text: int = MAX_TEXT) -> None:
-        self._secrets: list[Secret | ProductKey] = list(secrets)
+    A secret shorter than SHORT_SECRET characters is replaced only where it stands as a whole word: replacing
+    every "p" of a one-letter password would leave the text unreadable and betray the password's shape.
+    """
+
+    def __init__(self, secrets: Iterable[Secret | ProductKey] = (), max_text: int | None = MAX_TEXT) -> None:
+        self._secrets: list[Secret | ProductKey] = []
+        self._short_words: list[str] = []
+        self._short: re.Pattern[str] | None = None
         self._max_text = max_text
+        self.add(secrets)
 
     def add(self, secrets: Iterable[Secret | ProductKey]) -> None:
-        self._secrets.extend(secrets)
+        for secret in secrets:
+            if isinstance(secret, Secret) and len(secret.reveal()) < SHORT_SECRET:
+                self._add_short(secret)
+            else:
+                self._secrets.append(secret)
+
+    def _add_short(self, secret: Secret) -> None:
+        if not secret.reveal():
+            return
+        self._short_words.append(re.escape(secret.reveal()))
+        self._short = re.compile(f"{_WORD_START}(?:{'|'.join(self._short_words)}){_WORD_END}")
 
     def text(self, value: str) -> str:
-        masked = mask_product_keys(scrub(value, self._secrets))
-        if len(masked) > self._max_text:
+        masked = scrub(value, self._secrets)
+        if self._short is not None:
+            masked = self._short.sub(SECRET_MASK, masked)
+        if self._max_text is not None and len(masked) > self._max_text:
             cut = len(masked) - self._max_text
             masked = f"{masked[: self._max_text]}... [{cut} more characters not kept]"
         return masked
 
     def value(self, value: Any) -> Any:
-        """A JSON-ready copy of `value` with every string redacted (mapping keys included)."""
+        """A JSON-ready copy of `value` with every string redacted (mapping keys: product keys masked)."""
         if isinstance(value, str):
             return self.text(value)
         if value is None or isinstance(value, (bool, int, float)):
             return value
         if isinstance(value, Mapping):
-            return {self.text(str(key)): self.value(item) for key, item in value.items()}
+            return {mask_product_keys(str(key)): self.value(item) for key, item in value.items()}
         if isinstance(value, (list, tuple, set, frozenset)):
             return [self.value(item) for item in value]
         # Anything else (a ProductKey, a Secret, an ErrorCode, a Path): its str(), which masks what it must.
@@ -310,3 +334,20 @@ def show(path: str | Path) -> list[RunSummary]:
             run.summary = dict(event.get("summary") or {})
             run.interrupted = bool(event.get("interrupted"))
     return runs
+
+
+RERUN_OUTCOMES = ("failed", "unreachable", "skipped")
+
+
+def hosts_to_rerun(path: str | Path) -> tuple[str | None, list[str]]:
+    """The last run of a log: its code, and the hosts that did not end healthy, fixed or escalate (failed,
+    unreachable, skipped, or started without an outcome: a crash). Refuses a log that does not verify."""
+    result = verify(path)
+    if not result.ok:
+        raise AuditError(f"the audit log {path} does not verify: {result.describe()}")
+    runs = show(path)
+    if not runs:
+        raise AuditError(f"the audit log {path} records no run")
+    last = runs[-1]
+    hosts = [host for host, fields in last.hosts.items() if fields.get("outcome") in (*RERUN_OUTCOMES, None)]
+    return last.code, hosts

@@ -381,7 +381,7 @@ def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: s
         if generated:
             click.echo(f"password: {fleet.password}   (generated for this sandbox; shown once)")
         else:
-            click.echo("password: as given")
+            click.echo("password: the one given (--password or $REMEDIATE_PASSWORD)")
         click.echo(f"ready: {len(hosts)} sandbox hosts up on 127.0.0.1 (Ctrl-C stops)")
         sys.stdout.flush()
         while not stop.wait(0.5):
@@ -424,6 +424,9 @@ _LIVE_OPTIONS = [
                  "5xx, quota. A step that changes a host and is not idempotent is never retried."),
     click.Option(["--max-fail-percent"], type=click.FloatRange(0, 100), default=None,
                  help="Start no new host once more than this percentage of finished hosts failed."),
+    click.Option(["--rerun-failed", "rerun_failed"], default=None, metavar="AUDIT",
+                 type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="Only the hosts that ended failed, unreachable or skipped in the last run of AUDIT."),
     click.Option(["--audit", "audit_file"], type=click.Path(dir_okay=False, path_type=Path), default=None,
                  help="Audit log file (default: remediate-audit/<UTC time>-<code>.jsonl)."),
     click.Option(["--junit", "junit_file"], type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -516,20 +519,38 @@ def _prepare_connection(connection: Any, hosts: list[Any], errors: Any) -> Any:
     return _credentials(needs_password=not auths <= {"kerberos", "certificate"})
 
 
+def _only_failed_hosts(plan: Any, log: Path, errors: Any) -> Any:
+    """The plan cut down to the hosts an earlier run did not finish well (--rerun-failed)."""
+    import dataclasses
+
+    from remediate.audit import hosts_to_rerun
+
+    code, labels = hosts_to_rerun(log)
+    if code is not None and code != str(plan.code):
+        raise UsageError(f"--rerun-failed {log}: that run was for {code}, not {plan.code}")
+    wanted = set(labels)
+    kept = tuple(host_plan for host_plan in plan.hosts if host_plan.label in wanted)
+    missing = wanted - {host_plan.label for host_plan in kept}
+    if missing:
+        errors.print(f"note: not in the hosts file any more: {', '.join(sorted(missing))}")
+    if not kept:
+        click.echo(f"nothing to rerun: every host of the last run in {log} ended healthy, fixed or escalate")
+        sys.exit(ExitCode.OK)
+    errors.print(f"rerunning {len(kept)} of {len(plan.hosts)} host(s) from {log}")
+    return dataclasses.replace(plan, hosts=kept)
+
+
 def _run_live(plan: Any, *, output: str) -> None:
     """Execute a Plan on its hosts: connect, detect, fix, verify, audit, report; exit with the run's code."""
     from rich.console import Console
 
     from remediate import audit as audit_log
     from remediate.engine import Engine, EngineOptions
-    from remediate.report import LiveProgress, print_summary, to_json, write_junit
-    from remediate.results import ExitCategory
+    from remediate.report import LiveProgress
     from remediate.transport import Session, secrets_in
 
     context = click.get_current_context()
     live: dict[str, Any] = context.meta.get("remediate.live", {})
-    if plan is None:
-        raise UsageError("`remediate run auto` is not available in this version: give the error code")
     connection = _connection_options(live)
     options = EngineOptions(
         forks=int(live.get("forks", 10)),
@@ -539,6 +560,11 @@ def _run_live(plan: Any, *, output: str) -> None:
         language=context.params.get("lang") or _default_lang(),
     )
     errors = Console(stderr=True, highlight=False)
+    if plan is None:
+        _run_auto(context.params, live, connection, options, output, errors)
+        return
+    if live.get("rerun_failed"):
+        plan = _only_failed_hosts(plan, live["rerun_failed"], errors)
     credentials = _prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], errors)
     secrets = [found for hp in plan.hosts for step in hp.steps for found in secrets_in(step.parameters)]
     if credentials is not None:
@@ -552,14 +578,89 @@ def _run_live(plan: Any, *, output: str) -> None:
                 lambda host: Session(host, connection, credentials), log, options, observer=progress
             )
             report = engine.run(plan, arguments=sys.argv[1:])
+    _finish_run(report, path, redactor, output, live, options.language)
+
+
+def _run_auto(params: dict[str, Any], live: dict[str, Any], connection: Any, options: Any, output: str,
+              errors: Any) -> None:
+    """`run auto`: read each host's licence, pick the playbook of the code it reports, run all as one run."""
+    from remediate import audit as audit_log
+    from remediate import resources
+    from remediate.engine import Engine
+    from remediate.inventory import load_hosts
+    from remediate.playbook import PlaybookLibrary
+    from remediate.render import Renderer, build_plan
+    from remediate.report import LiveProgress
+    from remediate.status import AUTO, STATUS_TEMPLATE, choose_playbooks, read_status
+    from remediate.transport import Session, secrets_in
+    from remediate.values import RunValues
+
+    if live.get("rerun_failed"):
+        raise UsageError("--rerun-failed needs the error code of the earlier run, not auto")
+    library = PlaybookLibrary(params.get("playbook_dirs") or ())
+    hosts = load_hosts(params["hosts_file"])
+    run_values = RunValues.from_options(params.get("set_options") or (), params.get("secret_env") or (),
+                                        params.get("secrets_file"))
+    credentials = _prepare_connection(connection, hosts, errors)
+    template = Renderer([resources.templates_dir()]).environment.get_template(STATUS_TEMPLATE)
+    script = template.render(options={}, step={"id": "status", "phase": "detect"})
+    errors.print(f"auto: reading the licence of {len(hosts)} host(s) to choose each one's playbook")
+    statuses = read_status(hosts, lambda host: Session(host, connection, credentials), script,
+                           forks=options.forks, attempts=options.transient_attempts)
+    choice = choose_playbooks(statuses, library.find)
+    renderer = Renderer.for_library(library)
+    # Every plan is rendered (and every value checked) before the first change.
+    plans = [build_plan(playbook, group, _values_for(run_values, playbook), renderer, code=code,
+                        allow=params.get("allow") or ())
+             for code, (playbook, group) in choice.groups.items()]
+    for plan in plans:
+        errors.print(f"  {plan.playbook.code} ({plan.playbook.title.en}): {len(plan.hosts)} host(s)")
+    host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
+    secrets = [found for hp in host_plans for step in hp.steps for found in secrets_in(step.parameters)]
+    if credentials is not None:
+        secrets.extend(credentials.secrets)
+    redactor = audit_log.Redactor(secrets)
+    path = live.get("audit_file") or audit_log.default_path(AUTO)
+    with audit_log.AuditLog(path, redactor) as log:
+        showing = output != "json" and errors.is_terminal
+        with LiveProgress(len(hosts), console=errors, enabled=showing) as progress:
+            engine = Engine(
+                lambda host: Session(host, connection, credentials), log, options, observer=progress
+            )
+            report = engine.run_hosts(host_plans, code=AUTO, arguments=sys.argv[1:], decided=choice.decided,
+                                      order=[host.label for host in hosts],
+                                      prelude=[("status", status.to_dict()) for status in statuses])
+    _finish_run(report, path, redactor, output, live, options.language)
+
+
+def _values_for(run_values: Any, playbook: Any) -> Any:
+    """Of the run's values, those this playbook declares (auto runs several playbooks with one set)."""
+    import dataclasses
+
+    declared = set(playbook.parameters)
+    return dataclasses.replace(
+        run_values,
+        settings={name: value for name, value in run_values.settings.items() if name in declared},
+        secrets={name: value for name, value in run_values.secrets.items() if name in declared},
+    )
+
+
+def _finish_run(
+    report: Any, path: Path, redactor: Any, output: str, live: dict[str, Any], language: str
+) -> None:
+    """Show the run (table or JSON), write JUnit if asked, exit with the run's code."""
+    from rich.console import Console
+
+    from remediate.report import print_summary, to_json, write_junit
+    from remediate.results import ExitCategory
+
     if output == "json":
         click.echo(to_json(report, redactor))
+        click.echo(f"audit log: {path}", err=True)
     else:
-        print_summary(report, Console(highlight=False, soft_wrap=True), redactor)
+        print_summary(report, Console(highlight=False, soft_wrap=True), redactor, language)
     if live.get("junit_file"):
         write_junit(report, live["junit_file"], redactor)
-    if output == "json":
-        click.echo(f"audit log: {path}", err=True)
     codes = {
         ExitCategory.OK: ExitCode.OK,
         ExitCategory.FAILED: ExitCode.FAILED,
@@ -682,3 +783,29 @@ def status_command(hosts_file: Path, output: str, lang: str | None, **live: Any)
 
 
 status_command.params.extend(option for option in _LIVE_OPTIONS if option.name in _STATUS_OPTION_NAMES)
+
+
+@main.command("demo")
+@click.option("--scenario", default="kms-moved", show_default=True, help="A sandbox scenario NAME or FILE.")
+@click.option("--hosts", "count", type=click.IntRange(1, 200), default=8, show_default=True,
+              help="How many sandbox hosts.")
+@click.option("--code", default="0xC004F074", show_default=True, help="The code whose playbook runs.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("remediate-demo"), show_default=True, help="Folder for the hosts file, audit log.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@reports_errors
+def demo_command(scenario: str, count: int, code: str, directory: Path, seed: int) -> None:
+    """A live run with nothing to set up: sandbox hosts on loopback, the real playbook, a verified audit."""
+    from rich.console import Console
+
+    from remediate.demo import run_demo
+    from remediate.results import ExitCategory
+
+    console = Console(highlight=False, soft_wrap=True)
+    chosen = Path(scenario) if Path(scenario).is_file() else scenario
+    result = run_demo(directory, console, scenario=str(chosen), count=count, code=code, seed=seed,
+                      progress=console.is_terminal)
+    console.print(f"audit log verified: {result.audit_verified}")
+    console.print(f"next: remediate audit show {result.audit_file}")
+    ok = result.report.exit_category in (ExitCategory.OK, ExitCategory.ESCALATE)
+    sys.exit(ExitCode.OK if ok else ExitCode.FAILED)

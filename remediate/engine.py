@@ -147,23 +147,48 @@ class Engine:
         self._interrupted.set()
 
     def run(self, plan: Plan, arguments: Sequence[str] = ()) -> RunReport:
+        return self.run_hosts(plan.hosts, code=str(plan.code), arguments=arguments)
+
+    def run_hosts(
+        self,
+        host_plans: Sequence[HostPlan],
+        code: str,
+        arguments: Sequence[str] = (),
+        decided: Sequence[HostReport] = (),
+        order: Sequence[str] | None = None,
+        prelude: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    ) -> RunReport:
+        """Run host plans (of one playbook or several, as `run auto` has them) as one audited run.
+
+        decided: hosts whose outcome is known without running a playbook (auto: licensed, unreachable, or no
+        playbook for their code); recorded and reported with the rest. order: host labels in report order.
+        prelude: (type, fields) events to record right after the run starts (auto: each host's licence read).
+        """
         started = time.monotonic()
+        playbooks = {str(hp.playbook.code): hp.playbook.sha256 for hp in host_plans}
         self.audit.record(
             RUN_STARTED,
             operator=operator_name(),
             version=__version__,
-            code=str(plan.code),
+            code=code,
             arguments=list(arguments),
-            playbooks={str(plan.playbook.code): plan.playbook.sha256},
-            hosts=[host_plan.label for host_plan in plan.hosts],
+            playbooks=playbooks,
+            hosts=[host_plan.label for host_plan in host_plans] + [known.host for known in decided],
             forks=self.options.forks,
         )
+        for event_type, fields in prelude:
+            self.audit.record(event_type, **fields)
+        for known in decided:
+            self.audit.record(HOST_STARTED, host=known.host, code=known.code)
+            self._record_outcome(known)
+            self._note_finished(known)
+            self.observer.host_finished(known)
         reports: dict[int, HostReport] = {}
-        forks = max(1, min(self.options.forks, len(plan.hosts) or 1))
+        forks = max(1, min(self.options.forks, len(host_plans) or 1))
         with ThreadPoolExecutor(max_workers=forks, thread_name_prefix="remediate-host") as pool:
             futures: dict[Future[HostReport], int] = {
                 pool.submit(self._host_or_skip, host_plan): index
-                for index, host_plan in enumerate(plan.hosts)
+                for index, host_plan in enumerate(host_plans)
             }
             pending = set(futures)
             while pending:
@@ -174,9 +199,13 @@ class Engine:
                     continue
                 for future in done:
                     reports[futures[future]] = future.result()
+        hosts = [reports[index] for index in range(len(host_plans))] + list(decided)
+        if order is not None:
+            position = {label: number for number, label in enumerate(order)}
+            hosts.sort(key=lambda done: position.get(done.host, len(position)))
         report = RunReport(
-            code=str(plan.code),
-            hosts=[reports[index] for index in range(len(plan.hosts))],
+            code=code,
+            hosts=hosts,
             interrupted=self._interrupted.is_set(),
             stopped_early=self._stop_starting.is_set() and not self._interrupted.is_set(),
             duration_s=time.monotonic() - started,

@@ -25,12 +25,46 @@ OUTCOME_STYLE = {
     Outcome.PLANNED: "cyan",
 }
 
-VERDICT = {
-    ExitCategory.OK: ("every host is healthy or fixed", "bold green"),
-    ExitCategory.FAILED: ("at least one host was not fixed", "bold red"),
-    ExitCategory.UNREACHABLE: ("no host could be reached", "bold magenta"),
-    ExitCategory.ESCALATE: ("no failures, but at least one host needs a human", "bold yellow"),
-    ExitCategory.INTERRUPTED: ("interrupted: in-flight steps were finished and recorded", "bold red"),
+VERDICT = {  # (English, Japanese, style)
+    ExitCategory.OK: (
+        "every host is healthy or fixed",
+        "すべてのホストが正常、または修復済みです",
+        "bold green",
+    ),
+    ExitCategory.FAILED: ("at least one host was not fixed", "修復できなかったホストがあります", "bold red"),
+    ExitCategory.UNREACHABLE: (
+        "no host could be reached",
+        "どのホストにも接続できませんでした",
+        "bold magenta",
+    ),
+    ExitCategory.ESCALATE: (
+        "no failures, but at least one host needs a human",
+        "失敗はありませんが、担当者の対応が必要なホストがあります",
+        "bold yellow",
+    ),
+    ExitCategory.INTERRUPTED: (
+        "interrupted: in-flight steps were finished and recorded",
+        "中断しました: 実行中のステップは完了させて記録しました",
+        "bold red",
+    ),
+}
+WORDS = {  # the few words of the summary, in the user's language
+    "en": {
+        "host": "host",
+        "outcome": "outcome",
+        "codes": "code before → after",
+        "why": "why",
+        "human": "needs a human",
+        "audit": "audit log",
+    },
+    "ja": {
+        "host": "ホスト",
+        "outcome": "結果",
+        "codes": "エラー コード (前 → 後)",
+        "why": "理由",
+        "human": "担当者の対応が必要",
+        "audit": "監査ログ",
+    },
 }
 
 
@@ -77,14 +111,15 @@ def _code(report: HostReport) -> str:
     return f"{before} → {after}"
 
 
-def print_summary(report: RunReport, console: Console, redactor: Redactor | None = None) -> None:
+def print_summary(
+    report: RunReport, console: Console, redactor: Redactor | None = None, language: str = "en"
+) -> None:
     """The end-of-run table: one row per host, then counts by outcome and the verdict."""
     redactor = redactor or Redactor()
     table = Table(title=f"remediate {report.code}: {len(report.hosts)} host(s)", title_justify="left")
-    table.add_column("host")
-    table.add_column("outcome")
-    table.add_column("code before → after")
-    table.add_column("why")
+    words = WORDS["ja" if language == "ja" else "en"]
+    for column in ("host", "outcome", "codes", "why"):
+        table.add_column(words[column])
     for host in report.hosts:
         table.add_row(
             redactor.text(host.host),
@@ -98,13 +133,18 @@ def print_summary(report: RunReport, console: Console, redactor: Redactor | None
         if count:
             counts.append(f"{outcome} {count}   ", style=OUTCOME_STYLE[Outcome(outcome)])
     console.print(counts)
+    needing: dict[str, list[str]] = {}  # the same guidance once, with every host it concerns
     for host in report.hosts:
         if host.outcome is Outcome.ESCALATE and host.guidance:
-            console.print(Text(f"{redactor.text(host.host)} needs a human: {redactor.text(host.guidance)}"))
-    verdict, style = VERDICT[report.exit_category]
+            needing.setdefault(host.guidance, []).append(host.host)
+    for guidance, hosts in needing.items():
+        names = ", ".join(redactor.text(name) for name in hosts)
+        console.print(Text(f"{words['human']} ({names}): {redactor.text(guidance)}", style="yellow"))
+    english, japanese, style = VERDICT[report.exit_category]
+    verdict = japanese if language == "ja" else english
     console.print(Text(verdict, style=style))
     if report.audit_path:
-        console.print(f"audit log: {report.audit_path}")
+        console.print(f"{words['audit']}: {report.audit_path}")
 
 
 def to_json(report: RunReport, redactor: Redactor | None = None) -> str:

@@ -17,7 +17,10 @@ import tenacity
 from remediate.codes import ErrorCode, code_info
 from remediate.errors import TransportError
 from remediate.inventory import Host
-from remediate.results import ScriptRun, StepResult
+from remediate.playbook import Playbook
+from remediate.results import HostReport, Outcome, ScriptRun, StepResult
+
+AUTO = "auto"
 
 STATUS_TEMPLATE = "license-state.ps1.j2"
 STATUS_TIMEOUT_S = 120.0
@@ -127,3 +130,47 @@ def read_status(
 
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
         return list(pool.map(one, hosts))
+
+
+@dataclass
+class AutoChoice:
+    """What `run auto` does with each host after reading its licence."""
+
+    groups: dict[ErrorCode, tuple[Playbook, list[Host]]]  # playbook code -> the playbook and its hosts
+    decided: list[HostReport]  # licensed, unreachable, or no playbook for its code
+
+
+def choose_playbooks(
+    statuses: Sequence[HostStatus], find: Callable[[ErrorCode], Playbook | None]
+) -> AutoChoice:
+    """Each host's playbook from the code its licence reports now (a playbook's `also` codes count)."""
+    choice = AutoChoice(groups={}, decided=[])
+    for status in statuses:
+
+        def decided(outcome: Outcome, reason: str, status: HostStatus = status) -> None:
+            choice.decided.append(
+                HostReport(
+                    host=status.label, code=AUTO, outcome=outcome, code_before=status.code, reason=reason
+                )
+            )
+
+        if status.unreachable:
+            decided(Outcome.UNREACHABLE, status.error or "unreachable")
+        elif status.licensed:
+            decided(Outcome.HEALTHY, "licensed: nothing to fix")
+        elif status.code is None:
+            detail = f": {status.error}" if status.error else ""
+            decided(
+                Outcome.ESCALATE,
+                f"not licensed ({status.state}) and no error code to choose a playbook{detail}",
+            )
+        else:
+            playbook = find(status.code)
+            if playbook is None:
+                decided(
+                    Outcome.ESCALATE,
+                    f"no playbook for {status.code}: {status.meaning() or 'a human must look'}",
+                )
+            else:
+                choice.groups.setdefault(playbook.code, (playbook, []))[1].append(status.host)
+    return choice

@@ -32,11 +32,12 @@ from pypsrp.exceptions import (
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
+from remediate.audit import Redactor
 from remediate.errors import TransportError, UsageError
 from remediate.inventory import AUTH_METHODS, SCHEMES, Host
 from remediate.productkey import ProductKey
 from remediate.results import ResultFormatError, ScriptRun, StepResult
-from remediate.secret import Secret, scrub
+from remediate.secret import Secret
 
 # pypsrp logs every timed-out request with a traceback; without a handler Python would print those to stderr.
 for _library in ("pypsrp", "spnego", "requests_credssp"):
@@ -204,7 +205,7 @@ def translate(
 ) -> TransportError:
     """The one place where pypsrp, requests and spnego errors become TransportError."""
     kind, transient, message = _classify(error)
-    return TransportError(kind, scrub(message, secrets or []), host=host, transient=transient)
+    return TransportError(kind, Redactor(secrets or []).text(message), host=host, transient=transient)
 
 
 def _classify(error: BaseException) -> tuple[str, bool, str]:
@@ -332,9 +333,12 @@ class Session:
                 no_proxy=True,
                 **extra,
             )
-            pool = RunspacePool(self._wsman)
-            pool.open()
-            self._pool = pool
+            self._pool = RunspacePool(self._wsman)
+            try:
+                self._pool.open()
+            except BaseException:
+                self.close()  # a half-open pool would hold one of the user's shells on the host
+                raise
         return self
 
     def close(self) -> None:
@@ -384,8 +388,9 @@ class Session:
             shell.stop()
 
     def _collect(self, shell: PowerShell, secrets: list[Secret | ProductKey]) -> ScriptRun:
-        errors = [scrub(_record_text(record), secrets) for record in shell.streams.error]
-        warnings = [scrub(str(record), secrets) for record in shell.streams.warning]
+        redactor = Redactor(secrets, max_text=None)  # masks only; the audit log truncates
+        errors = [redactor.text(_record_text(record)) for record in shell.streams.error]
+        warnings = [redactor.text(str(record)) for record in shell.streams.warning]
         output = [item for item in shell.output if item is not None]
         if shell.state == PIPELINE_FAILED or shell.had_errors:
             message = errors[-1] if errors else "the script failed"
@@ -400,10 +405,10 @@ class Session:
         try:
             result = StepResult.from_json(last)
         except ResultFormatError as error:
-            message = scrub(error.message, secrets)
+            message = redactor.text(error.message)
             return _failed(message, errors, warnings)
         if secrets:  # a script that echoes a key back must not carry it further
-            result = replace(result, output=scrub(result.output, secrets))
+            result = replace(result, output=redactor.text(result.output))
         return ScriptRun(result, errors=errors, warnings=warnings)
 
 

@@ -248,3 +248,12 @@ def test_a_writer_killed_mid_run_leaves_a_verifiable_log(tmp_path: Path) -> None
     result = verify(path)
     assert result.ok, result.describe()
     assert result.events >= 50
+
+
+def test_a_short_password_is_masked_as_a_word_without_mangling_the_text(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path, Redactor([Secret("p")])) as log:
+        log.record(audit.RUN_STARTED, operator="pat", arguments=["--hosts", "pc1.corp.example"], note="pw: p")
+    (event,) = audit.read_events(path)
+    assert event["operator"] == "pat" and event["arguments"] == ["--hosts", "pc1.corp.example"]
+    assert event["note"] == "pw: ********"

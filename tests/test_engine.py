@@ -435,3 +435,21 @@ def test_a_stop_request_finishes_in_flight_steps_and_starts_nothing(lab_factory:
     assert [host.outcome for host in report.hosts[1:]] == [Outcome.SKIPPED] * 3
     assert audit.verify(path).ok
     assert audit.read_events(path)[-1]["interrupted"] is True
+
+
+def test_without_verify_steps_a_failed_fix_is_not_reported_fixed(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(code=F074)})
+    steps = (step("detect", "detect"), step("fix-broken", "fix"))
+    report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(steps))
+    assert report.hosts[0].outcome is Outcome.FAILED
+    assert "fix-broken" in report.hosts[0].reason
+
+
+def test_a_host_that_cannot_be_logged_on_to_is_not_retried_forever(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine()})
+    lab.credentials = Credentials(lab.fleet.username, Secret("Wrong-Pass-0"))
+    began = time.monotonic()
+    report, _ = lab.run(tmp_path / "a.jsonl", transient_attempts=5, backoff_initial_s=1.0)
+    assert report.hosts[0].outcome is Outcome.UNREACHABLE and "auth" in report.hosts[0].reason
+    assert time.monotonic() - began < 1.0  # auth failures are not transient: no backoff
+    assert "Wrong-Pass-0" not in (tmp_path / "a.jsonl").read_text(encoding="utf-8")

@@ -220,3 +220,108 @@ def test_ctrl_c_finishes_in_flight_steps_and_exits_130(tmp_path: Path) -> None:
     assert events[-1]["type"] == audit.RUN_FINISHED and events[-1]["interrupted"] is True
     outcomes = [event["outcome"] for event in events if event["type"] == audit.OUTCOME]
     assert len(outcomes) == 6 and outcomes.count("skipped") >= 4  # hosts not started are recorded as such
+
+
+BOOTING = """
+name: booting
+description: Two hosts still booting, two up; all with stale DNS.
+hosts: 4
+world:
+  domain: corp.example
+  kms_hosts:
+    - {name: kms02.corp.example, address: 10.0.0.6, count: 80}
+groups:
+  - {name: booting, prefix: NEW, count: 2, edition: ServerStandard, fault: 0xC004F074, cause: stale-dns-cache,
+     transport: {not_up_for_s: 2.0}}
+  - {name: up, prefix: OLD, count: 2, edition: ServerStandard, fault: 0xC004F074, cause: stale-dns-cache}
+"""
+
+
+def test_rerun_failed_runs_only_the_hosts_that_did_not_finish_well(tmp_path: Path) -> None:
+    scenario = tmp_path / "booting.yaml"
+    scenario.write_text(BOOTING, encoding="utf-8")
+    fleet, hosts = start(scenario, None, tmp_path)
+    first_log, second_log = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    began = time.monotonic()
+    with fleet:
+        base = ["run", "0xC004F074", "--hosts", str(hosts), "--retries", "0"]
+        first = invoke([*base, "--audit", str(first_log), "--output", "json"], environment(fleet))
+        time.sleep(max(0.0, 2.2 - (time.monotonic() - began)))
+        second = invoke(
+            [*base, "--audit", str(second_log), "--output", "json", "--rerun-failed", str(first_log)],
+            environment(fleet),
+        )
+        nothing = invoke(
+            [*base, "--audit", str(tmp_path / "third.jsonl"), "--rerun-failed", str(second_log)],
+            environment(fleet),
+        )
+    assert first.exit_code == 1
+    counts = json.loads(first.stdout)["summary"]["counts"]
+    assert (counts["unreachable"], counts["fixed"]) == (2, 2)
+    assert second.exit_code == 0, second.output
+    rerun = json.loads(second.stdout)
+    assert len(rerun["hosts"]) == 2 and rerun["summary"]["counts"]["fixed"] == 2
+    unreachable_before = {
+        h["host"] for h in json.loads(first.stdout)["hosts"] if h["outcome"] == "unreachable"
+    }
+    assert {h["host"] for h in rerun["hosts"]} == unreachable_before
+    assert nothing.exit_code == 0 and "nothing to rerun" in nothing.output
+
+
+def test_rerun_failed_refuses_a_log_of_another_code(kms_moved: tuple[Fleet, Path], tmp_path: Path) -> None:
+    fleet, hosts = kms_moved
+    log = tmp_path / "a.jsonl"
+    invoke(["run", "0xC004F074", "--hosts", str(hosts), "--audit", str(log)], environment(fleet))
+    result = CliRunner().invoke(
+        main, ["run", "0xC004F050", "--hosts", str(hosts), "--rerun-failed", str(log)], env=environment(fleet)
+    )
+    assert result.exit_code == 2 and "0xC004F074" in result.output
+
+
+def test_demo_runs_a_whole_live_run_with_nothing_to_set_up(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["demo", "--hosts", "3", "--dir", str(tmp_path)], env={"REMEDIATE_PASSWORD": ""}
+    )
+    assert result.exit_code == 0, result.output
+    assert "every host is healthy or fixed" in result.output and "events verified" in result.output
+    (log,) = tmp_path.glob("*-0xC004F074.jsonl")
+    assert audit.verify(log).ok and (tmp_path / "hosts.txt").is_file()
+
+
+AUTO_MIX = """
+name: auto-mix
+description: One host per kind of answer run auto must give.
+hosts: 3
+world:
+  domain: corp.example
+  kms_hosts:
+    - {name: kms01.corp.example, address: 10.0.0.5, count: 60}
+groups:
+  - {name: f074, prefix: KMSSTALE, count: 1, edition: ServerStandard, fault: 0xC004F074,
+     cause: stale-dns-cache}
+  - {name: c008, prefix: KMSHOSTKEY, count: 1, edition: ServerStandard, fault: 0xC004C008}
+  - {name: healthy, prefix: OK, count: 1, edition: ServerStandard}
+"""
+
+
+def test_run_auto_picks_each_hosts_playbook_from_its_licence(tmp_path: Path) -> None:
+    scenario = tmp_path / "auto.yaml"
+    scenario.write_text(AUTO_MIX, encoding="utf-8")
+    fleet, hosts = start(scenario, None, tmp_path)
+    log = tmp_path / "audit.jsonl"
+    with fleet:
+        result = invoke(
+            ["run", "auto", "--hosts", str(hosts), "--audit", str(log), "--output", "json"],
+            environment(fleet),
+        )
+    assert result.exit_code == 4, result.output  # no failure, one host needs a human
+    report = json.loads(result.stdout)
+    assert report["summary"]["code"] == "auto"
+    by_code = {host["code_before"]: host for host in report["hosts"]}
+    assert by_code["0xC004F074"]["outcome"] == "fixed" and by_code["0xC004F074"]["code"] == "0xC004F074"
+    assert by_code["0xC004C008"]["outcome"] == "escalate" and by_code["0xC004C008"]["code"] == "0xC004C008"
+    assert by_code[None]["outcome"] == "healthy"
+    assert audit.verify(log).ok
+    events = audit.read_events(log)
+    assert sum(1 for event in events if event["type"] == "status") == 3
+    assert set(events[0]["playbooks"]) == {"0xC004F074", "0xC004C008"}

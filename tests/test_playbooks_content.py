@@ -235,6 +235,7 @@ def test_f074_walks_the_documented_recipe() -> None:
         "license-state.ps1.j2",
         "kms-discovery.ps1.j2",
         "kms-event.ps1.j2",
+        "clock-check.ps1.j2",
         "clock-resync.ps1.j2",
         "dns-flush.ps1.j2",
         "kms-set.ps1.j2",
@@ -242,8 +243,11 @@ def test_f074_walks_the_documented_recipe() -> None:
         "activate.ps1.j2",
     ):
         assert expected in templates
-    # The clock is resynchronised only when event 12288 carries 0xC004F06C.
-    assert "0xC004F06C" in (book.step("resync-clock").only_if or "")
+    # The clock is resynchronised only when the KMS host refused the time (0xC004F06C inside event 12288) or
+    # the skew against the operator's reference time exceeds the 4 hours KMS allows.
+    resync_condition = book.step("resync-clock").only_if or ""
+    assert "kms_rejected_timestamp" in resync_condition and "skew_exceeds_limit" in resync_condition
+    assert book.step("clock").params == {"ReferenceTimeUtc": "reference_time_utc"}
     # /skms when a KMS host is given, else /ckms back to auto-discovery - never both.
     with_host = _planned(book, kms_host="kms01.corp.example")
     without = _planned(book)
@@ -430,3 +434,17 @@ def test_edition_conversion_converts_an_evaluation_server_only_with_the_opt_in(t
     convert = next(s for s in report.steps if s.id == "convert-edition")
     assert convert.result is not None and convert.result.changed
     assert SANDBOX_SERVER_MAK not in convert.result.output
+
+
+def test_f074_resyncs_the_clock_only_when_it_is_more_than_four_hours_off(tmp_path: Any) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    def resync_ran(reference: datetime) -> bool:
+        stamp = reference.strftime("%Y-%m-%dT%H:%M:%SZ")
+        report, _ = run_on_sandbox("0xC004F074", "0xC004F074", tmp_path, {"reference_time_utc": stamp})
+        assert str(report.outcome) == "fixed"
+        return any(s.id == "resync-clock" and str(s.status) == "ran" for s in report.steps)
+
+    now = datetime.now(timezone.utc)
+    assert resync_ran(now - timedelta(hours=6))
+    assert not resync_ran(now + timedelta(minutes=3))

@@ -118,3 +118,10 @@ def test_progress_counts_hosts_by_outcome() -> None:
         progress.host_finished(HostReport(host="pc2", code="0xC004F074", outcome=Outcome.FAILED))
     text = buffer.getvalue()
     assert "2/2" in text and "fixed 1" in text and "failed 1" in text
+
+
+def test_the_summary_speaks_japanese_when_asked() -> None:
+    buffer = io.StringIO()
+    print_summary(sample_run(), Console(file=buffer, width=160, color_system=None), redactor(), language="ja")
+    text = buffer.getvalue()
+    assert "修復できなかったホストがあります" in text and "監査ログ" in text and "結果" in text

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pypsrp.client import Client
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import WSManFaultError
@@ -294,6 +296,11 @@ def test_pool_maintenance_messages_are_answered(ntlm_fleet: tuple[Fleet, EchoEng
         pool.reset_runspace_state()
         pool.exchange_keys()
         assert pool.is_alive() is True
+        # the pool reports itself as Windows PowerShell 5.1, as a Windows Server 2019 host does
+        private_data = pool.application_private_data
+        assert private_data is not None
+        versions = private_data.data["PSVersionTable"]
+        assert str(versions["PSVersion"]).startswith("5.1.") and versions["PSEdition"] == "Desktop"
 
 
 def test_a_closed_pool_is_gone_from_the_host(ntlm_fleet: tuple[Fleet, EchoEngine]) -> None:
@@ -327,3 +334,33 @@ def test_quota_of_shells_per_user_is_the_windows_fault(sandbox_fleet: StartFleet
     pools[2].open()  # a freed slot is usable again
     pools[1].close()
     pools[2].close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=60))
+def test_any_text_parameter_reaches_the_engine_unchanged(
+    ntlm_fleet: tuple[Fleet, EchoEngine], text: str
+) -> None:
+    fleet, engine = ntlm_fleet
+    with RunspacePool(wsman(fleet)) as pool:
+        ps = PowerShell(pool).add_script("param($Value) $Value").add_parameter("Value", text)
+        (echo,) = ps.invoke()
+    assert engine.requests[-1].commands[0].parameters == [("Value", text)]
+    assert echo["parameters"]["Value"] == text
+
+
+def test_a_malformed_request_is_a_fault_and_the_host_keeps_serving(sandbox_fleet: StartFleet) -> None:
+    import requests
+
+    fleet = sandbox_fleet([HostSpec("WS01", EchoEngine())], auth="basic")
+    endpoint = fleet.endpoint("WS01")
+    response = requests.post(
+        endpoint.url,
+        data=b"<not-soap",
+        headers={"Content-Type": "application/soap+xml;charset=UTF-8"},
+        auth=(fleet.username, fleet.password),
+        timeout=5,
+    )
+    assert response.status_code == 500
+    assert "WSManFault" in response.text and 'Code="2150858817"' in response.text
+    assert client(fleet).execute_cmd("hostname")[2] == 0

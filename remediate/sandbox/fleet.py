@@ -269,7 +269,9 @@ def hosts_for_scenario(
     """
     try:
         from remediate.sandbox.scenario import build_hosts  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
+    except ModuleNotFoundError as missing:
+        if missing.name != "remediate.sandbox.scenario":
+            raise  # the scenario module exists but is broken: say so, do not hide it
         names = [f"WS{number:02d}" for number in range(1, (count or 3) + 1)]
         notice = f"scenario {scenario!s} is not available (no scenario module): hosts without an engine"
         return [HostSpec(name, UnscriptedEngine(name)) for name in names], notice

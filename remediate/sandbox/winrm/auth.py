@@ -175,7 +175,9 @@ class ConnectionAuth:
             if self._context is None or self._established:
                 self._established = False
                 bindings = (
-                    GssChannelBindings(application_data=self.channel_binding) if self.channel_binding else None
+                    GssChannelBindings(application_data=self.channel_binding)
+                    if self.channel_binding
+                    else None
                 )
                 self._context = spnego.server(
                     protocol="negotiate",

@@ -28,7 +28,7 @@ from psrpcore import (
     SetMinRunspacesEvent,
     StreamType,
 )
-from psrpcore.types import PSInvocationState, PSRPMessageType
+from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion
 
 from remediate.sandbox import seam
 from remediate.sandbox.winrm import values, workers
@@ -37,6 +37,36 @@ from remediate.sandbox.winrm.wsman import invalid_fault, operation_timeout_fault
 SIGNAL_TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
 SIGNAL_PS_CTRL_C = "powershell/signal/ctrl_c"
 _FRAGMENT_PAYLOAD = 32_768  # bytes of PSRP data per outgoing payload; a Receive packs as many as fit
+
+
+def _engine_failure(error: Exception) -> seam.PipelineOutcome:
+    """An engine that raised, reported to the client as a failed pipeline (the host keeps serving)."""
+    return seam.PipelineOutcome(
+        state="Failed",
+        failure=seam.ErrorRecord(
+            message=f"The sandbox engine failed: {type(error).__name__}: {error}",
+            fully_qualified_error_id="SandboxEngineFailure",
+            exception_type="System.InvalidOperationException",
+        ),
+    )
+
+
+def _windows_private_data() -> dict[str, Any]:
+    """What Windows PowerShell 5.1 on Windows Server 2019 tells a client about itself when a pool opens."""
+    return {
+        "PSVersionTable": {
+            "PSVersion": PSVersion("5.1.17763.6414"),
+            "PSEdition": "Desktop",
+            "PSCompatibleVersions": [
+                PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1.17763.6414")
+            ],
+            "BuildVersion": PSVersion("10.0.17763.6414"),
+            "CLRVersion": PSVersion("4.0.30319.42000"),
+            "WSManStackVersion": PSVersion("3.0"),
+            "PSRemotingProtocolVersion": PSVersion("2.3"),
+            "SerializationVersion": PSVersion("1.1.0.1"),
+        }
+    }
 
 
 @dataclass
@@ -56,7 +86,7 @@ class PowerShellShell:
         self.engine = engine
         self.computer_name = computer_name
         self.closed = False
-        self._pool = ServerRunspacePool()
+        self._pool = ServerRunspacePool(application_private_data=_windows_private_data())
         self._runs: dict[uuid.UUID, _PipelineRun] = {}
         self._outbox: dict[uuid.UUID | None, deque[bytes]] = {None: deque()}
         self._cond = threading.Condition()
@@ -207,25 +237,20 @@ class PowerShellShell:
         for statement in statements:
             try:
                 outcome = self.engine.invoke_pipeline(statement)
-            except (
-                Exception
-            ) as error:  # the engine's bug must not take the host down; report it as PowerShell would
-                outcome = seam.PipelineOutcome(
-                    state="Failed",
-                    failure=seam.ErrorRecord(
-                        message=f"The sandbox engine failed: {type(error).__name__}: {error}",
-                        fully_qualified_error_id="SandboxEngineFailure",
-                        exception_type="System.InvalidOperationException",
-                    ),
-                )
+            except Exception as error:  # an engine bug fails the pipeline, never the host
+                outcome = _engine_failure(error)
             outcomes.append(outcome)
             if outcome.state != "Completed":
                 break
         with self._cond:
             if run.pipeline.pipeline_id in self._runs and run.pipeline.state == PSInvocationState.Running:
-                for outcome in outcomes:
-                    self._write(run, outcome)
-                self._finish(run, outcomes[-1] if outcomes else seam.PipelineOutcome())
+                final = outcomes[-1] if outcomes else seam.PipelineOutcome()
+                try:
+                    for outcome in outcomes:
+                        self._write(run, outcome)
+                except Exception as error:  # a value the engine returned that CLIXML cannot carry
+                    final = _engine_failure(error)
+                self._finish(run, final)
             run.finished = True
             self._drain()
 
