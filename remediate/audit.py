@@ -17,7 +17,6 @@ import getpass
 import hashlib
 import json
 import os
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,10 +31,6 @@ from remediate.secret import Secret, scrub
 
 GENESIS = "0" * 64  # the `prev` of the first event of a log
 MAX_TEXT = 8000  # characters kept of any one text (script output can be long)
-SHORT_SECRET = 8  # secrets shorter than this are masked only as whole words (see Redactor)
-SECRET_MASK = "********"
-_WORD_START = r"(?<![0-9A-Za-z])"
-_WORD_END = r"(?![0-9A-Za-z])"
 DEFAULT_DIR = Path("remediate-audit")
 
 # Event types, in the order a run writes them.
@@ -47,36 +42,18 @@ RUN_FINISHED = "run_finished"
 
 
 class Redactor:
-    """Masks product keys, scrubs known secrets and truncates long texts, in any JSON-like value.
-
-    A secret shorter than SHORT_SECRET characters is replaced only where it stands as a whole word: replacing
-    every "p" of a one-letter password would leave the text unreadable and betray the password's shape.
-    """
+    """Masks product keys, scrubs known secrets and truncates long texts, in any JSON-like value."""
 
     def __init__(self, secrets: Iterable[Secret | ProductKey] = (), max_text: int | None = MAX_TEXT) -> None:
         self._secrets: list[Secret | ProductKey] = []
-        self._short_words: list[str] = []
-        self._short: re.Pattern[str] | None = None
         self._max_text = max_text
         self.add(secrets)
 
     def add(self, secrets: Iterable[Secret | ProductKey]) -> None:
-        for secret in secrets:
-            if isinstance(secret, Secret) and len(secret.reveal()) < SHORT_SECRET:
-                self._add_short(secret)
-            else:
-                self._secrets.append(secret)
-
-    def _add_short(self, secret: Secret) -> None:
-        if not secret.reveal():
-            return
-        self._short_words.append(re.escape(secret.reveal()))
-        self._short = re.compile(f"{_WORD_START}(?:{'|'.join(self._short_words)}){_WORD_END}")
+        self._secrets.extend(secrets)
 
     def text(self, value: str) -> str:
         masked = scrub(value, self._secrets)
-        if self._short is not None:
-            masked = self._short.sub(SECRET_MASK, masked)
         if self._max_text is not None and len(masked) > self._max_text:
             cut = len(masked) - self._max_text
             masked = f"{masked[: self._max_text]}... [{cut} more characters not kept]"

@@ -8,6 +8,7 @@ its usual TypeError (a Secret is not a str), so a secret cannot leave the proces
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
@@ -61,6 +62,13 @@ class Secret:
         return self
 
 
+# A secret this short is masked only where it stands as a whole word: replacing every "p" of a one-letter
+# password would leave the text unreadable and betray the secret's shape. Longer ones are masked everywhere.
+SHORT_SECRET = 4
+_WORD_START = r"(?<![0-9A-Za-z])"
+_WORD_END = r"(?![0-9A-Za-z])"
+
+
 def scrub(text: str, secrets: Iterable[Secret | ProductKey]) -> str:
     """`text` with each secret's value replaced by ``********`` and every product key masked."""
     values: list[tuple[str, str]] = []
@@ -70,5 +78,8 @@ def scrub(text: str, secrets: Iterable[Secret | ProductKey]) -> str:
             values.append((value, MASK if isinstance(secret, Secret) else secret.masked))
     # Longest first, so a secret that contains another is replaced whole.
     for value, replacement in sorted(values, key=lambda item: len(item[0]), reverse=True):
-        text = text.replace(value, replacement)
+        if len(value) < SHORT_SECRET:
+            text = re.sub(f"{_WORD_START}{re.escape(value)}{_WORD_END}", replacement, text)
+        else:
+            text = text.replace(value, replacement)
     return mask_product_keys(text)

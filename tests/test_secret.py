@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from remediate.productkey import ProductKey
-from remediate.secret import MASK, Secret, scrub
+from remediate.secret import MASK, SHORT_SECRET, Secret, scrub
 
 PASSWORD = "Tr0ub4dor&3-ラボ"
 
@@ -78,7 +78,8 @@ def test_scrub_ignores_empty_secret() -> None:
     assert scrub("nothing to hide", [Secret("")]) == "nothing to hide"
 
 
-secret_text = st.text(alphabet=st.sampled_from(list("abc$`;'\"\\ラ")), min_size=1, max_size=20)
+secret_text = st.text(alphabet=st.sampled_from(list("abc$`;'\"\\ラ")), min_size=SHORT_SECRET, max_size=20)
+short_secret_text = st.text(alphabet=st.sampled_from(list("abc")), min_size=1, max_size=SHORT_SECRET - 1)
 other_text = st.text(alphabet=st.sampled_from(list("xyz \n*#")), max_size=30)
 
 
@@ -87,3 +88,15 @@ def test_scrubbed_text_never_contains_the_secret(value: str, before: str, after:
     scrubbed = scrub(before + value + after + value, [Secret(value)])
     assert value not in scrubbed
     assert scrubbed == before + MASK + after + MASK
+
+
+@given(short_secret_text, st.sampled_from([" ", "\n", "=", ":", '"']))
+def test_a_short_secret_is_masked_wherever_it_stands_as_a_word(value: str, separator: str) -> None:
+    text = f"password{separator}{value}{separator}end"
+    scrubbed = scrub(text, [Secret(value)])
+    assert scrubbed == f"password{separator}{MASK}{separator}end"
+
+
+def test_a_short_secret_inside_words_leaves_the_text_readable() -> None:
+    # A one-letter password must not turn every "p" of the output into asterisks.
+    assert scrub('{"port": 5985, "p": "p"}', [Secret("p")]) == f'{{"port": 5985, "{MASK}": "{MASK}"}}'

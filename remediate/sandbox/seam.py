@@ -68,7 +68,8 @@ class Command:
 
     text: str  # the script text (is_script) or the command name
     is_script: bool
-    parameters: list[tuple[str | None, Any]] = field(default_factory=list)  # (name or None for positional, value)
+    # (name, value); name None for a positional argument
+    parameters: list[tuple[str | None, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -83,12 +84,14 @@ PipelineState = Literal["Completed", "Failed", "Stopped"]
 @dataclass
 class PipelineOutcome:
     output: list[Any] = field(default_factory=list)
-    errors: list[ErrorRecord] = field(default_factory=list)  # non-terminating errors (Write-Error, cmdlet errors)
+    # non-terminating errors (Write-Error, cmdlet errors)
+    errors: list[ErrorRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     verbose: list[str] = field(default_factory=list)
     information: list[str] = field(default_factory=list)
     state: PipelineState = "Completed"
-    failure: ErrorRecord | None = None  # the terminating error when state == "Failed" (e.g. an uncaught throw)
+    # the terminating error when state == "Failed" (e.g. an uncaught throw)
+    failure: ErrorRecord | None = None
 
 
 @dataclass

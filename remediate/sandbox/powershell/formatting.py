@@ -1,4 +1,4 @@
-"""Text rendering: the -f operator (.NET composite formatting) and Out-String."""
+"""Text rendering: the -f operator (.NET composite formatting) and Out-String (with and without -Stream)."""
 
 from __future__ import annotations
 
@@ -119,6 +119,14 @@ def out_string(objects: list[Any]) -> str:
     if not lines:
         return ""
     return "\r\n".join(lines) + "\r\n"
+
+
+def out_string_stream(objects: list[Any]) -> list[str]:
+    """Out-String -Stream: the same text as out_string, one string per line, without line ends."""
+    text = out_string(objects)
+    if not text:
+        return []
+    return text[: -len("\r\n")].split("\r\n")
 
 
 def _property_list(item: PSObject | dict[Any, Any]) -> list[str]:
