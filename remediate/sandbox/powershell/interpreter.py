@@ -1,9 +1,12 @@
-"""The sandbox's PowerShell: runs a PSRP pipeline request (scripts and cmdlets) and reports its outcome."""
+"""The sandbox's PowerShell: runs a PSRP pipeline request (scripts and cmdlets) and reports its outcome.
+
+Besides scripts and cmdlets it accepts the pipeline pypsrp's Client.execute_ps sends (execute_ps_script)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from remediate.sandbox.commands import CommandSet
@@ -17,6 +20,7 @@ from remediate.sandbox.powershell.errors import (
     positional_not_found,
 )
 from remediate.sandbox.powershell.evaluator import Evaluator
+from remediate.sandbox.powershell.formatting import out_string_stream
 from remediate.sandbox.powershell.parser import parse_script
 from remediate.sandbox.powershell.values import (
     from_seam,
@@ -61,6 +65,55 @@ def _converter(type_name: str | None, parameter: str) -> Callable[[Any], Any] | 
 _UNBOUND_DEFAULTS: dict[str | None, Any] = {"string": "", "int": 0, "bool": False}
 
 
+@dataclass(frozen=True)
+class ExecutePsScript:
+    """The script inside a pipeline shaped the way pypsrp's Client.execute_ps sends one."""
+
+    script: Command  # the Invoke-Expression text, as a script without parameters
+    stream: bool  # piped to Out-String -Stream: the output becomes one string per line
+
+
+def execute_ps_script(request: PipelineRequest) -> ExecutePsScript | None:
+    """The script of `Invoke-Expression -Command <text>` [`| Out-String -Stream`] sent as PSRP commands, or None.
+
+    Real PowerShell accepts this pipeline from any PSRP client, so the sandbox does too: the text then runs as a
+    script under the dialect's rules, which still fail it loudly. Only this exact PSRP-level shape counts;
+    Invoke-Expression written inside script text, or with any other parameter or follower, stays outside the
+    dialect.
+    """
+    if request.input or not 1 <= len(request.commands) <= 2:
+        return None
+    first = request.commands[0]
+    if first.is_script or first.text.lower() != "invoke-expression" or len(first.parameters) != 1:
+        return None
+    name, text = first.parameters[0]
+    if name is None or _bare(name).lower() != "command" or not isinstance(text, str):
+        return None
+    stream = len(request.commands) == 2
+    if stream:
+        second = request.commands[1]
+        switches = [(_bare(name).lower() if name else None, value) for name, value in second.parameters]
+        if second.is_script or second.text.lower() != "out-string":
+            return None
+        if switches not in ([("stream", None)], [("stream", True)]):
+            return None
+    return ExecutePsScript(Command(text=text, is_script=True), stream)
+
+
+def _bare(parameter_name: str) -> str:
+    return parameter_name[1:] if parameter_name.startswith("-") else parameter_name
+
+
+def _fail_on_defect(outcome: PipelineOutcome, error: Exception) -> None:
+    log.exception("interpreter failure", exc_info=error)
+    outcome.state = "Failed"
+    outcome.failure = ErrorRecord(
+        message=f"The sandbox interpreter failed: {type(error).__name__}: {error}",
+        fully_qualified_error_id="SandboxInterpreterFailure",
+        category="NotSpecified",
+    )
+
+
 class Interpreter:
     """Runs the template dialect against one host's commands.
 
@@ -80,8 +133,10 @@ class Interpreter:
         evaluator = Evaluator(self.commands, dict(self.env), outcome)
         objects = [from_seam(item) for item in request.input]
         produced: list[Any] = []
+        wrapped = execute_ps_script(request)
+        commands = request.commands if wrapped is None else [wrapped.script]
         try:
-            for command in request.commands:
+            for command in commands:
                 produced = []
                 if command.is_script:
                     self._run_script(evaluator, command, produced)
@@ -95,13 +150,14 @@ class Interpreter:
             outcome.state = "Failed"
             outcome.failure = error.record()
         except Exception as error:  # a defect here must fail the pipeline, not the server thread
-            log.exception("interpreter failure")
-            outcome.state = "Failed"
-            outcome.failure = ErrorRecord(
-                message=f"The sandbox interpreter failed: {type(error).__name__}: {error}",
-                fully_qualified_error_id="SandboxInterpreterFailure",
-                category="NotSpecified",
-            )
+            _fail_on_defect(outcome, error)
+        if wrapped is not None and wrapped.stream:
+            # Out-String -Stream has already passed on the lines of whatever came before a failure
+            try:
+                produced = out_string_stream(produced)
+            except Exception as error:
+                produced = []
+                _fail_on_defect(outcome, error)
         outcome.output = [to_seam(item) for item in produced]
         return outcome
 

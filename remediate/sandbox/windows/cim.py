@@ -233,7 +233,7 @@ def instances(state: HostState, world: World, class_name: str) -> list[PSObject]
             PSObject(
                 _type_names("SoftwareLicensingProduct"),
                 product_properties(state, world, channel),
-                to_string=f'SoftwareLicensingProduct (ID = "{activation_id(state.edition.edition_id, channel)}")',  # noqa: E501
+                to_string=f'SoftwareLicensingProduct (ID = "{activation_id(state.edition.edition_id, channel)}")',
                 handle=("SoftwareLicensingProduct", channel),
             )
             for channel in product_channels(state)
