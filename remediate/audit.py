@@ -294,6 +294,9 @@ def show(path: str | Path) -> list[RunSummary]:
                     arguments=list(event.get("arguments") or []),
                 )
             )
+            # Every host the run meant to work on: one that never started (a crash) has no outcome either.
+            for host in event.get("hosts") or []:
+                runs[-1].hosts.setdefault(str(host), {"outcome": None})
             continue
         if not runs:
             continue

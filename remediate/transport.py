@@ -30,7 +30,7 @@ from pypsrp.exceptions import (
     WSManFaultError,
 )
 from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.wsman import WSMan
+from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
 
 from remediate.audit import Redactor
 from remediate.errors import TransportError, UsageError
@@ -55,6 +55,53 @@ QUOTA_FAULTS = (FAULT_QUOTA_SHELLS, 2150859173, 2150859180)  # shells, concurren
 PIPELINE_FAILED = 5  # PSInvocationState.FAILED
 PIPELINE_RUNNING = 1
 _LIBRARY_ERRORS = (WinRMError, requests.exceptions.RequestException, spnego.exceptions.SpnegoError, OSError)
+# pypsrp waits OperationTimeout + 2 s for the HTTP answer of a request that names an OperationTimeout.
+ANSWER_GRACE_S = 2.0
+MIN_POLL_S = 0.5  # the shortest OperationTimeout a Receive asks for
+STOP_TIMEOUT_S = 1  # OperationTimeout of the Signal that stops a timed-out step (its answer: 3 s at most)
+
+
+class _StepWSMan(WSMan):
+    """pypsrp's WSMan, with Receive and Signal bounded so that a step's timeout is a hard cap.
+
+    pypsrp sends a Receive that got no answer again, up to 5 times, each time waiting OperationTimeout + 2 s:
+    a hung host would hold a step six times longer than asked. Here a Receive is sent once; Session.run decides
+    whether time is left to send it again. A Signal (stopping a step) names a short OperationTimeout, so that
+    stopping a hung host does not wait for the connection timeout.
+    """
+
+    def receive(
+        self,
+        resource_uri: str,
+        resource: Any,
+        option_set: Any = None,
+        selector_set: Any = None,
+        timeout: int | None = None,
+    ) -> Any:
+        answer = self.invoke(WSManAction.RECEIVE, resource_uri, resource, option_set, selector_set, timeout)
+        return answer.find("s:Body", namespaces=NAMESPACES)
+
+    def signal(
+        self,
+        resource_uri: str,
+        resource: Any,
+        option_set: Any = None,
+        selector_set: Any = None,
+        timeout: int | None = None,
+    ) -> Any:
+        return super().signal(resource_uri, resource, option_set, selector_set, timeout or STOP_TIMEOUT_S)
+
+
+def poll_timeout(remaining_s: float, operation_timeout: float) -> float:
+    """The OperationTimeout of the next Receive of a step with `remaining_s` left before its deadline.
+
+    Its worst case (no answer at all: OperationTimeout + ANSWER_GRACE_S) ends by the deadline. When the
+    Receive after this one could not fit any more, this one takes all the time that is left instead.
+    """
+    fits = remaining_s - ANSWER_GRACE_S
+    if fits - operation_timeout < MIN_POLL_S + ANSWER_GRACE_S:
+        return round(max(MIN_POLL_S, fits), 3)
+    return float(operation_timeout)
 
 
 @dataclass(frozen=True)
@@ -88,11 +135,11 @@ class ConnectionOptions:
     port: int | None = None  # None: 5986 for https, 5985 for http
     ca_file: str | None = None  # a CA bundle to verify the host's certificate against
     insecure: bool = False  # skip certificate verification (explicit and loud, see cli)
-    connection_timeout: float = 30.0  # seconds to connect
+    # Seconds to connect, and to wait for any answer outside a step (logon, opening and closing the pool): a
+    # host that accepts TCP but never answers HTTP is given up after this long.
+    connection_timeout: float = 30.0
     operation_timeout: int = 20  # WS-Man OperationTimeout: how long one Receive may wait on the host
-    # pypsrp itself re-sends a Receive that timed out, up to 5 times, sleeping backoff * (2**n - 1) between:
-    # a host that hangs for good is reported after about 6 * (operation_timeout + 2) + 57 * backoff seconds.
-    receive_backoff: float = 0.5
+    receive_backoff: float = 0.5  # pause before sending again a Receive that got no answer (time permitting)
     certificate_pem: str | None = None  # auth=certificate: client certificate and key
     certificate_key_pem: str | None = None
 

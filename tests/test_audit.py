@@ -257,3 +257,19 @@ def test_a_short_password_is_masked_as_a_word_without_mangling_the_text(tmp_path
     (event,) = audit.read_events(path)
     assert event["operator"] == "pat" and event["arguments"] == ["--hosts", "pc1.corp.example"]
     assert event["note"] == "pw: ********"
+
+
+def test_a_crashed_run_reruns_the_hosts_it_never_finished_or_never_started(tmp_path: Path) -> None:
+    path = tmp_path / "crashed.jsonl"
+    with AuditLog(path) as log:
+        log.record(audit.RUN_STARTED, operator="alice", code="0xC004F074", arguments=["run"],
+                   hosts=["pc1", "pc2", "pc3", "pc4"])
+        log.record(audit.HOST_STARTED, host="pc1", code="0xC004F074")
+        log.record(audit.OUTCOME, host="pc1", outcome="fixed", code_before="0xC004F074", code_after=None)
+        log.record(audit.HOST_STARTED, host="pc2", code="0xC004F074")
+        log.record(audit.OUTCOME, host="pc2", outcome="failed", code_before="0xC004F074", code_after=None)
+        log.record(audit.HOST_STARTED, host="pc3", code="0xC004F074")
+        # The process dies here: pc3 is mid-run, pc4 never started, and no run-finished event is written.
+    code, hosts = audit.hosts_to_rerun(path)
+    assert code == "0xC004F074"
+    assert sorted(hosts) == ["pc2", "pc3", "pc4"]
