@@ -585,14 +585,11 @@ def _run_auto(params: dict[str, Any], live: dict[str, Any], connection: Any, opt
               errors: Any) -> None:
     """`run auto`: read each host's licence, pick the playbook of the code it reports, run all as one run."""
     from remediate import audit as audit_log
-    from remediate import resources
-    from remediate.engine import Engine
+    from remediate.auto import run_auto
     from remediate.inventory import load_hosts
     from remediate.playbook import PlaybookLibrary
-    from remediate.render import Renderer, build_plan
-    from remediate.report import LiveProgress
-    from remediate.status import AUTO, STATUS_TEMPLATE, choose_playbooks, read_status
-    from remediate.transport import Session, secrets_in
+    from remediate.status import AUTO
+    from remediate.transport import Session
     from remediate.values import RunValues
 
     if live.get("rerun_failed"):
@@ -602,47 +599,64 @@ def _run_auto(params: dict[str, Any], live: dict[str, Any], connection: Any, opt
     run_values = RunValues.from_options(params.get("set_options") or (), params.get("secret_env") or (),
                                         params.get("secrets_file"))
     credentials = _prepare_connection(connection, hosts, errors)
-    template = Renderer([resources.templates_dir()]).environment.get_template(STATUS_TEMPLATE)
-    script = template.render(options={}, step={"id": "status", "phase": "detect"})
-    errors.print(f"auto: reading the licence of {len(hosts)} host(s) to choose each one's playbook")
-    statuses = read_status(hosts, lambda host: Session(host, connection, credentials), script,
-                           forks=options.forks, attempts=options.transient_attempts)
-    choice = choose_playbooks(statuses, library.find)
-    renderer = Renderer.for_library(library)
-    # Every plan is rendered (and every value checked) before the first change.
-    plans = [build_plan(playbook, group, _values_for(run_values, playbook), renderer, code=code,
-                        allow=params.get("allow") or ())
-             for code, (playbook, group) in choice.groups.items()]
-    for plan in plans:
-        errors.print(f"  {plan.playbook.code} ({plan.playbook.title.en}): {len(plan.hosts)} host(s)")
-    host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
-    secrets = [found for hp in host_plans for step in hp.steps for found in secrets_in(step.parameters)]
-    if credentials is not None:
-        secrets.extend(credentials.secrets)
-    redactor = audit_log.Redactor(secrets)
     path = live.get("audit_file") or audit_log.default_path(AUTO)
-    with audit_log.AuditLog(path, redactor) as log:
-        showing = output != "json" and errors.is_terminal
-        with LiveProgress(len(hosts), console=errors, enabled=showing) as progress:
-            engine = Engine(
-                lambda host: Session(host, connection, credentials), log, options, observer=progress
-            )
-            report = engine.run_hosts(host_plans, code=AUTO, arguments=sys.argv[1:], decided=choice.decided,
-                                      order=[host.label for host in hosts],
-                                      prelude=[("status", status.to_dict()) for status in statuses])
-    _finish_run(report, path, redactor, output, live, options.language)
-
-
-def _values_for(run_values: Any, playbook: Any) -> Any:
-    """Of the run's values, those this playbook declares (auto runs several playbooks with one set)."""
-    import dataclasses
-
-    declared = set(playbook.parameters)
-    return dataclasses.replace(
-        run_values,
-        settings={name: value for name, value in run_values.settings.items() if name in declared},
-        secrets={name: value for name, value in run_values.secrets.items() if name in declared},
+    statuses = _read_licences(hosts, lambda host: Session(host, connection, credentials), options, errors)
+    result = run_auto(
+        hosts, library, lambda host: Session(host, connection, credentials), run_values,
+        audit_path=path, options=options, console=errors, progress=output != "json" and errors.is_terminal,
+        credential_secrets=credentials.secrets if credentials is not None else (),
+        allow=params.get("allow") or (), arguments=sys.argv[1:], statuses=statuses,
     )
+    _finish_run(result.report, path, result.redactor, output, live, options.language)
+
+
+class _ReadInterrupted(BaseException):
+    """Ctrl-C while auto reads the licences: the reads not begun yet end with this (nothing to retry)."""
+
+
+def _read_licences(hosts: list[Any], connect: Any, options: Any, errors: Any) -> Any:
+    """auto's licence reads. Ctrl-C: the first lets the reads in flight finish and exits 130, the second exits
+    130 at once. Either way nothing was changed: the reads only read, and no run has begun."""
+    import os
+    import signal
+    import threading
+
+    from rich.text import Text
+
+    from remediate.auto import WORDS
+    from remediate.status import read_fleet_status
+
+    stop = threading.Event()
+
+    def guarded(host: Any) -> Any:
+        if stop.is_set():
+            raise _ReadInterrupted()
+        return connect(host)
+
+    def pressed(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            sys.stdout.flush()
+            sys.stderr.write("interrupted: licence reads abandoned; nothing was changed\n")
+            sys.stderr.flush()
+            os._exit(ExitCode.INTERRUPTED)  # the reads in flight hold threads the interpreter would wait for
+        stop.set()
+        note = "interrupted: finishing the licence reads in flight; press Ctrl-C again to abandon them\n"
+        threading.Thread(target=lambda: (sys.stderr.write(note), sys.stderr.flush()), daemon=True).start()
+
+    words = WORDS["ja" if options.language == "ja" else "en"]
+    errors.print(Text(words["reading"].format(count=len(hosts))))
+    previous = signal.signal(signal.SIGINT, pressed)
+    statuses = None
+    try:
+        statuses = read_fleet_status(hosts, guarded, forks=options.forks, attempts=options.transient_attempts)
+    except _ReadInterrupted:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if stop.is_set():
+        errors.print("interrupted while reading the licences: nothing was changed")
+        sys.exit(ExitCode.INTERRUPTED)
+    return statuses
 
 
 def _finish_run(
@@ -736,13 +750,10 @@ def status_command(hosts_file: Path, output: str, lang: str | None, **live: Any)
     Exit 0 when every host is Licensed, 1 when one is not, 3 when no host could be reached.
     """
     from rich.console import Console
-    from rich.table import Table
 
-    from remediate import resources
     from remediate.audit import Redactor
     from remediate.inventory import load_hosts
-    from remediate.render import Renderer
-    from remediate.status import STATUS_TEMPLATE, read_status
+    from remediate.status import print_status, read_fleet_status
     from remediate.transport import Session
 
     lang = lang or _default_lang()
@@ -750,33 +761,14 @@ def status_command(hosts_file: Path, output: str, lang: str | None, **live: Any)
     connection = _connection_options(live)
     errors = Console(stderr=True, highlight=False)
     credentials = _prepare_connection(connection, hosts, errors)
-    template = Renderer([resources.templates_dir()]).environment.get_template(STATUS_TEMPLATE)
-    script = template.render(options={}, step={"id": "status", "phase": "detect"})
-    statuses = read_status(hosts, lambda host: Session(host, connection, credentials), script,
-                           forks=int(live["forks"]), attempts=int(live["retries"]) + 1)
+    statuses = read_fleet_status(hosts, lambda host: Session(host, connection, credentials),
+                                 forks=int(live["forks"]), attempts=int(live["retries"]) + 1)
     redactor = Redactor(credentials.secrets if credentials else [])
     if output == "json":
         click.echo(json.dumps(redactor.value([status.to_dict() for status in statuses]), ensure_ascii=False,
                               indent=2))
     else:
-        table = Table(title=f"licence state of {len(statuses)} host(s)", title_justify="left")
-        for column in ("host", "state", "code", "meaning", "product", "key", "KMS"):
-            table.add_column(column)
-        for status in statuses:
-            data = status.result.data if status.result else {}
-            kms = data.get("kms_machine") or data.get("discovered_kms_machine") or ""
-            table.add_row(
-                status.label,
-                status.state,
-                str(status.code or ""),
-                redactor.text(status.error or status.meaning(lang)),
-                redactor.text(str(data.get("name") or "")),
-                redactor.text(str(data.get("partial_product_key") or "")),
-                redactor.text(str(kms)),
-            )
-        Console(highlight=False, soft_wrap=True).print(table)
-        licensed = sum(1 for status in statuses if status.licensed)
-        click.echo(f"{licensed} of {len(statuses)} licensed")
+        print_status(statuses, Console(highlight=False, soft_wrap=True), redactor, lang)
     if statuses and all(status.unreachable for status in statuses):
         sys.exit(ExitCode.UNREACHABLE)
     sys.exit(ExitCode.OK if all(status.licensed for status in statuses) else ExitCode.FAILED)
@@ -786,26 +778,42 @@ status_command.params.extend(option for option in _LIVE_OPTIONS if option.name i
 
 
 @main.command("demo")
-@click.option("--scenario", default="kms-moved", show_default=True, help="A sandbox scenario NAME or FILE.")
-@click.option("--hosts", "count", type=click.IntRange(1, 200), default=8, show_default=True,
-              help="How many sandbox hosts.")
-@click.option("--code", default="0xC004F074", show_default=True, help="The code whose playbook runs.")
+@click.option("--scenario", default="mixed-fleet", show_default=True,
+              help="A shipped sandbox scenario NAME (mixed-fleet, kms-moved, after-imaging, healthy) or a FILE.")
+@click.option("--hosts", "count", type=click.IntRange(1, 200), default=None,
+              help="How many sandbox hosts (default: as many as the scenario has).")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("remediate-demo"), show_default=True, help="Folder for the hosts file, audit log.")
-@click.option("--seed", type=int, default=0, show_default=True)
+              default=Path("remediate-demo"), show_default=True, help="Folder for the hosts file and audit log.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
+@_lang_option
 @reports_errors
-def demo_command(scenario: str, count: int, code: str, directory: Path, seed: int) -> None:
-    """A live run with nothing to set up: sandbox hosts on loopback, the real playbook, a verified audit."""
+def demo_command(scenario: str, count: int | None, directory: Path, seed: int, lang: str | None) -> None:
+    """A live run with nothing to set up: sandbox hosts on loopback, `status`, then `run auto`, a verified audit.
+
+    Exits 0 when the run completed and its audit log verifies, whatever the hosts' outcomes.
+    """
     from rich.console import Console
+    from rich.text import Text
 
     from remediate.demo import run_demo
-    from remediate.results import ExitCategory
+    from remediate.report import VERDICT
 
+    lang = lang or _default_lang()
     console = Console(highlight=False, soft_wrap=True)
     chosen = Path(scenario) if Path(scenario).is_file() else scenario
-    result = run_demo(directory, console, scenario=str(chosen), count=count, code=code, seed=seed,
-                      progress=console.is_terminal)
-    console.print(f"audit log verified: {result.audit_verified}")
-    console.print(f"next: remediate audit show {result.audit_file}")
-    ok = result.report.exit_category in (ExitCategory.OK, ExitCategory.ESCALATE)
-    sys.exit(ExitCode.OK if ok else ExitCode.FAILED)
+    arguments = ("demo", "--scenario", str(scenario), *(("--hosts", str(count)) if count else ()),
+                 "--seed", str(seed), "--lang", lang)
+    result = run_demo(directory, console, scenario=chosen, count=count, seed=seed, language=lang,
+                      progress=console.is_terminal, arguments=arguments)
+    category = result.report.exit_category
+    english, japanese, _ = VERDICT[category]
+    code = int(ExitCode[category.name])
+    if lang == "ja":
+        line = f"実際の remediate run auto では終了コード {code} になります: {japanese}"
+    else:
+        line = f"a real `remediate run auto` on these hosts would exit {code}: {english}"
+    console.print(Text(line, "bold"))
+    console.print(Text(f"{'次' if lang == 'ja' else 'next'}: remediate audit show {result.audit_file}"))
+    if result.report.interrupted:
+        sys.exit(ExitCode.INTERRUPTED)
+    sys.exit(ExitCode.OK if result.audit.ok else ExitCode.FAILED)

@@ -1,76 +1,147 @@
 """`remediate demo`: a whole live run against sandbox hosts started for the occasion, nothing to set up.
 
-It starts emulated Windows hosts on loopback (real WinRM, NTLM with message encryption), runs the playbook of
-an error code on them exactly as `remediate run` would, shows the summary, and verifies the audit log.
+It starts emulated Windows hosts on loopback (real WinRM, NTLM with message encryption) from a shipped
+scenario, shows their licence exactly as `remediate status` does, runs `remediate run auto` on them through the
+same function the command uses, shows the summary, and verifies the audit log.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
-from remediate.audit import AuditLog, Redactor, default_path, verify
-from remediate.codes import ErrorCode
-from remediate.engine import Engine, EngineOptions
-from remediate.inventory import load_hosts
+from remediate.audit import Redactor, VerifyResult, default_path, verify
+from remediate.auto import run_auto
+from remediate.engine import EngineOptions
+from remediate.inventory import Host, load_hosts
 from remediate.playbook import PlaybookLibrary
-from remediate.render import Renderer, build_plan
-from remediate.report import LiveProgress, print_summary
+from remediate.report import print_summary
 from remediate.results import RunReport
 from remediate.sandbox.fleet import Fleet, generate_password
-from remediate.sandbox.scenario import build_hosts
+from remediate.sandbox.scenario import BuiltFleet, build
 from remediate.secret import Secret
+from remediate.status import AUTO, HostStatus, print_status, read_fleet_status
 from remediate.transport import ConnectionOptions, Credentials, Session
 from remediate.values import RunValues
 
-DEFAULT_SCENARIO = "kms-moved"
-DEFAULT_CODE = "0xC004F074"
+DEFAULT_SCENARIO = "mixed-fleet"
+# Playbooks wait between retries for the network or a KMS host to recover (up to a minute). Nothing changes
+# on a sandbox host while it waits, so the demo cuts every wait to this.
+RETRY_WAIT_S = 0.1
+
+WORDS = {
+    "en": {
+        "title": "remediate demo: {count} sandbox Windows hosts, scenario {scenario}",
+        "where": (
+            "The hosts run inside this process on 127.0.0.1 and speak real WinRM (NTLM, messages encrypted): "
+            "remediate talks to them exactly as to Windows. Nothing outside this machine is touched."
+        ),
+        "steps": (
+            "1. remediate status    read each host's licence (read-only)\n"
+            "2. remediate run auto  run the playbook of each host's error code: detect, fix, verify, or hand "
+            "over to a human\n"
+            "3. the summary, and the audit log checked"
+        ),
+        "waits": "Retry waits are cut to {wait:g} s: sandbox hosts do not change while a playbook waits.",
+        "status": "1. remediate status",
+        "auto": "2. remediate run auto",
+        "summary": "3. summary",
+        "intact": "audit log {path}: intact, {detail}",
+        "broken": "audit log {path}: NOT intact: {detail}",
+        "hosts_file": "hosts file {path} (the sandbox is stopped now)",
+    },
+    "ja": {
+        "title": "remediate デモ: サンドボックスの Windows ホスト {count} 台 (シナリオ {scenario})",
+        "where": (
+            "ホストはこのプロセスの中で 127.0.0.1 上に動き、実際の WinRM (NTLM、メッセージ暗号化) で応答します。"
+            "remediate は Windows と同じ方法で接続します。このマシンの外には何も触れません。"
+        ),
+        "steps": (
+            "1. remediate status    各ホストのライセンス状態を読み取る (読み取りのみ)\n"
+            "2. remediate run auto  各ホストのエラー コードのプレイブックを実行する: 検出、修復、確認、"
+            "または担当者への引き継ぎ\n"
+            "3. 結果の概要と、監査ログの検証"
+        ),
+        "waits": "再試行の待ち時間は {wait:g} 秒に短縮します (待っている間にサンドボックスのホストは変化しないため)。",
+        "status": "1. remediate status",
+        "auto": "2. remediate run auto",
+        "summary": "3. 概要",
+        "intact": "監査ログ {path}: 改ざんなし ({detail})",
+        "broken": "監査ログ {path}: 改ざんまたは破損あり: {detail}",
+        "hosts_file": "ホスト ファイル {path} (サンドボックスは停止済み)",
+    },
+}
 
 
 @dataclass
 class DemoResult:
+    fleet: BuiltFleet  # the scenario and every host with the fault it was given
+    statuses: list[HostStatus]
     report: RunReport
     hosts_file: Path
     audit_file: Path
-    audit_verified: str
+    audit: VerifyResult
+
+
+def _cut_wait(seconds: float) -> None:
+    time.sleep(min(seconds, RETRY_WAIT_S))
 
 
 def run_demo(
     directory: Path,
     console: Console,
-    scenario: str = DEFAULT_SCENARIO,
-    count: int | None = 8,
-    code: str = DEFAULT_CODE,
+    scenario: str | Path = DEFAULT_SCENARIO,
+    count: int | None = None,
     seed: int = 0,
-    forks: int = 10,
+    language: str = "en",
     progress: bool = True,
+    arguments: tuple[str, ...] = ("demo",),
 ) -> DemoResult:
+    """Start the scenario's hosts, show their status, run auto on them, show the summary, verify the audit.
+
+    count: None takes the scenario's own host count.
+    """
+    words = WORDS["ja" if language == "ja" else "en"]
+    built = build(scenario, count, seed)
     directory.mkdir(parents=True, exist_ok=True)
     password = generate_password()
     secret = Secret(password, source="the demo sandbox")
+    redactor = Redactor([secret])
     library = PlaybookLibrary(())
-    playbook = library.get(ErrorCode.parse(code))
-    with Fleet.start(build_hosts(scenario, count, seed), auth="ntlm", password=password, seed=seed) as fleet:
+    connection = ConnectionOptions(auth="ntlm", scheme="http")
+    options = EngineOptions(language=language)
+    console.print(Text(words["title"].format(count=len(built.hosts), scenario=built.scenario.name), "bold"))
+    console.print(Text(words["where"]))
+    if built.scenario.description:
+        console.print(Text(built.scenario.description.strip(), "dim"))
+    console.print(Text(words["steps"]))
+    console.print(Text(words["waits"].format(wait=RETRY_WAIT_S), "dim"))
+    with Fleet.start(built.hosts, auth="ntlm", password=password, seed=seed) as fleet:
         hosts_file = fleet.write_hosts_file(directory / "hosts.txt")
         hosts = load_hosts(hosts_file)
-        console.print(
-            f"[bold]demo:[/] {len(hosts)} sandbox Windows hosts (scenario {scenario}) on 127.0.0.1, "
-            f"NTLM over HTTP with message encryption; hosts file {hosts_file}"
-        )
-        plan = build_plan(playbook, hosts, RunValues(), Renderer.for_library(library), code=playbook.code)
-        steps = ", ".join(f"{step.phase}:{step.id}" for step in plan.hosts[0].steps) if plan.hosts else ""
-        console.print(f"[bold]playbook {playbook.code}[/] {playbook.title.en}\n  steps: {steps}")
         credentials = Credentials(fleet.username, secret)
-        connection = ConnectionOptions(auth="ntlm", scheme="http")
-        audit_file = default_path(str(playbook.code), directory)
-        redactor = Redactor([secret])
-        bar = LiveProgress(len(hosts), console, enabled=progress)
-        with AuditLog(audit_file, redactor) as log, bar:
-            options = EngineOptions(forks=forks)
-            engine = Engine(lambda host: Session(host, connection, credentials), log, options, observer=bar)
-            report = engine.run(plan, arguments=["demo", "--scenario", scenario, "--code", code])
-    print_summary(report, console, redactor)
+
+        def connect(host: Host) -> Session:
+            return Session(host, connection, credentials)
+
+        console.rule(Text(words["status"], "bold"))
+        statuses = read_fleet_status(hosts, connect, forks=options.forks, attempts=options.transient_attempts)
+        print_status(statuses, console, redactor, language)
+        console.rule(Text(words["auto"], "bold"))
+        audit_file = default_path(AUTO, directory)
+        result = run_auto(
+            hosts, library, connect, RunValues(), audit_path=audit_file, options=options, console=console,
+            progress=progress, credential_secrets=[secret], arguments=arguments, statuses=statuses,
+            sleep=_cut_wait,
+        )
+    console.rule(Text(words["summary"], "bold"))
+    print_summary(result.report, console, result.redactor, language)
     checked = verify(audit_file)
-    return DemoResult(report, hosts_file, audit_file, checked.describe() if checked.ok else "NOT intact")
+    shown = words["intact" if checked.ok else "broken"].format(path=audit_file, detail=checked.describe())
+    console.print(Text(shown, "green" if checked.ok else "bold red"))
+    console.print(Text(words["hosts_file"].format(path=hosts_file), "dim"))
+    return DemoResult(built, statuses, result.report, hosts_file, audit_file, checked)

@@ -13,6 +13,11 @@ Retries, all with exponential backoff and jitter (tenacity):
   nobody knows whether the change happened;
 - a result whose hresult is listed in the step's `retry.on_hresult` is retried as the playbook declares.
 
+Ctrl-C (interrupt()): the first press starts no new host or step and lets the steps in flight finish and be
+recorded; the second abandons them: run_hosts returns at once, recording an `interrupted` event and an outcome
+for each host it gave up, and nothing more of those hosts reaches the log. Hosts run in daemon threads, so
+nothing (not even the interpreter on its way out) waits for an abandoned step.
+
 Run-time conditions (`only_if`) are Jinja expressions over earlier results, e.g.
 `steps['clock'].data.skew_minutes > 240`, evaluated in a sandboxed environment with StrictUndefined. A
 condition that cannot be evaluated (a step that did not run, a missing key) skips its step and records why: a
@@ -21,11 +26,14 @@ host is never changed on a guess.
 
 from __future__ import annotations
 
+import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, Protocol
 
 import jinja2
@@ -68,6 +76,34 @@ class HostSession(Protocol):
 
 
 Connect = Callable[[Host], HostSession]  # an unopened session for a host
+
+# Audit event: a host given up with a step in flight (the second Ctrl-C); its outcome event follows.
+INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """What one Ctrl-C did. The first winds the run down: no new host or step starts, the steps in flight
+    finish and are recorded. The second abandons the steps in flight: the run ends at once."""
+
+    abandoning: bool
+    in_flight: tuple[str, ...]  # the hosts with a step (or a connection) in flight
+
+    def message(self) -> str:
+        count = len(self.in_flight)
+        if self.abandoning:
+            return (
+                f"abandoning {count} in-flight step(s): recorded as interrupted in the audit log; "
+                "their hosts may be left half-done"
+            )
+        return f"interrupted: finishing {count} in-flight step(s); press Ctrl-C again to abandon them"
+
+
+def tell_on_stderr(interruption: Interruption) -> None:
+    """The default on_interrupt. It writes from a thread of its own: a signal handler that writes to a stream
+    the main thread may be writing to at that moment could fail."""
+    text = interruption.message() + "\n"
+    threading.Thread(target=lambda: (sys.stderr.write(text), sys.stderr.flush()), daemon=True).start()
 
 
 class Observer(Protocol):
@@ -129,22 +165,65 @@ class Engine:
         options: EngineOptions | None = None,
         observer: Observer | None = None,
         sleep: Callable[[float], None] | None = None,
+        on_interrupt: Callable[[Interruption], None] | None = None,
     ) -> None:
         self.connect = connect
         self.audit = audit
         self.options = options or EngineOptions()
         self.observer: Observer = observer or _NoObserver()
+        self.on_interrupt = on_interrupt or tell_on_stderr
         self._interrupted = threading.Event()
+        self._abandoned = threading.Event()
         self._stop_starting = threading.Event()
         self._sleep_override = sleep
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._finished: list[HostReport] = []
+        self._next_host = 0  # the index of the next host a worker takes
+        self._running: dict[int, HostRun | None] = {}  # hosts taken and not finished (None: not begun yet)
+        self._given_up: set[str] = set()  # hosts abandoned: nothing more of theirs is recorded
+        self._worker_error: BaseException | None = None  # e.g. an AuditError: it ends the run
 
     # --- the run -------------------------------------------------------------------------------------------
 
     def request_stop(self) -> None:
-        """Finish the steps in flight, record them, start nothing new (what Ctrl-C does)."""
+        """Finish the steps in flight, record them, start nothing new (what the first Ctrl-C does)."""
         self._interrupted.set()
+
+    def abandon(self) -> None:
+        """Stop waiting for the steps in flight (what the second Ctrl-C does). run_hosts returns at once,
+        recording an `interrupted` event and an outcome for each host it gave up."""
+        self._interrupted.set()
+        self._abandoned.set()
+
+    def interrupt(self) -> Interruption:
+        """One Ctrl-C: the first requests a stop, any later one abandons. Safe to call from a signal handler:
+        it only sets events (and calls on_interrupt)."""
+        abandoning = self._interrupted.is_set()
+        if abandoning:
+            self.abandon()
+        else:
+            self.request_stop()
+        in_flight = tuple(run.label for run in list(self._running.values()) if run is not None)
+        interruption = Interruption(abandoning=abandoning, in_flight=in_flight)
+        self.on_interrupt(interruption)
+        return interruption
+
+    @contextmanager
+    def _ctrl_c_handled(self) -> Iterator[None]:
+        """While a run goes on in the main thread, Ctrl-C calls interrupt() instead of raising wherever the
+        main thread happens to be (in the middle of an audit line, say)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def pressed(signum: int, frame: FrameType | None) -> None:
+            self.interrupt()
+
+        previous = signal.signal(signal.SIGINT, pressed)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def run(self, plan: Plan, arguments: Sequence[str] = ()) -> RunReport:
         return self.run_hosts(plan.hosts, code=str(plan.code), arguments=arguments)
@@ -163,7 +242,20 @@ class Engine:
         decided: hosts whose outcome is known without running a playbook (auto: licensed, unreachable, or no
         playbook for their code); recorded and reported with the rest. order: host labels in report order.
         prelude: (type, fields) events to record right after the run starts (auto: each host's licence read).
+        Ctrl-C (see interrupt()): the first lets the steps in flight finish, the second abandons them.
         """
+        with self._ctrl_c_handled():
+            return self._run_hosts(host_plans, code, arguments, decided, order, prelude)
+
+    def _run_hosts(
+        self,
+        host_plans: Sequence[HostPlan],
+        code: str,
+        arguments: Sequence[str],
+        decided: Sequence[HostReport],
+        order: Sequence[str] | None,
+        prelude: Sequence[tuple[str, Mapping[str, Any]]],
+    ) -> RunReport:
         started = time.monotonic()
         playbooks = {str(hp.playbook.code): hp.playbook.sha256 for hp in host_plans}
         self.audit.record(
@@ -183,22 +275,7 @@ class Engine:
             self._record_outcome(known)
             self._note_finished(known)
             self.observer.host_finished(known)
-        reports: dict[int, HostReport] = {}
-        forks = max(1, min(self.options.forks, len(host_plans) or 1))
-        with ThreadPoolExecutor(max_workers=forks, thread_name_prefix="remediate-host") as pool:
-            futures: dict[Future[HostReport], int] = {
-                pool.submit(self._host_or_skip, host_plan): index
-                for index, host_plan in enumerate(host_plans)
-            }
-            pending = set(futures)
-            while pending:
-                try:
-                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                except KeyboardInterrupt:
-                    self.request_stop()
-                    continue
-                for future in done:
-                    reports[futures[future]] = future.result()
+        reports = self._run_workers(host_plans)
         hosts = [reports[index] for index in range(len(host_plans))] + list(decided)
         if order is not None:
             position = {label: number for number, label in enumerate(order)}
@@ -219,16 +296,93 @@ class Engine:
         )
         return report
 
-    def _host_or_skip(self, host_plan: HostPlan) -> HostReport:
+    def _run_workers(self, host_plans: Sequence[HostPlan]) -> dict[int, HostReport]:
+        """Every host's report, `forks` hosts at a time, in daemon threads: after abandon() nothing waits for
+        the steps still in flight, not even the interpreter on its way out."""
+        reports: dict[int, HostReport] = {}
+        self._next_host = 0
+        forks = max(1, min(self.options.forks, len(host_plans) or 1))
+        workers = [
+            threading.Thread(
+                target=self._work, args=(host_plans, reports), name=f"remediate-host-{number}", daemon=True
+            )
+            for number in range(forks)
+        ]
+        for worker in workers:
+            worker.start()
+        while not self._abandoned.is_set() and any(worker.is_alive() for worker in workers):
+            self._abandoned.wait(0.05)  # Ctrl-C reaches interrupt() through _ctrl_c_handled
+        if self._worker_error is not None:
+            raise self._worker_error
+        if self._abandoned.is_set():
+            self._give_up(host_plans, reports)
+        return reports
+
+    def _work(self, host_plans: Sequence[HostPlan], reports: dict[int, HostReport]) -> None:
+        while True:
+            with self._lock:
+                if self._abandoned.is_set() or self._next_host >= len(host_plans):
+                    return
+                index = self._next_host
+                self._next_host += 1
+                self._running[index] = None
+            try:
+                report = self._host_or_skip(index, host_plans[index])
+            except BaseException as error:  # re-raised by the main thread
+                with self._lock:
+                    self._worker_error = self._worker_error or error
+                    self._running.pop(index, None)
+                return
+            with self._lock:
+                if report.host in self._given_up:
+                    return
+                reports[index] = report
+                self._running.pop(index, None)
+
+    def _give_up(self, host_plans: Sequence[HostPlan], reports: dict[int, HostReport]) -> None:
+        """After abandon(): record the hosts in flight as interrupted, and those never taken as not started."""
+        with self._lock:
+            for index, host_run in sorted(self._running.items()):
+                host_plan = host_plans[index]
+                report = (
+                    host_run.abandoned()
+                    if host_run is not None
+                    else self._report_not_started(host_plan, "not started: the run was interrupted")
+                )
+                self.audit.record(
+                    INTERRUPTED,
+                    host=report.host,
+                    step=host_run.current.id if host_run and host_run.current else None,
+                    phase=host_run.current.phase if host_run and host_run.current else None,
+                    reason=report.reason,
+                )
+                self._record_outcome(report)
+                self._given_up.add(report.host)
+                reports[index] = report
+            self._running.clear()
+            for index in range(self._next_host, len(host_plans)):
+                reports[index] = self._not_started(host_plans[index], "not started: the run was interrupted")
+            self._next_host = len(host_plans)
+
+    def record(self, host: str, event_type: str, **fields: Any) -> None:
+        """Record an event of a host's flow, unless the host was given up (abandon())."""
+        with self._lock:
+            if host not in self._given_up:
+                self.audit.record(event_type, host=host, **fields)
+
+    def _host_or_skip(self, index: int, host_plan: HostPlan) -> HostReport:
         if self._interrupted.is_set():
             report = self._not_started(host_plan, "not started: the run was interrupted")
         elif self._stop_starting.is_set():
             report = self._not_started(host_plan, "not started: --max-fail-percent was reached")
         else:
             self.observer.host_started(host_plan.label)
-            self.audit.record(HOST_STARTED, host=host_plan.label, code=str(host_plan.playbook.code))
+            self.record(host_plan.label, HOST_STARTED, code=str(host_plan.playbook.code))
+            host_run = HostRun(self, host_plan)
+            with self._lock:
+                self._running[index] = host_run
             try:
-                report = HostRun(self, host_plan).run()
+                report = host_run.run()
             except AuditError:
                 raise  # nothing may happen that the audit log cannot record
             except Exception as error:  # a defect must not hide the other hosts' outcomes
@@ -238,22 +392,28 @@ class Engine:
                     outcome=Outcome.FAILED,
                     reason=f"internal error: {type(error).__name__}: {error}",
                 )
-            self._record_outcome(report)
+            with self._lock:
+                if report.host in self._given_up:
+                    return report
+                self._record_outcome(report)
         self._note_finished(report)
         self.observer.host_finished(report)
         return report
 
-    def _not_started(self, host_plan: HostPlan, reason: str) -> HostReport:
-        report = HostReport(
+    def _report_not_started(self, host_plan: HostPlan, reason: str) -> HostReport:
+        return HostReport(
             host=host_plan.label, code=str(host_plan.playbook.code), outcome=Outcome.SKIPPED, reason=reason
         )
+
+    def _not_started(self, host_plan: HostPlan, reason: str) -> HostReport:
+        report = self._report_not_started(host_plan, reason)
         self._record_outcome(report)
         return report
 
     def _record_outcome(self, report: HostReport) -> None:
-        self.audit.record(
+        self.record(
+            report.host,
             OUTCOME,
-            host=report.host,
             outcome=report.outcome.value,
             code_before=str(report.code_before) if report.code_before else None,
             code_after=str(report.code_after) if report.code_after else None,
@@ -314,6 +474,7 @@ class HostRun:
         self.records: list[StepRecord] = []
         self.results: dict[str, StepResult] = {}
         self.changed = False  # a fix step has run (its change may have happened)
+        self.current: PlannedStep | None = None  # the step in flight
         self.started = time.monotonic()
 
     def run(self) -> HostReport:
@@ -323,6 +484,16 @@ class HostRun:
             return self._report(aborted.outcome, aborted.reason)
         finally:
             self._close()
+
+    def abandoned(self) -> HostReport:
+        """This host's report when the run gives up on it with a step in flight (called from another thread)."""
+        step = self.current
+        if step is None:
+            return self._report(Outcome.SKIPPED, "abandoned while connecting: nothing was changed")
+        doing = f"{step.phase} step {step.id}"
+        if self.changed:
+            return self._report(Outcome.FAILED, f"abandoned during {doing}: changes may have happened, not verified")
+        return self._report(Outcome.SKIPPED, f"abandoned during {doing}: nothing was changed")
 
     # --- the decision (playbooks/README.md) ----------------------------------------------------------------
 
@@ -476,6 +647,13 @@ class HostRun:
                 return record
         policy = step.retry
         allowed = policy.attempts if policy is not None else 1
+        self.current = step
+        try:
+            return self._run_step(step, record, policy, allowed)
+        finally:
+            self.current = None
+
+    def _run_step(self, step: PlannedStep, record: StepRecord, policy: Any, allowed: int) -> StepRecord:
         while True:
             run = self._attempt(step, record)
             result = run.result
@@ -543,7 +721,6 @@ class HostRun:
 
     def _step_fields(self, step: PlannedStep, record: StepRecord) -> dict[str, Any]:
         return {
-            "host": self.label,
             "step": step.id,
             "phase": step.phase,
             "script_sha256": step.script_sha256,
@@ -554,7 +731,8 @@ class HostRun:
 
     def _audit_attempt(self, step: PlannedStep, record: StepRecord, run: ScriptRun, will_retry: bool) -> None:
         result = run.result
-        self.engine.audit.record(
+        self.engine.record(
+            self.label,
             STEP,
             **self._step_fields(step, record),
             ok=result.ok,
@@ -570,7 +748,8 @@ class HostRun:
         )
 
     def _audit_transport_error(self, step: PlannedStep, record: StepRecord, error: TransportError) -> None:
-        self.engine.audit.record(
+        self.engine.record(
+            self.label,
             STEP,
             **self._step_fields(step, record),
             ok=False,
@@ -581,6 +760,6 @@ class HostRun:
         )
 
     def _audit_skip(self, step: PlannedStep, record: StepRecord) -> None:
-        self.engine.audit.record(
-            STEP, **self._step_fields(step, record), skipped=True, note=record.note, only_if=step.only_if
+        self.engine.record(
+            self.label, STEP, **self._step_fields(step, record), skipped=True, note=record.note, only_if=step.only_if
         )

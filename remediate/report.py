@@ -122,10 +122,10 @@ def print_summary(
         table.add_column(words[column])
     for host in report.hosts:
         table.add_row(
-            redactor.text(host.host),
+            Text(redactor.text(host.label), overflow="fold"),
             Text(host.outcome.value, style=OUTCOME_STYLE[host.outcome]),
             _code(host),
-            redactor.text(host.reason),
+            Text(redactor.text(host.reason), overflow="fold"),
         )
     console.print(table)
     counts = Text()
@@ -136,7 +136,7 @@ def print_summary(
     needing: dict[str, list[str]] = {}  # the same guidance once, with every host it concerns
     for host in report.hosts:
         if host.outcome is Outcome.ESCALATE and host.guidance:
-            needing.setdefault(host.guidance, []).append(host.host)
+            needing.setdefault(host.guidance, []).append(host.label)
     for guidance, hosts in needing.items():
         names = ", ".join(redactor.text(name) for name in hosts)
         console.print(Text(f"{words['human']} ({names}): {redactor.text(guidance)}", style="yellow"))
@@ -189,7 +189,7 @@ def write_junit(report: RunReport, path: str | Path, redactor: Redactor | None =
             suite,
             "testcase",
             classname=report.code,
-            name=redactor.text(host.host),
+            name=redactor.text(host.label),
             time=f"{host.duration_s:.3f}",
         )
         if host.is_problem:

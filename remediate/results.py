@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +128,26 @@ def parse_hresult(value: Any) -> ErrorCode | None:
         ) from error
 
 
+def computer_name_in(results: Iterable[StepResult]) -> str | None:
+    """The computer name the first of these results read (`data.computer_name`, from license-state)."""
+    for result in results:
+        name = result.data.get("computer_name")
+        if isinstance(name, str) and name.strip():
+            return name.strip()
+    return None
+
+
+def host_label(host: str, computer_name: str | None) -> str:
+    """`127.0.0.1:58715 (WIN-KMS01)`; just the hosts-file name when it already is the computer name
+    (`win-kms01.corp.example` for WIN-KMS01)."""
+    if not computer_name:
+        return host
+    name = "" if host.startswith("[") else host.split(":")[0]  # an IPv6 literal never is a computer name
+    if name.split(".")[0].lower() == computer_name.lower():
+        return host
+    return f"{host} ({computer_name})"
+
+
 def _preview(text: Any, limit: int = 200) -> str:
     shown = repr(text)
     return shown if len(shown) <= limit else shown[:limit] + "..."
@@ -195,6 +216,18 @@ class HostReport:
     reason: str = ""  # one line a human reads: why this outcome
     guidance: str | None = None  # escalate guidance for the human
     duration_s: float = 0.0
+    computer_name: str | None = None  # the host's own name; None: taken from the first step that read it
+
+    def __post_init__(self) -> None:
+        if self.computer_name is None:
+            self.computer_name = computer_name_in(
+                step.result for step in self.steps if step.result is not None
+            )
+
+    @property
+    def label(self) -> str:
+        """The host as a person reads it: the hosts-file address, and the computer name when it says more."""
+        return host_label(self.host, self.computer_name)
 
     @property
     def is_problem(self) -> bool:
@@ -203,6 +236,7 @@ class HostReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "host": self.host,
+            "computer_name": self.computer_name,
             "code": self.code,
             "outcome": str(self.outcome),
             "code_before": str(self.code_before) if self.code_before is not None else None,

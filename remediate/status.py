@@ -13,12 +13,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import tenacity
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
+from remediate import resources
+from remediate.audit import Redactor
 from remediate.codes import ErrorCode, code_info
 from remediate.errors import TransportError
 from remediate.inventory import Host
 from remediate.playbook import Playbook
-from remediate.results import HostReport, Outcome, ScriptRun, StepResult
+from remediate.render import Renderer
+from remediate.results import HostReport, Outcome, ScriptRun, StepResult, computer_name_in, host_label
 
 AUTO = "auto"
 
@@ -34,6 +40,18 @@ LICENSE_STATUS_NAMES = {
     4: "Non-genuine grace",
     5: "Notification",
     6: "Extended grace",
+}
+STATE_NAMES_JA = {
+    "Unlicensed": "ライセンスなし",
+    "Licensed": "ライセンス認証済み",
+    "Initial grace (OOB)": "初期猶予期間 (OOB)",
+    "Additional grace (OOT)": "追加猶予期間 (OOT)",
+    "Non-genuine grace": "非正規猶予期間",
+    "Notification": "通知モード",
+    "Extended grace": "延長猶予期間",
+    "unreachable": "接続できません",
+    "unknown": "不明",
+    "no product key": "プロダクト キーなし",
 }
 
 
@@ -55,8 +73,13 @@ class HostStatus:
     unreachable: bool = False
 
     @property
+    def computer_name(self) -> str | None:
+        return computer_name_in([self.result]) if self.result is not None else None
+
+    @property
     def label(self) -> str:
-        return self.host.label
+        """The hosts-file name, with the computer name when it says more: `127.0.0.1:58715 (WIN-KMS01)`."""
+        return host_label(self.host.label, self.computer_name)
 
     @property
     def licensed(self) -> bool:
@@ -70,6 +93,8 @@ class HostStatus:
     def state(self) -> str:
         if self.unreachable:
             return "unreachable"
+        if self.result is not None and self.result.data.get("product_found") is False:
+            return "no product key"  # no Windows licence has a key installed: nothing says why
         if self.result is None or self.result.license_status is None:
             return "unknown"
         return LICENSE_STATUS_NAMES.get(self.result.license_status, str(self.result.license_status))
@@ -82,7 +107,8 @@ class HostStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "host": self.label,
+            "host": self.host.label,
+            "computer_name": self.computer_name,
             "state": self.state,
             "licensed": self.licensed,
             "license_status": self.result.license_status if self.result else None,
@@ -90,6 +116,65 @@ class HostStatus:
             "error": self.error,
             "data": self.result.data if self.result else None,
         }
+
+
+def status_script() -> str:
+    """The read-only script every host runs for `status` and `run auto`: the license-state template."""
+    template = Renderer([resources.templates_dir()]).environment.get_template(STATUS_TEMPLATE)
+    return template.render(options={}, step={"id": "status", "phase": "detect"})
+
+
+def read_fleet_status(
+    hosts: Sequence[Host], connect: Callable[[Host], StatusSession], forks: int = 10, attempts: int = 4
+) -> list[HostStatus]:
+    """Every host's licence through the license-state template (what `remediate status` shows)."""
+    return read_status(hosts, connect, status_script(), forks=forks, attempts=attempts)
+
+
+WORDS = {  # the status table in the user's language
+    "en": {
+        "title": "licence state of {count} host(s)",
+        "columns": ("host", "state", "code", "meaning", "edition", "key", "KMS"),
+        "licensed": "{licensed} of {count} licensed",
+    },
+    "ja": {
+        "title": "{count} 台のホストのライセンス状態",
+        "columns": ("ホスト", "状態", "コード", "意味", "エディション", "キー", "KMS"),
+        "licensed": "{count} 台中 {licensed} 台がライセンス認証済み",
+    },
+}
+
+
+def _edition(product_name: str) -> str:
+    """`Windows(R), ServerStandard edition` -> `ServerStandard` (the rest is the same on every row)."""
+    return product_name.removeprefix("Windows(R), ").removesuffix(" edition")
+
+
+def print_status(
+    statuses: Sequence[HostStatus], console: Console, redactor: Redactor | None = None, language: str = "en"
+) -> None:
+    """The `remediate status` table: one row per host, then how many are licensed."""
+    redactor = redactor or Redactor()
+    words = WORDS["ja" if language == "ja" else "en"]
+    table = Table(title=str(words["title"]).format(count=len(statuses)), title_justify="left")
+    for column in words["columns"]:
+        table.add_column(column)
+    for status in statuses:
+        data = status.result.data if status.result else {}
+        kms = data.get("kms_machine") or data.get("discovered_kms_machine") or ""
+        cells = (
+            status.label,
+            STATE_NAMES_JA.get(status.state, status.state) if language == "ja" else status.state,
+            str(status.code or ""),
+            status.error or status.meaning(language),
+            _edition(str(data.get("name") or "")),
+            str(data.get("partial_product_key") or ""),
+            str(kms),
+        )
+        table.add_row(*(Text(redactor.text(cell), overflow="fold") for cell in cells))
+    console.print(table)
+    licensed = sum(1 for status in statuses if status.licensed)
+    console.print(Text(str(words["licensed"]).format(licensed=licensed, count=len(statuses))))
 
 
 def _transient(error: BaseException) -> bool:
@@ -150,7 +235,12 @@ def choose_playbooks(
         def decided(outcome: Outcome, reason: str, status: HostStatus = status) -> None:
             choice.decided.append(
                 HostReport(
-                    host=status.label, code=AUTO, outcome=outcome, code_before=status.code, reason=reason
+                    host=status.host.label,
+                    code=AUTO,
+                    outcome=outcome,
+                    code_before=status.code,
+                    reason=reason,
+                    computer_name=status.computer_name,
                 )
             )
 

@@ -364,7 +364,7 @@ class Session:
         username = credentials.username if credentials else None
         password = credentials.password.reveal() if credentials and credentials.password else None
         with self._translated():
-            self._wsman = WSMan(
+            self._wsman = _StepWSMan(
                 self.host.name,
                 port=options.effective_port,
                 username=username,
@@ -418,17 +418,29 @@ class Session:
             shell.add_script(script)
             for name, value in parameters.items():
                 shell.add_parameter(name, reveal(value))
-            shell.begin_invoke()
+            shell.begin_invoke()  # one Command request; then one Receive per poll until the pipeline ends
             while shell.state == PIPELINE_RUNNING:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self._stop(shell)
                     message = f"the step did not finish within {timeout_s:g}s"
                     raise TransportError("timeout", message, host=self.label, transient=True)
-                shell.poll_invoke(timeout=max(1, min(self.options.operation_timeout, math.ceil(remaining))))
+                self._poll(shell, deadline)
         run = self._collect(shell, secrets)
         run.duration_s = time.monotonic() - started
         return run
+
+    def _poll(self, shell: PowerShell, deadline: float) -> None:
+        """One Receive that ends by the deadline. No answer in time: the next poll sends it again."""
+        timeout = poll_timeout(deadline - time.monotonic(), self.options.operation_timeout)
+        try:
+            shell.poll_invoke(timeout=timeout)  # type: ignore[arg-type]  # an xs:duration takes fractions
+        except requests.exceptions.Timeout:
+            # The connection that timed out is gone, and the message sealing with it: log on again (as pypsrp
+            # does before it sends a Receive again).
+            if self._wsman is not None:
+                self._wsman.transport.encryption = None
+            time.sleep(max(0.0, min(self.options.receive_backoff, deadline - time.monotonic())))
 
     def _stop(self, shell: PowerShell) -> None:
         with suppress(*_LIBRARY_ERRORS):  # the host may be gone; the timeout is what we report

@@ -278,16 +278,6 @@ def test_rerun_failed_refuses_a_log_of_another_code(kms_moved: tuple[Fleet, Path
     assert result.exit_code == 2 and "0xC004F074" in result.output
 
 
-def test_demo_runs_a_whole_live_run_with_nothing_to_set_up(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        main, ["demo", "--hosts", "3", "--dir", str(tmp_path)], env={"REMEDIATE_PASSWORD": ""}
-    )
-    assert result.exit_code == 0, result.output
-    assert "every host is healthy or fixed" in result.output and "events verified" in result.output
-    (log,) = tmp_path.glob("*-0xC004F074.jsonl")
-    assert audit.verify(log).ok and (tmp_path / "hosts.txt").is_file()
-
-
 AUTO_MIX = """
 name: auto-mix
 description: One host per kind of answer run auto must give.

@@ -19,7 +19,8 @@ def test_status_reads_every_host_and_exits_1_when_one_is_not_licensed(tmp_path: 
         hosts = fleet.write_hosts_file(tmp_path / "hosts.txt")
         env = {"REMEDIATE_USERNAME": fleet.username, "REMEDIATE_PASSWORD": PASSWORD}
         result = CliRunner().invoke(main, ["status", "--hosts", str(hosts), "--output", "json"], env=env)
-        text = CliRunner().invoke(main, ["status", "--hosts", str(hosts)], env=env)
+        text = CliRunner().invoke(main, ["status", "--hosts", str(hosts)], env={**env, "COLUMNS": "200"})
+        names = {f"{endpoint.address}:{endpoint.port}": endpoint.computer_name for endpoint in fleet.endpoints}
         # Status changes nothing: a second read sees the same.
         again = CliRunner().invoke(main, ["status", "--hosts", str(hosts), "--output", "json"], env=env)
     assert result.exit_code == 1, result.output
@@ -31,6 +32,9 @@ def test_status_reads_every_host_and_exits_1_when_one_is_not_licensed(tmp_path: 
     assert json.loads(again.stdout) == statuses
     assert f"{5 - len(broken)} of 5 licensed" in text.output
     assert PASSWORD not in result.output + text.output
+    # Each host is named by its address and by the computer name it reported.
+    assert {status["host"]: status["computer_name"] for status in statuses} == names
+    assert all(f"{address} ({name})" in text.output for address, name in names.items())
 
 
 def test_status_exits_0_when_every_host_is_licensed(tmp_path: Path) -> None:

@@ -125,3 +125,40 @@ def test_the_summary_speaks_japanese_when_asked() -> None:
     print_summary(sample_run(), Console(file=buffer, width=160, color_system=None), redactor(), language="ja")
     text = buffer.getvalue()
     assert "修復できなかったホストがあります" in text and "監査ログ" in text and "結果" in text
+
+
+def named_run() -> RunReport:
+    """Hosts as a sandbox hosts file names them (address:port), each license-state read naming the computer."""
+
+    def read(name: str, ok: bool) -> list[StepRecord]:
+        result = StepResult(ok=ok, hresult=None if ok else F074, data={"computer_name": name})
+        return [StepRecord(id="license-state", phase="detect", status=StepStatus.RAN, result=result)]
+
+    return RunReport(
+        code="0xC004F074",
+        hosts=[
+            HostReport(host="127.0.0.1:58715", code="0xC004F074", outcome=Outcome.FAILED, code_before=F074,
+                       steps=read("WIN-KMS01", ok=False)),
+            HostReport(host="win-kms02.corp.example", code="0xC004F074", outcome=Outcome.HEALTHY,
+                       steps=read("WIN-KMS02", ok=True)),
+            HostReport(host="127.0.0.1:58716", code="0xC004F074", outcome=Outcome.UNREACHABLE, reason="refused"),
+        ],
+    )
+
+
+def test_reports_name_the_computer_behind_an_address(tmp_path: Path) -> None:
+    buffer = io.StringIO()
+    print_summary(named_run(), Console(file=buffer, width=160, color_system=None))
+    text = buffer.getvalue()
+    assert "127.0.0.1:58715 (WIN-KMS01)" in text
+    # a hosts-file name that already is the computer's name is not repeated; an unread host has no name
+    assert "win-kms02.corp.example" in text and "(WIN-KMS02)" not in text
+    assert "127.0.0.1:58716" in text and "127.0.0.1:58716 (" not in text
+    hosts = {host["host"]: host for host in json.loads(to_json(named_run()))["hosts"]}
+    assert hosts["127.0.0.1:58715"]["computer_name"] == "WIN-KMS01"
+    assert hosts["win-kms02.corp.example"]["computer_name"] == "WIN-KMS02"
+    assert hosts["127.0.0.1:58716"]["computer_name"] is None
+    path = tmp_path / "junit.xml"
+    write_junit(named_run(), path)
+    names = {case.get("name") for case in ElementTree.parse(path).getroot().iter("testcase")}
+    assert names == {"127.0.0.1:58715 (WIN-KMS01)", "win-kms02.corp.example", "127.0.0.1:58716"}

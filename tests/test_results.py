@@ -16,6 +16,7 @@ from remediate.results import (
     ResultFormatError,
     RunReport,
     StepResult,
+    host_label,
     parse_hresult,
 )
 
@@ -99,3 +100,20 @@ def test_counts_cover_every_outcome() -> None:
     counts = run_of(Outcome.FIXED, Outcome.FIXED, Outcome.FAILED).counts()
     assert counts["fixed"] == 2 and counts["failed"] == 1 and counts["healthy"] == 0
     assert set(counts) == {outcome.value for outcome in Outcome}
+
+
+@pytest.mark.parametrize(
+    ("host", "computer_name", "shown"),
+    [
+        ("127.0.0.1:58715", "WIN-KMS01", "127.0.0.1:58715 (WIN-KMS01)"),
+        ("[fe80::1]:5986", "WIN-KMS01", "[fe80::1]:5986 (WIN-KMS01)"),
+        ("win-kms01.corp.example", "WIN-KMS01", "win-kms01.corp.example"),
+        ("WIN-KMS01:5986", "WIN-KMS01", "WIN-KMS01:5986"),
+        ("app.corp.example", "WIN-KMS01", "app.corp.example (WIN-KMS01)"),
+        ("127.0.0.1:58715", None, "127.0.0.1:58715"),
+    ],
+)
+def test_a_host_is_labelled_with_its_computer_name_when_that_says_more(
+    host: str, computer_name: str | None, shown: str
+) -> None:
+    assert host_label(host, computer_name) == shown

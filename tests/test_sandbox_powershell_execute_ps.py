@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypsrp.client import Client
 from sandbox_powershell_fakes import FakeCommands, run
 
@@ -51,6 +53,15 @@ def test_a_multi_line_string_becomes_several_lines_and_objects_are_listed_as_tex
     assert outcome.output[:2] == ["one", "two"]
     assert all(isinstance(line, str) and "\r" not in line and "\n" not in line for line in outcome.output)
     assert "KeyManagementServiceMachine : kms.example.com" in outcome.output
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30), min_size=1, max_size=6))
+def test_out_string_stream_gives_back_each_written_line_exactly(lines: list[str]) -> None:
+    script = "\n".join("'" + line.replace("'", "''") + "'" for line in lines)
+    outcome = run_request(invoke_expression(script, STREAM))
+    assert outcome.state == "Completed", outcome.failure
+    assert outcome.output == lines
 
 
 def test_without_out_string_the_objects_come_back_as_objects() -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests.adapters
 
 from remediate.errors import TransportError, UsageError
 from remediate.inventory import Host, parse_hosts
@@ -17,7 +20,7 @@ from remediate.sandbox.faults import TransportFaults
 from remediate.sandbox.fleet import Fleet, HostSpec
 from remediate.sandbox.seam import ErrorRecord, NativeOutcome, PipelineOutcome, PipelineRequest
 from remediate.secret import Secret
-from remediate.transport import ConnectionOptions, Credentials, Session, translate
+from remediate.transport import ConnectionOptions, Credentials, Session, poll_timeout, translate
 
 KEY = "NPPR9-FWDCX-D2C8J-H872K-2YT43"
 # One password for every fleet of this process: the NTLM acceptor's credential file is process-wide, and two
@@ -38,6 +41,7 @@ class ScriptedEngine:
         self.computer_name = computer_name
         self.received: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        self.released = threading.Event()  # ends the "wait" behaviour
 
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome:
         command = request.commands[0]
@@ -57,6 +61,9 @@ class ScriptedEngine:
             return PipelineOutcome(errors=[ErrorRecord("Get-CimInstance: Invalid class")])
         if behaviour == "no-json":
             return PipelineOutcome(output=["Product activated successfully."])
+        if behaviour == "wait":  # a script that runs far longer than any step may
+            self.released.wait(30)
+            return PipelineOutcome(output=[result()])
         return PipelineOutcome(state="Failed", failure=ErrorRecord(f"unknown behaviour {behaviour}"))
 
     def run_native(self, command: str, arguments: list[str]) -> NativeOutcome:
@@ -180,12 +187,77 @@ def test_one_hung_receive_is_sent_again_and_the_step_completes() -> None:
     assert run.result.ok and run.duration_s >= 2.5  # one Receive waited out its timeout
 
 
-@pytest.mark.slow
-def test_a_host_that_never_answers_ends_in_a_timeout() -> None:
-    with fault_fleet(TransportFaults(hang_receive_first=6)) as fleet:
-        options = ConnectionOptions(operation_timeout=1, receive_backoff=0.01)
-        error = kind_of(lambda: open_and_run(fleet, options))
+def timed_step(session: Session, script: str, timeout_s: float) -> tuple[TransportError, float]:
+    began = time.monotonic()
+    error = kind_of(lambda: session.run(script, {}, timeout_s=timeout_s))
+    return error, time.monotonic() - began
+
+
+def test_a_host_that_never_answers_ends_in_a_timeout_when_the_step_timeout_says() -> None:
+    # Every Receive hangs; pypsrp alone would send each one 6 times, waiting operation_timeout + 2 s each time.
+    with fault_fleet(TransportFaults(hang_receive_first=100)) as fleet:
+        options = ConnectionOptions(connection_timeout=3, operation_timeout=20)
+        with Session(host_of(fleet, "WS09"), options, credentials_of(fleet)) as session:
+            error, took = timed_step(session, "ok", timeout_s=3)
+    assert (error.kind, error.transient) == ("timeout", True) and "within 3s" in error.message
+    assert 3 <= took < 4.5  # the step's timeout, plus at most the Signal that stops it
+
+
+def test_a_script_that_runs_too_long_is_stopped_and_the_session_goes_on() -> None:
+    engine = ScriptedEngine("WS08")
+    with Fleet.start([HostSpec("WS08", engine)], auth="ntlm", password=SANDBOX_PASSWORD) as fleet:
+        options = ConnectionOptions(connection_timeout=3, operation_timeout=20)
+        with Session(host_of(fleet, "WS08"), options, credentials_of(fleet)) as session:
+            error, took = timed_step(session, "wait", timeout_s=1.5)
+            engine.released.set()
+            after = session.run("ok", {}, timeout_s=10)
+            assert fleet.shell_count("WS08") == 1
+    assert error.kind == "timeout" and 1.5 <= took < 3
+    assert after.result.ok
+
+
+@pytest.mark.parametrize(
+    ("remaining", "operation_timeout", "expected"),
+    [(60, 20, 20), (23, 20, 21), (10, 20, 8), (3, 1, 1), (2.2, 20, 0.5), (0.1, 20, 0.5)],
+)
+def test_each_receive_fits_before_the_deadline(remaining: float, operation_timeout: int, expected: float) -> None:
+    assert poll_timeout(remaining, operation_timeout) == expected
+
+
+def test_a_normal_step_costs_two_requests(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One Command and one Receive: the timeout machinery adds no round trip."""
+    sent: list[str] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def counting_send(adapter: Any, request: Any, **options: Any) -> Any:
+        sent.append(request.url)
+        return real_send(adapter, request, **options)
+
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        session.run("ok", {}, timeout_s=10)
+        monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counting_send)
+        for _ in range(3):
+            assert session.run("ok", {}, timeout_s=10).result.ok
+        assert len(sent) == 3 * 2
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts TCP connections and never says a word."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_host_that_accepts_tcp_but_never_answers_times_out_on_the_connection_timeout(
+    silent_port: int, scheme: str
+) -> None:
+    host = Host("127.0.0.1", silent_port, {"scheme": scheme, "auth": "ntlm"})
+    options = ConnectionOptions(connection_timeout=1, operation_timeout=20)
+    began = time.monotonic()
+    error = kind_of(lambda: Session(host, options, Credentials("u", Secret("p"))).open())
     assert (error.kind, error.transient) == ("timeout", True)
+    assert time.monotonic() - began < 2.5
 
 
 def test_the_shell_quota_is_quota_and_transient() -> None:

@@ -14,10 +14,15 @@ if ($product) {
 }
 $licensed = $status -eq 1
 $hresult = $null
-if (-not $licensed -and $product.LicenseStatusReason) {
+if (-not $product) {
+    # No Windows licence has a product key installed: SL_E_PKEY_NOT_INSTALLED.
+    $hresult = '0xC004F014'
+}
+elseif (-not $licensed -and $product.LicenseStatusReason) {
     $hresult = $reason
 }
 $data = @{
+    computer_name = $env:COMPUTERNAME
     product_found = [bool]$product
     name = $product.Name
     description = $product.Description
