@@ -363,13 +363,15 @@ class Report:
         return max(free_at)
 
     def time_line(self, name: str, run: Measured) -> str:
-        """Where a worker's time went: answers (latency included) against everything between requests."""
+        """Where the workers' time went, per round trip: waiting for answers (the added latency, then the
+        sandbox's own work) against everything else (the client's work between requests, and workers left
+        idle at the end when fewer hosts than workers remain)."""
         busy = run.seconds * self.concurrency
         answer_ms = 1000 * run.waiting_s / max(1, run.round_trips)
-        between_ms = 1000 * (busy - run.waiting_s) / max(1, run.round_trips)
+        other_ms = 1000 * (busy - run.waiting_s) / max(1, run.round_trips)
         return (
             f"per round trip ({name}): {answer_ms:.1f} ms waiting for the answer ({self.latency_ms} ms of it "
-            f"added latency), {between_ms:.1f} ms in the client between requests"
+            f"added latency), {other_ms:.1f} ms not waiting (client work between requests, idle workers)"
         )
 
     def cpu_line(self, name: str, run: Measured) -> str:

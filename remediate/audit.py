@@ -35,8 +35,10 @@ DEFAULT_DIR = Path("remediate-audit")
 
 # Event types, in the order a run writes them.
 RUN_STARTED = "run_started"
+STATUS = "status"  # `run auto`: one host's licence as read before the run chose its playbook
 HOST_STARTED = "host_started"
 STEP = "step"
+INTERRUPTED = "interrupted"  # a second Ctrl-C gave the host up with a step in flight; its outcome follows
 OUTCOME = "outcome"
 RUN_FINISHED = "run_finished"
 
@@ -274,7 +276,9 @@ class RunSummary:
     code: str | None
     arguments: list[str]
     finished: str | None = None
-    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> outcome event fields
+    # host -> its outcome event's fields (outcome, code_before, code_after, reason, computer_name), and
+    # `interrupted`: the step in flight when a second Ctrl-C gave the host up ({step, phase, reason})
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
@@ -301,19 +305,31 @@ def show(path: str | Path) -> list[RunSummary]:
         if not runs:
             continue
         run = runs[-1]
-        if kind == HOST_STARTED:
-            run.hosts.setdefault(str(event.get("host")), {"outcome": None})
-        elif kind == STEP:
+        host = run.hosts.setdefault(str(event.get("host")), {"outcome": None}) if "host" in event else {}
+        if kind == STEP:
             run.steps += 1
+            _learn_computer_name(host, event.get("data"))
+        elif kind == STATUS:
+            _learn_computer_name(host, event)
+        elif kind == INTERRUPTED:
+            host["interrupted"] = {key: event.get(key) for key in ("step", "phase", "reason")}
         elif kind == OUTCOME:
-            run.hosts[str(event.get("host"))] = {
-                key: event.get(key) for key in ("outcome", "code_before", "code_after", "reason")
-            }
+            host.update({key: event.get(key) for key in ("outcome", "code_before", "code_after", "reason")})
+            _learn_computer_name(host, event)
         elif kind == RUN_FINISHED:
             run.finished = str(event.get("time"))
             run.summary = dict(event.get("summary") or {})
             run.interrupted = bool(event.get("interrupted"))
     return runs
+
+
+def _learn_computer_name(host: dict[str, Any], fields: Any) -> None:
+    """The host's own name, from the first event that carries it (a licence read, an outcome)."""
+    if host.get("computer_name") or not isinstance(fields, Mapping):
+        return
+    name = fields.get("computer_name")
+    if isinstance(name, str) and name.strip():
+        host["computer_name"] = name.strip()
 
 
 RERUN_OUTCOMES = ("failed", "unreachable", "skipped")

@@ -19,15 +19,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from remediate.audit import AuditLog, Redactor
+from remediate.audit import STATUS, AuditLog, Redactor
 from remediate.engine import Connect, Engine, EngineOptions
 from remediate.inventory import Host
 from remediate.playbook import Playbook, PlaybookLibrary
 from remediate.render import Renderer, build_plan
-from remediate.report import LiveProgress
+from remediate.report import InterruptNotice, LiveProgress
 from remediate.results import RunReport
 from remediate.secret import Secret
-from remediate.status import AUTO, HostStatus, choose_playbooks, read_fleet_status
+from remediate.status import AUTO, HostStatus, choose_playbooks, name_playbooks, read_fleet_status
 from remediate.transport import secrets_in
 from remediate.values import RunValues
 
@@ -88,6 +88,7 @@ def run_auto(
     if statuses is None:
         console.print(Text(words["reading"].format(count=len(hosts))))
         statuses = read_fleet_status(hosts, connect, forks=options.forks, attempts=options.transient_attempts)
+    name_playbooks(statuses, library.find)
     choice = choose_playbooks(statuses, library.find)
     renderer = Renderer.for_library(library)
     # Every plan is rendered (and every value checked) before the first change.
@@ -102,14 +103,16 @@ def run_auto(
     secrets = [found for hp in host_plans for step in hp.steps for found in secrets_in(step.parameters)]
     redactor = Redactor([*secrets, *credential_secrets])
     bar = LiveProgress(len(hosts), console=console, enabled=progress)
+    notice = InterruptNotice()
     with AuditLog(audit_path, redactor) as log, bar:
-        engine = Engine(connect, log, options, observer=bar, sleep=sleep)
+        engine = Engine(connect, log, options, observer=bar, sleep=sleep, on_interrupt=notice)
         report = engine.run_hosts(
             host_plans,
             code=AUTO,
             arguments=arguments,
             decided=choice.decided,
             order=[host.label for host in hosts],
-            prelude=[("status", status.to_dict()) for status in statuses],
+            prelude=[(STATUS, status.to_dict()) for status in statuses],
         )
+    report.abandoned = notice.abandoned
     return AutoRun(report, redactor, audit_path, list(statuses))

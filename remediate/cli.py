@@ -22,7 +22,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # usage or configuration error (nothing was touched)
     UNREACHABLE = 3  # no host could be reached or authenticated
     ESCALATE = 4  # no failures, but at least one host needs escalation
-    INTERRUPTED = 130  # interrupted (in-flight steps finished and recorded)
+    INTERRUPTED = 130  # interrupted: in-flight steps finished and recorded, or (second Ctrl-C) abandoned
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -294,7 +294,13 @@ def run_playbook(
                 "auto picks each host's playbook from a live detect, so it cannot be previewed; "
                 "give the error code to preview its plan"
             )
-        _run_live(None, output=output)
+        from remediate.live import run_auto_fleet
+
+        library = PlaybookLibrary(playbook_dirs)
+        hosts = load_hosts(hosts_file)
+        run_values = RunValues.from_options(set_options, secret_env, secrets_file)
+        _run_live(lambda settings, **shared: run_auto_fleet(hosts, library, run_values, settings, allow=allow,
+                                                            **shared), output=output, language=lang)
         return
     library = PlaybookLibrary(playbook_dirs)
     playbook = library.get(ErrorCode.parse(code))
@@ -312,7 +318,9 @@ def run_playbook(
     plan = build_plan(playbook, hosts, run_values, Renderer.for_library(library),
                       code=ErrorCode.parse(code), allow=allow)
     if not dry_run:
-        _run_live(plan, output=output)
+        from remediate.live import run_plan
+
+        _run_live(lambda settings, **shared: run_plan(plan, settings, **shared), output=output, language=lang)
         return
     if output == "json":
         click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
@@ -451,238 +459,48 @@ def _add_live_options(command: click.Command) -> None:
 _add_live_options(run_playbook)
 
 
-def _duration_seconds(text: str | None) -> float:
-    """`90`, `90s`, `10m`, `1h` -> seconds."""
-    if not text:
-        return 0.0
-    units = {"s": 1, "m": 60, "h": 3600}
-    cleaned = text.strip().lower()
-    factor = units.get(cleaned[-1:])
-    number = cleaned[:-1] if factor else cleaned
-    try:
-        value = float(number) * (factor or 1)
-    except ValueError:
-        raise UsageError(f"--wait-for-winrm {text!r}: expected a duration such as 90s, 10m or 1h") from None
-    if value < 0:
-        raise UsageError(f"--wait-for-winrm {text!r}: a duration cannot be negative")
-    return value
+def _prompt() -> Any:
+    """How live.py asks the person at the terminal (None: stdin is not a terminal, nobody to ask)."""
+    if not sys.stdin.isatty():
+        return None
+    return lambda question, hidden: click.prompt(question, hide_input=hidden, err=True)
 
 
-def _credentials(needs_password: bool) -> Any:
-    """REMEDIATE_USERNAME / REMEDIATE_PASSWORD, else a prompt (the password hidden). Never from argv."""
-    from remediate.secret import Secret
-    from remediate.transport import PASSWORD_ENV, USERNAME_ENV, Credentials
-
-    found = Credentials.from_environment()
-    if not needs_password and found is None:
-        return None  # a Kerberos ticket or a client certificate stands for the user
-    interactive = sys.stdin.isatty()
-    if found is None:
-        if not interactive:
-            raise UsageError(f"no WinRM user: set {USERNAME_ENV} (and {PASSWORD_ENV}), or run interactively")
-        found = Credentials(click.prompt("WinRM user (DOMAIN\\user)", err=True))
-    if found.password is None and needs_password:
-        if not interactive:
-            raise UsageError(f"no WinRM password: set {PASSWORD_ENV}, or run interactively")
-        typed = click.prompt(f"Password for {found.username}", hide_input=True, err=True)
-        found = Credentials(found.username, Secret(typed, source="prompt"))
-    return found
-
-
-def _connection_options(live: dict[str, Any]) -> Any:
-    from remediate.transport import ConnectionOptions
-
-    return ConnectionOptions(
-        auth=live.get("auth", "negotiate"),
-        scheme=live.get("scheme", "https"),
-        port=live.get("port"),
-        ca_file=live.get("ca_file"),
-        insecure=bool(live.get("insecure")),
-        connection_timeout=float(live.get("connect_timeout", 30)),
-        operation_timeout=int(live.get("operation_timeout", 20)),
-        certificate_pem=live.get("cert_pem"),
-        certificate_key_pem=live.get("cert_key_pem"),
-    )
-
-
-def _prepare_connection(connection: Any, hosts: list[Any], errors: Any) -> Any:
-    """Refuse unsafe combinations before the first connection, warn about --insecure, get credentials."""
-    for host in hosts:
-        try:
-            connection.for_host(host).check_safe()
-        except UsageError as error:
-            raise UsageError(f"{host.label}: {error.message}", hint=error.hint) from None
-    if connection.insecure:
-        errors.print("[bold red]WARNING: --insecure: TLS certificates are NOT verified. Anyone on the path "
-                     "can impersonate a host and read the credentials. Use --ca-file instead.[/]")
-    auths = {connection.for_host(host).auth for host in hosts}
-    return _credentials(needs_password=not auths <= {"kerberos", "certificate"})
-
-
-def _only_failed_hosts(plan: Any, log: Path, errors: Any) -> Any:
-    """The plan cut down to the hosts an earlier run did not finish well (--rerun-failed)."""
-    import dataclasses
-
-    from remediate.audit import hosts_to_rerun
-
-    code, labels = hosts_to_rerun(log)
-    if code is not None and code != str(plan.code):
-        raise UsageError(f"--rerun-failed {log}: that run was for {code}, not {plan.code}")
-    wanted = set(labels)
-    kept = tuple(host_plan for host_plan in plan.hosts if host_plan.label in wanted)
-    missing = wanted - {host_plan.label for host_plan in kept}
-    if missing:
-        errors.print(f"note: not in the hosts file any more: {', '.join(sorted(missing))}")
-    if not kept:
-        click.echo(f"nothing to rerun: every host of the last run in {log} ended healthy, fixed or escalate")
-        sys.exit(ExitCode.OK)
-    errors.print(f"rerunning {len(kept)} of {len(plan.hosts)} host(s) from {log}")
-    return dataclasses.replace(plan, hosts=kept)
-
-
-def _run_live(plan: Any, *, output: str) -> None:
-    """Execute a Plan on its hosts: connect, detect, fix, verify, audit, report; exit with the run's code."""
+def _run_live(start: Callable[..., Any], *, output: str, language: str) -> None:
+    """Start a live run (live.run_plan or live.run_auto_fleet, given the live options), print it, and exit
+    with the run's code."""
     from rich.console import Console
 
-    from remediate import audit as audit_log
-    from remediate.engine import Engine, EngineOptions
-    from remediate.report import LiveProgress
-    from remediate.transport import Session, secrets_in
+    from remediate import live
 
-    context = click.get_current_context()
-    live: dict[str, Any] = context.meta.get("remediate.live", {})
-    connection = _connection_options(live)
-    options = EngineOptions(
-        forks=int(live.get("forks", 10)),
-        transient_attempts=int(live.get("retries", 3)) + 1,
-        wait_for_winrm_s=_duration_seconds(live.get("wait_for_winrm")),
-        max_fail_percent=live.get("max_fail_percent"),
-        language=context.params.get("lang") or _default_lang(),
-    )
+    settings = live.LiveOptions.from_values(click.get_current_context().meta.get("remediate.live", {}))
     errors = Console(stderr=True, highlight=False)
-    if plan is None:
-        _run_auto(context.params, live, connection, options, output, errors)
-        return
-    if live.get("rerun_failed"):
-        plan = _only_failed_hosts(plan, live["rerun_failed"], errors)
-    credentials = _prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], errors)
-    secrets = [found for hp in plan.hosts for step in hp.steps for found in secrets_in(step.parameters)]
-    if credentials is not None:
-        secrets.extend(credentials.secrets)
-    redactor = audit_log.Redactor(secrets)
-    path = live.get("audit_file") or audit_log.default_path(str(plan.code))
-    with audit_log.AuditLog(path, redactor) as log:
-        showing = output != "json" and errors.is_terminal
-        with LiveProgress(len(plan.hosts), console=errors, enabled=showing) as progress:
-            engine = Engine(
-                lambda host: Session(host, connection, credentials), log, options, observer=progress
-            )
-            report = engine.run(plan, arguments=sys.argv[1:])
-    _finish_run(report, path, redactor, output, live, options.language)
-
-
-def _run_auto(params: dict[str, Any], live: dict[str, Any], connection: Any, options: Any, output: str,
-              errors: Any) -> None:
-    """`run auto`: read each host's licence, pick the playbook of the code it reports, run all as one run."""
-    from remediate import audit as audit_log
-    from remediate.auto import run_auto
-    from remediate.inventory import load_hosts
-    from remediate.playbook import PlaybookLibrary
-    from remediate.status import AUTO
-    from remediate.transport import Session
-    from remediate.values import RunValues
-
-    if live.get("rerun_failed"):
-        raise UsageError("--rerun-failed needs the error code of the earlier run, not auto")
-    library = PlaybookLibrary(params.get("playbook_dirs") or ())
-    hosts = load_hosts(params["hosts_file"])
-    run_values = RunValues.from_options(params.get("set_options") or (), params.get("secret_env") or (),
-                                        params.get("secrets_file"))
-    credentials = _prepare_connection(connection, hosts, errors)
-    path = live.get("audit_file") or audit_log.default_path(AUTO)
-    statuses = _read_licences(hosts, lambda host: Session(host, connection, credentials), options, errors)
-    result = run_auto(
-        hosts, library, lambda host: Session(host, connection, credentials), run_values,
-        audit_path=path, options=options, console=errors, progress=output != "json" and errors.is_terminal,
-        credential_secrets=credentials.secrets if credentials is not None else (),
-        allow=params.get("allow") or (), arguments=sys.argv[1:], statuses=statuses,
-    )
-    _finish_run(result.report, path, result.redactor, output, live, options.language)
-
-
-class _ReadInterrupted(BaseException):
-    """Ctrl-C while auto reads the licences: the reads not begun yet end with this (nothing to retry)."""
-
-
-def _read_licences(hosts: list[Any], connect: Any, options: Any, errors: Any) -> Any:
-    """auto's licence reads. Ctrl-C: the first lets the reads in flight finish and exits 130, the second exits
-    130 at once. Either way nothing was changed: the reads only read, and no run has begun."""
-    import os
-    import signal
-    import threading
-
-    from rich.text import Text
-
-    from remediate.auto import WORDS
-    from remediate.status import read_fleet_status
-
-    stop = threading.Event()
-
-    def guarded(host: Any) -> Any:
-        if stop.is_set():
-            raise _ReadInterrupted()
-        return connect(host)
-
-    def pressed(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            sys.stdout.flush()
-            sys.stderr.write("interrupted: licence reads abandoned; nothing was changed\n")
-            sys.stderr.flush()
-            os._exit(ExitCode.INTERRUPTED)  # the reads in flight hold threads the interpreter would wait for
-        stop.set()
-        note = "interrupted: finishing the licence reads in flight; press Ctrl-C again to abandon them\n"
-        threading.Thread(target=lambda: (sys.stderr.write(note), sys.stderr.flush()), daemon=True).start()
-
-    words = WORDS["ja" if options.language == "ja" else "en"]
-    errors.print(Text(words["reading"].format(count=len(hosts))))
-    previous = signal.signal(signal.SIGINT, pressed)
-    statuses = None
     try:
-        statuses = read_fleet_status(hosts, guarded, forks=options.forks, attempts=options.transient_attempts)
-    except _ReadInterrupted:
-        pass
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if stop.is_set():
-        errors.print("interrupted while reading the licences: nothing was changed")
+        done = start(settings, language=language, console=errors, prompt=_prompt(),
+                     progress=output != "json" and errors.is_terminal, arguments=sys.argv[1:])
+    except live.NothingToRerun as nothing:
+        click.echo(str(nothing))
+        sys.exit(ExitCode.OK)
+    except live.ReadsInterrupted as interrupted:
+        errors.print(str(interrupted))
         sys.exit(ExitCode.INTERRUPTED)
-    return statuses
+    _finish_run(done, output, settings.junit_file, language)
 
 
-def _finish_run(
-    report: Any, path: Path, redactor: Any, output: str, live: dict[str, Any], language: str
-) -> None:
+def _finish_run(done: Any, output: str, junit_file: Path | None, language: str) -> None:
     """Show the run (table or JSON), write JUnit if asked, exit with the run's code."""
     from rich.console import Console
 
     from remediate.report import print_summary, to_json, write_junit
-    from remediate.results import ExitCategory
 
     if output == "json":
-        click.echo(to_json(report, redactor))
-        click.echo(f"audit log: {path}", err=True)
+        click.echo(to_json(done.report, done.redactor))
+        click.echo(f"audit log: {done.audit_path}", err=True)
     else:
-        print_summary(report, Console(highlight=False, soft_wrap=True), redactor, language)
-    if live.get("junit_file"):
-        write_junit(report, live["junit_file"], redactor)
-    codes = {
-        ExitCategory.OK: ExitCode.OK,
-        ExitCategory.FAILED: ExitCode.FAILED,
-        ExitCategory.UNREACHABLE: ExitCode.UNREACHABLE,
-        ExitCategory.ESCALATE: ExitCode.ESCALATE,
-        ExitCategory.INTERRUPTED: ExitCode.INTERRUPTED,
-    }
-    sys.exit(int(codes[report.exit_category]))
+        print_summary(done.report, Console(highlight=False, soft_wrap=True), done.redactor, language)
+    if junit_file:
+        write_junit(done.report, junit_file, done.redactor)
+    sys.exit(ExitCode[done.report.exit_category.name])
 
 
 @main.group("audit")
@@ -713,6 +531,7 @@ def audit_show(file: Path, output: str) -> None:
     import dataclasses
 
     from remediate.audit import show, verify
+    from remediate.results import host_label
 
     runs = show(file)
     if output == "json":
@@ -725,10 +544,15 @@ def audit_show(file: Path, output: str) -> None:
         click.echo(f"\nrun {run.code} by {run.operator}: started {run.started}, finished {finished}")
         click.echo(f"  arguments: {' '.join(run.arguments)}")
         for host, fields in run.hosts.items():
+            label = host_label(host, fields.get("computer_name"))
             before = fields.get("code_before") or "-"
             after = fields.get("code_after") or "-"
             outcome = fields.get("outcome") or "unfinished"
-            click.echo(f"  {host:<30} {outcome:<12} {before} -> {after}")
+            click.echo(f"  {label:<30} {outcome:<12} {before} -> {after}")
+            if fields.get("interrupted"):
+                given_up = fields["interrupted"]
+                where = f"{given_up.get('phase')} step {given_up.get('step')}" if given_up.get("step") else ""
+                click.echo(f"    interrupted{' during ' + where if where else ''}: {given_up.get('reason')}")
         if run.summary:
             counted = run.summary.get("counts", {}).items()
             counts = ", ".join(f"{name} {count}" for name, count in counted if count)
@@ -741,37 +565,44 @@ _STATUS_OPTION_NAMES = ("auth", "scheme", "port", "ca_file", "insecure", "cert_p
 
 @main.command("status")
 @click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@_playbooks_option
 @_lang_option
 @reports_errors
-def status_command(hosts_file: Path, output: str, lang: str | None, **live: Any) -> None:
-    """Read the licence state of every host (read-only): LicenseStatus and the code keeping it from Licensed.
+def status_command(
+    hosts_file: Path, output: str, playbook_dirs: tuple[Path, ...], lang: str | None, **values: Any
+) -> None:
+    """Read the licence state of every host (read-only): LicenseStatus, the code keeping it from Licensed and
+    the playbook that handles it, grace remaining, edition, channel, key, KMS host.
 
     Exit 0 when every host is Licensed, 1 when one is not, 3 when no host could be reached.
     """
     from rich.console import Console
 
-    from remediate.audit import Redactor
+    from remediate import live
     from remediate.inventory import load_hosts
-    from remediate.status import print_status, read_fleet_status
-    from remediate.transport import Session
+    from remediate.playbook import PlaybookLibrary
+    from remediate.status import fleet_category, print_status, status_csv
 
     lang = lang or _default_lang()
     hosts = load_hosts(hosts_file)
-    connection = _connection_options(live)
+    library = PlaybookLibrary(playbook_dirs)
     errors = Console(stderr=True, highlight=False)
-    credentials = _prepare_connection(connection, hosts, errors)
-    statuses = read_fleet_status(hosts, lambda host: Session(host, connection, credentials),
-                                 forks=int(live["forks"]), attempts=int(live["retries"]) + 1)
-    redactor = Redactor(credentials.secrets if credentials else [])
+    try:
+        read = live.fleet_status(hosts, library, live.LiveOptions.from_values(values), console=errors,
+                                 prompt=_prompt())
+    except live.ReadsInterrupted as interrupted:
+        errors.print(str(interrupted))
+        sys.exit(ExitCode.INTERRUPTED)
+    statuses, redactor = read.statuses, read.redactor
     if output == "json":
         click.echo(json.dumps(redactor.value([status.to_dict() for status in statuses]), ensure_ascii=False,
                               indent=2))
+    elif output == "csv":
+        click.echo(status_csv(statuses, redactor), nl=False)
     else:
         print_status(statuses, Console(highlight=False, soft_wrap=True), redactor, lang)
-    if statuses and all(status.unreachable for status in statuses):
-        sys.exit(ExitCode.UNREACHABLE)
-    sys.exit(ExitCode.OK if all(status.licensed for status in statuses) else ExitCode.FAILED)
+    sys.exit(ExitCode[fleet_category(statuses).name])
 
 
 status_command.params.extend(option for option in _LIVE_OPTIONS if option.name in _STATUS_OPTION_NAMES)

@@ -24,7 +24,7 @@ from remediate.results import RunReport
 from remediate.sandbox.fleet import Fleet, generate_password
 from remediate.sandbox.scenario import BuiltFleet, build
 from remediate.secret import Secret
-from remediate.status import AUTO, HostStatus, print_status, read_fleet_status
+from remediate.status import AUTO, HostStatus, name_playbooks, print_status, read_fleet_status
 from remediate.transport import ConnectionOptions, Credentials, Session
 from remediate.values import RunValues
 
@@ -130,6 +130,7 @@ def run_demo(
 
         console.rule(Text(words["status"], "bold"))
         statuses = read_fleet_status(hosts, connect, forks=options.forks, attempts=options.transient_attempts)
+        name_playbooks(statuses, library.find)
         print_status(statuses, console, redactor, language)
         console.rule(Text(words["auto"], "bold"))
         audit_file = default_path(AUTO, directory)

@@ -64,6 +64,9 @@ from remediate.results import (
     StepStatus,
 )
 
+# An audit event of a failed try to open a host's session (and of the try that worked, after failures).
+CONNECT = "connect"
+
 
 class HostSession(Protocol):
     """What the engine needs of a connection (transport.Session is one)."""
@@ -603,14 +606,31 @@ class HostRun:
     # --- sessions ------------------------------------------------------------------------------------------
 
     def _open(self) -> None:
+        tries = 0
         try:
             for attempt in self.engine.transient_retrying(connecting=True):
                 with attempt:
-                    session = self.engine.connect(self.plan.host)
-                    session.open()
+                    tries += 1
+                    try:
+                        session = self.engine.connect(self.plan.host)
+                        session.open()
+                    except TransportError as error:
+                        # every failed try is on record, so a retried connection shows in the audit log
+                        self.engine.record(
+                            self.label,
+                            CONNECT,
+                            attempt=tries,
+                            ok=False,
+                            error_kind=error.kind,
+                            transient=error.transient,
+                            error=error.message,
+                        )
+                        raise
                     self.session = session
         except TransportError as error:
             raise _HostAborted(Outcome.UNREACHABLE, f"{error.kind}: {error.message}") from None
+        if tries > 1:
+            self.engine.record(self.label, CONNECT, attempt=tries, ok=True)
 
     def _close(self) -> None:
         session, self.session = self.session, None

@@ -26,6 +26,7 @@ import yaml
 
 from remediate import resources
 from remediate.codes import ErrorCode, code_info, nearest_codes
+from remediate.duration import duration_seconds
 from remediate.errors import Location, PlaybookError, UnknownCodeError, UsageError
 
 PHASES = ("detect", "fix", "verify", "escalate")
@@ -344,19 +345,8 @@ def _did_you_mean(name: str, candidates: Sequence[str]) -> str:
 
 # --- rules the schema cannot express -----------------------------------------------------------------------
 
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m)$")
 _STEP_REFERENCE = re.compile(r"""steps\s*\[\s*['"]([^'"]+)['"]\s*\]""")
 _expressions = jinja2.Environment()  # parses conditions only; never renders anything
-
-
-def duration_seconds(value: str | float | int) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = _DURATION.match(value)
-    if not match:
-        raise ValueError(f"not a duration: {value!r}")
-    number, unit = float(match.group(1)), match.group(2)
-    return number / 1000 if unit == "ms" else number * 60 if unit == "m" else number
 
 
 def _canonical_code_problem(text: Any) -> str | None:

@@ -13,7 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from remediate.audit import Redactor
-from remediate.results import ExitCategory, HostReport, Outcome, RunReport, StepStatus
+from remediate.engine import Interruption, tell_on_stderr
+from remediate.results import Escalation, ExitCategory, HostReport, Outcome, RunReport, StepStatus
 
 OUTCOME_STYLE = {
     Outcome.HEALTHY: "green",
@@ -48,6 +49,16 @@ VERDICT = {  # (English, Japanese, style)
         "bold red",
     ),
 }
+# The verdict of a run whose in-flight steps a second Ctrl-C gave up (VERDICT's is for the first Ctrl-C alone).
+ABANDONED_VERDICT = (
+    "interrupted: in-flight steps were abandoned (recorded as interrupted in the audit log); "
+    "their hosts may be half-done",
+    "中断しました: 実行中のステップは中止しました (監査ログに interrupted として記録)。"
+    "途中までしか変更されていないホストがあるかもしれません",
+    "bold red",
+)
+SHOWN_HOSTS = 10  # host names listed per escalation in the summary (JSON lists them all)
+
 WORDS = {  # the few words of the summary, in the user's language
     "en": {
         "host": "host",
@@ -55,6 +66,8 @@ WORDS = {  # the few words of the summary, in the user's language
         "codes": "code before → after",
         "why": "why",
         "human": "needs a human",
+        "count": "{count} host(s)",
+        "more": "… and {count} more",
         "audit": "audit log",
     },
     "ja": {
@@ -63,6 +76,8 @@ WORDS = {  # the few words of the summary, in the user's language
         "codes": "エラー コード (前 → 後)",
         "why": "理由",
         "human": "担当者の対応が必要",
+        "count": "{count} 台",
+        "more": "… ほか {count} 台",
         "audit": "監査ログ",
     },
 }
@@ -133,18 +148,47 @@ def print_summary(
         if count:
             counts.append(f"{outcome} {count}   ", style=OUTCOME_STYLE[Outcome(outcome)])
     console.print(counts)
-    needing: dict[str, list[str]] = {}  # the same guidance once, with every host it concerns
-    for host in report.hosts:
-        if host.outcome is Outcome.ESCALATE and host.guidance:
-            needing.setdefault(host.guidance, []).append(host.label)
-    for guidance, hosts in needing.items():
-        names = ", ".join(redactor.text(name) for name in hosts)
-        console.print(Text(f"{words['human']} ({names}): {redactor.text(guidance)}", style="yellow"))
-    english, japanese, style = VERDICT[report.exit_category]
-    verdict = japanese if language == "ja" else english
-    console.print(Text(verdict, style=style))
+    for escalation in report.escalations():
+        print_escalation(escalation, console, redactor, language)
+    english, japanese, style = verdict(report)
+    console.print(Text(japanese if language == "ja" else english, style=style))
     if report.audit_path:
         console.print(f"{words['audit']}: {report.audit_path}")
+
+
+def verdict(report: RunReport) -> tuple[str, str, str]:
+    """(English, Japanese, style) of the run's last line: what its exit code means, true for this run."""
+    if report.exit_category is ExitCategory.INTERRUPTED and report.abandoned:
+        return ABANDONED_VERDICT
+    return VERDICT[report.exit_category]
+
+
+def print_escalation(
+    escalation: Escalation, console: Console, redactor: Redactor | None = None, language: str = "en"
+) -> None:
+    """One block per reason a human is needed: the code and its hosts (the first few named), the guidance once."""
+    redactor = redactor or Redactor()
+    words = WORDS["ja" if language == "ja" else "en"]
+    hosts = escalation.hosts
+    names = ", ".join(redactor.text(name) for name in hosts[:SHOWN_HOSTS])
+    if len(hosts) > SHOWN_HOSTS:
+        names += " " + words["more"].format(count=len(hosts) - SHOWN_HOSTS)
+    count = words["count"].format(count=len(hosts))
+    console.print(Text(f"{words['human']}: {escalation.code}, {count}: {names}", style="bold yellow"))
+    console.print(Text(f"  {redactor.text(escalation.guidance)}", style="yellow"))
+
+
+class InterruptNotice:
+    """The engine's on_interrupt: tells the user on stderr what each Ctrl-C did, and remembers whether a
+    second one abandoned the steps in flight (RunReport.abandoned), so the summary line is true."""
+
+    def __init__(self) -> None:
+        self.abandoned = False
+
+    def __call__(self, interruption: Interruption) -> None:
+        if interruption.abandoning:
+            self.abandoned = True
+        tell_on_stderr(interruption)
 
 
 def to_json(report: RunReport, redactor: Redactor | None = None) -> str:

@@ -249,12 +249,25 @@ class HostReport:
 
 
 @dataclass
+class Escalation:
+    """The hosts that need a human for the same reason: one playbook's code and its guidance."""
+
+    code: str  # the playbook's ErrorCode ("auto" for a host no playbook handles)
+    guidance: str
+    hosts: list[str] = field(default_factory=list)  # host labels, in report order
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "guidance": self.guidance, "count": len(self.hosts), "hosts": self.hosts}
+
+
+@dataclass
 class RunReport:
     """All outcomes of a run and the exit decision."""
 
     code: str
     hosts: list[HostReport] = field(default_factory=list)
     interrupted: bool = False
+    abandoned: bool = False  # a second Ctrl-C gave up the steps in flight (the first lets them finish)
     stopped_early: bool = False  # --max-fail-percent stopped starting new hosts
     duration_s: float = 0.0
     audit_path: str | None = None
@@ -278,6 +291,15 @@ class RunReport:
             return ExitCategory.ESCALATE
         return ExitCategory.OK
 
+    def escalations(self) -> list[Escalation]:
+        """Hosts that ended `escalate` with guidance, grouped by playbook code and guidance (one per reason)."""
+        groups: dict[tuple[str, str], Escalation] = {}
+        for report in self.hosts:
+            if report.outcome is Outcome.ESCALATE and report.guidance:
+                key = (report.code, report.guidance)
+                groups.setdefault(key, Escalation(report.code, report.guidance)).hosts.append(report.label)
+        return list(groups.values())
+
     def summary(self) -> dict[str, Any]:
         return {
             "code": self.code,
@@ -285,6 +307,7 @@ class RunReport:
             "counts": self.counts(),
             "exit": str(self.exit_category.value),
             "interrupted": self.interrupted,
+            "abandoned": self.abandoned,
             "stopped_early": self.stopped_early,
             "duration_s": round(self.duration_s, 3),
         }
@@ -293,5 +316,6 @@ class RunReport:
         return {
             "summary": self.summary(),
             "audit": self.audit_path,
+            "escalations": [escalation.to_dict() for escalation in self.escalations()],
             "hosts": [report.to_dict() for report in self.hosts],
         }

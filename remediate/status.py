@@ -7,8 +7,10 @@ the template collects. `remediate run auto` uses the same read to pick each host
 
 from __future__ import annotations
 
+import csv
+import io
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,7 +26,15 @@ from remediate.errors import TransportError
 from remediate.inventory import Host
 from remediate.playbook import Playbook
 from remediate.render import Renderer
-from remediate.results import HostReport, Outcome, ScriptRun, StepResult, computer_name_in, host_label
+from remediate.results import (
+    ExitCategory,
+    HostReport,
+    Outcome,
+    ScriptRun,
+    StepResult,
+    computer_name_in,
+    host_label,
+)
 
 AUTO = "auto"
 
@@ -71,6 +81,7 @@ class HostStatus:
     result: StepResult | None = None
     error: str | None = None  # "kind: message" of a transport or script failure
     unreachable: bool = False
+    playbook: ErrorCode | None = None  # the playbook that handles `code` (see name_playbooks)
 
     @property
     def computer_name(self) -> str | None:
@@ -99,6 +110,16 @@ class HostStatus:
             return "unknown"
         return LICENSE_STATUS_NAMES.get(self.result.license_status, str(self.result.license_status))
 
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.result.data if self.result is not None else {}
+
+    @property
+    def grace_minutes(self) -> int | None:
+        """Minutes left of the current grace or activation-validity period (GracePeriodRemaining)."""
+        value = self.data.get("grace_minutes_remaining")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
     def meaning(self, language: str = "en") -> str:
         info = code_info(self.code) if self.code is not None else None
         if info is None:
@@ -114,8 +135,26 @@ class HostStatus:
             "license_status": self.result.license_status if self.result else None,
             "hresult": str(self.code) if self.code else None,
             "error": self.error,
+            "playbook": str(self.playbook) if self.playbook else None,
+            "grace_minutes_remaining": self.grace_minutes,
             "data": self.result.data if self.result else None,
         }
+
+    def to_row(self) -> dict[str, Any]:
+        """One flat row (CSV): the top-level fields, then the licence facts a spreadsheet sorts by."""
+        data = self.data
+        row = {key: value for key, value in self.to_dict().items() if key != "data"}
+        row.update({
+            "edition": edition(str(data.get("name") or "")) or None,
+            "channel": data.get("channel"),
+            "partial_product_key": data.get("partial_product_key"),
+            "license_status_reason": data.get("license_status_reason"),
+            "kms_machine": data.get("kms_machine"),
+            "kms_port": data.get("kms_port"),
+            "discovered_kms_machine": data.get("discovered_kms_machine"),
+            "discovered_kms_port": data.get("discovered_kms_port"),
+        })
+        return row
 
 
 def status_script() -> str:
@@ -125,27 +164,47 @@ def status_script() -> str:
 
 
 def read_fleet_status(
-    hosts: Sequence[Host], connect: Callable[[Host], StatusSession], forks: int = 10, attempts: int = 4
+    hosts: Sequence[Host],
+    connect: Callable[[Host], StatusSession],
+    forks: int = 10,
+    attempts: int = 4,
+    stop: ReadStop | None = None,
 ) -> list[HostStatus]:
     """Every host's licence through the license-state template (what `remediate status` shows)."""
-    return read_status(hosts, connect, status_script(), forks=forks, attempts=attempts)
+    return read_status(hosts, connect, status_script(), forks=forks, attempts=attempts, stop=stop)
+
+
+def fleet_category(statuses: Sequence[HostStatus]) -> ExitCategory:
+    """`remediate status`'s exit: OK when every host is Licensed, UNREACHABLE when none answered, else FAILED."""
+    if statuses and all(status.unreachable for status in statuses):
+        return ExitCategory.UNREACHABLE
+    return ExitCategory.OK if all(status.licensed for status in statuses) else ExitCategory.FAILED
+
+
+def name_playbooks(statuses: Sequence[HostStatus], find: Callable[[ErrorCode], Playbook | None]) -> None:
+    """Set each status's `playbook`: the one that handles the code keeping the host from Licensed."""
+    for status in statuses:
+        playbook = find(status.code) if status.code is not None and not status.licensed else None
+        status.playbook = playbook.code if playbook is not None else None
 
 
 WORDS = {  # the status table in the user's language
     "en": {
         "title": "licence state of {count} host(s)",
-        "columns": ("host", "state", "code", "meaning", "edition", "key", "KMS"),
+        "columns": ("host", "state", "code", "meaning", "playbook", "grace", "edition", "key", "KMS"),
         "licensed": "{licensed} of {count} licensed",
+        "discovered": "{name} (discovered)",
     },
     "ja": {
         "title": "{count} 台のホストのライセンス状態",
-        "columns": ("ホスト", "状態", "コード", "意味", "エディション", "キー", "KMS"),
+        "columns": ("ホスト", "状態", "コード", "意味", "プレイブック", "猶予", "エディション", "キー", "KMS"),
         "licensed": "{count} 台中 {licensed} 台がライセンス認証済み",
+        "discovered": "{name} (DNS で検出)",
     },
 }
 
 
-def _edition(product_name: str) -> str:
+def edition(product_name: str) -> str:
     """`Windows(R), ServerStandard edition` -> `ServerStandard` (the rest is the same on every row)."""
     return product_name.removeprefix("Windows(R), ").removesuffix(" edition")
 
@@ -153,32 +212,98 @@ def _edition(product_name: str) -> str:
 def print_status(
     statuses: Sequence[HostStatus], console: Console, redactor: Redactor | None = None, language: str = "en"
 ) -> None:
-    """The `remediate status` table: one row per host, then how many are licensed."""
+    """The `remediate status` table: one row per host, then how many are licensed. A column no host has a
+    value for is left out (a fleet that cannot be reached has no edition, key or KMS host to show)."""
     redactor = redactor or Redactor()
     words = WORDS["ja" if language == "ja" else "en"]
-    table = Table(title=str(words["title"]).format(count=len(statuses)), title_justify="left")
-    for column in words["columns"]:
-        table.add_column(column)
+    rows = []
     for status in statuses:
-        data = status.result.data if status.result else {}
-        kms = data.get("kms_machine") or data.get("discovered_kms_machine") or ""
-        cells = (
+        data = status.data
+        kms = str(data.get("kms_machine") or "")
+        if not kms and data.get("discovered_kms_machine"):
+            kms = str(words["discovered"]).format(name=data["discovered_kms_machine"])
+        rows.append((
             status.label,
             STATE_NAMES_JA.get(status.state, status.state) if language == "ja" else status.state,
             str(status.code or ""),
             status.error or status.meaning(language),
-            _edition(str(data.get("name") or "")),
+            str(status.playbook or ""),
+            grace_text(status.grace_minutes, language),
+            edition(str(data.get("name") or "")),
             str(data.get("partial_product_key") or ""),
             str(kms),
-        )
-        table.add_row(*(Text(redactor.text(cell), overflow="fold") for cell in cells))
+        ))
+    columns = list(words["columns"])
+    shown = [number for number in range(len(columns)) if number < 2 or any(row[number] for row in rows)]
+    table = Table(title=str(words["title"]).format(count=len(statuses)), title_justify="left")
+    for number in shown:
+        table.add_column(columns[number])
+    for row in rows:
+        table.add_row(*(Text(redactor.text(row[number]), overflow="fold") for number in shown))
     console.print(table)
     licensed = sum(1 for status in statuses if status.licensed)
     console.print(Text(str(words["licensed"]).format(licensed=licensed, count=len(statuses))))
 
 
+def grace_text(minutes: int | None, language: str = "en") -> str:
+    """GracePeriodRemaining for a person: `29 d 23 h`, `5 h 12 min`, `40 min`; empty when none is left or known."""
+    if not minutes or minutes <= 0:
+        return ""
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if language == "ja":
+        units = ("日", "時間", "分")
+        parts = [(days, units[0]), (hours, units[1])] if days else [(hours, units[1]), (mins, units[2])]
+        return " ".join(f"{value}{unit}" for value, unit in parts if value) or f"{mins}分"
+    parts = [(days, "d"), (hours, "h")] if days else [(hours, "h"), (mins, "min")]
+    return " ".join(f"{value} {unit}" for value, unit in parts if value) or f"{mins} min"
+
+
+def status_csv(statuses: Sequence[HostStatus], redactor: Redactor | None = None) -> str:
+    """`remediate status --output csv`: a header, then one row per host (HostStatus.to_row), masked."""
+    redactor = redactor or Redactor()
+    rows = [status.to_row() for status in statuses]
+    columns = list(rows[0]) if rows else list(HostStatus(Host("-")).to_row())
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if value is None else redactor.text(_cell(value)) for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _transient(error: BaseException) -> bool:
     return isinstance(error, TransportError) and error.transient
+
+
+class ReadStop:
+    """Ctrl-C for a fleet read. The first press (finish()) starts no new read and cuts retry waits short; the
+    reads in flight finish. The second (abandon()) stops waiting for them: read_status returns at once."""
+
+    def __init__(self) -> None:
+        self.finishing = threading.Event()
+        self.abandoned = threading.Event()
+
+    def press(self) -> bool:
+        """One Ctrl-C; True when it abandons the reads in flight. Safe to call from a signal handler."""
+        if self.finishing.is_set():
+            self.abandoned.set()
+            return True
+        self.finishing.set()
+        return False
+
+    @property
+    def stopped(self) -> bool:
+        return self.finishing.is_set()
+
+
+NOT_READ = "not read: interrupted"
 
 
 def read_status(
@@ -188,14 +313,29 @@ def read_status(
     forks: int = 10,
     attempts: int = 4,
     backoff_s: float = 1.0,
+    stop: ReadStop | None = None,
 ) -> list[HostStatus]:
-    """Read every host's licence, `forks` at a time; transient faults retried with backoff and jitter."""
+    """Read every host's licence, `forks` at a time; transient faults retried with backoff and jitter.
+
+    The reads run in daemon threads, so after stop.abandon() nothing waits for a read still in flight (a host
+    that never answers), not even the interpreter on its way out. A host whose read was not made or not
+    finished because of the stop gets a status with error NOT_READ.
+    """
+    stop = stop or ReadStop()
+    found: dict[int, HostStatus] = {}
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    taken = iter(range(len(hosts)))
+
+    def pause(seconds: float) -> None:
+        stop.finishing.wait(seconds)  # Ctrl-C cuts a backoff short
 
     def one(host: Host) -> HostStatus:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(_transient),
-            stop=tenacity.stop_after_attempt(max(1, attempts)),
+            stop=tenacity.stop_after_attempt(max(1, attempts)) | tenacity.stop_when_event_set(stop.finishing),
             wait=tenacity.wait_exponential(multiplier=backoff_s, max=30) + tenacity.wait_random(0, backoff_s),
+            sleep=pause,
             reraise=True,
         )
         try:
@@ -213,8 +353,33 @@ def read_status(
             return HostStatus(host, result=run.result, error=f"script: {run.script_error}")
         return HostStatus(host, result=run.result)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
-        return list(pool.map(one, hosts))
+    def work() -> None:
+        while True:
+            with lock:
+                index = None if stop.stopped or failures else next(taken, None)
+            if index is None:
+                return
+            try:
+                status = one(hosts[index])
+            except BaseException as error:  # re-raised by the caller's thread
+                with lock:
+                    failures.append(error)
+                return
+            with lock:
+                found[index] = status
+
+    workers = [
+        threading.Thread(target=work, name=f"remediate-status-{number}", daemon=True)
+        for number in range(max(1, min(forks, len(hosts) or 1)))
+    ]
+    for worker in workers:
+        worker.start()
+    while not stop.abandoned.is_set() and any(worker.is_alive() for worker in workers):
+        stop.abandoned.wait(0.05)  # the main thread stays free to take Ctrl-C
+    with lock:
+        if failures:
+            raise failures[0]
+        return [found.get(index) or HostStatus(host, error=NOT_READ) for index, host in enumerate(hosts)]
 
 
 @dataclass

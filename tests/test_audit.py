@@ -273,3 +273,37 @@ def test_a_crashed_run_reruns_the_hosts_it_never_finished_or_never_started(tmp_p
     code, hosts = audit.hosts_to_rerun(path)
     assert code == "0xC004F074"
     assert sorted(hosts) == ["pc2", "pc3", "pc4"]
+
+
+def test_show_tells_which_hosts_were_given_up_mid_step_and_names_them(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path) as log:
+        log.record(audit.RUN_STARTED, operator="alice", code="auto", arguments=["run", "auto"],
+                   hosts=["10.0.0.1:5985", "10.0.0.2:5985"])
+        log.record(audit.STATUS, host="10.0.0.1:5985", computer_name="WIN-APP01", state="Initial grace (OOB)")
+        log.record(audit.HOST_STARTED, host="10.0.0.2:5985", code="0xC004F074")
+        log.record(audit.STEP, host="10.0.0.2:5985", step="license-state", data={"computer_name": "WIN-APP02"})
+        log.record(audit.INTERRUPTED, host="10.0.0.2:5985", step="flush-dns", phase="fix",
+                   reason="abandoned during fix step flush-dns: changes may have happened, not verified")
+        log.record(audit.OUTCOME, host="10.0.0.2:5985", outcome="failed", reason="abandoned during fix step")
+        log.record(audit.OUTCOME, host="10.0.0.1:5985", outcome="skipped", reason="not started")
+        log.record(audit.RUN_FINISHED, summary={"exit": "interrupted"}, interrupted=True)
+    (run,) = audit.show(path)
+    given_up = run.hosts["10.0.0.2:5985"]
+    assert given_up["outcome"] == "failed" and given_up["computer_name"] == "WIN-APP02"
+    assert given_up["interrupted"] == {
+        "step": "flush-dns",
+        "phase": "fix",
+        "reason": "abandoned during fix step flush-dns: changes may have happened, not verified",
+    }
+    assert run.hosts["10.0.0.1:5985"]["computer_name"] == "WIN-APP01"
+    assert "interrupted" not in run.hosts["10.0.0.1:5985"] and run.interrupted
+
+    from click.testing import CliRunner
+
+    from remediate.cli import main
+
+    shown = CliRunner().invoke(main, ["audit", "show", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "10.0.0.2:5985 (WIN-APP02)" in shown.output and "10.0.0.1:5985 (WIN-APP01)" in shown.output
+    assert "interrupted during fix step flush-dns: abandoned during fix step flush-dns" in shown.output

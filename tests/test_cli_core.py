@@ -319,6 +319,26 @@ def test_auto_needs_a_live_detect(hosts: Path) -> None:
     assert "auto picks each host's playbook from a live detect" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90.0), ("90s", 90.0), ("500ms", 0.5), ("10m", 600.0), ("1h", 3600.0), ("1.5h", 5400.0), (20, 20.0)],
+)
+def test_one_duration_parser_reads_the_command_line_and_the_playbooks(text: str | int, seconds: float) -> None:
+    from remediate.duration import duration_seconds
+    from remediate.playbook import duration_seconds as playbook_durations
+
+    assert duration_seconds(text) == seconds
+    assert playbook_durations is duration_seconds
+
+
+def test_a_bad_wait_for_winrm_exits_2_before_any_connection(hosts: Path) -> None:
+    env = {"REMEDIATE_USERNAME": "u", "REMEDIATE_PASSWORD": "p"}
+    result = invoke("run", "0xC004F074", "--hosts", str(hosts), "--playbooks", PLAYBOOKS, "--scheme", "http",
+                    "--auth", "ntlm", "--wait-for-winrm", "ten minutes", env=env)
+    assert result.exit_code == 2
+    assert "--wait-for-winrm 'ten minutes': expected a duration such as 90s, 10m or 1h" in result.stderr
+
+
 # --- product keys never show -------------------------------------------------------------------------------
 
 key_groups = st.text(alphabet=KEY_ALPHABET, min_size=5, max_size=5)

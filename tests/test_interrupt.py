@@ -87,7 +87,11 @@ def test_a_second_ctrl_c_abandons_the_steps_in_flight_and_records_them(tmp_path:
     outcomes = {event["host"]: event["outcome"] for event in events if event["type"] == audit.OUTCOME}
     assert len(outcomes) == 4 and set(outcomes.values()) == {"skipped"}  # nothing was changed anywhere
     assert events[-1]["type"] == audit.RUN_FINISHED and events[-1]["interrupted"] is True
-    assert "interrupted" in stdout
+    assert "in-flight steps were abandoned" in stdout and "finished and recorded" not in stdout
+    # `audit show` names the step each abandoned host was in.
+    shown = subprocess.run([sys.executable, "-m", "remediate", "audit", "show", str(log)],
+                           capture_output=True, text=True, check=True).stdout
+    assert shown.count("interrupted during detect step") == 2
 
 
 def test_ctrl_c_while_auto_reads_the_licences_exits_130_and_changes_nothing(tmp_path: Path) -> None:

@@ -213,7 +213,7 @@ def test_ctrl_c_finishes_in_flight_steps_and_exits_130(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    assert "interrupted" in stdout
+    assert "interrupted: in-flight steps were finished and recorded" in stdout
     check = audit.verify(log)
     assert check.ok and not check.truncated
     events = audit.read_events(log)

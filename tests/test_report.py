@@ -162,3 +162,51 @@ def test_reports_name_the_computer_behind_an_address(tmp_path: Path) -> None:
     write_junit(named_run(), path)
     names = {case.get("name") for case in ElementTree.parse(path).getroot().iter("testcase")}
     assert names == {"127.0.0.1:58715 (WIN-KMS01)", "win-kms02.corp.example", "127.0.0.1:58716"}
+
+
+def escalating_fleet(count: int) -> RunReport:
+    """`count` hosts escalating on 0xC004C008, two on 0xC004F050, one fixed."""
+    c008 = [
+        HostReport(host=f"pc{n:03}.corp.example", code="0xC004C008", outcome=Outcome.ESCALATE,
+                   guidance="Call the licensing desk about the key's activation count.")
+        for n in range(count)
+    ]
+    f050 = [
+        HostReport(host=f"key{n}.corp.example", code="0xC004F050", outcome=Outcome.ESCALATE,
+                   guidance="Install a valid product key.")
+        for n in range(2)
+    ]
+    fixed = HostReport(host="ok.corp.example", code="0xC004F074", outcome=Outcome.FIXED)
+    return RunReport(code="auto", hosts=[*c008, *f050, fixed])
+
+
+def test_hosts_escalating_for_the_same_reason_share_one_block_with_the_guidance_once() -> None:
+    buffer = io.StringIO()
+    print_summary(escalating_fleet(300), Console(file=buffer, width=200, color_system=None))
+    text = buffer.getvalue()
+    assert text.count("Call the licensing desk") == 1 and text.count("Install a valid product key") == 1
+    assert "needs a human: 0xC004C008, 300 host(s): pc000.corp.example, pc001.corp.example" in text
+    assert "pc009.corp.example … and 290 more" in text and "pc010.corp.example, " not in text
+    assert "needs a human: 0xC004F050, 2 host(s): key0.corp.example, key1.corp.example" in text
+
+
+def test_json_lists_every_host_of_each_escalation() -> None:
+    data = json.loads(to_json(escalating_fleet(300)))
+    by_code = {group["code"]: group for group in data["escalations"]}
+    assert by_code["0xC004C008"]["count"] == 300 and len(by_code["0xC004C008"]["hosts"]) == 300
+    assert by_code["0xC004F050"]["hosts"] == ["key0.corp.example", "key1.corp.example"]
+    assert by_code["0xC004C008"]["guidance"].startswith("Call the licensing desk")
+
+
+def test_the_verdict_of_an_interrupted_run_says_whether_steps_in_flight_were_finished_or_abandoned() -> None:
+    def shown(abandoned: bool, language: str) -> str:
+        run = RunReport(code="0xC004F074", interrupted=True, abandoned=abandoned,
+                        hosts=[HostReport(host="pc1", code="0xC004F074", outcome=Outcome.SKIPPED)])
+        buffer = io.StringIO()
+        print_summary(run, Console(file=buffer, width=200, color_system=None), language=language)
+        return buffer.getvalue()
+
+    assert "in-flight steps were finished and recorded" in shown(False, "en")
+    abandoned = shown(True, "en")
+    assert "in-flight steps were abandoned" in abandoned and "finished and recorded" not in abandoned
+    assert "中止しました" in shown(True, "ja") and "完了させて記録しました" in shown(False, "ja")

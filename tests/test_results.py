@@ -117,3 +117,18 @@ def test_a_host_is_labelled_with_its_computer_name_when_that_says_more(
     host: str, computer_name: str | None, shown: str
 ) -> None:
     assert host_label(host, computer_name) == shown
+
+
+def test_escalations_group_hosts_by_playbook_and_guidance_in_report_order() -> None:
+    def escalating(host: str, code: str, guidance: str | None) -> HostReport:
+        return HostReport(host=host, code=code, outcome=Outcome.ESCALATE, guidance=guidance)
+
+    run = RunReport(code="auto", hosts=[
+        escalating("b", "0xC004C008", "call the desk"),
+        escalating("a", "0xC004F050", "install a key"),
+        escalating("c", "0xC004C008", "call the desk"),
+        escalating("d", "auto", None),  # no playbook, so no guidance to group under
+        HostReport(host="e", code="0xC004C008", outcome=Outcome.FAILED, guidance="call the desk"),
+    ])
+    groups = [(group.code, group.guidance, group.hosts) for group in run.escalations()]
+    assert groups == [("0xC004C008", "call the desk", ["b", "c"]), ("0xC004F050", "install a key", ["a"])]

@@ -122,7 +122,9 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         "PartialProductKey": key_tail(state.key) if installed and state.key else None,
         "ProductKeyID": extended_pid(state) if installed else None,
         "ProductKeyChannel": PRODUCT_KEY_CHANNEL[channel] if installed else None,
-        "OfflineInstallationId": installation_id(state) if installed and not kms_client else None,
+        # ref §2 /dti, /dlv: slmgr prints this property as "Installation ID:" for every product with a key,
+        # KMS clients included
+        "OfflineInstallationId": installation_id(state) if installed else None,
         "LicenseStatus": status,
         # ref §3: LicenseStatusReason is the HRESULT as uint32; 0xC004F014 on a licence without a key
         "LicenseStatusReason": (state.license_status_reason if installed else licensing.E_PKEY_NOT_INSTALLED)

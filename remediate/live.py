@@ -1,0 +1,328 @@
+"""A live run: hosts + plan -> sessions -> engine -> audit -> report.
+
+What `remediate run`, `run auto` and `status` do once the command line is parsed: turn the live options into
+connection and engine settings, refuse unsafe connections before the first one, get the credentials, read
+licences (Ctrl-C aware), run the engine with an audit log, and hand back what the command prints.
+
+    settings = LiveOptions.from_values(values)            # the live options, by name
+    done = run_plan(plan, settings, language="en", console=stderr, prompt=None)
+    print_summary(done.report, stdout_console, done.redactor)
+
+Nothing here prints the run's result or decides an exit code: cli.py does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from remediate import audit as audit_log
+from remediate.audit import AuditLog, Redactor
+from remediate.auto import WORDS as AUTO_WORDS
+from remediate.auto import run_auto
+from remediate.duration import duration_seconds
+from remediate.engine import Engine, EngineOptions
+from remediate.errors import RemediateError, UsageError
+from remediate.inventory import Host
+from remediate.plan import Plan
+from remediate.playbook import PlaybookLibrary
+from remediate.report import InterruptNotice, LiveProgress
+from remediate.results import RunReport
+from remediate.secret import Secret
+from remediate.status import AUTO, HostStatus, ReadStop, name_playbooks, read_fleet_status
+from remediate.transport import PASSWORD_ENV, USERNAME_ENV, ConnectionOptions, Credentials, Session, secrets_in
+from remediate.values import RunValues
+
+# Asks the person at the terminal: (question, hide what is typed) -> the answer. None: nobody to ask.
+Prompt = Callable[[str, bool], str]
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """The options of a live run, as the command line names them (see cli's live options)."""
+
+    auth: str = "negotiate"
+    scheme: str = "https"
+    port: int | None = None
+    ca_file: str | None = None
+    insecure: bool = False
+    cert_pem: str | None = None
+    cert_key_pem: str | None = None
+    forks: int = 10
+    connect_timeout: float = 30.0
+    operation_timeout: int = 20
+    wait_for_winrm: str | None = None  # a duration: 90, 90s, 10m, 1h
+    retries: int = 3
+    max_fail_percent: float | None = None
+    rerun_failed: Path | None = None  # an audit log
+    audit_file: Path | None = None
+    junit_file: Path | None = None
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> LiveOptions:
+        """From option values by name; a name not given keeps its default."""
+        names = {option.name for option in dataclasses.fields(cls)}
+        given = {name: value for name, value in values.items() if name in names}
+        for name in ("auth", "scheme", "forks", "connect_timeout", "operation_timeout", "retries"):
+            if given.get(name) is None:
+                given.pop(name, None)  # click gives None for an option it did not declare a default for
+        return cls(**given)
+
+    def connection(self) -> ConnectionOptions:
+        return ConnectionOptions(
+            auth=self.auth,
+            scheme=self.scheme,
+            port=self.port,
+            ca_file=self.ca_file,
+            insecure=bool(self.insecure),
+            connection_timeout=float(self.connect_timeout),
+            operation_timeout=int(self.operation_timeout),
+            certificate_pem=self.cert_pem,
+            certificate_key_pem=self.cert_key_pem,
+        )
+
+    def engine(self, language: str) -> EngineOptions:
+        return EngineOptions(
+            forks=int(self.forks),
+            transient_attempts=int(self.retries) + 1,
+            wait_for_winrm_s=self.wait_seconds(),
+            max_fail_percent=self.max_fail_percent,
+            language=language,
+        )
+
+    def wait_seconds(self) -> float:
+        """--wait-for-winrm in seconds (0: do not wait)."""
+        if not self.wait_for_winrm:
+            return 0.0
+        try:
+            return duration_seconds(self.wait_for_winrm)
+        except ValueError:
+            raise UsageError(
+                f"--wait-for-winrm {self.wait_for_winrm!r}: expected a duration such as 90s, 10m or 1h"
+            ) from None
+
+
+@dataclass
+class LiveRun:
+    """What a live run produced: the report, the redactor that masks its secrets, where its audit log is."""
+
+    report: RunReport
+    redactor: Redactor
+    audit_path: Path
+
+
+@dataclass
+class FleetStatus:
+    """What `remediate status` read: every host's licence, and the redactor that masks the credentials."""
+
+    statuses: list[HostStatus]
+    redactor: Redactor
+
+
+class NothingToRerun(Exception):
+    """--rerun-failed: every host of the earlier run ended healthy, fixed or escalate."""
+
+    def __init__(self, log: Path) -> None:
+        super().__init__(f"nothing to rerun: every host of the last run in {log} ended healthy, fixed or escalate")
+        self.log = log
+
+
+class ReadsInterrupted(RemediateError):
+    """Ctrl-C while the licences were read. Nothing was changed: the reads only read, no run had begun."""
+
+    def __init__(self, abandoned: bool) -> None:
+        if abandoned:
+            message = "interrupted: licence reads abandoned; nothing was changed"
+        else:
+            message = "interrupted while reading the licences: nothing was changed"
+        super().__init__(message)
+        self.abandoned = abandoned
+
+
+# --- connecting ---------------------------------------------------------------------------------------------
+
+
+def ask_credentials(needs_password: bool, prompt: Prompt | None) -> Credentials | None:
+    """REMEDIATE_USERNAME / REMEDIATE_PASSWORD, else the prompt (the password hidden). Never from argv."""
+    found = Credentials.from_environment()
+    if not needs_password and found is None:
+        return None  # a Kerberos ticket or a client certificate stands for the user
+    if found is None:
+        if prompt is None:
+            raise UsageError(f"no WinRM user: set {USERNAME_ENV} (and {PASSWORD_ENV}), or run interactively")
+        found = Credentials(prompt("WinRM user (DOMAIN\\user)", False))
+    if found.password is None and needs_password:
+        if prompt is None:
+            raise UsageError(f"no WinRM password: set {PASSWORD_ENV}, or run interactively")
+        typed = prompt(f"Password for {found.username}", True)
+        found = Credentials(found.username, Secret(typed, source="prompt"))
+    return found
+
+
+def prepare_connection(
+    connection: ConnectionOptions, hosts: Sequence[Host], console: Console, prompt: Prompt | None
+) -> Credentials | None:
+    """Refuse unsafe combinations before the first connection, warn about --insecure, get credentials."""
+    for host in hosts:
+        try:
+            connection.for_host(host).check_safe()
+        except UsageError as error:
+            raise UsageError(f"{host.label}: {error.message}", hint=error.hint) from None
+    if connection.insecure:
+        console.print("[bold red]WARNING: --insecure: TLS certificates are NOT verified. Anyone on the path "
+                      "can impersonate a host and read the credentials. Use --ca-file instead.[/]")
+    auths = {connection.for_host(host).auth for host in hosts}
+    return ask_credentials(needs_password=not auths <= {"kerberos", "certificate"}, prompt=prompt)
+
+
+def _connector(connection: ConnectionOptions, credentials: Credentials | None) -> Callable[[Host], Session]:
+    return lambda host: Session(host, connection, credentials)
+
+
+# --- reading licences ---------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _ctrl_c_stops(stop: ReadStop) -> Iterator[None]:
+    """While licences are read: the first Ctrl-C lets the reads in flight finish, the second abandons them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def pressed(signum: int, frame: FrameType | None) -> None:
+        if stop.press():
+            return
+        note = "interrupted: finishing the licence reads in flight; press Ctrl-C again to abandon them\n"
+        # From a thread of its own: the main thread may be writing to stderr at this moment.
+        threading.Thread(target=lambda: (sys.stderr.write(note), sys.stderr.flush()), daemon=True).start()
+
+    previous = signal.signal(signal.SIGINT, pressed)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def read_licences(
+    hosts: Sequence[Host], connect: Callable[[Host], Session], options: EngineOptions
+) -> list[HostStatus]:
+    """Every host's licence, read-only. Ctrl-C: raises ReadsInterrupted once the reads in flight finished
+    (first press) or at once (second press)."""
+    stop = ReadStop()
+    with _ctrl_c_stops(stop):
+        statuses = read_fleet_status(
+            hosts, connect, forks=options.forks, attempts=options.transient_attempts, stop=stop
+        )
+    if stop.stopped:
+        raise ReadsInterrupted(abandoned=stop.abandoned.is_set())
+    return statuses
+
+
+def fleet_status(
+    hosts: Sequence[Host],
+    library: PlaybookLibrary,
+    settings: LiveOptions,
+    *,
+    console: Console,
+    prompt: Prompt | None,
+) -> FleetStatus:
+    """`remediate status`: every host's licence, with the playbook that handles the code it reports."""
+    connection = settings.connection()
+    credentials = prepare_connection(connection, hosts, console, prompt)
+    statuses = read_licences(hosts, _connector(connection, credentials), settings.engine("en"))
+    name_playbooks(statuses, library.find)
+    return FleetStatus(statuses, Redactor(credentials.secrets if credentials else []))
+
+
+# --- running ------------------------------------------------------------------------------------------------
+
+
+def only_failed_hosts(plan: Plan, log: Path, console: Console) -> Plan:
+    """The plan cut down to the hosts an earlier run did not finish well (--rerun-failed).
+    Raises NothingToRerun when there are none."""
+    code, labels = audit_log.hosts_to_rerun(log)
+    if code is not None and code != str(plan.code):
+        raise UsageError(f"--rerun-failed {log}: that run was for {code}, not {plan.code}")
+    wanted = set(labels)
+    kept = tuple(host_plan for host_plan in plan.hosts if host_plan.label in wanted)
+    missing = wanted - {host_plan.label for host_plan in kept}
+    if missing:
+        console.print(f"note: not in the hosts file any more: {', '.join(sorted(missing))}")
+    if not kept:
+        raise NothingToRerun(log)
+    console.print(f"rerunning {len(kept)} of {len(plan.hosts)} host(s) from {log}")
+    return dataclasses.replace(plan, hosts=kept)
+
+
+def run_plan(
+    plan: Plan,
+    settings: LiveOptions,
+    *,
+    language: str,
+    console: Console,
+    prompt: Prompt | None,
+    progress: bool = True,
+    arguments: Sequence[str] = (),
+) -> LiveRun:
+    """`remediate run CODE`: execute a Plan on its hosts: connect, detect, fix, verify, audit.
+
+    console: where notes, warnings and the live progress go (stderr). progress: show the progress bar.
+    """
+    options = settings.engine(language)
+    connection = settings.connection()
+    if settings.rerun_failed:
+        plan = only_failed_hosts(plan, settings.rerun_failed, console)
+    credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
+    secrets = [found for hp in plan.hosts for step in hp.steps for found in secrets_in(step.parameters)]
+    redactor = Redactor([*secrets, *(credentials.secrets if credentials is not None else [])])
+    path = settings.audit_file or audit_log.default_path(str(plan.code))
+    notice = InterruptNotice()
+    with AuditLog(path, redactor) as log, LiveProgress(len(plan.hosts), console=console, enabled=progress) as bar:
+        engine = Engine(_connector(connection, credentials), log, options, observer=bar, on_interrupt=notice)
+        report = engine.run(plan, arguments=arguments)
+    report.abandoned = notice.abandoned
+    return LiveRun(report, redactor, Path(path))
+
+
+def run_auto_fleet(
+    hosts: Sequence[Host],
+    library: PlaybookLibrary,
+    run_values: RunValues,
+    settings: LiveOptions,
+    *,
+    language: str,
+    console: Console,
+    prompt: Prompt | None,
+    progress: bool = True,
+    allow: Sequence[str] = (),
+    arguments: Sequence[str] = (),
+) -> LiveRun:
+    """`remediate run auto`: read each host's licence, pick the playbook of the code it reports, run all as
+    one run. Ctrl-C during the reads raises ReadsInterrupted (nothing changed, no audit log begun)."""
+    if settings.rerun_failed:
+        raise UsageError("--rerun-failed needs the error code of the earlier run, not auto")
+    options = settings.engine(language)
+    connection = settings.connection()
+    credentials = prepare_connection(connection, hosts, console, prompt)
+    path = settings.audit_file or audit_log.default_path(AUTO)
+    words = AUTO_WORDS["ja" if language == "ja" else "en"]
+    console.print(Text(words["reading"].format(count=len(hosts))))
+    connect = _connector(connection, credentials)
+    statuses = read_licences(hosts, connect, options)
+    result = run_auto(
+        hosts, library, connect, run_values, audit_path=Path(path), options=options, console=console,
+        progress=progress, credential_secrets=credentials.secrets if credentials is not None else (),
+        allow=allow, arguments=arguments, statuses=statuses,
+    )
+    return LiveRun(result.report, result.redactor, Path(path))
