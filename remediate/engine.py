@@ -6,7 +6,8 @@ written to the audit log before the engine acts on its result.
 
 Retries, all with exponential backoff and jitter (tenacity):
 - opening a Session: transient transport faults (refused, timeout, dropped, 5xx, quota) are retried a few
-  times, or for as long as `wait_for_winrm_s` allows (a host that was just imaged);
+  times, or for as long as `wait_for_winrm_s` allows (a host that was just imaged); every failed try is a
+  `connect` audit event, and so is the try that worked after failures;
 - a transient fault during a read-only step (detect / verify / escalate) or an idempotent fix step: the
   Session is reopened and the step sent again;
 - a transient fault during a fix step that is not idempotent is never retried: the host ends `failed`, because

@@ -85,7 +85,7 @@ def test_status_csv_and_json_name_each_hosts_playbook_grace_and_kms_host(tmp_pat
     statuses = json.loads(as_json.stdout)
     assert len(rows) == 3
     # The CSV has JSON's top-level fields, with the same values, plus the licence facts.
-    for row, status in zip(rows, statuses):
+    for row, status in zip(rows, statuses, strict=True):
         for key, value in status.items():
             if key == "data":
                 continue
