@@ -37,6 +37,7 @@ DEFAULT_DIR = Path("remediate-audit")
 RUN_STARTED = "run_started"
 STATUS = "status"  # `run auto`: one host's licence as read before the run chose its playbook
 HOST_STARTED = "host_started"
+CONNECT = "connect"  # a failed try to open a host's session (and the try that worked, after failures)
 STEP = "step"
 INTERRUPTED = "interrupted"  # a second Ctrl-C gave the host up with a step in flight; its outcome follows
 OUTCOME = "outcome"

@@ -24,7 +24,7 @@ from remediate.engine import Connect, Engine, EngineOptions
 from remediate.inventory import Host
 from remediate.playbook import Playbook, PlaybookLibrary
 from remediate.render import Renderer, build_plan
-from remediate.report import InterruptNotice, LiveProgress
+from remediate.report import LiveProgress
 from remediate.results import RunReport
 from remediate.secret import Secret
 from remediate.status import AUTO, HostStatus, choose_playbooks, name_playbooks, read_fleet_status
@@ -103,9 +103,8 @@ def run_auto(
     secrets = [found for hp in host_plans for step in hp.steps for found in secrets_in(step.parameters)]
     redactor = Redactor([*secrets, *credential_secrets])
     bar = LiveProgress(len(hosts), console=console, enabled=progress)
-    notice = InterruptNotice()
     with AuditLog(audit_path, redactor) as log, bar:
-        engine = Engine(connect, log, options, observer=bar, sleep=sleep, on_interrupt=notice)
+        engine = Engine(connect, log, options, observer=bar, sleep=sleep)
         report = engine.run_hosts(
             host_plans,
             code=AUTO,
@@ -114,5 +113,4 @@ def run_auto(
             order=[host.label for host in hosts],
             prelude=[(STATUS, status.to_dict()) for status in statuses],
         )
-    report.abandoned = notice.abandoned
     return AutoRun(report, redactor, audit_path, list(statuses))

@@ -43,7 +43,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from remediate import __version__
 from remediate.audit import (
+    CONNECT,
     HOST_STARTED,
+    INTERRUPTED,
     OUTCOME,
     RUN_FINISHED,
     RUN_STARTED,
@@ -65,9 +67,6 @@ from remediate.results import (
     StepStatus,
 )
 
-# An audit event of a failed try to open a host's session (and of the try that worked, after failures).
-CONNECT = "connect"
-
 
 class HostSession(Protocol):
     """What the engine needs of a connection (transport.Session is one)."""
@@ -80,10 +79,6 @@ class HostSession(Protocol):
 
 
 Connect = Callable[[Host], HostSession]  # an unopened session for a host
-
-# Audit event: a host given up with a step in flight (the second Ctrl-C); its outcome event follows.
-INTERRUPTED = "interrupted"
-
 
 @dataclass(frozen=True)
 class Interruption:
@@ -288,6 +283,7 @@ class Engine:
             code=code,
             hosts=hosts,
             interrupted=self._interrupted.is_set(),
+            abandoned=self._abandoned.is_set(),
             stopped_early=self._stop_starting.is_set() and not self._interrupted.is_set(),
             duration_s=time.monotonic() - started,
             audit_path=str(self.audit.path),
@@ -296,6 +292,7 @@ class Engine:
             RUN_FINISHED,
             summary=report.summary(),
             interrupted=report.interrupted,
+            abandoned=report.abandoned,
             exit=report.exit_category.value,
         )
         return report
@@ -422,6 +419,7 @@ class Engine:
             code_before=str(report.code_before) if report.code_before else None,
             code_after=str(report.code_after) if report.code_after else None,
             reason=report.reason,
+            computer_name=report.computer_name,
             duration_s=round(report.duration_s, 3),
         )
 

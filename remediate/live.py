@@ -37,7 +37,7 @@ from remediate.errors import RemediateError, UsageError
 from remediate.inventory import Host
 from remediate.plan import Plan
 from remediate.playbook import PlaybookLibrary
-from remediate.report import InterruptNotice, LiveProgress
+from remediate.report import LiveProgress
 from remediate.results import RunReport
 from remediate.secret import Secret
 from remediate.status import AUTO, HostStatus, ReadStop, name_playbooks, read_fleet_status
@@ -287,11 +287,9 @@ def run_plan(
     secrets = [found for hp in plan.hosts for step in hp.steps for found in secrets_in(step.parameters)]
     redactor = Redactor([*secrets, *(credentials.secrets if credentials is not None else [])])
     path = settings.audit_file or audit_log.default_path(str(plan.code))
-    notice = InterruptNotice()
     with AuditLog(path, redactor) as log, LiveProgress(len(plan.hosts), console=console, enabled=progress) as bar:
-        engine = Engine(_connector(connection, credentials), log, options, observer=bar, on_interrupt=notice)
+        engine = Engine(_connector(connection, credentials), log, options, observer=bar)
         report = engine.run(plan, arguments=arguments)
-    report.abandoned = notice.abandoned
     return LiveRun(report, redactor, Path(path))
 
 

@@ -13,7 +13,6 @@ from rich.table import Table
 from rich.text import Text
 
 from remediate.audit import Redactor
-from remediate.engine import Interruption, tell_on_stderr
 from remediate.results import Escalation, ExitCategory, HostReport, Outcome, RunReport, StepStatus
 
 OUTCOME_STYLE = {
@@ -176,19 +175,6 @@ def print_escalation(
     count = words["count"].format(count=len(hosts))
     console.print(Text(f"{words['human']}: {escalation.code}, {count}: {names}", style="bold yellow"))
     console.print(Text(f"  {redactor.text(escalation.guidance)}", style="yellow"))
-
-
-class InterruptNotice:
-    """The engine's on_interrupt: tells the user on stderr what each Ctrl-C did, and remembers whether a
-    second one abandoned the steps in flight (RunReport.abandoned), so the summary line is true."""
-
-    def __init__(self) -> None:
-        self.abandoned = False
-
-    def __call__(self, interruption: Interruption) -> None:
-        if interruption.abandoning:
-            self.abandoned = True
-        tell_on_stderr(interruption)
 
 
 def to_json(report: RunReport, redactor: Redactor | None = None) -> str:

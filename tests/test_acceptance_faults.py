@@ -21,8 +21,8 @@ from pypsrp.powershell import RunspacePool
 from pypsrp.wsman import WSMan
 
 from remediate import audit
+from remediate.audit import CONNECT
 from remediate.cli import main
-from remediate.engine import CONNECT
 from remediate.sandbox.fleet import Fleet, HostSpec
 from remediate.sandbox.scenario import build
 
