@@ -72,9 +72,15 @@ def _default_lang() -> str:
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from remediate.terminal import output_console
 
-    return Console(file=sys.stdout, highlight=False, emoji=False, soft_wrap=True)
+    return output_console()
+
+
+def _errors_console() -> Any:
+    from remediate.terminal import error_console
+
+    return error_console()
 
 
 _lang_option = click.option(
@@ -469,12 +475,10 @@ def _prompt() -> Any:
 def _run_live(start: Callable[..., Any], *, output: str, language: str) -> None:
     """Start a live run (live.run_plan or live.run_auto_fleet, given the live options), print it, and exit
     with the run's code."""
-    from rich.console import Console
-
     from remediate import live
 
     settings = live.LiveOptions.from_values(click.get_current_context().meta.get("remediate.live", {}))
-    errors = Console(stderr=True, highlight=False)
+    errors = _errors_console()
     try:
         done = start(settings, language=language, console=errors, prompt=_prompt(),
                      progress=output != "json" and errors.is_terminal, arguments=sys.argv[1:])
@@ -489,15 +493,13 @@ def _run_live(start: Callable[..., Any], *, output: str, language: str) -> None:
 
 def _finish_run(done: Any, output: str, junit_file: Path | None, language: str) -> None:
     """Show the run (table or JSON), write JUnit if asked, exit with the run's code."""
-    from rich.console import Console
-
     from remediate.report import print_summary, to_json, write_junit
 
     if output == "json":
         click.echo(to_json(done.report, done.redactor))
         click.echo(f"audit log: {done.audit_path}", err=True)
     else:
-        print_summary(done.report, Console(highlight=False, soft_wrap=True), done.redactor, language)
+        print_summary(done.report, _console(), done.redactor, language)
     if junit_file:
         write_junit(done.report, junit_file, done.redactor)
     sys.exit(ExitCode[done.report.exit_category.name])
@@ -577,8 +579,6 @@ def status_command(
 
     Exit 0 when every host is Licensed, 1 when one is not, 3 when no host could be reached.
     """
-    from rich.console import Console
-
     from remediate import live
     from remediate.inventory import load_hosts
     from remediate.playbook import PlaybookLibrary
@@ -587,7 +587,7 @@ def status_command(
     lang = lang or _default_lang()
     hosts = load_hosts(hosts_file)
     library = PlaybookLibrary(playbook_dirs)
-    errors = Console(stderr=True, highlight=False)
+    errors = _errors_console()
     try:
         read = live.fleet_status(hosts, library, live.LiveOptions.from_values(values), console=errors,
                                  prompt=_prompt())
@@ -601,7 +601,7 @@ def status_command(
     elif output == "csv":
         click.echo(status_csv(statuses, redactor), nl=False)
     else:
-        print_status(statuses, Console(highlight=False, soft_wrap=True), redactor, lang)
+        print_status(statuses, _console(), redactor, lang)
     sys.exit(ExitCode[fleet_category(statuses).name])
 
 
@@ -623,14 +623,13 @@ def demo_command(scenario: str, count: int | None, directory: Path, seed: int, l
 
     Exits 0 when the run completed and its audit log verifies, whatever the hosts' outcomes.
     """
-    from rich.console import Console
     from rich.text import Text
 
     from remediate.demo import run_demo
     from remediate.report import VERDICT
 
     lang = lang or _default_lang()
-    console = Console(highlight=False, soft_wrap=True)
+    console = _console()
     chosen = Path(scenario) if Path(scenario).is_file() else scenario
     arguments = ("demo", "--scenario", str(scenario), *(("--hosts", str(count)) if count else ()),
                  "--seed", str(seed), "--lang", lang)

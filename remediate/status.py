@@ -209,6 +209,10 @@ def edition(product_name: str) -> str:
     return product_name.removeprefix("Windows(R), ").removesuffix(" edition")
 
 
+WIDE = 150  # narrower than this, the status table leaves out the meaning column
+MEANING = 3  # its position in WORDS[...]["columns"]
+
+
 def print_status(
     statuses: Sequence[HostStatus], console: Console, redactor: Redactor | None = None, language: str = "en"
 ) -> None:
@@ -235,6 +239,8 @@ def print_status(
         ))
     columns = list(words["columns"])
     shown = [number for number in range(len(columns)) if number < 2 or any(row[number] for row in rows)]
+    if console.width < WIDE:
+        shown.remove(MEANING)  # the code's meaning is one `remediate explain CODE` away; the row stays readable
     table = Table(title=str(words["title"]).format(count=len(statuses)), title_justify="left")
     for number in shown:
         table.add_column(columns[number])
