@@ -3,12 +3,14 @@ show them."""
 
 from __future__ import annotations
 
+import pytest
 from test_sandbox_windows_support import (
     MAK_KEY,
     SERVER_GVLK,
     cmdlet,
     cmdlet_error,
     gvlk_host,
+    mak_host,
     windows_product,
     world_with_kms,
 )
@@ -26,8 +28,7 @@ def test_products_one_per_channel_only_the_installed_one_has_a_key() -> None:
     products = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingProduct")
     assert len(products) > 1
     assert all(
-        p.type_names[0]
-        == "Microsoft.Management.Infrastructure.CimInstance#root/cimv2/SoftwareLicensingProduct"
+        p.type_names[0] == "Microsoft.Management.Infrastructure.CimInstance#root/cimv2/SoftwareLicensingProduct"
         for p in products
     )
     product = windows_product(commands)
@@ -59,9 +60,7 @@ def test_activate_failure_is_a_cim_exception_carrying_the_hresult() -> None:
 def test_activate_success_returns_return_value_zero() -> None:
     world = world_with_kms()
     commands = WindowsCommands(gvlk_host(world), world)
-    result = cmdlet(
-        commands, "Invoke-CimMethod", InputObject=windows_product(commands), MethodName="Activate"
-    )
+    result = cmdlet(commands, "Invoke-CimMethod", InputObject=windows_product(commands), MethodName="Activate")
     assert [r.get("ReturnValue") for r in result] == [0]
     product = windows_product(commands)
     assert product.get("LicenseStatus") == 1
@@ -180,3 +179,60 @@ def test_product_methods_on_a_stale_object_act_on_the_live_state() -> None:
         not p.get("PartialProductKey")
         for p in cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingProduct")
     )
+
+
+SERVICE_METHODS_WITH_ARGUMENTS = [
+    # ref §3: methods of SoftwareLicensingService (each returns uint32 0 on success)
+    ("SetVLActivationInterval", {"ActivationInterval": 60}, "VLActivationInterval", 60),
+    ("SetVLRenewalInterval", {"RenewalInterval": 1440}, "VLRenewalInterval", 1440),
+    ("SetKeyManagementServiceListeningPort", {"PortNumber": 1700}, "KeyManagementServiceListeningPort", 1700),
+    (
+        "DisableKeyManagementServiceDnsPublishing",
+        {"DisablePublishing": True},
+        "KeyManagementServiceDnsPublishing",
+        False,
+    ),
+    ("EnableKeyManagementServiceLowPriority", {"EnableLowPriority": True}, "KeyManagementServiceLowPriority", True),
+    ("DisableKeyManagementServiceHostCaching", {"DisableCaching": True}, "KeyManagementServiceHostCaching", False),
+]
+
+
+@pytest.mark.parametrize(("method", "arguments", "prop", "value"), SERVICE_METHODS_WITH_ARGUMENTS)
+def test_service_kms_setting_methods_return_zero_and_show_in_the_properties(
+    method: str, arguments: dict[str, object], prop: str, value: object
+) -> None:
+    world = World()
+    commands = WindowsCommands(mak_host(world), world)
+    service = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingService")[0]
+    result = cmdlet(commands, "Invoke-CimMethod", InputObject=service, MethodName=method, Arguments=arguments)
+    assert [r.get("ReturnValue") for r in result] == [0]
+    fresh = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingService")[0]
+    assert fresh.get(prop) == value
+
+
+@pytest.mark.parametrize(
+    "method", ["InstallLicense", "InstallLicensePackage", "ReArmApp", "AcquireGenuineTicket", "RefreshLicenseStatus"]
+)
+def test_other_documented_service_methods_exist(method: str) -> None:
+    # ref §3: listed methods of the class are callable (an unknown method would fail with "Invalid method")
+    world = World()
+    commands = WindowsCommands(mak_host(world), world)
+    service = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingService")[0]
+    result = cmdlet(commands, "Invoke-CimMethod", InputObject=service, MethodName=method, Arguments={})
+    assert [r.get("ReturnValue") for r in result] == [0]
+
+
+def test_interval_outside_15_minutes_to_30_days_is_a_cim_exception() -> None:
+    # ref §2: intervals accept 15 min ... 30 days; ref §3: failures surface as CIM exceptions with the HRESULT
+    world = World()
+    commands = WindowsCommands(mak_host(world), world)
+    service = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingService")[0]
+    error = cmdlet_error(
+        commands,
+        "Invoke-CimMethod",
+        InputObject=service,
+        MethodName="SetVLRenewalInterval",
+        Arguments={"RenewalInterval": 43201},
+    )
+    assert error.record.hresult == -2147024809  # 0x80070057
+    assert error.record.exception_type == "Microsoft.Management.Infrastructure.CimException"

@@ -112,7 +112,8 @@ def test_ato_without_a_key_says_product_not_found_and_exits_zero() -> None:
 
 
 def test_dli_of_an_unactivated_kms_client() -> None:
-    # ref §2a: order and wording of /dli for a KMS client in initial grace
+    # ref §2a: order and wording of /dli for a KMS client in initial grace: "Please use ..." follows the
+    # activation type directly (no blank line); [src SLMGR] each product shown ends with a blank line
     commands, _, _ = kms_client()
     text, code = slmgr(commands, "/dli")
     assert code == 0
@@ -124,8 +125,8 @@ def test_dli_of_an_unactivated_kms_client() -> None:
         "License Status: Initial grace period",
         "Time remaining: 43200 minute(s) (30 day(s))",
         "Configured Activation Type: All",
-        "",
         "Please use slmgr.vbs /ato to activate and update KMS client information in order to update values.",
+        "",
         "",
     ]
 
@@ -269,7 +270,10 @@ def test_option_syntax() -> None:
     assert code == 1
     text, code = slmgr(commands)
     assert text.startswith("Invalid combination of command parameters.\r\n") and code == 1
-    assert slmgr(commands, "/ipk") == ("Error: option ipk needs <Product Key>\r\n", 0)
+    # [src SLMGR] HandleOptionParam: blank line, the needs line, then DisplayUsage, which exits 1
+    text, code = slmgr(commands, "/ipk")
+    assert text.startswith("\r\nError: option ipk needs <Product Key>\r\nWindows Software Licensing Management")
+    assert code == 1
 
 
 def test_logo_unless_nologo() -> None:
@@ -330,7 +334,7 @@ def test_japanese_cscript_through_winrs_is_cp932() -> None:
     state = gvlk_host(world, ui_language="ja-JP")
     host = WindowsHost(state, world)
     outcome = host.run_native("cscript.exe", ["//NoLogo", SLMGR, "/ipk", SERVER_GVLK])
-    expected = f"プロダクト キー {SERVER_GVLK} を正常にインストールしました。\r\n"
+    expected = f"プロダクト キー {SERVER_GVLK} を正常にインストールしました。\r\n\r\n"  # + WScript.Echo's CRLF
     assert outcome.stdout == expected.encode("cp932")
     assert outcome.exit_code == 0
     outcome = host.run_native("cscript.exe", ["//NoLogo", SLMGR, "/ipk", "QQQQQ-WWWWW-EEEEE-RRRRR-TTTTT"])
@@ -344,7 +348,8 @@ def test_english_host_through_winrs_is_cp437_crlf() -> None:
     outcome = WindowsHost(state, world).run_native(
         r"C:\Windows\System32\cscript.exe", ["//NoLogo", SLMGR, "/ipk", MAK_KEY]
     )
-    assert outcome.stdout == f"Installed product key {MAK_KEY} successfully.\r\n".encode("cp437")
+    # ref §2b: the buffer, then the CRLF WScript.Echo adds
+    assert outcome.stdout == f"Installed product key {MAK_KEY} successfully.\r\n\r\n".encode("cp437")
 
 
 def test_dlv_of_an_activated_kms_host() -> None:

@@ -91,5 +91,11 @@ def windows_product(commands: WindowsCommands) -> PSObject:
 def slmgr(commands: WindowsCommands, *args: str, nologo: bool = True) -> tuple[str, int]:
     program = commands.native("cscript.exe")
     assert program is not None
+    """Run slmgr.vbs; returns its text without the empty line WScript.Echo adds at the end (checked here:
+    ref §2b, the buffer is echoed once at exit) and the exit code."""
     result = program([*(["//NoLogo"] if nologo else []), SLMGR, *args], Context())
-    return result.stdout, result.exit_code
+    text = result.stdout
+    if text:
+        assert text.endswith("\r\n\r\n"), text[-40:]
+        text = text[:-2]
+    return text, result.exit_code

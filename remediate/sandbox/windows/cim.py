@@ -20,6 +20,7 @@ from remediate.sandbox.windows.state import (
     EVAL,
     GVLK,
     KMS_HOST,
+    LICENSED,
     MAK,
     OEM,
     PRODUCT_KEY_CHANNEL,
@@ -59,6 +60,19 @@ SYSTEM_MESSAGES_EN = {
 _F074_SYSTEM = (
     "The Software Licensing Service reported that the product could not be activated. No Key Management "
     "Service (KMS) could be contacted. Please see the Application Event Log for additional information."
+)
+
+
+# ref §3: "KMS request counters" of SoftwareLicensingProduct (the ones slmgr /dlv prints, [src SLMGR])
+KMS_REQUEST_COUNTERS = (
+    "KeyManagementServiceTotalRequests",
+    "KeyManagementServiceFailedRequests",
+    "KeyManagementServiceUnlicensedRequests",
+    "KeyManagementServiceLicensedRequests",
+    "KeyManagementServiceOOBGraceRequests",
+    "KeyManagementServiceOOTGraceRequests",
+    "KeyManagementServiceNonGenuineGraceRequests",
+    "KeyManagementServiceNotificationRequests",
 )
 
 
@@ -112,6 +126,7 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
     now = state.utc_now(world)
     status = state.license_status if installed else UNLICENSED
     kms_client = channel == GVLK
+    kms_host = installed and channel == KMS_HOST and status == LICENSED
     props: dict[str, Any] = {
         "ID": activation_id(state.edition.edition_id, channel),
         "Name": state.edition.product_name,
@@ -148,8 +163,11 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         if installed and state.discovered
         else "",
         "KeyManagementServiceProductKeyID": (state.kms_epid or "") if installed else "",
-        "IsKeyManagementServiceMachine": 1 if installed and channel == KMS_HOST else 0,
-        "KeyManagementServiceCurrentCount": UINT32_UNUSED,
+        # [inf] the flag slmgr tests before KMS host settings ("can only be set on a KMS machine that is
+        # also activated", ref §2): an installed, activated KMS host key
+        "IsKeyManagementServiceMachine": 1 if kms_host else 0,
+        "KeyManagementServiceCurrentCount": 0 if kms_host else UINT32_UNUSED,
+        **{name: (0 if kms_host else None) for name in KMS_REQUEST_COUNTERS},
         "RequiredClientCount": UINT32_UNUSED,
         "RemainingAppReArmCount": UINT32_UNUSED,
         "RemainingSkuReArmCount": state.rearm_count,
@@ -170,8 +188,8 @@ def service_properties(state: HostState, world: World) -> dict[str, Any]:
         "KeyManagementServicePort": state.kms_port or 0,
         "KeyManagementServiceLookupDomain": state.lookup_domain or "",
         "IsKeyManagementServiceMachine": 1 if state.channel == KMS_HOST else 0,
-        "VLActivationInterval": DEFAULT_ACTIVATION_INTERVAL,
-        "VLRenewalInterval": DEFAULT_RENEWAL_INTERVAL,
+        "VLActivationInterval": state.kms_activation_interval,
+        "VLRenewalInterval": state.kms_renewal_interval,
         "KeyManagementServiceCurrentCount": UINT32_UNUSED,
         "RequiredClientCount": UINT32_UNUSED,
         "KeyManagementServiceProductKeyID": state.kms_epid or "",
@@ -179,9 +197,9 @@ def service_properties(state: HostState, world: World) -> dict[str, Any]:
         "DiscoveredKeyManagementServiceMachinePort": state.discovered.port if state.discovered else 0,
         "ClientMachineID": state.cmid,
         "RemainingWindowsReArmCount": state.rearm_count,
-        "KeyManagementServiceListeningPort": 0,
-        "KeyManagementServiceDnsPublishing": True,
-        "KeyManagementServiceLowPriority": False,
+        "KeyManagementServiceListeningPort": state.kms_listening_port,
+        "KeyManagementServiceDnsPublishing": state.kms_dns_publishing,
+        "KeyManagementServiceLowPriority": state.kms_low_priority,
         "KeyManagementServiceHostCaching": state.host_caching,
         "KeyManagementServiceActivationDisabled": False,
         "OA3xOriginalProductKey": "",
@@ -356,6 +374,15 @@ def _kms_setting_method(state: HostState, method: str, args: dict[str, Any]) -> 
     return True
 
 
+_ACCEPTED_SERVICE_METHODS = {
+    "installlicense",
+    "installlicensepackage",
+    "rearmapp",
+    "acquiregenuineticket",
+    "disablekeymanagementserviceactivation",
+}
+
+
 def _service_method(state: HostState, world: World, method: str, args: dict[str, Any]) -> None:
     if method == "installproductkey":
         licensing.install_product_key(state, world, str(_argument(args, "ProductKey", state)))
@@ -367,6 +394,18 @@ def _service_method(state: HostState, world: World, method: str, args: dict[str,
         licensing.rearm(state)
     elif method == "disablekeymanagementservicehostcaching":
         state.host_caching = not bool(_argument(args, "DisableCaching", state))
+    elif method == "setvlactivationinterval":
+        licensing.set_vl_interval(state, False, int(_argument(args, "ActivationInterval", state)))
+    elif method == "setvlrenewalinterval":
+        licensing.set_vl_interval(state, True, int(_argument(args, "RenewalInterval", state)))
+    elif method == "setkeymanagementservicelisteningport":
+        licensing.set_listening_port(state, int(_argument(args, "PortNumber", state)))
+    elif method == "disablekeymanagementservicednspublishing":
+        state.kms_dns_publishing = not bool(_argument(args, "DisablePublishing", state))
+    elif method == "enablekeymanagementservicelowpriority":
+        state.kms_low_priority = bool(_argument(args, "EnableLowPriority", state))
+    elif method in _ACCEPTED_SERVICE_METHODS:
+        pass  # ref §3: methods of the class whose effect this model does not track; they return 0
     elif not _kms_setting_method(state, method, args):
         raise cim_error(state, WBEM_E_INVALID_METHOD, "InvokeCimMethod", method)
 

@@ -200,6 +200,28 @@ def set_activation_type(state: HostState, kind: int) -> None:
     state.activation_type = int(kind)
 
 
+# --- KMS host settings (ref §2 /sai /sri /sprt /sdns /cdns /spri /cpri, §3 methods) ----------------------
+
+INTERVAL_RANGE = (15, 30 * 24 * 60)  # ref §2: /sai and /sri accept 15 minutes ... 30 days
+
+
+def set_vl_interval(state: HostState, renewal: bool, minutes: int) -> None:
+    """SetVLActivationInterval / SetVLRenewalInterval ([inf] out of range is an invalid argument)."""
+    if not INTERVAL_RANGE[0] <= int(minutes) <= INTERVAL_RANGE[1]:
+        raise LicensingError(E_INVALIDARG)
+    if renewal:
+        state.kms_renewal_interval = int(minutes)
+    else:
+        state.kms_activation_interval = int(minutes)
+
+
+def set_listening_port(state: HostState, port: int) -> None:
+    """SetKeyManagementServiceListeningPort."""
+    if not 1 <= int(port) <= 65535:
+        raise LicensingError(E_INVALIDARG)
+    state.kms_listening_port = int(port)
+
+
 # --- activation ---------------------------------------------------------------------------------------------
 
 

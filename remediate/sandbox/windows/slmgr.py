@@ -7,6 +7,7 @@ does through WMI, so what it prints is always what CIM would read.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,6 @@ from remediate.sandbox.windows.state import (
     EXTENDED_GRACE,
     KMS_PORT,
     LICENSED,
-    MAK,
     NON_GENUINE_GRACE,
     NOTIFICATION,
     OOB_GRACE,
@@ -43,7 +43,7 @@ _URLS = (  # ref §2a: shown by /dlv for products other than KMS clients
 )
 
 
-class _Quit(Exception):
+class ScriptQuit(Exception):
     """WScript.Quit: stop the script with an exit code."""
 
     def __init__(self, code: int) -> None:
@@ -74,12 +74,14 @@ class SlmgrRun:
     def fail(self, code: int) -> None:
         """Print `Error: 0x<HEX> <text>` and quit with the HRESULT as the exit code."""
         code &= 0xFFFFFFFF
-        hex_code = f"{code:08X}"
+        # ref §2b: "0x" + 8 upper-case hex digits; non-negative error numbers print in decimal
+        number = f"0x{code:08X}" if code & 0x80000000 else str(code)
         message = error_text(self.ja, code)
         if message is None:  # ref §2b: no table entry and no WMI description -> the slui sentence
-            message = self.t("slui_hint", ERRCODE=hex_code)
-        self.out(f"{self.t('error_prefix')}0x{hex_code} {message}")
-        raise _Quit(licensing.to_signed(code))
+            # [src SLMGR] the sentence's "0x%ERRCODE%" is replaced as a whole by the number as printed
+            message = self.t("slui_hint").replace("0x%ERRCODE%", number)
+        self.out(f"{self.t('error_prefix')}{number} {message}")
+        raise ScriptQuit(licensing.to_signed(code))
 
     def call(self, action: Callable[..., None], *args: Any) -> None:
         try:
@@ -92,31 +94,29 @@ class SlmgrRun:
     def products(self) -> list[dict[str, Any]]:
         return [cim.product_properties(self.state, self.world, c) for c in cim.product_channels(self.state)]
 
-    def windows_products(self) -> list[dict[str, Any]]:
-        """ref §2: the current Windows licence: a key, the Windows AppId, not an add-on."""
+    def keyed(self, act_id: str) -> list[dict[str, Any]]:
+        """slmgr's CheckProductForCommand over the products with a key: with no Activation ID the Windows
+        licences that are not add-ons, else the product whose ID matches, compared in lower case ([src SLMGR]
+        ref §2). "All" is no Activation ID here: only /dli and /dlv know it."""
+        wanted = act_id.lower()
         return [
             p
             for p in self.products()
             if p["PartialProductKey"]
-            and p["ApplicationID"] == WINDOWS_APPLICATION_ID
-            and not p["LicenseIsAddon"]
+            and (
+                (not wanted and p["ApplicationID"] == WINDOWS_APPLICATION_ID and not p["LicenseIsAddon"])
+                or p["ID"].lower() == wanted
+            )
         ]
 
-    def select(self, act_id: str | None) -> list[dict[str, Any]] | None:
-        """Products for an optional Activation ID argument; None after printing the not-found line."""
-        if not act_id:
-            found = self.windows_products()
-            if not found:
-                self.out(self.t("product_not_found"))
-                return None
-            return found
-        if act_id.lower() == "all":
-            return self.products()
-        matches = [p for p in self.products() if p["ID"].lower() == act_id.lower()]
-        if not matches:
-            self.out(self.t("act_id_not_found", ActID=act_id))
-            return None
-        return matches
+    def kms_client_target(self, act_id: str) -> bool:
+        """GetKmsClientObjectByActivationID: the service without an Activation ID, else any product with that
+        ID (with a key or not); an unknown ID prints the not-found line with the ID in lower case."""
+        wanted = act_id.lower()
+        if not wanted or any(p["ID"].lower() == wanted for p in self.products()):
+            return True
+        self.out(self.t("act_id_not_found", ActID=wanted))
+        return False
 
     def channel_of(self, product: dict[str, Any]) -> str:
         for channel in cim.product_channels(self.state):
@@ -145,35 +145,40 @@ def _ipk(run: SlmgrRun, args: list[str]) -> None:
     run.out(run.t("installed_pkey", PKEY=key))  # ref §2 /ipk: echoes the key as typed
 
 
+def _activation_result(run: SlmgrRun, channel: str, success: str) -> None:
+    """DisplayActivatedStatus (ref §2 /ato, /atp): the product re-read after RefreshLicenseStatus decides."""
+    after = cim.product_properties(run.state, run.world, channel)
+    status, reason = after["LicenseStatus"], after["LicenseStatusReason"]
+    if status == LICENSED:
+        run.out(success)
+    elif status == NON_GENUINE_GRACE:
+        run.out(run.t("error_prefix") + run.t("non_genuine_grace"))
+    elif status == NOTIFICATION and reason == E_NOT_GENUINE:
+        run.out(run.t("error_prefix") + run.t("non_genuine_notification"))
+    elif status == EXTENDED_GRACE:
+        run.out(run.t("activated"))
+        run.out(run.t("status_extended_grace"))
+    else:
+        run.out(run.t("activation_failed"))  # ref §2b: exit code 0 despite the failure
+
+
 def _ato(run: SlmgrRun, args: list[str]) -> None:
-    selected = run.select(args[0] if args else None)
-    if selected is None:
+    selected = run.keyed(args[0] if args else "")
+    if not selected:
+        run.out(run.t("product_not_found"))  # ref §2 /ato: no product; ref §2b exit code 0
         return
-    for product in selected:
-        channel = run.channel_of(product)
-        kms_client = "VOLUME_KMSCLIENT" in product["Description"]
-        if kms_client and run.state.activation_type == 3:
-            run.out(run.t("token_only"))  # ref §2 /ato: token-only systems stop here
-            return
-        run.out(run.t("activating", PRODUCTNAME=product["Name"], PRODUCTID=product["ID"]))
-        already = channel == MAK and product["LicenseStatus"] == LICENSED
-        if not already:  # ref §2 /ato: skips Activate() for a MAK that is already Licensed
-            handle = ("SoftwareLicensingProduct", channel)
-            run.call(cim.invoke_method, run.state, run.world, handle, "Activate", {})
-            run.call(lambda: licensing.refresh(run.state))
-        after = cim.product_properties(run.state, run.world, channel)
-        status, reason = after["LicenseStatus"], after["LicenseStatusReason"]
-        if status == LICENSED:
-            run.out(run.t("activated"))
-        elif status == EXTENDED_GRACE:
-            run.out(run.t("activated"))
-            run.out(run.t("status_extended_grace"))
-        elif status == NON_GENUINE_GRACE:
-            run.out(run.t("error_prefix") + run.t("non_genuine_grace"))
-        elif status == NOTIFICATION and reason == E_NOT_GENUINE:
-            run.out(run.t("error_prefix") + run.t("non_genuine_notification"))
-        else:
-            run.out(run.t("activation_failed"))  # ref §2b: exit code 0 despite the failure
+    product = selected[0]  # the primary Windows licence or the one Activation ID: slmgr stops after it
+    channel = run.channel_of(product)
+    if int(product["VLActivationTypeEnabled"]) == 3:
+        run.out(run.t("token_only"))  # ref §2 /ato: VLActivationTypeEnabled = 3 -> the token-only line, stop
+        return
+    run.out(run.t("activating", PRODUCTNAME=product["Name"], PRODUCTID=product["ID"]))
+    already = "MAK" in product["Description"] and product["LicenseStatus"] == LICENSED
+    if not already:  # ref §2 /ato: skips Activate() for a MAK that is already Licensed
+        handle = ("SoftwareLicensingProduct", channel)
+        run.call(cim.invoke_method, run.state, run.world, handle, "Activate", {})
+        run.call(lambda: licensing.refresh(run.state))
+    _activation_result(run, channel, run.t("activated"))
 
 
 def _status_block(run: SlmgrRun, product: dict[str, Any]) -> None:
@@ -199,9 +204,7 @@ def _status_block(run: SlmgrRun, product: dict[str, Any]) -> None:
     elif status == NOTIFICATION:
         run.out(run.t("status_notification"))
         reason = int(product["LicenseStatusReason"]) & 0xFFFFFFFF
-        which = {E_NOT_GENUINE: "reason_non_genuine", E_GRACE_EXPIRED: "reason_expired"}.get(
-            reason, "reason_other"
-        )
+        which = {E_NOT_GENUINE: "reason_non_genuine", E_GRACE_EXPIRED: "reason_expired"}.get(reason, "reason_other")
         run.out(run.t(which, ERRCODE=f"{reason:08X}"))
     else:
         run.out(run.t("status_unknown"))
@@ -211,99 +214,145 @@ def _kms_client_block(run: SlmgrRun, product: dict[str, Any]) -> None:
     """ref §2a: what a KMS client adds (Configured Activation Type, Most recent activation information...)."""
     run.out(run.t(f"act_type_{int(product['VLActivationTypeEnabled'])}"))
     if product["LicenseStatus"] != LICENSED:
-        run.out()
-        run.out(run.t("please_activate"))
+        run.out(run.t("please_activate"))  # ref §2a: straight after the activation type, no blank line
         return
     indent = "    "
     run.out()
     run.out(run.t("most_recent"))
     run.out(run.t("kms_info"))
     run.out(indent + run.t("cmid") + run.state.cmid)
-    if product["KeyManagementServiceLookupDomain"]:
-        run.out(indent + run.t("kms_lookup_domain") + product["KeyManagementServiceLookupDomain"])
-    if product["KeyManagementServiceMachine"]:
+    domain = product["KeyManagementServiceLookupDomain"]
+    if domain:
+        run.out(indent + run.t("kms_lookup_domain") + domain)
+    fixed = product["KeyManagementServiceMachine"]
+    if fixed:
         port = product["KeyManagementServicePort"] or KMS_PORT  # ref §2a: port 0 is printed as 1688
-        run.out(indent + run.t("registered_kms") + f"{product['KeyManagementServiceMachine']}:{port}")
-    elif product["DiscoveredKeyManagementServiceMachineName"]:
-        port = product["DiscoveredKeyManagementServiceMachinePort"] or KMS_PORT
-        run.out(
-            indent + run.t("kms_from_dns") + f"{product['DiscoveredKeyManagementServiceMachineName']}:{port}"
-        )
+        fixed = f"{fixed}:{port}"
+        run.out(indent + run.t("registered_kms") + fixed)
     else:
-        run.out(indent + run.t("kms_from_dns_unavailable"))
+        name = product["DiscoveredKeyManagementServiceMachineName"]
+        port = product["DiscoveredKeyManagementServiceMachinePort"]
+        if name and port:
+            run.out(indent + run.t("kms_from_dns") + f"{name}:{port}")
+        else:  # [src SLMGR] a discovered name without a port is "not available" too
+            run.out(indent + run.t("kms_from_dns_unavailable"))
     address = product["DiscoveredKeyManagementServiceMachineIpAddress"]
     run.out(indent + (run.t("kms_ip") + address if address else run.t("kms_ip_unavailable")))
     run.out(indent + run.t("kms_pid4") + product["KeyManagementServiceProductKeyID"])
     run.out(indent + run.t("activation_interval", INTERVAL=str(product["VLActivationInterval"])))
     run.out(indent + run.t("renewal_interval", INTERVAL=str(product["VLRenewalInterval"])))
-    run.out(indent + run.t("host_caching_enabled" if run.state.host_caching else "host_caching_disabled"))
+    service = cim.service_properties(run.state, run.world)
+    caching = "host_caching_enabled" if service["KeyManagementServiceHostCaching"] else "host_caching_disabled"
+    run.out(indent + run.t(caching))
+    if domain and fixed:  # ref §2 /skms warning, repeated by /dli when both are set [src SLMGR]
+        run.out()
+        run.out(run.t("kms_overrides_domain", KMS=fixed))
 
 
-def _kms_host_block(run: SlmgrRun) -> None:
+def _kms_host_block(run: SlmgrRun, product: dict[str, Any]) -> None:
     """ref §2a: what a KMS host adds (enabled, count, port, DNS publishing, priority, counters)."""
     indent = "    "
+    service = cim.service_properties(run.state, run.world)
     run.out()
     run.out(run.t("kms_enabled"))
-    run.out(indent + run.t("kms_current_count") + "0")
-    run.out(indent + run.t("kms_listening_port") + str(KMS_PORT))
-    run.out(indent + run.t("kms_dns_publishing_enabled"))
-    run.out(indent + run.t("kms_priority_normal"))
+    run.out(indent + run.t("kms_current_count") + str(product["KeyManagementServiceCurrentCount"]))
+    port = service["KeyManagementServiceListeningPort"] or KMS_PORT  # listening port 0 is printed as 1688
+    run.out(indent + run.t("kms_listening_port") + str(port))
+    publishing = service["KeyManagementServiceDnsPublishing"]
+    run.out(indent + run.t("kms_dns_publishing_enabled" if publishing else "kms_dns_publishing_disabled"))
+    low = service["KeyManagementServiceLowPriority"]
+    run.out(indent + run.t("kms_priority_low" if low else "kms_priority_normal"))
+    counters = (
+        ("kms_requests_total", "KeyManagementServiceTotalRequests"),
+        ("kms_requests_failed", "KeyManagementServiceFailedRequests"),
+        ("kms_requests_unlicensed", "KeyManagementServiceUnlicensedRequests"),
+        ("kms_requests_licensed", "KeyManagementServiceLicensedRequests"),
+        ("kms_requests_initial_grace", "KeyManagementServiceOOBGraceRequests"),
+        ("kms_requests_oot", "KeyManagementServiceOOTGraceRequests"),
+        ("kms_requests_non_genuine", "KeyManagementServiceNonGenuineGraceRequests"),
+        ("kms_requests_notification", "KeyManagementServiceNotificationRequests"),
+    )
+    if product.get("KeyManagementServiceTotalRequests") is None:
+        return  # [src SLMGR] the counters are printed only when the property has a value
     run.out()
     run.out(run.t("kms_cumulative"))
-    for name in (
-        "kms_requests_total",
-        "kms_requests_failed",
-        "kms_requests_unlicensed",
-        "kms_requests_licensed",
-        "kms_requests_initial_grace",
-        "kms_requests_oot",
-        "kms_requests_non_genuine",
-        "kms_requests_notification",
-    ):
-        run.out(indent + run.t(name) + "0")
+    for name, prop in counters:
+        run.out(indent + run.t(name) + str(product[prop]))
+
+
+def _shown_by_display(product: dict[str, Any], parm: str) -> bool:
+    """ref §2: /dli and /dlv show the current Windows licence, add-ons with a key, "All", or one Activation ID."""
+    primary = (
+        bool(product["PartialProductKey"])
+        and product["ApplicationID"] == WINDOWS_APPLICATION_ID
+        and not product["LicenseIsAddon"]
+    )
+    addon = bool(product["LicenseIsAddon"]) and bool(product["PartialProductKey"])
+    return (not parm and (primary or addon)) or parm == "all" or parm == product["ID"].lower()
 
 
 def _display(run: SlmgrRun, args: list[str], verbose: bool) -> None:
-    selected = run.select(args[0] if args else None)
-    if selected is None:
-        return
+    parm = (args[0] if args else "").lower()
     if verbose:
         run.out(run.t("service_version") + cim.service_properties(run.state, run.world)["Version"])
-    for product in selected:
-        run.out()
-        run.out(run.t("name") + product["Name"])
-        run.out(run.t("description") + product["Description"])
-        kms_client = "VOLUME_KMSCLIENT" in product["Description"]
-        if not product["PartialProductKey"]:
-            run.out(run.t("license_not_in_use"))
+    found = False
+    for product in run.products():
+        if not _shown_by_display(product, parm):
             continue
-        if verbose:
-            run.out(run.t("act_id") + product["ID"])
-            run.out(run.t("app_id") + product["ApplicationID"])
-            run.out(run.t("pid4") + (product["ProductKeyID"] or ""))
-            run.out(run.t("channel") + (product["ProductKeyChannel"] or ""))
-            run.out(run.t("installation_id") + cim.installation_id(run.state))
-            if not kms_client:
-                for name, url in _URLS:
-                    run.out(run.t(name) + url)
+        found = True
+        _display_product(run, product, verbose)
+        if parm and parm == product["ID"].lower():
+            break  # [src SLMGR] one Activation ID: stop without the closing blank line
+        run.out()
+    if not found:
+        run.out(run.t("pkey_not_found"))  # [src SLMGR] /dli with nothing to show; ref §2b exit code 0
+
+
+def _display_product(run: SlmgrRun, product: dict[str, Any], verbose: bool) -> None:
+    run.out()
+    run.out(run.t("name") + product["Name"])
+    run.out(run.t("description") + product["Description"])
+    description = product["Description"]
+    kms_client = "VOLUME_KMSCLIENT" in description
+    kms_server = "VOLUME_KMS" in description and not kms_client
+    if verbose:
+        run.out(run.t("act_id") + product["ID"])
+        run.out(run.t("app_id") + product["ApplicationID"])
+        run.out(run.t("pid4") + (product["ProductKeyID"] or ""))
+        run.out(run.t("channel") + (product["ProductKeyChannel"] or ""))
+        run.out(run.t("installation_id") + (product["OfflineInstallationId"] or ""))
+        if not kms_client and "VIRTUAL_MACHINE_ACTIVATION" not in description:
+            for name, url in _URLS:
+                run.out(run.t(name) + url)
+    if product["PartialProductKey"]:
         run.out(run.t("partial_pkey") + product["PartialProductKey"])
-        _status_block(run, product)
-        if verbose:
-            end = product["EvaluationEndDate"]
-            if product["LicenseStatus"] != UNLICENSED and end != cim.WMI_NULL_DATE:
-                run.out(run.t("eval_end_date") + run.date(end))
-            run.out(run.t("rearm_count_windows", COUNT=str(run.state.rearm_count)))
-            run.out(run.t("rearm_count_sku", COUNT=str(product["RemainingSkuReArmCount"])))
-            run.out(run.t("trusted_time") + run.date(run.state.utc_now(run.world)))
-        if kms_client:
-            _kms_client_block(run, product)
-        elif product["IsKeyManagementServiceMachine"] and product["LicenseStatus"] == LICENSED:
-            _kms_host_block(run)
+    else:
+        run.out(run.t("license_not_in_use"))  # and the status block still follows [src SLMGR]
+    _status_block(run, product)
+    if verbose:
+        end = product["EvaluationEndDate"]
+        if product["LicenseStatus"] != UNLICENSED and end != cim.WMI_NULL_DATE:
+            run.out(run.t("eval_end_date") + run.date(end))
+        run.out(run.t("rearm_count_windows", COUNT=str(run.state.rearm_count)))
+        run.out(run.t("rearm_count_sku", COUNT=str(product["RemainingSkuReArmCount"])))
+        run.out(run.t("trusted_time") + run.date(product["TrustedTime"]))
+    if kms_client:
+        _kms_client_block(run, product)
+    primary = bool(product["PartialProductKey"]) and not product["LicenseIsAddon"]
+    if (kms_server or primary) and product["IsKeyManagementServiceMachine"]:
+        _kms_host_block(run, product)
 
 
 def _xpr(run: SlmgrRun, args: list[str]) -> None:
-    selected = run.select(args[0] if args else None)
-    if selected is None:
+    wanted = (args[0] if args else "").lower()
+    selected = [  # [src SLMGR] the Windows products with a key (add-ons too), or the one Activation ID
+        p
+        for p in run.products()
+        if p["PartialProductKey"]
+        and (p["ID"].lower() == wanted if wanted else p["ApplicationID"] == WINDOWS_APPLICATION_ID)
+    ]
+    if not selected:
+        run.out(run.t("pkey_not_found"))  # ref §2b: "Error: product key not found." exits 0
         return
     for product in selected:
         status, minutes = product["LicenseStatus"], int(product["GracePeriodRemaining"])
@@ -327,7 +376,9 @@ def _xpr(run: SlmgrRun, args: list[str]) -> None:
                 NON_GENUINE_GRACE: "xpr_non_genuine_grace",
                 EXTENDED_GRACE: "xpr_extended_grace",
             }.get(status)
-            line = run.t(name, ENDDATE=end) if name else run.t("status_unknown")
+            if name is None:
+                continue  # [src SLMGR] an unknown status prints nothing
+            line = run.t(name, ENDDATE=end)
         run.out(product["Name"] + ":")
         run.out("    " + line)
 
@@ -353,7 +404,7 @@ def _parse_port(text_value: str) -> int:
 
 def _skms(run: SlmgrRun, args: list[str]) -> None:
     typed = args[0]
-    if len(args) > 1 and run.select(args[1]) is None:
+    if not run.kms_client_target(args[1] if len(args) > 1 else ""):
         return
     host, port = _split_kms(typed)
     previous = run.state.kms_machine
@@ -376,12 +427,15 @@ def _skms(run: SlmgrRun, args: list[str]) -> None:
         run.out(run.t("kms_overrides_domain", KMS=typed))
 
 
-def _kms_display_name(state: HostState) -> str:
-    return f"{state.kms_machine}:{state.kms_port or KMS_PORT}"
+def _fixed_kms(run: SlmgrRun) -> str:
+    """KeyManagementServiceMachine:KeyManagementServicePort as read back; here port 0 is printed as it is
+    ([src SLMGR] SetKmsLookupDomain / ClearKmsLookupDomain, unlike /dli)."""
+    service = cim.service_properties(run.state, run.world)
+    return f"{service['KeyManagementServiceMachine']}:{service['KeyManagementServicePort']}"
 
 
 def _ckms(run: SlmgrRun, args: list[str]) -> None:
-    if args and run.select(args[0]) is None:
+    if not run.kms_client_target(args[0] if args else ""):
         return
     run.call(lambda: licensing.clear_kms_machine(run.state))
     run.call(lambda: licensing.clear_kms_port(run.state))
@@ -391,21 +445,21 @@ def _ckms(run: SlmgrRun, args: list[str]) -> None:
 
 
 def _skms_domain(run: SlmgrRun, args: list[str]) -> None:
-    if len(args) > 1 and run.select(args[1]) is None:
+    if not run.kms_client_target(args[1] if len(args) > 1 else ""):
         return
     run.call(lambda: licensing.set_lookup_domain(run.state, args[0]))
     run.out(run.t("kms_domain_set", FQDN=args[0]))
-    if run.state.kms_machine:  # ref §2: /skms-domain is ignored while /skms is set
-        run.out(run.t("kms_in_effect", KMS=_kms_display_name(run.state)))
+    if run.state.kms_machine:  # ref §2: /skms-domain is ignored while /skms is set; slmgr says so
+        run.out(run.t("kms_overrides_domain", KMS=_fixed_kms(run)))
 
 
 def _ckms_domain(run: SlmgrRun, args: list[str]) -> None:
-    if args and run.select(args[0]) is None:
+    if not run.kms_client_target(args[0] if args else ""):
         return
     run.call(lambda: licensing.clear_lookup_domain(run.state))
     run.out(run.t("kms_domain_cleared"))
     if run.state.kms_machine:
-        run.out(run.t("kms_in_effect", KMS=_kms_display_name(run.state)))
+        run.out(run.t("kms_in_effect", KMS=_fixed_kms(run)))
 
 
 def _skhc(run: SlmgrRun, args: list[str]) -> None:
@@ -419,26 +473,30 @@ def _ckhc(run: SlmgrRun, args: list[str]) -> None:
 
 
 def _dti(run: SlmgrRun, args: list[str]) -> None:
-    selected = run.select(args[0] if args else None)
-    if selected is None:
+    selected = run.keyed(args[0] if args else "")
+    if not selected:
+        run.out(run.t("product_not_found"))
         return
-    run.out(run.t("installation_id") + cim.installation_id(run.state))
+    run.out(run.t("installation_id") + (selected[0]["OfflineInstallationId"] or ""))
     run.out()
     run.out(run.t("phone_numbers"))
 
 
 def _atp(run: SlmgrRun, args: list[str]) -> None:
-    selected = run.select(args[1] if len(args) > 1 else None)
-    if selected is None:
+    selected = run.keyed(args[1] if len(args) > 1 else "")
+    if not selected:
+        run.out(run.t("product_not_found"))
         return
     product = selected[0]
+    channel = run.channel_of(product)
     run.call(lambda: licensing.deposit_confirmation_id(run.state, run.world, args[0]))
-    run.out(run.t("conf_id", ACTID=product["ID"]))
+    run.call(lambda: licensing.refresh(run.state))
+    # ref §2 /atp: the deposit line when the product is now Licensed, else the same lines as /ato
+    _activation_result(run, channel, run.t("conf_id", ACTID=product["ID"]))
 
 
 def _upk(run: SlmgrRun, args: list[str]) -> None:
-    selected = run.select(args[0] if args else None) if args else run.windows_products()
-    if not selected:
+    if not run.keyed(args[0] if args else ""):
         run.out(run.t("pkey_not_found"))  # ref §2 /upk; ref §2b exit code 0
         return
     run.call(lambda: licensing.uninstall_product_key(run.state))
@@ -457,27 +515,73 @@ def _rearm(run: SlmgrRun, args: list[str]) -> None:
     run.out(run.t("rearm_2"))
 
 
-def _rearm_other(run: SlmgrRun, args: list[str]) -> None:
+def _rearm_app(run: SlmgrRun, args: list[str]) -> None:
+    run.out(run.t("rearm_1"))
+
+
+def _rearm_sku(run: SlmgrRun, args: list[str]) -> None:
+    wanted = args[0].lower()
+    if not any(p["ID"].lower() == wanted for p in run.products()):
+        run.out(run.t("product_not_found"))  # [src SLMGR] ReArmSku with an unknown Activation ID
+        return
+    run.call(lambda: licensing.rearm(run.state))
     run.out(run.t("rearm_1"))
 
 
 def _act_type(run: SlmgrRun, args: list[str]) -> None:
-    if len(args) > 1 and run.select(args[1]) is None:
-        return
     value = args[0] if args else "0"
-    if not value.isdigit():
-        run.fail(licensing.E_INVALIDARG)
+    if not value.isdigit() or not 0 <= int(value) <= 3:
+        run.out(run.t("invalid_data"))  # [src SLMGR] SetVLActivationType: outside 0..3, exit code 0
+        return
+    if not run.kms_client_target(args[1] if len(args) > 1 else ""):
+        return
     run.call(lambda: licensing.set_activation_type(run.state, int(value)))
     run.out(run.t("act_type_set"))
 
 
-def _kms_host_setting(setting: str) -> Callable[[SlmgrRun, list[str]], None]:
-    """ref §2: KMS host settings apply only on an activated KMS host; elsewhere slmgr warns."""
+def _is_kms_machine(run: SlmgrRun) -> bool:
+    """[src SLMGR] the KMS host options look for a product with a key whose IsKeyManagementServiceMachine is
+    set; ref §2: elsewhere they only warn."""
+    return any(p["IsKeyManagementServiceMachine"] for p in run.products() if p["PartialProductKey"])
+
+
+def _kms_host_setting(
+    setting: str, method: str, argument: str, done: Callable[[SlmgrRun, str], str]
+) -> Callable[[SlmgrRun, list[str]], None]:
+    """ref §2 /sai /sri /sprt: on an activated KMS host the service method runs and slmgr adds the reboot
+    warning; elsewhere "Warning: <setting> can only be set on a KMS machine that is also activated."."""
 
     def handler(run: SlmgrRun, args: list[str]) -> None:
-        run.out(run.t("kms_only_warning", SETTING=setting))
+        value = args[0]
+        if method.startswith("SetVL") and value.startswith("-"):
+            run.out(run.t("invalid_data"))  # [src SLMGR] a negative interval
+            return
+        if not _is_kms_machine(run):
+            run.out(run.t("kms_only_warning", SETTING=setting))
+            return
+        if not value.isdigit():
+            run.fail(licensing.E_INVALIDARG)  # [inf] WMI refuses a value that is not a number
+        handle = ("SoftwareLicensingService", None)
+        run.call(cim.invoke_method, run.state, run.world, handle, method, {argument: int(value)})
+        run.out(done(run, value))
+        run.out(run.t("kms_reboot"))
 
     return handler
+
+
+def _flag_setting(setting: str, method: str, argument: str, flag: bool, message: str) -> Option:
+    """ref §2 /sdns /cdns /spri /cpri: the same rule as _kms_host_setting, with a fixed flag."""
+
+    def handler(run: SlmgrRun, args: list[str]) -> None:
+        if not _is_kms_machine(run):
+            run.out(run.t("kms_only_warning", SETTING=setting))
+            return
+        handle = ("SoftwareLicensingService", None)
+        run.call(cim.invoke_method, run.state, run.world, handle, method, {argument: flag})
+        run.out(run.t(message))
+        run.out(run.t("kms_reboot"))
+
+    return Option("", handler)
 
 
 @dataclass(frozen=True)
@@ -499,8 +603,8 @@ OPTIONS: dict[str, Option] = {
         Option("ilc", None, "<License file>"),
         Option("rilc", None),
         Option("rearm", _rearm),
-        Option("rearm-app", _rearm_other, "<Application ID>"),
-        Option("rearm-sku", _rearm_other, "<Activation ID>"),
+        Option("rearm-app", _rearm_app, "<Application ID>"),
+        Option("rearm-sku", _rearm_sku, "<Activation ID>"),
         Option("upk", _upk),
         Option("dti", _dti),
         Option("atp", _atp, "<Confirmation ID>"),
@@ -510,13 +614,76 @@ OPTIONS: dict[str, Option] = {
         Option("ckms-domain", _ckms_domain),
         Option("skhc", _skhc),
         Option("ckhc", _ckhc),
-        Option("sai", _kms_host_setting("Volume activation interval"), "<Activation Interval>"),
-        Option("sri", _kms_host_setting("Volume renewal interval"), "<Renewal Interval>"),
-        Option("sprt", _kms_host_setting("KMS port"), "<Port>"),
-        Option("sdns", _kms_host_setting("DNS Publishing")),
-        Option("cdns", _kms_host_setting("DNS Publishing")),
-        Option("spri", _kms_host_setting("Priority")),
-        Option("cpri", _kms_host_setting("Priority")),
+        Option(
+            "sai",
+            _kms_host_setting(
+                "Volume activation interval",
+                "SetVLActivationInterval",
+                "ActivationInterval",
+                lambda run, value: run.t("activation_set", ACTIVATION=value),
+            ),
+            "<Activation Interval>",
+        ),
+        Option(
+            "sri",
+            _kms_host_setting(
+                "Volume renewal interval",
+                "SetVLRenewalInterval",
+                "RenewalInterval",
+                lambda run, value: run.t("renewal_set", RENEWAL=value),
+            ),
+            "<Renewal Interval>",
+        ),
+        Option(
+            "sprt",
+            _kms_host_setting(
+                "KMS port",
+                "SetKeyManagementServiceListeningPort",
+                "PortNumber",
+                lambda run, value: run.t("kms_port_set", PORT=value),
+            ),
+            "<Port>",
+        ),
+        dataclasses.replace(
+            _flag_setting(
+                "DNS Publishing",
+                "DisableKeyManagementServiceDnsPublishing",
+                "DisablePublishing",
+                False,
+                "kms_dns_publishing_enabled",
+            ),
+            name="sdns",
+        ),
+        dataclasses.replace(
+            _flag_setting(
+                "DNS Publishing",
+                "DisableKeyManagementServiceDnsPublishing",
+                "DisablePublishing",
+                True,
+                "kms_dns_publishing_disabled",
+            ),
+            name="cdns",
+        ),
+        dataclasses.replace(
+            _flag_setting(
+                "Priority",
+                "EnableKeyManagementServiceLowPriority",
+                "EnableLowPriority",
+                False,
+                "kms_priority_set_normal",
+            ),
+            name="spri",
+        ),
+        dataclasses.replace(
+            _flag_setting(
+                "Priority",
+                "EnableKeyManagementServiceLowPriority",
+                "EnableLowPriority",
+                True,
+                "kms_priority_set_low",
+            ),
+            name="cpri",
+        ),
         Option("act-type", _act_type),
         Option("lil", None),
         Option("ril", None, "<ILID> <ILvID>"),
@@ -657,6 +824,35 @@ _USAGE: tuple[tuple[str | None, tuple[tuple[str, str, str, str], ...]], ...] = (
         ),
     ),
     (
+        "tka_client_options",
+        (
+            (
+                "lil",
+                "",
+                "List installed Token-based Activation Issuance Licenses",
+                "インストールされているトークン ベースのライセンス認証発行ライセンスを一覧表示します",
+            ),
+            (
+                "ril",
+                "<ILID> <ILvID>",
+                "Remove installed Token-based Activation Issuance License",
+                "インストールされているトークン ベースのライセンス認証発行ライセンスを削除します",
+            ),
+            (
+                "ltc",
+                "",
+                "List Token-based Activation Certificates",
+                "トークン ベースのライセンス認証証明書を一覧表示します",
+            ),
+            (
+                "fta",
+                "<Certificate Thumbprint> [<PIN>]",
+                "Force Token-based Activation",
+                "トークン ベースのライセンス認証を強制します",
+            ),
+        ),
+    ),
+    (
         "kms_options",
         (
             (
@@ -703,6 +899,42 @@ _USAGE: tuple[tuple[str | None, tuple[tuple[str, str, str, str], ...]], ...] = (
             ),
         ),
     ),
+    (
+        "ad_options",
+        (
+            (
+                "ad-activation-online",
+                "<Product Key> [Activation Object name]",
+                "Activate AD (Active Directory) forest with user-provided product key",
+                "ユーザーが指定したプロダクト キーで AD (Active Directory) フォレストのライセンス認証を行います",
+            ),
+            (
+                "ad-activation-get-iid",
+                "<Product Key>",
+                "Display Installation ID for AD (Active Directory) forest",
+                "AD (Active Directory) フォレストのインストール ID を表示します",
+            ),
+            (
+                "ad-activation-apply-cid",
+                "<Product Key> <Confirmation ID> [Activation Object name]",
+                "Activate AD (Active Directory) forest with user-provided product key and Confirmation ID",
+                "ユーザーが指定したプロダクト キーと確認 ID で AD (Active Directory) フォレストの"
+                "ライセンス認証を行います",
+            ),
+            (
+                "ao-list",
+                "",
+                "Display Activation Objects in AD (Active Directory)",
+                "AD (Active Directory) のライセンス認証オブジェクトを表示します",
+            ),
+            (
+                "del-ao",
+                "<Activation Object DN | Activation Object RDN>",
+                "Delete Activation Objects in AD (Active Directory) for user-provided Activation Object",
+                "ユーザーが指定したライセンス認証オブジェクトを AD (Active Directory) から削除します",
+            ),
+        ),
+    ),
 )
 
 
@@ -711,8 +943,8 @@ def _usage(run: SlmgrRun) -> None:
         run.out(run.t(name))
     for name in ("help_3", "help_4", "help_5"):
         run.out("           " + run.t(name))
-    run.out()
     for header, options in _USAGE:
+        run.out()  # [src SLMGR] DisplayUsage: one blank line between sections, none after the last
         if header:
             run.out(run.t(header))
         for option, params, usage_en, usage_ja in options:
@@ -721,8 +953,7 @@ def _usage(run: SlmgrRun) -> None:
                 continue
             run.out(f"/{option} {params}")
             run.out("    " + (usage_ja if run.ja else usage_en))
-        run.out()
-    raise _Quit(1)  # the usage text ends the script with exit code 1
+    raise ScriptQuit(1)  # the usage text ends the script with exit code 1
 
 
 _LOCAL_NAMES = (".", "localhost", "127.0.0.1")
@@ -735,10 +966,13 @@ def run_slmgr(state: HostState, world: World, arguments: list[str]) -> tuple[str
     try:
         stderr = _execute(run, arguments)
         code = 0
-    except _Quit as quit_:
+    except ScriptQuit as quit_:
         code = quit_.code
-    # ref §2b: all text is buffered and echoed at exit, each line ended by CRLF
+    # ref §2b: all text is buffered (each line ended by CRLF) and echoed at exit with WScript.Echo, which adds
+    # its own CRLF: output ends with an empty line ([src SLMGR] ExitScript echoes only a non-empty buffer)
     stdout = "".join(line + "\r\n" for line in run.lines)
+    if stdout:
+        stdout += "\r\n"
     return stdout, stderr, code
 
 
@@ -756,8 +990,10 @@ def _execute(run: SlmgrRun, arguments: list[str]) -> str:
         names = {*_LOCAL_NAMES, run.state.computer_name.lower(), run.state.fqdn}
         if target not in names:
             # [inf] the sandbox host reaches no other machine's WMI
-            run.out(f"Error 0x800706BA occurred in connecting to server {arguments[0]}.")
-            raise _Quit(licensing.to_signed(0x800706BA))
+            # [src SLMGR] ShowError: the connection template, then " " and the L_MsgError text
+            message = run.t("connection_error", ERRCODE="800706BA", COMPUTERNAME=arguments[0])
+            run.out(f"{message} {error_text(run.ja, 0x800706BA)}")
+            raise ScriptQuit(licensing.to_signed(0x800706BA))
     raw = arguments[index]
     option = OPTIONS.get(raw[1:].lower())
     if option is None:
@@ -767,9 +1003,11 @@ def _execute(run: SlmgrRun, arguments: list[str]) -> str:
         return ""
     params = arguments[index + 1 :]
     if option.required and not params:
-        # ref §2b: "Error: option %OPTION% needs %PARAM%" exits 0
+        # [src SLMGR] HandleOptionParam: a blank line, "Error: option %OPTION% needs %PARAM%", then the usage
+        # text, which ends the script with exit code 1
+        run.out()
         run.out(run.t("needs_param", OPTION=option.name, PARAM=option.required))
-        return ""
+        _usage(run)
     if option.run is None:
         return f"The sandbox does not emulate slmgr.vbs /{option.name}.\r\n"
     option.run(run, params)

@@ -127,7 +127,19 @@ EN: dict[str, str] = {
     "kms_current_count": "Current count: ",
     "kms_listening_port": "Listening on Port: ",
     "kms_dns_publishing_enabled": "DNS publishing enabled",
+    "kms_dns_publishing_disabled": "DNS publishing disabled",
     "kms_priority_normal": "KMS priority: Normal",
+    "kms_priority_low": "KMS priority: Low",
+    "invalid_data": "Error: The data is invalid",
+    "activation_set": "Volume activation interval set to %ACTIVATION% minutes successfully.",
+    "renewal_set": "Volume renewal interval set to %RENEWAL% minutes successfully.",
+    "kms_port_set": "KMS port set to %PORT% successfully.",
+    "kms_priority_set_low": "KMS priority set to Low",
+    "kms_priority_set_normal": "KMS priority set to Normal",
+    "kms_reboot": "Warning: a KMS reboot is needed for this setting to take effect.",
+    "connection_error": "Error 0x%ERRCODE% occurred in connecting to server %COMPUTERNAME%.",
+    "tka_client_options": "Volume Licensing: Token-based Activation Options:",
+    "ad_options": "Volume Licensing: Active Directory (AD) Activation Options:",
     "kms_cumulative": "Key Management Service cumulative requests received from clients",
     "kms_requests_total": "Total requests received: ",
     "kms_requests_failed": "Failed requests received: ",
@@ -144,6 +156,8 @@ ERRORS_EN: dict[int, str] = {
     0xC004C001: "The activation server determined the specified product key is invalid",
     0xC004C003: "The activation server determined the specified product key is blocked",
     0xC004C008: "The activation server determined that the specified product key could not be used",
+    0xC004C017: "The activation server determined the specified product key has been blocked for this "
+    "geographic location.",
     0xC004C020: "The activation server reported that the Multiple Activation Key has exceeded its limit",
     0xC004C021: "The activation server reported that the Multiple Activation Key extension limit has been exceeded",
     0xC004B100: "The activation server determined that the computer could not be activated",
@@ -155,6 +169,9 @@ ERRORS_EN: dict[int, str] = {
     0xC004F025: "Access denied: the requested action requires elevated privileges",
     0xC004F02C: "The software Licensing Service reported that the format for the offline activation data is "
     "incorrect",
+    0xC004F035: "The software Licensing Service reported that the computer could not be activated with a Volume "
+    "license product key. Volume licensed systems require upgrading from a qualified operating system. Please "
+    "contact your system administrator or use a different type of key",
     0xC004F038: "The software Licensing Service reported that the computer could not be activated. The count "
     "reported by your Key Management Service (KMS) is insufficient. Please contact your system administrator",
     0xC004F039: "The software Licensing Service reported that the computer could not be activated. The Key "
@@ -165,9 +182,36 @@ ERRORS_EN: dict[int, str] = {
     "be used",
     0xC004F050: "The Software Licensing Service reported that the product key is invalid",
     0xC004F051: "The software Licensing Service reported that the product key is blocked",
+    0xC004F064: "The software Licensing Service reported that the non-Genuine grace period expired",
+    0xC004F065: "The software Licensing Service reported that the application is running within the valid "
+    "non-genuine period",
+    # ref §2b: slmgr's own string for F066 is the SDK's F069 text (a string-table quirk, kept as shipped)
+    0xC004F066: "The Software Licensing Service reported that the product SKU is not found",
+    0xC004F06B: "The software Licensing Service determined that it is running in a virtual machine. The Key "
+    "Management Service (KMS) is not supported in this mode",
     0xC004F074: "The Software Licensing Service reported that the computer could not be activated. No Key "
     "Management Service (KMS) could be contacted. Please see the Application Event Log for additional "
     "information.",
+    0xC004F075: "The Software Licensing Service reported that the operation cannot be completed because the "
+    "service is stopping",
+    0xC004F304: "The Software Licensing Service reported that required license could not be found.",
+    0xC004F305: "The Software Licensing Service reported that there are no certificates found in the system "
+    "that could activate the product.",
+    0xC004F30A: "The Software Licensing Service reported that the computer could not be activated. The "
+    "certificate does not match the conditions in the license.",
+    0xC004F30D: "The Software Licensing Service reported that the computer could not be activated. The "
+    "thumbprint is invalid.",
+    0xC004F30E: "The Software Licensing Service reported that the computer could not be activated. A "
+    "certificate for the thumbprint could not be found.",
+    0xC004F30F: "The Software Licensing Service reported that the computer could not be activated. The "
+    "certificate does not match the criteria specified in the issuance license.",
+    0xC004F310: "The Software Licensing Service reported that the computer could not be activated. The "
+    "certificate does not match the trust point identifier (TPID) specified in the issuance license.",
+    0xC004F311: "The Software Licensing Service reported that the computer could not be activated. A soft "
+    "token cannot be used for activation.",
+    0xC004F312: "The Software Licensing Service reported that the computer could not be activated. The "
+    "certificate cannot be used because its private key is exportable.",
+    5: "Access denied: the requested action requires elevated privileges",  # [src SLMGR] L_MsgError_5
     0x80070005: "Access denied: the requested action requires elevated privileges",
     0x80070057: "The parameter is incorrect",
     0x8007232A: "DNS server failure",
@@ -290,7 +334,19 @@ JA: dict[str, str] = {
     "kms_current_count": "現在のカウント: ",
     "kms_listening_port": "待ち受けポート: ",
     "kms_dns_publishing_enabled": "DNS 発行は有効です",
+    "kms_dns_publishing_disabled": "DNS 発行は無効です",
     "kms_priority_normal": "KMS の優先度: 標準",
+    "kms_priority_low": "KMS の優先度: 低",
+    "invalid_data": "エラー: データが無効です",
+    "activation_set": "ボリューム ライセンス認証の間隔を %ACTIVATION% 分に正常に設定しました。",
+    "renewal_set": "ボリューム ライセンスの更新間隔を %RENEWAL% 分に正常に設定しました。",
+    "kms_port_set": "KMS ポートを %PORT% に正常に設定しました。",
+    "kms_priority_set_low": "KMS の優先度を低に設定しました",
+    "kms_priority_set_normal": "KMS の優先度を標準に設定しました",
+    "kms_reboot": "警告: この設定を有効にするには KMS の再起動が必要です。",
+    "connection_error": "サーバー %COMPUTERNAME% への接続中にエラー 0x%ERRCODE% が発生しました。",
+    "tka_client_options": "ボリューム ライセンス: トークン ベースのライセンス認証オプション:",
+    "ad_options": "ボリューム ライセンス: Active Directory (AD) ライセンス認証オプション:",
     "kms_cumulative": "クライアントから受信したキー管理サービスの累積要求",
     "kms_requests_total": "受信した要求の合計: ",
     "kms_requests_failed": "受信した失敗した要求: ",
@@ -302,6 +358,7 @@ JA: dict[str, str] = {
     "kms_requests_notification": "ライセンスの状態が「通知」の要求: ",
 }
 
+# The Japanese table translates the codes this model produces; the rest fall back to English (ref §2c).
 ERRORS_JA: dict[int, str] = {
     0xC004C001: "ライセンス認証サーバーにより、指定されたプロダクト キーが無効であると判断されました",
     0xC004C003: "ライセンス認証サーバーにより、指定されたプロダクト キーがブロックされていると判断されました",

@@ -212,6 +212,12 @@ class HostState:
     lookup_domain: str | None = None  # /skms-domain (ref §2)
     activation_type: int = 0  # /act-type: 0 all, 1 AD, 2 KMS, 3 token (ref §2)
     host_caching: bool = True  # /skhc (ref §4)
+    # KMS host settings of SoftwareLicensingService (ref §2 /sai /sri /sprt /cdns /cpri, §3)
+    kms_activation_interval: int = DEFAULT_ACTIVATION_INTERVAL
+    kms_renewal_interval: int = DEFAULT_RENEWAL_INTERVAL
+    kms_listening_port: int = 0  # 0: the default, 1688
+    kms_dns_publishing: bool = True
+    kms_low_priority: bool = False
     discovered: Discovered | None = None
     kms_epid: str | None = None
     dns_server_reachable: bool = True
