@@ -29,23 +29,69 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def reports_errors(func: F) -> F:
-    """Turn a RemediateError raised by a command into a clear message and its exit code."""
+    """Turn an error raised by a command into a clear message and its exit code.
+
+    A RemediateError is bad input or a failed run: its message, and the exit code of its kind. Ctrl-C outside a
+    live run (which handles its own) exits 130. Anything else is a defect in remediate: one short line on
+    stderr, the traceback in a crash report file (secrets and product keys masked), exit 1.
+    """
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except UsageError as error:
-            click.echo(f"error: {error}", err=True)
+            click.echo(f"error: {_masked(str(error))}", err=True)
             sys.exit(ExitCode.USAGE)
         except TransportError as error:
-            click.echo(f"error: {error}", err=True)
+            click.echo(f"error: {_masked(str(error))}", err=True)
             sys.exit(ExitCode.UNREACHABLE)
         except RemediateError as error:
-            click.echo(f"error: {error}", err=True)
+            click.echo(f"error: {_masked(str(error))}", err=True)
+            sys.exit(ExitCode.FAILED)
+        except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise  # click reports these itself (usage errors, an aborted prompt, --help)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+        except Exception as error:  # the last line of defence: no bare traceback, no secret
+            report = _write_crash_report(error)
+            summary = _masked(f"{type(error).__name__}: {error}")
+            summary = summary if len(summary) <= 300 else summary[:300] + "…"
+            click.echo(f"error: internal error in remediate {__version__}: {summary}", err=True)
+            if report is not None:
+                click.echo(f"  the traceback (secrets masked) is in {report}; please include it in a bug report",
+                           err=True)
             sys.exit(ExitCode.FAILED)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _masked(text: str) -> str:
+    """`text` with every secret this process holds and every product key masked."""
+    from remediate.secret import live_secrets, scrub
+
+    return scrub(text, live_secrets())
+
+
+def _write_crash_report(error: BaseException) -> Path | None:
+    """Write the traceback of an unexpected error to a new file only the user can read; None if that fails."""
+    import os
+    import tempfile
+    import time
+    import traceback
+
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    body = _masked(f"remediate {__version__}\narguments: {' '.join(sys.argv[1:])}\n\n{text}")
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = Path(tempfile.gettempdir()) / f"remediate-crash-{stamp}-{os.getpid()}.txt"
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(body)
+    except OSError:
+        return None
+    return path
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -61,14 +107,22 @@ def main() -> None:
 
 
 def _default_lang() -> str:
-    """`ja` when the environment's locale is Japanese, else `en`."""
+    """`ja` when the environment's locale is Japanese, else `en`.
+
+    On Windows no LANG is set: the user's locale (``Japanese_Japan``) decides.
+    """
+    import locale
     import os
 
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(name)
         if value:
             return "ja" if value.lower().startswith("ja") else "en"
-    return "en"
+    try:
+        name = locale.getlocale()[0] or ""
+    except ValueError:
+        name = ""
+    return "ja" if name.lower().startswith(("ja", "japanese")) else "en"
 
 
 def _console() -> Any:
@@ -81,6 +135,58 @@ def _errors_console() -> Any:
     from remediate.terminal import error_console
 
     return error_console()
+
+
+class _CodeCommand(click.Command):
+    """A command whose argument may be a signed decimal exit code (`remediate show -1073418124`).
+
+    Click would read ``-1073418124`` as an option; a word that is a minus sign and digits only, and not the
+    value of an option, is moved behind ``--`` so that it reaches the argument.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {name for param in self.params if isinstance(param, click.Option) and not param.is_flag
+                       and not param.count for name in param.opts}
+        for index, word in enumerate(args):
+            if word == "--":
+                break
+            negative_number = word[:1] == "-" and word[1:].isdecimal() and word[1:].isascii()
+            if negative_number and (index == 0 or args[index - 1] not in takes_value):
+                args = [*args[:index], *args[index + 1:], "--", word] if "--" not in args else args
+                break
+        return super().parse_args(ctx, args)
+
+
+# The words of list, show and explain; playbook text itself comes in both languages from the playbooks.
+_WORDS = {
+    "en": {
+        "code": "code", "category": "category", "title": "title", "action": "action", "fix": "fix",
+        "action_fix": "fix", "action_escalate": "escalate",
+        "escalate": "escalate", "also": "also", "parameters": "parameters", "parameter": "parameter",
+        "type": "type", "required": "required", "default": "default", "description": "description", "yes": "yes",
+        "no": "no", "secret": "(secret)", "when": "when {0}", "only_if": "only if {0}",
+        "opt_in": "needs --allow {0}", "retry": "retry x{0}", "escalation": "escalate ({0})",
+        "detect": "detect", "verify": "verify", "playbook": "playbook",
+        "unknown": "unknown code (not documented by Microsoft)", "no_playbook": "no playbook: escalate to a human",
+        "nothing": "no activation error code found",
+    },
+    "ja": {
+        "code": "コード", "category": "分類", "title": "タイトル", "action": "対処", "fix": "修正 (fix)",
+        "action_fix": "修正", "action_escalate": "エスカレーション",
+        "escalate": "エスカレーション (escalate)", "also": "関連コード", "parameters": "パラメーター",
+        "parameter": "パラメーター", "type": "型", "required": "必須", "default": "既定値", "description": "説明",
+        "yes": "はい", "no": "いいえ", "secret": "(シークレット)", "when": "計画条件 {0}", "only_if": "実行条件 {0}",
+        "opt_in": "--allow {0} が必要", "retry": "再試行 {0} 回", "escalation": "エスカレーション ({0})",
+        "detect": "検出 (detect)", "verify": "確認 (verify)", "playbook": "プレイブック",
+        "unknown": "不明なコード (Microsoft の文書にありません)",
+        "no_playbook": "プレイブックなし: 担当者にエスカレーションしてください",
+        "nothing": "ライセンス認証のエラーコードは見つかりません",
+    },
+}
+
+
+def _words(lang: str) -> dict[str, str]:
+    return _WORDS["ja" if lang == "ja" else "en"]
 
 
 _lang_option = click.option(
@@ -123,16 +229,17 @@ def list_playbooks(playbook_dirs: tuple[Path, ...], lang: str | None, output: st
         ]
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table("code", "category", "title", "action")
+    words = _words(lang)
+    table = Table(words["code"], words["category"], words["title"], words["action"])
     for p in playbooks:
-        action = "escalate" if p.escalates else "fix"
+        action = words["action_escalate"] if p.escalates else words["action_fix"]
         # Text cells: playbook text is never read as console markup.
         codes = " ".join(str(c) for c in p.codes)
         table.add_row(Text(codes), Text(p.category), Text(p.title.get(lang)), action)
     _console().print(table)
 
 
-@main.command("show")
+@main.command("show", cls=_CodeCommand)
 @click.argument("code")
 @_playbooks_option
 @_lang_option
@@ -144,39 +251,43 @@ def show_playbook(code: str, playbook_dirs: tuple[Path, ...], lang: str | None) 
 
     from remediate.codes import ErrorCode
     from remediate.playbook import PHASES, PlaybookLibrary
+    from remediate.secret import MASK
 
     lang = lang or _default_lang()
+    words = _words(lang)
     playbook = PlaybookLibrary(playbook_dirs).get(ErrorCode.parse(code))
     console = _console()
     console.print(Text(f"{playbook.code} — {playbook.title.get(lang)}", style="bold"))
     if playbook.also:
-        console.print(Text("also: " + ", ".join(str(c) for c in playbook.also)))
+        console.print(Text(f"{words['also']}: " + ", ".join(str(c) for c in playbook.also)))
     console.print(Text(playbook.summary.get(lang)))
     console.print(Text(f"{playbook.source}  sha256 {playbook.sha256}", style="dim"))
     if playbook.parameters:
-        table = Table("parameter", "type", "required", "default", "description", title="parameters")
+        table = Table(words["parameter"], words["type"], words["required"], words["default"],
+                      words["description"], title=words["parameters"])
         for p in playbook.parameters.values():
             kind = f"enum: {', '.join(p.choices)}" if p.choices else p.type
-            kind += " (secret)" if p.is_secret else ""
+            kind += f" {words['secret']}" if p.is_secret else ""
             default = "" if p.default is None else json.dumps(p.default, ensure_ascii=False).strip('"')
-            cells = (p.name, kind, "yes" if p.required else "no", default, p.description.get(lang))
+            default = MASK if p.is_secret and default else default
+            cells = (p.name, kind, words["yes" if p.required else "no"], default, p.description.get(lang))
             table.add_row(*(Text(cell) for cell in cells))
         console.print(table)
     for phase in PHASES:
         steps = playbook.steps_in(phase)
         if not steps:
             continue
-        console.print(Text(phase, style="bold"))
+        console.print(Text(words[phase], style="bold"))
         for step in steps:
             notes = [n for n in (
-                f"when {step.when}" if step.when else "",
-                f"only if {step.only_if}" if step.only_if else "",
-                f"needs --allow {step.requires_opt_in}" if step.requires_opt_in else "",
-                f"retry x{step.retry.attempts}" if step.retry else "",
+                words["when"].format(step.when) if step.when else "",
+                words["only_if"].format(step.only_if) if step.only_if else "",
+                words["opt_in"].format(step.requires_opt_in) if step.requires_opt_in else "",
+                words["retry"].format(step.retry.attempts) if step.retry else "",
             ) if n]
             suffix = f"  [{'; '.join(notes)}]" if notes else ""
             console.print(Text(f"  {step.id}: {step.description.get(lang)}{suffix}"))
-    console.print(Text(f"escalate ({playbook.escalate.when})", style="bold"))
+    console.print(Text(words["escalation"].format(playbook.escalate.when), style="bold"))
     console.print(Text(f"  {playbook.escalate.guidance.get(lang)}"))
 
 
@@ -201,10 +312,10 @@ def validate_playbooks(paths: tuple[Path, ...]) -> None:
         raise PlaybookError(f"{failed} of {len(results)} playbook file(s) have problems")
 
 
-@main.command("explain")
+@main.command("explain", cls=_CodeCommand)
 @click.argument("text", required=False)
-@click.option("--file", "file", type=click.File("r", encoding="utf-8", errors="replace"),
-              help="Read the text to explain from a file.")
+@click.option("--file", "file", type=click.File("rb"),
+              help="Read the text to explain from a file (UTF-8, UTF-16 or Shift-JIS, as Windows saved it).")
 @_playbooks_option
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_lang_option
@@ -217,16 +328,16 @@ def explain_codes(
     Prints each code's meaning and its playbook. Exits 0 even when the text holds no code.
     """
     from remediate.codes import code_info
-    from remediate.explain import find_codes
+    from remediate.explain import decode_text, find_codes
     from remediate.playbook import PlaybookLibrary
 
     lang = lang or _default_lang()
     if file is not None and text is not None:
         raise UsageError("give the text or --file, not both")
     if file is not None:
-        source = file.read()
+        source = decode_text(file.read())
     elif text == "-":
-        source = sys.stdin.read()
+        source = decode_text(sys.stdin.buffer.read())
     elif text is not None:
         source = text
     else:
@@ -246,20 +357,20 @@ def explain_codes(
     if output == "json":
         click.echo(json.dumps({"codes": found}, ensure_ascii=False, indent=2))
         return
+    words = _words(lang)
     if not found:
-        nothing_ja = "ライセンス認証のエラーコードは見つかりません"
-        click.echo(nothing_ja if lang == "ja" else "no activation error code found")
+        click.echo(words["nothing"])
         return
     for item in found:
-        click.echo(f"{item['code']}: {item['meaning'] or 'unknown code (not documented by Microsoft)'}")
+        click.echo(f"{item['code']}: {item['meaning'] or words['unknown']}")
         if item["playbook"]:
             shown = item["playbook"]
-            click.echo(f"  playbook: {shown} — {item['title']}  (remediate show {shown})")
+            click.echo(f"  {words['playbook']}: {shown} — {item['title']}  (remediate show {shown})")
         else:
-            click.echo("  no playbook: escalate to a human")
+            click.echo(f"  {words['no_playbook']}")
 
 
-@main.command("run")
+@main.command("run", cls=_CodeCommand)
 @click.argument("code")
 @click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
 @click.option("--set", "set_options", multiple=True, metavar="NAME=VALUE",
@@ -291,7 +402,7 @@ def run_playbook(
     from remediate.inventory import load_hosts
     from remediate.playbook import PlaybookLibrary
     from remediate.render import Renderer, build_plan
-    from remediate.values import RunValues
+    from remediate.values import RunValues, likely_typos
 
     lang = lang or _default_lang()
     if code.strip().lower() == "auto":
@@ -319,7 +430,7 @@ def run_playbook(
             )
     hosts = load_hosts(hosts_file)
     run_values = RunValues.from_options(set_options, secret_env, secrets_file)
-    for warning in run_values.warnings:
+    for warning in [*run_values.warnings, *likely_typos(playbook.parameters, hosts)]:
         click.echo(f"warning: {warning}", err=True)
     plan = build_plan(playbook, hosts, run_values, Renderer.for_library(library),
                       code=ErrorCode.parse(code), allow=allow)

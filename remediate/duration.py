@@ -7,6 +7,7 @@ ms, s and m) and the command line's `--wait-for-winrm` (which also takes h).
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$")
 _SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -20,7 +21,8 @@ def duration_seconds(value: str | float | int) -> float:
         if value < 0:
             raise ValueError(f"a duration cannot be negative: {value!r}")
         return float(value)
-    match = _DURATION.match(value.strip().lower())
+    # NFKC: full-width digits and letters, as a Japanese IME types them (１０ｍ), read as 10m.
+    match = _DURATION.match(unicodedata.normalize("NFKC", value).strip().lower())
     if not match:
         raise ValueError(f"not a duration: {value!r}")
     number, unit = float(match.group(1)), match.group(2) or "s"

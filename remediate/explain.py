@@ -13,6 +13,7 @@ severity with the licensing facility 0xC004xxxx, a Win32 error 0x8007xxxx, or 0x
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 
@@ -26,6 +27,26 @@ _BARE_HEX = re.compile(r"(?<![0-9A-Za-z\-./_])([0-9A-Fa-f]{8})(?![0-9A-Za-z\-_]|
 _DECIMAL = re.compile(r"(?<![0-9A-Za-z\-./_])(-?[0-9]{10})(?![0-9A-Za-z\-_]|[.:/][0-9])")
 
 _MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-"})
+
+
+def decode_text(data: bytes) -> str:
+    """Text saved or piped on Windows, whatever its encoding: UTF-16 (what Windows PowerShell 5.1's ``>``
+    writes, with or without BOM), UTF-8 (with or without BOM), or the Japanese ANSI code page (CP932, what
+    ``cmd.exe`` redirection writes on Japanese Windows). Undecodable bytes become U+FFFD: codes are ASCII."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace")
+    if len(data) >= 2 and data.count(0) * 3 >= len(data):
+        # Mostly ASCII text in UTF-16 without a BOM: every other byte is zero.
+        even_zeros = data[0::2].count(0)
+        return data.decode("utf-16-be" if even_zeros > data[1::2].count(0) else "utf-16-le", errors="replace")
+    for encoding in ("utf-8", "cp932"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", errors="replace")
 
 
 def find_codes(text: str) -> list[ErrorCode]:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from remediate.errors import InventoryError, Location
 from remediate.parameter_types import host_name_problem
+from remediate.productkey import has_key_groups, mask_product_keys
 
 TRANSPORT_VARIABLES = ("scheme", "auth", "ca_file")
 SCHEMES = ("http", "https")
@@ -109,14 +110,29 @@ def _decode(data: bytes, path: Path) -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError:
             raise InventoryError(f"hosts file is not valid UTF-16 text: {path}") from None
+    if len(data) >= 2 and data.count(0) * 3 >= len(data):
+        # UTF-16 without a BOM (every other byte of ASCII text is zero): say so rather than list NULs.
+        raise InventoryError(
+            "the hosts file looks like UTF-16 text without a byte order mark",
+            Location(path),
+            hint="save the hosts file as UTF-8 (or as UTF-16 with a BOM, as Notepad's 'Unicode' does)",
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
+        hint = "save the hosts file as UTF-8"
+        try:
+            data.decode("cp932")
+        except UnicodeDecodeError:
+            pass
+        else:
+            hint = ("the file looks like Shift-JIS (CP932), the Japanese ANSI code page; " + hint +
+                    " (Notepad: Save As, Encoding UTF-8)")
         raise InventoryError(
             f"not UTF-8 text (byte 0x{data[error.start]:02X})",
             Location(path, line),
-            hint="save the hosts file as UTF-8",
+            hint=hint,
         ) from None
 
 
@@ -129,7 +145,9 @@ def parse_hosts(text: str, source: Path | None = None) -> list[Host]:
         line_problems: list[tuple[str | None, str]] = []
         host = _parse_line(raw_line, number, source, line_problems)
         for where_field, message in line_problems:
-            problems.append((Location(source, number, where_field), message))
+            # A product key typed on a host line (as a host, a variable, a value) never shows in full.
+            shown_field = mask_product_keys(where_field) if where_field else where_field
+            problems.append((Location(source, number, shown_field), mask_product_keys(message)))
         if host is None:
             continue
         identity = (host.name.lower(), host.port)
@@ -235,6 +253,10 @@ def _quoted(line: str, start: int, out: list[str]) -> int | None:
 
 def _host_and_port(token: str, problems: list[tuple[str | None, str]]) -> tuple[str | None, int | None]:
     token = unicodedata.normalize("NFKC", token)
+    if has_key_groups(token):
+        problems.append((token, "this is a product key, not a host: a key comes from --secret-env or "
+                         "--secrets-file, never from a hosts file"))
+        return None, None
     if "=" in token and not token.startswith("["):
         key = token.partition("=")[0]
         problems.append((None, f"the line starts with a variable ({key}=...), not a host"))

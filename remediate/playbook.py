@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -228,7 +229,10 @@ def _read_document(path: Path, raw: bytes) -> tuple[_Document | None, list[Probl
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
-        return None, [Problem(path, line, "", f"not valid YAML: {error.problem or error}")]
+        message = f"not valid YAML: {error.problem or error}"
+        if "'\\t'" in message:
+            message += " (YAML indents with spaces, never tabs: replace the tab with spaces)"
+        return None, [Problem(path, line, "", message)]
     except yaml.reader.ReaderError as error:
         return None, [_reader_problem(path, text, error)]
     except yaml.YAMLError as error:
@@ -286,7 +290,7 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 
 def _schema_problems(doc: _Document) -> list[Problem]:
-    problems = []
+    problems: list[Problem] = []
     for error in _validator().iter_errors(doc.data):
         where: Path_ = tuple(error.absolute_path)
         if error.validator == "pattern" and error.validator_value == _CODE_PATTERN:
@@ -295,9 +299,10 @@ def _schema_problems(doc: _Document) -> list[Problem]:
         if error.validator == "required":
             missing = [name for name in error.validator_value if name not in error.instance]
             for name in missing:
-                problems.append(
-                    Problem(doc.path, doc.line_of(where), doc.field_name((*where, name)), "is required")
-                )
+                # The validator reports each missing field once, each time with the whole list: say it once.
+                missing_field = Problem(doc.path, doc.line_of(where), doc.field_name((*where, name)), "is required")
+                if missing_field not in problems:
+                    problems.append(missing_field)
             continue
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = sorted(error.schema.get("properties", {}))
@@ -320,6 +325,16 @@ def _schema_problems(doc: _Document) -> list[Problem]:
 _CODE_PATTERN = "^0x[0-9A-F]{8}$"
 
 
+# The schema's patterns in words, for people who do not read regular expressions.
+_PATTERN_WORDS = {
+    "^[a-z0-9]+(-[a-z0-9]+)*$": "use lower-case letters and digits, words joined by - (for example set-kms)",
+    "^[a-z][a-z0-9_]*$": "use lower-case letters, digits and _, starting with a letter (for example kms_host)",
+    "^[A-Za-z][A-Za-z0-9]*$": "a PowerShell parameter name: letters and digits, starting with a letter (KmsHost)",
+    "^[a-z][a-z0-9]*(-[a-z0-9]+)*$": "use lower-case words joined by - (for example edition-conversion)",
+    "^[A-Za-z0-9][A-Za-z0-9_.-]*\\.ps1\\.j2$": "a template file name ending in .ps1.j2 (for example kms-set.ps1.j2)",
+}
+
+
 def _schema_message(error: jsonschema.ValidationError) -> str:
     value = error.instance
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
@@ -332,7 +347,8 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         choices = ", ".join(str(choice) for choice in list(error.validator_value))  # type: ignore[arg-type]
         return f"{value!r} is not one of: {choices}"
     if error.validator == "pattern":
-        return f"{value!r} is not valid: {description or f'it must match {error.validator_value}'}"
+        said = description or _PATTERN_WORDS.get(str(error.validator_value))
+        return f"{value!r} is not valid: {said or f'it must match {error.validator_value}'}"
     if error.validator in ("oneOf", "anyOf") and description:
         return f"{value!r} is not valid: {description}"
     return str(error.message)
@@ -369,6 +385,12 @@ def condition_names(expression: str) -> set[str]:
 
 def _expression_names(expression: str) -> set[str]:
     """The free variable names of a Jinja expression; raises jinja2.TemplateSyntaxError."""
+    try:
+        # Checked on its own first: its messages speak of the condition, not of the wrapping below.
+        _expressions.compile_expression(expression)
+    except jinja2.TemplateSyntaxError as error:
+        message = (error.message or "").replace("end of template", "end of the condition")
+        raise jinja2.TemplateSyntaxError(message, error.lineno) from None
     tree = _expressions.parse("{{ (" + expression + ") }}")
     return set(jinja2.meta.find_undeclared_variables(tree))
 
@@ -476,6 +498,10 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
                         (*where, "only_if"), f"refers to step {referenced!r}, which is not an earlier step"
                     )
 
+    for where, char in _control_characters(data, ()):
+        # A YAML escape ("\e[2K") can put one there; printed, it could rewrite what a reader sees.
+        problem(where, f"holds the control character U+{ord(char):04X}: write plain text")
+
     if isinstance(data.get("steps"), list):
         if "detect" not in phases_present:
             problem(
@@ -488,6 +514,20 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
     return found
 
 
+def _control_characters(node: Any, where: Path_) -> Iterator[tuple[Path_, str]]:
+    """(field, character) of each text field holding a control character other than tab and line feed."""
+    if isinstance(node, str):
+        found = next((c for c in node if c not in "\t\n" and unicodedata.category(c) == "Cc"), None)
+        if found is not None:
+            yield where, found
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _control_characters(value, (*where, str(key)))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _control_characters(item, (*where, index))
+
+
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -497,7 +537,7 @@ def _sequence(value: Any) -> list[Any]:
 
 
 def _parameter_problems(doc: _Document, name: str, spec: dict[str, Any]) -> list[Problem]:
-    from remediate.parameter_types import coerce
+    from remediate.parameter_types import PARAMETER_TYPES, coerce
 
     problems: list[Problem] = []
     where: Path_ = ("parameters", name)
@@ -519,7 +559,7 @@ def _parameter_problems(doc: _Document, name: str, spec: dict[str, Any]) -> list
                 "a product key cannot have a default in a playbook",
             )
         )
-    elif "default" in spec and isinstance(spec.get("type"), str):
+    elif "default" in spec and spec.get("type") in PARAMETER_TYPES:  # the schema reports an unknown type
         location = Location(doc.path, doc.line_of((*where, "default")), doc.field_name((*where, "default")))
         try:
             coerce(

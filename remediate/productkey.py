@@ -47,13 +47,22 @@ _DASH_CHARS = "\\-\uff0d\ufe63" + "".join(ch for ch in DASH_LOOKALIKES if ch not
 # Every position where a key-shaped run of five groups starts (overlapping runs included). No word boundaries
 # on purpose: masking a little too much is harmless, showing a key glued to other text is not.
 _KEY_WINDOW = re.compile(f"(?=[{_KEY_CHAR}]{{5}}(?:[{_DASH_CHARS}][{_KEY_CHAR}]{{5}}){{4}})")
+# A key written without hyphens: a word of exactly 25 letters and digits (with both, so that a long plain word
+# stays readable). People paste keys that way, and `--secret-env name=$KEY` puts one where a name belongs.
+_KEY_WORD = re.compile(f"(?<![{_KEY_CHAR}])[{_KEY_CHAR}]{{25}}(?![{_KEY_CHAR}])")
+
+
+def has_key_groups(text: str) -> bool:
+    """`text` holds a run of five hyphenated groups of five: a product key, or something typed as one."""
+    return _KEY_WINDOW.search(text) is not None
 
 
 def mask_product_keys(text: str) -> str:
     """Mask every product-key-shaped run in `text` (any case, hyphen look-alikes), keeping the last group.
 
     Each run's first four groups become ``XXXXX`` and its separators ``-``; the text keeps its length, so
-    overlapping or chained runs cannot uncover each other.
+    overlapping or chained runs cannot uncover each other. A 25-character word of letters and digits (a key
+    without its hyphens) keeps its last five characters too.
     """
     chars: list[str] | None = None
     for match in _KEY_WINDOW.finditer(text):
@@ -62,6 +71,14 @@ def mask_product_keys(text: str) -> str:
         start = match.start()
         for offset in range(24):
             chars[start + offset] = "-" if offset % 6 == 5 else "X"
+    for match in _KEY_WORD.finditer(text):
+        word = unicodedata.normalize("NFKC", match.group())
+        if word.isalpha() or word.isdigit():
+            continue
+        if chars is None:
+            chars = list(text)
+        for offset in range(20):
+            chars[match.start() + offset] = "X"
     return text if chars is None else "".join(chars)
 
 

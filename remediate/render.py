@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import traceback
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -188,6 +189,9 @@ _ACCEPTS = {
 }
 
 
+# At most this many bad parameter values are listed in one error.
+MAX_LISTED_PROBLEMS = 20
+
 # Render-time conditions are checked for every combination of at most this many parameters given or not.
 MAX_CONDITION_PARAMETERS = 8
 _SAMPLE_KEY = "W269N-WFGWX-YVC9B-4J6C9-T83GX"  # Microsoft's published KMS client key (GVLK), Windows Pro
@@ -236,10 +240,27 @@ class Renderer:
             template = self.environment.get_template(step.template)
             script = template.render(options=dict(step.options), step={"id": step.id, "phase": step.phase})
         except jinja2.TemplateNotFound as error:
+            searched = ", ".join(map(str, self.template_dirs))
+            if error.name != step.template:  # an {% include %} or {% import %} inside the template
+                file, line = _template_frame(error, step.template)
+                raise TemplateError(
+                    f"template {error.name} not found (searched: {searched}) ({where})", Location(file, line)
+                ) from None
             raise TemplateError(
-                f"template {error.name} not found (searched: {', '.join(map(str, self.template_dirs))})",
+                f"template {error.name} not found (searched: {searched})",
                 Location(playbook.source, step.line, f"steps[{step.id}].template"),
             ) from None
+        except UnicodeDecodeError as error:
+            read = _file_being_read(error) or self._template_path(step.template)
+            line = error.object[: error.start].count(b"\n") + 1
+            raise TemplateError(
+                f"not UTF-8 text (byte 0x{error.object[error.start]:02X}): save the template as UTF-8 ({where})",
+                Location(read, line),
+            ) from None
+        except OSError as error:
+            read = _file_being_read(error) or self._template_path(step.template)
+            raise TemplateError(f"cannot read the template: {error.strerror or error} ({where})",
+                                Location(read)) from None
         except jinja2.TemplateSyntaxError as error:
             raise TemplateError(
                 f"{error.message} ({where})", Location(error.filename or step.template, error.lineno)
@@ -247,6 +268,14 @@ class Renderer:
         except jinja2.TemplateError as error:
             file, line = _template_frame(error, step.template)
             raise TemplateError(f"{error.message or error} ({where})", Location(file, line)) from None
+        hidden = _control_character(script)
+        if hidden is not None:
+            line, column, char = hidden
+            raise TemplateError(
+                f"the rendered script holds the control character U+{ord(char):04X} at line {line}, column "
+                f"{column}: it could hide text from whoever reads the dry run ({where})",
+                Location(self._template_path(step.template)),
+            )
         problems = syntax_problems(script)
         if problems:
             listed = "; ".join(str(p) for p in problems[:5])
@@ -274,7 +303,9 @@ class Renderer:
             try:
                 script = self.script(playbook, step)
             except TemplateError as error:
-                problem("template", str(error))
+                # A location in the playbook itself is this problem's own: say it once.
+                in_playbook = error.location is not None and error.location.file == playbook.source
+                problem("template", error.message if in_playbook else str(error))
                 continue
             declared = declared_parameters(script)
             if declared is None:
@@ -359,6 +390,31 @@ class Renderer:
                 f"cannot evaluate the condition {step.when!r}: {error}",
                 Location(playbook.source, step.line, f"steps[{step.id}].when"),
             ) from None
+
+
+def _control_character(script: str) -> tuple[int, int, str] | None:
+    """(line, column, character) of the first control character other than tab and line feed, if any.
+
+    An escape sequence in a script (in a comment, say) can move the cursor and erase lines of the preview a
+    change board approves; the script sent would not be the script they read.
+    """
+    for number, line in enumerate(script.split("\n"), 1):
+        for column, char in enumerate(line, 1):
+            if char != "\t" and unicodedata.category(char) == "Cc":
+                return number, column, char
+    return None
+
+
+def _file_being_read(error: BaseException) -> str | None:
+    """The template file Jinja's loader was reading when `error` happened (it may be an included one)."""
+    trace = error.__traceback__
+    found = None
+    while trace is not None:
+        if trace.tb_frame.f_code.co_name == "get_source":
+            filename = trace.tb_frame.f_locals.get("filename")
+            found = filename if isinstance(filename, str) else found
+        trace = trace.tb_next
+    return found
 
 
 def _template_frame(error: BaseException, fallback: str) -> tuple[str, int | None]:
@@ -455,8 +511,21 @@ def build_plan(
 
     check_templates(playbook, renderer)
     allowed = frozenset(allow)
-    host_plans = tuple(
-        plan_host(playbook, host, host.label, resolve(playbook.parameters, host, run), renderer, allowed)
-        for host in hosts
-    )
-    return Plan(code=code or playbook.code, playbook=playbook, hosts=host_plans, allow=allowed)
+    host_plans = []
+    problems: list[UsageError] = []
+    for host in hosts:
+        try:
+            values = resolve(playbook.parameters, host, run)
+        except UsageError as error:  # every host's bad values at once, not one per attempt
+            if str(error) not in map(str, problems):
+                problems.append(error)
+            continue
+        host_plans.append(plan_host(playbook, host, host.label, values, renderer, allowed))
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        listed = "\n".join(f"  {problem}" for problem in problems[:MAX_LISTED_PROBLEMS])
+        more = len(problems) - MAX_LISTED_PROBLEMS
+        listed += f"\n  ... and {more} more" if more > 0 else ""
+        raise UsageError(f"{len(problems)} problems with parameter values:\n{listed}")
+    return Plan(code=code or playbook.code, playbook=playbook, hosts=tuple(host_plans), allow=allowed)

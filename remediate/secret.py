@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import weakref
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
@@ -18,9 +19,9 @@ MASK = "********"
 
 
 class Secret:
-    """A secret value with a masked display."""
+    """A secret value with a masked display. Every Secret alive is known to `live_secrets`."""
 
-    __slots__ = ("_value", "source")
+    __slots__ = ("__weakref__", "_value", "source")
 
     _value: str
     source: str | None
@@ -31,6 +32,7 @@ class Secret:
             raise TypeError("a Secret wraps a str")
         object.__setattr__(self, "_value", value)
         object.__setattr__(self, "source", source)
+        _LIVE.add(self)
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError("Secret is immutable")
@@ -60,6 +62,15 @@ class Secret:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
         return self
+
+
+# Every Secret still alive, so that a report of an unexpected error can mask them without being handed them.
+_LIVE: weakref.WeakSet[Secret] = weakref.WeakSet()
+
+
+def live_secrets() -> list[Secret]:
+    """Every Secret this process still holds (passwords, secret parameter values)."""
+    return list(_LIVE)
 
 
 # A secret this short is masked only where it stands as a whole word: replacing every "p" of a one-letter

@@ -11,6 +11,8 @@ are removed (nothing inside is an escape). Messages name the file and line, neve
 
 from __future__ import annotations
 
+import codecs
+import difflib
 import os
 import re
 import stat
@@ -76,9 +78,11 @@ class RunValues:
             value = environ.get(variable)
             if not value:
                 state = "is not set" if value is None else "is empty"
-                raise UsageError(f"--secret-env {name}={variable}: environment variable {variable} {state}")
-            secrets[name] = Secret(value, source=f"environment variable {variable}")
-            locations[name] = Location(field=f"--secret-env {name}={variable}")
+                shown = mask_product_keys(variable)
+                raise UsageError(f"--secret-env {name}={shown}: environment variable {shown} {state}")
+            shown = mask_product_keys(variable)
+            secrets[name] = Secret(value, source=f"environment variable {shown}")
+            locations[name] = Location(field=f"--secret-env {name}={shown}")
         if secrets_file is not None:
             from_file, file_warnings = _read_secrets_file(Path(secrets_file))
             warnings.extend(file_warnings)
@@ -148,11 +152,31 @@ def _host_location(host: Host, name: str) -> Location:
     return Location(host.source, host.line, f"{host.label}: {name}")
 
 
+def likely_typos(parameters: Mapping[str, ParameterSpec], hosts: Sequence[Host]) -> list[str]:
+    """Warnings for host variables that are no parameter of the playbook but look like a misspelt one.
+
+    Other unknown variables are legitimate (notes, values for other playbooks of the same hosts file) and pass
+    in silence; `kms_hots=...` would silently leave kms_host unset and change the plan.
+    """
+    warnings = []
+    for host in hosts:
+        for name in host.variables:
+            if name in parameters or name in TRANSPORT_VARIABLES:
+                continue
+            close = difflib.get_close_matches(name, list(parameters), n=1, cutoff=0.8)
+            if close:
+                warnings.append(f"{_host_location(host, name)}: the playbook has no parameter {name}, so it is "
+                                f"not used; did you mean {close[0]}?")
+    return warnings
+
+
 def _check_known(parameters: Mapping[str, ParameterSpec], run: RunValues) -> None:
     known = ", ".join(sorted(parameters)) or "(none)"
     for name in run.settings:
         if name not in parameters:
-            message = f"--set {name}: the playbook has no parameter {name}"
+            close = difflib.get_close_matches(name, list(parameters), n=1, cutoff=0.8)
+            guess = f" (did you mean {close[0]}?)" if close else ""
+            message = f"--set {name}: the playbook has no parameter {name}{guess}"
             raise UsageError(message, hint=f"its parameters are: {known}")
     for name in run.secrets:
         if name not in parameters:
@@ -171,7 +195,8 @@ def _settings(set_options: Sequence[str]) -> dict[str, str]:
         if not has_equals:
             raise UsageError(f"--set expects name=value, got {mask_product_keys(option)!r}")
         if not _NAME.fullmatch(name):
-            raise UsageError(f"--set {name!r}: a parameter name is lower-case letters, digits and _")
+            shown = mask_product_keys(name)
+            raise UsageError(f"--set {shown!r}: a parameter name is lower-case letters, digits and _")
         if name in TRANSPORT_VARIABLES:
             raise UsageError(f"--set {name}: {name} is a connection setting: write it in the hosts file")
         if name in settings:
@@ -189,9 +214,15 @@ def _secret_env_option(option: str) -> tuple[str, str]:
             hint="for example --secret-env product_key=REMEDIATE_PRODUCT_KEY",
         )
     if not _NAME.fullmatch(name):
-        raise UsageError(f"--secret-env {name!r}: a parameter name is lower-case letters, digits and _")
+        shown = mask_product_keys(name)
+        raise UsageError(f"--secret-env {shown!r}: a parameter name is lower-case letters, digits and _")
     if not _ENV_NAME.fullmatch(variable):
-        raise UsageError(f"--secret-env {name}=...: {variable!r} is not an environment variable name")
+        # Most often the secret itself, expanded by the shell (--secret-env name=$KEY): never echo it.
+        raise UsageError(
+            f"--secret-env {name}=...: the text after = is not an environment variable name",
+            hint=f"give the variable's name, not its value: --secret-env {name}=VARIABLE (for example "
+            f"--secret-env {name}=NEW_KEY, without a $)",
+        )
     return name, variable
 
 
@@ -212,7 +243,9 @@ def _read_secrets_file(path: Path) -> tuple[dict[str, tuple[Secret, Location]], 
             f"run: chmod 600 {path}"
         )
     try:
-        text = data.decode("utf-8-sig")
+        # UTF-16 with a BOM is what Windows PowerShell 5.1's Out-File and > write.
+        utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        text = data.decode("utf-16") if utf16 else data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         bad_line = data[: error.start].count(b"\n") + 1
         raise UsageError("secrets file is not UTF-8 text", Location(path, bad_line)) from None

@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from remediate import resources
+from remediate import __version__, resources
 from remediate.cli import main
 from remediate.productkey import KEY_ALPHABET
 
@@ -321,7 +321,8 @@ def test_auto_needs_a_live_detect(hosts: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90", 90.0), ("90s", 90.0), ("500ms", 0.5), ("10m", 600.0), ("1h", 3600.0), ("1.5h", 5400.0), (20, 20.0)],
+    [("90", 90.0), ("90s", 90.0), ("500ms", 0.5), ("10m", 600.0), ("1h", 3600.0), ("1.5h", 5400.0), (20, 20.0),
+     ("１０ｍ", 600.0), (" 20S ", 20.0)],
 )
 def test_one_duration_parser_reads_the_command_line_and_the_playbooks(text: str | int, seconds: float) -> None:
     from remediate.duration import duration_seconds
@@ -368,3 +369,126 @@ def test_a_malformed_key_is_refused_without_showing_it(
     assert "not a valid product key" in result.stderr
     assert malformed not in result.stderr and key not in result.stderr
     assert result.stdout == ""
+
+
+# --- what a user meets at the edges ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("words", [["show", "-1073418124"], ["show", "--lang", "en", "-1073418124"]])
+def test_a_signed_decimal_exit_code_is_a_code_not_an_option(words: list[str]) -> None:
+    result = invoke(*words, "--playbooks", PLAYBOOKS)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("0xC004F074 — ")
+
+
+def test_run_and_explain_take_a_signed_decimal_exit_code(hosts: Path) -> None:
+    planned = invoke("run", "-1073418124", "--hosts", str(hosts), "--playbooks", PLAYBOOKS, "--dry-run",
+                     "--output", "json")
+    assert planned.exit_code == 0, planned.output
+    assert json.loads(planned.stdout)["code"] == "0xC004F074"
+    explained = invoke("explain", "-1073418124", "--output", "json")
+    assert [c["code"] for c in json.loads(explained.stdout)["codes"]] == ["0xC004F074"]
+    # An option's own negative value is still that option's value.
+    refused = invoke("run", "0xC004F074", "--hosts", str(hosts), "--dry-run", "--forks", "-1")
+    assert refused.exit_code == 2 and "'--forks': -1 is not in the range" in refused.stderr
+
+
+SLMGR_WIN7 = (
+    "On a computer running Microsoft Windows non-core edition, run 'slui.exe 0x2a 0xC004F074' to display the "
+    "error text.\r\nError: 0xC004F074 \r\n"
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "cp932", "utf-8-sig"])
+def test_explain_reads_slmgr_output_as_windows_saved_it(tmp_path: Path, encoding: str) -> None:
+    # Windows PowerShell 5.1 writes `cscript slmgr.vbs /ato > out.txt` as UTF-16; cmd.exe writes the ANSI code page.
+    file = tmp_path / "slmgr.txt"
+    file.write_bytes(("エラー: ライセンス認証\r\n" + SLMGR_WIN7).encode(encoding))
+    from_file = invoke("explain", "--file", str(file), "--output", "json")
+    assert [c["code"] for c in json.loads(from_file.stdout)["codes"]] == ["0xC004F074"]
+    from_stdin = CliRunner().invoke(main, ["explain", "-", "--output", "json"], input=file.read_bytes())
+    assert [c["code"] for c in json.loads(from_stdin.stdout)["codes"]] == ["0xC004F074"]
+
+
+def test_an_unexpected_error_is_one_line_and_a_crash_report_without_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from remediate import explain
+    from remediate.secret import Secret
+
+    password = Secret("Tr0ub4dor&3")
+
+    def broken(text: str) -> list[object]:
+        raise RuntimeError(f"boom near {KEY} and {password.reveal()}")
+
+    monkeypatch.setattr(explain, "find_codes", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = invoke("explain", "Error: 0xC004F074")
+    assert result.exit_code == 1
+    first, second = result.stderr.splitlines()
+    assert first == (
+        f"error: internal error in remediate {__version__}: RuntimeError: boom near XXXXX-XXXXX-XXXXX-XXXXX-2YT43 "
+        "and ********"
+    )
+    [report] = tmp_path.glob("remediate-crash-*.txt")
+    assert second == f"  the traceback (secrets masked) is in {report}; please include it in a bug report"
+    assert "Traceback" not in result.output
+    text = report.read_text("utf-8")
+    assert "Traceback (most recent call last)" in text and "RuntimeError: boom near XXXXX-" in text
+    assert KEY not in text and "Tr0ub4dor&3" not in text
+    assert report.stat().st_mode & 0o077 == 0
+
+
+def test_ctrl_c_outside_a_live_run_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    from remediate import explain
+
+    def pressed(text: str) -> list[object]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(explain, "find_codes", pressed)
+    result = invoke("explain", "Error: 0xC004F074")
+    assert result.exit_code == 130
+    assert result.stderr == "interrupted\n"
+
+
+def test_list_show_and_explain_speak_japanese_around_the_playbook_text() -> None:
+    listed = invoke("list", "--playbooks", PLAYBOOKS, "--lang", "ja")
+    for expected in ("コード", "分類", "タイトル", "対処", "修正"):
+        assert expected in listed.stdout
+    shown = invoke("show", "0xC004F074", "--playbooks", PLAYBOOKS, "--lang", "ja").stdout
+    for expected in ("関連コード: 0xC004F0FE", "パラメーター", "既定値", "検出 (detect)", "修正 (fix)",
+                     "確認 (verify)", "--allow edition-conversion が必要", "エスカレーション (on_failure)"):
+        assert expected in shown
+    for english in ("also:", "required", "needs --allow", "escalate (on_failure)"):
+        assert english not in shown
+    explained = invoke("explain", "0xC004F0FE 0xC004F074", "--playbooks", PLAYBOOKS, "--lang", "ja").stdout
+    assert explained.splitlines()[:2] == [
+        "0xC004F0FE: 不明なコード (Microsoft の文書にありません)",
+        "  プレイブック: 0xC004F074 — KMS ホストに接続できません (テスト)  (remediate show 0xC004F074)",
+    ]
+
+
+def test_show_never_prints_the_default_of_a_secret_parameter(tmp_path: Path) -> None:
+    text = (DATA / "playbooks" / "0xC004F074.yaml").read_text("utf-8").replace(
+        "parameters:\n",
+        "parameters:\n  lab_password:\n    type: string\n    secret: true\n    default: Pa55-w0rd\n"
+        "    description: {en: Lab password, ja: ラボのパスワード}\n",
+    )
+    (tmp_path / "0xC004F074.yaml").write_text(text, "utf-8")
+    shutil.copytree(DATA / "templates", tmp_path / "templates")
+    shown = invoke("show", "0xC004F074", "--playbooks", str(tmp_path))
+    assert shown.exit_code == 0, shown.output
+    assert "lab_password" in shown.stdout and "********" in shown.stdout
+    assert "Pa55-w0rd" not in shown.stdout
+
+
+def test_a_japanese_windows_locale_without_lang_speaks_japanese(monkeypatch: pytest.MonkeyPatch) -> None:
+    import locale
+
+    monkeypatch.setattr(locale, "getlocale", lambda *args: ("Japanese_Japan", "932"))
+    shown = invoke("show", "0xC004F074", "--playbooks", PLAYBOOKS)
+    assert "KMS 管理者に連絡してください。" in shown.stdout
+    monkeypatch.setattr(locale, "getlocale", lambda *args: ("English_United States", "1252"))
+    assert "Call the KMS administrator." in invoke("show", "0xC004F074", "--playbooks", PLAYBOOKS).stdout

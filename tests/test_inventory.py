@@ -174,6 +174,26 @@ def test_load_hosts_errors_name_the_path(tmp_path: Path) -> None:
     assert "save the hosts file as UTF-8" in str(caught.value)
 
 
+def test_a_shift_jis_hosts_file_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.txt"
+    path.write_bytes("# 東京オフィス\r\ntk-app01\r\n".encode("cp932"))
+    with pytest.raises(InventoryError) as caught:
+        load_hosts(path)
+    assert str(caught.value) == (
+        f"{path}:1: not UTF-8 text (byte 0x93)\n  hint: the file looks like Shift-JIS (CP932), the Japanese ANSI "
+        "code page; save the hosts file as UTF-8 (Notepad: Save As, Encoding UTF-8)"
+    )
+
+
+def test_a_utf16_hosts_file_without_bom_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.txt"
+    path.write_bytes("kms01\r\nkms02\r\n".encode("utf-16-le"))
+    with pytest.raises(InventoryError) as caught:
+        load_hosts(path)
+    assert str(caught.value).startswith(f"{path}: the hosts file looks like UTF-16 text without a byte order mark")
+    assert "U+0000" not in str(caught.value)
+
+
 # --- hostile values -----------------------------------------------------------------------------------------
 
 hostile = st.text(
@@ -215,3 +235,17 @@ def test_unquoted_hostile_values_parse_verbatim_or_are_rejected_with_a_line(valu
         # Verbatim up to the first whitespace (or comment); whatever followed was taken as more variables.
         assert note is not None and value.startswith(note)
         assert value[len(note) :] == "" or value[len(note)].isspace()
+
+
+KEY = "W269N-WFGWX-YVC9B-4J6C9-T83GX"
+
+
+def test_a_product_key_on_a_host_line_is_refused_and_never_shown() -> None:
+    text = f"{KEY}\nws01 {KEY}\nws02 {KEY.lower()}=1\n"
+    with pytest.raises(HostsFileError) as caught:
+        parse_hosts(text, Path("hosts.txt"))
+    message = str(caught.value)
+    assert "hosts.txt:1: XXXXX-XXXXX-XXXXX-XXXXX-T83GX: this is a product key, not a host" in message
+    assert "hosts.txt:2: XXXXX-XXXXX-XXXXX-XXXXX-T83GX: 'XXXXX-XXXXX-XXXXX-XXXXX-T83GX' has no value" in message
+    assert "hosts.txt:3:" in message
+    assert KEY not in message.upper()

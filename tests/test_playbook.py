@@ -336,3 +336,53 @@ def test_any_damaged_file_is_a_playbook_error_never_a_crash(
         load_playbook(path, [TEMPLATES])
     except PlaybookError as error:
         assert str(path) in str(error)
+
+
+def test_each_missing_field_is_reported_once(tmp_path: Path) -> None:
+    path = write(tmp_path, 'code: "0xC004F074"\n')
+    assert problems_of(path).splitlines()[1:] == [
+        f"  {path}:1: escalate: is required",
+        f"  {path}:1: steps: is required",
+        f"  {path}:1: summary: is required",
+        f"  {path}:1: title: is required",
+    ]
+
+
+def test_a_tab_in_the_indentation_says_to_use_spaces(tmp_path: Path) -> None:
+    path = write(tmp_path, 'code: "0xC004F074"\ntitle:\n\ten: T\n')
+    assert problems_of(path) == (
+        f"{path}:3: not valid YAML: found character '\\t' that cannot start any token "
+        "(YAML indents with spaces, never tabs: replace the tab with spaces)"
+    )
+
+
+def test_an_unclosed_parenthesis_in_a_condition_is_named_as_such(tmp_path: Path) -> None:
+    step = "    params: {KmsHost: kms_host}"
+    text = MINIMAL.replace(step, step + "\n    when: not (kms_host")
+    path = write(tmp_path, text)
+    assert problems_of(path) == (
+        f"{path}:15: steps[set-kms].when: not a valid condition: unexpected end of the condition, expected ')'."
+    )
+
+
+def test_a_control_character_in_playbook_text_is_refused(tmp_path: Path) -> None:
+    title = 'title: {en: "Title\\e[2K", ja: タイトル}'
+    path = write(tmp_path, MINIMAL.replace("title: {en: Title, ja: タイトル}", title))
+    assert problems_of(path) == f"{path}:2: title.en: holds the control character U+001B: write plain text"
+
+
+def test_an_unknown_parameter_type_is_reported_once(tmp_path: Path) -> None:
+    text = MINIMAL.replace("kms_host: {type: fqdn,", "kms_host: {type: boolean, default: false,")
+    path = write(tmp_path, text)
+    assert problems_of(path) == (
+        f"{path}:5: parameters.kms_host.type: 'boolean' is not one of: hostname, fqdn, port, product_key, enum, "
+        "bool, int, string"
+    )
+
+
+def test_a_bad_step_id_is_explained_in_words(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("id: set-kms", "id: Set_KMS"))
+    assert problems_of(path) == (
+        f"{path}:11: steps[Set_KMS].id: 'Set_KMS' is not valid: use lower-case letters and digits, words joined "
+        "by - (for example set-kms)"
+    )

@@ -271,3 +271,17 @@ def test_mask_product_keys_leaves_no_key_shaped_run(
         assert len(visible) <= 1, masked
     for key in keys:
         assert key[:23] not in masked.upper() or key[:23] == "XXXXX-XXXXX-XXXXX-XXXXX"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (f"variable {WIN_PRO.replace('-', '')} is not set", "variable XXXXXXXXXXXXXXXXXXXXT83GX is not set"),
+        (WIN_PRO.replace("-", "").lower(), "XXXXXXXXXXXXXXXXXXXXt83gx"),
+        ("word: abcdefghijklmnopqrstuvwxy", "word: abcdefghijklmnopqrstuvwxy"),
+        ("1234567890123456789012345", "1234567890123456789012345"),
+        (f"x{WIN_PRO.replace('-', '')}", f"x{WIN_PRO.replace('-', '')}"),  # 26 characters: not a key
+    ],
+)
+def test_mask_product_keys_masks_a_key_written_without_hyphens(text: str, masked: str) -> None:
+    assert mask_product_keys(text) == masked

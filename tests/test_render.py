@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from remediate import render
 from remediate.errors import PlaybookError, TemplateError, UsageError
-from remediate.inventory import Host
+from remediate.inventory import Host, parse_hosts
 from remediate.plan import Plan
 from remediate.playbook import Playbook, load_playbook
 from remediate.productkey import ProductKey
@@ -192,6 +192,28 @@ def test_a_template_syntax_error_names_template_line_and_step(tmp_path: Path) ->
     assert "probe.ps1.j2:3" in str(caught.value) and "step probe" in str(caught.value)
 
 
+def test_a_template_saved_as_shift_jis_is_a_template_error_naming_file_and_line(tmp_path: Path) -> None:
+    playbook = one_step_playbook(tmp_path, "param()\n")
+    template = tmp_path / "templates" / "probe.ps1.j2"
+    template.write_bytes("param()\n$ErrorActionPreference = 'Stop'\n# ライセンスの状態\n".encode("cp932"))
+    with pytest.raises(TemplateError) as caught:
+        build_plan(playbook, [Host("a")], RunValues(), renderer_for(tmp_path))
+    assert str(caught.value).startswith(f"{template}:3: not UTF-8 text (byte 0x83): save the template as UTF-8")
+    assert "step probe" in str(caught.value)
+
+
+def test_a_missing_include_names_the_including_template_not_the_playbook(tmp_path: Path) -> None:
+    playbook = one_step_playbook(tmp_path, "param()\n{% include '_absent.ps1.j2' %}\n")
+    with pytest.raises(TemplateError) as caught:
+        renderer_for(tmp_path).script(playbook, playbook.step("probe"))
+    template = tmp_path / "templates" / "probe.ps1.j2"
+    assert str(caught.value).startswith(f"{template}:2: template _absent.ps1.j2 not found")
+    [problem] = renderer_for(tmp_path).problems(playbook)
+    # Said once, at the playbook's step, with where the include is.
+    assert str(problem).count("0xC004F074.yaml:") == 1
+    assert "probe.ps1.j2:2: template _absent.ps1.j2 not found" in str(problem)
+
+
 def test_a_script_that_does_not_parse_as_powershell_is_refused(tmp_path: Path) -> None:
     playbook = one_step_playbook(tmp_path, "param()\n$ErrorActionPreference = 'Stop'\nif ($true) {\n")
     with pytest.raises(
@@ -361,3 +383,23 @@ def test_conditions_are_tried_with_every_combination_of_their_parameters(tmp_pat
         tmp_path, "param()\n$ErrorActionPreference = 'Stop'\n", step="when: not kms_host"
     )
     assert renderer_for(tmp_path).problems(fine) == []
+
+
+def test_bad_values_of_every_host_are_reported_at_once() -> None:
+    hosts = parse_hosts("h1 kms_host=bad_x\nh2\nh3 kms_host=-dash.example.com\n", Path("hosts.txt"))
+    with pytest.raises(UsageError) as caught:
+        plan_for(hosts, RunValues())
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "2 problems with parameter values:"
+    assert lines[1].startswith("  hosts.txt:1: h1: kms_host: not a valid host name: 'bad_x'")
+    assert lines[2].startswith("  hosts.txt:3: h3: kms_host: not a valid host name: '-dash.example.com'")
+
+
+def test_a_script_with_an_escape_sequence_is_refused_before_a_change_board_reads_it(tmp_path: Path) -> None:
+    # ESC [1A ESC [2K moves the cursor up and erases the line: the preview would not show what is sent.
+    template = "param()\n$ErrorActionPreference = 'Stop'\n& ipconfig.exe /flushdns # \x1b[1A\x1b[2K\n"
+    playbook = one_step_playbook(tmp_path, template, phase="fix")
+    with pytest.raises(TemplateError) as caught:
+        build_plan(playbook, [Host("a")], RunValues(), renderer_for(tmp_path))
+    assert "the rendered script holds the control character U+001B at line 3, column 28" in str(caught.value)
+    assert "\x1b" not in str(caught.value)

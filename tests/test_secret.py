@@ -100,3 +100,16 @@ def test_a_short_secret_is_masked_wherever_it_stands_as_a_word(value: str, separ
 def test_a_short_secret_inside_words_leaves_the_text_readable() -> None:
     # A one-letter password must not turn every "p" of the output into asterisks.
     assert scrub('{"port": 5985, "p": "p"}', [Secret("p")]) == f'{{"port": 5985, "{MASK}": "{MASK}"}}'
+
+
+def test_every_live_secret_is_known_so_a_crash_report_can_mask_it() -> None:
+    import gc
+
+    from remediate.secret import live_secrets
+
+    held = Secret("correct-horse-battery")
+    assert held in live_secrets()
+    assert scrub("password correct-horse-battery rejected", live_secrets()) == f"password {MASK} rejected"
+    del held
+    gc.collect()
+    assert all(secret.reveal() != "correct-horse-battery" for secret in live_secrets())

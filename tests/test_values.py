@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from remediate.errors import ParameterValueError, ProductKeyError, UsageError
 from remediate.inventory import Host, parse_hosts
 from remediate.productkey import ProductKey
 from remediate.secret import Secret
-from remediate.values import ParameterSpec, RunValues, resolve
+from remediate.values import ParameterSpec, RunValues, likely_typos, resolve
 
 KEY = "W269N-WFGWX-YVC9B-4J6C9-T83GX"
 
@@ -98,11 +99,33 @@ def test_missing_or_empty_environment_variable_names_it_never_a_value() -> None:
         ("product_key", "--secret-env expects NAME=VARIABLE"),
         ("product_key=", "--secret-env expects NAME=VARIABLE"),
         ("Product-Key=X", "a parameter name is lower-case letters"),
-        ("product_key=1BAD", "'1BAD' is not an environment variable name"),
+        ("product_key=1BAD", "--secret-env product_key=...: the text after = is not an environment variable name"),
     ],
 )
 def test_bad_secret_env_options(option: str, expected: str) -> None:
     assert expected in _usage(RunValues.from_options, [], [option], None, environ={})
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        f"product_key={KEY}",  # the shell expanded --secret-env product_key=$NEW_KEY
+        f"product_key={KEY.replace('-', '')}",  # the same key kept without hyphens: a valid variable name
+        "admin_password=pa$$-w0rd!",
+        f"{KEY}=NEW_KEY",
+        f"{KEY.replace('-', '')}=NEW_KEY",
+    ],
+)
+def test_a_secret_typed_into_secret_env_is_never_echoed(option: str) -> None:
+    message = _usage(RunValues.from_options, [], [option], None, environ={})
+    assert message.startswith("--secret-env")
+    for secret in (KEY, KEY.replace("-", ""), KEY.replace("-", "")[:20], "pa$$-w0rd!"):
+        assert secret not in message
+
+
+def test_a_key_typed_as_a_set_name_is_masked() -> None:
+    message = _usage(RunValues.from_options, [f"{KEY}=1"], [], None, environ={})
+    assert message == "--set 'XXXXX-XXXXX-XXXXX-XXXXX-T83GX': a parameter name is lower-case letters, digits and _"
 
 
 @pytest.mark.parametrize(
@@ -145,6 +168,16 @@ def test_set_for_an_unknown_parameter_lists_the_parameters() -> None:
     message = _usage(resolve, PARAMS, HOST, run)
     assert message.startswith("--set kms_hots: the playbook has no parameter kms_hots")
     assert "its parameters are: admin_password, flush_dns, kms_host, kms_port, product_key" in message
+
+
+def test_a_misspelt_parameter_is_caught_on_the_command_line_and_flagged_in_a_hosts_file() -> None:
+    run = RunValues.from_options(["kms_hots=kms01.example.com"], [], None, environ={})
+    assert "the playbook has no parameter kms_hots (did you mean kms_host?)" in _usage(resolve, PARAMS, HOST, run)
+    hosts = parse_hosts('ws01 kms_hots=kms01.example.com note="rack 3" scheme=http\n', Path("hosts.txt"))
+    assert likely_typos(PARAMS, hosts) == [
+        "hosts.txt:1: ws01: kms_hots: the playbook has no parameter kms_hots, so it is not used; "
+        "did you mean kms_host?"
+    ]
 
 
 def test_required_but_missing_names_the_parameter_and_the_host() -> None:
@@ -276,3 +309,14 @@ def test_a_secret_for_an_unknown_parameter_says_where_it_was_given(tmp_path: Pat
     run = RunValues.from_options([], ["pk=PK"], None, environ={"PK": "x"})
     message = _usage(resolve, PARAMS, HOST, run)
     assert message.startswith("--secret-env pk=PK: the playbook has no parameter pk")
+
+
+def test_a_secrets_file_written_by_windows_powershell_is_read(tmp_path: Path) -> None:
+    # `"product_key=..." | Out-File secrets.txt` in Windows PowerShell 5.1: UTF-16 LE with a BOM, CRLF.
+    path = tmp_path / "secrets.txt"
+    path.write_bytes(codecs.BOM_UTF16_LE + f"# lab\r\nproduct_key={KEY}\r\n".encode("utf-16-le"))
+    path.chmod(0o600)
+    run = RunValues.from_options([], [], path, environ={})
+    assert run.secrets["product_key"].reveal() == KEY
+    assert resolve(PARAMS, HOST, run)["product_key"] == ProductKey.parse(KEY)
+
