@@ -56,6 +56,15 @@ ABANDONED_VERDICT = (
     "途中までしか変更されていないホストがあるかもしれません",
     "bold red",
 )
+OUTCOME_JA = {  # outcome words as a Japanese administrator reads them; JSON and the audit log keep the English
+    Outcome.HEALTHY: "正常",
+    Outcome.FIXED: "修復済み",
+    Outcome.FAILED: "失敗",
+    Outcome.ESCALATE: "要対応",
+    Outcome.UNREACHABLE: "接続不可",
+    Outcome.SKIPPED: "スキップ",
+    Outcome.PLANNED: "計画のみ",
+}
 SHOWN_HOSTS = 10  # host names listed per escalation in the summary (JSON lists them all)
 
 WORDS = {  # the few words of the summary, in the user's language
@@ -137,15 +146,16 @@ def print_summary(
     for host in report.hosts:
         table.add_row(
             Text(redactor.text(host.label), overflow="fold"),
-            Text(host.outcome.value, style=OUTCOME_STYLE[host.outcome]),
+            Text(outcome_word(host.outcome, language), style=OUTCOME_STYLE[host.outcome]),
             _code(host),
             Text(redactor.text(host.reason), overflow="fold"),
         )
     console.print(table)
     counts = Text()
-    for outcome, count in report.counts().items():
+    for name, count in report.counts().items():
         if count:
-            counts.append(f"{outcome} {count}   ", style=OUTCOME_STYLE[Outcome(outcome)])
+            outcome = Outcome(name)
+            counts.append(f"{outcome_word(outcome, language)} {count}   ", style=OUTCOME_STYLE[outcome])
     console.print(counts)
     for escalation in report.escalations():
         print_escalation(escalation, console, redactor, language)
@@ -153,6 +163,10 @@ def print_summary(
     console.print(Text(japanese if language == "ja" else english, style=style))
     if report.audit_path:
         console.print(f"{words['audit']}: {report.audit_path}")
+
+
+def outcome_word(outcome: Outcome, language: str = "en") -> str:
+    return OUTCOME_JA[outcome] if language == "ja" else outcome.value
 
 
 def verdict(report: RunReport) -> tuple[str, str, str]:

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from remediate.audit import Redactor
 from remediate.codes import ErrorCode
-from remediate.report import LiveProgress, print_summary, to_json, write_junit
+from remediate.report import OUTCOME_JA, LiveProgress, print_summary, to_json, write_junit
 from remediate.results import HostReport, Outcome, RunReport, StepRecord, StepResult, StepStatus
 from remediate.secret import Secret
 
@@ -125,6 +125,10 @@ def test_the_summary_speaks_japanese_when_asked() -> None:
     print_summary(sample_run(), Console(file=buffer, width=160, color_system=None), redactor(), language="ja")
     text = buffer.getvalue()
     assert "修復できなかったホストがあります" in text and "監査ログ" in text and "結果" in text
+    outcomes = {host.outcome for host in sample_run().hosts}
+    for outcome in outcomes:  # the outcome words are Japanese too, in the table and in the counts
+        assert OUTCOME_JA[outcome] in text
+    assert not any(f"{outcome.value} " in text for outcome in outcomes)
 
 
 def named_run() -> RunReport:
