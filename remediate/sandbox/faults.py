@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass
@@ -22,11 +23,13 @@ class TransportFaults:
     http_5xx_rate: float = 0.0
     drop_first: int = 0  # the first N Receive requests for a command: connection closed without an answer
     drop_rate: float = 0.0
-    hang_receive_first: int = (
-        0  # the first N command Receives never complete (the client's timeout must fire)
-    )
+    # the first N command Receives never complete (the client's timeout must fire)
+    hang_receive_first: int = 0
     not_up_for_s: float = 0.0  # refuse connections for the first N seconds after start (a just-imaged host)
     max_shells_per_user: int = 30  # WinRM MaxShellsPerUser; beyond it, the quota fault
+
+
+FaultKind = Literal["http_5xx", "drop", "hang"]
 
 
 class FaultState:
@@ -36,33 +39,28 @@ class FaultState:
         self.faults = faults
         self._rng = rng
         self._lock = threading.Lock()
-        self._http_5xx_left = faults.http_5xx_first
-        self._drop_left = faults.drop_first
-        self._hang_left = faults.hang_receive_first
+        self._left: dict[FaultKind, int] = {
+            "http_5xx": faults.http_5xx_first,
+            "drop": faults.drop_first,
+            "hang": faults.hang_receive_first,
+        }
 
-    def _draw(self, rate: float) -> bool:
-        return rate > 0 and self._rng.random() < rate
+    def _take(self, kind: FaultKind, rate: float) -> bool:
+        """Spend one of the first-N faults of this kind; once they are spent, draw at the rate."""
+        with self._lock:
+            if self._left[kind] > 0:
+                self._left[kind] -= 1
+                return True
+            return rate > 0 and self._rng.random() < rate
 
     def take_http_5xx(self) -> bool:
         """Whether this WS-Man request is answered with a bare HTTP 500."""
-        with self._lock:
-            if self._http_5xx_left > 0:
-                self._http_5xx_left -= 1
-                return True
-            return self._draw(self.faults.http_5xx_rate)
+        return self._take("http_5xx", self.faults.http_5xx_rate)
 
     def take_drop(self) -> bool:
         """Whether this command Receive loses its connection without an answer."""
-        with self._lock:
-            if self._drop_left > 0:
-                self._drop_left -= 1
-                return True
-            return self._draw(self.faults.drop_rate)
+        return self._take("drop", self.faults.drop_rate)
 
     def take_hang(self) -> bool:
         """Whether this command Receive is never answered."""
-        with self._lock:
-            if self._hang_left > 0:
-                self._hang_left -= 1
-                return True
-            return False
+        return self._take("hang", 0.0)

@@ -144,15 +144,16 @@ class Fleet:
 
     @property
     def endpoints(self) -> list[Endpoint]:
-        return [
-            Endpoint(listener.computer_name, listener.address, listener.port, listener.scheme)
-            for listener in self._listeners
-        ]
+        return [_endpoint(listener) for listener in self._listeners]
 
     def endpoint(self, computer_name: str) -> Endpoint:
-        for endpoint in self.endpoints:
-            if endpoint.computer_name.lower() == computer_name.lower():
-                return endpoint
+        return _endpoint(self._listener(computer_name))
+
+    def _listener(self, computer_name: str) -> WinRMListener:
+        """The listener of one host; computer names are case-insensitive."""
+        for listener in self._listeners:
+            if listener.computer_name.lower() == computer_name.lower():
+                return listener
         raise KeyError(computer_name)
 
     @property
@@ -174,10 +175,7 @@ class Fleet:
 
     def shell_count(self, computer_name: str) -> int:
         """Shells currently open on one host (what a client leaked, or is using)."""
-        for listener in self._listeners:
-            if listener.computer_name.lower() == computer_name.lower():
-                return listener.service.shell_count
-        raise KeyError(computer_name)
+        return self._listener(computer_name).service.shell_count
 
     def client_options(self, computer_name: str) -> dict[str, Any]:
         """Keyword arguments for pypsrp's WSMan / Client to reach one host as the hosts file describes it."""
@@ -236,6 +234,10 @@ class Fleet:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _endpoint(listener: WinRMListener) -> Endpoint:
+    return Endpoint(listener.computer_name, listener.address, listener.port, listener.scheme)
 
 
 class UnscriptedEngine:

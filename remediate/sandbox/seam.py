@@ -13,7 +13,24 @@ The server converts them to and from CLIXML; the engine never sees XML.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
+
+
+def plain_datetime(value: datetime) -> datetime:
+    """The same moment as a plain datetime, without a subclass's wrapper (Get-Date's result, psrpcore's)."""
+    if type(value) is datetime:
+        return value
+    return datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        value.tzinfo,
+    )
 
 
 @dataclass

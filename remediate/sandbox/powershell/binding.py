@@ -75,10 +75,22 @@ def action_preference(value: Any, parameter: str) -> str:
                 f"Cannot bind parameter '{parameter}'. Cannot convert value \"{to_string(value)}\" to type "
                 '"System.Management.Automation.ActionPreference". Error: "Unable to match the identifier '
                 f"name {to_string(value)} to a valid enumerator name. Specify one of the following "
-                "enumerator names and "
-                'try again: SilentlyContinue, Stop, Continue, Inquire, Ignore, Suspend"'
+                'enumerator names and try again: SilentlyContinue, Stop, Continue, Inquire, Ignore, Suspend"'
             ),
             fully_qualified_error_id="CannotConvertArgumentNoMessage",
+            category="InvalidArgument",
+            exception_type="System.Management.Automation.ParameterBindingException",
+        )
+    )
+
+
+def _already_bound(shape: CommandShape, canonical: str) -> PSRuntimeError:
+    return PSRuntimeError(
+        ErrorRecord(
+            message=f"Cannot bind parameter because parameter '{canonical}' is specified more than once. "
+            "To provide multiple values to parameters that can accept multiple values, use the array "
+            'syntax. For example, "-parameter value1,value2,value3".',
+            fully_qualified_error_id=f"ParameterAlreadyBound,{shape.type_name or shape.name}",
             category="InvalidArgument",
             exception_type="System.Management.Automation.ParameterBindingException",
         )
@@ -99,17 +111,7 @@ def bind(shape: CommandShape, arguments: list[Any], line: int) -> Bound:
             continue
         canonical = _canonical(shape, argument.name)
         if canonical in named or (canonical == "ErrorAction" and bound.error_action is not None):
-            raise PSRuntimeError(
-                ErrorRecord(
-                    message=f"Cannot bind parameter because parameter '{canonical}' is specified more "
-                    "than once. "
-                    "To provide multiple values to parameters that can accept multiple values, use the array "
-                    'syntax. For example, "-parameter value1,value2,value3".',
-                    fully_qualified_error_id=f"ParameterAlreadyBound,{shape.type_name or shape.name}",
-                    category="InvalidArgument",
-                    exception_type="System.Management.Automation.ParameterBindingException",
-                )
-            )
+            raise _already_bound(shape, canonical)
         if canonical in shape.switches or canonical in COMMON_SWITCHES:
             value: Any = (
                 True if argument.value is NO_VALUE or argument.value is None else bool(argument.value)

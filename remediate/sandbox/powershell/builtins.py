@@ -64,42 +64,9 @@ def select_object(evaluator: Evaluator, bound: Bound, items: list[Any], line: in
     named = bound.named
     selected = items
     if "ExpandProperty" in named:
-        name = to_string(named["ExpandProperty"])
-        expanded: list[Any] = []
-        for item in selected:
-            if isinstance(item, PSObject) and item.has(name):
-                expanded.extend(unroll(item.get(name)))
-            else:
-                evaluator.write_error(
-                    runtime_record(
-                        f'Property "{name}" cannot be found.',
-                        "ExpandPropertyNotFound,Microsoft.PowerShell.Commands.SelectObjectCommand",
-                        "InvalidArgument",
-                        exception_type="System.Management.Automation.PSArgumentException",
-                        target=item,
-                    ),
-                    bound.error_action,
-                )
-        selected = expanded
+        selected = _expand_property(evaluator, bound, items, to_string(named["ExpandProperty"]))
     elif "Property" in named:
-        names = [to_string(name) for name in as_list(named["Property"])]
-        reshaped: list[Any] = []
-        for item in selected:
-            source = item.type_names[0] if isinstance(item, PSObject) and item.type_names else "System.Object"
-            properties = {
-                name: get_member(item, name) if isinstance(item, PSObject) else None for name in names
-            }
-            reshaped.append(
-                PSObject(
-                    type_names=[
-                        f"Selected.{source}",
-                        "System.Management.Automation.PSCustomObject",
-                        "System.Object",
-                    ],
-                    properties=properties,
-                )
-            )
-        selected = reshaped
+        selected = _select_properties(items, [to_string(name) for name in as_list(named["Property"])])
     if "First" in named:
         selected = selected[: max(to_int32(named["First"]), 0)]
     if "Last" in named:
@@ -108,30 +75,72 @@ def select_object(evaluator: Evaluator, bound: Bound, items: list[Any], line: in
     return list(selected)
 
 
+def _expand_property(evaluator: Evaluator, bound: Bound, items: list[Any], name: str) -> list[Any]:
+    """-ExpandProperty: the property's values, unrolled; an item without it is a non-terminating error."""
+    expanded: list[Any] = []
+    for item in items:
+        if isinstance(item, PSObject) and item.has(name):
+            expanded.extend(unroll(item.get(name)))
+        else:
+            evaluator.write_error(
+                runtime_record(
+                    f'Property "{name}" cannot be found.',
+                    "ExpandPropertyNotFound,Microsoft.PowerShell.Commands.SelectObjectCommand",
+                    "InvalidArgument",
+                    exception_type="System.Management.Automation.PSArgumentException",
+                    target=item,
+                ),
+                bound.error_action,
+            )
+    return expanded
+
+
+def _select_properties(items: list[Any], names: list[str]) -> list[Any]:
+    """-Property: a new object per item with just those properties, typed Selected.<the item's type>."""
+    reshaped: list[Any] = []
+    for item in items:
+        source = item.type_names[0] if isinstance(item, PSObject) and item.type_names else "System.Object"
+        properties = {
+            name: get_member(item, name) if isinstance(item, PSObject) else None for name in names
+        }
+        reshaped.append(
+            PSObject(
+                type_names=[
+                    f"Selected.{source}",
+                    "System.Management.Automation.PSCustomObject",
+                    "System.Object",
+                ],
+                properties=properties,
+            )
+        )
+    return reshaped
+
+
 def convert_to_json_cmdlet(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
     inputs = items
     if "InputObject" in bound.named:
         inputs = [bound.named["InputObject"]]
     depth = to_int32(bound.named.get("Depth", 2))
     if not 0 <= depth <= 100:
-        low = depth < 0
-        problem = (
-            "less than the minimum allowed range of 0"
-            if low
-            else "greater than the maximum allowed range of 100"
-        )
-        wanted = "greater than or equal to 0" if low else "less than or equal to 100"
-        raise PSRuntimeError(
-            runtime_record(
-                f"Cannot validate argument on parameter 'Depth'. The {depth} argument is {problem}. "
-                f"Supply an argument that is {wanted} and then try the command again.",
-                "ParameterArgumentValidationError,Microsoft.PowerShell.Commands.ConvertToJsonCommand",
-                "InvalidData",
-                exception_type="System.Management.Automation.ParameterBindingValidationException",
-            )
-        )
+        raise _depth_out_of_range(depth)
     text = convert_to_json(inputs, depth, bool(bound.named.get("Compress", False)))
     return [] if text is None else [text]
+
+
+def _depth_out_of_range(depth: int) -> PSRuntimeError:
+    """ConvertTo-Json's [ValidateRange(0, 100)] on -Depth, as the parameter binder reports it."""
+    low = depth < 0
+    problem = "less than the minimum allowed range of 0" if low else "greater than the maximum allowed range of 100"
+    wanted = "greater than or equal to 0" if low else "less than or equal to 100"
+    return PSRuntimeError(
+        runtime_record(
+            f"Cannot validate argument on parameter 'Depth'. The {depth} argument is {problem}. "
+            f"Supply an argument that is {wanted} and then try the command again.",
+            "ParameterArgumentValidationError,Microsoft.PowerShell.Commands.ConvertToJsonCommand",
+            "InvalidData",
+            exception_type="System.Management.Automation.ParameterBindingValidationException",
+        )
+    )
 
 
 def out_string_cmdlet(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:

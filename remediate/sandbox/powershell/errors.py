@@ -95,45 +95,37 @@ def command_not_found(name: str) -> PSRuntimeError:
     )
 
 
-def parameter_not_found(command: str, parameter: str, command_type: str | None = None) -> PSRuntimeError:
+def _binding_error(command: str, message: str, reason: str, command_type: str | None) -> PSRuntimeError:
+    """A parameter binding failure; its error id names the command's .NET type where it has one."""
     return PSRuntimeError(
         ErrorRecord(
-            message=f"A parameter cannot be found that matches parameter name '{parameter}'.",
-            fully_qualified_error_id=f"NamedParameterNotFound,{command_type or command}",
+            message=message,
+            fully_qualified_error_id=f"{reason},{command_type or command}",
             category="InvalidArgument",
             exception_type="System.Management.Automation.ParameterBindingException",
             activity=command,
         )
     )
+
+
+def parameter_not_found(command: str, parameter: str, command_type: str | None = None) -> PSRuntimeError:
+    message = f"A parameter cannot be found that matches parameter name '{parameter}'."
+    return _binding_error(command, message, "NamedParameterNotFound", command_type)
 
 
 def positional_not_found(command: str, argument: str, command_type: str | None = None) -> PSRuntimeError:
-    return PSRuntimeError(
-        ErrorRecord(
-            message=f"A positional parameter cannot be found that accepts argument '{argument}'.",
-            fully_qualified_error_id=f"PositionalParameterNotFound,{command_type or command}",
-            category="InvalidArgument",
-            exception_type="System.Management.Automation.ParameterBindingException",
-            activity=command,
-        )
-    )
+    message = f"A positional parameter cannot be found that accepts argument '{argument}'."
+    return _binding_error(command, message, "PositionalParameterNotFound", command_type)
 
 
 def missing_argument(
     command: str, parameter: str, type_name: str, command_type: str | None = None
 ) -> PSRuntimeError:
-    return PSRuntimeError(
-        ErrorRecord(
-            message=(
-                f"Missing an argument for parameter '{parameter}'. Specify a parameter of type '{type_name}' "
-                "and try again."
-            ),
-            fully_qualified_error_id=f"MissingArgument,{command_type or command}",
-            category="InvalidArgument",
-            exception_type="System.Management.Automation.ParameterBindingException",
-            activity=command,
-        )
+    message = (
+        f"Missing an argument for parameter '{parameter}'. Specify a parameter of type '{type_name}' "
+        "and try again."
     )
+    return _binding_error(command, message, "MissingArgument", command_type)
 
 
 def throw_record(value: object, message: str) -> ErrorRecord:

@@ -29,22 +29,19 @@ from remediate.sandbox.powershell.errors import (
 from remediate.sandbox.powershell.formatting import format_operator
 from remediate.sandbox.powershell.members import call_method, get_member, set_member
 from remediate.sandbox.powershell.values import (
+    CASTS,
     ErrorRecordValue,
     GetDateResult,
     Hashtable,
     collect,
     from_seam,
     is_true,
-    to_datetime,
     to_int32,
-    to_int64,
-    to_pscustomobject,
     to_seam,
     to_string,
-    to_uint32,
     unroll,
 )
-from remediate.sandbox.seam import ErrorRecord, PipelineOutcome, PSObject
+from remediate.sandbox.seam import ErrorRecord, PipelineOutcome
 
 # Commands that exist on Windows but are outside the dialect: a clear dialect error rather than "not found".
 OUTSIDE_DIALECT_COMMANDS = frozenset(
@@ -116,23 +113,12 @@ OUTSIDE_DIALECT_COMMANDS = frozenset(
         "Get-DnsClientCache",
         "Write-Progress",
         "Write-Debug",
-        "Write-Information",
         "Export-Csv",
         "Import-Csv",
         "Get-Location",
         "Set-Location",
     )
 )
-
-_CASTS: dict[str, Callable[[Any], Any]] = {
-    "int": to_int32,
-    "int64": to_int64,
-    "uint32": to_uint32,
-    "string": to_string,
-    "bool": is_true,
-    "datetime": to_datetime,
-    "pscustomobject": to_pscustomobject,
-}
 
 
 class _CommandContext:
@@ -223,8 +209,7 @@ class Evaluator:
             raise PSRuntimeError(
                 runtime_record(
                     'The running command stopped because the preference variable "WarningPreference" or '
-                    "common "
-                    f"parameter is set to Stop: {text}",
+                    f"common parameter is set to Stop: {text}",
                     "ActionPreferenceStop",
                     "OperationStopped",
                     exception_type="System.Management.Automation.ActionPreferenceStopException",
@@ -310,33 +295,36 @@ class Evaluator:
             set_member(owner, target.name, value, target.line)
         else:
             assert isinstance(target, n.Index)
-            owner = self.evaluate(target.target)
-            key = self.evaluate(target.index)
-            if isinstance(owner, dict):
-                owner[key] = value
-            elif isinstance(owner, list):
-                position = to_int32(key)
-                if not -len(owner) <= position < len(owner):
-                    raise PSRuntimeError(
-                        runtime_record(
-                            "Index was outside the bounds of the array.",
-                            "IndexOutOfRange",
-                            "InvalidOperation",
-                        )
-                    )
-                owner[position] = value
-            elif owner is None:
-                raise PSRuntimeError(
-                    runtime_record("Cannot index into a null array.", "NullArray", "InvalidOperation")
-                )
-            else:
+            self._assign_element(self.evaluate(target.target), self.evaluate(target.index), value)
+
+    @staticmethod
+    def _assign_element(owner: Any, key: Any, value: Any) -> None:
+        """`$owner[key] = value`: a hashtable takes any key; an array only a position it already has."""
+        if isinstance(owner, dict):
+            owner[key] = value
+        elif isinstance(owner, list):
+            position = to_int32(key)
+            if not -len(owner) <= position < len(owner):
                 raise PSRuntimeError(
                     runtime_record(
-                        f"Unable to index into an object of type {type(owner).__name__}.",
-                        "CannotIndex",
+                        "Index was outside the bounds of the array.",
+                        "IndexOutOfRange",
                         "InvalidOperation",
                     )
                 )
+            owner[position] = value
+        elif owner is None:
+            raise PSRuntimeError(
+                runtime_record("Cannot index into a null array.", "NullArray", "InvalidOperation")
+            )
+        else:
+            raise PSRuntimeError(
+                runtime_record(
+                    f"Unable to index into an object of type {type(owner).__name__}.",
+                    "CannotIndex",
+                    "InvalidOperation",
+                )
+            )
 
     def assign_variable(self, name: str, value: Any, line: int) -> None:
         if name == "null":
@@ -495,16 +483,7 @@ class Evaluator:
         output: list[Any] = []
         for item in produced:
             if is_get_date and isinstance(item, datetime) and not isinstance(item, GetDateResult):
-                item = GetDateResult(
-                    item.year,
-                    item.month,
-                    item.day,
-                    item.hour,
-                    item.minute,
-                    item.second,
-                    item.microsecond,
-                    item.tzinfo,
-                )
+                item = GetDateResult.wrapping(item)
             output.append(from_seam(item))
         return output
 
@@ -601,7 +580,7 @@ class Evaluator:
 
     def _cast(self, expr: n.Cast) -> Any:
         value = self.evaluate(expr.operand)
-        return _CASTS[expr.type_name](value)
+        return CASTS[expr.type_name](value)
 
     def _unary(self, expr: n.Unary) -> Any:
         value = self.evaluate(expr.operand)
@@ -661,8 +640,7 @@ class Evaluator:
             if isinstance(key, list):
                 return [self._element(target, item) for item in key]
             return self._element(target, key)
-        if isinstance(target, PSObject):
-            return target if to_int32(key) in (0, -1) else None
+        # any other single object indexes as a one-element array
         return target if to_int32(key) in (0, -1) else None
 
     @staticmethod

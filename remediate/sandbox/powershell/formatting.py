@@ -135,7 +135,7 @@ def _property_list(item: PSObject | dict[Any, Any]) -> list[str]:
         width = max([4, *(len(key) for key, _ in pairs)])
         header = [f"{'Name'.ljust(width)} Value", f"{'----'.ljust(width)} -----"]
         return header + [f"{key.ljust(width)} {to_string(value)}" for key, value in pairs]
-    pairs = [(key, value) for key, value in item.properties.items()]
+    pairs = list(item.properties.items())
     if not pairs:
         return []
     width = max(len(key) for key, _ in pairs)

@@ -35,22 +35,10 @@ from remediate.sandbox.seam import Command, ErrorRecord, PipelineOutcome, Pipeli
 
 log = logging.getLogger(__name__)
 
-_TYPE_NAMES = {
-    "string": "System.String",
-    "int": "System.Int32",
-    "bool": "System.Boolean",
-    "string[]": "System.String[]",
-    "hashtable": "System.Collections.Hashtable",
-}
-
-
-def _string_parameter(value: Any) -> str:
-    return to_string(value)
-
 
 def _converter(type_name: str | None, parameter: str) -> Callable[[Any], Any] | None:
     if type_name == "string":
-        return _string_parameter
+        return to_string
     if type_name == "int":
         return to_int32
     if type_name == "bool":
@@ -174,7 +162,7 @@ class Interpreter:
             if name is None:
                 positional.append(value)
                 continue
-            written = name[1:] if name.startswith("-") else name
+            written = _bare(name)
             declaration = declarations.get(written.lower())
             if declaration is None:
                 raise parameter_not_found("script", written, "script")
@@ -227,5 +215,5 @@ class Interpreter:
             if name is None:
                 arguments.append(from_seam(value))
             else:
-                arguments.append(ParameterName(name[1:] if name.startswith("-") else name, from_seam(value)))
+                arguments.append(ParameterName(_bare(name), from_seam(value)))
         return evaluator.dispatch(command.text, True, arguments, objects, 1)

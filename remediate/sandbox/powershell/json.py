@@ -11,11 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from remediate.sandbox.powershell.errors import PSRuntimeError, runtime_record
-from remediate.sandbox.powershell.values import (
-    ErrorRecordValue,
-    GetDateResult,
-    to_string,
-)
+from remediate.sandbox.powershell.values import GetDateResult, ticks_of, to_string
 from remediate.sandbox.seam import PSObject
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -90,13 +86,11 @@ def _process(value: Any, depth: int, max_depth: int) -> Any:
         return [_process(item, depth + 1, max_depth) for item in value]
     if isinstance(value, PSObject):
         return {key: _process(item, depth + 1, max_depth) for key, item in value.properties.items()}
-    if isinstance(value, ErrorRecordValue):
-        return to_string(value)
     return to_string(value)
 
 
 def _timespan(value: timedelta) -> dict[str, Any]:
-    ticks = (value.days * 86400 + value.seconds) * 10_000_000 + value.microseconds * 10
+    ticks = ticks_of(value)
     sign = -1 if ticks < 0 else 1
     magnitude = abs(ticks)
     total_seconds = ticks / 10_000_000
@@ -200,11 +194,8 @@ _INDENT = "    "
 def _pretty(json: str) -> str:
     if not json.startswith(("{", "[")):
         return json
-    out: list[str] = [json[0]]
-    if json[0] == "{":
-        _dictionary(json, 1, out, "", 0)
-    else:
-        _list(json, 1, out, "", 0)
+    out: list[str] = []
+    _nested(json, 0, out, "", 0)
     return "".join(out)
 
 
@@ -222,6 +213,14 @@ def _quoted(json: str, index: int, out: list[str]) -> int:
     return len(json) - 1
 
 
+def _nested(json: str, index: int, out: list[str], pad: str, spaces: int) -> int:
+    """Copy the object or array opening at index; return the index of its closing bracket."""
+    out.append(json[index])
+    if json[index] == "{":
+        return _dictionary(json, index + 1, out, pad, spaces)
+    return _list(json, index + 1, out, pad, spaces)
+
+
 def _list(json: str, index: int, out: list[str], pad: str, spaces: int) -> int:
     out.append(_NEWLINE)
     new_pad = pad + " " * spaces + _INDENT
@@ -230,11 +229,7 @@ def _list(json: str, index: int, out: list[str], pad: str, spaces: int) -> int:
         char = json[index]
         if char in "{[":
             out.append(new_pad)
-            out.append(char)
-            if char == "{":
-                index = _dictionary(json, index + 1, out, new_pad, 0)
-            else:
-                index = _list(json, index + 1, out, new_pad, 0)
+            index = _nested(json, index, out, new_pad, 0)
             head = False
         elif char == "]":
             out.append(_NEWLINE + pad + " " * spaces + "]")
@@ -265,11 +260,7 @@ def _dictionary(json: str, index: int, out: list[str], pad: str, spaces: int) ->
     while index < len(json):
         char = json[index]
         if char in "{[":
-            out.append(char)
-            if char == "{":
-                index = _dictionary(json, index + 1, out, new_pad, key_width)
-            else:
-                index = _list(json, index + 1, out, new_pad, key_width)
+            index = _nested(json, index, out, new_pad, key_width)
         elif char == "}":
             out.append(_NEWLINE + pad + " " * spaces + "}")
             return index

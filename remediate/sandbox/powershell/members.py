@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from remediate.sandbox.powershell.errors import DialectError, PSRuntimeError, method_error, runtime_record
 from remediate.sandbox.powershell.values import (
     ErrorRecordValue,
-    GetDateResult,
     Hashtable,
     TimeSpan,
     collect,
@@ -16,31 +16,28 @@ from remediate.sandbox.powershell.values import (
     to_number,
     to_string,
 )
-from remediate.sandbox.seam import PSObject
+from remediate.sandbox.seam import PSObject, plain_datetime
 
-_TIMESPAN_TOTALS = {
-    "totalminutes": 60.0,
-    "totalseconds": 1.0,
-    "totalhours": 3600.0,
-    "totaldays": 86400.0,
-    "totalmilliseconds": 0.001,
+# .NET properties of TimeSpan and DateTime the dialect reads (lower-cased names)
+_TIMESPAN_PROPERTIES: dict[str, Callable[[timedelta], Any]] = {
+    "totalminutes": lambda span: span.total_seconds() / 60.0,
+    "totalseconds": lambda span: span.total_seconds(),
+    "totalhours": lambda span: span.total_seconds() / 3600.0,
+    "totaldays": lambda span: span.total_seconds() / 86400.0,
+    "totalmilliseconds": lambda span: span.total_seconds() / 0.001,
+    "days": lambda span: span.days,
+    "hours": lambda span: span.seconds // 3600,
+    "minutes": lambda span: span.seconds // 60 % 60,
+    "seconds": lambda span: span.seconds % 60,
 }
-
-
-def plain_datetime(value: datetime) -> datetime:
-    """A DateTime without Get-Date's wrapper (what a method or an operator returns)."""
-    if isinstance(value, GetDateResult):
-        return datetime(
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond,
-            value.tzinfo,
-        )
-    return value
+_DATETIME_PROPERTIES: dict[str, Callable[[datetime], Any]] = {
+    "year": lambda moment: moment.year,
+    "month": lambda moment: moment.month,
+    "day": lambda moment: moment.day,
+    "hour": lambda moment: moment.hour,
+    "minute": lambda moment: moment.minute,
+    "second": lambda moment: moment.second,
+}
 
 
 def get_member(target: Any, name: str) -> Any:
@@ -51,14 +48,7 @@ def get_member(target: Any, name: str) -> Any:
     if isinstance(target, list):
         if lowered in ("count", "length"):
             return len(target)
-        values: list[Any] = []
-        for item in target:
-            value = get_member(item, name)
-            if isinstance(value, list):
-                values.extend(value)
-            elif value is not None:
-                values.append(value)
-        return collect(values)
+        return _enumerate_member(target, name)
     if isinstance(target, dict):
         if name in target:
             return target[name]
@@ -81,28 +71,10 @@ def get_member(target: Any, name: str) -> Any:
         if lowered == "count":
             return 1
         return None
-    if isinstance(target, timedelta):
-        if lowered in _TIMESPAN_TOTALS:
-            return target.total_seconds() / _TIMESPAN_TOTALS[lowered]
-        parts = {
-            "days": target.days,
-            "hours": target.seconds // 3600,
-            "minutes": target.seconds // 60 % 60,
-            "seconds": target.seconds % 60,
-        }
-        if lowered in parts:
-            return parts[lowered]
-    if isinstance(target, datetime):
-        parts_dt: dict[str, Any] = {
-            "year": target.year,
-            "month": target.month,
-            "day": target.day,
-            "hour": target.hour,
-            "minute": target.minute,
-            "second": target.second,
-        }
-        if lowered in parts_dt:
-            return parts_dt[lowered]
+    if isinstance(target, timedelta) and lowered in _TIMESPAN_PROPERTIES:
+        return _TIMESPAN_PROPERTIES[lowered](target)
+    if isinstance(target, datetime) and lowered in _DATETIME_PROPERTIES:
+        return _DATETIME_PROPERTIES[lowered](target)
     if isinstance(target, ErrorRecordValue):
         return _error_record_member(target, lowered)
     if isinstance(target, _ExceptionValue):
@@ -120,6 +92,18 @@ def get_member(target: Any, name: str) -> Any:
     if lowered in ("count", "length"):
         return 1
     return None
+
+
+def _enumerate_member(items: list[Any], name: str) -> Any:
+    """Member enumeration: the member of every item, flattened one level, without the items that have none."""
+    values: list[Any] = []
+    for item in items:
+        value = get_member(item, name)
+        if isinstance(value, list):
+            values.extend(value)
+        elif value is not None:
+            values.append(value)
+    return collect(values)
 
 
 class _ExceptionValue:
@@ -205,8 +189,7 @@ def call_method(target: Any, name: str, arguments: list[Any], line: int) -> Any:
     if isinstance(target, list):
         if lowered == "contains" and len(arguments) == 1:
             return any(_dotnet_equals(item, arguments[0]) for item in target)
-        results = [call_method(item, name, arguments, line) for item in target]
-        return results
+        return [call_method(item, name, arguments, line) for item in target]
     if isinstance(target, str) and lowered in _STRING_METHODS:
         return _string_method(target, lowered, name, arguments, line)
     if isinstance(target, Hashtable) and lowered == "containskey" and len(arguments) == 1:

@@ -13,7 +13,6 @@ from functools import lru_cache
 from typing import Any
 
 from remediate.sandbox.powershell.errors import PSRuntimeError, runtime_record
-from remediate.sandbox.powershell.members import plain_datetime
 from remediate.sandbox.powershell.values import (
     INT64_MAX,
     INT64_MIN,
@@ -27,7 +26,7 @@ from remediate.sandbox.powershell.values import (
     to_number,
     to_string,
 )
-from remediate.sandbox.seam import PSObject
+from remediate.sandbox.seam import PSObject, plain_datetime
 
 FILTERING = frozenset({"-eq", "-ne", "-gt", "-ge", "-lt", "-le", "-like", "-notlike"})
 
@@ -52,7 +51,7 @@ def equals(left: Any, right: Any) -> bool:
             return False
     if isinstance(left, datetime):
         try:
-            return _aligned(left, to_datetime(right)) == 0
+            return _compare_datetimes(left, to_datetime(right)) == 0
         except PSRuntimeError:
             return False
     if isinstance(left, (PSObject, dict, list)):
@@ -60,12 +59,26 @@ def equals(left: Any, right: Any) -> bool:
     return bool(left == right)
 
 
-def _aligned(left: datetime, right: datetime) -> int:
+def _aligned(left: datetime, right: datetime) -> tuple[datetime, datetime]:
+    """Two datetimes Python can compare and subtract: when only one has a zone, the other is read as UTC."""
     a, b = plain_datetime(left), plain_datetime(right)
     if (a.tzinfo is None) != (b.tzinfo is None):
         a = a if a.tzinfo else a.replace(tzinfo=timezone.utc)
         b = b if b.tzinfo else b.replace(tzinfo=timezone.utc)
+    return a, b
+
+
+def _compare_datetimes(left: datetime, right: datetime) -> int:
+    a, b = _aligned(left, right)
     return (a > b) - (a < b)
+
+
+def _not_a_number(value: Any, target: Any) -> str:
+    """Why a value is no number for an operand of the target's type, in PowerShell's words."""
+    return (
+        f'Cannot convert value "{to_string(value)}" to type "{dotnet_type_name(target)}". Error: '
+        '"Input string was not in a correct format."'
+    )
 
 
 def _compare_error(left: Any, right: Any, reason: str) -> PSRuntimeError:
@@ -96,28 +109,19 @@ def compare(left: Any, right: Any) -> int:
         try:
             number = to_number(right)
         except NotANumber:
-            raise _compare_error(
-                left,
-                right,
-                f'Cannot convert value "{to_string(right)}" to type "{dotnet_type_name(left)}". Error: '
-                '"Input '
-                'string was not in a correct format."',
-            ) from None
+            raise _compare_error(left, right, _not_a_number(right, left)) from None
         value = int(left) if isinstance(left, bool) else left
         return (value > number) - (value < number)
     if isinstance(left, datetime):
-        return _aligned(left, to_datetime(right))
+        return _compare_datetimes(left, to_datetime(right))
     if isinstance(left, timedelta) and isinstance(right, timedelta):
         return (left > right) - (left < right)
     raise _compare_error(left, right, f'Cannot compare "{to_string(left)}" because it is not IComparable.')
 
 
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    return _wildcard_cached(pattern)
-
-
 @lru_cache(maxsize=512)
-def _wildcard_cached(pattern: str) -> re.Pattern[str]:
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """A -like pattern (*, ?, [set], ` escapes) as a regular expression; patterns repeat, so they are cached."""
     out: list[str] = []
     index = 0
     while index < len(pattern):
@@ -249,9 +253,7 @@ def _number(value: Any, target: Any) -> int | float:
     except NotANumber:
         raise PSRuntimeError(
             runtime_record(
-                f'Cannot convert value "{to_string(value)}" to type "{dotnet_type_name(target)}". Error: '
-                '"Input '
-                'string was not in a correct format."',
+                _not_a_number(value, target),
                 "InvalidCastFromStringToInteger",
                 "InvalidArgument",
                 exception_type="System.Management.Automation.PSInvalidCastException",
@@ -315,10 +317,7 @@ def _plain(value: int | float) -> int | float:
 def subtract(left: Any, right: Any) -> Any:
     if isinstance(left, datetime):
         if isinstance(right, datetime):
-            a, b = plain_datetime(left), plain_datetime(right)
-            if (a.tzinfo is None) != (b.tzinfo is None):
-                a = a if a.tzinfo else a.replace(tzinfo=timezone.utc)
-                b = b if b.tzinfo else b.replace(tzinfo=timezone.utc)
+            a, b = _aligned(left, right)
             difference = a - b
             return TimeSpan(difference.days, difference.seconds, difference.microseconds)
         if isinstance(right, timedelta):
@@ -330,26 +329,26 @@ def subtract(left: Any, right: Any) -> Any:
 
 
 def multiply(left: Any, right: Any) -> Any:
-    if isinstance(left, str):
-        return left * int(_number(right, 0))
-    if isinstance(left, list):
+    if isinstance(left, (str, list)):
         return left * int(_number(right, 0))
     if isinstance(left, dict):
         raise _operation_error("*", left)
     return _normalize(_plain(_number(left, 0)) * _number(right, left))
 
 
-def _divide_by_zero() -> PSRuntimeError:
-    return PSRuntimeError(runtime_record("Attempted to divide by zero.", "RuntimeException", "NotSpecified"))
+def _division_operands(operator: str, left: Any, right: Any) -> tuple[Any, Any]:
+    """The operands of / or % as numbers; an integer divided by integer zero is an error, a double is not."""
+    if isinstance(left, (list, dict)):
+        raise _operation_error(operator, left)
+    a, b = _number(left, 0), _number(right, left)
+    if b == 0 and isinstance(a, int) and isinstance(b, int):
+        raise PSRuntimeError(runtime_record("Attempted to divide by zero.", "RuntimeException", "NotSpecified"))
+    return a, b
 
 
 def divide(left: Any, right: Any) -> Any:
-    if isinstance(left, (list, dict)):
-        raise _operation_error("/", left)
-    a, b = _number(left, 0), _number(right, left)
+    a, b = _division_operands("/", left, right)
     if b == 0:
-        if isinstance(a, int) and isinstance(b, int):
-            raise _divide_by_zero()
         return float("inf") if a > 0 else float("-inf") if a < 0 else float("nan")
     if isinstance(a, int) and isinstance(b, int) and a % b == 0:
         return _normalize(int(a) // int(b))
@@ -357,12 +356,8 @@ def divide(left: Any, right: Any) -> Any:
 
 
 def remainder(left: Any, right: Any) -> Any:
-    if isinstance(left, (list, dict)):
-        raise _operation_error("%", left)
-    a, b = _number(left, 0), _number(right, left)
+    a, b = _division_operands("%", left, right)
     if b == 0:
-        if isinstance(a, int) and isinstance(b, int):
-            raise _divide_by_zero()
         return float("nan")
     if isinstance(a, int) and isinstance(b, int):
         magnitude = abs(int(a)) % abs(int(b))

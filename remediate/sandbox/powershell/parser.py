@@ -10,10 +10,10 @@ import tree_sitter
 from remediate.powershell_syntax import parse, syntax_problems
 from remediate.sandbox.powershell import nodes as n
 from remediate.sandbox.powershell.errors import DialectError, ScriptSyntaxError
-from remediate.sandbox.powershell.values import Int64, hex_literal_value
+from remediate.sandbox.powershell.values import CASTS, Int64, hex_literal_value
 
 # Types allowed in casts and in param(); lower case.
-CAST_TYPES = frozenset({"int", "int64", "uint32", "string", "bool", "datetime", "pscustomobject"})
+CAST_TYPES = frozenset(CASTS)
 PARAMETER_TYPES = frozenset({"string", "int", "bool", "string[]", "hashtable"})
 
 # Operators of the dialect, by the spelling tree-sitter gives them (lower case).

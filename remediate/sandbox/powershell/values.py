@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from remediate.sandbox.powershell.errors import PSRuntimeError, runtime_record
-from remediate.sandbox.seam import ErrorRecord, PSObject
+from remediate.sandbox.seam import ErrorRecord, PSObject, plain_datetime
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -38,6 +38,11 @@ class TimeSpan(timedelta):
 
 class GetDateResult(datetime):
     """A DateTime as Get-Date writes it: wrapped with a DisplayHint note property."""
+
+    @classmethod
+    def wrapping(cls, moment: datetime) -> GetDateResult:
+        """The same moment as Get-Date writes it (fold reset, as the field-by-field copy always did)."""
+        return cls.combine(moment.date(), moment.timetz()).replace(fold=0)
 
 
 class ErrorRecordValue:
@@ -105,10 +110,6 @@ _MISSING = object()
 
 # ------------------------------------------------------------------------------------------------------------
 # Collections
-
-
-def is_collection(value: Any) -> bool:
-    return isinstance(value, list)
 
 
 def unroll(value: Any) -> Iterator[Any]:
@@ -186,8 +187,13 @@ def format_datetime(value: datetime) -> str:
     return value.strftime("%m/%d/%Y %H:%M:%S")
 
 
+def ticks_of(value: timedelta) -> int:
+    """A TimeSpan's Ticks: 100-nanosecond units."""
+    return (value.days * 86400 + value.seconds) * 10_000_000 + value.microseconds * 10
+
+
 def format_timespan(value: timedelta) -> str:
-    total_ticks = (value.days * 86400 + value.seconds) * 10_000_000 + value.microseconds * 10
+    total_ticks = ticks_of(value)
     sign = "-" if total_ticks < 0 else ""
     ticks = abs(total_ticks)
     days, rest = divmod(ticks, 86400 * 10_000_000)
@@ -329,10 +335,6 @@ def dotnet_type_name(value: Any) -> str:
     return "System.Object"
 
 
-def round_half_even(value: float) -> int:
-    return round(value)
-
-
 # ------------------------------------------------------------------------------------------------------------
 # Casts
 
@@ -381,16 +383,9 @@ def to_integer(value: Any, type_name: str, low: int, high: int) -> int:
             f"Invalid cast from '{dotnet_type_name(value)}' to '{type_name}'.",
             "InvalidCastIConvertible",
         )
-    if isinstance(number, float):
-        if math.isnan(number) or math.isinf(number):
-            raise conversion_error(
-                value,
-                type_name,
-                f"Value was either too large or too small for {_RANGE_NAMES[type_name]}.",
-                "InvalidCastIConvertible",
-            )
-        number = round_half_even(number)
-    if not low <= number <= high:
+    if isinstance(number, float) and math.isfinite(number):
+        number = round(number)  # half to even, as .NET's Convert rounds
+    if isinstance(number, float) or not low <= number <= high:
         raise conversion_error(
             value,
             type_name,
@@ -497,13 +492,23 @@ def to_string_array(value: Any) -> list[Any] | None:
     return [to_string(item) if item is not None else None for item in as_list(value)]
 
 
+# The casts of the dialect, by the lower-cased type name a script writes: [int]$x, [datetime]'2024-01-01', ...
+CASTS: dict[str, Callable[[Any], Any]] = {
+    "int": to_int32,
+    "int64": to_int64,
+    "uint32": to_uint32,
+    "string": to_string,
+    "bool": is_true,
+    "datetime": to_datetime,
+    "pscustomobject": to_pscustomobject,
+}
+
+
 def from_seam(value: Any) -> Any:
     """A value arriving from the seam (parameters, pipeline input, cmdlet output) as an in-language value."""
     if isinstance(value, dict) and not isinstance(value, Hashtable):
         return Hashtable((key, from_seam(item)) for key, item in value.items())
-    if isinstance(value, list):
-        return [from_seam(item) for item in value]
-    if isinstance(value, tuple):
+    if isinstance(value, (list, tuple)):
         return [from_seam(item) for item in value]
     if isinstance(value, PSObject):
         # A copy: assigning a property in a script must not reach into the host's own objects.
@@ -518,9 +523,7 @@ def from_seam(value: Any) -> Any:
 
 def to_seam(value: Any) -> Any:
     """An in-language value as a plain seam value."""
-    if value is None or isinstance(value, (str, float)):
-        return value
-    if isinstance(value, bool):
+    if value is None or isinstance(value, (str, float, bool)):
         return value
     if isinstance(value, int):
         return int(value)
@@ -529,16 +532,7 @@ def to_seam(value: Any) -> Any:
     if isinstance(value, list):
         return [to_seam(item) for item in value]
     if isinstance(value, GetDateResult):
-        return datetime(
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond,
-            value.tzinfo,
-        )
+        return plain_datetime(value)
     if isinstance(value, TimeSpan):
         return timedelta(value.days, value.seconds, value.microseconds)
     if isinstance(value, PSObject):

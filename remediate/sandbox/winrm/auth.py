@@ -63,7 +63,7 @@ class NTLMUserFile:
 
     @classmethod
     def register(cls, credentials: Credentials) -> None:
-        key = (credentials.domain.lower(), credentials.user.lower())
+        key = cls._account(credentials)
         with cls._lock:
             password, holders = cls._accounts.get(key, (credentials.password, 0))
             if holders and password != credentials.password:
@@ -76,7 +76,7 @@ class NTLMUserFile:
 
     @classmethod
     def unregister(cls, credentials: Credentials) -> None:
-        key = (credentials.domain.lower(), credentials.user.lower())
+        key = cls._account(credentials)
         with cls._lock:
             password, holders = cls._accounts.get(key, (credentials.password, 0))
             if holders <= 1:
@@ -84,6 +84,11 @@ class NTLMUserFile:
             else:
                 cls._accounts[key] = (password, holders - 1)
             cls._write()
+
+    @staticmethod
+    def _account(credentials: Credentials) -> tuple[str, str]:
+        """The file's key for an account: Windows matches domain and user name case-insensitively."""
+        return (credentials.domain.lower(), credentials.user.lower())
 
     @classmethod
     def _write(cls) -> None:
@@ -133,10 +138,6 @@ class ConnectionAuth:
     @property
     def challenge(self) -> str:
         return 'Basic realm="WSMAN"' if self.scheme == "basic" else "Negotiate"
-
-    @property
-    def can_encrypt(self) -> bool:
-        return self._established
 
     def check(self, authorization: str | None) -> AuthDecision:
         """Decide about one request. Basic authenticates every request; NTLM once per connection."""

@@ -64,13 +64,16 @@ class WinRMService:
 
     # --- operations -----------------------------------------------------------------------------------------
 
-    def _shell(self, request: Request) -> Shell:
-        shell_id = (request.shell_id or "").upper()
+    def _entry(self, request: Request) -> tuple[Shell, str]:
+        """The shell the request addresses and its owner; shell ids are case-insensitive."""
         with self._lock:
-            entry = self._shells.get(shell_id)
+            entry = self._shells.get((request.shell_id or "").upper())
         if entry is None:
             raise wsman.shell_not_found_fault(request.shell_id or "")
-        return entry[0]
+        return entry
+
+    def _shell(self, request: Request) -> Shell:
+        return self._entry(request)[0]
 
     def _create(self, request: Request, user: str, address: str) -> bytes:
         body = request.body
@@ -114,15 +117,11 @@ class WinRMService:
         )
 
     def _get(self, request: Request) -> bytes:
-        shell_id = (request.shell_id or "").upper()
-        with self._lock:
-            entry = self._shells.get(shell_id)
-        if entry is None:
-            raise wsman.shell_not_found_fault(request.shell_id or "")
+        shell, owner = self._entry(request)
         return wsman.empty_response(
             request.message_id,
             wsman.ACTION_PREFIX_TRANSFER + "GetResponse",
-            self._shell_xml(shell_id, request, entry[1]),
+            self._shell_xml(shell.shell_id, request, owner),
         )
 
     def _forget(self, shell_id: str) -> None:

@@ -32,7 +32,12 @@ from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion
 
 from remediate.sandbox import seam
 from remediate.sandbox.winrm import values, workers
-from remediate.sandbox.winrm.wsman import invalid_fault, operation_timeout_fault, shell_not_found_fault
+from remediate.sandbox.winrm.wsman import (
+    command_not_found_fault,
+    invalid_fault,
+    operation_timeout_fault,
+    shell_not_found_fault,
+)
 
 SIGNAL_TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
 SIGNAL_PS_CTRL_C = "powershell/signal/ctrl_c"
@@ -115,7 +120,7 @@ class PowerShellShell:
         with self._cond:
             self._check_open()
             if pipeline_id is not None and pipeline_id not in self._runs:
-                raise invalid_fault(f"The command {command_id} does not exist in shell {self.shell_id}.")
+                raise command_not_found_fault(command_id, self.shell_id)
             self._feed(data, pipeline_id)
 
     def receive(self, command_id: str | None, timeout: float, max_bytes: int) -> tuple[list[bytes], bool]:
@@ -130,7 +135,7 @@ class PowerShellShell:
                 self._check_open()
                 queue = self._outbox.get(key)
                 if queue is None:
-                    raise invalid_fault(f"The command {command_id} does not exist in shell {self.shell_id}.")
+                    raise command_not_found_fault(command_id, self.shell_id)
                 if queue:
                     break
                 remaining = deadline - time.monotonic()
@@ -216,10 +221,10 @@ class PowerShellShell:
         run.started = True
         # psrpcore announces Running; PowerShell does not (it would cost the client an extra Receive).
         run.pipeline._change_state(PSInvocationState.Running, emit=False)
-        request = self._request(run)
+        request = self._statements(run)
         workers.run_later(lambda: self._execute(run, request))
 
-    def _request(self, run: _PipelineRun) -> list[seam.PipelineRequest]:
+    def _statements(self, run: _PipelineRun) -> list[seam.PipelineRequest]:
         """One PipelineRequest per statement (add_statement separates them), in order."""
         metadata = run.pipeline.metadata
         statements: list[seam.PipelineRequest] = [seam.PipelineRequest(commands=[], input=run.input)]

@@ -55,11 +55,34 @@ def create_tls_material(directory: Path, ca_file: Path | None = None) -> TLSMate
     ca_file: where to write the CA certificate (default: directory/sandbox-ca.pem).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
-
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)  # tolerate clock skew
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("remediate sandbox CA")
-    ca_cert = (
+    ca_cert = _ca_certificate(ca_key, ca_name, now)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = _server_certificate(server_key, ca_key, ca_name, now)
+
+    material = TLSMaterial(
+        ca_file=ca_file or directory / "sandbox-ca.pem",
+        cert_file=directory / "sandbox-server.pem",
+        key_file=directory / "sandbox-server.key",
+    )
+    material.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    material.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    material.key_file.touch(mode=0o600)
+    material.key_file.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return material
+
+
+def _ca_certificate(
+    ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name, now: datetime.datetime
+) -> x509.Certificate:
+    """A self-signed CA that may sign server certificates and nothing below them."""
+    return (
         x509.CertificateBuilder()
         .subject_name(ca_name)
         .issuer_name(ca_name)
@@ -86,8 +109,15 @@ def create_tls_material(directory: Path, ca_file: Path | None = None) -> TLSMate
         .sign(ca_key, hashes.SHA256())
     )
 
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (
+
+def _server_certificate(
+    server_key: ec.EllipticCurvePrivateKey,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_name: x509.Name,
+    now: datetime.datetime,
+) -> x509.Certificate:
+    """The listeners' certificate, valid for localhost and 127.0.0.1, signed by the CA."""
+    return (
         x509.CertificateBuilder()
         .subject_name(_name("localhost"))
         .issuer_name(ca_name)
@@ -108,18 +138,3 @@ def create_tls_material(directory: Path, ca_file: Path | None = None) -> TLSMate
         )
         .sign(ca_key, hashes.SHA256())
     )
-
-    material = TLSMaterial(
-        ca_file=ca_file or directory / "sandbox-ca.pem",
-        cert_file=directory / "sandbox-server.pem",
-        key_file=directory / "sandbox-server.key",
-    )
-    material.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    material.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    material.key_file.touch(mode=0o600)
-    material.key_file.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return material

@@ -27,6 +27,7 @@ from remediate.sandbox import seam
 _DESERIALIZED = "Deserialized."
 CUSTOM_OBJECT_TYPE = "System.Management.Automation.PSCustomObject"
 _ARRAY_TYPE_NAMES = ("System.Object[]", "System.Array", "System.Object")
+_RUNTIME_EXCEPTION = "System.Management.Automation.RuntimeException"
 
 
 def to_plain(value: Any) -> Any:
@@ -46,16 +47,7 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return bytes(value)
     if isinstance(value, datetime.datetime):
-        return datetime.datetime(
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond,
-            tzinfo=value.tzinfo,
-        )
+        return seam.plain_datetime(value)
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, PSSecureString):
@@ -141,11 +133,9 @@ def error_record(record: seam.ErrorRecord) -> ErrorRecord:
         Message=record.message, HResult=record.hresult if record.hresult is not None else -2146233087
     )
     exception_names = [record.exception_type]
-    if (
-        record.exception_type != "System.Management.Automation.RuntimeException"
-        and "Management.Automation" in (record.exception_type)
-    ):
-        exception_names.append("System.Management.Automation.RuntimeException")
+    # PowerShell's own exceptions derive from RuntimeException; a catch of it sees them all
+    if record.exception_type != _RUNTIME_EXCEPTION and "Management.Automation" in record.exception_type:
+        exception_names.append(_RUNTIME_EXCEPTION)
     exception_names.extend(["System.SystemException", "System.Exception", "System.Object"])
     exception.PSObject.type_names = exception_names
     exception.PSObject.to_string = f"{record.exception_type}: {record.message}"

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 
 from remediate.sandbox import seam
 from remediate.sandbox.winrm import workers
-from remediate.sandbox.winrm.wsman import invalid_fault, operation_timeout_fault, shell_not_found_fault
+from remediate.sandbox.winrm.wsman import (
+    command_not_found_fault,
+    operation_timeout_fault,
+    shell_not_found_fault,
+)
 
 
 @dataclass
@@ -64,7 +68,7 @@ class CmdShell:
                     raise shell_not_found_fault(self.shell_id)
                 process = self._processes.get((command_id or "").upper())
                 if process is None:
-                    raise invalid_fault(f"The command {command_id} does not exist in shell {self.shell_id}.")
+                    raise command_not_found_fault(command_id, self.shell_id)
                 if process.outcome is not None:
                     break
                 remaining = deadline - time.monotonic()

@@ -91,6 +91,10 @@ def invalid_fault(message: str) -> WSManFault:
     return WSManFault(2150858817, "w:InvalidParameter", message, soap_code="s:Sender")
 
 
+def command_not_found_fault(command_id: str | None, shell_id: str) -> WSManFault:
+    return invalid_fault(f"The command {command_id} does not exist in shell {shell_id}.")
+
+
 @dataclass
 class Request:
     """One parsed WS-Man request."""
