@@ -142,7 +142,15 @@ def run_demo(
     console.rule(Text(words["summary"], "bold"))
     print_summary(result.report, console, result.redactor, language)
     checked = verify(audit_file)
-    shown = words["intact" if checked.ok else "broken"].format(path=audit_file, detail=checked.describe())
+    shown = words["intact" if checked.ok else "broken"].format(path=audit_file, detail=_checked(checked, language))
     console.print(Text(shown, "green" if checked.ok else "bold red"))
     console.print(Text(words["hosts_file"].format(path=hosts_file), "dim"))
     return DemoResult(built, statuses, result.report, hosts_file, audit_file, checked)
+
+
+def _checked(checked: VerifyResult, language: str) -> str:
+    """What the audit check found, in the user's language (the problems it lists stay as the check wrote them)."""
+    if language != "ja" or checked.problems:
+        return checked.describe()
+    verified = f"{checked.events} 件のイベントを検証済み"
+    return verified + ("。最後の行は途中で切れています (書き込み中に異常終了)" if checked.truncated else "")

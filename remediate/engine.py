@@ -57,6 +57,7 @@ from remediate.codes import ErrorCode
 from remediate.errors import AuditError, TransportError
 from remediate.inventory import Host
 from remediate.plan import HostPlan, Plan, PlannedStep
+from remediate.reasons import Reason, phase_word
 from remediate.results import (
     HostReport,
     Outcome,
@@ -135,8 +136,8 @@ class EngineOptions:
 class _HostAborted(Exception):
     """The host cannot go on: a transport fault that ends its flow with `outcome`."""
 
-    def __init__(self, outcome: Outcome, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, outcome: Outcome, reason: Reason) -> None:
+        super().__init__(str(reason))
         self.outcome = outcome
         self.reason = reason
 
@@ -348,7 +349,7 @@ class Engine:
                 report = (
                     host_run.abandoned()
                     if host_run is not None
-                    else self._report_not_started(host_plan, "not started: the run was interrupted")
+                    else self._report_not_started(host_plan, Reason("not_started_interrupted"))
                 )
                 self.audit.record(
                     INTERRUPTED,
@@ -362,7 +363,7 @@ class Engine:
                 reports[index] = report
             self._running.clear()
             for index in range(self._next_host, len(host_plans)):
-                reports[index] = self._not_started(host_plans[index], "not started: the run was interrupted")
+                reports[index] = self._not_started(host_plans[index], Reason("not_started_interrupted"))
             self._next_host = len(host_plans)
 
     def record(self, host: str, event_type: str, **fields: Any) -> None:
@@ -373,9 +374,9 @@ class Engine:
 
     def _host_or_skip(self, index: int, host_plan: HostPlan) -> HostReport:
         if self._interrupted.is_set():
-            report = self._not_started(host_plan, "not started: the run was interrupted")
+            report = self._not_started(host_plan, Reason("not_started_interrupted"))
         elif self._stop_starting.is_set():
-            report = self._not_started(host_plan, "not started: --max-fail-percent was reached")
+            report = self._not_started(host_plan, Reason("not_started_max_fail"))
         else:
             self.observer.host_started(host_plan.label)
             self.record(host_plan.label, HOST_STARTED, code=str(host_plan.playbook.code))
@@ -391,7 +392,7 @@ class Engine:
                     host=host_plan.label,
                     code=str(host_plan.playbook.code),
                     outcome=Outcome.FAILED,
-                    reason=f"internal error: {type(error).__name__}: {error}",
+                    why=Reason("internal_error", kind=type(error).__name__, message=str(error)),
                 )
             with self._lock:
                 if report.host in self._given_up:
@@ -401,12 +402,10 @@ class Engine:
         self.observer.host_finished(report)
         return report
 
-    def _report_not_started(self, host_plan: HostPlan, reason: str) -> HostReport:
-        return HostReport(
-            host=host_plan.label, code=str(host_plan.playbook.code), outcome=Outcome.SKIPPED, reason=reason
-        )
+    def _report_not_started(self, host_plan: HostPlan, why: Reason) -> HostReport:
+        return HostReport(host=host_plan.label, code=str(host_plan.playbook.code), outcome=Outcome.SKIPPED, why=why)
 
-    def _not_started(self, host_plan: HostPlan, reason: str) -> HostReport:
+    def _not_started(self, host_plan: HostPlan, reason: Reason) -> HostReport:
         report = self._report_not_started(host_plan, reason)
         self._record_outcome(report)
         return report
@@ -491,11 +490,11 @@ class HostRun:
         """This host's report when the run gives up on it with a step in flight (called from another thread)."""
         step = self.current
         if step is None:
-            return self._report(Outcome.SKIPPED, "abandoned while connecting: nothing was changed")
-        doing = f"{step.phase} step {step.id}"
+            return self._report(Outcome.SKIPPED, Reason("abandoned_connecting"))
+        phase = phase_word(step.phase)
         if self.changed:
-            return self._report(Outcome.FAILED, f"abandoned during {doing}: changes may have happened, not verified")
-        return self._report(Outcome.SKIPPED, f"abandoned during {doing}: nothing was changed")
+            return self._report(Outcome.FAILED, Reason("abandoned_changed", phase=phase, step=step.id))
+        return self._report(Outcome.SKIPPED, Reason("abandoned_unchanged", phase=phase, step=step.id))
 
     # --- the decision (playbooks/README.md) ----------------------------------------------------------------
 
@@ -503,40 +502,41 @@ class HostRun:
         self._open()
         detect = self._run_phase("detect")
         if self._interrupted_now():
-            return self._report(Outcome.SKIPPED, "interrupted during detect: nothing was changed")
+            return self._report(Outcome.SKIPPED, Reason("interrupted_detect"))
         if all(self._ok(record) for record in detect):
-            return self._report(Outcome.HEALTHY, "every check passed: nothing to fix")
+            return self._report(Outcome.HEALTHY, Reason("healthy"))
         if self.playbook.escalates:
             missing = self._collect_for_human()
-            return self._report(Outcome.ESCALATE, "no script can fix this code: a human must act" + missing)
+            return self._report(Outcome.ESCALATE, Reason("escalate_playbook", facts=missing))
         fixes: list[StepRecord] = []
         for step in self.plan.steps_in("fix"):
             if self._interrupted_now():
-                return self._report(Outcome.FAILED, f"interrupted before fix step {step.id}: not verified")
+                return self._report(Outcome.FAILED, Reason("interrupted_before_fix", step=step.id))
             fixes.append(self._step(step))
             if fixes[-1].status is StepStatus.RAN and not self._ok(fixes[-1]):
                 break
         if self._interrupted_now():
-            return self._report(Outcome.FAILED, "interrupted after fixing, before verify: not verified")
+            return self._report(Outcome.FAILED, Reason("interrupted_before_verify"))
         verify = self._run_phase("verify")
         # Without verify steps (a custom playbook), the fix results are all there is to go by.
         proof = verify if self.plan.steps_in("verify") else fixes
         if all(self._ok(record) for record in proof) and not self._interrupted_now():
-            return self._report(Outcome.FIXED, "verified after the fix")
+            return self._report(Outcome.FIXED, Reason("fixed"))
         if self._interrupted_now():
-            return self._report(Outcome.FAILED, "interrupted during verify: not verified")
+            return self._report(Outcome.FAILED, Reason("interrupted_verify"))
         escalating = self._escalating_code()
         missing = self._collect_for_human()
         if escalating is not None:
-            return self._report(Outcome.ESCALATE, f"{escalating} needs a human{missing}")
-        return self._report(Outcome.FAILED, self._failure_reason() + missing)
+            return self._report(Outcome.ESCALATE, Reason("escalate_code", code=str(escalating), facts=missing))
+        return self._report(Outcome.FAILED, self._failure_reason(missing))
 
-    def _collect_for_human(self) -> str:
-        """Run the escalate steps; a transport fault there does not change the decision, only the facts."""
+    def _collect_for_human(self) -> Reason | str:
+        """Run the escalate steps; a transport fault there does not change the decision, only the facts.
+        Returns what the reason adds when the facts are incomplete ("" when they are all there)."""
         try:
             self._run_phase("escalate")
         except _HostAborted as aborted:
-            return f" (the facts for a human could not all be collected: {aborted.reason})"
+            return Reason("facts_incomplete", reason=aborted.reason)
         return ""
 
     def _ok(self, record: StepRecord) -> bool:
@@ -564,16 +564,22 @@ class HostRun:
                 return record.result.hresult
         return None
 
-    def _failure_reason(self) -> str:
+    def _failure_reason(self, missing: Reason | str) -> Reason:
         for record in self.records:
             if record.phase in ("fix", "verify") and record.status is StepStatus.RAN and not self._ok(record):
                 assert record.result is not None
-                code = f" ({record.result.hresult})" if record.result.hresult else ""
-                detail = f": {record.note}" if record.note else ""
-                return f"{record.phase} step {record.id} did not succeed{code}{detail}"
-        return "verify did not pass"
+                hresult = record.result.hresult
+                return Reason(
+                    "step_failed",
+                    phase=phase_word(record.phase),
+                    step=record.id,
+                    code=Reason("code", code=str(hresult)) if hresult else "",
+                    detail=Reason("detail", detail=record.note) if record.note else "",
+                    facts=missing,
+                )
+        return Reason("verify_failed", facts=missing)
 
-    def _report(self, outcome: Outcome, reason: str) -> HostReport:
+    def _report(self, outcome: Outcome, why: Reason) -> HostReport:
         guidance = None
         if outcome in (Outcome.ESCALATE, Outcome.FAILED):
             guidance = self.playbook.escalate.guidance.get(self.engine.options.language) or None
@@ -584,7 +590,7 @@ class HostRun:
             steps=self.records,
             code_before=self._first_code("detect"),
             code_after=None if outcome in (Outcome.FIXED, Outcome.HEALTHY) else self._last_code(),
-            reason=reason,
+            why=why,
             guidance=guidance,
             duration_s=time.monotonic() - self.started,
         )
@@ -627,7 +633,8 @@ class HostRun:
                         raise
                     self.session = session
         except TransportError as error:
-            raise _HostAborted(Outcome.UNREACHABLE, f"{error.kind}: {error.message}") from None
+            reason = Reason("connect_failed", kind=error.kind, message=error.message)
+            raise _HostAborted(Outcome.UNREACHABLE, reason) from None
         if tries > 1:
             self.engine.record(self.label, CONNECT, attempt=tries, ok=True)
 
@@ -708,17 +715,13 @@ class HostRun:
             self._audit_transport_error(step, record, error)
             record.status = StepStatus.ERROR
             record.error_kind = error.kind
-            record.note = f"{error.kind}: {error.message}"
+            record.note = note = f"{error.kind}: {error.message}"
             if step.phase == "fix" and not step.idempotent and error.transient:
-                reason = (
-                    f"transport fault during fix step {step.id} ({record.note}); not retried: state unknown"
-                )
+                reason = Reason("transport_fix_not_retried", step=step.id, note=note)
                 raise _HostAborted(Outcome.FAILED, reason) from None
             if self.changed:
-                raise _HostAborted(
-                    Outcome.FAILED, f"lost the host after a change, at {step.id}: {record.note}"
-                ) from None
-            raise _HostAborted(Outcome.UNREACHABLE, f"{step.id}: {record.note}") from None
+                raise _HostAborted(Outcome.FAILED, Reason("transport_after_change", step=step.id, note=note)) from None
+            raise _HostAborted(Outcome.UNREACHABLE, Reason("transport_unreachable", step=step.id, note=note)) from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     def _send(self, step: PlannedStep, record: StepRecord) -> ScriptRun:

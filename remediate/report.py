@@ -137,10 +137,12 @@ def _code(report: HostReport) -> str:
 def print_summary(
     report: RunReport, console: Console, redactor: Redactor | None = None, language: str = "en"
 ) -> None:
-    """The end-of-run table: one row per host, then counts by outcome and the verdict."""
+    """The end-of-run table: one row per host, then counts by outcome and the verdict. In Japanese (`language`
+    "ja") every word of it is Japanese but what the hosts and the OS said: step ids, codes, transport messages."""
     redactor = redactor or Redactor()
-    table = Table(title=f"remediate {report.code}: {len(report.hosts)} host(s)", title_justify="left")
     words = WORDS["ja" if language == "ja" else "en"]
+    title = f"remediate {report.code}: {words['count'].format(count=len(report.hosts))}"
+    table = Table(title=title, title_justify="left")
     for column in ("host", "outcome", "codes", "why"):
         table.add_column(words[column])
     for host in report.hosts:
@@ -148,7 +150,7 @@ def print_summary(
             Text(redactor.text(host.label), overflow="fold"),
             Text(outcome_word(host.outcome, language), style=OUTCOME_STYLE[host.outcome]),
             _code(host),
-            Text(redactor.text(host.reason), overflow="fold"),
+            Text(redactor.text(host.reason_in(language)), overflow="fold"),
         )
     console.print(table)
     counts = Text()

@@ -11,6 +11,7 @@ from typing import Any
 
 from remediate.codes import ErrorCode
 from remediate.errors import RemediateError
+from remediate.reasons import Reason
 
 
 class Outcome(str, enum.Enum):
@@ -213,12 +214,15 @@ class HostReport:
     steps: list[StepRecord] = field(default_factory=list)
     code_before: ErrorCode | None = None  # the code detect saw
     code_after: ErrorCode | None = None  # the code verify saw (None once fixed)
-    reason: str = ""  # one line a human reads: why this outcome
+    reason: str = ""  # one line a human reads: why this outcome, in English (JSON, JUnit, the audit log)
     guidance: str | None = None  # escalate guidance for the human
     duration_s: float = 0.0
     computer_name: str | None = None  # the host's own name; None: taken from the first step that read it
+    why: Reason | None = None  # the reason as a value, told in any language; when set, `reason` is its English
 
     def __post_init__(self) -> None:
+        if self.why is not None:
+            self.reason = self.why.render("en")
         if self.computer_name is None:
             self.computer_name = computer_name_in(
                 step.result for step in self.steps if step.result is not None
@@ -228,6 +232,10 @@ class HostReport:
     def label(self) -> str:
         """The host as a person reads it: the hosts-file address, and the computer name when it says more."""
         return host_label(self.host, self.computer_name)
+
+    def reason_in(self, language: str) -> str:
+        """The reason in the user's language (`en`, `ja`); a reason given only as text stays as given."""
+        return self.why.render(language) if self.why is not None else self.reason
 
     @property
     def is_problem(self) -> bool:
@@ -242,6 +250,8 @@ class HostReport:
             "code_before": str(self.code_before) if self.code_before is not None else None,
             "code_after": str(self.code_after) if self.code_after is not None else None,
             "reason": self.reason,
+            "reason_id": self.why.id if self.why is not None else None,
+            "reason_args": self.why.to_dict()["args"] if self.why is not None else None,
             "guidance": self.guidance,
             "duration_s": round(self.duration_s, 3),
             "steps": [step.to_dict() for step in self.steps],

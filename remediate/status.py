@@ -25,6 +25,7 @@ from remediate.codes import ErrorCode, code_info
 from remediate.errors import TransportError
 from remediate.inventory import Host
 from remediate.playbook import Playbook
+from remediate.reasons import Localized, Reason
 from remediate.render import Renderer
 from remediate.results import (
     ExitCategory,
@@ -310,6 +311,7 @@ class ReadStop:
 
 
 NOT_READ = "not read: interrupted"
+SCRIPT_FAILED = "script: "  # how `HostStatus.error` begins when the licence script failed
 
 
 def read_status(
@@ -356,7 +358,7 @@ def read_status(
         except TransportError as error:
             return HostStatus(host, error=f"{error.kind}: {error.message}", unreachable=True)
         if run.script_error:
-            return HostStatus(host, result=run.result, error=f"script: {run.script_error}")
+            return HostStatus(host, result=run.result, error=f"{SCRIPT_FAILED}{run.script_error}")
         return HostStatus(host, result=run.result)
 
     def work() -> None:
@@ -403,35 +405,50 @@ def choose_playbooks(
     choice = AutoChoice(groups={}, decided=[])
     for status in statuses:
 
-        def decided(outcome: Outcome, reason: str, status: HostStatus = status) -> None:
+        def decided(outcome: Outcome, why: Reason, status: HostStatus = status) -> None:
             choice.decided.append(
                 HostReport(
                     host=status.host.label,
                     code=AUTO,
                     outcome=outcome,
                     code_before=status.code,
-                    reason=reason,
+                    why=why,
                     computer_name=status.computer_name,
                 )
             )
 
         if status.unreachable:
-            decided(Outcome.UNREACHABLE, status.error or "unreachable")
-        elif status.licensed:
-            decided(Outcome.HEALTHY, "licensed: nothing to fix")
-        elif status.code is None:
-            detail = f": {status.error}" if status.error else ""
             decided(
-                Outcome.ESCALATE,
-                f"not licensed ({status.state}) and no error code to choose a playbook{detail}",
+                Outcome.UNREACHABLE,
+                Reason("status_unreachable", error=status.error)
+                if status.error
+                else Reason("status_unreachable_unknown"),
             )
+        elif status.licensed:
+            decided(Outcome.HEALTHY, Reason("licensed"))
+        elif status.code is None:
+            state = Localized(status.state, STATE_NAMES_JA.get(status.state, status.state))
+            decided(Outcome.ESCALATE, Reason("no_code", state=state, detail=_read_error(status)))
         else:
             playbook = find(status.code)
             if playbook is None:
-                decided(
-                    Outcome.ESCALATE,
-                    f"no playbook for {status.code}: {status.meaning() or 'a human must look'}",
+                meaning = (
+                    Localized(status.meaning("en"), status.meaning("ja")) if status.meaning() else Reason("look")
                 )
+                decided(Outcome.ESCALATE, Reason("no_playbook", code=str(status.code), meaning=meaning))
             else:
                 choice.groups.setdefault(playbook.code, (playbook, []))[1].append(status.host)
     return choice
+
+
+def _read_error(status: HostStatus) -> Reason | str:
+    """Why a licence that gave no code was not read, as the part a reason adds ("" when nothing failed)."""
+    if not status.error:
+        return ""
+    if status.error == NOT_READ:
+        error: Reason | str = Reason("status_not_read")
+    elif status.error.startswith(SCRIPT_FAILED):
+        error = Reason("status_script", error=status.error.removeprefix(SCRIPT_FAILED))
+    else:
+        error = status.error
+    return Reason("detail", detail=error)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
+from reason_text import english_left, has_japanese
 
 from remediate import audit
 from remediate.cli import main
@@ -105,6 +107,20 @@ def test_the_demo_speaks_japanese(tmp_path: Path) -> None:
     for code in chosen:  # each playbook auto chose is announced by its Japanese title
         assert f"{code} ({library.get(code).title.ja})" in output
     assert "改ざんなし" in output and "終了コード 4" in output
+    assert re.search(r"改ざんなし \(\d+ 件のイベントを検証済み\)", output)
+
+    # The summary tells every host's reason in Japanese; the audit log keeps the English a tool reads.
+    summary = section(output, "3. 概要", None)
+    table = summary.split("┡", 1)[1].split("└", 1)[0]
+    rows = [line for line in table.splitlines() if "127.0.0.1:" in line]
+    assert len(rows) == 20
+    for row in rows:
+        why = row.rstrip("│ ").rsplit("│", 1)[1]
+        assert has_japanese(why), row
+    assert english_left(summary) == []
+    reasons = {event["reason"] for event in recorded if event["type"] == "outcome"}
+    assert {"licensed: nothing to fix", "verified after the fix"} <= reasons
+    assert not any(has_japanese(reason) for reason in reasons)
 
 
 def test_too_few_hosts_for_the_scenario_is_a_clear_usage_error(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import threading
 import time
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reason_text import english_left, has_japanese
+from rich.console import Console
 
 from remediate import audit
 from remediate.audit import AuditLog, Redactor
@@ -21,6 +24,7 @@ from remediate.inventory import Host
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import Escalation, Playbook, RetryPolicy, Text
 from remediate.productkey import ProductKey
+from remediate.report import print_summary, to_json
 from remediate.results import Outcome, RunReport, StepResult, StepStatus
 from remediate.sandbox.faults import TransportFaults
 from remediate.sandbox.fleet import Fleet, HostSpec
@@ -453,3 +457,47 @@ def test_a_host_that_cannot_be_logged_on_to_is_not_retried_forever(lab_factory: 
     assert report.hosts[0].outcome is Outcome.UNREACHABLE and "auth" in report.hosts[0].reason
     assert time.monotonic() - began < 1.0  # auth failures are not transient: no backoff
     assert "Wrong-Pass-0" not in (tmp_path / "a.jsonl").read_text(encoding="utf-8")
+
+
+def test_every_reason_a_run_gives_is_told_in_japanese_in_the_summary(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory(
+        {"HEALTHY": Machine(licensed=True), "FIXABLE": Machine(), "STUCK": Machine(fixable=False), "DOWN": Machine()},
+        {"DOWN": TransportFaults(refuse_connections=True)},
+    )
+    decided, _ = lab.run(tmp_path / "a.jsonl", transient_attempts=1)
+    slow = lab_factory({"SLOW": Machine(slow_fix_s=2.5)})
+    steps = (step("detect", "detect"), step("slow-fix", "fix", timeout_s=1.0), step("verify", "verify"))
+    faulted, _ = slow.run(tmp_path / "b.jsonl", plan=slow.plan(steps))
+    stopped = lab_factory({"FIRST": Machine(slow_fix_s=0.8), "SECOND": Machine()})
+    steps = (step("detect", "detect"), step("slow-fix", "fix", timeout_s=10), step("verify", "verify"))
+    with AuditLog(tmp_path / "c.jsonl") as log:
+        connect = lambda host: Session(host, stopped.connection, stopped.credentials)  # noqa: E731
+        engine = Engine(connect, log, EngineOptions(forks=1))
+        threading.Timer(0.4, engine.request_stop).start()
+        interrupted = engine.run(stopped.plan(steps))
+    hosts = [*decided.hosts, *faulted.hosts, *interrupted.hosts]
+    assert {host.host: host.why.id for host in hosts if host.why} == {
+        "HEALTHY": "healthy",
+        "FIXABLE": "fixed",
+        "STUCK": "step_failed",
+        "DOWN": "connect_failed",
+        "SLOW": "transport_fix_not_retried",
+        "FIRST": "interrupted_before_verify",
+        "SECOND": "not_started_interrupted",
+    }
+    run = RunReport(code=F074, hosts=hosts)
+    buffer = io.StringIO()
+    print_summary(run, Console(file=buffer, width=250, color_system=None), language="ja")
+    summary = buffer.getvalue()
+    for host in hosts:
+        row = next(line for line in summary.splitlines() if f"│ {host.host} " in line)
+        assert has_japanese(row.rstrip("│ ").rsplit("│", 1)[1]), row
+    assert english_left(summary) == []
+    assert "確認ステップ verify が成功しませんでした (0xC004F074)" in summary  # the step and code stay as they are
+    assert "修復ステップ slow-fix の実行中に通信エラーが発生しました (timeout: " in summary
+    # JSON and the audit log keep the English reasons tools and existing readers rely on.
+    by_host = {host["host"]: host for host in json.loads(to_json(run))["hosts"]}
+    assert by_host["STUCK"]["reason"] == "verify step verify did not succeed (0xC004F074)"
+    assert by_host["FIRST"]["reason"] == "interrupted after fixing, before verify: not verified"
+    recorded = [event["reason"] for event in audit.read_events(tmp_path / "a.jsonl") if event["type"] == "outcome"]
+    assert "every check passed: nothing to fix" in recorded and not any(has_japanese(text) for text in recorded)
