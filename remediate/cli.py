@@ -371,7 +371,7 @@ def explain_codes(
 
 
 @main.command("run", cls=_CodeCommand)
-@click.argument("code")
+@click.argument("code", required=False)
 @click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
 @click.option("--set", "set_options", multiple=True, metavar="NAME=VALUE",
               help="A playbook parameter for every host (repeatable). Never for secrets.")
@@ -382,11 +382,15 @@ def explain_codes(
 @click.option("--allow", multiple=True, metavar="OPT-IN",
               help="Plan steps that need an explicit opt-in, e.g. --allow edition-conversion (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Render and print the plan; connect to nothing.")
+@click.option("--save-plan", "save_plan", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="PLAN.json", help="With --dry-run: also write the plan, for approval, to this file.")
+@click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              metavar="PLAN.json", help="Run an approved plan file; refused if anything it was made from changed.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_lang_option
 @reports_errors
 def run_playbook(
-    code: str,
+    code: str | None,
     hosts_file: Path,
     set_options: tuple[str, ...],
     secret_env: tuple[str, ...],
@@ -394,10 +398,16 @@ def run_playbook(
     playbook_dirs: tuple[Path, ...],
     allow: tuple[str, ...],
     dry_run: bool,
+    save_plan: Path | None,
+    plan_file: Path | None,
     output: str,
     lang: str | None,
 ) -> None:
-    """Run the playbook of CODE on every host of the hosts file (preview it first with --dry-run)."""
+    """Run the playbook of CODE on every host of the hosts file (preview it first with --dry-run).
+
+    A change window: `--dry-run --save-plan PLAN.json` writes the plan for approval; `--plan PLAN.json` runs it
+    only if everything it was rendered from (playbook, templates, hosts, values) is still the same.
+    """
     from remediate.codes import ErrorCode
     from remediate.inventory import load_hosts
     from remediate.playbook import PlaybookLibrary
@@ -405,6 +415,28 @@ def run_playbook(
     from remediate.values import RunValues, likely_typos
 
     lang = lang or _default_lang()
+    approved = None
+    if save_plan is not None and not dry_run:
+        raise UsageError("--save-plan writes the plan of a dry run: add --dry-run")
+    if save_plan is not None and plan_file is not None:
+        raise UsageError("--save-plan and --plan do not go together: save a plan, or run a saved one")
+    if plan_file is not None:
+        from remediate.saved_plan import SavedPlan
+
+        if code is not None and code.strip().lower() == "auto":
+            raise UsageError(
+                "auto picks each host's playbook from a live detect, so it has no plan to approve; "
+                "run --plan with the plan's error code (or no code)"
+            )
+        approved = SavedPlan.load(plan_file)
+        if code is not None and ErrorCode.parse(code) != ErrorCode.parse(approved.code):
+            raise UsageError(f"{plan_file} is a plan for {approved.code}, not {code}")
+        if allow and sorted(set(allow)) != sorted(approved.allow):
+            raise UsageError(f"--allow: {plan_file} was approved with {', '.join(approved.allow) or 'no opt-in'}; "
+                             "leave --allow out to use the plan's")
+        code, allow = approved.code, tuple(approved.allow)
+    if code is None:
+        raise UsageError("give the error code (or auto), or --plan PLAN.json")
     if code.strip().lower() == "auto":
         if dry_run:
             raise UsageError(
@@ -434,10 +466,19 @@ def run_playbook(
         click.echo(f"warning: {warning}", err=True)
     plan = build_plan(playbook, hosts, run_values, Renderer.for_library(library),
                       code=ErrorCode.parse(code), allow=allow)
+    if approved is not None:
+        approved.check(plan)  # StalePlanError (exit 2) before any connection
+    if save_plan is not None:
+        from remediate.saved_plan import SavedPlan
+
+        digest = SavedPlan.from_plan(plan, hosts_file).write(save_plan)
+        click.echo(f"plan saved: {save_plan} (sha256 {digest})", err=True)
     if not dry_run:
         from remediate.live import run_plan
 
-        _run_live(lambda settings, **shared: run_plan(plan, settings, **shared), output=output, language=lang)
+        plan_sha256 = approved.file_sha256 if approved is not None else None
+        _run_live(lambda settings, **shared: run_plan(plan, settings, plan_sha256=plan_sha256, **shared),
+                  output=output, language=lang)
         return
     if output == "json":
         click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))

@@ -274,10 +274,12 @@ def run_plan(
     prompt: Prompt | None,
     progress: bool = True,
     arguments: Sequence[str] = (),
+    plan_sha256: str | None = None,
 ) -> LiveRun:
     """`remediate run CODE`: execute a Plan on its hosts: connect, detect, fix, verify, audit.
 
     console: where notes, warnings and the live progress go (stderr). progress: show the progress bar.
+    plan_sha256: the sha256 of the approved plan file this run executes (`run --plan`), for the audit log.
     """
     options = settings.engine(language)
     connection = settings.connection()
@@ -287,10 +289,23 @@ def run_plan(
     secrets = [found for hp in plan.hosts for step in hp.steps for found in secrets_in(step.parameters)]
     redactor = Redactor([*secrets, *(credentials.secrets if credentials is not None else [])])
     path = settings.audit_file or audit_log.default_path(str(plan.code))
-    with AuditLog(path, redactor) as log, LiveProgress(len(plan.hosts), console=console, enabled=progress) as bar:
+    log_type = AuditLog if plan_sha256 is None else _audit_with_plan(plan_sha256)
+    with log_type(path, redactor) as log, LiveProgress(len(plan.hosts), console=console, enabled=progress) as bar:
         engine = Engine(_connector(connection, credentials), log, options, observer=bar)
         report = engine.run(plan, arguments=arguments)
     return LiveRun(report, redactor, Path(path))
+
+
+def _audit_with_plan(plan_sha256: str) -> type[AuditLog]:
+    """An AuditLog whose run_started event names the approved plan file the run executes."""
+
+    class PlanAuditLog(AuditLog):
+        def record(self, event_type: str, **fields: Any) -> dict[str, Any]:
+            if event_type == audit_log.RUN_STARTED:
+                fields["plan_sha256"] = plan_sha256
+            return super().record(event_type, **fields)
+
+    return PlanAuditLog
 
 
 def run_auto_fleet(

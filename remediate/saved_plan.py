@@ -1,0 +1,232 @@
+"""The SavedPlan: a Plan as a change board approved it, written to a file and checked again before it runs.
+
+    saved = SavedPlan.from_plan(plan, hosts_file)           # `run CODE --dry-run --save-plan PLAN.json`
+    saved.write(path)
+    saved = SavedPlan.load(path)                             # `run --plan PLAN.json`: refuses an edited file
+    saved.check(current_plan)                                # StalePlanError listing every difference
+
+The file holds every script in full and the masked parameter values a person reads, and for every value a
+digest so that a changed value is found without the value being in the file. Digests are keyed by a random salt
+of the file: no table of digests made beforehand fits it, and equal values in two plans do not look equal.
+Secret values (product keys, secret strings) are digested with scrypt, so that guessing a weak secret from the
+file costs a memory-hard hash per guess; a product key has about 2^114 possible values and cannot be guessed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from remediate import __version__
+from remediate.errors import StalePlanError, UsageError
+from remediate.plan import HostPlan, Plan
+from remediate.productkey import ProductKey
+from remediate.secret import Secret
+
+FORMAT = "remediate-plan/1"
+
+# scrypt cost of a secret value's digest (about 16 MiB and tens of milliseconds per value).
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def value_digest(value: Any, salt: bytes) -> str:
+    """A digest of one raw parameter value that does not reveal it. Secrets go through scrypt."""
+    if isinstance(value, (Secret, ProductKey)):
+        material = f"{type(value).__name__}:{value.reveal()}".encode()
+        return "scrypt:" + hashlib.scrypt(material, salt=salt, dklen=32, **_SCRYPT).hex()
+    material = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+    return "hmac-sha256:" + hmac.new(salt, material, hashlib.sha256).hexdigest()
+
+
+def content_sha256(content: Mapping[str, Any]) -> str:
+    """The sha256 of the canonical JSON of a plan file's content, without its own `sha256`."""
+    body = {key: value for key, value in content.items() if key != "sha256"}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _host_transport(host_plan: HostPlan) -> dict[str, str]:
+    """The host's own transport variables: a host moved to another scheme or CA is not the approved host."""
+    return {name: host_plan.host.variables[name] for name in ("scheme", "auth", "ca_file")
+            if name in host_plan.host.variables}
+
+
+def _host_content(host_plan: HostPlan, salt: bytes, memo: dict[Any, str]) -> dict[str, Any]:
+    """One host's part of the file. memo: digests already made in this plan (one scrypt per distinct secret)."""
+
+    def digest(value: Any) -> str:
+        if not isinstance(value, (Secret, ProductKey)):
+            return value_digest(value, salt)
+        if value not in memo:  # Secret and ProductKey compare and hash by value
+            memo[value] = value_digest(value, salt)
+        return memo[value]
+
+    return {
+        "host": host_plan.label,
+        "playbook": str(host_plan.playbook.code),
+        "playbook_sha256": host_plan.playbook.sha256,
+        "transport": _host_transport(host_plan),
+        "steps": [
+            {
+                "id": step.id,
+                "phase": step.phase,
+                "template": step.template,
+                "script": step.script,
+                "script_sha256": step.script_sha256,
+                "parameters": dict(step.display_parameters),
+                "digests": {name: digest(value) for name, value in step.parameters.items()},
+            }
+            for step in host_plan.steps
+        ],
+        "skipped_steps": [step.to_dict() for step in host_plan.skipped],
+    }
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """The content of a plan file (see the module's docstring). `file_sha256`: of the file's bytes, once read."""
+
+    content: Mapping[str, Any]
+    file_sha256: str | None = None
+
+    @classmethod
+    def from_plan(cls, plan: Plan, hosts_file: Path | None = None) -> SavedPlan:
+        salt = os.urandom(16)
+        memo: dict[Any, str] = {}
+        content: dict[str, Any] = {
+            "format": FORMAT,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "remediate_version": __version__,
+            "code": str(plan.code),
+            "playbook": {
+                "code": str(plan.playbook.code),
+                "source": str(plan.playbook.source),
+                "sha256": plan.playbook.sha256,
+            },
+            "allow": sorted(plan.allow),
+            "hosts_file": str(hosts_file) if hosts_file is not None else None,
+            "salt": salt.hex(),
+            "hosts": [_host_content(host_plan, salt, memo) for host_plan in plan.hosts],
+        }
+        content["sha256"] = content_sha256(content)
+        return cls(content)
+
+    @property
+    def code(self) -> str:
+        return str(self.content["code"])
+
+    @property
+    def allow(self) -> list[str]:
+        return [str(item) for item in self.content.get("allow") or []]
+
+    def write(self, path: Path) -> str:
+        """Write the file (owner-only) and return the sha256 of its bytes."""
+        data = (json.dumps(self.content, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(data)
+        except OSError as error:
+            raise UsageError(f"cannot write the plan file {path}: {error.strerror or error}") from None
+        return hashlib.sha256(data).hexdigest()
+
+    @classmethod
+    def load(cls, path: Path) -> SavedPlan:
+        """Read a plan file; StalePlanError when its content no longer matches the sha256 it was saved with."""
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise UsageError(f"cannot read the plan file {path}: {error.strerror or error}") from None
+        try:
+            content = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StalePlanError(f"the plan file {path} is not a saved plan: {error}") from None
+        if not isinstance(content, dict) or content.get("format") != FORMAT:
+            raise StalePlanError(f"the plan file {path} is not a saved plan (format {FORMAT} expected)")
+        if content.get("sha256") != content_sha256(content):
+            raise StalePlanError(
+                f"the plan file {path} was edited after it was saved (its content no longer matches its sha256)",
+                hint="save the plan again with --dry-run --save-plan and have it approved",
+            )
+        return cls(content, hashlib.sha256(data).hexdigest())
+
+    def differences(self, plan: Plan) -> list[str]:
+        """What differs between this approved plan and `plan` rendered now; empty when they are the same."""
+        found: list[str] = []
+        saved = self.content
+        if saved["code"] != str(plan.code):
+            found.append(f"error code: approved {saved['code']}, now {plan.code}")
+        if saved["playbook"]["sha256"] != plan.playbook.sha256:
+            found.append(f"playbook {plan.playbook.code}: its file changed ({plan.playbook.source})")
+        if sorted(saved.get("allow") or []) != sorted(plan.allow):
+            found.append(f"opt-ins: approved {saved.get('allow') or 'none'}, now {sorted(plan.allow) or 'none'}")
+        salt = bytes.fromhex(saved["salt"])
+        approved = {entry["host"]: entry for entry in saved["hosts"]}
+        memo: dict[Any, str] = {}
+        current = {host_plan.label: _host_content(host_plan, salt, memo) for host_plan in plan.hosts}
+        for label in approved.keys() - current.keys():
+            found.append(f"host {label}: approved but not in the hosts file now")
+        for label in current.keys() - approved.keys():
+            found.append(f"host {label}: in the hosts file now but not in the approved plan")
+        for label in [entry["host"] for entry in saved["hosts"] if entry["host"] in current]:
+            found.extend(f"host {label}: {difference}" for difference in _host_differences(approved[label],
+                                                                                           current[label]))
+        return found
+
+    def check(self, plan: Plan) -> None:
+        """Raise StalePlanError naming every difference between the approved plan and `plan`."""
+        try:
+            found = self.differences(plan)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:  # a well-formed hash over bad content
+            raise StalePlanError(f"the plan file is not a saved plan this version reads ({error!r})") from None
+        if found:
+            listed = "\n".join(f"  {line}" for line in found)
+            raise StalePlanError(
+                f"the plan no longer matches what was approved ({len(found)} difference(s)):\n{listed}",
+                hint="nothing was touched; save the plan again with --dry-run --save-plan and have it approved",
+            )
+
+
+def _host_differences(approved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    found: list[str] = []
+    if approved["playbook_sha256"] != current["playbook_sha256"]:
+        found.append(f"playbook {current['playbook']} changed")
+    if approved["transport"] != current["transport"]:
+        found.append(f"transport variables: approved {approved['transport']}, now {current['transport']}")
+    before = [step["id"] for step in approved["steps"]]
+    after = [step["id"] for step in current["steps"]]
+    added = [step for step in after if step not in before]
+    dropped = [step for step in before if step not in after]
+    if added:
+        found.append(f"steps planned now that were not approved: {', '.join(added)}")
+    if dropped:
+        found.append(f"approved steps no longer planned: {', '.join(dropped)}")
+    if not added and not dropped and before != after:
+        found.append(f"steps in another order: approved {', '.join(before)}; now {', '.join(after)}")
+    now_steps = {step["id"]: step for step in current["steps"]}
+    for step in approved["steps"]:
+        now = now_steps.get(step["id"])
+        if now is None:
+            continue
+        where = f"step {step['id']}"
+        if step["script_sha256"] != now["script_sha256"]:
+            found.append(f"{where}: script changed (template {now['template']})")
+        for name in sorted(step["digests"].keys() | now["digests"].keys()):
+            before, after = step["digests"].get(name), now["digests"].get(name)
+            if before == after:
+                continue
+            shown_before = step["parameters"].get(name, "(not given)")
+            shown_after = now["parameters"].get(name, "(not given)")
+            if before is not None and after is not None and shown_before == shown_after:
+                found.append(f"{where}: parameter {name} changed (shown as {shown_after})")
+            else:
+                found.append(f"{where}: parameter {name}: approved {shown_before}, now {shown_after}")
+    return found
