@@ -1,6 +1,8 @@
 """`remediate run auto`: read each host's licence, run the playbook of the code it reports, all as one run.
 
-    result = run_auto(hosts, library, connect, values, audit_path=path, options=options, console=console)
+    statuses = read_fleet_status(hosts, connect)  # the caller reads the licences first
+    result = run_auto(hosts, library, connect, values, audit_path=path, options=options, console=console,
+                      statuses=statuses)
     print_summary(result.report, console, result.redactor)
 
 `remediate run auto` and `remediate demo` both call run_auto, so the demo shows exactly what a real run does.
@@ -22,12 +24,14 @@ from rich.text import Text
 from remediate.audit import STATUS, AuditLog, Redactor
 from remediate.engine import Connect, Engine, EngineOptions
 from remediate.inventory import Host
+from remediate.plan import HostPlan
 from remediate.playbook import Playbook, PlaybookLibrary
+from remediate.reasons import in_language
 from remediate.render import Renderer, build_plan
 from remediate.report import LiveProgress
 from remediate.results import RunReport
 from remediate.secret import Secret
-from remediate.status import AUTO, HostStatus, choose_playbooks, name_playbooks, read_fleet_status
+from remediate.status import AUTO, HostStatus, choose_playbooks, name_playbooks
 from remediate.transport import secrets_in
 from remediate.values import RunValues
 
@@ -63,6 +67,12 @@ def values_for(run_values: RunValues, playbook: Playbook) -> RunValues:
     )
 
 
+def run_redactor(host_plans: Sequence[HostPlan], credential_secrets: Sequence[Secret]) -> Redactor:
+    """The redactor of a live run: every secret among its steps' raw parameters, and the credentials'."""
+    secrets = [found for plan in host_plans for step in plan.steps for found in secrets_in(step.parameters)]
+    return Redactor([*secrets, *credential_secrets])
+
+
 def run_auto(
     hosts: Sequence[Host],
     library: PlaybookLibrary,
@@ -72,22 +82,20 @@ def run_auto(
     audit_path: Path,
     options: EngineOptions,
     console: Console,
+    statuses: Sequence[HostStatus],
     progress: bool = True,
     credential_secrets: Sequence[Secret] = (),
     allow: Sequence[str] = (),
     arguments: Sequence[str] = (),
-    statuses: Sequence[HostStatus] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> AutoRun:
     """Choose each host's playbook from its licence and run them all as one audited run.
 
-    console: where the choice and the live progress go. statuses: licence reads already made (the demo shows
-    them first); None reads them now. sleep: how the engine waits between retries (None: really wait).
+    console: where the choice and the live progress go. statuses: the hosts' licence reads, made by the caller
+    (which shows them, or reads them Ctrl-C aware). sleep: how the engine waits between retries (None: really
+    wait).
     """
-    words = WORDS["ja" if options.language == "ja" else "en"]
-    if statuses is None:
-        console.print(Text(words["reading"].format(count=len(hosts))))
-        statuses = read_fleet_status(hosts, connect, forks=options.forks, attempts=options.transient_attempts)
+    words = in_language(WORDS, options.language)
     name_playbooks(statuses, library.find)
     choice = choose_playbooks(statuses, library.find)
     renderer = Renderer.for_library(library)
@@ -100,8 +108,7 @@ def run_auto(
         title = plan.playbook.title.get(options.language)
         console.print(Text(words["group"].format(code=plan.playbook.code, title=title, count=len(plan.hosts))))
     host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
-    secrets = [found for hp in host_plans for step in hp.steps for found in secrets_in(step.parameters)]
-    redactor = Redactor([*secrets, *credential_secrets])
+    redactor = run_redactor(host_plans, credential_secrets)
     bar = LiveProgress(len(hosts), console=console, enabled=progress)
     with AuditLog(audit_path, redactor) as log, bar:
         engine = Engine(connect, log, options, observer=bar, sleep=sleep)

@@ -186,12 +186,15 @@ _WORDS = {
 
 
 def _words(lang: str) -> dict[str, str]:
-    return _WORDS["ja" if lang == "ja" else "en"]
+    from remediate.reasons import in_language
+
+    return in_language(_WORDS, lang)
 
 
 _lang_option = click.option(
     "--lang", type=click.Choice(["en", "ja"]), default=None, help="Language of titles and descriptions "
-    "(default: ja when LANG/LC_ALL is Japanese, else en)."
+    "(default: ja when LANG/LC_ALL is Japanese, else en).",
+    callback=lambda context, parameter, value: value or _default_lang(),  # commands always get en or ja
 )
 _playbooks_option = click.option(
     "--playbooks", "playbook_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
@@ -205,14 +208,13 @@ _playbooks_option = click.option(
 @_lang_option
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @reports_errors
-def list_playbooks(playbook_dirs: tuple[Path, ...], lang: str | None, output: str) -> None:
+def list_playbooks(playbook_dirs: tuple[Path, ...], lang: str, output: str) -> None:
     """List the error codes that have a playbook."""
     from rich.table import Table
     from rich.text import Text
 
     from remediate.playbook import PlaybookLibrary
 
-    lang = lang or _default_lang()
     playbooks = PlaybookLibrary(playbook_dirs).all()
     if output == "json":
         rows = [
@@ -244,7 +246,7 @@ def list_playbooks(playbook_dirs: tuple[Path, ...], lang: str | None, output: st
 @_playbooks_option
 @_lang_option
 @reports_errors
-def show_playbook(code: str, playbook_dirs: tuple[Path, ...], lang: str | None) -> None:
+def show_playbook(code: str, playbook_dirs: tuple[Path, ...], lang: str) -> None:
     """Show one playbook: parameters, steps by phase, escalation guidance."""
     from rich.table import Table
     from rich.text import Text
@@ -253,7 +255,6 @@ def show_playbook(code: str, playbook_dirs: tuple[Path, ...], lang: str | None) 
     from remediate.playbook import PHASES, PlaybookLibrary
     from remediate.secret import MASK
 
-    lang = lang or _default_lang()
     words = _words(lang)
     playbook = PlaybookLibrary(playbook_dirs).get(ErrorCode.parse(code))
     console = _console()
@@ -321,7 +322,7 @@ def validate_playbooks(paths: tuple[Path, ...]) -> None:
 @_lang_option
 @reports_errors
 def explain_codes(
-    text: str | None, file: Any, playbook_dirs: tuple[Path, ...], output: str, lang: str | None
+    text: str | None, file: Any, playbook_dirs: tuple[Path, ...], output: str, lang: str
 ) -> None:
     """Explain the activation error codes found in TEXT (or - for standard input, or --file).
 
@@ -331,7 +332,6 @@ def explain_codes(
     from remediate.explain import decode_text, find_codes
     from remediate.playbook import PlaybookLibrary
 
-    lang = lang or _default_lang()
     if file is not None and text is not None:
         raise UsageError("give the text or --file, not both")
     if file is not None:
@@ -401,7 +401,7 @@ def run_playbook(
     save_plan: Path | None,
     plan_file: Path | None,
     output: str,
-    lang: str | None,
+    lang: str,
 ) -> None:
     """Run the playbook of CODE on every host of the hosts file (preview it first with --dry-run).
 
@@ -414,7 +414,6 @@ def run_playbook(
     from remediate.render import Renderer, build_plan
     from remediate.values import RunValues, likely_typos
 
-    lang = lang or _default_lang()
     approved = None
     if save_plan is not None and not dry_run:
         raise UsageError("--save-plan writes the plan of a dry run: add --dry-run")
@@ -724,7 +723,7 @@ _STATUS_OPTION_NAMES = ("auth", "scheme", "port", "ca_file", "insecure", "cert_p
 @_lang_option
 @reports_errors
 def status_command(
-    hosts_file: Path, output: str, playbook_dirs: tuple[Path, ...], lang: str | None, **values: Any
+    hosts_file: Path, output: str, playbook_dirs: tuple[Path, ...], lang: str, **values: Any
 ) -> None:
     """Read the licence state of every host (read-only): LicenseStatus, the code keeping it from Licensed and
     the playbook that handles it, grace remaining, edition, channel, key, KMS host.
@@ -736,7 +735,6 @@ def status_command(
     from remediate.playbook import PlaybookLibrary
     from remediate.status import fleet_category, print_status, status_csv
 
-    lang = lang or _default_lang()
     hosts = load_hosts(hosts_file)
     library = PlaybookLibrary(playbook_dirs)
     errors = _errors_console()
@@ -770,7 +768,7 @@ status_command.params.extend(option for option in _LIVE_OPTIONS if option.name i
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
 @_lang_option
 @reports_errors
-def demo_command(scenario: str, count: int | None, directory: Path, seed: int, lang: str | None) -> None:
+def demo_command(scenario: str, count: int | None, directory: Path, seed: int, lang: str) -> None:
     """A live run with nothing to set up: sandbox hosts on loopback, `status`, then `run auto`, a verified audit.
 
     Exits 0 when the run completed and its audit log verifies, whatever the hosts' outcomes.
@@ -780,7 +778,6 @@ def demo_command(scenario: str, count: int | None, directory: Path, seed: int, l
     from remediate.demo import run_demo
     from remediate.report import VERDICT
 
-    lang = lang or _default_lang()
     console = _console()
     chosen = Path(scenario) if Path(scenario).is_file() else scenario
     arguments = ("demo", "--scenario", str(scenario), *(("--hosts", str(count)) if count else ()),

@@ -17,15 +17,17 @@ from rich.text import Text
 from remediate.audit import Redactor, VerifyResult, default_path, verify
 from remediate.auto import run_auto
 from remediate.engine import EngineOptions
-from remediate.inventory import Host, load_hosts
+from remediate.inventory import load_hosts
+from remediate.live import connector
 from remediate.playbook import PlaybookLibrary
+from remediate.reasons import in_language
 from remediate.report import print_summary
 from remediate.results import RunReport
 from remediate.sandbox.fleet import Fleet, generate_password
 from remediate.sandbox.scenario import BuiltFleet, build
 from remediate.secret import Secret
 from remediate.status import AUTO, HostStatus, name_playbooks, print_status, read_fleet_status
-from remediate.transport import ConnectionOptions, Credentials, Session
+from remediate.transport import ConnectionOptions, Credentials
 from remediate.values import RunValues
 
 DEFAULT_SCENARIO = "mixed-fleet"
@@ -105,7 +107,7 @@ def run_demo(
 
     count: None takes the scenario's own host count.
     """
-    words = WORDS["ja" if language == "ja" else "en"]
+    words = in_language(WORDS, language)
     built = build(scenario, count, seed)
     directory.mkdir(parents=True, exist_ok=True)
     password = generate_password()
@@ -123,11 +125,7 @@ def run_demo(
     with Fleet.start(built.hosts, auth="ntlm", password=password, seed=seed) as fleet:
         hosts_file = fleet.write_hosts_file(directory / "hosts.txt")
         hosts = load_hosts(hosts_file)
-        credentials = Credentials(fleet.username, secret)
-
-        def connect(host: Host) -> Session:
-            return Session(host, connection, credentials)
-
+        connect = connector(connection, Credentials(fleet.username, secret))
         console.rule(Text(words["status"], "bold"))
         statuses = read_fleet_status(hosts, connect, forks=options.forks, attempts=options.transient_attempts)
         name_playbooks(statuses, library.find)

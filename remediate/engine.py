@@ -100,10 +100,32 @@ class Interruption:
 
 
 def tell_on_stderr(interruption: Interruption) -> None:
-    """The default on_interrupt. It writes from a thread of its own: a signal handler that writes to a stream
-    the main thread may be writing to at that moment could fail."""
-    text = interruption.message() + "\n"
+    """The default on_interrupt."""
+    write_from_handler(interruption.message() + "\n")
+
+
+def write_from_handler(text: str) -> None:
+    """Write `text` to stderr from a signal handler. It writes from a thread of its own: a signal handler that
+    writes to a stream the main thread may be writing to at that moment could fail."""
     threading.Thread(target=lambda: (sys.stderr.write(text), sys.stderr.flush()), daemon=True).start()
+
+
+@contextmanager
+def on_ctrl_c(pressed: Callable[[], object]) -> Iterator[None]:
+    """While the block runs in the main thread, Ctrl-C calls `pressed` instead of raising KeyboardInterrupt
+    wherever the main thread happens to be (in the middle of an audit line, say). Elsewhere: no change."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        pressed()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Observer(Protocol):
@@ -208,25 +230,9 @@ class Engine:
         self.on_interrupt(interruption)
         return interruption
 
-    @contextmanager
-    def _ctrl_c_handled(self) -> Iterator[None]:
-        """While a run goes on in the main thread, Ctrl-C calls interrupt() instead of raising wherever the
-        main thread happens to be (in the middle of an audit line, say)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def pressed(signum: int, frame: FrameType | None) -> None:
-            self.interrupt()
-
-        previous = signal.signal(signal.SIGINT, pressed)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    def run(self, plan: Plan, arguments: Sequence[str] = ()) -> RunReport:
-        return self.run_hosts(plan.hosts, code=str(plan.code), arguments=arguments)
+    def run(self, plan: Plan, arguments: Sequence[str] = (), plan_sha256: str | None = None) -> RunReport:
+        """plan_sha256: of the approved plan file the run executes (`run --plan`), named in run_started."""
+        return self.run_hosts(plan.hosts, code=str(plan.code), arguments=arguments, plan_sha256=plan_sha256)
 
     def run_hosts(
         self,
@@ -236,16 +242,18 @@ class Engine:
         decided: Sequence[HostReport] = (),
         order: Sequence[str] | None = None,
         prelude: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        plan_sha256: str | None = None,
     ) -> RunReport:
         """Run host plans (of one playbook or several, as `run auto` has them) as one audited run.
 
         decided: hosts whose outcome is known without running a playbook (auto: licensed, unreachable, or no
         playbook for their code); recorded and reported with the rest. order: host labels in report order.
         prelude: (type, fields) events to record right after the run starts (auto: each host's licence read).
+        plan_sha256: of the approved plan file the run executes (`run --plan`), named in run_started.
         Ctrl-C (see interrupt()): the first lets the steps in flight finish, the second abandons them.
         """
-        with self._ctrl_c_handled():
-            return self._run_hosts(host_plans, code, arguments, decided, order, prelude)
+        with on_ctrl_c(self.interrupt):  # Ctrl-C: interrupt()
+            return self._run_hosts(host_plans, code, arguments, decided, order, prelude, plan_sha256)
 
     def _run_hosts(
         self,
@@ -255,9 +263,11 @@ class Engine:
         decided: Sequence[HostReport],
         order: Sequence[str] | None,
         prelude: Sequence[tuple[str, Mapping[str, Any]]],
+        plan_sha256: str | None,
     ) -> RunReport:
         started = time.monotonic()
         playbooks = {str(hp.playbook.code): hp.playbook.sha256 for hp in host_plans}
+        approved = {"plan_sha256": plan_sha256} if plan_sha256 is not None else {}
         self.audit.record(
             RUN_STARTED,
             operator=operator_name(),
@@ -267,6 +277,7 @@ class Engine:
             playbooks=playbooks,
             hosts=[host_plan.label for host_plan in host_plans] + [known.host for known in decided],
             forks=self.options.forks,
+            **approved,
         )
         for event_type, fields in prelude:
             self.audit.record(event_type, **fields)
@@ -313,7 +324,7 @@ class Engine:
         for worker in workers:
             worker.start()
         while not self._abandoned.is_set() and any(worker.is_alive() for worker in workers):
-            self._abandoned.wait(0.05)  # Ctrl-C reaches interrupt() through _ctrl_c_handled
+            self._abandoned.wait(0.05)  # Ctrl-C reaches interrupt() through on_ctrl_c
         if self._worker_error is not None:
             raise self._worker_error
         if self._abandoned.is_set():

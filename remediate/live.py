@@ -14,14 +14,9 @@ Nothing here prints the run's result or decides an exit code: cli.py does.
 from __future__ import annotations
 
 import dataclasses
-import signal
-import sys
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from rich.console import Console
@@ -30,18 +25,26 @@ from rich.text import Text
 from remediate import audit as audit_log
 from remediate.audit import AuditLog, Redactor
 from remediate.auto import WORDS as AUTO_WORDS
-from remediate.auto import run_auto
+from remediate.auto import run_auto, run_redactor
 from remediate.duration import duration_seconds
-from remediate.engine import Engine, EngineOptions
+from remediate.engine import Engine, EngineOptions, on_ctrl_c, write_from_handler
 from remediate.errors import RemediateError, UsageError
 from remediate.inventory import Host
 from remediate.plan import Plan
 from remediate.playbook import PlaybookLibrary
+from remediate.reasons import in_language
 from remediate.report import LiveProgress
 from remediate.results import RunReport
 from remediate.secret import Secret
 from remediate.status import AUTO, HostStatus, ReadStop, name_playbooks, read_fleet_status
-from remediate.transport import PASSWORD_ENV, USERNAME_ENV, ConnectionOptions, Credentials, Session, secrets_in
+from remediate.transport import (
+    PASSWORD_ENV,
+    USERNAME_ENV,
+    ConnectionOptions,
+    Credentials,
+    Session,
+    credential_secrets,
+)
 from remediate.values import RunValues
 
 # Asks the person at the terminal: (question, hide what is typed) -> the answer. None: nobody to ask.
@@ -186,32 +189,12 @@ def prepare_connection(
     return ask_credentials(needs_password=not auths <= {"kerberos", "certificate"}, prompt=prompt)
 
 
-def _connector(connection: ConnectionOptions, credentials: Credentials | None) -> Callable[[Host], Session]:
+def connector(connection: ConnectionOptions, credentials: Credentials | None) -> Callable[[Host], Session]:
+    """How a run opens a Session on a host: these connection settings, these credentials."""
     return lambda host: Session(host, connection, credentials)
 
 
 # --- reading licences ---------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _ctrl_c_stops(stop: ReadStop) -> Iterator[None]:
-    """While licences are read: the first Ctrl-C lets the reads in flight finish, the second abandons them."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def pressed(signum: int, frame: FrameType | None) -> None:
-        if stop.press():
-            return
-        note = "interrupted: finishing the licence reads in flight; press Ctrl-C again to abandon them\n"
-        # From a thread of its own: the main thread may be writing to stderr at this moment.
-        threading.Thread(target=lambda: (sys.stderr.write(note), sys.stderr.flush()), daemon=True).start()
-
-    previous = signal.signal(signal.SIGINT, pressed)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def read_licences(
@@ -220,7 +203,13 @@ def read_licences(
     """Every host's licence, read-only. Ctrl-C: raises ReadsInterrupted once the reads in flight finished
     (first press) or at once (second press)."""
     stop = ReadStop()
-    with _ctrl_c_stops(stop):
+
+    def pressed() -> None:  # the first Ctrl-C lets the reads in flight finish, the second abandons them
+        if not stop.press():
+            note = "interrupted: finishing the licence reads in flight; press Ctrl-C again to abandon them\n"
+            write_from_handler(note)
+
+    with on_ctrl_c(pressed):
         statuses = read_fleet_status(
             hosts, connect, forks=options.forks, attempts=options.transient_attempts, stop=stop
         )
@@ -240,9 +229,9 @@ def fleet_status(
     """`remediate status`: every host's licence, with the playbook that handles the code it reports."""
     connection = settings.connection()
     credentials = prepare_connection(connection, hosts, console, prompt)
-    statuses = read_licences(hosts, _connector(connection, credentials), settings.engine("en"))
+    statuses = read_licences(hosts, connector(connection, credentials), settings.engine("en"))
     name_playbooks(statuses, library.find)
-    return FleetStatus(statuses, Redactor(credentials.secrets if credentials else []))
+    return FleetStatus(statuses, Redactor(credential_secrets(credentials)))
 
 
 # --- running ------------------------------------------------------------------------------------------------
@@ -286,26 +275,12 @@ def run_plan(
     if settings.rerun_failed:
         plan = only_failed_hosts(plan, settings.rerun_failed, console)
     credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
-    secrets = [found for hp in plan.hosts for step in hp.steps for found in secrets_in(step.parameters)]
-    redactor = Redactor([*secrets, *(credentials.secrets if credentials is not None else [])])
+    redactor = run_redactor(plan.hosts, credential_secrets(credentials))
     path = settings.audit_file or audit_log.default_path(str(plan.code))
-    log_type = AuditLog if plan_sha256 is None else _audit_with_plan(plan_sha256)
-    with log_type(path, redactor) as log, LiveProgress(len(plan.hosts), console=console, enabled=progress) as bar:
-        engine = Engine(_connector(connection, credentials), log, options, observer=bar)
-        report = engine.run(plan, arguments=arguments)
+    with AuditLog(path, redactor) as log, LiveProgress(len(plan.hosts), console=console, enabled=progress) as bar:
+        engine = Engine(connector(connection, credentials), log, options, observer=bar)
+        report = engine.run(plan, arguments=arguments, plan_sha256=plan_sha256)
     return LiveRun(report, redactor, Path(path))
-
-
-def _audit_with_plan(plan_sha256: str) -> type[AuditLog]:
-    """An AuditLog whose run_started event names the approved plan file the run executes."""
-
-    class PlanAuditLog(AuditLog):
-        def record(self, event_type: str, **fields: Any) -> dict[str, Any]:
-            if event_type == audit_log.RUN_STARTED:
-                fields["plan_sha256"] = plan_sha256
-            return super().record(event_type, **fields)
-
-    return PlanAuditLog
 
 
 def run_auto_fleet(
@@ -329,13 +304,13 @@ def run_auto_fleet(
     connection = settings.connection()
     credentials = prepare_connection(connection, hosts, console, prompt)
     path = settings.audit_file or audit_log.default_path(AUTO)
-    words = AUTO_WORDS["ja" if language == "ja" else "en"]
+    words = in_language(AUTO_WORDS, language)
     console.print(Text(words["reading"].format(count=len(hosts))))
-    connect = _connector(connection, credentials)
+    connect = connector(connection, credentials)
     statuses = read_licences(hosts, connect, options)
     result = run_auto(
         hosts, library, connect, run_values, audit_path=Path(path), options=options, console=console,
-        progress=progress, credential_secrets=credentials.secrets if credentials is not None else (),
+        progress=progress, credential_secrets=credential_secrets(credentials),
         allow=allow, arguments=arguments, statuses=statuses,
     )
     return LiveRun(result.report, result.redactor, Path(path))

@@ -211,6 +211,10 @@ class _Document:
                 node = node.get(part) if isinstance(node, dict) else None
         return "".join(parts)
 
+    def problem(self, where: Path_, message: str) -> Problem:
+        """A problem at `where` in this document, with its line and field name."""
+        return Problem(self.path, self.line_of(where), self.field_name(where), message)
+
 
 def _read_document(path: Path, raw: bytes) -> tuple[_Document | None, list[Problem]]:
     try:
@@ -300,7 +304,7 @@ def _schema_problems(doc: _Document) -> list[Problem]:
             missing = [name for name in error.validator_value if name not in error.instance]
             for name in missing:
                 # The validator reports each missing field once, each time with the whole list: say it once.
-                missing_field = Problem(doc.path, doc.line_of(where), doc.field_name((*where, name)), "is required")
+                missing_field = doc.problem((*where, name), "is required")
                 if missing_field not in problems:
                     problems.append(missing_field)
             continue
@@ -309,16 +313,9 @@ def _schema_problems(doc: _Document) -> list[Problem]:
             for name in error.instance:
                 if name not in allowed:
                     hint = _did_you_mean(str(name), allowed)
-                    problems.append(
-                        Problem(
-                            doc.path,
-                            doc.line_of((*where, name)),
-                            doc.field_name((*where, name)),
-                            f"unknown field{hint} (known: {', '.join(allowed)})",
-                        )
-                    )
+                    problems.append(doc.problem((*where, name), f"unknown field{hint} (known: {', '.join(allowed)})"))
             continue
-        problems.append(Problem(doc.path, doc.line_of(where), doc.field_name(where), message))
+        problems.append(doc.problem(where, message))
     return problems
 
 
@@ -402,7 +399,7 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
     found: list[Problem] = []
 
     def problem(where: Path_, message: str) -> None:
-        found.append(Problem(doc.path, doc.line_of(where), doc.field_name(where), message))
+        found.append(doc.problem(where, message))
 
     code = data.get("code")
     code_problem = _canonical_code_problem(code)
@@ -542,23 +539,9 @@ def _parameter_problems(doc: _Document, name: str, spec: dict[str, Any]) -> list
     problems: list[Problem] = []
     where: Path_ = ("parameters", name)
     if spec.get("required") is True and "default" in spec:
-        problems.append(
-            Problem(
-                doc.path,
-                doc.line_of((*where, "required")),
-                doc.field_name((*where, "required")),
-                "a required parameter cannot have a default",
-            )
-        )
+        problems.append(doc.problem((*where, "required"), "a required parameter cannot have a default"))
     if "default" in spec and spec.get("type") == "product_key":
-        problems.append(
-            Problem(
-                doc.path,
-                doc.line_of((*where, "default")),
-                doc.field_name((*where, "default")),
-                "a product key cannot have a default in a playbook",
-            )
-        )
+        problems.append(doc.problem((*where, "default"), "a product key cannot have a default in a playbook"))
     elif "default" in spec and spec.get("type") in PARAMETER_TYPES:  # the schema reports an unknown type
         location = Location(doc.path, doc.line_of((*where, "default")), doc.field_name((*where, "default")))
         try:

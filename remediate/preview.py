@@ -11,6 +11,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from remediate.plan import HostPlan, Plan, PlannedStep
+from remediate.reasons import in_language
 
 MAX_LISTED_HOSTS = 20
 
@@ -76,7 +77,7 @@ def _seconds(value: float) -> str:
 
 
 def print_plan(plan: Plan, console: Console, lang: str = "en") -> None:
-    words = _WORDS["ja" if lang == "ja" else "en"]
+    words = in_language(_WORDS, lang)
     playbook = plan.playbook
     groups = plan.groups()
     console.print(Text(f"{words['plan']}: {plan.code} — {playbook.title.get(lang)}", style="bold"))

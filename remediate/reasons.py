@@ -14,10 +14,17 @@ words. Every id has both languages with the same placeholders (tests enumerate R
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 LANGUAGES = ("en", "ja")
+T = TypeVar("T")
+
+
+def in_language(table: Mapping[str, T], language: str) -> T:
+    """The entry of an {"en": ..., "ja": ...} table for `language`: any language but ja reads English."""
+    return table["ja" if language == "ja" else "en"]
 
 # id -> (English, Japanese). The English texts are the reasons JSON, JUnit and the audit log have always carried.
 REASONS: dict[str, tuple[str, str]] = {

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from remediate.audit import Redactor
+from remediate.reasons import in_language
 from remediate.results import Escalation, ExitCategory, HostReport, Outcome, RunReport, StepStatus
 
 OUTCOME_STYLE = {
@@ -140,7 +141,7 @@ def print_summary(
     """The end-of-run table: one row per host, then counts by outcome and the verdict. In Japanese (`language`
     "ja") every word of it is Japanese but what the hosts and the OS said: step ids, codes, transport messages."""
     redactor = redactor or Redactor()
-    words = WORDS["ja" if language == "ja" else "en"]
+    words = in_language(WORDS, language)
     title = f"remediate {report.code}: {words['count'].format(count=len(report.hosts))}"
     table = Table(title=title, title_justify="left")
     for column in ("host", "outcome", "codes", "why"):
@@ -183,7 +184,7 @@ def print_escalation(
 ) -> None:
     """One block per reason a human is needed: the code and its hosts (the first few named), the guidance once."""
     redactor = redactor or Redactor()
-    words = WORDS["ja" if language == "ja" else "en"]
+    words = in_language(WORDS, language)
     hosts = escalation.hosts
     names = ", ".join(redactor.text(name) for name in hosts[:SHOWN_HOSTS])
     if len(hosts) > SHOWN_HOSTS:

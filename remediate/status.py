@@ -8,6 +8,7 @@ the template collects. `remediate run auto` uses the same read to pick each host
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +26,7 @@ from remediate.codes import ErrorCode, code_info
 from remediate.errors import TransportError
 from remediate.inventory import Host
 from remediate.playbook import Playbook
-from remediate.reasons import Localized, Reason
+from remediate.reasons import Localized, Reason, in_language
 from remediate.render import Renderer
 from remediate.results import (
     ExitCategory,
@@ -158,8 +159,10 @@ class HostStatus:
         return row
 
 
+@functools.cache
 def status_script() -> str:
-    """The read-only script every host runs for `status` and `run auto`: the license-state template."""
+    """The read-only script every host runs for `status` and `run auto`: the license-state template, rendered
+    once (it takes no values)."""
     template = Renderer([resources.templates_dir()]).environment.get_template(STATUS_TEMPLATE)
     return template.render(options={}, step={"id": "status", "phase": "detect"})
 
@@ -220,7 +223,7 @@ def print_status(
     """The `remediate status` table: one row per host, then how many are licensed. A column no host has a
     value for is left out (a fleet that cannot be reached has no edition, key or KMS host to show)."""
     redactor = redactor or Redactor()
-    words = WORDS["ja" if language == "ja" else "en"]
+    words = in_language(WORDS, language)
     rows = []
     for status in statuses:
         data = status.data

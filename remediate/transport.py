@@ -126,6 +126,11 @@ class Credentials:
         return [self.password] if self.password is not None else []
 
 
+def credential_secrets(credentials: Credentials | None) -> list[Secret]:
+    """The secrets of these credentials to mask (none when a ticket or certificate stands for the user)."""
+    return credentials.secrets if credentials is not None else []
+
+
 @dataclass(frozen=True)
 class ConnectionOptions:
     """Run-wide connection settings; a host's own variables (scheme, auth, ca_file, port) override them."""
@@ -348,7 +353,7 @@ class Session:
         except TransportError:
             raise
         except _LIBRARY_ERRORS as error:
-            known = list(secrets or []) + (self.credentials.secrets if self.credentials else [])
+            known = [*(secrets or []), *credential_secrets(self.credentials)]
             raise translate(error, self.label, known) from None
 
     def open(self) -> Session:
