@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from remediate.errors import InventoryError, Location
+from remediate.input_file import read_input_bytes
 from remediate.parameter_types import host_name_problem
 from remediate.productkey import has_key_groups, mask_product_keys
 
@@ -93,14 +94,7 @@ class HostsFileError(InventoryError):
 
 def load_hosts(path: Path) -> list[Host]:
     """Read a hosts file (UTF-8, with or without BOM; UTF-16 with BOM as Windows Notepad may save it)."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InventoryError(f"hosts file not found: {path}") from None
-    except IsADirectoryError:
-        raise InventoryError(f"hosts file is a folder, not a file: {path}") from None
-    except OSError as error:
-        raise InventoryError(f"cannot read hosts file {path}: {error.strerror or error}") from None
+    data = read_input_bytes(path, "hosts file", InventoryError)
     return parse_hosts(_decode(data, Path(path)), Path(path))
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from remediate.errors import Location, UsageError
+from remediate.input_file import read_input_bytes
 from remediate.inventory import TRANSPORT_VARIABLES, Host
 from remediate.parameter_types import ParameterValue, coerce
 from remediate.productkey import mask_product_keys
@@ -227,15 +228,8 @@ def _secret_env_option(option: str) -> tuple[str, str]:
 
 
 def _read_secrets_file(path: Path) -> tuple[dict[str, tuple[Secret, Location]], list[str]]:
-    try:
-        data = path.read_bytes()
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise UsageError(f"secrets file not found: {path}") from None
-    except IsADirectoryError:
-        raise UsageError(f"secrets file is a folder, not a file: {path}") from None
-    except OSError as error:
-        raise UsageError(f"cannot read secrets file {path}: {error.strerror or error}") from None
+    data = read_input_bytes(path, "secrets file")
+    mode = path.stat().st_mode
     warnings: list[str] = []
     if sys.platform != "win32" and mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.append(
