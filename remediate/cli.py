@@ -733,7 +733,8 @@ def status_command(
     from remediate import live
     from remediate.inventory import load_hosts
     from remediate.playbook import PlaybookLibrary
-    from remediate.status import fleet_category, print_status, status_csv
+    from remediate.status import fleet_category
+    from remediate.status_view import print_status, status_csv
 
     hosts = load_hosts(hosts_file)
     library = PlaybookLibrary(playbook_dirs)

@@ -1,8 +1,8 @@
 """`remediate demo`: a whole live run against sandbox hosts started for the occasion, nothing to set up.
 
 It starts emulated Windows hosts on loopback (real WinRM, NTLM with message encryption) from a shipped
-scenario, shows their licence exactly as `remediate status` does, runs `remediate run auto` on them through the
-same function the command uses, shows the summary, and verifies the audit log.
+scenario and runs `remediate run auto` on them through the same function the command uses (live.py), showing
+the licence reads as `remediate status` does before the run; then the summary, and the audit log verified.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from rich.console import Console
 from rich.text import Text
 
 from remediate.audit import Redactor, VerifyResult, default_path, verify
-from remediate.auto import run_auto
-from remediate.engine import EngineOptions
+from remediate.diagnosis import AUTO
 from remediate.inventory import load_hosts
-from remediate.live import connector
+from remediate.live import LiveOptions, run_auto_fleet
 from remediate.playbook import PlaybookLibrary
 from remediate.reasons import in_language
 from remediate.report import print_summary
@@ -26,8 +25,9 @@ from remediate.results import RunReport
 from remediate.sandbox.fleet import Fleet, generate_password
 from remediate.sandbox.scenario import BuiltFleet, build
 from remediate.secret import Secret
-from remediate.status import AUTO, HostStatus, name_playbooks, print_status, read_fleet_status
-from remediate.transport import ConnectionOptions, Credentials
+from remediate.status import HostStatus
+from remediate.status_view import print_status
+from remediate.transport import Credentials
 from remediate.values import RunValues
 
 DEFAULT_SCENARIO = "mixed-fleet"
@@ -113,29 +113,26 @@ def run_demo(
     password = generate_password()
     secret = Secret(password, source="the demo sandbox")
     redactor = Redactor([secret])
-    library = PlaybookLibrary(())
-    connection = ConnectionOptions(auth="ntlm", scheme="http")
-    options = EngineOptions(language=language)
+    audit_file = default_path(AUTO, directory)
+    settings = LiveOptions(auth="ntlm", scheme="http", audit_file=audit_file)
     console.print(Text(words["title"].format(count=len(built.hosts), scenario=built.scenario.name), "bold"))
     console.print(Text(words["where"]))
     if built.scenario.description:
         console.print(Text(built.scenario.description.strip(), "dim"))
     console.print(Text(words["steps"]))
     console.print(Text(words["waits"].format(wait=RETRY_WAIT_S), "dim"))
-    with Fleet.start(built.hosts, auth="ntlm", password=password, seed=seed) as fleet:
-        hosts_file = fleet.write_hosts_file(directory / "hosts.txt")
-        hosts = load_hosts(hosts_file)
-        connect = connector(connection, Credentials(fleet.username, secret))
-        console.rule(Text(words["status"], "bold"))
-        statuses = read_fleet_status(hosts, connect, forks=options.forks, attempts=options.transient_attempts)
-        name_playbooks(statuses, library.find)
+
+    def show_status(statuses: list[HostStatus]) -> None:
         print_status(statuses, console, redactor, language)
         console.rule(Text(words["auto"], "bold"))
-        audit_file = default_path(AUTO, directory)
-        result = run_auto(
-            hosts, library, connect, RunValues(), audit_path=audit_file, options=options, console=console,
-            progress=progress, credential_secrets=[secret], arguments=arguments, statuses=statuses,
-            sleep=_cut_wait,
+
+    with Fleet.start(built.hosts, auth="ntlm", password=password, seed=seed) as fleet:
+        hosts_file = fleet.write_hosts_file(directory / "hosts.txt")
+        console.rule(Text(words["status"], "bold"))
+        result = run_auto_fleet(
+            load_hosts(hosts_file), PlaybookLibrary(()), RunValues(), settings, language=language,
+            console=console, prompt=None, progress=progress, arguments=arguments,
+            credentials=Credentials(fleet.username, secret), sleep=_cut_wait, on_read=show_status,
         )
     console.rule(Text(words["summary"], "bold"))
     print_summary(result.report, console, result.redactor, language)
@@ -143,7 +140,7 @@ def run_demo(
     shown = words["intact" if checked.ok else "broken"].format(path=audit_file, detail=_checked(checked, language))
     console.print(Text(shown, "green" if checked.ok else "bold red"))
     console.print(Text(words["hosts_file"].format(path=hosts_file), "dim"))
-    return DemoResult(built, statuses, result.report, hosts_file, audit_file, checked)
+    return DemoResult(built, result.statuses, result.report, hosts_file, audit_file, checked)
 
 
 def _checked(checked: VerifyResult, language: str) -> str:

@@ -27,14 +27,10 @@ host is never changed on a guess.
 
 from __future__ import annotations
 
-import signal
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any, Protocol
 
 import jinja2
@@ -54,9 +50,11 @@ from remediate.audit import (
     operator_name,
 )
 from remediate.codes import ErrorCode
+from remediate.connector import Connect, HostSession, transient_retrying
 from remediate.errors import AuditError, TransportError
-from remediate.inventory import Host
+from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.plan import HostPlan, Plan, PlannedStep
+from remediate.pool import HostPool
 from remediate.reasons import Reason, phase_word
 from remediate.results import (
     HostReport,
@@ -68,18 +66,6 @@ from remediate.results import (
     StepStatus,
 )
 
-
-class HostSession(Protocol):
-    """What the engine needs of a connection (transport.Session is one)."""
-
-    def open(self) -> Any: ...
-
-    def close(self) -> None: ...
-
-    def run(self, script: str, parameters: Mapping[str, Any], timeout_s: float) -> ScriptRun: ...
-
-
-Connect = Callable[[Host], HostSession]  # an unopened session for a host
 
 @dataclass(frozen=True)
 class Interruption:
@@ -102,30 +88,6 @@ class Interruption:
 def tell_on_stderr(interruption: Interruption) -> None:
     """The default on_interrupt."""
     write_from_handler(interruption.message() + "\n")
-
-
-def write_from_handler(text: str) -> None:
-    """Write `text` to stderr from a signal handler. It writes from a thread of its own: a signal handler that
-    writes to a stream the main thread may be writing to at that moment could fail."""
-    threading.Thread(target=lambda: (sys.stderr.write(text), sys.stderr.flush()), daemon=True).start()
-
-
-@contextmanager
-def on_ctrl_c(pressed: Callable[[], object]) -> Iterator[None]:
-    """While the block runs in the main thread, Ctrl-C calls `pressed` instead of raising KeyboardInterrupt
-    wherever the main thread happens to be (in the middle of an audit line, say). Elsewhere: no change."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        pressed()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class Observer(Protocol):
@@ -194,38 +156,33 @@ class Engine:
         self.options = options or EngineOptions()
         self.observer: Observer = observer or _NoObserver()
         self.on_interrupt = on_interrupt or tell_on_stderr
-        self._interrupted = threading.Event()
-        self._abandoned = threading.Event()
+        self.stop = TwoPressStop()
         self._stop_starting = threading.Event()
         self._sleep_override = sleep
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # shared with the pool: audit records, outcomes, given-up hosts
         self._finished: list[HostReport] = []
-        self._next_host = 0  # the index of the next host a worker takes
-        self._running: dict[int, HostRun | None] = {}  # hosts taken and not finished (None: not begun yet)
+        self._running: dict[int, HostRun] = {}  # hosts whose flow has begun and not finished
         self._given_up: set[str] = set()  # hosts abandoned: nothing more of theirs is recorded
-        self._worker_error: BaseException | None = None  # e.g. an AuditError: it ends the run
+        self._pool: HostPool[HostPlan, HostReport] | None = None
 
     # --- the run -------------------------------------------------------------------------------------------
 
     def request_stop(self) -> None:
         """Finish the steps in flight, record them, start nothing new (what the first Ctrl-C does)."""
-        self._interrupted.set()
+        self.stop.finish()
 
     def abandon(self) -> None:
         """Stop waiting for the steps in flight (what the second Ctrl-C does). run_hosts returns at once,
         recording an `interrupted` event and an outcome for each host it gave up."""
-        self._interrupted.set()
-        self._abandoned.set()
+        self.stop.abandon()
 
     def interrupt(self) -> Interruption:
         """One Ctrl-C: the first requests a stop, any later one abandons. Safe to call from a signal handler:
         it only sets events (and calls on_interrupt)."""
-        abandoning = self._interrupted.is_set()
-        if abandoning:
-            self.abandon()
-        else:
-            self.request_stop()
-        in_flight = tuple(run.label for run in list(self._running.values()) if run is not None)
+        abandoning = self.stop.press()
+        pool = self._pool
+        in_flight_indexes = pool.in_flight() if pool is not None else []
+        in_flight = tuple(pool.items[index].label for index in in_flight_indexes) if pool is not None else ()
         interruption = Interruption(abandoning=abandoning, in_flight=in_flight)
         self.on_interrupt(interruption)
         return interruption
@@ -286,7 +243,7 @@ class Engine:
             self._record_outcome(known)
             self._note_finished(known)
             self.observer.host_finished(known)
-        reports = self._run_workers(host_plans)
+        reports = self._run_pool(host_plans)
         hosts = [reports[index] for index in range(len(host_plans))] + list(decided)
         if order is not None:
             position = {label: number for number, label in enumerate(order)}
@@ -294,9 +251,9 @@ class Engine:
         report = RunReport(
             code=code,
             hosts=hosts,
-            interrupted=self._interrupted.is_set(),
-            abandoned=self._abandoned.is_set(),
-            stopped_early=self._stop_starting.is_set() and not self._interrupted.is_set(),
+            interrupted=self.stop.stopped,
+            abandoned=self.stop.abandoned.is_set(),
+            stopped_early=self._stop_starting.is_set() and not self.stop.stopped,
             duration_s=time.monotonic() - started,
             audit_path=str(self.audit.path),
         )
@@ -309,73 +266,58 @@ class Engine:
         )
         return report
 
-    def _run_workers(self, host_plans: Sequence[HostPlan]) -> dict[int, HostReport]:
-        """Every host's report, `forks` hosts at a time, in daemon threads: after abandon() nothing waits for
-        the steps still in flight, not even the interpreter on its way out."""
+    def _run_pool(self, host_plans: Sequence[HostPlan]) -> dict[int, HostReport]:
+        """Every host's report, `forks` hosts at a time (pool.py). After the first Ctrl-C the workers keep
+        taking hosts only to record them as not started; after an abandon, the hosts in flight are recorded
+        as interrupted (see _give_up) and nothing waits for their steps."""
         reports: dict[int, HostReport] = {}
-        self._next_host = 0
-        forks = max(1, min(self.options.forks, len(host_plans) or 1))
-        workers = [
-            threading.Thread(
-                target=self._work, args=(host_plans, reports), name=f"remediate-host-{number}", daemon=True
-            )
-            for number in range(forks)
-        ]
-        for worker in workers:
-            worker.start()
-        while not self._abandoned.is_set() and any(worker.is_alive() for worker in workers):
-            self._abandoned.wait(0.05)  # Ctrl-C reaches interrupt() through on_ctrl_c
-        if self._worker_error is not None:
-            raise self._worker_error
-        if self._abandoned.is_set():
-            self._give_up(host_plans, reports)
+
+        def give_up(in_flight: list[int], untaken: list[int]) -> None:
+            reports.update(self._give_up(host_plans, in_flight, untaken))
+
+        self._pool = HostPool(
+            host_plans,
+            self._host_or_skip,
+            forks=self.options.forks,
+            stop=self.stop,
+            name="remediate-host",
+            finish=self._host_finished,
+            take_after_stop=True,
+            on_abandon=give_up,
+            lock=self._lock,
+        )
+        reports.update(self._pool.run().done)
         return reports
 
-    def _work(self, host_plans: Sequence[HostPlan], reports: dict[int, HostReport]) -> None:
-        while True:
-            with self._lock:
-                if self._abandoned.is_set() or self._next_host >= len(host_plans):
-                    return
-                index = self._next_host
-                self._next_host += 1
-                self._running[index] = None
-            try:
-                report = self._host_or_skip(index, host_plans[index])
-            except BaseException as error:  # re-raised by the main thread
-                with self._lock:
-                    self._worker_error = self._worker_error or error
-                    self._running.pop(index, None)
-                return
-            with self._lock:
-                if report.host in self._given_up:
-                    return
-                reports[index] = report
-                self._running.pop(index, None)
-
-    def _give_up(self, host_plans: Sequence[HostPlan], reports: dict[int, HostReport]) -> None:
-        """After abandon(): record the hosts in flight as interrupted, and those never taken as not started."""
-        with self._lock:
-            for index, host_run in sorted(self._running.items()):
-                host_plan = host_plans[index]
-                report = (
-                    host_run.abandoned()
-                    if host_run is not None
-                    else self._report_not_started(host_plan, Reason("not_started_interrupted"))
-                )
-                self.audit.record(
-                    INTERRUPTED,
-                    host=report.host,
-                    step=host_run.current.id if host_run and host_run.current else None,
-                    phase=host_run.current.phase if host_run and host_run.current else None,
-                    reason=report.reason,
-                )
-                self._record_outcome(report)
-                self._given_up.add(report.host)
-                reports[index] = report
-            self._running.clear()
-            for index in range(self._next_host, len(host_plans)):
-                reports[index] = self._not_started(host_plans[index], Reason("not_started_interrupted"))
-            self._next_host = len(host_plans)
+    def _give_up(
+        self, host_plans: Sequence[HostPlan], in_flight: list[int], untaken: list[int]
+    ) -> dict[int, HostReport]:
+        """After abandon(): record the hosts in flight as interrupted, and those never taken as not started.
+        Runs under the lock, atomically with the pool dropping their results."""
+        reports: dict[int, HostReport] = {}
+        for index in in_flight:
+            host_plan = host_plans[index]
+            host_run = self._running.pop(index, None)
+            report = (
+                host_run.abandoned()
+                if host_run is not None
+                else self._report_not_started(host_plan, Reason("not_started_interrupted"))
+            )
+            current = host_run.current if host_run is not None else None
+            self.audit.record(
+                INTERRUPTED,
+                host=report.host,
+                step=current.id if current else None,
+                phase=current.phase if current else None,
+                reason=report.reason,
+            )
+            self._record_outcome(report)
+            self._given_up.add(report.host)
+            reports[index] = report
+        for index in untaken:
+            reports[index] = self._report_not_started(host_plans[index], Reason("not_started_interrupted"))
+            self._record_outcome(reports[index])
+        return reports
 
     def record(self, host: str, event_type: str, **fields: Any) -> None:
         """Record an event of a host's flow, unless the host was given up (abandon())."""
@@ -384,42 +326,37 @@ class Engine:
                 self.audit.record(event_type, host=host, **fields)
 
     def _host_or_skip(self, index: int, host_plan: HostPlan) -> HostReport:
-        if self._interrupted.is_set():
-            report = self._not_started(host_plan, Reason("not_started_interrupted"))
-        elif self._stop_starting.is_set():
-            report = self._not_started(host_plan, Reason("not_started_max_fail"))
-        else:
-            self.observer.host_started(host_plan.label)
-            self.record(host_plan.label, HOST_STARTED, code=str(host_plan.playbook.code))
-            host_run = HostRun(self, host_plan)
-            with self._lock:
-                self._running[index] = host_run
-            try:
-                report = host_run.run()
-            except AuditError:
-                raise  # nothing may happen that the audit log cannot record
-            except Exception as error:  # a defect must not hide the other hosts' outcomes
-                report = HostReport(
-                    host=host_plan.label,
-                    code=str(host_plan.playbook.code),
-                    outcome=Outcome.FAILED,
-                    why=Reason("internal_error", kind=type(error).__name__, message=str(error)),
-                )
-            with self._lock:
-                if report.host in self._given_up:
-                    return report
-                self._record_outcome(report)
+        """One host's report (a worker of the pool); its outcome is recorded by _host_finished."""
+        if self.stop.stopped:
+            return self._report_not_started(host_plan, Reason("not_started_interrupted"))
+        if self._stop_starting.is_set():
+            return self._report_not_started(host_plan, Reason("not_started_max_fail"))
+        self.observer.host_started(host_plan.label)
+        self.record(host_plan.label, HOST_STARTED, code=str(host_plan.playbook.code))
+        host_run = HostRun(self, host_plan)
+        with self._lock:
+            self._running[index] = host_run
+        try:
+            return host_run.run()
+        except AuditError:
+            raise  # nothing may happen that the audit log cannot record
+        except Exception as error:  # a defect must not hide the other hosts' outcomes
+            return HostReport(
+                host=host_plan.label,
+                code=str(host_plan.playbook.code),
+                outcome=Outcome.FAILED,
+                why=Reason("internal_error", kind=type(error).__name__, message=str(error)),
+            )
+
+    def _host_finished(self, index: int, report: HostReport) -> None:
+        """Called by the pool under the lock as a host's report is kept."""
+        self._running.pop(index, None)
+        self._record_outcome(report)
         self._note_finished(report)
         self.observer.host_finished(report)
-        return report
 
     def _report_not_started(self, host_plan: HostPlan, why: Reason) -> HostReport:
         return HostReport(host=host_plan.label, code=str(host_plan.playbook.code), outcome=Outcome.SKIPPED, why=why)
-
-    def _not_started(self, host_plan: HostPlan, reason: Reason) -> HostReport:
-        report = self._report_not_started(host_plan, reason)
-        self._record_outcome(report)
-        return report
 
     def _record_outcome(self, report: HostReport) -> None:
         self.record(
@@ -450,27 +387,22 @@ class Engine:
         if self._sleep_override is not None:
             self._sleep_override(seconds)
         else:
-            self._interrupted.wait(seconds)  # Ctrl-C cuts a backoff short
+            self.stop.pause(seconds)  # Ctrl-C cuts a backoff short
 
     @property
     def interrupted(self) -> bool:
-        return self._interrupted.is_set()
+        return self.stop.stopped
 
     def transient_retrying(self, connecting: bool) -> tenacity.Retrying:
         options = self.options
         stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(max(1, options.transient_attempts))
         if connecting and options.wait_for_winrm_s > 0:
             stop = tenacity.stop_after_delay(options.wait_for_winrm_s)
-        return tenacity.Retrying(
-            retry=tenacity.retry_if_exception(
-                lambda error: isinstance(error, TransportError) and error.transient
-            ),
-            stop=stop | tenacity.stop_when_event_set(self._interrupted),
-            # initial, 2x, 4x ... up to the maximum, plus up to one `initial` of jitter so hosts spread out
-            wait=tenacity.wait_exponential(multiplier=options.backoff_initial_s, max=options.backoff_max_s)
-            + tenacity.wait_random(0, options.backoff_initial_s),
+        return transient_retrying(
+            stop | tenacity.stop_when_event_set(self.stop.finishing),
+            initial_s=options.backoff_initial_s,
+            max_s=options.backoff_max_s,
             sleep=self.sleep,
-            reraise=True,
         )
 
 

@@ -1,8 +1,8 @@
-"""A live run: hosts + plan -> sessions -> engine -> audit -> report.
+"""What `remediate run`, `run auto`, `status` and `demo` do once the command line is parsed.
 
-What `remediate run`, `run auto` and `status` do once the command line is parsed: turn the live options into
-connection and engine settings, refuse unsafe connections before the first one, get the credentials, read
-licences (Ctrl-C aware), run the engine with an audit log, and hand back what the command prints.
+Turn the live options into connection and engine settings, refuse unsafe connections before the first one,
+get the credentials, read licences (Ctrl-C aware), choose each host's playbook (run auto), run the engine with
+an audit log, and hand back what the command prints.
 
     settings = LiveOptions.from_values(values)            # the live options, by name
     done = run_plan(plan, settings, language="en", console=stderr, prompt=None)
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +23,22 @@ from rich.console import Console
 from rich.text import Text
 
 from remediate import audit as audit_log
-from remediate.audit import AuditLog, Redactor
-from remediate.auto import WORDS as AUTO_WORDS
-from remediate.auto import run_auto, run_redactor
+from remediate.audit import STATUS, AuditLog, Redactor
+from remediate.connector import Connect
+from remediate.diagnosis import AUTO, choose_playbooks, name_playbooks
 from remediate.duration import duration_seconds
-from remediate.engine import Engine, EngineOptions, on_ctrl_c, write_from_handler
+from remediate.engine import Engine, EngineOptions
 from remediate.errors import RemediateError, UsageError
+from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.inventory import Host
-from remediate.plan import Plan
-from remediate.playbook import PlaybookLibrary
+from remediate.plan import HostPlan, Plan
+from remediate.playbook import Playbook, PlaybookLibrary
 from remediate.reasons import in_language
+from remediate.render import Renderer, build_plan
 from remediate.report import LiveProgress
 from remediate.results import RunReport
 from remediate.secret import Secret
-from remediate.status import AUTO, HostStatus, ReadStop, name_playbooks, read_fleet_status
+from remediate.status import HostStatus, read_status
 from remediate.transport import (
     PASSWORD_ENV,
     USERNAME_ENV,
@@ -44,8 +46,20 @@ from remediate.transport import (
     Credentials,
     Session,
     credential_secrets,
+    secrets_in,
 )
 from remediate.values import RunValues
+
+WORDS = {
+    "en": {
+        "reading": "auto: reading the licence of {count} host(s) to choose each one's playbook",
+        "group": "  {code} ({title}): {count} host(s)",
+    },
+    "ja": {
+        "reading": "auto: {count} 台のホストのライセンス状態を読み取り、ホストごとにプレイブックを選びます",
+        "group": "  {code} ({title}): {count} 台",
+    },
+}
 
 # Asks the person at the terminal: (question, hide what is typed) -> the answer. None: nobody to ask.
 Prompt = Callable[[str, bool], str]
@@ -118,11 +132,13 @@ class LiveOptions:
 
 @dataclass
 class LiveRun:
-    """What a live run produced: the report, the redactor that masks its secrets, where its audit log is."""
+    """What a live run produced: the report, the redactor that masks its secrets, where its audit log is, and
+    (run auto) the licence reads that chose each host's playbook."""
 
     report: RunReport
     redactor: Redactor
     audit_path: Path
+    statuses: list[HostStatus] = field(default_factory=list)
 
 
 @dataclass
@@ -189,20 +205,24 @@ def prepare_connection(
     return ask_credentials(needs_password=not auths <= {"kerberos", "certificate"}, prompt=prompt)
 
 
-def connector(connection: ConnectionOptions, credentials: Credentials | None) -> Callable[[Host], Session]:
+def connector(connection: ConnectionOptions, credentials: Credentials | None) -> Connect:
     """How a run opens a Session on a host: these connection settings, these credentials."""
     return lambda host: Session(host, connection, credentials)
+
+
+def run_redactor(host_plans: Sequence[HostPlan], credential_secrets: Sequence[Secret]) -> Redactor:
+    """The redactor of a live run: every secret among its steps' raw parameters, and the credentials'."""
+    secrets = [found for plan in host_plans for step in plan.steps for found in secrets_in(step.parameters)]
+    return Redactor([*secrets, *credential_secrets])
 
 
 # --- reading licences ---------------------------------------------------------------------------------------
 
 
-def read_licences(
-    hosts: Sequence[Host], connect: Callable[[Host], Session], options: EngineOptions
-) -> list[HostStatus]:
+def read_licences(hosts: Sequence[Host], connect: Connect, options: EngineOptions) -> list[HostStatus]:
     """Every host's licence, read-only. Ctrl-C: raises ReadsInterrupted once the reads in flight finished
     (first press) or at once (second press)."""
-    stop = ReadStop()
+    stop = TwoPressStop()
 
     def pressed() -> None:  # the first Ctrl-C lets the reads in flight finish, the second abandons them
         if not stop.press():
@@ -210,9 +230,7 @@ def read_licences(
             write_from_handler(note)
 
     with on_ctrl_c(pressed):
-        statuses = read_fleet_status(
-            hosts, connect, forks=options.forks, attempts=options.transient_attempts, stop=stop
-        )
+        statuses = read_status(hosts, connect, forks=options.forks, attempts=options.transient_attempts, stop=stop)
     if stop.stopped:
         raise ReadsInterrupted(abandoned=stop.abandoned.is_set())
     return statuses
@@ -283,6 +301,16 @@ def run_plan(
     return LiveRun(report, redactor, Path(path))
 
 
+def values_for(run_values: RunValues, playbook: Playbook) -> RunValues:
+    """Of the run's values, those this playbook declares (auto runs several playbooks with one set)."""
+    declared = set(playbook.parameters)
+    return dataclasses.replace(
+        run_values,
+        settings={name: value for name, value in run_values.settings.items() if name in declared},
+        secrets={name: value for name, value in run_values.secrets.items() if name in declared},
+    )
+
+
 def run_auto_fleet(
     hosts: Sequence[Host],
     library: PlaybookLibrary,
@@ -295,22 +323,52 @@ def run_auto_fleet(
     progress: bool = True,
     allow: Sequence[str] = (),
     arguments: Sequence[str] = (),
+    credentials: Credentials | None = None,
+    sleep: Callable[[float], None] | None = None,
+    on_read: Callable[[list[HostStatus]], None] | None = None,
 ) -> LiveRun:
-    """`remediate run auto`: read each host's licence, pick the playbook of the code it reports, run all as
-    one run. Ctrl-C during the reads raises ReadsInterrupted (nothing changed, no audit log begun)."""
+    """`remediate run auto`: read each host's licence, pick the playbook of the code it reports (diagnosis.py),
+    run all as one audited run. Every plan is rendered (and every value checked) before the first change; the
+    licence reads are recorded in the audit log.
+
+    credentials: use these instead of the environment or the prompt (the demo's sandbox account).
+    sleep: how the engine waits between retries (None: really wait). on_read: called with the licence reads
+    before the run starts (the demo shows them). Ctrl-C during the reads raises ReadsInterrupted (nothing
+    changed, no audit log begun).
+    """
     if settings.rerun_failed:
         raise UsageError("--rerun-failed needs the error code of the earlier run, not auto")
     options = settings.engine(language)
     connection = settings.connection()
-    credentials = prepare_connection(connection, hosts, console, prompt)
-    path = settings.audit_file or audit_log.default_path(AUTO)
-    words = in_language(AUTO_WORDS, language)
+    if credentials is None:
+        credentials = prepare_connection(connection, hosts, console, prompt)
+    path = Path(settings.audit_file or audit_log.default_path(AUTO))
+    words = in_language(WORDS, language)
     console.print(Text(words["reading"].format(count=len(hosts))))
     connect = connector(connection, credentials)
     statuses = read_licences(hosts, connect, options)
-    result = run_auto(
-        hosts, library, connect, run_values, audit_path=Path(path), options=options, console=console,
-        progress=progress, credential_secrets=credential_secrets(credentials),
-        allow=allow, arguments=arguments, statuses=statuses,
-    )
-    return LiveRun(result.report, result.redactor, Path(path))
+    name_playbooks(statuses, library.find)
+    if on_read is not None:
+        on_read(statuses)
+    choice = choose_playbooks(statuses, library.find)
+    renderer = Renderer.for_library(library)
+    plans = [
+        build_plan(playbook, group, values_for(run_values, playbook), renderer, code=code, allow=allow)
+        for code, (playbook, group) in choice.groups.items()
+    ]
+    for plan in plans:
+        title = plan.playbook.title.get(language)
+        console.print(Text(words["group"].format(code=plan.playbook.code, title=title, count=len(plan.hosts))))
+    host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
+    redactor = run_redactor(host_plans, credential_secrets(credentials))
+    with AuditLog(path, redactor) as log, LiveProgress(len(hosts), console=console, enabled=progress) as bar:
+        engine = Engine(connect, log, options, observer=bar, sleep=sleep)
+        report = engine.run_hosts(
+            host_plans,
+            code=AUTO,
+            arguments=arguments,
+            decided=choice.decided,
+            order=[host.label for host in hosts],
+            prelude=[(STATUS, status.to_dict()) for status in statuses],
+        )
+    return LiveRun(report, redactor, path, list(statuses))

@@ -2,43 +2,28 @@
 
 Nothing is changed and no playbook is chosen: each host runs one read of `SoftwareLicensingProduct` /
 `SoftwareLicensingService` and reports its LicenseStatus, the HRESULT keeping it from Licensed, and the facts
-the template collects. `remediate run auto` uses the same read to pick each host's playbook.
+the template collects. `remediate run auto` uses the same read to pick each host's playbook (diagnosis.py);
+status_view.py shows it.
 """
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import tenacity
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from remediate import resources
-from remediate.audit import Redactor
 from remediate.codes import ErrorCode, code_info
+from remediate.connector import Connect, transient_retrying
 from remediate.errors import TransportError
+from remediate.interrupt import TwoPressStop
 from remediate.inventory import Host
-from remediate.playbook import Playbook
-from remediate.reasons import Localized, Reason, in_language
+from remediate.pool import HostPool
 from remediate.render import Renderer
-from remediate.results import (
-    ExitCategory,
-    HostReport,
-    Outcome,
-    ScriptRun,
-    StepResult,
-    computer_name_in,
-    host_label,
-)
-
-AUTO = "auto"
+from remediate.results import ExitCategory, StepResult, computer_name_in, host_label
 
 STATUS_TEMPLATE = "license-state.ps1.j2"
 STATUS_TIMEOUT_S = 120.0
@@ -65,14 +50,6 @@ STATE_NAMES_JA = {
     "unknown": "不明",
     "no product key": "プロダクト キーなし",
 }
-
-
-class StatusSession(Protocol):
-    def open(self) -> Any: ...
-
-    def close(self) -> None: ...
-
-    def run(self, script: str, parameters: Mapping[str, Any], timeout_s: float) -> ScriptRun: ...
 
 
 @dataclass
@@ -167,17 +144,6 @@ def status_script() -> str:
     return template.render(options={}, step={"id": "status", "phase": "detect"})
 
 
-def read_fleet_status(
-    hosts: Sequence[Host],
-    connect: Callable[[Host], StatusSession],
-    forks: int = 10,
-    attempts: int = 4,
-    stop: ReadStop | None = None,
-) -> list[HostStatus]:
-    """Every host's licence through the license-state template (what `remediate status` shows)."""
-    return read_status(hosts, connect, status_script(), forks=forks, attempts=attempts, stop=stop)
-
-
 def fleet_category(statuses: Sequence[HostStatus]) -> ExitCategory:
     """`remediate status`'s exit: OK when every host is Licensed, UNREACHABLE when none answered, else FAILED."""
     if statuses and all(status.unreachable for status in statuses):
@@ -185,132 +151,9 @@ def fleet_category(statuses: Sequence[HostStatus]) -> ExitCategory:
     return ExitCategory.OK if all(status.licensed for status in statuses) else ExitCategory.FAILED
 
 
-def name_playbooks(statuses: Sequence[HostStatus], find: Callable[[ErrorCode], Playbook | None]) -> None:
-    """Set each status's `playbook`: the one that handles the code keeping the host from Licensed."""
-    for status in statuses:
-        playbook = find(status.code) if status.code is not None and not status.licensed else None
-        status.playbook = playbook.code if playbook is not None else None
-
-
-WORDS = {  # the status table in the user's language
-    "en": {
-        "title": "licence state of {count} host(s)",
-        "columns": ("host", "state", "code", "meaning", "playbook", "grace", "edition", "key", "KMS"),
-        "licensed": "{licensed} of {count} licensed",
-        "discovered": "{name} (discovered)",
-    },
-    "ja": {
-        "title": "{count} 台のホストのライセンス状態",
-        "columns": ("ホスト", "状態", "コード", "意味", "プレイブック", "猶予", "エディション", "キー", "KMS"),
-        "licensed": "{count} 台中 {licensed} 台がライセンス認証済み",
-        "discovered": "{name} (DNS で検出)",
-    },
-}
-
-
 def edition(product_name: str) -> str:
     """`Windows(R), ServerStandard edition` -> `ServerStandard` (the rest is the same on every row)."""
     return product_name.removeprefix("Windows(R), ").removesuffix(" edition")
-
-
-WIDE = 150  # narrower than this, the status table leaves out the meaning column
-MEANING = 3  # its position in WORDS[...]["columns"]
-
-
-def print_status(
-    statuses: Sequence[HostStatus], console: Console, redactor: Redactor | None = None, language: str = "en"
-) -> None:
-    """The `remediate status` table: one row per host, then how many are licensed. A column no host has a
-    value for is left out (a fleet that cannot be reached has no edition, key or KMS host to show)."""
-    redactor = redactor or Redactor()
-    words = in_language(WORDS, language)
-    rows = []
-    for status in statuses:
-        data = status.data
-        kms = str(data.get("kms_machine") or "")
-        if not kms and data.get("discovered_kms_machine"):
-            kms = str(words["discovered"]).format(name=data["discovered_kms_machine"])
-        rows.append((
-            status.label,
-            STATE_NAMES_JA.get(status.state, status.state) if language == "ja" else status.state,
-            str(status.code or ""),
-            status.error or status.meaning(language),
-            str(status.playbook or ""),
-            grace_text(status.grace_minutes, language),
-            edition(str(data.get("name") or "")),
-            str(data.get("partial_product_key") or ""),
-            str(kms),
-        ))
-    columns = list(words["columns"])
-    shown = [number for number in range(len(columns)) if number < 2 or any(row[number] for row in rows)]
-    if console.width < WIDE:
-        shown.remove(MEANING)  # the code's meaning is one `remediate explain CODE` away; the row stays readable
-    table = Table(title=str(words["title"]).format(count=len(statuses)), title_justify="left")
-    for number in shown:
-        table.add_column(columns[number])
-    for row in rows:
-        table.add_row(*(Text(redactor.text(row[number]), overflow="fold") for number in shown))
-    console.print(table)
-    licensed = sum(1 for status in statuses if status.licensed)
-    console.print(Text(str(words["licensed"]).format(licensed=licensed, count=len(statuses))))
-
-
-def grace_text(minutes: int | None, language: str = "en") -> str:
-    """GracePeriodRemaining for a person: `29 d 23 h`, `5 h 12 min`, `40 min`; empty when none is left or known."""
-    if not minutes or minutes <= 0:
-        return ""
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    if language == "ja":
-        units = ("日", "時間", "分")
-        parts = [(days, units[0]), (hours, units[1])] if days else [(hours, units[1]), (mins, units[2])]
-        return " ".join(f"{value}{unit}" for value, unit in parts if value) or f"{mins}分"
-    parts = [(days, "d"), (hours, "h")] if days else [(hours, "h"), (mins, "min")]
-    return " ".join(f"{value} {unit}" for value, unit in parts if value) or f"{mins} min"
-
-
-def status_csv(statuses: Sequence[HostStatus], redactor: Redactor | None = None) -> str:
-    """`remediate status --output csv`: a header, then one row per host (HostStatus.to_row), masked."""
-    redactor = redactor or Redactor()
-    rows = [status.to_row() for status in statuses]
-    columns = list(rows[0]) if rows else list(HostStatus(Host("-")).to_row())
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: "" if value is None else redactor.text(_cell(value)) for key, value in row.items()})
-    return buffer.getvalue()
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _transient(error: BaseException) -> bool:
-    return isinstance(error, TransportError) and error.transient
-
-
-class ReadStop:
-    """Ctrl-C for a fleet read. The first press (finish()) starts no new read and cuts retry waits short; the
-    reads in flight finish. The second (abandon()) stops waiting for them: read_status returns at once."""
-
-    def __init__(self) -> None:
-        self.finishing = threading.Event()
-        self.abandoned = threading.Event()
-
-    def press(self) -> bool:
-        """One Ctrl-C; True when it abandons the reads in flight. Safe to call from a signal handler."""
-        if self.finishing.is_set():
-            self.abandoned.set()
-            return True
-        self.finishing.set()
-        return False
-
-    @property
-    def stopped(self) -> bool:
-        return self.finishing.is_set()
 
 
 NOT_READ = "not read: interrupted"
@@ -319,35 +162,27 @@ SCRIPT_FAILED = "script: "  # how `HostStatus.error` begins when the licence scr
 
 def read_status(
     hosts: Sequence[Host],
-    connect: Callable[[Host], StatusSession],
-    script: str,
+    connect: Connect,
+    script: str | None = None,
     forks: int = 10,
     attempts: int = 4,
     backoff_s: float = 1.0,
-    stop: ReadStop | None = None,
+    stop: TwoPressStop | None = None,
 ) -> list[HostStatus]:
-    """Read every host's licence, `forks` at a time; transient faults retried with backoff and jitter.
+    """Read every host's licence (the license-state template unless `script` is given), `forks` at a time
+    (pool.py); transient faults retried with backoff and jitter.
 
-    The reads run in daemon threads, so after stop.abandon() nothing waits for a read still in flight (a host
-    that never answers), not even the interpreter on its way out. A host whose read was not made or not
-    finished because of the stop gets a status with error NOT_READ.
+    The first press of `stop` starts no new read and cuts retry waits short; the second stops waiting for the
+    reads in flight. A host whose read was not made or not finished because of the stop gets a status with
+    error NOT_READ.
     """
-    stop = stop or ReadStop()
-    found: dict[int, HostStatus] = {}
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-    taken = iter(range(len(hosts)))
+    stop = stop or TwoPressStop()
+    text = script if script is not None else status_script()
 
-    def pause(seconds: float) -> None:
-        stop.finishing.wait(seconds)  # Ctrl-C cuts a backoff short
-
-    def one(host: Host) -> HostStatus:
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(_transient),
-            stop=tenacity.stop_after_attempt(max(1, attempts)) | tenacity.stop_when_event_set(stop.finishing),
-            wait=tenacity.wait_exponential(multiplier=backoff_s, max=30) + tenacity.wait_random(0, backoff_s),
-            sleep=pause,
-            reraise=True,
+    def read(index: int, host: Host) -> HostStatus:
+        retrying = transient_retrying(
+            tenacity.stop_after_attempt(max(1, attempts)) | tenacity.stop_when_event_set(stop.finishing),
+            initial_s=backoff_s, max_s=30, sleep=stop.pause,
         )
         try:
             for attempt in retrying:
@@ -355,7 +190,7 @@ def read_status(
                     session = connect(host)
                     session.open()
                     try:
-                        run = session.run(script, {}, STATUS_TIMEOUT_S)
+                        run = session.run(text, {}, STATUS_TIMEOUT_S)
                     finally:
                         session.close()
         except TransportError as error:
@@ -364,94 +199,5 @@ def read_status(
             return HostStatus(host, result=run.result, error=f"{SCRIPT_FAILED}{run.script_error}")
         return HostStatus(host, result=run.result)
 
-    def work() -> None:
-        while True:
-            with lock:
-                index = None if stop.stopped or failures else next(taken, None)
-            if index is None:
-                return
-            try:
-                status = one(hosts[index])
-            except BaseException as error:  # re-raised by the caller's thread
-                with lock:
-                    failures.append(error)
-                return
-            with lock:
-                found[index] = status
-
-    workers = [
-        threading.Thread(target=work, name=f"remediate-status-{number}", daemon=True)
-        for number in range(max(1, min(forks, len(hosts) or 1)))
-    ]
-    for worker in workers:
-        worker.start()
-    while not stop.abandoned.is_set() and any(worker.is_alive() for worker in workers):
-        stop.abandoned.wait(0.05)  # the main thread stays free to take Ctrl-C
-    with lock:
-        if failures:
-            raise failures[0]
-        return [found.get(index) or HostStatus(host, error=NOT_READ) for index, host in enumerate(hosts)]
-
-
-@dataclass
-class AutoChoice:
-    """What `run auto` does with each host after reading its licence."""
-
-    groups: dict[ErrorCode, tuple[Playbook, list[Host]]]  # playbook code -> the playbook and its hosts
-    decided: list[HostReport]  # licensed, unreachable, or no playbook for its code
-
-
-def choose_playbooks(
-    statuses: Sequence[HostStatus], find: Callable[[ErrorCode], Playbook | None]
-) -> AutoChoice:
-    """Each host's playbook from the code its licence reports now (a playbook's `also` codes count)."""
-    choice = AutoChoice(groups={}, decided=[])
-    for status in statuses:
-
-        def decided(outcome: Outcome, why: Reason, status: HostStatus = status) -> None:
-            choice.decided.append(
-                HostReport(
-                    host=status.host.label,
-                    code=AUTO,
-                    outcome=outcome,
-                    code_before=status.code,
-                    why=why,
-                    computer_name=status.computer_name,
-                )
-            )
-
-        if status.unreachable:
-            decided(
-                Outcome.UNREACHABLE,
-                Reason("status_unreachable", error=status.error)
-                if status.error
-                else Reason("status_unreachable_unknown"),
-            )
-        elif status.licensed:
-            decided(Outcome.HEALTHY, Reason("licensed"))
-        elif status.code is None:
-            state = Localized(status.state, STATE_NAMES_JA.get(status.state, status.state))
-            decided(Outcome.ESCALATE, Reason("no_code", state=state, detail=_read_error(status)))
-        else:
-            playbook = find(status.code)
-            if playbook is None:
-                meaning = (
-                    Localized(status.meaning("en"), status.meaning("ja")) if status.meaning() else Reason("look")
-                )
-                decided(Outcome.ESCALATE, Reason("no_playbook", code=str(status.code), meaning=meaning))
-            else:
-                choice.groups.setdefault(playbook.code, (playbook, []))[1].append(status.host)
-    return choice
-
-
-def _read_error(status: HostStatus) -> Reason | str:
-    """Why a licence that gave no code was not read, as the part a reason adds ("" when nothing failed)."""
-    if not status.error:
-        return ""
-    if status.error == NOT_READ:
-        error: Reason | str = Reason("status_not_read")
-    elif status.error.startswith(SCRIPT_FAILED):
-        error = Reason("status_script", error=status.error.removeprefix(SCRIPT_FAILED))
-    else:
-        error = status.error
-    return Reason("detail", detail=error)
+    done = HostPool(hosts, read, forks=forks, stop=stop, name="remediate-status").run().done
+    return [done.get(index) or HostStatus(host, error=NOT_READ) for index, host in enumerate(hosts)]

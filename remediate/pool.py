@@ -1,0 +1,152 @@
+"""The one bounded-concurrency runner over hosts: `forks` workers, a two-press stop, a per-host deadline hook.
+
+    pool = HostPool(hosts, work, forks=10, stop=stop, name="remediate-host")
+    ran = pool.run()          # ran.done: index -> result; after an abandon, ran.given_up / ran.untaken
+
+Workers are daemon threads, so after an abandon nothing waits for work still in flight (a host that never
+answers), not even the interpreter on its way out. The calling thread only waits, so it stays free to take
+Ctrl-C (see interrupt.py). This is the only place in the core that starts worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from remediate.interrupt import TwoPressStop
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+POLL_S = 0.05  # how often the waiting thread looks at the stop and the deadlines
+
+
+@dataclass
+class PoolRun(Generic[R]):
+    """What a pool run produced. After an abandon, `given_up` holds the items that were in flight (their
+    results, should they come, are dropped) and `untaken` those no worker took."""
+
+    done: dict[int, R] = field(default_factory=dict)
+    given_up: list[int] = field(default_factory=list)
+    untaken: list[int] = field(default_factory=list)
+
+
+class HostPool(Generic[T, R]):
+    """Runs `work(index, item)` for every item, at most `forks` at a time.
+
+    finish(index, result): called under `lock` as an item's result is kept, atomically with the item leaving
+    the in-flight set, so that an abandon never also reports an item that has just finished.
+    take_after_stop: keep taking items after the first press (the engine does, to record each host as not
+    started); otherwise the first press stops taking.
+    on_abandon(given_up, untaken): called under `lock` when the run is abandoned, before run() returns.
+    deadline_s / on_deadline(index): called once, from the waiting thread, for an item in flight longer than
+    deadline_s.
+    A worker that raises stops every worker from taking new items; run() re-raises it once the items in
+    flight are done (or at once, after an abandon).
+    """
+
+    def __init__(
+        self,
+        items: Sequence[T],
+        work: Callable[[int, T], R],
+        *,
+        forks: int,
+        stop: TwoPressStop,
+        name: str,
+        finish: Callable[[int, R], None] | None = None,
+        take_after_stop: bool = False,
+        on_abandon: Callable[[list[int], list[int]], None] | None = None,
+        deadline_s: float | None = None,
+        on_deadline: Callable[[int], None] | None = None,
+        lock: threading.RLock | None = None,
+    ) -> None:
+        self.items = items
+        self.work = work
+        self.forks = max(1, min(forks, len(items) or 1))
+        self.stop = stop
+        self.name = name
+        self.finish = finish
+        self.take_after_stop = take_after_stop
+        self.on_abandon = on_abandon
+        self.deadline_s = deadline_s
+        self.on_deadline = on_deadline
+        self.lock = lock or threading.RLock()
+        self._next = 0
+        self._started: dict[int, float] = {}  # in flight: index -> when its work began (monotonic)
+        self._expired: set[int] = set()
+        self._given_up: set[int] = set()
+        self._error: BaseException | None = None
+        self._run: PoolRun[R] = PoolRun()
+
+    def in_flight(self) -> list[int]:
+        with self.lock:
+            return sorted(self._started)
+
+    def run(self) -> PoolRun[R]:
+        workers = [
+            threading.Thread(target=self._worker, name=f"{self.name}-{number}", daemon=True)
+            for number in range(self.forks)
+        ]
+        for worker in workers:
+            worker.start()
+        while not self.stop.abandoned.is_set() and any(worker.is_alive() for worker in workers):
+            self.stop.abandoned.wait(POLL_S)
+            self._check_deadlines()
+        with self.lock:
+            if self.stop.abandoned.is_set():
+                self._abandon()
+            if self._error is not None:
+                raise self._error
+            return self._run
+
+    def _take(self) -> int | None:
+        with self.lock:
+            if self.stop.abandoned.is_set() or self._error is not None or self._next >= len(self.items):
+                return None
+            if self.stop.stopped and not self.take_after_stop:
+                return None
+            index = self._next
+            self._next += 1
+            self._started[index] = time.monotonic()
+            return index
+
+    def _worker(self) -> None:
+        while (index := self._take()) is not None:
+            try:
+                result = self.work(index, self.items[index])
+                with self.lock:
+                    if index in self._given_up:
+                        return
+                    if self.finish is not None:
+                        self.finish(index, result)
+                    self._run.done[index] = result
+                    del self._started[index]
+            except BaseException as error:  # re-raised by the waiting thread
+                with self.lock:
+                    self._error = self._error or error
+                    self._started.pop(index, None)
+                return
+
+    def _abandon(self) -> None:
+        given_up = sorted(self._started)
+        untaken = list(range(self._next, len(self.items)))
+        self._given_up.update(given_up)
+        self._started.clear()
+        self._next = len(self.items)
+        self._run.given_up, self._run.untaken = given_up, untaken
+        if self.on_abandon is not None:
+            self.on_abandon(given_up, untaken)
+
+    def _check_deadlines(self) -> None:
+        if self.deadline_s is None or self.on_deadline is None:
+            return
+        now = time.monotonic()
+        with self.lock:
+            late = [index for index, began in self._started.items()
+                    if now - began > self.deadline_s and index not in self._expired]
+            self._expired.update(late)
+        for index in late:
+            self.on_deadline(index)

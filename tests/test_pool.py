@@ -1,0 +1,115 @@
+"""The fleet runner: bounded concurrency, the two-press stop, worker errors, the deadline hook."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from remediate.interrupt import TwoPressStop
+from remediate.pool import HostPool
+
+
+def test_never_more_than_forks_items_at_once_and_every_item_done_once() -> None:
+    lock = threading.Lock()
+    running = 0
+    most = 0
+    seen: list[int] = []
+
+    def work(index: int, item: str) -> str:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.01)
+        with lock:
+            running -= 1
+            seen.append(index)
+        return item.upper()
+
+    items = [f"h{n}" for n in range(30)]
+    ran = HostPool(items, work, forks=4, stop=TwoPressStop(), name="t").run()
+    assert most == 4
+    assert sorted(seen) == list(range(30))
+    assert ran.done == {n: f"H{n}" for n in range(30)}
+    assert ran.given_up == [] and ran.untaken == []
+
+
+def test_first_press_stops_taking_and_lets_the_items_in_flight_finish() -> None:
+    stop = TwoPressStop()
+    started = threading.Event()
+
+    def work(index: int, item: int) -> int:
+        started.set()
+        time.sleep(0.2)
+        return item
+
+    pool = HostPool(list(range(10)), work, forks=2, stop=stop, name="t")
+    threading.Thread(target=lambda: (started.wait(), stop.press())).start()
+    ran = pool.run()
+    assert 1 <= len(ran.done) <= 2  # the ones in flight at the press finished and were kept
+    assert ran.given_up == [] and ran.untaken == []
+
+
+def test_second_press_returns_at_once_and_drops_what_is_still_in_flight() -> None:
+    stop = TwoPressStop()
+    release = threading.Event()
+    given: list[tuple[list[int], list[int]]] = []
+    finished: list[int] = []
+
+    def work(index: int, item: int) -> int:
+        if index == 0:
+            return item
+        release.wait(5)  # a host that does not answer
+        return item
+
+    pool = HostPool(
+        list(range(5)), work, forks=2, stop=stop, name="t",
+        finish=lambda index, result: finished.append(index),
+        on_abandon=lambda in_flight, untaken: given.append((in_flight, untaken)),
+    )
+
+    def press_twice() -> None:
+        while len(pool.in_flight()) < 2:
+            time.sleep(0.01)
+        stop.press()
+        stop.press()
+
+    threading.Thread(target=press_twice).start()
+    began = time.monotonic()
+    ran = pool.run()
+    assert time.monotonic() - began < 2
+    release.set()
+    time.sleep(0.1)  # the abandoned worker's late result must not be kept
+    assert ran.done == {0: 0}
+    assert given == [(ran.given_up, ran.untaken)]
+    assert sorted(ran.given_up + ran.untaken + list(ran.done)) == list(range(5))
+    assert set(finished) == {0}
+
+
+def test_a_worker_error_stops_taking_and_is_raised_to_the_caller() -> None:
+    taken: list[int] = []
+
+    def work(index: int, item: int) -> int:
+        taken.append(index)
+        if index == 1:
+            raise OSError("disk full")
+        time.sleep(0.01)
+        return item
+
+    with pytest.raises(OSError, match="disk full"):
+        HostPool(list(range(50)), work, forks=2, stop=TwoPressStop(), name="t").run()
+    assert len(taken) < 10
+
+
+def test_the_deadline_hook_names_an_item_in_flight_too_long_once() -> None:
+    late: list[int] = []
+
+    def work(index: int, item: float) -> float:
+        time.sleep(item)
+        return item
+
+    HostPool([0.0, 0.4, 0.0], work, forks=3, stop=TwoPressStop(), name="t", deadline_s=0.15,
+             on_deadline=late.append).run()
+    assert late == [1]
