@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from remediate.audit import STATUS, AuditLog, Redactor
+from remediate.audit import STATUS, AuditLog
 from remediate.engine import Connect, Engine, EngineOptions
 from remediate.inventory import Host
 from remediate.plan import HostPlan
@@ -30,9 +30,8 @@ from remediate.reasons import in_language
 from remediate.render import Renderer, build_plan
 from remediate.report import LiveProgress
 from remediate.results import RunReport
-from remediate.secret import Secret
+from remediate.secret import Redactor, Secret, secrets_in
 from remediate.status import AUTO, HostStatus, choose_playbooks, name_playbooks
-from remediate.transport import secrets_in
 from remediate.values import RunValues
 
 WORDS = {

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from remediate.audit import Redactor, VerifyResult, default_path, verify
+from remediate.audit import VerifyResult, default_path, verify
 from remediate.auto import run_auto
 from remediate.engine import EngineOptions
 from remediate.inventory import load_hosts
@@ -25,7 +25,7 @@ from remediate.report import print_summary
 from remediate.results import RunReport
 from remediate.sandbox.fleet import Fleet, generate_password
 from remediate.sandbox.scenario import BuiltFleet, build
-from remediate.secret import Secret
+from remediate.secret import Redactor, Secret
 from remediate.status import AUTO, HostStatus, name_playbooks, print_status, read_fleet_status
 from remediate.transport import ConnectionOptions, Credentials
 from remediate.values import RunValues

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.text import Text
 
 from remediate import audit as audit_log
-from remediate.audit import AuditLog, Redactor
+from remediate.audit import AuditLog
 from remediate.auto import WORDS as AUTO_WORDS
 from remediate.auto import run_auto, run_redactor
 from remediate.duration import duration_seconds
@@ -35,7 +35,7 @@ from remediate.playbook import PlaybookLibrary
 from remediate.reasons import in_language
 from remediate.report import LiveProgress
 from remediate.results import RunReport
-from remediate.secret import Secret
+from remediate.secret import Redactor, Secret
 from remediate.status import AUTO, HostStatus, ReadStop, name_playbooks, read_fleet_status
 from remediate.transport import (
     PASSWORD_ENV,

@@ -21,7 +21,6 @@ from rich.table import Table
 from rich.text import Text
 
 from remediate import resources
-from remediate.audit import Redactor
 from remediate.codes import ErrorCode, code_info
 from remediate.errors import TransportError
 from remediate.inventory import Host
@@ -37,6 +36,7 @@ from remediate.results import (
     computer_name_in,
     host_label,
 )
+from remediate.secret import Redactor
 
 AUTO = "auto"
 
