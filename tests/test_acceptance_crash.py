@@ -21,6 +21,8 @@ import pytest
 
 from remediate import audit
 
+pytestmark = pytest.mark.slow  # separate processes against a fleet
+
 SCENARIO = """
 name: crash
 description: Hosts with stale KMS records in their DNS cache, behind a slow network.

@@ -235,6 +235,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_a_writer_killed_mid_run_leaves_a_verifiable_log(tmp_path: Path) -> None:
     path = tmp_path / "killed.jsonl"
     process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], env=dict(os.environ))

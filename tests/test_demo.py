@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 from reason_text import english_left, has_japanese
 
@@ -48,6 +49,7 @@ def section(output: str, start: str, end: str | None) -> str:
     return "\n".join(lines[first:last])
 
 
+@pytest.mark.slow
 def test_the_demo_shows_status_then_runs_auto_on_a_mixed_fleet(tmp_path: Path) -> None:
     result = demo(tmp_path)
     assert result.exit_code == 0, result.output  # the run completed and its audit log verifies
@@ -96,6 +98,7 @@ def test_the_demo_shows_status_then_runs_auto_on_a_mixed_fleet(tmp_path: Path) -
     assert would in output
 
 
+@pytest.mark.slow
 def test_the_demo_speaks_japanese(tmp_path: Path) -> None:
     result = demo(tmp_path, "--lang", "ja")
     assert result.exit_code == 0, result.output

@@ -113,6 +113,7 @@ def run_guarded(tmp_path: Path, args: list[str]) -> subprocess.CompletedProcess[
     )
 
 
+@pytest.mark.slow
 def test_the_guard_stops_a_process_that_resolves_a_name(tmp_path: Path) -> None:
     # Proves the guard below is armed: a process that only looks a name up is stopped.
     result = run_guarded(tmp_path, ["-c", "import socket; socket.getaddrinfo('localhost', 5985)"])
@@ -120,6 +121,7 @@ def test_the_guard_stops_a_process_that_resolves_a_name(tmp_path: Path) -> None:
     assert "NETWORK ATTEMPT: socket.getaddrinfo" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_dry_run_in_a_fresh_process_touches_no_network(tmp_path: Path, hosts: Path) -> None:
     result = run_guarded(tmp_path, ["-m", "remediate", *dry_run_args(hosts)])
     assert "NETWORK ATTEMPT" not in result.stderr

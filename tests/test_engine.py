@@ -442,6 +442,45 @@ def test_a_stop_request_finishes_in_flight_steps_and_starts_nothing(lab_factory:
     assert audit.read_events(path)[-1]["interrupted"] is True
 
 
+@pytest.mark.parametrize(
+    ("steps", "outcome", "why", "ran"),
+    [
+        (
+            (step("slow-detect", "detect", "slow-fix"), step("fix", "fix"), step("verify", "verify")),
+            Outcome.SKIPPED,
+            "interrupted during detect: nothing was changed",
+            ["slow-fix"],
+        ),
+        (
+            (step("detect", "detect"), step("slow-fix", "fix"), step("second-fix", "fix", "fix")),
+            Outcome.FAILED,
+            "interrupted before fix step second-fix: not verified",
+            ["detect", "slow-fix"],
+        ),
+        (
+            (step("detect", "detect"), step("fix", "fix"), step("slow-verify", "verify", "slow-fix")),
+            Outcome.FAILED,
+            "interrupted during verify: not verified",
+            ["detect", "fix", "slow-fix"],
+        ),
+    ],
+    ids=["during-detect", "between-fixes", "during-verify"],
+)
+def test_a_stop_request_tells_where_the_host_stopped_and_whether_it_was_changed(
+    lab_factory: Any, tmp_path: Path, steps: tuple[PlannedStep, ...], outcome: Outcome, why: str, ran: list[str]
+) -> None:
+    lab = lab_factory({"A": Machine(slow_fix_s=0.8)})
+    with AuditLog(tmp_path / "a.jsonl") as log:
+        engine = Engine(lambda host: Session(host, lab.connection, lab.credentials), log, EngineOptions())
+        threading.Timer(0.4, engine.request_stop).start()  # while the slow step runs
+        report = engine.run(lab.plan(steps))
+    (host,) = report.hosts
+    assert (host.outcome, host.reason) == (outcome, why)
+    assert lab.machines["A"].calls == ran  # the step in flight finished; nothing began after the stop
+    japanese = host.reason_in("ja")
+    assert has_japanese(japanese) and not english_left(japanese)
+
+
 def test_without_verify_steps_a_failed_fix_is_not_reported_fixed(lab_factory: Any, tmp_path: Path) -> None:
     lab = lab_factory({"A": Machine(code=F074)})
     steps = (step("detect", "detect"), step("fix-broken", "fix"))

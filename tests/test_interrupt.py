@@ -11,9 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from remediate import audit
 from remediate.sandbox.fleet import Fleet
 from remediate.sandbox.scenario import build_hosts
+
+pytestmark = pytest.mark.slow  # every test runs the console script against a fleet
 
 PASSWORD = "Sbx-interrupt-tests-9a"  # one password per process: the sandbox's NTLM user file is shared
 

@@ -103,6 +103,7 @@ def test_a_live_run_fixes_the_fleet_and_writes_every_report(
     assert shown.exit_code == 0 and shown.output.count("run 0xC004F074") == 2
 
 
+@pytest.mark.slow
 def test_no_key_or_password_appears_in_any_output(tmp_path: Path) -> None:
     scenario = tmp_path / "bad-keys.yaml"
     scenario.write_text(BAD_KEYS, encoding="utf-8")
@@ -180,6 +181,7 @@ def test_audit_verify_reports_tampering_with_exit_1(kms_moved: tuple[Fleet, Path
     assert bad.exit_code == 1 and "line 4" in bad.output
 
 
+@pytest.mark.slow
 def test_ctrl_c_finishes_in_flight_steps_and_exits_130(tmp_path: Path) -> None:
     scenario = tmp_path / "slow.yaml"
     scenario.write_text(SLOW, encoding="utf-8")
@@ -237,6 +239,7 @@ groups:
 """
 
 
+@pytest.mark.slow
 def test_rerun_failed_runs_only_the_hosts_that_did_not_finish_well(tmp_path: Path) -> None:
     scenario = tmp_path / "booting.yaml"
     scenario.write_text(BOOTING, encoding="utf-8")
@@ -294,6 +297,7 @@ groups:
 """
 
 
+@pytest.mark.slow
 def test_run_auto_picks_each_hosts_playbook_from_its_licence(tmp_path: Path) -> None:
     scenario = tmp_path / "auto.yaml"
     scenario.write_text(AUTO_MIX, encoding="utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from remediate.cli import main
@@ -14,6 +15,7 @@ from remediate.sandbox.scenario import build_hosts
 PASSWORD = "Sbx-live-status-tests-9a"
 
 
+@pytest.mark.slow
 def test_status_reads_every_host_and_exits_1_when_one_is_not_licensed(tmp_path: Path) -> None:
     with Fleet.start(build_hosts("kms-moved", 5, 0), auth="ntlm", password=PASSWORD) as fleet:
         hosts = fleet.write_hosts_file(tmp_path / "hosts.txt")
@@ -37,6 +39,7 @@ def test_status_reads_every_host_and_exits_1_when_one_is_not_licensed(tmp_path: 
     assert all(f"{address} ({name})" in text.output for address, name in names.items())
 
 
+@pytest.mark.slow
 def test_status_exits_0_when_every_host_is_licensed(tmp_path: Path) -> None:
     with Fleet.start(build_hosts("healthy", 3, 0), auth="ntlm", password=PASSWORD) as fleet:
         hosts = fleet.write_hosts_file(tmp_path / "hosts.txt")
@@ -68,6 +71,7 @@ groups:
 """
 
 
+@pytest.mark.slow
 def test_status_csv_and_json_name_each_hosts_playbook_grace_and_kms_host(tmp_path: Path) -> None:
     import csv
     import io

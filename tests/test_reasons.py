@@ -6,7 +6,6 @@ import io
 import json
 import re
 import string
-from pathlib import Path
 
 import pytest
 from reason_text import english_left, has_japanese
@@ -20,7 +19,6 @@ from remediate.report import print_summary, to_json
 from remediate.results import HostReport, Outcome, RunReport, StepResult
 from remediate.status import NOT_READ, HostStatus
 
-SOURCES = Path(__file__).parent.parent / "remediate"
 F074 = ErrorCode.parse("0xC004F074")
 
 

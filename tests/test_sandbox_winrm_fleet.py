@@ -19,6 +19,8 @@ from sandbox_winrm_engine import EchoEngine
 from remediate.sandbox.fleet import Fleet, HostSpec
 from remediate.sandbox.testing import StartFleet
 
+pytestmark = pytest.mark.slow  # every test starts a fleet
+
 FAST = {"operation_timeout": 2, "read_timeout": 5}
 
 

@@ -149,12 +149,14 @@ def kind_of(call: Any) -> TransportError:
     return caught.value
 
 
+@pytest.mark.slow
 def test_a_host_that_refuses_is_refused_and_transient() -> None:
     with fault_fleet(TransportFaults(refuse_connections=True)) as fleet:
         error = kind_of(lambda: open_and_run(fleet))
     assert error.kind == "refused" and error.transient and error.host and error.host.startswith("127.0.0.1:")
 
 
+@pytest.mark.slow
 def test_a_wrong_password_is_auth_and_never_printed() -> None:
     with fault_fleet(TransportFaults()) as fleet:
         error = kind_of(lambda: open_and_run(fleet, password="Wrong-Password-123"))
@@ -162,23 +164,27 @@ def test_a_wrong_password_is_auth_and_never_printed() -> None:
     assert "Wrong-Password-123" not in str(error) and "Wrong-Password-123" not in repr(error)
 
 
+@pytest.mark.slow
 def test_a_401_is_auth() -> None:
     with fault_fleet(TransportFaults(unauthorized=True)) as fleet:
         assert kind_of(lambda: open_and_run(fleet)).kind == "auth"
 
 
+@pytest.mark.slow
 def test_a_5xx_is_protocol_and_transient() -> None:
     with fault_fleet(TransportFaults(http_5xx_first=100)) as fleet:
         error = kind_of(lambda: open_and_run(fleet))
     assert (error.kind, error.transient) == ("protocol", True)
 
 
+@pytest.mark.slow
 def test_a_dropped_connection_is_transient() -> None:
     with fault_fleet(TransportFaults(drop_first=1)) as fleet:
         error = kind_of(lambda: open_and_run(fleet))
     assert (error.kind, error.transient) == ("protocol", True) and "dropped" in error.message
 
 
+@pytest.mark.slow
 def test_one_hung_receive_is_sent_again_and_the_step_completes() -> None:
     with fault_fleet(TransportFaults(hang_receive_first=1)) as fleet:
         options = ConnectionOptions(operation_timeout=1, receive_backoff=0.01)
@@ -193,6 +199,7 @@ def timed_step(session: Session, script: str, timeout_s: float) -> tuple[Transpo
     return error, time.monotonic() - began
 
 
+@pytest.mark.slow
 def test_a_host_that_never_answers_ends_in_a_timeout_when_the_step_timeout_says() -> None:
     # Every Receive hangs; pypsrp alone would send each one 6 times, waiting operation_timeout + 2 s each time.
     with fault_fleet(TransportFaults(hang_receive_first=100)) as fleet:
@@ -203,6 +210,7 @@ def test_a_host_that_never_answers_ends_in_a_timeout_when_the_step_timeout_says(
     assert 3 <= took < 4.5  # the step's timeout, plus at most the Signal that stops it
 
 
+@pytest.mark.slow
 def test_a_script_that_runs_too_long_is_stopped_and_the_session_goes_on() -> None:
     engine = ScriptedEngine("WS08")
     with Fleet.start([HostSpec("WS08", engine)], auth="ntlm", password=SANDBOX_PASSWORD) as fleet:
@@ -260,6 +268,7 @@ def test_a_host_that_accepts_tcp_but_never_answers_times_out_on_the_connection_t
     assert time.monotonic() - began < 2.5
 
 
+@pytest.mark.slow
 def test_the_shell_quota_is_quota_and_transient() -> None:
     with fault_fleet(TransportFaults(max_shells_per_user=1)) as fleet:
         host = host_of(fleet, "WS09")
@@ -274,6 +283,7 @@ def test_a_name_that_does_not_resolve_is_dns() -> None:
     assert error.kind == "dns" and not error.transient
 
 
+@pytest.mark.slow
 def test_https_verifies_the_certificate(tmp_path: Path) -> None:
     with fault_fleet(TransportFaults(), https=True) as fleet:
         host = host_of(fleet, "WS09")
@@ -290,6 +300,7 @@ def test_https_verifies_the_certificate(tmp_path: Path) -> None:
             assert session.run("ok", {}, timeout_s=10).result.ok
 
 
+@pytest.mark.slow
 def test_basic_over_https_works_and_over_http_is_refused_before_connecting() -> None:
     with fault_fleet(TransportFaults(), auth="basic", https=True) as fleet:
         endpoint = fleet.endpoint("WS09")
