@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,11 +26,9 @@ from types import TracebackType
 from typing import Any
 
 from remediate.errors import AuditError
-from remediate.productkey import ProductKey, mask_product_keys
-from remediate.secret import Secret, scrub
+from remediate.secret import Redactor
 
 GENESIS = "0" * 64  # the `prev` of the first event of a log
-MAX_TEXT = 8000  # characters kept of any one text (script output can be long)
 DEFAULT_DIR = Path("remediate-audit")
 
 # Event types, in the order a run writes them.
@@ -42,38 +40,6 @@ STEP = "step"
 INTERRUPTED = "interrupted"  # a second Ctrl-C gave the host up with a step in flight; its outcome follows
 OUTCOME = "outcome"
 RUN_FINISHED = "run_finished"
-
-
-class Redactor:
-    """Masks product keys, scrubs known secrets and truncates long texts, in any JSON-like value."""
-
-    def __init__(self, secrets: Iterable[Secret | ProductKey] = (), max_text: int | None = MAX_TEXT) -> None:
-        self._secrets: list[Secret | ProductKey] = []
-        self._max_text = max_text
-        self.add(secrets)
-
-    def add(self, secrets: Iterable[Secret | ProductKey]) -> None:
-        self._secrets.extend(secrets)
-
-    def text(self, value: str) -> str:
-        masked = scrub(value, self._secrets)
-        if self._max_text is not None and len(masked) > self._max_text:
-            cut = len(masked) - self._max_text
-            masked = f"{masked[: self._max_text]}... [{cut} more characters not kept]"
-        return masked
-
-    def value(self, value: Any) -> Any:
-        """A JSON-ready copy of `value` with every string redacted (mapping keys: product keys masked)."""
-        if isinstance(value, str):
-            return self.text(value)
-        if value is None or isinstance(value, (bool, int, float)):
-            return value
-        if isinstance(value, Mapping):
-            return {mask_product_keys(str(key)): self.value(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple, set, frozenset)):
-            return [self.value(item) for item in value]
-        # Anything else (a ProductKey, a Secret, an ErrorCode, a Path): its str(), which masks what it must.
-        return self.text(str(value))
 
 
 def canonical_json(event: Mapping[str, Any]) -> str:

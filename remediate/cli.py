@@ -298,7 +298,7 @@ def show_playbook(code: str, playbook_dirs: tuple[Path, ...], lang: str) -> None
 def validate_playbooks(paths: tuple[Path, ...]) -> None:
     """Check playbook files or folders (default: the shipped playbooks), rendering every template."""
     from remediate.errors import PlaybookError
-    from remediate.playbook import validate_files
+    from remediate.validate import validate_files
 
     results = validate_files(list(paths))
     failed = 0

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from remediate.audit import Redactor, VerifyResult, default_path, verify
+from remediate.audit import VerifyResult, default_path, verify
 from remediate.diagnosis import AUTO
 from remediate.inventory import load_hosts
 from remediate.live import LiveOptions, run_auto_fleet
@@ -24,7 +24,7 @@ from remediate.report import print_summary
 from remediate.results import RunReport
 from remediate.sandbox.fleet import Fleet, generate_password
 from remediate.sandbox.scenario import BuiltFleet, build
-from remediate.secret import Secret
+from remediate.secret import Redactor, Secret
 from remediate.status import HostStatus
 from remediate.status_view import print_status
 from remediate.transport import Credentials

@@ -33,9 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import jinja2
 import tenacity
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from remediate import __version__
 from remediate.audit import (
@@ -52,6 +50,7 @@ from remediate.audit import (
 from remediate.codes import ErrorCode
 from remediate.connector import Connect, HostSession, transient_retrying
 from remediate.errors import AuditError, TransportError
+from remediate.expressions import evaluate_condition
 from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.pool import HostPool
@@ -124,19 +123,6 @@ class _HostAborted(Exception):
         super().__init__(str(reason))
         self.outcome = outcome
         self.reason = reason
-
-
-_CONDITIONS = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
-
-
-def evaluate_condition(expression: str, results: Mapping[str, StepResult]) -> bool:
-    """An `only_if` expression over earlier results. Raises when it cannot be evaluated."""
-    compiled = _CONDITIONS.compile_expression(expression, undefined_to_none=False)
-    steps = {step_id: result.to_dict() for step_id, result in results.items()}
-    value = compiled(steps=steps)
-    if isinstance(value, jinja2.Undefined):  # StrictUndefined raises on use; be explicit about the result
-        raise jinja2.UndefinedError(f"{expression!r} is undefined")
-    return bool(value)
 
 
 class Engine:

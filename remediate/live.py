@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.text import Text
 
 from remediate import audit as audit_log
-from remediate.audit import STATUS, AuditLog, Redactor
+from remediate.audit import STATUS, AuditLog
 from remediate.connector import Connect
 from remediate.diagnosis import AUTO, choose_playbooks, name_playbooks
 from remediate.duration import duration_seconds
@@ -37,7 +37,7 @@ from remediate.reasons import in_language
 from remediate.render import Renderer, build_plan
 from remediate.report import LiveProgress
 from remediate.results import RunReport
-from remediate.secret import Secret
+from remediate.secret import Redactor, Secret, secrets_in
 from remediate.status import HostStatus, read_status
 from remediate.transport import (
     PASSWORD_ENV,
@@ -46,7 +46,6 @@ from remediate.transport import (
     Credentials,
     Session,
     credential_secrets,
-    secrets_in,
 )
 from remediate.values import RunValues
 

@@ -4,7 +4,8 @@ A playbook file is read twice over the same YAML node tree: once into plain data
 each field's path to its line. The data is checked against `playbook.schema.json`, then against the rules
 the schema cannot express; every problem of a file is collected into one PlaybookError, each as
 `file:line: field: message`.
-Template checks (a template renders, its `param()` block matches the step) live in `render.py`.
+Template checks (a template renders, its `param()` block matches the step) live in `render.py`; conditions
+are parsed by `expressions.py`; `remediate validate` over files and folders is `validate.py`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
-import jinja2.meta
 import jsonschema
 import yaml
 
@@ -29,6 +28,7 @@ from remediate import resources
 from remediate.codes import ErrorCode, code_info, nearest_codes
 from remediate.duration import duration_seconds
 from remediate.errors import Location, PlaybookError, UnknownCodeError, UsageError
+from remediate.expressions import ConditionSyntaxError, parse_condition
 
 PHASES = ("detect", "fix", "verify", "escalate")
 READ_ONLY_PHASES = ("detect", "verify", "escalate")
@@ -359,7 +359,6 @@ def _did_you_mean(name: str, candidates: Sequence[str]) -> str:
 # --- rules the schema cannot express -----------------------------------------------------------------------
 
 _STEP_REFERENCE = re.compile(r"""steps\s*\[\s*['"]([^'"]+)['"]\s*\]""")
-_expressions = jinja2.Environment()  # parses conditions only; never renders anything
 
 
 def _canonical_code_problem(text: Any) -> str | None:
@@ -370,26 +369,6 @@ def _canonical_code_problem(text: Any) -> str | None:
     except UsageError as error:
         return error.message
     return None if str(parsed) == text else f'write the code in canonical form: "{parsed}"'
-
-
-def condition_names(expression: str) -> set[str]:
-    """The parameter names a condition uses (empty when it does not parse)."""
-    try:
-        return _expression_names(expression)
-    except jinja2.TemplateSyntaxError:
-        return set()
-
-
-def _expression_names(expression: str) -> set[str]:
-    """The free variable names of a Jinja expression; raises jinja2.TemplateSyntaxError."""
-    try:
-        # Checked on its own first: its messages speak of the condition, not of the wrapping below.
-        _expressions.compile_expression(expression)
-    except jinja2.TemplateSyntaxError as error:
-        message = (error.message or "").replace("end of template", "end of the condition")
-        raise jinja2.TemplateSyntaxError(message, error.lineno) from None
-    tree = _expressions.parse("{{ (" + expression + ") }}")
-    return set(jinja2.meta.find_undeclared_variables(tree))
 
 
 def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list[Problem]:
@@ -476,8 +455,8 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
         when = step.get("when")
         if isinstance(when, str):
             try:
-                names = _expression_names(when)
-            except jinja2.TemplateSyntaxError as error:
+                names = parse_condition(when)
+            except ConditionSyntaxError as error:
                 problem((*where, "when"), f"not a valid condition: {error.message}")
             else:
                 for name in sorted(names - set(parameters)):
@@ -485,8 +464,8 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
         only_if = step.get("only_if")
         if isinstance(only_if, str):
             try:
-                _expression_names(only_if)
-            except jinja2.TemplateSyntaxError as error:
+                parse_condition(only_if)
+            except ConditionSyntaxError as error:
                 problem((*where, "only_if"), f"not a valid condition: {error.message}")
             earlier = {s.get("id") for s in steps[:index] if isinstance(s, dict)}
             for referenced in _STEP_REFERENCE.findall(only_if):
@@ -761,48 +740,3 @@ class PlaybookLibrary:
         hint = f"did you mean {' or '.join(str(c) for c in near)}?" if near else None
         listed = ", ".join(str(c) for c in known) or "none"
         raise UnknownCodeError(f"no playbook for {code}; playbooks exist for: {listed}", hint=hint)
-
-
-def validate_files(paths: Sequence[Path]) -> list[tuple[Path, list[Problem]]]:
-    """Every problem of each playbook file under `paths` (default: the shipped ones), templates rendered.
-
-    A step's script depends only on its template, `options` and id, never on values, so rendering each step
-    once covers every combination of the render-time conditions.
-    """
-    from remediate.render import Renderer
-
-    roots = [Path(p) for p in paths] or [resources.playbooks_dir()]
-    files: list[Path] = []
-    problems_by_file: dict[Path, list[Problem]] = {}
-    for root in roots:
-        if not root.exists():
-            problems_by_file[root] = [Problem(root, None, "", "no such file or folder")]
-            files.append(root)
-            continue
-        found = playbook_files(root)
-        if root.is_dir() and not found:
-            problems_by_file[root] = [Problem(root, None, "", "no playbook files (*.yaml) in this folder")]
-            files.append(root)
-        files.extend(found)
-    folders = [f.parent for f in files if f.suffix in (".yaml", ".yml")]
-    renderer = Renderer(template_dirs_for(list(dict.fromkeys(folders))))
-    claimed: dict[ErrorCode, Path] = {}
-    for path in files:
-        if path in problems_by_file:
-            continue
-        playbook, problems = check_playbook_file(path, renderer.template_dirs)
-        if playbook is not None:
-            problems = renderer.problems(playbook)
-            for index, code in enumerate(playbook.codes):
-                if code in claimed and claimed[code] != path:
-                    problems.append(
-                        Problem(
-                            path,
-                            None,
-                            "code" if index == 0 else "also",
-                            f"{code} is also handled by {claimed[code]}",
-                        )
-                    )
-                claimed.setdefault(code, path)
-        problems_by_file[path] = problems
-    return [(path, problems_by_file[path]) for path in files]

@@ -1,4 +1,4 @@
-"""The one Jinja2 environment, and Playbook + Hosts + values -> Plan.
+"""Playbook + Hosts + values -> Plan, each step's script rendered through the one Jinja configuration.
 
 Pure: reads templates, never connects. Templates see only `options` (the step's structural choices) and `step`
 (id and phase); values reach PowerShell as parameters bound by name, so no value can change a script's text.
@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-import tree_sitter
 import yaml
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from remediate import expressions
 from remediate.codes import ErrorCode
 from remediate.errors import Location, PlaybookError, TemplateError, UsageError
 from remediate.parameter_types import display_value
@@ -34,9 +33,9 @@ from remediate.playbook import (
     PlaybookLibrary,
     Problem,
     Step,
-    condition_names,
+    problems_error,
 )
-from remediate.powershell_syntax import parse, syntax_problems
+from remediate.powershell_syntax import changing_commands, declared_parameters, syntax_problems
 from remediate.productkey import ProductKey
 
 if TYPE_CHECKING:
@@ -44,18 +43,6 @@ if TYPE_CHECKING:
     from remediate.values import RunValues
 
 GVLK_FILE = Path(__file__).resolve().parent / "data" / "gvlk.yaml"
-
-
-def template_environment(template_dirs: Sequence[Path]) -> jinja2.Environment:
-    """The one Jinja2 environment: strict, no escaping, sandboxed (conditions are evaluated with it too)."""
-    return ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 # --- built-in tables ---------------------------------------------------------------------------------------
@@ -83,101 +70,6 @@ def gvlk_by_edition() -> BuiltinTable:
 
 
 BUILTIN_TABLES = {"gvlk_by_edition": gvlk_by_edition}
-
-
-# --- what a rendered script declares -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScriptParameter:
-    name: str
-    type: str | None  # "string", "int", ... as written in the param block, lower case
-    has_default: bool
-
-
-def declared_parameters(script: str) -> list[ScriptParameter] | None:
-    """The parameters of the script's top-level `param(...)` block; None when there is no block."""
-    root = parse(script).root_node
-    block = next((child for child in root.children if child.type == "param_block"), None)
-    if block is None:
-        return None
-    declared = []
-    for node in _walk(block):
-        if node.type != "script_parameter":
-            continue
-        variable = next((c for c in node.children if c.type == "variable"), None)
-        if variable is None:
-            continue
-        type_node = next((n for n in _walk(node) if n.type == "type_name"), None)
-        declared.append(
-            ScriptParameter(
-                name=_text(variable).lstrip("$"),
-                type=_text(type_node).lower() if type_node is not None else None,
-                has_default=any(c.type == "script_parameter_default" for c in node.children),
-            )
-        )
-    return declared
-
-
-def _walk(node: tree_sitter.Node) -> Iterable[tree_sitter.Node]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
-
-
-def _text(node: tree_sitter.Node) -> str:
-    return (node.text or b"").decode("utf-8", "replace")
-
-
-# Commands that change a host: never allowed in a read-only phase (detect, verify, escalate).
-_SLMGR_CHANGES = {
-    "/ipk",
-    "/ato",
-    "/skms",
-    "/ckms",
-    "/skms-domain",
-    "/ckms-domain",
-    "/atp",
-    "/upk",
-    "/cpky",
-    "/rearm",
-    "/act-type",
-    "/skhc",
-    "/ckhc",
-    "/sai",
-    "/sri",
-}
-_CHANGING_CMDLETS = {"invoke-cimmethod", "clear-dnsclientcache", "set-ciminstance"}
-
-
-def changing_commands(script: str) -> list[tuple[int, str]]:
-    """(line, command text) of every command in `script` that changes the host."""
-    found = []
-    for node in _walk(parse(script).root_node):
-        if node.type != "command":
-            continue
-        name_node = next((c for c in node.children if c.type in ("command_name", "command_name_expr")), None)
-        name = _text(name_node).lower() if name_node is not None else ""
-        arguments = [
-            _text(n).lower() for n in _walk(node) if n.type in ("generic_token", "command_parameter")
-        ]
-        text = _text(node)
-        changes = (
-            name in _CHANGING_CMDLETS
-            or (
-                name == "cscript.exe"
-                and "slmgr.vbs" in text.lower()
-                and any(a in _SLMGR_CHANGES for a in arguments)
-            )
-            or (name == "ipconfig.exe" and "/flushdns" in arguments)
-            or (name == "w32tm.exe" and "/resync" in arguments)
-            or (name == "dism.exe" and any(a.startswith("/set-edition") for a in arguments))
-        )
-        if changes:
-            found.append((node.start_point[0] + 1, text.splitlines()[0]))
-    return found
 
 
 # Which PowerShell parameter types take which playbook parameter types.
@@ -221,9 +113,8 @@ class Renderer:
 
     def __init__(self, template_dirs: Sequence[Path]) -> None:
         self.template_dirs = list(template_dirs)
-        self.environment = template_environment(self.template_dirs)
+        self.environment = expressions.template_environment(self.template_dirs)
         self._scripts: dict[tuple[Any, ...], str] = {}
-        self._conditions: dict[str, Any] = {}
 
     @classmethod
     def for_library(cls, library: PlaybookLibrary) -> Renderer:
@@ -350,7 +241,7 @@ class Renderer:
     def condition_problems(self, playbook: Playbook) -> list[Problem]:
         """Evaluate every `when` for each combination of its parameters given or not (sample values)."""
         conditional = [step for step in playbook.steps if step.when]
-        names = sorted({name for step in conditional for name in condition_names(step.when or "")})
+        names = sorted({name for step in conditional for name in expressions.condition_names(step.when or "")})
         names = [name for name in names if name in playbook.parameters][:MAX_CONDITION_PARAMETERS]
         found: dict[str, Problem] = {}
         for given in itertools.product((False, True), repeat=len(names)):
@@ -373,19 +264,8 @@ class Renderer:
         if step.when is None:
             return True
         try:
-            condition = self._conditions.get(step.when)
-            if condition is None:
-                condition = self.environment.compile_expression(step.when, undefined_to_none=False)
-                self._conditions[step.when] = condition
-            return bool(condition(**values))
-        except (
-            jinja2.TemplateError,
-            TypeError,
-            ValueError,
-            AttributeError,
-            ArithmeticError,
-            LookupError,
-        ) as error:
+            return expressions.when_holds(step.when, values)
+        except expressions.EVALUATION_ERRORS as error:
             raise PlaybookError(
                 f"cannot evaluate the condition {step.when!r}: {error}",
                 Location(playbook.source, step.line, f"steps[{step.id}].when"),
@@ -430,8 +310,6 @@ def _template_frame(error: BaseException, fallback: str) -> tuple[str, int | Non
 
 def check_templates(playbook: Playbook, renderer: Renderer) -> None:
     """Raise TemplateError for a template that does not render or parse, PlaybookError for the rest."""
-    from remediate.playbook import problems_error
-
     for step in playbook.steps:
         renderer.script(playbook, step)
     problems = renderer.problems(playbook)

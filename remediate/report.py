@@ -12,9 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from remediate.audit import Redactor
 from remediate.reasons import in_language
 from remediate.results import Escalation, ExitCategory, HostReport, Outcome, RunReport, StepStatus
+from remediate.secret import Redactor
 
 OUTCOME_STYLE = {
     Outcome.HEALTHY: "green",

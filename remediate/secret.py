@@ -1,8 +1,9 @@
-"""Secret: a password or other secret text that never prints itself.
+"""Secret, masking and the one redactor: a password or other secret text that never prints itself.
 
 ``str``, ``repr`` and f-strings show ``********``. Pickling raises TypeError, and ``json.dumps`` fails with
 its usual TypeError (a Secret is not a str), so a secret cannot leave the process by accident;
-`Secret.reveal` is the one way to read it, at the last moment, to hand it to the host.
+`Secret.reveal` is the one way to read it, at the last moment, to hand it to the host. `scrub` and the
+`Redactor` mask secrets and product keys in any text or JSON-like value that leaves the process.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import hmac
 import re
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NoReturn
 
 from remediate.productkey import ProductKey, mask_product_keys
 
 MASK = "********"
+MAX_TEXT = 8000  # characters a Redactor keeps of any one text (script output can be long)
 
 
 class Secret:
@@ -94,3 +96,51 @@ def scrub(text: str, secrets: Iterable[Secret | ProductKey]) -> str:
         else:
             text = text.replace(value, replacement)
     return mask_product_keys(text)
+
+
+def _walk_secrets(value: Any) -> Iterator[Secret | ProductKey]:
+    if isinstance(value, (Secret, ProductKey)):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _walk_secrets(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _walk_secrets(item)
+
+
+def secrets_in(parameters: Mapping[str, Any]) -> list[Secret | ProductKey]:
+    """Every secret among a step's raw parameter values (to scrub them from what comes back)."""
+    return list(_walk_secrets(parameters))
+
+
+class Redactor:
+    """Masks product keys, scrubs known secrets and truncates long texts, in any JSON-like value."""
+
+    def __init__(self, secrets: Iterable[Secret | ProductKey] = (), max_text: int | None = MAX_TEXT) -> None:
+        self._secrets: list[Secret | ProductKey] = []
+        self._max_text = max_text
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[Secret | ProductKey]) -> None:
+        self._secrets.extend(secrets)
+
+    def text(self, value: str) -> str:
+        masked = scrub(value, self._secrets)
+        if self._max_text is not None and len(masked) > self._max_text:
+            cut = len(masked) - self._max_text
+            masked = f"{masked[: self._max_text]}... [{cut} more characters not kept]"
+        return masked
+
+    def value(self, value: Any) -> Any:
+        """A JSON-ready copy of `value` with every string redacted (mapping keys: product keys masked)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, Mapping):
+            return {mask_product_keys(str(key)): self.value(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [self.value(item) for item in value]
+        # Anything else (a ProductKey, a Secret, an ErrorCode, a Path): its str(), which masks what it must.
+        return self.text(str(value))

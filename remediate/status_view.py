@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from remediate.audit import Redactor
 from remediate.inventory import Host
 from remediate.reasons import in_language
+from remediate.secret import Redactor
 from remediate.status import STATE_NAMES_JA, HostStatus, edition
 
 WORDS = {  # the status table in the user's language

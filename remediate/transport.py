@@ -32,12 +32,11 @@ from pypsrp.exceptions import (
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
 
-from remediate.audit import Redactor
 from remediate.errors import TransportError, UsageError
 from remediate.inventory import AUTH_METHODS, SCHEMES, Host
 from remediate.productkey import ProductKey
 from remediate.results import ResultFormatError, ScriptRun, StepResult
-from remediate.secret import Secret
+from remediate.secret import Redactor, Secret, secrets_in
 
 # pypsrp logs every timed-out request with a traceback; without a handler Python would print those to stderr.
 for _library in ("pypsrp", "spnego", "requests_credssp"):
@@ -198,22 +197,6 @@ def reveal(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [reveal(item) for item in value]
     return value
-
-
-def _walk_secrets(value: Any) -> Iterator[Secret | ProductKey]:
-    if isinstance(value, (Secret, ProductKey)):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _walk_secrets(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _walk_secrets(item)
-
-
-def secrets_in(parameters: Mapping[str, Any]) -> list[Secret | ProductKey]:
-    """Every secret among a step's raw parameter values (to scrub them from what comes back)."""
-    return list(_walk_secrets(parameters))
 
 
 def _root_causes(error: BaseException) -> Iterator[BaseException]:

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from remediate import audit
-from remediate.audit import AuditLog, Redactor, verify
+from remediate.audit import AuditLog, verify
 from remediate.errors import AuditError
-from remediate.secret import Secret
+from remediate.secret import Redactor, Secret
 
 KEY = "NPPR9-FWDCX-D2C8J-H872K-2YT43"  # a published generic volume license key (Windows 10/11 Enterprise)
 PASSWORD = "Pa55-w0rd!seCret"

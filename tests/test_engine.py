@@ -17,9 +17,10 @@ from reason_text import english_left, has_japanese
 from rich.console import Console
 
 from remediate import audit
-from remediate.audit import AuditLog, Redactor
+from remediate.audit import AuditLog
 from remediate.codes import ErrorCode
-from remediate.engine import Engine, EngineOptions, evaluate_condition
+from remediate.engine import Engine, EngineOptions
+from remediate.expressions import evaluate_condition
 from remediate.inventory import Host
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import Escalation, Playbook, RetryPolicy, Text
@@ -29,7 +30,7 @@ from remediate.results import Outcome, RunReport, StepResult, StepStatus
 from remediate.sandbox.faults import TransportFaults
 from remediate.sandbox.fleet import Fleet, HostSpec
 from remediate.sandbox.seam import ErrorRecord, NativeOutcome, PipelineOutcome, PipelineRequest
-from remediate.secret import Secret
+from remediate.secret import Redactor, Secret
 from remediate.transport import ConnectionOptions, Credentials, Session
 
 PASSWORD = "Sbx-engine-tests-9a"  # one password for every fleet of the process (the NTLM user file is shared)

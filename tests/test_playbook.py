@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from remediate import resources
 from remediate.codes import ErrorCode
 from remediate.errors import PlaybookError, UnknownCodeError
-from remediate.playbook import PlaybookLibrary, load_playbook, validate_files
+from remediate.playbook import PlaybookLibrary, load_playbook
 from remediate.render import Renderer
+from remediate.validate import validate_files
 
 DATA = Path(__file__).parent / "data"
 TEMPLATES = DATA / "templates"

@@ -15,8 +15,9 @@ from remediate.errors import PlaybookError, TemplateError, UsageError
 from remediate.inventory import Host, parse_hosts
 from remediate.plan import Plan
 from remediate.playbook import Playbook, load_playbook
+from remediate.powershell_syntax import changing_commands, declared_parameters
 from remediate.productkey import ProductKey
-from remediate.render import Renderer, build_plan, changing_commands, declared_parameters
+from remediate.render import Renderer, build_plan
 from remediate.secret import Secret
 from remediate.values import RunValues
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from remediate.audit import Redactor
 from remediate.codes import ErrorCode
 from remediate.report import OUTCOME_JA, LiveProgress, print_summary, to_json, write_junit
 from remediate.results import HostReport, Outcome, RunReport, StepRecord, StepResult, StepStatus
-from remediate.secret import Secret
+from remediate.secret import Redactor, Secret
 
 KEY = "NPPR9-FWDCX-D2C8J-H872K-2YT43"
 PASSWORD = "hunter2-but-longer"

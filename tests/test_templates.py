@@ -20,8 +20,9 @@ import pytest
 import yaml
 
 from remediate import resources
-from remediate.powershell_syntax import parse, syntax_problems
-from remediate.render import changing_commands, declared_parameters, gvlk_by_edition, template_environment
+from remediate.expressions import template_environment
+from remediate.powershell_syntax import changing_commands, declared_parameters, parse, syntax_problems
+from remediate.render import gvlk_by_edition
 
 TEMPLATES = resources.templates_dir()
 GOLDEN = Path(__file__).resolve().parent / "golden"
