@@ -36,6 +36,7 @@ RUN_STARTED = "run_started"
 STATUS = "status"  # `run auto`: one host's licence as read before the run chose its playbook
 HOST_STARTED = "host_started"
 CONNECT = "connect"  # a failed try to open a host's session (and the try that worked, after failures)
+STEP_STARTED = "step_started"  # a step that changes the host is about to be sent (written before it is)
 STEP = "step"
 INTERRUPTED = "interrupted"  # a second Ctrl-C gave the host up with a step in flight; its outcome follows
 OUTCOME = "outcome"
@@ -243,8 +244,9 @@ class RunSummary:
     code: str | None
     arguments: list[str]
     finished: str | None = None
-    # host -> its outcome event's fields (outcome, code_before, code_after, reason, computer_name), and
-    # `interrupted`: the step in flight when a second Ctrl-C gave the host up ({step, phase, reason})
+    # host -> its outcome event's fields (outcome, code_before, code_after, reason, computer_name),
+    # `interrupted`: the step in flight when a second Ctrl-C gave the host up ({step, phase, reason}), and
+    # `change_in_flight`: a changing step announced (step_started) whose result never came ({step, phase})
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
@@ -273,14 +275,19 @@ def show(path: str | Path) -> list[RunSummary]:
             continue
         run = runs[-1]
         host = run.hosts.setdefault(str(event.get("host")), {"outcome": None}) if "host" in event else {}
-        if kind == STEP:
+        if kind == STEP_STARTED:
+            host["change_in_flight"] = {key: event.get(key) for key in ("step", "phase", "attempt")}
+        elif kind == STEP:
             run.steps += 1
+            if (host.get("change_in_flight") or {}).get("step") == event.get("step"):
+                del host["change_in_flight"]
             _learn_computer_name(host, event.get("data"))
         elif kind == STATUS:
             _learn_computer_name(host, event)
         elif kind == INTERRUPTED:
             host["interrupted"] = {key: event.get(key) for key in ("step", "phase", "reason")}
         elif kind == OUTCOME:
+            host.pop("change_in_flight", None)  # the outcome says what is known (an abandon: "may have")
             host.update({key: event.get(key) for key in ("outcome", "code_before", "code_after", "reason")})
             _learn_computer_name(host, event)
         elif kind == RUN_FINISHED:
@@ -299,7 +306,7 @@ def _learn_computer_name(host: dict[str, Any], fields: Any) -> None:
         host["computer_name"] = name.strip()
 
 
-RERUN_OUTCOMES = ("failed", "unreachable", "skipped")
+RERUN_OUTCOMES = ("failed", "unreachable", "skipped", "auth-failed")
 
 
 def hosts_to_rerun(path: str | Path) -> tuple[str | None, list[str]]:
@@ -314,3 +321,16 @@ def hosts_to_rerun(path: str | Path) -> tuple[str | None, list[str]]:
     last = runs[-1]
     hosts = [host for host, fields in last.hosts.items() if fields.get("outcome") in (*RERUN_OUTCOMES, None)]
     return last.code, hosts
+
+
+STATE_UNKNOWN = "state unknown: a change was in flight"
+
+
+def changes_in_flight(run: RunSummary) -> dict[str, str]:
+    """Hosts of a run that a crash left with a changing step sent and no result: host -> what was in flight
+    ("fix step activate"). Their state is unknown; a rerun detects before it acts."""
+    return {
+        host: f"{fields['change_in_flight'].get('phase')} step {fields['change_in_flight'].get('step')}"
+        for host, fields in run.hosts.items()
+        if fields.get("outcome") is None and fields.get("change_in_flight")
+    }

@@ -81,6 +81,8 @@ class LiveOptions:
     wait_for_winrm: str | None = None  # a duration: 90, 90s, 10m, 1h
     retries: int = 3
     max_fail_percent: float | None = None
+    max_auth_failures: int = 3
+    host_timeout: str | None = "10m"  # a duration; "0" or "none": no deadline
     rerun_failed: Path | None = None  # an audit log
     audit_file: Path | None = None
     junit_file: Path | None = None
@@ -90,7 +92,8 @@ class LiveOptions:
         """From option values by name; a name not given keeps its default."""
         names = {option.name for option in dataclasses.fields(cls)}
         given = {name: value for name, value in values.items() if name in names}
-        for name in ("auth", "scheme", "forks", "connect_timeout", "operation_timeout", "retries"):
+        for name in ("auth", "scheme", "forks", "connect_timeout", "operation_timeout", "retries",
+                     "max_auth_failures", "host_timeout"):
             if given.get(name) is None:
                 given.pop(name, None)  # click gives None for an option it did not declare a default for
         return cls(**given)
@@ -114,8 +117,22 @@ class LiveOptions:
             transient_attempts=int(self.retries) + 1,
             wait_for_winrm_s=self.wait_seconds(),
             max_fail_percent=self.max_fail_percent,
+            max_auth_failures=self.max_auth_failures or None,
+            host_timeout_s=self.host_timeout_seconds(),
             language=language,
         )
+
+    def host_timeout_seconds(self) -> float | None:
+        """--host-timeout in seconds (None: no deadline)."""
+        text = (self.host_timeout or "").strip().lower()
+        if text in ("", "0", "none", "off"):
+            return None
+        try:
+            seconds = duration_seconds(text)
+        except ValueError:
+            raise UsageError(f"--host-timeout {self.host_timeout!r}: expected a duration such as 90s, 10m or 1h, "
+                             "or 0 for none") from None
+        return seconds or None
 
     def wait_seconds(self) -> float:
         """--wait-for-winrm in seconds (0: do not wait)."""
@@ -229,7 +246,10 @@ def read_licences(hosts: Sequence[Host], connect: Connect, options: EngineOption
             write_from_handler(note)
 
     with on_ctrl_c(pressed):
-        statuses = read_status(hosts, connect, forks=options.forks, attempts=options.transient_attempts, stop=stop)
+        statuses = read_status(
+            hosts, connect, forks=options.forks, attempts=options.transient_attempts, stop=stop,
+            max_auth_failures=options.max_auth_failures,
+        )
     if stop.stopped:
         raise ReadsInterrupted(abandoned=stop.abandoned.is_set())
     return statuses
@@ -265,6 +285,10 @@ def only_failed_hosts(plan: Plan, log: Path, console: Console) -> Plan:
     missing = wanted - {host_plan.label for host_plan in kept}
     if missing:
         console.print(f"note: not in the hosts file any more: {', '.join(sorted(missing))}")
+    runs = audit_log.show(log)
+    for host, what in (audit_log.changes_in_flight(runs[-1]) if runs else {}).items():
+        console.print(f"note: {host}: {audit_log.STATE_UNKNOWN} ({what}); it is detected again before anything "
+                      "is changed")
     if not kept:
         raise NothingToRerun(log)
     console.print(f"rerunning {len(kept)} of {len(plan.hosts)} host(s) from {log}")
