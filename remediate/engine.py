@@ -54,6 +54,7 @@ from remediate.errors import AuditError, TransportError
 from remediate.expressions import evaluate_condition
 from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.plan import HostPlan, Plan, PlannedStep
+from remediate.playbook import Playbook
 from remediate.pool import HostPool
 from remediate.reasons import Reason, phase_word
 from remediate.results import (
@@ -116,6 +117,7 @@ class EngineOptions:
     max_fail_percent: float | None = None  # stop starting hosts once more than this share failed
     max_auth_failures: int | None = 3  # start no new host once this many refused the credentials (lock-out)
     host_timeout_s: float | None = 600.0  # a host without an outcome by then ends `unreachable: deadline`
+    force: bool = False  # act on a host even when its detection reports a code another playbook claims
     language: str = "en"  # for escalate guidance in reports
 
 
@@ -139,8 +141,12 @@ class Engine:
         observer: Observer | None = None,
         sleep: Callable[[float], None] | None = None,
         on_interrupt: Callable[[Interruption], None] | None = None,
+        claimed_by: Callable[[ErrorCode], Playbook | None] | None = None,
     ) -> None:
+        """claimed_by: the playbook that handles a code (PlaybookLibrary.find); with it, a host whose detection
+        reports a code that another playbook claims is skipped rather than changed (unless options.force)."""
         self.connect = connect
+        self.claimed_by = claimed_by
         self.audit = audit
         self.options = options or EngineOptions()
         self.observer: Observer = observer or _NoObserver()
@@ -509,6 +515,9 @@ class HostRun:
             return self._report(Outcome.SKIPPED, Reason("interrupted_detect"))
         if all(self._ok(record) for record in detect):
             return self._report(Outcome.HEALTHY, Reason("healthy"))
+        elsewhere = self._belongs_elsewhere()
+        if elsewhere is not None:
+            return self._report(Outcome.SKIPPED, elsewhere)
         if self.playbook.escalates:
             missing = self._collect_for_human()
             return self._report(Outcome.ESCALATE, Reason("escalate_playbook", facts=missing))
@@ -533,6 +542,18 @@ class HostRun:
         if escalating is not None:
             return self._report(Outcome.ESCALATE, Reason("escalate_code", code=str(escalating), facts=missing))
         return self._report(Outcome.FAILED, self._failure_reason(missing))
+
+    def _belongs_elsewhere(self) -> Reason | None:
+        """Why this host is not this playbook's to act on: its detection reports a code that another playbook
+        handles (and this one does not list in applies_to). None when it is, or when nothing says otherwise."""
+        found = self._first_code("detect")
+        claimed_by = self.engine.claimed_by
+        if found is None or claimed_by is None or self.engine.options.force or self.playbook.handles(found):
+            return None
+        other = claimed_by(found)
+        if other is None or other.code == self.playbook.code:
+            return None
+        return Reason("other_playbook", found=str(found), playbook=str(other.code))
 
     def _collect_for_human(self) -> Reason | str:
         """Run the escalate steps; a transport fault there does not change the decision, only the facts.

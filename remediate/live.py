@@ -82,6 +82,7 @@ class LiveOptions:
     retries: int = 3
     max_fail_percent: float | None = None
     max_auth_failures: int = 3
+    force: bool = False  # act on hosts whose detection reports another playbook's code
     host_timeout: str | None = "10m"  # a duration; "0" or "none": no deadline
     rerun_failed: Path | None = None  # an audit log
     audit_file: Path | None = None
@@ -119,6 +120,7 @@ class LiveOptions:
             max_fail_percent=self.max_fail_percent,
             max_auth_failures=self.max_auth_failures or None,
             host_timeout_s=self.host_timeout_seconds(),
+            force=bool(self.force),
             language=language,
         )
 
@@ -305,9 +307,12 @@ def run_plan(
     progress: bool = True,
     arguments: Sequence[str] = (),
     plan_sha256: str | None = None,
+    library: PlaybookLibrary | None = None,
 ) -> LiveRun:
     """`remediate run CODE`: execute a Plan on its hosts: connect, detect, fix, verify, audit.
 
+    library: the playbooks, so that a host whose detection reports another playbook's code is skipped
+    (None: no such check).
     console: where notes, warnings and the live progress go (stderr). progress: show the progress bar.
     plan_sha256: the sha256 of the approved plan file this run executes (`run --plan`), for the audit log.
     """
@@ -319,7 +324,8 @@ def run_plan(
     redactor = run_redactor(plan.hosts, credential_secrets(credentials))
     path = settings.audit_file or audit_log.default_path(str(plan.code))
     with AuditLog(path, redactor) as log, LiveProgress(len(plan.hosts), console=console, enabled=progress) as bar:
-        engine = Engine(connector(connection, credentials), log, options, observer=bar)
+        engine = Engine(connector(connection, credentials), log, options, observer=bar,
+                        claimed_by=library.find if library is not None else None)
         report = engine.run(plan, arguments=arguments, plan_sha256=plan_sha256)
     return LiveRun(report, redactor, Path(path))
 
@@ -385,7 +391,7 @@ def run_auto_fleet(
     host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
     redactor = run_redactor(host_plans, credential_secrets(credentials))
     with AuditLog(path, redactor) as log, LiveProgress(len(hosts), console=console, enabled=progress) as bar:
-        engine = Engine(connect, log, options, observer=bar, sleep=sleep)
+        engine = Engine(connect, log, options, observer=bar, sleep=sleep, claimed_by=library.find)
         report = engine.run_hosts(
             host_plans,
             code=AUTO,

@@ -96,6 +96,12 @@ REASONS: dict[str, tuple[str, str]] = {
         "未実行: {count} 台のホストが資格情報を拒否しました (--max-auth-failures)。これ以上試すとアカウントが"
         "ロックされるおそれがあります",
     ),
+    "other_playbook": (
+        "detection found {found}, which is not this playbook's to fix: run `remediate run {playbook}` for it "
+        "(--force acts anyway); nothing was changed",
+        "検出されたコードは {found} で、このプレイブックの対象ではありません。`remediate run {playbook}` を実行して"
+        "ください (--force で強制実行)。変更はしていません",
+    ),
     "not_started_interrupted": ("not started: the run was interrupted", "未実行: 実行が中断されました"),
     "not_started_max_fail": (
         "not started: --max-fail-percent was reached",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -550,3 +551,19 @@ def test_a_host_given_up_between_steps_is_never_said_to_be_unchanged_after_a_cha
         assert changed.outcome is Outcome.FAILED and "nothing was changed" not in changed.reason
         after_fix.decided = HostReport(host="h.example", code=F074, outcome=Outcome.FIXED)
         assert after_fix.abandoned().outcome is Outcome.FIXED  # decided: only closing the session was left
+
+
+def test_a_host_reporting_another_playbooks_code_is_skipped_unless_forced(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"OTHER": Machine(code=C008), "OURS": Machine(), "GRACE": Machine(code="0x4004F00C")})
+    library = {ErrorCode.parse(C008): dataclasses.replace(playbook(), code=ErrorCode.parse(C008))}
+    log = tmp_path / "a.jsonl"
+    with AuditLog(log, Redactor()) as audit_log:
+        engine = Engine(lambda host: Session(host, lab.connection, lab.credentials), audit_log,
+                        EngineOptions(backoff_initial_s=0.01), claimed_by=library.get)
+        report = engine.run(lab.plan())
+    assert outcomes(report) == {"OTHER": "skipped", "OURS": "fixed", "GRACE": "fixed"}
+    other = report.hosts[0]
+    assert "detection found 0xC004C008" in other.reason and "remediate run 0xC004C008" in other.reason
+    assert lab.machines["OTHER"].calls == ["detect"]  # nothing was sent that changes it
+    forced, _ = lab.run(tmp_path / "b.jsonl", force=True)
+    assert outcomes(forced)["OTHER"] != "skipped" and "fix" in lab.machines["OTHER"].calls
