@@ -1,11 +1,18 @@
-"""The audit log: append-only JSONL, one AuditEvent per line, chained by sha256, readable after a crash.
+"""The audit log: append-only JSONL, one AuditEvent per line, chained, readable after a crash.
 
 Every line is one JSON object with `seq` (1, 2, ...), `time` (UTC, ISO 8601), `type`, `prev` (the `hash`
 of the previous event; GENESIS for the first) and `hash`: the sha256 of the event's canonical JSON without
-`hash`. A line is written, flushed and fsynced before the caller acts on what it records, so a crash loses
-nothing but, at worst, the line being written — which then lacks its newline. `verify` accepts exactly that
-(truncated but valid) and reports an edited, dropped, inserted or reordered line anywhere else. Dropping the
-very last line cannot be seen in a chain; `show` then reports the run as not finished.
+`hash` — or, in a keyed log (an audit key file given), its HMAC-SHA256 under that key, with `"chain":
+"hmac-sha256"` in every event. A line is written, flushed and fsynced before the caller acts on what it
+records, so a crash loses nothing but, at worst, the line being written — which then lacks its newline.
+
+`verify` tells three states apart:
+- complete: the chain holds and every run in it ended with a run_finished event;
+- crash-cut: the chain holds but the last run has no run_finished event (a crash, a kill — or lines deleted
+  from the end, which no chain can tell from a crash), or its last line was cut while being written; the hosts
+  then in flight are named;
+- tampered: a line was edited, dropped, inserted or reordered. Without a key, anyone can recompute a sha256
+  chain after rewriting it, so an unkeyed log only shows accidental damage; with the key, any rewrite shows.
 
 Every string that enters an event goes through a Redactor first: product keys are masked to their last five
 characters, known secrets are scrubbed, and long texts are truncated.
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import hmac
 import json
 import os
 import threading
@@ -25,10 +33,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from remediate.errors import AuditError
+from remediate.errors import AuditError, UsageError
 from remediate.secret import Redactor
 
 GENESIS = "0" * 64  # the `prev` of the first event of a log
+KEYED = "hmac-sha256"  # the `chain` of every event of a keyed log
+KEY_FILE_ENV = "REMEDIATE_AUDIT_KEY_FILE"
+MIN_KEY_BYTES = 16
 DEFAULT_DIR = Path("remediate-audit")
 
 # Event types, in the order a run writes them.
@@ -36,6 +47,7 @@ RUN_STARTED = "run_started"
 STATUS = "status"  # `run auto`: one host's licence as read before the run chose its playbook
 HOST_STARTED = "host_started"
 CONNECT = "connect"  # a failed try to open a host's session (and the try that worked, after failures)
+STEP_STARTED = "step_started"  # a step that changes the host is about to be sent (written before it is)
 STEP = "step"
 INTERRUPTED = "interrupted"  # a second Ctrl-C gave the host up with a step in flight; its outcome follows
 OUTCOME = "outcome"
@@ -46,10 +58,29 @@ def canonical_json(event: Mapping[str, Any]) -> str:
     return json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def event_hash(event: Mapping[str, Any]) -> str:
-    """The sha256 of an event's canonical JSON, without its own `hash`."""
-    body = {key: value for key, value in event.items() if key != "hash"}
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+def event_hash(event: Mapping[str, Any], key: bytes | None = None) -> str:
+    """The sha256 of an event's canonical JSON without its own `hash`; with a key, its HMAC-SHA256."""
+    body = canonical_json({name: value for name, value in event.items() if name != "hash"}).encode("utf-8")
+    if key is not None:
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
+    return hashlib.sha256(body).hexdigest()
+
+
+def load_key(path: str | Path) -> bytes:
+    """An audit key file: at least 16 bytes of secret (e.g. `head -c 32 /dev/urandom > audit.key`). Keep it
+    where the people who could rewrite the logs cannot read it."""
+    path = Path(path)
+    try:
+        key = path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"audit key file {path}: {error.strerror}") from None
+    key = key.rstrip(b"\r\n")  # a key typed into an editor ends with a newline; it is not part of the key
+    if len(key) < MIN_KEY_BYTES:
+        raise UsageError(
+            f"audit key file {path}: {len(key)} bytes; a key needs at least {MIN_KEY_BYTES}",
+            hint="make one with: head -c 32 /dev/urandom > audit.key",
+        )
+    return key
 
 
 def utc_now() -> str:
@@ -85,9 +116,10 @@ class AuditLog:
     whose last line was cut by a crash is refused: verify it and start a new file.
     """
 
-    def __init__(self, path: str | Path, redactor: Redactor | None = None) -> None:
+    def __init__(self, path: str | Path, redactor: Redactor | None = None, key: bytes | None = None) -> None:
         self.path = Path(path)
         self.redactor = redactor or Redactor()
+        self.key = key
         self._lock = threading.Lock()
         self._seq, self._prev = self._tail()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,9 +131,12 @@ class AuditLog:
     def _tail(self) -> tuple[int, str]:
         if not self.path.exists() or self.path.stat().st_size == 0:
             return 0, GENESIS
-        result = verify(self.path)
-        if not result.ok or result.truncated:
-            raise AuditError(
+        result = verify(self.path, self.key, require_key=False)
+        if result.keyed and self.key is None:
+            raise UsageError(f"will not append to the keyed audit log {self.path} without its key",
+                             hint=f"set {KEY_FILE_ENV}, or give --audit a new file name")
+        if not result.ok or result.truncated:  # nothing was touched: exit 2
+            raise UsageError(
                 f"will not append to the audit log {self.path}: {result.describe()}",
                 hint="give --audit a new file name",
             )
@@ -115,8 +150,10 @@ class AuditLog:
                 raise AuditError(f"the audit log {self.path} is closed")
             event: dict[str, Any] = {"seq": self._seq + 1, "time": utc_now(), "type": event_type}
             event.update(body)
+            if self.key is not None:
+                event["chain"] = KEYED
             event["prev"] = self._prev
-            event["hash"] = event_hash(event)
+            event["hash"] = event_hash(event, self.key)
             line = (canonical_json(event) + "\n").encode("utf-8")
             try:
                 written = os.write(self._fd, line)
@@ -144,6 +181,9 @@ class AuditLog:
         self.close()
 
 
+COMPLETE, CRASH_CUT, TAMPERED = "complete", "crash-cut", "tampered"
+
+
 @dataclass
 class VerifyResult:
     path: Path
@@ -151,21 +191,47 @@ class VerifyResult:
     truncated: bool = False  # the last line was cut by a crash (the rest verifies)
     problems: list[str] = field(default_factory=list)  # "line N: what is wrong"
     last_hash: str = GENESIS
+    keyed: bool = False  # the log's events carry an HMAC chain
+    checked_with_key: bool = False
+    unfinished: bool = False  # the last run has no run_finished event
+    in_flight: list[str] = field(default_factory=list)  # crash-cut: the hosts started with no outcome
 
     @property
     def ok(self) -> bool:
+        """The chain holds (complete or crash-cut)."""
         return not self.problems
+
+    @property
+    def state(self) -> str:
+        if self.problems:
+            return TAMPERED
+        return CRASH_CUT if self.truncated or self.unfinished else COMPLETE
 
     def describe(self) -> str:
         if self.problems:
             return f"{len(self.problems)} problem(s): " + "; ".join(self.problems[:5])
+        text = f"{self.events} events verified"
         if self.truncated:
-            return f"{self.events} events verified; the last line was cut short (a crash while writing)"
-        return f"{self.events} events verified"
+            text += "; the last line was cut short (a crash while writing)"
+        if self.unfinished:
+            text += "; the last run has no run_finished event (crashed, killed, or lines removed from the end)"
+            if self.in_flight:
+                text += f"; hosts in flight: {', '.join(self.in_flight)}"
+        return text
+
+    def strength(self) -> str:
+        """What this check can and cannot see, in one sentence."""
+        if self.checked_with_key:
+            return "keyed chain checked with its key: any rewrite of the lines shows"
+        return ("unkeyed chain: detects accidental damage only; anyone can rewrite the log and recompute it "
+                f"(record with {KEY_FILE_ENV} to detect that)")
 
 
-def verify(path: str | Path) -> VerifyResult:
-    """Check a log's chain. Reports the first break; a cut last line (no newline) is tolerated."""
+def verify(path: str | Path, key: bytes | None = None, *, require_key: bool = True) -> VerifyResult:
+    """Check a log's chain (with the key, when the log is keyed). Reports the first break; a cut last line
+    (no newline) is tolerated and reported as crash-cut. A keyed log without its key is refused (UsageError)
+    unless require_key is False (then only its links are checked); a key given for an unkeyed log makes it
+    tampered (a keyed log rewritten as an unkeyed one)."""
     path = Path(path)
     result = VerifyResult(path=path)
     try:
@@ -176,9 +242,18 @@ def verify(path: str | Path) -> VerifyResult:
     tail = lines.pop()  # b"" when the file ends with a newline, else a line cut by a crash
     if tail:
         result.truncated = True
+    result.keyed = _first_chain(lines[0] if lines else tail) == KEYED
+    if result.keyed and key is None and require_key:
+        raise UsageError(f"{path} is a keyed audit log: give its key to verify it",
+                         hint=f"set {KEY_FILE_ENV} or use --audit-key-file")
+    checking = key if result.keyed else None
+    result.checked_with_key = checking is not None
+    if key is not None and not result.keyed and (lines or tail):
+        result.problems.append("line 1: not a keyed log, though a key was given (a keyed log rewritten without it?)")
+        return result
     expected_prev = GENESIS
     for number, raw in enumerate(lines, start=1):
-        problem = _check_line(raw, number, expected_prev)
+        problem = _check_line(raw, number, expected_prev, checking, result.keyed)
         if problem:
             result.problems.append(f"line {number}: {problem}")
             return result
@@ -187,13 +262,43 @@ def verify(path: str | Path) -> VerifyResult:
         result.events = number
     result.last_hash = expected_prev
     if result.truncated:
-        problem = _check_cut_line(tail, len(lines) + 1, expected_prev)
+        problem = _check_cut_line(tail, len(lines) + 1, expected_prev, checking, result.keyed)
         if problem:
             result.problems.append(f"line {len(lines) + 1}: {problem}")
+            return result
+    _find_unfinished(result, lines)
     return result
 
 
-def _check_cut_line(tail: bytes, number: int, expected_prev: str) -> str | None:
+def _first_chain(raw: bytes) -> str | None:
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        return None
+    return event.get("chain") if isinstance(event, dict) else None
+
+
+def _find_unfinished(result: VerifyResult, lines: list[bytes]) -> None:
+    """Crash-cut: the last run never finished; which of its hosts had started and had no outcome."""
+    started: dict[str, None] = {}
+    ended: set[str] = set()
+    finished = True
+    for raw in lines:
+        event = json.loads(raw)
+        kind = event.get("type")
+        if kind == RUN_STARTED:
+            started, ended, finished = {}, set(), False
+        elif kind == HOST_STARTED:
+            started[str(event.get("host"))] = None
+        elif kind == OUTCOME:
+            ended.add(str(event.get("host")))
+        elif kind == RUN_FINISHED:
+            finished = True
+    result.unfinished = not finished
+    result.in_flight = [host for host in started if host not in ended] if not finished else []
+
+
+def _check_cut_line(tail: bytes, number: int, expected_prev: str, key: bytes | None, keyed: bool) -> str | None:
     """A crash leaves a prefix of a line being written: an object that does not parse yet, or (cut just before
     the newline) a complete event that must still chain."""
     if not tail.startswith(b"{"):
@@ -202,10 +307,10 @@ def _check_cut_line(tail: bytes, number: int, expected_prev: str) -> str | None:
         json.loads(tail)
     except ValueError:
         return None
-    return _check_line(tail, number, expected_prev)
+    return _check_line(tail, number, expected_prev, key, keyed)
 
 
-def _check_line(raw: bytes, number: int, expected_prev: str) -> str | None:
+def _check_line(raw: bytes, number: int, expected_prev: str, key: bytes | None, keyed: bool) -> str | None:
     try:
         event = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -216,8 +321,13 @@ def _check_line(raw: bytes, number: int, expected_prev: str) -> str | None:
         return f"sequence number {event['seq']} where {number} was expected (line dropped or reordered)"
     if event["prev"] != expected_prev:
         return "does not follow the line before it (line dropped, inserted or reordered)"
-    if event["hash"] != event_hash(event):
-        return "content does not match its hash (line edited)"
+    if (event.get("chain") == KEYED) != keyed:
+        return "keyed and unkeyed events mixed (edited?)"
+    if keyed and key is None:
+        return None  # only the links can be checked without the key
+    if not hmac.compare_digest(str(event["hash"]), event_hash(event, key)):
+        return "content does not match its hash (line edited)" if key is None else (
+            "content does not match its HMAC (line edited, or another key)")
     return None
 
 
@@ -243,8 +353,9 @@ class RunSummary:
     code: str | None
     arguments: list[str]
     finished: str | None = None
-    # host -> its outcome event's fields (outcome, code_before, code_after, reason, computer_name), and
-    # `interrupted`: the step in flight when a second Ctrl-C gave the host up ({step, phase, reason})
+    # host -> its outcome event's fields (outcome, code_before, code_after, reason, computer_name),
+    # `interrupted`: the step in flight when a second Ctrl-C gave the host up ({step, phase, reason}), and
+    # `change_in_flight`: a changing step announced (step_started) whose result never came ({step, phase})
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
@@ -273,14 +384,19 @@ def show(path: str | Path) -> list[RunSummary]:
             continue
         run = runs[-1]
         host = run.hosts.setdefault(str(event.get("host")), {"outcome": None}) if "host" in event else {}
-        if kind == STEP:
+        if kind == STEP_STARTED:
+            host["change_in_flight"] = {key: event.get(key) for key in ("step", "phase", "attempt")}
+        elif kind == STEP:
             run.steps += 1
+            if (host.get("change_in_flight") or {}).get("step") == event.get("step"):
+                del host["change_in_flight"]
             _learn_computer_name(host, event.get("data"))
         elif kind == STATUS:
             _learn_computer_name(host, event)
         elif kind == INTERRUPTED:
             host["interrupted"] = {key: event.get(key) for key in ("step", "phase", "reason")}
         elif kind == OUTCOME:
+            host.pop("change_in_flight", None)  # the outcome says what is known (an abandon: "may have")
             host.update({key: event.get(key) for key in ("outcome", "code_before", "code_after", "reason")})
             _learn_computer_name(host, event)
         elif kind == RUN_FINISHED:
@@ -299,13 +415,13 @@ def _learn_computer_name(host: dict[str, Any], fields: Any) -> None:
         host["computer_name"] = name.strip()
 
 
-RERUN_OUTCOMES = ("failed", "unreachable", "skipped")
+RERUN_OUTCOMES = ("failed", "unreachable", "skipped", "auth-failed")
 
 
-def hosts_to_rerun(path: str | Path) -> tuple[str | None, list[str]]:
+def hosts_to_rerun(path: str | Path, key: bytes | None = None) -> tuple[str | None, list[str]]:
     """The last run of a log: its code, and the hosts that did not end healthy, fixed or escalate (failed,
     unreachable, skipped, or started without an outcome: a crash). Refuses a log that does not verify."""
-    result = verify(path)
+    result = verify(path, key)
     if not result.ok:
         raise AuditError(f"the audit log {path} does not verify: {result.describe()}")
     runs = show(path)
@@ -314,3 +430,16 @@ def hosts_to_rerun(path: str | Path) -> tuple[str | None, list[str]]:
     last = runs[-1]
     hosts = [host for host, fields in last.hosts.items() if fields.get("outcome") in (*RERUN_OUTCOMES, None)]
     return last.code, hosts
+
+
+STATE_UNKNOWN = "state unknown: a change was in flight"
+
+
+def changes_in_flight(run: RunSummary) -> dict[str, str]:
+    """Hosts of a run that a crash left with a changing step sent and no result: host -> what was in flight
+    ("fix step activate"). Their state is unknown; a rerun detects before it acts."""
+    return {
+        host: f"{fields['change_in_flight'].get('phase')} step {fields['change_in_flight'].get('step')}"
+        for host, fields in run.hosts.items()
+        if fields.get("outcome") is None and fields.get("change_in_flight")
+    }

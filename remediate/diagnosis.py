@@ -11,7 +11,7 @@ from remediate.inventory import Host
 from remediate.playbook import Playbook
 from remediate.reasons import Localized, Reason
 from remediate.results import HostReport, Outcome
-from remediate.status import NOT_READ, SCRIPT_FAILED, STATE_NAMES_JA, HostStatus
+from remediate.status import NOT_READ, NOT_READ_AUTH, SCRIPT_FAILED, STATE_NAMES_JA, HostStatus
 
 AUTO = "auto"  # the code a run of `run auto` is recorded under
 
@@ -52,7 +52,12 @@ def choose_playbooks(
                 )
             )
 
-        if status.unreachable:
+        if status.auth_failed:
+            decided(Outcome.AUTH_FAILED, Reason("auth_failed", message=status.error or ""))
+        elif status.error == NOT_READ_AUTH:
+            refused = sum(1 for other in statuses if other.auth_failed)
+            decided(Outcome.SKIPPED, Reason("not_started_auth", count=str(refused)))
+        elif status.unreachable:
             decided(
                 Outcome.UNREACHABLE,
                 Reason("status_unreachable", error=status.error)

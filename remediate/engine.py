@@ -44,6 +44,7 @@ from remediate.audit import (
     RUN_FINISHED,
     RUN_STARTED,
     STEP,
+    STEP_STARTED,
     AuditLog,
     operator_name,
 )
@@ -53,6 +54,7 @@ from remediate.errors import AuditError, TransportError
 from remediate.expressions import evaluate_condition
 from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.plan import HostPlan, Plan, PlannedStep
+from remediate.playbook import Playbook
 from remediate.pool import HostPool
 from remediate.reasons import Reason, phase_word
 from remediate.results import (
@@ -113,6 +115,9 @@ class EngineOptions:
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
     max_fail_percent: float | None = None  # stop starting hosts once more than this share failed
+    max_auth_failures: int | None = 3  # start no new host once this many refused the credentials (lock-out)
+    host_timeout_s: float | None = 600.0  # a host without an outcome by then ends `unreachable: deadline`
+    force: bool = False  # act on a host even when its detection reports a code another playbook claims
     language: str = "en"  # for escalate guidance in reports
 
 
@@ -136,14 +141,20 @@ class Engine:
         observer: Observer | None = None,
         sleep: Callable[[float], None] | None = None,
         on_interrupt: Callable[[Interruption], None] | None = None,
+        claimed_by: Callable[[ErrorCode], Playbook | None] | None = None,
     ) -> None:
+        """claimed_by: the playbook that handles a code (PlaybookLibrary.find); with it, a host whose detection
+        reports a code that another playbook claims is skipped rather than changed (unless options.force)."""
         self.connect = connect
+        self.claimed_by = claimed_by
         self.audit = audit
         self.options = options or EngineOptions()
         self.observer: Observer = observer or _NoObserver()
         self.on_interrupt = on_interrupt or tell_on_stderr
         self.stop = TwoPressStop()
         self._stop_starting = threading.Event()
+        self._auth_failures = 0
+        self._stop_auth = threading.Event()  # --max-auth-failures reached
         self._sleep_override = sleep
         self._lock = threading.RLock()  # shared with the pool: audit records, outcomes, given-up hosts
         self._finished: list[HostReport] = []
@@ -261,6 +272,12 @@ class Engine:
         def give_up(in_flight: list[int], untaken: list[int]) -> None:
             reports.update(self._give_up(host_plans, in_flight, untaken))
 
+        def deadline(index: int) -> None:
+            with self._lock:
+                report = self._past_deadline(index, host_plans[index])
+                if report is not None:
+                    reports[index] = report
+
         self._pool = HostPool(
             host_plans,
             self._host_or_skip,
@@ -270,6 +287,8 @@ class Engine:
             finish=self._host_finished,
             take_after_stop=True,
             on_abandon=give_up,
+            deadline_s=self.options.host_timeout_s,
+            on_deadline=deadline,
             lock=self._lock,
         )
         reports.update(self._pool.run().done)
@@ -305,6 +324,49 @@ class Engine:
             self._record_outcome(reports[index])
         return reports
 
+    def _past_deadline(self, index: int, host_plan: HostPlan) -> HostReport | None:
+        """A host without an outcome after --host-timeout: give it up (its worker is replaced) and record it.
+        Runs under the lock. None when the host finished meanwhile."""
+        assert self._pool is not None
+        host_run = self._running.get(index)
+        if not self._pool.give_up(index):
+            return None
+        self._running.pop(index, None)
+        limit = _duration_words(self.options.host_timeout_s or 0)
+        if host_run is not None and host_run.decided is not None:
+            report = host_run.decided  # only closing the session was left
+        else:
+            changed = host_run is not None and host_run.changing
+            report = HostReport(
+                host=host_plan.label,
+                code=str(host_plan.playbook.code),
+                outcome=Outcome.FAILED if changed else Outcome.UNREACHABLE,
+                steps=list(host_run.records) if host_run is not None else [],
+                why=Reason("deadline", limit=limit, changed=Reason("deadline_changed") if changed else ""),
+                duration_s=time.monotonic() - host_run.started if host_run is not None else 0.0,
+            )
+        current = host_run.current if host_run is not None else None
+        self.audit.record(
+            INTERRUPTED,
+            host=report.host,
+            step=current.id if current else None,
+            phase=current.phase if current else None,
+            reason=report.reason,
+        )
+        self._record_outcome(report)
+        self._given_up.add(report.host)
+        self._note_finished(report)
+        self.observer.host_finished(report)
+        return report
+
+    def note_auth_failure(self) -> None:
+        """A host refused the credentials; past --max-auth-failures no new host is started."""
+        with self._lock:
+            self._auth_failures += 1
+            limit = self.options.max_auth_failures
+            if limit is not None and self._auth_failures >= limit:
+                self._stop_auth.set()
+
     def record(self, host: str, event_type: str, **fields: Any) -> None:
         """Record an event of a host's flow, unless the host was given up (abandon())."""
         with self._lock:
@@ -317,6 +379,8 @@ class Engine:
             return self._report_not_started(host_plan, Reason("not_started_interrupted"))
         if self._stop_starting.is_set():
             return self._report_not_started(host_plan, Reason("not_started_max_fail"))
+        if self._stop_auth.is_set():
+            return self._report_not_started(host_plan, Reason("not_started_auth", count=str(self._auth_failures)))
         self.observer.host_started(host_plan.label)
         self.record(host_plan.label, HOST_STARTED, code=str(host_plan.playbook.code))
         host_run = HostRun(self, host_plan)
@@ -405,23 +469,40 @@ class HostRun:
         self.results: dict[str, StepResult] = {}
         self.changed = False  # a fix step has run (its change may have happened)
         self.current: PlannedStep | None = None  # the step in flight
+        self.decided: HostReport | None = None  # the outcome, once known (closing the session may remain)
         self.started = time.monotonic()
 
     def run(self) -> HostReport:
         try:
-            return self._decide()
-        except _HostAborted as aborted:
-            return self._report(aborted.outcome, aborted.reason)
+            try:
+                report = self._decide()
+            except _HostAborted as aborted:
+                report = self._report(aborted.outcome, aborted.reason)
+            self.decided = report
+            return report
         finally:
             self._close()
 
+    @property
+    def changing(self) -> bool:
+        """A step that changes the host was sent, or is being sent (its change may have happened)."""
+        step = self.current
+        return self.changed or (step is not None and step.phase == "fix")
+
     def abandoned(self) -> HostReport:
-        """This host's report when the run gives up on it with a step in flight (called from another thread)."""
+        """This host's report when the run gives up on it before it returned (called from another thread).
+        It says "nothing was changed" only when no changing step was sent."""
+        if self.decided is not None:
+            return self.decided  # only closing the session was left
         step = self.current
         if step is None:
-            return self._report(Outcome.SKIPPED, Reason("abandoned_connecting"))
+            if self.changing:
+                return self._report(Outcome.FAILED, Reason("abandoned_after_change"))
+            if not self.records:
+                return self._report(Outcome.SKIPPED, Reason("abandoned_connecting"))
+            return self._report(Outcome.SKIPPED, Reason("abandoned_between_steps"))
         phase = phase_word(step.phase)
-        if self.changed:
+        if self.changing:
             return self._report(Outcome.FAILED, Reason("abandoned_changed", phase=phase, step=step.id))
         return self._report(Outcome.SKIPPED, Reason("abandoned_unchanged", phase=phase, step=step.id))
 
@@ -434,6 +515,9 @@ class HostRun:
             return self._report(Outcome.SKIPPED, Reason("interrupted_detect"))
         if all(self._ok(record) for record in detect):
             return self._report(Outcome.HEALTHY, Reason("healthy"))
+        elsewhere = self._belongs_elsewhere()
+        if elsewhere is not None:
+            return self._report(Outcome.SKIPPED, elsewhere)
         if self.playbook.escalates:
             missing = self._collect_for_human()
             return self._report(Outcome.ESCALATE, Reason("escalate_playbook", facts=missing))
@@ -458,6 +542,18 @@ class HostRun:
         if escalating is not None:
             return self._report(Outcome.ESCALATE, Reason("escalate_code", code=str(escalating), facts=missing))
         return self._report(Outcome.FAILED, self._failure_reason(missing))
+
+    def _belongs_elsewhere(self) -> Reason | None:
+        """Why this host is not this playbook's to act on: its detection reports a code that another playbook
+        handles (and this one does not list in applies_to). None when it is, or when nothing says otherwise."""
+        found = self._first_code("detect")
+        claimed_by = self.engine.claimed_by
+        if found is None or claimed_by is None or self.engine.options.force or self.playbook.handles(found):
+            return None
+        other = claimed_by(found)
+        if other is None or other.code == self.playbook.code:
+            return None
+        return Reason("other_playbook", found=str(found), playbook=str(other.code))
 
     def _collect_for_human(self) -> Reason | str:
         """Run the escalate steps; a transport fault there does not change the decision, only the facts.
@@ -562,6 +658,9 @@ class HostRun:
                         raise
                     self.session = session
         except TransportError as error:
+            if error.kind == "auth":
+                self.engine.note_auth_failure()
+                raise _HostAborted(Outcome.AUTH_FAILED, Reason("auth_failed", message=error.message)) from None
             reason = Reason("connect_failed", kind=error.kind, message=error.message)
             raise _HostAborted(Outcome.UNREACHABLE, reason) from None
         if tries > 1:
@@ -658,6 +757,13 @@ class HostRun:
             self._reopen()
         assert self.session is not None
         record.attempts += 1
+        if step.phase == "fix":
+            # Write-ahead: the change is on record (fsynced) before it is sent, so a crash during the step
+            # leaves the host named as "a change was in flight".
+            self.engine.record(
+                self.label, STEP_STARTED, step=step.id, phase=step.phase, script_sha256=step.script_sha256,
+                parameters=dict(step.display_parameters), attempt=record.attempts,
+            )
         began = time.monotonic()
         try:
             run = self.session.run(step.script, step.parameters, step.timeout_s)
@@ -714,3 +820,12 @@ class HostRun:
         self.engine.record(
             self.label, STEP, **self._step_fields(step, record), skipped=True, note=record.note, only_if=step.only_if
         )
+
+
+def _duration_words(seconds: float) -> str:
+    """600 -> "10 min", 90 -> "90 s", 7200 -> "2 h" (the way --host-timeout is usually given)."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"

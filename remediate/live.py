@@ -81,6 +81,9 @@ class LiveOptions:
     wait_for_winrm: str | None = None  # a duration: 90, 90s, 10m, 1h
     retries: int = 3
     max_fail_percent: float | None = None
+    max_auth_failures: int = 3
+    force: bool = False  # act on hosts whose detection reports another playbook's code
+    host_timeout: str | None = "10m"  # a duration; "0" or "none": no deadline
     rerun_failed: Path | None = None  # an audit log
     audit_file: Path | None = None
     junit_file: Path | None = None
@@ -90,7 +93,8 @@ class LiveOptions:
         """From option values by name; a name not given keeps its default."""
         names = {option.name for option in dataclasses.fields(cls)}
         given = {name: value for name, value in values.items() if name in names}
-        for name in ("auth", "scheme", "forks", "connect_timeout", "operation_timeout", "retries"):
+        for name in ("auth", "scheme", "forks", "connect_timeout", "operation_timeout", "retries",
+                     "max_auth_failures", "host_timeout"):
             if given.get(name) is None:
                 given.pop(name, None)  # click gives None for an option it did not declare a default for
         return cls(**given)
@@ -114,8 +118,23 @@ class LiveOptions:
             transient_attempts=int(self.retries) + 1,
             wait_for_winrm_s=self.wait_seconds(),
             max_fail_percent=self.max_fail_percent,
+            max_auth_failures=self.max_auth_failures or None,
+            host_timeout_s=self.host_timeout_seconds(),
+            force=bool(self.force),
             language=language,
         )
+
+    def host_timeout_seconds(self) -> float | None:
+        """--host-timeout in seconds (None: no deadline)."""
+        text = (self.host_timeout or "").strip().lower()
+        if text in ("", "0", "none", "off"):
+            return None
+        try:
+            seconds = duration_seconds(text)
+        except ValueError:
+            raise UsageError(f"--host-timeout {self.host_timeout!r}: expected a duration such as 90s, 10m or 1h, "
+                             "or 0 for none") from None
+        return seconds or None
 
     def wait_seconds(self) -> float:
         """--wait-for-winrm in seconds (0: do not wait)."""
@@ -229,7 +248,10 @@ def read_licences(hosts: Sequence[Host], connect: Connect, options: EngineOption
             write_from_handler(note)
 
     with on_ctrl_c(pressed):
-        statuses = read_status(hosts, connect, forks=options.forks, attempts=options.transient_attempts, stop=stop)
+        statuses = read_status(
+            hosts, connect, forks=options.forks, attempts=options.transient_attempts, stop=stop,
+            max_auth_failures=options.max_auth_failures,
+        )
     if stop.stopped:
         raise ReadsInterrupted(abandoned=stop.abandoned.is_set())
     return statuses
@@ -265,6 +287,10 @@ def only_failed_hosts(plan: Plan, log: Path, console: Console) -> Plan:
     missing = wanted - {host_plan.label for host_plan in kept}
     if missing:
         console.print(f"note: not in the hosts file any more: {', '.join(sorted(missing))}")
+    runs = audit_log.show(log)
+    for host, what in (audit_log.changes_in_flight(runs[-1]) if runs else {}).items():
+        console.print(f"note: {host}: {audit_log.STATE_UNKNOWN} ({what}); it is detected again before anything "
+                      "is changed")
     if not kept:
         raise NothingToRerun(log)
     console.print(f"rerunning {len(kept)} of {len(plan.hosts)} host(s) from {log}")
@@ -281,9 +307,12 @@ def run_plan(
     progress: bool = True,
     arguments: Sequence[str] = (),
     plan_sha256: str | None = None,
+    library: PlaybookLibrary | None = None,
 ) -> LiveRun:
     """`remediate run CODE`: execute a Plan on its hosts: connect, detect, fix, verify, audit.
 
+    library: the playbooks, so that a host whose detection reports another playbook's code is skipped
+    (None: no such check).
     console: where notes, warnings and the live progress go (stderr). progress: show the progress bar.
     plan_sha256: the sha256 of the approved plan file this run executes (`run --plan`), for the audit log.
     """
@@ -295,7 +324,8 @@ def run_plan(
     redactor = run_redactor(plan.hosts, credential_secrets(credentials))
     path = settings.audit_file or audit_log.default_path(str(plan.code))
     with AuditLog(path, redactor) as log, LiveProgress(len(plan.hosts), console=console, enabled=progress) as bar:
-        engine = Engine(connector(connection, credentials), log, options, observer=bar)
+        engine = Engine(connector(connection, credentials), log, options, observer=bar,
+                        claimed_by=library.find if library is not None else None)
         report = engine.run(plan, arguments=arguments, plan_sha256=plan_sha256)
     return LiveRun(report, redactor, Path(path))
 
@@ -361,7 +391,7 @@ def run_auto_fleet(
     host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
     redactor = run_redactor(host_plans, credential_secrets(credentials))
     with AuditLog(path, redactor) as log, LiveProgress(len(hosts), console=console, enabled=progress) as bar:
-        engine = Engine(connect, log, options, observer=bar, sleep=sleep)
+        engine = Engine(connect, log, options, observer=bar, sleep=sleep, claimed_by=library.find)
         report = engine.run_hosts(
             host_plans,
             code=AUTO,

@@ -122,10 +122,15 @@ class Playbook:
     sha256: str  # of the file's bytes
     also: tuple[ErrorCode, ...] = ()
     references: tuple[str, ...] = ()
+    applies_to: tuple[ErrorCode, ...] = ()  # other states it may act on (NOT_YET_ACTIVATED expanded)
 
     @property
     def codes(self) -> tuple[ErrorCode, ...]:
         return (self.code, *self.also)
+
+    def handles(self, found: ErrorCode) -> bool:
+        """Whether a host whose detection reports `found` is one this playbook may act on."""
+        return found in self.codes or found in self.applies_to
 
     @property
     def escalates(self) -> bool:
@@ -387,6 +392,12 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
     elif isinstance(code, str) and doc.path.stem != code:
         problem(("code",), f"{code} does not match the file name {doc.path.name} (name it {code}.yaml)")
 
+    for index, entry in enumerate(data.get("applies_to") or []):
+        if entry != NOT_YET_ACTIVATED:
+            entry_problem = _canonical_code_problem(entry)
+            if entry_problem:
+                problem(("applies_to", index), f"{entry_problem} (or {NOT_YET_ACTIVATED})")
+
     also = data.get("also")
     if isinstance(also, list):
         for index, other in enumerate(also):
@@ -547,6 +558,21 @@ def _codes(raw: Iterable[str] | None) -> tuple[ErrorCode, ...]:
     return tuple(ErrorCode.parse(code) for code in raw or ())
 
 
+# `applies_to: [not-yet-activated]`: what a volume or retail client reports while it is simply not activated
+# yet, whatever error the last attempt gave (that error is in slmgr's output, not in LicenseStatusReason):
+# SL_E_VL_MACHINE_NOT_BOUND (an unactivated KMS client's notification reason), SL_I_OOB_GRACE_PERIOD and
+# SL_I_OOT_GRACE_PERIOD (the grace periods of a freshly imaged or changed host). Reference §1b, §2a.
+NOT_YET_ACTIVATED = "not-yet-activated"
+NOT_YET_ACTIVATED_CODES = ("0xC004F056", "0x4004F00C", "0x4004F00D")
+
+
+def _applies_to(raw: Iterable[str] | None) -> tuple[ErrorCode, ...]:
+    codes: list[str] = []
+    for entry in raw or ():
+        codes.extend(NOT_YET_ACTIVATED_CODES if entry == NOT_YET_ACTIVATED else (entry,))
+    return tuple(dict.fromkeys(ErrorCode.parse(code) for code in codes))
+
+
 def _build(doc: _Document, digest: str) -> Playbook:
     data = doc.data
     parameters = {
@@ -591,6 +617,7 @@ def _build(doc: _Document, digest: str) -> Playbook:
     return Playbook(
         code=ErrorCode.parse(data["code"]),
         also=_codes(data.get("also")),
+        applies_to=_applies_to(data.get("applies_to")),
         title=_text(data["title"]),
         summary=_text(data["summary"]),
         references=tuple(data.get("references") or ()),

@@ -43,7 +43,8 @@ class HostPool(Generic[T, R]):
     started); otherwise the first press stops taking.
     on_abandon(given_up, untaken): called under `lock` when the run is abandoned, before run() returns.
     deadline_s / on_deadline(index): called once, from the waiting thread, for an item in flight longer than
-    deadline_s.
+    deadline_s; it may give the item up (give_up), which starts a worker in place of the one it leaves behind.
+    halt(): once true, no worker takes another item (like the first press, for one operation's own reasons).
     A worker that raises stops every worker from taking new items; run() re-raises it once the items in
     flight are done (or at once, after an abandon).
     """
@@ -62,6 +63,7 @@ class HostPool(Generic[T, R]):
         deadline_s: float | None = None,
         on_deadline: Callable[[int], None] | None = None,
         lock: threading.RLock | None = None,
+        halt: Callable[[], bool] | None = None,
     ) -> None:
         self.items = items
         self.work = work
@@ -74,6 +76,8 @@ class HostPool(Generic[T, R]):
         self.deadline_s = deadline_s
         self.on_deadline = on_deadline
         self.lock = lock or threading.RLock()
+        self.halt = halt
+        self._workers: list[threading.Thread] = []
         self._next = 0
         self._started: dict[int, float] = {}  # in flight: index -> when its work began (monotonic)
         self._expired: set[int] = set()
@@ -86,13 +90,9 @@ class HostPool(Generic[T, R]):
             return sorted(self._started)
 
     def run(self) -> PoolRun[R]:
-        workers = [
-            threading.Thread(target=self._worker, name=f"{self.name}-{number}", daemon=True)
-            for number in range(self.forks)
-        ]
-        for worker in workers:
-            worker.start()
-        while not self.stop.abandoned.is_set() and any(worker.is_alive() for worker in workers):
+        for _ in range(self.forks):
+            self._start_worker()
+        while not self.stop.abandoned.is_set() and self._busy():
             self.stop.abandoned.wait(POLL_S)
             self._check_deadlines()
         with self.lock:
@@ -102,11 +102,43 @@ class HostPool(Generic[T, R]):
                 raise self._error
             return self._run
 
+    def give_up(self, index: int) -> bool:
+        """Stop waiting for one item in flight (its result, should it come, is dropped) and start a worker in
+        place of the one it holds. False when the item is no longer in flight."""
+        with self.lock:
+            if index not in self._started:
+                return False
+            del self._started[index]
+            self._given_up.add(index)
+            self._start_worker()
+            return True
+
+    def _start_worker(self) -> None:
+        worker = threading.Thread(target=self._worker, name=f"{self.name}-{len(self._workers)}", daemon=True)
+        self._workers.append(worker)
+        worker.start()
+
+    def _busy(self) -> bool:
+        """Items in flight, or items left that a worker will still take."""
+        with self.lock:
+            if self._started:
+                return True
+            if self._error is not None or self._next >= len(self.items):
+                return False
+            if not any(worker.is_alive() for worker in self._workers):
+                return False  # pragma: no cover - a worker only ends when nothing is left to take
+            return not self._halted()
+
+    def _halted(self) -> bool:
+        if self.stop.stopped and not self.take_after_stop:
+            return True
+        return self.halt is not None and self.halt()
+
     def _take(self) -> int | None:
         with self.lock:
             if self.stop.abandoned.is_set() or self._error is not None or self._next >= len(self.items):
                 return None
-            if self.stop.stopped and not self.take_after_stop:
+            if self._halted():
                 return None
             index = self._next
             self._next += 1

@@ -73,6 +73,35 @@ REASONS: dict[str, tuple[str, str]] = {
         "abandoned during {phase} step {step}: nothing was changed",
         "{phase}ステップ {step} の実行中に中止しました: 変更はしていません",
     ),
+    "abandoned_after_change": (
+        "abandoned after a change, between steps: not verified",
+        "変更後、ステップの間で中止しました: 確認していません",
+    ),
+    "abandoned_between_steps": (
+        "abandoned between steps: nothing was changed",
+        "ステップの間で中止しました: 変更はしていません",
+    ),
+    "deadline": (
+        "deadline: no outcome within {limit} (--host-timeout){changed}",
+        "期限切れ: {limit} 以内に結果が出ませんでした (--host-timeout){changed}",
+    ),
+    "deadline_changed": (
+        "; a change was in flight or made: state unknown",
+        "。変更中または変更後のため、状態は不明です",
+    ),
+    "auth_failed": ("authentication refused: {message}", "認証が拒否されました: {message}"),
+    "not_started_auth": (
+        "not started: {count} host(s) refused the credentials (--max-auth-failures): the account may be "
+        "locked out if more are tried",
+        "未実行: {count} 台のホストが資格情報を拒否しました (--max-auth-failures)。これ以上試すとアカウントが"
+        "ロックされるおそれがあります",
+    ),
+    "other_playbook": (
+        "detection found {found}, which is not this playbook's to fix: run `remediate run {playbook}` for it "
+        "(--force acts anyway); nothing was changed",
+        "検出されたコードは {found} で、このプレイブックの対象ではありません。`remediate run {playbook}` を実行して"
+        "ください (--force で強制実行)。変更はしていません",
+    ),
     "not_started_interrupted": ("not started: the run was interrupted", "未実行: 実行が中断されました"),
     "not_started_max_fail": (
         "not started: --max-fail-percent was reached",

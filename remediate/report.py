@@ -22,6 +22,7 @@ OUTCOME_STYLE = {
     Outcome.FAILED: "bold red",
     Outcome.ESCALATE: "bold yellow",
     Outcome.UNREACHABLE: "bold magenta",
+    Outcome.AUTH_FAILED: "bold magenta",
     Outcome.SKIPPED: "dim",
     Outcome.PLANNED: "cyan",
 }
@@ -63,6 +64,7 @@ OUTCOME_JA = {  # outcome words as a Japanese administrator reads them; JSON and
     Outcome.FAILED: "失敗",
     Outcome.ESCALATE: "要対応",
     Outcome.UNREACHABLE: "接続不可",
+    Outcome.AUTH_FAILED: "認証失敗",
     Outcome.SKIPPED: "スキップ",
     Outcome.PLANNED: "計画のみ",
 }

@@ -22,6 +22,7 @@ class Outcome(str, enum.Enum):
     FAILED = "failed"  # fix tried, still broken
     ESCALATE = "escalate"  # needs a human; the facts were collected
     UNREACHABLE = "unreachable"  # transport
+    AUTH_FAILED = "auth-failed"  # the credentials were refused: no further host was tried past the limit
     SKIPPED = "skipped"  # not applicable / never started (interrupted, --max-fail-percent)
     PLANNED = "planned"  # dry run
 
@@ -239,7 +240,7 @@ class HostReport:
 
     @property
     def is_problem(self) -> bool:
-        return self.outcome in (Outcome.FAILED, Outcome.ESCALATE, Outcome.UNREACHABLE)
+        return self.outcome in (Outcome.FAILED, Outcome.ESCALATE, Outcome.UNREACHABLE, Outcome.AUTH_FAILED)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -293,6 +294,8 @@ class RunReport:
         outcomes = [report.outcome for report in self.hosts]
         if self.interrupted:
             return ExitCategory.INTERRUPTED
+        if Outcome.AUTH_FAILED in outcomes:  # the account itself is in question (lock-out): exit 3
+            return ExitCategory.UNREACHABLE
         if outcomes and all(outcome is Outcome.UNREACHABLE for outcome in outcomes):
             return ExitCategory.UNREACHABLE
         if Outcome.FAILED in outcomes or Outcome.UNREACHABLE in outcomes or self.stopped_early:

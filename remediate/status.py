@@ -60,6 +60,7 @@ class HostStatus:
     result: StepResult | None = None
     error: str | None = None  # "kind: message" of a transport or script failure
     unreachable: bool = False
+    auth_failed: bool = False  # the host refused the credentials
     playbook: ErrorCode | None = None  # the playbook that handles `code` (see name_playbooks)
 
     @property
@@ -148,6 +149,8 @@ def fleet_category(statuses: Sequence[HostStatus]) -> ExitCategory:
     """`remediate status`'s exit: OK when every host is Licensed, UNREACHABLE when none answered, else FAILED."""
     if statuses and all(status.unreachable for status in statuses):
         return ExitCategory.UNREACHABLE
+    if any(status.auth_failed for status in statuses):  # the account itself is in question: exit 3
+        return ExitCategory.UNREACHABLE
     return ExitCategory.OK if all(status.licensed for status in statuses) else ExitCategory.FAILED
 
 
@@ -157,6 +160,7 @@ def edition(product_name: str) -> str:
 
 
 NOT_READ = "not read: interrupted"
+NOT_READ_AUTH = "not read: hosts refused the credentials (--max-auth-failures); more tries could lock the account"
 SCRIPT_FAILED = "script: "  # how `HostStatus.error` begins when the licence script failed
 
 
@@ -168,15 +172,18 @@ def read_status(
     attempts: int = 4,
     backoff_s: float = 1.0,
     stop: TwoPressStop | None = None,
+    max_auth_failures: int | None = 3,
 ) -> list[HostStatus]:
     """Read every host's licence (the license-state template unless `script` is given), `forks` at a time
     (pool.py); transient faults retried with backoff and jitter.
 
     The first press of `stop` starts no new read and cuts retry waits short; the second stops waiting for the
     reads in flight. A host whose read was not made or not finished because of the stop gets a status with
-    error NOT_READ.
+    error NOT_READ. Once `max_auth_failures` hosts refused the credentials, no further host is tried (a
+    domain account locks out); those left get error NOT_READ_AUTH.
     """
     stop = stop or TwoPressStop()
+    auth_failures: list[int] = []
     text = script if script is not None else status_script()
 
     def read(index: int, host: Host) -> HostStatus:
@@ -194,10 +201,17 @@ def read_status(
                     finally:
                         session.close()
         except TransportError as error:
-            return HostStatus(host, error=f"{error.kind}: {error.message}", unreachable=True)
+            refused = error.kind == "auth"
+            if refused:
+                auth_failures.append(index)
+            return HostStatus(host, error=f"{error.kind}: {error.message}", unreachable=True, auth_failed=refused)
         if run.script_error:
             return HostStatus(host, result=run.result, error=f"{SCRIPT_FAILED}{run.script_error}")
         return HostStatus(host, result=run.result)
 
-    done = HostPool(hosts, read, forks=forks, stop=stop, name="remediate-status").run().done
-    return [done.get(index) or HostStatus(host, error=NOT_READ) for index, host in enumerate(hosts)]
+    def too_many_refusals() -> bool:
+        return max_auth_failures is not None and len(auth_failures) >= max_auth_failures
+
+    done = HostPool(hosts, read, forks=forks, stop=stop, name="remediate-status", halt=too_many_refusals).run().done
+    unread = NOT_READ if stop.stopped else NOT_READ_AUTH
+    return [done.get(index) or HostStatus(host, error=unread) for index, host in enumerate(hosts)]

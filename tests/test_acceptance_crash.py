@@ -130,3 +130,50 @@ def test_sigkill_mid_run_leaves_a_log_that_verifies_and_rerun_failed_completes_t
     assert after["summary"]["counts"]["healthy"] == HOSTS
     assert all(step["phase"] == "detect" for host in after["hosts"] for step in host["steps"])
     assert {h for h, outcome in ended.items() if outcome in DONE} | rest == everyone
+
+
+def change_in_flight(log: Path) -> str | None:
+    """A host whose changing step was announced (step_started) and has no result yet."""
+    if not log.exists():
+        return None
+    pending: dict[tuple[str, str], int] = {}
+    for event in audit.read_events(log):
+        key = (str(event.get("host")), str(event.get("step")))
+        if event["type"] == audit.STEP_STARTED:
+            pending[key] = pending.get(key, 0) + 1
+        elif event["type"] == audit.STEP and key in pending:
+            pending[key] -= 1
+    return next((host for (host, _), count in pending.items() if count > 0), None)
+
+
+def test_sigkill_during_a_change_names_the_host_and_the_rerun_detects_before_acting(
+    sandbox: Path, tmp_path: Path
+) -> None:
+    log, rerun_log = tmp_path / "audit.jsonl", tmp_path / "rerun.jsonl"
+    run = subprocess.Popen(
+        remediate("run", "0xC004F074", "--hosts", str(sandbox), "--audit", str(log), "--forks", "2"),
+        env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    host = None
+    while time.monotonic() < deadline and run.poll() is None and host is None:
+        host = change_in_flight(log)
+        time.sleep(0.002)
+    run.send_signal(signal.SIGKILL)
+    run.communicate(timeout=30)
+    assert host is not None, "no change was in flight before the run ended"
+
+    (summary,) = audit.show(log)
+    assert host in audit.changes_in_flight(summary)  # the log names the host: state unknown
+    assert audit.verify(log).ok
+
+    rerun = subprocess.run(
+        remediate("run", "0xC004F074", "--hosts", str(sandbox), "--audit", str(rerun_log), "--output", "json",
+                  "--rerun-failed", str(log)),
+        env=environment(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert f"{host}: {audit.STATE_UNKNOWN}" in rerun.stderr
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    mine = [e for e in audit.read_events(rerun_log) if e.get("host") == host and e["type"] in (audit.STEP,
+                                                                                                audit.STEP_STARTED)]
+    assert mine and mine[0]["phase"] == "detect"  # detected before anything was sent that changes it

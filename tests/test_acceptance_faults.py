@@ -101,8 +101,9 @@ def test_every_host_ends_with_an_outcome_transient_faults_are_retried_and_the_lo
     holder.thread.join(timeout=5)
     assert holder.released_after_refusal.is_set()  # the quota fault really happened, and was then lifted
 
-    # DESIGN §6: a host that could not be reached makes the run exit 1 (not every host healthy or fixed).
-    assert result.exit_code == 1, result.output
+    # A host that refused the credentials makes the run exit 3 (the account is in question), before the
+    # exit 1 that an unreachable host alone would give.
+    assert result.exit_code == 3, result.output
     report = json.loads(result.stdout)
     outcome = {host["computer_name"] or host["host"]: host["outcome"] for host in report["hosts"]}
     by_label = {host["host"]: host for host in report["hosts"]}
@@ -134,7 +135,7 @@ def test_every_host_ends_with_an_outcome_transient_faults_are_retried_and_the_lo
     assert {e["error_kind"] for e in attempts("BOOT01")["connect"] if not e["ok"]} == {"refused"}
 
     down, noauth = by_label[label["DOWN01"]], by_label[label["NOAUTH01"]]
-    assert (down["outcome"], noauth["outcome"]) == ("unreachable", "unreachable")
+    assert (down["outcome"], noauth["outcome"]) == ("unreachable", "auth-failed")
     assert len(attempts("DOWN01")["connect"]) >= 2  # refused is transient: retried for --wait-for-winrm
     assert not any(e["ok"] for e in attempts("DOWN01")["connect"])
     assert [e["error_kind"] for e in attempts("NOAUTH01")["connect"]] == ["auth"]  # a wrong password: once

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 from remediate import audit
 from remediate.audit import AuditLog, verify
-from remediate.errors import AuditError
+from remediate.errors import UsageError
 from remediate.secret import Redactor, Secret
 
 KEY = "NPPR9-FWDCX-D2C8J-H872K-2YT43"  # a published generic volume license key (Windows 10/11 Enterprise)
@@ -150,7 +152,7 @@ def test_an_existing_log_is_continued_and_a_cut_one_is_refused(tmp_path: Path) -
     assert result.ok and result.events == 5 + 8
     assert len(audit.show(path)) == 2
     path.write_bytes(path.read_bytes()[:-5])
-    with pytest.raises(AuditError, match="new file"):
+    with pytest.raises(UsageError, match="new file"):  # exit 2: nothing was touched
         AuditLog(path)
 
 
@@ -308,3 +310,80 @@ def test_show_tells_which_hosts_were_given_up_mid_step_and_names_them(tmp_path: 
     assert shown.exit_code == 0, shown.output
     assert "10.0.0.2:5985 (WIN-APP02)" in shown.output and "10.0.0.1:5985 (WIN-APP01)" in shown.output
     assert "interrupted during fix step flush-dns: abandoned during fix step flush-dns" in shown.output
+
+
+AUDIT_KEY = b"k" * 16 + b"-audit-key-for-tests"
+
+
+def write_keyed_run(path: Path, key: bytes, outcome: str = "failed", finish: bool = True) -> None:
+    with AuditLog(path, key=key) as log:
+        log.record(audit.RUN_STARTED, operator="alice", code="0xC004F074", hosts=["pc0", "pc1"])
+        for host in ("pc0", "pc1"):
+            log.record(audit.HOST_STARTED, host=host, code="0xC004F074")
+            log.record(audit.OUTCOME, host=host, outcome=outcome)
+        if finish:
+            log.record(audit.RUN_FINISHED, summary={"counts": {outcome: 2}})
+
+
+def rewrite(path: Path, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    """What an insider with write access does: change events, then recompute the sha256 chain."""
+    events = change(audit.read_events(path))
+    prev = audit.GENESIS
+    lines = []
+    for seq, event in enumerate(events, start=1):
+        event = {**event, "seq": seq, "prev": prev}
+        event["hash"] = audit.event_hash(event)
+        prev = event["hash"]
+        lines.append(audit.canonical_json(event).encode())
+    write_lines(path, lines)
+
+
+def test_an_unkeyed_rewrite_verifies_and_verify_says_so_plainly(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_run(path)
+    rewrite(path, lambda events: [{**e, "outcome": "fixed"} if "outcome" in e else e for e in events])
+    result = verify(path)
+    assert result.state == audit.COMPLETE  # a sha256 chain cannot see a rewrite ...
+    assert "accidental damage only" in result.strength()  # ... and the check says so
+
+
+def test_a_keyed_log_shows_a_rewrite_even_with_the_chain_recomputed(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_keyed_run(path, AUDIT_KEY)
+    assert verify(path, AUDIT_KEY).state == audit.COMPLETE
+    assert verify(path, AUDIT_KEY).checked_with_key
+    rewrite(path, lambda events: [{**e, "outcome": "fixed"} if e["type"] == audit.OUTCOME else e for e in events])
+    assert verify(path, AUDIT_KEY).state == audit.TAMPERED
+    # Stripping the chain field to pass the log off as unkeyed does not help either.
+    rewrite(path, lambda events: [{k: v for k, v in e.items() if k != "chain"} for e in events])
+    stripped = verify(path, AUDIT_KEY)
+    assert stripped.state == audit.TAMPERED and "not a keyed log" in stripped.describe()
+
+
+def test_another_key_does_not_verify_and_no_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_keyed_run(path, AUDIT_KEY)
+    assert verify(path, b"x" * 32).state == audit.TAMPERED
+    with pytest.raises(UsageError, match="keyed audit log"):
+        verify(path)
+    with pytest.raises(UsageError, match="without its key"):
+        AuditLog(path)
+
+
+def test_lines_cut_from_the_end_read_as_crash_cut_with_the_hosts_in_flight(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    write_keyed_run(path, AUDIT_KEY)
+    write_lines(path, lines_of(path)[:-2])  # the last outcome and run_finished deleted
+    result = verify(path, AUDIT_KEY)
+    assert result.state == audit.CRASH_CUT and result.in_flight == ["pc1"]
+    assert "hosts in flight: pc1" in result.describe()
+
+
+def test_a_short_key_file_is_a_usage_error(tmp_path: Path) -> None:
+    short = tmp_path / "short.key"
+    short.write_bytes(b"too-short\n")
+    with pytest.raises(UsageError, match="at least 16"):
+        audit.load_key(short)
+    good = tmp_path / "good.key"
+    good.write_bytes(AUDIT_KEY + b"\n")
+    assert audit.load_key(good) == AUDIT_KEY

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -19,14 +20,14 @@ from rich.console import Console
 from remediate import audit
 from remediate.audit import AuditLog
 from remediate.codes import ErrorCode
-from remediate.engine import Engine, EngineOptions
+from remediate.engine import Engine, EngineOptions, HostRun
 from remediate.expressions import evaluate_condition
 from remediate.inventory import Host
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import Escalation, Playbook, RetryPolicy, Text
 from remediate.productkey import ProductKey
 from remediate.report import print_summary, to_json
-from remediate.results import Outcome, RunReport, StepResult, StepStatus
+from remediate.results import HostReport, Outcome, RunReport, StepRecord, StepResult, StepStatus
 from remediate.sandbox.faults import TransportFaults
 from remediate.sandbox.fleet import Fleet, HostSpec
 from remediate.sandbox.seam import ErrorRecord, NativeOutcome, PipelineOutcome, PipelineRequest
@@ -244,8 +245,12 @@ def test_the_audit_log_records_every_step_and_verifies(lab_factory: Any, tmp_pat
     assert types[0] == audit.RUN_STARTED and types[-1] == audit.RUN_FINISHED
     steps = [(event["host"], event["step"]) for event in events if event["type"] == audit.STEP]
     assert sorted(steps) == sorted([("A", "detect"), ("A", "fix"), ("A", "verify"), ("B", "detect")])
-    fix = next(event for event in events if event.get("step") == "fix")
+    fix = next(event for event in events if event["type"] == audit.STEP and event.get("step") == "fix")
     assert fix["script_sha256"] == hashlib.sha256(b"fix").hexdigest() and fix["changed"] is True
+    # Write-ahead: the change was announced before it was sent, and only the change was.
+    announced = [index for index, event in enumerate(events) if event["type"] == audit.STEP_STARTED]
+    assert [(events[index]["host"], events[index]["step"]) for index in announced] == [("A", "fix")]
+    assert announced[0] < events.index(fix)
     (run,) = audit.show(path)
     assert {host: fields["outcome"] for host, fields in run.hosts.items()} == outcomes(report)
 
@@ -342,8 +347,36 @@ def test_an_unreachable_host_is_reported_and_others_go_on(lab_factory: Any, tmp_
 def test_no_host_reached_is_its_own_exit(lab_factory: Any, tmp_path: Path) -> None:
     lab = lab_factory({"A": Machine()}, {"A": TransportFaults(unauthorized=True)})
     report, _ = lab.run(tmp_path / "a.jsonl")
-    assert outcomes(report) == {"A": "unreachable"} and "auth" in report.hosts[0].reason
+    assert outcomes(report) == {"A": "auth-failed"} and "auth" in report.hosts[0].reason
     assert report.exit_category.value == "unreachable"
+
+
+def test_refused_credentials_stop_the_run_before_the_account_locks_out(lab_factory: Any, tmp_path: Path) -> None:
+    names = [f"H{number}" for number in range(6)]
+    lab = lab_factory({name: Machine() for name in names}, {name: TransportFaults(unauthorized=True) for name in names})
+    path = tmp_path / "a.jsonl"
+    report, _ = lab.run(path, forks=1, max_auth_failures=3)
+    assert list(outcomes(report).values()) == ["auth-failed"] * 3 + ["skipped"] * 3
+    assert "--max-auth-failures" in report.hosts[3].reason
+    assert report.exit_category.value == "unreachable"  # exit 3
+    started = [event["host"] for event in audit.read_events(path) if event["type"] == audit.HOST_STARTED]
+    assert started == names[:3]  # no logon was tried on the others
+
+
+def test_a_host_past_its_deadline_ends_without_holding_the_run(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"STUCK": Machine(slow_fix_s=30), "QUICK": Machine()})
+    steps = (step("detect", "detect"), step("slow-fix", "fix", timeout_s=60), step("verify", "verify"))
+    began = time.monotonic()
+    report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(steps), forks=1, host_timeout_s=1.5)
+    assert time.monotonic() - began < 15
+    by_host = {host.host: host for host in report.hosts}
+    # The change was sent: the host is not called unreachable, and nothing claims it is unchanged.
+    assert by_host["STUCK"].outcome is Outcome.FAILED
+    assert by_host["STUCK"].reason.startswith("deadline: no outcome within 1.5 s (--host-timeout)")
+    assert "state unknown" in by_host["STUCK"].reason
+    assert by_host["QUICK"].outcome is Outcome.FIXED  # its worker was freed for it
+    (run,) = audit.show(tmp_path / "a.jsonl")
+    assert run.hosts["STUCK"]["outcome"] == "failed" and run.hosts["QUICK"]["outcome"] == "fixed"
 
 
 def test_wait_for_winrm_waits_for_a_booting_host(lab_factory: Any, tmp_path: Path) -> None:
@@ -494,7 +527,7 @@ def test_a_host_that_cannot_be_logged_on_to_is_not_retried_forever(lab_factory: 
     lab.credentials = Credentials(lab.fleet.username, Secret("Wrong-Pass-0"))
     began = time.monotonic()
     report, _ = lab.run(tmp_path / "a.jsonl", transient_attempts=5, backoff_initial_s=1.0)
-    assert report.hosts[0].outcome is Outcome.UNREACHABLE and "auth" in report.hosts[0].reason
+    assert report.hosts[0].outcome is Outcome.AUTH_FAILED and "auth" in report.hosts[0].reason
     assert time.monotonic() - began < 1.0  # auth failures are not transient: no backoff
     assert "Wrong-Pass-0" not in (tmp_path / "a.jsonl").read_text(encoding="utf-8")
 
@@ -541,3 +574,35 @@ def test_every_reason_a_run_gives_is_told_in_japanese_in_the_summary(lab_factory
     assert by_host["FIRST"]["reason"] == "interrupted after fixing, before verify: not verified"
     recorded = [event["reason"] for event in audit.read_events(tmp_path / "a.jsonl") if event["type"] == "outcome"]
     assert "every check passed: nothing to fix" in recorded and not any(has_japanese(text) for text in recorded)
+
+
+def test_a_host_given_up_between_steps_is_never_said_to_be_unchanged_after_a_change(tmp_path: Path) -> None:
+    host_plan = HostPlan(host=Host("h.example"), label="h.example", playbook=playbook(), steps=STANDARD)
+    with AuditLog(tmp_path / "a.jsonl", Redactor()) as log:
+        engine = Engine(lambda host: Session(host, ConnectionOptions(), None), log)
+        fresh, after_detect, after_fix = (HostRun(engine, host_plan) for _ in range(3))
+        after_detect.records.append(StepRecord(id="detect", phase="detect", status=StepStatus.RAN))
+        after_fix.records.extend(StepRecord(id=name, phase=name, status=StepStatus.RAN) for name in ("detect", "fix"))
+        after_fix.changed = True  # activate returned; the next step has not begun (or the session is closing)
+        assert fresh.abandoned().reason == "abandoned while connecting: nothing was changed"
+        assert after_detect.abandoned().reason == "abandoned between steps: nothing was changed"
+        changed = after_fix.abandoned()
+        assert changed.outcome is Outcome.FAILED and "nothing was changed" not in changed.reason
+        after_fix.decided = HostReport(host="h.example", code=F074, outcome=Outcome.FIXED)
+        assert after_fix.abandoned().outcome is Outcome.FIXED  # decided: only closing the session was left
+
+
+def test_a_host_reporting_another_playbooks_code_is_skipped_unless_forced(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"OTHER": Machine(code=C008), "OURS": Machine(), "GRACE": Machine(code="0x4004F00C")})
+    library = {ErrorCode.parse(C008): dataclasses.replace(playbook(), code=ErrorCode.parse(C008))}
+    log = tmp_path / "a.jsonl"
+    with AuditLog(log, Redactor()) as audit_log:
+        engine = Engine(lambda host: Session(host, lab.connection, lab.credentials), audit_log,
+                        EngineOptions(backoff_initial_s=0.01), claimed_by=library.get)
+        report = engine.run(lab.plan())
+    assert outcomes(report) == {"OTHER": "skipped", "OURS": "fixed", "GRACE": "fixed"}
+    other = report.hosts[0]
+    assert "detection found 0xC004C008" in other.reason and "remediate run 0xC004C008" in other.reason
+    assert lab.machines["OTHER"].calls == ["detect"]  # nothing was sent that changes it
+    forced, _ = lab.run(tmp_path / "b.jsonl", force=True)
+    assert outcomes(forced)["OTHER"] != "skipped" and "fix" in lab.machines["OTHER"].calls

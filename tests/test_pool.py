@@ -113,3 +113,35 @@ def test_the_deadline_hook_names_an_item_in_flight_too_long_once() -> None:
     HostPool([0.0, 0.4, 0.0], work, forks=3, stop=TwoPressStop(), name="t", deadline_s=0.15,
              on_deadline=late.append).run()
     assert late == [1]
+
+
+def test_an_item_given_up_at_its_deadline_frees_its_worker_for_the_rest() -> None:
+    release = threading.Event()
+    pool: HostPool[float, float]
+
+    def work(index: int, item: float) -> float:
+        if index == 0:
+            release.wait(5)  # never answers while the test runs
+        return item
+
+    def expire(index: int) -> None:
+        assert pool.give_up(index)
+
+    pool = HostPool([0.0, 1.0, 2.0, 3.0], work, forks=1, stop=TwoPressStop(), name="t", deadline_s=0.1,
+                    on_deadline=expire)
+    began = time.monotonic()
+    ran = pool.run()
+    assert time.monotonic() - began < 2
+    release.set()
+    assert ran.done == {1: 1.0, 2: 2.0, 3: 3.0}
+
+
+def test_halt_stops_taking_without_a_press() -> None:
+    done: list[int] = []
+
+    def work(index: int, item: int) -> int:
+        done.append(index)
+        return item
+
+    ran = HostPool(list(range(20)), work, forks=1, stop=TwoPressStop(), name="t", halt=lambda: len(done) >= 3).run()
+    assert sorted(ran.done) == [0, 1, 2]
