@@ -414,6 +414,7 @@ def run_playbook(
     from remediate.render import Renderer, build_plan
     from remediate.values import RunValues, likely_typos
 
+    live = click.get_current_context().meta["remediate.live"]  # --scheme and --port: what a bare host means
     approved = None
     if save_plan is not None and not dry_run:
         raise UsageError("--save-plan writes the plan of a dry run: add --dry-run")
@@ -445,7 +446,7 @@ def run_playbook(
         from remediate.live import run_auto_fleet
 
         library = PlaybookLibrary(playbook_dirs)
-        hosts = load_hosts(hosts_file)
+        hosts = load_hosts(hosts_file, scheme=live["scheme"], port=live["port"])
         run_values = RunValues.from_options(set_options, secret_env, secrets_file)
         _run_live(lambda settings, **shared: run_auto_fleet(hosts, library, run_values, settings, allow=allow,
                                                             **shared), output=output, language=lang)
@@ -459,7 +460,7 @@ def run_playbook(
                 f"--allow {opt_in}: no playbook has a step that needs it "
                 f"(known opt-ins: {', '.join(known_opt_ins) or 'none'})"
             )
-    hosts = load_hosts(hosts_file)
+    hosts = load_hosts(hosts_file, scheme=live["scheme"], port=live["port"])
     run_values = RunValues.from_options(set_options, secret_env, secrets_file)
     for warning in [*run_values.warnings, *likely_typos(playbook.parameters, hosts)]:
         click.echo(f"warning: {warning}", err=True)
@@ -736,7 +737,7 @@ def status_command(
     from remediate.status import fleet_category
     from remediate.status_view import print_status, status_csv
 
-    hosts = load_hosts(hosts_file)
+    hosts = load_hosts(hosts_file, scheme=values["scheme"], port=values["port"])
     library = PlaybookLibrary(playbook_dirs)
     errors = _errors_console()
     try:

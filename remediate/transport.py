@@ -33,7 +33,7 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
 
 from remediate.errors import TransportError, UsageError
-from remediate.inventory import AUTH_METHODS, SCHEMES, Host
+from remediate.inventory import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, Host
 from remediate.productkey import ProductKey
 from remediate.results import ResultFormatError, ScriptRun, StepResult
 from remediate.secret import Redactor, Secret, secrets_in
@@ -44,7 +44,6 @@ for _library in ("pypsrp", "spnego", "requests_credssp"):
 
 USERNAME_ENV = "REMEDIATE_USERNAME"
 PASSWORD_ENV = "REMEDIATE_PASSWORD"
-DEFAULT_PORTS = {"https": 5986, "http": 5985}
 # Auths that can seal WinRM messages themselves (needed over plain HTTP).
 ENCRYPTING_AUTHS = ("negotiate", "ntlm", "kerberos", "credssp")
 # WS-Man fault codes (decimal, as pypsrp reports them).
