@@ -763,6 +763,16 @@ class PlaybookLibrary:
         raise UnknownCodeError(f"no playbook for {code}; playbooks exist for: {listed}", hint=hint)
 
 
+def check_opt_ins(library: PlaybookLibrary, allow: Iterable[str]) -> None:
+    """Refuse an --allow that no step of the library needs: a mistyped opt-in would otherwise plan nothing."""
+    known = sorted(set().union(*(playbook.opt_ins for playbook in library.all())))
+    for opt_in in allow:
+        if opt_in not in known:
+            raise UsageError(
+                f"--allow {opt_in}: no playbook has a step that needs it (known opt-ins: {', '.join(known) or 'none'})"
+            )
+
+
 def validate_files(paths: Sequence[Path]) -> list[tuple[Path, list[Problem]]]:
     """Every problem of each playbook file under `paths` (default: the shipped ones), templates rendered.
 
