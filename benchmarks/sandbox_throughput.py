@@ -27,7 +27,8 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from remediate.sandbox.faults import TransportFaults
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.seam import NativeOutcome, PipelineOutcome, PipelineRequest
 
 PASSWORD = "Bench-Sandbox-Pass-1"

@@ -15,7 +15,8 @@ from pypsrp.wsman import WSMan
 from sandbox_winrm_engine import EchoEngine
 
 from remediate.sandbox.faults import TransportFaults
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.testing import StartFleet
 
 FAST = {"operation_timeout": 1, "read_timeout": 2, "reconnection_backoff": 0.05}

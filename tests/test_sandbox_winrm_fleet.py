@@ -16,7 +16,8 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 from sandbox_winrm_engine import EchoEngine
 
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.testing import StartFleet
 
 FAST = {"operation_timeout": 2, "read_timeout": 5}

@@ -47,7 +47,7 @@ import yaml
 
 from remediate.errors import Location, UsageError
 from remediate.sandbox.faults import TransportFaults
-from remediate.sandbox.fleet import HostSpec
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.windows.editions import EDITIONS, edition
 from remediate.sandbox.windows.fault_recipes import HEALTHY, RECIPES, apply_fault
 from remediate.sandbox.windows.host import WindowsHost
