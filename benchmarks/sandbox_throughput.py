@@ -49,7 +49,7 @@ class ConstantEngine:
 
 
 def serve(auth: str, quota: int, conn: multiprocessing.connection.Connection) -> None:
-    faults = TransportFaults(max_shells_per_user=quota)
+    faults = TransportFaults(max_shells_per_user=quota, allow_unencrypted=auth == "basic")  # Basic over HTTP
     with Fleet.start(
         [HostSpec("BENCH01", ConstantEngine("BENCH01"), faults)],
         auth=auth,  # type: ignore[arg-type]

@@ -10,7 +10,6 @@ import random
 import secrets
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -91,7 +90,8 @@ class Fleet:
         directory: Path | None = None,
         ca_file: Path | None = None,
     ) -> Fleet:
-        """Start one listener per host on 127.0.0.1 (port 0: the system picks a free one).
+        """Start one listener per host on 127.0.0.1 (port 0: the system picks a free one); one thread of the
+        process accepts connections for all of them.
 
         password: None uses default_password() (read it back from fleet.password).
         directory: where the TLS material goes (None: a temporary directory, removed at stop).
@@ -208,12 +208,8 @@ class Fleet:
         if self._stopped:
             return
         self._stopped = True
-        # each listener waits up to one poll interval to stop: stop them side by side
-        stoppers = [threading.Thread(target=listener.stop) for listener in self._listeners]
-        for stopper in stoppers:
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join()
+        for listener in self._listeners:
+            listener.stop()
         if self.auth != "basic":
             NTLMUserFile.unregister(self._credentials)
         if self._owns_directory:

@@ -31,7 +31,7 @@ The format (see the shipped files under remediate/sandbox/scenarios/ for complet
         cause: stale-dns-cache     # optional: which documented cause (fault_recipes.RECIPES)
         domain_role: 3
         state: {clock_offset_s: 0} # optional HostState settings
-        transport: {latency_ms: 20}  # TransportFaults fields
+        transport: {latency_ms: 20}  # TransportFaults fields; {allow_unencrypted: true} lets clear text in
 """
 
 from __future__ import annotations
