@@ -15,7 +15,7 @@ def test_mixed_fleet_over_winrm(sandbox_fleet: StartFleet) -> None:
     built = build("mixed-fleet", None, seed=1)
     stale = hosts_with_fault(built.hosts, "0xC004F074")[0]
     japanese = next(h for h in built.hosts if isinstance(h.engine, WindowsHost) and h.engine.state.japanese)
-    fleet = sandbox_fleet([stale, japanese], auth="basic")
+    fleet = sandbox_fleet([stale, japanese], auth="ntlm")
 
     # PSRP: a template-style script with a parameter; CIM and the event log answer as the model says
     options = fleet.client_options(stale.computer_name)
