@@ -406,7 +406,7 @@ def sandbox() -> None:
 
 
 @sandbox.command("up")
-@click.option("--hosts", "count", type=click.IntRange(1, 1000), default=None,
+@click.option("--hosts", "count", type=click.IntRange(1, 10000), default=None,
               help="How many hosts (default: as many as the scenario has).")
 @click.option("--scenario", default="healthy", show_default=True, help="A scenario NAME or FILE.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
@@ -421,6 +421,9 @@ def sandbox() -> None:
 def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: str, username: str,
                password: str | None, hosts_file: Path) -> None:
     """Start sandbox hosts and serve them until Ctrl-C."""
+    if auth == "basic" and not https:
+        # Windows refuses Basic over HTTP by default (AllowUnencrypted is false), and so do the sandbox's hosts.
+        raise UsageError("--auth basic sends the password in clear over HTTP, which Windows refuses: add --https")
     from remediate.sandbox.fleet import Fleet, generate_password, hosts_for_scenario  # only the sandbox commands
 
     hosts, notice = hosts_for_scenario(Path(scenario) if Path(scenario).is_file() else scenario, count, seed)

@@ -60,8 +60,9 @@ class WSManFault(enum.IntEnum):
     """WS-Management fault codes (pypsrp reports them in decimal: 0x80338029 is 2150858793)."""
 
     OPERATION_TIMEOUT = 0x80338029  # nothing happened within OperationTimeout (poll again)
-    MAX_SHELLS_PER_USER = 0x803381A6
-    MAX_CONCURRENT_OPERATIONS = 0x803381A5
+    # Quota faults, as Windows' wsmerror.h numbers them (reference: winrm-sandbox-notes, "Quota fault codes").
+    MAX_SHELLS_PER_USER = 0x803381A5  # 2150859173: "This user is allowed a maximum number of N concurrent shells"
+    MAX_CONCURRENT_OPERATIONS = 0x803381A6  # 2150859174: MaxConcurrentOperationsPerUser (1500 by default)
     MAX_SHELLS_PER_HOST = 0x803381AC
 
 
