@@ -561,7 +561,7 @@ class HostRun:
         other = claimed_by(found)
         if other is None or other.code == self.playbook.code:
             return None
-        return Reason("other_playbook", found=str(found), playbook=str(other.code))
+        return Reason("other_playbook", found=str(found), command=f"remediate run {other.code}")
 
     def _collect_for_human(self) -> Reason | str:
         """Run the escalate steps; a transport fault there does not change the decision, only the facts.

@@ -97,10 +97,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "ロックされるおそれがあります",
     ),
     "other_playbook": (
-        "detection found {found}, which is not this playbook's to fix: run `remediate run {playbook}` for it "
+        "detection found {found}, which is not this playbook's to fix: run `{command}` for it "
         "(--force acts anyway); nothing was changed",
-        "検出されたコードは {found} で、このプレイブックの対象ではありません。`remediate run {playbook}` を実行して"
-        "ください (--force で強制実行)。変更はしていません",
+        "検出されたコードは {found} で、このプレイブックの対象ではありません。`{command}` を実行してください "
+        "(--force で強制実行)。変更はしていません",
     ),
     "not_started_interrupted": ("not started: the run was interrupted", "未実行: 実行が中断されました"),
     "not_started_max_fail": (
