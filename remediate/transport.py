@@ -187,6 +187,9 @@ class ConnectionOptions:
             )
         if self.auth == "certificate" and (not self.certificate_pem or not self.certificate_key_pem):
             raise UsageError("auth certificate needs a client certificate and key (PEM files)")
+        if self.scheme == "https" and self.ca_file and not os.path.isfile(self.ca_file):
+            # Found now, not as "refused: could not connect" on every host after retries.
+            raise UsageError(f"ca_file {self.ca_file}: no such file", hint="give the path of your CA bundle (PEM)")
 
     def check(self, credentials: Credentials | None) -> None:
         """check_safe, and that the auth has the credentials it needs."""
