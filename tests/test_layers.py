@@ -165,7 +165,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors", "duration", "reasons", "interrupt", "expressions", "resources", "powershell_syntax", "terminal",
      "input_file", "data"),
     ("productkey", "codes", "secret", "parameter_types", "inventory", "values", "explain", "results", "pool",
-     "approvals"),
+     "approvals", "ansible_variables", "inventory_tree", "ansible_inventory", "csv_inventory", "inventory_formats",
+     "inventory_limit"),
     # playbooks, plans and the one connection to a host
     ("playbook", "plan", "render", "validate", "audit", "connector", "transport", "status", "saved_plan"),
     # what happens to hosts, and how it is shown
