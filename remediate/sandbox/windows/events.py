@@ -12,8 +12,8 @@ SPP_PROVIDER = "Microsoft-Windows-Security-SPP"
 KMS_REQUEST_EVENT = 12288  # ref §3 "Event log": the client sent an activation request to the KMS machine
 KMS_RESPONSE_EVENT = 12289
 # A failed activation attempt (slmgr /ato, slui, the service's own retries): Application log, Security-SPP, level
-# Error, "License Activation (slui.exe) failed with the following error code: hr=0x… Command-line arguments: …"
-# [obs: public outputs of real hosts]. The attempt's error is here — not in LicenseStatusReason, which keeps the
+# Error, "License Activation (slui.exe) failed with the following error code:\nhr=0x…\nCommand-line arguments:\n…"
+# [obs: a real host's event text, https://pastebin.com/dCCk8qMc]. The attempt's error is here — not in LicenseStatusReason, which keeps the
 # state's own reason (0xC004F056 for an unactivated KMS client, 0x4004F00C in out-of-box grace).
 ACTIVATION_FAILED_EVENT = 8198
 
