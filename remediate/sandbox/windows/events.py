@@ -15,8 +15,9 @@ KMS_RESPONSE_EVENT = 12289
 # Error, "License Activation (slui.exe) failed with the following error code:\nhr=0x…\nCommand-line arguments:\n…"
 # [obs: a real host's event text, https://pastebin.com/dCCk8qMc; Microsoft reads the activation error from event
 # 8198 in "Troubleshoot ADBA clients that don't activate", learn.microsoft.com/troubleshoot/windows-server/
-# licensing-and-activation/troubleshoot-adba-clients-not-activate]. The attempt's error is here — not in LicenseStatusReason, which keeps the
-# state's own reason (0xC004F056 for an unactivated KMS client, 0x4004F00C in out-of-box grace).
+# licensing-and-activation/troubleshoot-adba-clients-not-activate]. The attempt's error is here — not in
+# LicenseStatusReason, which keeps the state's own reason (0xC004F056 for an unactivated KMS client, 0x4004F00C in
+# out-of-box grace).
 ACTIVATION_FAILED_EVENT = 8198
 
 _MESSAGES_EN = {
