@@ -274,6 +274,8 @@ def run_playbook(
         click.echo(f"warning: {warning}", err=True)
     plan = build_plan(playbook, hosts, run_values, Renderer.for_library(library),
                       code=request.error_code, allow=request.allow)
+    for warning in plan.warnings():
+        click.echo(f"warning: {warning}", err=True)
     request.check(plan)  # StalePlanError (exit 2) before any connection
     if save_plan is not None:
         digest = SavedPlan.from_plan(plan, hosts_file, expires_s).write(save_plan)
