@@ -308,16 +308,7 @@ class Engine:
                 if host_run is not None
                 else self._report_not_started(host_plan, Reason("not_started_interrupted"))
             )
-            current = host_run.current if host_run is not None else None
-            self.audit.record(
-                INTERRUPTED,
-                host=report.host,
-                step=current.id if current else None,
-                phase=current.phase if current else None,
-                reason=report.reason,
-            )
-            self._record_outcome(report)
-            self._given_up.add(report.host)
+            self._record_given_up(report, host_run)
             reports[index] = report
         for index in untaken:
             reports[index] = self._report_not_started(host_plans[index], Reason("not_started_interrupted"))
@@ -345,6 +336,14 @@ class Engine:
                 why=Reason("deadline", limit=limit, changed=Reason("deadline_changed") if changed else ""),
                 duration_s=time.monotonic() - host_run.started if host_run is not None else 0.0,
             )
+        self._record_given_up(report, host_run)
+        self._note_finished(report)
+        self.observer.host_finished(report)
+        return report
+
+    def _record_given_up(self, report: HostReport, host_run: HostRun | None) -> None:
+        """Record a host the run stopped waiting for (the step then in flight, and its outcome); nothing more of
+        it is recorded after this. Runs under the lock."""
         current = host_run.current if host_run is not None else None
         self.audit.record(
             INTERRUPTED,
@@ -355,9 +354,6 @@ class Engine:
         )
         self._record_outcome(report)
         self._given_up.add(report.host)
-        self._note_finished(report)
-        self.observer.host_finished(report)
-        return report
 
     def note_auth_failure(self) -> None:
         """A host refused the credentials; past --max-auth-failures no new host is started."""

@@ -1,13 +1,28 @@
 """The one error hierarchy of remediate.
 
 Every error a user can meet is a RemediateError. Lower layers raise these (transport.py translates pypsrp and
-requests errors into TransportError); cli.py is the one place that maps them to exit codes.
+requests errors into TransportError). Each error class carries the `exit_code` of its kind (click's convention,
+as `ClickException.exit_code`); cli.py is the one place that exits with it.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
+
+
+class ExitCode(enum.IntEnum):
+    """The exit codes of remediate (DESIGN §6)."""
+
+    OK = 0  # every host healthy or fixed; or the dry run rendered
+    FAILED = 1  # at least one host failed
+    USAGE = 2  # usage or configuration error (nothing was touched)
+    UNREACHABLE = 3  # no host could be reached or authenticated
+    ESCALATE = 4  # no failures, but at least one host needs escalation
+    CRASH_CUT = 5  # `audit verify`: the chain holds, but the last run never finished (a crash or a kill)
+    INTERRUPTED = 130  # interrupted: in-flight steps finished and recorded, or (second Ctrl-C) abandoned
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,8 @@ class Location:
 class RemediateError(Exception):
     """Base of every error remediate reports to a user."""
 
+    exit_code: ClassVar[ExitCode] = ExitCode.FAILED
+
     def __init__(self, message: str, location: Location | None = None, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -47,7 +64,9 @@ class RemediateError(Exception):
 
 
 class UsageError(RemediateError):
-    """Bad input (option, code, file, value): nothing was touched. Exit code 2."""
+    """Bad input (option, code, file, value): nothing was touched."""
+
+    exit_code = ExitCode.USAGE
 
 
 class UnknownCodeError(UsageError):
@@ -78,10 +97,30 @@ class StalePlanError(UsageError):
     """A saved plan that no longer matches the playbooks, templates or hosts it was made from."""
 
 
-class TransportError(RemediateError):
-    """A failure talking to a host. `kind` is one of TRANSPORT_ERROR_KINDS."""
+class TransportErrorKind(str, enum.Enum):
+    """What went wrong talking to a host. Its text is the value: reports and the audit log show `timeout: ...`."""
 
-    def __init__(self, kind: str, message: str, host: str | None = None, transient: bool = False) -> None:
+    DNS = "dns"  # the host name does not resolve
+    REFUSED = "refused"  # nothing listens, or the host is down
+    TIMEOUT = "timeout"  # no answer in time
+    TLS = "tls"  # the certificate is not trusted, or the port does not speak TLS
+    AUTH = "auth"  # the logon failed
+    QUOTA = "quota"  # a WinRM quota of the host was reached
+    PROTOCOL = "protocol"  # an HTTP or WS-Management error, or a dropped connection
+    SCRIPT = "script"  # the step's script failed or printed no result
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class TransportError(RemediateError):
+    """A failure talking to a host: what kind, and whether a retry may help."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(
+        self, kind: TransportErrorKind, message: str, host: str | None = None, transient: bool = False
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.host = host
@@ -90,9 +129,6 @@ class TransportError(RemediateError):
     def __str__(self) -> str:
         prefix = f"{self.host}: " if self.host else ""
         return f"{prefix}{self.kind}: {self.message}"
-
-
-TRANSPORT_ERROR_KINDS = ("dns", "refused", "timeout", "tls", "auth", "quota", "protocol", "script")
 
 
 class AuditError(RemediateError):

@@ -17,6 +17,13 @@ One host per line, then optional ``key=value`` variables::
   port is written as ``host:port``, never as a variable. Every other variable is a playbook value, checked
   against the playbook's parameter types later.
 
+- Only a line feed (or CR LF) ends a line. Any other control character but tab, a Unicode line or paragraph
+  separator, and an invisible character (bidi controls, zero-width characters and the like) is refused with
+  its line and column: such characters split lines or hide text in some programs and not in others.
+- Two lines naming the same host are refused: names compare without case and a trailing dot, addresses by
+  value, and a line without ``:port`` means the port of its scheme (5986 https, 5985 http) unless the run
+  gives one.
+
 Every problem of a file is reported at once, each with its line.
 """
 
@@ -26,16 +33,18 @@ import codecs
 import ipaddress
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from remediate.errors import InventoryError, Location
 from remediate.input_file import read_input_bytes
 from remediate.parameter_types import host_name_problem
-from remediate.productkey import has_key_groups, mask_product_keys
+from remediate.productkey import has_product_key, mask_product_keys
 
 TRANSPORT_VARIABLES = ("scheme", "auth", "ca_file")
 SCHEMES = ("http", "https")
+DEFAULT_PORTS = {"https": 5986, "http": 5985}
 AUTH_METHODS = ("negotiate", "ntlm", "kerberos", "credssp", "basic", "certificate")
 
 _KEY = re.compile(r"[a-z_][a-z0-9_]*")
@@ -92,10 +101,13 @@ class HostsFileError(InventoryError):
             super().__init__(f"{len(problems)} problems:\n{lines}", Location(source) if source else None)
 
 
-def load_hosts(path: Path) -> list[Host]:
-    """Read a hosts file (UTF-8, with or without BOM; UTF-16 with BOM as Windows Notepad may save it)."""
+def load_hosts(path: Path, *, scheme: str = "https", port: int | None = None) -> list[Host]:
+    """Read a hosts file (UTF-8, with or without BOM; UTF-16 with BOM as Windows Notepad may save it).
+
+    `scheme` and `port` are the run's defaults for lines without ``scheme=`` or ``:port`` (see parse_hosts).
+    """
     data = read_input_bytes(path, "hosts file", InventoryError)
-    return parse_hosts(_decode(data, Path(path)), Path(path))
+    return parse_hosts(_decode(data, Path(path)), Path(path), scheme=scheme, port=port)
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -130,26 +142,34 @@ def _decode(data: bytes, path: Path) -> str:
         ) from None
 
 
-def parse_hosts(text: str, source: Path | None = None) -> list[Host]:
-    """Parse hosts-file text; raise HostsFileError (an InventoryError) listing every problem."""
+def parse_hosts(
+    text: str, source: Path | None = None, *, scheme: str = "https", port: int | None = None
+) -> list[Host]:
+    """Parse hosts-file text; raise HostsFileError (an InventoryError) listing every problem.
+
+    `scheme` and `port` are the run's defaults: they decide which port a line without ``:port`` means, so that
+    ``kms01`` and ``kms01:5986`` are found to be the same host when the run uses https on the default port.
+    """
     hosts: list[Host] = []
     problems: list[tuple[Location, str]] = []
-    seen: dict[tuple[str, int | None], int] = {}
-    for number, raw_line in enumerate(text.splitlines(), 1):
+    seen: dict[tuple[str, int | None], Host] = {}
+    for number, raw_line in _lines(text):
         line_problems: list[tuple[str | None, str]] = []
         host = _parse_line(raw_line, number, source, line_problems)
-        for where_field, message in line_problems:
-            # A product key typed on a host line (as a host, a variable, a value) never shows in full.
-            shown_field = mask_product_keys(where_field) if where_field else where_field
-            problems.append((Location(source, number, shown_field), mask_product_keys(message)))
+        if line_problems:
+            # A product key typed on a host line (as a host, a variable, a value) never shows in full, not even
+            # as the separate fields a key written with spaces makes.
+            hide = _key_masker(raw_line)
+            for where_field, message in line_problems:
+                problems.append((Location(source, number, where_field and hide(where_field)), hide(message)))
         if host is None:
             continue
-        identity = (host.name.lower(), host.port)
-        if identity in seen:
-            message = f"duplicate host: already listed on line {seen[identity]}"
-            problems.append((Location(source, number, host.label), message))
+        identity = _identity(host, scheme, port)
+        first = seen.get(identity)
+        if first is not None:
+            problems.append((Location(source, number, host.label), _duplicate_message(first, host, identity)))
             continue
-        seen[identity] = number
+        seen[identity] = host
         if not line_problems:
             hosts.append(host)
     if problems:
@@ -163,13 +183,117 @@ def parse_hosts(text: str, source: Path | None = None) -> list[Host]:
     return hosts
 
 
+def _key_masker(line: str) -> Callable[[str], str]:
+    """A function that masks product keys in a text about `line`, and each masked group of a key on the line."""
+    masked = mask_product_keys(line)
+    kept = "".join(char if shown == "X" else " " for char, shown in zip(line, masked, strict=True))
+    groups = {
+        variant
+        for group in kept.split()
+        if group.upper().strip("X")  # an X that was an X all along hides nothing
+        for variant in (group, unicodedata.normalize("NFKC", group))
+    }
+    if not groups:
+        return mask_product_keys
+    hidden = re.compile("|".join(map(re.escape, sorted(groups, key=len, reverse=True))), re.IGNORECASE)
+
+    def hide(text: str) -> str:
+        return hidden.sub(lambda match: "X" * len(match.group()), mask_product_keys(text))
+
+    return hide
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    """(number, line) of each line. Only a line feed ends a line; a carriage return right before it goes too.
+
+    Not str.splitlines(): that also breaks at VT, FF, FS, GS, RS, NEL and U+2028/U+2029, which editors and
+    other tools show on one line. Those stay in the line and are refused there, with their column.
+    """
+    return [(number, line.removesuffix("\r")) for number, line in enumerate(text.split("\n"), 1)]
+
+
+# The characters str.splitlines() breaks at, besides the line feed.
+_LINE_BREAKS = {
+    "\r": "carriage return",
+    "\x0b": "vertical tab",
+    "\x0c": "form feed",
+    "\x1c": "file separator",
+    "\x1d": "group separator",
+    "\x1e": "record separator",
+    "\x85": "next line (NEL)",
+    "\u2028": "line separator",
+    "\u2029": "paragraph separator",
+}
+# Default-ignorable characters outside category Cf (which is refused whole): shown as nothing, or as a blank.
+_INVISIBLE_RANGES = (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2065, 0x2065),
+    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0xE0000, 0xE0FFF),
+)
+
+
+def _hidden_character_problem(line: str) -> str | None:
+    """What is wrong with the first character of `line` that would split it or hide what it says, if any."""
+    for column, char in enumerate(line, 1):
+        if " " <= char <= "~" or char == "\t":
+            continue
+        code = ord(char)
+        category = unicodedata.category(char)
+        where = f"U+{code:04X} at column {column}"
+        if char in _LINE_BREAKS:
+            return f"{_LINE_BREAKS[char]} {where}: only a line feed (or CR LF) ends a line"
+        if category == "Cc" and char != "\t":
+            return f"control character {where}"
+        if category == "Cs":
+            return f"lone surrogate {where}: not a character"
+        if category == "Cf" or any(low <= code <= high for low, high in _INVISIBLE_RANGES):
+            name = unicodedata.name(char, "")
+            return (f"invisible character {where}{f' ({name})' if name else ''}: it makes the line look "
+                    "different from what it holds")
+    return None
+
+
+def _identity(host: Host, scheme: str, port: int | None) -> tuple[str, int | None]:
+    """What makes two lines the same host: the address by value, the name without case or trailing dot, and
+    the port the host will be reached on."""
+    if host.port is not None:
+        effective_port: int | None = host.port
+    elif port is not None:
+        effective_port = port
+    else:
+        effective_port = DEFAULT_PORTS.get(host.variables.get("scheme", scheme))  # None for a bad scheme=
+    return _address_identity(host.name), effective_port
+
+
+def _address_identity(name: str) -> str:
+    if ":" in name:
+        address = ipaddress.IPv6Address(name)
+        mapped = address.ipv4_mapped  # [::ffff:10.0.0.12] is 10.0.0.12
+        return str(mapped) if mapped is not None else f"[{address}]"
+    if _ipv4(name) is not None:
+        return str(ipaddress.IPv4Address(name))
+    bare = name.removesuffix(".")
+    try:
+        # IDNA: a name in Unicode and its xn-- form are one name (host_name_problem has checked that it encodes)
+        return ".".join(label.encode("idna").decode("ascii") for label in bare.split(".")).lower()
+    except UnicodeError:
+        return bare.casefold()
+
+
+def _duplicate_message(first: Host, host: Host, identity: tuple[str, int | None]) -> str:
+    message = f"duplicate host: already listed on line {first.line}"
+    if first.label != host.label:
+        address, port = identity
+        message += f" as {first.label} (both are {address}{'' if port is None else f':{port}'})"
+    return message
+
+
 def _parse_line(
     raw_line: str, number: int, source: Path | None, problems: list[tuple[str | None, str]]
 ) -> Host | None:
-    for column, char in enumerate(raw_line, 1):
-        if unicodedata.category(char) == "Cc" and char != "\t":
-            problems.append((None, f"control character U+{ord(char):04X} at column {column}"))
-            return None
+    hidden = _hidden_character_problem(raw_line)
+    if hidden is not None:
+        problems.append((None, hidden))
+        return None
     tokens = _tokens(raw_line, problems)
     if tokens is None or not tokens:
         return None
@@ -247,7 +371,7 @@ def _quoted(line: str, start: int, out: list[str]) -> int | None:
 
 def _host_and_port(token: str, problems: list[tuple[str | None, str]]) -> tuple[str | None, int | None]:
     token = unicodedata.normalize("NFKC", token)
-    if has_key_groups(token):
+    if has_product_key(token):
         problems.append((token, "this is a product key, not a host: a key comes from --secret-env or "
                          "--secrets-file, never from a hosts file"))
         return None, None
@@ -281,10 +405,16 @@ def _host_and_port(token: str, problems: list[tuple[str | None, str]]) -> tuple[
         name, colon, after = token.partition(":")
         if colon:
             port_text = after
-        problem = host_name_problem(name)
-        if problem and _ipv4(name) is None:
-            problems.append((token, f"bad host name {name!r}: {problem}"))
-            return None, None
+        if _ipv4(name) is None:
+            legacy = _legacy_ipv4(name)
+            if legacy is not None:
+                problems.append((token, f"{name!r} is the IPv4 address {legacy} written in another form (a leading "
+                                 f"0 means octal, 0x hex): write {legacy}"))
+                return None, None
+            problem = host_name_problem(name)
+            if problem:
+                problems.append((token, f"bad host name {name!r}: {problem}"))
+                return None, None
     port = None
     if port_text is not None:
         port = _port(port_text)
@@ -299,6 +429,34 @@ def _ipv4(name: str) -> ipaddress.IPv4Address | None:
         return ipaddress.IPv4Address(name)
     except ValueError:
         return None
+
+
+def _legacy_ipv4(name: str) -> ipaddress.IPv4Address | None:
+    """The address of an IPv4 address in a form inet_aton and browsers accept, but not dotted-decimal: fewer
+    than four parts, octal or hex parts, a trailing dot (``10.0.0.012``, ``10.0.0.0x0c``, ``167772172``)."""
+    parts = name.removesuffix(".").split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers: list[int] = []
+    for part in parts:
+        text, base = part, 10
+        if part[:2].lower() == "0x":
+            text, base = part[2:] or "0", 16
+        elif len(part) > 1 and part.startswith("0"):
+            text, base = part[1:], 8
+        if not text.isascii() or not text.isalnum():
+            return None
+        try:
+            numbers.append(int(text, base))
+        except ValueError:
+            return None
+    *leading, last = numbers
+    if any(number > 255 for number in leading) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = last
+    for index, number in enumerate(leading):
+        value += number << (8 * (3 - index))
+    return ipaddress.IPv4Address(value)
 
 
 def _port(text: str) -> int | None:

@@ -28,7 +28,7 @@ from remediate.connector import Connect
 from remediate.diagnosis import AUTO, choose_playbooks, name_playbooks
 from remediate.duration import duration_seconds
 from remediate.engine import Engine, EngineOptions
-from remediate.errors import RemediateError, UsageError
+from remediate.errors import ExitCode, RemediateError, UsageError
 from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.inventory import Host
 from remediate.plan import HostPlan, Plan
@@ -86,6 +86,7 @@ class LiveOptions:
     host_timeout: str | None = "10m"  # a duration; "0" or "none": no deadline
     rerun_failed: Path | None = None  # an audit log
     audit_file: Path | None = None
+    audit_key_file: str | None = None  # the audit log's chain is keyed with this file's secret
     junit_file: Path | None = None
 
     @classmethod
@@ -123,6 +124,10 @@ class LiveOptions:
             force=bool(self.force),
             language=language,
         )
+
+    def audit_key(self) -> bytes | None:
+        """The secret that keys the audit log's chain (--audit-key-file / REMEDIATE_AUDIT_KEY_FILE), if any."""
+        return audit_log.load_key(self.audit_key_file) if self.audit_key_file else None
 
     def host_timeout_seconds(self) -> float | None:
         """--host-timeout in seconds (None: no deadline)."""
@@ -177,6 +182,8 @@ class NothingToRerun(Exception):
 
 class ReadsInterrupted(RemediateError):
     """Ctrl-C while the licences were read. Nothing was changed: the reads only read, no run had begun."""
+
+    exit_code = ExitCode.INTERRUPTED
 
     def __init__(self, abandoned: bool) -> None:
         if abandoned:
@@ -276,10 +283,10 @@ def fleet_status(
 # --- running ------------------------------------------------------------------------------------------------
 
 
-def only_failed_hosts(plan: Plan, log: Path, console: Console) -> Plan:
+def only_failed_hosts(plan: Plan, log: Path, console: Console, key: bytes | None = None) -> Plan:
     """The plan cut down to the hosts an earlier run did not finish well (--rerun-failed).
     Raises NothingToRerun when there are none."""
-    code, labels = audit_log.hosts_to_rerun(log)
+    code, labels = audit_log.hosts_to_rerun(log, key)
     if code is not None and code != str(plan.code):
         raise UsageError(f"--rerun-failed {log}: that run was for {code}, not {plan.code}")
     wanted = set(labels)
@@ -319,11 +326,12 @@ def run_plan(
     options = settings.engine(language)
     connection = settings.connection()
     if settings.rerun_failed:
-        plan = only_failed_hosts(plan, settings.rerun_failed, console)
+        plan = only_failed_hosts(plan, settings.rerun_failed, console, settings.audit_key())
     credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
     redactor = run_redactor(plan.hosts, credential_secrets(credentials))
     path = settings.audit_file or audit_log.default_path(str(plan.code))
-    with AuditLog(path, redactor) as log, LiveProgress(len(plan.hosts), console=console, enabled=progress) as bar:
+    bar = LiveProgress(len(plan.hosts), console=console, enabled=progress)
+    with AuditLog(path, redactor, settings.audit_key()) as log, bar:
         engine = Engine(connector(connection, credentials), log, options, observer=bar,
                         claimed_by=library.find if library is not None else None)
         report = engine.run(plan, arguments=arguments, plan_sha256=plan_sha256)
@@ -390,7 +398,8 @@ def run_auto_fleet(
         console.print(Text(words["group"].format(code=plan.playbook.code, title=title, count=len(plan.hosts))))
     host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
     redactor = run_redactor(host_plans, credential_secrets(credentials))
-    with AuditLog(path, redactor) as log, LiveProgress(len(hosts), console=console, enabled=progress) as bar:
+    bar = LiveProgress(len(hosts), console=console, enabled=progress)
+    with AuditLog(path, redactor, settings.audit_key()) as log, bar:
         engine = Engine(connect, log, options, observer=bar, sleep=sleep, claimed_by=library.find)
         report = engine.run_hosts(
             host_plans,

@@ -767,3 +767,13 @@ class PlaybookLibrary:
         hint = f"did you mean {' or '.join(str(c) for c in near)}?" if near else None
         listed = ", ".join(str(c) for c in known) or "none"
         raise UnknownCodeError(f"no playbook for {code}; playbooks exist for: {listed}", hint=hint)
+
+
+def check_opt_ins(library: PlaybookLibrary, allow: Iterable[str]) -> None:
+    """Refuse an --allow that no step of the library needs: a mistyped opt-in would otherwise plan nothing."""
+    known = sorted(set().union(*(playbook.opt_ins for playbook in library.all())))
+    for opt_in in allow:
+        if opt_in not in known:
+            raise UsageError(
+                f"--allow {opt_in}: no playbook has a step that needs it (known opt-ins: {', '.join(known) or 'none'})"
+            )

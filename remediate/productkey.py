@@ -43,43 +43,85 @@ _NEVER = {
 }
 
 _KEY_CHAR = "0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
-_DASH_CHARS = "\\-\uff0d\ufe63" + "".join(ch for ch in DASH_LOOKALIKES if ch not in " _\u3000")
-# Every position where a key-shaped run of five groups starts (overlapping runs included). No word boundaries
-# on purpose: masking a little too much is harmless, showing a key glued to other text is not.
-_KEY_WINDOW = re.compile(f"(?=[{_KEY_CHAR}]{{5}}(?:[{_DASH_CHARS}][{_KEY_CHAR}]{{5}}){{4}})")
-# A key written without hyphens: a word of exactly 25 letters and digits (with both, so that a long plain word
-# stays readable). People paste keys that way, and `--secret-env name=$KEY` puts one where a name belongs.
-_KEY_WORD = re.compile(f"(?<![{_KEY_CHAR}])[{_KEY_CHAR}]{{25}}(?![{_KEY_CHAR}])")
+# Whatever may stand for a hyphen between groups: every Unicode dash (category Pd), the named look-alikes, and
+# a few more signs that look like one (modifier minus, hyphen bullet, heavy minus, half-width long vowel mark).
+_DASHES = (
+    "-\u058a\u05be\u1400\u1806\u2010-\u2015\u2e17\u2e1a\u2e3a\u2e3b\u2e40\u2e5d\u301c\u3030\u30a0\ufe31\ufe32"
+    "\ufe58\ufe63\uff0d\U00010ead"
+    + "".join(ch for ch in DASH_LOOKALIKES if ch not in " _\u3000")
+    + "\u02d7\u2043\u2796\uff70"
+)
+_DASH_CLASS = "\\" + _DASHES  # the leading hyphen escaped: a literal in a character class
+# Spaces (every Unicode space separator and tab) and the underscore separate groups too.
+_SPACES = " \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000_"
+_IS_DASH = re.compile(f"[{_DASH_CLASS}]")
+_SEPARATOR = f"[{_DASH_CLASS}{_SPACES}]"
+# Every position where a run of five groups of five starts (overlapping runs included), the groups separated
+# by up to three dashes or spaces each, at least one separator in all.
+_KEY_WINDOW = re.compile(
+    f"(?=([{_KEY_CHAR}]{{5}}(?:{_SEPARATOR}{{0,3}}[{_KEY_CHAR}]{{5}}){{4}}))(?=[{_KEY_CHAR}]{{0,24}}{_SEPARATOR})"
+)
+# 25 letters and digits in a row, standing on their own: not a piece of a longer word, hash or base64 blob.
+_KEY_WORD = re.compile(f"(?<![{_KEY_CHAR}+/])[{_KEY_CHAR}]{{25}}(?![{_KEY_CHAR}+/])")
+_GROUP = re.compile(f"[{_KEY_CHAR}]{{5}}")
+_ONE_KEY_CHAR = re.compile(f"[{_KEY_CHAR}]")
+_HYPHENATED = re.compile(f"[{_KEY_CHAR}]{{5}}(?:[{_DASH_CLASS}][{_KEY_CHAR}]{{5}}){{4}}")
+_WITHOUT_KEY_LETTERS = str.maketrans("", "", KEY_ALPHABET + "N")
 
 
-def has_key_groups(text: str) -> bool:
-    """`text` holds a run of five hyphenated groups of five: a product key, or something typed as one."""
-    return _KEY_WINDOW.search(text) is not None
+def has_product_key(text: str) -> bool:
+    """`text` holds something `mask_product_keys` masks: a product key, or something typed as one."""
+    return mask_product_keys(text) != text
 
 
 def mask_product_keys(text: str) -> str:
-    """Mask every product-key-shaped run in `text` (any case, hyphen look-alikes), keeping the last group.
+    """Mask every product-key-shaped run in `text`, keeping its last group.
 
-    Each run's first four groups become ``XXXXX`` and its separators ``-``; the text keeps its length, so
-    overlapping or chained runs cannot uncover each other. A 25-character word of letters and digits (a key
-    without its hyphens) keeps its last five characters too.
+    A key shows as ``XXXXX-XXXXX-XXXXX-XXXXX-T83GX`` whatever its case, full-width characters, and whatever
+    stands between its groups: a hyphen or a look-alike (en dash, minus sign, ...), spaces, an underscore, a
+    mix of these, or nothing.
+
+    - Five groups of five letters and digits joined by single hyphens or look-alikes are masked wherever they
+      stand: masking a little too much is harmless, showing a key glued to other text is not.
+    - Joined any other way, a run is masked when it holds a letter and its characters are a key's: all from
+      the key alphabet, or letters and digits with at most two outside it (a key with a typo). Words,
+      numbers and SIDs stay readable (a key without a letter is one in a trillion).
+    - Without separators, 25 letters and digits count only standing on their own (no letter, digit, + or /
+      right before or after: not a piece of a longer word, hash or base64 blob); then any mix of letters and
+      digits counts, as a key pasted without its hyphens.
+
+    Dashes between masked groups become ``-``, other separators stay; the text keeps its length, so
+    overlapping or chained runs cannot uncover each other.
     """
+    runs = [(match.start(), match.start() + len(match.group(1))) for match in _KEY_WINDOW.finditer(text)]
+    runs += [match.span() for match in _KEY_WORD.finditer(text)]
     chars: list[str] | None = None
-    for match in _KEY_WINDOW.finditer(text):
-        if chars is None:
-            chars = list(text)
-        start = match.start()
-        for offset in range(24):
-            chars[start + offset] = "-" if offset % 6 == 5 else "X"
-    for match in _KEY_WORD.finditer(text):
-        word = unicodedata.normalize("NFKC", match.group())
-        if word.isalpha() or word.isdigit():
+    for start, end in runs:
+        if not _is_key(text[start:end]):
             continue
         if chars is None:
             chars = list(text)
-        for offset in range(20):
-            chars[match.start() + offset] = "X"
+        for index in range(start, end - 5):
+            if _ONE_KEY_CHAR.match(text[index]):
+                chars[index] = "X"
+            elif _IS_DASH.match(text[index]):
+                chars[index] = "-"
     return text if chars is None else "".join(chars)
+
+
+def _is_key(run: str) -> bool:
+    if _HYPHENATED.fullmatch(run):
+        return True
+    characters = "".join(_GROUP.findall(run))
+    characters = (characters if characters.isascii() else unicodedata.normalize("NFKC", characters)).upper()
+    if characters.isdigit():
+        return False
+    outside = characters.translate(_WITHOUT_KEY_LETTERS)
+    if not outside:
+        return True
+    if len(outside) > 2 and len(characters) < len(run):  # more than a typo's worth, and separators
+        return False
+    return not characters.isalpha()  # letters and digits
 
 
 class ProductKey:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from remediate.codes import ErrorCode
-from remediate.errors import RemediateError
+from remediate.errors import ExitCode, RemediateError
 from remediate.reasons import Reason
 
 
@@ -31,13 +31,26 @@ class Outcome(str, enum.Enum):
 
 
 class ExitCategory(str, enum.Enum):
-    """Which exit code a run deserves; cli.ExitCode holds the numbers."""
+    """Which exit code a run deserves. The value is what the audit log and JSON call it; `exit_code` the number."""
 
     OK = "ok"
     FAILED = "failed"
     UNREACHABLE = "unreachable"
     ESCALATE = "escalate"
     INTERRUPTED = "interrupted"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return _EXIT_CODES[self]
+
+
+_EXIT_CODES = {
+    ExitCategory.OK: ExitCode.OK,
+    ExitCategory.FAILED: ExitCode.FAILED,
+    ExitCategory.UNREACHABLE: ExitCode.UNREACHABLE,
+    ExitCategory.ESCALATE: ExitCode.ESCALATE,
+    ExitCategory.INTERRUPTED: ExitCode.INTERRUPTED,
+}
 
 
 class ResultFormatError(RemediateError):

@@ -5,6 +5,9 @@
     saved = SavedPlan.load(path)                             # `run --plan PLAN.json`: refuses an edited file
     saved.check(current_plan)                                # StalePlanError listing every difference
 
+    request = run_request(code, allow, dry_run=..., save_plan=..., plan_file=...)   # `run`'s rules for plans
+    playbook = request.playbook(library)                     # the code's playbook, every --allow known
+
 The file holds every script in full and the masked parameter values a person reads, and for every value a
 digest so that a changed value is found without the value being in the file. Digests are keyed by a random salt
 of the file: no table of digests made beforehand fits it, and equal values in two plans do not look equal.
@@ -18,15 +21,17 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from remediate import __version__
+from remediate.codes import ErrorCode
 from remediate.errors import StalePlanError, UsageError
 from remediate.plan import HostPlan, Plan
+from remediate.playbook import Playbook, PlaybookLibrary, check_opt_ins
 from remediate.productkey import ProductKey
 from remediate.secret import Secret
 
@@ -230,3 +235,85 @@ def _host_differences(approved: Mapping[str, Any], current: Mapping[str, Any]) -
             else:
                 found.append(f"{where}: parameter {name}: approved {shown_before}, now {shown_after}")
     return found
+
+
+# --- what `run` may do with plans ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `run` was asked for, once its plan options agree: the error code (or auto), the opt-ins, and the
+    approved plan the run must match (`--plan`). With --plan, the code and opt-ins are the plan's."""
+
+    code: str
+    allow: tuple[str, ...]
+    approved: SavedPlan | None = None
+
+    @property
+    def auto(self) -> bool:
+        """`run auto`: each host's playbook is picked from a live detect."""
+        return _is_auto(self.code)
+
+    @property
+    def error_code(self) -> ErrorCode:
+        return ErrorCode.parse(self.code)
+
+    @property
+    def plan_sha256(self) -> str | None:
+        """The sha256 of the approved plan file, for the audit log; None without --plan."""
+        return self.approved.file_sha256 if self.approved is not None else None
+
+    def playbook(self, library: PlaybookLibrary) -> Playbook:
+        """The playbook of the code; UsageError for an unknown code or an --allow no playbook step needs."""
+        playbook = library.get(self.error_code)
+        check_opt_ins(library, self.allow)
+        return playbook
+
+    def check(self, plan: Plan) -> None:
+        """With --plan: StalePlanError unless `plan`, rendered now, is the approved one (before any connection)."""
+        if self.approved is not None:
+            self.approved.check(plan)
+
+
+def run_request(
+    code: str | None,
+    allow: Sequence[str],
+    *,
+    dry_run: bool,
+    save_plan: Path | None,
+    plan_file: Path | None,
+) -> RunRequest:
+    """Check `run`'s code, --allow, --dry-run, --save-plan and --plan together; load the approved plan.
+
+    Raises UsageError naming what does not go together, StalePlanError for an edited plan file.
+    """
+    if save_plan is not None and not dry_run:
+        raise UsageError("--save-plan writes the plan of a dry run: add --dry-run")
+    if save_plan is not None and plan_file is not None:
+        raise UsageError("--save-plan and --plan do not go together: save a plan, or run a saved one")
+    approved = None
+    if plan_file is not None:
+        if code is not None and _is_auto(code):
+            raise UsageError(
+                "auto picks each host's playbook from a live detect, so it has no plan to approve; "
+                "run --plan with the plan's error code (or no code)"
+            )
+        approved = SavedPlan.load(plan_file)
+        if code is not None and ErrorCode.parse(code) != ErrorCode.parse(approved.code):
+            raise UsageError(f"{plan_file} is a plan for {approved.code}, not {code}")
+        if allow and sorted(set(allow)) != sorted(approved.allow):
+            raise UsageError(f"--allow: {plan_file} was approved with {', '.join(approved.allow) or 'no opt-in'}; "
+                             "leave --allow out to use the plan's")
+        code, allow = approved.code, approved.allow
+    if code is None:
+        raise UsageError("give the error code (or auto), or --plan PLAN.json")
+    if _is_auto(code) and dry_run:
+        raise UsageError(
+            "auto picks each host's playbook from a live detect, so it cannot be previewed; "
+            "give the error code to preview its plan"
+        )
+    return RunRequest(code, tuple(allow), approved)
+
+
+def _is_auto(code: str) -> bool:
+    return code.strip().lower() == "auto"

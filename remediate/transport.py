@@ -3,12 +3,13 @@
 A Session is one open RunspacePool on one host, reused for every step on that host. A step is sent as a
 script (`add_script`) with its values bound as PowerShell parameters (`add_parameter`); product keys and
 secrets are revealed here, at the last moment, and nowhere else. Every pypsrp / requests / spnego failure is
-translated into a TransportError at one point (`translate`), with a kind from errors.TRANSPORT_ERROR_KINDS and
-whether a retry may help; no message carries a password or a full product key.
+translated into a TransportError at one point (`translate`), with its TransportErrorKind and whether a retry may
+help; no message carries a password or a full product key.
 """
 
 from __future__ import annotations
 
+import enum
 import errno
 import logging
 import math
@@ -32,8 +33,8 @@ from pypsrp.exceptions import (
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
 
-from remediate.errors import TransportError, UsageError
-from remediate.inventory import AUTH_METHODS, SCHEMES, Host
+from remediate.errors import TransportError, TransportErrorKind, UsageError
+from remediate.inventory import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, Host
 from remediate.productkey import ProductKey
 from remediate.results import ResultFormatError, ScriptRun, StepResult
 from remediate.secret import Redactor, Secret, secrets_in
@@ -44,13 +45,8 @@ for _library in ("pypsrp", "spnego", "requests_credssp"):
 
 USERNAME_ENV = "REMEDIATE_USERNAME"
 PASSWORD_ENV = "REMEDIATE_PASSWORD"
-DEFAULT_PORTS = {"https": 5986, "http": 5985}
 # Auths that can seal WinRM messages themselves (needed over plain HTTP).
 ENCRYPTING_AUTHS = ("negotiate", "ntlm", "kerberos", "credssp")
-# WS-Man fault codes (decimal, as pypsrp reports them).
-FAULT_OPERATION_TIMEOUT = 2150858793  # 0x80338029: nothing happened within OperationTimeout (poll again)
-FAULT_QUOTA_SHELLS = 2150859174  # 0x803381A6: MaxShellsPerUser exceeded
-QUOTA_FAULTS = (FAULT_QUOTA_SHELLS, 2150859173, 2150859180)  # shells, concurrent operations, shells per host
 PIPELINE_FAILED = 5  # PSInvocationState.FAILED
 PIPELINE_RUNNING = 1
 _LIBRARY_ERRORS = (WinRMError, requests.exceptions.RequestException, spnego.exceptions.SpnegoError, OSError)
@@ -58,6 +54,20 @@ _LIBRARY_ERRORS = (WinRMError, requests.exceptions.RequestException, spnego.exce
 ANSWER_GRACE_S = 2.0
 MIN_POLL_S = 0.5  # the shortest OperationTimeout a Receive asks for
 STOP_TIMEOUT_S = 1  # OperationTimeout of the Signal that stops a timed-out step (its answer: 3 s at most)
+
+
+class WSManFault(enum.IntEnum):
+    """WS-Management fault codes (pypsrp reports them in decimal: 0x80338029 is 2150858793)."""
+
+    OPERATION_TIMEOUT = 0x80338029  # nothing happened within OperationTimeout (poll again)
+    MAX_SHELLS_PER_USER = 0x803381A6
+    MAX_CONCURRENT_OPERATIONS = 0x803381A5
+    MAX_SHELLS_PER_HOST = 0x803381AC
+
+
+QUOTA_FAULTS = frozenset(
+    {WSManFault.MAX_SHELLS_PER_USER, WSManFault.MAX_CONCURRENT_OPERATIONS, WSManFault.MAX_SHELLS_PER_HOST}
+)
 
 
 class _StepWSMan(WSMan):
@@ -214,25 +224,26 @@ def _root_causes(error: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def _connection_kind(error: BaseException) -> tuple[str, bool, str]:
+def _connection_kind(error: BaseException) -> tuple[TransportErrorKind, bool, str]:
     """(kind, transient, message) for a requests ConnectionError, by looking at what lies beneath it."""
     for cause in _root_causes(error):
         if isinstance(cause, socket.gaierror):
-            return "dns", False, "the host name does not resolve"
+            return TransportErrorKind.DNS, False, "the host name does not resolve"
         if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
-            return "refused", True, "the connection was refused (WinRM not listening, or the host is down)"
+            message = "the connection was refused (WinRM not listening, or the host is down)"
+            return TransportErrorKind.REFUSED, True, message
         if isinstance(cause, (ConnectionResetError, BrokenPipeError)):
-            return "protocol", True, "the connection was dropped by the host"
+            return TransportErrorKind.PROTOCOL, True, "the connection was dropped by the host"
         if type(cause).__name__ in ("NameResolutionError",):
-            return "dns", False, "the host name does not resolve"
+            return TransportErrorKind.DNS, False, "the host name does not resolve"
         if type(cause).__name__ in ("RemoteDisconnected", "ProtocolError", "IncompleteRead"):
-            return "protocol", True, "the connection was dropped before an answer came"
+            return TransportErrorKind.PROTOCOL, True, "the connection was dropped before an answer came"
         if isinstance(cause, (TimeoutError, socket.timeout)):
-            return "timeout", True, "the connection timed out"
+            return TransportErrorKind.TIMEOUT, True, "the connection timed out"
     text = str(error)
     if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-        return "dns", False, "the host name does not resolve"
-    return "refused", True, "could not connect"
+        return TransportErrorKind.DNS, False, "the host name does not resolve"
+    return TransportErrorKind.REFUSED, True, "could not connect"
 
 
 def translate(
@@ -243,39 +254,40 @@ def translate(
     return TransportError(kind, Redactor(secrets or []).text(message), host=host, transient=transient)
 
 
-def _classify(error: BaseException) -> tuple[str, bool, str]:
+def _classify(error: BaseException) -> tuple[TransportErrorKind, bool, str]:
     if isinstance(error, TransportError):
         return error.kind, error.transient, error.message
     if isinstance(error, requests.exceptions.SSLError):
-        return "tls", False, f"TLS failed (certificate not trusted, or not TLS): {_short(error)}"
+        message = f"TLS failed (certificate not trusted, or not TLS): {_short(error)}"
+        return TransportErrorKind.TLS, False, message
     if isinstance(error, (requests.exceptions.ConnectTimeout,)):
-        return "timeout", True, "timed out while connecting"
+        return TransportErrorKind.TIMEOUT, True, "timed out while connecting"
     if isinstance(error, (requests.exceptions.ReadTimeout, requests.exceptions.Timeout)):
-        return "timeout", True, "the host did not answer in time"
+        return TransportErrorKind.TIMEOUT, True, "the host did not answer in time"
     if isinstance(error, requests.exceptions.ConnectionError):
         return _connection_kind(error)
     if isinstance(error, AuthenticationError):
-        return "auth", False, f"authentication failed: {_short(error)}"
+        return TransportErrorKind.AUTH, False, f"authentication failed: {_short(error)}"
     if isinstance(error, spnego.exceptions.SpnegoError):
-        return "auth", False, f"authentication failed: {_short(error)}"
+        return TransportErrorKind.AUTH, False, f"authentication failed: {_short(error)}"
     if isinstance(error, WSManFaultError):
         code = _as_int(error.code)
         reason = (error.reason or "").strip()
         if code in QUOTA_FAULTS or "concurrent shells" in reason or "quota" in reason.lower():
-            return "quota", True, f"WinRM quota reached: {reason or error.code}"
-        return "protocol", False, f"WS-Management fault {error.code}: {reason}"
+            return TransportErrorKind.QUOTA, True, f"WinRM quota reached: {reason or error.code}"
+        return TransportErrorKind.PROTOCOL, False, f"WS-Management fault {error.code}: {reason}"
     if isinstance(error, WinRMTransportError):
         code = _as_int(error.code)
         if code == 401:
-            return "auth", False, "authentication failed (HTTP 401)"
+            return TransportErrorKind.AUTH, False, "authentication failed (HTTP 401)"
         if code is not None and code >= 500:
-            return "protocol", True, f"the host answered HTTP {code}"
-        return "protocol", False, f"the host answered HTTP {code}"
+            return TransportErrorKind.PROTOCOL, True, f"the host answered HTTP {code}"
+        return TransportErrorKind.PROTOCOL, False, f"the host answered HTTP {code}"
     if isinstance(error, WinRMError):
-        return "protocol", False, f"WinRM protocol error: {_short(error)}"
+        return TransportErrorKind.PROTOCOL, False, f"WinRM protocol error: {_short(error)}"
     if isinstance(error, (ConnectionError, OSError)):
         return _connection_kind(error)
-    return "protocol", False, f"{type(error).__name__}: {_short(error)}"
+    return TransportErrorKind.PROTOCOL, False, f"{type(error).__name__}: {_short(error)}"
 
 
 def _as_int(value: Any) -> int | None:
@@ -397,7 +409,7 @@ class Session:
     def run(self, script: str, parameters: Mapping[str, Any], timeout_s: float) -> ScriptRun:
         """Run one step's script with its parameters; wait at most timeout_s. Raises TransportError."""
         if self._pool is None:
-            raise TransportError("protocol", "the session is not open", host=self.label)
+            raise TransportError(TransportErrorKind.PROTOCOL, "the session is not open", host=self.label)
         secrets = secrets_in(parameters)
         started = time.monotonic()
         deadline = started + timeout_s
@@ -412,7 +424,7 @@ class Session:
                 if remaining <= 0:
                     self._stop(shell)
                     message = f"the step did not finish within {timeout_s:g}s"
-                    raise TransportError("timeout", message, host=self.label, transient=True)
+                    raise TransportError(TransportErrorKind.TIMEOUT, message, host=self.label, transient=True)
                 self._poll(shell, deadline)
         run = self._collect(shell, secrets)
         run.duration_s = time.monotonic() - started

@@ -100,7 +100,8 @@ def test_sigkill_mid_run_leaves_a_log_that_verifies_and_rerun_failed_completes_t
     assert not any(e["type"] == audit.RUN_FINISHED for e in events)
 
     verified = subprocess.run(remediate("audit", "verify", str(log)), capture_output=True, text=True)
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.returncode == 5, verified.stdout + verified.stderr  # intact, but the run never finished
+    assert "crash-cut" in verified.stdout and "hosts in flight" in verified.stdout
 
     rest = everyone - {host for host, outcome in ended.items() if outcome in DONE}
     rerun = subprocess.run(

@@ -415,7 +415,7 @@ def test_an_unexpected_error_is_one_line_and_a_crash_report_without_secrets(
 ) -> None:
     import tempfile
 
-    from remediate import explain
+    from remediate import catalog
     from remediate.secret import Secret
 
     password = Secret("Tr0ub4dor&3")
@@ -423,7 +423,7 @@ def test_an_unexpected_error_is_one_line_and_a_crash_report_without_secrets(
     def broken(text: str) -> list[object]:
         raise RuntimeError(f"boom near {KEY} and {password.reveal()}")
 
-    monkeypatch.setattr(explain, "find_codes", broken)
+    monkeypatch.setattr(catalog, "find_codes", broken)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     result = invoke("explain", "Error: 0xC004F074")
     assert result.exit_code == 1
@@ -442,12 +442,12 @@ def test_an_unexpected_error_is_one_line_and_a_crash_report_without_secrets(
 
 
 def test_ctrl_c_outside_a_live_run_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
-    from remediate import explain
+    from remediate import catalog
 
     def pressed(text: str) -> list[object]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(explain, "find_codes", pressed)
+    monkeypatch.setattr(catalog, "find_codes", pressed)
     result = invoke("explain", "Error: 0xC004F074")
     assert result.exit_code == 130
     assert result.stderr == "interrupted\n"

@@ -140,6 +140,26 @@ def test_no_reachable_host_exits_3(tmp_path: Path) -> None:
     assert "p-not-shown" not in result.output and "p-not-shown" not in log.read_text(encoding="utf-8")
 
 
+def test_a_transport_error_reads_as_its_kind_and_message_in_every_output(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("127.0.0.1:9 scheme=http auth=ntlm\n", encoding="utf-8")  # discard port: nothing listens
+    env = {"REMEDIATE_USERNAME": "u", "REMEDIATE_PASSWORD": "p"}
+    refused = "refused: the connection was refused (WinRM not listening, or the host is down)"
+    log = tmp_path / "audit.jsonl"
+    common = ["--hosts", str(hosts), "--retries", "0"]
+    as_json = invoke(["run", "0xC004F074", *common, "--audit", str(log), "--output", "json"], env)
+    [host] = json.loads(as_json.stdout)["hosts"]
+    assert (host["reason"], host["reason_args"]["kind"]) == (refused, "refused")
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [(e["error_kind"], e["transient"]) for e in events if e["type"] == "connect"] == [("refused", True)]
+    assert [e["reason"] for e in events if e["type"] == "outcome"] == [refused]
+    in_japanese = invoke(["run", "0xC004F074", *common, "--audit", str(tmp_path / "ja.jsonl"), "--lang", "ja"], env)
+    assert f"接続できませんでした: {refused}" in in_japanese.output
+    status = invoke(["status", *common, "--output", "json"], env)
+    assert [read["error"] for read in json.loads(status.stdout)] == [refused]
+    assert (as_json.exit_code, in_japanese.exit_code, status.exit_code) == (3, 3, 3)
+
+
 def test_clear_text_basic_auth_is_refused_before_anything_happens(tmp_path: Path) -> None:
     hosts = tmp_path / "hosts.txt"
     hosts.write_text("127.0.0.1:9 scheme=http auth=basic\n", encoding="utf-8")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import pickle
 import re
+import unicodedata
+import uuid
 
 import pytest
 from hypothesis import assume, given
@@ -17,8 +20,8 @@ from remediate.productkey import KEY_ALPHABET, ProductKey, mask_product_keys
 WIN_PRO = "W269N-WFGWX-YVC9B-4J6C9-T83GX"
 SERVER_2022_STD = "VDYBN-27WPP-V4HQT-9VMD4-VMK7H"
 FULL_WIDTH = str.maketrans(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-",
-    "ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ０１２３４５６７８９－",
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-",
+    "ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ０１２３４５６７８９－",
 )
 
 
@@ -285,3 +288,113 @@ def test_mask_product_keys_leaves_no_key_shaped_run(
 )
 def test_mask_product_keys_masks_a_key_written_without_hyphens(text: str, masked: str) -> None:
     assert mask_product_keys(text) == masked
+
+
+SPACED = WIN_PRO.replace("-", " ")
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (f"Product key: {SPACED}.", "Product key: XXXXX XXXXX XXXXX XXXXX T83GX."),
+        (WIN_PRO.replace("-", "  "), "XXXXX  XXXXX  XXXXX  XXXXX  T83GX"),
+        (WIN_PRO.replace("-", " - "), "XXXXX - XXXXX - XXXXX - XXXXX - T83GX"),
+        (WIN_PRO.replace("-", "\t"), "XXXXX\tXXXXX\tXXXXX\tXXXXX\tT83GX"),
+        (WIN_PRO.replace("-", "\u3000"), "XXXXX\u3000XXXXX\u3000XXXXX\u3000XXXXX\u3000T83GX"),
+        (WIN_PRO.replace("-", "\u00a0"), "XXXXX\u00a0XXXXX\u00a0XXXXX\u00a0XXXXX\u00a0T83GX"),
+        (WIN_PRO.replace("-", "_"), "XXXXX_XXXXX_XXXXX_XXXXX_T83GX"),
+        ("W269N WFGWX\u2013YVC9B\u20144J6C9_T83GX", "XXXXX XXXXX-XXXXX-XXXXX_T83GX"),
+        (WIN_PRO.replace("-", "\u2015"), "XXXXX-XXXXX-XXXXX-XXXXX-T83GX"),  # horizontal bar
+        (WIN_PRO.replace("-", "\u2e3a"), "XXXXX-XXXXX-XXXXX-XXXXX-T83GX"),  # two-em dash
+        (WIN_PRO.replace("-", "\ufe58"), "XXXXX-XXXXX-XXXXX-XXXXX-T83GX"),  # small em dash
+        (WIN_PRO.replace("-", "\uff70"), "XXXXX-XXXXX-XXXXX-XXXXX-T83GX"),  # half-width long vowel mark
+        ("W269NWFGWX-YVC9B-4J6C9-T83GX", "XXXXXXXXXX-XXXXX-XXXXX-T83GX"),  # a hyphen left out
+        (SERVER_2022_STD.replace("-", " ").lower(), "XXXXX XXXXX XXXXX XXXXX vmk7h"),
+        (SPACED.translate(FULL_WIDTH), "XXXXX XXXXX XXXXX XXXXX Ｔ８３ＧＸ"),
+        ("W269N WFGWX YVC9B 4J6C0 T83GO", "XXXXX XXXXX XXXXX XXXXX T83GO"),  # typed with two typos
+        (f"key:x{SPACED}", "key:xXXXXX XXXXX XXXXX XXXXX T83GX"),
+        (f"{SPACED} BCDFG", "XXXXX XXXXX XXXXX XXXXX XXXXX BCDFG"),  # five groups after it: masked too
+        ("BCDFGHJKMPQRTVWXYBCDFGHJK", "XXXXXXXXXXXXXXXXXXXXFGHJK"),  # no digit, but only key characters
+    ],
+)
+def test_mask_product_keys_masks_keys_written_with_spaces_dashes_or_a_mix(text: str, masked: str) -> None:
+    assert mask_product_keys(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Client Machine ID (CMID): 55c92734-d682-4d71-983e-d6ec3f16059f",
+        "{55C92734-D682-4D71-983E-D6EC3F16059F}",
+        "SID: S-1-5-21-3623811015-3361044348-30300820-1013",
+        "cert: q83vEi+Zx8Kp2mTn7Wq4Ld9Hs6Fb1Yc0/Ae5Rt==",  # 25 letters and digits inside a base64 blob
+        "dGhpcyBpcyBub3QgYSBrZXkh dGhpcyBpcyBub3QgYSBrZXkhISE=",
+        "these words could never break your input",
+        "Win10 build fails every night",
+        "12345 67890 12345 67890 12345",
+        "23467 89234 67892 34678 92346",  # digits a key may hold, but only digits
+        "check_state_after_every_retry",
+        "Error 0xC004F074 0x8007232B 0xC004C003 0xC004F050",
+    ],
+)
+def test_mask_product_keys_leaves_ids_words_numbers_and_blobs_alone(text: str) -> None:
+    assert mask_product_keys(text) == text
+
+
+# Whatever people put between the groups: any dash (Unicode category Pd), any space (Zs), tab, underscore, the
+# look-alikes, a few of them in a row, or nothing.
+separator_char = st.one_of(
+    st.characters(categories=["Pd", "Zs"]),
+    st.sampled_from(["\t", "_", "\u2212", "\u30fc", "\uff70", "\u2500", "\u00ad"]),
+)
+
+
+@st.composite
+def written_keys(draw: st.DrawFn) -> tuple[str, str]:
+    # Digits alone are a number, not a key, unless hyphenated (a key has a letter but once in a trillion).
+    key = draw(valid_keys().filter(lambda key: not key.replace("-", "").isdigit()))
+    groups = key.split("-")
+    written = groups[0]
+    for group in groups[1:]:
+        written += draw(st.text(separator_char, max_size=3)) + group
+    style = draw(st.sampled_from(["upper", "lower", "full-width"]))
+    if style == "lower":
+        written = written.lower()
+    elif style == "full-width":
+        written = written.translate(FULL_WIDTH)
+    return key, written
+
+
+# Text around the keys that is neither a letter nor a digit (a key glued to a word is tested above; two keys
+# written without separators and glued together are one word of 50, as a hash would be).
+quiet = st.text(alphabet=st.sampled_from(list(" \n:=#,.()'\"ラ\u2013")), min_size=1, max_size=6)
+
+
+@given(st.lists(st.tuples(quiet, written_keys()), min_size=1, max_size=3), quiet | st.just(""))
+def test_a_key_written_any_way_shows_at_most_its_last_group(
+    parts: list[tuple[str, tuple[str, str]]], tail: str
+) -> None:
+    text, spans = "", []
+    for before, (_, written) in parts:
+        text += before
+        spans.append((len(text), written))
+        text += written
+    masked = mask_product_keys(text + tail)
+    assert len(masked) == len(text + tail)
+    for start, written in spans:
+        shown = masked[start : start + len(written)]
+        for original, now in zip(written[:-5], shown[:-5], strict=True):
+            plain = unicodedata.normalize("NFKC", original)
+            if plain.isascii() and plain.isalnum():
+                assert now == "X", (written, shown)
+            else:
+                assert now in (original, "-"), (written, shown)
+        assert shown[-5:] in (written[-5:], "XXXXX")
+
+
+@given(st.uuids(), st.binary(max_size=120), st.lists(st.integers(0, 2**32 - 1), min_size=4, max_size=4))
+def test_guids_sids_and_base64_blobs_are_never_masked(guid: uuid.UUID, blob: bytes, numbers: list[int]) -> None:
+    sid = "S-1-5-21-" + "-".join(map(str, numbers))
+    encoded = base64.b64encode(blob).decode("ascii")
+    text = f"CMID {guid} {{{str(guid).upper()}}} SID {sid} blob {encoded}\n{encoded}"
+    assert mask_product_keys(text) == text

@@ -96,6 +96,13 @@ def test_an_interrupted_run_says_so_whatever_its_hosts() -> None:
     assert run_of(Outcome.FIXED, interrupted=True).exit_category is ExitCategory.INTERRUPTED
 
 
+def test_each_category_exits_with_the_documented_code() -> None:
+    # README and DESIGN §6: 0 healthy or fixed, 1 failed, 3 nothing reached, 4 escalate, 130 interrupted.
+    assert {category.value: int(category.exit_code) for category in ExitCategory} == {
+        "ok": 0, "failed": 1, "unreachable": 3, "escalate": 4, "interrupted": 130,
+    }
+
+
 def test_counts_cover_every_outcome() -> None:
     counts = run_of(Outcome.FIXED, Outcome.FIXED, Outcome.FAILED).counts()
     assert counts["fixed"] == 2 and counts["failed"] == 1 and counts["healthy"] == 0

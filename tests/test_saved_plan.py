@@ -193,3 +193,25 @@ def test_auto_and_mismatched_options_are_refused_clearly(tmp_path: Path) -> None
     assert not_dry.exit_code == 2 and "add --dry-run" in not_dry.output
     no_code = invoke(["run", "--hosts", str(hosts), "--dry-run"])
     assert no_code.exit_code == 2 and "give the error code" in no_code.output
+
+
+def test_plan_options_that_do_not_go_together_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("app01.corp.example\n", "utf-8")
+    plan_file = tmp_path / "plan.json"
+    assert invoke(["run", "0xC004F074", "--hosts", str(hosts), "--dry-run", "--save-plan",
+                   str(plan_file)]).exit_code == 0
+    approved = plan_file.read_bytes()
+    other = tmp_path / "other.json"
+    both = invoke(["run", "0xC004F074", "--hosts", str(hosts), "--dry-run", "--save-plan", str(other),
+                   "--plan", str(plan_file)])
+    assert both.exit_code == 2
+    assert "error: --save-plan and --plan do not go together: save a plan, or run a saved one" in both.output
+    assert not other.exists()
+    opt_in = invoke(["run", "--plan", str(plan_file), "--hosts", str(hosts), "--allow", "edition-conversion"])
+    assert opt_in.exit_code == 2
+    assert (f"error: --allow: {plan_file} was approved with no opt-in; leave --allow out to use the plan's"
+            in opt_in.output)
+    auto = invoke(["run", "auto", "--plan", str(plan_file), "--hosts", str(hosts)])
+    assert "so it has no plan to approve; run --plan with the plan's error code (or no code)" in auto.output
+    assert plan_file.read_bytes() == approved

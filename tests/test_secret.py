@@ -69,6 +69,21 @@ def test_scrub_replaces_secrets_and_keys() -> None:
     assert scrubbed.count(MASK) == 3
 
 
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("W269N WFGWX YVC9B 4J6C9 T83GX", "XXXXX XXXXX XXXXX XXXXX T83GX"),
+        ("w269n\u2013wfgwx\u2014yvc9b 4j6c9_t83gx", "XXXXX-XXXXX-XXXXX XXXXX_t83gx"),
+        ("W269NWFGWXYVC9B4J6C9T83GX", "XXXXXXXXXXXXXXXXXXXXT83GX"),
+    ],
+)
+def test_scrub_masks_a_key_however_its_groups_are_separated(written: str, shown: str) -> None:
+    # Known or not: the key a run was given, and a key the host echoes in another form.
+    for secrets in ([], [ProductKey.parse("W269N-WFGWX-YVC9B-4J6C9-T83GX")]):
+        scrubbed = scrub(f"slmgr /ipk {written}\nPartial Product Key: T83GX", secrets)
+        assert scrubbed == f"slmgr /ipk {shown}\nPartial Product Key: T83GX"
+
+
 def test_scrub_replaces_the_longer_secret_whole() -> None:
     scrubbed = scrub("pw=abcdef", [Secret("abc"), Secret("abcdef")])
     assert scrubbed == f"pw={MASK}"

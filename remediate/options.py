@@ -1,0 +1,177 @@
+"""What commands share on their command line: click options as decorators (as pip-tools has them) and
+CodeCommand, whose argument may be a signed decimal exit code.
+
+    @main.command("run", cls=CodeCommand)    # CODE may be -1073418124 (without CodeCommand: an option)
+    @playbooks_option                        # the command gets playbook_dirs
+    @lang_option                             # the command gets lang: en or ja, from the locale when not given
+    @live_options()                          # the command gets live_settings(), which gives live.LiveOptions
+"""
+
+from __future__ import annotations
+
+import locale
+import os
+from collections.abc import Callable, Mapping
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from remediate.live import LiveOptions
+
+Decorator = Callable[[Callable[..., None]], Callable[..., None]]
+
+
+def _default_lang() -> str:
+    """`ja` when the environment's locale is Japanese, else `en`.
+
+    On Windows no LANG is set: the user's locale (``Japanese_Japan``) decides.
+    """
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "ja" if value.lower().startswith("ja") else "en"
+    try:
+        name = locale.getlocale()[0] or ""
+    except ValueError:
+        name = ""
+    return "ja" if name.lower().startswith(("ja", "japanese")) else "en"
+
+
+class CodeCommand(click.Command):
+    """A command whose argument may be a signed decimal exit code (`remediate show -1073418124`).
+
+    Click would read ``-1073418124`` as an option; a word that is a minus sign and digits only, and not the
+    value of an option, is moved behind ``--`` so that it reaches the argument.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {name for param in self.params if isinstance(param, click.Option) and not param.is_flag
+                       and not param.count for name in param.opts}
+        for index, word in enumerate(args):
+            if word == "--":
+                break
+            negative_number = word[:1] == "-" and word[1:].isdecimal() and word[1:].isascii()
+            if negative_number and (index == 0 or args[index - 1] not in takes_value):
+                args = [*args[:index], *args[index + 1:], "--", word] if "--" not in args else args
+                break
+        return super().parse_args(ctx, args)
+
+
+lang_option = click.option(
+    "--lang", type=click.Choice(["en", "ja"]), default=None, help="Language of titles and descriptions "
+    "(default: ja when LANG/LC_ALL is Japanese, else en).",
+    callback=lambda context, parameter, value: value or _default_lang(),  # commands always get en or ja
+)
+playbooks_option = click.option(
+    "--playbooks", "playbook_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
+    help="A folder of your own playbooks (repeatable; a later folder wins for the same code). Its templates "
+    "go in a templates/ folder inside or beside it.",
+)
+
+_AUTHS = ["negotiate", "ntlm", "kerberos", "credssp", "basic", "certificate"]
+_PEM = click.Path(exists=True, dir_okay=False)
+# The live options by the name their value has (the fields of live.LiveOptions), in the order --help lists them.
+_LIVE_OPTIONS: dict[str, Decorator] = {
+    "auth": click.option("--auth", type=click.Choice(_AUTHS), default="negotiate", show_default=True,
+                         help="WinRM authentication (a host's auth= variable wins)."),
+    "scheme": click.option(
+        "--scheme", type=click.Choice(["https", "http"]), default="https", show_default=True,
+        help="https (port 5986, certificate verified) or http (5985, messages sealed by the auth)."),
+    "port": click.option("--port", type=click.IntRange(1, 65535), default=None,
+                         help="WinRM port for hosts without host:port (default 5986 https, 5985 http)."),
+    "ca_file": click.option("--ca-file", type=_PEM, default=None,
+                            help="CA bundle to verify the hosts' certificates against."),
+    "insecure": click.option("--insecure", is_flag=True,
+                             help="Do NOT verify TLS certificates (loud; lab use only)."),
+    "cert_pem": click.option("--cert-pem", type=_PEM, default=None,
+                             help="Client certificate (PEM) for --auth certificate."),
+    "cert_key_pem": click.option("--cert-key-pem", type=_PEM, default=None,
+                                 help="Its key (PEM) for --auth certificate."),
+    "forks": click.option("--forks", type=click.IntRange(1, 100), default=10, show_default=True,
+                          help="Hosts worked on at once (WinRM allows 30 shells per user by default)."),
+    "connect_timeout": click.option("--timeout", "connect_timeout", type=click.FloatRange(1, 3600), default=30,
+                                    show_default=True, help="Seconds to connect to a host."),
+    "operation_timeout": click.option("--operation-timeout", type=click.IntRange(1, 600), default=20,
+                                      show_default=True, help="Seconds one WS-Man operation may wait on a host."),
+    "wait_for_winrm": click.option(
+        "--wait-for-winrm", "wait_for_winrm", default=None, metavar="DURATION",
+        help="Keep trying to connect for this long, e.g. 10m (hosts still booting after imaging)."),
+    "retries": click.option(
+        "--retries", type=click.IntRange(0, 20), default=3, show_default=True,
+        help="Retries (backoff with jitter) after a transient fault: refused, timeout, dropped, 5xx, quota. A step "
+        "that changes a host and is not idempotent is never retried."),
+    "max_auth_failures": click.option(
+        "--max-auth-failures", type=click.IntRange(0, 1000), default=3, show_default=True,
+        help="Start no new host once this many refused the credentials (a domain account locks out); 0: no "
+        "limit."),
+    "host_timeout": click.option(
+        "--host-timeout", default="10m", show_default=True, metavar="DURATION",
+        help="A host without an outcome by then ends unreachable: deadline (failed, state unknown, if a change "
+        "was in flight); 0 for none."),
+    "force": click.option(
+        "--force", is_flag=True,
+        help="Act on hosts whose detection reports a code another playbook handles (they are skipped "
+        "otherwise)."),
+    "audit_key_file": click.option(
+        "--audit-key-file", type=_PEM, default=None, envvar="REMEDIATE_AUDIT_KEY_FILE",
+        help="Key the audit log's chain (HMAC-SHA256) with this secret file, so that a rewrite shows "
+        "[env REMEDIATE_AUDIT_KEY_FILE]."),
+    "max_fail_percent": click.option(
+        "--max-fail-percent", type=click.FloatRange(0, 100), default=None,
+        help="Start no new host once more than this percentage of finished hosts failed."),
+    "rerun_failed": click.option(
+        "--rerun-failed", "rerun_failed", default=None, metavar="AUDIT",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Only the hosts that ended failed, unreachable or skipped in the last run of AUDIT."),
+    "audit_file": click.option(
+        "--audit", "audit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Audit log file (default: remediate-audit/<UTC time>-<code>.jsonl)."),
+    "junit_file": click.option(
+        "--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Also write a JUnit XML report (one testcase per host)."),
+}
+# What `status` takes: it only reads, so it has the options of connecting, not those of a run.
+READ_OPTIONS = ("auth", "scheme", "port", "ca_file", "insecure", "cert_pem", "cert_key_pem", "forks",
+                "connect_timeout", "operation_timeout", "retries", "max_auth_failures")
+
+
+def live_options(*names: str) -> Decorator:
+    """Give a command the live options (those named, or all). It receives them as one `live_settings`: called
+    once the command connects, it gives their live.LiveOptions. The options follow the command's own in --help.
+
+    Not the LiveOptions themselves: importing the network stack binds a socket, and a dry run touches no network.
+    """
+    chosen = names or tuple(_LIVE_OPTIONS)
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        @wraps(command)
+        def with_settings(**values: Any) -> None:
+            given = {name: values.pop(name) for name in chosen}
+            command(live_settings=LiveSettings(given), **values)
+
+        decorated: Callable[..., None] = with_settings
+        for name in reversed(chosen):
+            decorated = _LIVE_OPTIONS[name](decorated)
+        return decorated
+
+    return decorate
+
+
+class LiveSettings:
+    """The live options as given. Called, it gives their live.LiveOptions (importing the network stack);
+    `host_defaults` gives what a bare host in an inventory means without it (for dry runs)."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = dict(values)
+
+    def __call__(self) -> LiveOptions:
+        from remediate.live import LiveOptions  # the network stack: imported only by commands that connect
+
+        return LiveOptions.from_values(self.values)
+
+    def host_defaults(self) -> dict[str, Any]:
+        """--scheme and --port: which port a host given without one is on (duplicate hosts are found by it)."""
+        return {"scheme": self.values.get("scheme") or "https", "port": self.values.get("port")}
