@@ -15,6 +15,7 @@ ProductKey, and nothing it returns contains one.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ from remediate.ledger.budget import Availability, Reserve
 from remediate.ledger.channels import MAK, parse_channel
 from remediate.ledger.encryption import KeyCipher
 from remediate.ledger.fingerprint import FingerprintSecret
-from remediate.ledger.location import LedgerLocation, resolve
+from remediate.ledger.location import ENCRYPTION_KEY_ENV, LedgerLocation, resolve
 from remediate.ledger.schema import (
     ACTIVATE,
     ACTIVE,
@@ -50,7 +51,7 @@ from remediate.ledger.schema import (
     sightings,
     uses,
 )
-from remediate.productkey import ProductKey, has_key_groups, mask_product_keys
+from remediate.productkey import ProductKey, has_product_key, mask_product_keys
 
 # An activation server's answers that end a key's use: the count is used up, or the key is blocked.
 ENDING_CODES = {"0xC004C008": EXHAUSTED, "0xC004C020": EXHAUSTED, "0xC004C003": BLOCKED}
@@ -156,8 +157,12 @@ class Ledger:
     @classmethod
     def open(cls, url: str | None = None, *, secret_file: str | Path | None = None,
              encryption_key_file: str | Path | None = None) -> Ledger:
-        """Open (and create or upgrade) the ledger at `url` (None: REMEDIATE_LEDGER, else the default file)."""
+        """Open (and create or upgrade) the ledger at `url` (None: REMEDIATE_LEDGER, else the default file).
+
+        encryption_key_file (None: REMEDIATE_LEDGER_ENCRYPTION_KEY_FILE, if set): keys added are stored
+        encrypted under it, and keys stored so can be named by label."""
         location = resolve(url, secret_file)
+        encryption_key_file = encryption_key_file or os.environ.get(ENCRYPTION_KEY_ENV) or None
         engine = migrate.create(location)
         try:
             migrate.upgrade(engine)
@@ -485,7 +490,7 @@ class Ledger:
 def check_label(label: str) -> str:
     """A label: 1 to 100 printable characters, not starting with a space, and never a key."""
     label = label.strip()
-    if has_key_groups(label) or mask_product_keys(label) != label:
+    if has_product_key(label):
         raise UsageError("a label must not be a product key: name the key, e.g. office-mak-2026")
     if not _LABEL.fullmatch(label):
         raise UsageError(f"label {label!r}: 1 to 100 printable characters")
@@ -494,7 +499,7 @@ def check_label(label: str) -> str:
 
 def check_text(text: str, what: str) -> str:
     text = " ".join(text.split())
-    if has_key_groups(text) or mask_product_keys(text) != text:
+    if has_product_key(text):
         raise UsageError(f"the {what} must not contain a product key")
     return text[:200]
 
