@@ -31,6 +31,8 @@ from remediate.engine import Engine, EngineOptions
 from remediate.errors import ExitCode, RemediateError, UsageError
 from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.inventory import Host
+from remediate.ledger.budget import Reserve
+from remediate.ledger.run_guard import RunKeyGuard
 from remediate.plan import HostPlan, Plan
 from remediate.playbook import Playbook, PlaybookLibrary
 from remediate.reasons import in_language
@@ -88,6 +90,8 @@ class LiveOptions:
     audit_file: Path | None = None
     audit_key_file: str | None = None  # the audit log's chain is keyed with this file's secret
     junit_file: Path | None = None
+    ledger: str | None = None  # the key ledger's URL (None: REMEDIATE_LEDGER, else the default ledger if any)
+    mak_reserve: str = "5%"  # activations of a key's budget a run leaves untouched: a percentage or a count
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> LiveOptions:
@@ -327,14 +331,22 @@ def run_plan(
     connection = settings.connection()
     if settings.rerun_failed:
         plan = only_failed_hosts(plan, settings.rerun_failed, console, settings.audit_key())
-    credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
-    redactor = run_redactor(plan.hosts, credential_secrets(credentials))
-    path = settings.audit_file or audit_log.default_path(str(plan.code))
-    bar = LiveProgress(len(plan.hosts), console=console, enabled=progress)
-    with AuditLog(path, redactor, settings.audit_key()) as log, bar:
-        engine = Engine(connector(connection, credentials), log, options, observer=bar,
-                        claimed_by=library.find if library is not None else None)
-        report = engine.run(plan, arguments=arguments, plan_sha256=plan_sha256)
+    # The key ledger: a key the plan installs is checked against its budget (exit 2 before any connection),
+    # then its installs and activations are recorded as the engine performs them.
+    keys = RunKeyGuard.prepare(plan.hosts, ledger_url=settings.ledger, reserve=Reserve.parse(settings.mak_reserve),
+                               say=lambda text: console.print(Text(text)), language=language)
+    try:
+        credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
+        redactor = run_redactor(plan.hosts, credential_secrets(credentials))
+        path = settings.audit_file or audit_log.default_path(str(plan.code))
+        bar = LiveProgress(len(plan.hosts), console=console, enabled=progress)
+        with AuditLog(path, redactor, settings.audit_key()) as log, bar:
+            engine = Engine(connector(connection, credentials), log, options, observer=bar,
+                            claimed_by=library.find if library is not None else None, keys=keys)
+            report = engine.run(plan, arguments=arguments, plan_sha256=plan_sha256)
+    finally:
+        if keys is not None:
+            keys.close()
     return LiveRun(report, redactor, Path(path))
 
 

@@ -1,0 +1,124 @@
+"""The key ledger in live runs, end to end on sandbox hosts: the MAK budget guard refuses a run before any
+connection, a run records every install and activation (run id, result) and counts the budget down, and a key
+the activation service reports used up goes to no further host of the run. The full key appears nowhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from remediate.cli import main
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.scenario import build_hosts
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "Sbx-ledger-live-4f"
+MAK = "7KQ2B-MXW4C-JD9TP-VG3HR-Y6F8K"  # made up: valid in the scenario's world only
+MASKED = "XXXXX-XXXXX-XXXXX-XXXXX-Y6F8K"
+
+
+def scenario(tmp_path: Path, hosts: int, remaining: int) -> Path:
+    """`hosts` Enterprise hosts whose key was rejected (0xC004F050); the activation service has `remaining`
+    activations of the MAK."""
+    path = tmp_path / "mak.yaml"
+    path.write_text(f"""
+name: mak-fleet
+description: Enterprise hosts that need a MAK.
+hosts: {hosts}
+world:
+  domain: corp.example
+  activation:
+    reachable: true
+    keys:
+      - {{key: {MAK}, channel: MAK, editions: [Enterprise], remaining: {remaining}}}
+groups:
+  - {{name: pcs, prefix: PC, count: {hosts}, edition: Enterprise, fault: 0xC004F050, domain_role: 1}}
+""", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for name in ("REMEDIATE_LEDGER_SECRET_FILE", "REMEDIATE_LEDGER_ENCRYPTION_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REMEDIATE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    return {"OFFICE_MAK": MAK, "REMEDIATE_LEDGER": str(tmp_path / "ledger.sqlite")}
+
+
+def invoke(arguments: list[str], env: dict[str, str]) -> Result:
+    result = CliRunner().invoke(main, arguments, env=env, catch_exceptions=False)
+    assert MAK not in result.output + result.stderr, "the full key was shown"
+    return result
+
+
+def start(path: Path, tmp_path: Path) -> tuple[Fleet, Path]:
+    fleet = Fleet.start(build_hosts(path, None, 0), auth="ntlm", password=PASSWORD)
+    return fleet, fleet.write_hosts_file(tmp_path / "hosts.txt")
+
+
+def run_mak(hosts: Path, env: dict[str, str], fleet: Fleet, log: Path, *more: str) -> Result:
+    credentials = {"REMEDIATE_USERNAME": fleet.username, "REMEDIATE_PASSWORD": fleet.password}
+    return invoke(["run", "0xC004F050", "--hosts", str(hosts), "--secret-env", "product_key=OFFICE_MAK",
+                   "--audit", str(log), "--output", "json", *more], {**env, **credentials})
+
+
+def test_the_budget_guard_then_a_recorded_run(tmp_path: Path, env: dict[str, str]) -> None:
+    assert invoke(["keys", "add", "office-mak", "--key-env", "OFFICE_MAK", "--budget", "10"], env).exit_code == 0
+    fleet, hosts = start(scenario(tmp_path, 12, remaining=50), tmp_path)
+    log = tmp_path / "audit.jsonl"
+    with fleet:
+        refused = run_mak(hosts, env, fleet, log)
+        assert refused.exit_code == 2
+        assert ("key office-mak (XXXXX-XXXXX-XXXXX-XXXXX-Y6F8K): 12 host(s) need an activation, but the budget has "
+                "10 left, less a reserve of 1 (5%): 9 available, 3 short; nothing was sent") in refused.stderr
+        assert not log.exists()  # refused before the run began: no host was connected to
+
+        assert invoke(["keys", "set-budget", "office-mak", "20"], env).exit_code == 0
+        done = run_mak(hosts, env, fleet, log)
+    assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout)["summary"]["counts"]["fixed"] == 12
+    assert "ledger: key office-mak (XXXXX-XXXXX-XXXXX-XXXXX-Y6F8K): 12 host(s) to activate; budget 20 less a " \
+           "reserve of 1: 19 available" in done.stderr
+    run_id = done.stderr.split("ledger: run ", 1)[1].split()[0]
+
+    where = json.loads(invoke(["keys", "where", "--output", "json"], env).output)
+    assert sorted(row["host"] for row in where) == sorted(line.split()[0] for line in hosts.read_text().splitlines()
+                                                          if line.strip() and not line.startswith("#"))
+    assert {(row["key"], row["last_five"], row["run_id"], row["last_action"], row["result"]) for row in where} == {
+        (MASKED, "Y6F8K", run_id, "activate", "ok")}
+    report = json.loads(invoke(["keys", "report", "--output", "json"], env).output)
+    [key] = report["keys"]
+    assert (key["budget"], key["installs"], key["activations"], key["hosts"]) == (8, 12, 12, 12)
+    assert len(report["hosts"]) == 12 and all(row["run_id"] == run_id for row in report["hosts"])
+    table = invoke(["keys", "where"], env).output
+    assert "Y6F8K" in table and run_id in table
+    assert MAK not in log.read_text(encoding="utf-8")
+    assert MAK.encode() not in (tmp_path / "ledger.sqlite").read_bytes()
+
+
+def test_a_key_used_up_mid_run_goes_to_no_further_host(tmp_path: Path, env: dict[str, str]) -> None:
+    assert invoke(["keys", "add", "office-mak", "--key-env", "OFFICE_MAK", "--budget", "20"], env).exit_code == 0
+    fleet, hosts = start(scenario(tmp_path, 6, remaining=3), tmp_path)  # the portal's count was wrong
+    log = tmp_path / "audit.jsonl"
+    with fleet:
+        done = run_mak(hosts, env, fleet, log, "--forks", "1")
+    assert done.exit_code != 0
+    assert "answered 0xC004C020: key office-mak (XXXXX-XXXXX-XXXXX-XXXXX-Y6F8K) is used up" in done.stderr
+    report = json.loads(done.stdout)
+    outcomes = [host["outcome"] for host in report["hosts"]]
+    assert outcomes[:3] == ["fixed"] * 3 and outcomes[3] != "fixed"
+    for held in report["hosts"][4:]:
+        assert held["outcome"] == "escalate"
+        assert f"key {MASKED} not installed: it is used up (an activation server answered 0xC004C020" in \
+            held["reason"]
+        assert "install-key" not in [step["id"] for step in held["steps"]]  # nothing was sent to install it
+    shown = json.loads(invoke(["keys", "show", "office-mak", "--output", "json"], env).output)
+    assert (shown["state"], shown["state_code"], shown["budget"]) == ("exhausted", "0xC004C020", 17)
+    assert [(use["action"], use["result"]) for use in shown["uses"]] == [
+        ("install", "ok"), ("activate", "ok")] * 3 + [("install", "ok"), ("activate", "0xC004C020")]
+    again = run_mak(hosts, env, fleet, tmp_path / "again.jsonl")  # the fleet is stopped: the guard answers first
+    assert again.exit_code == 2 and "is exhausted (an activation server answered 0xC004C020)" in again.stderr
