@@ -79,29 +79,15 @@ def _ledger_options(func: F) -> F:
     def wrapper(*args: Any, ledger_url: str | None, secret_file: Path | None, encryption_key_file: Path | None,
                 **kwargs: Any) -> Any:
         def open_ledger() -> Any:
+            from remediate.ledger.location import refuse_password
             from remediate.ledger.store import Ledger
 
-            _refuse_password(ledger_url)
+            refuse_password(ledger_url)
             return Ledger.open(ledger_url, secret_file=secret_file, encryption_key_file=encryption_key_file)
 
         return func(*args, open_ledger=open_ledger, **kwargs)
 
     return wrapper  # type: ignore[return-value]
-
-
-def _refuse_password(url: str | None) -> None:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    if not url or "://" not in url:
-        return
-    try:
-        password = make_url(url).password
-    except ArgumentError:
-        return  # Ledger.open says what is wrong with it
-    if password:
-        raise UsageError("--ledger: a password on the command line shows in the process list",
-                         hint="put the URL in REMEDIATE_LEDGER, or the password in ~/.pgpass (PGPASSFILE)")
 
 
 _output_option = click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table",

@@ -33,6 +33,7 @@ from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.inventory import Host
 from remediate.ledger.budget import Reserve
 from remediate.ledger.run_guard import RunKeyGuard
+from remediate.ledger.status_reads import record_status_reads
 from remediate.plan import HostPlan, Plan
 from remediate.playbook import Playbook, PlaybookLibrary
 from remediate.reasons import in_language
@@ -281,6 +282,8 @@ def fleet_status(
     credentials = prepare_connection(connection, hosts, console, prompt)
     statuses = read_licences(hosts, connector(connection, credentials), settings.engine("en"))
     name_playbooks(statuses, library.find)
+    # The key ledger (when one is in use) learns which partial key each host showed.
+    record_status_reads(statuses, settings.ledger, lambda text: console.print(Text(text)))
     return FleetStatus(statuses, Redactor(credential_secrets(credentials)))
 
 

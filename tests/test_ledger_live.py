@@ -79,6 +79,9 @@ def test_the_budget_guard_then_a_recorded_run(tmp_path: Path, env: dict[str, str
 
         assert invoke(["keys", "set-budget", "office-mak", "20"], env).exit_code == 0
         done = run_mak(hosts, env, fleet, log)
+        credentials = {"REMEDIATE_USERNAME": fleet.username, "REMEDIATE_PASSWORD": fleet.password}
+        status = invoke(["status", "--hosts", str(hosts), "--output", "json"], {**env, **credentials})
+        assert status.exit_code == 0, status.stderr
     assert done.exit_code == 0, done.stderr
     assert json.loads(done.stdout)["summary"]["counts"]["fixed"] == 12
     assert "ledger: key office-mak (XXXXX-XXXXX-XXXXX-XXXXX-Y6F8K): 12 host(s) to activate; budget 20 less a " \
@@ -90,6 +93,7 @@ def test_the_budget_guard_then_a_recorded_run(tmp_path: Path, env: dict[str, str
                                                           if line.strip() and not line.startswith("#"))
     assert {(row["key"], row["last_five"], row["run_id"], row["last_action"], row["result"]) for row in where} == {
         (MASKED, "Y6F8K", run_id, "activate", "ok")}
+    assert all(row["last_seen"] and row["last_seen"] > row["last_action_at"] for row in where)  # the status read
     report = json.loads(invoke(["keys", "report", "--output", "json"], env).output)
     [key] = report["keys"]
     assert (key["budget"], key["installs"], key["activations"], key["hosts"]) == (8, 12, 12, 12)

@@ -50,6 +50,26 @@ def default_database() -> Path:
     return Path(platformdirs.user_data_dir("remediate", appauthor=False)) / DEFAULT_FILE_NAME
 
 
+def refuse_password(option_value: str | None) -> None:
+    """--ledger with a password: refused, since a command line shows in the process list (REMEDIATE_LEDGER or
+    ~/.pgpass keep it out of sight)."""
+    if not option_value or "://" not in option_value:
+        return
+    try:
+        password = make_url(option_value).password
+    except ArgumentError:
+        return  # resolve() says what is wrong with it
+    if password:
+        raise UsageError("--ledger: a password on the command line shows in the process list",
+                         hint="put the URL in REMEDIATE_LEDGER, or the password in ~/.pgpass (PGPASSFILE)")
+
+
+def in_use(url: str | None) -> bool:
+    """A run or a status read uses the ledger when one is named, or the default one exists: it never creates one
+    (`remediate keys` does)."""
+    return bool(url or os.environ.get(LEDGER_ENV) or default_database().exists())
+
+
 def resolve(url: str | None = None, secret_file: str | Path | None = None) -> LedgerLocation:
     """The ledger to open: `url` (the --ledger option), else REMEDIATE_LEDGER, else the default SQLite file."""
     text = url or os.environ.get(LEDGER_ENV) or ""

@@ -12,7 +12,6 @@ A key that is not in the ledger is installed as before, with a note; its uses ar
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ from functools import partial
 from remediate.codes import ErrorCode
 from remediate.errors import UsageError
 from remediate.ledger.budget import Reserve
-from remediate.ledger.location import LEDGER_ENV, default_database
+from remediate.ledger.location import in_use
 from remediate.ledger.schema import BLOCKED
 from remediate.ledger.store import ENDING_CODES, KeyRecord, Ledger
 from remediate.plan import HostPlan, PlannedStep
@@ -116,7 +115,7 @@ class RunKeyGuard:
         planned = keys_installed(host_plans)
         if not planned:
             return None
-        if not ledger_url and not os.environ.get(LEDGER_ENV) and not default_database().exists():
+        if not in_use(ledger_url):
             return None
         ledger = Ledger.open(ledger_url)
         words = in_language(WORDS, language)
