@@ -211,10 +211,12 @@ def show_key(label: str, output: str, open_ledger: Callable[[], Any], lang: str)
     with open_ledger() as ledger:
         record = ledger.key(label)
         uses = ledger.uses(label)
+        held = ledger.held_by_runs(label)
     if output == "json":
-        click.echo(views.to_json({**views.key_row(record), "uses": [views.use_row(use) for use in uses]}))
+        click.echo(views.to_json({**views.key_row(record), "held_by_runs": held,
+                                  "uses": [views.use_row(use) for use in uses]}))
     else:
-        views.print_key(record, uses, _console(), lang)
+        views.print_key(record, uses, held, _console(), lang)
 
 
 @keys.command("set-budget")

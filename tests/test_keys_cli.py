@@ -180,3 +180,13 @@ def test_the_readme_keys_commands_work_as_written(ledger_file: Path, tmp_path: P
     assert (tmp_path / "keys.html").is_file()
     labels = [row["label"] for row in json.loads(keys("list", "--all", "--output", "json").output)]
     assert labels == ["csvlk-VMK7H", "mak-2YT43", "office-mak"]
+
+
+def test_show_names_the_runs_in_progress_that_hold_activations(ledger_file: Path) -> None:
+    from remediate.ledger.budget import Reserve
+
+    keys("add", "office-mak", "--key-env", "OFFICE_MAK", "--budget", "20")
+    with Ledger.open(str(ledger_file)) as ledger:
+        ledger.check_budget(ledger.key("office-mak"), needed=3, reserve=Reserve.parse("5%"), hold_for="run-9")
+    assert json.loads(keys("show", "office-mak", "--output", "json").output)["held_by_runs"] == {"run-9": 3}
+    assert "held by run run-9 in progress: 3 activation(s)" in keys("show", "office-mak").output

@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from ledger_postgres import postgres_server, postgres_url  # noqa: F401
 from sqlalchemy import create_engine, select
 
 from remediate.errors import UsageError
 from remediate.ledger.budget import Reserve
 from remediate.ledger.csv_import import KeysFileError, read_keys_csv
-from remediate.ledger.schema import VERSION_TABLE, keys, meta, metadata, sightings, uses
+from remediate.ledger.location import resolve
+from remediate.ledger.migrate import alembic_config, create, upgrade
+from remediate.ledger.schema import VERSION_TABLE, holds, keys, meta, metadata, sightings, uses
 from remediate.ledger.store import Ledger
 from remediate.productkey import ProductKey
 
@@ -47,7 +50,7 @@ def everything_stored(url: str) -> str:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://") if "://" in url
                            else f"sqlite:///{url}")
     with engine.connect() as connection:
-        text = "\n".join(repr(row) for table in (keys, uses, sightings, meta)
+        text = "\n".join(repr(row) for table in (keys, uses, sightings, holds, meta)
                          for row in connection.execute(select(table)))
     engine.dispose()
     return text
@@ -232,8 +235,41 @@ def test_the_migrations_build_exactly_the_schema(ledger_url: str) -> None:
     engine = create_engine(url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
         assert compare_metadata(context, metadata) == []
     engine.dispose()
     with Ledger.open(ledger_url) as again:  # opening an up-to-date ledger migrates nothing and keeps it
         assert again.list_keys() == []
+
+
+def test_a_ledger_made_by_an_older_version_is_upgraded_on_open(ledger_url: str) -> None:
+    engine = create(resolve(ledger_url))
+    upgrade(engine, "0001")  # the first schema, as the first release made it
+    engine.dispose()
+    with Ledger.open(ledger_url) as ledger:  # upgraded to the newest on open
+        record = ledger.add_key("office-mak", MAK_KEY, budget=20)
+        assert ledger.check_budget(record, needed=3, reserve=Reserve.parse("0"), hold_for="run-1") is not None
+        assert ledger.held_by_runs("office-mak") == {"run-1": 3}
+
+
+def test_a_run_in_progress_holds_what_it_plans(ledger: Ledger) -> None:
+    record = ledger.add_key("office-mak", MAK_KEY, budget=20)
+    reserve = Reserve.parse("5%")
+    first = ledger.check_budget(record, needed=12, reserve=reserve, hold_for="run-a")
+    assert first is not None and first.available == 19
+    with pytest.raises(UsageError) as refused:
+        ledger.check_budget(record, needed=12, reserve=reserve, hold_for="run-b")
+    assert ("budget has 20 left, less a reserve of 1 (5%) and 12 held by 1 run(s) in progress: 7 available, "
+            "5 short") in str(refused.value)
+    assert ledger.held_by_runs("office-mak") == {"run-a": 12}  # the refused run holds nothing
+    for number in range(5):  # run A activates five hosts: off the budget, and off its hold
+        ledger.record_activation(record, f"pc-{number}", run_id="run-a", ok=True)
+    assert ledger.held_by_runs("office-mak") == {"run-a": 7}
+    second = ledger.check_budget(record, needed=7, reserve=reserve, hold_for="run-b")
+    assert second is not None and (second.budget, second.held, second.available) == (15, 7, 7)
+    ledger.release("run-a")
+    ledger.release("run-b")
+    assert ledger.held_by_runs("office-mak") == {}
+    ledger.check_budget(record, needed=5, reserve=reserve, hold_for="died", hold_hours=-1)  # expired already
+    after = ledger.availability(record, reserve)
+    assert after is not None and (after.held, after.available) == (0, 14)

@@ -32,23 +32,28 @@ def shared_ledger(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: p
     return url
 
 
+def start_together(url: str, jobs: list[list[str]], folder: Path) -> list[subprocess.Popen[str]]:
+    """One ledger_writer process per job (RUN_ID FIRST LAST [HOLD]), released at the same moment."""
+    go = folder / "go"
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"),
+                                                                            str(Path.cwd())]))}
+    writers = [subprocess.Popen([sys.executable, str(WRITER), url, "fleet-mak", job[0], job[1], job[2], str(go),
+                                 *job[3:]], env=environment, stderr=subprocess.PIPE, text=True) for job in jobs]
+    deadline = time.monotonic() + 120
+    while len(list(folder.glob("go.ready-*"))) < len(writers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()  # every writer has the ledger open: they start together
+    return writers
+
+
 def test_two_runs_at_once_record_every_install_exactly_once(shared_ledger: str, tmp_path: Path) -> None:
     with Ledger.open(shared_ledger) as ledger:
         ledger.add_key("fleet-mak", KEY, budget=BUDGET)
-    go = tmp_path / "go"
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"),
-                                                                            str(Path.cwd())]))}
     # Run A: hosts 0-59. Run B: hosts 60-119. Both also replay the same "shared" run on hosts 0-29, as two
     # workers retrying one run would: it must count once.
     jobs = [("run-a", 0, 59), ("run-b", 60, 119), ("shared", 0, 29), ("shared", 0, 29)]
-    writers = [subprocess.Popen([sys.executable, str(WRITER), shared_ledger, "fleet-mak", run, str(first),
-                                 str(last), str(go)], env=environment, stderr=subprocess.PIPE, text=True)
-               for run, first, last in jobs]
-    deadline = time.monotonic() + 120
-    while len(list(tmp_path.glob("go.ready-*"))) < len(writers) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    go.touch()  # every writer has the ledger open: they start together
-    for writer in writers:
+    for writer in start_together(shared_ledger, [[run, str(first), str(last)] for run, first, last in jobs],
+                                 tmp_path):
         _, errors = writer.communicate(timeout=240)
         assert writer.returncode == 0, errors
 
@@ -62,3 +67,21 @@ def test_two_runs_at_once_record_every_install_exactly_once(shared_ledger: str, 
     activations = len({(run, n) for run, first, last in jobs for n in range(first, last + 1)})
     assert activations == 150
     assert key.budget == BUDGET - activations
+
+
+def test_two_runs_at_once_cannot_both_plan_the_last_activations(shared_ledger: str, tmp_path: Path) -> None:
+    with Ledger.open(shared_ledger) as ledger:
+        ledger.add_key("fleet-mak", KEY, budget=20)  # 19 after the 5% reserve: room for one run of 12, not two
+    writers = start_together(shared_ledger, [["run-a", "0", "11", "12"], ["run-b", "12", "23", "12"]], tmp_path)
+    results = []
+    for writer in writers:
+        _, errors = writer.communicate(timeout=240)
+        results.append((writer.returncode, errors))
+    assert sorted(code for code, _ in results) == [0, 3]
+    [refusal] = [errors for code, errors in results if code == 3]
+    # Whenever the second run checks, the first holds (or has spent) what the second would need.
+    assert "12 host(s) need an activation" in refusal and "short; nothing was sent" in refusal
+    with Ledger.open(shared_ledger) as ledger:
+        assert ledger.key("fleet-mak").budget == 8
+        assert len(ledger.uses("fleet-mak")) == 24  # one run's 12 installs and 12 activations, nothing of the other
+        assert ledger.held_by_runs("fleet-mak") == {}

@@ -40,21 +40,27 @@ WORDS = {
         "unknown": "note: key {key} is not in the ledger: its installs are not recorded and no budget is checked "
         "(remediate keys add LABEL --key-env VAR)",
         "budget": "ledger: key {label} ({key}): {hosts} host(s) to activate; budget {budget} less a reserve of "
-        "{reserve}: {available} available",
+        "{reserve}{held}: {available} available",
         "no_budget": "ledger: key {label} ({key}): {hosts} host(s); no budget to count down",
         "ended": "ledger: {host} answered {code}: key {label} ({key}) is {state}; no further host of this run gets it",
-        "failed": "warning: the ledger could not record {what} on {host}: {error}",
+        "held": " and {count} held by runs in progress",
+        "failed": "warning: the ledger could not record {what}: {error}",
+        "install": "the install on {host}", "activation": "the activation on {host}",
+        "state": "the key's state (from {host})", "end": "the end of the run",
         "run": "ledger: run {run_id} recorded in {ledger}",
     },
     "ja": {
         "unknown": "注意: キー {key} は台帳にありません。インストールは記録されず、残り回数も確認しません "
         "(remediate keys add LABEL --key-env VAR)",
         "budget": "台帳: キー {label} ({key}): ライセンス認証するホスト {hosts} 台、残り回数 {budget} から予備 "
-        "{reserve} を除いて {available} 回使えます",
+        "{reserve}{held} を除いて {available} 回使えます",
         "no_budget": "台帳: キー {label} ({key}): ホスト {hosts} 台、残り回数は管理していません",
         "ended": "台帳: {host} が {code} を返しました: キー {label} ({key}) は{state}です。この実行の他のホストには"
         "使いません",
-        "failed": "警告: {host} の{what}を台帳に記録できませんでした: {error}",
+        "held": "と実行中の他の実行が確保した {count} 回",
+        "failed": "警告: {what}を台帳に記録できませんでした: {error}",
+        "install": "{host} でのインストール", "activation": "{host} でのライセンス認証",
+        "state": "キーの状態 ({host} の応答)", "end": "実行の終了",
         "run": "台帳: 実行 {run_id} を {ledger} に記録しました",
     },
 }
@@ -119,6 +125,7 @@ class RunKeyGuard:
             return None
         ledger = Ledger.open(ledger_url)
         words = in_language(WORDS, language)
+        run_id = new_run_id()
         try:
             for planned_key in planned:
                 planned_key.record = ledger.find(planned_key.key)
@@ -126,20 +133,27 @@ class RunKeyGuard:
                 if record is None:
                     say(words["unknown"].format(key=planned_key.key.masked))
                     continue
-                availability = ledger.check_budget(record, needed=len(planned_key.hosts), reserve=reserve)
+                # Holds the activations for this run: a run started meanwhile sees them as spent.
+                availability = ledger.check_budget(record, needed=len(planned_key.hosts), reserve=reserve,
+                                                   hold_for=run_id)
                 if availability is None:
                     say(words["no_budget"].format(label=record.label, key=record.masked,
                                                   hosts=len(planned_key.hosts)))
                 else:
                     say(words["budget"].format(label=record.label, key=record.masked, hosts=len(planned_key.hosts),
                                                budget=availability.budget, reserve=availability.reserve,
+                                               held=words["held"].format(count=availability.held)
+                                               if availability.held else "",
                                                available=availability.available))
         except BaseException:
+            ledger.release(run_id)  # a hold taken for an earlier key of this plan
             ledger.close()
             raise
-        return cls(ledger, new_run_id(), planned, say, language)
+        return cls(ledger, run_id, planned, say, language)
 
     def close(self) -> None:
+        """The run ended: free what it held, and say under which run id the ledger has it."""
+        self._safely("end", "", partial(self.ledger.release, self.run_id))
         self._say(self._words["run"].format(run_id=self.run_id, ledger=self.ledger.location.display))
         self.ledger.close()
 
@@ -191,4 +205,4 @@ class RunKeyGuard:
         try:
             write()
         except UsageError as error:
-            self._say(self._words["failed"].format(what=what, host=host, error=error.message))
+            self._say(self._words["failed"].format(what=self._words[what].format(host=host), error=error.message))

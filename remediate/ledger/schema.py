@@ -6,6 +6,8 @@ keys       one row per product key: keyed fingerprint, last five characters, lab
 uses       every install and activation remediate performed: key, host, time, run id, operator, result;
            one row per (run, host, action, key), so a repeated record never doubles
 sightings  every partial key a licence read saw on a host, with when it was first and last seen
+holds      activations a run in progress counts on: other runs see them as spent until the run ends (or its
+           hold expires, when the run died), so two runs at once cannot both plan the same activations
 meta       the ledger's own facts: the check values of its fingerprint secret and encryption key
 """
 
@@ -97,6 +99,19 @@ sightings = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("run_id", String(64)),
     UniqueConstraint("host", "last_five", name="uq_sightings_host_key"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key_id", Integer, ForeignKey("keys.id"), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("hosts", Integer, nullable=False),
+    Column("operator", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("key_id", "run_id", name="uq_holds_key_run"),
 )
 
 meta = Table(

@@ -20,12 +20,12 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, func, select, update
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.sql.dml import Insert
@@ -46,6 +46,7 @@ from remediate.ledger.schema import (
     EXHAUSTED,
     INSTALL,
     RETIRED,
+    holds,
     keys,
     meta,
     sightings,
@@ -56,6 +57,7 @@ from remediate.productkey import ProductKey, has_product_key, mask_product_keys
 # An activation server's answers that end a key's use: the count is used up, or the key is blocked.
 ENDING_CODES = {"0xC004C008": EXHAUSTED, "0xC004C020": EXHAUSTED, "0xC004C003": BLOCKED}
 
+HOLD_HOURS = 24.0  # how long a run that died keeps the activations it held
 _FINGERPRINT_CHECK = "fingerprint_check"
 _ENCRYPTION_CHECK = "encryption_check"
 _MASK = "XXXXX-XXXXX-XXXXX-XXXXX-"
@@ -327,23 +329,70 @@ class Ledger:
 
     def availability(self, record: KeyRecord, reserve: Reserve) -> Availability | None:
         """What a run may spend of this key now (None: the key has no budget to count down)."""
-        current = self.key(record.label)
+        with self._transaction() as connection:
+            row = connection.execute(select(keys).where(keys.c.id == record.id)).one()
+            return self._availability(connection, _key_record(row), reserve, None)
+
+    def _availability(self, connection: Connection, current: KeyRecord, reserve: Reserve,
+                      excluding_run: str | None) -> Availability | None:
         if current.budget is None:
             return None
-        return Availability(current.budget, reserve.of(current.budget), str(reserve))
+        held = self._held(connection, current.id, excluding_run)
+        return Availability(current.budget, reserve.of(current.budget), str(reserve), sum(held.values()),
+                            len(held))
 
-    def check_budget(self, record: KeyRecord, needed: int, reserve: Reserve) -> Availability | None:
-        """Refuse (UsageError, exit 2) a run whose `needed` activations exceed the key's budget less the reserve,
-        or that would use a key that is retired, exhausted or blocked."""
-        current = self.key(record.label)
-        if not current.usable:
-            why = f" (an activation server answered {current.state_code})" if current.state_code else ""
-            raise UsageError(f"key {current.label} ({current.masked}) is {current.state}{why}; nothing was sent",
-                             hint="choose another key, or add one with `remediate keys add`")
-        availability = self.availability(current, reserve)
-        if availability is not None:
+    def _held(self, connection: Connection, key_id: int, excluding_run: str | None) -> dict[str, int]:
+        """Run id -> activations it still counts on: its hold, less the activations it has recorded since (those
+        are off the budget already). Expired holds (runs that died) count for nothing."""
+        done = (select(func.count()).select_from(uses)
+                .where(uses.c.key_id == holds.c.key_id, uses.c.run_id == holds.c.run_id,
+                       uses.c.action == ACTIVATE, uses.c.ok.is_(True))
+                .scalar_subquery())
+        query = select(holds.c.run_id, holds.c.hosts, done.label("done")).where(
+            holds.c.key_id == key_id, holds.c.expires_at > now())
+        if excluding_run is not None:
+            query = query.where(holds.c.run_id != excluding_run)
+        left = {row.run_id: row.hosts - row.done for row in connection.execute(query)}
+        return {run: count for run, count in left.items() if count > 0}
+
+    def check_budget(self, record: KeyRecord, needed: int, reserve: Reserve, *, hold_for: str | None = None,
+                     hold_hours: float = HOLD_HOURS) -> Availability | None:
+        """Refuse (UsageError, exit 2) a run whose `needed` activations exceed the key's budget less the reserve
+        and what other runs in progress hold, or that would use a key that is retired, exhausted or blocked.
+
+        hold_for: a run id: hold the `needed` activations for that run (in the same transaction as the check,
+        so that two runs at once cannot both count on the same activations) until `release(run_id)`, or for
+        `hold_hours` if the run dies first."""
+        with self._transaction() as connection:
+            row = connection.execute(select(keys).where(keys.c.id == record.id).with_for_update()).one()
+            current = _key_record(row)
+            if not current.usable:
+                why = f" (an activation server answered {current.state_code})" if current.state_code else ""
+                raise UsageError(f"key {current.label} ({current.masked}) is {current.state}{why}; nothing was sent",
+                                 hint="choose another key, or add one with `remediate keys add`")
+            availability = self._availability(connection, current, reserve, hold_for)
+            if availability is None:
+                return None
             budgets.check(current.label, current.masked, availability, needed)
+            if hold_for is not None:
+                statement = self._insert(holds).values(
+                    key_id=current.id, run_id=hold_for, hosts=needed, operator=_operator(), created_at=now(),
+                    expires_at=now() + timedelta(hours=hold_hours))
+                connection.execute(statement.on_conflict_do_update(
+                    index_elements=["key_id", "run_id"],
+                    set_={"hosts": statement.excluded.hosts, "expires_at": statement.excluded.expires_at}))
         return availability
+
+    def release(self, run_id: str) -> None:
+        """The run ended: the activations it held are free again (those it used are off the budget)."""
+        with self._transaction() as connection:
+            connection.execute(delete(holds).where(holds.c.run_id == run_id))
+
+    def held_by_runs(self, label: str) -> dict[str, int]:
+        """Run id -> activations of this key a run in progress still counts on."""
+        record = self.key(label)
+        with self._transaction() as connection:
+            return self._held(connection, record.id, None)
 
     # --- uses and sightings -----------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ WORDS: dict[str, dict[str, str]] = {
         "active": "active", "retired": "retired", "exhausted": "exhausted", "blocked": "blocked",
         "install": "install", "activate": "activate", "ok": "ok", "failed": "failed",
         "generated": "Generated {time} from {ledger}",
+        "held": "held by run {run} in progress: {count} activation(s)",
     },
     "ja": {
         "label": "ラベル", "key": "キー", "channel": "チャネル", "product": "製品", "budget": "残り回数",
@@ -51,6 +52,7 @@ WORDS: dict[str, dict[str, str]] = {
         "active": "使用中", "retired": "廃止", "exhausted": "回数超過", "blocked": "ブロック",
         "install": "インストール", "activate": "ライセンス認証", "ok": "成功", "failed": "失敗",
         "generated": "{time} に {ledger} から作成",
+        "held": "実行中の {run} が確保: {count} 回",
     },
 }
 
@@ -170,7 +172,8 @@ def print_keys(records: Sequence[KeyRecord], console: Console, language: str) ->
     console.print(table)
 
 
-def print_key(record: KeyRecord, uses: Sequence[UseRecord], console: Console, language: str) -> None:
+def print_key(record: KeyRecord, uses: Sequence[UseRecord], held: Mapping[str, int], console: Console,
+              language: str) -> None:
     w = words(language)
     for name, value in (
         ("label", record.label), ("key", record.masked), ("channel", channel_name(record.channel, language)),
@@ -180,6 +183,8 @@ def print_key(record: KeyRecord, uses: Sequence[UseRecord], console: Console, la
         ("encrypted", w["yes_encrypted"] if record.encrypted else w["fingerprint_only"]),
     ):
         console.print(Text(f"{w[name]}: {value}"))
+    for run_id, count in held.items():
+        console.print(Text(w["held"].format(count=count, run=run_id)))
     if uses:
         table = _table(w["uses_title"].format(count=len(uses)),
                        [w["host"], w["action"], w["at"], w["run"], w["operator"], w["result"]])
