@@ -27,7 +27,8 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from remediate.sandbox.faults import TransportFaults
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.seam import NativeOutcome, PipelineOutcome, PipelineRequest
 
 PASSWORD = "Bench-Sandbox-Pass-1"
@@ -48,7 +49,7 @@ class ConstantEngine:
 
 
 def serve(auth: str, quota: int, conn: multiprocessing.connection.Connection) -> None:
-    faults = TransportFaults(max_shells_per_user=quota)
+    faults = TransportFaults(max_shells_per_user=quota, allow_unencrypted=auth == "basic")  # Basic over HTTP
     with Fleet.start(
         [HostSpec("BENCH01", ConstantEngine("BENCH01"), faults)],
         auth=auth,  # type: ignore[arg-type]

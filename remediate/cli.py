@@ -23,7 +23,9 @@ from rich.text import Text
 
 from remediate import __version__, audit_view, catalog
 from remediate import audit as audit_log
+from remediate.approvals import sign
 from remediate.codes import ErrorCode
+from remediate.duration import duration_seconds
 from remediate.errors import ExitCode, PlaybookError, RemediateError, UsageError
 from remediate.explain import decode_text
 from remediate.inventory import load_hosts
@@ -40,7 +42,7 @@ from remediate.playbook import PlaybookLibrary
 from remediate.preview import print_plan
 from remediate.render import Renderer, build_plan
 from remediate.report import VERDICT, print_summary, to_json, write_junit
-from remediate.saved_plan import SavedPlan, run_request
+from remediate.saved_plan import SavedPlan, run_request, signed_content
 from remediate.secret import live_secrets, scrub
 from remediate.status import fleet_category
 from remediate.status_view import print_status, status_csv
@@ -223,6 +225,13 @@ def explain_codes(
               metavar="PLAN.json", help="With --dry-run: also write the plan, for approval, to this file.")
 @click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               metavar="PLAN.json", help="Run an approved plan file; refused if anything it was made from changed.")
+@click.option("--expires", "expires", default=None, metavar="DURATION",
+              help="With --save-plan: the plan may run only this long from now, e.g. 72h.")
+@click.option("--allowed-signers", "allowed_signers", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, metavar="FILE",
+              help="With --plan: refuse a plan not signed by these approvers (git's allowed_signers format).")
+@click.option("--min-approvals", "min_approvals", type=click.IntRange(1, 100), default=None,
+              help="With --allowed-signers: how many distinct approvers must have signed (default 1).")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @lang_option
 @reports_errors
@@ -238,6 +247,9 @@ def run_playbook(
     dry_run: bool,
     save_plan: Path | None,
     plan_file: Path | None,
+    expires: str | None,
+    allowed_signers: Path | None,
+    min_approvals: int | None,
     output: str,
     lang: str,
     live_settings: LiveSettings,
@@ -247,7 +259,9 @@ def run_playbook(
     A change window: `--dry-run --save-plan PLAN.json` writes the plan for approval; `--plan PLAN.json` runs it
     only if everything it was rendered from (playbook, templates, hosts, values) is still the same.
     """
-    request = run_request(code, allow, dry_run=dry_run, save_plan=save_plan, plan_file=plan_file)
+    expires_s = _duration("--expires", expires) if expires is not None else None
+    request = run_request(code, allow, dry_run=dry_run, save_plan=save_plan, plan_file=plan_file,
+                          allowed_signers=allowed_signers, min_approvals=min_approvals, expires_s=expires_s)
     library = PlaybookLibrary(playbook_dirs)
     if request.auto:
         hosts = load_hosts(hosts_file, **live_settings.host_defaults())
@@ -264,15 +278,18 @@ def run_playbook(
         click.echo(f"warning: {warning}", err=True)
     plan = build_plan(playbook, hosts, run_values, Renderer.for_library(library),
                       code=request.error_code, allow=request.allow)
+    for warning in plan.warnings():
+        click.echo(f"warning: {warning}", err=True)
     request.check(plan)  # StalePlanError (exit 2) before any connection
     if save_plan is not None:
-        digest = SavedPlan.from_plan(plan, hosts_file).write(save_plan)
+        digest = SavedPlan.from_plan(plan, hosts_file, expires_s).write(save_plan)
         click.echo(f"plan saved: {save_plan} (sha256 {digest})", err=True)
     if not dry_run:
         from remediate.live import run_plan  # the network stack: imported only by commands that connect
 
         settings = live_settings()
-        start = partial(run_plan, plan, settings, plan_sha256=request.plan_sha256, library=library)
+        start = partial(run_plan, plan, settings, plan_sha256=request.plan_sha256, library=library,
+                        approvers=[approver.to_dict() for approver in request.approvers])
         _run_live(start, settings, output=output, language=lang)  # exits
     if output == "json":
         click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
@@ -318,6 +335,33 @@ def _live_errors() -> Iterator[Console]:
     except live.ReadsInterrupted as interrupted:
         errors.print(str(interrupted))
         _exit(ExitCode.INTERRUPTED)
+
+
+def _duration(option: str, text: str) -> float:
+    try:
+        return duration_seconds(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: expected a duration such as 90m, 72h or 7d") from None
+
+
+@main.group("plan")
+def plan_group() -> None:
+    """Approve saved plans (a change board's signatures)."""
+
+
+@plan_group.command("approve")
+@click.argument("plan_file", metavar="PLAN.json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Your SSH private key (ssh-keygen signs with it; an agent or passphrase prompt as usual).")
+@reports_errors
+def plan_approve(plan_file: Path, key_file: Path) -> None:
+    """Add your signature to PLAN.json. The run checks it with --allowed-signers; any change to the plan
+    (scripts, hosts, values, expiry) makes every signature invalid."""
+    saved = SavedPlan.load(plan_file)
+    saved.check_expiry()
+    signed = saved.approved_by(sign(signed_content(saved.content), key_file.expanduser()))
+    signed.write(plan_file)
+    click.echo(f"approved: {plan_file} now has {len(signed.signatures)} signature(s)", err=True)
 
 
 # --- live reads: status, audit ------------------------------------------------------------------------------
@@ -410,7 +454,7 @@ def sandbox() -> None:
 
 
 @sandbox.command("up")
-@click.option("--hosts", "count", type=click.IntRange(1, 1000), default=None,
+@click.option("--hosts", "count", type=click.IntRange(1, 10000), default=None,
               help="How many hosts (default: as many as the scenario has).")
 @click.option("--scenario", default="healthy", show_default=True, help="A scenario NAME or FILE.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
@@ -425,6 +469,9 @@ def sandbox() -> None:
 def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: str, username: str,
                password: str | None, hosts_file: Path) -> None:
     """Start sandbox hosts and serve them until Ctrl-C."""
+    if auth == "basic" and not https:
+        # Windows refuses Basic over HTTP by default (AllowUnencrypted is false), and so do the sandbox's hosts.
+        raise UsageError("--auth basic sends the password in clear over HTTP, which Windows refuses: add --https")
     from remediate.sandbox.fleet import Fleet, generate_password, hosts_for_scenario  # only the sandbox commands
 
     hosts, notice = hosts_for_scenario(Path(scenario) if Path(scenario).is_file() else scenario, count, seed)

@@ -198,9 +198,17 @@ class Engine:
         self.on_interrupt(interruption)
         return interruption
 
-    def run(self, plan: Plan, arguments: Sequence[str] = (), plan_sha256: str | None = None) -> RunReport:
-        """plan_sha256: of the approved plan file the run executes (`run --plan`), named in run_started."""
-        return self.run_hosts(plan.hosts, code=str(plan.code), arguments=arguments, plan_sha256=plan_sha256)
+    def run(
+        self,
+        plan: Plan,
+        arguments: Sequence[str] = (),
+        plan_sha256: str | None = None,
+        approvers: Sequence[Mapping[str, str]] = (),
+    ) -> RunReport:
+        """plan_sha256: of the approved plan file the run executes (`run --plan`); approvers: who signed it
+        (principal, key fingerprint). Both are named in run_started."""
+        return self.run_hosts(plan.hosts, code=str(plan.code), arguments=arguments, plan_sha256=plan_sha256,
+                              approvers=approvers)
 
     def run_hosts(
         self,
@@ -211,6 +219,7 @@ class Engine:
         order: Sequence[str] | None = None,
         prelude: Sequence[tuple[str, Mapping[str, Any]]] = (),
         plan_sha256: str | None = None,
+        approvers: Sequence[Mapping[str, str]] = (),
     ) -> RunReport:
         """Run host plans (of one playbook or several, as `run auto` has them) as one audited run.
 
@@ -221,7 +230,7 @@ class Engine:
         Ctrl-C (see interrupt()): the first lets the steps in flight finish, the second abandons them.
         """
         with on_ctrl_c(self.interrupt):  # Ctrl-C: interrupt()
-            return self._run_hosts(host_plans, code, arguments, decided, order, prelude, plan_sha256)
+            return self._run_hosts(host_plans, code, arguments, decided, order, prelude, plan_sha256, approvers)
 
     def _run_hosts(
         self,
@@ -232,10 +241,13 @@ class Engine:
         order: Sequence[str] | None,
         prelude: Sequence[tuple[str, Mapping[str, Any]]],
         plan_sha256: str | None,
+        approvers: Sequence[Mapping[str, str]],
     ) -> RunReport:
         started = time.monotonic()
         playbooks = {str(hp.playbook.code): hp.playbook.sha256 for hp in host_plans}
-        approved = {"plan_sha256": plan_sha256} if plan_sha256 is not None else {}
+        approved: dict[str, Any] = {"plan_sha256": plan_sha256} if plan_sha256 is not None else {}
+        if approvers:
+            approved["approvers"] = [dict(approver) for approver in approvers]
         self.audit.record(
             RUN_STARTED,
             operator=operator_name(),
@@ -569,7 +581,7 @@ class HostRun:
         other = claimed_by(found)
         if other is None or other.code == self.playbook.code:
             return None
-        return Reason("other_playbook", found=str(found), playbook=str(other.code))
+        return Reason("other_playbook", found=str(found), command=f"remediate run {other.code}")
 
     def _collect_for_human(self) -> Reason | str:
         """Run the escalate steps; a transport fault there does not change the decision, only the facts.

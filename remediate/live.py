@@ -322,6 +322,7 @@ def run_plan(
     arguments: Sequence[str] = (),
     plan_sha256: str | None = None,
     library: PlaybookLibrary | None = None,
+    approvers: Sequence[Mapping[str, str]] = (),
 ) -> LiveRun:
     """`remediate run CODE`: execute a Plan on its hosts: connect, detect, fix, verify, audit.
 
@@ -346,7 +347,7 @@ def run_plan(
         with AuditLog(path, redactor, settings.audit_key()) as log, bar:
             engine = Engine(connector(connection, credentials), log, options, observer=bar,
                             claimed_by=library.find if library is not None else None, keys=keys)
-            report = engine.run(plan, arguments=arguments, plan_sha256=plan_sha256)
+            report = engine.run(plan, arguments=arguments, plan_sha256=plan_sha256, approvers=approvers)
     finally:
         if keys is not None:
             keys.close()

@@ -101,10 +101,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "キー {key} はインストールしていません: {state}です (この実行中にライセンス認証サーバーが {code} を返しました)",
     ),
     "other_playbook": (
-        "detection found {found}, which is not this playbook's to fix: run `remediate run {playbook}` for it "
+        "detection found {found}, which is not this playbook's to fix: run `{command}` for it "
         "(--force acts anyway); nothing was changed",
-        "検出されたコードは {found} で、このプレイブックの対象ではありません。`remediate run {playbook}` を実行して"
-        "ください (--force で強制実行)。変更はしていません",
+        "検出されたコードは {found} で、このプレイブックの対象ではありません。`{command}` を実行してください "
+        "(--force で強制実行)。変更はしていません",
     ),
     "not_started_interrupted": ("not started: the run was interrupted", "未実行: 実行が中断されました"),
     "not_started_max_fail": (
@@ -125,6 +125,12 @@ REASONS: dict[str, tuple[str, str]] = {
     "internal_error": ("internal error: {kind}: {message}", "内部エラー: {kind}: {message}"),
     # run auto's choice before any playbook runs (remediate/status.py)
     "licensed": ("licensed: nothing to fix", "ライセンス認証済み: 修復は不要です"),
+    "licensed_evaluation": (
+        "licensed evaluation edition: it ends in {days} day(s); convert it before then (playbook {code}, "
+        "{opt_in})",
+        "評価版としてライセンス認証済みです。残り {days} 日で期限が切れます。それまでに変換してください "
+        "(プレイブック {code}、{opt_in})",
+    ),
     "status_unreachable": ("{error}", "接続できませんでした: {error}"),
     "status_unreachable_unknown": ("unreachable", "接続できませんでした"),
     "no_code": (

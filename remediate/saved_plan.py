@@ -9,8 +9,17 @@
     playbook = request.playbook(library)                     # the code's playbook, every --allow known
 
 The file holds every script in full and the masked parameter values a person reads, and for every value a
-digest so that a changed value is found without the value being in the file. Digests are keyed by a random salt
-of the file: no table of digests made beforehand fits it, and equal values in two plans do not look equal.
+digest so that a changed value is found without the value being in the file. `run --plan` renders the plan again
+and compares each script's TEXT with the file's byte for byte (hashes are derived from the text, never taken
+from the file), so what runs is exactly the text that was approved.
+
+Anyone who can write the file can also make a new plan, so the plan's own sha256 only catches accidents. What
+holds against an insider is approval by signature: `remediate plan approve PLAN --key KEY` adds an approver's
+SSH signature of the plan's content (approvals.py); `run --plan PLAN --allowed-signers FILE --min-approvals N`
+refuses a plan without N valid signatures of allowed signers, and a plan past its expiry (`--expires`).
+
+Digests are keyed by a random salt of the file: no table of digests made beforehand fits it, and equal values in
+two plans do not look equal.
 Secret values (product keys, secret strings) are digested with scrypt, so that guessing a weak secret from the
 file costs a memory-hard hash per guess; a product key has about 2^114 possible values and cannot be guessed.
 """
@@ -23,14 +32,15 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from remediate import __version__
+from remediate.approvals import Approver, check, load_allowed_signers
 from remediate.codes import ErrorCode
 from remediate.errors import StalePlanError, UsageError
-from remediate.plan import HostPlan, Plan
+from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import Playbook, PlaybookLibrary, check_opt_ins
 from remediate.productkey import ProductKey
 from remediate.secret import Secret
@@ -50,11 +60,16 @@ def value_digest(value: Any, salt: bytes) -> str:
     return "hmac-sha256:" + hmac.new(salt, material, hashlib.sha256).hexdigest()
 
 
+def signed_content(content: Mapping[str, Any]) -> bytes:
+    """What an approver signs: the canonical JSON of a plan file's content, without its own `sha256` and the
+    approvals (signatures are added one by one, after the plan is made)."""
+    body = {key: value for key, value in content.items() if key not in ("sha256", "approvals")}
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def content_sha256(content: Mapping[str, Any]) -> str:
-    """The sha256 of the canonical JSON of a plan file's content, without its own `sha256`."""
-    body = {key: value for key, value in content.items() if key != "sha256"}
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """The sha256 of a plan's signed content."""
+    return hashlib.sha256(signed_content(content)).hexdigest()
 
 
 def _host_transport(host_plan: HostPlan) -> dict[str, str]:
@@ -87,6 +102,7 @@ def _host_content(host_plan: HostPlan, salt: bytes, memo: dict[Any, str]) -> dic
                 "script_sha256": step.script_sha256,
                 "parameters": dict(step.display_parameters),
                 "digests": {name: digest(value) for name, value in step.parameters.items()},
+                "behaviour": _behaviour(step),
             }
             for step in host_plan.steps
         ],
@@ -102,12 +118,15 @@ class SavedPlan:
     file_sha256: str | None = None
 
     @classmethod
-    def from_plan(cls, plan: Plan, hosts_file: Path | None = None) -> SavedPlan:
+    def from_plan(cls, plan: Plan, hosts_file: Path | None = None, expires_s: float | None = None) -> SavedPlan:
+        """expires_s: the plan may run for this long from now (`--expires 72h`); None: no expiry."""
         salt = os.urandom(16)
+        now = datetime.now(timezone.utc)
         memo: dict[Any, str] = {}
         content: dict[str, Any] = {
             "format": FORMAT,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "created": _utc(now),
+            "expires": _utc(now + timedelta(seconds=expires_s)) if expires_s else None,
             "remediate_version": __version__,
             "code": str(plan.code),
             "playbook": {
@@ -126,6 +145,29 @@ class SavedPlan:
     @property
     def code(self) -> str:
         return str(self.content["code"])
+
+    @property
+    def signatures(self) -> list[str]:
+        return [str(entry.get("signature")) for entry in self.content.get("approvals") or []
+                if isinstance(entry, Mapping)]
+
+    def approved_by(self, signature: str) -> SavedPlan:
+        """This plan with one more approval (an armored SSH signature of its signed content)."""
+        entry = {"signature": signature, "added": _utc(datetime.now(timezone.utc))}
+        return SavedPlan({**self.content, "approvals": [*(self.content.get("approvals") or []), entry]})
+
+    def check_expiry(self, now: datetime | None = None) -> None:
+        """StalePlanError when the plan's approval window has passed."""
+        expires = self.content.get("expires")
+        if not expires:
+            return
+        try:
+            when = datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
+        except ValueError:
+            raise StalePlanError(f"the plan's expiry {expires!r} is not a time") from None
+        if (now or datetime.now(timezone.utc)) >= when:
+            raise StalePlanError(f"the plan expired at {expires}: it may no longer run",
+                                 hint="save the plan again with --dry-run --save-plan and have it approved")
 
     @property
     def allow(self) -> list[str]:
@@ -200,6 +242,16 @@ class SavedPlan:
             )
 
 
+def _behaviour(step: PlannedStep) -> dict[str, Any]:
+    """How the engine runs a step besides its text: a changed retry or idempotence is a changed plan too."""
+    return {
+        "only_if": step.only_if,
+        "idempotent": step.idempotent,
+        "retry": step.retry.to_dict() if step.retry else None,
+        "timeout_s": step.timeout_s,
+    }
+
+
 def _host_differences(approved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     found: list[str] = []
     if approved["playbook_sha256"] != current["playbook_sha256"]:
@@ -222,8 +274,12 @@ def _host_differences(approved: Mapping[str, Any], current: Mapping[str, Any]) -
         if now is None:
             continue
         where = f"step {step['id']}"
-        if step["script_sha256"] != now["script_sha256"]:
+        # The text itself, byte for byte: a hash in the file is the file's claim, not evidence.
+        if step.get("script") != now["script"]:
             found.append(f"{where}: script changed (template {now['template']})")
+        if step.get("phase") != now["phase"] or step.get("behaviour") != now["behaviour"]:
+            found.append(f"{where}: how it runs changed: approved {step.get('phase')} {step.get('behaviour')}, "
+                         f"now {now['phase']} {now['behaviour']}")
         for name in sorted(step["digests"].keys() | now["digests"].keys()):
             before, after = step["digests"].get(name), now["digests"].get(name)
             if before == after:
@@ -248,6 +304,7 @@ class RunRequest:
     code: str
     allow: tuple[str, ...]
     approved: SavedPlan | None = None
+    approvers: tuple[Approver, ...] = ()  # the valid signatures checked against --allowed-signers
 
     @property
     def auto(self) -> bool:
@@ -282,11 +339,22 @@ def run_request(
     dry_run: bool,
     save_plan: Path | None,
     plan_file: Path | None,
+    allowed_signers: Path | None = None,
+    min_approvals: int | None = None,
+    expires_s: float | None = None,
 ) -> RunRequest:
-    """Check `run`'s code, --allow, --dry-run, --save-plan and --plan together; load the approved plan.
+    """Check `run`'s code, --allow, --dry-run, --save-plan, --plan, --expires, --allowed-signers and
+    --min-approvals together; load the approved plan and check its expiry and signatures.
 
-    Raises UsageError naming what does not go together, StalePlanError for an edited plan file.
+    Raises UsageError naming what does not go together, StalePlanError for an edited, expired or not (enough)
+    approved plan file.
     """
+    if expires_s is not None and save_plan is None:
+        raise UsageError("--expires sets how long a saved plan may run: add --dry-run --save-plan PLAN.json")
+    if (allowed_signers is not None or min_approvals is not None) and plan_file is None:
+        raise UsageError("--allowed-signers and --min-approvals check a saved plan's approvals: add --plan PLAN.json")
+    if min_approvals is not None and allowed_signers is None:
+        raise UsageError("--min-approvals needs --allowed-signers FILE: who may approve")
     if save_plan is not None and not dry_run:
         raise UsageError("--save-plan writes the plan of a dry run: add --dry-run")
     if save_plan is not None and plan_file is not None:
@@ -305,6 +373,12 @@ def run_request(
             raise UsageError(f"--allow: {plan_file} was approved with {', '.join(approved.allow) or 'no opt-in'}; "
                              "leave --allow out to use the plan's")
         code, allow = approved.code, approved.allow
+        approved.check_expiry()
+        if allowed_signers is not None:
+            signers = load_allowed_signers(allowed_signers)
+            approvers = check(signed_content(approved.content), approved.signatures, signers,
+                              minimum=1 if min_approvals is None else min_approvals)
+            return RunRequest(str(code), tuple(allow), approved, tuple(approvers))
     if code is None:
         raise UsageError("give the error code (or auto), or --plan PLAN.json")
     if _is_auto(code) and dry_run:
@@ -317,3 +391,7 @@ def run_request(
 
 def _is_auto(code: str) -> bool:
     return code.strip().lower() == "auto"
+
+
+def _utc(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -60,8 +60,9 @@ class WSManFault(enum.IntEnum):
     """WS-Management fault codes (pypsrp reports them in decimal: 0x80338029 is 2150858793)."""
 
     OPERATION_TIMEOUT = 0x80338029  # nothing happened within OperationTimeout (poll again)
-    MAX_SHELLS_PER_USER = 0x803381A6
-    MAX_CONCURRENT_OPERATIONS = 0x803381A5
+    # Quota faults, as Windows' wsmerror.h numbers them (reference: winrm-sandbox-notes, "Quota fault codes").
+    MAX_SHELLS_PER_USER = 0x803381A5  # 2150859173: "This user is allowed a maximum number of N concurrent shells"
+    MAX_CONCURRENT_OPERATIONS = 0x803381A6  # 2150859174: MaxConcurrentOperationsPerUser (1500 by default)
     MAX_SHELLS_PER_HOST = 0x803381AC
 
 
@@ -186,6 +187,9 @@ class ConnectionOptions:
             )
         if self.auth == "certificate" and (not self.certificate_pem or not self.certificate_key_pem):
             raise UsageError("auth certificate needs a client certificate and key (PEM files)")
+        if self.scheme == "https" and self.ca_file and not os.path.isfile(self.ca_file):
+            # Found now, not as "refused: could not connect" on every host after retries.
+            raise UsageError(f"ca_file {self.ca_file}: no such file", hint="give the path of your CA bundle (PEM)")
 
     def check(self, credentials: Credentials | None) -> None:
         """check_safe, and that the auth has the credentials it needs."""

@@ -23,7 +23,8 @@ from pypsrp.wsman import WSMan
 from remediate import audit
 from remediate.audit import CONNECT
 from remediate.cli import main
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.scenario import build
 
 SCENARIO = """

@@ -23,7 +23,8 @@ from remediate import audit
 from remediate.cli import main
 from remediate.engine import Engine
 from remediate.playbook import PlaybookLibrary
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.scenario import build
 from remediate.sandbox.windows.fault_recipes import HEALTHY, RECIPES
 from remediate.sandbox.windows.state import LICENSED, HostState

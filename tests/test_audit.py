@@ -387,3 +387,33 @@ def test_a_short_key_file_is_a_usage_error(tmp_path: Path) -> None:
     good = tmp_path / "good.key"
     good.write_bytes(AUDIT_KEY + b"\n")
     assert audit.load_key(good) == AUDIT_KEY
+
+
+def test_audit_verify_gives_each_state_its_own_exit_code(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from remediate.cli import main
+
+    key_file = tmp_path / "audit.key"
+    key_file.write_bytes(AUDIT_KEY)
+    path = tmp_path / "a.jsonl"
+    write_keyed_run(path, AUDIT_KEY)
+    env = {"REMEDIATE_AUDIT_KEY_FILE": str(key_file)}
+
+    def verify_exit() -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["audit", "verify", str(path)], env=env)
+        return result.exit_code, result.output
+
+    assert verify_exit()[0] == 0 and "complete" in verify_exit()[1]
+    lines = lines_of(path)
+    write_lines(path, lines[:-2])  # the last lines deleted: it reads as a crash
+    code, output = verify_exit()
+    assert code == 5 and "crash-cut" in output and "pc1" in output
+    write_lines(path, lines)
+    rewrite(path, lambda events: [{**e, "outcome": "fixed"} if e["type"] == audit.OUTCOME else e for e in events])
+    code, output = verify_exit()
+    assert code == 1 and "tampered" in output
+    shown = CliRunner().invoke(main, ["audit", "show", str(path)], env=env)
+    assert shown.exit_code == 1  # a summary of a log that does not verify never passes for a good one
+    no_key = CliRunner().invoke(main, ["audit", "verify", str(path)], env={})
+    assert no_key.exit_code == 2 and "keyed audit log" in no_key.output

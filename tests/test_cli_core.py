@@ -492,3 +492,15 @@ def test_a_japanese_windows_locale_without_lang_speaks_japanese(monkeypatch: pyt
     assert "KMS 管理者に連絡してください。" in shown.stdout
     monkeypatch.setattr(locale, "getlocale", lambda *args: ("English_United States", "1252"))
     assert "Call the KMS administrator." in invoke("show", "0xC004F074", "--playbooks", PLAYBOOKS).stdout
+
+
+def test_a_missing_ca_file_in_the_hosts_file_is_a_usage_error_before_any_connection(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("127.0.0.1:9    ca_file=certs/missing-ca.pem\n", encoding="utf-8")
+    env = {"REMEDIATE_USERNAME": "corp\\admin", "REMEDIATE_PASSWORD": "Not-used-1"}
+    result = CliRunner().invoke(main, ["run", "0xC004F074", "--playbooks", PLAYBOOKS, "--hosts", str(hosts),
+                                       "--audit", str(tmp_path / "a.jsonl")], env=env)
+    assert result.exit_code == 2, result.output
+    assert f"127.0.0.1:9: ca_file {tmp_path / 'certs' / 'missing-ca.pem'}: no such file" in result.output
+    assert not (tmp_path / "a.jsonl").exists()  # nothing was tried, nothing recorded
+

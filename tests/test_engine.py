@@ -29,7 +29,8 @@ from remediate.productkey import ProductKey
 from remediate.report import print_summary, to_json
 from remediate.results import HostReport, Outcome, RunReport, StepRecord, StepResult, StepStatus
 from remediate.sandbox.faults import TransportFaults
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.seam import ErrorRecord, NativeOutcome, PipelineOutcome, PipelineRequest
 from remediate.secret import Redactor, Secret
 from remediate.transport import ConnectionOptions, Credentials, Session

@@ -156,3 +156,59 @@ def test_a_late_import_closes_a_cycle_and_a_type_checking_one_does_not(tmp_path:
     assert "pkg.sandbox.fleet" not in graph
     assert graph["pkg.report"] == set()
     assert import_cycles(graph) == [["pkg.plan", "pkg.playbook", "pkg.render", "pkg.plan"]]
+
+
+# The core in layers, lowest first: a module imports only from its own layer or below. The README's layout table
+# names each module's one job; this is the direction of the dependencies between them.
+LAYERS: list[tuple[str, ...]] = [
+    # words, values and plumbing that know nothing of fleets
+    ("errors", "duration", "reasons", "interrupt", "limits", "expressions", "resources", "powershell_syntax",
+     "terminal", "input_file", "data"),
+    ("productkey", "codes", "secret", "parameter_types", "inventory", "values", "explain", "results", "pool",
+     "approvals"),
+    # playbooks, plans and the one connection to a host
+    ("playbook", "plan", "render", "validate", "audit", "connector", "transport", "status", "saved_plan"),
+    # what happens to hosts, and how it is shown
+    ("engine", "diagnosis", "preview", "report", "status_view", "audit_view", "catalog"),
+    ("live",),  # the application service: run, run auto, status
+    ("demo",),
+    ("options", "cli", "__main__"),  # the command line
+]
+# Imports that only the transport may make: pypsrp and the HTTP stack under it.
+TRANSPORT_ONLY = ("pypsrp", "psrpcore", "requests", "spnego", "urllib3")
+
+
+def layer_of(module: str) -> int:
+    if module == "remediate":
+        return 0  # the package itself: its version
+    short = module.removeprefix("remediate.")
+    for number, layer in enumerate(LAYERS):
+        if short in layer:
+            return number
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS (and to the README's layout table)")
+
+
+def test_no_core_module_imports_a_higher_layer() -> None:
+    graph = import_graph(PACKAGE)
+    upward = [
+        f"{module} (layer {layer_of(module)}) imports {target} (layer {layer_of(target)})"
+        for module, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if layer_of(target) > layer_of(module)
+    ]
+    assert not upward, "imports that go up a layer:\n  " + "\n  ".join(upward)
+
+
+def test_only_the_transport_speaks_winrm_and_the_engine_knows_no_command_line() -> None:
+    offenders = []
+    for name, file in core_files(PACKAGE).items():
+        tree = ast.parse(file.read_text("utf-8"), str(file))
+        roots = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+        roots |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
+                  if isinstance(node, ast.ImportFrom) and not node.level}
+        if name != "remediate.transport" and roots & set(TRANSPORT_ONLY):
+            offenders.append(f"{name} imports {sorted(roots & set(TRANSPORT_ONLY))}")
+        if name in ("remediate.engine", "remediate.render", "remediate.live") and "click" in roots:
+            offenders.append(f"{name} imports click")
+    assert not offenders, "\n".join(offenders)

@@ -9,7 +9,7 @@ from test_sandbox_windows_support import Context, slmgr
 
 from remediate.errors import UsageError
 from remediate.sandbox.faults import TransportFaults
-from remediate.sandbox.fleet import HostSpec
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.scenario import build, build_hosts, hosts_with_fault, load_scenario, shipped_scenarios
 from remediate.sandbox.windows import licensing
 from remediate.sandbox.windows.host import WindowsHost

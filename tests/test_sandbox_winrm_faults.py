@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from typing import Any
@@ -15,7 +16,8 @@ from pypsrp.wsman import WSMan
 from sandbox_winrm_engine import EchoEngine
 
 from remediate.sandbox.faults import TransportFaults
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.testing import StartFleet
 
 FAST = {"operation_timeout": 1, "read_timeout": 2, "reconnection_backoff": 0.05}
@@ -35,7 +37,14 @@ def invoke(fleet: Fleet, name: str = "WS01", script: str = "ping", **extra: Any)
 
 
 def start(sandbox_fleet: StartFleet, faults: TransportFaults, auth: str = "ntlm") -> Fleet:
-    return sandbox_fleet([HostSpec("WS01", EchoEngine()), HostSpec("WS02", EchoEngine(), faults)], auth=auth)
+    clear_text = auth == "basic"  # Basic over HTTP needs the hosts' AllowUnencrypted, as on Windows
+    return sandbox_fleet(
+        [
+            HostSpec("WS01", EchoEngine(), TransportFaults(allow_unencrypted=clear_text)),
+            HostSpec("WS02", EchoEngine(), dataclasses.replace(faults, allow_unencrypted=clear_text)),
+        ],
+        auth=auth,
+    )
 
 
 @pytest.fixture(params=["basic", "ntlm"])
@@ -129,7 +138,7 @@ def test_quota_fault_when_a_user_has_too_many_shells(sandbox_fleet: StartFleet, 
     first.open()
     with pytest.raises(WSManFaultError) as raised:
         invoke(fleet, "WS02")
-    assert raised.value.code == 2150859174
+    assert raised.value.code == 2150859173  # ERROR_WSMAN_QUOTA_MAX_SHELLS
     first.close()
     assert invoke(fleet, "WS02")
 
@@ -137,7 +146,9 @@ def test_quota_fault_when_a_user_has_too_many_shells(sandbox_fleet: StartFleet, 
 def test_rates_draw_from_the_seed_and_repeat(sandbox_fleet: StartFleet) -> None:
     def outcomes(seed: int) -> list[bool]:
         fleet = sandbox_fleet(
-            [HostSpec("WS01", EchoEngine(), TransportFaults(http_5xx_rate=0.2))], auth="basic", seed=seed
+            [HostSpec("WS01", EchoEngine(), TransportFaults(http_5xx_rate=0.2, allow_unencrypted=True))],
+            auth="basic",
+            seed=seed,
         )
         results = []
         for _ in range(8):

@@ -16,7 +16,8 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 from sandbox_winrm_engine import EchoEngine
 
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.testing import StartFleet
 
 pytestmark = pytest.mark.slow  # every test starts a fleet
@@ -41,7 +42,8 @@ def test_faults_carry_the_computer_name_as_machine(sandbox_fleet: StartFleet) ->
     from remediate.sandbox.faults import TransportFaults
 
     fleet = sandbox_fleet(
-        [HostSpec("KMSCLIENT7", EchoEngine(), TransportFaults(max_shells_per_user=0))], auth="basic"
+        [HostSpec("KMSCLIENT7", EchoEngine(), TransportFaults(max_shells_per_user=0, allow_unencrypted=True))],
+        auth="basic",
     )
     with pytest.raises(WSManFaultError) as raised:
         RunspacePool(WSMan("127.0.0.1", **{**fleet.client_options("KMSCLIENT7"), **FAST})).open()
@@ -97,7 +99,7 @@ def test_one_user_cannot_have_two_passwords_in_one_process(sandbox_fleet: StartF
 
 
 def test_a_stopped_fleet_refuses_connections(sandbox_fleet: StartFleet) -> None:
-    fleet = sandbox_fleet([HostSpec("WS01", EchoEngine())], auth="basic")
+    fleet = sandbox_fleet([HostSpec("WS01", EchoEngine())], auth="ntlm")
     options = {**fleet.client_options("WS01"), **FAST}
     pool = RunspacePool(WSMan("127.0.0.1", **options))
     pool.open()  # an idle keep-alive connection stays open until the fleet stops

@@ -15,7 +15,9 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 from sandbox_winrm_engine import CIM_TYPE, EchoEngine
 
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.faults import TransportFaults
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.testing import StartFleet
 
 FAST = {"operation_timeout": 2, "read_timeout": 5}
@@ -29,8 +31,10 @@ def client(fleet: Fleet, name: str = "WS01") -> Client:
     return Client("127.0.0.1", **{**fleet.client_options(name), **FAST})
 
 
+# Basic over HTTP needs the host's AllowUnencrypted, as on Windows
+CLEAR_TEXT_ALLOWED = TransportFaults(allow_unencrypted=True)
 TRANSPORTS = [
-    pytest.param({"auth": "basic"}, id="basic-http"),
+    pytest.param({"auth": "basic", "allow_unencrypted": True}, id="basic-http"),
     pytest.param({"auth": "ntlm"}, id="ntlm-http-encrypted"),
     pytest.param({"auth": "negotiate"}, id="negotiate-http-encrypted"),
     pytest.param({"auth": "basic", "https": True}, id="basic-https"),
@@ -40,8 +44,10 @@ TRANSPORTS = [
 
 @pytest.fixture(params=TRANSPORTS)
 def any_fleet(request: pytest.FixtureRequest, sandbox_fleet: StartFleet) -> tuple[Fleet, EchoEngine]:
+    options = dict(request.param)
+    faults = TransportFaults(allow_unencrypted=options.pop("allow_unencrypted", False))
     engine = EchoEngine("WS01")
-    return sandbox_fleet([HostSpec("WS01", engine)], **request.param), engine
+    return sandbox_fleet([HostSpec("WS01", engine, faults)], **options), engine
 
 
 @pytest.fixture(scope="module")
@@ -318,17 +324,16 @@ def test_a_closed_pool_is_gone_from_the_host(ntlm_fleet: tuple[Fleet, EchoEngine
 
 
 def test_quota_of_shells_per_user_is_the_windows_fault(sandbox_fleet: StartFleet) -> None:
-    from remediate.sandbox.faults import TransportFaults
-
     fleet = sandbox_fleet(
-        [HostSpec("WS01", EchoEngine(), TransportFaults(max_shells_per_user=2))], auth="basic"
+        [HostSpec("WS01", EchoEngine(), TransportFaults(max_shells_per_user=2, allow_unencrypted=True))],
+        auth="basic",
     )
     pools = [RunspacePool(wsman(fleet)) for _ in range(3)]
     pools[0].open()
     pools[1].open()
     with pytest.raises(WSManFaultError) as raised:
         pools[2].open()
-    assert raised.value.code == 2150859174
+    assert raised.value.code == 2150859173  # ERROR_WSMAN_QUOTA_MAX_SHELLS
     assert "maximum number of 2 concurrent shells" in raised.value.reason
     pools[0].close()
     pools[2].open()  # a freed slot is usable again
@@ -352,7 +357,7 @@ def test_any_text_parameter_reaches_the_engine_unchanged(
 def test_a_malformed_request_is_a_fault_and_the_host_keeps_serving(sandbox_fleet: StartFleet) -> None:
     import requests
 
-    fleet = sandbox_fleet([HostSpec("WS01", EchoEngine())], auth="basic")
+    fleet = sandbox_fleet([HostSpec("WS01", EchoEngine(), CLEAR_TEXT_ALLOWED)], auth="basic")
     endpoint = fleet.endpoint("WS01")
     response = requests.post(
         endpoint.url,

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -215,3 +217,122 @@ def test_plan_options_that_do_not_go_together_are_refused_before_anything_is_wri
     auto = invoke(["run", "auto", "--plan", str(plan_file), "--hosts", str(hosts)])
     assert "so it has no plan to approve; run --plan with the plan's error code (or no code)" in auto.output
     assert plan_file.read_bytes() == approved
+
+
+def signed_bytes(content: dict[str, Any]) -> bytes:
+    """A plan file's content as it is signed and hashed: canonical JSON without its sha256 and approvals (what
+    anyone can recompute: the format is documented)."""
+    body = {key: value for key, value in content.items() if key not in ("sha256", "approvals")}
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def forge(plan_file: Path, template_text_now: Path, own_playbooks: Path, hosts: Path) -> Path:
+    """Defect once found: render a changed template, copy the NEW script hashes (not the text) and the playbook's
+    sha256 into the approved plan, and recompute the plan's own sha256."""
+    current = tmp = plan_file.with_name("current.json")
+    assert invoke(["run", "0xC004F074", "--hosts", str(hosts), "--playbooks", str(own_playbooks), "--dry-run",
+                   "--save-plan", str(tmp)]).exit_code == 0
+    now = json.loads(current.read_text("utf-8"))
+    forged = json.loads(plan_file.read_text("utf-8"))
+    for old_host, new_host in zip(forged["hosts"], now["hosts"], strict=True):
+        old_host["playbook_sha256"] = new_host["playbook_sha256"]
+        for old_step, new_step in zip(old_host["steps"], new_host["steps"], strict=True):
+            old_step["script_sha256"] = new_step["script_sha256"]  # the approved TEXT is left as it was
+    forged["playbook"]["sha256"] = now["playbook"]["sha256"]
+    forged["sha256"] = hashlib.sha256(signed_bytes(forged)).hexdigest()
+    out = plan_file.with_name("forged.json")
+    out.write_text(json.dumps(forged, indent=2), "utf-8")
+    return out
+
+
+def test_a_forged_plan_with_copied_hashes_is_refused_by_its_text(
+    fleet_and_hosts: tuple[Fleet, Path], own_playbooks: Path, tmp_path: Path
+) -> None:
+    fleet, hosts = fleet_and_hosts
+    env = {"REMEDIATE_USERNAME": fleet.username, "REMEDIATE_PASSWORD": fleet.password}
+    plan_file, log = tmp_path / "plan.json", tmp_path / "audit.jsonl"
+    common = ["--hosts", str(hosts), "--playbooks", str(own_playbooks)]
+    assert invoke(["run", "0xC004F074", *common, "--dry-run", "--save-plan", str(plan_file)]).exit_code == 0
+    template = own_playbooks / "templates" / "license-state.ps1.j2"
+    template.write_text(template.read_text("utf-8") + "Restart-Computer -Force\n", "utf-8")
+    forged = forge(plan_file, template, own_playbooks, hosts)
+    result = invoke(["run", "--plan", str(forged), *common, "--audit", str(log)], env)
+    assert result.exit_code == 2, result.output
+    assert "step license-state: script changed" in result.output
+    assert not log.exists()  # nothing was sent
+
+
+def ssh_key(folder: Path, name: str) -> tuple[Path, str]:
+    """A new Ed25519 key pair made by ssh-keygen, as an approver has; returns the private key and public line."""
+    key = folder / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
+    return key, key.with_suffix(".pub").read_text("utf-8").strip()
+
+
+@pytest.mark.slow
+def test_signed_approvals_are_required_counted_and_recorded(
+    fleet_and_hosts: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    fleet, hosts = fleet_and_hosts
+    env = {"REMEDIATE_USERNAME": fleet.username, "REMEDIATE_PASSWORD": fleet.password}
+    alice, alice_pub = ssh_key(tmp_path, "alice")
+    bob, bob_pub = ssh_key(tmp_path, "bob")
+    mallory, _ = ssh_key(tmp_path, "mallory")
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f'alice@corp.example namespaces="remediate-plan" {alice_pub}\n'
+                       f"bob@corp.example {bob_pub}\n", "utf-8")
+    plan_file, log = tmp_path / "plan.json", tmp_path / "audit.jsonl"
+    assert invoke(["run", "0xC004F074", "--hosts", str(hosts), "--dry-run", "--save-plan", str(plan_file),
+                   "--expires", "72h"]).exit_code == 0
+    run = ["run", "--plan", str(plan_file), "--hosts", str(hosts), "--audit", str(log),
+           "--allowed-signers", str(signers), "--min-approvals", "2"]
+
+    unsigned = invoke(run, env)
+    assert unsigned.exit_code == 2 and "0 valid approval(s)" in unsigned.output and not log.exists()
+    for key in (alice, mallory):
+        assert invoke(["plan", "approve", str(plan_file), "--key", str(key)]).exit_code == 0
+    short = invoke(run, env)  # mallory is not an allowed signer: one approval of two
+    assert short.exit_code == 2 and "1 valid approval(s)" in short.output and "is not an allowed signer" in short.output
+    assert not log.exists()
+
+    # The signature interoperates: ssh-keygen itself verifies it against the same allowed_signers file.
+    content = json.loads(plan_file.read_text("utf-8"))
+    message = signed_bytes(content)
+    signature = tmp_path / "alice.sig"
+    signature.write_text(content["approvals"][0]["signature"], "ascii")
+    verified = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(signers), "-I", "alice@corp.example",
+                               "-n", "remediate-plan", "-s", str(signature)], input=message, capture_output=True)
+    assert verified.returncode == 0, verified.stderr
+
+    assert invoke(["plan", "approve", str(plan_file), "--key", str(bob)]).exit_code == 0
+    ran = invoke(run, env)
+    assert ran.exit_code == 0, ran.output
+    started = next(event for event in audit.read_events(log) if event["type"] == audit.RUN_STARTED)
+    assert sorted(approver["principal"] for approver in started["approvers"]) == ["alice@corp.example",
+                                                                                 "bob@corp.example"]
+    assert all(approver["fingerprint"].startswith("SHA256:") for approver in started["approvers"])
+
+
+@pytest.mark.slow
+def test_an_edited_signed_plan_and_an_expired_plan_are_refused(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("pc1.corp.example\n", "utf-8")
+    alice, alice_pub = ssh_key(tmp_path, "alice")
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f"alice@corp.example {alice_pub}\n", "utf-8")
+    plan_file = tmp_path / "plan.json"
+    assert invoke(["run", "0xC004F074", "--hosts", str(hosts), "--dry-run", "--save-plan", str(plan_file),
+                   "--expires", "1h"]).exit_code == 0
+    assert invoke(["plan", "approve", str(plan_file), "--key", str(alice)]).exit_code == 0
+    content = json.loads(plan_file.read_text("utf-8"))
+    # Re-dated by someone who can write the file: its own sha256 recomputed, the signature no longer fits.
+    content["expires"] = "2999-01-01T00:00:00Z"
+    content["sha256"] = hashlib.sha256(signed_bytes(content)).hexdigest()
+    plan_file.write_text(json.dumps(content), "utf-8")
+    edited = invoke(["run", "--plan", str(plan_file), "--hosts", str(hosts), "--allowed-signers", str(signers)])
+    assert edited.exit_code == 2 and "0 valid approval(s)" in edited.output
+    content["expires"] = "2000-01-01T00:00:00Z"
+    content["sha256"] = hashlib.sha256(signed_bytes(content)).hexdigest()
+    plan_file.write_text(json.dumps(content), "utf-8")
+    expired = invoke(["run", "--plan", str(plan_file), "--hosts", str(hosts)])
+    assert expired.exit_code == 2 and "the plan expired at 2000-01-01T00:00:00Z" in expired.output

@@ -17,7 +17,8 @@ from remediate.errors import TransportError, UsageError
 from remediate.inventory import Host, parse_hosts
 from remediate.productkey import ProductKey
 from remediate.sandbox.faults import TransportFaults
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.seam import ErrorRecord, NativeOutcome, PipelineOutcome, PipelineRequest
 from remediate.secret import Secret
 from remediate.transport import ConnectionOptions, Credentials, Session, poll_timeout, translate

@@ -10,8 +10,9 @@ from typing import Literal
 
 @dataclass
 class TransportFaults:
-    """What goes wrong on the wire for one host. All defaults: nothing goes wrong.
+    """What goes wrong on the wire for one host, and the WinRM service settings that decide what it refuses.
 
+    Fault defaults: nothing goes wrong. Setting defaults: Windows' own (see each one).
     Counted faults (`*_first`) hit the first N matching requests and then stop, which makes retries testable;
     rates (`*_rate`, 0.0-1.0) draw from the fleet's seeded random generator, which keeps a run reproducible.
     """
@@ -26,7 +27,13 @@ class TransportFaults:
     # the first N command Receives never complete (the client's timeout must fire)
     hang_receive_first: int = 0
     not_up_for_s: float = 0.0  # refuse connections for the first N seconds after start (a just-imaged host)
-    max_shells_per_user: int = 30  # WinRM MaxShellsPerUser; beyond it, the quota fault
+    # WinRM's quotas and AllowUnencrypted, with Windows' defaults ("Installation and configuration for Windows
+    # Remote Management", learn.microsoft.com/windows/win32/winrm/installation-and-configuration-for-windows-
+    # remote-management; reference/winrm-sandbox-notes.md, "Quota fault codes"): 30 shells per user since Server
+    # 2012, 1500 concurrent operations per user, unencrypted traffic refused.
+    max_shells_per_user: int = 30  # winrm/config/winrs MaxShellsPerUser
+    max_concurrent_operations_per_user: int = 1500  # winrm/config/service MaxConcurrentOperationsPerUser
+    allow_unencrypted: bool = False  # winrm/config/service AllowUnencrypted (HTTPS is always encrypted)
 
 
 FaultKind = Literal["http_5xx", "drop", "hang"]

@@ -10,29 +10,20 @@ import random
 import secrets
 import shutil
 import tempfile
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from remediate.sandbox.faults import FaultState, TransportFaults
-from remediate.sandbox.seam import ErrorRecord, HostEngine, NativeOutcome, PipelineOutcome, PipelineRequest
+from remediate.sandbox.faults import FaultState
+from remediate.sandbox.host_spec import HostSpec
+from remediate.sandbox.scenario import build_hosts
 from remediate.sandbox.winrm.auth import AUTH_SCHEMES, AuthScheme, Credentials, NTLMUserFile
 from remediate.sandbox.winrm.host import WinRMService
 from remediate.sandbox.winrm.http import WinRMListener
 from remediate.sandbox.winrm.tls import TLSMaterial, create_tls_material
 
 DEFAULT_USERNAME = "sandbox\\admin"
-
-
-@dataclass
-class HostSpec:
-    """One host to emulate."""
-
-    computer_name: str
-    engine: HostEngine
-    faults: TransportFaults = field(default_factory=TransportFaults)
 
 
 @dataclass(frozen=True)
@@ -99,7 +90,8 @@ class Fleet:
         directory: Path | None = None,
         ca_file: Path | None = None,
     ) -> Fleet:
-        """Start one listener per host on 127.0.0.1 (port 0: the system picks a free one).
+        """Start one listener per host on 127.0.0.1 (port 0: the system picks a free one); one thread of the
+        process accepts connections for all of them.
 
         password: None uses default_password() (read it back from fleet.password).
         directory: where the TLS material goes (None: a temporary directory, removed at stop).
@@ -216,12 +208,8 @@ class Fleet:
         if self._stopped:
             return
         self._stopped = True
-        # each listener waits up to one poll interval to stop: stop them side by side
-        stoppers = [threading.Thread(target=listener.stop) for listener in self._listeners]
-        for stopper in stoppers:
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join()
+        for listener in self._listeners:
+            listener.stop()
         if self.auth != "basic":
             NTLMUserFile.unregister(self._credentials)
         if self._owns_directory:
@@ -240,42 +228,7 @@ def _endpoint(listener: WinRMListener) -> Endpoint:
     return Endpoint(listener.computer_name, listener.address, listener.port, listener.scheme)
 
 
-class UnscriptedEngine:
-    """What a host runs when no scenario module is available: it answers, and says it has nothing to run."""
-
-    def __init__(self, computer_name: str) -> None:
-        self.computer_name = computer_name
-
-    def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome:
-        return PipelineOutcome(
-            state="Failed",
-            failure=ErrorRecord(
-                message=f"{self.computer_name} has no PowerShell engine: no sandbox scenario is installed.",
-                fully_qualified_error_id="SandboxNoEngine",
-                category="NotImplemented",
-                exception_type="System.NotSupportedException",
-            ),
-        )
-
-    def run_native(self, command: str, arguments: list[str]) -> NativeOutcome:
-        message = f"{self.computer_name} has no native commands: no sandbox scenario is installed.\r\n"
-        return NativeOutcome(stderr=message.encode(), exit_code=1)
-
-
-def hosts_for_scenario(
-    scenario: str | Path, count: int | None, seed: int
-) -> tuple[list[HostSpec], str | None]:
-    """The scenario's hosts (remediate.sandbox.scenario.build_hosts), and a notice when it is not available.
-
-    Without the scenario module, `count` (default 3) hosts named WS01.. run UnscriptedEngine.
-    """
-    try:
-        from remediate.sandbox.scenario import build_hosts  # type: ignore[import-not-found, unused-ignore]
-    except ModuleNotFoundError as missing:
-        if missing.name != "remediate.sandbox.scenario":
-            raise  # the scenario module exists but is broken: say so, do not hide it
-        names = [f"WS{number:02d}" for number in range(1, (count or 3) + 1)]
-        notice = f"scenario {scenario!s} is not available (no scenario module): hosts without an engine"
-        return [HostSpec(name, UnscriptedEngine(name)) for name in names], notice
-    hosts: list[HostSpec] = build_hosts(scenario, count, seed)
-    return hosts, None
+def hosts_for_scenario(scenario: str | Path, count: int | None, seed: int) -> tuple[list[HostSpec], str | None]:
+    """The scenario's hosts (remediate.sandbox.scenario.build_hosts), and a notice to show before serving them
+    (None: nothing to say)."""
+    return build_hosts(scenario, count, seed), None

@@ -31,7 +31,7 @@ The format (see the shipped files under remediate/sandbox/scenarios/ for complet
         cause: stale-dns-cache     # optional: which documented cause (fault_recipes.RECIPES)
         domain_role: 3
         state: {clock_offset_s: 0} # optional HostState settings
-        transport: {latency_ms: 20}  # TransportFaults fields
+        transport: {latency_ms: 20}  # TransportFaults fields; {allow_unencrypted: true} lets clear text in
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ import yaml
 
 from remediate.errors import Location, UsageError
 from remediate.sandbox.faults import TransportFaults
-from remediate.sandbox.fleet import HostSpec
+from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.windows.editions import EDITIONS, edition
 from remediate.sandbox.windows.fault_recipes import HEALTHY, RECIPES, apply_fault
 from remediate.sandbox.windows.host import WindowsHost

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 import pytest
 
-from remediate.sandbox.fleet import Fleet, HostSpec
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.host_spec import HostSpec
 
 
 class StartFleet(Protocol):

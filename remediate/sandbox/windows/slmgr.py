@@ -17,7 +17,7 @@ from typing import Any
 from remediate.sandbox.windows import cim, licensing
 from remediate.sandbox.windows.editions import WINDOWS_APPLICATION_ID
 from remediate.sandbox.windows.licensing import LicensingError
-from remediate.sandbox.windows.slmgr_text import error_text, text
+from remediate.sandbox.windows.slmgr_text import URLS, USAGE, error_text, text
 from remediate.sandbox.windows.state import (
     EXTENDED_GRACE,
     KMS_PORT,
@@ -33,14 +33,6 @@ from remediate.sandbox.windows.state import (
 
 E_NOT_GENUINE = 0xC004F200  # ref §2 /ato: notification with this reason -> the non-genuine line
 E_GRACE_EXPIRED = 0xC004F009
-
-_URLS = (  # ref §2a: shown by /dlv for products other than KMS clients
-    ("processor_cert_url", "http://go.microsoft.com/fwlink/?LinkID=88338"),
-    ("machine_cert_url", "http://go.microsoft.com/fwlink/?LinkID=88339"),
-    ("use_license_url", "http://go.microsoft.com/fwlink/?LinkID=88341"),
-    ("pkey_cert_url", "http://go.microsoft.com/fwlink/?LinkID=88340"),
-    ("validation_url", "http://go.microsoft.com/fwlink/?LinkID=88342"),
-)
 
 
 class ScriptQuit(Exception):
@@ -322,7 +314,7 @@ def _display_product(run: SlmgrRun, product: dict[str, Any], verbose: bool) -> N
         run.out(run.t("channel") + (product["ProductKeyChannel"] or ""))
         run.out(run.t("installation_id") + (product["OfflineInstallationId"] or ""))
         if not kms_client and "VIRTUAL_MACHINE_ACTIVATION" not in description:
-            for name, url in _URLS:
+            for name, url in URLS:
                 run.out(run.t(name) + url)
     if product["PartialProductKey"]:
         run.out(run.t("partial_pkey") + product["PartialProductKey"])
@@ -697,253 +689,13 @@ OPTIONS: dict[str, Option] = {
     )
 }
 
-# The usage text (ref §2: printed after "Unrecognized option" or "Invalid combination of command
-# parameters.").
-_USAGE: tuple[tuple[str | None, tuple[tuple[str, str, str, str], ...]], ...] = (
-    (
-        "global_options",
-        (
-            (
-                "ipk",
-                "<Product Key>",
-                "Install product key (replaces existing key)",
-                "プロダクト キーをインストールします (既存のキーを置き換えます)",
-            ),
-            ("ato", "[Activation ID]", "Activate Windows", "Windows のライセンス認証を行います"),
-            (
-                "dli",
-                "[Activation ID | All]",
-                "Display license information (default: current license)",
-                "ライセンス情報を表示します (既定: 現在のライセンス)",
-            ),
-            (
-                "dlv",
-                "[Activation ID | All]",
-                "Display detailed license information (default: current license)",
-                "詳細なライセンス情報を表示します (既定: 現在のライセンス)",
-            ),
-            (
-                "xpr",
-                "[Activation ID]",
-                "Expiration date for current license state",
-                "現在のライセンス状態の有効期限を表示します",
-            ),
-        ),
-    ),
-    (
-        "advanced_options",
-        (
-            (
-                "cpky",
-                "",
-                "Clear product key from the registry (prevents disclosure attacks)",
-                "レジストリからプロダクト キーを削除します (漏えい攻撃を防ぎます)",
-            ),
-            ("ilc", "<License file>", "Install license", "ライセンスをインストールします"),
-            (
-                "rilc",
-                "",
-                "Re-install system license files",
-                "システム ライセンス ファイルを再インストールします",
-            ),
-            (
-                "rearm",
-                "",
-                "Reset the licensing status of the machine",
-                "コンピューターのライセンス状態をリセットします",
-            ),
-            (
-                "rearm-app",
-                "<Application ID>",
-                "Reset the licensing status of the given app",
-                "指定したアプリのライセンス状態をリセットします",
-            ),
-            (
-                "rearm-sku",
-                "<Activation ID>",
-                "Reset the licensing status of the given sku",
-                "指定した SKU のライセンス状態をリセットします",
-            ),
-            ("upk", "[Activation ID]", "Uninstall product key", "プロダクト キーをアンインストールします"),
-            ("", "", "", ""),
-            (
-                "dti",
-                "[Activation ID]",
-                "Display Installation ID for offline activation",
-                "オフライン ライセンス認証用のインストール ID を表示します",
-            ),
-            (
-                "atp",
-                "<Confirmation ID> [Activation ID]",
-                "Activate product with user-provided Confirmation ID",
-                "ユーザーが指定した確認 ID で製品のライセンス認証を行います",
-            ),
-        ),
-    ),
-    (
-        "kms_client_options",
-        (
-            (
-                "skms",
-                "<Name[:Port] | : port> [Activation ID]",
-                "Set the name and/or the port for the KMS computer this machine will use. IPv6 address must "
-                "be specified "
-                "in the format [hostname]:port",
-                "このコンピューターが使用する KMS "
-                "コンピューターの名前とポートの両方またはいずれかを設定します。IPv6 アドレスは "
-                "[hostname]:port の形式で指定する必要があります",
-            ),
-            (
-                "ckms",
-                "[Activation ID]",
-                "Clear name of KMS computer used (sets the port to the default)",
-                "使用する KMS コンピューターの名前をクリアします (ポートは既定値に設定されます)",
-            ),
-            (
-                "skms-domain",
-                "<FQDN> [Activation ID]",
-                "Set the specific DNS domain in which all KMS SRV records can be found. This setting has no "
-                "effect if the "
-                "specific single KMS host is set via /skms option.",
-                "すべての KMS SRV レコードを検索する DNS ドメインを設定します。/skms オプションで特定の KMS "
-                "ホストが設定されている"
-                "場合、この設定は無効です。",
-            ),
-            (
-                "ckms-domain",
-                "[Activation ID]",
-                "Clear the specific DNS domain in which all KMS SRV records can be found. The specific KMS "
-                "host will be "
-                "used if set via /skms. Otherwise default KMS auto-discovery will be used.",
-                "KMS SRV レコードを検索する DNS ドメインの設定をクリアします。/skms "
-                "で設定されている場合はその KMS ホストが、"
-                "それ以外の場合は既定の KMS 自動検出が使用されます。",
-            ),
-            ("skhc", "", "Enable KMS host caching", "KMS ホストのキャッシュを有効にします"),
-            ("ckhc", "", "Disable KMS host caching", "KMS ホストのキャッシュを無効にします"),
-        ),
-    ),
-    (
-        "tka_client_options",
-        (
-            (
-                "lil",
-                "",
-                "List installed Token-based Activation Issuance Licenses",
-                "インストールされているトークン ベースのライセンス認証発行ライセンスを一覧表示します",
-            ),
-            (
-                "ril",
-                "<ILID> <ILvID>",
-                "Remove installed Token-based Activation Issuance License",
-                "インストールされているトークン ベースのライセンス認証発行ライセンスを削除します",
-            ),
-            (
-                "ltc",
-                "",
-                "List Token-based Activation Certificates",
-                "トークン ベースのライセンス認証証明書を一覧表示します",
-            ),
-            (
-                "fta",
-                "<Certificate Thumbprint> [<PIN>]",
-                "Force Token-based Activation",
-                "トークン ベースのライセンス認証を強制します",
-            ),
-        ),
-    ),
-    (
-        "kms_options",
-        (
-            (
-                "sprt",
-                "<Port>",
-                "Set TCP port KMS will use to communicate with clients",
-                "KMS がクライアントとの通信に使用する TCP ポートを設定します",
-            ),
-            (
-                "sai",
-                "<Activation Interval>",
-                "Set interval (minutes) for unactivated clients to attempt KMS connection. The activation "
-                "interval must "
-                "be between 15 minutes (min) and 30 days (max) although the default (2 hours) is "
-                "recommended.",
-                "ライセンス認証されていないクライアントが KMS への接続を試行する間隔 (分) を設定します。15 "
-                "分 (最小) から 30 日 "
-                "(最大) の範囲で指定できますが、既定値 (2 時間) をお勧めします。",
-            ),
-            (
-                "sri",
-                "<Renewal Interval>",
-                "Set renewal interval (minutes) for activated clients to attempt KMS connection. The renewal "
-                "interval must "
-                "be between 15 minutes (min) and 30 days (max) although the default (7 days) is recommended.",
-                "ライセンス認証済みのクライアントが KMS への接続を試行する更新間隔 (分) を設定します。15 分 "
-                "(最小) から 30 日 "
-                "(最大) の範囲で指定できますが、既定値 (7 日) をお勧めします。",
-            ),
-            (
-                "sdns",
-                "",
-                "Enable DNS publishing by KMS (default)",
-                "KMS による DNS 発行を有効にします (既定)",
-            ),
-            ("cdns", "", "Disable DNS publishing by KMS", "KMS による DNS 発行を無効にします"),
-            ("spri", "", "Set KMS priority to normal (default)", "KMS の優先度を標準に設定します (既定)"),
-            ("cpri", "", "Set KMS priority to low", "KMS の優先度を低に設定します"),
-            (
-                "act-type",
-                "[Activation-Type] [Activation ID]",
-                "Set activation type to 1 (for AD) or 2 (for KMS) or 3 (for Token) or 0 (for all).",
-                "ライセンス認証の種類を 1 (AD)、2 (KMS)、3 (トークン)、0 (すべて) のいずれかに設定します。",
-            ),
-        ),
-    ),
-    (
-        "ad_options",
-        (
-            (
-                "ad-activation-online",
-                "<Product Key> [Activation Object name]",
-                "Activate AD (Active Directory) forest with user-provided product key",
-                "ユーザーが指定したプロダクト キーで AD (Active Directory) フォレストのライセンス認証を行います",
-            ),
-            (
-                "ad-activation-get-iid",
-                "<Product Key>",
-                "Display Installation ID for AD (Active Directory) forest",
-                "AD (Active Directory) フォレストのインストール ID を表示します",
-            ),
-            (
-                "ad-activation-apply-cid",
-                "<Product Key> <Confirmation ID> [Activation Object name]",
-                "Activate AD (Active Directory) forest with user-provided product key and Confirmation ID",
-                "ユーザーが指定したプロダクト キーと確認 ID で AD (Active Directory) フォレストの"
-                "ライセンス認証を行います",
-            ),
-            (
-                "ao-list",
-                "",
-                "Display Activation Objects in AD (Active Directory)",
-                "AD (Active Directory) のライセンス認証オブジェクトを表示します",
-            ),
-            (
-                "del-ao",
-                "<Activation Object DN | Activation Object RDN>",
-                "Delete Activation Objects in AD (Active Directory) for user-provided Activation Object",
-                "ユーザーが指定したライセンス認証オブジェクトを AD (Active Directory) から削除します",
-            ),
-        ),
-    ),
-)
-
 
 def _usage(run: SlmgrRun) -> None:
     for name in ("help_1", "help_2"):
         run.out(run.t(name))
     for name in ("help_3", "help_4", "help_5"):
         run.out("           " + run.t(name))
-    for header, options in _USAGE:
+    for header, options in USAGE:
         run.out()  # [src SLMGR] DisplayUsage: one blank line between sections, none after the last
         if header:
             run.out(run.t(header))

@@ -1,11 +1,12 @@
-"""One emulated host's WinRM service: its shells, its quota, and the WS-Man operations on them."""
+"""One emulated host's WinRM service: its shells, its quotas, and the WS-Man operations on them."""
 
 from __future__ import annotations
 
 import base64
 import threading
 import uuid
-from collections import Counter
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from remediate.sandbox import seam
@@ -19,6 +20,23 @@ Shell = PowerShellShell | CmdShell
 
 _SHELL = "{" + NS["rsp"] + "}"
 _ENVELOPE_OVERHEAD = 4096  # bytes of a ReceiveResponse besides its streams
+# The IdleTimeOut Windows reports for a shell created without one (the recorded exchanges with Windows in
+# pypsrp's tests, e.g. test_psrp_open_runspace.yml: PT7200.000S).
+_DEFAULT_IDLE_TIMEOUT_S = 7200.0
+
+
+@dataclass
+class _OpenShell:
+    shell: Shell
+    owner: str
+    idle_timeout: str  # as the Shell element reports it: PT60.000S
+
+
+def _idle_timeout(shell_element: ET.Element | None) -> str:
+    """The IdleTimeOut a Create asked for, echoed as Windows does (asked PT60S, reported PT60.000S: pypsrp's
+    test_psrp_is_alive_state_disconnected.yml and test_winrs_extra_opts.yml), else Windows' default."""
+    asked = shell_element.findtext("rsp:IdleTimeOut", namespaces=NS) if shell_element is not None else None
+    return f"PT{wsman.parse_duration(asked, _DEFAULT_IDLE_TIMEOUT_S):.3f}S"
 
 
 class WinRMService:
@@ -28,7 +46,7 @@ class WinRMService:
         self.computer_name = computer_name
         self.engine = engine
         self.faults = faults
-        self._shells: dict[str, tuple[Shell, str]] = {}  # shell id -> (shell, owner)
+        self._shells: dict[str, _OpenShell] = {}  # shell id in upper case -> the shell
         self._lock = threading.Lock()
 
     @property
@@ -44,7 +62,7 @@ class WinRMService:
             return self._get(request)
         shell = self._shell(request)
         if verb == "Command":
-            return self._command(request, shell)
+            return self._command(request, shell, user)
         if verb == "Send":
             return self._send(request, shell)
         if verb == "Receive":
@@ -57,15 +75,15 @@ class WinRMService:
 
     def close_all(self) -> None:
         with self._lock:
-            shells = [shell for shell, _ in self._shells.values()]
+            shells = [entry.shell for entry in self._shells.values()]
             self._shells.clear()
         for shell in shells:
             shell.close()
 
     # --- operations -----------------------------------------------------------------------------------------
 
-    def _entry(self, request: Request) -> tuple[Shell, str]:
-        """The shell the request addresses and its owner; shell ids are case-insensitive."""
+    def _entry(self, request: Request) -> _OpenShell:
+        """The shell the request addresses; shell ids are case-insensitive."""
         with self._lock:
             entry = self._shells.get((request.shell_id or "").upper())
         if entry is None:
@@ -73,15 +91,25 @@ class WinRMService:
         return entry
 
     def _shell(self, request: Request) -> Shell:
-        return self._entry(request)[0]
+        return self._entry(request).shell
+
+    def _owned(self, user: str) -> list[Shell]:
+        """The shells one user has open (user names compare case-insensitively); call with the lock held."""
+        return [entry.shell for entry in self._shells.values() if entry.owner.lower() == user.lower()]
 
     def _create(self, request: Request, user: str, address: str) -> bytes:
         body = request.body
-        shell_id = str(uuid.uuid4()).upper()
+        # The client may name the shell (rsp:Shell/@ShellId, as pypsrp's RunspacePool does with its pool id):
+        # Windows creates it under that id (WSManCreateShellEx, "client-specified shell ID"; the recorded
+        # exchanges in pypsrp's tests answer the requested id), else makes one up.
+        shell_id = ((body.attrib.get("ShellId") if body is not None else None) or "").strip()
+        shell_id = shell_id or str(uuid.uuid4()).upper()
+        idle_timeout = _idle_timeout(body)
         with self._lock:
-            owned = Counter(owner.lower() for _, owner in self._shells.values())
-            if owned[user.lower()] >= self.faults.max_shells_per_user:
-                raise wsman.quota_fault(self.faults.max_shells_per_user)
+            if shell_id.upper() in self._shells:
+                raise wsman.already_exists_fault()  # [inf] a second shell under one id
+            if len(self._owned(user)) >= self.faults.max_shells_per_user:
+                raise wsman.shells_quota_fault(self.faults.max_shells_per_user)
             shell: Shell
             if request.resource_uri.startswith(wsman.RESOURCE_POWERSHELL):
                 shell = PowerShellShell(shell_id, self.engine, self.computer_name)
@@ -89,7 +117,7 @@ class WinRMService:
                 shell = CmdShell(shell_id, self.engine)
             else:
                 raise wsman.invalid_fault(f"The resource URI {request.resource_uri} is not supported.")
-            self._shells[shell_id] = (shell, user)
+            self._shells[shell_id.upper()] = _OpenShell(shell, user, idle_timeout)
         if isinstance(shell, PowerShellShell):
             creation = body.find("pwsh:creationXml", NS) if body is not None else None
             if creation is None or not (creation.text or "").strip():
@@ -105,40 +133,44 @@ class WinRMService:
             address,
             request.resource_uri,
             shell_id,
-            self._shell_xml(shell_id, request, user),
+            self._shell_xml(shell_id, request.resource_uri, user, idle_timeout),
         )
 
-    def _shell_xml(self, shell_id: str, request: Request, user: str) -> str:
+    def _shell_xml(self, shell_id: str, resource_uri: str, user: str, idle_timeout: str) -> str:
         return (
-            f"<rsp:Shell><rsp:ShellId>{shell_id}</rsp:ShellId><rsp:ResourceUri>{escape(request.resource_uri)}"
+            f"<rsp:Shell><rsp:ShellId>{escape(shell_id)}</rsp:ShellId><rsp:ResourceUri>{escape(resource_uri)}"
             f"</rsp:ResourceUri><rsp:Owner>{escape(user)}</rsp:Owner><rsp:ClientIP>127.0.0.1</rsp:ClientIP>"
-            "<rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut><rsp:InputStreams>stdin pr</rsp:InputStreams>"
+            f"<rsp:IdleTimeOut>{idle_timeout}</rsp:IdleTimeOut><rsp:InputStreams>stdin pr</rsp:InputStreams>"
             "<rsp:OutputStreams>stdout</rsp:OutputStreams><rsp:State>Connected</rsp:State></rsp:Shell>"
         )
 
     def _get(self, request: Request) -> bytes:
-        shell, owner = self._entry(request)
+        entry = self._entry(request)
         return wsman.empty_response(
             request.message_id,
             wsman.ACTION_PREFIX_TRANSFER + "GetResponse",
-            self._shell_xml(shell.shell_id, request, owner),
+            self._shell_xml(entry.shell.shell_id, request.resource_uri, entry.owner, entry.idle_timeout),
         )
 
     def _forget(self, shell_id: str) -> None:
         with self._lock:
-            self._shells.pop(shell_id, None)
+            self._shells.pop(shell_id.upper(), None)
 
-    def _command(self, request: Request, shell: Shell) -> bytes:
+    def _command(self, request: Request, shell: Shell, user: str) -> bytes:
         body = request.body
         if body is None:
             raise wsman.invalid_fault("Command needs a CommandLine body.")
         command_id = body.attrib.get("CommandId")
         command_text = (body.findtext(_SHELL + "Command") or "").strip()
         arguments = [element.text or "" for element in body.findall(_SHELL + "Arguments")]
-        if isinstance(shell, PowerShellShell):
-            command_id = shell.command(command_id, [base64.b64decode(argument) for argument in arguments])
-        else:
-            command_id = shell.command(command_id, command_text, arguments)
+        with self._lock:  # the count and the new command as one step: concurrent Commands cannot both slip in
+            limit = self.faults.max_concurrent_operations_per_user
+            if sum(owned.operations for owned in self._owned(user)) >= limit:
+                raise wsman.operations_quota_fault(limit)
+            if isinstance(shell, PowerShellShell):
+                command_id = shell.command(command_id, [base64.b64decode(argument) for argument in arguments])
+            else:
+                command_id = shell.command(command_id, command_text, arguments)
         return wsman.command_response(request.message_id, command_id)
 
     def _send(self, request: Request, shell: Shell) -> bytes:

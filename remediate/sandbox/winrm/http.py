@@ -1,8 +1,12 @@
 """The HTTP/1.1 listener of one emulated host: connections, authentication, encryption, transport faults.
 
-One thread per TCP connection handles that connection's requests strictly in order (NTLM sealing counts
-messages), idle keep-alive connections are never timed out (pypsrp keeps its security context per connection),
-and TCP_NODELAY avoids Nagle's delay on every round trip.
+The process's one acceptor thread (acceptor.py) accepts connections for every listener; then one thread per
+TCP connection handles that connection's requests strictly in order (NTLM sealing counts messages), idle
+keep-alive connections are never timed out (pypsrp keeps its security context per connection), and
+TCP_NODELAY avoids Nagle's delay on every round trip.
+
+As Windows' WinRM service by default, a listener serves only the URL path /wsman and refuses unencrypted
+traffic over HTTP unless its host's AllowUnencrypted is set (TransportFaults.allow_unencrypted).
 """
 
 from __future__ import annotations
@@ -17,13 +21,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from remediate.sandbox.faults import FaultState
-from remediate.sandbox.winrm import workers, wsman
+from remediate.sandbox.winrm import acceptor, workers, wsman
 from remediate.sandbox.winrm.auth import AuthScheme, ConnectionAuth, Credentials
 from remediate.sandbox.winrm.host import WinRMService
 from remediate.sandbox.winrm.wsman import WSManFault
 
 _DESIRED_STREAM = "{" + wsman.NS["rsp"] + "}DesiredStream"
 _HANG_LIMIT_S = 600.0  # a hung Receive gives up after this long even if the client never leaves
+# WinRM's listeners serve the URL prefix "wsman" (URLPrefix in winrm/config/listener, "Installation and
+# configuration for Windows Remote Management"); the HTTP Server API matches a prefix case-insensitively
+# ("UrlPrefix Strings") and answers any other path itself with its own 404 page, as `curl http://<host>:5985`
+# of a Windows Server 2022 host shows in public write-ups.
+_WSMAN_PATH = "/wsman"
+_NOT_FOUND_PAGE = (
+    b'<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n'
+    b"<HTML><HEAD><TITLE>Not Found</TITLE>\r\n"
+    b'<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n'
+    b"<BODY><h2>Not Found</h2>\r\n<hr><p>HTTP Error 404. The requested resource is not found.</p>\r\n"
+    b"</BODY></HTML>\r\n"
+)
 
 
 class _Server(ThreadingHTTPServer):
@@ -73,6 +89,15 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(listener.faults.faults.latency_ms / 1000)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.path.partition("?")[0].lower() != _WSMAN_PATH:
+            self._respond(404, _NOT_FOUND_PAGE, [("Content-Type", "text/html; charset=us-ascii")])
+            return
+        clear_text_refused = listener.ssl_context is None and not listener.faults.faults.allow_unencrypted
+        if clear_text_refused and listener.auth_scheme == "basic":
+            # AllowUnencrypted=false: Basic over HTTP is refused with 401 whatever the credentials (pywinrm
+            # issues 59 and 258, masterzen/winrm issue 75: an empty 401 until AllowUnencrypted is set)
+            self._respond(401, b"", [("WWW-Authenticate", self.auth.challenge)])
+            return
 
         decision = self.auth.check(self.headers.get("Authorization"))
         if not decision.accepted:
@@ -83,6 +108,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         encrypted = (self.headers.get("Content-Type") or "").startswith("multipart/encrypted")
+        if clear_text_refused and not encrypted:
+            # AllowUnencrypted=false: an authenticated NTLM/Negotiate request without message encryption gets
+            # HTTP 500 with no body (pywinrm issues 129 and 208, winrm4j issue 151: "Code 500" until
+            # AllowUnencrypted is set)
+            self._respond(500, b"", [])
+            return
         try:
             message = self.auth.unwrap(body) if encrypted else body
         except Exception:  # a message that does not decrypt: Windows answers it as unauthenticated
@@ -194,8 +225,9 @@ class WinRMListener:
         bound = self._server.server_address
         self.address: str = str(bound[0])
         self.port: int = int(bound[1])
-        self._threads: list[threading.Thread] = []
         self._listening = threading.Event()
+        self._lifecycle = threading.Lock()  # start, the delayed activation and stop, one at a time
+        self._delayed: threading.Timer | None = None
 
     @property
     def computer_name(self) -> str:
@@ -217,21 +249,35 @@ class WinRMListener:
         faults = self.faults.faults
         if faults.refuse_connections:
             return
-        delay = faults.not_up_for_s
-        thread = threading.Thread(
-            target=self._serve, args=(delay,), name=f"winrm-{self.computer_name}", daemon=True
-        )
-        self._threads.append(thread)
-        thread.start()
-        if delay <= 0:
-            self._listening.wait(5)
+        if faults.not_up_for_s > 0:
+            self._delayed = threading.Timer(faults.not_up_for_s, self._activate)
+            self._delayed.daemon = True
+            self._delayed.start()
+        else:
+            self._activate()
 
-    def _serve(self, delay: float) -> None:
-        if delay > 0 and self.stopped.wait(delay):
-            return
-        self._server.server_activate()
-        self._listening.set()
-        self._server.serve_forever(poll_interval=0.2)
+    def _activate(self) -> None:
+        """Listen, and let the process's acceptor hand this host its connections."""
+        with self._lifecycle:
+            if self.stopped.is_set():
+                return
+            self._server.server_activate()
+            self._server.socket.setblocking(False)  # the acceptor must never block on one host
+            acceptor.shared().add(self._server.socket, self._accept)
+            self._listening.set()
+
+    def _accept(self) -> None:
+        """On the acceptor thread: take every waiting connection and give each its own thread."""
+        while True:
+            try:
+                connection, client = self._server.get_request()
+            except OSError:  # BlockingIOError: none left; anything else: the next readiness retries
+                return
+            connection.setblocking(True)
+            try:
+                self._server.process_request(connection, client)  # ThreadingMixIn: starts its thread
+            except Exception:
+                self._server.shutdown_request(connection)
 
     def track(self, connection: Any) -> None:
         with self._connections_lock:
@@ -242,15 +288,16 @@ class WinRMListener:
             self._connections.discard(connection)
 
     def stop(self) -> None:
-        self.stopped.set()
-        if self._listening.is_set():
-            self._server.shutdown()
-        self._server.server_close()
+        with self._lifecycle:
+            self.stopped.set()
+            if self._delayed is not None:
+                self._delayed.cancel()
+            if self._listening.is_set():
+                acceptor.shared().remove(self._server.socket)
+            self._server.server_close()
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:  # idle keep-alive connections block in a read: end them
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
         self.service.close_all()
-        for thread in self._threads:
-            thread.join(timeout=5)

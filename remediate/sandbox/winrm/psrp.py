@@ -96,6 +96,13 @@ class PowerShellShell:
         self._outbox: dict[uuid.UUID | None, deque[bytes]] = {None: deque()}
         self._cond = threading.Condition()
 
+    @property
+    def operations(self) -> int:
+        """What this shell counts against MaxConcurrentOperationsPerUser: its pipelines until the client ends
+        them with the Terminate signal (MS-WSMV 3.1.4.12; [inf] a pipeline is one operation)."""
+        with self._cond:
+            return len(self._runs)
+
     # --- requests -------------------------------------------------------------------------------------------
 
     def open(self, creation_data: bytes) -> None:

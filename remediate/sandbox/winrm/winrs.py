@@ -40,7 +40,16 @@ class CmdShell:
         self.engine = engine
         self.closed = False
         self._processes: dict[str, _Process] = {}
+        self._started = 0
         self._cond = threading.Condition()
+
+    @property
+    def operations(self) -> int:
+        """What this shell counts against MaxConcurrentOperationsPerUser: every command it started, until the
+        shell is deleted, for Windows does not decrement that counter on a Terminate signal to a text shell
+        (MS-WSMV product behaviour note <118> to 3.1.4.12; [inf] a command is one operation)."""
+        with self._cond:
+            return self._started
 
     def command(self, command_id: str | None, command: str, arguments: list[str]) -> str:
         process = _Process((command_id or str(uuid.uuid4())).upper())
@@ -48,6 +57,7 @@ class CmdShell:
             if self.closed:
                 raise shell_not_found_fault(self.shell_id)
             self._processes[process.command_id] = process
+            self._started += 1
         workers.run_later(lambda: self._run(process, command, arguments))
         return process.command_id
 

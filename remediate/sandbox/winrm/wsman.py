@@ -68,13 +68,40 @@ def shell_not_found_fault(shell_id: str) -> WSManFault:
     )
 
 
-def quota_fault(max_shells: int) -> WSManFault:
+# The quota faults: codes from wsmerror.h (ERROR_WSMAN_QUOTA_MAX_SHELLS 0x803381A5, ERROR_WSMAN_QUOTA_MAX_OPERATIONS
+# 0x803381A6), texts as Windows words them in public reports of both faults (reference/winrm-sandbox-notes.md,
+# "Quota fault codes"), subcode wsman:QuotaLimit (MS-WSMV 3.1.4.5.2.1).
+
+
+def shells_quota_fault(max_shells: int) -> WSManFault:
+    """A Create beyond MaxShellsPerUser."""
     return WSManFault(
-        2150859174,
-        "w:InternalError",
+        2150859173,
+        "w:QuotaLimit",
         "The WS-Management service cannot process the request. This user is allowed a maximum number of "
         f"{max_shells} concurrent shells, which has been exceeded. Close existing shells or raise the quota "
         "for this user.",
+    )
+
+
+def operations_quota_fault(max_operations: int) -> WSManFault:
+    """A Command beyond MaxConcurrentOperationsPerUser."""
+    return WSManFault(
+        2150859174,
+        "w:QuotaLimit",
+        "The WS-Management service cannot process the request. This user is allowed a maximum number of "
+        f"{max_operations} concurrent operations, which has been exceeded. Close existing operations for this "
+        "user, or raise the quota for this user.",
+    )
+
+
+def already_exists_fault() -> WSManFault:
+    """A Create naming a ShellId that is in use (ERROR_WSMAN_ALREADY_EXISTS 0x80338033, wsmerror.h)."""
+    return WSManFault(
+        2150858803,
+        "w:AlreadyExists",
+        "The WS-Management service cannot create the resource because it already exists.",
+        soap_code="s:Sender",
     )
 
 
