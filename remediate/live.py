@@ -91,7 +91,8 @@ class LiveOptions:
     audit_file: Path | None = None
     audit_key_file: str | None = None  # the audit log's chain is keyed with this file's secret
     junit_file: Path | None = None
-    ledger: str | None = None  # the key ledger's URL (None: REMEDIATE_LEDGER, else the default ledger if any)
+    ledger: str | None = None  # the key ledger's URL (None: REMEDIATE_LEDGER, else the default ledger if any;
+    # "none": no ledger)
     mak_reserve: str = "5%"  # activations of a key's budget a run leaves untouched: a percentage or a count
 
     @classmethod
@@ -413,16 +414,28 @@ def run_auto_fleet(
         title = plan.playbook.title.get(language)
         console.print(Text(words["group"].format(code=plan.playbook.code, title=title, count=len(plan.hosts))))
     host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
-    redactor = run_redactor(host_plans, credential_secrets(credentials))
-    bar = LiveProgress(len(hosts), console=console, enabled=progress)
-    with AuditLog(path, redactor, settings.audit_key()) as log, bar:
-        engine = Engine(connect, log, options, observer=bar, sleep=sleep, claimed_by=library.find)
-        report = engine.run_hosts(
-            host_plans,
-            code=AUTO,
-            arguments=arguments,
-            decided=choice.decided,
-            order=[host.label for host in hosts],
-            prelude=[(STATUS, status.to_dict()) for status in statuses],
-        )
+    # The key ledger: the partial keys read; then, as in run_plan, the budget of every key the plans install is
+    # checked (exit 2 before any change) and its installs and activations are recorded.
+    def say(text: str) -> None:
+        console.print(Text(text))
+
+    record_status_reads(statuses, settings.ledger, say, language)
+    keys = RunKeyGuard.prepare(host_plans, ledger_url=settings.ledger, reserve=Reserve.parse(settings.mak_reserve),
+                               say=say, language=language)
+    try:
+        redactor = run_redactor(host_plans, credential_secrets(credentials))
+        bar = LiveProgress(len(hosts), console=console, enabled=progress)
+        with AuditLog(path, redactor, settings.audit_key()) as log, bar:
+            engine = Engine(connect, log, options, observer=bar, sleep=sleep, claimed_by=library.find, keys=keys)
+            report = engine.run_hosts(
+                host_plans,
+                code=AUTO,
+                arguments=arguments,
+                decided=choice.decided,
+                order=[host.label for host in hosts],
+                prelude=[(STATUS, status.to_dict()) for status in statuses],
+            )
+    finally:
+        if keys is not None:
+            keys.close()
     return LiveRun(report, redactor, path, list(statuses))

@@ -21,9 +21,9 @@ MAK = "7KQ2B-MXW4C-JD9TP-VG3HR-Y6F8K"  # made up: valid in the scenario's world 
 MASKED = "XXXXX-XXXXX-XXXXX-XXXXX-Y6F8K"
 
 
-def scenario(tmp_path: Path, hosts: int, remaining: int) -> Path:
-    """`hosts` Enterprise hosts whose key was rejected (0xC004F050); the activation service has `remaining`
-    activations of the MAK."""
+def scenario(tmp_path: Path, hosts: int, remaining: int, fault: str = "0xC004F050") -> Path:
+    """`hosts` Enterprise hosts whose key was rejected (0xC004F050, or `fault`); the activation service has
+    `remaining` activations of the MAK."""
     path = tmp_path / "mak.yaml"
     path.write_text(f"""
 name: mak-fleet
@@ -36,7 +36,7 @@ world:
     keys:
       - {{key: {MAK}, channel: MAK, editions: [Enterprise], remaining: {remaining}}}
 groups:
-  - {{name: pcs, prefix: PC, count: {hosts}, edition: Enterprise, fault: 0xC004F050, domain_role: 1}}
+  - {{name: pcs, prefix: PC, count: {hosts}, edition: Enterprise, fault: {fault}, domain_role: 1}}
 """, encoding="utf-8")
     return path
 
@@ -126,3 +126,23 @@ def test_a_key_used_up_mid_run_goes_to_no_further_host(tmp_path: Path, env: dict
         ("install", "ok"), ("activate", "ok")] * 3 + [("install", "ok"), ("activate", "0xC004C020")]
     again = run_mak(hosts, env, fleet, tmp_path / "again.jsonl")  # the fleet is stopped: the guard answers first
     assert again.exit_code == 2 and "is exhausted (an activation server answered 0xC004C020)" in again.stderr
+
+
+def test_run_auto_reads_into_the_ledger_and_guards_the_budget(tmp_path: Path, env: dict[str, str]) -> None:
+    assert invoke(["keys", "add", "office-mak", "--key-env", "OFFICE_MAK", "--budget", "3"], env).exit_code == 0
+    fleet, hosts = start(scenario(tmp_path, 4, remaining=50, fault="0xC004F034"), tmp_path)  # a default key: needs a MAK
+    credentials = {"REMEDIATE_USERNAME": fleet.username, "REMEDIATE_PASSWORD": fleet.password}
+    log = tmp_path / "auto.jsonl"
+    with fleet:
+        refused = invoke(["run", "auto", "--hosts", str(hosts), "--secret-env", "product_key=OFFICE_MAK",
+                          "--audit", str(log)], {**env, **credentials})
+        assert refused.exit_code == 2
+        assert "4 host(s) need an activation, but the budget has 3 left" in refused.stderr
+        assert not log.exists()  # the licences were read; nothing was changed
+        unlogged = invoke(["run", "auto", "--hosts", str(hosts), "--secret-env", "product_key=OFFICE_MAK",
+                           "--audit", str(tmp_path / "none.jsonl"), "--ledger", "none", "--output", "json"],
+                          {**env, **credentials})
+    assert unlogged.exit_code == 0, unlogged.stderr  # --ledger none: no guard, nothing recorded
+    where = json.loads(invoke(["keys", "where", "--output", "json"], env).output)
+    assert len(where) == 4 and all(row["last_seen"] and row["last_action"] is None for row in where)
+    assert json.loads(invoke(["keys", "show", "office-mak", "--output", "json"], env).output)["uses"] == []

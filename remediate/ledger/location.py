@@ -64,15 +64,22 @@ def refuse_password(option_value: str | None) -> None:
                          hint="put the URL in REMEDIATE_LEDGER, or the password in ~/.pgpass (PGPASSFILE)")
 
 
+NO_LEDGER = "none"  # --ledger none: a run or status read that leaves the ledger alone (the demo's sandbox hosts)
+
+
 def in_use(url: str | None) -> bool:
     """A run or a status read uses the ledger when one is named, or the default one exists: it never creates one
-    (`remediate keys` does)."""
+    (`remediate keys` does). `--ledger none` turns it off."""
+    if url is not None and url.strip().lower() == NO_LEDGER:
+        return False
     return bool(url or os.environ.get(LEDGER_ENV) or default_database().exists())
 
 
 def resolve(url: str | None = None, secret_file: str | Path | None = None) -> LedgerLocation:
     """The ledger to open: `url` (the --ledger option), else REMEDIATE_LEDGER, else the default SQLite file."""
     text = url or os.environ.get(LEDGER_ENV) or ""
+    if text.strip().lower() == NO_LEDGER:
+        raise UsageError("the ledger is turned off (--ledger none), but this command needs one")
     parsed = _parse(text.strip()) if text.strip() else _sqlite_url(default_database())
     secret = secret_file or os.environ.get(SECRET_FILE_ENV)
     if secret:
