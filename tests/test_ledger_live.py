@@ -130,7 +130,8 @@ def test_a_key_used_up_mid_run_goes_to_no_further_host(tmp_path: Path, env: dict
 
 def test_run_auto_reads_into_the_ledger_and_guards_the_budget(tmp_path: Path, env: dict[str, str]) -> None:
     assert invoke(["keys", "add", "office-mak", "--key-env", "OFFICE_MAK", "--budget", "3"], env).exit_code == 0
-    fleet, hosts = start(scenario(tmp_path, 4, remaining=50, fault="0xC004F034"), tmp_path)  # a default key: needs a MAK
+    # 0xC004F034: a generic default key that never activates, which run auto fixes with the MAK
+    fleet, hosts = start(scenario(tmp_path, 4, remaining=50, fault="0xC004F034"), tmp_path)
     credentials = {"REMEDIATE_USERNAME": fleet.username, "REMEDIATE_PASSWORD": fleet.password}
     log = tmp_path / "auto.jsonl"
     with fleet:
