@@ -5,10 +5,14 @@ the activation service reports used up goes to no further host of the run. The f
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from ledger_postgres import postgres_server, postgres_url  # noqa: F401
 
 from remediate.cli import main
 from remediate.sandbox.fleet import Fleet
@@ -147,3 +151,38 @@ def test_run_auto_reads_into_the_ledger_and_guards_the_budget(tmp_path: Path, en
     where = json.loads(invoke(["keys", "where", "--output", "json"], env).output)
     assert len(where) == 4 and all(row["last_seen"] and row["last_action"] is None for row in where)
     assert json.loads(invoke(["keys", "show", "office-mak", "--output", "json"], env).output)["uses"] == []
+
+
+def test_two_runs_at_once_on_one_postgresql_ledger(tmp_path: Path, env: dict[str, str],
+                                                   postgres_url: str) -> None:  # noqa: F811
+    env = {**env, "REMEDIATE_LEDGER": postgres_url, "REMEDIATE_LEDGER_SECRET_FILE": str(tmp_path / "team.secret")}
+    assert invoke(["keys", "add", "office-mak", "--key-env", "OFFICE_MAK", "--budget", "20"], env).exit_code == 0
+    fleets = []
+    for site in ("tokyo", "osaka"):
+        folder = tmp_path / site
+        folder.mkdir()
+        fleets.append(start(scenario(folder, 6, remaining=50), folder))
+    # Two controllers, each its own process and fleet, at the same time, into one ledger.
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "remediate", "run", "0xC004F050", "--hosts", str(hosts), "--secret-env",
+             "product_key=OFFICE_MAK", "--audit", str(hosts.with_suffix(".jsonl")), "--output", "json"],
+            env={**os.environ, **env, "REMEDIATE_USERNAME": fleet.username, "REMEDIATE_PASSWORD": fleet.password},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for fleet, hosts in fleets
+    ]
+    try:
+        outputs = [run.communicate(timeout=300) for run in runs]
+    finally:
+        for fleet, _ in fleets:
+            fleet.stop()
+    for run, (stdout, stderr) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, stderr
+        assert MAK not in stdout + stderr
+    run_ids = {stderr.split("ledger: run ", 1)[1].split()[0] for _, stderr in outputs}
+    assert len(run_ids) == 2
+    shown = json.loads(invoke(["keys", "show", "office-mak", "--output", "json"], env).output)
+    installs = [(use["run_id"], use["host"]) for use in shown["uses"] if use["action"] == "install"]
+    assert len(installs) == len(set(installs)) == 12  # every install once, none lost, none doubled
+    assert {run_id for run_id, _ in installs} == run_ids
+    assert (shown["budget"], shown["held_by_runs"]) == (8, {})
