@@ -49,7 +49,7 @@ def _binaries() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-def _missing(reason: str) -> None:
+def missing_server(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"PostgreSQL is needed in CI and .ci/run installs it, but {reason}", pytrace=False)
     pytest.skip(f"no PostgreSQL server to test the ledger against: {reason} (apt-get install postgresql)")
@@ -66,7 +66,7 @@ def _free_port() -> int:
 def postgres_server() -> Iterator[PostgresServer]:
     binaries = _binaries()
     if binaries is None:
-        _missing("initdb was not found in /usr/lib/postgresql/*/bin or on PATH")
+        missing_server("initdb was not found in /usr/lib/postgresql/*/bin or on PATH")
         raise AssertionError("unreachable")
     as_root = os.geteuid() == 0
     prefix: list[str] = []
@@ -74,7 +74,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         try:
             owner = pwd.getpwnam(SERVER_USER)
         except KeyError:
-            _missing(f"there is no {SERVER_USER} user to own the cluster (initdb refuses root)")
+            missing_server(f"there is no {SERVER_USER} user to own the cluster (initdb refuses root)")
             raise AssertionError("unreachable") from None
         prefix = ["runuser", "-u", SERVER_USER, "--"]
     # Not under pytest's tmp_path: its parent folders are private to root, and the server runs as postgres.

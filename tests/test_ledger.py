@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from ledger_postgres import postgres_server, postgres_url  # noqa: F401
+from ledger_postgres import missing_server, postgres_server, postgres_url  # noqa: F401
 from sqlalchemy import create_engine, select
 
 from remediate.errors import UsageError
@@ -273,3 +273,12 @@ def test_a_run_in_progress_holds_what_it_plans(ledger: Ledger) -> None:
     ledger.check_budget(record, needed=5, reserve=reserve, hold_for="died", hold_hours=-1)  # expired already
     after = ledger.availability(record, reserve)
     assert after is not None and (after.held, after.available) == (0, 14)
+
+
+def test_without_postgresql_ci_fails_and_a_workstation_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="PostgreSQL is needed in CI"):
+        missing_server("initdb was not found")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match=r"initdb was not found \(apt-get install postgresql\)"):
+        missing_server("initdb was not found")
