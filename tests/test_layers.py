@@ -159,7 +159,7 @@ def test_a_late_import_closes_a_cycle_and_a_type_checking_one_does_not(tmp_path:
 
 
 # The key ledger's storage: where it is, its secrets, its migrations (Alembic loads the versions by path).
-LEDGER_STORAGE = ("ledger.location", "ledger.fingerprint", "ledger.encryption", "ledger.migrate",
+LEDGER_STORAGE = ("ledger.records", "ledger.location", "ledger.fingerprint", "ledger.encryption", "ledger.migrate",
                   "ledger.migrations", "ledger.migrations.env", "ledger.migrations.versions",
                   *(f"ledger.migrations.versions.{path.stem}"
                     for path in sorted((PACKAGE / "ledger" / "migrations" / "versions").glob("0*.py"))))

@@ -23,7 +23,7 @@ from pathlib import Path
 from remediate.errors import Location, ProductKeyError, UsageError
 from remediate.input_file import read_input_bytes
 from remediate.ledger.channels import parse_channel
-from remediate.ledger.store import check_label, check_text
+from remediate.ledger.records import check_label, check_text
 from remediate.productkey import ProductKey
 
 COLUMNS = {

@@ -23,8 +23,9 @@ from remediate.codes import ErrorCode
 from remediate.errors import UsageError
 from remediate.ledger.budget import Reserve
 from remediate.ledger.location import in_use
+from remediate.ledger.records import KeyRecord
 from remediate.ledger.schema import BLOCKED
-from remediate.ledger.store import ENDING_CODES, KeyRecord, Ledger
+from remediate.ledger.store import ENDING_CODES, Ledger
 from remediate.plan import HostPlan, PlannedStep
 from remediate.productkey import ProductKey
 from remediate.reasons import Localized, Reason, in_language

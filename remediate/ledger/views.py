@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from remediate.ledger.channels import NAMES as CHANNEL_NAMES
-from remediate.ledger.store import KeyRecord, KeyUsage, Placement, UseRecord
+from remediate.ledger.records import MASK, KeyRecord, KeyUsage, Placement, UseRecord
 from remediate.reasons import in_language
 
 WORDS: dict[str, dict[str, str]] = {
@@ -104,7 +104,7 @@ def placement_row(place: Placement) -> dict[str, Any]:
 
 
 def use_row(use: UseRecord) -> dict[str, Any]:
-    return {"label": use.label, "key": f"XXXXX-XXXXX-XXXXX-XXXXX-{use.last_five}", "host": use.host,
+    return {"label": use.label, "key": MASK + use.last_five, "host": use.host,
             "action": use.action, "at": iso(use.at), "run_id": use.run_id, "operator": use.operator, "ok": use.ok,
             "result": use.result}
 
