@@ -190,3 +190,17 @@ def test_show_names_the_runs_in_progress_that_hold_activations(ledger_file: Path
         ledger.check_budget(ledger.key("office-mak"), needed=3, reserve=Reserve.parse("5%"), hold_for="run-9")
     assert json.loads(keys("show", "office-mak", "--output", "json").output)["held_by_runs"] == {"run-9": 3}
     assert "held by run run-9 in progress: 3 activation(s)" in keys("show", "office-mak").output
+
+
+def test_a_ledger_that_cannot_be_opened_is_a_clear_error(ledger_file: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    no_folder = keys("list", "--ledger", str(blocked / "ledger.sqlite"))
+    assert no_folder.exit_code == 2 and f"cannot make the ledger's folder {blocked}" in no_folder.stderr
+    monkeypatch.setenv("REMEDIATE_LEDGER_SECRET_FILE", str(tmp_path / "team.secret"))
+    refused = keys("list", "--ledger", "postgresql://ledger@127.0.0.1:9/ledger")  # nothing listens on port 9
+    assert refused.exit_code == 2
+    assert "cannot open the ledger postgresql" in refused.stderr and "@127.0.0.1:9/ledger: " in refused.stderr
+    other = keys("list", "--ledger", "mysql://ledger@db.example/ledger")
+    assert other.exit_code == 2 and "supports PostgreSQL and SQLite, not mysql" in other.stderr

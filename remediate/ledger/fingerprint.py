@@ -32,11 +32,13 @@ class FingerprintSecret:
     def load_or_create(cls, path: Path) -> FingerprintSecret:
         """Read the secret file, or create it (mode 0600) when there is none yet."""
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
             try:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 pass  # another process created it a moment ago: read that one
+            except OSError as error:
+                raise UsageError(f"cannot create the ledger secret file {path}: {error.strerror}") from None
             else:
                 with os.fdopen(descriptor, "w", encoding="ascii") as file:
                     file.write(secrets.token_hex(SECRET_BYTES) + "\n")

@@ -23,7 +23,10 @@ def create(location: LedgerLocation) -> Engine:
     if location.is_sqlite:
         database = location.url.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise UsageError(f"cannot make the ledger's folder {Path(database).parent}: {error.strerror}") from None
         engine = create_engine(location.url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
         _serialise_sqlite_writers(engine)
         return engine
