@@ -29,6 +29,7 @@ from remediate.duration import duration_seconds
 from remediate.errors import ExitCode, PlaybookError, RemediateError, UsageError
 from remediate.explain import decode_text
 from remediate.inventory_limit import inventory_hosts
+from remediate.keys_cli import register as register_keys_commands
 from remediate.options import (
     READ_OPTIONS,
     CodeCommand,
@@ -121,6 +122,9 @@ def main() -> None:
 
     One playbook per error code: detect, fix, verify, escalate. Preview any run with --dry-run.
     """
+
+
+register_keys_commands(main, reports_errors)
 
 
 # --- playbooks: list, show, validate, explain ---------------------------------------------------------------

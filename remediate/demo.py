@@ -114,7 +114,7 @@ def run_demo(
     secret = Secret(password, source="the demo sandbox")
     redactor = Redactor([secret])
     audit_file = default_path(AUTO, directory)
-    settings = LiveOptions(auth="ntlm", scheme="http", audit_file=audit_file)
+    settings = LiveOptions(auth="ntlm", scheme="http", audit_file=audit_file, ledger="none")  # sandbox hosts
     console.print(Text(words["title"].format(count=len(built.hosts), scenario=built.scenario.name), "bold"))
     console.print(Text(words["where"]))
     if built.scenario.description:

@@ -99,6 +99,17 @@ class Observer(Protocol):
     def host_finished(self, report: HostReport) -> None: ...
 
 
+class KeyWatcher(Protocol):
+    """What the key ledger sees of a run (ledger/run_guard.py is one). Called from worker threads.
+
+    hold: before a fix step is sent, a reason not to send it (a key it installs was reported used up or blocked
+    earlier in the run), or None. fix_done: a fix step's result, once it ran (installs and activations)."""
+
+    def hold(self, host: str, step: PlannedStep) -> Reason | None: ...
+
+    def fix_done(self, host: str, step: PlannedStep, result: StepResult) -> None: ...
+
+
 class _NoObserver:
     def host_started(self, host: str) -> None:
         pass
@@ -142,10 +153,13 @@ class Engine:
         sleep: Callable[[float], None] | None = None,
         on_interrupt: Callable[[Interruption], None] | None = None,
         claimed_by: Callable[[ErrorCode], Playbook | None] | None = None,
+        keys: KeyWatcher | None = None,
     ) -> None:
         """claimed_by: the playbook that handles a code (PlaybookLibrary.find); with it, a host whose detection
-        reports a code that another playbook claims is skipped rather than changed (unless options.force)."""
+        reports a code that another playbook claims is skipped rather than changed (unless options.force).
+        keys: the key ledger's watcher of installs and activations (None: no ledger)."""
         self.connect = connect
+        self.keys = keys
         self.claimed_by = claimed_by
         self.audit = audit
         self.options = options or EngineOptions()
@@ -533,6 +547,12 @@ class HostRun:
         for step in self.plan.steps_in("fix"):
             if self._interrupted_now():
                 return self._report(Outcome.FAILED, Reason("interrupted_before_fix", step=step.id))
+            # The key ledger holds back a key that an activation server ended (used up, blocked) earlier in
+            # this run: a human must get activations or another key.
+            held = self.engine.keys.hold(self.label, step) if self.engine.keys is not None else None
+            if held is not None:
+                self._collect_for_human()
+                return self._report(Outcome.FAILED if self.changed else Outcome.ESCALATE, held)
             fixes.append(self._step(step))
             if fixes[-1].status is StepStatus.RAN and not self._ok(fixes[-1]):
                 break
@@ -732,6 +752,8 @@ class HostRun:
         record.note = run.script_error
         record.error_kind = "script" if run.script_error else None
         self.results[step.id] = result
+        if step.phase == "fix" and self.engine.keys is not None:
+            self.engine.keys.fix_done(self.label, step, result)  # the key ledger records installs, activations
         return record
 
     def _attempt(self, step: PlannedStep, record: StepRecord) -> ScriptRun:

@@ -31,6 +31,9 @@ from remediate.engine import Engine, EngineOptions
 from remediate.errors import ExitCode, RemediateError, UsageError
 from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.inventory import Host
+from remediate.ledger.budget import Reserve
+from remediate.ledger.run_guard import RunKeyGuard
+from remediate.ledger.status_reads import record_status_reads
 from remediate.plan import HostPlan, Plan
 from remediate.playbook import Playbook, PlaybookLibrary
 from remediate.reasons import in_language
@@ -88,6 +91,9 @@ class LiveOptions:
     audit_file: Path | None = None
     audit_key_file: str | None = None  # the audit log's chain is keyed with this file's secret
     junit_file: Path | None = None
+    ledger: str | None = None  # the key ledger's URL (None: REMEDIATE_LEDGER, else the default ledger if any;
+    # "none": no ledger)
+    mak_reserve: str = "5%"  # activations of a key's budget a run leaves untouched: a percentage or a count
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> LiveOptions:
@@ -277,6 +283,8 @@ def fleet_status(
     credentials = prepare_connection(connection, hosts, console, prompt)
     statuses = read_licences(hosts, connector(connection, credentials), settings.engine("en"))
     name_playbooks(statuses, library.find)
+    # The key ledger (when one is in use) learns which partial key each host showed.
+    record_status_reads(statuses, settings.ledger, lambda text: console.print(Text(text)))
     return FleetStatus(statuses, Redactor(credential_secrets(credentials)))
 
 
@@ -328,14 +336,22 @@ def run_plan(
     connection = settings.connection()
     if settings.rerun_failed:
         plan = only_failed_hosts(plan, settings.rerun_failed, console, settings.audit_key())
-    credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
-    redactor = run_redactor(plan.hosts, credential_secrets(credentials))
-    path = settings.audit_file or audit_log.default_path(str(plan.code))
-    bar = LiveProgress(len(plan.hosts), console=console, enabled=progress)
-    with AuditLog(path, redactor, settings.audit_key()) as log, bar:
-        engine = Engine(connector(connection, credentials), log, options, observer=bar,
-                        claimed_by=library.find if library is not None else None)
-        report = engine.run(plan, arguments=arguments, plan_sha256=plan_sha256, approvers=approvers)
+    # The key ledger: a key the plan installs is checked against its budget (exit 2 before any connection),
+    # then its installs and activations are recorded as the engine performs them.
+    keys = RunKeyGuard.prepare(plan.hosts, ledger_url=settings.ledger, reserve=Reserve.parse(settings.mak_reserve),
+                               say=lambda text: console.print(Text(text)), language=language)
+    try:
+        credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
+        redactor = run_redactor(plan.hosts, credential_secrets(credentials))
+        path = settings.audit_file or audit_log.default_path(str(plan.code))
+        bar = LiveProgress(len(plan.hosts), console=console, enabled=progress)
+        with AuditLog(path, redactor, settings.audit_key()) as log, bar:
+            engine = Engine(connector(connection, credentials), log, options, observer=bar,
+                            claimed_by=library.find if library is not None else None, keys=keys)
+            report = engine.run(plan, arguments=arguments, plan_sha256=plan_sha256, approvers=approvers)
+    finally:
+        if keys is not None:
+            keys.close()
     return LiveRun(report, redactor, Path(path))
 
 
@@ -398,16 +414,28 @@ def run_auto_fleet(
         title = plan.playbook.title.get(language)
         console.print(Text(words["group"].format(code=plan.playbook.code, title=title, count=len(plan.hosts))))
     host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
-    redactor = run_redactor(host_plans, credential_secrets(credentials))
-    bar = LiveProgress(len(hosts), console=console, enabled=progress)
-    with AuditLog(path, redactor, settings.audit_key()) as log, bar:
-        engine = Engine(connect, log, options, observer=bar, sleep=sleep, claimed_by=library.find)
-        report = engine.run_hosts(
-            host_plans,
-            code=AUTO,
-            arguments=arguments,
-            decided=choice.decided,
-            order=[host.label for host in hosts],
-            prelude=[(STATUS, status.to_dict()) for status in statuses],
-        )
+    # The key ledger: the partial keys read; then, as in run_plan, the budget of every key the plans install is
+    # checked (exit 2 before any change) and its installs and activations are recorded.
+    def say(text: str) -> None:
+        console.print(Text(text))
+
+    record_status_reads(statuses, settings.ledger, say, language)
+    keys = RunKeyGuard.prepare(host_plans, ledger_url=settings.ledger, reserve=Reserve.parse(settings.mak_reserve),
+                               say=say, language=language)
+    try:
+        redactor = run_redactor(host_plans, credential_secrets(credentials))
+        bar = LiveProgress(len(hosts), console=console, enabled=progress)
+        with AuditLog(path, redactor, settings.audit_key()) as log, bar:
+            engine = Engine(connect, log, options, observer=bar, sleep=sleep, claimed_by=library.find, keys=keys)
+            report = engine.run_hosts(
+                host_plans,
+                code=AUTO,
+                arguments=arguments,
+                decided=choice.decided,
+                order=[host.label for host in hosts],
+                prelude=[(STATUS, status.to_dict()) for status in statuses],
+            )
+    finally:
+        if keys is not None:
+            keys.close()
     return LiveRun(report, redactor, path, list(statuses))

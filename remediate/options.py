@@ -136,10 +136,29 @@ _LIVE_OPTIONS: dict[str, Decorator] = {
     "junit_file": click.option(
         "--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Also write a JUnit XML report (one testcase per host)."),
+    "ledger": click.option(
+        "--ledger", default=None, metavar="URL", callback=lambda context, parameter, value: _ledger_url(value),
+        help="The key ledger: a run checks a product key's budget and records its installs and activations, "
+        "status the partial keys it reads (default: $REMEDIATE_LEDGER, else the default ledger once `remediate "
+        "keys` has made it)."),
+    "mak_reserve": click.option(
+        "--mak-reserve", default="5%", show_default=True, metavar="PERCENT|N",
+        help="Activations of a key's budget a run leaves untouched: a percentage of what is left, or a count."),
 }
 # What `status` takes: it only reads, so it has the options of connecting, not those of a run.
 READ_OPTIONS = ("auth", "scheme", "port", "ca_file", "insecure", "cert_pem", "cert_key_pem", "forks",
-                "connect_timeout", "operation_timeout", "retries", "max_auth_failures", "limit")
+                "connect_timeout", "operation_timeout", "retries", "max_auth_failures", "limit", "ledger")
+
+
+def _ledger_url(value: str | None) -> str | None:
+    from remediate.errors import UsageError
+    from remediate.ledger.location import refuse_password
+
+    try:
+        refuse_password(value)
+    except UsageError as error:
+        raise click.BadParameter(f"{error.message} ({error.hint})") from None
+    return value
 
 
 def live_options(*names: str) -> Decorator:

@@ -96,6 +96,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "未実行: {count} 台のホストが資格情報を拒否しました (--max-auth-failures)。これ以上試すとアカウントが"
         "ロックされるおそれがあります",
     ),
+    "key_ended": (  # the key ledger held back a key an activation server ended earlier in the run (ledger/)
+        "key {key} not installed: it is {state} (an activation server answered {code} earlier in this run)",
+        "キー {key} はインストールしていません: {state}です (この実行中にライセンス認証サーバーが {code} を返しました)",
+    ),
     "other_playbook": (
         "detection found {found}, which is not this playbook's to fix: run `{command}` for it "
         "(--force acts anyway); nothing was changed",

@@ -158,22 +158,30 @@ def test_a_late_import_closes_a_cycle_and_a_type_checking_one_does_not(tmp_path:
     assert import_cycles(graph) == [["pkg.plan", "pkg.playbook", "pkg.render", "pkg.plan"]]
 
 
+# The key ledger's storage: where it is, its secrets, its migrations (Alembic loads the versions by path).
+LEDGER_STORAGE = ("ledger.records", "ledger.location", "ledger.fingerprint", "ledger.encryption", "ledger.migrate",
+                  "ledger.migrations", "ledger.migrations.env", "ledger.migrations.versions",
+                  *(f"ledger.migrations.versions.{path.stem}"
+                    for path in sorted((PACKAGE / "ledger" / "migrations" / "versions").glob("0*.py"))))
+
 # The core in layers, lowest first: a module imports only from its own layer or below. The README's layout table
 # names each module's one job; this is the direction of the dependencies between them.
 LAYERS: list[tuple[str, ...]] = [
     # words, values and plumbing that know nothing of fleets
     ("errors", "duration", "reasons", "interrupt", "limits", "expressions", "resources", "powershell_syntax",
-     "terminal", "input_file", "data"),
+     "terminal", "input_file", "data", "ledger", "ledger.schema", "ledger.channels", "ledger.budget"),
     ("productkey", "codes", "secret", "parameter_types", "inventory", "values", "explain", "results", "pool",
      "approvals", "ansible_variables", "inventory_tree", "ansible_inventory", "csv_inventory", "inventory_formats",
-     "inventory_limit"),
+     "inventory_limit", *LEDGER_STORAGE),
     # playbooks, plans and the one connection to a host
-    ("playbook", "plan", "render", "validate", "audit", "connector", "transport", "status", "saved_plan"),
+    ("playbook", "plan", "render", "validate", "audit", "connector", "transport", "status", "saved_plan",
+     "ledger.store", "ledger.csv_import"),
     # what happens to hosts, and how it is shown
-    ("engine", "diagnosis", "preview", "report", "status_view", "audit_view", "catalog"),
+    ("engine", "diagnosis", "preview", "report", "status_view", "audit_view", "catalog", "ledger.views",
+     "ledger.run_guard", "ledger.status_reads"),
     ("live",),  # the application service: run, run auto, status
     ("demo",),
-    ("options", "cli", "__main__"),  # the command line
+    ("options", "cli", "keys_cli", "__main__"),  # the command line
 ]
 # Imports that only the transport may make: pypsrp and the HTTP stack under it.
 TRANSPORT_ONLY = ("pypsrp", "psrpcore", "requests", "spnego", "urllib3")

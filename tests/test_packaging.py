@@ -75,3 +75,9 @@ def test_the_installed_wheel_lists_the_shipped_playbooks(wheel: Path, tmp_path: 
     listed = run([str(venv / "bin" / "remediate"), "list", "--output", "json"], cwd=tmp_path, env=env)
     codes = sorted(entry["code"] for entry in json.loads(listed.stdout))
     assert codes == sorted(p.stem for p in (ROOT / "playbooks").glob("*.yaml"))
+    # The key ledger's migrations ship inside: a new ledger is built from them on first use.
+    remediate = str(venv / "bin" / "remediate")
+    ledger = {**env, "REMEDIATE_LEDGER": str(tmp_path / "ledger.sqlite"), "PRO_KEY": "W269N-WFGWX-YVC9B-4J6C9-T83GX"}
+    run([remediate, "keys", "add", "pro", "--key-env", "PRO_KEY"], cwd=tmp_path, env=ledger)
+    keys = run([remediate, "keys", "list", "--output", "json"], cwd=tmp_path, env=ledger)
+    assert [entry["key"] for entry in json.loads(keys.stdout)] == ["XXXXX-XXXXX-XXXXX-XXXXX-T83GX"]

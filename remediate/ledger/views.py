@@ -1,0 +1,289 @@
+"""What `remediate keys` shows: tables, JSON, CSV and a self-contained HTML page, in English and Japanese.
+
+Keys appear masked (XXXXX-XXXXX-XXXXX-XXXXX-T83GX) everywhere; the ledger holds nothing more to show.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from remediate.ledger.channels import NAMES as CHANNEL_NAMES
+from remediate.ledger.records import MASK, KeyRecord, KeyUsage, Placement, UseRecord
+from remediate.reasons import in_language
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "label": "label", "key": "key", "channel": "channel", "product": "product", "budget": "budget left",
+        "state": "state", "installs": "installs", "activations": "activations", "failures": "failures",
+        "hosts": "hosts", "last_used": "last used", "added": "added", "by": "by", "encrypted": "stored",
+        "host": "host", "last_action": "last action", "at": "at", "run": "run id", "result": "result",
+        "last_seen": "last seen", "operator": "operator", "action": "action",
+        "keys_title": "Keys in the ledger ({count})", "hosts_title": "Keys on hosts ({count})",
+        "uses_title": "Installs and activations ({count})", "report_title": "Key ledger report",
+        "no_keys": "The ledger has no keys yet: add one with `remediate keys add LABEL --key-env VAR`.",
+        "no_hosts": "No key has been installed, activated or seen on a host yet.",
+        "unlimited": "-", "yes_encrypted": "encrypted", "fingerprint_only": "fingerprint only",
+        "active": "active", "retired": "retired", "exhausted": "exhausted", "blocked": "blocked",
+        "install": "install", "activate": "activate", "ok": "ok", "failed": "failed",
+        "generated": "Generated {time} from {ledger}",
+        "held": "held by run {run} in progress: {count} activation(s)",
+    },
+    "ja": {
+        "label": "ラベル", "key": "キー", "channel": "チャネル", "product": "製品", "budget": "残り回数",
+        "state": "状態", "installs": "インストール", "activations": "ライセンス認証", "failures": "失敗",
+        "hosts": "ホスト数", "last_used": "最終使用", "added": "登録日時", "by": "登録者", "encrypted": "保存方法",
+        "host": "ホスト", "last_action": "最後の操作", "at": "日時", "run": "実行 ID", "result": "結果",
+        "last_seen": "最終確認", "operator": "操作者", "action": "操作",
+        "keys_title": "台帳のキー ({count} 件)", "hosts_title": "ホストごとのキー ({count} 件)",
+        "uses_title": "インストールとライセンス認証 ({count} 件)", "report_title": "キー台帳レポート",
+        "no_keys": "台帳にはまだキーがありません: `remediate keys add LABEL --key-env VAR` で追加してください。",
+        "no_hosts": "ホストにインストール、ライセンス認証、または確認されたキーはまだありません。",
+        "unlimited": "-", "yes_encrypted": "暗号化", "fingerprint_only": "指紋のみ",
+        "active": "使用中", "retired": "廃止", "exhausted": "回数超過", "blocked": "ブロック",
+        "install": "インストール", "activate": "ライセンス認証", "ok": "成功", "failed": "失敗",
+        "generated": "{time} に {ledger} から作成",
+        "held": "実行中の {run} が確保: {count} 回",
+    },
+}
+
+
+def words(language: str) -> dict[str, str]:
+    return in_language(WORDS, language)
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value is not None else ""
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def channel_name(channel: str | None, language: str) -> str:
+    return in_language(CHANNEL_NAMES, language).get(channel or "", channel or "")
+
+
+def state_name(record: KeyRecord, language: str) -> str:
+    text = words(language).get(record.state, record.state)
+    return f"{text} ({record.state_code})" if record.state_code else text
+
+
+# --- rows for JSON and CSV (English field names, the stored words) ----------------------------------------------
+
+
+def key_row(record: KeyRecord) -> dict[str, Any]:
+    return {
+        "label": record.label, "key": record.masked, "last_five": record.last_five, "channel": record.channel,
+        "product": record.product, "budget": record.budget, "state": record.state, "state_code": record.state_code,
+        "encrypted": record.encrypted, "added_at": iso(record.added_at), "added_by": record.added_by,
+        "last_used_at": iso(record.last_used_at),
+    }
+
+
+def usage_row(usage: KeyUsage) -> dict[str, Any]:
+    return {**key_row(usage.key), "installs": usage.installs, "activations": usage.activations,
+            "failures": usage.failures, "hosts": usage.hosts}
+
+
+def placement_row(place: Placement) -> dict[str, Any]:
+    return {
+        "host": place.host, "key": place.masked, "last_five": place.last_five, "label": place.label,
+        "channel": place.channel, "last_action": place.last_action, "last_action_at": iso(place.last_action_at),
+        "run_id": place.run_id, "result": place.result, "last_seen": iso(place.last_seen),
+    }
+
+
+def use_row(use: UseRecord) -> dict[str, Any]:
+    return {"label": use.label, "key": MASK + use.last_five, "host": use.host,
+            "action": use.action, "at": iso(use.at), "run_id": use.run_id, "operator": use.operator, "ok": use.ok,
+            "result": use.result}
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({name: "" if row.get(name) is None else row.get(name) for name in columns})
+    return buffer.getvalue()
+
+
+KEY_COLUMNS = ("label", "key", "channel", "product", "budget", "state", "state_code", "encrypted", "added_at",
+               "added_by", "last_used_at")
+USAGE_COLUMNS = ("label", "key", "channel", "product", "budget", "state", "state_code", "installs", "activations",
+                 "failures", "hosts", "last_used_at")
+PLACEMENT_COLUMNS = ("host", "key", "label", "channel", "last_action", "last_action_at", "run_id", "result",
+                     "last_seen")
+# `keys report --output csv`: one row per key and host it was used or seen on (a key on no host: one row).
+REPORT_COLUMNS = ("label", "key", "channel", "product", "budget", "state", "installs", "activations", "failures",
+                  "host", "last_action", "last_action_at", "run_id", "result", "last_seen")
+
+
+def report_rows(usage: Sequence[KeyUsage], places: Sequence[Placement]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for entry in usage:
+        mine = [place for place in places if place.label == entry.key.label]
+        summary = usage_row(entry)
+        if mine:
+            rows.extend({**summary, **placement_row(place)} for place in mine)
+        else:
+            rows.append(summary)
+    return rows
+
+
+# --- tables --------------------------------------------------------------------------------------------------
+
+
+def _table(title: str, columns: Sequence[str]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
+def print_keys(records: Sequence[KeyRecord], console: Console, language: str) -> None:
+    w = words(language)
+    if not records:
+        console.print(Text(w["no_keys"]))
+        return
+    table = _table(w["keys_title"].format(count=len(records)),
+                   [w["label"], w["key"], w["channel"], w["product"], w["budget"], w["state"], w["last_used"],
+                    w["encrypted"]])
+    for record in records:
+        table.add_row(*(Text(cell) for cell in (
+            record.label, record.masked, channel_name(record.channel, language), record.product or "",
+            w["unlimited"] if record.budget is None else str(record.budget), state_name(record, language),
+            when(record.last_used_at), w["yes_encrypted"] if record.encrypted else w["fingerprint_only"],
+        )))
+    console.print(table)
+
+
+def print_key(record: KeyRecord, uses: Sequence[UseRecord], held: Mapping[str, int], console: Console,
+              language: str) -> None:
+    w = words(language)
+    for name, value in (
+        ("label", record.label), ("key", record.masked), ("channel", channel_name(record.channel, language)),
+        ("product", record.product or ""), ("budget", w["unlimited"] if record.budget is None else str(record.budget)),
+        ("state", state_name(record, language)), ("added", f"{when(record.added_at)} ({record.added_by})"),
+        ("last_used", when(record.last_used_at)),
+        ("encrypted", w["yes_encrypted"] if record.encrypted else w["fingerprint_only"]),
+    ):
+        console.print(Text(f"{w[name]}: {value}"))
+    for run_id, count in held.items():
+        console.print(Text(w["held"].format(count=count, run=run_id)))
+    if uses:
+        table = _table(w["uses_title"].format(count=len(uses)),
+                       [w["host"], w["action"], w["at"], w["run"], w["operator"], w["result"]])
+        for use in uses:
+            table.add_row(*(Text(cell) for cell in (use.host, w.get(use.action, use.action), when(use.at),
+                                                    use.run_id, use.operator, _result(use.result, language))))
+        console.print(table)
+
+
+def print_placements(places: Sequence[Placement], console: Console, language: str) -> None:
+    w = words(language)
+    if not places:
+        console.print(Text(w["no_hosts"]))
+        return
+    table = _table(w["hosts_title"].format(count=len(places)),
+                   [w["host"], w["key"], w["label"], w["channel"], w["last_action"], w["at"], w["run"], w["result"],
+                    w["last_seen"]])
+    for place in places:
+        table.add_row(*(Text(cell) for cell in (
+            place.host, place.masked, place.label or "", channel_name(place.channel, language),
+            w.get(place.last_action or "", place.last_action or ""), when(place.last_action_at), place.run_id or "",
+            _result(place.result, language), when(place.last_seen),
+        )))
+    console.print(table)
+
+
+def print_report(usage: Sequence[KeyUsage], places: Sequence[Placement], console: Console, language: str) -> None:
+    w = words(language)
+    if not usage:
+        console.print(Text(w["no_keys"]))
+        return
+    table = _table(w["keys_title"].format(count=len(usage)),
+                   [w["label"], w["key"], w["channel"], w["budget"], w["state"], w["installs"], w["activations"],
+                    w["failures"], w["hosts"], w["last_used"]])
+    for entry in usage:
+        record = entry.key
+        table.add_row(*(Text(cell) for cell in (
+            record.label, record.masked, channel_name(record.channel, language),
+            w["unlimited"] if record.budget is None else str(record.budget), state_name(record, language),
+            str(entry.installs), str(entry.activations), str(entry.failures), str(entry.hosts),
+            when(record.last_used_at),
+        )))
+    console.print(table)
+    print_placements(places, console, language)
+
+
+def _result(result: str | None, language: str) -> str:
+    if result in ("ok", "failed"):
+        return words(language)[result]
+    return result or ""
+
+
+# --- HTML ----------------------------------------------------------------------------------------------------
+
+_STYLE = """
+body { font-family: system-ui, "Segoe UI", "Yu Gothic UI", "Meiryo", sans-serif; margin: 2em; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 2em; }
+table { border-collapse: collapse; } th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: left; }
+th { background: #f0f0f0; } td.key { font-family: ui-monospace, Consolas, monospace; }
+tr.exhausted td, tr.blocked td { background: #fde8e8; } tr.retired td { color: #888; }
+.note { color: #666; font-size: .9em; }
+"""
+
+
+def report_html(usage: Sequence[KeyUsage], places: Sequence[Placement], language: str, generated: datetime,
+                ledger: str) -> str:
+    """One self-contained page (no script, no outside file): the keys with their counts, then each host."""
+    w = words(language)
+
+    def cells(values: Sequence[str], key_column: int | None = None) -> str:
+        return "".join(f'<td class="key">{html.escape(v)}</td>' if i == key_column else f"<td>{html.escape(v)}</td>"
+                       for i, v in enumerate(values))
+
+    def head(names: Sequence[str]) -> str:
+        return "<tr>" + "".join(f"<th>{html.escape(w[name])}</th>" for name in names) + "</tr>"
+
+    key_rows = []
+    for entry in usage:
+        record = entry.key
+        values = [record.label, record.masked, channel_name(record.channel, language), record.product or "",
+                  w["unlimited"] if record.budget is None else str(record.budget), state_name(record, language),
+                  str(entry.installs), str(entry.activations), str(entry.failures), str(entry.hosts),
+                  when(record.last_used_at)]
+        key_rows.append(f'<tr class="{html.escape(record.state)}">{cells(values, 1)}</tr>')
+    host_rows = []
+    for place in places:
+        values = [place.host, place.masked, place.label or "", channel_name(place.channel, language),
+                  w.get(place.last_action or "", place.last_action or ""), when(place.last_action_at),
+                  place.run_id or "", _result(place.result, language), when(place.last_seen)]
+        host_rows.append(f"<tr>{cells(values, 1)}</tr>")
+    title = html.escape(w["report_title"])
+    return "\n".join([
+        "<!DOCTYPE html>", f'<html lang="{language}">', "<head>", '<meta charset="utf-8">',
+        f"<title>{title}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>", f"<h1>{title}</h1>",
+        f'<p class="note">{html.escape(w["generated"].format(time=when(generated), ledger=ledger))}</p>',
+        f"<h2>{html.escape(w['keys_title'].format(count=len(usage)))}</h2>",
+        "<table>", head(["label", "key", "channel", "product", "budget", "state", "installs", "activations",
+                         "failures", "hosts", "last_used"]), *key_rows, "</table>",
+        f"<h2>{html.escape(w['hosts_title'].format(count=len(places)))}</h2>",
+        "<table>", head(["host", "key", "label", "channel", "last_action", "at", "run", "result", "last_seen"]),
+        *host_rows, "</table>", "</body>", "</html>", "",
+    ])
