@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 
 from test_sandbox_windows_support import (
     PRO_GVLK,
+    SERVER_GVLK,
+    Context,
     cmdlet,
     gvlk_host,
     mak_host,
@@ -263,3 +265,65 @@ def test_a_rearm_takes_effect_at_the_restart() -> None:
     assert state.license_status == 5 and state.restart_pending
     licensing.restart(state, world)
     assert (state.license_status, state.grace_minutes, state.restart_pending) == (2, 43200, False)
+
+
+# --- Test-NetConnection ---------------------------------------------------------------------------------------
+
+
+def test_test_net_connection_shows_f074s_ping_ok_tcp_1688_blocked_case() -> None:
+    # [doc F074] "Test-NetConnection -ComputerName <KMS Host Server> -Port 1688": ComputerName, RemoteAddress,
+    # RemotePort, InterfaceAlias, SourceAddress, PingSucceeded True, PingReplyDetails (RTT) 0 ms, TcpTestSucceeded
+    # False — a firewall that blocks TCP 1688 and lets ping through
+    world = world_with_kms(reachable=False)
+    commands = WindowsCommands(gvlk_host(world), world)
+    ctx = Context()
+    (result,) = cmdlet(commands, "Test-NetConnection", ctx, ComputerName="kms1.corp.example", Port=1688)
+    assert list(result.properties) == [
+        "ComputerName", "RemoteAddress", "RemotePort", "InterfaceAlias", "SourceAddress", "PingSucceeded",
+        "PingReplyDetails", "TcpTestSucceeded",
+    ]  # fmt: skip
+    assert (result.get("ComputerName"), result.get("RemoteAddress"), result.get("RemotePort")) == (
+        "kms1.corp.example", "10.0.0.5", 1688,
+    )  # fmt: skip
+    assert (result.get("PingSucceeded"), result.get("TcpTestSucceeded")) == (True, False)
+    assert result.get("PingReplyDetails").get("RoundtripTime") == 0  # shown as "PingReplyDetails (RTT) : 0 ms"
+    assert ctx.warnings == ["TCP connect to (10.0.0.5 : 1688) failed"]
+
+
+def test_test_net_connection_that_reaches_the_port_shows_no_ping() -> None:
+    # Windows PowerShell 5.1: a successful TCP test is not followed by a ping, so its view has no ping lines
+    world = world_with_kms()
+    commands = WindowsCommands(gvlk_host(world), world)
+    (result,) = cmdlet(commands, "Test-NetConnection", ComputerName="kms1.corp.example", Port=1688)
+    assert list(result.properties) == [
+        "ComputerName", "RemoteAddress", "RemotePort", "InterfaceAlias", "SourceAddress", "TcpTestSucceeded",
+    ]  # fmt: skip
+    assert result.get("TcpTestSucceeded") is True
+    (ping,) = cmdlet(commands, "Test-NetConnection", ComputerName="kms1.corp.example")
+    assert list(ping.properties) == [
+        "ComputerName", "RemoteAddress", "InterfaceAlias", "SourceAddress", "PingSucceeded", "PingReplyDetails",
+    ]  # fmt: skip
+    assert ping.get("PingSucceeded") is True
+
+
+# --- event 12288 ----------------------------------------------------------------------------------------------
+
+
+def test_event_12288_info_is_formatted_as_windows_writes_it() -> None:
+    # [doc F074] "Info: 0xC004F06C, 0x00000000, <KMS Host FQDN>:1688, 36f27b39-…, 2010/09/29 17:52, 0, 2, 41760,
+    # 68531fb9-…, 5" — Level: Information, even for a refused request
+    world = world_with_kms(clock_offset_s=6 * 3600)
+    world.frozen_at = datetime(2010, 9, 29, 17, 52, tzinfo=timezone.utc)
+    state = HostState("SRV01", edition=edition("ServerStandard"))
+    licensing.install_product_key(state, world, SERVER_GVLK)
+    commands = WindowsCommands(state, world)
+    assert slmgr(commands, "/ato")[1] == licensing.to_signed(0xC004F06C)
+    (event,) = cmdlet(
+        commands, "Get-WinEvent", FilterHashtable={"LogName": "Application", "Id": 12288}, MaxEvents=1
+    )
+    assert event.get("Level") == 4 and event.get("LevelDisplayName") == "Information"
+    info = event.get("Message").split("\n")[-1]
+    assert info == (
+        f"0xC004F06C, 0x00000000, kms1.corp.example:1688, {state.cmid}, 2010/09/29 17:52, 0, 2, 43200, "
+        "9bd77860-9b31-4b7b-96ad-2564017315bf, 5"
+    )

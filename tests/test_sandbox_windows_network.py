@@ -95,9 +95,10 @@ def test_test_net_connection_to_kms_port() -> None:
     ) == ("kms1.corp.example", "10.0.0.5", 1688, True)
     assert ctx.warnings == []
     world.kms_hosts[0].reachable = False
+    world.kms_hosts[0].pingable = False  # the host is down: neither TCP nor ping
     ctx = Context()
     result = cmdlet(commands, "Test-NetConnection", ctx, ComputerName="kms1.corp.example", Port=1688)[0]
-    assert result.get("TcpTestSucceeded") is False
+    assert result.get("TcpTestSucceeded") is False and result.get("PingSucceeded") is False
     assert ctx.warnings == [
         "TCP connect to (10.0.0.5 : 1688) failed",
         "Ping to 10.0.0.5 failed with status: TimedOut",

@@ -102,6 +102,9 @@ class KmsHost:
     address: str
     port: int = KMS_PORT
     reachable: bool = True  # False: the TCP connection fails (firewall, host down; ref §1a 0x800706BA)
+    # Whether it answers ping: a firewall that blocks TCP 1688 may let ICMP through (F074's Test-NetConnection
+    # example: PingSucceeded True, TcpTestSucceeded False)
+    pingable: bool = True
     kms_enabled: bool = True  # False: the port answers but the service does not (ref §1a 0xC004F039)
     activated: bool = True  # ref §1a 0xC004F041
     families: tuple[str, ...] = ("client", "server")  # products it can activate (ref §1a 0xC004F042, §4)
