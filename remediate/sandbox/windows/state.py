@@ -111,6 +111,9 @@ class KmsHost:
     count: int = 50  # current count (ref §4: unique CMIDs of the past 30 days, the 50 most recent)
     clock_offset_s: float = 0.0
     clients: set[str] = field(default_factory=set)
+    # The host's Extended PID as clients record it (KeyManagementServiceProductKeyID): Windows' shape (see
+    # cim.extended_pid); group 206 and key ids from 551000000 are Server 2022's KMS host keys (CSVLK) in
+    # SystemRage/py-kms KmsDataBase.xml; the platform and serial are [inf].
     epid: str = "06401-00206-551-000000-03-1033-20348.0000-0012026"
 
 
