@@ -125,9 +125,6 @@ class SlmgrRun:
                 return channel
         raise LookupError(product["ID"])
 
-    def channel_of_id(self, channel: str) -> str:
-        return str(cim.product_properties(self.state, self.world, channel)["ID"]).lower()
-
     def date(self, when: datetime) -> str:
         """A date as VBScript prints it in the host's locale: en-US `M/D/YYYY h:mm:ss AM`, ja-JP `YYYY/MM/DD
         H:mm:ss`."""
@@ -530,10 +527,11 @@ def _rearm_app(run: SlmgrRun, args: list[str]) -> None:
 
 def _rearm_sku(run: SlmgrRun, args: list[str]) -> None:
     wanted = args[0].lower()
-    if not any(p["ID"].lower() == wanted for p in run.products()):
+    product = next((p for p in run.products() if p["ID"].lower() == wanted), None)
+    if product is None:
         run.out(run.t("product_not_found"))  # [src SLMGR] ReArmSku with an unknown Activation ID
         return
-    channel = next(c for c in cim.product_channels(run.state) if run.channel_of_id(c) == wanted)
+    channel = run.channel_of(product)
     run.call(cim.invoke_method, run.state, run.world, ("SoftwareLicensingProduct", channel), "ReArmsku", {})
     run.out(run.t("rearm_1"))
 
