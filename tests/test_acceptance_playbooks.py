@@ -276,6 +276,9 @@ def test_an_evaluation_server_is_converted_with_the_opt_in_then_activated_after_
     convert = next(s for s in host["steps"] if s["id"] == "convert-edition")
     assert convert["status"] == "ran" and convert["result"]["changed"]
     assert convert["result"]["data"]["restart_required"] is True
+    # DISM exits 3010 and "Restart Windows to complete this operation.": the edition changes at the restart
+    assert world.state("EVAL01").edition.edition_id == "ServerStandardEval" and world.state("EVAL01").restart_pending
+    world.hosts["EVAL01"].engine.restart()  # type: ignore[attr-defined]
     assert "Eval" not in world.state("EVAL01").edition.edition_id
     second, _ = world.run("0xC004F069", ["EVAL01"], EDITION_CONVERSION, "convert-2")
     assert second.exit_code == 0, second.output

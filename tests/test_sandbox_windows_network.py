@@ -95,9 +95,10 @@ def test_test_net_connection_to_kms_port() -> None:
     ) == ("kms1.corp.example", "10.0.0.5", 1688, True)
     assert ctx.warnings == []
     world.kms_hosts[0].reachable = False
+    world.kms_hosts[0].pingable = False  # the host is down: neither TCP nor ping
     ctx = Context()
     result = cmdlet(commands, "Test-NetConnection", ctx, ComputerName="kms1.corp.example", Port=1688)[0]
-    assert result.get("TcpTestSucceeded") is False
+    assert result.get("TcpTestSucceeded") is False and result.get("PingSucceeded") is False
     assert ctx.warnings == [
         "TCP connect to (10.0.0.5 : 1688) failed",
         "Ping to 10.0.0.5 failed with status: TimedOut",
@@ -267,9 +268,10 @@ def test_dism_current_and_target_editions() -> None:
     assert "Target Edition : ServerStandard\r\nTarget Edition : ServerDatacenter\r\n" in out
 
 
-def test_dism_set_edition_converts_and_the_host_then_activates() -> None:
+def test_dism_set_edition_converts_at_the_restart_and_the_host_then_activates() -> None:
     # ref §4 CONVERT: /Set-Edition:<target> /ProductKey:<key> /AcceptEula; ref §1b: /ipk alone gives
-    # 0xC004F069
+    # 0xC004F069. DISM ends with "Restart Windows to complete this operation." and exit code 3010
+    # (ERROR_SUCCESS_REBOOT_REQUIRED): the new edition and its key take effect at the restart.
     commands, state, world = evaluation_host()
     out, _, code = run(
         commands,
@@ -280,11 +282,28 @@ def test_dism_set_edition_converts_and_the_host_then_activates() -> None:
         "/AcceptEula",
         "/NoRestart",
     )
-    assert code == 0 and "The operation completed successfully." in out
+    assert code == 3010
+    assert out.endswith("The operation completed successfully.\r\nRestart Windows to complete this operation.\r\n")
     assert SERVER_GVLK not in out
+    assert state.restart_pending and state.edition.edition_id == "ServerStandardEval"
+    out, _, _ = run(commands, "dism.exe", "/online", "/Get-CurrentEdition")
+    assert "Current Edition : ServerStandardEval\r\n" in out
+    licensing.restart(state, world)
+    assert not state.restart_pending
     assert state.edition.edition_id == "ServerStandard" and state.channel == "GVLK"
     licensing.activate(state, world)
     assert state.license_status == 1
+
+
+def test_dism_set_edition_without_norestart_asks_for_the_restart() -> None:
+    # [obs: MicrosoftDocs/windowsserverdocs#7679] without /NoRestart DISM asks "(Y/N)"; no answer, no restart
+    commands, state, _ = evaluation_host()
+    out, _, code = run(
+        commands, "dism.exe", "/online", "/Set-Edition:ServerStandard", f"/ProductKey:{SERVER_GVLK}", "/AcceptEula"
+    )
+    assert code == 3010 and out.endswith("Restart Windows to complete this operation.\r\n"
+                                         "Do you want to restart the computer now? (Y/N) ")
+    assert state.edition.edition_id == "ServerStandardEval"
 
 
 def test_dism_refuses_on_a_domain_controller_and_without_eula() -> None:

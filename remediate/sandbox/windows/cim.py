@@ -111,100 +111,171 @@ def _digits(seed: str, count: int) -> str:
     return "".join(str(int(c, 16) % 10) for c in (digest * 4))[:count]
 
 
-def extended_pid(state: HostState) -> str:
-    build = state.edition.build
-    groups = (_digits(state.cmid, 5), _digits(state.cmid + "b", 5), _digits(state.cmid + "c", 6))
-    return f"{groups[0]}-{groups[1]}-000-{groups[2]}-03-1033-{build}.0000-{_digits(state.computer_name, 7)}"
+# The Extended PID (ProductKeyID) has the shape NNNNN-NNNNN-NNN-NNNNNN-NN-NNNN-NNNNN.NNNN-NNNNNNN: platform, key
+# group, key serial (3 + 6 digits), 02 for an OEM:DM key or 03 otherwise, the install language's LCID, the build,
+# and the day of the year (3 digits) and year the key was installed [obs: "03612-05150-000-025690-03-1033-
+# 19045.0000-2962025" on a MAK installed 23/10/2025, alygcode/windows10esu#3; "03612-03305-061-702771-02-1033-
+# 17763.0000-0712019" on an OEM:DM Windows 10, kolide/launcher#505; "55041-00140-015-871562-03-1033-7078.0000-
+# 0992009" in Microsoft's /dli sample, ff793426]. 03612 is Windows 10's platform code on both builds observed;
+# [inf] the same for the other 10.0 builds. The group and serial are decoded from the key in Windows; here they are
+# [inf] digits derived from the key, so one key always shows one Extended PID.
+EPID_PLATFORM = "03612"
+
+
+def extended_pid(state: HostState, world: World, channel: str) -> str:
+    key = (state.key or "").strip().upper()
+    group, serial = _digits(f"group:{key}", 5), _digits(f"serial:{key}", 9)
+    kind = "02" if channel == OEM else "03"
+    lcid = "1041" if state.japanese else "1033"
+    installed = state.key_installed_at or state.utc_now(world)
+    day = f"{installed.timetuple().tm_yday:03d}{installed.year:04d}"
+    build = f"{state.edition.build}.0000"
+    return f"{EPID_PLATFORM}-{group}-{serial[:3]}-{serial[3:]}-{kind}-{lcid}-{build}-{day}"
 
 
 def installation_id(state: HostState) -> str:
+    # 63 digits [obs: "Installation ID: 5087605834…" in slmgr /dlv, alygcode/windows10esu#3]
     return _digits(f"iid:{state.computer_name}:{state.key or ''}", 63)
 
 
+# The Windows licences' activation and validation services, as SoftwareLicensingProduct.UseLicenseURL and
+# ValidationURL; ProcessorURL, MachineURL and ProductKeyURL are empty [obs: slmgr /dlv of a VOLUME_MAK Windows 10
+# licence printed only "Use License URL: …" and "Validation URL: …", alygcode/windows10esu#3; ProcessorURL,
+# MachineURL and ProductKeyURL blank in Get-CimInstance SoftwareLicensingProduct, ansible-collections/
+# ansible.windows#834]. [inf] Every Windows licence carries the same two.
+USE_LICENSE_URL = "https://activation-v2.sls.microsoft.com/SLActivateProduct/SLActivateProduct.asmx?configextension=Retail"
+VALIDATION_URL = "https://validation-v2.sls.microsoft.com/SLWGA/slwga.asmx"
+
+
+def _in_windows_order(props: dict[str, Any]) -> dict[str, Any]:
+    """A CIM instance lists its properties alphabetically, case-insensitive (OOTGraceRequests, Port,
+    ProductKeyID, … LicenseDependsOn, LicenseFamily, … ProductKeyID, ProductKeyID2, ProductKeyURL,
+    RemainingAppReArmCount [obs: Get-CimInstance SoftwareLicensingProduct on Windows 10,
+    ansible-collections/ansible.windows#834]); PowerShell adds PSComputerName after them."""
+    ordered = {name: props[name] for name in sorted(props, key=str.lower)}
+    ordered["PSComputerName"] = None
+    return ordered
+
+
 def product_properties(state: HostState, world: World, channel: str) -> dict[str, Any]:
+    """One SoftwareLicensingProduct: the properties of the class as Microsoft documents them (WMI-SLP: ID … TrustedTime)
+    and those Windows 8 and later add, which slmgr.vbs reads (ProductKeyChannel, ValidationURL, the lookup domain,
+    the discovered IP address, AD, token and AVMA activation, the rearm counts, VLActivationType[Enabled], IAID
+    [src SLMGR DisplayAllInformation]), plus LicenseDependsOn and ProductKeyID2 [obs: ansible.windows#834]."""
     installed = channel == state.channel and state.key is not None
     now = state.utc_now(world)
     status = state.license_status if installed else UNLICENSED
     kms_client = channel == GVLK
     kms_host = installed and channel == KMS_HOST and status == LICENSED
+    # ref §3: unused uint32 counters read 4294967295 [obs: the KMS request counters, RequiredClientCount and
+    # RemainingSkuReArmCount of a licence without a key, ansible.windows#834]
+    counter = 0 if kms_host else UINT32_UNUSED
+    discovered = state.discovered if installed else None
     props: dict[str, Any] = {
-        "ID": activation_id(state.edition.edition_id, channel),
-        "Name": state.edition.product_name,
-        "Description": f"Windows(R) Operating System, {DESCRIPTION_TOKEN[channel]} channel",
+        "ADActivationCsvlkPid": None,
+        "ADActivationCsvlkSkuId": None,
+        "ADActivationObjectDN": None,
+        "ADActivationObjectName": None,
         "ApplicationID": WINDOWS_APPLICATION_ID,
+        "AutomaticVMActivationHostDigitalPid2": None,
+        "AutomaticVMActivationHostMachineName": None,
+        "AutomaticVMActivationLastActivationTime": WMI_NULL_DATE,
+        "Description": f"Windows(R) Operating System, {DESCRIPTION_TOKEN[channel]} channel",
+        "DiscoveredKeyManagementServiceMachineIpAddress": discovered.address if discovered else "",
+        "DiscoveredKeyManagementServiceMachineName": discovered.name if discovered else "",
+        "DiscoveredKeyManagementServiceMachinePort": discovered.port if discovered else 0,
+        "EvaluationEndDate": (now + timedelta(minutes=state.grace_minutes)) if channel == EVAL else WMI_NULL_DATE,
+        "ExtendedGrace": 0,
+        "GenuineStatus": 0 if installed and state.license_status == 1 else 1,
+        "GracePeriodRemaining": state.grace_minutes if installed else 0,
+        "IAID": None,
+        "ID": activation_id(state.edition.edition_id, channel),
+        # [inf] the flag slmgr tests before KMS host settings ("can only be set on a KMS machine that is
+        # also activated", ref §2): an installed, activated KMS host key
+        "IsKeyManagementServiceMachine": 1 if kms_host else 0,
+        "KeyManagementServiceCurrentCount": counter,
+        **{name: counter for name in KMS_REQUEST_COUNTERS},
+        "KeyManagementServiceLookupDomain": (state.lookup_domain or "") if kms_client else None,
+        "KeyManagementServiceMachine": (state.kms_machine or "") if kms_client else None,
+        "KeyManagementServicePort": (state.kms_port or 0) if kms_client else 0,
+        "KeyManagementServiceProductKeyID": (state.kms_epid or "") if installed else "",
+        "LicenseDependsOn": None,
         "LicenseFamily": state.edition.edition_id,
         "LicenseIsAddon": False,
-        "PartialProductKey": key_tail(state.key) if installed and state.key else None,
-        "ProductKeyID": extended_pid(state) if installed else None,
-        "ProductKeyChannel": PRODUCT_KEY_CHANNEL[channel] if installed else None,
-        # ref §2 /dti, /dlv: slmgr prints this property as "Installation ID:" for every product with a key,
-        # KMS clients included
-        "OfflineInstallationId": installation_id(state) if installed else None,
         "LicenseStatus": status,
         # ref §3: LicenseStatusReason is the HRESULT as uint32; 0xC004F014 on a licence without a key
         "LicenseStatusReason": (state.license_status_reason if installed else licensing.E_PKEY_NOT_INSTALLED)
         & 0xFFFFFFFF,
-        "GracePeriodRemaining": state.grace_minutes if installed else 0,
-        "EvaluationEndDate": (now + timedelta(minutes=state.grace_minutes))
-        if channel == EVAL
-        else WMI_NULL_DATE,
-        "VLActivationInterval": DEFAULT_ACTIVATION_INTERVAL if kms_client else UINT32_UNUSED,
-        "VLRenewalInterval": DEFAULT_RENEWAL_INTERVAL if kms_client else UINT32_UNUSED,
-        "KeyManagementServiceMachine": (state.kms_machine or "") if kms_client else None,
-        "KeyManagementServicePort": (state.kms_port or 0) if kms_client else 0,
-        "KeyManagementServiceLookupDomain": (state.lookup_domain or "") if kms_client else None,
-        "DiscoveredKeyManagementServiceMachineName": state.discovered.name
-        if installed and state.discovered
-        else "",
-        "DiscoveredKeyManagementServiceMachinePort": state.discovered.port
-        if installed and state.discovered
-        else 0,
-        "DiscoveredKeyManagementServiceMachineIpAddress": state.discovered.address
-        if installed and state.discovered
-        else "",
-        "KeyManagementServiceProductKeyID": (state.kms_epid or "") if installed else "",
-        # [inf] the flag slmgr tests before KMS host settings ("can only be set on a KMS machine that is
-        # also activated", ref §2): an installed, activated KMS host key
-        "IsKeyManagementServiceMachine": 1 if kms_host else 0,
-        "KeyManagementServiceCurrentCount": 0 if kms_host else UINT32_UNUSED,
-        **{name: (0 if kms_host else None) for name in KMS_REQUEST_COUNTERS},
+        "MachineURL": None,
+        "Name": state.edition.product_name,
+        # ref §2 /dti, /dlv: slmgr prints this property as "Installation ID:" for every product with a key,
+        # KMS clients included
+        "OfflineInstallationId": installation_id(state) if installed else None,
+        "PartialProductKey": key_tail(state.key) if installed and state.key else None,
+        "ProcessorURL": None,
+        "ProductKeyChannel": PRODUCT_KEY_CHANNEL[channel] if installed else None,
+        "ProductKeyID": extended_pid(state, world, channel) if installed else None,
+        "ProductKeyID2": None,  # [obs] a property of the class; its value on a real host is not public
+        "ProductKeyURL": None,
+        # The Windows rearm counter on every Windows licence; the SKU's own counter only on the licence in use
+        # [obs: RemainingAppReArmCount 1001, RemainingSkuReArmCount 4294967295 on a licence without a key,
+        # ansible.windows#834; "Remaining SKU rearm count: 1001" for a licence with its key, windows10esu#3]
+        "RemainingAppReArmCount": state.rearm_count,
+        "RemainingSkuReArmCount": state.sku_rearm_count if installed else UINT32_UNUSED,
         "RequiredClientCount": UINT32_UNUSED,
-        "RemainingAppReArmCount": UINT32_UNUSED,
-        "RemainingSkuReArmCount": state.rearm_count,
+        "TokenActivationAdditionalInfo": None,
+        "TokenActivationCertificateThumbprint": None,
+        "TokenActivationGrantNumber": UINT32_UNUSED,  # [inf] unused uint32
+        "TokenActivationILID": None,
+        "TokenActivationILVID": UINT32_UNUSED,  # [inf] unused uint32
         "TrustedTime": now,
-        "VLActivationTypeEnabled": state.activation_type,
+        "UseLicenseURL": USE_LICENSE_URL,
+        "ValidationURL": VALIDATION_URL,
+        "VLActivationInterval": DEFAULT_ACTIVATION_INTERVAL if kms_client else UINT32_UNUSED,
         "VLActivationType": 2 if installed and kms_client and state.license_status == 1 else 0,
-        "GenuineStatus": 0 if installed and state.license_status == 1 else 1,
-        "ExtendedGrace": 0,
-        "PSComputerName": None,
+        "VLActivationTypeEnabled": state.activation_type,
+        "VLRenewalInterval": DEFAULT_RENEWAL_INTERVAL if kms_client else UINT32_UNUSED,
     }
-    return props
+    return _in_windows_order(props)
 
 
 def service_properties(state: HostState, world: World) -> dict[str, Any]:
-    return {
-        "Version": f"{state.edition.version}.1",
-        "KeyManagementServiceMachine": state.kms_machine or "",
-        "KeyManagementServicePort": state.kms_port or 0,
-        "KeyManagementServiceLookupDomain": state.lookup_domain or "",
-        "IsKeyManagementServiceMachine": 1 if state.channel == KMS_HOST else 0,
-        "VLActivationInterval": state.kms_activation_interval,
-        "VLRenewalInterval": state.kms_renewal_interval,
-        "KeyManagementServiceCurrentCount": UINT32_UNUSED,
-        "RequiredClientCount": UINT32_UNUSED,
-        "KeyManagementServiceProductKeyID": state.kms_epid or "",
+    """The SoftwareLicensingService instance: the properties Microsoft documents for the class (WMI-SLS, and WMI-VA's
+    table for Windows 8.1 and later: KeyManagementServicePort, OA3xOriginalProductKeyDescription) and the lookup
+    domain slmgr.vbs reads from it [src SLMGR KMSClientLookupClause]."""
+    kms_host = state.channel == KMS_HOST and state.key is not None and state.license_status == LICENSED
+    counter = 0 if kms_host else UINT32_UNUSED  # ref §3, WMI-VA: -1 (4294967295) when not a KMS host
+    props: dict[str, Any] = {
+        "ClientMachineID": state.cmid,
         "DiscoveredKeyManagementServiceMachineName": state.discovered.name if state.discovered else "",
         "DiscoveredKeyManagementServiceMachinePort": state.discovered.port if state.discovered else 0,
-        "ClientMachineID": state.cmid,
-        "RemainingWindowsReArmCount": state.rearm_count,
-        "KeyManagementServiceListeningPort": state.kms_listening_port,
-        "KeyManagementServiceDnsPublishing": state.kms_dns_publishing,
-        "KeyManagementServiceLowPriority": state.kms_low_priority,
-        "KeyManagementServiceHostCaching": state.host_caching,
+        "IsKeyManagementServiceMachine": 1 if state.channel == KMS_HOST else 0,
         "KeyManagementServiceActivationDisabled": False,
+        "KeyManagementServiceCurrentCount": counter,
+        **{name: counter for name in KMS_REQUEST_COUNTERS},
+        "KeyManagementServiceDnsPublishing": state.kms_dns_publishing,
+        "KeyManagementServiceHostCaching": state.host_caching,
+        "KeyManagementServiceListeningPort": state.kms_listening_port,
+        "KeyManagementServiceLookupDomain": state.lookup_domain or "",
+        "KeyManagementServiceLowPriority": state.kms_low_priority,
+        "KeyManagementServiceMachine": state.kms_machine or "",
+        "KeyManagementServicePort": state.kms_port or 0,
+        "KeyManagementServiceProductKeyID": state.kms_epid or "",
         "OA3xOriginalProductKey": "",
-        "PSComputerName": None,
+        "OA3xOriginalProductKeyDescription": "",
+        "PolicyCacheRefreshRequired": 0,
+        "RemainingWindowsReArmCount": state.rearm_count,
+        "RequiredClientCount": UINT32_UNUSED,
+        "TokenActivationAdditionalInfo": None,
+        "TokenActivationCertificateThumbprint": None,
+        "TokenActivationGrantNumber": UINT32_UNUSED,  # [inf] unused uint32
+        "TokenActivationILID": None,
+        "TokenActivationILVID": UINT32_UNUSED,  # [inf] unused uint32
+        "Version": f"{state.edition.version}.1",
+        "VLActivationInterval": state.kms_activation_interval,
+        "VLRenewalInterval": state.kms_renewal_interval,
     }
+    return _in_windows_order(props)
 
 
 def _os_properties(state: HostState, world: World) -> dict[str, Any]:
@@ -344,7 +415,7 @@ def _product_method(state: HostState, world: World, channel: str, method: str, a
             raise LicensingError(licensing.E_PKEY_NOT_INSTALLED)
         licensing.uninstall_product_key(state)
     elif method == "rearmsku":
-        licensing.rearm(state)
+        licensing.rearm_sku(state)
     elif method == "setvlactivationtypeenabled":
         licensing.set_activation_type(state, int(_argument(args, "ActivationType", state)))
     elif method == "clearvlactivationtypeenabled":

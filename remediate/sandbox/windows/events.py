@@ -50,13 +50,15 @@ def log_kms_request(
     (ref §1a 0xC004F074: "look at event 12288 for the inner HRESULT")."""
     now = state.utc_now(world)
     required = 5 if state.edition.server else 25  # ref §4 thresholds: the N-policy the client asks for
+    # [doc F074: "Info: 0xC004F06C, 0x00000000, <KMS Host FQDN>:1688, 36f27b39-…, 2010/09/29 17:52, 0, 2, 41760,
+    # 68531fb9-…, 5"] status flags as 0x + 8 hex digits, VMInfo as a plain number, the time zero-padded
     props: list[Any] = [
         hresult_text(hresult),
-        "0x0",
+        "0x00000000",
         server,
         state.cmid,
         now.strftime("%Y/%m/%d %H:%M"),
-        "0x0",
+        "0",
         str(state.license_status),
         str(minutes_to_expiration),
         act_id,
@@ -71,7 +73,7 @@ def log_kms_request(
             now,
             message,
             props,
-            level=4 if hresult == 0 else 2,
+            level=4,  # [doc F074] "Level: Information", also for a request the KMS host refused (0xC004F06C)
         )
     )
 

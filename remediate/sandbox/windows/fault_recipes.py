@@ -83,7 +83,7 @@ def stale_kms_record(state: HostState, world: World, rng: random.Random) -> Atte
     """0xC004F074: the KMS host moved; the client's DNS cache still holds the old SRV and A records (ref §1a
     0xC004F074: stale `_VLMCS` SRV record; ref §4 / 232B: flush the cache after DNS changes)."""
     _install_gvlk(state, world)
-    old = _special_kms(world, state, "old", reachable=False)
+    old = _special_kms(world, state, "old", reachable=False, pingable=False)  # the old host is gone
     state.dns_cache[(f"_vlmcs._tcp.{state.domain}", "SRV")] = [SrvRecord(old.name, old.port)]
     state.dns_cache[(old.name, "A")] = [old.address]
     return Attempt("activate")
@@ -93,12 +93,13 @@ def registered_old_kms(state: HostState, world: World, rng: random.Random) -> At
     """0xC004F074: the client was pointed by name (/skms) at a KMS host that has gone (ref §1a 0xC004F074:
     incorrect host; ref §2: /skms disables auto-discovery)."""
     _install_gvlk(state, world)
-    _registered_to(state, _special_kms(world, state, "old", reachable=False))
+    _registered_to(state, _special_kms(world, state, "old", reachable=False, pingable=False))
     return Attempt("activate")
 
 
 def firewalled_kms(state: HostState, world: World, rng: random.Random) -> Attempt:
-    """0xC004F074: the registered KMS host is behind a firewall (ref §1a: TCP 1688 blocked)."""
+    """0xC004F074: the registered KMS host is behind a firewall that blocks TCP 1688 and lets ping through: F074's
+    own Test-NetConnection example (PingSucceeded True, TcpTestSucceeded False; ref §1a: TCP 1688 blocked)."""
     _install_gvlk(state, world)
     _registered_to(state, _special_kms(world, state, "fw", reachable=False))
     return Attempt("activate")

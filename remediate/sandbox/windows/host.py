@@ -8,7 +8,7 @@ import shlex
 from typing import Any
 
 from remediate.sandbox.seam import NativeOutcome, PipelineOutcome, PipelineRequest
-from remediate.sandbox.windows import native
+from remediate.sandbox.windows import licensing, native
 from remediate.sandbox.windows.codepage import encode_console
 from remediate.sandbox.windows.commandset import WindowsCommands, environment
 from remediate.sandbox.windows.state import HostState, World
@@ -66,6 +66,11 @@ class WindowsHost:
             stderr=encode_console(self.state, result.stderr),
             exit_code=result.exit_code & 0xFFFFFFFF,
         )
+
+    def restart(self) -> None:
+        """Restart the host: what waits for a restart (a rearm, a DISM edition conversion) takes effect."""
+        with self.state.lock:
+            licensing.restart(self.state, self.world)
 
     def _expand(self, text: str) -> str:
         """cmd.exe expands %NAME% from the environment (any case); unknown names stay as typed."""

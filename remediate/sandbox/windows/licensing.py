@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 
 from remediate.sandbox.windows import events
+from remediate.sandbox.windows.editions import edition
 from remediate.sandbox.windows.network import DnsFailure, resolve, tcp_reachable
 from remediate.sandbox.windows.state import (
     EVAL,
@@ -21,6 +22,7 @@ from remediate.sandbox.windows.state import (
     MAK,
     NOTIFICATION,
     OOB_GRACE,
+    OOB_GRACE_MINUTES,
     UNLICENSED,
     Discovered,
     HostState,
@@ -40,6 +42,7 @@ E_INVALID_KEY_ONLINE = 0xC004C001
 E_KEY_BLOCKED_ONLINE = 0xC004C003
 E_KMS_KEY_LIMIT = 0xC004C008
 E_MAK_LIMIT = 0xC004C020
+E_REARMED = 0xC004D302  # "The security processor reported that the trusted data store was rearmed."
 E_REARM_LIMIT = 0xC004D307
 E_PKEY_INVALID_CONFIG = 0xC004E016
 E_GRACE_EXPIRED = 0xC004F009
@@ -105,6 +108,7 @@ def install_product_key(state: HostState, world: World, key: str) -> None:
         raise LicensingError(E_PKEY_INVALID_CONFIG)  # ref §1b 0xC004E016: a key for a different edition
     state.key = key.strip()
     state.channel = record.channel
+    state.key_installed_at = state.utc_now(world)
     state.discovered = None
     state.kms_epid = None
     state.hardware_changed = False
@@ -151,14 +155,45 @@ def clear_product_key_from_registry(state: HostState) -> None:
 
 
 def rearm(state: HostState) -> None:
-    """SoftwareLicensingService.ReArmWindows (ref §2 /rearm; ref §1b 0xC004D307 when no rearms are left)."""
+    """SoftwareLicensingService.ReArmWindows (ref §2 /rearm): it takes effect at the next restart ("Please restart
+    the system for the changes to take effect."). A second rearm before that restart fails with 0xC004D302, "the
+    trusted data store was rearmed" [obs: slmgr /rearm on a rearmed, not yet restarted Windows 10,
+    clong/DetectionLab#902]; with no rearms left, 0xC004D307 (ref §1b)."""
+    if state.rearm_pending:
+        raise LicensingError(E_REARMED)
     if state.rearm_count <= 0:
         raise LicensingError(E_REARM_LIMIT)
     state.rearm_count -= 1
-    state.oob_grace_minutes = 30 * 24 * 60
-    state.restart_pending = True
-    if state.license_status != LICENSED:
-        _enter_unactivated(state)
+    state.rearm_pending = True
+
+
+def rearm_sku(state: HostState) -> None:
+    """SoftwareLicensingProduct.ReArmsku (ref §2 /rearm-sku): the SKU's own counter (RemainingSkuReArmCount);
+    [inf] the same pending rule as ReArmWindows."""
+    if state.rearm_pending:
+        raise LicensingError(E_REARMED)
+    if state.sku_rearm_count <= 0:
+        raise LicensingError(E_REARM_LIMIT)
+    state.sku_rearm_count -= 1
+    state.rearm_pending = True
+
+
+def restart(state: HostState, world: World) -> None:
+    """The host restarts: what waited for it takes effect. A rearm starts a new out-of-box grace period (ref §2
+    /rearm); an edition conversion staged by DISM /Set-Edition completes with its key installed (ref §4 CONVERT:
+    "Restart Windows to complete this operation."). The DNS client cache lives in memory and starts empty."""
+    if state.pending_edition is not None:
+        target, key = state.pending_edition
+        state.pending_edition = None
+        state.edition = edition(target)
+        state.oob_grace_minutes = OOB_GRACE_MINUTES  # [inf] a converted edition starts a new grace period
+        install_product_key(state, world, key)
+    if state.rearm_pending:
+        state.rearm_pending = False
+        state.oob_grace_minutes = OOB_GRACE_MINUTES
+        if state.license_status != LICENSED:
+            _enter_unactivated(state)
+    state.dns_cache.clear()
 
 
 # --- KMS client settings (ref §2 /skms /ckms /skms-domain /ckms-domain /act-type, §3 methods) ---------------

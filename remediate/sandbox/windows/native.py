@@ -13,10 +13,9 @@ from remediate.sandbox.commands import NativeResult
 from remediate.sandbox.windows import licensing
 from remediate.sandbox.windows.codepage import console_codepage
 from remediate.sandbox.windows.editions import EDITIONS
-from remediate.sandbox.windows.licensing import LicensingError
 from remediate.sandbox.windows.network import flush_cache
 from remediate.sandbox.windows.slmgr import run_slmgr
-from remediate.sandbox.windows.state import OOB_GRACE_MINUTES, HostState, World
+from remediate.sandbox.windows.state import HostState, World
 
 SYSTEM_ROOT = "C:\\Windows"
 SLMGR_PATH = f"{SYSTEM_ROOT}\\System32\\slmgr.vbs"
@@ -103,6 +102,8 @@ def w32tm(state: HostState, world: World, args: list[str]) -> NativeResult:
 
 
 # --- dism.exe (ref §1b 0xC004F069, §4 CONVERT) --------------------------------------------------------------
+
+DISM_RESTART_REQUIRED = 3010
 
 
 def _dism_header(state: HostState) -> str:
@@ -197,16 +198,10 @@ def _set_edition(state: HostState, world: World, options: dict[str, str]) -> Nat
             licensing.E_INVALID_PRODUCT_KEY,
             "The Software Licensing Service reported that the product key is invalid.",
         )
+    # ref §4 CONVERT: DISM installs the key, stages the new edition and asks for a restart; the edition and its key
+    # take effect when Windows restarts (licensing.restart). Until then Get-CurrentEdition still shows the old one.
+    state.pending_edition = (target.edition_id, key)
     source = state.edition
-    state.edition = target
-    state.oob_grace_minutes = OOB_GRACE_MINUTES  # [inf] a converted edition starts a new grace period
-    try:
-        licensing.install_product_key(state, world, key)
-    except LicensingError as failure:  # pragma: no cover - the key was checked against the target above
-        state.edition = source
-        return _dism_error(state, failure.hresult, "The product key could not be installed.")
-    # [inf] the conversion takes effect at once; Windows completes it at the next restart
-    state.restart_pending = True
     package = f"Microsoft-Windows-{source.edition_id}Edition~31bf3856ad364e35~amd64~~{source.version}.1"
     if state.japanese:
         body = _lines(
@@ -234,7 +229,14 @@ def _set_edition(state: HostState, world: World, options: dict[str, str]) -> Nat
             _dism_ok(state),
             "Restart Windows to complete this operation.",
         )
-    return NativeResult(_dism_header(state) + body)
+    if "norestart" not in options:
+        # DISM then asks "Do you want to restart the computer now? (Y/N)" and restarts on Y [obs:
+        # MicrosoftDocs/windowsserverdocs#7679]; [inf] a remote session has no console input, so no answer comes and
+        # nothing restarts. The Japanese wording is [inf].
+        ja_prompt = "今すぐコンピューターを再起動しますか? (Y/N) "
+        body += ja_prompt if state.japanese else "Do you want to restart the computer now? (Y/N) "
+    # 3010 = ERROR_SUCCESS_REBOOT_REQUIRED: done, a restart completes it.
+    return NativeResult(_dism_header(state) + body, "", DISM_RESTART_REQUIRED)
 
 
 # --- netsh.exe ----------------------------------------------------------------------------------------------

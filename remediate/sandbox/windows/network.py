@@ -112,6 +112,17 @@ def tcp_reachable(state: HostState, world: World, address: str, port: int) -> bo
         return kms is not None and kms.reachable and kms.port == port
 
 
+def ping_reachable(state: HostState, world: World, address: str) -> bool:
+    """Whether an ICMP echo from this host to the address is answered (Test-NetConnection's ping)."""
+    if address == state.ip_address:
+        return True
+    if address == ACTIVATION_ADDRESS:
+        return state.internet and world.activation.reachable  # [inf]
+    with world.lock:
+        kms = world.kms_host_at(address)
+        return kms is not None and kms.pingable
+
+
 # --- cmdlets ------------------------------------------------------------------------------------------------
 
 
@@ -209,51 +220,54 @@ def clear_dns_client_cache(
     return []
 
 
+def _ping_reply(address: str, succeeded: bool) -> PSObject:
+    # The PingReply Test-NetConnection keeps; its view prints it as "PingReplyDetails (RTT) : 0 ms" (RoundtripTime).
+    # [inf] the sandbox's network answers in under a millisecond, as F074's LAN example does ("0 ms").
+    return PSObject(
+        ["System.Net.NetworkInformation.PingReply", "System.Object"],
+        {"Status": "Success" if succeeded else "TimedOut", "Address": address, "RoundtripTime": 0},
+        to_string="System.Net.NetworkInformation.PingReply",
+    )
+
+
 def test_net_connection(state: HostState, world: World, call: Invocation, ctx: CommandContext) -> list[Any]:
+    """Test-NetConnection as Windows PowerShell 5.1 shows it. With -Port: the TCP test; only when it fails does
+    the cmdlet ping too, and then shows PingSucceeded and PingReplyDetails (RTT) before TcpTestSucceeded
+    [doc F074: "ComputerName, RemoteAddress, RemotePort 1688, InterfaceAlias, SourceAddress, PingSucceeded True,
+    PingReplyDetails (RTT) 0 ms, TcpTestSucceeded False"]. Without -Port: the ping alone. Properties are in the
+    order Windows prints them."""
     target = str(
         call.named.get("ComputerName")
         or (call.positional[0] if call.positional else "internetbeacon.msedge.net")
     )
     port_value = call.named.get("Port")
     port = int(port_value) if port_value is not None else None
-    props: dict[str, Any] = {"ComputerName": target}
     try:
         address = resolve(state, world, target, "A")[0]
     except DnsFailure:
         ctx.write_warning(f"Name resolution of {target} failed")
-        props.update(
-            {
-                "RemoteAddress": None,
-                "NameResolutionSucceeded": False,
-                "PingSucceeded": False,
-                "TcpTestSucceeded": False,
-            }
-        )
+        props: dict[str, Any] = {"ComputerName": target, "RemoteAddress": None}
         if port is not None:
             props["RemotePort"] = port
+        props.update({"InterfaceAlias": None, "SourceAddress": None, "PingSucceeded": False})
+        if port is not None:
+            props["TcpTestSucceeded"] = False
         return [PSObject(_TNC_TYPES, props)]
-    props.update(
-        {
-            "RemoteAddress": address,
-            "InterfaceAlias": "Ethernet",
-            "SourceAddress": state.ip_address,
-            "NameResolutionSucceeded": True,
-        }
-    )
-    if port is None:
-        ok = tcp_reachable(state, world, address, 1688) or tcp_reachable(state, world, address, 443)
-        if not ok:
+    props = {"ComputerName": target, "RemoteAddress": address}
+    if port is not None:
+        props["RemotePort"] = port
+    props.update({"InterfaceAlias": "Ethernet", "SourceAddress": state.ip_address})
+    tcp_ok = tcp_reachable(state, world, address, port) if port is not None else False
+    if port is not None and not tcp_ok:
+        ctx.write_warning(f"TCP connect to ({address} : {port}) failed")  # first, then the ping's own warning
+    if port is None or not tcp_ok:
+        ping_ok = ping_reachable(state, world, address)
+        if not ping_ok:
             ctx.write_warning(f"Ping to {address} failed with status: TimedOut")
-        props["PingSucceeded"] = ok
-        return [PSObject(_TNC_TYPES, props)]
-    ok = tcp_reachable(state, world, address, port)
-    props["RemotePort"] = port
-    props["TcpTestSucceeded"] = ok
-    if not ok:
-        # Windows warns about the TCP connect first, then about the ping it tries as a fallback.
-        ctx.write_warning(f"TCP connect to ({address} : {port}) failed")
-        ctx.write_warning(f"Ping to {address} failed with status: TimedOut")
-        props["PingSucceeded"] = False
+        props["PingSucceeded"] = ping_ok
+        props["PingReplyDetails"] = _ping_reply(address, ping_ok)
+    if port is not None:
+        props["TcpTestSucceeded"] = tcp_ok
     return [PSObject(_TNC_TYPES, props)]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from remediate.sandbox.windows import cim, licensing
 from remediate.sandbox.windows.editions import WINDOWS_APPLICATION_ID
 from remediate.sandbox.windows.licensing import LicensingError
-from remediate.sandbox.windows.slmgr_text import URLS, USAGE, error_text, text
+from remediate.sandbox.windows.slmgr_text import USAGE, error_text, text
 from remediate.sandbox.windows.state import (
     EXTENDED_GRACE,
     KMS_PORT,
@@ -29,6 +29,15 @@ from remediate.sandbox.windows.state import (
     UNLICENSED,
     HostState,
     World,
+)
+
+# [src SLMGR DisplayAllInformation] the URL lines of /dlv and the product properties they print
+URL_LINES = (
+    ("processor_cert_url", "ProcessorURL"),
+    ("machine_cert_url", "MachineURL"),
+    ("use_license_url", "UseLicenseURL"),
+    ("pkey_cert_url", "ProductKeyURL"),
+    ("validation_url", "ValidationURL"),
 )
 
 E_NOT_GENUINE = 0xC004F200  # ref §2 /ato: notification with this reason -> the non-genuine line
@@ -314,8 +323,10 @@ def _display_product(run: SlmgrRun, product: dict[str, Any], verbose: bool) -> N
         run.out(run.t("channel") + (product["ProductKeyChannel"] or ""))
         run.out(run.t("installation_id") + (product["OfflineInstallationId"] or ""))
         if not kms_client and "VIRTUAL_MACHINE_ACTIVATION" not in description:
-            for name, url in URLS:
-                run.out(run.t(name) + url)
+            # [src SLMGR] each URL property is printed only when it is not empty, in this order
+            for name, prop in URL_LINES:
+                if product[prop]:
+                    run.out(run.t(name) + product[prop])
     if product["PartialProductKey"]:
         run.out(run.t("partial_pkey") + product["PartialProductKey"])
     else:
@@ -325,7 +336,10 @@ def _display_product(run: SlmgrRun, product: dict[str, Any], verbose: bool) -> N
         end = product["EvaluationEndDate"]
         if product["LicenseStatus"] != UNLICENSED and end != cim.WMI_NULL_DATE:
             run.out(run.t("eval_end_date") + run.date(end))
-        run.out(run.t("rearm_count_windows", COUNT=str(run.state.rearm_count)))
+        # [src SLMGR] the Windows count is the service's RemainingWindowsReArmCount (an application's own licence
+        # would print RemainingAppReArmCount instead); the SKU count is the product's
+        service = cim.service_properties(run.state, run.world)
+        run.out(run.t("rearm_count_windows", COUNT=str(service["RemainingWindowsReArmCount"])))
         run.out(run.t("rearm_count_sku", COUNT=str(product["RemainingSkuReArmCount"])))
         run.out(run.t("trusted_time") + run.date(product["TrustedTime"]))
     if kms_client:
@@ -513,10 +527,12 @@ def _rearm_app(run: SlmgrRun, args: list[str]) -> None:
 
 def _rearm_sku(run: SlmgrRun, args: list[str]) -> None:
     wanted = args[0].lower()
-    if not any(p["ID"].lower() == wanted for p in run.products()):
+    product = next((p for p in run.products() if p["ID"].lower() == wanted), None)
+    if product is None:
         run.out(run.t("product_not_found"))  # [src SLMGR] ReArmSku with an unknown Activation ID
         return
-    run.call(lambda: licensing.rearm(run.state))
+    channel = run.channel_of(product)
+    run.call(cim.invoke_method, run.state, run.world, ("SoftwareLicensingProduct", channel), "ReArmsku", {})
     run.out(run.t("rearm_1"))
 
 

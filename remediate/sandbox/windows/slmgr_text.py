@@ -393,15 +393,6 @@ ERRORS_JA: dict[int, str] = {
 }
 
 
-# ref §2a: the URLs /dlv shows for products other than KMS clients
-URLS: tuple[tuple[str, str], ...] = (
-    ("processor_cert_url", "http://go.microsoft.com/fwlink/?LinkID=88338"),
-    ("machine_cert_url", "http://go.microsoft.com/fwlink/?LinkID=88339"),
-    ("use_license_url", "http://go.microsoft.com/fwlink/?LinkID=88341"),
-    ("pkey_cert_url", "http://go.microsoft.com/fwlink/?LinkID=88340"),
-    ("validation_url", "http://go.microsoft.com/fwlink/?LinkID=88342"),
-)
-
 # The usage text (ref §2: printed after "Unrecognized option" or "Invalid combination of command parameters."):
 # per section its header's name, then per option (option, parameters, English text, Japanese text); an empty
 # option is a blank line.

@@ -102,12 +102,18 @@ class KmsHost:
     address: str
     port: int = KMS_PORT
     reachable: bool = True  # False: the TCP connection fails (firewall, host down; ref §1a 0x800706BA)
+    # Whether it answers ping: a firewall that blocks TCP 1688 may let ICMP through (F074's Test-NetConnection
+    # example: PingSucceeded True, TcpTestSucceeded False)
+    pingable: bool = True
     kms_enabled: bool = True  # False: the port answers but the service does not (ref §1a 0xC004F039)
     activated: bool = True  # ref §1a 0xC004F041
     families: tuple[str, ...] = ("client", "server")  # products it can activate (ref §1a 0xC004F042, §4)
     count: int = 50  # current count (ref §4: unique CMIDs of the past 30 days, the 50 most recent)
     clock_offset_s: float = 0.0
     clients: set[str] = field(default_factory=set)
+    # The host's Extended PID as clients record it (KeyManagementServiceProductKeyID): Windows' shape (see
+    # cim.extended_pid); group 206 and key ids from 551000000 are Server 2022's KMS host keys (CSVLK) in
+    # SystemRage/py-kms KmsDataBase.xml; the platform and serial are [inf].
     epid: str = "06401-00206-551-000000-03-1033-20348.0000-0012026"
 
 
@@ -228,10 +234,18 @@ class HostState:
     internet: bool = True  # can reach the online activation service
     proxy: str | None = None  # netsh winhttp proxy
     hardware_changed: bool = False  # the digital licence no longer matches (ref §1b 0xC004F213)
+    # ref §3: SoftwareLicensingService.RemainingWindowsReArmCount and the Windows product's RemainingSkuReArmCount
+    # are two counters; both read 1001 on a fresh Windows 10 [obs: slmgr /dlv "Remaining Windows rearm count: 1001",
+    # "Remaining SKU rearm count: 1001", alygcode/windows10esu#3]
     rearm_count: int = 1001
+    sku_rearm_count: int = 1001
+    key_installed_at: datetime | None = None  # when /ipk ran: the date at the end of the Extended PID
     cmid: str = ""
     events: list[Event] = field(default_factory=list)
-    restart_pending: bool = False
+    # What waits for the next restart: a /rearm ("Please restart the system for the changes to take effect.", ref §2)
+    # and a DISM /Set-Edition ("Restart Windows to complete this operation.", exit code 3010), as (edition, key).
+    rearm_pending: bool = False
+    pending_edition: tuple[str, str] | None = None
     rng: random.Random = field(default_factory=random.Random, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -249,6 +263,10 @@ class HostState:
         return self.domain_role in (4, 5)
 
     @property
+    def restart_pending(self) -> bool:
+        return self.rearm_pending or self.pending_edition is not None
+
+    @property
     def japanese(self) -> bool:
         return self.ui_language.lower() == "ja-jp"
 
@@ -264,6 +282,25 @@ class HostState:
         )
 
 
+# SoftwareLicensingProduct.ID of the Windows licences, per (EditionID, channel), where public sources give them.
+# KMS client (GVLK) licences: the Activation IDs KMS hosts and activation tools key their GVLK tables on
+# (SystemRage/py-kms py-kms/KmsDataBase.xml; massgravel/Microsoft-Activation-Scripts' KMS38 table), and
+# ServerStandard's as a real Server 2022 Standard reported it in slmgr /dlv [obs: 11notes/docker-kms#39].
+# Professional OEM:DM as a real Windows 10 1809 reported it through CIM [obs: kolide/launcher#505].
+KNOWN_ACTIVATION_IDS: dict[tuple[str, str], str] = {
+    ("professional", GVLK): "2de67392-b7a7-462a-b1ca-108dd189f588",
+    ("enterprise", GVLK): "73111121-5638-40f6-bc11-f1d7b0d64300",
+    ("enterprises", GVLK): "32d2fab3-e4a8-42c2-923b-4bf4fd13e6ee",  # Enterprise LTSC 2019 (build 17763)
+    ("serverstandard", GVLK): "9bd77860-9b31-4b7b-96ad-2564017315bf",  # Server 2022 (build 20348)
+    ("serverdatacenter", GVLK): "ef6cfc9f-8c5d-44ac-9aad-de6a2ea0ae03",  # Server 2022 (build 20348)
+    ("professional", OEM): "bd3762d7-270d-4760-8fb3-d829ca45278a",
+}
+
+
 def activation_id(edition_id: str, channel: str) -> str:
-    """A stable Activation ID (SoftwareLicensingProduct.ID) per edition and channel."""
+    """SoftwareLicensingProduct.ID of an edition's licence for a channel: the real one where public sources give
+    it, else [inf] a stable GUID of the same form (Windows has one Activation ID per edition and channel)."""
+    known = KNOWN_ACTIVATION_IDS.get((edition_id.lower(), channel))
+    if known is not None:
+        return known
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox:sku:{edition_id.lower()}:{channel}"))
