@@ -28,7 +28,7 @@ from remediate.codes import ErrorCode
 from remediate.duration import duration_seconds
 from remediate.errors import ExitCode, PlaybookError, RemediateError, UsageError
 from remediate.explain import decode_text
-from remediate.inventory import load_hosts
+from remediate.inventory_limit import inventory_hosts
 from remediate.options import (
     READ_OPTIONS,
     CodeCommand,
@@ -262,7 +262,7 @@ def run_playbook(
                           allowed_signers=allowed_signers, min_approvals=min_approvals, expires_s=expires_s)
     library = PlaybookLibrary(playbook_dirs)
     if request.auto:
-        hosts = load_hosts(hosts_file, **live_settings.host_defaults())
+        hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
         run_values = RunValues.from_options(set_options, secret_env, secrets_file)
         from remediate.live import run_auto_fleet  # the network stack: imported only by commands that connect
 
@@ -270,12 +270,14 @@ def run_playbook(
         start = partial(run_auto_fleet, hosts, library, run_values, settings, allow=request.allow)
         _run_live(start, settings, output=output, language=lang)  # exits
     playbook = request.playbook(library)
-    hosts = load_hosts(hosts_file, **live_settings.host_defaults())
+    hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
     run_values = RunValues.from_options(set_options, secret_env, secrets_file)
     for warning in [*run_values.warnings, *likely_typos(playbook.parameters, hosts)]:
         click.echo(f"warning: {warning}", err=True)
     plan = build_plan(playbook, hosts, run_values, Renderer.for_library(library),
                       code=request.error_code, allow=request.allow)
+    for warning in plan.warnings():
+        click.echo(f"warning: {warning}", err=True)
     request.check(plan)  # StalePlanError (exit 2) before any connection
     if save_plan is not None:
         digest = SavedPlan.from_plan(plan, hosts_file, expires_s).write(save_plan)
@@ -307,6 +309,10 @@ def _run_live(start: Callable[..., LiveRun], settings: LiveOptions, *, output: s
     if settings.junit_file:
         write_junit(done.report, settings.junit_file, done.redactor)
     _exit(done.report.exit_category.exit_code)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
 
 
 def _prompt() -> Prompt | None:
@@ -384,7 +390,7 @@ def status_command(
     """
     from remediate.live import fleet_status  # the network stack: imported only by commands that connect
 
-    hosts = load_hosts(hosts_file, **live_settings.host_defaults())
+    hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
     library = PlaybookLibrary(playbook_dirs)
     with _live_errors() as errors:
         read = fleet_status(hosts, library, live_settings(), console=errors, prompt=_prompt())

@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from remediate.codes import ErrorCode
+from remediate.errors import UsageError
 from remediate.inventory import Host
-from remediate.playbook import Playbook
+from remediate.playbook import NOT_YET_ACTIVATED_CODES, Playbook
 from remediate.reasons import Localized, Reason
 from remediate.results import HostReport, Outcome
 from remediate.status import NOT_READ, NOT_READ_AUTH, SCRIPT_FAILED, STATE_NAMES_JA, HostStatus
@@ -16,13 +17,82 @@ from remediate.status import NOT_READ, NOT_READ_AUTH, SCRIPT_FAILED, STATE_NAMES
 AUTO = "auto"  # the code a run of `run auto` is recorded under
 
 
+# LicenseStatusReason values that only say "not activated (yet)", not why (ref §1b 0xC004F056, §2a grace): the
+# reason an attempt failed is in event 8198, or for a KMS client in event 12288 (ref §3 "Event log").
+GENERIC_REASONS = frozenset(ErrorCode.parse(code) for code in NOT_YET_ACTIVATED_CODES)
+NO_KEY = ErrorCode.parse("0xC004F014")
+NO_FIRMWARE_KEY = ErrorCode.parse("0xC004F213")
+EVALUATION = ErrorCode.parse("0xC004F069")  # its playbook converts an evaluation edition (DISM, opt-in)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the evidence says: the code to fix (None: nothing to fix, or no code can be told), the evidence in
+    words, and the source that makes it evidence."""
+
+    code: ErrorCode | None
+    evidence: str
+    source: str
+
+
+# The decision table, in the order it is read: evidence -> code (-> the playbook that handles the code). One source
+# per row; the rows are documented in the README ("How run auto chooses").
+def diagnose(status: HostStatus) -> Finding | None:
+    """The finding for one licence read; None when the read itself failed (status.error says why)."""
+    if status.result is None:
+        return None
+    data = status.data
+    last_attempt = _code(data.get("last_activation_error"))
+    if data.get("product_found") is False:
+        if last_attempt == NO_FIRMWARE_KEY:
+            return Finding(NO_FIRMWARE_KEY, "no product key installed, and the last activation found none in the "
+                           "firmware (event 8198)", "ref §1b 0xC004F213")
+        return Finding(NO_KEY, "no Windows licence has a product key installed", "ref §1a 0xC004F014")
+    evaluation = data.get("evaluation") is True
+    if status.licensed:
+        if evaluation:
+            left = status.grace_minutes
+            days = f"{left // 1440} day(s)" if left is not None else "an unknown time"
+            return Finding(None, f"licensed evaluation edition: it ends in {days}", "ref §1b 0xC004F069, CONVERT")
+        return Finding(None, "LicenseStatus 1 (Licensed)", "ref §3 LicenseStatus")
+    if evaluation:
+        return Finding(EVALUATION, "an evaluation edition that is not licensed (its period is over): convert it",
+                       "ref §1b 0xC004F069, CONVERT")
+    if last_attempt is not None:
+        return Finding(last_attempt, f"the last activation attempt failed with {last_attempt} (event 8198)",
+                       "ref §3 Event log (8198)")
+    inner = _code(data.get("kms_request_hresult"))
+    if data.get("kms_client") is True and inner is not None:
+        return Finding(inner, f"the last KMS request failed with {inner} (event 12288)", "ref §3 Event log (12288)")
+    reason = _code(data.get("license_status_reason"))
+    if reason is not None and reason not in GENERIC_REASONS:
+        return Finding(reason, f"LicenseStatusReason {reason}", "ref §3 LicenseStatusReason")
+    if data.get("kms_client") is True and reason is not None:
+        # Ambiguous: no attempt says why. The code stays what the host reports; its playbook (0xC004F074's, by
+        # `also`) is the one whose detect steps tell the cause (SRV records, TCP 1688, event 12288, the clock).
+        return Finding(reason, f"an unactivated KMS client ({reason}) with no failed attempt on record: the KMS "
+                       "activation playbook's detect steps tell the cause", "ref §1b 0xC004F056")
+    return Finding(None, "not activated, and no activation attempt on record to say why", "ref §3 Event log")
+
+
+def _code(value: object) -> ErrorCode | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        code = ErrorCode.parse(value)
+    except UsageError:
+        return None
+    return code if code.unsigned != 0 else None
+
+
 def name_playbooks(statuses: Sequence[HostStatus], find: Callable[[ErrorCode], Playbook | None]) -> None:
-    """Set each status's `playbook`: the one that handles the code keeping the host from Licensed."""
+    """Diagnose each status from its evidence and set its `playbook`: the one that handles the code found."""
     for status in statuses:
+        finding = diagnose(status)
+        if finding is not None:
+            status.diagnosed, status.evidence, status.evidence_source = finding.code, finding.evidence, finding.source
         playbook = find(status.code) if status.code is not None and not status.licensed else None
         status.playbook = playbook.code if playbook is not None else None
-
-
 
 
 @dataclass
@@ -64,6 +134,10 @@ def choose_playbooks(
                 if status.error
                 else Reason("status_unreachable_unknown"),
             )
+        elif status.licensed and status.data.get("evaluation") is True:
+            days = str(status.grace_minutes // 1440) if status.grace_minutes is not None else "?"
+            decided(Outcome.HEALTHY, Reason("licensed_evaluation", days=days, code=str(EVALUATION),
+                                            opt_in="--allow edition-conversion"))
         elif status.licensed:
             decided(Outcome.HEALTHY, Reason("licensed"))
         elif status.code is None:

@@ -25,6 +25,9 @@ One host per line, then optional ``key=value`` variables::
   gives one.
 
 Every problem of a file is reported at once, each with its line.
+
+Ansible inventories (YAML, INI) and CSV exports are read by inventory_formats.py into the same Hosts, in an
+Inventory with their groups.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import codecs
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +62,8 @@ class Host:
     variables: dict[str, str] = field(default_factory=dict)
     source: Path | None = None
     line: int | None = None
+    # Where to connect when the name is an inventory's alias for it (Ansible's ansible_host); None: the name.
+    connect_address: str | None = None
 
     @property
     def is_ipv6(self) -> bool:
@@ -70,9 +75,17 @@ class Host:
         return f"[{self.name}]" if self.is_ipv6 else self.name
 
     @property
+    def connect_name(self) -> str:
+        """The host name or address a connection goes to."""
+        return self.connect_address if self.connect_address is not None else self.name
+
+    @property
     def label(self) -> str:
-        """How the host is named in reports: ``name`` or ``name:port``."""
-        return f"{self.address}:{self.port}" if self.port is not None else self.address
+        """How the host is named in reports: ``name`` or ``name:port``; an alias alone (its address and port
+        are the inventory's business)."""
+        if self.port is None or self.connect_address is not None:
+            return self.address
+        return f"{self.address}:{self.port}"
 
     @property
     def location(self) -> Location | None:
@@ -86,6 +99,29 @@ class Host:
 
     def __str__(self) -> str:
         return self.label
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The hosts of an inventory and its groups (a plain hosts file has only ``all`` and ``ungrouped``)."""
+
+    source: Path | None
+    format: str  # "hosts", "ini", "yaml" or "csv"
+    hosts: tuple[Host, ...]
+    # Every group and its hosts (its children's included), in inventory order; ``all`` holds every host.
+    groups: Mapping[str, tuple[Host, ...]]
+    warnings: tuple[str, ...] = ()
+    # Hosts the inventory reaches otherwise than over WinRM (ansible_connection=ssh, ...), and why.
+    not_winrm: Mapping[Host, str] = field(default_factory=dict)
+
+    @classmethod
+    def of_hosts(cls, hosts: Sequence[Host], source: Path | None = None) -> Inventory:
+        """The inventory of a plain hosts file."""
+        return cls(source, "hosts", tuple(hosts), {"all": tuple(hosts), "ungrouped": tuple(hosts)})
+
+    def groups_of(self, host: Host) -> tuple[str, ...]:
+        """The groups `host` belongs to (``all`` too), in inventory order."""
+        return tuple(name for name, members in self.groups.items() if host in members)
 
 
 class HostsFileError(InventoryError):
@@ -107,10 +143,10 @@ def load_hosts(path: Path, *, scheme: str = "https", port: int | None = None) ->
     `scheme` and `port` are the run's defaults for lines without ``scheme=`` or ``:port`` (see parse_hosts).
     """
     data = read_input_bytes(path, "hosts file", InventoryError)
-    return parse_hosts(_decode(data, Path(path)), Path(path), scheme=scheme, port=port)
+    return parse_hosts(decode_inventory(data, Path(path)), Path(path), scheme=scheme, port=port)
 
 
-def _decode(data: bytes, path: Path) -> str:
+def decode_inventory(data: bytes, path: Path) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16")
@@ -153,21 +189,21 @@ def parse_hosts(
     hosts: list[Host] = []
     problems: list[tuple[Location, str]] = []
     seen: dict[tuple[str, int | None], Host] = {}
-    for number, raw_line in _lines(text):
+    for number, raw_line in split_lines(text):
         line_problems: list[tuple[str | None, str]] = []
         host = _parse_line(raw_line, number, source, line_problems)
         if line_problems:
             # A product key typed on a host line (as a host, a variable, a value) never shows in full, not even
             # as the separate fields a key written with spaces makes.
-            hide = _key_masker(raw_line)
+            hide = key_masker(raw_line)
             for where_field, message in line_problems:
                 problems.append((Location(source, number, where_field and hide(where_field)), hide(message)))
         if host is None:
             continue
-        identity = _identity(host, scheme, port)
+        identity = host_identity(host, scheme, port)
         first = seen.get(identity)
         if first is not None:
-            problems.append((Location(source, number, host.label), _duplicate_message(first, host, identity)))
+            problems.append((Location(source, number, host.label), duplicate_message(first, host, identity)))
             continue
         seen[identity] = host
         if not line_problems:
@@ -183,7 +219,7 @@ def parse_hosts(
     return hosts
 
 
-def _key_masker(line: str) -> Callable[[str], str]:
+def key_masker(line: str) -> Callable[[str], str]:
     """A function that masks product keys in a text about `line`, and each masked group of a key on the line."""
     masked = mask_product_keys(line)
     kept = "".join(char if shown == "X" else " " for char, shown in zip(line, masked, strict=True))
@@ -203,7 +239,7 @@ def _key_masker(line: str) -> Callable[[str], str]:
     return hide
 
 
-def _lines(text: str) -> list[tuple[int, str]]:
+def split_lines(text: str) -> list[tuple[int, str]]:
     """(number, line) of each line. Only a line feed ends a line; a carriage return right before it goes too.
 
     Not str.splitlines(): that also breaks at VT, FF, FS, GS, RS, NEL and U+2028/U+2029, which editors and
@@ -231,7 +267,7 @@ _INVISIBLE_RANGES = (
 )
 
 
-def _hidden_character_problem(line: str) -> str | None:
+def hidden_character_problem(line: str) -> str | None:
     """What is wrong with the first character of `line` that would split it or hide what it says, if any."""
     for column, char in enumerate(line, 1):
         if " " <= char <= "~" or char == "\t":
@@ -252,7 +288,7 @@ def _hidden_character_problem(line: str) -> str | None:
     return None
 
 
-def _identity(host: Host, scheme: str, port: int | None) -> tuple[str, int | None]:
+def host_identity(host: Host, scheme: str, port: int | None) -> tuple[str, int | None]:
     """What makes two lines the same host: the address by value, the name without case or trailing dot, and
     the port the host will be reached on."""
     if host.port is not None:
@@ -261,7 +297,7 @@ def _identity(host: Host, scheme: str, port: int | None) -> tuple[str, int | Non
         effective_port = port
     else:
         effective_port = DEFAULT_PORTS.get(host.variables.get("scheme", scheme))  # None for a bad scheme=
-    return _address_identity(host.name), effective_port
+    return _address_identity(host.connect_name), effective_port
 
 
 def _address_identity(name: str) -> str:
@@ -279,7 +315,7 @@ def _address_identity(name: str) -> str:
         return bare.casefold()
 
 
-def _duplicate_message(first: Host, host: Host, identity: tuple[str, int | None]) -> str:
+def duplicate_message(first: Host, host: Host, identity: tuple[str, int | None]) -> str:
     message = f"duplicate host: already listed on line {first.line}"
     if first.label != host.label:
         address, port = identity
@@ -290,7 +326,7 @@ def _duplicate_message(first: Host, host: Host, identity: tuple[str, int | None]
 def _parse_line(
     raw_line: str, number: int, source: Path | None, problems: list[tuple[str | None, str]]
 ) -> Host | None:
-    hidden = _hidden_character_problem(raw_line)
+    hidden = hidden_character_problem(raw_line)
     if hidden is not None:
         problems.append((None, hidden))
         return None
@@ -298,7 +334,7 @@ def _parse_line(
     if tokens is None or not tokens:
         return None
     host_token, *variable_tokens = tokens
-    name, port = _host_and_port(host_token, problems)
+    name, port = parse_host_token(host_token, problems)
     variables: dict[str, str] = {}
     for token in variable_tokens:
         key, has_equals, value = token.partition("=")
@@ -313,7 +349,7 @@ def _parse_line(
             problems.append((key, f"variable {key} is given twice on this line"))
             continue
         variables[key] = value
-    _check_transport_variables(variables, source, problems)
+    check_transport_variables(variables, source, problems)
     if name is None:
         return None
     return Host(name=name, port=port, variables=variables, source=source, line=number)
@@ -369,7 +405,7 @@ def _quoted(line: str, start: int, out: list[str]) -> int | None:
     return None
 
 
-def _host_and_port(token: str, problems: list[tuple[str | None, str]]) -> tuple[str | None, int | None]:
+def parse_host_token(token: str, problems: list[tuple[str | None, str]]) -> tuple[str | None, int | None]:
     token = unicodedata.normalize("NFKC", token)
     if has_product_key(token):
         problems.append((token, "this is a product key, not a host: a key comes from --secret-env or "
@@ -466,7 +502,7 @@ def _port(text: str) -> int | None:
     return value if 1 <= value <= 65535 else None
 
 
-def _check_transport_variables(
+def check_transport_variables(
     variables: dict[str, str], source: Path | None, problems: list[tuple[str | None, str]]
 ) -> None:
     if "port" in variables:

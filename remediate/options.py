@@ -122,6 +122,10 @@ _LIVE_OPTIONS: dict[str, Decorator] = {
     "max_fail_percent": click.option(
         "--max-fail-percent", type=click.FloatRange(0, 100), default=None,
         help="Start no new host once more than this percentage of finished hosts failed."),
+    "limit": click.option(
+        "--limit", "-l", "limit", default=None, metavar="PATTERN",
+        help="Only the inventory's hosts that PATTERN selects, in Ansible's syntax: a group or host, web:db "
+        "(either), web:&prod (both), web:!web03 (not), web*, ~regex, @FILE (names, one a line)."),
     "rerun_failed": click.option(
         "--rerun-failed", "rerun_failed", default=None, metavar="AUDIT",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -135,7 +139,7 @@ _LIVE_OPTIONS: dict[str, Decorator] = {
 }
 # What `status` takes: it only reads, so it has the options of connecting, not those of a run.
 READ_OPTIONS = ("auth", "scheme", "port", "ca_file", "insecure", "cert_pem", "cert_key_pem", "forks",
-                "connect_timeout", "operation_timeout", "retries", "max_auth_failures")
+                "connect_timeout", "operation_timeout", "retries", "max_auth_failures", "limit")
 
 
 def live_options(*names: str) -> Decorator:
@@ -162,7 +166,7 @@ def live_options(*names: str) -> Decorator:
 
 class LiveSettings:
     """The live options as given. Called, it gives their live.LiveOptions (importing the network stack);
-    `host_defaults` gives what a bare host in an inventory means without it (for dry runs)."""
+    `inventory` gives what reading the inventory takes from them, without it (for dry runs)."""
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         self.values = dict(values)
@@ -172,6 +176,8 @@ class LiveSettings:
 
         return LiveOptions.from_values(self.values)
 
-    def host_defaults(self) -> dict[str, Any]:
-        """--scheme and --port: which port a host given without one is on (duplicate hosts are found by it)."""
-        return {"scheme": self.values.get("scheme") or "https", "port": self.values.get("port")}
+    def inventory(self) -> dict[str, Any]:
+        """--scheme and --port: which port a host given without one is on (duplicate hosts are found by it);
+        --insecure: whether a host may turn certificate validation off; --limit: which hosts."""
+        return {"scheme": self.values.get("scheme") or "https", "port": self.values.get("port"),
+                "insecure": bool(self.values.get("insecure")), "limit": self.values.get("limit")}

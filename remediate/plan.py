@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from remediate.codes import ErrorCode
 from remediate.playbook import Playbook, RetryPolicy, Text
+from remediate.productkey import ProductKey, generic_default_edition
 
 if TYPE_CHECKING:
     from remediate.inventory import Host
@@ -100,6 +101,18 @@ class Plan:
     playbook: Playbook
     hosts: tuple[HostPlan, ...]
     allow: frozenset[str] = frozenset()
+
+    def warnings(self) -> list[str]:
+        """What a person should know before this plan runs: a generic default key installs but never activates."""
+        found: dict[str, list[str]] = {}
+        for host_plan in self.hosts:
+            for step in host_plan.steps:
+                for value in step.parameters.values():
+                    edition = generic_default_edition(value) if isinstance(value, ProductKey) else None
+                    if edition is not None:
+                        found.setdefault(f"{value} is the generic default key of {edition}", []).append(host_plan.label)
+        return [f"{what}: it installs (it only selects the edition) but can never activate; hosts: "
+                f"{', '.join(dict.fromkeys(labels))}" for what, labels in found.items()]
 
     def groups(self) -> list[list[HostPlan]]:
         """Hosts whose plans read the same, grouped in the order hosts were given."""

@@ -3,7 +3,8 @@
 A playbook file is read twice over the same YAML node tree: once into plain data, once into a map from
 each field's path to its line. The data is checked against `playbook.schema.json`, then against the rules
 the schema cannot express; every problem of a file is collected into one PlaybookError, each as
-`file:line: field: message`.
+`file:line: field: message`. A file is read within the limits of `limits.py` (its size, YAML nesting, values
+once aliases are expanded), as a --playbooks folder may be hostile.
 Template checks (a template renders, its `param()` block matches the step) live in `render.py`; conditions
 are parsed by `expressions.py`; `remediate validate` over files and folders is `validate.py`.
 """
@@ -11,11 +12,12 @@ are parsed by `expressions.py`; `remediate validate` over files and folders is `
 from __future__ import annotations
 
 import difflib
+import errno
 import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,11 +26,11 @@ from typing import Any
 import jsonschema
 import yaml
 
-from remediate import resources
+from remediate import limits, resources
 from remediate.codes import ErrorCode, code_info, nearest_codes
 from remediate.duration import duration_seconds
 from remediate.errors import Location, PlaybookError, UnknownCodeError, UsageError
-from remediate.expressions import ConditionSyntaxError, parse_condition
+from remediate.expressions import GLOBAL_NAMES, Condition, ConditionSyntaxError, parse_condition
 
 PHASES = ("detect", "fix", "verify", "escalate")
 READ_ONLY_PHASES = ("detect", "verify", "escalate")
@@ -221,13 +223,73 @@ class _Document:
         return Problem(self.path, self.line_of(where), self.field_name(where), message)
 
 
+class _YamlLimitError(yaml.MarkedYAMLError):
+    """A YAML document over one of the limits (nesting, alias expansion)."""
+
+
+class _LimitedYamlLoader(yaml.SafeLoader):
+    """The safe loader, refusing nesting deeper than YAML_DEPTH and documents larger than YAML_VALUES values
+    once their aliases are expanded (a "billion laughs" is a few lines of aliases of aliases)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.values = 0  # the document's size so far, every alias counted as the size of what it names
+        self.sizes: dict[int, int] = {}  # node -> its size, aliases expanded
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            size = self.sizes.get(id(node))
+            if size is None:
+                raise _YamlLimitError(problem="this alias is inside the value it names (a value holding itself)",
+                                      problem_mark=mark)
+            self._count(size, mark)
+            return node
+        if self.depth >= limits.YAML_DEPTH:
+            raise _YamlLimitError(problem=f"nested deeper than {limits.YAML_DEPTH} levels (the limit)",
+                                  problem_mark=mark)
+        self.depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        self._count(1, mark)
+        children: list[Any] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        self.sizes[id(node)] = 1 + sum(self.sizes.get(id(child), 1) for child in children)
+        return node
+
+    def _count(self, size: int, mark: yaml.Mark) -> None:
+        self.values += size
+        if self.values > limits.YAML_VALUES:
+            raise _YamlLimitError(
+                problem=f"the playbook grows past {limits.YAML_VALUES:,} values here (the limit; "
+                "aliases count as many values as they name)",
+                problem_mark=mark,
+            )
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as error:  # a number with too many digits, a date that does not exist
+            message = str(error)
+            if node.tag == "tag:yaml.org,2002:int":
+                message = limits.too_many_digits()
+            raise yaml.constructor.ConstructorError(None, None, message, node.start_mark) from None
+
+
 def _read_document(path: Path, raw: bytes) -> tuple[_Document | None, list[Problem]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return None, [Problem(path, None, "", f"not UTF-8 text ({error.reason} at byte {error.start})")]
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _LimitedYamlLoader(text)
     except yaml.reader.ReaderError as error:  # a control character the YAML reader refuses
         return None, [_reader_problem(path, text, error)]
     try:
@@ -235,6 +297,9 @@ def _read_document(path: Path, raw: bytes) -> tuple[_Document | None, list[Probl
         if node is None:
             return None, [Problem(path, 1, "", "the file is empty")]
         data = loader.construct_document(node)
+    except _YamlLimitError as error:
+        mark = error.problem_mark
+        return None, [Problem(path, mark.line + 1 if mark else None, "", str(error.problem))]
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
@@ -465,19 +530,19 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
                     problem((*where, "retry", "on_hresult", r_index), message)
         when = step.get("when")
         if isinstance(when, str):
-            try:
-                names = parse_condition(when)
-            except ConditionSyntaxError as error:
-                problem((*where, "when"), f"not a valid condition: {error.message}")
-            else:
-                for name in sorted(names - set(parameters)):
+            condition = _condition(when, (*where, "when"), problem)
+            if condition is not None:
+                for name in sorted(condition.names - set(parameters) - GLOBAL_NAMES):
                     problem((*where, "when"), f"{name!r} is not a declared parameter")
         only_if = step.get("only_if")
         if isinstance(only_if, str):
-            try:
-                parse_condition(only_if)
-            except ConditionSyntaxError as error:
-                problem((*where, "only_if"), f"not a valid condition: {error.message}")
+            condition = _condition(only_if, (*where, "only_if"), problem)
+            if condition is not None:
+                for name in sorted(condition.names - {"steps"} - GLOBAL_NAMES):
+                    problem(
+                        (*where, "only_if"),
+                        f"{name!r} is not defined here: an only_if sees steps, the results of the earlier steps",
+                    )
             earlier = {s.get("id") for s in steps[:index] if isinstance(s, dict)}
             for referenced in _STEP_REFERENCE.findall(only_if):
                 if referenced not in earlier:
@@ -499,6 +564,21 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
         if escalate.get("when") == "always" and "fix" in phases_present:
             problem(("escalate", "when"), "escalate.when is always, so the fix steps would never run")
     return found
+
+
+def _condition(expression: str, where: Path_, problem: Callable[[Path_, str], None]) -> Condition | None:
+    """The parsed condition, or None after reporting why it cannot be one (the sandbox's refusals too)."""
+    try:
+        condition = parse_condition(expression)
+    except ConditionSyntaxError as error:
+        problem(where, f"not a valid condition: {error.message}")
+        return None
+    for name in condition.refused_attributes:
+        problem(
+            where,
+            f"the attribute {name!r} is refused: a condition may not reach Python internals or change a value",
+        )
+    return condition
 
 
 def _control_characters(node: Any, where: Path_) -> Iterator[tuple[Path_, str]]:
@@ -639,9 +719,13 @@ def check_playbook_file(
     """Load one playbook file; return it (None when it has problems) and every problem found."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = _read_limited(path)
     except OSError as error:
         return None, [Problem(path, None, "", f"cannot read the playbook: {error.strerror or error}")]
+    if len(raw) > limits.PLAYBOOK_BYTES:
+        line = raw.count(b"\n", 0, limits.PLAYBOOK_BYTES) + 1
+        message = f"the file goes past {limits.PLAYBOOK_BYTES:,} bytes here (the limit for a playbook)"
+        return None, [Problem(path, line, "", message)]
     doc, problems = _read_document(path, raw)
     if doc is None:
         return None, problems
@@ -662,6 +746,14 @@ def check_playbook_file(
     if problems:
         return None, sorted(problems, key=lambda p: (p.line or 0, p.field))
     return _build(doc, hashlib.sha256(raw).hexdigest()), []
+
+
+def _read_limited(path: Path) -> bytes:
+    """The file's bytes, at most one past the limit; a FIFO or device is refused rather than read."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise OSError(errno.EINVAL, "not a regular file")
+    with path.open("rb") as file:
+        return file.read(limits.PLAYBOOK_BYTES + 1)
 
 
 def _non_text_keys(node: Any, where: Path_) -> Iterator[Path_]:

@@ -7,9 +7,13 @@ hyphens. Everything that prints a ProductKey (str, repr, f-strings, error messag
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from pathlib import Path
 from typing import Any, NoReturn
+
+import yaml
 
 from remediate.errors import Location, ProductKeyError
 
@@ -263,3 +267,15 @@ def _character_problems(key: str) -> list[str]:
     if seen_hint or bad_other:
         problems.append(f"allowed characters: {_ALLOWED_TEXT}")
     return problems
+
+
+@functools.cache
+def _generic_keys() -> dict[str, str]:
+    """The generic (default) keys setup uses to choose an edition: key -> edition (data/generic_keys.yaml)."""
+    table = yaml.safe_load((Path(__file__).resolve().parent / "data" / "generic_keys.yaml").read_text("utf-8"))
+    return {str(key).upper(): str(edition) for key, edition in table.items()}
+
+
+def generic_default_edition(key: ProductKey) -> str | None:
+    """The edition whose generic default key this is: it installs, but can never activate. None otherwise."""
+    return _generic_keys().get(key.reveal().upper())

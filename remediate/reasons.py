@@ -121,6 +121,12 @@ REASONS: dict[str, tuple[str, str]] = {
     "internal_error": ("internal error: {kind}: {message}", "内部エラー: {kind}: {message}"),
     # run auto's choice before any playbook runs (remediate/status.py)
     "licensed": ("licensed: nothing to fix", "ライセンス認証済み: 修復は不要です"),
+    "licensed_evaluation": (
+        "licensed evaluation edition: it ends in {days} day(s); convert it before then (playbook {code}, "
+        "{opt_in})",
+        "評価版としてライセンス認証済みです。残り {days} 日で期限が切れます。それまでに変換してください "
+        "(プレイブック {code}、{opt_in})",
+    ),
     "status_unreachable": ("{error}", "接続できませんでした: {error}"),
     "status_unreachable_unknown": ("unreachable", "接続できませんでした"),
     "no_code": (

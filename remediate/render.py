@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import yaml
 
-from remediate import expressions
+from remediate import expressions, limits
 from remediate.codes import ErrorCode
 from remediate.errors import Location, PlaybookError, TemplateError, UsageError
 from remediate.parameter_types import display_value
@@ -37,6 +37,7 @@ from remediate.playbook import (
 )
 from remediate.powershell_syntax import changing_commands, declared_parameters, syntax_problems
 from remediate.productkey import ProductKey
+from remediate.results import StepResult
 
 if TYPE_CHECKING:
     from remediate.inventory import Host
@@ -86,6 +87,7 @@ MAX_LISTED_PROBLEMS = 20
 
 # Render-time conditions are checked for every combination of at most this many parameters given or not.
 MAX_CONDITION_PARAMETERS = 8
+SAMPLE_RESULT = StepResult(ok=True, license_status=1)  # what an earlier step gives an only_if, when checked
 _SAMPLE_KEY = "W269N-WFGWX-YVC9B-4J6C9-T83GX"  # Microsoft's published KMS client key (GVLK), Windows Pro
 
 
@@ -129,7 +131,7 @@ class Renderer:
         where = f"playbook {playbook.source.name} step {step.id}"
         try:
             template = self.environment.get_template(step.template)
-            script = template.render(options=dict(step.options), step={"id": step.id, "phase": step.phase})
+            script = expressions.render(template, options=dict(step.options), step={"id": step.id, "phase": step.phase})
         except jinja2.TemplateNotFound as error:
             searched = ", ".join(map(str, self.template_dirs))
             if error.name != step.template:  # an {% include %} or {% import %} inside the template
@@ -184,7 +186,14 @@ class Renderer:
         return name
 
     def problems(self, playbook: Playbook) -> list[Problem]:
-        """Every template problem: render, parse, `param()` against the step's `params`, read-only phases."""
+        """Every template problem: render, parse, `param()` against the step's `params`, read-only phases.
+
+        All of one playbook is checked within PLAYBOOK_SECONDS, so many slow templates cannot add up.
+        """
+        with limits.budget(limits.PLAYBOOK_SECONDS) as budget:
+            return self._problems(playbook, budget)
+
+    def _problems(self, playbook: Playbook, budget: limits.Budget) -> list[Problem]:
         found: list[Problem] = []
         for step in playbook.steps:
 
@@ -197,6 +206,8 @@ class Renderer:
                 # A location in the playbook itself is this problem's own: say it once.
                 in_playbook = error.location is not None and error.location.file == playbook.source
                 problem("template", error.message if in_playbook else str(error))
+                if budget.spent:
+                    return found  # every later step would be out of time too
                 continue
             declared = declared_parameters(script)
             if declared is None:
@@ -239,24 +250,47 @@ class Renderer:
         return found
 
     def condition_problems(self, playbook: Playbook) -> list[Problem]:
-        """Evaluate every `when` for each combination of its parameters given or not (sample values)."""
+        """Evaluate every condition within one time budget, as a run would.
+
+        Each `when` for each combination of its parameters given or not (sample values); each `only_if` over
+        sample results of the earlier steps, where only what the sandbox and the limits refuse is a problem (the
+        real results are known only at run time).
+        """
         conditional = [step for step in playbook.steps if step.when]
         names = sorted({name for step in conditional for name in expressions.condition_names(step.when or "")})
         names = [name for name in names if name in playbook.parameters][:MAX_CONDITION_PARAMETERS]
-        found: dict[str, Problem] = {}
-        for given in itertools.product((False, True), repeat=len(names)):
-            # Not given: the playbook's default applies (or nothing); given: a typical value of its type.
-            values: dict[str, Any] = {name: p.default for name, p in playbook.parameters.items()}
-            for name, is_given in zip(names, given, strict=True):
-                if is_given:
-                    values[name] = sample_value(playbook.parameters[name])
-            for step in conditional:
-                try:
-                    self.when_holds(playbook, step, values)
-                except PlaybookError as error:
-                    found.setdefault(
-                        step.id, Problem(playbook.source, step.line, f"steps[{step.id}].when", error.message)
-                    )
+        found: dict[tuple[str, str], Problem] = {}
+
+        def problem(step: Step, field: str, expression: str, error: Exception) -> None:
+            where = f"steps[{step.id}].{field}"
+            found.setdefault((step.id, field), Problem(playbook.source, step.line, where, _cannot(expression, error)))
+
+        with limits.budget() as budget:
+            for given in itertools.product((False, True), repeat=len(names)):
+                # Not given: the playbook's default applies (or nothing); given: a typical value of its type.
+                values: dict[str, Any] = {name: p.default for name, p in playbook.parameters.items()}
+                for name, is_given in zip(names, given, strict=True):
+                    if is_given:
+                        values[name] = sample_value(playbook.parameters[name])
+                for step in conditional:
+                    try:
+                        expressions.when_holds(step.when or "", values)
+                    except expressions.EVALUATION_ERRORS as error:
+                        problem(step, "when", step.when or "", error)
+                        if budget.spent:
+                            return list(found.values())
+            results: dict[str, StepResult] = {}
+            for step in playbook.steps:
+                if step.only_if:
+                    try:
+                        expressions.evaluate_condition(step.only_if, results)
+                    except jinja2.exceptions.SecurityError as error:  # the limits are among these
+                        problem(step, "only_if", step.only_if, error)
+                        if budget.spent:
+                            break
+                    except expressions.EVALUATION_ERRORS:
+                        pass  # the sample results lack what the real ones hold
+                results[step.id] = SAMPLE_RESULT
         return list(found.values())
 
     def when_holds(self, playbook: Playbook, step: Step, values: Mapping[str, Any]) -> bool:
@@ -267,9 +301,12 @@ class Renderer:
             return expressions.when_holds(step.when, values)
         except expressions.EVALUATION_ERRORS as error:
             raise PlaybookError(
-                f"cannot evaluate the condition {step.when!r}: {error}",
-                Location(playbook.source, step.line, f"steps[{step.id}].when"),
+                _cannot(step.when, error), Location(playbook.source, step.line, f"steps[{step.id}].when")
             ) from None
+
+
+def _cannot(expression: str, error: Exception) -> str:
+    return f"cannot evaluate the condition {expression!r}: {error}"
 
 
 def _control_character(script: str) -> tuple[int, int, str] | None:
@@ -310,9 +347,10 @@ def _template_frame(error: BaseException, fallback: str) -> tuple[str, int | Non
 
 def check_templates(playbook: Playbook, renderer: Renderer) -> None:
     """Raise TemplateError for a template that does not render or parse, PlaybookError for the rest."""
-    for step in playbook.steps:
-        renderer.script(playbook, step)
-    problems = renderer.problems(playbook)
+    with limits.budget(limits.PLAYBOOK_SECONDS):
+        for step in playbook.steps:
+            renderer.script(playbook, step)
+        problems = renderer.problems(playbook)
     if problems:
         raise problems_error(problems)
 

@@ -73,9 +73,14 @@ def content_sha256(content: Mapping[str, Any]) -> str:
 
 
 def _host_transport(host_plan: HostPlan) -> dict[str, str]:
-    """The host's own transport variables: a host moved to another scheme or CA is not the approved host."""
-    return {name: host_plan.host.variables[name] for name in ("scheme", "auth", "ca_file")
-            if name in host_plan.host.variables}
+    """The host's own transport variables, and the address an inventory gives an alias: a host moved to another
+    scheme, CA or address is not the approved host."""
+    host = host_plan.host
+    transport: dict[str, str] = {name: host.variables[name] for name in ("scheme", "auth", "ca_file")
+                                 if name in host.variables}
+    if host.connect_address is not None:  # the label is the alias alone
+        transport["address"] = host.connect_address + (f" port {host.port}" if host.port is not None else "")
+    return transport
 
 
 def _host_content(host_plan: HostPlan, salt: bytes, memo: dict[Any, str]) -> dict[str, Any]:

@@ -61,7 +61,11 @@ class HostStatus:
     error: str | None = None  # "kind: message" of a transport or script failure
     unreachable: bool = False
     auth_failed: bool = False  # the host refused the credentials
-    playbook: ErrorCode | None = None  # the playbook that handles `code` (see name_playbooks)
+    playbook: ErrorCode | None = None  # the playbook that handles `code` (see diagnosis.name_playbooks)
+    # diagnosis.py's finding from the evidence: the code to fix, and the evidence and source it rests on
+    diagnosed: ErrorCode | None = None
+    evidence: str | None = None
+    evidence_source: str | None = None
 
     @property
     def computer_name(self) -> str | None:
@@ -78,6 +82,9 @@ class HostStatus:
 
     @property
     def code(self) -> ErrorCode | None:
+        """The code keeping the host from Licensed: the diagnosis' finding once made, else what the read said."""
+        if self.evidence is not None:
+            return self.diagnosed
         return self.result.hresult if self.result is not None else None
 
     @property
@@ -117,6 +124,8 @@ class HostStatus:
             "error": self.error,
             "playbook": str(self.playbook) if self.playbook else None,
             "grace_minutes_remaining": self.grace_minutes,
+            "evidence": self.evidence,
+            "evidence_source": self.evidence_source,
             "data": self.result.data if self.result else None,
         }
 

@@ -369,7 +369,7 @@ class Session:
         password = credentials.password.reveal() if credentials and credentials.password else None
         with self._translated():
             self._wsman = _StepWSMan(
-                self.host.name,
+                self.host.connect_name,
                 port=options.effective_port,
                 username=username,
                 password=password,

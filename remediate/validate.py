@@ -1,4 +1,8 @@
-"""`remediate validate`: every problem of each playbook file or folder given, templates rendered."""
+"""`remediate validate`: every problem of each playbook file or folder given, templates rendered.
+
+It makes the checks a run makes before connecting, through the same code (`check_playbook_file`,
+`Renderer.problems`) and within the same limits, so whatever a run would refuse, validate refuses.
+"""
 
 from __future__ import annotations
 

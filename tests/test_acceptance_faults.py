@@ -41,7 +41,7 @@ groups:
   - {name: dropped, prefix: DROP, count: 1, fault: 0xC004F074, transport: {drop_first: 1}}
   - {name: error500, prefix: FIVEXX, count: 1, fault: 0xC004F074, transport: {http_5xx_first: 1}}
   - {name: quota, prefix: QUOTA, count: 1, fault: 0xC004F074, transport: {max_shells_per_user: 1}}
-  - {name: booting, prefix: BOOT, count: 1, fault: 0xC004F074, transport: {not_up_for_s: 2.0}}
+  - {name: booting, prefix: BOOT, count: 1, fault: 0xC004F074, transport: {not_up_for_s: 4.0}}
 """
 TRANSIENT = ("DROP01", "FIVEXX01", "QUOTA01", "BOOT01")
 PERMANENT = ("DOWN01", "NOAUTH01")
@@ -95,7 +95,7 @@ def test_every_host_ends_with_an_outcome_transient_faults_are_retried_and_the_lo
     result = CliRunner().invoke(
         main,
         ["run", "0xC004F074", "--hosts", str(hosts), "--audit", str(log), "--output", "json",
-         "--wait-for-winrm", "4s", "--operation-timeout", "5"],
+         "--wait-for-winrm", "8s", "--operation-timeout", "5"],
         env=env,
     )  # fmt: skip
     took = time.monotonic() - began

@@ -568,3 +568,4 @@ def test_a_missing_ca_file_in_the_hosts_file_is_a_usage_error_before_any_connect
     assert result.exit_code == 2, result.output
     assert f"127.0.0.1:9: ca_file {tmp_path / 'certs' / 'missing-ca.pem'}: no such file" in result.output
     assert not (tmp_path / "a.jsonl").exists()  # nothing was tried, nothing recorded
+

@@ -162,10 +162,11 @@ def test_a_late_import_closes_a_cycle_and_a_type_checking_one_does_not(tmp_path:
 # names each module's one job; this is the direction of the dependencies between them.
 LAYERS: list[tuple[str, ...]] = [
     # words, values and plumbing that know nothing of fleets
-    ("errors", "duration", "reasons", "interrupt", "expressions", "resources", "powershell_syntax", "terminal",
-     "input_file", "data"),
+    ("errors", "duration", "reasons", "interrupt", "limits", "expressions", "resources", "powershell_syntax",
+     "terminal", "input_file", "data"),
     ("productkey", "codes", "secret", "parameter_types", "inventory", "values", "explain", "results", "pool",
-     "approvals"),
+     "approvals", "ansible_variables", "inventory_tree", "ansible_inventory", "csv_inventory", "inventory_formats",
+     "inventory_limit"),
     # playbooks, plans and the one connection to a host
     ("playbook", "plan", "render", "validate", "audit", "connector", "transport", "status", "saved_plan"),
     # what happens to hosts, and how it is shown

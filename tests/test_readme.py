@@ -62,6 +62,27 @@ def test_the_hosts_file_example_parses(tmp_path: Path) -> None:
     assert hosts[1].variables == {"kms_host": "kms01.corp.example"}
 
 
+def test_the_inventory_examples_read_with_their_groups(tmp_path: Path) -> None:
+    from remediate.inventory_formats import load_inventory
+    from remediate.inventory_limit import select_hosts
+
+    (yaml_example,) = fenced_blocks("yaml")
+    found = load_inventory(_write(tmp_path / "site.yml", yaml_example))
+    assert [(host.label, host.connect_name, host.port) for host in found.hosts] == [
+        ("tk-app01.corp.example", "tk-app01.corp.example", None),
+        ("tk-app02", "10.0.4.21", 5986),
+        ("os-app01.corp.example", "os-app01.corp.example", None),
+    ]
+    assert found.hosts[1].variables == {"kms_host": "kms01.corp.example", "auth": "kerberos",
+                                        "ca_file": "/etc/pki/corp-ca.pem"}
+    assert found.hosts[2].variables == {"kms_host": "kms01.corp.example", "scheme": "http", "auth": "ntlm"}
+    assert [host.label for host in select_hosts(found, "tokyo:!tk-app02")] == ["tk-app01.corp.example"]
+    (csv_example,) = fenced_blocks("csv")
+    exported = load_inventory(_write(tmp_path / "cmdb.csv", csv_example))
+    assert [host.label for host in exported.groups["prod"]] == ["tk-app01.corp.example:5986"]
+    assert exported.hosts[1].variables == {}
+
+
 def test_every_everyday_command_works_as_written(
     tmp_path: Path, sandbox_fleet: StartFleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -54,7 +54,9 @@ def test_activate_failure_is_a_cim_exception_carrying_the_hresult() -> None:
     assert record.fully_qualified_error_id.startswith("HRESULT 0xc004f074,")
     assert "No Key Management Service (KMS) could be contacted" in record.message
     assert not error.terminating
-    assert windows_product(commands).get("LicenseStatusReason") == 3221549172  # ref §3 uint32
+    # The failure is not the licence's reason: an unactivated client in out-of-box grace keeps 0x4004F00C
+    # (as uint32, ref §3); the attempt's code is in event 8198.
+    assert windows_product(commands).get("LicenseStatusReason") == 0x4004F00C
 
 
 def test_activate_success_returns_return_value_zero() -> None:

@@ -53,12 +53,18 @@ def test_gvlk_client_activates_against_the_kms_host_found_in_dns() -> None:
     assert event_12288_codes(state) == ["0x0"]
 
 
+def activation_failures(state: HostState) -> list[str]:
+    """The hr of each event 8198 (a failed activation attempt), oldest first."""
+    return [event.properties[0] for event in state.events if event.id == 8198]
+
+
 def test_missing_srv_records_give_dns_name_does_not_exist() -> None:
     # ref §1a 0x8007232B: the client can't find the KMS SRV records
     world = World()
     state = gvlk_host(world)
     assert activate_code(state, world) == 0x8007232B
-    assert state.license_status_reason == 0x8007232B
+    assert activation_failures(state) == ["0x8007232B"]  # event 8198; the licence keeps its own reason
+    assert state.license_status_reason == 0x4004F00C
 
 
 def test_unreachable_kms_gives_c004f074_with_the_inner_code_in_event_12288() -> None:
@@ -67,7 +73,8 @@ def test_unreachable_kms_gives_c004f074_with_the_inner_code_in_event_12288() -> 
     state = gvlk_host(world)
     assert activate_code(state, world) == 0xC004F074
     assert event_12288_codes(state) == ["0x800706BA"]
-    assert state.license_status_reason == 0xC004F074
+    assert activation_failures(state) == ["0xC004F074"]
+    assert state.license_status_reason == 0x4004F00C  # the state's own reason, not the attempt's
     assert state.license_status != LICENSED
 
 

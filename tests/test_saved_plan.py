@@ -159,6 +159,19 @@ def test_a_different_secret_is_refused_by_its_digest_and_shown_masked(tmp_path: 
     assert KEY not in other.output and OTHER_KEY not in other.output
 
 
+def test_an_inventory_alias_moved_to_another_address_is_not_the_approved_host(tmp_path: Path) -> None:
+    inventory = tmp_path / "site.yml"
+    inventory.write_text("all:\n  hosts:\n    app01:\n      ansible_host: 10.0.0.5\n", "utf-8")
+    plan_file = tmp_path / "plan.json"
+    assert invoke(["run", "0xC004F074", "--hosts", str(inventory), "--dry-run", "--save-plan",
+                   str(plan_file)]).exit_code == 0
+    assert invoke(["run", "--plan", str(plan_file), "--hosts", str(inventory), "--dry-run"]).exit_code == 0
+    inventory.write_text("all:\n  hosts:\n    app01:\n      ansible_host: 10.0.0.6\n", "utf-8")
+    moved = invoke(["run", "--plan", str(plan_file), "--hosts", str(inventory), "--dry-run"])
+    assert moved.exit_code == 2
+    assert "{'address': '10.0.0.5'}, now {'address': '10.0.0.6'}" in moved.output
+
+
 @pytest.fixture(scope="module")
 def key_playbook() -> tuple[Playbook, Renderer]:
     library = PlaybookLibrary(())

@@ -11,16 +11,27 @@ from remediate.sandbox.windows.state import Event, HostState, World
 SPP_PROVIDER = "Microsoft-Windows-Security-SPP"
 KMS_REQUEST_EVENT = 12288  # ref §3 "Event log": the client sent an activation request to the KMS machine
 KMS_RESPONSE_EVENT = 12289
+# A failed activation attempt (slmgr /ato, slui, the service's own retries): Application log, Security-SPP, level
+# Error, "License Activation (slui.exe) failed with the following error code:\nhr=0x…\nCommand-line arguments:\n…"
+# [obs: a real host's event text, https://pastebin.com/dCCk8qMc; Microsoft reads the activation error from event
+# 8198 in "Troubleshoot ADBA clients that don't activate", learn.microsoft.com/troubleshoot/windows-server/
+# licensing-and-activation/troubleshoot-adba-clients-not-activate]. The attempt's error is here — not in
+# LicenseStatusReason, which keeps the state's own reason (0xC004F056 for an unactivated KMS client, 0x4004F00C in
+# out-of-box grace).
+ACTIVATION_FAILED_EVENT = 8198
 
 _MESSAGES_EN = {
     KMS_REQUEST_EVENT: "The client has sent an activation request to the key management service machine.",
     KMS_RESPONSE_EVENT: "The client has processed an activation response from the key management service "
     "machine.",
+    ACTIVATION_FAILED_EVENT: "License Activation (slui.exe) failed with the following error code:",
 }
 _MESSAGES_JA = {
     KMS_REQUEST_EVENT: "クライアントはキー管理サービス コンピューターにライセンス認証要求を送信しました。",
     KMS_RESPONSE_EVENT: "クライアントはキー管理サービス コンピューターからの"
     "ライセンス認証応答を処理しました。",
+    # [inf] the localized wording; the hr= line that follows is not localized
+    ACTIVATION_FAILED_EVENT: "ライセンス認証 (slui.exe) が次のエラー コードで失敗しました:",
 }
 NO_EVENTS_EN = "No events were found that match the specified selection criteria."
 NO_EVENTS_JA = "指定された選択基準に一致するイベントは見つかりませんでした。"
@@ -63,6 +74,14 @@ def log_kms_request(
             level=4 if hresult == 0 else 2,
         )
     )
+
+
+def log_activation_failure(state: HostState, world: World, hresult: int, command_line: str = "-Embedding") -> None:
+    """Event 8198: a failed activation attempt and its HRESULT (see ACTIVATION_FAILED_EVENT)."""
+    now = state.utc_now(world)
+    props: list[Any] = [hresult_text(hresult), command_line]
+    message = f"{_message(state, ACTIVATION_FAILED_EVENT)}\nhr={props[0]}\nCommand-line arguments:\n{command_line}"
+    state.events.append(Event(ACTIVATION_FAILED_EVENT, SPP_PROVIDER, "Application", now, message, props, level=2))
 
 
 def _message(state: HostState, event_id: int) -> str:

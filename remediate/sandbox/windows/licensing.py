@@ -228,14 +228,14 @@ def set_listening_port(state: HostState, port: int) -> None:
 def activate(state: HostState, world: World) -> None:
     """SoftwareLicensingProduct.Activate (ref §2 /ato, §3). Raises LicensingError with the documented HRESULT.
 
-    A failure leaves a licensed host licensed (it stays so until its validity ends) and otherwise records the
-    failure as LicenseStatusReason [inf], which is where detection reads it.
+    A failure leaves the licence state as it was — a licensed host stays licensed until its validity ends, an
+    unactivated one keeps its state's own LicenseStatusReason (0xC004F056, 0x4004F00C, …; ref §1b 0xC004F056) —
+    and is recorded in the Application log as event 8198 with its hr, which is where Windows shows it.
     """
     try:
         _activate(state, world)
     except LicensingError as failure:
-        if state.license_status != LICENSED:
-            state.license_status_reason = failure.hresult
+        events.log_activation_failure(state, world, failure.hresult)
         raise
 
 

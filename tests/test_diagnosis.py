@@ -1,0 +1,75 @@
+"""The decision table behind `run auto` and `status`: evidence -> code -> playbook, one source per row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from remediate.codes import ErrorCode
+from remediate.diagnosis import choose_playbooks, diagnose, name_playbooks
+from remediate.inventory import Host
+from remediate.playbook import PlaybookLibrary
+from remediate.results import Outcome, StepResult
+from remediate.status import HostStatus
+
+LIBRARY = PlaybookLibrary(())
+
+
+def read(license_status: int, **data: Any) -> HostStatus:
+    """One licence read as the license-state template reports it."""
+    facts: dict[str, Any] = {"product_found": True, "kms_client": False, "evaluation": False, **data}
+    return HostStatus(Host("pc1.corp.example"), result=StepResult(ok=license_status == 1, license_status=license_status,
+                                                                  data=facts))
+
+
+CASES = [
+    # (what the host shows, the code found, the playbook chosen, the source the row rests on)
+    (read(0, product_found=False), "0xC004F014", "0xC004F014", "ref §1a 0xC004F014"),
+    (read(0, product_found=False, last_activation_error="0xC004F213"), "0xC004F213", "0xC004F213", "0xC004F213"),
+    (read(5, evaluation=True, license_status_reason="0xC004F009"), "0xC004F069", "0xC004F069", "CONVERT"),
+    (read(5, kms_client=True, license_status_reason="0xC004F056", last_activation_error="0x8007232B"),
+     "0x8007232B", "0x8007232B", "8198"),
+    (read(2, kms_client=True, license_status_reason="0x4004F00C", kms_request_hresult="0xC004F074"),
+     "0xC004F074", "0xC004F074", "12288"),
+    (read(5, license_status_reason="0xC004F00F"), "0xC004F00F", "0xC004F00F", "LicenseStatusReason"),
+    # Ambiguous: an unactivated KMS client that never said why. The code stays what it reports; the playbook
+    # is the one whose detect steps can tell (0xC004F074's, which handles 0xC004F056).
+    (read(5, kms_client=True, license_status_reason="0xC004F056"), "0xC004F056", "0xC004F074", "0xC004F056"),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "playbook", "source"), CASES)
+def test_each_row_of_the_table_chooses_from_the_evidence(status: HostStatus, code: str, playbook: str,
+                                                         source: str) -> None:
+    name_playbooks([status], LIBRARY.find)
+    assert status.code == ErrorCode.parse(code)
+    assert status.playbook == ErrorCode.parse(playbook)
+    assert status.evidence and source in (status.evidence_source or "")
+    assert status.to_dict()["evidence"] == status.evidence  # `status --output json` shows why
+
+
+def test_a_failed_attempt_outweighs_the_generic_reason_licensestatusreason_holds() -> None:
+    # On a real unactivated volume client LicenseStatusReason holds 0xC004F056 whatever /ato said.
+    finding = diagnose(read(5, kms_client=True, license_status_reason="0xC004F056", last_activation_error="0xC004C008"))
+    assert finding is not None and str(finding.code) == "0xC004C008"
+
+
+def test_an_evaluation_edition_is_healthy_while_licensed_and_says_when_it_ends() -> None:
+    status = read(1, evaluation=True, grace_minutes_remaining=10 * 1440 + 5)
+    name_playbooks([status], LIBRARY.find)
+    (decided,) = choose_playbooks([status], LIBRARY.find).decided
+    assert decided.outcome is Outcome.HEALTHY
+    assert "ends in 10 day(s)" in decided.reason and "0xC004F069" in decided.reason
+    expired = read(5, evaluation=True, license_status_reason="0xC004F009")
+    name_playbooks([expired], LIBRARY.find)
+    groups = choose_playbooks([expired], LIBRARY.find).groups
+    assert list(groups) == [ErrorCode.parse("0xC004F069")]  # conversion, not "activate by phone" (0xC004F009)
+
+
+def test_a_licensed_host_has_nothing_to_fix_and_a_host_with_no_evidence_is_not_guessed() -> None:
+    licensed = read(1)
+    unknown = read(2, license_status_reason="0x4004F00C")  # a MAK host in grace that never tried to activate
+    name_playbooks([licensed, unknown], LIBRARY.find)
+    assert licensed.code is None and licensed.playbook is None
+    assert unknown.code is None and unknown.playbook is None and "no activation attempt" in (unknown.evidence or "")
