@@ -3,8 +3,8 @@
     print_playbooks(library.all(), console, "ja")     # `remediate list`: one row per playbook
     playbook_rows(library.all(), "en")                # `remediate list --output json`
     print_playbook(playbook, console, "en")           # `remediate show CODE`
-    found = explain_codes(text, library, "ja")         # `remediate explain TEXT`: one row per code found
-    explanation_lines(found, "ja")
+    document = explain_codes(text, library, "ja")      # `remediate explain TEXT [--output json]`
+    explanation_lines(document, "ja")
 
 Playbook text itself comes in both languages from the playbooks; the words around it are in WORDS.
 """
@@ -19,11 +19,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from remediate.codes import code_info
-from remediate.explain import find_codes
+from remediate.codes import code_info, handover, source
+from remediate.explain import COMPONENTS, CONTEXT, DOCUMENTED, FAMILY, INFORMATIONAL, OTHER, Finding, scan
 from remediate.playbook import PHASES, Playbook, PlaybookLibrary
 from remediate.reasons import in_language
 from remediate.secret import MASK
+
+TYPO_CANDIDATES_SHOWN = 5  # a seven-digit typo can stand for many codes: the JSON lists them all
 
 WORDS = {
     "en": {
@@ -36,6 +38,23 @@ WORDS = {
         "detect": "detect", "verify": "verify", "playbook": "playbook",
         "unknown": "unknown code (not documented by Microsoft)", "no_playbook": "no playbook: escalate to a human",
         "nothing": "no activation error code found",
+        "unknown_generic": "no activation meaning documented by Microsoft",
+        "source": "(Microsoft: {0})",
+        "closest": "closest playbook: {0} — {1}",
+        "handover": "what to do: {0}",
+        "because": 'read as an activation code because of "{0}" in the text',
+        "documented": "read as an activation code: nothing in the text names another component, and Microsoft "
+                      "documents this code for activation",
+        "information": "information, not an error: {0}",
+        "other": 'not an activation code: an error of {0} ("{1}" in the text)',
+        "other_unnamed": "not an activation code: a Windows error Microsoft does not document for activation, "
+                         "and nothing in the text names its component",
+        "windows_meaning": "meaning in Windows: {0}",
+        "other_next": "no activation playbook applies; see the documentation of that component",
+        "typo": "{0}: not a code ({1}); did you mean {2}? Nothing was assumed.",
+        "typo_none": "{0}: not a code ({1}); no documented code matches. Nothing was assumed.",
+        "digit-missing": "one digit too few", "digit-extra": "one digit too many",
+        "look-alike": "letters that look like digits", "and": ", ", "or": " or ", "more": " (and {0} more)",
     },
     "ja": {
         "code": "コード", "category": "分類", "title": "タイトル", "action": "対処", "fix": "修正 (fix)",
@@ -48,6 +67,24 @@ WORDS = {
         "unknown": "不明なコード (Microsoft の文書にありません)",
         "no_playbook": "プレイブックなし: 担当者にエスカレーションしてください",
         "nothing": "ライセンス認証のエラーコードは見つかりません",
+        "unknown_generic": "Microsoft はライセンス認証のエラーとして文書化していません",
+        "source": "(出典: Microsoft「{0}」)",
+        "closest": "最も近いプレイブック: {0} — {1}",
+        "handover": "対処: {0}",
+        "because": "テキスト中の「{0}」から、ライセンス認証のエラーと判断しました",
+        "documented": "テキストに他のコンポーネントを示す語がなく、Microsoft がライセンス認証のエラーとして"
+                      "文書化しているため、ライセンス認証のエラーと判断しました",
+        "information": "情報 (エラーではありません): {0}",
+        "other": "ライセンス認証のエラーではありません。{0} のエラーです (テキスト中の「{1}」)",
+        "other_unnamed": "ライセンス認証のエラーではありません。Microsoft がライセンス認証について文書化して"
+                         "いない Windows のエラーで、どのコンポーネントのものかを示す語もテキストにありません",
+        "windows_meaning": "Windows での意味: {0}",
+        "other_next": "ライセンス認証のプレイブックの対象外です。そのコンポーネントのドキュメントを参照してください",
+        "typo": "{0}: コードではありません ({1})。{2} の入力ミスではありませんか? 読み替えは行っていません。",
+        "typo_none": "{0}: コードではありません ({1})。一致する文書化されたコードはありません。"
+                     "読み替えは行っていません。",
+        "digit-missing": "桁が 1 つ足りません", "digit-extra": "桁が 1 つ多すぎます",
+        "look-alike": "数字に似た文字が含まれています", "and": "、", "or": "、", "more": " (ほか {0} 件)",
     },
 }
 
@@ -117,33 +154,129 @@ def print_playbook(playbook: Playbook, console: Console, lang: str) -> None:
     console.print(Text(f"  {playbook.escalate.guidance.get(lang)}"))
 
 
-def explain_codes(text: str, library: PlaybookLibrary, lang: str) -> list[dict[str, str | None]]:
-    """One JSON row per code found in `text`, in order of first appearance: its meaning and its playbook."""
-    found: list[dict[str, str | None]] = []
-    for code in find_codes(text):
-        info = code_info(code)
-        playbook = library.find(code)
-        found.append({
-            "code": str(code),
-            "playbook": str(playbook.code) if playbook else None,
-            "meaning": (info.meaning_ja if lang == "ja" else info.meaning_en) if info else None,
-            "category": info.category if info else None,
-            "title": playbook.title.get(lang) if playbook else None,
-        })
-    return found
+def explain_codes(text: str, library: PlaybookLibrary, lang: str) -> dict[str, list[dict[str, Any]]]:
+    """The JSON document of `explain`: every code in `text` in order of first appearance, classed, with its
+    meaning, Microsoft source and playbook (or the closest playbook, or what a human does); and every typo."""
+    found = scan(text)
+    return {
+        "codes": [_code_row(finding, library, lang) for finding in found.findings],
+        "typos": [
+            {
+                "typed": typo.typed,
+                "problems": list(typo.problems),
+                "candidates": [str(code) for code in typo.candidates],
+            }
+            for typo in found.typos
+        ],
+    }
 
 
-def explanation_lines(found: Sequence[dict[str, str | None]], lang: str) -> list[str]:
-    """The text of `explain`: each code's meaning and the playbook that handles it (or that none does)."""
+def _code_row(finding: Finding, library: PlaybookLibrary, lang: str) -> dict[str, Any]:
+    info = code_info(finding.code)
+    row: dict[str, Any] = {
+        "code": str(finding.code),
+        "class": finding.kind,
+        "component": finding.component,
+        "reason": finding.reason,
+        "decided_by": list(finding.decided_by),
+        "meaning": None,
+        "category": None,
+        "symbol": None,
+        "source": None,
+        "articles": [],
+        "playbook": None,
+        "title": None,
+        "closest_playbook": None,
+        "closest_title": None,
+        "handover": None,
+    }
+    if finding.kind == OTHER:
+        # Another component's error: its Windows meaning, never an activation playbook.
+        row["meaning"] = info.windows_meaning(lang) if info else None
+        return row
+    if info is not None:
+        row.update(
+            meaning=info.meaning(lang),
+            category=info.category,
+            symbol=info.symbol,
+            source=_source_row(info.source),
+            articles=[_source_row(key) for key in info.articles],
+        )
+    playbook = library.find(finding.code)
+    closest = library.find(info.closest) if info is not None and info.closest is not None else None
+    if playbook is not None:
+        row.update(playbook=str(playbook.code), title=playbook.title.get(lang))
+    elif closest is not None:
+        row.update(closest_playbook=str(closest.code), closest_title=closest.title.get(lang))
+    if playbook is None and info is not None:
+        row["handover"] = handover(info.handover).text(lang)
+    return row
+
+
+def _source_row(key: str) -> dict[str, str | None]:
+    found = source(key)
+    return {"title": found.title, "url": found.url}
+
+
+def explanation_lines(document: dict[str, list[dict[str, Any]]], lang: str) -> list[str]:
+    """The text of `explain`: each code's class and meaning, then the playbook that handles it - or the closest
+    one and what a human does; then each typo with the codes it may stand for."""
     words = in_language(WORDS, lang)
-    if not found:
-        return [words["nothing"]]
     lines: list[str] = []
-    for item in found:
-        lines.append(f"{item['code']}: {item['meaning'] or words['unknown']}")
-        if item["playbook"]:
-            shown = item["playbook"]
-            lines.append(f"  {words['playbook']}: {shown} — {item['title']}  (remediate show {shown})")
-        else:
-            lines.append(f"  {words['no_playbook']}")
+    for row in document["codes"]:
+        lines.extend(_other_lines(row, words, lang) if row["class"] == OTHER else _activation_lines(row, words))
+    for typo in document["typos"]:
+        lines.append(_typo_line(typo, words))
+    if all(row["class"] == OTHER for row in document["codes"]):
+        lines.append(words["nothing"])
     return lines
+
+
+def _activation_lines(row: dict[str, Any], words: dict[str, str]) -> list[str]:
+    unknown = words["unknown"] if row["reason"] == FAMILY else words["unknown_generic"]
+    meaning = row["meaning"] or unknown
+    if row["class"] == INFORMATIONAL:
+        meaning = words["information"].format(meaning)
+    if row["source"] is not None:
+        meaning += "  " + words["source"].format(row["source"]["title"])
+    lines = [f"{row['code']}: {meaning}"]
+    if row["playbook"]:
+        shown = row["playbook"]
+        lines.append(f"  {words['playbook']}: {shown} — {row['title']}  (remediate show {shown})")
+    elif row["class"] == INFORMATIONAL and row["handover"]:
+        lines.append(f"  {words['handover'].format(row['handover'])}")
+    else:
+        lines.append(f"  {words['no_playbook']}")
+        if row["closest_playbook"]:
+            shown = row["closest_playbook"]
+            lines.append(f"  {words['closest'].format(shown, row['closest_title'])}  (remediate show {shown})")
+        if row["handover"]:
+            lines.append(f"  {words['handover'].format(row['handover'])}")
+    if row["reason"] == CONTEXT:
+        lines.append(f"  {words['because'].format(row['decided_by'][0])}")
+    elif row["reason"] == DOCUMENTED:
+        lines.append(f"  {words['documented']}")
+    return lines
+
+
+def _other_lines(row: dict[str, Any], words: dict[str, str], lang: str) -> list[str]:
+    if row["component"] is not None:
+        component = COMPONENTS[row["component"]][lang if lang == "ja" else "en"]
+        lines = [f"{row['code']}: {words['other'].format(component, row['decided_by'][0])}"]
+    else:
+        lines = [f"{row['code']}: {words['other_unnamed']}"]
+    if row["meaning"]:
+        lines.append(f"  {words['windows_meaning'].format(row['meaning'])}")
+    lines.append(f"  {words['other_next']}")
+    return lines
+
+
+def _typo_line(typo: dict[str, Any], words: dict[str, str]) -> str:
+    problems = words["and"].join(words[problem] for problem in typo["problems"])
+    candidates: list[str] = typo["candidates"]
+    if not candidates:
+        return words["typo_none"].format(typo["typed"], problems)
+    shown = words["or"].join(candidates[:TYPO_CANDIDATES_SHOWN])
+    if len(candidates) > TYPO_CANDIDATES_SHOWN:
+        shown += words["more"].format(len(candidates) - TYPO_CANDIDATES_SHOWN)
+    return words["typo"].format(typo["typed"], problems, shown)

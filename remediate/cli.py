@@ -184,9 +184,11 @@ def validate_playbooks(paths: tuple[Path, ...]) -> None:
 def explain_codes(
     text: str | None, file: BinaryIO | None, playbook_dirs: tuple[Path, ...], output: str, lang: str
 ) -> None:
-    """Explain the activation error codes found in TEXT (or - for standard input, or --file).
+    """Explain the error codes found in TEXT (or - for standard input, or --file).
 
-    Prints each code's meaning and its playbook. Exits 0 even when the text holds no code.
+    Classes each code (activation, another Windows component's error, information) by the text around it, and
+    prints its meaning, Microsoft source and playbook; reports codes typed with a digit too many or too few.
+    Exits 0 even when the text holds no code.
     """
     if file is not None and text is not None:
         raise UsageError("give the text or --file, not both")
@@ -198,11 +200,11 @@ def explain_codes(
         source = text
     else:
         raise UsageError("nothing to explain: give TEXT, - (standard input) or --file FILE")
-    found = catalog.explain_codes(source, PlaybookLibrary(playbook_dirs), lang)
+    document = catalog.explain_codes(source, PlaybookLibrary(playbook_dirs), lang)
     if output == "json":
-        click.echo(json.dumps({"codes": found}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
-    for line in catalog.explanation_lines(found, lang):
+    for line in catalog.explanation_lines(document, lang):
         click.echo(line)
 
 

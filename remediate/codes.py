@@ -1,4 +1,4 @@
-"""ErrorCode, the HRESULT of an activation error, and the table of codes Microsoft documents.
+"""ErrorCode, the HRESULT of an activation error, and the table of codes Microsoft documents (data/codes.yaml).
 
 An ErrorCode is always shown in canonical form, ``0xC004F074``: ``0x`` then eight upper-case hex digits.
 Users meet the same code in many spellings (slmgr text, Settings dialogs typed through a Japanese IME,
@@ -11,7 +11,10 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import total_ordering
+from functools import cache, total_ordering
+from pathlib import Path
+
+import yaml
 
 from remediate.errors import UsageError
 
@@ -121,6 +124,30 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "…")
 
 
+CODES_FILE = Path(__file__).resolve().parent / "data" / "codes.yaml"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A Microsoft page or header that documents codes."""
+
+    key: str
+    title: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What a human does when no playbook applies, in English and Japanese."""
+
+    key: str
+    en: str
+    ja: str
+
+    def text(self, lang: str) -> str:
+        return self.ja if lang == "ja" else self.en
+
+
 @dataclass(frozen=True)
 class CodeInfo:
     """What Microsoft documents about one code, in English and Japanese."""
@@ -131,256 +158,90 @@ class CodeInfo:
     meaning_ja: str
     category: str
     activation_types: tuple[str, ...]
-    source: str
+    source: str  # a key of sources(): where the meaning comes from
+    articles: tuple[str, ...] = ()  # further Microsoft pages about the code
+    # A Windows-wide HRESULT (Win32, DNS, RPC, WinINet, COM, WMI) Microsoft documents for activation: an activation
+    # code only where the text around it is about activation; elsewhere it means windows_en / windows_ja.
+    generic: bool = False
+    windows_en: str | None = None
+    windows_ja: str | None = None
+    closest: ErrorCode | None = None  # the playbook that comes closest when the code has none of its own
+    handover: str = "internal"  # a key of handovers(): what a human does when no playbook applies
+
+    def meaning(self, lang: str) -> str:
+        return self.meaning_ja if lang == "ja" else self.meaning_en
+
+    def windows_meaning(self, lang: str) -> str | None:
+        return self.windows_ja if lang == "ja" else self.windows_en
 
 
-_MAK = "MAK"
-_KMS = "KMS"
-_CLIENT = "KMS client"
-_HOST = "KMS host"
+@dataclass(frozen=True)
+class _Table:
+    codes: dict[ErrorCode, CodeInfo]
+    sources: dict[str, Source]
+    handovers: dict[str, Handover]
 
-# (code, SDK symbol, English meaning, Japanese meaning, category, activation types, source)
-# Sources are the short names of the activation reference: TSHOOT/RESOLVE (Microsoft's table of 30 codes,
-# Japanese wording after its official translation), SLERR-H (the SDK header), SLERR-XML, SLMGR, WIN32.
-_TABLE: tuple[tuple[int, str | None, str, str, str, tuple[str, ...], str], ...] = (
-    # --- §1a: the 30 codes of Microsoft's troubleshooting table -------------------------------------------
-    (0x8004FE21, None,
-     "This computer is not running genuine Windows.",
-     "このコンピューターでは正規品の Windows が実行されていません。",
-     "genuine", (_MAK, _CLIENT), "TSHOOT"),
-    (0x80070005, "E_ACCESSDENIED",
-     "Access denied: the requested action requires elevated privileges.",
-     "アクセスが拒否されました。要求された操作には管理者特権が必要です。",
-     "access", (_MAK, _CLIENT, _HOST), "TSHOOT"),
-    (0x8007007B, None,
-     "DNS name does not exist: the KMS client cannot find the KMS SRV records in DNS.",
-     "DNS 名が存在しません。KMS クライアントが DNS で KMS の SRV レコードを見つけられません。",
-     "dns", (_CLIENT,), "TSHOOT"),
-    (0x80070490, None,
-     "The product key you entered didn't work. Check the product key and try again.",
-     "入力したプロダクト キーは使用できませんでした。プロダクト キーを確認してもう一度やり直してください。",
-     "key", (_MAK,), "TSHOOT"),
-    (0x800706BA, None,
-     "The RPC server is unavailable.",
-     "RPC サーバーを利用できません。",
-     "network", (_CLIENT,), "TSHOOT"),
-    (0x8007232A, None,
-     "DNS server failure.",
-     "DNS サーバーでエラーが発生しました。",
-     "dns", (_HOST,), "TSHOOT"),
-    (0x8007232B, None,
-     "DNS name does not exist: the KMS client cannot find the KMS SRV records in DNS.",
-     "DNS 名が存在しません。KMS クライアントが DNS で KMS の SRV レコードを見つけられません。",
-     "dns", (_CLIENT,), "TSHOOT"),
-    (0x8007251D, None,
-     "No records found for the DNS query.",
-     "DNS クエリに対応するレコードが見つかりません。",
-     "dns", (_CLIENT,), "TSHOOT"),
-    (0x80092328, None,
-     "DNS name does not exist.",
-     "DNS 名が存在しません。",
-     "dns", (_CLIENT,), "TSHOOT"),
-    (0xC004B100, None,
-     "The activation server determined that the computer could not be activated.",
-     "ライセンス認証サーバーが、このコンピューターはライセンス認証できないと判断しました。",
-     "key", (_MAK,), "TSHOOT"),
-    (0xC004C001, None,
-     "The activation server determined that the specified product key is invalid.",
-     "ライセンス認証サーバーが、指定されたプロダクト キーは無効であると判断しました。",
-     "key", (_MAK,), "TSHOOT"),
-    (0xC004C003, "SL_E_CHPA_PRODUCT_KEY_BLOCKED",
-     "The activation server determined that the specified product key is blocked.",
-     "ライセンス認証サーバーが、指定されたプロダクト キーはブロックされていると判断しました。",
-     "key", (_MAK,), "TSHOOT"),
-    (0xC004C008, "SL_E_CHPA_MAXIMUM_UNLOCK_EXCEEDED",
-     "The activation server determined that the specified product key could not be used "
-     "(the key has exceeded its activation limit).",
-     "ライセンス認証サーバーが、指定されたプロダクト キーは使用できないと判断しました"
-     "(キーのライセンス認証回数が上限を超えています)。",
-     "count", (_KMS,), "TSHOOT"),
-    (0xC004C020, "SL_E_CHPA_DMAK_LIMIT_EXCEEDED",
-     "The activation server reported that the Multiple Activation Key has exceeded its limit.",
-     "ライセンス認証サーバーから、マルチ ライセンス認証キー (MAK) の"
-     "ライセンス認証回数が上限を超えたと報告されました。",
-     "count", (_MAK,), "TSHOOT"),
-    (0xC004C021, None,
-     "The activation server reported that the Multiple Activation Key extension limit has been exceeded.",
-     "ライセンス認証サーバーから、マルチ ライセンス認証キー (MAK) の追加認証の上限を超えたと報告されました。",
-     "count", (_MAK,), "TSHOOT"),
-    (0xC004F009, "SL_E_GRACE_TIME_EXPIRED",
-     "The Software Protection Service reported that the grace period expired.",
-     "ソフトウェア保護サービスから、猶予期間が終了したと報告されました。",
-     "other", (_MAK,), "TSHOOT"),
-    (0xC004F00F, "SL_E_OUT_OF_TOLERANCE",
-     "The Software Licensing Server reported that the hardware ID binding is beyond the level of tolerance.",
-     "ソフトウェア ライセンス サーバーから、ハードウェア ID のバインドが"
-     "許容範囲を超えていると報告されました。",
-     "other", (_MAK, _CLIENT, _HOST), "TSHOOT"),
-    (0xC004F014, "SL_E_PKEY_NOT_INSTALLED",
-     "The Software Protection Service reported that the product key is not available.",
-     "ソフトウェア保護サービスから、プロダクト キーがインストールされていないと報告されました。",
-     "key", (_MAK, _CLIENT), "TSHOOT"),
-    (0xC004F02C, "SL_E_CIDIID_INVALID_DATA",
-     "The Software Protection Service reported that the format for the offline activation data is incorrect.",
-     "ソフトウェア保護サービスから、オフライン ライセンス認証データの形式が正しくないと報告されました。",
-     "other", (_MAK, _CLIENT), "TSHOOT"),
-    (0xC004F035, "SL_E_VL_NOT_WINDOWS_SLP",
-     "The computer could not be activated with a Volume license product key (invalid Volume License Key).",
-     "ボリューム ライセンスのプロダクト キーではこのコンピューターをライセンス認証できません"
-     "(無効なボリューム ライセンス キー)。",
-     "key", (_CLIENT, _HOST), "TSHOOT"),
-    (0xC004F038, "SL_E_VL_NOT_ENOUGH_COUNT",
-     "The computer could not be activated: the count reported by the Key Management Service (KMS) "
-     "is insufficient.",
-     "コンピューターをライセンス認証できませんでした。"
-     "キー管理サービス (KMS) から報告されたカウントが不足しています。",
-     "count", (_CLIENT,), "TSHOOT"),
-    (0xC004F039, "SL_E_VL_BINDING_SERVICE_NOT_ENABLED",
-     "The computer could not be activated: the Key Management Service (KMS) is not enabled.",
-     "コンピューターをライセンス認証できませんでした。キー管理サービス (KMS) が有効になっていません。",
-     "kms", (_CLIENT,), "TSHOOT"),
-    (0xC004F041, "SL_E_VL_KEY_MANAGEMENT_SERVICE_NOT_ACTIVATED",
-     "The Software Protection Service determined that the Key Management Service (KMS) host "
-     "is not activated.",
-     "ソフトウェア保護サービスが、キー管理サービス (KMS) ホストがライセンス認証されていないと判断しました。",
-     "kms", (_CLIENT,), "TSHOOT"),
-    (0xC004F042, "SL_E_VL_KEY_MANAGEMENT_SERVICE_ID_MISMATCH",
-     "The Software Protection Service determined that the specified Key Management Service (KMS) "
-     "cannot be used.",
-     "ソフトウェア保護サービスが、指定されたキー管理サービス (KMS) は使用できないと判断しました。",
-     "kms", (_CLIENT,), "TSHOOT"),
-    (0xC004F050, "SL_E_INVALID_PRODUCT_KEY",
-     "The Software Protection Service reported that the product key is invalid.",
-     "ソフトウェア保護サービスから、プロダクト キーが無効であると報告されました。",
-     "key", (_MAK, _KMS, _CLIENT), "TSHOOT"),
-    (0xC004F051, "SL_E_BLOCKED_PRODUCT_KEY",
-     "The Software Protection Service reported that the product key is blocked.",
-     "ソフトウェア保護サービスから、プロダクト キーがブロックされていると報告されました。",
-     "key", (_MAK, _KMS), "TSHOOT"),
-    (0xC004F064, "SL_E_NONGENUINE_GRACE_TIME_EXPIRED",
-     "The Software Protection Service reported that the non-genuine grace period expired.",
-     "ソフトウェア保護サービスから、非正規版の猶予期間が終了したと報告されました。",
-     "genuine", (_MAK,), "TSHOOT"),
-    (0xC004F065, None,
-     "The Software Protection Service reported that the application is running within the valid "
-     "non-genuine grace period.",
-     "ソフトウェア保護サービスから、非正規版の猶予期間内で実行されていると報告されました。",
-     "genuine", (_MAK, _CLIENT), "TSHOOT"),
-    (0xC004F06C, "SL_E_VL_INVALID_TIMESTAMP",
-     "The computer could not be activated: the Key Management Service (KMS) determined that the request "
-     "timestamp is invalid.",
-     "コンピューターをライセンス認証できませんでした。"
-     "キー管理サービス (KMS) が、要求のタイムスタンプが無効であると判断しました。",
-     "clock", (_CLIENT,), "TSHOOT"),
-    (0xC004F074, "SL_E_VL_BINDING_SERVICE_UNAVAILABLE",
-     "The computer could not be activated: no Key Management Service (KMS) could be contacted.",
-     "コンピューターをライセンス認証できませんでした。キー管理サービス (KMS) に接続できませんでした。",
-     "kms", (_CLIENT,), "TSHOOT"),
-    # --- §1b: other codes this toolkit meets ---------------------------------------------------------------
-    (0x4004F065, "SL_I_NONGENUINE_GRACE_PERIOD",
-     "The application is running within the valid non-genuine grace period (informational severity of "
-     "0xC004F065).",
-     "非正規版の猶予期間内で実行されています (0xC004F065 の情報レベルの表記)。",
-     "genuine", (_MAK, _CLIENT), "SLERR-H"),
-    (0xC004F213, "SL_E_NO_PRODUCT_KEY_FOUND",
-     "No product key was found on the system.",
-     "デバイスにプロダクト キーが見つからなかったことが Windows によって報告されました。",
-     "key", (), "SLERR-H"),
-    (0xC004F211, "SL_E_HWID_CHANGED",
-     "The hardware of the device may have changed.",
-     "デバイスのハードウェアが変更された可能性があります。",
-     "other", (), "SLERR-H"),
-    (0xC004F212, "SL_E_OEM_KEY_EDITION_MISMATCH",
-     "The OEM product key is for a different edition than the one installed.",
-     "OEM プロダクト キーのエディションが、インストールされているエディションと一致しません。",
-     "edition", (), "SLERR-H"),
-    (0xC004F210, "SL_E_EDITION_MISMATCHED",
-     "The product key does not match the installed edition.",
-     "プロダクト キーとインストールされているエディションが一致しません。",
-     "edition", (), "SLERR-H"),
-    (0xC004F034, "SL_E_EUL_NOT_AVAILABLE",
-     "The license could not be found or was invalid.",
-     "ライセンスが見つからないか、無効です。",
-     "key", (), "SLERR-H"),
-    (0xC004F069, "SL_E_MISMATCHED_PRODUCT_SKU",
-     "The product SKU was not found (for example a key for a non-evaluation edition installed on an "
-     "evaluation edition).",
-     "製品の SKU が見つかりません (評価版のエディションに製品版のキーを入力した場合など)。",
-     "edition", (), "SLERR-H"),
-    (0x80072EE2, None,
-     "The connection to the Microsoft activation servers timed out (ERROR_INTERNET_TIMEOUT).",
-     "Microsoft のライセンス認証サーバーへの接続がタイムアウトしました (ERROR_INTERNET_TIMEOUT)。",
-     "network", (), "WIN32"),
-    (0xC004F056, "SL_E_VL_MACHINE_NOT_BOUND",
-     "The computer could not be activated using the Key Management Service (KMS).",
-     "キー管理サービス (KMS) を使用してコンピューターをライセンス認証できませんでした。",
-     "kms", (), "SLERR-H"),
-    (0xC004F015, None,
-     "The license is not installed.",
-     "ライセンスがインストールされていません。",
-     "other", (), "SLERR-XML"),
-    (0xC004F017, None,
-     "The license is not installed.",
-     "ライセンスがインストールされていません。",
-     "other", (), "SLERR-XML"),
-    (0xC004F025, "SL_E_LUA_ACCESSDENIED",
-     "Access denied: the requested action requires administrator privileges.",
-     "アクセスが拒否されました。要求された操作には管理者特権が必要です。",
-     "access", (), "SLERR-H"),
-    (0xC004F06B, "SL_E_VL_KEY_MANAGEMENT_SERVICE_VM_NOT_SUPPORTED",
-     "The Key Management Service (KMS) host is running in a virtual machine, which is not supported.",
-     "キー管理サービス (KMS) ホストが仮想マシン上で実行されていますが、これはサポートされていません。",
-     "kms", (), "SLERR-H"),
-    (0xC004E016, "SL_E_PKEY_INVALID_CONFIG",
-     "The product key is invalid for this edition.",
-     "このエディションではプロダクト キーが無効です。",
-     "key", (), "SLERR-H"),
-    (0xC004E028, "SL_E_ACTIVATION_IN_PROGRESS",
-     "Another activation attempt is in progress; try again later.",
-     "別のライセンス認証が実行中です。しばらくしてからもう一度実行してください。",
-     "other", (), "SLERR-H"),
-    (0xC004D302, None,
-     "The trusted data store was rearmed; restart the computer.",
-     "信頼されたストアがリセット (rearm) されました。コンピューターを再起動してください。",
-     "other", (), "SLERR-XML"),
-    (0xC004D307, None,
-     "The maximum allowed number of rearms has been exceeded; the operating system must be reinstalled.",
-     "リセット (rearm) の回数が上限を超えました。オペレーティング システムの再インストールが必要です。",
-     "other", (), "SLERR-XML"),
-    (0xC004C032, None,
-     "New time-based activation is not available.",
-     "新しい期間ベースのライセンス認証は利用できません。",
-     "other", (), "SLERR-XML"),
-    (0xC004FC03, "E_RM_UNKNOWN_ERROR",
-     "A networking problem has occurred while activating.",
-     "ライセンス認証中にネットワークの問題が発生しました。",
-     "network", (), "SLERR-H"),
-    (0x80041002, "WBEM_E_NOT_FOUND",
-     "WMI reported that the object was not found (slmgr or WMI is broken).",
-     "WMI からオブジェクトが見つからないと報告されました (slmgr または WMI が正常に動作していません)。",
-     "other", (), "WIN32"),
-    (0x80080005, "CO_E_SERVER_EXEC_FAILURE",
-     "Server execution failed (COM/WMI host failure).",
-     "サーバーの実行に失敗しました (COM/WMI のホストの障害)。",
-     "other", (), "WIN32"),
-)
 
-_KNOWN: dict[ErrorCode, CodeInfo] = {
-    ErrorCode(value): CodeInfo(ErrorCode(value), symbol, en, ja, category, types, source)
-    for value, symbol, en, ja, category, types, source in _TABLE
-}
+@cache
+def _table() -> _Table:
+    """The table of codes in data/codes.yaml, checked as it is read."""
+    loaded = yaml.load(CODES_FILE.read_text("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    sources = {
+        str(key): Source(str(key), str(entry["title"]), entry.get("url"))
+        for key, entry in loaded["sources"].items()
+    }
+    handovers = {
+        str(key): Handover(str(key), str(entry["en"]), str(entry["ja"])) for key, entry in loaded["handovers"].items()
+    }
+    by_category: dict[str, str] = loaded["category_handovers"]
+    codes: dict[ErrorCode, CodeInfo] = {}
+    for key, entry in loaded["codes"].items():
+        code = ErrorCode.parse(key)
+        windows = entry.get("windows") or {}
+        closest = entry.get("closest")
+        info = CodeInfo(
+            code=code,
+            symbol=entry.get("symbol"),
+            meaning_en=entry["en"],
+            meaning_ja=entry["ja"],
+            category=entry["category"],
+            activation_types=tuple(entry.get("types", ())),
+            source=entry["source"],
+            articles=tuple(entry.get("articles", ())),
+            generic=bool(entry.get("generic", False)),
+            windows_en=windows.get("en"),
+            windows_ja=windows.get("ja"),
+            closest=ErrorCode.parse(closest) if closest else None,
+            handover=entry.get("handover") or by_category[entry["category"]],
+        )
+        unknown = [name for name in (info.source, *info.articles) if name not in sources]
+        if key != code.text or info.category not in CATEGORIES or unknown or info.handover not in handovers:
+            raise ValueError(f"{CODES_FILE}: entry {key} is malformed")
+        codes[code] = info
+    return _Table(codes, sources, handovers)
 
 
 def known_codes() -> list[CodeInfo]:
     """Every documented code, sorted by value."""
-    return [_KNOWN[code] for code in sorted(_KNOWN)]
+    table = _table().codes
+    return [table[code] for code in sorted(table)]
 
 
 def code_info(code: ErrorCode | str | int) -> CodeInfo | None:
     """What is documented about `code`, or None for a code Microsoft does not document (e.g. 0x8004FE2F)."""
     if not isinstance(code, ErrorCode):
         code = ErrorCode.parse(code)
-    return _KNOWN.get(code)
+    return _table().codes.get(code)
+
+
+def source(key: str) -> Source:
+    """The Microsoft page or header a code's `source` or `articles` names."""
+    return _table().sources[key]
+
+
+def handover(key: str) -> Handover:
+    """What a human does, by the key a code's `handover` names."""
+    return _table().handovers[key]
 
 
 def nearest_codes(
@@ -389,9 +250,10 @@ def nearest_codes(
     """The candidates a typo of `code` most likely meant, nearest first ("did you mean ...?").
 
     Distance counts hex digits substituted, and two adjacent digits swapped as one edit; only candidates at
-    most two edits away are suggested. Without candidates, the documented codes are searched.
+    most two edits away are suggested, and only the nearest of them: a code one edit away hides those two edits
+    away. Without candidates, the documented codes are searched.
     """
-    pool = list(_KNOWN) if candidates is None else list(candidates)
+    pool = list(_table().codes) if candidates is None else list(candidates)
     typed = f"{code.unsigned:08X}"
     scored: list[tuple[int, bool, int, ErrorCode]] = []
     for candidate in set(pool):
@@ -405,7 +267,8 @@ def nearest_codes(
             gap = sum(abs(int(x, 16) - int(y, 16)) for x, y in zip(typed, other, strict=True))
             scored.append((distance, sorted(other) != sorted(typed), gap, candidate))
     scored.sort()
-    return [candidate for *_, candidate in scored[:n]]
+    nearest = [entry for entry in scored if entry[0] == scored[0][0]] if scored else []
+    return [candidate for *_, candidate in nearest[:n]]
 
 
 def _edit_distance(a: str, b: str) -> int:

@@ -186,13 +186,78 @@ def test_explain_without_a_code_says_so_and_exits_0() -> None:
     result = invoke("explain", "everything is fine")
     assert result.exit_code == 0
     assert result.stdout == "no activation error code found\n"
-    assert json.loads(invoke("explain", "fine", "--output", "json").stdout) == {"codes": []}
+    assert json.loads(invoke("explain", "fine", "--output", "json").stdout) == {"codes": [], "typos": []}
 
 
 def test_explain_without_text_exits_2() -> None:
     result = invoke("explain")
     assert result.exit_code == 2
     assert "nothing to explain" in result.stderr
+
+
+WSL_AND_SLMGR = (
+    "WslRegisterDistribution failed with error: 0x80070005\n"
+    "Error: 0x80070005 Access is denied.\n\n"
+    "slmgr /ato\nError: 0x8007232B DNS name does not exist.\n"
+    "Error: 0xC004B009 The activation server determined that the license is invalid.\n"
+    "LastConsumptionReason=0x4004F00C\nError Code 0x803F701\n"
+)
+
+
+def test_explain_json_carries_the_class_the_deciding_words_and_the_source() -> None:
+    document = json.loads(invoke("explain", WSL_AND_SLMGR, "--output", "json", "--playbooks", PLAYBOOKS).stdout)
+    rows = {row["code"]: row for row in document["codes"]}
+    assert [row["code"] for row in document["codes"]] == ["0x80070005", "0x8007232B", "0xC004B009", "0x4004F00C"]
+    wsl = rows["0x80070005"]
+    assert (wsl["class"], wsl["component"], wsl["decided_by"], wsl["playbook"]) == (
+        "other", "wsl", ["WslRegisterDistribution"], None
+    )
+    assert wsl["meaning"] == "Access is denied (ERROR_ACCESS_DENIED)."  # its Windows meaning, not activation's
+    server = rows["0xC004B009"]
+    assert (server["class"], server["reason"]) == ("activation", "family")
+    assert server["source"] == {"title": "slerror.h (Windows SDK)", "url": None}
+    assert server["playbook"] is None and "Licensing Activation Centers" in server["handover"]
+    dns = rows["0x8007232B"]
+    assert (dns["class"], dns["reason"], dns["decided_by"]) == ("activation", "context", ["slmgr"])
+    assert dns["source"]["url"].startswith("https://learn.microsoft.com/")
+    assert rows["0x4004F00C"]["class"] == "informational"
+    assert document["typos"] == [
+        {"typed": "0x803F701", "problems": ["digit-missing"], "candidates": ["0x803F7001"]}
+    ]
+
+
+def test_explain_names_other_components_and_the_closest_playbook() -> None:
+    text = WSL_AND_SLMGR + "\nSecurity-SPP event 8198: 0xC0020017\n"
+    lines = invoke("explain", text, "--playbooks", PLAYBOOKS).stdout.splitlines()
+    assert lines[:3] == [
+        '0x80070005: not an activation code: an error of WSL (Windows Subsystem for Linux) '
+        '("WslRegisterDistribution" in the text)',
+        "  meaning in Windows: Access is denied (ERROR_ACCESS_DENIED).",
+        "  no activation playbook applies; see the documentation of that component",
+    ]
+    grace = lines.index("  what to do: Nothing is broken yet: activate before the grace period ends (slmgr /ato).")
+    assert lines[grace - 1].startswith(
+        "0x4004F00C: information, not an error: The application is running within the valid grace period."
+    )
+    assert '  read as an activation code because of "slmgr" in the text' in lines
+    rpc = lines.index("0xC0020017: The KMS client could not contact the Key Management Service (event 8198): a "
+                      "firewall, forced tunneling, DNS, or a wrong KMS host name.  (Microsoft: Event 8198, error "
+                      "0xC0020017 or 0x8007139F when activating Windows)")
+    assert lines[rpc + 1: rpc + 3] == [
+        "  no playbook: escalate to a human",
+        "  closest playbook: 0xC004F074 — No KMS host could be contacted (test)  (remediate show 0xC004F074)",
+    ]
+    assert lines[-1] == "0x803F701: not a code (one digit too few); did you mean 0x803F7001? Nothing was assumed."
+    only_other = invoke("explain", "WslRegisterDistribution failed with error: 0x80070005").stdout.splitlines()
+    assert only_other[-1] == "no activation error code found"
+
+
+def test_explain_in_japanese_says_what_to_do_without_a_playbook() -> None:
+    lines = invoke("explain", "slmgr: 0xC004F04D と C004F07", "--lang", "ja", "--playbooks", PLAYBOOKS).stdout
+    assert "0xC004F04D: インストール ID (IID) または確認 ID (CID) が無効です。" in lines
+    assert "(出典: Microsoft「slerror.h (Windows SDK)」)" in lines
+    assert "  プレイブックなし: 担当者にエスカレーションしてください" in lines
+    assert "C004F07: コードではありません (桁が 1 つ足りません)。0xC004F074、" in lines
 
 
 # --- run --dry-run -----------------------------------------------------------------------------------------
@@ -423,7 +488,7 @@ def test_an_unexpected_error_is_one_line_and_a_crash_report_without_secrets(
     def broken(text: str) -> list[object]:
         raise RuntimeError(f"boom near {KEY} and {password.reveal()}")
 
-    monkeypatch.setattr(catalog, "find_codes", broken)
+    monkeypatch.setattr(catalog, "scan", broken)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     result = invoke("explain", "Error: 0xC004F074")
     assert result.exit_code == 1
@@ -447,7 +512,7 @@ def test_ctrl_c_outside_a_live_run_exits_130(monkeypatch: pytest.MonkeyPatch) ->
     def pressed(text: str) -> list[object]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(catalog, "find_codes", pressed)
+    monkeypatch.setattr(catalog, "scan", pressed)
     result = invoke("explain", "Error: 0xC004F074")
     assert result.exit_code == 130
     assert result.stderr == "interrupted\n"

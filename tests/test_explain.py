@@ -1,4 +1,4 @@
-"""find_codes: every activation error code in pasted text, and nothing else."""
+"""scan: every error code in pasted text, and nothing else."""
 
 from __future__ import annotations
 
@@ -7,11 +7,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from remediate.codes import ErrorCode
-from remediate.explain import find_codes, is_plausible
+from remediate.explain import (
+    ACTIVATION,
+    DIGIT_EXTRA,
+    DIGIT_MISSING,
+    DOCUMENTED,
+    FAMILY,
+    INFORMATIONAL,
+    LOOK_ALIKE,
+    OTHER,
+    UNNAMED,
+    is_plausible,
+    scan,
+)
 
 
 def _texts(text: str) -> list[str]:
-    return [code.text for code in find_codes(text)]
+    return [code.text for code in scan(text).codes]
 
 
 # A real `slmgr /dlv <ActivationID>` capture of a licensed ESU add-on (alygcode/windows10esu issue #3):
@@ -80,8 +92,8 @@ Key Management Service cumulative requests received from clients
 
 
 def test_real_dlv_text_has_no_codes() -> None:
-    assert find_codes(DLV_ESU_LICENSED) == []
-    assert find_codes(DLV_KMS_HOST_COUNTERS) == []
+    assert scan(DLV_ESU_LICENSED).codes == []
+    assert scan(DLV_KMS_HOST_COUNTERS).codes == []
 
 
 def test_dlv_notification_reason_is_the_only_code() -> None:
@@ -178,7 +190,7 @@ def test_order_of_first_appearance_without_duplicates() -> None:
     ],
 )
 def test_no_false_positives(text: str) -> None:
-    assert find_codes(text) == []
+    assert scan(text).codes == []
 
 
 def test_plausibility() -> None:
@@ -194,9 +206,118 @@ def test_plausibility() -> None:
 def test_every_spp_code_is_found_in_any_spelling(value: int, spelling: str) -> None:
     code = ErrorCode(value)
     shown = spelling.format(code.signed if spelling == "{}" else value)
-    assert find_codes(f"エラー: {shown}。") == [code]
+    assert scan(f"エラー: {shown}。").codes == [code]
 
 
 @given(st.uuids())
 def test_guids_never_produce_codes(uuid: object) -> None:
-    assert find_codes(f"Activation ID: {uuid}\nCMID: {{{str(uuid).upper()}}}") == []
+    assert scan(f"Activation ID: {uuid}\nCMID: {{{str(uuid).upper()}}}").codes == []
+
+
+# --- classes: activation, another component's error, information ------------------------------------------
+
+
+def _classes(text: str) -> list[tuple[str, str, str | None]]:
+    return [(f.code.text, f.kind, f.component) for f in scan(text).findings]
+
+
+def test_the_licensing_family_is_activation_wherever_it_appears() -> None:
+    found = scan("Windows Update log: DownloadManager failed, then 0xC004F074 and 0x8004FE21")
+    assert [(f.code.text, f.kind, f.reason) for f in found.findings] == [
+        ("0xC004F074", ACTIVATION, FAMILY),
+        ("0x8004FE21", ACTIVATION, FAMILY),
+    ]
+
+
+def test_licensing_success_codes_are_information_wherever_they_appear() -> None:
+    assert _classes("WSL log: LastConsumptionReason=0x4004F00C") == [("0x4004F00C", INFORMATIONAL, None)]
+
+
+def test_a_generic_code_takes_the_class_of_the_nearest_words_in_its_line_first() -> None:
+    # "slmgr" right below the first code is nearer than "Wsl..." at the start of its line; the line wins.
+    text = "WslRegisterDistribution failed once more with error: 0x80070005\nslmgr /ato\nError: 0x800706BA\n"
+    assert _classes(text) == [("0x80070005", OTHER, "wsl"), ("0x800706BA", ACTIVATION, None)]
+
+
+def test_entries_of_an_event_log_are_classed_apart() -> None:
+    text = (
+        "Log Name: Application\nSource: Microsoft-Windows-Security-SPP\nDescription:\nhr=0x8007232B\n"
+        "Log Name: System\nSource: Microsoft-Windows-WindowsUpdateClient\nDescription:\nerror 0x800706BA\n"
+    )
+    assert _classes(text) == [("0x8007232B", ACTIVATION, None), ("0x800706BA", OTHER, "windows-update")]
+
+
+def test_a_code_seen_in_activation_text_and_elsewhere_is_an_activation_code() -> None:
+    text = "CBS Failed [HRESULT = 0x80070005 - E_ACCESSDENIED]\n\nslmgr /ato: Error: 0x80070005 Access denied"
+    [finding] = scan(text).findings
+    assert (finding.kind, finding.decided_by) == (ACTIVATION, ("slmgr",))
+
+
+def test_strong_words_outweigh_licence_words_of_the_same_line() -> None:
+    assert _classes("WSL license check failed: WslLaunchInteractive error 0x80070005") == [
+        ("0x80070005", OTHER, "wsl")
+    ]
+
+
+def test_activation_inside_a_longer_phrase_of_another_component_is_not_an_activation_word() -> None:
+    assert _classes("Activation context generation failed. Error 0x8007000D") == [("0x8007000D", OTHER, "sxs")]
+    assert _classes("does not grant Local Activation permission: 0x80070005") == [("0x80070005", OTHER, "dcom")]
+
+
+def test_licence_words_in_the_languages_windows_ships() -> None:
+    for text in (
+        "Aktivierung fehlgeschlagen: 0x800706BA",
+        "Échec de l'activation : 0x800706BA",
+        "Error de activación: 0x800706BA",
+        "Falha na ativação: 0x800706BA",
+        "Ошибка активации: 0x800706BA",
+        "Błąd aktywacji: 0x800706BA",
+        "ライセンス認証に失敗しました: 0x800706BA",
+        "激活失败: 0x800706BA",
+        "정품 인증 실패: 0x800706BA",
+        "Etkinleştirme başarısız: 0x800706BA",
+    ):
+        assert _classes(text) == [("0x800706BA", ACTIVATION, None)], text
+
+
+def test_a_code_in_a_text_that_names_nothing() -> None:
+    documented, undocumented = scan("0x80070005").findings[0], scan("Error: 0x80070002").findings[0]
+    assert (documented.kind, documented.reason, documented.decided_by) == (ACTIVATION, DOCUMENTED, ())
+    assert (undocumented.kind, undocumented.component, undocumented.reason) == (OTHER, None, UNNAMED)
+
+
+def test_a_code_cut_by_a_table_is_joined_only_when_the_halves_make_eight_digits() -> None:
+    assert _classes("slui: hr=0xC004F0\n      74\n") == [("0xC004F074", ACTIVATION, None)]
+    assert scan("slui 0x2a\n      74 entries").codes == []
+
+
+# --- typos ----------------------------------------------------------------------------------------------
+
+
+def _typos(text: str) -> list[tuple[str, tuple[str, ...], list[str]]]:
+    return [(t.typed, t.problems, [c.text for c in t.candidates]) for t in scan(text).typos]
+
+
+def test_a_digit_too_many_or_too_few_is_reported_with_the_codes_it_may_mean() -> None:
+    assert _typos("Error: 0xC004F0745") == [("0xC004F0745", (DIGIT_EXTRA,), ["0xC004F074", "0xC004F075"])]
+    assert _typos("Error: 0xC04F074") == [("0xC04F074", (DIGIT_MISSING,), ["0xC004F074"])]
+    # the well-documented code first among many that one digit more could make
+    assert _typos("エラー C004F07")[0][2][0] == "0xC004F074"
+
+
+def test_letters_that_look_like_digits_are_reported_not_read() -> None:
+    found = scan("Error: 0xC004FO74 and 0xC0O4C0O8")
+    assert found.codes == []
+    assert [(t.typed, t.problems, [c.text for c in t.candidates]) for t in found.typos] == [
+        ("0xC004FO74", (LOOK_ALIKE,), ["0xC004F074"]),
+        ("0xC0O4C0O8", (LOOK_ALIKE,), ["0xC004C008"]),
+    ]
+
+
+def test_code_like_words_that_no_one_meant_as_codes_are_left_alone() -> None:
+    for text in ("0x1234567 and 0x123456789", "build C0FFEE1 and Cascades", "0x2a 0x0F", "deadbee"):
+        assert scan(text).typos == (), text
+
+
+def test_a_licensing_shaped_typo_is_reported_even_when_no_code_matches() -> None:
+    assert _typos("0xC004FFFF1") == [("0xC004FFFF1", (DIGIT_EXTRA,), [])]
