@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from remediate.codes import code_info, handover, source
+from remediate.codes import code_info, handover, known_codes, source
 from remediate.explain import COMPONENTS, CONTEXT, DOCUMENTED, FAMILY, INFORMATIONAL, OTHER, Finding, scan
 from remediate.playbook import PHASES, Playbook, PlaybookLibrary
 from remediate.reasons import in_language
@@ -30,7 +30,9 @@ TYPO_CANDIDATES_SHOWN = 5  # a seven-digit typo can stand for many codes: the JS
 WORDS = {
     "en": {
         "code": "code", "category": "category", "title": "title", "action": "action", "fix": "fix",
-        "action_fix": "fix", "action_escalate": "escalate",
+        "action_fix": "fix", "action_escalate": "escalate", "meaning": "meaning", "source_column": "Microsoft source",
+        "action_human": "no playbook: a human acts", "action_closest": "closest playbook: {0}",
+        "action_info": "information: nothing to fix",
         "escalate": "escalate", "also": "also", "parameters": "parameters", "parameter": "parameter",
         "type": "type", "required": "required", "default": "default", "description": "description", "yes": "yes",
         "no": "no", "secret": "(secret)", "when": "when {0}", "only_if": "only if {0}",
@@ -58,7 +60,10 @@ WORDS = {
     },
     "ja": {
         "code": "コード", "category": "分類", "title": "タイトル", "action": "対処", "fix": "修正 (fix)",
-        "action_fix": "修正", "action_escalate": "エスカレーション",
+        "action_fix": "修正", "action_escalate": "エスカレーション", "meaning": "意味",
+        "source_column": "Microsoft の出典",
+        "action_human": "プレイブックなし: 担当者が対応", "action_closest": "最も近いプレイブック: {0}",
+        "action_info": "情報: 修復は不要",
         "escalate": "エスカレーション (escalate)", "also": "関連コード", "parameters": "パラメーター",
         "parameter": "パラメーター", "type": "型", "required": "必須", "default": "既定値", "description": "説明",
         "yes": "はい", "no": "いいえ", "secret": "(シークレット)", "when": "計画条件 {0}", "only_if": "実行条件 {0}",
@@ -103,6 +108,48 @@ def playbook_rows(playbooks: Sequence[Playbook], lang: str) -> list[dict[str, An
         }
         for p in playbooks
     ]
+
+
+def code_rows(library: PlaybookLibrary, lang: str) -> list[dict[str, Any]]:
+    """`remediate list --all`: every documented code, what remediate does with it, and its Microsoft source."""
+    rows = []
+    for info in known_codes():
+        playbook = library.find(info.code)
+        closest = library.find(info.closest) if playbook is None and info.closest is not None else None
+        if playbook is not None:
+            action = "escalate" if playbook.escalates else "fix"
+        elif info.code.unsigned >> 30 == 1:  # severity "informational" (0x4…): nothing to fix
+            action = "info"
+        else:
+            action = "closest" if closest is not None else "human"
+        rows.append({
+            "code": str(info.code),
+            "symbol": info.symbol,
+            "category": info.category,
+            "meaning": info.meaning_ja if lang == "ja" else info.meaning_en,
+            "action": action,
+            "playbook": str(playbook.code) if playbook is not None else None,
+            "closest_playbook": str(closest.code) if closest is not None else None,
+            "source": _source_row(info.source),
+        })
+    return rows
+
+
+def print_codes(rows: Sequence[dict[str, Any]], console: Console, lang: str) -> None:
+    """The table of every documented code: what remediate does with it, and where Microsoft documents it."""
+    words = in_language(WORDS, lang)
+    table = Table(words["code"], words["meaning"], words["action"], words["source_column"])
+    for row in rows:
+        action = {
+            "fix": words["action_fix"],
+            "escalate": words["action_escalate"],
+            "closest": words["action_closest"].format(row["closest_playbook"]),
+            "human": words["action_human"],
+            "info": words["action_info"],
+        }[row["action"]]
+        table.add_row(Text(row["code"], no_wrap=True), Text(row["meaning"]), Text(action),
+                      Text(row["source"]["title"] or ""))
+    console.print(table)
 
 
 def print_playbooks(playbooks: Sequence[Playbook], console: Console, lang: str) -> None:

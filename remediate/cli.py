@@ -134,10 +134,20 @@ register_keys_commands(main, reports_errors)
 @playbooks_option
 @lang_option
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--all", "every_code", is_flag=True,
+              help="Every code Microsoft documents: what remediate does with it, and its Microsoft source.")
 @reports_errors
-def list_playbooks(playbook_dirs: tuple[Path, ...], lang: str, output: str) -> None:
-    """List the error codes that have a playbook."""
-    playbooks = PlaybookLibrary(playbook_dirs).all()
+def list_playbooks(playbook_dirs: tuple[Path, ...], lang: str, output: str, every_code: bool) -> None:
+    """List the error codes that have a playbook (--all: every documented code)."""
+    library = PlaybookLibrary(playbook_dirs)
+    if every_code:
+        rows = catalog.code_rows(library, lang)
+        if output == "json":
+            click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        else:
+            catalog.print_codes(rows, output_console(), lang)
+        return
+    playbooks = library.all()
     if output == "json":
         click.echo(json.dumps(catalog.playbook_rows(playbooks, lang), ensure_ascii=False, indent=2))
     else:

@@ -569,3 +569,17 @@ def test_a_missing_ca_file_in_the_hosts_file_is_a_usage_error_before_any_connect
     assert f"127.0.0.1:9: ca_file {tmp_path / 'certs' / 'missing-ca.pem'}: no such file" in result.output
     assert not (tmp_path / "a.jsonl").exists()  # nothing was tried, nothing recorded
 
+
+
+def test_list_all_names_every_documented_code_its_action_and_microsoft_source() -> None:
+    from remediate.codes import known_codes
+
+    result = invoke("list", "--all", "--output", "json", "--playbooks", PLAYBOOKS)
+    assert result.exit_code == 0, result.output
+    rows = {row["code"]: row for row in json.loads(result.stdout)}
+    assert set(rows) == {str(info.code) for info in known_codes()}
+    assert all(row["source"]["title"] for row in rows.values())  # each with where Microsoft documents it
+    assert rows["0xC004F074"]["action"] == "fix" and rows["0xC004F074"]["playbook"] == "0xC004F074"
+    assert rows["0x4004F00C"]["action"] == "info"
+    table = invoke("list", "--all")
+    assert "not documented" not in table.output
