@@ -28,7 +28,7 @@ from remediate.codes import ErrorCode
 from remediate.duration import duration_seconds
 from remediate.errors import ExitCode, PlaybookError, RemediateError, UsageError
 from remediate.explain import decode_text
-from remediate.inventory import load_hosts
+from remediate.inventory import Host, load_hosts
 from remediate.options import (
     READ_OPTIONS,
     CodeCommand,
@@ -38,9 +38,9 @@ from remediate.options import (
     playbooks_option,
 )
 from remediate.playbook import PlaybookLibrary
-from remediate.preview import print_plan
+from remediate.preview import print_auto_preview, print_plan
 from remediate.render import Renderer, build_plan
-from remediate.report import VERDICT, print_summary, to_json, write_junit
+from remediate.report import FULL_UP_TO, SUMMARY_MODES, VERDICT, print_summary, to_json, write_junit
 from remediate.saved_plan import SavedPlan, run_request, signed_content
 from remediate.secret import live_secrets, scrub
 from remediate.status import fleet_category
@@ -78,6 +78,8 @@ def reports_errors(func: F) -> F:
             _exit(error.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
             raise  # click reports these itself (usage errors, an aborted prompt, --help)
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): not a defect; the group ends quietly (_Main)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             _exit(ExitCode.INTERRUPTED)
@@ -114,7 +116,35 @@ def _write_crash_report(error: BaseException) -> Path | None:
     return path
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class _Main(click.Group):
+    """The command group. Output whose reader went away (`remediate audit show LOG | head`) ends quietly, as
+    command-line tools do: no message, no crash file, exit 141 (128 + SIGPIPE)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's own flush at exit
+        except BrokenPipeError:
+            _quiet_after_closed_pipe()
+            _exit(ExitCode.CLOSED_PIPE)
+
+
+def _quiet_after_closed_pipe() -> None:
+    """Point standard output and error at /dev/null, so that nothing written later (the interpreter's flush at
+    exit included) fails again."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            descriptor = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue  # not a file (a test's capture)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, descriptor)
+        os.close(null)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="remediate")
 def main() -> None:
     """Fix Windows license-activation errors across fleets of hosts over WinRM.
@@ -229,6 +259,9 @@ def explain_codes(
 @click.option("--min-approvals", "min_approvals", type=click.IntRange(1, 100), default=None,
               help="With --allowed-signers: how many distinct approvers must have signed (default 1).")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--summary", "summary", type=click.Choice(SUMMARY_MODES), default="auto", show_default=True,
+              help=f"The per-host table at the end: full, short (counts and the hosts that need attention), or "
+              f"auto (short above {FULL_UP_TO} hosts).")
 @lang_option
 @reports_errors
 @live_options()
@@ -247,6 +280,7 @@ def run_playbook(
     allowed_signers: Path | None,
     min_approvals: int | None,
     output: str,
+    summary: str,
     lang: str,
     live_settings: LiveSettings,
 ) -> None:
@@ -255,6 +289,7 @@ def run_playbook(
     A change window: `--dry-run --save-plan PLAN.json` writes the plan for approval; `--plan PLAN.json` runs it
     only if everything it was rendered from (playbook, templates, hosts, values) is still the same.
     """
+    live_settings.check()
     expires_s = _duration("--expires", expires) if expires is not None else None
     request = run_request(code, allow, dry_run=dry_run, save_plan=save_plan, plan_file=plan_file,
                           allowed_signers=allowed_signers, min_approvals=min_approvals, expires_s=expires_s)
@@ -262,11 +297,13 @@ def run_playbook(
     if request.auto:
         hosts = load_hosts(hosts_file, **live_settings.host_defaults())
         run_values = RunValues.from_options(set_options, secret_env, secrets_file)
+        if dry_run:
+            _preview_auto(hosts, library, run_values, live_settings, request.allow, output=output, language=lang)
         from remediate.live import run_auto_fleet  # the network stack: imported only by commands that connect
 
         settings = live_settings()
         start = partial(run_auto_fleet, hosts, library, run_values, settings, allow=request.allow)
-        _run_live(start, settings, output=output, language=lang)  # exits
+        _run_live(start, settings, output=output, language=lang, summary=summary)  # exits
     playbook = request.playbook(library)
     hosts = load_hosts(hosts_file, **live_settings.host_defaults())
     run_values = RunValues.from_options(set_options, secret_env, secrets_file)
@@ -284,27 +321,52 @@ def run_playbook(
         settings = live_settings()
         start = partial(run_plan, plan, settings, plan_sha256=request.plan_sha256, library=library,
                         approvers=[approver.to_dict() for approver in request.approvers])
-        _run_live(start, settings, output=output, language=lang)  # exits
+        _run_live(start, settings, output=output, language=lang, summary=summary)  # exits
     if output == "json":
         click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
     else:
         print_plan(plan, output_console(), lang)
 
 
-def _run_live(start: Callable[..., LiveRun], settings: LiveOptions, *, output: str, language: str) -> NoReturn:
+def _run_live(
+    start: Callable[..., LiveRun], settings: LiveOptions, *, output: str, language: str, summary: str
+) -> NoReturn:
     """Start a live run (live.run_plan or live.run_auto_fleet, given all but the shared arguments), show it
-    (table or JSON), write JUnit if asked, and exit with the run's code."""
+    (table or JSON; progress on stderr either way), write JUnit if asked, and exit with the run's code."""
+    arguments = sys.argv[1:]
     with _live_errors() as errors:
-        done = start(language=language, console=errors, prompt=_prompt(),
-                     progress=output != "json" and errors.is_terminal, arguments=sys.argv[1:])
+        done = start(language=language, console=errors, prompt=_prompt(), progress=True, arguments=arguments)
     if output == "json":
         click.echo(to_json(done.report, done.redactor))
         click.echo(f"audit log: {done.audit_path}", err=True)
     else:
-        print_summary(done.report, output_console(), done.redactor, language)
+        print_summary(done.report, output_console(), done.redactor, language, mode=summary, arguments=arguments)
     if settings.junit_file:
         write_junit(done.report, settings.junit_file, done.redactor)
     _exit(done.report.exit_category.exit_code)
+
+
+def _preview_auto(
+    hosts: list[Host], library: PlaybookLibrary, run_values: RunValues, live_settings: LiveSettings,
+    allow: tuple[str, ...], *, output: str, language: str,
+) -> NoReturn:
+    """`run auto --dry-run`: read each licence (read-only, and it says so), then show each host's plan."""
+    from remediate.live import preview_auto  # the network stack: imported only by commands that connect
+
+    with _live_errors() as errors:
+        preview = preview_auto(hosts, library, run_values, live_settings(), language=language, console=errors,
+                               prompt=_prompt(), allow=allow)
+    if output == "json":
+        body = {
+            "dry_run": True,
+            "detection": "read-only: each host's licence was read to choose its playbook; nothing was changed",
+            "plans": [plan.to_dict() for plan in preview.plans],
+            "no_playbook": [host.to_dict() for host in preview.decided],
+        }
+        click.echo(json.dumps(preview.redactor.value(body), ensure_ascii=False, indent=2))
+    else:
+        print_auto_preview(preview.plans, preview.decided, output_console(), language, preview.redactor)
+    _exit(ExitCode.OK)
 
 
 def _prompt() -> Prompt | None:
@@ -382,10 +444,11 @@ def status_command(
     """
     from remediate.live import fleet_status  # the network stack: imported only by commands that connect
 
+    live_settings.check()
     hosts = load_hosts(hosts_file, **live_settings.host_defaults())
     library = PlaybookLibrary(playbook_dirs)
     with _live_errors() as errors:
-        read = fleet_status(hosts, library, live_settings(), console=errors, prompt=_prompt())
+        read = fleet_status(hosts, library, live_settings(), console=errors, prompt=_prompt(), language=lang)
     statuses, redactor = read.statuses, read.redactor
     if output == "json":
         click.echo(json.dumps(redactor.value([status.to_dict() for status in statuses]), ensure_ascii=False,

@@ -27,6 +27,7 @@ from remediate.sandbox.scenario import BuiltFleet, build
 from remediate.secret import Redactor, Secret
 from remediate.status import HostStatus
 from remediate.status_view import print_status
+from remediate.terminal import rule
 from remediate.transport import Credentials
 from remediate.values import RunValues
 
@@ -124,17 +125,17 @@ def run_demo(
 
     def show_status(statuses: list[HostStatus]) -> None:
         print_status(statuses, console, redactor, language)
-        console.rule(Text(words["auto"], "bold"))
+        rule(console, Text(words["auto"], "bold"))
 
     with Fleet.start(built.hosts, auth="ntlm", password=password, seed=seed) as fleet:
         hosts_file = fleet.write_hosts_file(directory / "hosts.txt")
-        console.rule(Text(words["status"], "bold"))
+        rule(console, Text(words["status"], "bold"))
         result = run_auto_fleet(
             load_hosts(hosts_file), PlaybookLibrary(()), RunValues(), settings, language=language,
             console=console, prompt=None, progress=progress, arguments=arguments,
             credentials=Credentials(fleet.username, secret), sleep=_cut_wait, on_read=show_status,
         )
-    console.rule(Text(words["summary"], "bold"))
+    rule(console, Text(words["summary"], "bold"))
     print_summary(result.report, console, result.redactor, language)
     checked = verify(audit_file)
     shown = words["intact" if checked.ok else "broken"].format(path=audit_file, detail=_checked(checked, language))

@@ -381,10 +381,10 @@ def run_request(
             return RunRequest(str(code), tuple(allow), approved, tuple(approvers))
     if code is None:
         raise UsageError("give the error code (or auto), or --plan PLAN.json")
-    if _is_auto(code) and dry_run:
+    if _is_auto(code) and save_plan is not None:
         raise UsageError(
-            "auto picks each host's playbook from a live detect, so it cannot be previewed; "
-            "give the error code to preview its plan"
+            "auto picks each host's playbook from a live detect, so its preview cannot be saved for approval; "
+            "save the plan of each error code's run instead"
         )
     return RunRequest(code, tuple(allow), approved)
 

@@ -313,10 +313,11 @@ def test_a_bad_playbook_exits_2_naming_file_line_and_field(tmp_path: Path, hosts
     assert f"{folder / '0xC004F050.yaml'}:2: title.ja: is required" in result.stderr
 
 
-def test_auto_needs_a_live_detect(hosts: Path) -> None:
-    result = invoke("run", "auto", "--hosts", str(hosts), "--dry-run")
+def test_a_preview_of_auto_cannot_be_saved_for_approval(hosts: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    result = invoke("run", "auto", "--hosts", str(hosts), "--dry-run", "--save-plan", str(plan))
     assert result.exit_code == 2
-    assert "auto picks each host's playbook from a live detect" in result.stderr
+    assert "auto picks each host's playbook from a live detect" in result.stderr and not plan.exists()
 
 
 @pytest.mark.parametrize(
