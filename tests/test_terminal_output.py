@@ -4,6 +4,7 @@ address split across lines, a closed pipe ends quietly, and progress keeps comin
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import pty
 import re
@@ -11,6 +12,7 @@ import struct
 import subprocess
 import sys
 import termios
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,3 +178,47 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 
 def _quote(word: str) -> str:
     return "'" + word.replace("'", "'\\''") + "'"
+
+
+SLOW_FLEET = """
+name: slow-fleet
+description: 100 hosts behind a slow network, some with stale DNS.
+hosts: 100
+world:
+  domain: corp.example
+  kms_hosts:
+    - {name: kms02.corp.example, address: 10.0.0.6, count: 80}
+groups:
+  - {name: cached, prefix: APP, count: 20, edition: ServerStandard, fault: 0xC004F074, cause: stale-dns-cache,
+     transport: {latency_ms: 100}}
+  - {name: ok, prefix: OK, count: 80, edition: ServerStandard, transport: {latency_ms: 100}}
+"""
+INTERVAL_S = 10.0
+
+
+def test_without_a_terminal_run_auto_on_100_hosts_prints_progress_at_least_every_10_s(tmp_path: Path) -> None:
+    scenario = tmp_path / "slow.yaml"
+    scenario.write_text(SLOW_FLEET, encoding="utf-8")
+    fleet = Fleet.start(build_hosts(scenario, None, 0), auth="ntlm", password=PASSWORD)
+    with fleet:
+        hosts = fleet.write_hosts_file(tmp_path / "hosts.txt")
+        began = time.monotonic()
+        process = subprocess.Popen(
+            remediate("run", "auto", "--hosts", str(hosts), "--forks", "6", "--audit", str(tmp_path / "a.jsonl")),
+            env=environment(fleet), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert process.stderr is not None and process.stdout is not None
+        arrived = [(time.monotonic() - began, line.rstrip("\n")) for line in process.stderr]
+        stdout = process.stdout.read()
+        ended = time.monotonic() - began
+        assert process.wait(timeout=60) == 0, stdout
+    progress = [(at, line) for at, line in arrived if re.match(r"(licence reads|hosts) \d+/100 ", line)]
+    assert ended > 2 * INTERVAL_S, "the run must outlast two intervals to show the timer"
+    times = [0.0, *(at for at, _ in progress), ended]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert max(gaps) <= INTERVAL_S + 1.5, (gaps, progress)  # 1.5 s: the interpreter starting, the last write
+    last_read = max(line for line in progress if line[1].startswith("licence reads"))
+    assert last_read[1].startswith("licence reads 100/100 (100%) · ")
+    assert progress[-1][1].startswith("hosts 100/100 (100%) · ") and "fixed 20" in progress[-1][1]
+    tenths = {int(m.group(1)) * 10 // 100 for _, line in progress if (m := re.match(r"hosts (\d+)/100", line))}
+    assert tenths >= set(range(11))  # a line at every tenth of the run
