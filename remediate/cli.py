@@ -574,23 +574,24 @@ def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: s
               help="A shipped sandbox scenario NAME (mixed-fleet, kms-moved, after-imaging, healthy) or a FILE.")
 @click.option("--hosts", "count", type=click.IntRange(1, 200), default=None,
               help="How many sandbox hosts (default: as many as the scenario has).")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("remediate-demo"), show_default=True, help="Folder for the hosts file and audit log.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the hosts file and audit log (default: remediate's folder in your state directory, "
+              "e.g. ~/.local/state/remediate/demo; printed at the end).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
 @lang_option
 @reports_errors
-def demo_command(scenario: str, count: int | None, directory: Path, seed: int, lang: str) -> None:
+def demo_command(scenario: str, count: int | None, directory: Path | None, seed: int, lang: str) -> None:
     """A live run with nothing to set up: sandbox hosts on loopback, `status`, then `run auto`, a verified audit.
 
     Exits 0 when the run completed and its audit log verifies, whatever the hosts' outcomes.
     """
-    from remediate.demo import run_demo  # the sandbox: imported only by the commands that start one
+    from remediate.demo import demo_directory, run_demo  # the sandbox: imported only by the commands that start one
 
     console = output_console()
     chosen = Path(scenario) if Path(scenario).is_file() else scenario
     arguments = ("demo", "--scenario", str(scenario), *(("--hosts", str(count)) if count else ()),
                  "--seed", str(seed), "--lang", lang)
-    result = run_demo(directory, console, scenario=chosen, count=count, seed=seed, language=lang,
+    result = run_demo(directory or demo_directory(), console, scenario=chosen, count=count, seed=seed, language=lang,
                       progress=console.is_terminal, arguments=arguments)
     category = result.report.exit_category
     english, japanese, _ = VERDICT[category]

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
 from rich.console import Console
 from rich.text import Text
 
@@ -56,6 +57,7 @@ WORDS = {
         "intact": "audit log {path}: intact, {detail}",
         "broken": "audit log {path}: NOT intact: {detail}",
         "hosts_file": "hosts file {path} (the sandbox is stopped now)",
+        "folder": "the demo's files are in {path}",
     },
     "ja": {
         "title": "remediate デモ: サンドボックスの Windows ホスト {count} 台 (シナリオ {scenario})",
@@ -76,6 +78,7 @@ WORDS = {
         "intact": "監査ログ {path}: 改ざんなし ({detail})",
         "broken": "監査ログ {path}: 改ざんまたは破損あり: {detail}",
         "hosts_file": "ホスト ファイル {path} (サンドボックスは停止済み)",
+        "folder": "デモのファイルは {path} にあります",
     },
 }
 
@@ -88,6 +91,13 @@ class DemoResult:
     hosts_file: Path
     audit_file: Path
     audit: VerifyResult
+
+
+def demo_directory() -> Path:
+    """Where the demo keeps its hosts file and audit log when not told: the user's state directory
+    (~/.local/state/remediate/demo on Linux, %LOCALAPPDATA%\\remediate\\demo on Windows), never the current
+    folder (a checkout would get an untracked folder)."""
+    return platformdirs.user_state_path("remediate", appauthor=False) / "demo"
 
 
 def _cut_wait(seconds: float) -> None:
@@ -141,6 +151,7 @@ def run_demo(
     shown = words["intact" if checked.ok else "broken"].format(path=audit_file, detail=_checked(checked, language))
     console.print(Text(shown, "green" if checked.ok else "bold red"))
     console.print(Text(words["hosts_file"].format(path=hosts_file), "dim"))
+    console.print(Text(words["folder"].format(path=directory.resolve())))
     return DemoResult(built, result.statuses, result.report, hosts_file, audit_file, checked)
 
 

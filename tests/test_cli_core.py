@@ -504,3 +504,22 @@ def test_a_missing_ca_file_in_the_hosts_file_is_a_usage_error_before_any_connect
     assert result.exit_code == 2, result.output
     assert f"127.0.0.1:9: ca_file {tmp_path / 'certs' / 'missing-ca.pem'}: no such file" in result.output
     assert not (tmp_path / "a.jsonl").exists()  # nothing was tried, nothing recorded
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--wait-for-winrm", "10x"], "--wait-for-winrm '10x': expected a duration"),
+        (["--host-timeout", "soon"], "--host-timeout 'soon': expected a duration"),
+        (["--junit", "{folder}"], "is a directory"),
+        (["--junit", "{file}/junit.xml"], "cannot write there"),
+        (["--audit", "{file}/sub/audit.jsonl"], "cannot write there"),
+    ],
+)
+def test_a_dry_run_checks_every_option_a_live_run_would_refuse(
+    hosts: Path, tmp_path: Path, option: list[str], message: str
+) -> None:
+    given = [word.format(folder=tmp_path, file=hosts) for word in option]  # a file where a folder must be
+    result = invoke("run", "0xC004F074", "--hosts", str(hosts), "--playbooks", PLAYBOOKS, "--dry-run", *given)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Plan:" not in result.stdout
