@@ -21,7 +21,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from remediate import __version__, audit_view, catalog
+from remediate import __version__, audit_view, catalog, html
 from remediate import audit as audit_log
 from remediate.approvals import sign
 from remediate.codes import ErrorCode
@@ -33,6 +33,7 @@ from remediate.options import (
     READ_OPTIONS,
     CodeCommand,
     LiveSettings,
+    check_writable,
     lang_option,
     live_options,
     playbooks_option,
@@ -235,6 +236,11 @@ def explain_codes(
 # --- run: a dry run, a saved plan, a live run ---------------------------------------------------------------
 
 
+_html_option = click.option(
+    "--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+    help="Also write a self-contained HTML report (verdict, charts, every host; a plan's scripts) to FILE.")
+
+
 @main.command("run", cls=CodeCommand)
 @click.argument("code", required=False)
 @click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
@@ -262,6 +268,7 @@ def explain_codes(
 @click.option("--summary", "summary", type=click.Choice(SUMMARY_MODES), default="auto", show_default=True,
               help=f"The per-host table at the end: full, short (counts and the hosts that need attention), or "
               f"auto (short above {FULL_UP_TO} hosts).")
+@_html_option
 @lang_option
 @reports_errors
 @live_options()
@@ -281,6 +288,7 @@ def run_playbook(
     min_approvals: int | None,
     output: str,
     summary: str,
+    html_file: Path | None,
     lang: str,
     live_settings: LiveSettings,
 ) -> None:
@@ -290,6 +298,8 @@ def run_playbook(
     only if everything it was rendered from (playbook, templates, hosts, values) is still the same.
     """
     live_settings.check()
+    if html_file is not None:
+        check_writable("--html", html_file)
     expires_s = _duration("--expires", expires) if expires is not None else None
     request = run_request(code, allow, dry_run=dry_run, save_plan=save_plan, plan_file=plan_file,
                           allowed_signers=allowed_signers, min_approvals=min_approvals, expires_s=expires_s)
@@ -298,12 +308,13 @@ def run_playbook(
         hosts = load_hosts(hosts_file, **live_settings.host_defaults())
         run_values = RunValues.from_options(set_options, secret_env, secrets_file)
         if dry_run:
-            _preview_auto(hosts, library, run_values, live_settings, request.allow, output=output, language=lang)
+            _preview_auto(hosts, library, run_values, live_settings, request.allow, output=output, language=lang,
+                          html_file=html_file)
         from remediate.live import run_auto_fleet  # the network stack: imported only by commands that connect
 
         settings = live_settings()
         start = partial(run_auto_fleet, hosts, library, run_values, settings, allow=request.allow)
-        _run_live(start, settings, output=output, language=lang, summary=summary)  # exits
+        _run_live(start, settings, output=output, language=lang, summary=summary, html_file=html_file)  # exits
     playbook = request.playbook(library)
     hosts = load_hosts(hosts_file, **live_settings.host_defaults())
     run_values = RunValues.from_options(set_options, secret_env, secrets_file)
@@ -312,8 +323,10 @@ def run_playbook(
     plan = build_plan(playbook, hosts, run_values, Renderer.for_library(library),
                       code=request.error_code, allow=request.allow)
     request.check(plan)  # StalePlanError (exit 2) before any connection
+    saved = None
     if save_plan is not None:
         digest = SavedPlan.from_plan(plan, hosts_file, expires_s).write(save_plan)
+        saved = (save_plan, digest)
         click.echo(f"plan saved: {save_plan} (sha256 {digest})", err=True)
     if not dry_run:
         from remediate.live import run_plan  # the network stack: imported only by commands that connect
@@ -321,15 +334,22 @@ def run_playbook(
         settings = live_settings()
         start = partial(run_plan, plan, settings, plan_sha256=request.plan_sha256, library=library,
                         approvers=[approver.to_dict() for approver in request.approvers])
-        _run_live(start, settings, output=output, language=lang, summary=summary)  # exits
+        _run_live(start, settings, output=output, language=lang, summary=summary, html_file=html_file)  # exits
+    if html_file is not None:
+        _wrote_html(html.write_page(html.plan_page([plan], lang, saved=saved), html_file))
     if output == "json":
         click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
     else:
         print_plan(plan, output_console(), lang)
 
 
+def _wrote_html(path: Path) -> None:
+    click.echo(f"HTML report: {path}", err=True)
+
+
 def _run_live(
-    start: Callable[..., LiveRun], settings: LiveOptions, *, output: str, language: str, summary: str
+    start: Callable[..., LiveRun], settings: LiveOptions, *, output: str, language: str, summary: str,
+    html_file: Path | None = None,
 ) -> NoReturn:
     """Start a live run (live.run_plan or live.run_auto_fleet, given all but the shared arguments), show it
     (table or JSON; progress on stderr either way), write JUnit if asked, and exit with the run's code."""
@@ -343,12 +363,14 @@ def _run_live(
         print_summary(done.report, output_console(), done.redactor, language, mode=summary, arguments=arguments)
     if settings.junit_file:
         write_junit(done.report, settings.junit_file, done.redactor)
+    if html_file is not None:
+        _wrote_html(html.write_page(html.run_page(done.report, done.redactor, language), html_file))
     _exit(done.report.exit_category.exit_code)
 
 
 def _preview_auto(
     hosts: list[Host], library: PlaybookLibrary, run_values: RunValues, live_settings: LiveSettings,
-    allow: tuple[str, ...], *, output: str, language: str,
+    allow: tuple[str, ...], *, output: str, language: str, html_file: Path | None,
 ) -> NoReturn:
     """`run auto --dry-run`: read each licence (read-only, and it says so), then show each host's plan."""
     from remediate.live import preview_auto  # the network stack: imported only by commands that connect
@@ -366,6 +388,10 @@ def _preview_auto(
         click.echo(json.dumps(preview.redactor.value(body), ensure_ascii=False, indent=2))
     else:
         print_auto_preview(preview.plans, preview.decided, output_console(), language, preview.redactor)
+    if html_file is not None:
+        page = html.plan_page(preview.plans, language, decided=preview.decided, read_only_detection=True,
+                              redactor=preview.redactor)
+        _wrote_html(html.write_page(page, html_file))
     _exit(ExitCode.OK)
 
 
@@ -426,6 +452,7 @@ def plan_approve(plan_file: Path, key_file: Path) -> None:
 @main.command("status")
 @click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
 @click.option("--output", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@_html_option
 @playbooks_option
 @lang_option
 @reports_errors
@@ -433,6 +460,7 @@ def plan_approve(plan_file: Path, key_file: Path) -> None:
 def status_command(
     hosts_file: Path,
     output: str,
+    html_file: Path | None,
     playbook_dirs: tuple[Path, ...],
     lang: str,
     live_settings: LiveSettings,
@@ -445,6 +473,8 @@ def status_command(
     from remediate.live import fleet_status  # the network stack: imported only by commands that connect
 
     live_settings.check()
+    if html_file is not None:
+        check_writable("--html", html_file)
     hosts = load_hosts(hosts_file, **live_settings.host_defaults())
     library = PlaybookLibrary(playbook_dirs)
     with _live_errors() as errors:
@@ -457,6 +487,8 @@ def status_command(
         click.echo(status_csv(statuses, redactor), nl=False)
     else:
         print_status(statuses, output_console(), redactor, lang)
+    if html_file is not None:
+        _wrote_html(html.write_page(html.status_page(statuses, redactor, lang), html_file))
     _exit(fleet_category(statuses).exit_code)
 
 
