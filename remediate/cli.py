@@ -338,7 +338,8 @@ def run_playbook(
     if html_file is not None:
         _wrote_html(html.write_page(html.plan_page([plan], lang, saved=saved), html_file))
     if output == "json":
-        click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
+        for chunk in plan.json_chunks():
+            click.echo(chunk, nl=False)
     else:
         print_plan(plan, output_console(), lang)
 

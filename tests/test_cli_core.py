@@ -232,7 +232,7 @@ def test_dry_run_json(hosts: Path) -> None:
     ]
     step = data["hosts"][0]["steps"][2]
     assert (step["id"], step["phase"]) == ("install-key", "fix")
-    assert "/ipk $ProductKey" in step["script"]
+    assert "/ipk $ProductKey" in data["scripts"][step["script_sha256"]]  # each script once, by its sha256
     assert step["parameters"]["ProductKey"] == "XXXXX-XXXXX-XXXXX-XXXXX-2YT43"
     assert KEY not in result.stdout
 
