@@ -71,6 +71,7 @@ OUTCOME_JA = {  # outcome words as a Japanese administrator reads them; JSON and
     Outcome.PLANNED: "計画のみ",
 }
 SUMMARY_MODES = ("auto", "full", "short")
+EVALUATION_PLAYBOOK = "0xC004F069"  # converts an evaluation edition (DISM /Set-Edition, --allow edition-conversion)
 FULL_UP_TO = 50  # `--summary auto`: the per-host table up to this many hosts; above, the hosts pointed at only
 # Outcomes a summary points at (every one but healthy and fixed), in the order they are listed.
 POINTED_AT = (Outcome.FAILED, Outcome.AUTH_FAILED, Outcome.UNREACHABLE, Outcome.ESCALATE, Outcome.SKIPPED,
@@ -91,6 +92,8 @@ WORDS = {  # the few words of the summary, in the user's language
         "rerun": "reruns the {count} host(s) above that did not end healthy or fixed",
         "auth": "check the account first (REMEDIATE_USERNAME, REMEDIATE_PASSWORD): {count} host(s) refused it",
         "escalated": "once a person has acted on the escalated hosts, the same command checks them again",
+        "evaluation": "{count} host(s) run an evaluation edition, which no key activates: convert it with "
+        "`remediate run {playbook} --allow edition-conversion --set target_edition=…` (remediate show {playbook})",
     },
     "ja": {
         "host": "ホスト",
@@ -106,6 +109,9 @@ WORDS = {  # the few words of the summary, in the user's language
         "rerun": "上記の、正常でも修復済みでもない {count} 台だけを再実行します",
         "auth": "先にアカウント (REMEDIATE_USERNAME、REMEDIATE_PASSWORD) を確認してください: {count} 台が拒否しました",
         "escalated": "要対応のホストは、担当者の対応後に同じコマンドで再確認できます",
+        "evaluation": "{count} 台は評価版で、どのキーでもライセンス認証できません。"
+        "`remediate run {playbook} --allow edition-conversion --set target_edition=…` で変換してください "
+        "(remediate show {playbook})",
     },
 }
 
@@ -121,14 +127,29 @@ class ProblemGroup:
     guidance: str | None
     hosts: list[HostReport] = field(default_factory=list)
 
-    def other_codes(self) -> list[str]:
-        """Codes the hosts reported that are not their playbook's: each has a playbook of its own to look at."""
+    def pointers(self, language: str = "en") -> list[str]:
+        """Where to look next: each code the hosts reported that is not their playbook's (it has a playbook of
+        its own), and the conversion playbook for an evaluation edition (no key activates one)."""
+        words = in_language(WORDS, language)
         seen: dict[str, None] = {}
         for host in self.hosts:
             for code in (host.code_after, host.code_before):
                 if code is not None and str(code) != host.code:
-                    seen.setdefault(str(code))
+                    seen.setdefault(f"remediate explain {code}")
+        evaluation = [host for host in self.hosts if host.code != EVALUATION_PLAYBOOK and _evaluation(host)]
+        if evaluation:
+            seen.setdefault(words["evaluation"].format(playbook=EVALUATION_PLAYBOOK, count=len(evaluation)))
         return list(seen)
+
+
+def _evaluation(host: HostReport) -> bool:
+    """The host runs an evaluation edition (its licence read names the edition, e.g. ServerStandardEval)."""
+    for step in host.steps:
+        if step.result is not None:
+            name = str(step.result.data.get("name") or "").removesuffix(" edition")
+            if name.endswith("Eval"):
+                return True
+    return False
 
 
 def problem_groups(report: RunReport, language: str = "en") -> list[ProblemGroup]:
@@ -230,8 +251,8 @@ def _print_group(group: ProblemGroup, console: Console, redactor: Redactor, lang
     console.print(Text(f"  {names}"))
     if group.guidance:
         console.print(Text(f"  {words['guidance']}: {redactor.text(group.guidance)}", style="yellow"))
-    for code in group.other_codes():
-        console.print(Text(f"  {words['see']}: remediate explain {code}", style="dim"))
+    for pointer in group.pointers(language):
+        console.print(Text(f"  {words['see']}: {pointer}", style="dim"))
 
 
 def _print_next(

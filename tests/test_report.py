@@ -254,3 +254,17 @@ def test_the_table_of_every_host_on_request_and_for_small_fleets() -> None:
     short = summary_of(sample_run(), mode="short")
     assert not any("│" in line for line in short) and any("pc3.corp.example" in line for line in short)
     assert not any("--rerun-failed" in line for line in short)  # no command line given: no command to rerun
+
+
+def test_an_evaluation_edition_is_pointed_at_the_conversion_playbook() -> None:
+    read = StepResult(ok=True, license_status=5, hresult=ErrorCode.parse("0xC004F009"),
+                      data={"name": "Windows(R), ServerStandardEval edition"})
+    evaluation = HostReport(
+        host="eval01", code="0xC004F009", outcome=Outcome.ESCALATE, guidance="Activate by phone.",
+        steps=[StepRecord(id="license-state", phase="detect", status=StepStatus.RAN, result=read)],
+    )
+    shown = " ".join(" ".join(summary_of(RunReport(code="auto", hosts=[evaluation]))).split())  # wrapped at spaces
+    assert "1 host(s) run an evaluation edition, which no key activates" in shown
+    assert "remediate run 0xC004F069 --allow edition-conversion --set target_edition=…" in shown
+    plain = HostReport(host="pc1", code="0xC004F009", outcome=Outcome.ESCALATE, guidance="Activate by phone.")
+    assert "evaluation" not in "\n".join(summary_of(RunReport(code="auto", hosts=[plain])))

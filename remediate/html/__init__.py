@@ -66,6 +66,7 @@ WORDS = {
         "nothing": "Every host ended healthy or fixed.",
         "host_count": "{count} host(s)",
         "what": "what to do",
+        "see": "see",
         "playbook": "playbook",
         "code_before": "code before",
         "code_after": "code after",
@@ -118,6 +119,7 @@ WORDS = {
         "nothing": "すべてのホストが正常、または修復済みです。",
         "host_count": "{count} 台",
         "what": "対応",
+        "see": "参照",
         "playbook": "プレイブック",
         "code_before": "前のコード",
         "code_after": "後のコード",
@@ -183,6 +185,7 @@ class Group:
     tone: str
     hosts: list[str]
     guidance: str | None = None
+    pointers: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -277,7 +280,8 @@ def run_page(report: RunReport, redactor: Redactor | None = None, language: str 
             redactor.text(group.reason), words["host_count"].format(count=len(group.hosts)),
         ) if part)
         page.groups.append(Group(head, TONE[group.outcome], [redactor.text(host.label) for host in group.hosts],
-                                 redactor.text(group.guidance) if group.guidance else None))
+                                 redactor.text(group.guidance) if group.guidance else None,
+                                 group.pointers(language)))
     page.hosts = [_host_detail(host, redactor, language) for host in report.hosts]
     return page
 
