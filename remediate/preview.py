@@ -85,14 +85,17 @@ def _seconds(value: float) -> str:
     return f"{value:g}"
 
 
-def print_plan(plan: Plan, console: Console, lang: str = "en") -> None:
+def print_plan(plan: Plan, console: Console, lang: str = "en", *, nothing_sent: bool = True) -> None:
+    """The plan, its groups of identical hosts and each step's script and masked values. nothing_sent: say
+    that nothing was sent (not so for run auto, which read the licences first)."""
     words = in_language(_WORDS, lang)
     playbook = plan.playbook
     groups = plan.groups()
     console.print(Text(f"{words['plan']}: {plan.code} — {playbook.title.get(lang)}", style="bold"))
     console.print(Text(f"{words['playbook']}: {playbook.source}  sha256 {playbook.sha256}"))
     console.print(Text(f"{words['hosts']}: {len(plan.hosts)} · {len(groups)} {words['groups']}"))
-    console.print(Text(words["dry"], style="green"))
+    if nothing_sent:
+        console.print(Text(words["dry"], style="green"))
     for number, group in enumerate(groups, start=1):
         console.print()
         title = f"{words['group']} {number} {words['of']} {len(groups)}: {len(group)} {words['host_count']}"
@@ -161,7 +164,7 @@ def print_auto_preview(
     console.print(Text(words["auto"], style="green"))
     for plan in plans:
         console.print()
-        print_plan(plan, console, lang)
+        print_plan(plan, console, lang, nothing_sent=False)
     if not decided:
         return
     console.print()
