@@ -289,7 +289,7 @@ def fleet_status(
 # --- running ------------------------------------------------------------------------------------------------
 
 
-def hosts_to_rerun(log: Path, code: str, console: Console, key: bytes | None = None) -> set[str]:
+def rerun_labels(log: Path, code: str, console: Console, key: bytes | None = None) -> set[str]:
     """The labels of the hosts the last run of `log` did not finish well (--rerun-failed), for a run of `code`
     (an error code, or auto). Any run's log will do, but a log of another error code's run is refused: its
     hosts had another error. Raises NothingToRerun when there are none."""
@@ -308,7 +308,7 @@ def hosts_to_rerun(log: Path, code: str, console: Console, key: bytes | None = N
 def only_failed_hosts(plan: Plan, log: Path, console: Console, key: bytes | None = None) -> Plan:
     """The plan cut down to the hosts an earlier run did not finish well (--rerun-failed).
     Raises NothingToRerun when there are none."""
-    wanted = hosts_to_rerun(log, str(plan.code), console, key)
+    wanted = rerun_labels(log, str(plan.code), console, key)
     kept = tuple(host_plan for host_plan in plan.hosts if host_plan.label in wanted)
     _note_rerun(wanted, [host_plan.label for host_plan in plan.hosts], log, console)
     return dataclasses.replace(plan, hosts=kept)
@@ -396,7 +396,7 @@ def run_auto_fleet(
     """
     options = settings.engine(language)
     if settings.rerun_failed:
-        wanted = hosts_to_rerun(settings.rerun_failed, AUTO, console, settings.audit_key())
+        wanted = rerun_labels(settings.rerun_failed, AUTO, console, settings.audit_key())
         _note_rerun(wanted, [host.label for host in hosts], settings.rerun_failed, console)
         hosts = [host for host in hosts if host.label in wanted]
     connection = settings.connection()
