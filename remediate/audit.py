@@ -415,12 +415,14 @@ def _learn_computer_name(host: dict[str, Any], fields: Any) -> None:
         host["computer_name"] = name.strip()
 
 
-RERUN_OUTCOMES = ("failed", "unreachable", "skipped", "auth-failed")
+RERUN_OUTCOMES = ("failed", "unreachable", "skipped", "auth-failed", "escalate")
 
 
 def hosts_to_rerun(path: str | Path, key: bytes | None = None) -> tuple[str | None, list[str]]:
-    """The last run of a log: its code, and the hosts that did not end healthy, fixed or escalate (failed,
-    unreachable, skipped, or started without an outcome: a crash). Refuses a log that does not verify."""
+    """The last run of a log: its code, and the hosts that did not end healthy or fixed (failed, escalate,
+    unreachable, auth-failed, skipped, or started without an outcome: a crash). An escalated host is rerun once a
+    person has acted on it: the rerun detects first, so one still broken is escalated again, unchanged.
+    Refuses a log that does not verify."""
     result = verify(path, key)
     if not result.ok:
         raise AuditError(f"the audit log {path} does not verify: {result.describe()}")

@@ -21,27 +21,29 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from remediate import __version__, audit_view, catalog
+from remediate import __version__, audit_view, catalog, html
 from remediate import audit as audit_log
 from remediate.approvals import sign
 from remediate.codes import ErrorCode
 from remediate.duration import duration_seconds
 from remediate.errors import ExitCode, PlaybookError, RemediateError, UsageError
 from remediate.explain import decode_text
+from remediate.inventory import Host
 from remediate.inventory_limit import inventory_hosts
 from remediate.keys_cli import register as register_keys_commands
 from remediate.options import (
     READ_OPTIONS,
     CodeCommand,
     LiveSettings,
+    check_writable,
     lang_option,
     live_options,
     playbooks_option,
 )
 from remediate.playbook import PlaybookLibrary
-from remediate.preview import print_plan
+from remediate.preview import print_auto_preview, print_plan
 from remediate.render import Renderer, build_plan
-from remediate.report import VERDICT, print_summary, to_json, write_junit
+from remediate.report import FULL_UP_TO, SUMMARY_MODES, VERDICT, print_summary, to_json, write_junit
 from remediate.saved_plan import SavedPlan, run_request, signed_content
 from remediate.secret import live_secrets, scrub
 from remediate.status import fleet_category
@@ -79,6 +81,8 @@ def reports_errors(func: F) -> F:
             _exit(error.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
             raise  # click reports these itself (usage errors, an aborted prompt, --help)
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): not a defect; the group ends quietly (_Main)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             _exit(ExitCode.INTERRUPTED)
@@ -115,7 +119,35 @@ def _write_crash_report(error: BaseException) -> Path | None:
     return path
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class _Main(click.Group):
+    """The command group. Output whose reader went away (`remediate audit show LOG | head`) ends quietly, as
+    command-line tools do: no message, no crash file, exit 141 (128 + SIGPIPE)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's own flush at exit
+        except BrokenPipeError:
+            _quiet_after_closed_pipe()
+            _exit(ExitCode.CLOSED_PIPE)
+
+
+def _quiet_after_closed_pipe() -> None:
+    """Point standard output and error at /dev/null, so that nothing written later (the interpreter's flush at
+    exit included) fails again."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            descriptor = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue  # not a file (a test's capture)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, descriptor)
+        os.close(null)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="remediate")
 def main() -> None:
     """Fix Windows license-activation errors across fleets of hosts over WinRM.
@@ -221,6 +253,11 @@ def explain_codes(
 # --- run: a dry run, a saved plan, a live run ---------------------------------------------------------------
 
 
+_html_option = click.option(
+    "--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+    help="Also write a self-contained HTML report (verdict, charts, every host; a plan's scripts) to FILE.")
+
+
 @main.command("run", cls=CodeCommand)
 @click.argument("code", required=False)
 @click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
@@ -245,6 +282,10 @@ def explain_codes(
 @click.option("--min-approvals", "min_approvals", type=click.IntRange(1, 100), default=None,
               help="With --allowed-signers: how many distinct approvers must have signed (default 1).")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--summary", "summary", type=click.Choice(SUMMARY_MODES), default="auto", show_default=True,
+              help=f"The per-host table at the end: full, short (counts and the hosts that need attention), or "
+              f"auto (short above {FULL_UP_TO} hosts).")
+@_html_option
 @lang_option
 @reports_errors
 @live_options()
@@ -263,6 +304,8 @@ def run_playbook(
     allowed_signers: Path | None,
     min_approvals: int | None,
     output: str,
+    summary: str,
+    html_file: Path | None,
     lang: str,
     live_settings: LiveSettings,
 ) -> None:
@@ -271,6 +314,9 @@ def run_playbook(
     A change window: `--dry-run --save-plan PLAN.json` writes the plan for approval; `--plan PLAN.json` runs it
     only if everything it was rendered from (playbook, templates, hosts, values) is still the same.
     """
+    live_settings.check()
+    if html_file is not None:
+        check_writable("--html", html_file)
     expires_s = _duration("--expires", expires) if expires is not None else None
     request = run_request(code, allow, dry_run=dry_run, save_plan=save_plan, plan_file=plan_file,
                           allowed_signers=allowed_signers, min_approvals=min_approvals, expires_s=expires_s)
@@ -278,11 +324,14 @@ def run_playbook(
     if request.auto:
         hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
         run_values = RunValues.from_options(set_options, secret_env, secrets_file)
+        if dry_run:
+            _preview_auto(hosts, library, run_values, live_settings, request.allow, output=output, language=lang,
+                          html_file=html_file)
         from remediate.live import run_auto_fleet  # the network stack: imported only by commands that connect
 
         settings = live_settings()
         start = partial(run_auto_fleet, hosts, library, run_values, settings, allow=request.allow)
-        _run_live(start, settings, output=output, language=lang)  # exits
+        _run_live(start, settings, output=output, language=lang, summary=summary, html_file=html_file)  # exits
     playbook = request.playbook(library)
     hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
     run_values = RunValues.from_options(set_options, secret_env, secrets_file)
@@ -293,8 +342,10 @@ def run_playbook(
     for warning in plan.warnings():
         click.echo(f"warning: {warning}", err=True)
     request.check(plan)  # StalePlanError (exit 2) before any connection
+    saved = None
     if save_plan is not None:
         digest = SavedPlan.from_plan(plan, hosts_file, expires_s).write(save_plan)
+        saved = (save_plan, digest)
         click.echo(f"plan saved: {save_plan} (sha256 {digest})", err=True)
     if not dry_run:
         from remediate.live import run_plan  # the network stack: imported only by commands that connect
@@ -302,31 +353,70 @@ def run_playbook(
         settings = live_settings()
         start = partial(run_plan, plan, settings, plan_sha256=request.plan_sha256, library=library,
                         approvers=[approver.to_dict() for approver in request.approvers])
-        _run_live(start, settings, output=output, language=lang)  # exits
+        _run_live(start, settings, output=output, language=lang, summary=summary, html_file=html_file)  # exits
+    if html_file is not None:
+        _wrote_html(html.write_page(html.plan_page([plan], lang, saved=saved), html_file))
     if output == "json":
-        click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
+        for chunk in plan.json_chunks():
+            click.echo(chunk, nl=False)
     else:
         print_plan(plan, output_console(), lang)
 
 
-def _run_live(start: Callable[..., LiveRun], settings: LiveOptions, *, output: str, language: str) -> NoReturn:
+def _wrote_html(path: Path) -> None:
+    click.echo(f"HTML report: {path}", err=True)
+
+
+def _run_live(
+    start: Callable[..., LiveRun], settings: LiveOptions, *, output: str, language: str, summary: str,
+    html_file: Path | None = None,
+) -> NoReturn:
     """Start a live run (live.run_plan or live.run_auto_fleet, given all but the shared arguments), show it
-    (table or JSON), write JUnit if asked, and exit with the run's code."""
+    (table or JSON; progress on stderr either way), write JUnit if asked, and exit with the run's code."""
+    arguments = sys.argv[1:]
     with _live_errors() as errors:
-        done = start(language=language, console=errors, prompt=_prompt(),
-                     progress=output != "json" and errors.is_terminal, arguments=sys.argv[1:])
+        done = start(language=language, console=errors, prompt=_prompt(), progress=True, arguments=arguments)
     if output == "json":
         click.echo(to_json(done.report, done.redactor))
         click.echo(f"audit log: {done.audit_path}", err=True)
     else:
-        print_summary(done.report, output_console(), done.redactor, language)
+        print_summary(done.report, output_console(), done.redactor, language, mode=summary, arguments=arguments)
     if settings.junit_file:
         write_junit(done.report, settings.junit_file, done.redactor)
+    if html_file is not None:
+        _wrote_html(html.write_page(html.run_page(done.report, done.redactor, language), html_file))
     _exit(done.report.exit_category.exit_code)
 
 
 def _warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
+
+
+def _preview_auto(
+    hosts: list[Host], library: PlaybookLibrary, run_values: RunValues, live_settings: LiveSettings,
+    allow: tuple[str, ...], *, output: str, language: str, html_file: Path | None,
+) -> NoReturn:
+    """`run auto --dry-run`: read each licence (read-only, and it says so), then show each host's plan."""
+    from remediate.live import preview_auto  # the network stack: imported only by commands that connect
+
+    with _live_errors() as errors:
+        preview = preview_auto(hosts, library, run_values, live_settings(), language=language, console=errors,
+                               prompt=_prompt(), allow=allow)
+    if output == "json":
+        body = {
+            "dry_run": True,
+            "detection": "read-only: each host's licence was read to choose its playbook; nothing was changed",
+            "plans": [plan.to_dict() for plan in preview.plans],
+            "no_playbook": [host.to_dict() for host in preview.decided],
+        }
+        click.echo(json.dumps(preview.redactor.value(body), ensure_ascii=False, indent=2))
+    else:
+        print_auto_preview(preview.plans, preview.decided, output_console(), language, preview.redactor)
+    if html_file is not None:
+        page = html.plan_page(preview.plans, language, decided=preview.decided, read_only_detection=True,
+                              redactor=preview.redactor)
+        _wrote_html(html.write_page(page, html_file))
+    _exit(ExitCode.OK)
 
 
 def _prompt() -> Prompt | None:
@@ -386,6 +476,7 @@ def plan_approve(plan_file: Path, key_file: Path) -> None:
 @main.command("status")
 @click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
 @click.option("--output", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@_html_option
 @playbooks_option
 @lang_option
 @reports_errors
@@ -393,6 +484,7 @@ def plan_approve(plan_file: Path, key_file: Path) -> None:
 def status_command(
     hosts_file: Path,
     output: str,
+    html_file: Path | None,
     playbook_dirs: tuple[Path, ...],
     lang: str,
     live_settings: LiveSettings,
@@ -404,10 +496,13 @@ def status_command(
     """
     from remediate.live import fleet_status  # the network stack: imported only by commands that connect
 
+    live_settings.check()
+    if html_file is not None:
+        check_writable("--html", html_file)
     hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
     library = PlaybookLibrary(playbook_dirs)
     with _live_errors() as errors:
-        read = fleet_status(hosts, library, live_settings(), console=errors, prompt=_prompt())
+        read = fleet_status(hosts, library, live_settings(), console=errors, prompt=_prompt(), language=lang)
     statuses, redactor = read.statuses, read.redactor
     if output == "json":
         click.echo(json.dumps(redactor.value([status.to_dict() for status in statuses]), ensure_ascii=False,
@@ -416,6 +511,8 @@ def status_command(
         click.echo(status_csv(statuses, redactor), nl=False)
     else:
         print_status(statuses, output_console(), redactor, lang)
+    if html_file is not None:
+        _wrote_html(html.write_page(html.status_page(statuses, redactor, lang), html_file))
     _exit(fleet_category(statuses).exit_code)
 
 
@@ -533,23 +630,24 @@ def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: s
               help="A shipped sandbox scenario NAME (mixed-fleet, kms-moved, after-imaging, healthy) or a FILE.")
 @click.option("--hosts", "count", type=click.IntRange(1, 200), default=None,
               help="How many sandbox hosts (default: as many as the scenario has).")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("remediate-demo"), show_default=True, help="Folder for the hosts file and audit log.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the hosts file and audit log (default: remediate's folder in your state directory, "
+              "e.g. ~/.local/state/remediate/demo; printed at the end).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
 @lang_option
 @reports_errors
-def demo_command(scenario: str, count: int | None, directory: Path, seed: int, lang: str) -> None:
+def demo_command(scenario: str, count: int | None, directory: Path | None, seed: int, lang: str) -> None:
     """A live run with nothing to set up: sandbox hosts on loopback, `status`, then `run auto`, a verified audit.
 
     Exits 0 when the run completed and its audit log verifies, whatever the hosts' outcomes.
     """
-    from remediate.demo import run_demo  # the sandbox: imported only by the commands that start one
+    from remediate.demo import demo_directory, run_demo  # the sandbox: imported only by the commands that start one
 
     console = output_console()
     chosen = Path(scenario) if Path(scenario).is_file() else scenario
     arguments = ("demo", "--scenario", str(scenario), *(("--hosts", str(count)) if count else ()),
                  "--seed", str(seed), "--lang", lang)
-    result = run_demo(directory, console, scenario=chosen, count=count, seed=seed, language=lang,
+    result = run_demo(directory or demo_directory(), console, scenario=chosen, count=count, seed=seed, language=lang,
                       progress=console.is_terminal, arguments=arguments)
     category = result.report.exit_category
     english, japanese, _ = VERDICT[category]

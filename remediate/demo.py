@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
 from rich.console import Console
 from rich.text import Text
 
@@ -27,6 +28,7 @@ from remediate.sandbox.scenario import BuiltFleet, build
 from remediate.secret import Redactor, Secret
 from remediate.status import HostStatus
 from remediate.status_view import print_status
+from remediate.terminal import rule
 from remediate.transport import Credentials
 from remediate.values import RunValues
 
@@ -55,6 +57,7 @@ WORDS = {
         "intact": "audit log {path}: intact, {detail}",
         "broken": "audit log {path}: NOT intact: {detail}",
         "hosts_file": "hosts file {path} (the sandbox is stopped now)",
+        "folder": "the demo's files are in {path}",
     },
     "ja": {
         "title": "remediate デモ: サンドボックスの Windows ホスト {count} 台 (シナリオ {scenario})",
@@ -75,6 +78,7 @@ WORDS = {
         "intact": "監査ログ {path}: 改ざんなし ({detail})",
         "broken": "監査ログ {path}: 改ざんまたは破損あり: {detail}",
         "hosts_file": "ホスト ファイル {path} (サンドボックスは停止済み)",
+        "folder": "デモのファイルは {path} にあります",
     },
 }
 
@@ -87,6 +91,13 @@ class DemoResult:
     hosts_file: Path
     audit_file: Path
     audit: VerifyResult
+
+
+def demo_directory() -> Path:
+    """Where the demo keeps its hosts file and audit log when not told: the user's state directory
+    (~/.local/state/remediate/demo on Linux, %LOCALAPPDATA%\\remediate\\demo on Windows), never the current
+    folder (a checkout would get an untracked folder)."""
+    return platformdirs.user_state_path("remediate", appauthor=False) / "demo"
 
 
 def _cut_wait(seconds: float) -> None:
@@ -124,22 +135,23 @@ def run_demo(
 
     def show_status(statuses: list[HostStatus]) -> None:
         print_status(statuses, console, redactor, language)
-        console.rule(Text(words["auto"], "bold"))
+        rule(console, Text(words["auto"], "bold"))
 
     with Fleet.start(built.hosts, auth="ntlm", password=password, seed=seed) as fleet:
         hosts_file = fleet.write_hosts_file(directory / "hosts.txt")
-        console.rule(Text(words["status"], "bold"))
+        rule(console, Text(words["status"], "bold"))
         result = run_auto_fleet(
             load_hosts(hosts_file), PlaybookLibrary(()), RunValues(), settings, language=language,
             console=console, prompt=None, progress=progress, arguments=arguments,
             credentials=Credentials(fleet.username, secret), sleep=_cut_wait, on_read=show_status,
         )
-    console.rule(Text(words["summary"], "bold"))
+    rule(console, Text(words["summary"], "bold"))
     print_summary(result.report, console, result.redactor, language)
     checked = verify(audit_file)
     shown = words["intact" if checked.ok else "broken"].format(path=audit_file, detail=_checked(checked, language))
     console.print(Text(shown, "green" if checked.ok else "bold red"))
     console.print(Text(words["hosts_file"].format(path=hosts_file), "dim"))
+    console.print(Text(words["folder"].format(path=directory.resolve())))
     return DemoResult(built, result.statuses, result.report, hosts_file, audit_file, checked)
 
 

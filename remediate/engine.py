@@ -96,6 +96,10 @@ class Observer(Protocol):
 
     def host_started(self, host: str) -> None: ...
 
+    def host_retrying(self, host: str, what: str, attempt: int, attempts: int | None) -> None:
+        """`host` tries `what` (connect, or a step id) again: attempt `attempt` of `attempts` (None: until
+        --wait-for-winrm runs out)."""
+
     def host_finished(self, report: HostReport) -> None: ...
 
 
@@ -112,6 +116,9 @@ class KeyWatcher(Protocol):
 
 class _NoObserver:
     def host_started(self, host: str) -> None:
+        pass
+
+    def host_retrying(self, host: str, what: str, attempt: int, attempts: int | None) -> None:
         pass
 
     def host_finished(self, report: HostReport) -> None:
@@ -683,6 +690,7 @@ class HostRun:
                             transient=error.transient,
                             error=error.message,
                         )
+                        self._retrying(CONNECT, tries + 1, error, connecting=True)
                         raise
                     self.session = session
         except TransportError as error:
@@ -693,6 +701,14 @@ class HostRun:
             raise _HostAborted(Outcome.UNREACHABLE, reason) from None
         if tries > 1:
             self.engine.record(self.label, CONNECT, attempt=tries, ok=True)
+
+    def _retrying(self, what: str, attempt: int, error: TransportError, connecting: bool) -> None:
+        """Tell the observer a transient fault is about to be tried again (progress shows `retrying ...`)."""
+        options = self.engine.options
+        waiting = connecting and options.wait_for_winrm_s > 0
+        attempts = None if waiting else max(1, options.transient_attempts)
+        if error.transient and (attempts is None or attempt <= attempts) and not self.engine.interrupted:
+            self.engine.observer.host_retrying(self.label, what, attempt, attempts)
 
     def _close(self) -> None:
         session, self.session = self.session, None
@@ -747,6 +763,7 @@ class HostRun:
             if not will_retry:
                 break
             assert policy is not None
+            self.engine.observer.host_retrying(self.label, step.id, record.attempts + 1, allowed)
             self.engine.sleep(policy.delay_s)
         record.result = result
         record.note = run.script_error
@@ -768,7 +785,11 @@ class HostRun:
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         self._reopen()
-                    return self._send(step, record)
+                    try:
+                        return self._send(step, record)
+                    except TransportError as error:
+                        self._retrying(step.id, attempt.retry_state.attempt_number + 1, error, connecting=False)
+                        raise
         except TransportError as error:
             self._audit_transport_error(step, record, error)
             record.status = StepStatus.ERROR

@@ -23,6 +23,7 @@ class ExitCode(enum.IntEnum):
     ESCALATE = 4  # no failures, but at least one host needs escalation
     CRASH_CUT = 5  # `audit verify`: the chain holds, but the last run never finished (a crash or a kill)
     INTERRUPTED = 130  # interrupted: in-flight steps finished and recorded, or (second Ctrl-C) abandoned
+    CLOSED_PIPE = 141  # the reader of the output went away (`| head`): 128 + SIGPIPE, as a shell reports it
 
 
 @dataclass(frozen=True)

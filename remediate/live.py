@@ -25,7 +25,7 @@ from rich.text import Text
 from remediate import audit as audit_log
 from remediate.audit import STATUS, AuditLog
 from remediate.connector import Connect
-from remediate.diagnosis import AUTO, choose_playbooks, name_playbooks
+from remediate.diagnosis import AUTO, AutoChoice, choose_playbooks, name_playbooks
 from remediate.duration import duration_seconds
 from remediate.engine import Engine, EngineOptions
 from remediate.errors import ExitCode, RemediateError, UsageError
@@ -36,10 +36,10 @@ from remediate.ledger.run_guard import RunKeyGuard
 from remediate.ledger.status_reads import record_status_reads
 from remediate.plan import HostPlan, Plan
 from remediate.playbook import Playbook, PlaybookLibrary
+from remediate.progress import LiveProgress
 from remediate.reasons import in_language
 from remediate.render import Renderer, build_plan
-from remediate.report import LiveProgress
-from remediate.results import RunReport
+from remediate.results import HostReport, RunReport
 from remediate.secret import Redactor, Secret, secrets_in
 from remediate.status import HostStatus, read_status
 from remediate.transport import (
@@ -179,10 +179,10 @@ class FleetStatus:
 
 
 class NothingToRerun(Exception):
-    """--rerun-failed: every host of the earlier run ended healthy, fixed or escalate."""
+    """--rerun-failed: every host of the earlier run ended healthy or fixed."""
 
     def __init__(self, log: Path) -> None:
-        super().__init__(f"nothing to rerun: every host of the last run in {log} ended healthy, fixed or escalate")
+        super().__init__(f"nothing to rerun: every host of the last run in {log} ended healthy or fixed")
         self.log = log
 
 
@@ -250,9 +250,11 @@ def run_redactor(host_plans: Sequence[HostPlan], credential_secrets: Sequence[Se
 # --- reading licences ---------------------------------------------------------------------------------------
 
 
-def read_licences(hosts: Sequence[Host], connect: Connect, options: EngineOptions) -> list[HostStatus]:
+def read_licences(
+    hosts: Sequence[Host], connect: Connect, options: EngineOptions, progress: LiveProgress | None = None
+) -> list[HostStatus]:
     """Every host's licence, read-only. Ctrl-C: raises ReadsInterrupted once the reads in flight finished
-    (first press) or at once (second press)."""
+    (first press) or at once (second press). `progress` shows how the reads go."""
     stop = TwoPressStop()
 
     def pressed() -> None:  # the first Ctrl-C lets the reads in flight finish, the second abandons them
@@ -263,7 +265,7 @@ def read_licences(hosts: Sequence[Host], connect: Connect, options: EngineOption
     with on_ctrl_c(pressed):
         statuses = read_status(
             hosts, connect, forks=options.forks, attempts=options.transient_attempts, stop=stop,
-            max_auth_failures=options.max_auth_failures,
+            max_auth_failures=options.max_auth_failures, observer=progress,
         )
     if stop.stopped:
         raise ReadsInterrupted(abandoned=stop.abandoned.is_set())
@@ -277,11 +279,15 @@ def fleet_status(
     *,
     console: Console,
     prompt: Prompt | None,
+    progress: bool = True,
+    language: str = "en",
 ) -> FleetStatus:
-    """`remediate status`: every host's licence, with the playbook that handles the code it reports."""
+    """`remediate status`: every host's licence, with the playbook that handles the code it reports.
+    progress: show how the reads go on `console` (a bar in a terminal, plain lines elsewhere)."""
     connection = settings.connection()
     credentials = prepare_connection(connection, hosts, console, prompt)
-    statuses = read_licences(hosts, connector(connection, credentials), settings.engine("en"))
+    with LiveProgress(len(hosts), console, progress, kind="read", language=language) as bar:
+        statuses = read_licences(hosts, connector(connection, credentials), settings.engine("en"), bar)
     name_playbooks(statuses, library.find)
     # The key ledger (when one is in use) learns which partial key each host showed.
     record_status_reads(statuses, settings.ledger, lambda text: console.print(Text(text)))
@@ -291,25 +297,39 @@ def fleet_status(
 # --- running ------------------------------------------------------------------------------------------------
 
 
-def only_failed_hosts(plan: Plan, log: Path, console: Console, key: bytes | None = None) -> Plan:
-    """The plan cut down to the hosts an earlier run did not finish well (--rerun-failed).
-    Raises NothingToRerun when there are none."""
-    code, labels = audit_log.hosts_to_rerun(log, key)
-    if code is not None and code != str(plan.code):
-        raise UsageError(f"--rerun-failed {log}: that run was for {code}, not {plan.code}")
-    wanted = set(labels)
-    kept = tuple(host_plan for host_plan in plan.hosts if host_plan.label in wanted)
-    missing = wanted - {host_plan.label for host_plan in kept}
-    if missing:
-        console.print(f"note: not in the hosts file any more: {', '.join(sorted(missing))}")
+def rerun_labels(log: Path, code: str, console: Console, key: bytes | None = None) -> set[str]:
+    """The labels of the hosts the last run of `log` did not finish well (--rerun-failed), for a run of `code`
+    (an error code, or auto). Any run's log will do, but a log of another error code's run is refused: its
+    hosts had another error. Raises NothingToRerun when there are none."""
+    logged, labels = audit_log.hosts_to_rerun(log, key)
+    if code != AUTO and logged not in (None, AUTO, code):
+        raise UsageError(f"--rerun-failed {log}: that run was for {logged}, not {code}")
     runs = audit_log.show(log)
     for host, what in (audit_log.changes_in_flight(runs[-1]) if runs else {}).items():
         console.print(f"note: {host}: {audit_log.STATE_UNKNOWN} ({what}); it is detected again before anything "
                       "is changed")
+    if not labels:
+        raise NothingToRerun(log)
+    return set(labels)
+
+
+def only_failed_hosts(plan: Plan, log: Path, console: Console, key: bytes | None = None) -> Plan:
+    """The plan cut down to the hosts an earlier run did not finish well (--rerun-failed).
+    Raises NothingToRerun when there are none."""
+    wanted = rerun_labels(log, str(plan.code), console, key)
+    kept = tuple(host_plan for host_plan in plan.hosts if host_plan.label in wanted)
+    _note_rerun(wanted, [host_plan.label for host_plan in plan.hosts], log, console)
+    return dataclasses.replace(plan, hosts=kept)
+
+
+def _note_rerun(wanted: set[str], labels: Sequence[str], log: Path, console: Console) -> None:
+    kept = wanted & set(labels)
+    missing = wanted - kept
+    if missing:
+        console.print(f"note: not in the hosts file any more: {', '.join(sorted(missing))}")
     if not kept:
         raise NothingToRerun(log)
-    console.print(f"rerunning {len(kept)} of {len(plan.hosts)} host(s) from {log}")
-    return dataclasses.replace(plan, hosts=kept)
+    console.print(f"rerunning {len(kept)} of {len(labels)} host(s) from {log}")
 
 
 def run_plan(
@@ -344,7 +364,7 @@ def run_plan(
         credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
         redactor = run_redactor(plan.hosts, credential_secrets(credentials))
         path = settings.audit_file or audit_log.default_path(str(plan.code))
-        bar = LiveProgress(len(plan.hosts), console=console, enabled=progress)
+        bar = LiveProgress(len(plan.hosts), console=console, enabled=progress, language=language)
         with AuditLog(path, redactor, settings.audit_key()) as log, bar:
             engine = Engine(connector(connection, credentials), log, options, observer=bar,
                             claimed_by=library.find if library is not None else None, keys=keys)
@@ -390,30 +410,22 @@ def run_auto_fleet(
     before the run starts (the demo shows them). Ctrl-C during the reads raises ReadsInterrupted (nothing
     changed, no audit log begun).
     """
-    if settings.rerun_failed:
-        raise UsageError("--rerun-failed needs the error code of the earlier run, not auto")
     options = settings.engine(language)
+    if settings.rerun_failed:
+        wanted = rerun_labels(settings.rerun_failed, AUTO, console, settings.audit_key())
+        _note_rerun(wanted, [host.label for host in hosts], settings.rerun_failed, console)
+        hosts = [host for host in hosts if host.label in wanted]
     connection = settings.connection()
     if credentials is None:
         credentials = prepare_connection(connection, hosts, console, prompt)
     path = Path(settings.audit_file or audit_log.default_path(AUTO))
-    words = in_language(WORDS, language)
-    console.print(Text(words["reading"].format(count=len(hosts))))
     connect = connector(connection, credentials)
-    statuses = read_licences(hosts, connect, options)
-    name_playbooks(statuses, library.find)
-    if on_read is not None:
-        on_read(statuses)
-    choice = choose_playbooks(statuses, library.find)
-    renderer = Renderer.for_library(library)
-    plans = [
-        build_plan(playbook, group, values_for(run_values, playbook), renderer, code=code, allow=allow)
-        for code, (playbook, group) in choice.groups.items()
-    ]
-    for plan in plans:
-        title = plan.playbook.title.get(language)
-        console.print(Text(words["group"].format(code=plan.playbook.code, title=title, count=len(plan.hosts))))
+    statuses, choice, plans = _read_and_choose(
+        hosts, library, run_values, connect, options, console=console, language=language, progress=progress,
+        allow=allow, on_read=on_read,
+    )
     host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
+
     # The key ledger: the partial keys read; then, as in run_plan, the budget of every key the plans install is
     # checked (exit 2 before any change) and its installs and activations are recorded.
     def say(text: str) -> None:
@@ -424,7 +436,7 @@ def run_auto_fleet(
                                say=say, language=language)
     try:
         redactor = run_redactor(host_plans, credential_secrets(credentials))
-        bar = LiveProgress(len(hosts), console=console, enabled=progress)
+        bar = LiveProgress(len(hosts), console=console, enabled=progress, language=language)
         with AuditLog(path, redactor, settings.audit_key()) as log, bar:
             engine = Engine(connect, log, options, observer=bar, sleep=sleep, claimed_by=library.find, keys=keys)
             report = engine.run_hosts(
@@ -439,3 +451,74 @@ def run_auto_fleet(
         if keys is not None:
             keys.close()
     return LiveRun(report, redactor, path, list(statuses))
+
+
+def _read_and_choose(
+    hosts: Sequence[Host],
+    library: PlaybookLibrary,
+    run_values: RunValues,
+    connect: Connect,
+    options: EngineOptions,
+    *,
+    console: Console,
+    language: str,
+    progress: bool,
+    allow: Sequence[str],
+    on_read: Callable[[list[HostStatus]], None] | None = None,
+) -> tuple[list[HostStatus], AutoChoice, list[Plan]]:
+    """run auto's first half: read every licence (read-only), choose each host's playbook, render every plan
+    (every value checked) before anything is changed; the groups are announced on `console`."""
+    words = in_language(WORDS, language)
+    console.print(Text(words["reading"].format(count=len(hosts))))
+    with LiveProgress(len(hosts), console, progress, kind="read", language=language) as reads:
+        statuses = read_licences(hosts, connect, options, reads)
+    name_playbooks(statuses, library.find)
+    if on_read is not None:
+        on_read(statuses)
+    choice = choose_playbooks(statuses, library.find)
+    renderer = Renderer.for_library(library)
+    plans = [
+        build_plan(playbook, group, values_for(run_values, playbook), renderer, code=code, allow=allow)
+        for code, (playbook, group) in choice.groups.items()
+    ]
+    for plan in plans:
+        title = plan.playbook.title.get(language)
+        console.print(Text(words["group"].format(code=plan.playbook.code, title=title, count=len(plan.hosts))))
+    return statuses, choice, plans
+
+
+@dataclass
+class AutoPreview:
+    """`run auto --dry-run`: the licence reads (read-only), each host's plan, and the hosts no playbook runs on
+    (licensed, unreachable, no playbook for their code) with what a run would make of them."""
+
+    statuses: list[HostStatus]
+    plans: list[Plan]
+    decided: list[HostReport]
+    redactor: Redactor
+
+
+def preview_auto(
+    hosts: Sequence[Host],
+    library: PlaybookLibrary,
+    run_values: RunValues,
+    settings: LiveOptions,
+    *,
+    language: str,
+    console: Console,
+    prompt: Prompt | None,
+    progress: bool = True,
+    allow: Sequence[str] = (),
+) -> AutoPreview:
+    """`remediate run auto --dry-run`: connect, read each host's licence (the read-only license-state script,
+    the one thing sent), choose and render each host's plan. Nothing is changed and no audit log is written."""
+    options = settings.engine(language)
+    connection = settings.connection()
+    credentials = prepare_connection(connection, hosts, console, prompt)
+    statuses, choice, plans = _read_and_choose(
+        hosts, library, run_values, connector(connection, credentials), options, console=console,
+        language=language, progress=progress, allow=allow,
+    )
+    host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
+    redactor = run_redactor(host_plans, credential_secrets(credentials))
+    return AutoPreview(statuses, plans, choice.decided, redactor)

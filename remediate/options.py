@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from remediate.duration import duration_seconds
+from remediate.errors import UsageError
+
 if TYPE_CHECKING:
     from remediate.live import LiveOptions
 
@@ -129,7 +132,8 @@ _LIVE_OPTIONS: dict[str, Decorator] = {
     "rerun_failed": click.option(
         "--rerun-failed", "rerun_failed", default=None, metavar="AUDIT",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="Only the hosts that ended failed, unreachable or skipped in the last run of AUDIT."),
+        help="Only the hosts that did not end healthy or fixed in the last run of AUDIT (a log of this code's run "
+        "or of run auto; escalated hosts included, detected again before anything is changed)."),
     "audit_file": click.option(
         "--audit", "audit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Audit log file (default: remediate-audit/<UTC time>-<code>.jsonl)."),
@@ -183,6 +187,20 @@ def live_options(*names: str) -> Decorator:
     return decorate
 
 
+NO_DEADLINE = ("", "0", "none", "off")  # --host-timeout values that mean no deadline
+
+
+def check_writable(option: str, path: Path) -> None:
+    """`path` can be written: not a folder, and the nearest folder on its way that exists is writable."""
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; give a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot write there ({folder} is not a writable folder)")
+
+
 class LiveSettings:
     """The live options as given. Called, it gives their live.LiveOptions (importing the network stack);
     `inventory` gives what reading the inventory takes from them, without it (for dry runs)."""
@@ -200,3 +218,18 @@ class LiveSettings:
         --insecure: whether a host may turn certificate validation off; --limit: which hosts."""
         return {"scheme": self.values.get("scheme") or "https", "port": self.values.get("port"),
                 "insecure": bool(self.values.get("insecure")), "limit": self.values.get("limit")}
+
+    def check(self) -> None:
+        """Refuse a value that would only fail once the run connects (a duration, a report's path) before
+        anything renders, so that a dry run passes only with options a live run accepts."""
+        for name, option in (("wait_for_winrm", "--wait-for-winrm"), ("host_timeout", "--host-timeout")):
+            text = self.values.get(name)
+            if text is None or (name == "host_timeout" and str(text).strip().lower() in NO_DEADLINE):
+                continue
+            try:
+                duration_seconds(text)
+            except ValueError:
+                raise UsageError(f"{option} {text!r}: expected a duration such as 90s, 10m or 1h") from None
+        for name, option in (("audit_file", "--audit"), ("junit_file", "--junit")):
+            if self.values.get(name) is not None:
+                check_writable(option, Path(self.values[name]))

@@ -6,7 +6,8 @@ Secret) are for the transport only; everything a person or a file sees uses `dis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +41,7 @@ class PlannedStep:
             "phase": self.phase,
             "template": self.template,
             "description": {"en": self.description.en, "ja": self.description.ja},
-            "script": self.script,
-            "script_sha256": self.script_sha256,
+            "script_sha256": self.script_sha256,  # its text: the plan's `scripts`, shared by every host
             "parameters": dict(self.display_parameters),
             "only_if": self.only_if,
             "retry": self.retry.to_dict() if self.retry else None,
@@ -121,8 +121,25 @@ class Plan:
             grouped.setdefault(host_plan.fingerprint(), []).append(host_plan)
         return list(grouped.values())
 
+    def scripts(self) -> dict[str, str]:
+        """Each distinct script once, by its sha256: hosts share their scripts (values are parameters, never
+        text), so a plan's JSON names a step's script by its sha256 instead of repeating it per host."""
+        return {step.script_sha256: step.script for host_plan in self.hosts for step in host_plan.steps}
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form of a dry run. Parameter values are masked."""
+        """The JSON form of a dry run: the scripts once, then every host's steps naming theirs by sha256.
+        Parameter values are masked."""
+        return {**self._head(), "hosts": [host_plan.to_dict() for host_plan in self.hosts]}
+
+    def json_chunks(self) -> Iterator[str]:
+        """to_dict as JSON text, a host at a time (a dry run of 10,000 hosts never holds all of it at once)."""
+        head = json.dumps(self._head(), ensure_ascii=False, indent=2)
+        yield head[: head.rindex("}")].rstrip() + ',\n  "hosts": ['
+        for number, host_plan in enumerate(self.hosts):
+            yield ("," if number else "") + "\n    " + json.dumps(host_plan.to_dict(), ensure_ascii=False)
+        yield "\n  ]\n}\n"
+
+    def _head(self) -> dict[str, Any]:
         return {
             "code": str(self.code),
             "playbook": {
@@ -132,5 +149,5 @@ class Plan:
                 "sha256": self.playbook.sha256,
             },
             "allow": sorted(self.allow),
-            "hosts": [host_plan.to_dict() for host_plan in self.hosts],
+            "scripts": self.scripts(),
         }

@@ -1,20 +1,22 @@
-"""How a run is shown: live progress, the end-of-run summary, JSON and JUnit XML. All of it masked."""
+"""How a run is shown: the end-of-run summary that points at the hosts needing attention, JSON and JUnit XML.
+All of it masked."""
 
 from __future__ import annotations
 
 import json
+import shlex
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from remediate.reasons import in_language
-from remediate.results import Escalation, ExitCategory, HostReport, Outcome, RunReport, StepStatus
+from remediate.results import ExitCategory, HostReport, Outcome, RunReport, StepStatus
 from remediate.secret import Redactor
+from remediate.terminal import Column, print_fitted
 
 OUTCOME_STYLE = {
     Outcome.HEALTHY: "green",
@@ -68,7 +70,12 @@ OUTCOME_JA = {  # outcome words as a Japanese administrator reads them; JSON and
     Outcome.SKIPPED: "スキップ",
     Outcome.PLANNED: "計画のみ",
 }
-SHOWN_HOSTS = 10  # host names listed per escalation in the summary (JSON lists them all)
+SUMMARY_MODES = ("auto", "full", "short")
+EVALUATION_PLAYBOOK = "0xC004F069"  # converts an evaluation edition (DISM /Set-Edition, --allow edition-conversion)
+FULL_UP_TO = 50  # `--summary auto`: the per-host table up to this many hosts; above, the hosts pointed at only
+# Outcomes a summary points at (every one but healthy and fixed), in the order they are listed.
+POINTED_AT = (Outcome.FAILED, Outcome.AUTH_FAILED, Outcome.UNREACHABLE, Outcome.ESCALATE, Outcome.SKIPPED,
+              Outcome.PLANNED)
 
 WORDS = {  # the few words of the summary, in the user's language
     "en": {
@@ -76,59 +83,100 @@ WORDS = {  # the few words of the summary, in the user's language
         "outcome": "outcome",
         "codes": "code before → after",
         "why": "why",
-        "human": "needs a human",
         "count": "{count} host(s)",
-        "more": "… and {count} more",
         "audit": "audit log",
+        "short": "(the table of every host is left out above {limit} hosts: --summary full shows it)",
+        "guidance": "what to do",
+        "see": "see",
+        "next": "next",
+        "rerun": "reruns the {count} host(s) above that did not end healthy or fixed",
+        "auth": "check the account first (REMEDIATE_USERNAME, REMEDIATE_PASSWORD): {count} host(s) refused it",
+        "escalated": "once a person has acted on the escalated hosts, the same command checks them again",
+        "evaluation": "{count} host(s) run an evaluation edition, which no key activates: convert it with "
+        "`remediate run {playbook} --allow edition-conversion --set target_edition=…` (remediate show {playbook})",
     },
     "ja": {
         "host": "ホスト",
         "outcome": "結果",
         "codes": "エラー コード (前 → 後)",
         "why": "理由",
-        "human": "担当者の対応が必要",
         "count": "{count} 台",
-        "more": "… ほか {count} 台",
         "audit": "監査ログ",
+        "short": "({limit} 台を超えるため、ホストごとの表は省略しました: --summary full で表示します)",
+        "guidance": "対応",
+        "see": "参照",
+        "next": "次",
+        "rerun": "上記の、正常でも修復済みでもない {count} 台だけを再実行します",
+        "auth": "先にアカウント (REMEDIATE_USERNAME、REMEDIATE_PASSWORD) を確認してください: {count} 台が拒否しました",
+        "escalated": "要対応のホストは、担当者の対応後に同じコマンドで再確認できます",
+        "evaluation": "{count} 台は評価版で、どのキーでもライセンス認証できません。"
+        "`remediate run {playbook} --allow edition-conversion --set target_edition=…` で変換してください "
+        "(remediate show {playbook})",
     },
 }
 
 
-class LiveProgress:
-    """A progress bar of hosts done / total, with counts by outcome. Thread-safe (rich locks)."""
+@dataclass
+class ProblemGroup:
+    """Hosts that did not end healthy or fixed, for the same outcome and reason (and guidance, and playbook in
+    an auto run): what a summary points at."""
 
-    def __init__(self, total: int, console: Console | None = None, enabled: bool = True) -> None:
-        self._counts: dict[Outcome, int] = {}
-        self._progress = Progress(
-            TextColumn("[bold]hosts"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console or Console(stderr=True),
-            disable=not enabled,
-            transient=False,
-        )
-        self._task = self._progress.add_task("", total=total)
+    outcome: Outcome
+    playbook: str  # the playbook's code in an auto run, else ""
+    reason: str  # in the reader's language
+    guidance: str | None
+    hosts: list[HostReport] = field(default_factory=list)
 
-    def host_started(self, host: str) -> None:
-        self._progress.update(self._task, description=f"[dim]{host}")
+    def pointers(self, language: str = "en") -> list[str]:
+        """Where to look next: each code the hosts reported that is not their playbook's (it has a playbook of
+        its own), and the conversion playbook for an evaluation edition (no key activates one)."""
+        words = in_language(WORDS, language)
+        seen: dict[str, None] = {}
+        for host in self.hosts:
+            for code in (host.code_after, host.code_before):
+                if code is not None and str(code) != host.code:
+                    seen.setdefault(f"remediate explain {code}")
+        evaluation = [host for host in self.hosts if host.code != EVALUATION_PLAYBOOK and _evaluation(host)]
+        if evaluation:
+            seen.setdefault(words["evaluation"].format(playbook=EVALUATION_PLAYBOOK, count=len(evaluation)))
+        return list(seen)
 
-    def host_finished(self, report: HostReport) -> None:
-        self._counts[report.outcome] = self._counts.get(report.outcome, 0) + 1
-        counts = "  ".join(
-            f"[{OUTCOME_STYLE[outcome]}]{outcome.value} {count}[/]" for outcome, count in self._counts.items()
-        )
-        self._progress.update(self._task, advance=1, description=counts)
 
-    def __enter__(self) -> LiveProgress:
-        self._progress.start()
-        return self
+def _evaluation(host: HostReport) -> bool:
+    """The host runs an evaluation edition (its licence read names the edition, e.g. ServerStandardEval)."""
+    for step in host.steps:
+        if step.result is not None:
+            name = str(step.result.data.get("name") or "").removesuffix(" edition")
+            if name.endswith("Eval"):
+                return True
+    return False
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._progress.stop()
+
+def problem_groups(report: RunReport, language: str = "en") -> list[ProblemGroup]:
+    """Every host that did not end healthy or fixed, grouped by outcome (POINTED_AT order) and reason."""
+    groups: dict[tuple[Outcome, str, str, str | None], ProblemGroup] = {}
+    for host in report.hosts:
+        if host.outcome not in POINTED_AT:
+            continue
+        playbook = host.code if report.code == "auto" else ""
+        reason = host.reason_in(language)
+        key = (host.outcome, playbook, reason, host.guidance)
+        groups.setdefault(key, ProblemGroup(host.outcome, playbook, reason, host.guidance)).hosts.append(host)
+    return sorted(groups.values(), key=lambda group: POINTED_AT.index(group.outcome))
+
+
+def rerun_command(arguments: Sequence[str], audit_path: str | Path) -> str:
+    """The command that reruns only the hosts a run did not finish well: its own arguments, --rerun-failed."""
+    words: list[str] = []
+    skip = False
+    for word in arguments:
+        if skip:
+            skip = False
+        elif word == "--rerun-failed":
+            skip = True
+        elif not word.startswith("--rerun-failed="):
+            words.append(word)
+    return shlex.join(["remediate", *words, "--rerun-failed", str(audit_path)])
 
 
 def _code(report: HostReport) -> str:
@@ -138,36 +186,96 @@ def _code(report: HostReport) -> str:
 
 
 def print_summary(
-    report: RunReport, console: Console, redactor: Redactor | None = None, language: str = "en"
+    report: RunReport,
+    console: Console,
+    redactor: Redactor | None = None,
+    language: str = "en",
+    *,
+    mode: str = "auto",
+    arguments: Sequence[str] | None = None,
 ) -> None:
-    """The end-of-run table: one row per host, then counts by outcome and the verdict. In Japanese (`language`
-    "ja") every word of it is Japanese but what the hosts and the OS said: step ids, codes, transport messages."""
+    """The end of a run: the table of every host (`mode` full; auto: up to FULL_UP_TO hosts), the audit log,
+    then every host that did not end healthy or fixed, grouped by outcome and reason, with what to do next,
+    and last the counts and the verdict. In Japanese (`language` "ja") every word of it is Japanese but what
+    the hosts and the OS said: step ids, codes, transport messages.
+
+    arguments: the run's command line (without `remediate`), for the command that reruns what did not end well
+    (None: no such command, as in the demo, whose hosts are gone once it ends).
+    """
     redactor = redactor or Redactor()
     words = in_language(WORDS, language)
     title = f"remediate {report.code}: {words['count'].format(count=len(report.hosts))}"
-    table = Table(title=title, title_justify="left")
-    for column in ("host", "outcome", "codes", "why"):
-        table.add_column(words[column])
-    for host in report.hosts:
-        table.add_row(
-            Text(redactor.text(host.label), overflow="fold"),
-            Text(outcome_word(host.outcome, language), style=OUTCOME_STYLE[host.outcome]),
-            _code(host),
-            Text(redactor.text(host.reason_in(language)), overflow="fold"),
-        )
-    console.print(table)
+    if mode == "full" or (mode == "auto" and len(report.hosts) <= FULL_UP_TO):
+        print_fitted(console, _host_columns(report, redactor, language), title)
+    else:
+        console.print(Text(f"{title} {words['short'].format(limit=FULL_UP_TO)}"))
+    if report.audit_path:
+        console.print(Text(f"{words['audit']}: {report.audit_path}"))
+    groups = problem_groups(report, language)
+    for group in groups:
+        _print_group(group, console, redactor, language)
+    _print_next(report, groups, console, arguments, words)
     counts = Text()
     for name, count in report.counts().items():
         if count:
             outcome = Outcome(name)
             counts.append(f"{outcome_word(outcome, language)} {count}   ", style=OUTCOME_STYLE[outcome])
     console.print(counts)
-    for escalation in report.escalations():
-        print_escalation(escalation, console, redactor, language)
     english, japanese, style = verdict(report)
     console.print(Text(japanese if language == "ja" else english, style=style))
-    if report.audit_path:
-        console.print(f"{words['audit']}: {report.audit_path}")
+
+
+def _host_columns(report: RunReport, redactor: Redactor, language: str) -> list[Column]:
+    words = in_language(WORDS, language)
+    hosts = report.hosts
+    outcomes = [Text(outcome_word(host.outcome, language), style=OUTCOME_STYLE[host.outcome]) for host in hosts]
+    return [
+        Column(words["host"], rank=0, cells=[Text(redactor.text(host.label)) for host in hosts]),
+        Column(words["outcome"], rank=0, cells=outcomes),
+        Column(words["codes"], rank=1, cells=[Text(_code(host)) for host in hosts]),
+        Column(words["why"], rank=2, atom=False,
+               cells=[Text(redactor.text(host.reason_in(language))) for host in hosts]),
+    ]
+
+
+def _print_group(group: ProblemGroup, console: Console, redactor: Redactor, language: str) -> None:
+    words = in_language(WORDS, language)
+    head = Text(outcome_word(group.outcome, language), style=OUTCOME_STYLE[group.outcome])
+    if group.playbook not in ("", "auto") and not group.reason.startswith(group.playbook):
+        head.append(f" · {group.playbook}")
+    if group.reason:
+        head.append(f" · {redactor.text(group.reason)}")
+    head.append(f" · {words['count'].format(count=len(group.hosts))}", style="bold")
+    console.print(head)
+    names = ", ".join(redactor.text(host.label) for host in group.hosts)
+    console.print(Text(f"  {names}"))
+    if group.guidance:
+        console.print(Text(f"  {words['guidance']}: {redactor.text(group.guidance)}", style="yellow"))
+    for pointer in group.pointers(language):
+        console.print(Text(f"  {words['see']}: {pointer}", style="dim"))
+
+
+def _print_next(
+    report: RunReport,
+    groups: Sequence[ProblemGroup],
+    console: Console,
+    arguments: Sequence[str] | None,
+    words: dict[str, str],
+) -> None:
+    """The command that reruns every host pointed at (a live run with an audit log), and what to check first."""
+    if arguments is None or not report.audit_path:
+        return
+    count = sum(len(group.hosts) for group in groups if group.outcome is not Outcome.PLANNED)
+    if not count:
+        return
+    refused = sum(len(group.hosts) for group in groups if group.outcome is Outcome.AUTH_FAILED)
+    if refused:
+        console.print(Text(f"{words['next']}: {words['auth'].format(count=refused)}", style="bold"))
+    command = rerun_command(arguments, report.audit_path)
+    console.print(Text.assemble((f"{words['next']}: ", "bold"), (command, "bold cyan")))
+    console.print(Text(f"  {words['rerun'].format(count=count)}", style="dim"))
+    if any(group.outcome is Outcome.ESCALATE for group in groups):
+        console.print(Text(f"  {words['escalated']}", style="dim"))
 
 
 def outcome_word(outcome: Outcome, language: str = "en") -> str:
@@ -179,21 +287,6 @@ def verdict(report: RunReport) -> tuple[str, str, str]:
     if report.exit_category is ExitCategory.INTERRUPTED and report.abandoned:
         return ABANDONED_VERDICT
     return VERDICT[report.exit_category]
-
-
-def print_escalation(
-    escalation: Escalation, console: Console, redactor: Redactor | None = None, language: str = "en"
-) -> None:
-    """One block per reason a human is needed: the code and its hosts (the first few named), the guidance once."""
-    redactor = redactor or Redactor()
-    words = in_language(WORDS, language)
-    hosts = escalation.hosts
-    names = ", ".join(redactor.text(name) for name in hosts[:SHOWN_HOSTS])
-    if len(hosts) > SHOWN_HOSTS:
-        names += " " + words["more"].format(count=len(hosts) - SHOWN_HOSTS)
-    count = words["count"].format(count=len(hosts))
-    console.print(Text(f"{words['human']}: {escalation.code}, {count}: {names}", style="bold yellow"))
-    console.print(Text(f"  {redactor.text(escalation.guidance)}", style="yellow"))
 
 
 def to_json(report: RunReport, redactor: Redactor | None = None) -> str:

@@ -8,7 +8,8 @@
     request = run_request(code, allow, dry_run=..., save_plan=..., plan_file=...)   # `run`'s rules for plans
     playbook = request.playbook(library)                     # the code's playbook, every --allow known
 
-The file holds every script in full and the masked parameter values a person reads, and for every value a
+The file holds every script in full (each distinct script once: hosts share them) and the masked parameter
+values a person reads, and for every value a
 digest so that a changed value is found without the value being in the file. `run --plan` renders the plan again
 and compares each script's TEXT with the file's byte for byte (hashes are derived from the text, never taken
 from the file), so what runs is exactly the text that was approved.
@@ -30,7 +31,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -45,7 +46,7 @@ from remediate.playbook import Playbook, PlaybookLibrary, check_opt_ins
 from remediate.productkey import ProductKey
 from remediate.secret import Secret
 
-FORMAT = "remediate-plan/1"
+FORMAT = "remediate-plan/2"  # 2: each script once, in `scripts`; steps name theirs by sha256
 
 # scrypt cost of a secret value's digest (about 16 MiB and tens of milliseconds per value).
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -98,16 +99,12 @@ def _host_content(host_plan: HostPlan, salt: bytes, memo: dict[Any, str]) -> dic
         "playbook": str(host_plan.playbook.code),
         "playbook_sha256": host_plan.playbook.sha256,
         "transport": _host_transport(host_plan),
-        "steps": [
+        "steps": [  # how each step runs is in the plan's `steps`, its text in `scripts`: the hosts share them
             {
                 "id": step.id,
-                "phase": step.phase,
-                "template": step.template,
-                "script": step.script,
                 "script_sha256": step.script_sha256,
                 "parameters": dict(step.display_parameters),
                 "digests": {name: digest(value) for name, value in step.parameters.items()},
-                "behaviour": _behaviour(step),
             }
             for step in host_plan.steps
         ],
@@ -142,6 +139,8 @@ class SavedPlan:
             "allow": sorted(plan.allow),
             "hosts_file": str(hosts_file) if hosts_file is not None else None,
             "salt": salt.hex(),
+            "scripts": plan.scripts(),
+            "steps": _step_table(plan),
             "hosts": [_host_content(host_plan, salt, memo) for host_plan in plan.hosts],
         }
         content["sha256"] = content_sha256(content)
@@ -179,16 +178,28 @@ class SavedPlan:
         return [str(item) for item in self.content.get("allow") or []]
 
     def write(self, path: Path) -> str:
-        """Write the file (owner-only) and return the sha256 of its bytes."""
-        data = (json.dumps(self.content, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        """Write the file (owner-only), a host to a line, and return the sha256 of its bytes."""
+        digest = hashlib.sha256()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(descriptor, "wb") as file:
-                file.write(data)
+                for chunk in self._json_chunks():
+                    data = chunk.encode("utf-8")
+                    digest.update(data)
+                    file.write(data)
         except OSError as error:
             raise UsageError(f"cannot write the plan file {path}: {error.strerror or error}") from None
-        return hashlib.sha256(data).hexdigest()
+        return digest.hexdigest()
+
+    def _json_chunks(self) -> Iterator[str]:
+        """The content as JSON: what a person reads first indented, then the hosts one to a line."""
+        head = {key: value for key, value in self.content.items() if key != "hosts"}
+        text = json.dumps(head, ensure_ascii=False, indent=2)
+        yield text[: text.rindex("}")].rstrip() + ',\n  "hosts": ['
+        for number, host in enumerate(self.content.get("hosts") or []):
+            yield ("," if number else "") + "\n    " + json.dumps(host, ensure_ascii=False)
+        yield "\n  ]\n}\n"
 
     @classmethod
     def load(cls, path: Path) -> SavedPlan:
@@ -201,6 +212,9 @@ class SavedPlan:
             content = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise StalePlanError(f"the plan file {path} is not a saved plan: {error}") from None
+        if isinstance(content, dict) and content.get("format") == "remediate-plan/1":
+            raise StalePlanError(f"the plan file {path} was saved by an earlier remediate (format remediate-plan/1)",
+                                 hint="save the plan again with --dry-run --save-plan and have it approved")
         if not isinstance(content, dict) or content.get("format") != FORMAT:
             raise StalePlanError(f"the plan file {path} is not a saved plan (format {FORMAT} expected)")
         if content.get("sha256") != content_sha256(content):
@@ -228,9 +242,10 @@ class SavedPlan:
             found.append(f"host {label}: approved but not in the hosts file now")
         for label in current.keys() - approved.keys():
             found.append(f"host {label}: in the hosts file now but not in the approved plan")
+        shared = Shared(saved["scripts"], saved["steps"], plan.scripts(), _step_table(plan))
         for label in [entry["host"] for entry in saved["hosts"] if entry["host"] in current]:
-            found.extend(f"host {label}: {difference}" for difference in _host_differences(approved[label],
-                                                                                           current[label]))
+            found.extend(f"host {label}: {difference}"
+                         for difference in _host_differences(approved[label], current[label], shared))
         return found
 
     def check(self, plan: Plan) -> None:
@@ -257,7 +272,24 @@ def _behaviour(step: PlannedStep) -> dict[str, Any]:
     }
 
 
-def _host_differences(approved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+def _step_table(plan: Plan) -> dict[str, dict[str, Any]]:
+    """How each of the plan's steps runs besides its text (the same on every host): step id -> its phase,
+    template and behaviour."""
+    return {step.id: {"phase": step.phase, "template": step.template, "behaviour": _behaviour(step)}
+            for host_plan in plan.hosts for step in host_plan.steps}
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What a plan's hosts share, approved and rendered now: scripts by sha256, steps by id."""
+
+    approved_scripts: Mapping[str, str]
+    approved_steps: Mapping[str, Mapping[str, Any]]
+    scripts: Mapping[str, str]
+    steps: Mapping[str, Mapping[str, Any]]
+
+
+def _host_differences(approved: Mapping[str, Any], current: Mapping[str, Any], shared: Shared) -> list[str]:
     found: list[str] = []
     if approved["playbook_sha256"] != current["playbook_sha256"]:
         found.append(f"playbook {current['playbook']} changed")
@@ -279,12 +311,13 @@ def _host_differences(approved: Mapping[str, Any], current: Mapping[str, Any]) -
         if now is None:
             continue
         where = f"step {step['id']}"
-        # The text itself, byte for byte: a hash in the file is the file's claim, not evidence.
-        if step.get("script") != now["script"]:
-            found.append(f"{where}: script changed (template {now['template']})")
-        if step.get("phase") != now["phase"] or step.get("behaviour") != now["behaviour"]:
-            found.append(f"{where}: how it runs changed: approved {step.get('phase')} {step.get('behaviour')}, "
-                         f"now {now['phase']} {now['behaviour']}")
+        was, runs = shared.approved_steps.get(step["id"], {}), shared.steps[step["id"]]
+        # The text itself, byte for byte: a hash in the file only says where its text is, and is not evidence.
+        if shared.approved_scripts.get(step.get("script_sha256")) != shared.scripts[now["script_sha256"]]:
+            found.append(f"{where}: script changed (template {runs['template']})")
+        if was.get("phase") != runs["phase"] or was.get("behaviour") != runs["behaviour"]:
+            found.append(f"{where}: how it runs changed: approved {was.get('phase')} {was.get('behaviour')}, "
+                         f"now {runs['phase']} {runs['behaviour']}")
         for name in sorted(step["digests"].keys() | now["digests"].keys()):
             before, after = step["digests"].get(name), now["digests"].get(name)
             if before == after:
@@ -386,10 +419,10 @@ def run_request(
             return RunRequest(str(code), tuple(allow), approved, tuple(approvers))
     if code is None:
         raise UsageError("give the error code (or auto), or --plan PLAN.json")
-    if _is_auto(code) and dry_run:
+    if _is_auto(code) and save_plan is not None:
         raise UsageError(
-            "auto picks each host's playbook from a live detect, so it cannot be previewed; "
-            "give the error code to preview its plan"
+            "auto picks each host's playbook from a live detect, so its preview cannot be saved for approval; "
+            "save the plan of each error code's run instead"
         )
     return RunRequest(code, tuple(allow), approved)
 

@@ -11,19 +11,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import tenacity
 
 from remediate import resources
 from remediate.codes import ErrorCode, code_info
-from remediate.connector import Connect, transient_retrying
+from remediate.connector import Connect, HostSession, transient_retrying
 from remediate.errors import TransportError
 from remediate.interrupt import TwoPressStop
 from remediate.inventory import Host
 from remediate.pool import HostPool
 from remediate.render import Renderer
-from remediate.results import ExitCategory, StepResult, computer_name_in, host_label
+from remediate.results import ExitCategory, ScriptRun, StepResult, computer_name_in, host_label
 
 STATUS_TEMPLATE = "license-state.ps1.j2"
 STATUS_TIMEOUT_S = 120.0
@@ -173,6 +173,22 @@ NOT_READ_AUTH = "not read: hosts refused the credentials (--max-auth-failures); 
 SCRIPT_FAILED = "script: "  # how `HostStatus.error` begins when the licence script failed
 
 
+class ReadObserver(Protocol):
+    """Hears how the licence reads go (progress.LiveProgress is one). Called from worker threads."""
+
+    def host_retrying(self, host: str, what: str, attempt: int, attempts: int | None) -> None: ...
+
+    def host_read(self, status: HostStatus) -> None: ...
+
+
+def _read_once(session: HostSession, script: str) -> ScriptRun:
+    session.open()
+    try:
+        return session.run(script, {}, STATUS_TIMEOUT_S)
+    finally:
+        session.close()
+
+
 def read_status(
     hosts: Sequence[Host],
     connect: Connect,
@@ -182,6 +198,7 @@ def read_status(
     backoff_s: float = 1.0,
     stop: TwoPressStop | None = None,
     max_auth_failures: int | None = 3,
+    observer: ReadObserver | None = None,
 ) -> list[HostStatus]:
     """Read every host's licence (the license-state template unless `script` is given), `forks` at a time
     (pool.py); transient faults retried with backoff and jitter.
@@ -189,7 +206,8 @@ def read_status(
     The first press of `stop` starts no new read and cuts retry waits short; the second stops waiting for the
     reads in flight. A host whose read was not made or not finished because of the stop gets a status with
     error NOT_READ. Once `max_auth_failures` hosts refused the credentials, no further host is tried (a
-    domain account locks out); those left get error NOT_READ_AUTH.
+    domain account locks out); those left get error NOT_READ_AUTH. `observer` hears of each retry and read
+    (progress.LiveProgress).
     """
     stop = stop or TwoPressStop()
     auth_failures: list[int] = []
@@ -203,12 +221,13 @@ def read_status(
         try:
             for attempt in retrying:
                 with attempt:
-                    session = connect(host)
-                    session.open()
                     try:
-                        run = session.run(text, {}, STATUS_TIMEOUT_S)
-                    finally:
-                        session.close()
+                        run = _read_once(connect(host), text)
+                    except TransportError as error:
+                        tries = attempt.retry_state.attempt_number
+                        if observer is not None and error.transient and tries < attempts and not stop.stopped:
+                            observer.host_retrying(host.label, "connect", tries + 1, attempts)
+                        raise
         except TransportError as error:
             refused = error.kind == "auth"
             if refused:
@@ -218,9 +237,15 @@ def read_status(
             return HostStatus(host, result=run.result, error=f"{SCRIPT_FAILED}{run.script_error}")
         return HostStatus(host, result=run.result)
 
+    def observed(index: int, host: Host) -> HostStatus:
+        status = read(index, host)
+        if observer is not None:
+            observer.host_read(status)
+        return status
+
     def too_many_refusals() -> bool:
         return max_auth_failures is not None and len(auth_failures) >= max_auth_failures
 
-    done = HostPool(hosts, read, forks=forks, stop=stop, name="remediate-status", halt=too_many_refusals).run().done
+    done = HostPool(hosts, observed, forks=forks, stop=stop, name="remediate-status", halt=too_many_refusals).run().done
     unread = NOT_READ if stop.stopped else NOT_READ_AUTH
     return [done.get(index) or HostStatus(host, error=unread) for index, host in enumerate(hosts)]

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from remediate.inventory import Host
 from remediate.reasons import in_language
 from remediate.secret import Redactor
 from remediate.status import STATE_NAMES_JA, HostStatus, edition
+from remediate.terminal import Column, print_fitted
 
 WORDS = {  # the status table in the user's language
     "en": {
@@ -32,15 +32,18 @@ WORDS = {  # the status table in the user's language
 }
 
 
-WIDE = 150  # narrower than this, the status table leaves out the meaning column
-MEANING = 3  # its position in WORDS[...]["columns"]
+# Which columns go first when the terminal is narrow (lowest first; 0: never): the meaning column holds the
+# error of a host that could not be read, so it outlasts every column but the host and its state.
+RANKS = (0, 0, 7, 8, 6, 3, 2, 1, 4)
+PROSE = 3  # the meaning column's position in WORDS[...]["columns"]: wrapped at spaces; the others never split
 
 
 def print_status(
     statuses: Sequence[HostStatus], console: Console, redactor: Redactor | None = None, language: str = "en"
 ) -> None:
     """The `remediate status` table: one row per host, then how many are licensed. A column no host has a
-    value for is left out (a fleet that cannot be reached has no edition, key or KMS host to show)."""
+    value for is left out (a fleet that cannot be reached has no edition, key or KMS host to show), and so are
+    the least needed ones when the terminal is narrow (terminal.print_fitted)."""
     redactor = redactor or Redactor()
     words = in_language(WORDS, language)
     rows = []
@@ -60,16 +63,13 @@ def print_status(
             str(data.get("partial_product_key") or ""),
             str(kms),
         ))
-    columns = list(words["columns"])
-    shown = [number for number in range(len(columns)) if number < 2 or any(row[number] for row in rows)]
-    if console.width < WIDE:
-        shown.remove(MEANING)  # the code's meaning is one `remediate explain CODE` away; the row stays readable
-    table = Table(title=str(words["title"]).format(count=len(statuses)), title_justify="left")
-    for number in shown:
-        table.add_column(columns[number])
-    for row in rows:
-        table.add_row(*(Text(redactor.text(row[number]), overflow="fold") for number in shown))
-    console.print(table)
+    columns = []
+    for number, header in enumerate(words["columns"]):
+        if number >= 2 and not any(row[number] for row in rows):
+            continue
+        cells = [Text(redactor.text(row[number])) for row in rows]
+        columns.append(Column(header, rank=RANKS[number], atom=number != PROSE, cells=cells))
+    print_fitted(console, columns, str(words["title"]).format(count=len(statuses)))
     licensed = sum(1 for status in statuses if status.licensed)
     console.print(Text(str(words["licensed"]).format(licensed=licensed, count=len(statuses))))
 

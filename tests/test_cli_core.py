@@ -297,7 +297,7 @@ def test_dry_run_json(hosts: Path) -> None:
     ]
     step = data["hosts"][0]["steps"][2]
     assert (step["id"], step["phase"]) == ("install-key", "fix")
-    assert "/ipk $ProductKey" in step["script"]
+    assert "/ipk $ProductKey" in data["scripts"][step["script_sha256"]]  # each script once, by its sha256
     assert step["parameters"]["ProductKey"] == "XXXXX-XXXXX-XXXXX-XXXXX-2YT43"
     assert KEY not in result.stdout
 
@@ -378,10 +378,11 @@ def test_a_bad_playbook_exits_2_naming_file_line_and_field(tmp_path: Path, hosts
     assert f"{folder / '0xC004F050.yaml'}:2: title.ja: is required" in result.stderr
 
 
-def test_auto_needs_a_live_detect(hosts: Path) -> None:
-    result = invoke("run", "auto", "--hosts", str(hosts), "--dry-run")
+def test_a_preview_of_auto_cannot_be_saved_for_approval(hosts: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    result = invoke("run", "auto", "--hosts", str(hosts), "--dry-run", "--save-plan", str(plan))
     assert result.exit_code == 2
-    assert "auto picks each host's playbook from a live detect" in result.stderr
+    assert "auto picks each host's playbook from a live detect" in result.stderr and not plan.exists()
 
 
 @pytest.mark.parametrize(
@@ -583,3 +584,22 @@ def test_list_all_names_every_documented_code_its_action_and_microsoft_source() 
     assert rows["0x4004F00C"]["action"] == "info"
     table = invoke("list", "--all")
     assert "not documented" not in table.output
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--wait-for-winrm", "10x"], "--wait-for-winrm '10x': expected a duration"),
+        (["--host-timeout", "soon"], "--host-timeout 'soon': expected a duration"),
+        (["--junit", "{folder}"], "is a directory"),
+        (["--junit", "{file}/junit.xml"], "cannot write there"),
+        (["--audit", "{file}/sub/audit.jsonl"], "cannot write there"),
+    ],
+)
+def test_a_dry_run_checks_every_option_a_live_run_would_refuse(
+    hosts: Path, tmp_path: Path, option: list[str], message: str
+) -> None:
+    given = [word.format(folder=tmp_path, file=hosts) for word in option]  # a file where a folder must be
+    result = invoke("run", "0xC004F074", "--hosts", str(hosts), "--playbooks", PLAYBOOKS, "--dry-run", *given)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Plan:" not in result.stdout

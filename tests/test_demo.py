@@ -131,3 +131,19 @@ def test_too_few_hosts_for_the_scenario_is_a_clear_usage_error(tmp_path: Path) -
     assert result.exit_code == 2
     assert "need 15 hosts; asked for 3" in result.output
     assert not list(tmp_path.glob("*.jsonl"))  # nothing started, nothing recorded
+
+
+@pytest.mark.slow
+def test_the_demo_keeps_its_files_in_the_state_directory_not_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, here = tmp_path / "state", tmp_path / "checkout"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    result = CliRunner().invoke(main, ["demo", "--scenario", "healthy", "--hosts", "2"],
+                                env={"XDG_STATE_HOME": str(state), "COLUMNS": "200"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert list(here.iterdir()) == []  # nothing left in the current folder
+    demo_folder = state / "remediate" / "demo"
+    assert (demo_folder / "hosts.txt").is_file() and list(demo_folder.glob("*-auto.jsonl"))
+    assert f"the demo's files are in {demo_folder}" in result.output

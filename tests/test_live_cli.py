@@ -341,3 +341,46 @@ def test_run_auto_picks_each_hosts_playbook_from_its_licence(tmp_path: Path) -> 
     events = audit.read_events(log)
     assert sum(1 for event in events if event["type"] == "status") == 3
     assert set(events[0]["playbooks"]) == {"0xC004F074", "0xC004C008"}
+
+
+@pytest.mark.slow
+def test_run_auto_dry_run_reads_only_and_shows_what_each_host_would_get(tmp_path: Path) -> None:
+    scenario = tmp_path / "auto.yaml"
+    scenario.write_text(AUTO_MIX, encoding="utf-8")
+    fleet, hosts = start(scenario, None, tmp_path)
+    with fleet:
+        preview = invoke(["run", "auto", "--hosts", str(hosts), "--dry-run"], environment(fleet))
+        as_json = invoke(["run", "auto", "--hosts", str(hosts), "--dry-run", "--output", "json"], environment(fleet))
+        after = invoke(["status", "--hosts", str(hosts), "--output", "json"], environment(fleet))
+    assert preview.exit_code == 0, preview.output
+    assert "read with the read-only license-state script" in preview.stdout and "nothing was changed" in preview.stdout
+    assert "Plan: 0xC004F074" in preview.stdout and "Plan: 0xC004C008" in preview.stdout
+    assert "healthy · licensed: nothing to fix · 1 host(s)" in preview.stdout
+    plans = json.loads(as_json.stdout)
+    assert plans["dry_run"] is True and {plan["code"] for plan in plans["plans"]} == {"0xC004F074", "0xC004C008"}
+    assert [host["outcome"] for host in plans["no_playbook"]] == ["healthy"]
+    # nothing was changed: the host with stale DNS still reports its code
+    assert sorted(read["hresult"] or "-" for read in json.loads(after.stdout)) == ["-", "0xC004C008", "0xC004F074"]
+
+
+@pytest.mark.slow
+def test_rerun_failed_takes_a_run_auto_log_and_includes_escalated_hosts(tmp_path: Path) -> None:
+    scenario = tmp_path / "auto.yaml"
+    scenario.write_text(AUTO_MIX, encoding="utf-8")
+    fleet, hosts = start(scenario, None, tmp_path)
+    first, second, third = tmp_path / "first.jsonl", tmp_path / "second.jsonl", tmp_path / "third.jsonl"
+    with fleet:
+        base = ["--hosts", str(hosts), "--output", "json"]
+        auto = invoke(["run", "auto", *base, "--audit", str(first)], environment(fleet))
+        again = invoke(["run", "auto", *base, "--audit", str(second), "--rerun-failed", str(first)],
+                       environment(fleet))
+        by_code = invoke(["run", "0xC004C008", *base, "--audit", str(third), "--rerun-failed", str(second)],
+                         environment(fleet))
+    assert auto.exit_code == 4, auto.output
+    escalated = {host["host"] for host in json.loads(auto.stdout)["hosts"] if host["outcome"] == "escalate"}
+    assert len(escalated) == 1
+    assert again.exit_code == 4, again.output  # a person has not acted yet: still escalated, nothing else rerun
+    assert {host["host"] for host in json.loads(again.stdout)["hosts"]} == escalated
+    assert "rerunning 1 of 3 host(s)" in again.stderr
+    assert by_code.exit_code == 4, by_code.output  # a log of run auto is taken by a run of one code too
+    assert {host["host"] for host in json.loads(by_code.stdout)["hosts"]} == escalated

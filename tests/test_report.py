@@ -10,7 +10,8 @@ from pathlib import Path
 from rich.console import Console
 
 from remediate.codes import ErrorCode
-from remediate.report import OUTCOME_JA, LiveProgress, print_summary, to_json, write_junit
+from remediate.progress import LiveProgress
+from remediate.report import OUTCOME_JA, print_summary, to_json, write_junit
 from remediate.results import HostReport, Outcome, RunReport, StepRecord, StepResult, StepStatus
 from remediate.secret import Redactor, Secret
 
@@ -188,9 +189,10 @@ def test_hosts_escalating_for_the_same_reason_share_one_block_with_the_guidance_
     print_summary(escalating_fleet(300), Console(file=buffer, width=200, color_system=None))
     text = buffer.getvalue()
     assert text.count("Call the licensing desk") == 1 and text.count("Install a valid product key") == 1
-    assert "needs a human: 0xC004C008, 300 host(s): pc000.corp.example, pc001.corp.example" in text
-    assert "pc009.corp.example … and 290 more" in text and "pc010.corp.example, " not in text
-    assert "needs a human: 0xC004F050, 2 host(s): key0.corp.example, key1.corp.example" in text
+    # every host is named (above 50 hosts only here: the per-host table is left out), under its playbook
+    assert "escalate · 0xC004C008 · 300 host(s)" in text and "escalate · 0xC004F050 · 2 host(s)" in text
+    assert all(f"pc{n:03}.corp.example" in text for n in range(300))
+    assert "key0.corp.example, key1.corp.example" in text and "ok.corp.example" not in text
 
 
 def test_json_lists_every_host_of_each_escalation() -> None:
@@ -213,3 +215,56 @@ def test_the_verdict_of_an_interrupted_run_says_whether_steps_in_flight_were_fin
     abandoned = shown(True, "en")
     assert "in-flight steps were abandoned" in abandoned and "finished and recorded" not in abandoned
     assert "中止しました" in shown(True, "ja") and "完了させて記録しました" in shown(False, "ja")
+
+
+def big_fleet() -> RunReport:
+    """120 hosts: two unreachable in the middle, one failed, the rest fixed."""
+    hosts = [HostReport(host=f"pc{n:03}.corp.example", code="0xC004F074", outcome=Outcome.FIXED) for n in range(120)]
+    for number in (55, 56):
+        hosts[number] = HostReport(host=f"pc{number:03}.corp.example", code="0xC004F074",
+                                   outcome=Outcome.UNREACHABLE, reason="refused: the connection was refused")
+    hosts[90] = HostReport(host="pc090.corp.example", code="0xC004F074", outcome=Outcome.FAILED,
+                           code_before=F074, code_after=C008, reason="verify did not pass")
+    return RunReport(code="0xC004F074", hosts=hosts, audit_path="logs/run.jsonl")
+
+
+def summary_of(report: RunReport, **options: object) -> list[str]:
+    buffer = io.StringIO()
+    print_summary(report, Console(file=buffer, width=120, color_system=None), **options)  # type: ignore[arg-type]
+    return buffer.getvalue().splitlines()
+
+
+def test_a_large_fleet_s_summary_points_at_the_hosts_that_need_attention_right_above_the_verdict() -> None:
+    lines = summary_of(big_fleet(), arguments=["run", "0xC004F074", "--hosts", "h.txt", "--rerun-failed", "old"])
+    assert len(lines) < 15  # no table of 120 rows above 50 hosts
+    assert "--summary full" in lines[0]
+    assert lines[-1] == "at least one host was not fixed" and lines[-2].startswith("fixed 117")
+    failed = lines.index(next(line for line in lines if line.startswith("failed · verify did not pass")))
+    unreachable = lines.index(next(line for line in lines if line.startswith("unreachable · refused")))
+    assert failed < unreachable  # failed hosts first
+    assert lines[failed + 1].strip() == "pc090.corp.example" and "remediate explain 0xC004C008" in lines[failed + 2]
+    assert lines[unreachable + 1].strip() == "pc055.corp.example, pc056.corp.example"
+    assert "remediate run 0xC004F074 --hosts h.txt --rerun-failed logs/run.jsonl" in "\n".join(lines)
+    assert not any("pc001" in line for line in lines)  # fixed hosts are counted, not listed
+
+
+def test_the_table_of_every_host_on_request_and_for_small_fleets() -> None:
+    full = summary_of(big_fleet(), mode="full")
+    assert sum(1 for line in full if "corp.example" in line and "│" in line) == 120
+    short = summary_of(sample_run(), mode="short")
+    assert not any("│" in line for line in short) and any("pc3.corp.example" in line for line in short)
+    assert not any("--rerun-failed" in line for line in short)  # no command line given: no command to rerun
+
+
+def test_an_evaluation_edition_is_pointed_at_the_conversion_playbook() -> None:
+    read = StepResult(ok=True, license_status=5, hresult=ErrorCode.parse("0xC004F009"),
+                      data={"name": "Windows(R), ServerStandardEval edition"})
+    evaluation = HostReport(
+        host="eval01", code="0xC004F009", outcome=Outcome.ESCALATE, guidance="Activate by phone.",
+        steps=[StepRecord(id="license-state", phase="detect", status=StepStatus.RAN, result=read)],
+    )
+    shown = " ".join(" ".join(summary_of(RunReport(code="auto", hosts=[evaluation]))).split())  # wrapped at spaces
+    assert "1 host(s) run an evaluation edition, which no key activates" in shown
+    assert "remediate run 0xC004F069 --allow edition-conversion --set target_edition=…" in shown
+    plain = HostReport(host="pc1", code="0xC004F009", outcome=Outcome.ESCALATE, guidance="Activate by phone.")
+    assert "evaluation" not in "\n".join(summary_of(RunReport(code="auto", hosts=[plain])))

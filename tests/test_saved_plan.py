@@ -66,7 +66,8 @@ def test_an_approved_plan_runs_and_fixes_and_the_audit_names_it(
     content = json.loads(plan_file.read_text("utf-8"))
     assert content["code"] == "0xC004F074" and len(content["hosts"]) == 3
     step = content["hosts"][0]["steps"][0]
-    assert step["script_sha256"] == hashlib.sha256(step["script"].encode("utf-8")).hexdigest()
+    script = content["scripts"][step["script_sha256"]]  # each script once: the hosts share it
+    assert step["script_sha256"] == hashlib.sha256(script.encode("utf-8")).hexdigest()
     env = {"REMEDIATE_USERNAME": fleet.username, "REMEDIATE_PASSWORD": fleet.password}
     ran = invoke(["run", "--plan", str(plan_file), "--hosts", str(hosts), "--audit", str(log)], env)
     assert ran.exit_code == 0, ran.output
@@ -128,7 +129,7 @@ def test_any_change_since_approval_is_refused_and_nothing_is_touched(
 
     content = json.loads(plan_file.read_text("utf-8"))
     edited = json.loads(json.dumps(content))
-    edited["hosts"][0]["steps"][0]["script"] += "Restart-Computer\n"
+    edited["scripts"][edited["hosts"][0]["steps"][0]["script_sha256"]] += "Restart-Computer\n"
     edited_file = tmp_path / "edited.json"
     edited_file.write_text(json.dumps(edited, indent=2), "utf-8")
     refused("was edited after it was saved",
