@@ -177,8 +177,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("playbook", "plan", "render", "validate", "audit", "connector", "transport", "status", "saved_plan",
      "ledger.store", "ledger.csv_import"),
     # what happens to hosts, and how it is shown
-    ("engine", "diagnosis", "preview", "report", "status_view", "audit_view", "catalog", "ledger.views",
-     "ledger.run_guard", "ledger.status_reads"),
+    ("engine", "diagnosis", "preview", "report", "status_view", "audit_view", "catalog", "html", "progress",
+     "ledger.views", "ledger.run_guard", "ledger.status_reads"),
     ("live",),  # the application service: run, run auto, status
     ("demo",),
     ("options", "cli", "keys_cli", "__main__"),  # the command line
