@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import importlib
 import logging
 import math
 import os
@@ -47,6 +48,8 @@ USERNAME_ENV = "REMEDIATE_USERNAME"
 PASSWORD_ENV = "REMEDIATE_PASSWORD"
 # Auths that can seal WinRM messages themselves (needed over plain HTTP).
 ENCRYPTING_AUTHS = ("negotiate", "ntlm", "kerberos", "credssp")
+# The optional extras an auth needs: (extra, the modules it installs). pypsrp imports them only at logon.
+AUTH_EXTRAS = {"kerberos": ("kerberos", ("gssapi", "krb5")), "credssp": ("credssp", ("requests_credssp",))}
 PIPELINE_FAILED = 5  # PSInvocationState.FAILED
 PIPELINE_RUNNING = 1
 _LIBRARY_ERRORS = (WinRMError, requests.exceptions.RequestException, spnego.exceptions.SpnegoError, OSError)
@@ -180,6 +183,7 @@ class ConnectionOptions:
 
     def check_safe(self) -> None:
         """Refuse combinations that would be unsafe or cannot work, whoever logs on."""
+        require_extra(self.auth)
         if self.scheme == "http" and self.auth not in ENCRYPTING_AUTHS:
             raise UsageError(
                 f"auth {self.auth} over http would send everything in clear text",
@@ -200,6 +204,22 @@ class ConnectionOptions:
                 f"auth {self.auth} needs a user name and password",
                 hint=f"set {USERNAME_ENV} and {PASSWORD_ENV}, or answer the prompt",
             )
+
+
+def require_extra(auth: str) -> None:
+    """A UsageError naming the install command when `auth` needs an optional extra that is not installed."""
+    if auth not in AUTH_EXTRAS:
+        return
+    extra, modules = AUTH_EXTRAS[auth]
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise UsageError(
+                f"auth {auth} needs the optional '{extra}' extra, which is not installed "
+                f"(Python module {module} is missing: {error})",
+                hint=f"pip install 'remediate[{extra}]'",
+            ) from None
 
 
 def reveal(value: Any) -> Any:
