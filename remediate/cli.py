@@ -453,15 +453,18 @@ def sandbox() -> None:
 @click.option("--scenario", default="healthy", show_default=True, help="A scenario NAME or FILE.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
 @click.option("--https", is_flag=True, help="Serve HTTPS with a generated CA (written to PATH.ca.pem).")
-@click.option("--auth", type=click.Choice(["basic", "ntlm", "negotiate"]), default="ntlm", show_default=True)
+@click.option("--auth", type=click.Choice(["basic", "ntlm", "negotiate", "kerberos"]), default="ntlm",
+              show_default=True, help="kerberos: Kerberos only (NTLM switched off); needs --keytab.")
+@click.option("--keytab", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The hosts' Kerberos service keys (HTTP/localhost@REALM); hosts are then named localhost.")
 @click.option("--username", default="sandbox\\admin", show_default=True, help="The account hosts accept.")
 @click.option("--password", default=None,
               help="The account's password (sandbox only). Default: $REMEDIATE_PASSWORD, else generated.")
 @click.option("--hosts-file", "hosts_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the hosts file for `remediate run --hosts`.")
 @reports_errors
-def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: str, username: str,
-               password: str | None, hosts_file: Path) -> None:
+def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: str, keytab: Path | None,
+               username: str, password: str | None, hosts_file: Path) -> None:
     """Start sandbox hosts and serve them until Ctrl-C."""
     if auth == "basic" and not https:
         # Windows refuses Basic over HTTP by default (AllowUnencrypted is false), and so do the sandbox's hosts.
@@ -478,7 +481,8 @@ def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: s
     ca_file = Path(f"{hosts_file}.ca.pem") if https else None
     try:
         fleet = Fleet.start(hosts, auth=auth,  # type: ignore[arg-type]
-                            https=https, username=username, password=password, seed=seed, ca_file=ca_file)
+                            https=https, username=username, password=password, seed=seed, ca_file=ca_file,
+                            keytab=keytab)
     except (OSError, ValueError) as error:
         raise UsageError(f"the sandbox did not start: {error}") from error
     stop = threading.Event()

@@ -40,6 +40,7 @@ from remediate.results import RunReport
 from remediate.secret import Redactor, Secret, secrets_in
 from remediate.status import HostStatus, read_status
 from remediate.transport import (
+    DEFAULT_SPN_SERVICE,
     PASSWORD_ENV,
     USERNAME_ENV,
     ConnectionOptions,
@@ -75,6 +76,7 @@ class LiveOptions:
     insecure: bool = False
     cert_pem: str | None = None
     cert_key_pem: str | None = None
+    spn_service: str = DEFAULT_SPN_SERVICE
     forks: int = 10
     connect_timeout: float = 30.0
     operation_timeout: int = 20
@@ -94,7 +96,7 @@ class LiveOptions:
         """From option values by name; a name not given keeps its default."""
         names = {option.name for option in dataclasses.fields(cls)}
         given = {name: value for name, value in values.items() if name in names}
-        for name in ("auth", "scheme", "forks", "connect_timeout", "operation_timeout", "retries",
+        for name in ("auth", "scheme", "spn_service", "forks", "connect_timeout", "operation_timeout", "retries",
                      "max_auth_failures", "host_timeout"):
             if given.get(name) is None:
                 given.pop(name, None)  # click gives None for an option it did not declare a default for
@@ -111,6 +113,7 @@ class LiveOptions:
             operation_timeout=int(self.operation_timeout),
             certificate_pem=self.cert_pem,
             certificate_key_pem=self.cert_key_pem,
+            spn_service=self.spn_service,
         )
 
     def engine(self, language: str) -> EngineOptions:

@@ -90,6 +90,9 @@ _LIVE_OPTIONS: dict[str, Decorator] = {
                              help="Client certificate (PEM) for --auth certificate."),
     "cert_key_pem": click.option("--cert-key-pem", type=_PEM, default=None,
                                  help="Its key (PEM) for --auth certificate."),
+    "spn_service": click.option(
+        "--spn-service", default="HTTP", show_default=True, metavar="SERVICE",
+        help="Kerberos: the service part of each host's SPN, SERVICE/<host name as written in the hosts file>."),
     "forks": click.option("--forks", type=click.IntRange(1, 100), default=10, show_default=True,
                           help="Hosts worked on at once (WinRM allows 30 shells per user by default)."),
     "connect_timeout": click.option("--timeout", "connect_timeout", type=click.FloatRange(1, 3600), default=30,
@@ -134,7 +137,7 @@ _LIVE_OPTIONS: dict[str, Decorator] = {
         help="Also write a JUnit XML report (one testcase per host)."),
 }
 # What `status` takes: it only reads, so it has the options of connecting, not those of a run.
-READ_OPTIONS = ("auth", "scheme", "port", "ca_file", "insecure", "cert_pem", "cert_key_pem", "forks",
+READ_OPTIONS = ("auth", "scheme", "port", "ca_file", "insecure", "cert_pem", "cert_key_pem", "spn_service", "forks",
                 "connect_timeout", "operation_timeout", "retries", "max_auth_failures")
 
 

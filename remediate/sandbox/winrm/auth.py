@@ -1,7 +1,11 @@
-"""HTTP authentication as WinRM does it: Basic, or NTLM / Negotiate with WinRM message encryption.
+"""HTTP authentication as WinRM does it: Basic, or NTLM / Negotiate / Kerberos with WinRM message encryption.
 
 NTLM binds to the TCP connection: one ConnectionAuth lives as long as its connection, and the server handles
 that connection's requests strictly in order (NTLM sealing uses sequence numbers).
+
+Kerberos is accepted through pyspnego's acceptor (MIT GSSAPI) with the hosts' service keys from a keytab
+(ServiceKeytab). A ticket the host cannot accept (clock skew, a ticket for another service, a key the keytab
+lacks) is answered as Windows answers it: 401 with the Kerberos error token, from which the client learns why.
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ import spnego
 import spnego.exceptions
 from spnego.channel_bindings import GssChannelBindings
 
-AuthScheme = Literal["basic", "ntlm", "negotiate"]
-AUTH_SCHEMES: tuple[AuthScheme, ...] = ("basic", "ntlm", "negotiate")
+# kerberos: Negotiate with Kerberos only, as a domain that switched NTLM off ("Restrict NTLM: deny all").
+AuthScheme = Literal["basic", "ntlm", "negotiate", "kerberos"]
+AUTH_SCHEMES: tuple[AuthScheme, ...] = ("basic", "ntlm", "negotiate", "kerberos")
 
 _BOUNDARY = b"--Encrypted Boundary"
 _SPNEGO_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 _LENGTH = re.compile(rb"Length=(\d+)")
+_SPNEGO_OID = b"\x06\x06\x2b\x06\x01\x05\x05\x02"  # 1.3.6.1.5.5.2 as DER, inside a SPNEGO initial token
+_KERBEROS_OID = "1.2.840.113554.1.2.2"
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,17 @@ class Credentials:
     def matches(self, username: str, password: str) -> bool:
         """Windows compares user names case-insensitively and passwords exactly."""
         return username.lower() == self.username.lower() and password == self.password
+
+    def is_principal(self, principal: str | None) -> bool:
+        """Whether a logon's principal is this account: `DOMAIN\\user` (NTLM), or `user@REALM` (Kerberos) whose
+        realm's first label is the domain (SANDBOX.TEST for sandbox\\admin)."""
+        if not principal:
+            return False
+        if "@" in principal:
+            user, _, realm = principal.rpartition("@")
+            domain_matches = not self.domain or realm.split(".")[0].lower() == self.domain.lower()
+            return user.lower() == self.user.lower() and domain_matches
+        return principal.split("\\")[-1].lower() == self.user.lower()
 
 
 class NTLMUserFile:
@@ -105,6 +123,59 @@ class NTLMUserFile:
     def _remove(cls) -> None:
         if cls._path is not None:
             cls._path.unlink(missing_ok=True)
+
+
+class ServiceKeytab:
+    """The process-wide keytab (env KRB5_KTNAME) from which pyspnego's Kerberos acceptor takes the service keys.
+
+    MIT Kerberos reads one keytab per process: fleets running side by side share it, so a second fleet with
+    another keytab is refused while the first still runs.
+    """
+
+    _lock = threading.Lock()
+    _path: ClassVar[str | None] = None
+    _users: ClassVar[int] = 0
+
+    @classmethod
+    def register(cls, path: Path) -> None:
+        name = f"FILE:{Path(path).resolve()}"
+        with cls._lock:
+            if cls._users and name != cls._path:
+                raise ValueError(f"this process already serves Kerberos with the keytab {cls._path}; one keytab "
+                                 "serves a process (put every host's keys in it)")
+            cls._path, cls._users = name, cls._users + 1
+            os.environ["KRB5_KTNAME"] = name
+
+    @classmethod
+    def unregister(cls) -> None:
+        with cls._lock:
+            cls._users = max(0, cls._users - 1)
+
+
+def _kerberos_refusal(context: Any, client_token: bytes) -> bytes | None:
+    """The Kerberos error token (KRB-ERROR) to answer a refused Kerberos logon with, as Windows does; None when
+    the logon was not Kerberos or the acceptor made none.
+
+    pyspnego hides why MIT's acceptor refused: GSSAPI keeps the error on the inner security context (its
+    `_last_err`, deferred so that the error token can still be sent) and pyspnego then fails with a misleading
+    AttributeError. The error and its token are dug out here.
+    """
+    inner = context
+    if inner is not None and hasattr(inner, "_context_list"):  # pyspnego's Negotiate wrapper: the chosen mech
+        try:
+            inner = inner._context
+        except (KeyError, StopIteration, AttributeError):
+            return None
+    security_context = getattr(inner, "_context", None)
+    failure = getattr(security_context, "_last_err", None)
+    token: bytes | None = getattr(failure, "token", None)
+    if not token:
+        return None
+    if client_token.startswith(b"\x60") and _SPNEGO_OID in client_token[:16]:
+        from spnego._spnego import NegState, NegTokenResp  # the SPNEGO reply Windows wraps the error in
+
+        return bytes(NegTokenResp(NegState.reject, _KERBEROS_OID, token).pack())
+    return token
 
 
 @dataclass
@@ -169,10 +240,13 @@ class ConnectionAuth:
         if not authorization:
             return self._refuse()
         scheme, _, token_text = authorization.partition(" ")
-        if scheme.lower() not in ("negotiate", "ntlm") or not token_text.strip():
+        if scheme.lower() not in ("negotiate", "ntlm", "kerberos") or not token_text.strip():
             return self._refuse()
         try:
             token = base64.b64decode(token_text.strip())
+        except ValueError:
+            return self._refuse()
+        try:
             if self._context is None or self._established:
                 self._established = False
                 bindings = (
@@ -186,21 +260,22 @@ class ConnectionAuth:
                     channel_bindings=bindings,
                 )
             out_token = self._context.step(token)
-        except (spnego.exceptions.SpnegoError, ValueError):
-            return self._refuse()
+        except (spnego.exceptions.SpnegoError, ValueError, AttributeError):
+            refusal = _kerberos_refusal(self._context, token)
+            decision = self._refuse()
+            if refusal:
+                decision.headers = [("WWW-Authenticate", f"Negotiate {base64.b64encode(refusal).decode()}")]
+            return decision
+        if self.scheme == "kerberos" and self._context.negotiated_protocol != "kerberos":
+            return self._refuse()  # NTLM is switched off on this host
         reply = "Negotiate" + (f" {base64.b64encode(out_token).decode()}" if out_token else "")
         if not self._context.complete:
             return AuthDecision(False, [("WWW-Authenticate", reply)])
-        if self.reject_all or not self._same_account(self._context.client_principal):
+        if self.reject_all or not self.credentials.is_principal(self._context.client_principal):
             return self._refuse()
         self._established = True
         self.username = self._context.client_principal
         return AuthDecision(True, [("WWW-Authenticate", reply)] if out_token else [], self.username)
-
-    def _same_account(self, principal: str | None) -> bool:
-        if not principal:
-            return False
-        return principal.split("\\")[-1].lower() == self.credentials.user.lower()
 
     def unwrap(self, body: bytes) -> bytes:
         """Decrypt a multipart/encrypted request body (WinRM message encryption)."""
