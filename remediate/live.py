@@ -88,6 +88,7 @@ class LiveOptions:
     host_timeout: str | None = "10m"  # a duration; "0" or "none": no deadline
     rerun_failed: Path | None = None  # an audit log
     audit_file: Path | None = None
+    audit_dir: Path | None = None  # where audit logs go when no audit_file is given
     audit_key_file: str | None = None  # the audit log's chain is keyed with this file's secret
     junit_file: Path | None = None
 
@@ -127,6 +128,10 @@ class LiveOptions:
             force=bool(self.force),
             language=language,
         )
+
+    @property
+    def audit_directory(self) -> Path:
+        return Path(self.audit_dir) if self.audit_dir else audit_log.DEFAULT_DIR
 
     def audit_key(self) -> bytes | None:
         """The secret that keys the audit log's chain (--audit-key-file / REMEDIATE_AUDIT_KEY_FILE), if any."""
@@ -333,7 +338,7 @@ def run_plan(
         plan = only_failed_hosts(plan, settings.rerun_failed, console, settings.audit_key())
     credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
     redactor = run_redactor(plan.hosts, credential_secrets(credentials))
-    path = settings.audit_file or audit_log.default_path(str(plan.code))
+    path = settings.audit_file or audit_log.default_path(str(plan.code), settings.audit_directory)
     bar = LiveProgress(len(plan.hosts), console=console, enabled=progress)
     with AuditLog(path, redactor, settings.audit_key()) as log, bar:
         engine = Engine(connector(connection, credentials), log, options, observer=bar,
@@ -383,7 +388,7 @@ def run_auto_fleet(
     connection = settings.connection()
     if credentials is None:
         credentials = prepare_connection(connection, hosts, console, prompt)
-    path = Path(settings.audit_file or audit_log.default_path(AUTO))
+    path = Path(settings.audit_file or audit_log.default_path(AUTO, settings.audit_directory))
     words = in_language(WORDS, language)
     console.print(Text(words["reading"].format(count=len(hosts))))
     connect = connector(connection, credentials)
