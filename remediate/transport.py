@@ -328,7 +328,8 @@ def _classify(error: BaseException, logon: Logon) -> tuple[TransportErrorKind, b
     if isinstance(error, requests.exceptions.ConnectionError):
         return _connection_kind(error)
     if isinstance(error, AuthenticationError):
-        return TransportErrorKind.AUTH, False, f"authentication failed: {_short(error)}" + _fallback_note(logon)
+        said = "the host refused the client certificate" if logon.auth == "certificate" else _short(error)
+        return TransportErrorKind.AUTH, False, f"authentication failed: {said}" + _refusal_note(logon)
     if isinstance(error, spnego.exceptions.SpnegoError):
         return TransportErrorKind.AUTH, False, f"authentication failed: {_short(error)}"
     if isinstance(error, WSManFaultError):
@@ -340,7 +341,7 @@ def _classify(error: BaseException, logon: Logon) -> tuple[TransportErrorKind, b
     if isinstance(error, WinRMTransportError):
         code = _as_int(error.code)
         if code == 401:
-            return TransportErrorKind.AUTH, False, "authentication failed (HTTP 401)" + _fallback_note(logon)
+            return TransportErrorKind.AUTH, False, "authentication failed (HTTP 401)" + _refusal_note(logon)
         if code is not None and code >= 500:
             return TransportErrorKind.PROTOCOL, True, f"the host answered HTTP {code}"
         return TransportErrorKind.PROTOCOL, False, f"the host answered HTTP {code}"
@@ -351,12 +352,17 @@ def _classify(error: BaseException, logon: Logon) -> tuple[TransportErrorKind, b
     return TransportErrorKind.PROTOCOL, False, f"{type(error).__name__}: {_short(error)}"
 
 
-def _fallback_note(logon: Logon) -> str:
-    """With negotiate, why a refused logon may hide a Kerberos failure (pyspnego falls back to NTLM silently)."""
-    if logon.auth != "negotiate":
-        return ""
-    return ("; with --auth negotiate a Kerberos failure (wrong password, missing SPN, clock skew) silently falls "
-            "back to NTLM, which the host refused or does not allow: --auth kerberos reports Kerberos' own reason")
+def _refusal_note(logon: Logon) -> str:
+    """What a refused logon may mean with this auth: with negotiate, a Kerberos failure hidden by pyspnego's
+    silent fallback to NTLM; with a certificate, no account mapped to it."""
+    if logon.auth == "negotiate":
+        return ("; with --auth negotiate a Kerberos failure (wrong password, missing SPN, clock skew) silently "
+                "falls back to NTLM, which the host refused or does not allow: --auth kerberos reports Kerberos' "
+                "own reason")
+    if logon.auth == "certificate":
+        return ("; the host maps no account to this client certificate (WinRM's certificate mapping: the user "
+                "principal name in the certificate, and its issuing CA)")
+    return ""
 
 
 @dataclass(frozen=True)

@@ -107,18 +107,20 @@ class Fleet:
             raise ValueError(f"auth must be one of {', '.join(AUTH_SCHEMES)}, not {auth!r}")
         if auth == "kerberos" and keytab is None:
             raise ValueError("auth kerberos needs a keytab with the hosts' service keys")
+        if auth == "certificate" and not https:
+            raise ValueError("auth certificate needs https (the client certificate is part of the TLS handshake)")
         names = [spec.computer_name.lower() for spec in hosts]
         if len(set(names)) != len(names):
             raise ValueError("computer names must be unique within a fleet")
         credentials = Credentials(username, password if password is not None else default_password())
         if keytab is not None:
             ServiceKeytab.register(keytab)
-        if auth != "basic":
+        if auth in ("ntlm", "negotiate", "kerberos"):
             NTLMUserFile.register(credentials)  # before the first acceptor exists
         owns_directory = directory is None
         work_dir = Path(tempfile.mkdtemp(prefix="remediate-sandbox-")) if directory is None else directory
         tls = create_tls_material(work_dir, ca_file) if https else None
-        context = tls.server_context() if tls else None
+        context = tls.server_context(client_certificates=auth == "certificate") if tls else None
         listeners: list[WinRMListener] = []
         try:
             for spec in hosts:
@@ -139,7 +141,7 @@ class Fleet:
         except BaseException:
             for listener in listeners:
                 listener.stop()
-            if auth != "basic":
+            if auth in ("ntlm", "negotiate", "kerberos"):
                 NTLMUserFile.unregister(credentials)
             if keytab is not None:
                 ServiceKeytab.unregister()
@@ -176,6 +178,15 @@ class Fleet:
     def ca_file(self) -> Path | None:
         """The CA certificate clients verify the hosts against (HTTPS only)."""
         return self._tls.ca_file if self._tls else None
+
+    def client_certificate(self, upn: str | None = None) -> tuple[Path, Path]:
+        """A client certificate (and its key) from the fleet's CA, for `upn` (default: the fleet's account as
+        user@<domain>.test, which the hosts map to it): for auth certificate."""
+        if self._tls is None:
+            raise ValueError("client certificates need an https fleet")
+        credentials = self._credentials
+        upn = upn or f"{credentials.user}@{credentials.domain or 'sandbox'}.test"
+        return self._tls.issue_client_certificate(upn, self.directory)
 
     def shell_count(self, computer_name: str) -> int:
         """Shells currently open on one host (what a client leaked, or is using)."""
@@ -223,7 +234,7 @@ class Fleet:
         self._stopped = True
         for listener in self._listeners:
             listener.stop()
-        if self.auth != "basic":
+        if self.auth in ("ntlm", "negotiate", "kerberos"):
             NTLMUserFile.unregister(self._credentials)
         if self.keytab is not None:
             ServiceKeytab.unregister()

@@ -3,6 +3,9 @@
 NTLM binds to the TCP connection: one ConnectionAuth lives as long as its connection, and the server handles
 that connection's requests strictly in order (NTLM sealing uses sequence numbers).
 
+Certificate authentication (HTTPS only) maps the client certificate's UPN to the account, as WinRM's certificate
+mapping does; the TLS layer has already checked that the sandbox CA issued it.
+
 Kerberos is accepted through pyspnego's acceptor (MIT GSSAPI) with the hosts' service keys from a keytab
 (ServiceKeytab). A ticket the host cannot accept (clock skew, a ticket for another service, a key the keytab
 lacks) is answered as Windows answers it: 401 with the Kerberos error token, from which the client learns why.
@@ -25,9 +28,13 @@ import spnego
 import spnego.exceptions
 from spnego.channel_bindings import GssChannelBindings
 
+from remediate.sandbox.winrm.tls import certificate_upn
+
 # kerberos: Negotiate with Kerberos only, as a domain that switched NTLM off ("Restrict NTLM: deny all").
-AuthScheme = Literal["basic", "ntlm", "negotiate", "kerberos"]
-AUTH_SCHEMES: tuple[AuthScheme, ...] = ("basic", "ntlm", "negotiate", "kerberos")
+AuthScheme = Literal["basic", "ntlm", "negotiate", "kerberos", "certificate"]
+AUTH_SCHEMES: tuple[AuthScheme, ...] = ("basic", "ntlm", "negotiate", "kerberos", "certificate")
+# What a client sends as its Authorization for certificate authentication (MS-WSMV; pypsrp sends it so).
+CERTIFICATE_PROFILE = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
 
 _BOUNDARY = b"--Encrypted Boundary"
 _SPNEGO_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
@@ -196,8 +203,10 @@ class ConnectionAuth:
         credentials: Credentials,
         reject_all: bool = False,
         channel_binding: bytes | None = None,
+        peer_certificate: bytes | None = None,
     ) -> None:
         self.scheme = scheme
+        self.peer_certificate = peer_certificate  # certificate: the client's TLS certificate (DER), if it sent one
         self.credentials = credentials
         self.reject_all = reject_all  # every attempt fails, as with wrong credentials
         # over HTTPS: NTLM must be bound to this TLS channel (Windows' CbtHardeningLevel "Relaxed" checks it)
@@ -214,6 +223,8 @@ class ConnectionAuth:
         """Decide about one request. Basic authenticates every request; NTLM once per connection."""
         if self.scheme == "basic":
             return self._check_basic(authorization)
+        if self.scheme == "certificate":
+            return self._check_certificate(authorization)
         if self._established and not authorization:
             return AuthDecision(True, username=self.username)
         return self._step_negotiate(authorization)
@@ -235,6 +246,15 @@ class ConnectionAuth:
             return self._refuse()
         self.username = username
         return AuthDecision(True, username=username)
+
+    def _check_certificate(self, authorization: str | None) -> AuthDecision:
+        if (authorization or "").strip() != CERTIFICATE_PROFILE or self.peer_certificate is None:
+            return self._refuse()
+        upn = certificate_upn(self.peer_certificate)
+        if self.reject_all or not self.credentials.is_principal(upn):
+            return self._refuse()
+        self.username = upn
+        return AuthDecision(True, username=upn)
 
     def _step_negotiate(self, authorization: str | None) -> AuthDecision:
         if not authorization:

@@ -67,11 +67,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.request = listener.ssl_context.wrap_socket(self.request, server_side=True)
         listener.track(self.request)
         super().setup()
+        peer = None
+        if listener.auth_scheme == "certificate" and isinstance(self.request, ssl.SSLSocket):
+            peer = self.request.getpeercert(binary_form=True)
         self.auth = ConnectionAuth(
             listener.auth_scheme,
             listener.credentials,
             reject_all=listener.faults.faults.unauthorized,
             channel_binding=listener.channel_binding,
+            peer_certificate=peer,
         )
 
     def finish(self) -> None:
