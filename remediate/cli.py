@@ -498,7 +498,7 @@ def sandbox() -> None:
 @click.option("--scenario", default="healthy", show_default=True, help="A scenario NAME or FILE.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
 @click.option("--https", is_flag=True, help="Serve HTTPS with a generated CA (written to PATH.ca.pem).")
-@click.option("--auth", type=click.Choice(["basic", "ntlm", "negotiate", "kerberos"]), default="ntlm",
+@click.option("--auth", type=click.Choice(["basic", "ntlm", "negotiate", "kerberos", "credssp"]), default="ntlm",
               show_default=True, help="kerberos: Kerberos only (NTLM switched off); needs --keytab.")
 @click.option("--keytab", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="The hosts' Kerberos service keys (HTTP/localhost@REALM); hosts are then named localhost.")

@@ -56,15 +56,24 @@ PIPELINE_FAILED = 5  # PSInvocationState.FAILED
 PIPELINE_RUNNING = 1
 
 
-def _kerberos_error_types() -> tuple[type[Exception], ...]:
-    """krb5's and GSSAPI's own errors, when the kerberos extra is installed: getting a ticket with a password
-    raises krb5.Krb5Error through pyspnego and pypsrp untranslated."""
+def _extra_error_types() -> tuple[type[Exception], ...]:
+    """The errors of the optional extras that pypsrp lets through untranslated: krb5's and GSSAPI's (getting a
+    ticket with a password raises krb5.Krb5Error), requests-credssp's (a refused CredSSP logon)."""
+    found: list[type[Exception]] = []
     try:
         from gssapi.raw.misc import GSSError
         from krb5 import Krb5Error
+
+        found += [Krb5Error, GSSError]
     except ImportError:
-        return ()
-    return (Krb5Error, GSSError)
+        pass
+    try:
+        from requests_credssp.exceptions import AuthenticationException, NTStatusException
+
+        found += [AuthenticationException, NTStatusException]
+    except ImportError:
+        pass
+    return tuple(found)
 
 
 _LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
@@ -72,7 +81,7 @@ _LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
     requests.exceptions.RequestException,
     spnego.exceptions.SpnegoError,
     OSError,
-    *_kerberos_error_types(),
+    *_extra_error_types(),
 )
 # pypsrp waits OperationTimeout + 2 s for the HTTP answer of a request that names an OperationTimeout.
 ANSWER_GRACE_S = 2.0
@@ -318,6 +327,13 @@ def _classify(error: BaseException, logon: Logon) -> tuple[TransportErrorKind, b
     kerberos = kerberos_problem(error, logon)
     if kerberos is not None:
         return TransportErrorKind.AUTH, False, kerberos
+    if type(error).__name__ == "NTStatusException":  # requests-credssp: the host's answer to a CredSSP logon
+        status = _as_int(getattr(error, "status", None)) or 0
+        if status == SEC_E_LOGON_DENIED:
+            return TransportErrorKind.AUTH, False, "CredSSP: the host refused the user name or password"
+        return TransportErrorKind.AUTH, False, f"CredSSP: the host refused the logon (status 0x{status:08X})"
+    if type(error).__name__ == "AuthenticationException":
+        return TransportErrorKind.AUTH, False, f"CredSSP: authentication failed: {_short(error)}"
     if isinstance(error, requests.exceptions.SSLError):
         message = f"TLS failed (certificate not trusted, or not TLS): {_short(error)}"
         return TransportErrorKind.TLS, False, message
@@ -374,6 +390,8 @@ class Logon:
     spn: str | None = None
     password: bool = False  # a password was given (Kerberos: the user's ticket is got with it, not from a cache)
 
+
+SEC_E_LOGON_DENIED = 0x8009030C  # what a host's CredSSP acceptor answers to a wrong password
 
 # Kerberos error numbers (RFC 4120 §7.5.9, and MIT's krb5 error table) as MIT reports them: code - KRB5_BASE.
 KRB5_BASE = -1765328384  # ERROR_TABLE_BASE_krb5

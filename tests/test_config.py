@@ -122,7 +122,7 @@ def test_the_config_gives_commands_their_defaults(folders: tuple[Path, Path]) ->
     assert json.loads(listed.stdout)[0]["title"] != json.loads(english.stdout)[0]["title"]
     assert "default: 25" in invoke(["run", "--help"]).output
     # Only the shared options take config defaults: the sandbox's own --auth keeps its own.
-    assert "--auth [basic|ntlm|negotiate|kerberos]" in invoke(["sandbox", "up", "--help"]).output
+    assert "--auth [basic|ntlm|negotiate|kerberos|credssp]" in invoke(["sandbox", "up", "--help"]).output
     assert invoke(["sandbox", "up", "--help"]).output.count("default: ntlm") == 1
 
 

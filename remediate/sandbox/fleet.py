@@ -18,7 +18,14 @@ from typing import Any
 from remediate.sandbox.faults import FaultState
 from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.scenario import build_hosts
-from remediate.sandbox.winrm.auth import AUTH_SCHEMES, AuthScheme, Credentials, NTLMUserFile, ServiceKeytab
+from remediate.sandbox.winrm.auth import (
+    AUTH_SCHEMES,
+    NTLM_SCHEMES,
+    AuthScheme,
+    Credentials,
+    NTLMUserFile,
+    ServiceKeytab,
+)
 from remediate.sandbox.winrm.host import WinRMService
 from remediate.sandbox.winrm.http import WinRMListener
 from remediate.sandbox.winrm.tls import TLSMaterial, create_tls_material
@@ -115,7 +122,7 @@ class Fleet:
         credentials = Credentials(username, password if password is not None else default_password())
         if keytab is not None:
             ServiceKeytab.register(keytab)
-        if auth in ("ntlm", "negotiate", "kerberos"):
+        if auth in NTLM_SCHEMES:
             NTLMUserFile.register(credentials)  # before the first acceptor exists
         owns_directory = directory is None
         work_dir = Path(tempfile.mkdtemp(prefix="remediate-sandbox-")) if directory is None else directory
@@ -141,7 +148,7 @@ class Fleet:
         except BaseException:
             for listener in listeners:
                 listener.stop()
-            if auth in ("ntlm", "negotiate", "kerberos"):
+            if auth in NTLM_SCHEMES:
                 NTLMUserFile.unregister(credentials)
             if keytab is not None:
                 ServiceKeytab.unregister()
@@ -234,7 +241,7 @@ class Fleet:
         self._stopped = True
         for listener in self._listeners:
             listener.stop()
-        if self.auth in ("ntlm", "negotiate", "kerberos"):
+        if self.auth in NTLM_SCHEMES:
             NTLMUserFile.unregister(self._credentials)
         if self.keytab is not None:
             ServiceKeytab.unregister()

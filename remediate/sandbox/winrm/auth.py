@@ -3,6 +3,10 @@
 NTLM binds to the TCP connection: one ConnectionAuth lives as long as its connection, and the server handles
 that connection's requests strictly in order (NTLM sealing uses sequence numbers).
 
+CredSSP runs pyspnego's CredSSP acceptor (a TLS channel inside HTTP, NTLM inside that, then the user's password
+delegated to the host, which must be the account's); its message encryption is TLS records, in chunks of 16 KiB
+(multipart/x-multi-encrypted) as Windows sends them.
+
 Certificate authentication (HTTPS only) maps the client certificate's UPN to the account, as WinRM's certificate
 mapping does; the TLS layer has already checked that the sandbox CA issued it.
 
@@ -31,13 +35,17 @@ from spnego.channel_bindings import GssChannelBindings
 from remediate.sandbox.winrm.tls import certificate_upn
 
 # kerberos: Negotiate with Kerberos only, as a domain that switched NTLM off ("Restrict NTLM: deny all").
-AuthScheme = Literal["basic", "ntlm", "negotiate", "kerberos", "certificate"]
-AUTH_SCHEMES: tuple[AuthScheme, ...] = ("basic", "ntlm", "negotiate", "kerberos", "certificate")
+AuthScheme = Literal["basic", "ntlm", "negotiate", "kerberos", "credssp", "certificate"]
+AUTH_SCHEMES: tuple[AuthScheme, ...] = ("basic", "ntlm", "negotiate", "kerberos", "credssp", "certificate")
+# The schemes whose logon is NTLM (or may be), so whose account goes into the NTLM user file.
+NTLM_SCHEMES: tuple[AuthScheme, ...] = ("ntlm", "negotiate", "kerberos", "credssp")
 # What a client sends as its Authorization for certificate authentication (MS-WSMV; pypsrp sends it so).
 CERTIFICATE_PROFILE = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
 
 _BOUNDARY = b"--Encrypted Boundary"
 _SPNEGO_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+_CREDSSP_PROTOCOL = "application/HTTP-CredSSP-session-encrypted"
+_CREDSSP_CHUNK = 16384  # Windows seals CredSSP messages in chunks of 16 KiB, as multipart/x-multi-encrypted
 _LENGTH = re.compile(rb"Length=(\d+)")
 _SPNEGO_OID = b"\x06\x06\x2b\x06\x01\x05\x05\x02"  # 1.3.6.1.5.5.2 as DER, inside a SPNEGO initial token
 _KERBEROS_OID = "1.2.840.113554.1.2.2"
@@ -217,7 +225,7 @@ class ConnectionAuth:
 
     @property
     def challenge(self) -> str:
-        return 'Basic realm="WSMAN"' if self.scheme == "basic" else "Negotiate"
+        return {"basic": 'Basic realm="WSMAN"', "credssp": "CredSSP"}.get(self.scheme, "Negotiate")
 
     def check(self, authorization: str | None) -> AuthDecision:
         """Decide about one request. Basic authenticates every request; NTLM once per connection."""
@@ -227,6 +235,8 @@ class ConnectionAuth:
             return self._check_certificate(authorization)
         if self._established and not authorization:
             return AuthDecision(True, username=self.username)
+        if self.scheme == "credssp":
+            return self._step_credssp(authorization)
         return self._step_negotiate(authorization)
 
     def _refuse(self) -> AuthDecision:
@@ -255,6 +265,29 @@ class ConnectionAuth:
             return self._refuse()
         self.username = upn
         return AuthDecision(True, username=upn)
+
+    def _step_credssp(self, authorization: str | None) -> AuthDecision:
+        scheme, _, token_text = (authorization or "").partition(" ")
+        if scheme.lower() != "credssp" or not token_text.strip():
+            return self._refuse()
+        try:
+            if self._context is None or self._established:
+                self._established = False
+                self._context = spnego.server(protocol="credssp")
+            out_token = self._context.step(base64.b64decode(token_text.strip()))
+        except (spnego.exceptions.SpnegoError, ValueError):
+            return self._refuse()
+        if not self._context.complete:
+            token = base64.b64encode(out_token or b"").decode()
+            return AuthDecision(False, [("WWW-Authenticate", f"CredSSP {token}")])
+        delegated = self._context.get_extra_info("client_credential")
+        user = f"{delegated.domain_name}\\{delegated.username}" if getattr(delegated, "domain_name", "") else (
+            getattr(delegated, "username", ""))
+        if self.reject_all or not self.credentials.matches(user, getattr(delegated, "password", "")):
+            return self._refuse()  # the password the client delegated is not the account's
+        self._established = True
+        self.username = user
+        return AuthDecision(True, username=user)
 
     def _step_negotiate(self, authorization: str | None) -> AuthDecision:
         if not authorization:
@@ -319,17 +352,27 @@ class ConnectionAuth:
 
     def wrap(self, message: bytes) -> tuple[str, bytes]:
         """Encrypt a response body; returns the Content-Type and the multipart body."""
+        protocol, kind = _SPNEGO_PROTOCOL, "multipart/encrypted"
+        chunks = [message]
+        if self.scheme == "credssp":
+            protocol = _CREDSSP_PROTOCOL
+            chunks = [message[start : start + _CREDSSP_CHUNK] for start in range(0, len(message), _CREDSSP_CHUNK)]
+            kind = "multipart/x-multi-encrypted" if len(chunks) > 1 else kind
+        body = b"".join(self._wrap_part(chunk, protocol) for chunk in chunks) + _BOUNDARY + b"--\r\n"
+        return f'{kind};protocol="{protocol}";boundary="Encrypted Boundary"', body
+
+    def _wrap_part(self, message: bytes, protocol: str) -> bytes:
+        header: bytes
+        wrapped: bytes
         header, wrapped, padding = self._context.wrap_winrm(message)
         head = "\r\n".join(
             [
                 _BOUNDARY.decode(),
-                f"\tContent-Type: {_SPNEGO_PROTOCOL}",
+                f"\tContent-Type: {protocol}",
                 f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={len(message) + padding}",
                 _BOUNDARY.decode(),
                 "\tContent-Type: application/octet-stream",
                 "",
             ]
         ).encode()
-        body = head + struct.pack("<i", len(header)) + header + wrapped + _BOUNDARY + b"--\r\n"
-        content_type = f'multipart/encrypted;protocol="{_SPNEGO_PROTOCOL}";boundary="Encrypted Boundary"'
-        return content_type, body
+        return head + struct.pack("<i", len(header)) + header + wrapped
