@@ -306,6 +306,15 @@ def _connection_kind(error: BaseException) -> tuple[TransportErrorKind, bool, st
     return TransportErrorKind.REFUSED, True, "could not connect"
 
 
+@dataclass(frozen=True)
+class Logon:
+    """How a logon was attempted, for error messages: the auth, the user (None: a ticket cache), the SPN."""
+
+    auth: str | None = None
+    user: str | None = None
+    spn: str | None = None
+
+
 def translate(
     error: BaseException,
     host: str,
@@ -379,16 +388,6 @@ def _refusal_note(logon: Logon) -> str:
         return ("; the host maps no account to this client certificate (WinRM's certificate mapping: the user "
                 "principal name in the certificate, and its issuing CA)")
     return ""
-
-
-@dataclass(frozen=True)
-class Logon:
-    """How a logon was attempted, for error messages: the auth, the user (None: a ticket cache), the SPN."""
-
-    auth: str | None = None
-    user: str | None = None
-    spn: str | None = None
-    password: bool = False  # a password was given (Kerberos: the user's ticket is got with it, not from a cache)
 
 
 SEC_E_LOGON_DENIED = 0x8009030C  # what a host's CredSSP acceptor answers to a wrong password
@@ -564,13 +563,9 @@ class Session:
 
     @property
     def logon(self) -> Logon:
-        credentials = self.credentials
-        return Logon(
-            auth=self.options.auth,
-            user=credentials.username if credentials else None,
-            spn=self.options.spn(self.host),
-            password=credentials is not None and credentials.password is not None,
-        )
+        """How this session logs on, for the messages of a failed logon."""
+        user = self.credentials.username if self.credentials else None
+        return Logon(auth=self.options.auth, user=user, spn=self.options.spn(self.host))
 
     def open(self) -> Session:
         options = self.options

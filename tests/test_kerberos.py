@@ -243,3 +243,14 @@ def _lines_until(process: subprocess.Popen[str], marker: str, timeout_s: float =
         yield line
         if line.startswith(marker):
             return
+
+
+def test_one_process_serves_one_keytab_at_a_time(domain: Domain, tmp_path: Path) -> None:
+    other = domain.realm.write_keytab(tmp_path / "other.keytab", "HTTP/localhost")
+    with start_fleet(domain, count=1):
+        with pytest.raises(ValueError, match="already serves Kerberos with the keytab"):
+            Fleet.start(build_hosts("healthy", 1, 0), auth="kerberos", keytab=other, password=PASSWORD)
+        assert os.environ["KRB5_KTNAME"] == f"FILE:{domain.keytab.resolve()}"
+    with Fleet.start(build_hosts("healthy", 1, 0), auth="kerberos", keytab=other, password=PASSWORD):
+        assert os.environ["KRB5_KTNAME"] == f"FILE:{other.resolve()}"  # the first fleet stopped: it may change
+    assert "KRB5_KTNAME" not in os.environ

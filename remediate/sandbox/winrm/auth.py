@@ -144,12 +144,13 @@ class ServiceKeytab:
     """The process-wide keytab (env KRB5_KTNAME) from which pyspnego's Kerberos acceptor takes the service keys.
 
     MIT Kerberos reads one keytab per process: fleets running side by side share it, so a second fleet with
-    another keytab is refused while the first still runs.
+    another keytab is refused while the first still runs. When the last one stops, KRB5_KTNAME is as before.
     """
 
     _lock = threading.Lock()
     _path: ClassVar[str | None] = None
     _users: ClassVar[int] = 0
+    _before: ClassVar[str | None] = None
 
     @classmethod
     def register(cls, path: Path) -> None:
@@ -158,6 +159,8 @@ class ServiceKeytab:
             if cls._users and name != cls._path:
                 raise ValueError(f"this process already serves Kerberos with the keytab {cls._path}; one keytab "
                                  "serves a process (put every host's keys in it)")
+            if not cls._users:
+                cls._before = os.environ.get("KRB5_KTNAME")
             cls._path, cls._users = name, cls._users + 1
             os.environ["KRB5_KTNAME"] = name
 
@@ -165,6 +168,12 @@ class ServiceKeytab:
     def unregister(cls) -> None:
         with cls._lock:
             cls._users = max(0, cls._users - 1)
+            if cls._users == 0:
+                cls._path = None
+                if cls._before is None:
+                    os.environ.pop("KRB5_KTNAME", None)
+                else:
+                    os.environ["KRB5_KTNAME"] = cls._before
 
 
 def _kerberos_refusal(context: Any, client_token: bytes) -> bytes | None:
