@@ -8,6 +8,7 @@ with the Kerberos session key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -205,15 +206,13 @@ def test_a_host_whose_clock_is_skewed_refuses_the_ticket_with_a_clock_skew_messa
     command = [sys.executable, "-m", "remediate", "sandbox", "up", "--hosts", "1", "--auth", "kerberos",
                "--keytab", str(domain.keytab), "--password", PASSWORD, "--hosts-file", str(hosts)]
     server = subprocess.Popen(skewed(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env=skewed_environment())
+                              env=skewed_environment(), start_new_session=True)
     try:
-        assert server.stdout is not None
-        seen = [line for line in _lines_until(server, "ready:")]
+        seen = list(_lines_until(server, "ready:"))
         assert seen and seen[-1].startswith("ready:"), "".join(seen)
         result = status(hosts, with_ticket_cache(domain))
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        _stop(server)
     assert result.exit_code == 3, result.output
     (error,) = errors(result.stdout)
     assert error.startswith("auth: Kerberos: clock skew: the host refused the ticket: its clock and this machine's")
@@ -225,11 +224,31 @@ def test_this_machines_skewed_clock_is_named_when_the_kdc_refuses_it(domain: Dom
         hosts = fleet.write_hosts_file(tmp_path / "hosts.txt")
         environment = skewed_environment(**with_password(domain), KRB5_CONFIG=str(no_timesync))
         command = [sys.executable, "-m", "remediate", *STATUS, "--hosts", str(hosts)]
-        done = subprocess.run(skewed(command), capture_output=True, text=True, env=environment, timeout=120,
-                              check=False)
-    assert done.returncode == 3, done.stdout + done.stderr
-    (error,) = errors(done.stdout)
+        client = subprocess.Popen(skewed(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=environment, start_new_session=True)
+        try:
+            stdout, stderr = client.communicate(timeout=120)
+        finally:
+            _stop(client)
+    assert client.returncode == 3, stdout + stderr
+    (error,) = errors(stdout)
     assert error.startswith("auth: Kerberos: clock skew: this machine's clock and the KDC's differ")
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """End a process started under faketime and everything it started (faketime runs the command as its child,
+    in the process's own session)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)  # faketime ended, its child may not have
 
 
 def _lines_until(process: subprocess.Popen[str], marker: str, timeout_s: float = 60) -> Iterator[str]:
