@@ -21,7 +21,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from remediate import __version__, audit_view, catalog, html
+from remediate import __version__, audit_view, catalog, config, html
 from remediate import audit as audit_log
 from remediate.approvals import sign
 from remediate.codes import ErrorCode
@@ -39,6 +39,8 @@ from remediate.options import (
     lang_option,
     live_options,
     playbooks_option,
+    setting_defaults,
+    setting_options,
 )
 from remediate.playbook import PlaybookLibrary
 from remediate.preview import print_auto_preview, print_plan
@@ -149,11 +151,54 @@ def _quiet_after_closed_pipe() -> None:
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="remediate")
-def main() -> None:
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar=config.CONFIG_ENV, show_envvar=True, metavar="FILE",
+              help="Settings file (default: ./remediate.toml, else remediate.toml in your configuration folder).")
+@click.pass_context
+@reports_errors
+def main(context: click.Context, config_file: Path | None) -> None:
     """Fix Windows license-activation errors across fleets of hosts over WinRM.
 
     One playbook per error code: detect, fix, verify, escalate. Preview any run with --dry-run.
     """
+    loaded = config.load(config_file)
+    context.meta[_CONFIG] = loaded
+    context.default_map = setting_defaults(context.command, loaded.values)  # below the command line and env
+
+
+_CONFIG = "remediate.config"  # where main keeps the loaded config for `config show`
+
+
+@main.group("config")
+def config_group() -> None:
+    """The settings file (remediate.toml): defaults for forks, auth, scheme, ca_file, spn_service, lang,
+    audit_dir and ledger_url. Command line > environment > config file > built-in."""
+
+
+@config_group.command("show")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@setting_options
+@click.pass_context
+@reports_errors
+def config_show(context: click.Context, /, output: str, **values: Any) -> None:
+    """Every setting's value and where it came from (give an option to see the command line win)."""
+    loaded: config.Config = context.meta.get(_CONFIG) or config.Config()
+    sources = {name: context.get_parameter_source(name) for name in values}
+    shown = config.describe(values, sources, loaded)
+    if output == "json":
+        file = str(loaded.path) if loaded.path else None
+        click.echo(json.dumps({"config_file": file, "settings": [line.to_dict() for line in shown]},
+                              ensure_ascii=False, indent=2))
+        return
+    if loaded.path:
+        click.echo(f"config file: {loaded.path}")
+    else:
+        click.echo(f"config file: none ({config.FILE_NAME} in this folder, or {config.user_config_file()})")
+    texts = ["-" if line.value is None else str(line.value) for line in shown]
+    width = max(len(text) for text in texts)
+    for line, value in zip(shown, texts, strict=True):
+        where = f"{line.source} ({line.detail})" if line.detail else line.source
+        click.echo(f"  {line.name:<12} {value:<{width}}  {where}")
 
 
 register_keys_commands(main, reports_errors)
@@ -572,15 +617,18 @@ def sandbox() -> None:
 @click.option("--scenario", default="healthy", show_default=True, help="A scenario NAME or FILE.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
 @click.option("--https", is_flag=True, help="Serve HTTPS with a generated CA (written to PATH.ca.pem).")
-@click.option("--auth", type=click.Choice(["basic", "ntlm", "negotiate"]), default="ntlm", show_default=True)
+@click.option("--auth", type=click.Choice(["basic", "ntlm", "negotiate", "kerberos", "credssp"]), default="ntlm",
+              show_default=True, help="kerberos: Kerberos only (NTLM switched off); needs --keytab.")
+@click.option("--keytab", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The hosts' Kerberos service keys (HTTP/localhost@REALM); hosts are then named localhost.")
 @click.option("--username", default="sandbox\\admin", show_default=True, help="The account hosts accept.")
 @click.option("--password", default=None,
               help="The account's password (sandbox only). Default: $REMEDIATE_PASSWORD, else generated.")
 @click.option("--hosts-file", "hosts_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the hosts file for `remediate run --hosts`.")
 @reports_errors
-def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: str, username: str,
-               password: str | None, hosts_file: Path) -> None:
+def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: str, keytab: Path | None,
+               username: str, password: str | None, hosts_file: Path) -> None:
     """Start sandbox hosts and serve them until Ctrl-C."""
     if auth == "basic" and not https:
         # Windows refuses Basic over HTTP by default (AllowUnencrypted is false), and so do the sandbox's hosts.
@@ -597,7 +645,8 @@ def sandbox_up(count: int | None, scenario: str, seed: int, https: bool, auth: s
     ca_file = Path(f"{hosts_file}.ca.pem") if https else None
     try:
         fleet = Fleet.start(hosts, auth=auth,  # type: ignore[arg-type]
-                            https=https, username=username, password=password, seed=seed, ca_file=ca_file)
+                            https=https, username=username, password=password, seed=seed, ca_file=ca_file,
+                            keytab=keytab)
     except (OSError, ValueError) as error:
         raise UsageError(f"the sandbox did not start: {error}") from error
     stop = threading.Event()

@@ -43,6 +43,7 @@ from remediate.results import HostReport, RunReport
 from remediate.secret import Redactor, Secret, secrets_in
 from remediate.status import HostStatus, read_status
 from remediate.transport import (
+    DEFAULT_SPN_SERVICE,
     PASSWORD_ENV,
     USERNAME_ENV,
     ConnectionOptions,
@@ -78,6 +79,7 @@ class LiveOptions:
     insecure: bool = False
     cert_pem: str | None = None
     cert_key_pem: str | None = None
+    spn_service: str = DEFAULT_SPN_SERVICE
     forks: int = 10
     connect_timeout: float = 30.0
     operation_timeout: int = 20
@@ -89,6 +91,7 @@ class LiveOptions:
     host_timeout: str | None = "10m"  # a duration; "0" or "none": no deadline
     rerun_failed: Path | None = None  # an audit log
     audit_file: Path | None = None
+    audit_dir: Path | None = None  # where audit logs go when no audit_file is given
     audit_key_file: str | None = None  # the audit log's chain is keyed with this file's secret
     junit_file: Path | None = None
     ledger: str | None = None  # the key ledger's URL (None: REMEDIATE_LEDGER, else the default ledger if any;
@@ -100,7 +103,7 @@ class LiveOptions:
         """From option values by name; a name not given keeps its default."""
         names = {option.name for option in dataclasses.fields(cls)}
         given = {name: value for name, value in values.items() if name in names}
-        for name in ("auth", "scheme", "forks", "connect_timeout", "operation_timeout", "retries",
+        for name in ("auth", "scheme", "spn_service", "forks", "connect_timeout", "operation_timeout", "retries",
                      "max_auth_failures", "host_timeout"):
             if given.get(name) is None:
                 given.pop(name, None)  # click gives None for an option it did not declare a default for
@@ -117,6 +120,7 @@ class LiveOptions:
             operation_timeout=int(self.operation_timeout),
             certificate_pem=self.cert_pem,
             certificate_key_pem=self.cert_key_pem,
+            spn_service=self.spn_service,
         )
 
     def engine(self, language: str) -> EngineOptions:
@@ -130,6 +134,10 @@ class LiveOptions:
             force=bool(self.force),
             language=language,
         )
+
+    @property
+    def audit_directory(self) -> Path:
+        return Path(self.audit_dir) if self.audit_dir else audit_log.DEFAULT_DIR
 
     def audit_key(self) -> bytes | None:
         """The secret that keys the audit log's chain (--audit-key-file / REMEDIATE_AUDIT_KEY_FILE), if any."""
@@ -363,7 +371,7 @@ def run_plan(
     try:
         credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
         redactor = run_redactor(plan.hosts, credential_secrets(credentials))
-        path = settings.audit_file or audit_log.default_path(str(plan.code))
+        path = settings.audit_file or audit_log.default_path(str(plan.code), settings.audit_directory)
         bar = LiveProgress(len(plan.hosts), console=console, enabled=progress, language=language)
         with AuditLog(path, redactor, settings.audit_key()) as log, bar:
             engine = Engine(connector(connection, credentials), log, options, observer=bar,
@@ -418,7 +426,7 @@ def run_auto_fleet(
     connection = settings.connection()
     if credentials is None:
         credentials = prepare_connection(connection, hosts, console, prompt)
-    path = Path(settings.audit_file or audit_log.default_path(AUTO))
+    path = Path(settings.audit_file or audit_log.default_path(AUTO, settings.audit_directory))
     connect = connector(connection, credentials)
     statuses, choice, plans = _read_and_choose(
         hosts, library, run_values, connect, options, console=console, language=language, progress=progress,

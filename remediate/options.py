@@ -5,6 +5,10 @@ CodeCommand, whose argument may be a signed decimal exit code.
     @playbooks_option                        # the command gets playbook_dirs
     @lang_option                             # the command gets lang: en or ja, from the locale when not given
     @live_options()                          # the command gets live_settings(), which gives live.LiveOptions
+
+Options of a config.SETTINGS setting are SettingOptions: their environment variable is the setting's, and a
+config file gives their defaults through click's default_map (see setting_defaults), so that click applies
+command line > environment > config file > built-in.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from remediate.audit import DEFAULT_DIR
+from remediate.config import BY_NAME
 from remediate.duration import duration_seconds
 from remediate.errors import UsageError
 
@@ -43,6 +49,42 @@ def _default_lang() -> str:
     return "ja" if name.lower().startswith(("ja", "japanese")) else "en"
 
 
+class SettingOption(click.Option):
+    """An option whose default a config file may give (remediate.toml): click's default_map feeds it."""
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        """The option, and where a bad value came from when it was not the command line."""
+        hint = click.Parameter.get_error_hint(self, ctx)
+        source = ctx.get_parameter_source(str(self.name)) if ctx is not None else None
+        if source is click.core.ParameterSource.ENVIRONMENT:
+            return f"{hint} (from ${self.envvar})"
+        if source is click.core.ParameterSource.DEFAULT_MAP:
+            return f"{hint} (from the config file)"
+        return hint
+
+
+def setting_option(*declarations: str, **attributes: Any) -> Decorator:
+    """click.option for a config.SETTINGS setting: its environment variable is the setting's."""
+    setting = BY_NAME[str(SettingOption(declarations).name)]
+    return click.option(*declarations, cls=SettingOption, envvar=setting.env, show_envvar=True, **attributes)
+
+
+def setting_defaults(command: click.Command, values: Mapping[str, Any]) -> dict[str, Any]:
+    """click's default_map for `command` and the commands under it: the config file's values of their
+    SettingOptions (only those: `sandbox up --auth` is no such option, a config's auth must not reach it)."""
+    found: dict[str, Any] = {
+        str(param.name): values[str(param.name)]
+        for param in command.params
+        if isinstance(param, SettingOption) and param.name in values
+    }
+    if isinstance(command, click.Group):
+        for name, subcommand in command.commands.items():
+            nested = setting_defaults(subcommand, values)
+            if nested:
+                found[name] = nested
+    return found
+
+
 class CodeCommand(click.Command):
     """A command whose argument may be a signed decimal exit code (`remediate show -1073418124`).
 
@@ -63,7 +105,7 @@ class CodeCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
-lang_option = click.option(
+lang_option = setting_option(
     "--lang", type=click.Choice(["en", "ja"]), default=None, help="Language of titles and descriptions "
     "(default: ja when LANG/LC_ALL is Japanese, else en).",
     callback=lambda context, parameter, value: value or _default_lang(),  # commands always get en or ja
@@ -78,23 +120,26 @@ _AUTHS = ["negotiate", "ntlm", "kerberos", "credssp", "basic", "certificate"]
 _PEM = click.Path(exists=True, dir_okay=False)
 # The live options by the name their value has (the fields of live.LiveOptions), in the order --help lists them.
 _LIVE_OPTIONS: dict[str, Decorator] = {
-    "auth": click.option("--auth", type=click.Choice(_AUTHS), default="negotiate", show_default=True,
-                         help="WinRM authentication (a host's auth= variable wins)."),
-    "scheme": click.option(
+    "auth": setting_option("--auth", type=click.Choice(_AUTHS), default="negotiate", show_default=True,
+                           help="WinRM authentication (a host's auth= variable wins)."),
+    "scheme": setting_option(
         "--scheme", type=click.Choice(["https", "http"]), default="https", show_default=True,
         help="https (port 5986, certificate verified) or http (5985, messages sealed by the auth)."),
     "port": click.option("--port", type=click.IntRange(1, 65535), default=None,
                          help="WinRM port for hosts without host:port (default 5986 https, 5985 http)."),
-    "ca_file": click.option("--ca-file", type=_PEM, default=None,
-                            help="CA bundle to verify the hosts' certificates against."),
+    "ca_file": setting_option("--ca-file", type=_PEM, default=None,
+                              help="CA bundle to verify the hosts' certificates against."),
     "insecure": click.option("--insecure", is_flag=True,
                              help="Do NOT verify TLS certificates (loud; lab use only)."),
     "cert_pem": click.option("--cert-pem", type=_PEM, default=None,
                              help="Client certificate (PEM) for --auth certificate."),
     "cert_key_pem": click.option("--cert-key-pem", type=_PEM, default=None,
                                  help="Its key (PEM) for --auth certificate."),
-    "forks": click.option("--forks", type=click.IntRange(1, 100), default=10, show_default=True,
-                          help="Hosts worked on at once (WinRM allows 30 shells per user by default)."),
+    "spn_service": setting_option(
+        "--spn-service", default="HTTP", show_default=True, metavar="SERVICE",
+        help="Kerberos: the service part of each host's SPN, SERVICE/<host name as written in the hosts file>."),
+    "forks": setting_option("--forks", type=click.IntRange(1, 100), default=10, show_default=True,
+                            help="Hosts worked on at once (WinRM allows 30 shells per user by default)."),
     "connect_timeout": click.option("--timeout", "connect_timeout", type=click.FloatRange(1, 3600), default=30,
                                     show_default=True, help="Seconds to connect to a host."),
     "operation_timeout": click.option("--operation-timeout", type=click.IntRange(1, 600), default=20,
@@ -136,7 +181,10 @@ _LIVE_OPTIONS: dict[str, Decorator] = {
         "or of run auto; escalated hosts included, detected again before anything is changed)."),
     "audit_file": click.option(
         "--audit", "audit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="Audit log file (default: remediate-audit/<UTC time>-<code>.jsonl)."),
+        help="Audit log file (default: <audit dir>/<UTC time>-<code>.jsonl)."),
+    "audit_dir": setting_option(
+        "--audit-dir", "audit_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DIR,
+        show_default=True, help="Folder of the audit logs of runs given no --audit."),
     "junit_file": click.option(
         "--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Also write a JUnit XML report (one testcase per host)."),
@@ -149,8 +197,18 @@ _LIVE_OPTIONS: dict[str, Decorator] = {
         "--mak-reserve", default="5%", show_default=True, metavar="PERCENT|N",
         help="Activations of a key's budget a run leaves untouched: a percentage of what is left, or a count."),
 }
+SETTING_OPTIONS = ("forks", "auth", "scheme", "ca_file", "spn_service", "audit_dir")
+
+
+def setting_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command every option a config file may set (`config show` takes them to show their sources)."""
+    for name in reversed(SETTING_OPTIONS):
+        command = _LIVE_OPTIONS[name](command)
+    return lang_option(command)
+
+
 # What `status` takes: it only reads, so it has the options of connecting, not those of a run.
-READ_OPTIONS = ("auth", "scheme", "port", "ca_file", "insecure", "cert_pem", "cert_key_pem", "forks",
+READ_OPTIONS = ("auth", "scheme", "port", "ca_file", "insecure", "cert_pem", "cert_key_pem", "spn_service", "forks",
                 "connect_timeout", "operation_timeout", "retries", "max_auth_failures", "limit", "ledger")
 
 

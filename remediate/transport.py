@@ -4,13 +4,15 @@ A Session is one open RunspacePool on one host, reused for every step on that ho
 script (`add_script`) with its values bound as PowerShell parameters (`add_parameter`); product keys and
 secrets are revealed here, at the last moment, and nowhere else. Every pypsrp / requests / spnego failure is
 translated into a TransportError at one point (`translate`), with its TransportErrorKind and whether a retry may
-help; no message carries a password or a full product key.
+help; no message carries a password or a full product key. Kerberos failures (a wrong password, a missing SPN,
+clock skew, a host without the key of its SPN) are told apart by the Kerberos error code beneath them.
 """
 
 from __future__ import annotations
 
 import enum
 import errno
+import importlib
 import logging
 import math
 import os
@@ -47,9 +49,40 @@ USERNAME_ENV = "REMEDIATE_USERNAME"
 PASSWORD_ENV = "REMEDIATE_PASSWORD"
 # Auths that can seal WinRM messages themselves (needed over plain HTTP).
 ENCRYPTING_AUTHS = ("negotiate", "ntlm", "kerberos", "credssp")
+# The optional extras an auth needs: (extra, the modules it installs). pypsrp imports them only at logon.
+AUTH_EXTRAS = {"kerberos": ("kerberos", ("gssapi", "krb5")), "credssp": ("credssp", ("requests_credssp",))}
+DEFAULT_SPN_SERVICE = "HTTP"  # the SPN a Windows WinRM client asks for: HTTP/<host name as in the URL>
 PIPELINE_FAILED = 5  # PSInvocationState.FAILED
 PIPELINE_RUNNING = 1
-_LIBRARY_ERRORS = (WinRMError, requests.exceptions.RequestException, spnego.exceptions.SpnegoError, OSError)
+
+
+def _extra_error_types() -> tuple[type[Exception], ...]:
+    """The errors of the optional extras that pypsrp lets through untranslated: krb5's and GSSAPI's (getting a
+    ticket with a password raises krb5.Krb5Error), requests-credssp's (a refused CredSSP logon)."""
+    found: list[type[Exception]] = []
+    try:
+        from gssapi.raw.misc import GSSError
+        from krb5 import Krb5Error
+
+        found += [Krb5Error, GSSError]
+    except ImportError:
+        pass
+    try:
+        from requests_credssp.exceptions import AuthenticationException, NTStatusException
+
+        found += [AuthenticationException, NTStatusException]
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+_LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
+    WinRMError,
+    requests.exceptions.RequestException,
+    spnego.exceptions.SpnegoError,
+    OSError,
+    *_extra_error_types(),
+)
 # pypsrp waits OperationTimeout + 2 s for the HTTP answer of a request that names an OperationTimeout.
 ANSWER_GRACE_S = 2.0
 MIN_POLL_S = 0.5  # the shortest OperationTimeout a Receive asks for
@@ -157,6 +190,7 @@ class ConnectionOptions:
     receive_backoff: float = 0.5  # pause before sending again a Receive that got no answer (time permitting)
     certificate_pem: str | None = None  # auth=certificate: client certificate and key
     certificate_key_pem: str | None = None
+    spn_service: str = DEFAULT_SPN_SERVICE  # Kerberos: the service part of the host's SPN (<service>/<host>)
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_METHODS:
@@ -178,8 +212,13 @@ class ConnectionOptions:
     def effective_port(self) -> int:
         return self.port if self.port is not None else DEFAULT_PORTS[self.scheme]
 
+    def spn(self, host: Host) -> str:
+        """The service principal name a Kerberos logon to `host` asks the KDC for."""
+        return f"{self.spn_service}/{host.name}"
+
     def check_safe(self) -> None:
         """Refuse combinations that would be unsafe or cannot work, whoever logs on."""
+        require_extra(self.auth)
         if self.scheme == "http" and self.auth not in ENCRYPTING_AUTHS:
             raise UsageError(
                 f"auth {self.auth} over http would send everything in clear text",
@@ -202,6 +241,22 @@ class ConnectionOptions:
             )
 
 
+def require_extra(auth: str) -> None:
+    """A UsageError naming the install command when `auth` needs an optional extra that is not installed."""
+    if auth not in AUTH_EXTRAS:
+        return
+    extra, modules = AUTH_EXTRAS[auth]
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise UsageError(
+                f"auth {auth} needs the optional '{extra}' extra, which is not installed "
+                f"(Python module {module} is missing: {error})",
+                hint=f"pip install 'remediate[{extra}]'",
+            ) from None
+
+
 def reveal(value: Any) -> Any:
     """The value PowerShell must receive: secrets and keys in clear. Only for add_parameter."""
     if isinstance(value, (Secret, ProductKey)):
@@ -222,9 +277,10 @@ def _root_causes(error: BaseException) -> Iterator[BaseException]:
         for arg in getattr(current, "args", ()):
             if isinstance(arg, BaseException):
                 yield from _root_causes(arg)
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            yield from _root_causes(reason)
+        for attribute in ("reason", "base_error"):  # urllib3's reason; pyspnego's GSSAPI error
+            beneath = getattr(current, attribute, None)
+            if isinstance(beneath, BaseException):
+                yield from _root_causes(beneath)
         current = current.__cause__ or current.__context__
 
 
@@ -250,17 +306,43 @@ def _connection_kind(error: BaseException) -> tuple[TransportErrorKind, bool, st
     return TransportErrorKind.REFUSED, True, "could not connect"
 
 
+@dataclass(frozen=True)
+class Logon:
+    """How a logon was attempted, for error messages: the auth, the user (None: a ticket cache), the SPN."""
+
+    auth: str | None = None
+    user: str | None = None
+    spn: str | None = None
+
+
 def translate(
-    error: BaseException, host: str, secrets: list[Secret | ProductKey] | None = None
+    error: BaseException,
+    host: str,
+    secrets: list[Secret | ProductKey] | None = None,
+    *,
+    logon: Logon | None = None,
 ) -> TransportError:
-    """The one place where pypsrp, requests and spnego errors become TransportError."""
-    kind, transient, message = _classify(error)
+    """The one place where pypsrp, requests, spnego and Kerberos errors become TransportError.
+
+    logon: how the failed logon was made (auth, user, SPN), for the messages that name them.
+    """
+    kind, transient, message = _classify(error, logon or Logon())
     return TransportError(kind, Redactor(secrets or []).text(message), host=host, transient=transient)
 
 
-def _classify(error: BaseException) -> tuple[TransportErrorKind, bool, str]:
+def _classify(error: BaseException, logon: Logon) -> tuple[TransportErrorKind, bool, str]:
     if isinstance(error, TransportError):
         return error.kind, error.transient, error.message
+    kerberos = kerberos_problem(error, logon)
+    if kerberos is not None:
+        return TransportErrorKind.AUTH, False, kerberos
+    if type(error).__name__ == "NTStatusException":  # requests-credssp: the host's answer to a CredSSP logon
+        status = _as_int(getattr(error, "status", None)) or 0
+        if status == SEC_E_LOGON_DENIED:
+            return TransportErrorKind.AUTH, False, "CredSSP: the host refused the user name or password"
+        return TransportErrorKind.AUTH, False, f"CredSSP: the host refused the logon (status 0x{status:08X})"
+    if type(error).__name__ == "AuthenticationException":
+        return TransportErrorKind.AUTH, False, f"CredSSP: authentication failed: {_short(error)}"
     if isinstance(error, requests.exceptions.SSLError):
         message = f"TLS failed (certificate not trusted, or not TLS): {_short(error)}"
         return TransportErrorKind.TLS, False, message
@@ -271,7 +353,8 @@ def _classify(error: BaseException) -> tuple[TransportErrorKind, bool, str]:
     if isinstance(error, requests.exceptions.ConnectionError):
         return _connection_kind(error)
     if isinstance(error, AuthenticationError):
-        return TransportErrorKind.AUTH, False, f"authentication failed: {_short(error)}"
+        said = "the host refused the client certificate" if logon.auth == "certificate" else _short(error)
+        return TransportErrorKind.AUTH, False, f"authentication failed: {said}" + _refusal_note(logon)
     if isinstance(error, spnego.exceptions.SpnegoError):
         return TransportErrorKind.AUTH, False, f"authentication failed: {_short(error)}"
     if isinstance(error, WSManFaultError):
@@ -283,7 +366,7 @@ def _classify(error: BaseException) -> tuple[TransportErrorKind, bool, str]:
     if isinstance(error, WinRMTransportError):
         code = _as_int(error.code)
         if code == 401:
-            return TransportErrorKind.AUTH, False, "authentication failed (HTTP 401)"
+            return TransportErrorKind.AUTH, False, "authentication failed (HTTP 401)" + _refusal_note(logon)
         if code is not None and code >= 500:
             return TransportErrorKind.PROTOCOL, True, f"the host answered HTTP {code}"
         return TransportErrorKind.PROTOCOL, False, f"the host answered HTTP {code}"
@@ -292,6 +375,129 @@ def _classify(error: BaseException) -> tuple[TransportErrorKind, bool, str]:
     if isinstance(error, (ConnectionError, OSError)):
         return _connection_kind(error)
     return TransportErrorKind.PROTOCOL, False, f"{type(error).__name__}: {_short(error)}"
+
+
+def _refusal_note(logon: Logon) -> str:
+    """What a refused logon may mean with this auth: with negotiate, a Kerberos failure hidden by pyspnego's
+    silent fallback to NTLM; with a certificate, no account mapped to it."""
+    if logon.auth == "negotiate":
+        return ("; with --auth negotiate a Kerberos failure (wrong password, missing SPN, clock skew) silently "
+                "falls back to NTLM, which the host refused or does not allow: --auth kerberos reports Kerberos' "
+                "own reason")
+    if logon.auth == "certificate":
+        return ("; the host maps no account to this client certificate (WinRM's certificate mapping: the user "
+                "principal name in the certificate, and its issuing CA)")
+    return ""
+
+
+SEC_E_LOGON_DENIED = 0x8009030C  # what a host's CredSSP acceptor answers to a wrong password
+
+# Kerberos error numbers (RFC 4120 §7.5.9, and MIT's krb5 error table) as MIT reports them: code - KRB5_BASE.
+KRB5_BASE = -1765328384  # ERROR_TABLE_BASE_krb5
+KDC_ERR_C_PRINCIPAL_UNKNOWN = 6
+KDC_ERR_S_PRINCIPAL_UNKNOWN = 7
+KDC_ERR_CLIENT_REVOKED = 18
+KDC_ERR_KEY_EXPIRED = 23
+KDC_ERR_PREAUTH_FAILED = 24
+KRB_AP_ERR_BAD_INTEGRITY = 31
+KRB_AP_ERR_TKT_EXPIRED = 32
+KRB_AP_ERR_NOT_US = 35
+KRB_AP_ERR_SKEW = 37
+KRB_AP_ERR_MODIFIED = 41
+KRB_AP_ERR_BADKEYVER = 44
+KRB5_CC_NOTFOUND = 141  # no ticket of that user in the cache
+KRB5_REALM_UNKNOWN = 154
+KRB5_KDC_UNREACH = 156
+KRB5_FCC_NOFILE = 195  # no credentials cache found
+KRB5_REALM_CANT_RESOLVE = 220
+
+
+def _kerberos_code(error: BaseException) -> tuple[int, str] | None:
+    """(Kerberos error number, its text) of the first Kerberos error beneath `error`, if any.
+
+    krb5.Krb5Error (getting a ticket with a password) carries `err_code`; GSSAPI errors (logging on to the host)
+    carry the same codes as their minor status, which pyspnego keeps as `base_error`.
+    """
+    for cause in _root_causes(error):
+        for attribute in ("err_code", "min_code"):
+            code = getattr(cause, attribute, None)
+            if isinstance(code, int) and not isinstance(code, bool) and code:
+                signed = code - (1 << 32) if code >= 1 << 31 else code
+                number = signed - KRB5_BASE
+                if 0 <= number < 256:
+                    return number, _short(cause)
+    return None
+
+
+def _skew_side(error: BaseException) -> str:
+    """Whose clocks are apart: the KDC refused this machine's ticket request (a password logon gets its ticket
+    through krb5, which raises Krb5Error), or the host refused the ticket (its error token was being read when
+    the logon failed), or, where neither shows, any two of the three."""
+    if _getting_ticket_with_password(error):
+        return "this machine's clock and the KDC's"
+    if any(_reading_host_answer(cause) for cause in _root_causes(error)):
+        return "the host refused the ticket: its clock and this machine's (or the KDC's)"
+    return "the clocks of this machine, the KDC and the host"
+
+
+def _getting_ticket_with_password(error: BaseException) -> bool:
+    """Whether the error came from asking the KDC for a ticket with the user's password (pyspnego does that
+    through krb5, whose errors are Krb5Error; everything later goes through GSSAPI)."""
+    return any(type(cause).__name__ == "Krb5Error" for cause in _root_causes(error))
+
+
+def _reading_host_answer(error: BaseException) -> bool:
+    """Whether pypsrp was processing a token from the host when `error` was raised (its HTTPNegotiateAuth's
+    handle_401 has the host's token as `in_token` from the second round on)."""
+    trace = error.__traceback__
+    while trace is not None:
+        frame = trace.tb_frame
+        if frame.f_code.co_name == "handle_401" and frame.f_locals.get("in_token"):
+            return True
+        trace = trace.tb_next
+    return False
+
+
+def kerberos_problem(error: BaseException, logon: Logon) -> str | None:
+    """What a Kerberos failure means for the user, in words that say what to do; None if it is no Kerberos error."""
+    found = _kerberos_code(error)
+    if found is None:
+        return None
+    number, text = found
+    user = logon.user or "the user of the ticket cache"
+    spn = logon.spn or "the host's SPN"
+    if number == KRB_AP_ERR_SKEW:
+        return "Kerberos: clock skew: " + _skew_side(error) + (
+            " differ by more than Kerberos allows (5 minutes by default); set the time right (NTP; on Windows "
+            "w32tm /resync) and try again")
+    wrong_password = number == KRB_AP_ERR_BAD_INTEGRITY and _getting_ticket_with_password(error)
+    if number == KDC_ERR_PREAUTH_FAILED or wrong_password:
+        return f"Kerberos: the KDC refused the password of {user} (wrong password)"
+    if number == KDC_ERR_C_PRINCIPAL_UNKNOWN:
+        hint = " (give the user as user@REALM, e.g. ops@CORP.EXAMPLE.COM)" if "\\" in user else ""
+        return f"Kerberos: the KDC does not know the user {user}{hint}"
+    if number == KDC_ERR_CLIENT_REVOKED:
+        return f"Kerberos: the account {user} is disabled or locked out"
+    if number == KDC_ERR_KEY_EXPIRED:
+        return f"Kerberos: the password of {user} has expired; change it, then try again"
+    if number == KDC_ERR_S_PRINCIPAL_UNKNOWN:
+        return (f"Kerberos: the KDC knows no service principal {spn} (missing SPN): reach the host by the name "
+                f"its SPN is registered for (its DNS name, not an address or alias), or register the SPN "
+                f"(setspn -S {spn} <computer account>); --spn-service changes the service part")
+    if number in (KRB_AP_ERR_NOT_US, KRB_AP_ERR_MODIFIED, KRB_AP_ERR_BAD_INTEGRITY):
+        return (f"Kerberos: the host cannot decrypt its ticket for {spn}: the SPN is registered to another "
+                f"account than the host's (setspn -Q {spn}), or the host lacks its key")
+    if number == KRB_AP_ERR_BADKEYVER:
+        return (f"Kerberos: the host's key for {spn} is out of date (key version): the host's keytab or computer "
+                "account password changed on one side only")
+    if number == KRB_AP_ERR_TKT_EXPIRED:
+        return "Kerberos: the ticket has expired; get a new one (kinit) and try again"
+    if number in (KRB5_KDC_UNREACH, KRB5_REALM_CANT_RESOLVE, KRB5_REALM_UNKNOWN):
+        return (f"Kerberos: no KDC could be reached ({text}); check the realm's kdc entries in krb5.conf, or "
+                "its DNS SRV records and port 88")
+    if number in (KRB5_FCC_NOFILE, KRB5_CC_NOTFOUND):
+        return (f"Kerberos: no ticket for {user} ({text}); run kinit, or set {USERNAME_ENV} and {PASSWORD_ENV}")
+    return f"Kerberos: {text}"
 
 
 def _as_int(value: Any) -> int | None:
@@ -353,14 +559,21 @@ class Session:
             raise
         except _LIBRARY_ERRORS as error:
             known = [*(secrets or []), *credential_secrets(self.credentials)]
-            raise translate(error, self.label, known) from None
+            raise translate(error, self.label, known, logon=self.logon) from None
+
+    @property
+    def logon(self) -> Logon:
+        """How this session logs on, for the messages of a failed logon."""
+        user = self.credentials.username if self.credentials else None
+        return Logon(auth=self.options.auth, user=user, spn=self.options.spn(self.host))
 
     def open(self) -> Session:
         options = self.options
         options.check(self.credentials)
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"negotiate_service": options.spn_service}
         if options.auth == "certificate":
             extra = {
+                **extra,
                 "certificate_pem": options.certificate_pem,
                 "certificate_key_pem": options.certificate_key_pem,
             }

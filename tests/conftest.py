@@ -18,7 +18,7 @@ import pytest
 
 from remediate.sandbox.fleet import Fleet
 
-pytest_plugins = ["remediate.sandbox.testing"]
+pytest_plugins = ["remediate.sandbox.testing", "kdc"]  # kdc: tests/kdc.py, the `realm` fixture (a real KDC)
 
 # Fixtures that start a sandbox fleet, a server on loopback or a subprocess: every test using one (directly or
 # through another fixture) is slow.
@@ -31,6 +31,7 @@ SLOW_FIXTURES = frozenset(
         "lab_factory",  # test_engine
         "ntlm_fleet",  # test_sandbox_winrm_protocol
         "pools",  # test_templates_on_sandbox
+        "realm",  # tests/kdc.py: a Kerberos KDC
         "silent_port",  # test_transport
         "wheel",  # test_packaging
         "world",  # test_acceptance_playbooks

@@ -181,7 +181,7 @@ LAYERS: list[tuple[str, ...]] = [
      "ledger.views", "ledger.run_guard", "ledger.status_reads"),
     ("live",),  # the application service: run, run auto, status
     ("demo",),
-    ("options", "cli", "keys_cli", "__main__"),  # the command line
+    ("config", "options", "cli", "keys_cli", "__main__"),  # the command line
 ]
 # Imports that only the transport may make: pypsrp and the HTTP stack under it.
 TRANSPORT_ONLY = ("pypsrp", "psrpcore", "requests", "spnego", "urllib3")

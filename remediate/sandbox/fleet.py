@@ -18,7 +18,14 @@ from typing import Any
 from remediate.sandbox.faults import FaultState
 from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.scenario import build_hosts
-from remediate.sandbox.winrm.auth import AUTH_SCHEMES, AuthScheme, Credentials, NTLMUserFile
+from remediate.sandbox.winrm.auth import (
+    AUTH_SCHEMES,
+    NTLM_SCHEMES,
+    AuthScheme,
+    Credentials,
+    NTLMUserFile,
+    ServiceKeytab,
+)
 from remediate.sandbox.winrm.host import WinRMService
 from remediate.sandbox.winrm.http import WinRMListener
 from remediate.sandbox.winrm.tls import TLSMaterial, create_tls_material
@@ -68,8 +75,10 @@ class Fleet:
         tls: TLSMaterial | None,
         directory: Path,
         owns_directory: bool,
+        keytab: Path | None = None,
     ) -> None:
         self._listeners = listeners
+        self.keytab = keytab
         self._credentials = credentials
         self.auth: AuthScheme = auth
         self._tls = tls
@@ -89,6 +98,7 @@ class Fleet:
         seed: int = 0,
         directory: Path | None = None,
         ca_file: Path | None = None,
+        keytab: Path | None = None,
     ) -> Fleet:
         """Start one listener per host on 127.0.0.1 (port 0: the system picks a free one); one thread of the
         process accepts connections for all of them.
@@ -96,19 +106,28 @@ class Fleet:
         password: None uses default_password() (read it back from fleet.password).
         directory: where the TLS material goes (None: a temporary directory, removed at stop).
         ca_file: where to write the CA certificate (default: in `directory`).
+        keytab: the hosts' Kerberos service keys (e.g. HTTP/localhost@REALM), as a domain gives a Windows host
+            its computer account's keys; needed for auth="kerberos", and lets auth="negotiate" accept Kerberos.
+            Clients reach the hosts as `localhost` (the hosts file says so), the name such an SPN is for.
         """
         if auth not in AUTH_SCHEMES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_SCHEMES)}, not {auth!r}")
+        if auth == "kerberos" and keytab is None:
+            raise ValueError("auth kerberos needs a keytab with the hosts' service keys")
+        if auth == "certificate" and not https:
+            raise ValueError("auth certificate needs https (the client certificate is part of the TLS handshake)")
         names = [spec.computer_name.lower() for spec in hosts]
         if len(set(names)) != len(names):
             raise ValueError("computer names must be unique within a fleet")
         credentials = Credentials(username, password if password is not None else default_password())
-        if auth != "basic":
+        if keytab is not None:
+            ServiceKeytab.register(keytab)
+        if auth in NTLM_SCHEMES:
             NTLMUserFile.register(credentials)  # before the first acceptor exists
         owns_directory = directory is None
         work_dir = Path(tempfile.mkdtemp(prefix="remediate-sandbox-")) if directory is None else directory
         tls = create_tls_material(work_dir, ca_file) if https else None
-        context = tls.server_context() if tls else None
+        context = tls.server_context(client_certificates=auth == "certificate") if tls else None
         listeners: list[WinRMListener] = []
         try:
             for spec in hosts:
@@ -129,10 +148,12 @@ class Fleet:
         except BaseException:
             for listener in listeners:
                 listener.stop()
-            if auth != "basic":
+            if auth in NTLM_SCHEMES:
                 NTLMUserFile.unregister(credentials)
+            if keytab is not None:
+                ServiceKeytab.unregister()
             raise
-        return cls(listeners, credentials, auth, tls, work_dir, owns_directory)
+        return cls(listeners, credentials, auth, tls, work_dir, owns_directory, keytab)
 
     @property
     def endpoints(self) -> list[Endpoint]:
@@ -165,6 +186,15 @@ class Fleet:
         """The CA certificate clients verify the hosts against (HTTPS only)."""
         return self._tls.ca_file if self._tls else None
 
+    def client_certificate(self, upn: str | None = None) -> tuple[Path, Path]:
+        """A client certificate (and its key) from the fleet's CA, for `upn` (default: the fleet's account as
+        user@<domain>.test, which the hosts map to it): for auth certificate."""
+        if self._tls is None:
+            raise ValueError("client certificates need an https fleet")
+        credentials = self._credentials
+        upn = upn or f"{credentials.user}@{credentials.domain or 'sandbox'}.test"
+        return self._tls.issue_client_certificate(upn, self.directory)
+
     def shell_count(self, computer_name: str) -> int:
         """Shells currently open on one host (what a client leaked, or is using)."""
         return self._listener(computer_name).service.shell_count
@@ -192,11 +222,12 @@ class Fleet:
         ]
         for endpoint in self.endpoints:
             lines.append(f"#   {endpoint.address}:{endpoint.port} is {endpoint.computer_name}")
+        name = "localhost" if self.keytab is not None else None  # the name of the keytab's HTTP/localhost SPN
         for endpoint in self.endpoints:
             variables = [f"scheme={endpoint.scheme}", f"auth={self.auth}"]
             if self.ca_file is not None:
                 variables.append(f"ca_file={self.ca_file.resolve()}")
-            lines.append(f"{endpoint.address}:{endpoint.port} " + " ".join(variables))
+            lines.append(f"{name or endpoint.address}:{endpoint.port} " + " ".join(variables))
         return "\n".join(lines) + "\n"
 
     def write_hosts_file(self, path: Path) -> Path:
@@ -210,8 +241,10 @@ class Fleet:
         self._stopped = True
         for listener in self._listeners:
             listener.stop()
-        if self.auth != "basic":
+        if self.auth in NTLM_SCHEMES:
             NTLMUserFile.unregister(self._credentials)
+        if self.keytab is not None:
+            ServiceKeytab.unregister()
         if self._owns_directory:
             shutil.rmtree(self.directory, ignore_errors=True)
 

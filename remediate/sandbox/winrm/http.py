@@ -67,11 +67,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.request = listener.ssl_context.wrap_socket(self.request, server_side=True)
         listener.track(self.request)
         super().setup()
+        peer = None
+        if listener.auth_scheme == "certificate" and isinstance(self.request, ssl.SSLSocket):
+            peer = self.request.getpeercert(binary_form=True)
         self.auth = ConnectionAuth(
             listener.auth_scheme,
             listener.credentials,
             reject_all=listener.faults.faults.unauthorized,
             channel_binding=listener.channel_binding,
+            peer_certificate=peer,
         )
 
     def finish(self) -> None:
@@ -107,7 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._respond(200, b"", decision.headers)
             return
 
-        encrypted = (self.headers.get("Content-Type") or "").startswith("multipart/encrypted")
+        encrypted = (self.headers.get("Content-Type") or "").startswith(
+            ("multipart/encrypted", "multipart/x-multi-encrypted")  # the second: CredSSP, over 16 KiB
+        )
         if clear_text_refused and not encrypted:
             # AllowUnencrypted=false: an authenticated NTLM/Negotiate request without message encryption gets
             # HTTP 500 with no body (pywinrm issues 129 and 208, winrm4j issue 151: "Code 500" until
