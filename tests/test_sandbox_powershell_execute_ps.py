@@ -88,10 +88,11 @@ def test_the_script_reaches_the_hosts_commands() -> None:
         ("$sb = { 'x' }", "script block"),
     ],
 )
-def test_dialect_violations_inside_the_text_still_fail_loudly(script: str, named: str) -> None:
+def test_constructs_not_emulated_inside_the_text_still_fail_loudly(script: str, named: str) -> None:
     outcome = run_request(invoke_expression(script, STREAM))
     assert outcome.state == "Failed"
     assert outcome.failure is not None and named in outcome.failure.message
+    assert outcome.failure.fully_qualified_error_id == "SandboxNotEmulated"
     assert outcome.output == []
 
 

@@ -1,6 +1,6 @@
 """The seam between the sandbox's PowerShell interpreter and the emulated Windows behind it.
 
-The interpreter (remediate.sandbox.powershell) evaluates the template dialect and owns the language-level cmdlets
+The interpreter (remediate.sandbox.powershell) evaluates PowerShell and owns the language-level cmdlets
 (Where-Object, Select-Object, ForEach-Object, ConvertTo-Json, Out-String, Write-*). Every other command name it
 meets is looked up in a CommandSet that the Windows model (remediate.sandbox.windows) provides: cmdlets such as
 Get-CimInstance, and native programs such as cscript.exe. A name found in neither fails as PowerShell fails:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from remediate.sandbox.powershell import nodes as n
 from remediate.sandbox.powershell.binding import Bound, CommandShape
 from remediate.sandbox.powershell.errors import (
-    DialectError,
+    NotEmulated,
     PSRuntimeError,
     runtime_record,
     write_error_record,
@@ -43,7 +43,7 @@ class Builtin:
 
 def _script_block(value: Any, command: str, line: int) -> n.ScriptBlock:
     if not isinstance(value, n.ScriptBlock):
-        raise DialectError(f"{command} without a script block", line, f"write {command} {{ ... $_ ... }}")
+        raise NotEmulated(f"{command} without a script block", line)
     return value
 
 
@@ -158,7 +158,7 @@ def write_output(evaluator: Evaluator, bound: Bound, items: list[Any], line: int
 
 def _message(bound: Bound, command: str, line: int) -> str:
     if "Message" not in bound.named:
-        raise DialectError(f"{command} without -Message", line, f"write {command} -Message '...'")
+        raise NotEmulated(f"{command} without -Message", line)
     return to_string(bound.named["Message"])
 
 

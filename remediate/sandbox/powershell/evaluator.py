@@ -1,4 +1,4 @@
-"""Runs the dialect's syntax tree: statements, pipelines, expressions, commands and error handling."""
+"""Runs the syntax tree: statements, pipelines, expressions, commands and error handling."""
 
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ from remediate.sandbox.powershell.binding import (
 )
 from remediate.sandbox.powershell.builtins import BUILTINS
 from remediate.sandbox.powershell.errors import (
-    DialectError,
+    NotEmulated,
     PSRuntimeError,
     command_not_found,
     runtime_record,
     throw_record,
 )
 from remediate.sandbox.powershell.formatting import format_operator
+from remediate.sandbox.powershell.inbox import windows_has_command
 from remediate.sandbox.powershell.members import call_method, get_member, set_member
 from remediate.sandbox.powershell.values import (
     CASTS,
@@ -42,83 +43,6 @@ from remediate.sandbox.powershell.values import (
     unroll,
 )
 from remediate.sandbox.seam import ErrorRecord, PipelineOutcome
-
-# Commands that exist on Windows but are outside the dialect: a clear dialect error rather than "not found".
-OUTSIDE_DIALECT_COMMANDS = frozenset(
-    name.lower()
-    for name in (
-        "Out-Null",
-        "Out-File",
-        "Out-Host",
-        "Out-Default",
-        "Format-Table",
-        "Format-List",
-        "Format-Wide",
-        "Sort-Object",
-        "Measure-Object",
-        "Group-Object",
-        "Tee-Object",
-        "Get-Member",
-        "ConvertFrom-Json",
-        "Write-Host",
-        "Write-Information",
-        "Read-Host",
-        "Get-WmiObject",
-        "Set-WmiInstance",
-        "Invoke-WmiMethod",
-        "Get-Content",
-        "Set-Content",
-        "Add-Content",
-        "Get-ChildItem",
-        "Get-Item",
-        "Set-Item",
-        "Remove-Item",
-        "New-Item",
-        "Copy-Item",
-        "Move-Item",
-        "Test-Path",
-        "Get-ItemProperty",
-        "Set-ItemProperty",
-        "Get-Service",
-        "Start-Service",
-        "Stop-Service",
-        "Restart-Service",
-        "Get-Process",
-        "Stop-Process",
-        "Get-Variable",
-        "Set-Variable",
-        "New-Variable",
-        "Invoke-WebRequest",
-        "Invoke-RestMethod",
-        "Restart-Computer",
-        "Stop-Computer",
-        "Set-Date",
-        "Get-EventLog",
-        "Select-String",
-        "Compare-Object",
-        "New-TimeSpan",
-        "Get-Random",
-        "Set-StrictMode",
-        "Get-Command",
-        "Get-Help",
-        "Register-ScheduledTask",
-        "Start-Job",
-        "New-CimSession",
-        "Get-CimClass",
-        "Set-CimInstance",
-        "Remove-CimInstance",
-        "Get-NetAdapter",
-        "Get-DnsClientServerAddress",
-        "Set-DnsClientServerAddress",
-        "Get-DnsClientCache",
-        "Write-Progress",
-        "Write-Debug",
-        "Export-Csv",
-        "Import-Csv",
-        "Get-Location",
-        "Set-Location",
-    )
-)
 
 
 class _CommandContext:
@@ -440,18 +364,24 @@ class Evaluator:
         spec = self.commands.cmdlet(name)
         if spec is not None:
             return self.invoke_cmdlet(spec, arguments, input_objects, line)
-        native = self.commands.native(name)
+        native = self._native(name)
         if native is not None:
-            if not call_operator:
-                raise DialectError(f"calling {name} without the call operator", line, f"write & {name} ...")
             if input_objects:
-                raise DialectError(f"piping objects into {name}", line)
+                raise NotEmulated(f"piping objects into the program {name}", line)
             return self.invoke_native(native, arguments, line)
-        if "." not in name and self.commands.native(name + ".exe") is not None:
-            raise DialectError(f"calling a native program as '{name}'", line, f"write & {name}.exe")
-        if lowered in OUTSIDE_DIALECT_COMMANDS:
-            raise DialectError(f"the command '{name}'", line)
+        if windows_has_command(name):
+            raise NotEmulated(f"the command '{name}'", line)
         raise command_not_found(name)
+
+    def _native(self, name: str) -> NativeFunction | None:
+        """A program as Windows finds it: by its file name, or by its base name with an executable extension."""
+        native = self.commands.native(name)
+        if native is None and "." not in name:
+            for extension in (".exe", ".com", ".cmd", ".bat"):
+                native = self.commands.native(name + extension)
+                if native is not None:
+                    break
+        return native
 
     def invoke_cmdlet(
         self, spec: CmdletSpec, arguments: list[Any], input_objects: list[Any], line: int
@@ -459,13 +389,13 @@ class Evaluator:
         for argument in arguments:
             value = argument.value if isinstance(argument, ParameterName) else argument
             if isinstance(value, n.ScriptBlock):
-                raise DialectError(f"a script block argument to {spec.name}", line)
+                raise NotEmulated(f"a script block argument to {spec.name}", line)
         shape = CommandShape(
             spec.name, spec.parameters, spec.switches, (), _CMDLET_TYPES.get(spec.name.lower())
         )
         bound = bind(shape, arguments, line)
         if spec.run is None:
-            raise command_not_found(spec.name)
+            raise NotEmulated(f"the command '{spec.name}'", line)
         invocation = Invocation(
             name=spec.name,
             named={key: to_seam(value) for key, value in bound.named.items()},
@@ -497,7 +427,7 @@ class Evaluator:
                     texts.append(f"-{argument.name}:{to_string(argument.value)}")
                 continue
             if isinstance(argument, n.ScriptBlock):
-                raise DialectError("a script block argument to a native program", line)
+                raise NotEmulated("a script block argument to a native program", line)
             for item in unroll(argument):
                 if item is not None:
                     texts.append(to_string(item))
@@ -608,7 +538,7 @@ class Evaluator:
         if operator == "-f":
             arguments = list(right) if isinstance(right, list) else [right]
             return format_operator(to_string(left), arguments, expr.line)
-        raise DialectError(f"the operator '{operator}'", expr.line)
+        raise NotEmulated(f"the operator '{operator}'", expr.line)
 
     def _match(self, operator: str, left: Any, right: Any) -> Any:
         pattern = ops.dotnet_regex(to_string(right))
@@ -656,7 +586,7 @@ class Evaluator:
         return call_method(target, expr.name, arguments, expr.line)
 
     def _script_block(self, expr: n.ScriptBlock) -> Any:
-        raise DialectError("a script block outside Where-Object / ForEach-Object", expr.line)
+        raise NotEmulated("a script block outside Where-Object / ForEach-Object", expr.line)
 
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from remediate.sandbox.powershell.errors import DialectError, PSRuntimeError, runtime_record
+from remediate.sandbox.powershell.errors import NotEmulated, PSRuntimeError, runtime_record
 from remediate.sandbox.powershell.values import (
     INT32_MAX,
     INT32_MIN,
@@ -77,7 +77,7 @@ def format_item(value: Any, spec: str | None, line: int) -> str:
         if isinstance(value, str) or value is None:
             return dotnet_string(value)  # .NET ignores a format string for strings
         if not match:
-            raise DialectError(f"the format item '{{0:{spec}}}'", line, "use {0} or {0:X8}")
+            raise NotEmulated(f"the format item '{{0:{spec}}}'", line)
         raise format_error("Format specifier was invalid..")
     letter, digits = match.group(1), match.group(2)
     precision = int(digits) if digits else None

@@ -13,7 +13,7 @@ from remediate.sandbox.commands import CommandSet
 from remediate.sandbox.powershell import nodes as n
 from remediate.sandbox.powershell.binding import ParameterName
 from remediate.sandbox.powershell.errors import (
-    DialectError,
+    NotEmulated,
     PSRuntimeError,
     ScriptSyntaxError,
     parameter_not_found,
@@ -65,9 +65,9 @@ def execute_ps_script(request: PipelineRequest) -> ExecutePsScript | None:
     """The script of `Invoke-Expression -Command <text>` [`| Out-String -Stream`] sent as PSRP commands, or None.
 
     Real PowerShell accepts this pipeline from any PSRP client, so the sandbox does too: the text then runs as a
-    script under the dialect's rules, which still fail it loudly. Only this exact PSRP-level shape counts;
-    Invoke-Expression written inside script text, or with any other parameter or follower, stays outside the
-    dialect.
+    script under the same rules, which still fail what is not emulated loudly. Only this exact PSRP-level shape
+    counts; Invoke-Expression written inside script text, or with any other parameter or follower, is not
+    emulated.
     """
     if request.input or not 1 <= len(request.commands) <= 2:
         return None
@@ -103,7 +103,7 @@ def _fail_on_defect(outcome: PipelineOutcome, error: Exception) -> None:
 
 
 class Interpreter:
-    """Runs the template dialect against one host's commands.
+    """Runs PowerShell against one host's commands.
 
     One instance per host is enough: every run gets its own variables, so concurrent runs do not meet.
     """
@@ -134,7 +134,7 @@ class Interpreter:
         except PSRuntimeError as error:
             outcome.state = "Failed"
             outcome.failure = error.record
-        except (DialectError, ScriptSyntaxError) as error:
+        except (NotEmulated, ScriptSyntaxError) as error:
             outcome.state = "Failed"
             outcome.failure = error.record()
         except Exception as error:  # a defect here must fail the pipeline, not the server thread

@@ -1,7 +1,7 @@
-"""The interpreter's syntax tree: the template dialect and nothing else.
+"""The interpreter's syntax tree: the PowerShell the sandbox emulates and nothing else.
 
-The parser turns tree-sitter-powershell's concrete tree into these nodes and rejects, with a line number,
-every construct outside the dialect, so the evaluator only ever sees what it implements."""
+The parser turns tree-sitter-powershell's concrete tree into these nodes and fails every other construct with
+SandboxNotEmulated and a line number, so the evaluator only ever sees what it implements."""
 
 from __future__ import annotations
 

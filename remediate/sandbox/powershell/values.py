@@ -492,7 +492,7 @@ def to_string_array(value: Any) -> list[Any] | None:
     return [to_string(item) if item is not None else None for item in as_list(value)]
 
 
-# The casts of the dialect, by the lower-cased type name a script writes: [int]$x, [datetime]'2024-01-01', ...
+# The casts emulated, by the lower-cased type name a script writes: [int]$x, [datetime]'2024-01-01', ...
 CASTS: dict[str, Callable[[Any], Any]] = {
     "int": to_int32,
     "int64": to_int64,
