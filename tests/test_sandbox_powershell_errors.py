@@ -300,8 +300,6 @@ OUTSIDE = [
     ("$i = 1\n$i++", "operator", 2),
     ("@(1) | Select-Object 1", "positional argument", 1),
     ("Get-CimInstance SoftwareLicensingProduct", "positional argument", 1),
-    ("Write-Error 'x'", "positional argument", 1),
-    ("exit 1", "'exit' statement", 1),
     ("$x = 1\nreturn $x", "'return' statement", 2),
 ]
 

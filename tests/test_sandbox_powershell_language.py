@@ -443,3 +443,41 @@ def test_one_interpreter_serves_concurrent_pipelines() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(run_one, range(200)))
     assert results == [[6 * n] for n in range(200)]
+
+
+# --- exit, Write-Host, Get-Location, positional messages ----------------------------------------------------
+
+
+def test_exit_ends_the_script_with_its_code_after_finally_blocks() -> None:
+    outcome = run("'before'\ntry { exit 4 } finally { 'cleanup' }\n'never'")
+    assert outcome.output == ["before", "cleanup"]
+    assert (outcome.state, outcome.exit_code) == ("Completed", 4)
+    assert run("exit").exit_code == 0
+
+
+def test_exit_is_not_caught_by_catch() -> None:
+    outcome = run("try { exit 2 } catch { 'caught' }")
+    assert (outcome.output, outcome.exit_code) == ([], 2)
+
+
+def test_write_host_joins_its_arguments_and_goes_to_the_host_not_the_output() -> None:
+    outcome = run("'a'\nWrite-Host one two\nWrite-Host -Object x -NoNewline\n'b'")
+    assert outcome.output == ["a", "b"]
+    assert outcome.host_lines == [(1, "one two\n"), (1, "x")]
+    assert outcome.information == ["one two", "x"]
+
+
+def test_get_location_is_a_remote_sessions_documents_folder() -> None:
+    outcome = run("(Get-Location).Path", env={"USERPROFILE": "C:\\Users\\Administrator"})
+    assert outcome.output == ["C:\\Users\\Administrator\\Documents"]
+
+
+def test_write_error_takes_its_message_by_position() -> None:
+    outcome = run("Write-Error 'broke'; 'after'")
+    assert outcome.output == ["after"]
+    assert [record.message for record in outcome.errors] == ["broke"]
+
+
+def test_dollar_question_after_the_last_statement() -> None:
+    assert run("Write-Error 'x'").succeeded is False
+    assert run("Write-Error 'x'; 'fine'").succeeded is True

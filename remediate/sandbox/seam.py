@@ -109,6 +109,22 @@ class PipelineOutcome:
     state: PipelineState = "Completed"
     # the terminating error when state == "Failed" (e.g. an uncaught throw)
     failure: ErrorRecord | None = None
+    exit_code: int | None = None  # set by `exit N` in a script
+    succeeded: bool = True  # $? after the last statement: False when it wrote an error
+    # Write-Host lines, each with the count of output objects written before it (the console interleaves them)
+    host_lines: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class ShellContext:
+    """What a WinRS shell gives the command lines it runs (the Create request's rsp:Shell and its options)."""
+
+    environment: dict[str, str] = field(default_factory=dict)  # rsp:Environment, over the host's own
+    working_directory: str | None = None  # rsp:WorkingDirectory; None: the user's profile directory
+    codepage: int | None = None  # WINRS_CODEPAGE; None: the host's OEM code page
+    user: str = ""  # who opened the shell, as authenticated (DOMAIN\user or user)
+    no_profile: bool = False  # WINRS_NOPROFILE
+    stdin: bytes = b""  # what the client sent the command's stdin before it ended
 
 
 @dataclass
@@ -131,4 +147,4 @@ class HostEngine(Protocol):
 
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome: ...
 
-    def run_native(self, command: str, arguments: list[str]) -> NativeOutcome: ...
+    def run_native(self, command: str, arguments: list[str], shell: ShellContext | None = None) -> NativeOutcome: ...

@@ -47,6 +47,7 @@ class CommandShape:
     positional: tuple[str, ...] = ()  # parameters that take positional arguments, in order
     type_name: str | None = None  # the .NET class, for FullyQualifiedErrorId
     parameter_types: dict[str, str] = field(default_factory=dict)  # for "Missing an argument" messages
+    remaining: str | None = None  # the parameter that takes every positional argument left (a list)
 
 
 @dataclass
@@ -139,7 +140,10 @@ def bind(shape: CommandShape, arguments: list[Any], line: int) -> Bound:
             f"a positional argument ({to_string(positional[0])!r}) to {shape.name}",
             line,
         )
-    for value in positional:
+    for at, value in enumerate(positional):
+        if free and free[0] == shape.remaining:
+            named[free.pop(0)] = positional[at:]
+            break
         if not free:
             raise positional_not_found(shape.name, to_string(value), shape.type_name)
         named[free.pop(0)] = value

@@ -1,7 +1,8 @@
 """The cmdlets the interpreter owns: the language-level ones every host has.
 
 Where-Object, ForEach-Object, Select-Object, ConvertTo-Json, Out-String, Write-Output, Write-Error,
-Write-Warning, Write-Verbose. Every other name is the CommandSet's (the Windows model's) business.
+Write-Warning, Write-Verbose, Write-Host, Get-Location. Every other name is the CommandSet's (the Windows
+model's) business.
 """
 
 from __future__ import annotations
@@ -177,6 +178,31 @@ def write_verbose(evaluator: Evaluator, bound: Bound, items: list[Any], line: in
     return []
 
 
+def write_host(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    """Write-Host: to the host (a console line; over PSRP an information record, as Windows PowerShell 5.1)."""
+    objects = bound.named.get("Object", items)
+    separator = to_string(bound.named.get("Separator", " "))
+    text = separator.join(to_string(item) for item in (objects if isinstance(objects, list) else [objects]))
+    evaluator.write_host(text, newline=not bound.named.get("NoNewline"))
+    return []
+
+
+def get_location(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    path = evaluator.location
+    return [
+        PSObject(
+            ["System.Management.Automation.PathInfo", "System.Object"],
+            {
+                "Drive": path[:1],
+                "Provider": "Microsoft.PowerShell.Core\\FileSystem",
+                "ProviderPath": path,
+                "Path": path,
+            },
+            to_string=path,
+        )
+    ]
+
+
 def _builtin(
     name: str,
     parameters: tuple[str, ...],
@@ -184,9 +210,12 @@ def _builtin(
     switches: tuple[str, ...] = (),
     positional: tuple[str, ...] = (),
     types: dict[str, str] | None = None,
+    remaining: str | None = None,
 ) -> Builtin:
     type_name = f"Microsoft.PowerShell.Commands.{name.replace('-', '')}Command"
-    return Builtin(CommandShape(name, parameters, switches, positional, type_name, types or {}), run)
+    return Builtin(
+        CommandShape(name, parameters, switches, positional, type_name, types or {}, remaining), run
+    )
 
 
 BUILTINS: dict[str, Builtin] = {
@@ -237,8 +266,21 @@ BUILTINS: dict[str, Builtin] = {
             positional=("InputObject",),
             types={"InputObject": "System.Management.Automation.PSObject[]"},
         ),
-        _builtin("Write-Error", ("Message",), write_error, types={"Message": "System.String"}),
-        _builtin("Write-Warning", ("Message",), write_warning, types={"Message": "System.String"}),
-        _builtin("Write-Verbose", ("Message",), write_verbose, types={"Message": "System.String"}),
+        _builtin("Write-Error", ("Message",), write_error, positional=("Message",), types={"Message": "System.String"}),
+        _builtin(
+            "Write-Warning", ("Message",), write_warning, positional=("Message",), types={"Message": "System.String"}
+        ),
+        _builtin(
+            "Write-Verbose", ("Message",), write_verbose, positional=("Message",), types={"Message": "System.String"}
+        ),
+        _builtin(
+            "Write-Host",
+            ("Object", "Separator", "ForegroundColor", "BackgroundColor"),
+            write_host,
+            switches=("NoNewline",),
+            positional=("Object",),
+            remaining="Object",
+        ),
+        _builtin("Get-Location", (), get_location),
     )
 }

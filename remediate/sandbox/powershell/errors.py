@@ -62,6 +62,14 @@ class NotEmulated(Exception):
         )
 
 
+class ScriptExit(Exception):
+    """`exit`: unwinds the whole script (finally blocks run, no catch sees it)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"exit {code}")
+        self.code = code
+
+
 class ScriptSyntaxError(Exception):
     """A script that does not parse: PowerShell's ParseException."""
 

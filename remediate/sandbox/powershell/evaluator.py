@@ -22,6 +22,7 @@ from remediate.sandbox.powershell.builtins import BUILTINS
 from remediate.sandbox.powershell.errors import (
     NotEmulated,
     PSRuntimeError,
+    ScriptExit,
     command_not_found,
     runtime_record,
     throw_record,
@@ -83,7 +84,9 @@ class _EnvironmentView(dict[str, str]):
 
 
 class Evaluator:
-    def __init__(self, commands: CommandSet, env: dict[str, str], outcome: PipelineOutcome) -> None:
+    def __init__(
+        self, commands: CommandSet, env: dict[str, str], outcome: PipelineOutcome, location: str | None = None
+    ) -> None:
         self.commands = commands
         self.env = _EnvironmentView(env)
         self.outcome = outcome
@@ -94,6 +97,8 @@ class Evaluator:
             "lastexitcode": None,
         }
         self.constraints: dict[str, Callable[[Any], Any]] = {}
+        self.location = location or f"{env.get('USERPROFILE', 'C:')}\\Documents"  # a remote session's default
+        self.console_position: Callable[[], int] = lambda: 0  # output objects the script has written so far
         self.try_depth = 0
         self._expression_handlers: dict[type, Callable[[Any], Any]] = {
             n.Const: self._const,
@@ -118,6 +123,10 @@ class Evaluator:
     def _preference(self, variable: str, default: str) -> str:
         value = to_string(self.variables.get(variable)).strip().lower()
         return ACTION_PREFERENCES.get(value, default)
+
+    def write_host(self, text: str, newline: bool = True) -> None:
+        self.outcome.host_lines.append((self.console_position(), text + ("\n" if newline else "")))
+        self.outcome.information.append(text)
 
     def write_error(self, record: ErrorRecord, action: str | None) -> None:
         """A non-terminating error: written, dropped, or made terminating by -ErrorAction / the preference."""
@@ -156,9 +165,12 @@ class Evaluator:
 
     def run_block(self, block: n.Block, out: list[Any]) -> None:
         for statement in block:
+            errors_before = len(self.outcome.errors)
             try:
                 self.run_statement(statement, out)
+                self.outcome.succeeded = len(self.outcome.errors) == errors_before
             except PSRuntimeError as error:
+                self.outcome.succeeded = False
                 if error.script_terminating or self.try_depth:
                     raise
                 preference = self._preference("erroractionpreference", "Continue")
@@ -181,6 +193,9 @@ class Evaluator:
             self._try(statement, out)
         elif isinstance(statement, n.Throw):
             self._throw(statement)
+        elif isinstance(statement, n.Exit):
+            value = self.statement_value(statement.value) if statement.value is not None else 0
+            raise ScriptExit(to_int32(value) if value is not None else 0)
 
     def statement_value(self, statement: n.Statement) -> Any:
         """The value of a statement used as a value: an expression as is, command output collected."""
@@ -286,13 +301,20 @@ class Evaluator:
 
     def _try(self, statement: n.Try, out: list[Any]) -> None:
         pending: PSRuntimeError | None = None
+        exiting: ScriptExit | None = None
         self.try_depth += 1
         try:
             self.run_block(statement.body, out)
         except PSRuntimeError as error:
             pending = error
+        except ScriptExit as exit_:
+            exiting = exit_
         finally:
             self.try_depth -= 1
+        if exiting is not None:  # exit runs finally blocks, never a catch
+            if statement.final is not None:
+                self.run_block(statement.final, out)
+            raise exiting
         if pending is not None and statement.catch is not None:
             caught, pending = pending, None
             previous = self.variables.get("_")

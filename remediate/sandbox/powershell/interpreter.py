@@ -15,6 +15,7 @@ from remediate.sandbox.powershell.binding import ParameterName
 from remediate.sandbox.powershell.errors import (
     NotEmulated,
     PSRuntimeError,
+    ScriptExit,
     ScriptSyntaxError,
     parameter_not_found,
     positional_not_found,
@@ -112,13 +113,23 @@ class Interpreter:
         self.commands = commands
         self.env = env
 
-    def run_script(self, text: str, parameters: dict[str, Any] | None = None) -> PipelineOutcome:
+    def run_script(
+        self,
+        text: str,
+        parameters: dict[str, Any] | None = None,
+        environment: dict[str, str] | None = None,
+        location: str | None = None,
+    ) -> PipelineOutcome:
         command = Command(text=text, is_script=True, parameters=list((parameters or {}).items()))
-        return self.run(PipelineRequest(commands=[command]))
+        return self.run(PipelineRequest(commands=[command]), environment, location)
 
-    def run(self, request: PipelineRequest) -> PipelineOutcome:
+    def run(
+        self, request: PipelineRequest, environment: dict[str, str] | None = None, location: str | None = None
+    ) -> PipelineOutcome:
+        """Run a pipeline. environment: variables over the host's own (a WinRS shell's); location: the current
+        directory (default: a remote session's, the user's Documents)."""
         outcome = PipelineOutcome()
-        evaluator = Evaluator(self.commands, dict(self.env), outcome)
+        evaluator = Evaluator(self.commands, {**self.env, **(environment or {})}, outcome, location)
         objects = [from_seam(item) for item in request.input]
         produced: list[Any] = []
         wrapped = execute_ps_script(request)
@@ -131,6 +142,8 @@ class Interpreter:
                 else:
                     produced = self._run_cmdlet(evaluator, command, objects)
                 objects = produced
+        except ScriptExit as exit_:
+            outcome.exit_code = exit_.code
         except PSRuntimeError as error:
             outcome.state = "Failed"
             outcome.failure = error.record
@@ -152,6 +165,7 @@ class Interpreter:
     def _run_script(self, evaluator: Evaluator, command: Command, out: list[Any]) -> None:
         script = parse_script(command.text)
         self._bind_parameters(evaluator, script, command)
+        evaluator.console_position = lambda: len(out)
         evaluator.run_block(script.body, out)
 
     def _bind_parameters(self, evaluator: Evaluator, script: n.Script, command: Command) -> None:

@@ -189,7 +189,15 @@ class Throw:
     line: int
 
 
-Statement = Pipeline | Assignment | If | Foreach | Try | Throw
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """`exit [code]`: ends the script; the code becomes the exit code of powershell.exe."""
+
+    value: Statement | None
+    line: int
+
+
+Statement = Pipeline | Assignment | If | Foreach | Try | Throw | Exit
 Block = tuple[Statement, ...]
 
 

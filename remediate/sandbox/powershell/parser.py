@@ -291,8 +291,15 @@ class _Translator:
                 final = self.block(_named(child)[0])
         return n.Try(body, catch, final, _line(node))
 
-    def flow_control(self, node: tree_sitter.Node) -> n.Throw:
+    def flow_control(self, node: tree_sitter.Node) -> n.Throw | n.Exit:
         keyword = _text(node.children[0]).lower()
+        if keyword == "exit":
+            operands = _named(node)
+            if not operands:
+                return n.Exit(None, _line(node))
+            operand = operands[0]
+            value = self.statement(operand) if operand.type == "pipeline" else self.pipeline(operand)
+            return n.Exit(value, _line(node))
         if keyword != "throw":
             raise NotEmulated(f"the '{keyword}' statement", _line(node))
         operands = _named(node)

@@ -122,7 +122,7 @@ class PowerShellShell:
                 self._feed(fragment, pipeline_id)
         return run.command_id
 
-    def send(self, command_id: str | None, data: bytes) -> None:
+    def send(self, command_id: str | None, data: bytes, end: bool = False) -> None:
         pipeline_id = uuid.UUID(command_id) if command_id else None
         with self._cond:
             self._check_open()
