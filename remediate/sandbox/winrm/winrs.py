@@ -76,7 +76,7 @@ class CmdShell:
             return
         process.started = True
         context = replace(self.context, stdin=bytes(process.stdin))
-        workers.run_later(lambda: self._run(process, context))
+        workers.run_now(lambda: self._run(process, context))
 
     def _run(self, process: _Process, context: seam.ShellContext) -> None:
         try:
