@@ -481,3 +481,18 @@ def test_write_error_takes_its_message_by_position() -> None:
 def test_dollar_question_after_the_last_statement() -> None:
     assert run("Write-Error 'x'").succeeded is False
     assert run("Write-Error 'x'; 'fine'").succeeded is True
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("'Abc'.ToUpperInvariant()", "ABC"),
+        ("'Abc'.ToLowerInvariant()", "abc"),
+        ("'xxabcxx'.TrimStart('x')", "abcxx"),
+        ("'  abc  '.TrimEnd()", "  abc"),
+        ("'abcabc'.IndexOf('c')", 2),
+        ("'abc'.IndexOf('z')", -1),
+    ],
+)
+def test_more_string_methods(script: str, expected: object) -> None:
+    assert value_of(script) == expected

@@ -90,9 +90,24 @@ class Command:
 
 
 @dataclass
+class RunspaceSession:
+    """What one runspace pool keeps between its pipelines, as a Windows runspace does: global variables, changes
+    to the environment, the history, and what the client opened it with."""
+
+    variables: dict[str, Any] = field(default_factory=dict)  # lower-case name -> value
+    environment: dict[str, str] = field(default_factory=dict)  # variables set or changed by its pipelines
+    history: list[PSObject] = field(default_factory=list)  # HistoryInfo objects, oldest first
+    application_arguments: dict[str, Any] = field(default_factory=dict)  # $PSSenderInfo.ApplicationArguments
+    user: str = ""  # who opened the pool, as authenticated
+    no_profile: bool = False  # WINRS_NOPROFILE
+
+
+@dataclass
 class PipelineRequest:
     commands: list[Command]
     input: list[Any] = field(default_factory=list)  # pipeline input sent by the client, if any
+    session: RunspaceSession | None = None  # the pool's state; None: a pipeline of its own
+    add_to_history: bool = False  # the client's AddToHistory: record the pipeline in the session's history
 
 
 PipelineState = Literal["Completed", "Failed", "Stopped"]

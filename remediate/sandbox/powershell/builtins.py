@@ -203,6 +203,74 @@ def get_location(evaluator: Evaluator, bound: Bound, items: list[Any], line: int
     ]
 
 
+def set_variable(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    name = to_string(bound.named.get("Name"))
+    value = bound.named.get("Value", items[-1] if items else None)
+    evaluator.variables[name.lower()] = value
+    return []
+
+
+def _variable_not_found(name: str) -> PSRuntimeError:
+    return PSRuntimeError(
+        runtime_record(
+            f"Cannot find a variable with the name '{name}'.",
+            "VariableNotFound,Microsoft.PowerShell.Commands.GetVariableCommand",
+            "ObjectNotFound",
+            exception_type="System.Management.Automation.ItemNotFoundException",
+            target=name,
+        )
+    )
+
+
+def get_variable(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    name = to_string(bound.named.get("Name"))
+    if any(char in name for char in "*?["):
+        raise NotEmulated(f"Get-Variable with the wildcard name {name!r}", line)
+    if name.lower() not in evaluator.variables:
+        evaluator.write_error(_variable_not_found(name).record, bound.error_action)
+        return []
+    value = evaluator.variables[name.lower()]
+    if bound.named.get("ValueOnly"):
+        return [value]
+    return [
+        PSObject(
+            ["System.Management.Automation.PSVariable", "System.Object"],
+            {"Name": name, "Description": "", "Value": value, "Visibility": "Public", "Options": "None"},
+            to_string="System.Management.Automation.PSVariable",
+        )
+    ]
+
+
+def new_item(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    """New-Item on the Env: drive sets an environment variable; other drives are not emulated."""
+    path = to_string(bound.named.get("Path", "")).rstrip("\\/")
+    if path.lower() not in ("env:", "env:\\"):
+        raise NotEmulated(f"New-Item -Path {path!r} (only the Env: drive is emulated)", line)
+    name = to_string(bound.named.get("Name", ""))
+    value = to_string(bound.named.get("Value", ""))
+    if evaluator.env.lookup(name) is not None and not bound.named.get("Force"):
+        raise PSRuntimeError(
+            runtime_record(
+                "The item at path 'env:' already exists.",
+                "NewItemIOError,Microsoft.PowerShell.Commands.NewItemCommand",
+                "WriteError",
+                exception_type="System.IO.IOException",
+            )
+        )
+    evaluator.env.assign(name, value)
+    entry = {"Name": name, "Key": name, "Value": value}
+    type_names = ["System.Collections.DictionaryEntry", "System.ValueType", "System.Object"]
+    return [PSObject(type_names, entry, to_string="System.Collections.DictionaryEntry")]
+
+
+def out_null(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    return []
+
+
+def get_history(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    return list(evaluator.history)
+
+
 def _builtin(
     name: str,
     parameters: tuple[str, ...],
@@ -282,5 +350,12 @@ BUILTINS: dict[str, Builtin] = {
             remaining="Object",
         ),
         _builtin("Get-Location", (), get_location),
+        _builtin("Set-Variable", ("Name", "Value"), set_variable, positional=("Name", "Value")),
+        _builtin("Get-Variable", ("Name",), get_variable, switches=("ValueOnly",), positional=("Name",)),
+        _builtin(
+            "New-Item", ("Path", "Name", "Value", "ItemType"), new_item, switches=("Force",), positional=("Path",)
+        ),
+        _builtin("Out-Null", ("InputObject",), out_null),
+        _builtin("Get-History", (), get_history),
     )
 }

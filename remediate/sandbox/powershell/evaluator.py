@@ -43,7 +43,7 @@ from remediate.sandbox.powershell.values import (
     to_string,
     unroll,
 )
-from remediate.sandbox.seam import ErrorRecord, PipelineOutcome
+from remediate.sandbox.seam import ErrorRecord, PipelineOutcome, PSObject
 
 
 class _CommandContext:
@@ -99,6 +99,8 @@ class Evaluator:
         self.constraints: dict[str, Callable[[Any], Any]] = {}
         self.location = location or f"{env.get('USERPROFILE', 'C:')}\\Documents"  # a remote session's default
         self.console_position: Callable[[], int] = lambda: 0  # output objects the script has written so far
+        self.terminating_fails_pipeline = False  # an error that ends a statement ends the pipeline (iex)
+        self.history: list[PSObject] = []  # the runspace's HistoryInfo objects (Get-History)
         self.try_depth = 0
         self._expression_handlers: dict[type, Callable[[Any], Any]] = {
             n.Const: self._const,
@@ -172,6 +174,9 @@ class Evaluator:
             except PSRuntimeError as error:
                 self.outcome.succeeded = False
                 if error.script_terminating or self.try_depth:
+                    raise
+                if self.terminating_fails_pipeline:
+                    error.script_terminating = True
                     raise
                 preference = self._preference("erroractionpreference", "Continue")
                 if preference == "Stop":

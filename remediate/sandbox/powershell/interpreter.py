@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from remediate.sandbox.commands import CommandSet
@@ -24,6 +25,7 @@ from remediate.sandbox.powershell.evaluator import Evaluator
 from remediate.sandbox.powershell.formatting import out_string_stream
 from remediate.sandbox.powershell.parser import parse_script
 from remediate.sandbox.powershell.values import (
+    Int64,
     from_seam,
     to_bool_parameter,
     to_hashtable,
@@ -32,7 +34,7 @@ from remediate.sandbox.powershell.values import (
     to_string,
     to_string_array,
 )
-from remediate.sandbox.seam import Command, ErrorRecord, PipelineOutcome, PipelineRequest
+from remediate.sandbox.seam import Command, ErrorRecord, PipelineOutcome, PipelineRequest, PSObject, RunspaceSession
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,35 @@ def _bare(parameter_name: str) -> str:
     return parameter_name[1:] if parameter_name.startswith("-") else parameter_name
 
 
+def sender_info(session: RunspaceSession) -> PSObject:
+    """$PSSenderInfo of a remote session: who connected and the application arguments the pool was opened with."""
+    return PSObject(
+        ["System.Management.Automation.Remoting.PSSenderInfo", "System.Object"],
+        {
+            "ConnectedUser": session.user,
+            "RunAsUser": None,
+            "ApplicationArguments": dict(session.application_arguments),
+        },
+        to_string="System.Management.Automation.Remoting.PSSenderInfo",
+    )
+
+
+def history_info(number: int, request: PipelineRequest, state: str, started: datetime) -> PSObject:
+    """A HistoryInfo as Get-History returns it (pypsrp's recorded exchange test_psrp_with_history.yml)."""
+    line = " | ".join(command.text for command in request.commands)
+    return PSObject(
+        ["Microsoft.PowerShell.Commands.HistoryInfo", "System.Object"],
+        {
+            "Id": Int64(number),
+            "CommandLine": line,
+            "ExecutionStatus": state,
+            "StartExecutionTime": started,
+            "EndExecutionTime": datetime.now(timezone.utc),
+        },
+        to_string=line,
+    )
+
+
 def _fail_on_defect(outcome: PipelineOutcome, error: Exception) -> None:
     log.exception("interpreter failure", exc_info=error)
     outcome.state = "Failed"
@@ -126,14 +157,28 @@ class Interpreter:
     def run(
         self, request: PipelineRequest, environment: dict[str, str] | None = None, location: str | None = None
     ) -> PipelineOutcome:
-        """Run a pipeline. environment: variables over the host's own (a WinRS shell's); location: the current
-        directory (default: a remote session's, the user's Documents)."""
+        """Run a pipeline. environment: variables over the host's own (a WinRS shell's, a profile-less
+        session's); location: the current directory (default: a remote session's, the user's Documents).
+        With request.session the pipeline runs in that runspace's state: its global variables, environment
+        changes and history carry over to the pool's next pipelines, as in a Windows runspace."""
         outcome = PipelineOutcome()
-        evaluator = Evaluator(self.commands, {**self.env, **(environment or {})}, outcome, location)
+        session = request.session
+        base = {**self.env, **(environment or {})}
+        evaluator = Evaluator(self.commands, {**base, **(session.environment if session else {})}, outcome, location)
+        if session is not None:
+            if not session.variables:
+                session.variables.update(evaluator.variables)  # a new runspace's preferences
+            evaluator.variables = session.variables
+            evaluator.variables["pssenderinfo"] = sender_info(session)
+            evaluator.history = session.history
+        started = datetime.now(timezone.utc)
         objects = [from_seam(item) for item in request.input]
         produced: list[Any] = []
         wrapped = execute_ps_script(request)
         commands = request.commands if wrapped is None else [wrapped.script]
+        # Invoke-Expression as a PSRP command ends the pipeline at an error that ends a statement of its text
+        # (pypsrp's recorded exchange test_client_execute_ps_failure.yml: a Failed pipeline, had_errors True)
+        evaluator.terminating_fails_pipeline = wrapped is not None
         try:
             for command in commands:
                 produced = []
@@ -160,6 +205,10 @@ class Interpreter:
                 produced = []
                 _fail_on_defect(outcome, error)
         outcome.output = [to_seam(item) for item in produced]
+        if session is not None:
+            session.environment.update({key: value for key, value in evaluator.env.items() if base.get(key) != value})
+            if request.add_to_history:
+                session.history.append(history_info(len(session.history) + 1, request, outcome.state, started))
         return outcome
 
     def _run_script(self, evaluator: Evaluator, command: Command, out: list[Any]) -> None:

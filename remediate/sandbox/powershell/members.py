@@ -162,7 +162,12 @@ _STRING_METHODS = frozenset(
     {
         "trim",
         "toupper",
+        "toupperinvariant",
         "tolower",
+        "tolowerinvariant",
+        "trimstart",
+        "trimend",
+        "indexof",
         "contains",
         "startswith",
         "endswith",
@@ -227,10 +232,15 @@ def _string_method(text: str, lowered: str, name: str, arguments: list[Any], lin
         if count == 0:
             return text.strip()
         return text.strip("".join(to_string(argument) for argument in arguments))
-    if lowered == "toupper" and count == 0:
+    if lowered in ("toupper", "toupperinvariant") and count == 0:
         return text.upper()
-    if lowered == "tolower" and count == 0:
+    if lowered in ("tolower", "tolowerinvariant") and count == 0:
         return text.lower()
+    if lowered in ("trimstart", "trimend"):
+        strip = text.lstrip if lowered == "trimstart" else text.rstrip
+        return strip("".join(to_string(argument) for argument in arguments) or None)
+    if lowered == "indexof" and count == 1 and isinstance(arguments[0], str):
+        return text.find(arguments[0])
     if lowered in ("contains", "startswith", "endswith") and count == 1:
         needle = to_string(arguments[0])
         if arguments[0] is None:

@@ -11,6 +11,8 @@ from remediate.sandbox.windows.codepage import console_codepage, encode_text
 from remediate.sandbox.windows.commandset import WindowsCommands, environment
 from remediate.sandbox.windows.state import HostState, World
 
+SYSTEM_PROFILE = "C:\\Windows\\system32\\config\\systemprofile"
+
 
 class WindowsHost:
     """One emulated host: its state, the world it shares, and the commands it answers.
@@ -40,8 +42,12 @@ class WindowsHost:
 
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome:
         interpreter = self._get_interpreter()
+        # a session opened without a profile (WINRS_NOPROFILE) runs with the system profile's directory
+        # (pypsrp's recorded exchange test_psrp_no_profile.yml)
+        no_profile = request.session is not None and request.session.no_profile
+        environment = {"USERPROFILE": SYSTEM_PROFILE} if no_profile else None
         with self.state.lock:
-            outcome: PipelineOutcome = interpreter.run(request)
+            outcome: PipelineOutcome = interpreter.run(request, environment)
         return outcome
 
     def run_native(self, command: str, arguments: list[str], shell: ShellContext | None = None) -> NativeOutcome:

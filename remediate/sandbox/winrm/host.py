@@ -48,8 +48,12 @@ def _shell_context(shell_element: ET.Element | None, options: dict[str, str], us
         working_directory=directory,
         codepage=int(codepage) if codepage.isdigit() else None,
         user=user,
-        no_profile=options.get("WINRS_NOPROFILE", "").upper() == "TRUE",
+        no_profile=_no_profile(options),
     )
+
+
+def _no_profile(options: dict[str, str]) -> bool:
+    return options.get("WINRS_NOPROFILE", "").upper() == "TRUE"
 
 
 def _idle_timeout(shell_element: ET.Element | None) -> str:
@@ -134,7 +138,8 @@ class WinRMService:
                 raise wsman.shells_quota_fault(self.faults.max_shells_per_user)
             shell: Shell
             if request.resource_uri.startswith(wsman.RESOURCE_POWERSHELL):
-                shell = PowerShellShell(shell_id, self.engine, self.computer_name)
+                session = seam.RunspaceSession(user=user, no_profile=_no_profile(request.options))
+                shell = PowerShellShell(shell_id, self.engine, self.computer_name, session)
             elif request.resource_uri.lower() == wsman.RESOURCE_CMD:
                 shell = CmdShell(shell_id, self.engine, _shell_context(body, request.options, user))
             else:
