@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from sandbox_powershell_fakes import FakeCommands, output_of, run, value_of
 
-from remediate.sandbox.seam import PSObject
+from remediate.sandbox.powershell import Interpreter
+from remediate.sandbox.seam import Command, PipelineRequest, PSObject
 
 # (script, expected single output) — each a PowerShell fact a template could trip over.
 CASES = [
@@ -496,3 +497,40 @@ def test_dollar_question_after_the_last_statement() -> None:
 )
 def test_more_string_methods(script: str, expected: object) -> None:
     assert value_of(script) == expected
+
+
+# --- begin/process/end and $input ---------------------------------------------------------------------------
+
+NAMED_BLOCKS = """begin {
+    $DebugPreference = 'Continue'
+    Write-Debug "Start Block"
+}
+process {
+    $input
+}
+end {
+    Write-Debug "End Block"
+}"""
+
+
+def test_named_blocks_run_process_once_per_input_object() -> None:
+    """pypsrp's recorded exchange test_psrp_with_input.yml: the input comes back as sent, debug records in order."""
+    request = PipelineRequest([Command(NAMED_BLOCKS, True)], input=["1", 2, {"a": "b"}, ["a", "b"]])
+    outcome = Interpreter(FakeCommands(), {}).run(request)
+    assert outcome.output == ["1", 2, {"a": "b"}, ["a", "b"]]
+    assert outcome.debug == ["Start Block", "End Block"]
+
+
+def test_without_a_process_block_the_end_block_sees_all_input() -> None:
+    request = PipelineRequest([Command("$input | ForEach-Object { $_ * 2 }", True)], input=[1, 2, 3])
+    assert Interpreter(FakeCommands(), {}).run(request).output == [2, 4, 6]
+
+
+def test_process_runs_once_without_input_and_line_numbers_survive_the_named_block_parse() -> None:
+    assert output_of("begin { 'b' }\nprocess { 'p' }\nend { 'e' }") == ["b", "p", "e"]
+    failure = run("begin { 'b' }\nprocess {\n  $x = 1..3\n}").failure
+    assert failure is not None and failure.message.endswith("(line 3)")
+
+
+def test_write_debug_is_silent_by_default() -> None:
+    assert run("Write-Debug 'quiet'").debug == []

@@ -120,6 +120,7 @@ class PipelineOutcome:
     errors: list[ErrorRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     verbose: list[str] = field(default_factory=list)
+    debug: list[str] = field(default_factory=list)
     information: list[str] = field(default_factory=list)
     state: PipelineState = "Completed"
     # the terminating error when state == "Failed" (e.g. an uncaught throw)

@@ -178,6 +178,11 @@ def write_verbose(evaluator: Evaluator, bound: Bound, items: list[Any], line: in
     return []
 
 
+def write_debug(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    evaluator.write_debug(_message(bound, "Write-Debug", line))
+    return []
+
+
 def write_host(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
     """Write-Host: to the host (a console line; over PSRP an information record, as Windows PowerShell 5.1)."""
     objects = bound.named.get("Object", items)
@@ -341,6 +346,7 @@ BUILTINS: dict[str, Builtin] = {
         _builtin(
             "Write-Verbose", ("Message",), write_verbose, positional=("Message",), types={"Message": "System.String"}
         ),
+        _builtin("Write-Debug", ("Message",), write_debug, positional=("Message",), types={"Message": "System.String"}),
         _builtin(
             "Write-Host",
             ("Object", "Separator", "ForegroundColor", "BackgroundColor"),

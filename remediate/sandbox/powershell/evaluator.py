@@ -94,6 +94,7 @@ class Evaluator:
             "erroractionpreference": "Continue",
             "warningpreference": "Continue",
             "verbosepreference": "SilentlyContinue",
+            "debugpreference": "SilentlyContinue",
             "lastexitcode": None,
         }
         self.constraints: dict[str, Callable[[Any], Any]] = {}
@@ -162,6 +163,11 @@ class Evaluator:
         )
         if enabled:
             self.outcome.verbose.append(text)
+
+    def write_debug(self, text: str) -> None:
+        """Write-Debug: written when $DebugPreference is Continue or Stop."""
+        if self._preference("debugpreference", "SilentlyContinue") in ("Continue", "Stop"):
+            self.outcome.debug.append(text)
 
     # --- statements -----------------------------------------------------------------------------------------
 

@@ -183,7 +183,7 @@ class Interpreter:
             for command in commands:
                 produced = []
                 if command.is_script:
-                    self._run_script(evaluator, command, produced)
+                    self._run_script(evaluator, command, produced, objects)
                 else:
                     produced = self._run_cmdlet(evaluator, command, objects)
                 objects = produced
@@ -211,10 +211,21 @@ class Interpreter:
                 session.history.append(history_info(len(session.history) + 1, request, outcome.state, started))
         return outcome
 
-    def _run_script(self, evaluator: Evaluator, command: Command, out: list[Any]) -> None:
+    def _run_script(self, evaluator: Evaluator, command: Command, out: list[Any], objects: list[Any]) -> None:
+        """A script with its pipeline input: begin once; process once per input object ($_ and $input are that
+        object; once with neither when no input came); end once, where $input holds the input no process block
+        took (about_Functions_Advanced_Methods, about_Automatic_Variables)."""
         script = parse_script(command.text)
         self._bind_parameters(evaluator, script, command)
         evaluator.console_position = lambda: len(out)
+        evaluator.run_block(script.begin, out)
+        if script.process is not None:
+            for item in objects or [None]:
+                evaluator.variables["_"] = item
+                evaluator.variables["input"] = [item] if objects else []
+                evaluator.run_block(script.process, out)
+            objects = []
+        evaluator.variables["input"] = list(objects)
         evaluator.run_block(script.body, out)
 
     def _bind_parameters(self, evaluator: Evaluator, script: n.Script, command: Command) -> None:

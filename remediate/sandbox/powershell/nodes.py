@@ -212,4 +212,6 @@ class ParameterDeclaration:
 @dataclass(frozen=True, slots=True)
 class Script:
     parameters: tuple[ParameterDeclaration, ...]
-    body: Block
+    body: Block  # the end block of a script with named blocks
+    begin: Block = ()
+    process: Block | None = None  # None: no process block (the body sees all input through $input)

@@ -126,7 +126,56 @@ def parse_script(text: str) -> n.Script:
     tree = parse(text)
     if tree.root_node.has_error:
         raise ScriptSyntaxError(_syntax_message(text))
+    if _starts_with_named_block(tree.root_node):
+        # tree-sitter-powershell parses begin/process/end blocks only inside a script block, and reads them at
+        # the top of a script as commands named `begin`...: parse the script as the body of a script block
+        # (`{` on line 1 keeps every line number) and take its blocks.
+        wrapped = parse("{" + text + "\n}")
+        if wrapped.root_node.has_error:
+            raise ScriptSyntaxError(_syntax_message(text))
+        return _Translator(text).named_blocks_program(_find(wrapped.root_node, "script_block"))
     return _Translator(text).program(tree.root_node)
+
+
+_BLOCK_NAMES = frozenset({"begin", "process", "end", "dynamicparam"})
+
+
+def _find(node: tree_sitter.Node, kind: str) -> tree_sitter.Node:
+    found = _find_or_none(node, kind)
+    if found is None:
+        raise ScriptSyntaxError("The script could not be parsed.")
+    return found
+
+
+def _find_or_none(node: tree_sitter.Node, kind: str) -> tree_sitter.Node | None:
+    """The first node of a kind, depth first."""
+    if node.type == kind:
+        return node
+    for child in node.children:
+        found = _find_or_none(child, kind)
+        if found is not None:
+            return found
+    return None
+
+
+def _starts_with_named_block(root: tree_sitter.Node) -> bool:
+    """Whether a script's first statement is `begin {`, `process {`, `end {` (misread as a command)."""
+    statements = [child for child in _named(root) if child.type == "statement_list"]
+    if not statements or not _named(statements[0]):
+        return False
+    command = _find_or_none(_named(statements[0])[0], "command")
+    if command is None:
+        return False
+    name = command.child_by_field_name("command_name") or next(
+        (child for child in _named(command) if child.type == "command_name"), None
+    )
+    elements = next((child for child in _named(command) if child.type == "command_elements"), None)
+    return (
+        name is not None
+        and _text(name).lower() in _BLOCK_NAMES
+        and elements is not None
+        and _find_or_none(elements, "script_block_expression") is not None
+    )
 
 
 def _syntax_message(text: str) -> str:
@@ -161,6 +210,29 @@ class _Translator:
             else:
                 raise NotEmulated(f"the construct {child.type!r}", _line(child))
         return n.Script(parameters, body)
+
+    def named_blocks_program(self, block: tree_sitter.Node) -> n.Script:
+        """A script of begin/process/end blocks (the script_block of the wrapped text)."""
+        parameters: tuple[n.ParameterDeclaration, ...] = ()
+        blocks: dict[str, n.Block] = {}
+        children = [
+            inner
+            for child in _named(block)
+            for inner in (_named(child) if child.type == "script_block_body" else [child])
+        ]
+        for child in children:
+            if child.type == "param_block":
+                parameters = self.param_block(child)
+            elif child.type == "named_block_list":
+                for named in _named(child):
+                    name = _text(_named(named)[0]).lower()
+                    if name == "dynamicparam":
+                        raise NotEmulated("a dynamicparam block", _line(named))
+                    body = next((part for part in _named(named) if part.type == "statement_block"), None)
+                    blocks[name] = self.block(body) if body is not None else ()
+            else:
+                raise NotEmulated(f"the construct {child.type!r}", _line(child))
+        return n.Script(parameters, blocks.get("end", ()), blocks.get("begin", ()), blocks.get("process"))
 
     def param_block(self, node: tree_sitter.Node) -> tuple[n.ParameterDeclaration, ...]:
         declarations: list[n.ParameterDeclaration] = []

@@ -298,6 +298,8 @@ class PowerShellShell:
             pipeline.prepare_message(
                 values.informational_record("VerboseRecord", text), PSRPMessageType.VerboseRecord
             )
+        for text in outcome.debug:
+            pipeline.prepare_message(values.informational_record("DebugRecord", text), PSRPMessageType.DebugRecord)
         for text in outcome.information:
             pipeline.write_information(text, source="Write-Information", computer=self.computer_name)
 
