@@ -62,6 +62,7 @@ class CmdletSpec:
     parameters: tuple[str, ...]  # canonical parameter names it accepts (beyond the common -ErrorAction etc.)
     switches: tuple[str, ...] = ()  # parameters that take no value
     run: CmdletFunction | None = None
+    positional: tuple[str, ...] = ()  # parameters that take positional arguments, in position order
 
 
 @dataclass

@@ -424,7 +424,7 @@ class Evaluator:
             if isinstance(value, n.ScriptBlock):
                 raise NotEmulated(f"a script block argument to {spec.name}", line)
         shape = CommandShape(
-            spec.name, spec.parameters, spec.switches, (), _CMDLET_TYPES.get(spec.name.lower())
+            spec.name, spec.parameters, spec.switches, spec.positional, _CMDLET_TYPES.get(spec.name.lower())
         )
         bound = bind(shape, arguments, line)
         if spec.run is None:
@@ -642,6 +642,7 @@ _CMDLET_TYPES = {
     "get-ciminstance": "Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand",
     "invoke-cimmethod": "Microsoft.Management.Infrastructure.CimCmdlets.InvokeCimMethodCommand",
     "get-date": "Microsoft.PowerShell.Commands.GetDateCommand",
+    "get-service": "Microsoft.PowerShell.Commands.GetServiceCommand",
     "start-sleep": "Microsoft.PowerShell.Commands.StartSleepCommand",
     "get-winevent": "Microsoft.PowerShell.Commands.GetWinEventCommand",
     "resolve-dnsname": "Microsoft.DnsClient.Commands.ResolveDnsName",

@@ -17,7 +17,7 @@ from remediate.sandbox.commands import (
     NativeResult,
 )
 from remediate.sandbox.seam import ErrorRecord
-from remediate.sandbox.windows import cim, events, native, network
+from remediate.sandbox.windows import cim, events, native, network, services
 from remediate.sandbox.windows.cmd import CMD_PROGRAMS, CmdProcess
 from remediate.sandbox.windows.cmdline import join_for_native
 from remediate.sandbox.windows.powershell_exe import RunScript
@@ -71,9 +71,20 @@ _CMDLETS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], HostCmdlet], ...] =
     ),
     ("Test-NetConnection", ("ComputerName", "Port", "InformationLevel"), (), network.test_net_connection),
     ("Get-WinEvent", ("FilterHashtable", "MaxEvents"), (), events.get_win_event),
+    ("Get-Service", ("Name",), (), services.get_service),
     ("Get-Date", (), (), _get_date),
     ("Start-Sleep", ("Seconds", "Milliseconds"), (), _start_sleep),
 )
+
+
+# Parameters that take positional arguments, in position order (Get-Help <cmdlet> -Parameter *: "Position").
+_POSITIONAL: dict[str, tuple[str, ...]] = {
+    "Get-CimInstance": ("ClassName",),
+    "Get-Service": ("Name",),
+    "Resolve-DnsName": ("Name", "Type"),
+    "Test-NetConnection": ("ComputerName",),
+    "Start-Sleep": ("Seconds",),
+}
 
 
 class WindowsCommands:
@@ -94,7 +105,7 @@ class WindowsCommands:
         self.run_powershell = run_powershell
         self.format_lines = format_lines
         self._cmdlets = {
-            name.lower(): CmdletSpec(name, params, switches, self._bind(fn))
+            name.lower(): CmdletSpec(name, params, switches, self._bind(fn), _POSITIONAL.get(name, ()))
             for name, params, switches, fn in _CMDLETS
         }
 
