@@ -534,3 +534,24 @@ def test_process_runs_once_without_input_and_line_numbers_survive_the_named_bloc
 
 def test_write_debug_is_silent_by_default() -> None:
     assert run("Write-Debug 'quiet'").debug == []
+
+
+def test_psversiontable_is_windows_powershell_5_1() -> None:
+    assert output_of("$PSVersionTable.PSVersion.Major; $PSVersionTable.PSVersion.Minor; $PSVersionTable.PSEdition") == [
+        5,
+        1,
+        "Desktop",
+    ]
+    assert output_of("\"$($PSVersionTable.BuildVersion)\"") == ["10.0.17763.6414"]
+
+
+@pytest.mark.parametrize("variable", ["$host", "$ExecutionContext", "$MyInvocation", "$PID", "$Error"])
+def test_an_automatic_variable_not_emulated_is_never_null(variable: str) -> None:
+    failure = run(f"$x = {variable}.Name").failure
+    assert failure is not None
+    assert failure.fully_qualified_error_id == "SandboxNotEmulated"
+    assert f"the automatic variable {variable.lower()}" in failure.message
+
+
+def test_a_preference_variable_set_by_the_script_reads_back() -> None:
+    assert output_of("$ProgressPreference = 'SilentlyContinue'; $ProgressPreference") == ["SilentlyContinue"]

@@ -159,7 +159,7 @@ LICENSE_BOOK = next(b for b, s in USES if s.template == "license-state.ps1.j2")
     ("change", "error"),
     [
         (lambda s: s.replace("$ErrorActionPreference = 'Stop'", "$ErrorActionPreference = 'Stop'\n"
-                             "gsv WinRM"), "SandboxNotEmulated"),  # an alias of a command not emulated
+                             "gci C:\\"), "SandboxNotEmulated"),  # an alias of a command not emulated
         (lambda s: s.replace("$ErrorActionPreference = 'Stop'", "$ErrorActionPreference = 'Stop'\n"
                              "Invoke-Expression 'Get-Date'"), "SandboxNotEmulated"),  # text run as code
         (lambda s: s.replace("$ErrorActionPreference = 'Stop'", "$ErrorActionPreference = 'Stop'\n"

@@ -499,6 +499,12 @@ class Evaluator:
             return self.env.lookup(name[4:])
         if name == "psitem":
             name = "_"
+        if name not in self.variables:
+            if name == "psversiontable":
+                return psversiontable()
+            if name in AUTOMATIC_VARIABLES:
+                # Windows always defines it: $null here would be a wrong value
+                raise NotEmulated(f"the automatic variable ${expr.name}", expr.line)
         return self.variables.get(name)
 
     def _expandable(self, expr: n.Expandable) -> str:
@@ -638,6 +644,42 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 # .NET classes of the host's cmdlets, for FullyQualifiedErrorId (NamedParameterNotFound,<class>).
+# Automatic variables of Windows PowerShell 5.1 (about_Automatic_Variables) the interpreter does not define.
+AUTOMATIC_VARIABLES = frozenset(
+    {
+        "host", "executioncontext", "myinvocation", "pscmdlet", "psboundparameters", "args", "this", "error",
+        "home", "pid", "pshome", "profile", "psscriptroot", "pscommandpath", "shellid", "psculture", "psuiculture",
+        "nestedpromptlevel", "stacktrace", "matches", "foreach", "switch", "sender", "event", "eventargs",
+        "eventsubscriber", "consolefilename", "psdebugcontext", "pssenderinfo", "input", "confirmpreference",
+        "whatifpreference", "informationpreference", "progresspreference", "errorview", "formatenumerationlimit",
+        "maximumhistorycount", "psdefaultparametervalues", "psemailserver", "pssessionapplicationname",
+        "pssessionconfigurationname", "pssessionoption", "outputencoding", "ofs", "psmoduleautoloadingpreference",
+    }
+)  # fmt: skip
+
+
+def psversiontable() -> dict[str, Any]:
+    """$PSVersionTable as Windows PowerShell 5.1 on Windows Server 2019 shows it (the same facts a pool tells
+    its client when it opens)."""
+    return {
+        "PSVersion": _version("5.1.17763.6414"),
+        "PSEdition": "Desktop",
+        "PSCompatibleVersions": [_version(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1.17763.6414")],
+        "BuildVersion": _version("10.0.17763.6414"),
+        "CLRVersion": _version("4.0.30319.42000"),
+        "WSManStackVersion": _version("3.0"),
+        "PSRemotingProtocolVersion": _version("2.3"),
+        "SerializationVersion": _version("1.1.0.1"),
+    }
+
+
+def _version(text: str) -> PSObject:
+    """A System.Version: Major, Minor, Build and Revision (-1 where the text has none)."""
+    parts = [int(part) for part in text.split(".")] + [-1, -1]
+    names = ("Major", "Minor", "Build", "Revision")
+    return PSObject(["System.Version", "System.Object"], dict(zip(names, parts[:4], strict=True)), to_string=text)
+
+
 _CMDLET_TYPES = {
     "get-ciminstance": "Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand",
     "invoke-cimmethod": "Microsoft.Management.Infrastructure.CimCmdlets.InvokeCimMethodCommand",
