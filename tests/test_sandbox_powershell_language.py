@@ -545,7 +545,7 @@ def test_psversiontable_is_windows_powershell_5_1() -> None:
     assert output_of("\"$($PSVersionTable.BuildVersion)\"") == ["10.0.17763.6414"]
 
 
-@pytest.mark.parametrize("variable", ["$host", "$ExecutionContext", "$MyInvocation", "$PID", "$Error"])
+@pytest.mark.parametrize("variable", ["$ExecutionContext", "$MyInvocation", "$PID", "$Error"])
 def test_an_automatic_variable_not_emulated_is_never_null(variable: str) -> None:
     failure = run(f"$x = {variable}.Name").failure
     assert failure is not None
@@ -555,3 +555,16 @@ def test_an_automatic_variable_not_emulated_is_never_null(variable: str) -> None
 
 def test_a_preference_variable_set_by_the_script_reads_back() -> None:
     assert output_of("$ProgressPreference = 'SilentlyContinue'; $ProgressPreference") == ["SilentlyContinue"]
+
+
+def test_host_culture_and_set_should_exit_go_to_the_client() -> None:
+    """pypsrp's recorded exchange test_psrp_pshost_methods.yml: the culture is output, SetShouldExit a host call."""
+    outcome = run("$host.CurrentCulture; $host.SetShouldExit(1)")
+    culture = outcome.output[0]
+    assert isinstance(culture, PSObject)
+    assert culture.type_names[0] == "System.Globalization.CultureInfo"
+    assert (culture.to_string, culture.get("LCID")) == ("en-US", 1033)
+    assert outcome.host_calls == [("SetShouldExit", [1])]
+    assert len(outcome.output) == 1  # SetShouldExit is void: it writes nothing
+    failure = run("$host.UI.ReadLine()").failure
+    assert failure is not None and failure.fully_qualified_error_id == "SandboxNotEmulated"

@@ -127,6 +127,8 @@ class PipelineOutcome:
     failure: ErrorRecord | None = None
     exit_code: int | None = None  # set by `exit N` in a script
     succeeded: bool = True  # $? after the last statement: False when it wrote an error
+    # calls of the remote host's methods the client answers nothing to, in order: ("SetShouldExit", [1])
+    host_calls: list[tuple[str, list[Any]]] = field(default_factory=list)
     # Write-Host lines, each with the count of output objects written before it (the console interleaves them)
     host_lines: list[tuple[int, str]] = field(default_factory=list)
 

@@ -100,6 +100,7 @@ class Evaluator:
         self.constraints: dict[str, Callable[[Any], Any]] = {}
         self.location = location or f"{env.get('USERPROFILE', 'C:')}\\Documents"  # a remote session's default
         self.console_position: Callable[[], int] = lambda: 0  # output objects the script has written so far
+        self.culture = "en-US"  # the host's culture ($host.CurrentCulture)
         self.terminating_fails_pipeline = False  # an error that ends a statement ends the pipeline (iex)
         self.history: list[PSObject] = []  # the runspace's HistoryInfo objects (Get-History)
         self.try_depth = 0
@@ -502,6 +503,8 @@ class Evaluator:
         if name not in self.variables:
             if name == "psversiontable":
                 return psversiontable()
+            if name == "host":
+                return remote_host(self.culture)
             if name in AUTOMATIC_VARIABLES:
                 # Windows always defines it: $null here would be a wrong value
                 raise NotEmulated(f"the automatic variable ${expr.name}", expr.line)
@@ -622,6 +625,12 @@ class Evaluator:
     def _method_call(self, expr: n.MethodCall) -> Any:
         target = self.evaluate(expr.target)
         arguments = [self.evaluate(argument) for argument in expr.arguments]
+        if isinstance(target, PSObject) and target.type_names[0].startswith(HOST_NAMESPACE):
+            if target.type_names[0] == HOST_TYPE and expr.name.lower() == "setshouldexit" and len(arguments) == 1:
+                # a remote session's host forwards it to the client's host (MS-PSRP 2.2.3.17, method 6)
+                self.outcome.host_calls.append(("SetShouldExit", [to_int32(arguments[0])]))
+                return []  # a void method writes nothing
+            raise NotEmulated(f"the host method {target.type_names[0]}.{expr.name}()", expr.line)
         return call_method(target, expr.name, arguments, expr.line)
 
     def _script_block(self, expr: n.ScriptBlock) -> Any:
@@ -647,7 +656,7 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
 # Automatic variables of Windows PowerShell 5.1 (about_Automatic_Variables) the interpreter does not define.
 AUTOMATIC_VARIABLES = frozenset(
     {
-        "host", "executioncontext", "myinvocation", "pscmdlet", "psboundparameters", "args", "this", "error",
+        "executioncontext", "myinvocation", "pscmdlet", "psboundparameters", "args", "this", "error",
         "home", "pid", "pshome", "profile", "psscriptroot", "pscommandpath", "shellid", "psculture", "psuiculture",
         "nestedpromptlevel", "stacktrace", "matches", "foreach", "switch", "sender", "event", "eventargs",
         "eventsubscriber", "consolefilename", "psdebugcontext", "pssenderinfo", "input", "confirmpreference",
@@ -656,6 +665,49 @@ AUTOMATIC_VARIABLES = frozenset(
         "pssessionconfigurationname", "pssessionoption", "outputencoding", "ofs", "psmoduleautoloadingpreference",
     }
 )  # fmt: skip
+
+
+HOST_NAMESPACE = "System.Management.Automation.Internal.Host."
+HOST_TYPE = HOST_NAMESPACE + "InternalHost"
+# CultureInfo facts of the languages a sandbox host runs in (.NET's CultureInfo for each name)
+_CULTURES = {
+    "en-US": (1033, "English (United States)", "eng", "ENU", "en"),
+    "ja-JP": (1041, "Japanese (Japan)", "jpn", "JPN", "ja"),
+}
+
+
+def culture_info(name: str) -> PSObject:
+    """A CultureInfo as PowerShell serializes it (pypsrp's recorded exchange test_psrp_pshost_methods.yml)."""
+    lcid, display, three, windows, two = _CULTURES.get(name, _CULTURES["en-US"])
+    return PSObject(
+        ["System.Globalization.CultureInfo", "System.Object"],
+        {
+            "LCID": lcid,
+            "Name": name,
+            "DisplayName": display,
+            "IetfLanguageTag": name,
+            "ThreeLetterISOLanguageName": three,
+            "ThreeLetterWindowsLanguageName": windows,
+            "TwoLetterISOLanguageName": two,
+        },
+        to_string=name,
+    )
+
+
+def remote_host(culture: str) -> PSObject:
+    """$host in a remote session: the ServerRemoteHost; $host.UI and other host methods are not emulated."""
+    return PSObject(
+        [HOST_TYPE, "System.Management.Automation.Host.PSHost", "System.Object"],
+        {
+            "Name": "ServerRemoteHost",
+            "Version": "1.0.0.0",
+            "CurrentCulture": culture_info(culture),
+            "CurrentUICulture": culture_info(culture),
+            # its methods (ReadLine, Write, Prompt, ...) call back to the client's host: not emulated
+            "UI": PSObject([HOST_NAMESPACE + "InternalHostUserInterface", "System.Object"], {}),
+        },
+        to_string="System.Management.Automation.Internal.Host.InternalHost",
+    )
 
 
 def psversiontable() -> dict[str, Any]:

@@ -140,9 +140,10 @@ class Interpreter:
     One instance per host is enough: every run gets its own variables, so concurrent runs do not meet.
     """
 
-    def __init__(self, commands: CommandSet, env: dict[str, str]) -> None:
+    def __init__(self, commands: CommandSet, env: dict[str, str], culture: str = "en-US") -> None:
         self.commands = commands
         self.env = env
+        self.culture = culture  # the host's culture, as $host.CurrentCulture shows it
 
     def run_script(
         self,
@@ -165,6 +166,7 @@ class Interpreter:
         session = request.session
         base = {**self.env, **(environment or {})}
         evaluator = Evaluator(self.commands, {**base, **(session.environment if session else {})}, outcome, location)
+        evaluator.culture = self.culture
         if session is not None:
             if not session.variables:
                 session.variables.update(evaluator.variables)  # a new runspace's preferences

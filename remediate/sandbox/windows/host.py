@@ -37,7 +37,7 @@ class WindowsHost:
             # Imported here: the interpreter package depends on nothing of this one, and tests of the Windows
             # model do not need it.
             module = importlib.import_module("remediate.sandbox.powershell")
-            self._interpreter = module.Interpreter(self.commands, self.environment())
+            self._interpreter = module.Interpreter(self.commands, self.environment(), self.state.ui_language)
         return self._interpreter
 
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome:

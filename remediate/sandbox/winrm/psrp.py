@@ -22,6 +22,7 @@ from psrpcore import (
     PSRPCoreError,
     PSRPPayload,
     ResetRunspaceStateEvent,
+    ServerHostRequestor,
     ServerPipeline,
     ServerRunspacePool,
     SetMaxRunspacesEvent,
@@ -298,6 +299,9 @@ class PowerShellShell:
             pipeline.prepare_message(
                 values.informational_record("VerboseRecord", text), PSRPMessageType.VerboseRecord
             )
+        for method, arguments in outcome.host_calls:
+            if method == "SetShouldExit":
+                ServerHostRequestor(pipeline).set_should_exit(arguments[0])
         for text in outcome.debug:
             pipeline.prepare_message(values.informational_record("DebugRecord", text), PSRPMessageType.DebugRecord)
         for text in outcome.information:
