@@ -33,6 +33,11 @@ def plain_datetime(value: datetime) -> datetime:
     )
 
 
+class SecureString(str):
+    """A SecureString's text: what the client sent as <SS>, or what ConvertTo-SecureString made; it goes back to
+    the client as <SS>, encrypted with the pool's session key, never as plain text."""
+
+
 @dataclass
 class PSObject:
     """An object with properties, as PowerShell would serialize it.
@@ -50,6 +55,7 @@ class PSObject:
     properties: dict[str, Any] = field(default_factory=dict)
     to_string: str | None = None
     handle: Any = None
+    extended: frozenset[str] = frozenset()  # properties PowerShell adds to the .NET object (e.g. alias properties)
 
     def get(self, name: str, default: Any = None) -> Any:
         if name in self.properties:

@@ -30,7 +30,7 @@ from remediate.sandbox.powershell.values import (
     to_string,
     unroll,
 )
-from remediate.sandbox.seam import PSObject
+from remediate.sandbox.seam import PSObject, SecureString
 
 if TYPE_CHECKING:
     from remediate.sandbox.powershell.evaluator import Evaluator
@@ -268,6 +268,24 @@ def new_item(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) ->
     return [PSObject(type_names, entry, to_string="System.Collections.DictionaryEntry")]
 
 
+def convert_to_secure_string(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    """ConvertTo-SecureString -String <text> -AsPlainText -Force; an encrypted standard string is not emulated."""
+    if not bound.named.get("AsPlainText"):
+        raise NotEmulated("ConvertTo-SecureString of an encrypted standard string (DPAPI)", line)
+    if not bound.named.get("Force"):
+        raise PSRuntimeError(
+            runtime_record(
+                "The system cannot protect plain text input. To suppress this warning and convert the plain text "
+                "to a SecureString, reissue the command specifying the Force parameter. For more information ,type: "
+                "get-help ConvertTo-SecureString.",
+                "ImportSecureString_InvalidArgument,Microsoft.PowerShell.Commands.ConvertToSecureStringCommand",
+                "InvalidArgument",
+                exception_type="System.ArgumentException",
+            )
+        )
+    return [SecureString(to_string(bound.named.get("String", items[-1] if items else "")))]
+
+
 def out_null(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
     return []
 
@@ -362,6 +380,13 @@ BUILTINS: dict[str, Builtin] = {
             "New-Item", ("Path", "Name", "Value", "ItemType"), new_item, switches=("Force",), positional=("Path",)
         ),
         _builtin("Out-Null", ("InputObject",), out_null),
+        _builtin(
+            "ConvertTo-SecureString",
+            ("String", "Key", "SecureKey"),
+            convert_to_secure_string,
+            switches=("AsPlainText", "Force"),
+            positional=("String",),
+        ),
         _builtin("Get-History", (), get_history),
     )
 }

@@ -19,6 +19,7 @@ from remediate.sandbox.powershell.binding import (
     bind,
 )
 from remediate.sandbox.powershell.builtins import BUILTINS
+from remediate.sandbox.powershell.dotnet import call_static
 from remediate.sandbox.powershell.errors import (
     NotEmulated,
     PSRuntimeError,
@@ -119,6 +120,7 @@ class Evaluator:
             n.Member: self._member,
             n.Index: self._index,
             n.MethodCall: self._method_call,
+            n.StaticCall: self._static_call,
             n.ScriptBlock: self._script_block,
         }
 
@@ -632,6 +634,10 @@ class Evaluator:
                 return []  # a void method writes nothing
             raise NotEmulated(f"the host method {target.type_names[0]}.{expr.name}()", expr.line)
         return call_method(target, expr.name, arguments, expr.line)
+
+    def _static_call(self, expr: n.StaticCall) -> Any:
+        arguments = [self.evaluate(argument) for argument in expr.arguments]
+        return call_static(expr.type_name, expr.name, arguments, dict(self.env))
 
     def _script_block(self, expr: n.ScriptBlock) -> Any:
         raise NotEmulated("a script block outside Where-Object / ForEach-Object", expr.line)

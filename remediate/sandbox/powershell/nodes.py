@@ -104,6 +104,16 @@ class MethodCall:
 
 
 @dataclass(frozen=True, slots=True)
+class StaticCall:
+    """`[Type]::Method(...)` for a method dotnet.py emulates."""
+
+    type_name: str
+    name: str
+    arguments: tuple[Expr, ...]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class ScriptBlock:
     body: Block
     line: int
@@ -124,6 +134,7 @@ Expr = (
     | Member
     | Index
     | MethodCall
+    | StaticCall
     | ScriptBlock
 )
 

@@ -9,6 +9,7 @@ import tree_sitter
 
 from remediate.powershell_syntax import parse, syntax_problems
 from remediate.sandbox.powershell import nodes as n
+from remediate.sandbox.powershell.dotnet import emulated
 from remediate.sandbox.powershell.errors import NotEmulated, ScriptSyntaxError
 from remediate.sandbox.powershell.inbox import resolve_alias
 from remediate.sandbox.powershell.values import CASTS, Int64, hex_literal_value
@@ -706,9 +707,19 @@ class _Translator:
 
     def invocation(self, node: tree_sitter.Node) -> n.Expr:
         line = _line(node)
-        if any(not child.is_named and _text(child) == "::" for child in node.children):
-            raise NotEmulated(f"the .NET static call {_text(node)!r}", line)
         children = _named(node)
+        if any(not child.is_named and _text(child) == "::" for child in node.children):
+            values = [
+                self.expression(argument)
+                for part in _named(children[2])
+                if part.type == "argument_expression_list"
+                for argument in _named(part)
+            ]
+            type_name = self.type_name(children[0]) if children[0].type == "type_literal" else ""
+            method = self.member_name(children[1])
+            if not type_name or not emulated(type_name, method, len(values)):
+                raise NotEmulated(f"the .NET static call {_text(node)!r}", line)
+            return n.StaticCall(type_name, method, tuple(values), line)
         target = self.expression(children[0])
         name = self.member_name(children[1])
         arguments: list[n.Expr] = []

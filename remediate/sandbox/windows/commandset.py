@@ -121,9 +121,10 @@ class WindowsCommands:
 
         def run(args: list[str], ctx: CommandContext) -> NativeResult:
             environment = dict(ctx.env)
+            user = f"{environment.get('USERDOMAIN', '')}\\{environment.get('USERNAME', '')}"
             process = CmdProcess(
                 self.state, self.world, environment, environment.get("USERPROFILE", "C:\\"),
-                environment.get("USERNAME", ""), b"", self.run_powershell, self.format_lines,
+                user, b"", self.run_powershell, self.format_lines,
             )  # fmt: skip
             with self.state.lock:
                 code = process.run_line(f'"{name}" {join_for_native([str(a) for a in args])}')
@@ -147,6 +148,21 @@ class WindowsCommands:
                 return program(self.state, self.world, [str(a) for a in args])
 
         return run
+
+
+def user_environment(user: str, computer_name: str) -> dict[str, str]:
+    """The variables that name the signed-in user: USERNAME, USERDOMAIN (the computer's name for a local user) and
+    the profile directories under C:\\Users."""
+    domain, _, name = user.rpartition("\\")
+    name = name.split("@")[0]
+    profile = f"C:\\Users\\{name}"
+    return {
+        "USERNAME": name,
+        "USERDOMAIN": (domain or computer_name).upper(),
+        "USERPROFILE": profile,
+        "TEMP": f"{profile}\\AppData\\Local\\Temp",
+        "TMP": f"{profile}\\AppData\\Local\\Temp",
+    }
 
 
 def environment(state: HostState) -> dict[str, str]:

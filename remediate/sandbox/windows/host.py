@@ -8,7 +8,7 @@ from typing import Any
 from remediate.sandbox.seam import NativeOutcome, PipelineOutcome, PipelineRequest, ShellContext
 from remediate.sandbox.windows.cmd import CmdProcess
 from remediate.sandbox.windows.codepage import console_codepage, encode_text
-from remediate.sandbox.windows.commandset import WindowsCommands, environment
+from remediate.sandbox.windows.commandset import WindowsCommands, environment, user_environment
 from remediate.sandbox.windows.state import HostState, World
 
 SYSTEM_PROFILE = "C:\\Windows\\system32\\config\\systemprofile"
@@ -44,8 +44,12 @@ class WindowsHost:
         interpreter = self._get_interpreter()
         # a session opened without a profile (WINRS_NOPROFILE) runs with the system profile's directory
         # (pypsrp's recorded exchange test_psrp_no_profile.yml)
-        no_profile = request.session is not None and request.session.no_profile
-        environment = {"USERPROFILE": SYSTEM_PROFILE} if no_profile else None
+        session = request.session
+        environment: dict[str, str] = {}
+        if session is not None and session.user:
+            environment.update(user_environment(session.user, self.computer_name))
+        if session is not None and session.no_profile:
+            environment["USERPROFILE"] = SYSTEM_PROFILE
         with self.state.lock:
             outcome: PipelineOutcome = interpreter.run(request, environment)
         return outcome
@@ -54,7 +58,8 @@ class WindowsHost:
         """A WinRS command line: the command and its arguments joined with spaces, run by cmd.exe /c (cmd.py);
         bytes in the shell's code page (WINRS_CODEPAGE, else the host's OEM code page, ref §2c)."""
         shell = shell or ShellContext()
-        environment = {**self.environment(), **shell.environment}
+        user = user_environment(shell.user, self.computer_name) if shell.user else {}
+        environment = {**self.environment(), **user, **shell.environment}
         process = CmdProcess(
             self.state,
             self.world,

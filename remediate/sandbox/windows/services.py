@@ -52,6 +52,7 @@ def _service(name: str, display_name: str, start_type: str, can_stop: bool) -> P
             "Container": None,
         },
         to_string=name,
+        extended=frozenset({"Name"}),  # an alias of ServiceName from types.ps1xml, not a .NET property
     )
 
 
