@@ -22,6 +22,7 @@ from remediate.sandbox.seam import (
     PipelineOutcome,
     PipelineRequest,
     PSObject,
+    ShellContext,
 )
 
 CIM_TYPE = "Microsoft.Management.Infrastructure.CimInstance#root/cimv2/SoftwareLicensingProduct"
@@ -109,7 +110,7 @@ class EchoEngine:
             "input": request.input,
         }
 
-    def run_native(self, command: str, arguments: list[str]) -> NativeOutcome:
+    def run_native(self, command: str, arguments: list[str], shell: ShellContext | None = None) -> NativeOutcome:
         with self._lock:
             self.native_calls.append((command, arguments))
         if "fail" in command:

@@ -1,4 +1,4 @@
-"""Errors as PowerShell reports them, and scripts that step outside the template dialect."""
+"""Errors as PowerShell reports them, and constructs the sandbox does not emulate (SandboxNotEmulated)."""
 
 from __future__ import annotations
 
@@ -161,7 +161,7 @@ def test_unknown_command_is_command_not_found_like_powershell() -> None:
 
 
 def test_unknown_native_program_is_command_not_found() -> None:
-    outcome = run("$ErrorActionPreference = 'Stop'\n& notepad.exe")
+    outcome = run("$ErrorActionPreference = 'Stop'\n& frobnicate.exe")
     assert (
         outcome.failure is not None and outcome.failure.fully_qualified_error_id == "CommandNotFoundException"
     )
@@ -267,7 +267,7 @@ def test_syntax_error_is_a_parse_exception() -> None:
     assert outcome.failure.category == "ParserError"
 
 
-# --- outside the dialect ------------------------------------------------------------------------------------
+# --- not emulated -------------------------------------------------------------------------------------------
 
 OUTSIDE = [
     ("function Get-Thing { 1 }", "function definition", 1),
@@ -275,10 +275,6 @@ OUTSIDE = [
     ("do { 1 } while ($false)", "do loop", 1),
     ("for ($i = 0; $i -lt 1; $i++) { }", "for loop", 1),
     ("switch (1) { 1 { 'a' } }", "switch", 1),
-    ("$p = Get-CimInstance -ClassName SoftwareLicensingProduct | ? { $_.Name }", "alias '?'", 1),
-    ("@(1) | % { $_ }", "alias '%'", 1),
-    ("'x'\ngwmi SoftwareLicensingProduct", "alias 'gwmi'", 2),
-    ("@(1) | where { $_ }", "alias 'where'", 1),
     ("Invoke-Expression -Command 'Get-Date'", "Invoke-Expression", 1),
     ("Start-Process -FilePath cmd.exe", "Start-Process", 1),
     ("$x = [System.Math]::Abs(-1)", ".NET static", 1),
@@ -290,11 +286,13 @@ OUTSIDE = [
     ("$x = 'a' -replace 'a', 'b'", "-replace", 1),
     ("$x = 1..3", "1..3", 1),
     ("$x = [xml]'<a/>'", "[xml]", 1),
-    ("$x = 'abc'.IndexOf('b')", ".IndexOf()", 1),
+    ("$x = 'abc'.PadLeft(5)", ".PadLeft()", 1),
     ("$x = '{0:yyyy-MM-dd}' -f (Get-Date)", "format item", 1),
-    ("Get-Date | Out-Null", "Out-Null", 1),
-    ("& cscript\n", "native program", 1),
-    ("cscript.exe //NoLogo", "call operator", 1),
+    ("Get-Date | Format-Table", "Format-Table", 1),
+    ("'x'\ngwmi SoftwareLicensingProduct", "the command 'Get-WmiObject'", 2),  # an alias of a command not emulated
+    ("Get-Service -Name WinRM", "the command 'Get-Service'", 1),
+    ("& notepad.exe", "the command 'notepad.exe'", 1),
+    ("Get-Date | & cscript.exe //NoLogo", "piping objects into the program cscript.exe", 1),
     (". .\\helper.ps1", "dot-sourcing", 1),
     ("param([Parameter(Mandatory)][string]$X)\n$X", "parameter attribute", 1),
     ("param([string]$X = (Get-Date))\n$X", "parameter default", 1),
@@ -302,14 +300,12 @@ OUTSIDE = [
     ("$i = 1\n$i++", "operator", 2),
     ("@(1) | Select-Object 1", "positional argument", 1),
     ("Get-CimInstance SoftwareLicensingProduct", "positional argument", 1),
-    ("Write-Error 'x'", "positional argument", 1),
-    ("exit 1", "'exit' statement", 1),
     ("$x = 1\nreturn $x", "'return' statement", 2),
 ]
 
 
 @pytest.mark.parametrize(("script", "construct", "line"), OUTSIDE, ids=[case[0] for case in OUTSIDE])
-def test_constructs_outside_the_dialect_fail_naming_the_construct_and_line(
+def test_constructs_not_emulated_fail_with_one_error_id_naming_the_construct_and_line(
     script: str, construct: str, line: int
 ) -> None:
     commands = FakeCommands()
@@ -317,21 +313,44 @@ def test_constructs_outside_the_dialect_fail_naming_the_construct_and_line(
     assert outcome.state == "Failed"
     failure = outcome.failure
     assert failure is not None
-    assert "not in the remediate template dialect" in failure.message
+    assert failure.message.startswith("SandboxNotEmulated: the sandbox does not emulate ")
     assert construct in failure.message
-    assert failure.message.startswith(f"line {line}:")
-    assert failure.fully_qualified_error_id == "NotInTemplateDialect"
+    assert failure.message.endswith(f"(line {line})")
+    assert failure.fully_qualified_error_id == "SandboxNotEmulated"
+    assert outcome.errors == []  # the one record is the pipeline's failure
     assert all(call[0] != "cscript.exe" for call in commands.calls)
 
 
-def test_dialect_errors_cannot_be_caught_by_the_script() -> None:
-    outcome = run("try { $x = 'abc'.IndexOf('b') } catch { 'swallowed' }")
+def test_not_emulated_cannot_be_caught_by_the_script() -> None:
+    outcome = run("try { $x = 'abc'.PadLeft(5) } catch { 'swallowed' }")
     assert outcome.state == "Failed"
     assert outcome.output == []
 
 
-def test_an_alias_anywhere_stops_the_script_before_it_changes_anything() -> None:
+def test_a_construct_not_emulated_anywhere_stops_the_script_before_it_changes_anything() -> None:
     commands = FakeCommands()
-    outcome = run("& cscript.exe //NoLogo /ato\n@(1) | % { $_ }", commands=commands)
+    outcome = run("& cscript.exe //NoLogo /ato\n$x = 1..3", commands=commands)
     assert outcome.state == "Failed"
     assert commands.calls == []
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("@(1, 2) | ? { $_ -gt 1 }", [2]),
+        ("@(1, 2) | % { $_ * 10 }", [10, 20]),
+        ("@(3) | where { $_ }", [3]),
+        ("echo 'hi'", ["hi"]),
+    ],
+)
+def test_aliases_resolve_to_their_commands_as_in_windows_powershell(script: str, expected: list[object]) -> None:
+    assert output_of(script) == expected
+
+
+def test_a_native_program_runs_without_the_call_operator_and_without_its_extension() -> None:
+    commands = FakeCommands()
+    run("cscript.exe //NoLogo /dli\ncscript //NoLogo /xpr", commands=commands)
+    assert [call for call in commands.calls if call[0] == "cscript.exe"] == [
+        ("cscript.exe", ["//NoLogo", "/dli"]),
+        ("cscript.exe", ["//NoLogo", "/xpr"]),
+    ]

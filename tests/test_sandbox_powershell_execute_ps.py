@@ -82,16 +82,17 @@ def test_the_script_reaches_the_hosts_commands() -> None:
 @pytest.mark.parametrize(
     ("script", "named"),
     [
-        ("Get-Date | Out-Null", "Out-Null"),
+        ("Get-Date | Format-Table", "Format-Table"),
         ("Invoke-Expression -Command 'Get-Date'", "Invoke-Expression"),
         ("iex 'Get-Date'", "iex"),
         ("$sb = { 'x' }", "script block"),
     ],
 )
-def test_dialect_violations_inside_the_text_still_fail_loudly(script: str, named: str) -> None:
+def test_constructs_not_emulated_inside_the_text_still_fail_loudly(script: str, named: str) -> None:
     outcome = run_request(invoke_expression(script, STREAM))
     assert outcome.state == "Failed"
     assert outcome.failure is not None and named in outcome.failure.message
+    assert outcome.failure.fully_qualified_error_id == "SandboxNotEmulated"
     assert outcome.output == []
 
 
@@ -166,8 +167,8 @@ def test_execute_ps_reports_a_dialect_violation_as_an_error(sandbox_fleet: Start
     name = fleet.endpoints[0].computer_name
     client = Client("127.0.0.1", **fleet.client_options(name), operation_timeout=5, read_timeout=10)
 
-    output, streams, had_errors = client.execute_ps("Get-Date | Out-Null")
+    output, streams, had_errors = client.execute_ps("Get-Date | Format-Table")
 
     assert had_errors is True
     assert output == ""
-    assert any("Out-Null" in str(error) for error in streams.error)
+    assert any("Format-Table" in str(error) for error in streams.error)

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from sandbox_powershell_fakes import FakeCommands, output_of, run, value_of
 
-from remediate.sandbox.seam import PSObject
+from remediate.sandbox.powershell import Interpreter
+from remediate.sandbox.seam import Command, PipelineRequest, PSObject
 
 # (script, expected single output) — each a PowerShell fact a template could trip over.
 CASES = [
@@ -443,3 +444,127 @@ def test_one_interpreter_serves_concurrent_pipelines() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(run_one, range(200)))
     assert results == [[6 * n] for n in range(200)]
+
+
+# --- exit, Write-Host, Get-Location, positional messages ----------------------------------------------------
+
+
+def test_exit_ends_the_script_with_its_code_after_finally_blocks() -> None:
+    outcome = run("'before'\ntry { exit 4 } finally { 'cleanup' }\n'never'")
+    assert outcome.output == ["before", "cleanup"]
+    assert (outcome.state, outcome.exit_code) == ("Completed", 4)
+    assert run("exit").exit_code == 0
+
+
+def test_exit_is_not_caught_by_catch() -> None:
+    outcome = run("try { exit 2 } catch { 'caught' }")
+    assert (outcome.output, outcome.exit_code) == ([], 2)
+
+
+def test_write_host_joins_its_arguments_and_goes_to_the_host_not_the_output() -> None:
+    outcome = run("'a'\nWrite-Host one two\nWrite-Host -Object x -NoNewline\n'b'")
+    assert outcome.output == ["a", "b"]
+    assert outcome.host_lines == [(1, "one two\n"), (1, "x")]
+    assert outcome.information == ["one two", "x"]
+
+
+def test_get_location_is_a_remote_sessions_documents_folder() -> None:
+    outcome = run("(Get-Location).Path", env={"USERPROFILE": "C:\\Users\\Administrator"})
+    assert outcome.output == ["C:\\Users\\Administrator\\Documents"]
+
+
+def test_write_error_takes_its_message_by_position() -> None:
+    outcome = run("Write-Error 'broke'; 'after'")
+    assert outcome.output == ["after"]
+    assert [record.message for record in outcome.errors] == ["broke"]
+
+
+def test_dollar_question_after_the_last_statement() -> None:
+    assert run("Write-Error 'x'").succeeded is False
+    assert run("Write-Error 'x'; 'fine'").succeeded is True
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("'Abc'.ToUpperInvariant()", "ABC"),
+        ("'Abc'.ToLowerInvariant()", "abc"),
+        ("'xxabcxx'.TrimStart('x')", "abcxx"),
+        ("'  abc  '.TrimEnd()", "  abc"),
+        ("'abcabc'.IndexOf('c')", 2),
+        ("'abc'.IndexOf('z')", -1),
+    ],
+)
+def test_more_string_methods(script: str, expected: object) -> None:
+    assert value_of(script) == expected
+
+
+# --- begin/process/end and $input ---------------------------------------------------------------------------
+
+NAMED_BLOCKS = """begin {
+    $DebugPreference = 'Continue'
+    Write-Debug "Start Block"
+}
+process {
+    $input
+}
+end {
+    Write-Debug "End Block"
+}"""
+
+
+def test_named_blocks_run_process_once_per_input_object() -> None:
+    """pypsrp's recorded exchange test_psrp_with_input.yml: the input comes back as sent, debug records in order."""
+    request = PipelineRequest([Command(NAMED_BLOCKS, True)], input=["1", 2, {"a": "b"}, ["a", "b"]])
+    outcome = Interpreter(FakeCommands(), {}).run(request)
+    assert outcome.output == ["1", 2, {"a": "b"}, ["a", "b"]]
+    assert outcome.debug == ["Start Block", "End Block"]
+
+
+def test_without_a_process_block_the_end_block_sees_all_input() -> None:
+    request = PipelineRequest([Command("$input | ForEach-Object { $_ * 2 }", True)], input=[1, 2, 3])
+    assert Interpreter(FakeCommands(), {}).run(request).output == [2, 4, 6]
+
+
+def test_process_runs_once_without_input_and_line_numbers_survive_the_named_block_parse() -> None:
+    assert output_of("begin { 'b' }\nprocess { 'p' }\nend { 'e' }") == ["b", "p", "e"]
+    failure = run("begin { 'b' }\nprocess {\n  $x = 1..3\n}").failure
+    assert failure is not None and failure.message.endswith("(line 3)")
+
+
+def test_write_debug_is_silent_by_default() -> None:
+    assert run("Write-Debug 'quiet'").debug == []
+
+
+def test_psversiontable_is_windows_powershell_5_1() -> None:
+    assert output_of("$PSVersionTable.PSVersion.Major; $PSVersionTable.PSVersion.Minor; $PSVersionTable.PSEdition") == [
+        5,
+        1,
+        "Desktop",
+    ]
+    assert output_of("\"$($PSVersionTable.BuildVersion)\"") == ["10.0.17763.6414"]
+
+
+@pytest.mark.parametrize("variable", ["$ExecutionContext", "$MyInvocation", "$PID", "$Error"])
+def test_an_automatic_variable_not_emulated_is_never_null(variable: str) -> None:
+    failure = run(f"$x = {variable}.Name").failure
+    assert failure is not None
+    assert failure.fully_qualified_error_id == "SandboxNotEmulated"
+    assert f"the automatic variable {variable.lower()}" in failure.message
+
+
+def test_a_preference_variable_set_by_the_script_reads_back() -> None:
+    assert output_of("$ProgressPreference = 'SilentlyContinue'; $ProgressPreference") == ["SilentlyContinue"]
+
+
+def test_host_culture_and_set_should_exit_go_to_the_client() -> None:
+    """pypsrp's recorded exchange test_psrp_pshost_methods.yml: the culture is output, SetShouldExit a host call."""
+    outcome = run("$host.CurrentCulture; $host.SetShouldExit(1)")
+    culture = outcome.output[0]
+    assert isinstance(culture, PSObject)
+    assert culture.type_names[0] == "System.Globalization.CultureInfo"
+    assert (culture.to_string, culture.get("LCID")) == ("en-US", 1033)
+    assert outcome.host_calls == [("SetShouldExit", [1])]
+    assert len(outcome.output) == 1  # SetShouldExit is void: it writes nothing
+    failure = run("$host.UI.ReadLine()").failure
+    assert failure is not None and failure.fully_qualified_error_id == "SandboxNotEmulated"

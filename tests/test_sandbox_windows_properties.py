@@ -59,7 +59,10 @@ def test_slmgr_always_answers_with_text_and_an_int32_exit_code(
     result = program(command, Context())
     assert -(2**31) <= result.exit_code < 2**31
     assert result.stdout == "" or result.stdout.endswith("\r\n")
-    # through WinRS the same text arrives in the console code page (ref §2c), the exit code unsigned
+    # through WinRS the same text arrives in the console code page (ref §2c), the exit code unsigned - for
+    # arguments cmd.exe passes on as they are (WinRS joins them with spaces and cmd splits the line again)
+    if not all(argument and not set(argument) & set(' \t&|<>^%"()') for argument in arguments):
+        return
     outcome = fresh_host().run_native("cscript.exe", command)
     codepage = "cp932" if japanese else "cp437"
     assert outcome.stdout == result.stdout.encode(codepage, errors="replace")

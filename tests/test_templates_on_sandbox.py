@@ -55,7 +55,7 @@ VALUES: dict[str, Any] = {
     "target_edition": "ServerStandard",
 }
 # Errors that mean a script left the dialect, or the sandbox does not know a command it uses.
-DIALECT_ERRORS = {"NotInTemplateDialect", "ParseException", "CommandNotFoundException"}
+DIALECT_ERRORS = {"SandboxNotEmulated", "ParseException", "CommandNotFoundException"}
 
 
 def _uses() -> list[tuple[Playbook, Step]]:
@@ -158,9 +158,10 @@ LICENSE_BOOK = next(b for b, s in USES if s.template == "license-state.ps1.j2")
 @pytest.mark.parametrize(
     ("change", "error"),
     [
-        (lambda s: s.replace("Get-CimInstance", "gcim", 1), "NotInTemplateDialect"),  # an alias
         (lambda s: s.replace("$ErrorActionPreference = 'Stop'", "$ErrorActionPreference = 'Stop'\n"
-                             "Invoke-Expression 'Get-Date'"), "NotInTemplateDialect"),  # text run as code
+                             "gci C:\\"), "SandboxNotEmulated"),  # an alias of a command not emulated
+        (lambda s: s.replace("$ErrorActionPreference = 'Stop'", "$ErrorActionPreference = 'Stop'\n"
+                             "Invoke-Expression 'Get-Date'"), "SandboxNotEmulated"),  # text run as code
         (lambda s: s.replace("$ErrorActionPreference = 'Stop'", "$ErrorActionPreference = 'Stop'\n"
                              "Get-LicenseFacts -All"), "CommandNotFoundException"),  # no such command
     ],

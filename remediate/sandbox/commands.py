@@ -1,6 +1,6 @@
 """The seam between the sandbox's PowerShell interpreter and the emulated Windows behind it.
 
-The interpreter (remediate.sandbox.powershell) evaluates the template dialect and owns the language-level cmdlets
+The interpreter (remediate.sandbox.powershell) evaluates PowerShell and owns the language-level cmdlets
 (Where-Object, Select-Object, ForEach-Object, ConvertTo-Json, Out-String, Write-*). Every other command name it
 meets is looked up in a CommandSet that the Windows model (remediate.sandbox.windows) provides: cmdlets such as
 Get-CimInstance, and native programs such as cscript.exe. A name found in neither fails as PowerShell fails:
@@ -62,6 +62,7 @@ class CmdletSpec:
     parameters: tuple[str, ...]  # canonical parameter names it accepts (beyond the common -ErrorAction etc.)
     switches: tuple[str, ...] = ()  # parameters that take no value
     run: CmdletFunction | None = None
+    positional: tuple[str, ...] = ()  # parameters that take positional arguments, in position order
 
 
 @dataclass

@@ -99,9 +99,11 @@ class Fleet:
         directory: Path | None = None,
         ca_file: Path | None = None,
         keytab: Path | None = None,
+        address: str = "127.0.0.1",
+        port: int = 0,
     ) -> Fleet:
-        """Start one listener per host on 127.0.0.1 (port 0: the system picks a free one); one thread of the
-        process accepts connections for all of them.
+        """Start one listener per host on a loopback address (port 0: the system picks a free one for each); one
+        thread of the process accepts connections for all of them.
 
         password: None uses default_password() (read it back from fleet.password).
         directory: where the TLS material goes (None: a temporary directory, removed at stop).
@@ -109,7 +111,13 @@ class Fleet:
         keytab: the hosts' Kerberos service keys (e.g. HTTP/localhost@REALM), as a domain gives a Windows host
             its computer account's keys; needed for auth="kerberos", and lets auth="negotiate" accept Kerberos.
             Clients reach the hosts as `localhost` (the hosts file says so), the name such an SPN is for.
+        address, port: where to listen (another 127.x.y.z address lets a one-host fleet take WinRM's own port,
+            5985 or 5986, beside other fleets); a fixed port needs a fleet of one host.
         """
+        if port and len(hosts) != 1:
+            raise ValueError("a fixed port serves one host: start one fleet per host")
+        if not address.startswith("127."):
+            raise ValueError(f"sandbox hosts listen on loopback only, not {address}")
         if auth not in AUTH_SCHEMES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_SCHEMES)}, not {auth!r}")
         if auth == "kerberos" and keytab is None:
@@ -140,6 +148,8 @@ class Fleet:
                         credentials,
                         auth,
                         context,
+                        address=address,
+                        port=port,
                         channel_binding=tls.channel_binding() if tls else None,
                     )
                 )

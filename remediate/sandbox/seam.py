@@ -33,6 +33,11 @@ def plain_datetime(value: datetime) -> datetime:
     )
 
 
+class SecureString(str):
+    """A SecureString's text: what the client sent as <SS>, or what ConvertTo-SecureString made; it goes back to
+    the client as <SS>, encrypted with the pool's session key, never as plain text."""
+
+
 @dataclass
 class PSObject:
     """An object with properties, as PowerShell would serialize it.
@@ -50,6 +55,7 @@ class PSObject:
     properties: dict[str, Any] = field(default_factory=dict)
     to_string: str | None = None
     handle: Any = None
+    extended: frozenset[str] = frozenset()  # properties PowerShell adds to the .NET object (e.g. alias properties)
 
     def get(self, name: str, default: Any = None) -> Any:
         if name in self.properties:
@@ -90,9 +96,24 @@ class Command:
 
 
 @dataclass
+class RunspaceSession:
+    """What one runspace pool keeps between its pipelines, as a Windows runspace does: global variables, changes
+    to the environment, the history, and what the client opened it with."""
+
+    variables: dict[str, Any] = field(default_factory=dict)  # lower-case name -> value
+    environment: dict[str, str] = field(default_factory=dict)  # variables set or changed by its pipelines
+    history: list[PSObject] = field(default_factory=list)  # HistoryInfo objects, oldest first
+    application_arguments: dict[str, Any] = field(default_factory=dict)  # $PSSenderInfo.ApplicationArguments
+    user: str = ""  # who opened the pool, as authenticated
+    no_profile: bool = False  # WINRS_NOPROFILE
+
+
+@dataclass
 class PipelineRequest:
     commands: list[Command]
     input: list[Any] = field(default_factory=list)  # pipeline input sent by the client, if any
+    session: RunspaceSession | None = None  # the pool's state; None: a pipeline of its own
+    add_to_history: bool = False  # the client's AddToHistory: record the pipeline in the session's history
 
 
 PipelineState = Literal["Completed", "Failed", "Stopped"]
@@ -105,10 +126,29 @@ class PipelineOutcome:
     errors: list[ErrorRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     verbose: list[str] = field(default_factory=list)
+    debug: list[str] = field(default_factory=list)
     information: list[str] = field(default_factory=list)
     state: PipelineState = "Completed"
     # the terminating error when state == "Failed" (e.g. an uncaught throw)
     failure: ErrorRecord | None = None
+    exit_code: int | None = None  # set by `exit N` in a script
+    succeeded: bool = True  # $? after the last statement: False when it wrote an error
+    # calls of the remote host's methods the client answers nothing to, in order: ("SetShouldExit", [1])
+    host_calls: list[tuple[str, list[Any]]] = field(default_factory=list)
+    # Write-Host lines, each with the count of output objects written before it (the console interleaves them)
+    host_lines: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class ShellContext:
+    """What a WinRS shell gives the command lines it runs (the Create request's rsp:Shell and its options)."""
+
+    environment: dict[str, str] = field(default_factory=dict)  # rsp:Environment, over the host's own
+    working_directory: str | None = None  # rsp:WorkingDirectory; None: the user's profile directory
+    codepage: int | None = None  # WINRS_CODEPAGE; None: the host's OEM code page
+    user: str = ""  # who opened the shell, as authenticated (DOMAIN\user or user)
+    no_profile: bool = False  # WINRS_NOPROFILE
+    stdin: bytes = b""  # what the client sent the command's stdin before it ended
 
 
 @dataclass
@@ -131,4 +171,4 @@ class HostEngine(Protocol):
 
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome: ...
 
-    def run_native(self, command: str, arguments: list[str]) -> NativeOutcome: ...
+    def run_native(self, command: str, arguments: list[str], shell: ShellContext | None = None) -> NativeOutcome: ...

@@ -1,6 +1,6 @@
 """Parameter binding: a command's evaluated arguments -> named values, as PowerShell binds them.
 
-Full parameter names only (PowerShell would accept an unambiguous prefix; the template dialect does not),
+Full parameter names only (PowerShell would accept an unambiguous prefix; the sandbox does not emulate that),
 switches take no value unless written `-Switch:$value`, and the common parameters -ErrorAction,
 -WarningAction and -Verbose are accepted by every cmdlet."""
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from remediate.sandbox.powershell.errors import (
-    DialectError,
+    NotEmulated,
     PSRuntimeError,
     missing_argument,
     parameter_not_found,
@@ -47,6 +47,7 @@ class CommandShape:
     positional: tuple[str, ...] = ()  # parameters that take positional arguments, in order
     type_name: str | None = None  # the .NET class, for FullyQualifiedErrorId
     parameter_types: dict[str, str] = field(default_factory=dict)  # for "Missing an argument" messages
+    remaining: str | None = None  # the parameter that takes every positional argument left (a list)
 
 
 @dataclass
@@ -135,12 +136,14 @@ def bind(shape: CommandShape, arguments: list[Any], line: int) -> Bound:
             named[canonical] = value
     free = [name for name in shape.positional if name not in named]
     if positional and not shape.positional:
-        raise DialectError(
+        raise NotEmulated(
             f"a positional argument ({to_string(positional[0])!r}) to {shape.name}",
             line,
-            "name every parameter",
         )
-    for value in positional:
+    for at, value in enumerate(positional):
+        if free and free[0] == shape.remaining:
+            named[free.pop(0)] = positional[at:]
+            break
         if not free:
             raise positional_not_found(shape.name, to_string(value), shape.type_name)
         named[free.pop(0)] = value

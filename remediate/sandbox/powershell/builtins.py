@@ -1,7 +1,8 @@
 """The cmdlets the interpreter owns: the language-level ones every host has.
 
 Where-Object, ForEach-Object, Select-Object, ConvertTo-Json, Out-String, Write-Output, Write-Error,
-Write-Warning, Write-Verbose. Every other name is the CommandSet's (the Windows model's) business.
+Write-Warning, Write-Verbose, Write-Host, Get-Location. Every other name is the CommandSet's (the Windows
+model's) business.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from remediate.sandbox.powershell import nodes as n
 from remediate.sandbox.powershell.binding import Bound, CommandShape
 from remediate.sandbox.powershell.errors import (
-    DialectError,
+    NotEmulated,
     PSRuntimeError,
     runtime_record,
     write_error_record,
@@ -29,7 +30,7 @@ from remediate.sandbox.powershell.values import (
     to_string,
     unroll,
 )
-from remediate.sandbox.seam import PSObject
+from remediate.sandbox.seam import PSObject, SecureString
 
 if TYPE_CHECKING:
     from remediate.sandbox.powershell.evaluator import Evaluator
@@ -43,7 +44,7 @@ class Builtin:
 
 def _script_block(value: Any, command: str, line: int) -> n.ScriptBlock:
     if not isinstance(value, n.ScriptBlock):
-        raise DialectError(f"{command} without a script block", line, f"write {command} {{ ... $_ ... }}")
+        raise NotEmulated(f"{command} without a script block", line)
     return value
 
 
@@ -158,7 +159,7 @@ def write_output(evaluator: Evaluator, bound: Bound, items: list[Any], line: int
 
 def _message(bound: Bound, command: str, line: int) -> str:
     if "Message" not in bound.named:
-        raise DialectError(f"{command} without -Message", line, f"write {command} -Message '...'")
+        raise NotEmulated(f"{command} without -Message", line)
     return to_string(bound.named["Message"])
 
 
@@ -177,6 +178,122 @@ def write_verbose(evaluator: Evaluator, bound: Bound, items: list[Any], line: in
     return []
 
 
+def write_debug(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    evaluator.write_debug(_message(bound, "Write-Debug", line))
+    return []
+
+
+def write_host(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    """Write-Host: to the host (a console line; over PSRP an information record, as Windows PowerShell 5.1)."""
+    objects = bound.named.get("Object", items)
+    separator = to_string(bound.named.get("Separator", " "))
+    text = separator.join(to_string(item) for item in (objects if isinstance(objects, list) else [objects]))
+    evaluator.write_host(text, newline=not bound.named.get("NoNewline"))
+    return []
+
+
+def get_location(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    path = evaluator.location
+    return [
+        PSObject(
+            ["System.Management.Automation.PathInfo", "System.Object"],
+            {
+                "Drive": path[:1],
+                "Provider": "Microsoft.PowerShell.Core\\FileSystem",
+                "ProviderPath": path,
+                "Path": path,
+            },
+            to_string=path,
+        )
+    ]
+
+
+def set_variable(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    name = to_string(bound.named.get("Name"))
+    value = bound.named.get("Value", items[-1] if items else None)
+    evaluator.variables[name.lower()] = value
+    return []
+
+
+def _variable_not_found(name: str) -> PSRuntimeError:
+    return PSRuntimeError(
+        runtime_record(
+            f"Cannot find a variable with the name '{name}'.",
+            "VariableNotFound,Microsoft.PowerShell.Commands.GetVariableCommand",
+            "ObjectNotFound",
+            exception_type="System.Management.Automation.ItemNotFoundException",
+            target=name,
+        )
+    )
+
+
+def get_variable(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    name = to_string(bound.named.get("Name"))
+    if any(char in name for char in "*?["):
+        raise NotEmulated(f"Get-Variable with the wildcard name {name!r}", line)
+    if name.lower() not in evaluator.variables:
+        evaluator.write_error(_variable_not_found(name).record, bound.error_action)
+        return []
+    value = evaluator.variables[name.lower()]
+    if bound.named.get("ValueOnly"):
+        return [value]
+    return [
+        PSObject(
+            ["System.Management.Automation.PSVariable", "System.Object"],
+            {"Name": name, "Description": "", "Value": value, "Visibility": "Public", "Options": "None"},
+            to_string="System.Management.Automation.PSVariable",
+        )
+    ]
+
+
+def new_item(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    """New-Item on the Env: drive sets an environment variable; other drives are not emulated."""
+    path = to_string(bound.named.get("Path", "")).rstrip("\\/")
+    if path.lower() not in ("env:", "env:\\"):
+        raise NotEmulated(f"New-Item -Path {path!r} (only the Env: drive is emulated)", line)
+    name = to_string(bound.named.get("Name", ""))
+    value = to_string(bound.named.get("Value", ""))
+    if evaluator.env.lookup(name) is not None and not bound.named.get("Force"):
+        raise PSRuntimeError(
+            runtime_record(
+                "The item at path 'env:' already exists.",
+                "NewItemIOError,Microsoft.PowerShell.Commands.NewItemCommand",
+                "WriteError",
+                exception_type="System.IO.IOException",
+            )
+        )
+    evaluator.env.assign(name, value)
+    entry = {"Name": name, "Key": name, "Value": value}
+    type_names = ["System.Collections.DictionaryEntry", "System.ValueType", "System.Object"]
+    return [PSObject(type_names, entry, to_string="System.Collections.DictionaryEntry")]
+
+
+def convert_to_secure_string(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    """ConvertTo-SecureString -String <text> -AsPlainText -Force; an encrypted standard string is not emulated."""
+    if not bound.named.get("AsPlainText"):
+        raise NotEmulated("ConvertTo-SecureString of an encrypted standard string (DPAPI)", line)
+    if not bound.named.get("Force"):
+        raise PSRuntimeError(
+            runtime_record(
+                "The system cannot protect plain text input. To suppress this warning and convert the plain text "
+                "to a SecureString, reissue the command specifying the Force parameter. For more information ,type: "
+                "get-help ConvertTo-SecureString.",
+                "ImportSecureString_InvalidArgument,Microsoft.PowerShell.Commands.ConvertToSecureStringCommand",
+                "InvalidArgument",
+                exception_type="System.ArgumentException",
+            )
+        )
+    return [SecureString(to_string(bound.named.get("String", items[-1] if items else "")))]
+
+
+def out_null(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    return []
+
+
+def get_history(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    return list(evaluator.history)
+
+
 def _builtin(
     name: str,
     parameters: tuple[str, ...],
@@ -184,9 +301,12 @@ def _builtin(
     switches: tuple[str, ...] = (),
     positional: tuple[str, ...] = (),
     types: dict[str, str] | None = None,
+    remaining: str | None = None,
 ) -> Builtin:
     type_name = f"Microsoft.PowerShell.Commands.{name.replace('-', '')}Command"
-    return Builtin(CommandShape(name, parameters, switches, positional, type_name, types or {}), run)
+    return Builtin(
+        CommandShape(name, parameters, switches, positional, type_name, types or {}, remaining), run
+    )
 
 
 BUILTINS: dict[str, Builtin] = {
@@ -237,8 +357,36 @@ BUILTINS: dict[str, Builtin] = {
             positional=("InputObject",),
             types={"InputObject": "System.Management.Automation.PSObject[]"},
         ),
-        _builtin("Write-Error", ("Message",), write_error, types={"Message": "System.String"}),
-        _builtin("Write-Warning", ("Message",), write_warning, types={"Message": "System.String"}),
-        _builtin("Write-Verbose", ("Message",), write_verbose, types={"Message": "System.String"}),
+        _builtin("Write-Error", ("Message",), write_error, positional=("Message",), types={"Message": "System.String"}),
+        _builtin(
+            "Write-Warning", ("Message",), write_warning, positional=("Message",), types={"Message": "System.String"}
+        ),
+        _builtin(
+            "Write-Verbose", ("Message",), write_verbose, positional=("Message",), types={"Message": "System.String"}
+        ),
+        _builtin("Write-Debug", ("Message",), write_debug, positional=("Message",), types={"Message": "System.String"}),
+        _builtin(
+            "Write-Host",
+            ("Object", "Separator", "ForegroundColor", "BackgroundColor"),
+            write_host,
+            switches=("NoNewline",),
+            positional=("Object",),
+            remaining="Object",
+        ),
+        _builtin("Get-Location", (), get_location),
+        _builtin("Set-Variable", ("Name", "Value"), set_variable, positional=("Name", "Value")),
+        _builtin("Get-Variable", ("Name",), get_variable, switches=("ValueOnly",), positional=("Name",)),
+        _builtin(
+            "New-Item", ("Path", "Name", "Value", "ItemType"), new_item, switches=("Force",), positional=("Path",)
+        ),
+        _builtin("Out-Null", ("InputObject",), out_null),
+        _builtin(
+            "ConvertTo-SecureString",
+            ("String", "Key", "SecureKey"),
+            convert_to_secure_string,
+            switches=("AsPlainText", "Force"),
+            positional=("String",),
+        ),
+        _builtin("Get-History", (), get_history),
     )
 }

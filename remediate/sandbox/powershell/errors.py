@@ -6,15 +6,16 @@ PowerShell has three kinds of failure, and the interpreter keeps them apart:
 - a statement-terminating error (unknown command, parameter binding, a failed conversion or method call)
   ends the statement; the script goes on with the next one unless it is inside try or $ErrorActionPreference
   is Stop;
-- a script-terminating error (throw, an error escalated by Stop) ends the script unless a try catches it. A
-  construct outside the template dialect is none of these: it fails the whole pipeline and no try can catch
-  it."""
+- a script-terminating error (throw, an error escalated by Stop) ends the script unless a try catches it.
+A construct the sandbox does not emulate is none of these: it fails the whole pipeline with the one error id
+SandboxNotEmulated, naming the construct, and no try can catch it."""
 
 from __future__ import annotations
 
 from remediate.sandbox.seam import ErrorRecord
 
 RUNTIME_EXCEPTION = "System.Management.Automation.RuntimeException"
+NOT_EMULATED_ID = "SandboxNotEmulated"  # the one error id of everything the sandbox does not emulate
 
 
 def runtime_record(
@@ -42,13 +43,12 @@ class PSRuntimeError(Exception):
         self.script_terminating = script_terminating
 
 
-class DialectError(Exception):
-    """A construct outside the template dialect: fails the pipeline, never caught by the script."""
+class NotEmulated(Exception):
+    """A construct the sandbox does not emulate: fails the pipeline with SandboxNotEmulated, which no script can
+    catch and no client can mistake for a real PowerShell error."""
 
-    def __init__(self, construct: str, line: int, hint: str = "") -> None:
-        message = f"line {line}: {construct} is not in the remediate template dialect"
-        if hint:
-            message = f"{message} ({hint})"
+    def __init__(self, construct: str, line: int) -> None:
+        message = f"SandboxNotEmulated: the sandbox does not emulate {construct} (line {line})"
         super().__init__(message)
         self.message = message
         self.line = line
@@ -56,10 +56,18 @@ class DialectError(Exception):
     def record(self) -> ErrorRecord:
         return ErrorRecord(
             message=self.message,
-            fully_qualified_error_id="NotInTemplateDialect",
+            fully_qualified_error_id=NOT_EMULATED_ID,
             category="NotImplemented",
-            exception_type="System.Management.Automation.ParseException",
+            exception_type="Remediate.Sandbox.SandboxNotEmulatedException",
         )
+
+
+class ScriptExit(Exception):
+    """`exit`: unwinds the whole script (finally blocks run, no catch sees it)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"exit {code}")
+        self.code = code
 
 
 class ScriptSyntaxError(Exception):

@@ -1,4 +1,4 @@
-"""Runs the dialect's syntax tree: statements, pipelines, expressions, commands and error handling."""
+"""Runs the syntax tree: statements, pipelines, expressions, commands and error handling."""
 
 from __future__ import annotations
 
@@ -19,14 +19,17 @@ from remediate.sandbox.powershell.binding import (
     bind,
 )
 from remediate.sandbox.powershell.builtins import BUILTINS
+from remediate.sandbox.powershell.dotnet import call_static
 from remediate.sandbox.powershell.errors import (
-    DialectError,
+    NotEmulated,
     PSRuntimeError,
+    ScriptExit,
     command_not_found,
     runtime_record,
     throw_record,
 )
 from remediate.sandbox.powershell.formatting import format_operator
+from remediate.sandbox.powershell.inbox import windows_has_command
 from remediate.sandbox.powershell.members import call_method, get_member, set_member
 from remediate.sandbox.powershell.values import (
     CASTS,
@@ -41,84 +44,7 @@ from remediate.sandbox.powershell.values import (
     to_string,
     unroll,
 )
-from remediate.sandbox.seam import ErrorRecord, PipelineOutcome
-
-# Commands that exist on Windows but are outside the dialect: a clear dialect error rather than "not found".
-OUTSIDE_DIALECT_COMMANDS = frozenset(
-    name.lower()
-    for name in (
-        "Out-Null",
-        "Out-File",
-        "Out-Host",
-        "Out-Default",
-        "Format-Table",
-        "Format-List",
-        "Format-Wide",
-        "Sort-Object",
-        "Measure-Object",
-        "Group-Object",
-        "Tee-Object",
-        "Get-Member",
-        "ConvertFrom-Json",
-        "Write-Host",
-        "Write-Information",
-        "Read-Host",
-        "Get-WmiObject",
-        "Set-WmiInstance",
-        "Invoke-WmiMethod",
-        "Get-Content",
-        "Set-Content",
-        "Add-Content",
-        "Get-ChildItem",
-        "Get-Item",
-        "Set-Item",
-        "Remove-Item",
-        "New-Item",
-        "Copy-Item",
-        "Move-Item",
-        "Test-Path",
-        "Get-ItemProperty",
-        "Set-ItemProperty",
-        "Get-Service",
-        "Start-Service",
-        "Stop-Service",
-        "Restart-Service",
-        "Get-Process",
-        "Stop-Process",
-        "Get-Variable",
-        "Set-Variable",
-        "New-Variable",
-        "Invoke-WebRequest",
-        "Invoke-RestMethod",
-        "Restart-Computer",
-        "Stop-Computer",
-        "Set-Date",
-        "Get-EventLog",
-        "Select-String",
-        "Compare-Object",
-        "New-TimeSpan",
-        "Get-Random",
-        "Set-StrictMode",
-        "Get-Command",
-        "Get-Help",
-        "Register-ScheduledTask",
-        "Start-Job",
-        "New-CimSession",
-        "Get-CimClass",
-        "Set-CimInstance",
-        "Remove-CimInstance",
-        "Get-NetAdapter",
-        "Get-DnsClientServerAddress",
-        "Set-DnsClientServerAddress",
-        "Get-DnsClientCache",
-        "Write-Progress",
-        "Write-Debug",
-        "Export-Csv",
-        "Import-Csv",
-        "Get-Location",
-        "Set-Location",
-    )
-)
+from remediate.sandbox.seam import ErrorRecord, PipelineOutcome, PSObject
 
 
 class _CommandContext:
@@ -159,7 +85,9 @@ class _EnvironmentView(dict[str, str]):
 
 
 class Evaluator:
-    def __init__(self, commands: CommandSet, env: dict[str, str], outcome: PipelineOutcome) -> None:
+    def __init__(
+        self, commands: CommandSet, env: dict[str, str], outcome: PipelineOutcome, location: str | None = None
+    ) -> None:
         self.commands = commands
         self.env = _EnvironmentView(env)
         self.outcome = outcome
@@ -167,9 +95,15 @@ class Evaluator:
             "erroractionpreference": "Continue",
             "warningpreference": "Continue",
             "verbosepreference": "SilentlyContinue",
+            "debugpreference": "SilentlyContinue",
             "lastexitcode": None,
         }
         self.constraints: dict[str, Callable[[Any], Any]] = {}
+        self.location = location or f"{env.get('USERPROFILE', 'C:')}\\Documents"  # a remote session's default
+        self.console_position: Callable[[], int] = lambda: 0  # output objects the script has written so far
+        self.culture = "en-US"  # the host's culture ($host.CurrentCulture)
+        self.terminating_fails_pipeline = False  # an error that ends a statement ends the pipeline (iex)
+        self.history: list[PSObject] = []  # the runspace's HistoryInfo objects (Get-History)
         self.try_depth = 0
         self._expression_handlers: dict[type, Callable[[Any], Any]] = {
             n.Const: self._const,
@@ -186,6 +120,7 @@ class Evaluator:
             n.Member: self._member,
             n.Index: self._index,
             n.MethodCall: self._method_call,
+            n.StaticCall: self._static_call,
             n.ScriptBlock: self._script_block,
         }
 
@@ -194,6 +129,10 @@ class Evaluator:
     def _preference(self, variable: str, default: str) -> str:
         value = to_string(self.variables.get(variable)).strip().lower()
         return ACTION_PREFERENCES.get(value, default)
+
+    def write_host(self, text: str, newline: bool = True) -> None:
+        self.outcome.host_lines.append((self.console_position(), text + ("\n" if newline else "")))
+        self.outcome.information.append(text)
 
     def write_error(self, record: ErrorRecord, action: str | None) -> None:
         """A non-terminating error: written, dropped, or made terminating by -ErrorAction / the preference."""
@@ -228,14 +167,25 @@ class Evaluator:
         if enabled:
             self.outcome.verbose.append(text)
 
+    def write_debug(self, text: str) -> None:
+        """Write-Debug: written when $DebugPreference is Continue or Stop."""
+        if self._preference("debugpreference", "SilentlyContinue") in ("Continue", "Stop"):
+            self.outcome.debug.append(text)
+
     # --- statements -----------------------------------------------------------------------------------------
 
     def run_block(self, block: n.Block, out: list[Any]) -> None:
         for statement in block:
+            errors_before = len(self.outcome.errors)
             try:
                 self.run_statement(statement, out)
+                self.outcome.succeeded = len(self.outcome.errors) == errors_before
             except PSRuntimeError as error:
+                self.outcome.succeeded = False
                 if error.script_terminating or self.try_depth:
+                    raise
+                if self.terminating_fails_pipeline:
+                    error.script_terminating = True
                     raise
                 preference = self._preference("erroractionpreference", "Continue")
                 if preference == "Stop":
@@ -257,6 +207,9 @@ class Evaluator:
             self._try(statement, out)
         elif isinstance(statement, n.Throw):
             self._throw(statement)
+        elif isinstance(statement, n.Exit):
+            value = self.statement_value(statement.value) if statement.value is not None else 0
+            raise ScriptExit(to_int32(value) if value is not None else 0)
 
     def statement_value(self, statement: n.Statement) -> Any:
         """The value of a statement used as a value: an expression as is, command output collected."""
@@ -362,13 +315,20 @@ class Evaluator:
 
     def _try(self, statement: n.Try, out: list[Any]) -> None:
         pending: PSRuntimeError | None = None
+        exiting: ScriptExit | None = None
         self.try_depth += 1
         try:
             self.run_block(statement.body, out)
         except PSRuntimeError as error:
             pending = error
+        except ScriptExit as exit_:
+            exiting = exit_
         finally:
             self.try_depth -= 1
+        if exiting is not None:  # exit runs finally blocks, never a catch
+            if statement.final is not None:
+                self.run_block(statement.final, out)
+            raise exiting
         if pending is not None and statement.catch is not None:
             caught, pending = pending, None
             previous = self.variables.get("_")
@@ -440,18 +400,24 @@ class Evaluator:
         spec = self.commands.cmdlet(name)
         if spec is not None:
             return self.invoke_cmdlet(spec, arguments, input_objects, line)
-        native = self.commands.native(name)
+        native = self._native(name)
         if native is not None:
-            if not call_operator:
-                raise DialectError(f"calling {name} without the call operator", line, f"write & {name} ...")
             if input_objects:
-                raise DialectError(f"piping objects into {name}", line)
+                raise NotEmulated(f"piping objects into the program {name}", line)
             return self.invoke_native(native, arguments, line)
-        if "." not in name and self.commands.native(name + ".exe") is not None:
-            raise DialectError(f"calling a native program as '{name}'", line, f"write & {name}.exe")
-        if lowered in OUTSIDE_DIALECT_COMMANDS:
-            raise DialectError(f"the command '{name}'", line)
+        if windows_has_command(name):
+            raise NotEmulated(f"the command '{name}'", line)
         raise command_not_found(name)
+
+    def _native(self, name: str) -> NativeFunction | None:
+        """A program as Windows finds it: by its file name, or by its base name with an executable extension."""
+        native = self.commands.native(name)
+        if native is None and "." not in name:
+            for extension in (".exe", ".com", ".cmd", ".bat"):
+                native = self.commands.native(name + extension)
+                if native is not None:
+                    break
+        return native
 
     def invoke_cmdlet(
         self, spec: CmdletSpec, arguments: list[Any], input_objects: list[Any], line: int
@@ -459,13 +425,13 @@ class Evaluator:
         for argument in arguments:
             value = argument.value if isinstance(argument, ParameterName) else argument
             if isinstance(value, n.ScriptBlock):
-                raise DialectError(f"a script block argument to {spec.name}", line)
+                raise NotEmulated(f"a script block argument to {spec.name}", line)
         shape = CommandShape(
-            spec.name, spec.parameters, spec.switches, (), _CMDLET_TYPES.get(spec.name.lower())
+            spec.name, spec.parameters, spec.switches, spec.positional, _CMDLET_TYPES.get(spec.name.lower())
         )
         bound = bind(shape, arguments, line)
         if spec.run is None:
-            raise command_not_found(spec.name)
+            raise NotEmulated(f"the command '{spec.name}'", line)
         invocation = Invocation(
             name=spec.name,
             named={key: to_seam(value) for key, value in bound.named.items()},
@@ -497,7 +463,7 @@ class Evaluator:
                     texts.append(f"-{argument.name}:{to_string(argument.value)}")
                 continue
             if isinstance(argument, n.ScriptBlock):
-                raise DialectError("a script block argument to a native program", line)
+                raise NotEmulated("a script block argument to a native program", line)
             for item in unroll(argument):
                 if item is not None:
                     texts.append(to_string(item))
@@ -536,6 +502,14 @@ class Evaluator:
             return self.env.lookup(name[4:])
         if name == "psitem":
             name = "_"
+        if name not in self.variables:
+            if name == "psversiontable":
+                return psversiontable()
+            if name == "host":
+                return remote_host(self.culture)
+            if name in AUTOMATIC_VARIABLES:
+                # Windows always defines it: $null here would be a wrong value
+                raise NotEmulated(f"the automatic variable ${expr.name}", expr.line)
         return self.variables.get(name)
 
     def _expandable(self, expr: n.Expandable) -> str:
@@ -608,7 +582,7 @@ class Evaluator:
         if operator == "-f":
             arguments = list(right) if isinstance(right, list) else [right]
             return format_operator(to_string(left), arguments, expr.line)
-        raise DialectError(f"the operator '{operator}'", expr.line)
+        raise NotEmulated(f"the operator '{operator}'", expr.line)
 
     def _match(self, operator: str, left: Any, right: Any) -> Any:
         pattern = ops.dotnet_regex(to_string(right))
@@ -653,10 +627,20 @@ class Evaluator:
     def _method_call(self, expr: n.MethodCall) -> Any:
         target = self.evaluate(expr.target)
         arguments = [self.evaluate(argument) for argument in expr.arguments]
+        if isinstance(target, PSObject) and target.type_names[0].startswith(HOST_NAMESPACE):
+            if target.type_names[0] == HOST_TYPE and expr.name.lower() == "setshouldexit" and len(arguments) == 1:
+                # a remote session's host forwards it to the client's host (MS-PSRP 2.2.3.17, method 6)
+                self.outcome.host_calls.append(("SetShouldExit", [to_int32(arguments[0])]))
+                return []  # a void method writes nothing
+            raise NotEmulated(f"the host method {target.type_names[0]}.{expr.name}()", expr.line)
         return call_method(target, expr.name, arguments, expr.line)
 
+    def _static_call(self, expr: n.StaticCall) -> Any:
+        arguments = [self.evaluate(argument) for argument in expr.arguments]
+        return call_static(expr.type_name, expr.name, arguments, dict(self.env))
+
     def _script_block(self, expr: n.ScriptBlock) -> Any:
-        raise DialectError("a script block outside Where-Object / ForEach-Object", expr.line)
+        raise NotEmulated("a script block outside Where-Object / ForEach-Object", expr.line)
 
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
@@ -675,10 +659,90 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 # .NET classes of the host's cmdlets, for FullyQualifiedErrorId (NamedParameterNotFound,<class>).
+# Automatic variables of Windows PowerShell 5.1 (about_Automatic_Variables) the interpreter does not define.
+AUTOMATIC_VARIABLES = frozenset(
+    {
+        "executioncontext", "myinvocation", "pscmdlet", "psboundparameters", "args", "this", "error",
+        "home", "pid", "pshome", "profile", "psscriptroot", "pscommandpath", "shellid", "psculture", "psuiculture",
+        "nestedpromptlevel", "stacktrace", "matches", "foreach", "switch", "sender", "event", "eventargs",
+        "eventsubscriber", "consolefilename", "psdebugcontext", "pssenderinfo", "input", "confirmpreference",
+        "whatifpreference", "informationpreference", "progresspreference", "errorview", "formatenumerationlimit",
+        "maximumhistorycount", "psdefaultparametervalues", "psemailserver", "pssessionapplicationname",
+        "pssessionconfigurationname", "pssessionoption", "outputencoding", "ofs", "psmoduleautoloadingpreference",
+    }
+)  # fmt: skip
+
+
+HOST_NAMESPACE = "System.Management.Automation.Internal.Host."
+HOST_TYPE = HOST_NAMESPACE + "InternalHost"
+# CultureInfo facts of the languages a sandbox host runs in (.NET's CultureInfo for each name)
+_CULTURES = {
+    "en-US": (1033, "English (United States)", "eng", "ENU", "en"),
+    "ja-JP": (1041, "Japanese (Japan)", "jpn", "JPN", "ja"),
+}
+
+
+def culture_info(name: str) -> PSObject:
+    """A CultureInfo as PowerShell serializes it (pypsrp's recorded exchange test_psrp_pshost_methods.yml)."""
+    lcid, display, three, windows, two = _CULTURES.get(name, _CULTURES["en-US"])
+    return PSObject(
+        ["System.Globalization.CultureInfo", "System.Object"],
+        {
+            "LCID": lcid,
+            "Name": name,
+            "DisplayName": display,
+            "IetfLanguageTag": name,
+            "ThreeLetterISOLanguageName": three,
+            "ThreeLetterWindowsLanguageName": windows,
+            "TwoLetterISOLanguageName": two,
+        },
+        to_string=name,
+    )
+
+
+def remote_host(culture: str) -> PSObject:
+    """$host in a remote session: the ServerRemoteHost; $host.UI and other host methods are not emulated."""
+    return PSObject(
+        [HOST_TYPE, "System.Management.Automation.Host.PSHost", "System.Object"],
+        {
+            "Name": "ServerRemoteHost",
+            "Version": "1.0.0.0",
+            "CurrentCulture": culture_info(culture),
+            "CurrentUICulture": culture_info(culture),
+            # its methods (ReadLine, Write, Prompt, ...) call back to the client's host: not emulated
+            "UI": PSObject([HOST_NAMESPACE + "InternalHostUserInterface", "System.Object"], {}),
+        },
+        to_string="System.Management.Automation.Internal.Host.InternalHost",
+    )
+
+
+def psversiontable() -> dict[str, Any]:
+    """$PSVersionTable as Windows PowerShell 5.1 on Windows Server 2019 shows it (the same facts a pool tells
+    its client when it opens)."""
+    return {
+        "PSVersion": _version("5.1.17763.6414"),
+        "PSEdition": "Desktop",
+        "PSCompatibleVersions": [_version(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1.17763.6414")],
+        "BuildVersion": _version("10.0.17763.6414"),
+        "CLRVersion": _version("4.0.30319.42000"),
+        "WSManStackVersion": _version("3.0"),
+        "PSRemotingProtocolVersion": _version("2.3"),
+        "SerializationVersion": _version("1.1.0.1"),
+    }
+
+
+def _version(text: str) -> PSObject:
+    """A System.Version: Major, Minor, Build and Revision (-1 where the text has none)."""
+    parts = [int(part) for part in text.split(".")] + [-1, -1]
+    names = ("Major", "Minor", "Build", "Revision")
+    return PSObject(["System.Version", "System.Object"], dict(zip(names, parts[:4], strict=True)), to_string=text)
+
+
 _CMDLET_TYPES = {
     "get-ciminstance": "Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand",
     "invoke-cimmethod": "Microsoft.Management.Infrastructure.CimCmdlets.InvokeCimMethodCommand",
     "get-date": "Microsoft.PowerShell.Commands.GetDateCommand",
+    "get-service": "Microsoft.PowerShell.Commands.GetServiceCommand",
     "start-sleep": "Microsoft.PowerShell.Commands.StartSleepCommand",
     "get-winevent": "Microsoft.PowerShell.Commands.GetWinEventCommand",
     "resolve-dnsname": "Microsoft.DnsClient.Commands.ResolveDnsName",

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from remediate.sandbox.powershell.errors import DialectError, PSRuntimeError, runtime_record
+from remediate.sandbox.powershell.errors import NotEmulated, PSRuntimeError, runtime_record
 from remediate.sandbox.powershell.values import (
     INT32_MAX,
     INT32_MIN,
@@ -77,7 +77,7 @@ def format_item(value: Any, spec: str | None, line: int) -> str:
         if isinstance(value, str) or value is None:
             return dotnet_string(value)  # .NET ignores a format string for strings
         if not match:
-            raise DialectError(f"the format item '{{0:{spec}}}'", line, "use {0} or {0:X8}")
+            raise NotEmulated(f"the format item '{{0:{spec}}}'", line)
         raise format_error("Format specifier was invalid..")
     letter, digits = match.group(1), match.group(2)
     precision = int(digits) if digits else None
@@ -103,10 +103,49 @@ def format_item(value: Any, spec: str | None, line: int) -> str:
     return f"{value:.{places}f}"
 
 
+# Default table views of Windows PowerShell 5.1 (its *.format.ps1xml files): type name -> (label, width) columns.
+TABLE_VIEWS: dict[str, tuple[tuple[str, int], ...]] = {
+    "System.ServiceProcess.ServiceController": (("Status", 8), ("Name", 18), ("DisplayName", 38)),
+}
+
+
+def _cell(value: Any, width: int) -> str:
+    text = to_string(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _table(view: tuple[tuple[str, int], ...], rows: list[PSObject]) -> list[str]:
+    """A table as Format-Table writes it: blank line, header, dashes, rows, two blank lines."""
+
+    def line(cells: list[str]) -> str:
+        return " ".join(cell.ljust(width) for cell, (_, width) in zip(cells, view, strict=True))
+
+    header = line([label for label, _ in view])
+    dashes = line(["-" * len(label) for label, _ in view])
+    body = [line([_cell(row.get(label), width) for label, width in view]) for row in rows]
+    return ["", header, dashes, *body, "", ""]
+
+
+def _same_type(candidate: Any, item: PSObject) -> bool:
+    return isinstance(candidate, PSObject) and candidate.type_names[:1] == item.type_names[:1]
+
+
 def out_string(objects: list[Any]) -> str:
-    """Out-String: strings as lines, objects as `Name : Value` lists; Windows line ends, a final newline."""
+    """Out-String: strings as lines, objects in their type's default table view or as `Name : Value` lists;
+    Windows line ends, a final newline."""
     lines: list[str] = []
-    for item in objects:
+    index = 0
+    while index < len(objects):
+        item = objects[index]
+        index += 1
+        view = TABLE_VIEWS.get(item.type_names[0]) if isinstance(item, PSObject) and item.type_names else None
+        if view is not None and isinstance(item, PSObject):
+            rows = [item]
+            while index < len(objects) and _same_type(objects[index], item):
+                rows.append(objects[index])
+                index += 1
+            lines.extend(_table(view, rows))
+            continue
         if isinstance(item, (PSObject, dict)):
             if lines and lines[-1] != "":
                 lines.append("")

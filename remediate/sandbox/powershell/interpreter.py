@@ -7,14 +7,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from remediate.sandbox.commands import CommandSet
 from remediate.sandbox.powershell import nodes as n
 from remediate.sandbox.powershell.binding import ParameterName
 from remediate.sandbox.powershell.errors import (
-    DialectError,
+    NotEmulated,
     PSRuntimeError,
+    ScriptExit,
     ScriptSyntaxError,
     parameter_not_found,
     positional_not_found,
@@ -23,6 +25,7 @@ from remediate.sandbox.powershell.evaluator import Evaluator
 from remediate.sandbox.powershell.formatting import out_string_stream
 from remediate.sandbox.powershell.parser import parse_script
 from remediate.sandbox.powershell.values import (
+    Int64,
     from_seam,
     to_bool_parameter,
     to_hashtable,
@@ -31,7 +34,7 @@ from remediate.sandbox.powershell.values import (
     to_string,
     to_string_array,
 )
-from remediate.sandbox.seam import Command, ErrorRecord, PipelineOutcome, PipelineRequest
+from remediate.sandbox.seam import Command, ErrorRecord, PipelineOutcome, PipelineRequest, PSObject, RunspaceSession
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +68,9 @@ def execute_ps_script(request: PipelineRequest) -> ExecutePsScript | None:
     """The script of `Invoke-Expression -Command <text>` [`| Out-String -Stream`] sent as PSRP commands, or None.
 
     Real PowerShell accepts this pipeline from any PSRP client, so the sandbox does too: the text then runs as a
-    script under the dialect's rules, which still fail it loudly. Only this exact PSRP-level shape counts;
-    Invoke-Expression written inside script text, or with any other parameter or follower, stays outside the
-    dialect.
+    script under the same rules, which still fail what is not emulated loudly. Only this exact PSRP-level shape
+    counts; Invoke-Expression written inside script text, or with any other parameter or follower, is not
+    emulated.
     """
     if request.input or not 1 <= len(request.commands) <= 2:
         return None
@@ -92,6 +95,35 @@ def _bare(parameter_name: str) -> str:
     return parameter_name[1:] if parameter_name.startswith("-") else parameter_name
 
 
+def sender_info(session: RunspaceSession) -> PSObject:
+    """$PSSenderInfo of a remote session: who connected and the application arguments the pool was opened with."""
+    return PSObject(
+        ["System.Management.Automation.Remoting.PSSenderInfo", "System.Object"],
+        {
+            "ConnectedUser": session.user,
+            "RunAsUser": None,
+            "ApplicationArguments": dict(session.application_arguments),
+        },
+        to_string="System.Management.Automation.Remoting.PSSenderInfo",
+    )
+
+
+def history_info(number: int, request: PipelineRequest, state: str, started: datetime) -> PSObject:
+    """A HistoryInfo as Get-History returns it (pypsrp's recorded exchange test_psrp_with_history.yml)."""
+    line = " | ".join(command.text for command in request.commands)
+    return PSObject(
+        ["Microsoft.PowerShell.Commands.HistoryInfo", "System.Object"],
+        {
+            "Id": Int64(number),
+            "CommandLine": line,
+            "ExecutionStatus": state,
+            "StartExecutionTime": started,
+            "EndExecutionTime": datetime.now(timezone.utc),
+        },
+        to_string=line,
+    )
+
+
 def _fail_on_defect(outcome: PipelineOutcome, error: Exception) -> None:
     log.exception("interpreter failure", exc_info=error)
     outcome.state = "Failed"
@@ -103,38 +135,66 @@ def _fail_on_defect(outcome: PipelineOutcome, error: Exception) -> None:
 
 
 class Interpreter:
-    """Runs the template dialect against one host's commands.
+    """Runs PowerShell against one host's commands.
 
     One instance per host is enough: every run gets its own variables, so concurrent runs do not meet.
     """
 
-    def __init__(self, commands: CommandSet, env: dict[str, str]) -> None:
+    def __init__(self, commands: CommandSet, env: dict[str, str], culture: str = "en-US") -> None:
         self.commands = commands
         self.env = env
+        self.culture = culture  # the host's culture, as $host.CurrentCulture shows it
 
-    def run_script(self, text: str, parameters: dict[str, Any] | None = None) -> PipelineOutcome:
+    def run_script(
+        self,
+        text: str,
+        parameters: dict[str, Any] | None = None,
+        environment: dict[str, str] | None = None,
+        location: str | None = None,
+    ) -> PipelineOutcome:
         command = Command(text=text, is_script=True, parameters=list((parameters or {}).items()))
-        return self.run(PipelineRequest(commands=[command]))
+        return self.run(PipelineRequest(commands=[command]), environment, location)
 
-    def run(self, request: PipelineRequest) -> PipelineOutcome:
+    def run(
+        self, request: PipelineRequest, environment: dict[str, str] | None = None, location: str | None = None
+    ) -> PipelineOutcome:
+        """Run a pipeline. environment: variables over the host's own (a WinRS shell's, a profile-less
+        session's); location: the current directory (default: a remote session's, the user's Documents).
+        With request.session the pipeline runs in that runspace's state: its global variables, environment
+        changes and history carry over to the pool's next pipelines, as in a Windows runspace."""
         outcome = PipelineOutcome()
-        evaluator = Evaluator(self.commands, dict(self.env), outcome)
+        session = request.session
+        base = {**self.env, **(environment or {})}
+        evaluator = Evaluator(self.commands, {**base, **(session.environment if session else {})}, outcome, location)
+        evaluator.culture = self.culture
+        if session is not None:
+            if not session.variables:
+                session.variables.update(evaluator.variables)  # a new runspace's preferences
+            evaluator.variables = session.variables
+            evaluator.variables["pssenderinfo"] = sender_info(session)
+            evaluator.history = session.history
+        started = datetime.now(timezone.utc)
         objects = [from_seam(item) for item in request.input]
         produced: list[Any] = []
         wrapped = execute_ps_script(request)
         commands = request.commands if wrapped is None else [wrapped.script]
+        # Invoke-Expression as a PSRP command ends the pipeline at an error that ends a statement of its text
+        # (pypsrp's recorded exchange test_client_execute_ps_failure.yml: a Failed pipeline, had_errors True)
+        evaluator.terminating_fails_pipeline = wrapped is not None
         try:
             for command in commands:
                 produced = []
                 if command.is_script:
-                    self._run_script(evaluator, command, produced)
+                    self._run_script(evaluator, command, produced, objects)
                 else:
                     produced = self._run_cmdlet(evaluator, command, objects)
                 objects = produced
+        except ScriptExit as exit_:
+            outcome.exit_code = exit_.code
         except PSRuntimeError as error:
             outcome.state = "Failed"
             outcome.failure = error.record
-        except (DialectError, ScriptSyntaxError) as error:
+        except (NotEmulated, ScriptSyntaxError) as error:
             outcome.state = "Failed"
             outcome.failure = error.record()
         except Exception as error:  # a defect here must fail the pipeline, not the server thread
@@ -147,11 +207,27 @@ class Interpreter:
                 produced = []
                 _fail_on_defect(outcome, error)
         outcome.output = [to_seam(item) for item in produced]
+        if session is not None:
+            session.environment.update({key: value for key, value in evaluator.env.items() if base.get(key) != value})
+            if request.add_to_history:
+                session.history.append(history_info(len(session.history) + 1, request, outcome.state, started))
         return outcome
 
-    def _run_script(self, evaluator: Evaluator, command: Command, out: list[Any]) -> None:
+    def _run_script(self, evaluator: Evaluator, command: Command, out: list[Any], objects: list[Any]) -> None:
+        """A script with its pipeline input: begin once; process once per input object ($_ and $input are that
+        object; once with neither when no input came); end once, where $input holds the input no process block
+        took (about_Functions_Advanced_Methods, about_Automatic_Variables)."""
         script = parse_script(command.text)
         self._bind_parameters(evaluator, script, command)
+        evaluator.console_position = lambda: len(out)
+        evaluator.run_block(script.begin, out)
+        if script.process is not None:
+            for item in objects or [None]:
+                evaluator.variables["_"] = item
+                evaluator.variables["input"] = [item] if objects else []
+                evaluator.run_block(script.process, out)
+            objects = []
+        evaluator.variables["input"] = list(objects)
         evaluator.run_block(script.body, out)
 
     def _bind_parameters(self, evaluator: Evaluator, script: n.Script, command: Command) -> None:

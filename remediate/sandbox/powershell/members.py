@@ -1,4 +1,4 @@
-"""Properties and methods of values: the members the dialect allows, with PowerShell's lookup rules."""
+"""Properties and methods of values: the members the sandbox emulates, with PowerShell's lookup rules."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from remediate.sandbox.powershell.errors import DialectError, PSRuntimeError, method_error, runtime_record
+from remediate.sandbox.powershell.errors import NotEmulated, PSRuntimeError, method_error, runtime_record
 from remediate.sandbox.powershell.values import (
     ErrorRecordValue,
     Hashtable,
@@ -18,7 +18,7 @@ from remediate.sandbox.powershell.values import (
 )
 from remediate.sandbox.seam import PSObject, plain_datetime
 
-# .NET properties of TimeSpan and DateTime the dialect reads (lower-cased names)
+# .NET properties of TimeSpan and DateTime the sandbox reads (lower-cased names)
 _TIMESPAN_PROPERTIES: dict[str, Callable[[timedelta], Any]] = {
     "totalminutes": lambda span: span.total_seconds() / 60.0,
     "totalseconds": lambda span: span.total_seconds(),
@@ -162,7 +162,12 @@ _STRING_METHODS = frozenset(
     {
         "trim",
         "toupper",
+        "toupperinvariant",
         "tolower",
+        "tolowerinvariant",
+        "trimstart",
+        "trimend",
+        "indexof",
         "contains",
         "startswith",
         "endswith",
@@ -200,7 +205,7 @@ def call_method(target: Any, name: str, arguments: list[Any], line: int) -> Any:
         if lowered == "touniversaltime" and not arguments:
             moment = plain_datetime(target)
             return moment.astimezone(timezone.utc) if moment.tzinfo else moment
-    raise DialectError(f"the method .{name}() with {len(arguments)} argument(s) on {_describe(target)}", line)
+    raise NotEmulated(f"the method .{name}() with {len(arguments)} argument(s) on {_describe(target)}", line)
 
 
 def _describe(target: Any) -> str:
@@ -227,10 +232,15 @@ def _string_method(text: str, lowered: str, name: str, arguments: list[Any], lin
         if count == 0:
             return text.strip()
         return text.strip("".join(to_string(argument) for argument in arguments))
-    if lowered == "toupper" and count == 0:
+    if lowered in ("toupper", "toupperinvariant") and count == 0:
         return text.upper()
-    if lowered == "tolower" and count == 0:
+    if lowered in ("tolower", "tolowerinvariant") and count == 0:
         return text.lower()
+    if lowered in ("trimstart", "trimend"):
+        strip = text.lstrip if lowered == "trimstart" else text.rstrip
+        return strip("".join(to_string(argument) for argument in arguments) or None)
+    if lowered == "indexof" and count == 1 and isinstance(arguments[0], str):
+        return text.find(arguments[0])
     if lowered in ("contains", "startswith", "endswith") and count == 1:
         needle = to_string(arguments[0])
         if arguments[0] is None:
@@ -280,4 +290,4 @@ def _string_method(text: str, lowered: str, name: str, arguments: list[Any], lin
                 "Index and length must refer to a location within the string.\r\nParameter name: length",
             )
         return text[start : start + length]
-    raise DialectError(f"the method .{name}() with {count} argument(s) on a string", line)
+    raise NotEmulated(f"the method .{name}() with {count} argument(s) on a string", line)

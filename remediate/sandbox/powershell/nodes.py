@@ -1,7 +1,7 @@
-"""The interpreter's syntax tree: the template dialect and nothing else.
+"""The interpreter's syntax tree: the PowerShell the sandbox emulates and nothing else.
 
-The parser turns tree-sitter-powershell's concrete tree into these nodes and rejects, with a line number,
-every construct outside the dialect, so the evaluator only ever sees what it implements."""
+The parser turns tree-sitter-powershell's concrete tree into these nodes and fails every other construct with
+SandboxNotEmulated and a line number, so the evaluator only ever sees what it implements."""
 
 from __future__ import annotations
 
@@ -104,6 +104,16 @@ class MethodCall:
 
 
 @dataclass(frozen=True, slots=True)
+class StaticCall:
+    """`[Type]::Method(...)` for a method dotnet.py emulates."""
+
+    type_name: str
+    name: str
+    arguments: tuple[Expr, ...]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class ScriptBlock:
     body: Block
     line: int
@@ -124,6 +134,7 @@ Expr = (
     | Member
     | Index
     | MethodCall
+    | StaticCall
     | ScriptBlock
 )
 
@@ -189,7 +200,15 @@ class Throw:
     line: int
 
 
-Statement = Pipeline | Assignment | If | Foreach | Try | Throw
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """`exit [code]`: ends the script; the code becomes the exit code of powershell.exe."""
+
+    value: Statement | None
+    line: int
+
+
+Statement = Pipeline | Assignment | If | Foreach | Try | Throw | Exit
 Block = tuple[Statement, ...]
 
 
@@ -204,4 +223,6 @@ class ParameterDeclaration:
 @dataclass(frozen=True, slots=True)
 class Script:
     parameters: tuple[ParameterDeclaration, ...]
-    body: Block
+    body: Block  # the end block of a script with named blocks
+    begin: Block = ()
+    process: Block | None = None  # None: no process block (the body sees all input through $input)

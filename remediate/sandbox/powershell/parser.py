@@ -1,4 +1,4 @@
-"""tree-sitter-powershell's concrete tree -> the dialect's syntax tree (nodes.py); all else is rejected."""
+"""tree-sitter-powershell's concrete tree -> the syntax tree (nodes.py); all else is SandboxNotEmulated."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import tree_sitter
 
 from remediate.powershell_syntax import parse, syntax_problems
 from remediate.sandbox.powershell import nodes as n
-from remediate.sandbox.powershell.errors import DialectError, ScriptSyntaxError
+from remediate.sandbox.powershell.dotnet import emulated
+from remediate.sandbox.powershell.errors import NotEmulated, ScriptSyntaxError
+from remediate.sandbox.powershell.inbox import resolve_alias
 from remediate.sandbox.powershell.values import CASTS, Int64, hex_literal_value
 
 # Types allowed in casts and in param(); lower case.
 CAST_TYPES = frozenset(CASTS)
 PARAMETER_TYPES = frozenset({"string", "int", "bool", "string[]", "hashtable"})
 
-# Operators of the dialect, by the spelling tree-sitter gives them (lower case).
+# Operators emulated, by the spelling tree-sitter gives them (lower case).
 BINARY_OPERATORS = frozenset(
     {
         "-eq",
@@ -47,80 +49,7 @@ BINARY_OPERATORS = frozenset(
     }
 )
 
-# Aliases PowerShell resolves; templates must spell the command out. Lower case -> the full name.
-ALIASES = {
-    "?": "Where-Object",
-    "where": "Where-Object",
-    "%": "ForEach-Object",
-    "foreach": "ForEach-Object",
-    "select": "Select-Object",
-    "echo": "Write-Output",
-    "write": "Write-Output",
-    "gwmi": "Get-WmiObject",
-    "gcim": "Get-CimInstance",
-    "icim": "Invoke-CimMethod",
-    "sleep": "Start-Sleep",
-    "iex": "Invoke-Expression",
-    "saps": "Start-Process",
-    "start": "Start-Process",
-    "gci": "Get-ChildItem",
-    "ls": "Get-ChildItem",
-    "dir": "Get-ChildItem",
-    "gc": "Get-Content",
-    "cat": "Get-Content",
-    "type": "Get-Content",
-    "sort": "Sort-Object",
-    "measure": "Measure-Object",
-    "ft": "Format-Table",
-    "fl": "Format-List",
-    "gm": "Get-Member",
-    "cd": "Set-Location",
-    "cls": "Clear-Host",
-    "rm": "Remove-Item",
-    "del": "Remove-Item",
-    "cp": "Copy-Item",
-    "mv": "Move-Item",
-    "gps": "Get-Process",
-    "ps": "Get-Process",
-    "kill": "Stop-Process",
-    "gsv": "Get-Service",
-    "icm": "Invoke-Command",
-    "ipmo": "Import-Module",
-    "group": "Group-Object",
-    "tee": "Tee-Object",
-    "ni": "New-Item",
-    "sc": "Set-Content",
-    "gp": "Get-ItemProperty",
-    "sp": "Set-ItemProperty",
-    "gv": "Get-Variable",
-    "sv": "Set-Variable",
-    "iwr": "Invoke-WebRequest",
-    "irm": "Invoke-RestMethod",
-    "curl": "Invoke-WebRequest",
-    "wget": "Invoke-WebRequest",
-    "oh": "Out-Host",
-    "h": "Get-History",
-    "r": "Invoke-History",
-    "gal": "Get-Alias",
-    "set": "Set-Variable",
-    "clc": "Clear-Content",
-    "gdr": "Get-PSDrive",
-    "pwd": "Get-Location",
-    "gl": "Get-Location",
-    "sl": "Set-Location",
-    "ac": "Add-Content",
-    "epcsv": "Export-Csv",
-    "ipcsv": "Import-Csv",
-    "ogv": "Out-GridView",
-    "rvpa": "Resolve-Path",
-    "gjb": "Get-Job",
-    "sajb": "Start-Job",
-    "wjb": "Wait-Job",
-    "rcjb": "Receive-Job",
-    "nal": "New-Alias",
-}
-
-# Commands that are never allowed, whatever a host offers.
+# Commands whose effect the sandbox does not emulate, whatever a host offers (they run code or load it).
 FORBIDDEN_COMMANDS = frozenset(
     {"invoke-expression", "start-process", "add-type", "import-module", "invoke-command", "new-object"}
 )
@@ -194,11 +123,60 @@ def _named(node: tree_sitter.Node) -> list[tree_sitter.Node]:
 
 @lru_cache(maxsize=256)
 def parse_script(text: str) -> n.Script:
-    """The dialect tree of a script; cached by text, since the same templates run again and again."""
+    """The syntax tree of a script; cached by text, since the same templates run again and again."""
     tree = parse(text)
     if tree.root_node.has_error:
         raise ScriptSyntaxError(_syntax_message(text))
+    if _starts_with_named_block(tree.root_node):
+        # tree-sitter-powershell parses begin/process/end blocks only inside a script block, and reads them at
+        # the top of a script as commands named `begin`...: parse the script as the body of a script block
+        # (`{` on line 1 keeps every line number) and take its blocks.
+        wrapped = parse("{" + text + "\n}")
+        if wrapped.root_node.has_error:
+            raise ScriptSyntaxError(_syntax_message(text))
+        return _Translator(text).named_blocks_program(_find(wrapped.root_node, "script_block"))
     return _Translator(text).program(tree.root_node)
+
+
+_BLOCK_NAMES = frozenset({"begin", "process", "end", "dynamicparam"})
+
+
+def _find(node: tree_sitter.Node, kind: str) -> tree_sitter.Node:
+    found = _find_or_none(node, kind)
+    if found is None:
+        raise ScriptSyntaxError("The script could not be parsed.")
+    return found
+
+
+def _find_or_none(node: tree_sitter.Node, kind: str) -> tree_sitter.Node | None:
+    """The first node of a kind, depth first."""
+    if node.type == kind:
+        return node
+    for child in node.children:
+        found = _find_or_none(child, kind)
+        if found is not None:
+            return found
+    return None
+
+
+def _starts_with_named_block(root: tree_sitter.Node) -> bool:
+    """Whether a script's first statement is `begin {`, `process {`, `end {` (misread as a command)."""
+    statements = [child for child in _named(root) if child.type == "statement_list"]
+    if not statements or not _named(statements[0]):
+        return False
+    command = _find_or_none(_named(statements[0])[0], "command")
+    if command is None:
+        return False
+    name = command.child_by_field_name("command_name") or next(
+        (child for child in _named(command) if child.type == "command_name"), None
+    )
+    elements = next((child for child in _named(command) if child.type == "command_elements"), None)
+    return (
+        name is not None
+        and _text(name).lower() in _BLOCK_NAMES
+        and elements is not None
+        and _find_or_none(elements, "script_block_expression") is not None
+    )
 
 
 def _syntax_message(text: str) -> str:
@@ -227,18 +205,41 @@ class _Translator:
             elif child.type == "statement_list":
                 body = self.statement_list(child)
             elif child.type in _UNSUPPORTED_STATEMENTS:
-                raise DialectError(_UNSUPPORTED_STATEMENTS[child.type], _line(child))
+                raise NotEmulated(_UNSUPPORTED_STATEMENTS[child.type], _line(child))
             elif child.type == "attribute_list" or child.type == "attribute":
-                raise DialectError(f"the attribute {_text(child)!r} before param()", _line(child))
+                raise NotEmulated(f"the attribute {_text(child)!r} before param()", _line(child))
             else:
-                raise DialectError(f"the construct {child.type!r}", _line(child))
+                raise NotEmulated(f"the construct {child.type!r}", _line(child))
         return n.Script(parameters, body)
+
+    def named_blocks_program(self, block: tree_sitter.Node) -> n.Script:
+        """A script of begin/process/end blocks (the script_block of the wrapped text)."""
+        parameters: tuple[n.ParameterDeclaration, ...] = ()
+        blocks: dict[str, n.Block] = {}
+        children = [
+            inner
+            for child in _named(block)
+            for inner in (_named(child) if child.type == "script_block_body" else [child])
+        ]
+        for child in children:
+            if child.type == "param_block":
+                parameters = self.param_block(child)
+            elif child.type == "named_block_list":
+                for named in _named(child):
+                    name = _text(_named(named)[0]).lower()
+                    if name == "dynamicparam":
+                        raise NotEmulated("a dynamicparam block", _line(named))
+                    body = next((part for part in _named(named) if part.type == "statement_block"), None)
+                    blocks[name] = self.block(body) if body is not None else ()
+            else:
+                raise NotEmulated(f"the construct {child.type!r}", _line(child))
+        return n.Script(parameters, blocks.get("end", ()), blocks.get("begin", ()), blocks.get("process"))
 
     def param_block(self, node: tree_sitter.Node) -> tuple[n.ParameterDeclaration, ...]:
         declarations: list[n.ParameterDeclaration] = []
         for child in _named(node):
             if child.type == "attribute_list":
-                raise DialectError(f"the attribute {_text(child)!r} on param()", _line(child))
+                raise NotEmulated(f"the attribute {_text(child)!r} on param()", _line(child))
             if child.type != "parameter_list":
                 continue
             for parameter in _named(child):
@@ -255,22 +256,20 @@ class _Translator:
                 for attribute in attributes:
                     literal = _named(attribute)
                     if len(literal) != 1 or literal[0].type != "type_literal" or type_name is not None:
-                        raise DialectError(
-                            f"the parameter attribute {_text(attribute)!r}",
-                            _line(attribute),
-                            "only one type: [string], [int], [bool], [string[]], [hashtable]",
+                        raise NotEmulated(
+                            f"the parameter attribute {_text(attribute)!r}", _line(attribute)
                         )
                     type_name = self.type_name(literal[0])
                     if type_name not in PARAMETER_TYPES:
-                        raise DialectError(f"the parameter type [{type_name}]", _line(attribute))
+                        raise NotEmulated(f"the parameter type [{type_name}]", _line(attribute))
             elif child.type == "variable":
                 name = _text(child)[1:]
             elif child.type == "script_parameter_default":
                 value = _named(child)[0]
                 default = self.expression(value)
                 if not _is_literal(default):
-                    raise DialectError(
-                        f"the parameter default {_text(value)!r}", _line(child), "defaults are literals only"
+                    raise NotEmulated(
+                        f"the parameter default {_text(value)!r}", _line(child)
                     )
         return n.ParameterDeclaration(name, type_name, default, _line(node))
 
@@ -306,8 +305,8 @@ class _Translator:
         if kind == "flow_control_statement":
             return self.flow_control(node)
         if kind in _UNSUPPORTED_STATEMENTS:
-            raise DialectError(_UNSUPPORTED_STATEMENTS[kind], _line(node))
-        raise DialectError(f"the statement {_text(node).splitlines()[0]!r}", _line(node))
+            raise NotEmulated(_UNSUPPORTED_STATEMENTS[kind], _line(node))
+        raise NotEmulated(f"the statement {_text(node).splitlines()[0]!r}", _line(node))
 
     def if_statement(self, node: tree_sitter.Node) -> n.If:
         branches: list[tuple[n.Statement, n.Block]] = []
@@ -333,7 +332,7 @@ class _Translator:
         body: n.Block = ()
         for child in _named(node):
             if child.type == "foreach_parameter":
-                raise DialectError(f"foreach {_text(child)}", _line(child))
+                raise NotEmulated(f"foreach {_text(child)}", _line(child))
             if child.type == "variable":
                 variable = _variable_name(_text(child), _line(child))
             elif child.type == "pipeline":
@@ -353,11 +352,11 @@ class _Translator:
             elif child.type == "catch_clauses":
                 clauses = _named(child)
                 if len(clauses) > 1:
-                    raise DialectError("more than one catch", _line(clauses[1]), "use one untyped catch")
+                    raise NotEmulated("more than one catch", _line(clauses[1]))
                 for part in _named(clauses[0]):
                     if part.type == "catch_type_list":
-                        raise DialectError(
-                            f"a typed catch {_text(part)}", _line(part), "use one untyped catch"
+                        raise NotEmulated(
+                            f"a typed catch {_text(part)}", _line(part)
                         )
                     if part.type == "statement_block":
                         catch = self.block(part)
@@ -365,16 +364,23 @@ class _Translator:
                 final = self.block(_named(child)[0])
         return n.Try(body, catch, final, _line(node))
 
-    def flow_control(self, node: tree_sitter.Node) -> n.Throw:
+    def flow_control(self, node: tree_sitter.Node) -> n.Throw | n.Exit:
         keyword = _text(node.children[0]).lower()
+        if keyword == "exit":
+            operands = _named(node)
+            if not operands:
+                return n.Exit(None, _line(node))
+            operand = operands[0]
+            value = self.statement(operand) if operand.type == "pipeline" else self.pipeline(operand)
+            return n.Exit(value, _line(node))
         if keyword != "throw":
-            raise DialectError(f"the '{keyword}' statement", _line(node))
+            raise NotEmulated(f"the '{keyword}' statement", _line(node))
         operands = _named(node)
         if not operands:
             return n.Throw(None, _line(node))
         operand = operands[0]
         if operand.start_point[0] != node.start_point[0]:
-            raise DialectError("a bare 'throw' followed by another statement", _line(node), "throw a message")
+            raise NotEmulated("a bare 'throw' followed by another statement", _line(node))
         return n.Throw(
             self.statement(operand) if operand.type == "pipeline" else self.pipeline(operand), _line(node)
         )
@@ -400,18 +406,18 @@ class _Translator:
         elements: list[n.Expr | n.CommandCall] = []
         for part in parts:
             if part.type == "pipeline_chain_tail":
-                raise DialectError("a pipeline chain (&& / ||)", _line(part))
+                raise NotEmulated("a pipeline chain (&& / ||)", _line(part))
             if part.type == "command":
                 elements.append(self.command(part))
             elif part.type in ("redirection", "redirections"):
-                raise DialectError(f"the redirection {_text(part)!r}", _line(part))
+                raise NotEmulated(f"the redirection {_text(part)!r}", _line(part))
             else:
                 elements.append(self.expression(part))
         head, *rest = elements
         commands: list[n.CommandCall] = []
         for element in rest:
             if not isinstance(element, n.CommandCall):
-                raise DialectError("an expression after '|'", _line(node))
+                raise NotEmulated("an expression after '|'", _line(node))
             commands.append(element)
         return n.Pipeline(head, tuple(commands), _line(node))
 
@@ -420,9 +426,9 @@ class _Translator:
         target = self.expression(parts[0])
         operator = _text(parts[1]).strip()
         if operator not in ("=", "+="):
-            raise DialectError(f"the assignment operator '{operator}'", _line(node))
+            raise NotEmulated(f"the assignment operator '{operator}'", _line(node))
         if not isinstance(target, (n.Variable, n.Member, n.Index)):
-            raise DialectError(f"assigning to {_text(parts[0])!r}", _line(node))
+            raise NotEmulated(f"assigning to {_text(parts[0])!r}", _line(node))
         value_node = node.child_by_field_name("value") or parts[2]
         return n.Assignment(target, operator, self.pipeline(value_node), _line(node))
 
@@ -434,7 +440,7 @@ class _Translator:
             if child.type == "command_invokation_operator":
                 operator = _text(child)
                 if operator == ".":
-                    raise DialectError("dot-sourcing", _line(child))
+                    raise NotEmulated("dot-sourcing", _line(child))
                 call_operator = True
             elif child.type == "command_name_expr":
                 inner = _named(child)[0]
@@ -444,23 +450,23 @@ class _Translator:
             elif child.type == "command_elements":
                 elements = self.command_elements(child)
             elif child.type in ("redirection", "redirections"):
-                raise DialectError(f"the redirection {_text(child)!r}", _line(child))
+                raise NotEmulated(f"the redirection {_text(child)!r}", _line(child))
             else:
-                raise DialectError(f"the command form {_text(node)!r}", _line(node))
+                raise NotEmulated(f"the command form {_text(node)!r}", _line(node))
         if isinstance(name, str):
-            self.check_command_name(name, _line(node))
+            written, name = name, resolve_alias(name)
+            self.check_command_name(name, written, _line(node))
         return n.CommandCall(name, call_operator, tuple(elements), _line(node))
 
-    def check_command_name(self, name: str, line: int) -> None:
+    def check_command_name(self, name: str, written: str, line: int) -> None:
         lowered = name.lower()
-        if lowered in ALIASES:
-            raise DialectError(f"the alias '{name}'", line, f"write {ALIASES[lowered]}")
         if lowered in FORBIDDEN_COMMANDS:
-            raise DialectError(f"the command '{name}'", line)
+            alias = f" (the alias '{written}')" if written != name else ""
+            raise NotEmulated(f"the command '{name}'{alias}", line)
         if "\\" in name or "/" in name:
-            raise DialectError(f"running the script or path '{name}'", line)
+            raise NotEmulated(f"running the script or path '{name}'", line)
         if re.fullmatch(r"[+-]?\d.*", name):
-            raise DialectError(f"the expression '{name}'", line)
+            raise NotEmulated(f"the expression '{name}'", line)
 
     def command_elements(self, node: tree_sitter.Node) -> list[n.ParameterToken | n.Expr]:
         elements: list[n.ParameterToken | n.Expr] = []
@@ -474,9 +480,9 @@ class _Translator:
                     pending = (last.name, last.line)
                 continue
             if kind in ("redirection", "redirections"):
-                raise DialectError(f"the redirection {_text(child)!r}", _line(child))
+                raise NotEmulated(f"the redirection {_text(child)!r}", _line(child))
             if kind in ("stop_parsing", "verbatim_command_argument"):
-                raise DialectError("the stop-parsing token --%", _line(child))
+                raise NotEmulated("the stop-parsing token --%", _line(child))
             if kind == "command_parameter":
                 text = _text(child)
                 if text.endswith(":"):
@@ -508,7 +514,7 @@ class _Translator:
             if part.type == "script_block":
                 for piece in _named(part):
                     if piece.type == "param_block":
-                        raise DialectError("param() inside a script block", _line(piece))
+                        raise NotEmulated("param() inside a script block", _line(piece))
                     if piece.type == "script_block_body":
                         statements = self.statement_list(_named(piece)[0]) if _named(piece) else ()
         return n.ScriptBlock(statements, _line(node))
@@ -518,14 +524,12 @@ class _Translator:
         text = _text(node)
         line = _line(node)
         if "`" in text:
-            raise DialectError(f"a backtick escape in the bare word {text!r}", line, "quote the argument")
+            raise NotEmulated(f"a backtick escape in the bare word {text!r}", line)
         parts: list[str | n.Expr] = []
         position = 0
         for match in _BARE_VARIABLE.finditer(text):
             if match.group(3):
-                raise DialectError(
-                    f"a subexpression inside the bare word {text!r}", line, "quote the argument"
-                )
+                raise NotEmulated(f"a subexpression inside the bare word {text!r}", line)
             if match.start() > position:
                 parts.append(text[position : match.start()])
             parts.append(n.Variable(_variable_name("$" + (match.group(1) or match.group(2)), line), line))
@@ -555,7 +559,7 @@ class _Translator:
             try:
                 return n.Const(float(text), line)
             except ValueError:
-                raise DialectError(f"the number literal {text!r}", line) from None
+                raise NotEmulated(f"the number literal {text!r}", line) from None
         if kind == "array_expression":
             return n.ArraySubexpression(self.statements_of(node), line)
         if kind == "sub_expression":
@@ -567,7 +571,7 @@ class _Translator:
         if kind == "cast_expression":
             type_name = self.type_name(children[0])
             if type_name not in CAST_TYPES:
-                raise DialectError(f"the cast [{type_name}]", line)
+                raise NotEmulated(f"the cast [{type_name}]", line)
             operand = self.expression(children[1])
             return n.Cast(type_name, operand, line)
         if kind == "member_access":
@@ -577,20 +581,20 @@ class _Translator:
         if kind == "invokation_expression":
             return self.invocation(node)
         if kind == "script_block_expression":
-            raise DialectError("a script block outside Where-Object / ForEach-Object", line)
+            raise NotEmulated("a script block outside Where-Object / ForEach-Object", line)
         if kind == "type_literal":
-            raise DialectError(f"the type literal {_text(node)}", line)
+            raise NotEmulated(f"the type literal {_text(node)}", line)
         if kind in (
             "pre_increment_expression",
             "pre_decrement_expression",
             "post_increment_expression",
             "post_decrement_expression",
         ):
-            raise DialectError(f"the operator in {_text(node)!r}", line, "write $x = $x + 1")
+            raise NotEmulated(f"the operator in {_text(node)!r}", line)
         if kind == "pipeline":
             statement = self.pipeline(node)
             return n.Parenthesized(statement, line)
-        raise DialectError(f"the expression {_text(node)!r}", line)
+        raise NotEmulated(f"the expression {_text(node)!r}", line)
 
     def statements_of(self, node: tree_sitter.Node) -> n.Block:
         for child in _named(node):
@@ -617,18 +621,18 @@ class _Translator:
                     value = operand.value
                     return n.Const(-value if not isinstance(value, Int64) else Int64(-value), line)
                 return n.Unary(operator, operand, line)
-            raise DialectError(f"the unary operator '{operator}'", line)
+            raise NotEmulated(f"the unary operator '{operator}'", line)
         if len(node.children) == 1 or (len(children) == 1 and len(node.children) == 1):
             return self.expression(children[0])
         if len(node.children) == 3:
             left, operator_node, right = node.children
             operator = _text(operator_node).strip().lower()
             if operator not in BINARY_OPERATORS:
-                raise DialectError(f"the operator '{operator}'", line)
+                raise NotEmulated(f"the operator '{operator}'", line)
             return n.Binary(operator, self.expression(left), self.expression(right), line)
         if len(children) == 1:
             return self.expression(children[0])
-        raise DialectError(f"the expression {_text(node)!r}", line)
+        raise NotEmulated(f"the expression {_text(node)!r}", line)
 
     def integer(self, node: tree_sitter.Node) -> int:
         text = _text(node)
@@ -638,7 +642,7 @@ class _Translator:
                 return hex_literal_value(text[2:])
             value = int(text)
         except ValueError:
-            raise DialectError(f"the number literal {text!r}", line) from None
+            raise NotEmulated(f"the number literal {text!r}", line) from None
         return value if -(2**31) <= value < 2**31 else Int64(value)
 
     def string_literal(self, node: tree_sitter.Node) -> n.Expr:
@@ -647,7 +651,7 @@ class _Translator:
             return n.Const(_text(node)[1:-1].replace("''", "'"), line)
         if node.type == "expandable_string_literal":
             return self.expandable(node)
-        raise DialectError("a here-string", line)
+        raise NotEmulated("a here-string", line)
 
     def expandable(self, node: tree_sitter.Node) -> n.Expr:
         raw = node.text or b""
@@ -690,7 +694,7 @@ class _Translator:
         line = _line(node)
         operator = next(_text(child) for child in node.children if not child.is_named)
         if operator == "::":
-            raise DialectError(f"the .NET static member {_text(node)!r}", line)
+            raise NotEmulated(f"the .NET static member {_text(node)!r}", line)
         children = _named(node)
         target = self.expression(children[0])
         return n.Member(target, self.member_name(children[1]), line)
@@ -698,14 +702,24 @@ class _Translator:
     def member_name(self, node: tree_sitter.Node) -> str:
         inner = _named(node)
         if len(inner) != 1 or inner[0].type != "simple_name":
-            raise DialectError(f"the dynamic member name {_text(node)!r}", _line(node))
+            raise NotEmulated(f"the dynamic member name {_text(node)!r}", _line(node))
         return _text(inner[0])
 
     def invocation(self, node: tree_sitter.Node) -> n.Expr:
         line = _line(node)
-        if any(not child.is_named and _text(child) == "::" for child in node.children):
-            raise DialectError(f"the .NET static call {_text(node)!r}", line)
         children = _named(node)
+        if any(not child.is_named and _text(child) == "::" for child in node.children):
+            values = [
+                self.expression(argument)
+                for part in _named(children[2])
+                if part.type == "argument_expression_list"
+                for argument in _named(part)
+            ]
+            type_name = self.type_name(children[0]) if children[0].type == "type_literal" else ""
+            method = self.member_name(children[1])
+            if not type_name or not emulated(type_name, method, len(values)):
+                raise NotEmulated(f"the .NET static call {_text(node)!r}", line)
+            return n.StaticCall(type_name, method, tuple(values), line)
         target = self.expression(children[0])
         name = self.member_name(children[1])
         arguments: list[n.Expr] = []
@@ -739,17 +753,17 @@ def _is_literal_statement(statement: n.Statement) -> bool:
 
 
 def _variable_name(text: str, line: int) -> str:
-    """`$Name` -> "name"; `$env:Path` -> "env:path"; scopes other than env: are not in the dialect."""
+    """`$Name` -> "name"; `$env:Path` -> "env:path"; scopes other than env: are not emulated."""
     name = text[1:] if text.startswith("$") else text
     if name.startswith("{") and name.endswith("}"):
         name = name[1:-1]
     if ":" in name:
         scope, _, rest = name.partition(":")
         if scope.lower() != "env":
-            raise DialectError(f"the scoped variable ${name}", line)
+            raise NotEmulated(f"the scoped variable ${name}", line)
         return "env:" + rest.lower()
     if name.startswith("@"):
-        raise DialectError(f"splatting {text}", line)
+        raise NotEmulated(f"splatting {text}", line)
     return name.lower()
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from remediate.sandbox.powershell.errors import PSRuntimeError, runtime_record
-from remediate.sandbox.seam import ErrorRecord, PSObject, plain_datetime
+from remediate.sandbox.seam import ErrorRecord, PSObject, SecureString, plain_datetime
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -211,6 +211,8 @@ def to_string(value: Any) -> str:
     """LanguagePrimitives.ConvertTo(value, string) with $OFS = ' '."""
     if value is None:
         return ""
+    if isinstance(value, SecureString):
+        return "System.Security.SecureString"  # its text never shows as a string
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -492,7 +494,7 @@ def to_string_array(value: Any) -> list[Any] | None:
     return [to_string(item) if item is not None else None for item in as_list(value)]
 
 
-# The casts of the dialect, by the lower-cased type name a script writes: [int]$x, [datetime]'2024-01-01', ...
+# The casts emulated, by the lower-cased type name a script writes: [int]$x, [datetime]'2024-01-01', ...
 CASTS: dict[str, Callable[[Any], Any]] = {
     "int": to_int32,
     "int64": to_int64,
@@ -517,6 +519,7 @@ def from_seam(value: Any) -> Any:
             properties={key: from_seam(item) for key, item in value.properties.items()},
             to_string=value.to_string,
             handle=value.handle,
+            extended=value.extended,
         )
     return value
 
@@ -541,6 +544,7 @@ def to_seam(value: Any) -> Any:
             properties={key: to_seam(item) for key, item in value.properties.items()},
             to_string=value.to_string,
             handle=value.handle,
+            extended=value.extended,
         )
     if isinstance(value, ErrorRecordValue):
         record = value.record

@@ -21,5 +21,18 @@ def encode_console(state: HostState, text: str) -> bytes:
     return normalized.encode(f"cp{console_codepage(state)}", errors="replace")
 
 
+def encode_text(text: str, codepage: int) -> bytes:
+    """Text in a console code page as is (the writer chose its line ends); 65001 is UTF-8."""
+    encoding = "utf-8" if codepage == 65001 else f"cp{codepage}"
+    try:
+        return text.encode(encoding, errors="replace")
+    except LookupError:
+        return text.encode(f"cp{console_codepage_default()}", errors="replace")
+
+
+def console_codepage_default() -> int:
+    return 437
+
+
 def decode_console(state: HostState, data: bytes) -> str:
     return data.decode(f"cp{console_codepage(state)}", errors="replace")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ntpath
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,10 @@ from remediate.sandbox.commands import (
     NativeResult,
 )
 from remediate.sandbox.seam import ErrorRecord
-from remediate.sandbox.windows import cim, events, native, network
+from remediate.sandbox.windows import cim, events, native, network, services
+from remediate.sandbox.windows.cmd import CMD_PROGRAMS, CmdProcess
+from remediate.sandbox.windows.cmdline import join_for_native
+from remediate.sandbox.windows.powershell_exe import RunScript
 from remediate.sandbox.windows.state import HostState, World
 
 # Start-Sleep advances the world's virtual clock and sleeps for real at most this long, so scripts that wait
@@ -67,19 +71,41 @@ _CMDLETS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], HostCmdlet], ...] =
     ),
     ("Test-NetConnection", ("ComputerName", "Port", "InformationLevel"), (), network.test_net_connection),
     ("Get-WinEvent", ("FilterHashtable", "MaxEvents"), (), events.get_win_event),
+    ("Get-Service", ("Name",), (), services.get_service),
     ("Get-Date", (), (), _get_date),
     ("Start-Sleep", ("Seconds", "Milliseconds"), (), _start_sleep),
 )
 
 
-class WindowsCommands:
-    """Cmdlets and native programs bound to one host's state and its world."""
+# Parameters that take positional arguments, in position order (Get-Help <cmdlet> -Parameter *: "Position").
+_POSITIONAL: dict[str, tuple[str, ...]] = {
+    "Get-CimInstance": ("ClassName",),
+    "Get-Service": ("Name",),
+    "Resolve-DnsName": ("Name", "Type"),
+    "Test-NetConnection": ("ComputerName",),
+    "Start-Sleep": ("Seconds",),
+}
 
-    def __init__(self, state: HostState, world: World) -> None:
+
+class WindowsCommands:
+    """Cmdlets and native programs bound to one host's state and its world.
+
+    run_powershell and format_lines let cmd.exe and powershell.exe, called from a script, reach the host's
+    interpreter (WindowsHost provides them)."""
+
+    def __init__(
+        self,
+        state: HostState,
+        world: World,
+        run_powershell: RunScript | None = None,
+        format_lines: Callable[[list[object]], list[str]] | None = None,
+    ) -> None:
         self.state = state
         self.world = world
+        self.run_powershell = run_powershell
+        self.format_lines = format_lines
         self._cmdlets = {
-            name.lower(): CmdletSpec(name, params, switches, self._bind(fn))
+            name.lower(): CmdletSpec(name, params, switches, self._bind(fn), _POSITIONAL.get(name, ()))
             for name, params, switches, fn in _CMDLETS
         }
 
@@ -90,11 +116,30 @@ class WindowsCommands:
 
         return run
 
+    def _through_cmd(self, name: str) -> NativeFunction:
+        """cmd.exe, powershell.exe, hostname.exe and whoami.exe, given the command line PowerShell builds."""
+
+        def run(args: list[str], ctx: CommandContext) -> NativeResult:
+            environment = dict(ctx.env)
+            user = f"{environment.get('USERDOMAIN', '')}\\{environment.get('USERNAME', '')}"
+            process = CmdProcess(
+                self.state, self.world, environment, environment.get("USERPROFILE", "C:\\"),
+                user, b"", self.run_powershell, self.format_lines,
+            )  # fmt: skip
+            with self.state.lock:
+                code = process.run_line(f'"{name}" {join_for_native([str(a) for a in args])}')
+            return NativeResult("".join(process.stdout), "".join(process.stderr), code)
+
+        return run
+
     def cmdlet(self, name: str) -> CmdletSpec | None:
         return self._cmdlets.get(name.lower())
 
     def native(self, name: str) -> NativeFunction | None:
         program = native.program_for(name)
+        stem = ntpath.basename(name).lower().removesuffix(".exe")
+        if program is None and stem in CMD_PROGRAMS:
+            return self._through_cmd(name)
         if program is None:
             return None
 
@@ -103,6 +148,21 @@ class WindowsCommands:
                 return program(self.state, self.world, [str(a) for a in args])
 
         return run
+
+
+def user_environment(user: str, computer_name: str) -> dict[str, str]:
+    """The variables that name the signed-in user: USERNAME, USERDOMAIN (the computer's name for a local user) and
+    the profile directories under C:\\Users."""
+    domain, _, name = user.rpartition("\\")
+    name = name.split("@")[0]
+    profile = f"C:\\Users\\{name}"
+    return {
+        "USERNAME": name,
+        "USERDOMAIN": (domain or computer_name).upper(),
+        "USERPROFILE": profile,
+        "TEMP": f"{profile}\\AppData\\Local\\Temp",
+        "TMP": f"{profile}\\AppData\\Local\\Temp",
+    }
 
 
 def environment(state: HostState) -> dict[str, str]:

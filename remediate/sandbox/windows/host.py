@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import importlib
-import re
-import shlex
 from typing import Any
 
-from remediate.sandbox.seam import NativeOutcome, PipelineOutcome, PipelineRequest
-from remediate.sandbox.windows import licensing, native
-from remediate.sandbox.windows.codepage import encode_console
-from remediate.sandbox.windows.commandset import WindowsCommands, environment
+from remediate.sandbox.seam import NativeOutcome, PipelineOutcome, PipelineRequest, ShellContext
+from remediate.sandbox.windows import licensing
+from remediate.sandbox.windows.cmd import CmdProcess
+from remediate.sandbox.windows.codepage import console_codepage, encode_text
+from remediate.sandbox.windows.commandset import WindowsCommands, environment, user_environment
 from remediate.sandbox.windows.state import HostState, World
+
+SYSTEM_PROFILE = "C:\\Windows\\system32\\config\\systemprofile"
 
 
 class WindowsHost:
@@ -26,7 +27,7 @@ class WindowsHost:
         self.world = world
         self.computer_name = state.computer_name
         self.fault = fault  # the scenario's label for this host, e.g. "0xC004F074" or "healthy"
-        self.commands = WindowsCommands(state, world)
+        self.commands = WindowsCommands(state, world, self.run_powershell, self.format_lines)
         self._interpreter: Any = None
 
     def environment(self) -> dict[str, str]:
@@ -37,34 +38,46 @@ class WindowsHost:
             # Imported here: the interpreter package depends on nothing of this one, and tests of the Windows
             # model do not need it.
             module = importlib.import_module("remediate.sandbox.powershell")
-            self._interpreter = module.Interpreter(self.commands, self.environment())
+            self._interpreter = module.Interpreter(self.commands, self.environment(), self.state.ui_language)
         return self._interpreter
 
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome:
         interpreter = self._get_interpreter()
+        # a session opened without a profile (WINRS_NOPROFILE) runs with the system profile's directory
+        # (pypsrp's recorded exchange test_psrp_no_profile.yml)
+        session = request.session
+        environment: dict[str, str] = {}
+        if session is not None and session.user:
+            environment.update(user_environment(session.user, self.computer_name))
+        if session is not None and session.no_profile:
+            environment["USERPROFILE"] = SYSTEM_PROFILE
         with self.state.lock:
-            outcome: PipelineOutcome = interpreter.run(request)
+            outcome: PipelineOutcome = interpreter.run(request, environment)
         return outcome
 
-    def run_native(self, command: str, arguments: list[str]) -> NativeOutcome:
-        """A WinRS command line: bytes in the console code page with CRLF line ends (ref §2c)."""
-        name, args = command, list(arguments)
-        if not args and " " in command.strip():
-            parts = shlex.split(command, posix=False)
-            name, args = parts[0], parts[1:]
-        args = [a[1:-1] if len(a) >= 2 and a[0] == a[-1] == '"' else a for a in args]
-        name, args = self._expand(name), [self._expand(a) for a in args]
-        program = native.program_for(name)
+    def run_native(self, command: str, arguments: list[str], shell: ShellContext | None = None) -> NativeOutcome:
+        """A WinRS command line: the command and its arguments joined with spaces, run by cmd.exe /c (cmd.py);
+        bytes in the shell's code page (WINRS_CODEPAGE, else the host's OEM code page, ref §2c)."""
+        shell = shell or ShellContext()
+        user = user_environment(shell.user, self.computer_name) if shell.user else {}
+        environment = {**self.environment(), **user, **shell.environment}
+        process = CmdProcess(
+            self.state,
+            self.world,
+            environment,
+            shell.working_directory or environment["USERPROFILE"],
+            shell.user or environment["USERNAME"],
+            shell.stdin,
+            self.run_powershell,
+            self.format_lines,
+        )
         with self.state.lock:
-            result = (
-                program(self.state, self.world, args)
-                if program is not None
-                else native.not_recognized(self.state, name)
-            )
+            exit_code = process.run_line(" ".join([command, *arguments]))
+        codepage = shell.codepage or console_codepage(self.state)
         return NativeOutcome(
-            stdout=encode_console(self.state, result.stdout),
-            stderr=encode_console(self.state, result.stderr),
-            exit_code=result.exit_code & 0xFFFFFFFF,
+            stdout=encode_text("".join(process.stdout), codepage),
+            stderr=encode_text("".join(process.stderr), codepage),
+            exit_code=exit_code & 0xFFFFFFFF,
         )
 
     def restart(self) -> None:
@@ -72,10 +85,16 @@ class WindowsHost:
         with self.state.lock:
             licensing.restart(self.state, self.world)
 
-    def _expand(self, text: str) -> str:
-        """cmd.exe expands %NAME% from the environment (any case); unknown names stay as typed."""
-        env = {k.lower(): v for k, v in self.environment().items()}
-        return re.sub(r"%([^%]+)%", lambda m: env.get(m.group(1).lower(), m.group(0)), text)
+    def run_powershell(self, text: str, environment: dict[str, str], location: str | None) -> PipelineOutcome:
+        """powershell.exe's script, run in this host's interpreter."""
+        outcome: PipelineOutcome = self._get_interpreter().run_script(text, None, environment, location)
+        return outcome
+
+    def format_lines(self, objects: list[object]) -> list[str]:
+        """Out-Default's lines for output objects (the interpreter's Out-String -Stream)."""
+        formatting = importlib.import_module("remediate.sandbox.powershell.formatting")
+        lines: list[str] = formatting.out_string_stream(objects)
+        return lines
 
     def __repr__(self) -> str:
         return f"WindowsHost({self.state!r}, fault={self.fault})"

@@ -30,6 +30,30 @@ class _OpenShell:
     shell: Shell
     owner: str
     idle_timeout: str  # as the Shell element reports it: PT60.000S
+    working_directory: str | None = None
+
+
+def _shell_context(shell_element: ET.Element | None, options: dict[str, str], user: str) -> seam.ShellContext:
+    """What a cmd shell's Create asked for: rsp:Environment, rsp:WorkingDirectory, WINRS_CODEPAGE and
+    WINRS_NOPROFILE (MS-WSMV 2.2.4.37, 3.1.4.5.1)."""
+    environment: dict[str, str] = {}
+    directory = None
+    if shell_element is not None:
+        for variable in shell_element.findall("rsp:Environment/rsp:Variable", NS):
+            environment[variable.attrib.get("Name", "")] = variable.text or ""
+        directory = (shell_element.findtext("rsp:WorkingDirectory", namespaces=NS) or "").strip() or None
+    codepage = options.get("WINRS_CODEPAGE", "")
+    return seam.ShellContext(
+        environment=environment,
+        working_directory=directory,
+        codepage=int(codepage) if codepage.isdigit() else None,
+        user=user,
+        no_profile=_no_profile(options),
+    )
+
+
+def _no_profile(options: dict[str, str]) -> bool:
+    return options.get("WINRS_NOPROFILE", "").upper() == "TRUE"
 
 
 def _idle_timeout(shell_element: ET.Element | None) -> str:
@@ -55,6 +79,8 @@ class WinRMService:
             return len(self._shells)
 
     def handle(self, request: Request, user: str, address: str) -> bytes:
+        if not wsman.valid_timeout(request.operation_timeout_text):
+            raise wsman.invalid_timeout_fault(request.operation_timeout_text)
         verb = request.verb
         if verb == "Create":
             return self._create(request, user, address)
@@ -112,12 +138,15 @@ class WinRMService:
                 raise wsman.shells_quota_fault(self.faults.max_shells_per_user)
             shell: Shell
             if request.resource_uri.startswith(wsman.RESOURCE_POWERSHELL):
-                shell = PowerShellShell(shell_id, self.engine, self.computer_name)
+                session = seam.RunspaceSession(user=user, no_profile=_no_profile(request.options))
+                shell = PowerShellShell(shell_id, self.engine, self.computer_name, session)
             elif request.resource_uri.lower() == wsman.RESOURCE_CMD:
-                shell = CmdShell(shell_id, self.engine)
+                shell = CmdShell(shell_id, self.engine, _shell_context(body, request.options, user))
             else:
                 raise wsman.invalid_fault(f"The resource URI {request.resource_uri} is not supported.")
-            self._shells[shell_id.upper()] = _OpenShell(shell, user, idle_timeout)
+            working_directory = shell.context.working_directory if isinstance(shell, CmdShell) else None
+            entry = _OpenShell(shell, user, idle_timeout, working_directory)
+            self._shells[shell_id.upper()] = entry
         if isinstance(shell, PowerShellShell):
             creation = body.find("pwsh:creationXml", NS) if body is not None else None
             if creation is None or not (creation.text or "").strip():
@@ -133,14 +162,19 @@ class WinRMService:
             address,
             request.resource_uri,
             shell_id,
-            self._shell_xml(shell_id, request.resource_uri, user, idle_timeout),
+            self._shell_xml(shell_id, request.resource_uri, user, idle_timeout, entry),
         )
 
-    def _shell_xml(self, shell_id: str, resource_uri: str, user: str, idle_timeout: str) -> str:
+    def _shell_xml(
+        self, shell_id: str, resource_uri: str, user: str, idle_timeout: str, entry: _OpenShell | None = None
+    ) -> str:
+        directory = entry.working_directory if entry is not None else None
+        # Windows echoes the working directory a client asked for (test_winrs_extra_opts.yml)
+        working = f"<rsp:WorkingDirectory>{escape(directory)}</rsp:WorkingDirectory>" if directory else ""
         return (
             f"<rsp:Shell><rsp:ShellId>{escape(shell_id)}</rsp:ShellId><rsp:ResourceUri>{escape(resource_uri)}"
             f"</rsp:ResourceUri><rsp:Owner>{escape(user)}</rsp:Owner><rsp:ClientIP>127.0.0.1</rsp:ClientIP>"
-            f"<rsp:IdleTimeOut>{idle_timeout}</rsp:IdleTimeOut><rsp:InputStreams>stdin pr</rsp:InputStreams>"
+            f"{working}<rsp:IdleTimeOut>{idle_timeout}</rsp:IdleTimeOut><rsp:InputStreams>stdin pr</rsp:InputStreams>"
             "<rsp:OutputStreams>stdout</rsp:OutputStreams><rsp:State>Connected</rsp:State></rsp:Shell>"
         )
 
@@ -149,7 +183,7 @@ class WinRMService:
         return wsman.empty_response(
             request.message_id,
             wsman.ACTION_PREFIX_TRANSFER + "GetResponse",
-            self._shell_xml(entry.shell.shell_id, request.resource_uri, entry.owner, entry.idle_timeout),
+            self._shell_xml(entry.shell.shell_id, request.resource_uri, entry.owner, entry.idle_timeout, entry),
         )
 
     def _forget(self, shell_id: str) -> None:
@@ -177,8 +211,9 @@ class WinRMService:
         body = request.body
         for stream in body.findall(_SHELL + "Stream") if body is not None else []:
             data = base64.b64decode(stream.text or "")
-            if data:
-                shell.send(stream.attrib.get("CommandId"), data)
+            end = stream.attrib.get("End", "").lower() == "true"
+            if data or end:
+                shell.send(stream.attrib.get("CommandId"), data, end)
         return wsman.empty_response(
             request.message_id, wsman.ACTION_PREFIX_SHELL + "SendResponse", "<rsp:SendResponse/>"
         )

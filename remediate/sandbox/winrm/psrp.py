@@ -22,6 +22,7 @@ from psrpcore import (
     PSRPCoreError,
     PSRPPayload,
     ResetRunspaceStateEvent,
+    ServerHostRequestor,
     ServerPipeline,
     ServerRunspacePool,
     SetMaxRunspacesEvent,
@@ -86,10 +87,17 @@ class _PipelineRun:
 class PowerShellShell:
     """The server side of one pypsrp RunspacePool."""
 
-    def __init__(self, shell_id: str, engine: seam.HostEngine, computer_name: str) -> None:
+    def __init__(
+        self,
+        shell_id: str,
+        engine: seam.HostEngine,
+        computer_name: str,
+        session: seam.RunspaceSession | None = None,
+    ) -> None:
         self.shell_id = shell_id
         self.engine = engine
         self.computer_name = computer_name
+        self.session = session or seam.RunspaceSession()
         self.closed = False
         self._pool = ServerRunspacePool(application_private_data=_windows_private_data())
         self._runs: dict[uuid.UUID, _PipelineRun] = {}
@@ -108,6 +116,8 @@ class PowerShellShell:
     def open(self, creation_data: bytes) -> None:
         with self._cond:
             self._feed(creation_data, None)
+            arguments = values.to_plain(getattr(self._pool, "application_arguments", None) or {})
+            self.session.application_arguments = arguments if isinstance(arguments, dict) else {}
 
     def command(self, command_id: str | None, fragments: list[bytes]) -> str:
         if not command_id:
@@ -122,7 +132,7 @@ class PowerShellShell:
                 self._feed(fragment, pipeline_id)
         return run.command_id
 
-    def send(self, command_id: str | None, data: bytes) -> None:
+    def send(self, command_id: str | None, data: bytes, end: bool = False) -> None:
         pipeline_id = uuid.UUID(command_id) if command_id else None
         with self._cond:
             self._check_open()
@@ -210,7 +220,11 @@ class PowerShellShell:
             self._runs[event.pipeline_id].input.append(values.to_plain(event.data))
         elif isinstance(event, EndOfPipelineInputEvent):
             self._start(self._runs[event.pipeline_id])
-        elif isinstance(event, (SetMaxRunspacesEvent, SetMinRunspacesEvent, ResetRunspaceStateEvent)):
+        elif isinstance(event, (SetMaxRunspacesEvent, SetMinRunspacesEvent)):
+            # Windows refuses a count below 1 (RunspacePool.SetMaxRunspaces/SetMinRunspaces return false; the
+            # recorded exchange test_psrp_set_runspaces.yml answers False for -1)
+            self._pool.runspace_availability_response(event.ci, event.count >= 1)
+        elif isinstance(event, ResetRunspaceStateEvent):
             self._pool.runspace_availability_response(event.ci, True)
         elif isinstance(event, GetAvailableRunspacesEvent):
             self._pool.runspace_availability_response(event.ci, max(self._pool.max_runspaces, 1))
@@ -234,14 +248,19 @@ class PowerShellShell:
     def _statements(self, run: _PipelineRun) -> list[seam.PipelineRequest]:
         """One PipelineRequest per statement (add_statement separates them), in order."""
         metadata = run.pipeline.metadata
-        statements: list[seam.PipelineRequest] = [seam.PipelineRequest(commands=[], input=run.input)]
+        history = bool(metadata is not None and metadata.add_to_history)
+
+        def statement(input_: list[Any]) -> seam.PipelineRequest:
+            return seam.PipelineRequest(commands=[], input=input_, session=self.session, add_to_history=history)
+
+        statements: list[seam.PipelineRequest] = [statement(run.input)]
         for command in metadata.commands if metadata is not None else []:
             parameters = [(name, values.to_plain(value)) for name, value in command.parameters]
             statements[-1].commands.append(
                 seam.Command(str(command.command_text), bool(command.is_script), parameters)
             )
             if command.end_of_statement:
-                statements.append(seam.PipelineRequest(commands=[]))
+                statements.append(statement([]))
         return [statement for statement in statements if statement.commands]
 
     def _execute(self, run: _PipelineRun, statements: list[seam.PipelineRequest]) -> None:
@@ -280,6 +299,11 @@ class PowerShellShell:
             pipeline.prepare_message(
                 values.informational_record("VerboseRecord", text), PSRPMessageType.VerboseRecord
             )
+        for method, arguments in outcome.host_calls:
+            if method == "SetShouldExit":
+                ServerHostRequestor(pipeline).set_should_exit(arguments[0])
+        for text in outcome.debug:
+            pipeline.prepare_message(values.informational_record("DebugRecord", text), PSRPMessageType.DebugRecord)
         for text in outcome.information:
             pipeline.write_information(text, source="Write-Information", computer=self.computer_name)
 

@@ -51,7 +51,7 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, PSSecureString):
-        return value.decrypt()
+        return seam.SecureString(value.decrypt())
     if isinstance(value, dict):
         return {str(to_plain(key)): to_plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -96,13 +96,15 @@ def _derived_string(value: seam.PSObject) -> str:
 
 def to_clixml_object(value: Any) -> Any:
     """A seam value -> something psrpcore serializes the way PowerShell would."""
+    if isinstance(value, seam.SecureString):
+        return PSSecureString(str(value))  # encrypted with the pool's session key when serialized
     if isinstance(value, seam.PSObject):
         obj = CoreObject()
         obj.PSObject.type_names = list(value.type_names) or [CUSTOM_OBJECT_TYPE, "System.Object"]
         is_custom = obj.PSObject.type_names[0] == CUSTOM_OBJECT_TYPE
         for name, item in value.properties.items():
             converted = to_clixml_object(item)
-            if is_custom:
+            if is_custom or name in value.extended:
                 add_note_property(obj, name, converted)
             else:
                 # CIM instances and other .NET objects carry their properties as adapted properties (<Props>).

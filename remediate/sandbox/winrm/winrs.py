@@ -1,15 +1,19 @@
-"""A WinRS cmd shell (Client.execute_cmd): each command line runs through HostEngine.run_native."""
+"""A WinRS cmd shell (Client.execute_cmd): each command line runs through HostEngine.run_native.
+
+A command starts when its client first asks for output, or when it ends the command's stdin: a program that
+reads stdin (powershell.exe -) then has all of it, and one that does not runs as soon as the client polls."""
 
 from __future__ import annotations
 
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from remediate.sandbox import seam
 from remediate.sandbox.winrm import workers
 from remediate.sandbox.winrm.wsman import (
+    cmd_parameter_fault,
     command_not_found_fault,
     operation_timeout_fault,
     shell_not_found_fault,
@@ -19,6 +23,11 @@ from remediate.sandbox.winrm.wsman import (
 @dataclass
 class _Process:
     command_id: str
+    command: str
+    arguments: list[str]
+    stdin: bytearray = field(default_factory=bytearray)
+    stdin_open: bool = False  # some stdin came, its end has not
+    started: bool = False
     outcome: seam.NativeOutcome | None = None
     stdout_sent: int = 0
     stderr_sent: int = 0
@@ -35,9 +44,10 @@ class ReceivedStreams:
 class CmdShell:
     """The server side of one pypsrp WinRS shell."""
 
-    def __init__(self, shell_id: str, engine: seam.HostEngine) -> None:
+    def __init__(self, shell_id: str, engine: seam.HostEngine, context: seam.ShellContext | None = None) -> None:
         self.shell_id = shell_id
         self.engine = engine
+        self.context = context or seam.ShellContext()
         self.closed = False
         self._processes: dict[str, _Process] = {}
         self._started = 0
@@ -52,18 +62,25 @@ class CmdShell:
             return self._started
 
     def command(self, command_id: str | None, command: str, arguments: list[str]) -> str:
-        process = _Process((command_id or str(uuid.uuid4())).upper())
+        process = _Process((command_id or str(uuid.uuid4())).upper(), command, arguments)
         with self._cond:
             if self.closed:
                 raise shell_not_found_fault(self.shell_id)
             self._processes[process.command_id] = process
             self._started += 1
-        workers.run_later(lambda: self._run(process, command, arguments))
         return process.command_id
 
-    def _run(self, process: _Process, command: str, arguments: list[str]) -> None:
+    def _start(self, process: _Process) -> None:
+        """Run the command line on a worker; call with the condition held."""
+        if process.started:
+            return
+        process.started = True
+        context = replace(self.context, stdin=bytes(process.stdin))
+        workers.run_now(lambda: self._run(process, context))
+
+    def _run(self, process: _Process, context: seam.ShellContext) -> None:
         try:
-            outcome = self.engine.run_native(command, arguments)
+            outcome = self.engine.run_native(process.command, process.arguments, context)
         except Exception as error:  # the engine's bug must not take the host down
             outcome = seam.NativeOutcome(stderr=f"sandbox engine failure: {error}\r\n".encode(), exit_code=1)
         with self._cond:
@@ -73,12 +90,16 @@ class CmdShell:
     def receive(self, command_id: str | None, timeout: float, max_bytes: int) -> ReceivedStreams:
         deadline = time.monotonic() + timeout
         with self._cond:
+            if not command_id:
+                raise cmd_parameter_fault()
             while True:
                 if self.closed:
                     raise shell_not_found_fault(self.shell_id)
                 process = self._processes.get((command_id or "").upper())
                 if process is None:
                     raise command_not_found_fault(command_id, self.shell_id)
+                if not process.stdin_open:
+                    self._start(process)
                 if process.outcome is not None:
                     break
                 remaining = deadline - time.monotonic()
@@ -95,11 +116,20 @@ class CmdShell:
             done = process.stdout_sent >= len(outcome.stdout) and process.stderr_sent >= len(outcome.stderr)
             return ReceivedStreams(stdout, stderr, done, outcome.exit_code & 0xFFFFFFFF if done else None)
 
-    def send(self, command_id: str | None, data: bytes) -> None:
-        """stdin is accepted and ignored: the engine's native commands read none."""
+    def send(self, command_id: str | None, data: bytes, end: bool = False) -> None:
+        """stdin for a command that has not started yet; its end starts the command."""
         with self._cond:
             if self.closed:
                 raise shell_not_found_fault(self.shell_id)
+            process = self._processes.get((command_id or "").upper())
+            if process is None:
+                raise command_not_found_fault(command_id, self.shell_id)
+            if process.started:
+                return  # the program no longer reads stdin
+            process.stdin += data
+            process.stdin_open = not end
+            if end:
+                self._start(process)
 
     def signal(self, command_id: str | None, code: str) -> None:
         with self._cond:

@@ -29,6 +29,12 @@ def deferred() -> Iterator[None]:
             _executor.submit(work)
 
 
+def run_now(work: Callable[[], None]) -> None:
+    """Run `work` on a worker thread at once: for work the current request itself waits for (a Receive that
+    starts the command it polls)."""
+    _executor.submit(work)
+
+
 def run_later(work: Callable[[], None]) -> None:
     """Run `work` on a worker thread: at the end of the current request's deferred() block, or now."""
     pending: list[Callable[[], None]] | None = getattr(_local, "pending", None)

@@ -28,6 +28,11 @@ COMMAND_STATE_RUNNING = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
 
 
+def valid_timeout(text: str) -> bool:
+    """Whether an OperationTimeout header, if present, is a duration Windows takes (PT-1S is not)."""
+    return not text or bool(_DURATION.match(text))
+
+
 def parse_duration(text: str | None, default: float) -> float:
     """xs:duration as WS-Man uses it (PT20S, PT20.000S, PT1M) -> seconds."""
     match = _DURATION.match((text or "").strip())
@@ -37,15 +42,40 @@ def parse_duration(text: str | None, default: float) -> float:
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
 
 
-class WSManFault(Exception):
-    """A fault the server answers with HTTP 500, as Windows does."""
+@dataclass(frozen=True)
+class ProviderFault:
+    """The plugin a fault comes from (f:ProviderFault), e.g. the cmd shell plugin."""
 
-    def __init__(self, code: int, subcode: str, message: str, soap_code: str = "s:Receiver") -> None:
+    provider: str
+    path: str
+
+
+class WSManFault(Exception):
+    """A fault the server answers with HTTP 500, as Windows does.
+
+    reason: the SOAP Reason text, where Windows words it apart from the WSManFault message (default: the message);
+    detail: the w:FaultDetail URI Windows adds to some faults; provider: set when a shell plugin raised it (the
+    message then sits inside f:ProviderFault)."""
+
+    def __init__(
+        self,
+        code: int,
+        subcode: str,
+        message: str,
+        soap_code: str = "s:Receiver",
+        *,
+        reason: str | None = None,
+        detail: str | None = None,
+        provider: ProviderFault | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.subcode = subcode
         self.message = message
         self.soap_code = soap_code
+        self.reason = reason or message
+        self.detail = detail
+        self.provider = provider
 
 
 def operation_timeout_fault() -> WSManFault:
@@ -118,8 +148,51 @@ def invalid_fault(message: str) -> WSManFault:
     return WSManFault(2150858817, "w:InvalidParameter", message, soap_code="s:Sender")
 
 
+_FAULT_DETAIL = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/"
+CMD_PLUGIN = ProviderFault("Shell cmd plugin", "%systemroot%\\system32\\winrscmd.dll")
+
+
 def command_not_found_fault(command_id: str | None, shell_id: str) -> WSManFault:
-    return invalid_fault(f"The command {command_id} does not exist in shell {shell_id}.")
+    """A Receive, Send or Signal for a command the shell does not have (ERROR_WSMAN_INVALID_SELECTORS; the
+    recorded exchange test_psrp_receive_failure.yml in pypsrp's tests)."""
+    return WSManFault(
+        2150858843,
+        "w:InvalidSelectors",
+        "The Windows Remote Shell received a request to perform an operation on a command identifier that does "
+        "not exist. Either the command has completed execution or the client specified an invalid command "
+        "identifier.",
+        soap_code="s:Sender",
+        reason="The WS-Management service cannot process the request because the request contained invalid "
+        "selectors for the resource.",
+        detail=_FAULT_DETAIL + "UnexpectedSelectors",
+    )
+
+
+def cmd_parameter_fault() -> WSManFault:
+    """What the cmd shell plugin answers a request it cannot take, such as a Receive that names no command
+    (ERROR_INVALID_PARAMETER, 87; the recorded exchange test_winrs_fail_poll_process.yml)."""
+    return WSManFault(
+        87,
+        "w:InvalidParameter",
+        "The parameter is incorrect.",
+        soap_code="s:Sender",
+        detail=_FAULT_DETAIL + "InvalidValue",
+        provider=CMD_PLUGIN,
+    )
+
+
+def invalid_timeout_fault(text: str) -> WSManFault:
+    """An OperationTimeout header that is not a positive xs:duration (ERROR_WSMAN_INVALID_HEADER, 0x8033800F;
+    the recorded exchange test_psrp_is_alive_other_wsman_error.yml, for PT-1S)."""
+    return WSManFault(
+        2150858767,
+        "a:InvalidMessageInformationHeader",
+        f"The WS-Management service cannot process the request. The XML contains an invalid timeout field in the "
+        f"SOAP header: {text}.",
+        soap_code="s:Sender",
+        reason="The WS-Management service cannot process the request. The request contains one or more invalid "
+        "SOAP headers.",
+    )
 
 
 @dataclass
@@ -131,6 +204,7 @@ class Request:
     message_id: str
     operation_timeout: float
     max_envelope_size: int
+    operation_timeout_text: str = ""  # as written; checked by valid_timeout()
     selectors: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
     body: ET.Element | None = None
@@ -173,6 +247,7 @@ def parse_request(data: bytes) -> Request:
         resource_uri=text("wsman:ResourceURI"),
         message_id=text("wsa:MessageID"),
         operation_timeout=parse_duration(text("wsman:OperationTimeout"), 60.0),
+        operation_timeout_text=text("wsman:OperationTimeout"),
         max_envelope_size=int(size_text) if size_text.isdigit() else 153600,
         selectors=selectors,
         options=options,
@@ -199,12 +274,19 @@ def envelope(action: str, relates_to: str, body: str, extra_header: str = "") ->
 
 
 def fault_envelope(fault: WSManFault, relates_to: str, machine: str) -> bytes:
+    message = escape(fault.message)
+    if fault.provider is not None:
+        message = (
+            f"<f:ProviderFault provider={quoteattr(fault.provider.provider)} path={quoteattr(fault.provider.path)}>"
+            f"{message}</f:ProviderFault>"
+        )
+    detail = f"<w:FaultDetail>{escape(fault.detail)}</w:FaultDetail>" if fault.detail else ""
     body = (
         f"<s:Fault><s:Code><s:Value>{fault.soap_code}</s:Value><s:Subcode><s:Value>{fault.subcode}</s:Value>"
-        f'</s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.message)}</s:Text></s:Reason>'
-        f'<s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" '
+        f'</s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.reason)}</s:Text></s:Reason>'
+        f'<s:Detail>{detail}<f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" '
         f"Code={quoteattr(str(fault.code))} Machine={quoteattr(machine)}>"
-        f"<f:Message>{escape(fault.message)}</f:Message></f:WSManFault></s:Detail></s:Fault>"
+        f"<f:Message>{message}</f:Message></f:WSManFault></s:Detail></s:Fault>"
     )
     return envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
 
