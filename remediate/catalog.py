@@ -33,6 +33,8 @@ WORDS = {
         "action_fix": "fix", "action_escalate": "escalate", "meaning": "meaning", "source_column": "Microsoft source",
         "action_human": "no playbook: a human acts", "action_closest": "closest playbook: {0}",
         "action_info": "information: nothing to fix",
+        "office": "Office activation (ospp.vbs): not handled — remediate's playbooks fix Windows' licence only; on "
+        "the host run cscript ospp.vbs /dstatus, then /act (for KMS, /sethst:<KMS host> first)",
         "escalate": "escalate", "also": "also", "parameters": "parameters", "parameter": "parameter",
         "type": "type", "required": "required", "default": "default", "description": "description", "yes": "yes",
         "no": "no", "secret": "(secret)", "when": "when {0}", "only_if": "only if {0}",
@@ -64,6 +66,9 @@ WORDS = {
         "source_column": "Microsoft の出典",
         "action_human": "プレイブックなし: 担当者が対応", "action_closest": "最も近いプレイブック: {0}",
         "action_info": "情報: 修復は不要",
+        "office": "Office のライセンス認証 (ospp.vbs): 対象外です。remediate のプレイブックは Windows のライセンス"
+        "だけを修復します。ホストで cscript ospp.vbs /dstatus を実行し、続いて /act を実行してください (KMS の場合は"
+        "先に /sethst:<KMS ホスト>)",
         "escalate": "エスカレーション (escalate)", "also": "関連コード", "parameters": "パラメーター",
         "parameter": "パラメーター", "type": "型", "required": "必須", "default": "既定値", "description": "説明",
         "yes": "はい", "no": "いいえ", "secret": "(シークレット)", "when": "計画条件 {0}", "only_if": "実行条件 {0}",
@@ -205,8 +210,17 @@ def explain_codes(text: str, library: PlaybookLibrary, lang: str) -> dict[str, l
     """The JSON document of `explain`: every code in `text` in order of first appearance, classed, with its
     meaning, Microsoft source and playbook (or the closest playbook, or what a human does); and every typo."""
     found = scan(text)
+    rows = [_code_row(finding, library, lang) for finding in found.findings]
+    if found.office is not None:
+        # Office activation: remediate's playbooks change Windows' licence, never Office's. Naming a Windows
+        # playbook here would call a host healthy whose Office is still not activated.
+        for row in rows:
+            if row["class"] != OTHER:
+                row.update(product="office", office_evidence=found.office, playbook=None, title=None,
+                           closest_playbook=None, closest_title=None,
+                           handover=in_language(WORDS, lang)["office"])
     return {
-        "codes": [_code_row(finding, library, lang) for finding in found.findings],
+        "codes": rows,
         "typos": [
             {
                 "typed": typo.typed,
@@ -287,6 +301,9 @@ def _activation_lines(row: dict[str, Any], words: dict[str, str]) -> list[str]:
     if row["source"] is not None:
         meaning += "  " + words["source"].format(row["source"]["title"])
     lines = [f"{row['code']}: {meaning}"]
+    if row.get("product") == "office":
+        lines.append(f"  {words['office']}")
+        return lines
     if row["playbook"]:
         shown = row["playbook"]
         lines.append(f"  {words['playbook']}: {shown} — {row['title']}  (remediate show {shown})")

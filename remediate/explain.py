@@ -116,6 +116,7 @@ class Typo:
 class Scan:
     findings: tuple[Finding, ...]
     typos: tuple[Typo, ...]
+    office: str | None = None  # the words that show the text is about Office's own activation (ospp.vbs)
 
     @property
     def codes(self) -> list[ErrorCode]:
@@ -137,7 +138,18 @@ def scan(text: str) -> Scan:
         if occurrence.code not in best or rank < best[occurrence.code][0]:
             best[occurrence.code] = (rank, first_order, finding)
     findings = tuple(finding for _, _, finding in sorted(best.values(), key=lambda entry: entry[1]))
-    return Scan(findings, tuple(_typos(normalized, occurrences)))
+    office = _OFFICE.search(normalized)
+    return Scan(findings, tuple(_typos(normalized, occurrences)), office.group(0).strip() if office else None)
+
+
+# Office activates through its own Software Protection products and script: ospp.vbs prints "LICENSE NAME: Office
+# 16, ..." and "LICENSE DESCRIPTION: Office 16, VOLUME_KMSCLIENT channel" (public ospp.vbs outputs, e.g.
+# pastebin.com/tXP3x6xp); Office's products carry the application ID 0ff1ce15-a989-479d-af46-f275c6370663.
+_OFFICE = re.compile(
+    r"ospp\.vbs|OfficeSoftwareProtectionPlatform|0ff1ce15-a989-479d-af46-f275c6370663"
+    r"|LICENSE (?:NAME|DESCRIPTION):\s*Office\b|\bOffice\s+1[4-6],\s",
+    re.IGNORECASE,
+)
 
 
 def is_plausible(code: ErrorCode) -> bool:

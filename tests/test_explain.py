@@ -321,3 +321,21 @@ def test_code_like_words_that_no_one_meant_as_codes_are_left_alone() -> None:
 
 def test_a_licensing_shaped_typo_is_reported_even_when_no_code_matches() -> None:
     assert _typos("0xC004FFFF1") == [("0xC004FFFF1", (DIGIT_EXTRA,), [])]
+
+
+def test_office_activation_is_said_to_be_not_handled_never_given_a_windows_playbook() -> None:
+    from remediate.catalog import explain_codes, explanation_lines
+    from remediate.playbook import PlaybookLibrary
+
+    # ospp.vbs output as Office prints it (public sample: pastebin.com/tXP3x6xp)
+    text = ("LICENSE NAME: Office 15, OfficeStandardVL_KMS_Client edition\n"
+            "LICENSE DESCRIPTION: Office 15, VOLUME_KMSCLIENT channel\n"
+            "Last 5 characters of installed product key: 92CD4\n"
+            "ERROR CODE: 0xC004F074\n")
+    document = explain_codes(text, PlaybookLibrary(()), "en")
+    (row,) = document["codes"]
+    assert row["code"] == "0xC004F074" and row["product"] == "office" and row["playbook"] is None
+    shown = "\n".join(explanation_lines(document, "en"))
+    assert "Office activation (ospp.vbs): not handled" in shown and "remediate show" not in shown
+    windows = explain_codes("slmgr /ato: Error: 0xC004F074", PlaybookLibrary(()), "en")
+    assert windows["codes"][0]["playbook"] == "0xC004F074"  # the same code from Windows still gets its playbook
