@@ -3,7 +3,6 @@ them."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -12,6 +11,7 @@ from remediate.sandbox.seam import ErrorRecord, PSObject
 from remediate.sandbox.windows import licensing
 from remediate.sandbox.windows.editions import WINDOWS_APPLICATION_ID
 from remediate.sandbox.windows.licensing import LicensingError
+from remediate.sandbox.windows.phone_activation import derived_digits, installation_id
 from remediate.sandbox.windows.slmgr_text import error_text
 from remediate.sandbox.windows.state import (
     DEFAULT_ACTIVATION_INTERVAL,
@@ -106,11 +106,6 @@ def product_channels(state: HostState) -> list[str]:
     return channels
 
 
-def _digits(seed: str, count: int) -> str:
-    digest = hashlib.sha256(seed.encode()).hexdigest()
-    return "".join(str(int(c, 16) % 10) for c in (digest * 4))[:count]
-
-
 # The Extended PID (ProductKeyID) has the shape NNNNN-NNNNN-NNN-NNNNNN-NN-NNNN-NNNNN.NNNN-NNNNNNN: platform, key
 # group, key serial (3 + 6 digits), 02 for an OEM:DM key or 03 otherwise, the install language's LCID, the build,
 # and the day of the year (3 digits) and year the key was installed [obs: "03612-05150-000-025690-03-1033-
@@ -124,18 +119,13 @@ EPID_PLATFORM = "03612"
 
 def extended_pid(state: HostState, world: World, channel: str) -> str:
     key = (state.key or "").strip().upper()
-    group, serial = _digits(f"group:{key}", 5), _digits(f"serial:{key}", 9)
+    group, serial = derived_digits(f"group:{key}", 5), derived_digits(f"serial:{key}", 9)
     kind = "02" if channel == OEM else "03"
     lcid = "1041" if state.japanese else "1033"
     installed = state.key_installed_at or state.utc_now(world)
     day = f"{installed.timetuple().tm_yday:03d}{installed.year:04d}"
     build = f"{state.edition.build}.0000"
     return f"{EPID_PLATFORM}-{group}-{serial[:3]}-{serial[3:]}-{kind}-{lcid}-{build}-{day}"
-
-
-def installation_id(state: HostState) -> str:
-    # 63 digits [obs: "Installation ID: 5087605834…" in slmgr /dlv, alygcode/windows10esu#3]
-    return _digits(f"iid:{state.computer_name}:{state.key or ''}", 63)
 
 
 # The Windows licences' activation and validation services, as SoftwareLicensingProduct.UseLicenseURL and
@@ -210,7 +200,7 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         "Name": state.edition.product_name,
         # ref §2 /dti, /dlv: slmgr prints this property as "Installation ID:" for every product with a key,
         # KMS clients included
-        "OfflineInstallationId": installation_id(state) if installed else None,
+        "OfflineInstallationId": installation_id(state.computer_name, state.key) if installed else None,
         "PartialProductKey": key_tail(state.key) if installed and state.key else None,
         "ProcessorURL": None,
         "ProductKeyChannel": PRODUCT_KEY_CHANNEL[channel] if installed else None,
@@ -421,7 +411,11 @@ def _product_method(state: HostState, world: World, channel: str, method: str, a
     elif method == "clearvlactivationtypeenabled":
         licensing.set_activation_type(state, 0)
     elif method == "depositofflineconfirmationid":
-        licensing.deposit_confirmation_id(state, world, str(_argument(args, "ConfirmationId", state)))
+        if not installed:
+            raise LicensingError(licensing.E_PKEY_NOT_INSTALLED)
+        licensing.deposit_confirmation_id(
+            state, world, str(_argument(args, "InstallationId", state)), str(_argument(args, "ConfirmationId", state))
+        )
     elif not _kms_setting_method(state, method, args):
         raise cim_error(state, WBEM_E_INVALID_METHOD, "InvokeCimMethod", method)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from remediate.sandbox.windows import events
+from remediate.sandbox.windows import events, phone_activation
 from remediate.sandbox.windows.editions import edition
 from remediate.sandbox.windows.network import DnsFailure, resolve, tcp_reachable
 from remediate.sandbox.windows.state import (
@@ -405,20 +405,24 @@ def _activate_with_kms(state: HostState, world: World) -> None:
     raise LicensingError(E_NO_KMS)  # ref §1a 0xC004F074: no KMS could be contacted
 
 
-E_CID_INVALID = 0xC004F02C
+E_INVALID_PRODUCT_KEY_TYPE = 0xC004F07D
 
 
-def deposit_confirmation_id(state: HostState, world: World, confirmation_id: str) -> None:
-    """DepositOfflineConfirmationId (ref §2 /atp): phone activation of a MAK or retail key."""
-    digits = "".join(c for c in confirmation_id if c.isdigit())
+def deposit_confirmation_id(state: HostState, world: World, installation_id: str, confirmation_id: str) -> None:
+    """DepositOfflineConfirmationId (ref §2 /atp): phone activation. The confirmation ID must be the one the
+    sandbox's activation centre gives for the licence's installation ID (phone_activation.py publishes the rule);
+    a MAK, retail, OEM or KMS host key is then Licensed, whatever its online count says (the activation centre
+    decided when it gave the confirmation ID)."""
     if state.key is None:
         raise LicensingError(E_PKEY_NOT_INSTALLED)
-    if len(digits) != 48 or len(digits) != len(confirmation_id.replace("-", "").replace(" ", "")):
-        raise LicensingError(E_CID_INVALID)  # ref §1a 0xC004F02C: offline activation data format incorrect
-    with world.lock:
-        record = world.activation.keys.get(state.key.strip().upper())
-    if state.channel == GVLK or record is None or record.blocked_at:
-        raise LicensingError(E_CID_INVALID)
+    if state.channel in (GVLK, EVAL):
+        # [inf] SL_E_INVALID_PRODUCT_KEY_TYPE (SLERR-H): a KMS client or evaluation licence has no phone route
+        raise LicensingError(E_INVALID_PRODUCT_KEY_TYPE)
+    refused = phone_activation.check_deposit(
+        installation_id, phone_activation.installation_id(state.computer_name, state.key), confirmation_id
+    )
+    if refused:
+        raise LicensingError(refused)
     state.license_status, state.license_status_reason, state.grace_minutes = LICENSED, S_OK, 0
 
 
