@@ -50,7 +50,7 @@ from remediate.status import fleet_category
 from remediate.status_view import print_status, status_csv
 from remediate.terminal import error_console, output_console
 from remediate.validate import validate_files
-from remediate.values import RunValues, likely_typos
+from remediate.values import RunValues, likely_typos, unused_host_secrets
 
 if TYPE_CHECKING:
     from remediate.live import LiveOptions, LiveRun
@@ -335,7 +335,8 @@ def run_playbook(
     playbook = request.playbook(library)
     hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
     run_values = RunValues.from_options(set_options, secret_env, secrets_file)
-    for warning in [*run_values.warnings, *likely_typos(playbook.parameters, hosts)]:
+    for warning in [*run_values.warnings, *likely_typos(playbook.parameters, hosts),
+                    *unused_host_secrets(run_values, hosts)]:
         click.echo(f"warning: {warning}", err=True)
     plan = build_plan(playbook, hosts, run_values, Renderer.for_library(library),
                       code=request.error_code, allow=request.allow)

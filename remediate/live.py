@@ -377,12 +377,7 @@ def run_plan(
 
 def values_for(run_values: RunValues, playbook: Playbook) -> RunValues:
     """Of the run's values, those this playbook declares (auto runs several playbooks with one set)."""
-    declared = set(playbook.parameters)
-    return dataclasses.replace(
-        run_values,
-        settings={name: value for name, value in run_values.settings.items() if name in declared},
-        secrets={name: value for name, value in run_values.secrets.items() if name in declared},
-    )
+    return run_values.only(set(playbook.parameters))
 
 
 def run_auto_fleet(
