@@ -178,7 +178,7 @@ LAYERS: list[tuple[str, ...]] = [
      "ledger.store", "ledger.csv_import"),
     # what happens to hosts, and how it is shown
     ("engine", "diagnosis", "preview", "report", "status_view", "audit_view", "catalog", "html", "progress",
-     "ledger.views", "ledger.run_guard", "ledger.status_reads"),
+     "installation_ids", "ledger.views", "ledger.run_guard", "ledger.status_reads"),
     ("live",),  # the application service: run, run auto, status
     ("demo",),
     ("options", "cli", "keys_cli", "__main__"),  # the command line
