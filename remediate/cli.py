@@ -31,6 +31,7 @@ from remediate.explain import decode_text
 from remediate.inventory import Host
 from remediate.inventory_limit import inventory_hosts
 from remediate.keys_cli import register as register_keys_commands
+from remediate.kms_cli import register as register_kms_commands
 from remediate.options import (
     READ_OPTIONS,
     CodeCommand,
@@ -39,6 +40,7 @@ from remediate.options import (
     lang_option,
     live_options,
     playbooks_option,
+    terminal_prompt,
 )
 from remediate.playbook import PlaybookLibrary
 from remediate.preview import print_auto_preview, print_plan
@@ -56,7 +58,6 @@ if TYPE_CHECKING:
     from remediate.live import LiveOptions, LiveRun
 
 F = TypeVar("F", bound=Callable[..., Any])
-Prompt = Callable[[str, bool], str]  # (question, hide what is typed) -> the answer
 
 
 def _exit(code: ExitCode) -> NoReturn:
@@ -157,6 +158,7 @@ def main() -> None:
 
 
 register_keys_commands(main, reports_errors)
+register_kms_commands(main, reports_errors)
 
 
 # --- playbooks: list, show, validate, explain ---------------------------------------------------------------
@@ -376,7 +378,7 @@ def _run_live(
     (table or JSON; progress on stderr either way), write JUnit if asked, and exit with the run's code."""
     arguments = sys.argv[1:]
     with _live_errors() as errors:
-        done = start(language=language, console=errors, prompt=_prompt(), progress=True, arguments=arguments)
+        done = start(language=language, console=errors, prompt=terminal_prompt(), progress=True, arguments=arguments)
     if output == "json":
         click.echo(to_json(done.report, done.redactor))
         click.echo(f"audit log: {done.audit_path}", err=True)
@@ -402,7 +404,7 @@ def _preview_auto(
 
     with _live_errors() as errors:
         preview = preview_auto(hosts, library, run_values, live_settings(), language=language, console=errors,
-                               prompt=_prompt(), allow=allow)
+                               prompt=terminal_prompt(), allow=allow)
     if output == "json":
         body = {
             "dry_run": True,
@@ -418,13 +420,6 @@ def _preview_auto(
                               redactor=preview.redactor)
         _wrote_html(html.write_page(page, html_file))
     _exit(ExitCode.OK)
-
-
-def _prompt() -> Prompt | None:
-    """How a live command asks the person at the terminal (None: stdin is not a terminal, nobody to ask)."""
-    if not sys.stdin.isatty():
-        return None
-    return lambda question, hidden: click.prompt(question, hide_input=hidden, err=True)
 
 
 @contextmanager
@@ -503,7 +498,7 @@ def status_command(
     hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
     library = PlaybookLibrary(playbook_dirs)
     with _live_errors() as errors:
-        read = fleet_status(hosts, library, live_settings(), console=errors, prompt=_prompt(), language=lang)
+        read = fleet_status(hosts, library, live_settings(), console=errors, prompt=terminal_prompt(), language=lang)
     statuses, redactor = read.statuses, read.redactor
     if output == "json":
         click.echo(json.dumps(redactor.value([status.to_dict() for status in statuses]), ensure_ascii=False,

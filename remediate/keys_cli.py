@@ -18,7 +18,7 @@ import click
 
 from remediate.errors import UsageError
 from remediate.ledger.channels import CHOICES as CHANNEL_CHOICES
-from remediate.options import READ_OPTIONS, LiveSettings, lang_option, live_options
+from remediate.options import READ_OPTIONS, LiveSettings, lang_option, live_options, terminal_prompt
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,15 +92,6 @@ def _ledger_options(func: F) -> F:
 
 _output_option = click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table",
                               show_default=True)
-
-
-def _prompt() -> Callable[[str, bool], str] | None:
-    """How a command that connects asks for the WinRM user and password (None: stdin is not a terminal)."""
-    import sys
-
-    if not sys.stdin.isatty():
-        return None
-    return lambda question, hidden: str(click.prompt(question, hide_input=hidden, err=True))
 
 
 def _console() -> Any:
@@ -359,8 +350,8 @@ def installation_ids(hosts_file: Path, output: str, lang: str, live_settings: Li
 
     hosts = inventory_hosts(hosts_file, warn=lambda message: click.echo(f"warning: {message}", err=True),
                             **live_settings.inventory())
-    read = fleet_read(hosts, live_settings(), console=error_console(), prompt=_prompt(), script=iids.iid_script(),
-                      language=lang)
+    read = fleet_read(hosts, live_settings(), console=error_console(), prompt=terminal_prompt(),
+                      script=iids.iid_script(), language=lang)
     if output == "json":
         click.echo(iids.iids_json(read.statuses, read.redactor))
     elif output == "csv":

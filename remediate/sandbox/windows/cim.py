@@ -10,6 +10,7 @@ from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
 from remediate.sandbox.seam import ErrorRecord, PSObject
 from remediate.sandbox.windows import licensing
 from remediate.sandbox.windows.editions import WINDOWS_APPLICATION_ID
+from remediate.sandbox.windows.kms_service import description_token
 from remediate.sandbox.windows.licensing import LicensingError
 from remediate.sandbox.windows.phone_activation import derived_digits, installation_id
 from remediate.sandbox.windows.slmgr_text import error_text
@@ -27,6 +28,7 @@ from remediate.sandbox.windows.state import (
     RETAIL,
     UNLICENSED,
     HostState,
+    KmsHost,
     World,
     activation_id,
     key_tail,
@@ -147,6 +149,20 @@ def _in_windows_order(props: dict[str, Any]) -> dict[str, Any]:
     return ordered
 
 
+def _channel_token(state: HostState, channel: str) -> str:
+    """The channel token of a licence's Description; a served KMS host's names its CSVLK group (kms_service)."""
+    if channel == KMS_HOST and state.channel == KMS_HOST:
+        return description_token(state.kms_service) or DESCRIPTION_TOKEN[channel]
+    return DESCRIPTION_TOKEN[channel]
+
+
+def _request_counters(served: KmsHost | None, unused: int) -> dict[str, int]:
+    """The KMS request counters: a served KMS host's own, else 0 on a KMS host and unused elsewhere."""
+    if served is None:
+        return {name: unused for name in KMS_REQUEST_COUNTERS}
+    return {name: served.requests.get(name, 0) for name in KMS_REQUEST_COUNTERS}
+
+
 def product_properties(state: HostState, world: World, channel: str) -> dict[str, Any]:
     """One SoftwareLicensingProduct: the properties of the class as Microsoft documents them (WMI-SLP: ID … TrustedTime)
     and those Windows 8 and later add, which slmgr.vbs reads (ProductKeyChannel, ValidationURL, the lookup domain,
@@ -160,6 +176,7 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
     # ref §3: unused uint32 counters read 4294967295 [obs: the KMS request counters, RequiredClientCount and
     # RemainingSkuReArmCount of a licence without a key, ansible.windows#834]
     counter = 0 if kms_host else UINT32_UNUSED
+    served = state.kms_service if kms_host else None  # one of the world's KMS hosts: its count and counters
     discovered = state.discovered if installed else None
     props: dict[str, Any] = {
         "ADActivationCsvlkPid": None,
@@ -170,7 +187,7 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         "AutomaticVMActivationHostDigitalPid2": None,
         "AutomaticVMActivationHostMachineName": None,
         "AutomaticVMActivationLastActivationTime": WMI_NULL_DATE,
-        "Description": f"Windows(R) Operating System, {DESCRIPTION_TOKEN[channel]} channel",
+        "Description": f"Windows(R) Operating System, {_channel_token(state, channel)} channel",
         "DiscoveredKeyManagementServiceMachineIpAddress": discovered.address if discovered else "",
         "DiscoveredKeyManagementServiceMachineName": discovered.name if discovered else "",
         "DiscoveredKeyManagementServiceMachinePort": discovered.port if discovered else 0,
@@ -183,8 +200,8 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         # [inf] the flag slmgr tests before KMS host settings ("can only be set on a KMS machine that is
         # also activated", ref §2): an installed, activated KMS host key
         "IsKeyManagementServiceMachine": 1 if kms_host else 0,
-        "KeyManagementServiceCurrentCount": counter,
-        **{name: counter for name in KMS_REQUEST_COUNTERS},
+        "KeyManagementServiceCurrentCount": served.count if served else counter,
+        **_request_counters(served, counter),
         "KeyManagementServiceLookupDomain": (state.lookup_domain or "") if kms_client else None,
         "KeyManagementServiceMachine": (state.kms_machine or "") if kms_client else None,
         "KeyManagementServicePort": (state.kms_port or 0) if kms_client else 0,
@@ -235,14 +252,15 @@ def service_properties(state: HostState, world: World) -> dict[str, Any]:
     domain slmgr.vbs reads from it [src SLMGR KMSClientLookupClause]."""
     kms_host = state.channel == KMS_HOST and state.key is not None and state.license_status == LICENSED
     counter = 0 if kms_host else UINT32_UNUSED  # ref §3, WMI-VA: -1 (4294967295) when not a KMS host
+    served = state.kms_service if kms_host else None
     props: dict[str, Any] = {
         "ClientMachineID": state.cmid,
         "DiscoveredKeyManagementServiceMachineName": state.discovered.name if state.discovered else "",
         "DiscoveredKeyManagementServiceMachinePort": state.discovered.port if state.discovered else 0,
         "IsKeyManagementServiceMachine": 1 if state.channel == KMS_HOST else 0,
         "KeyManagementServiceActivationDisabled": False,
-        "KeyManagementServiceCurrentCount": counter,
-        **{name: counter for name in KMS_REQUEST_COUNTERS},
+        "KeyManagementServiceCurrentCount": served.count if served else counter,
+        **_request_counters(served, counter),
         "KeyManagementServiceDnsPublishing": state.kms_dns_publishing,
         "KeyManagementServiceHostCaching": state.host_caching,
         "KeyManagementServiceListeningPort": state.kms_listening_port,

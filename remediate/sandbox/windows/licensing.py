@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from remediate.sandbox.windows import events, phone_activation
+from remediate.sandbox.windows import events, kms_service, phone_activation
 from remediate.sandbox.windows.editions import edition
 from remediate.sandbox.windows.network import DnsFailure, resolve, tcp_reachable
 from remediate.sandbox.windows.state import (
@@ -346,19 +346,25 @@ def _split_machine(machine: str) -> str:
 
 
 def _kms_response(state: HostState, world: World, kms: KmsHost) -> int:
-    """What a reachable KMS host answers to this client's request."""
+    """What a reachable KMS host answers to this client's request; the host counts every request it answers."""
     if not kms.kms_enabled:
         return E_KMS_NOT_ENABLED  # ref §1a 0xC004F039: KMS did not respond / not enabled
+    answer = _kms_answer(state, world, kms)
+    kms_service.record_request(kms, state.license_status, answer)
+    return answer
+
+
+def _kms_answer(state: HostState, world: World, kms: KmsHost) -> int:
     kms_now = world.utc_now() + timedelta(seconds=kms.clock_offset_s)
     if abs(state.utc_now(world) - kms_now) > MAX_SKEW:
         return E_INVALID_TIMESTAMP  # ref §1a 0xC004F06C, §4: > 4 h UTC skew
     if not kms.activated:
         return E_KMS_NOT_ACTIVATED  # ref §1a 0xC004F041
+    if not kms_service.activates(kms, state.edition):
+        # ref §1a 0xC004F042: a host that can't activate this product (ref §4: a client-OS KMS host activates
+        # only client OSes; KMSPLAN: a CSVLK group activates editions up to its own generation)
+        return E_KMS_ID_MISMATCH
     family = state.edition.family
-    if family not in kms.families:
-        return (
-            E_KMS_ID_MISMATCH  # ref §1a 0xC004F042; ref §4: a client-OS KMS host activates only client OSes
-        )
     if state.cmid not in kms.clients:
         kms.clients.add(state.cmid)
         kms.count = min(
