@@ -31,6 +31,7 @@ from remediate.explain import decode_text
 from remediate.inventory import Host
 from remediate.inventory_limit import inventory_hosts
 from remediate.keys_cli import register as register_keys_commands
+from remediate.kms_cli import register as register_kms_commands
 from remediate.options import (
     READ_OPTIONS,
     CodeCommand,
@@ -41,6 +42,7 @@ from remediate.options import (
     playbooks_option,
     setting_defaults,
     setting_options,
+    terminal_prompt,
 )
 from remediate.playbook import PlaybookLibrary
 from remediate.preview import print_auto_preview, print_plan
@@ -52,13 +54,12 @@ from remediate.status import fleet_category
 from remediate.status_view import print_status, status_csv
 from remediate.terminal import error_console, output_console
 from remediate.validate import validate_files
-from remediate.values import RunValues, likely_typos
+from remediate.values import RunValues, likely_typos, unused_host_secrets
 
 if TYPE_CHECKING:
     from remediate.live import LiveOptions, LiveRun
 
 F = TypeVar("F", bound=Callable[..., Any])
-Prompt = Callable[[str, bool], str]  # (question, hide what is typed) -> the answer
 
 
 def _exit(code: ExitCode) -> NoReturn:
@@ -202,6 +203,7 @@ def config_show(context: click.Context, /, output: str, **values: Any) -> None:
 
 
 register_keys_commands(main, reports_errors)
+register_kms_commands(main, reports_errors)
 
 
 # --- playbooks: list, show, validate, explain ---------------------------------------------------------------
@@ -380,7 +382,8 @@ def run_playbook(
     playbook = request.playbook(library)
     hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
     run_values = RunValues.from_options(set_options, secret_env, secrets_file)
-    for warning in [*run_values.warnings, *likely_typos(playbook.parameters, hosts)]:
+    for warning in [*run_values.warnings, *likely_typos(playbook.parameters, hosts),
+                    *unused_host_secrets(run_values, hosts)]:
         click.echo(f"warning: {warning}", err=True)
     plan = build_plan(playbook, hosts, run_values, Renderer.for_library(library),
                       code=request.error_code, allow=request.allow)
@@ -420,7 +423,7 @@ def _run_live(
     (table or JSON; progress on stderr either way), write JUnit if asked, and exit with the run's code."""
     arguments = sys.argv[1:]
     with _live_errors() as errors:
-        done = start(language=language, console=errors, prompt=_prompt(), progress=True, arguments=arguments)
+        done = start(language=language, console=errors, prompt=terminal_prompt(), progress=True, arguments=arguments)
     if output == "json":
         click.echo(to_json(done.report, done.redactor))
         click.echo(f"audit log: {done.audit_path}", err=True)
@@ -446,7 +449,7 @@ def _preview_auto(
 
     with _live_errors() as errors:
         preview = preview_auto(hosts, library, run_values, live_settings(), language=language, console=errors,
-                               prompt=_prompt(), allow=allow)
+                               prompt=terminal_prompt(), allow=allow)
     if output == "json":
         body = {
             "dry_run": True,
@@ -462,13 +465,6 @@ def _preview_auto(
                               redactor=preview.redactor)
         _wrote_html(html.write_page(page, html_file))
     _exit(ExitCode.OK)
-
-
-def _prompt() -> Prompt | None:
-    """How a live command asks the person at the terminal (None: stdin is not a terminal, nobody to ask)."""
-    if not sys.stdin.isatty():
-        return None
-    return lambda question, hidden: click.prompt(question, hide_input=hidden, err=True)
 
 
 @contextmanager
@@ -547,7 +543,7 @@ def status_command(
     hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
     library = PlaybookLibrary(playbook_dirs)
     with _live_errors() as errors:
-        read = fleet_status(hosts, library, live_settings(), console=errors, prompt=_prompt(), language=lang)
+        read = fleet_status(hosts, library, live_settings(), console=errors, prompt=terminal_prompt(), language=lang)
     statuses, redactor = read.statuses, read.redactor
     if output == "json":
         click.echo(json.dumps(redactor.value([status.to_dict() for status in statuses]), ensure_ascii=False,

@@ -1,6 +1,6 @@
 """`remediate keys`: the key ledger on the command line (add, list, show, set-budget, retire, where, report,
-import). Parse, call the Ledger, print masked; cli.py registers the group (`register`) and maps errors to exit
-codes.
+import), and the installation IDs phone activation asks for (iids). Parse, call the Ledger or read the hosts,
+print masked; cli.py registers the group (`register`) and maps errors to exit codes.
 
 A key never comes from the command line: --key-env names an environment variable, --key-file a file, and
 without either the key is asked for at the terminal, hidden.
@@ -18,7 +18,7 @@ import click
 
 from remediate.errors import UsageError
 from remediate.ledger.channels import CHOICES as CHANNEL_CHOICES
-from remediate.options import lang_option
+from remediate.options import READ_OPTIONS, LiveSettings, lang_option, live_options, terminal_prompt
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -325,3 +325,37 @@ def import_keys(file: Path, channel: str | None, open_ledger: Callable[[], Any],
     with open_ledger() as ledger:
         added = ledger.add_keys(rows)
     _say(lang, "imported", count=len(added), file=file)
+
+
+@keys.command("iids")
+@click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
+@_output_option
+@lang_option
+@_reports_errors
+@live_options(*(name for name in READ_OPTIONS if name != "ledger"))
+def installation_ids(hosts_file: Path, output: str, lang: str, live_settings: LiveSettings) -> None:
+    """Read every host's installation ID for phone activation (read-only; what slmgr /dti shows), with the
+    activation ID and the key's last five characters. Give each to Microsoft's activation centre; put the
+    confirmation IDs it gives in a secrets file as confirmation_id@HOST=... lines for `remediate run 0x80072EE2
+    --secrets-file FILE`.
+
+    Exit 0 when every host's installation ID was read, 1 when one was not, 3 when no host could be reached.
+    """
+    import sys
+
+    from remediate import installation_ids as iids
+    from remediate.inventory_limit import inventory_hosts
+    from remediate.live import fleet_read  # the network stack: imported only by commands that connect
+    from remediate.terminal import error_console
+
+    hosts = inventory_hosts(hosts_file, warn=lambda message: click.echo(f"warning: {message}", err=True),
+                            **live_settings.inventory())
+    read = fleet_read(hosts, live_settings(), console=error_console(), prompt=terminal_prompt(),
+                      script=iids.iid_script(), language=lang)
+    if output == "json":
+        click.echo(iids.iids_json(read.statuses, read.redactor))
+    elif output == "csv":
+        click.echo(iids.iids_csv(read.statuses, read.redactor), nl=False)
+    else:
+        iids.print_iids(read.statuses, _console(), read.redactor, lang)
+    sys.exit(iids.iids_category(read.statuses).exit_code)

@@ -259,10 +259,12 @@ def run_redactor(host_plans: Sequence[HostPlan], credential_secrets: Sequence[Se
 
 
 def read_licences(
-    hosts: Sequence[Host], connect: Connect, options: EngineOptions, progress: LiveProgress | None = None
+    hosts: Sequence[Host], connect: Connect, options: EngineOptions, progress: LiveProgress | None = None,
+    script: str | None = None,
 ) -> list[HostStatus]:
-    """Every host's licence, read-only. Ctrl-C: raises ReadsInterrupted once the reads in flight finished
-    (first press) or at once (second press). `progress` shows how the reads go."""
+    """Every host's licence, read-only (the license-state template, or `script`, another read-only one). Ctrl-C:
+    raises ReadsInterrupted once the reads in flight finished (first press) or at once (second press). `progress`
+    shows how the reads go."""
     stop = TwoPressStop()
 
     def pressed() -> None:  # the first Ctrl-C lets the reads in flight finish, the second abandons them
@@ -272,7 +274,7 @@ def read_licences(
 
     with on_ctrl_c(pressed):
         statuses = read_status(
-            hosts, connect, forks=options.forks, attempts=options.transient_attempts, stop=stop,
+            hosts, connect, script, forks=options.forks, attempts=options.transient_attempts, stop=stop,
             max_auth_failures=options.max_auth_failures, observer=progress,
         )
     if stop.stopped:
@@ -292,13 +294,29 @@ def fleet_status(
 ) -> FleetStatus:
     """`remediate status`: every host's licence, with the playbook that handles the code it reports.
     progress: show how the reads go on `console` (a bar in a terminal, plain lines elsewhere)."""
+    read = fleet_read(hosts, settings, console=console, prompt=prompt, progress=progress, language=language)
+    name_playbooks(read.statuses, library.find)
+    # The key ledger (when one is in use) learns which partial key each host showed.
+    record_status_reads(read.statuses, settings.ledger, lambda text: console.print(Text(text)))
+    return read
+
+
+def fleet_read(
+    hosts: Sequence[Host],
+    settings: LiveOptions,
+    *,
+    console: Console,
+    prompt: Prompt | None,
+    script: str | None = None,
+    progress: bool = True,
+    language: str = "en",
+) -> FleetStatus:
+    """A read-only script on every host (the license-state template unless `script` is given: `keys iids`
+    reads installation IDs), with the connection checks, credentials, retries and Ctrl-C of `status`."""
     connection = settings.connection()
     credentials = prepare_connection(connection, hosts, console, prompt)
     with LiveProgress(len(hosts), console, progress, kind="read", language=language) as bar:
-        statuses = read_licences(hosts, connector(connection, credentials), settings.engine("en"), bar)
-    name_playbooks(statuses, library.find)
-    # The key ledger (when one is in use) learns which partial key each host showed.
-    record_status_reads(statuses, settings.ledger, lambda text: console.print(Text(text)))
+        statuses = read_licences(hosts, connector(connection, credentials), settings.engine("en"), bar, script)
     return FleetStatus(statuses, Redactor(credential_secrets(credentials)))
 
 
@@ -385,12 +403,7 @@ def run_plan(
 
 def values_for(run_values: RunValues, playbook: Playbook) -> RunValues:
     """Of the run's values, those this playbook declares (auto runs several playbooks with one set)."""
-    declared = set(playbook.parameters)
-    return dataclasses.replace(
-        run_values,
-        settings={name: value for name, value in run_values.settings.items() if name in declared},
-        secrets={name: value for name, value in run_values.secrets.items() if name in declared},
-    )
+    return run_values.only(set(playbook.parameters))
 
 
 def run_auto_fleet(

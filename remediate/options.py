@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import locale
 import os
+import sys
 from collections.abc import Callable, Mapping
 from functools import wraps
 from pathlib import Path
@@ -210,6 +211,14 @@ def setting_options(command: Callable[..., None]) -> Callable[..., None]:
 # What `status` takes: it only reads, so it has the options of connecting, not those of a run.
 READ_OPTIONS = ("auth", "scheme", "port", "ca_file", "insecure", "cert_pem", "cert_key_pem", "spn_service", "forks",
                 "connect_timeout", "operation_timeout", "retries", "max_auth_failures", "limit", "ledger")
+
+
+def terminal_prompt() -> Callable[[str, bool], str] | None:
+    """How a command that connects asks the person at the terminal for the WinRM user and password: (question,
+    hide what is typed) -> the answer. None: stdin is not a terminal, nobody to ask."""
+    if not sys.stdin.isatty():
+        return None
+    return lambda question, hidden: str(click.prompt(question, hide_input=hidden, err=True))
 
 
 def _ledger_url(value: str | None) -> str | None:

@@ -1,17 +1,22 @@
 """Run-wide values (--set, --secret-env, --secrets-file) and how each host's parameter values are decided.
 
 For every playbook parameter, lowest first: the playbook's default < ``--set name=value`` < the host's
-variable. Secret parameters (``secret: true``) and every ``product_key`` come only from
-``--secret-env NAME=VARIABLE`` or ``--secrets-file FILE``: never from the command line or a hosts file.
+variable < a secret for the whole run < a secret for that host. Secret parameters (``secret: true``) and every
+``product_key`` come only from ``--secret-env NAME=VARIABLE`` or ``--secrets-file FILE``: never from the command
+line or a hosts file.
 
 A secrets file has one ``name=value`` per line; ``#`` starts a comment only at the start of a line (a ``#``
 in a value is kept); spaces around name and value are dropped; a value may be wrapped in double quotes, which
-are removed (nothing inside is an escape). Messages name the file and line, never the value.
+are removed (nothing inside is an escape). ``name@HOST=value`` gives the value to one host only, HOST written
+as the hosts file names it (``web01.corp.example``, or ``name:port`` as reports show it): what differs from
+host to host, such as the confirmation ID of phone activation, which belongs to one host's installation ID.
+Messages name the file and line, never the value.
 """
 
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import difflib
 import os
 import re
@@ -52,13 +57,25 @@ class ParameterSpec(Protocol):
 
 
 @dataclass(frozen=True)
+class HostSecret:
+    """A secrets file's ``name@HOST=value``: the value of parameter `name` for one host."""
+
+    name: str
+    host: str  # as the line writes it
+    secret: Secret
+    location: Location
+
+
+@dataclass(frozen=True)
 class RunValues:
-    """Values given for the whole run. `secrets` never print; `warnings` are for the user (e.g. file mode)."""
+    """Values given for the run. `secrets` (for every host) and `host_secrets` (for one host each, keyed by
+    parameter and host name in lower case) never print; `warnings` are for the user (e.g. file mode)."""
 
     settings: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, Secret] = field(default_factory=dict)
     secret_locations: dict[str, Location] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    host_secrets: dict[tuple[str, str], HostSecret] = field(default_factory=dict)
 
     @classmethod
     def from_options(
@@ -72,6 +89,7 @@ class RunValues:
         secrets: dict[str, Secret] = {}
         locations: dict[str, Location] = {}
         warnings: list[str] = []
+        host_secrets: dict[tuple[str, str], HostSecret] = {}
         for option in secret_env:
             name, variable = _secret_env_option(option)
             if name in secrets:
@@ -85,7 +103,7 @@ class RunValues:
             secrets[name] = Secret(value, source=f"environment variable {shown}")
             locations[name] = Location(field=f"--secret-env {name}={shown}")
         if secrets_file is not None:
-            from_file, file_warnings = _read_secrets_file(Path(secrets_file))
+            from_file, host_secrets, file_warnings = _read_secrets_file(Path(secrets_file))
             warnings.extend(file_warnings)
             for name, (secret, where) in from_file.items():
                 if name in secrets:
@@ -93,9 +111,23 @@ class RunValues:
                 secrets[name] = secret
                 locations[name] = where
         for name in settings:
-            if name in secrets:
+            if name in secrets or any(name == secret_name for secret_name, _ in host_secrets):
                 raise UsageError(f"{name} is given by --set and by a secret source; give it once")
-        return cls(settings, secrets, locations, warnings)
+        return cls(settings, secrets, locations, warnings, host_secrets)
+
+    def only(self, declared: set[str]) -> RunValues:
+        """The values of these parameters only (run auto gives one set of values to several playbooks)."""
+        return dataclasses.replace(
+            self,
+            settings={name: value for name, value in self.settings.items() if name in declared},
+            secrets={name: value for name, value in self.secrets.items() if name in declared},
+            host_secrets={key: value for key, value in self.host_secrets.items() if key[0] in declared},
+        )
+
+    def host_secret(self, name: str, host: Host) -> HostSecret | None:
+        """The secrets file's value of `name` for this host: by the name reports show (``name:port``), else by
+        its name alone."""
+        return self.host_secrets.get((name, host.label.lower())) or self.host_secrets.get((name, host.name.lower()))
 
 
 def resolve(
@@ -124,9 +156,13 @@ def _resolve_one(name: str, spec: ParameterSpec, host: Host, run: RunValues) -> 
                 f"{name} is a secret: {SECRET_SOURCES_ONLY} or a hosts file",
                 _host_location(host, name),
             )
+    for_host = run.host_secret(name, host)
+    if for_host is not None:
+        # A value from a secret source stays secret: never shown in a message, text kept as a Secret.
+        return coerce(spec.type, for_host.secret.reveal(), choices=choices, field=name,
+                      location=for_host.location, secret=True)
     if name in run.secrets:
         secret = run.secrets[name]
-        # A value from a secret source stays secret: never shown in a message, text kept as a Secret.
         return coerce(spec.type, secret.reveal(), choices=choices, field=name,
                       location=run.secret_locations.get(name), secret=True)
     if not secret_only and name in host.variables:
@@ -171,6 +207,14 @@ def likely_typos(parameters: Mapping[str, ParameterSpec], hosts: Sequence[Host])
     return warnings
 
 
+def unused_host_secrets(run: RunValues, hosts: Sequence[Host]) -> list[str]:
+    """Warnings for ``name@HOST`` lines of the secrets file that name no host of the run: a misspelt host
+    would otherwise leave its value unused in silence (hosts left out by --limit are named too)."""
+    names = {host.label.lower() for host in hosts} | {host.name.lower() for host in hosts}
+    return [f"{entry.location}: no host {entry.host} in this run, so this {entry.name} is not used"
+            for (_, host_name), entry in run.host_secrets.items() if host_name not in names]
+
+
 def _check_known(parameters: Mapping[str, ParameterSpec], run: RunValues) -> None:
     known = ", ".join(sorted(parameters)) or "(none)"
     for name in run.settings:
@@ -186,6 +230,10 @@ def _check_known(parameters: Mapping[str, ParameterSpec], run: RunValues) -> Non
                 run.secret_locations.get(name),
                 hint=f"its parameters are: {known}",
             )
+    for (name, _), entry in run.host_secrets.items():
+        if name not in parameters:
+            raise UsageError(f"the playbook has no parameter {name}", entry.location,
+                             hint=f"its parameters are: {known}")
 
 
 def _settings(set_options: Sequence[str]) -> dict[str, str]:
@@ -227,7 +275,10 @@ def _secret_env_option(option: str) -> tuple[str, str]:
     return name, variable
 
 
-def _read_secrets_file(path: Path) -> tuple[dict[str, tuple[Secret, Location]], list[str]]:
+def _read_secrets_file(
+    path: Path,
+) -> tuple[dict[str, tuple[Secret, Location]], dict[tuple[str, str], HostSecret], list[str]]:
+    """The run-wide secrets (``name=value``), the per-host ones (``name@HOST=value``), and warnings."""
     data = read_input_bytes(path, "secrets file")
     mode = path.stat().st_mode
     warnings: list[str] = []
@@ -244,23 +295,36 @@ def _read_secrets_file(path: Path) -> tuple[dict[str, tuple[Secret, Location]], 
         bad_line = data[: error.start].count(b"\n") + 1
         raise UsageError("secrets file is not UTF-8 text", Location(path, bad_line)) from None
     secrets: dict[str, tuple[Secret, Location]] = {}
+    host_secrets: dict[tuple[str, str], HostSecret] = {}
     for number, raw_line in enumerate(text.splitlines(), 1):
         line = raw_line.strip()
         if not line or line.startswith("#"):
             continue
         where = Location(path, number)
-        name, has_equals, value = line.partition("=")
-        name, value = name.strip(), value.strip()
+        key, has_equals, value = line.partition("=")
+        name, at, host = (part.strip() for part in key.partition("@"))
+        value = value.strip()
         if not has_equals:
             raise UsageError("expected name=value", where)
         if not _NAME.fullmatch(name):
             raise UsageError("a name is lower-case letters, digits and _ (not a digit first)", where)
+        if at and (not host or any(c.isspace() for c in host)):
+            raise UsageError(f"{name}@: expected a host name after @ (as the hosts file names it)", where)
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
+        shown = f"{name}@{host}" if at else name
+        here = Location(path, number, shown)
         if not value:
-            raise UsageError(f"{name} has an empty value", Location(path, number, name))
+            raise UsageError(f"{shown} has an empty value", here)
+        secret = Secret(value, source=f"{path}:{number}")
+        if at:
+            earlier = host_secrets.get((name, host.lower()))
+            if earlier is not None:
+                raise UsageError(f"{shown} is given twice (first on line {earlier.location.line})", here)
+            host_secrets[(name, host.lower())] = HostSecret(name, host, secret, here)
+            continue
         if name in secrets:
             first = secrets[name][1].line
-            raise UsageError(f"{name} is given twice (first on line {first})", Location(path, number, name))
-        secrets[name] = (Secret(value, source=f"{path}:{number}"), Location(path, number, name))
-    return secrets, warnings
+            raise UsageError(f"{name} is given twice (first on line {first})", here)
+        secrets[name] = (secret, here)
+    return secrets, host_secrets, warnings

@@ -287,6 +287,22 @@ def test_online_activation_retries_on_timeout_then_hands_over_for_phone_activati
         assert command in book.escalate.guidance.en and command in book.escalate.guidance.ja
 
 
+def test_offline_and_used_up_mak_hosts_are_activated_by_phone_with_their_own_confirmation_id() -> None:
+    book = playbook("0x80072EE2")
+    assert {ErrorCode.parse("0xC004C020"), ErrorCode.parse("0xC004C021")} <= set(book.applies_to)
+    parameter = book.parameters["confirmation_id"]
+    assert parameter.secret and not parameter.required
+    assert "confirmation_id@HOST" in parameter.description.en and "confirmation_id@HOST" in parameter.description.ja
+    phone = book.step("phone-activate")
+    assert (phone.phase, phone.template, phone.when, phone.params) == (
+        "fix", "confirmation-id.ps1.j2", "confirmation_id", {"ConfirmationId": "confirmation_id"})
+    assert book.step("activate").when == "not confirmation_id"  # a host given a confirmation ID is offline
+    assert steps_using(book, "installation-id.ps1.j2", "detect")  # the audit log shows what it must match
+    refused = {ErrorCode.parse(code) for code in ("0xC004F02C", "0xC004F031", "0xC004F04D")}
+    assert refused <= set(book.escalate.on_hresult)
+    assert "remediate keys iids" in book.escalate.guidance.en and "remediate keys iids" in book.escalate.guidance.ja
+
+
 def test_clock_playbook_resyncs_and_can_measure_against_a_reference_time() -> None:
     book = playbook("0xC004F06C")
     assert steps_using(book, "clock-resync.ps1.j2", "fix")

@@ -20,22 +20,26 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from remediate import resources
+from remediate.installation_ids import IID_TEMPLATE, iid_script
+from remediate.kms_status import KMS_TEMPLATE, kms_script
 from remediate.playbook import Playbook, PlaybookLibrary, Step
 from remediate.render import BUILTIN_TABLES, Renderer, sample_value
 from remediate.results import StepResult
 from remediate.sandbox.fleet import Fleet
 from remediate.sandbox.scenario import build
+from remediate.status import STATUS_TEMPLATE, status_script
 
 LIBRARY = PlaybookLibrary()
 RENDERER = Renderer.for_library(LIBRARY)
 SERVER_MAK = "4HNCB-T8RJX-2QWPV-K7MDY-G9F3C"  # made up: valid in this scenario's world only
 SCENARIO = f"""
 name: templates
-description: Hosts the templates run on - healthy, a Japanese KMS client behind a firewall, an evaluation server.
+description: Hosts the templates run on - healthy, a Japanese KMS client behind a firewall, an evaluation server,
+  and the KMS host itself.
 world:
   domain: corp.example
   kms_hosts:
-    - {{name: kms01.corp.example, address: 10.0.0.5, count: 60}}
+    - {{name: kms01.corp.example, address: 10.0.0.5, count: 60, csvlk: ws2022, serve: true}}
   activation:
     reachable: true
     keys:
@@ -122,10 +126,27 @@ def dialect_errors(shell: PowerShell) -> list[str]:
     ]
 
 
+# The templates commands run on their own, rendered once without values: status, keys iids, kms status.
+COMMAND_SCRIPTS = {STATUS_TEMPLATE: status_script, IID_TEMPLATE: iid_script, KMS_TEMPLATE: kms_script}
+
+
 def test_every_template_is_covered() -> None:
-    templates = {use[1].template for use in USES}
+    templates = {use[1].template for use in USES} | set(COMMAND_SCRIPTS)
     shipped = {p.name for p in resources.templates_dir().glob("*.ps1.j2") if not p.name.startswith("_")}
     assert templates == shipped
+
+
+@pytest.mark.parametrize("template", sorted(COMMAND_SCRIPTS))
+def test_the_scripts_commands_run_end_with_one_step_result_over_winrm(
+    pools: dict[str, RunspacePool], template: str
+) -> None:
+    script = COMMAND_SCRIPTS[template]()
+    for name, pool in pools.items():
+        shell = invoke(pool, script, {})
+        assert dialect_errors(shell) == [], (name, template)
+        assert shell.state == PSInvocationState.COMPLETED, (name, template, [str(r) for r in shell.streams.error])
+        result = StepResult.from_json(shell.output[-1])
+        assert result.data["computer_name"] == name
 
 
 @pytest.mark.parametrize(

@@ -320,3 +320,78 @@ def test_a_secrets_file_written_by_windows_powershell_is_read(tmp_path: Path) ->
     assert run.secrets["product_key"].reveal() == KEY
     assert resolve(PARAMS, HOST, run)["product_key"] == ProductKey.parse(KEY)
 
+
+
+# --- per-host secrets: name@HOST=value ---------------------------------------------------------------------
+
+CID_PARAMS = _params(Param("confirmation_id", "string", secret=True), Param("admin_password", "string", secret=True))
+WEB01, WEB02 = Host("web01.corp.example", None, {}), Host("127.0.0.1", 58715, {})
+
+
+def test_a_secret_for_one_host_goes_to_that_host_only_and_wins_over_the_run_wide_one(tmp_path: Path) -> None:
+    path = _secrets_file(tmp_path, "confirmation_id=000000\n"
+                                   "confirmation_id@WEB01.corp.example = 111111-111111\n"
+                                   "confirmation_id@127.0.0.1:58715=\"222222 222222\"\n"
+                                   "admin_password=pw\n")
+    run = RunValues.from_options([], [], path, environ={})
+    first, second = resolve(CID_PARAMS, WEB01, run), resolve(CID_PARAMS, WEB02, run)
+    other = resolve(CID_PARAMS, Host("web03", None, {}), run)
+    assert isinstance(first["confirmation_id"], Secret) and first["confirmation_id"].reveal() == "111111-111111"
+    assert isinstance(second["confirmation_id"], Secret) and second["confirmation_id"].reveal() == "222222 222222"
+    assert isinstance(other["confirmation_id"], Secret) and other["confirmation_id"].reveal() == "000000"
+    assert isinstance(first["admin_password"], Secret) and first["admin_password"].reveal() == "pw"
+    assert "111111" not in repr(run) and "222222" not in repr(run)
+
+
+def test_a_host_given_without_its_port_is_found_by_its_name(tmp_path: Path) -> None:
+    run = RunValues.from_options([], [], _secrets_file(tmp_path, "confirmation_id@127.0.0.1=333333\n"), environ={})
+    value = resolve(CID_PARAMS, WEB02, run)["confirmation_id"]
+    assert isinstance(value, Secret) and value.reveal() == "333333"
+
+
+def test_a_per_host_line_naming_no_host_of_the_run_is_flagged(tmp_path: Path) -> None:
+    from remediate.values import unused_host_secrets
+
+    path = _secrets_file(tmp_path, "confirmation_id@web01.corp.example=1\nconfirmation_id@web1.corp.example=2\n")
+    run = RunValues.from_options([], [], path, environ={})
+    assert unused_host_secrets(run, [WEB01, WEB02]) == [
+        f"{path}:2: confirmation_id@web1.corp.example: no host web1.corp.example in this run, so this "
+        "confirmation_id is not used"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("confirmation_id@=hunter2\n", "secrets.txt:1: confirmation_id@: expected a host name after @ (as the "
+         "hosts file names it)"),
+        ("confirmation_id@web 01=hunter2\n", "secrets.txt:1: confirmation_id@: expected a host name after @ (as "
+         "the hosts file names it)"),
+        ("confirmation_id@web01=\n", "secrets.txt:1: confirmation_id@web01: confirmation_id@web01 has an empty "
+         "value"),
+        ("confirmation_id@web01=a\nconfirmation_id@WEB01=hunter2\n", "secrets.txt:2: confirmation_id@WEB01: "
+         "confirmation_id@WEB01 is given twice (first on line 1)"),
+        ("Confirmation@web01=hunter2\n", "secrets.txt:1: a name is lower-case letters, digits and _ (not a digit "
+         "first)"),
+    ],
+)  # fmt: skip
+def test_per_host_lines_with_errors_name_file_and_line_never_the_value(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    message = _usage(RunValues.from_options, [], [], _secrets_file(tmp_path, text), environ={})
+    assert message == f"{tmp_path}/{expected}"
+    assert "hunter2" not in message
+
+
+def test_a_per_host_secret_is_checked_like_any_other(tmp_path: Path) -> None:
+    path = _secrets_file(tmp_path, "confirmation_idd@web01.corp.example=1\n")
+    run = RunValues.from_options([], [], path, environ={})
+    message = _usage(resolve, CID_PARAMS, WEB01, run)
+    assert message.startswith(f"{path}:1: confirmation_idd@web01.corp.example: the playbook has no parameter "
+                              "confirmation_idd")
+    path = _secrets_file(tmp_path, "confirmation_id@web01.corp.example=1\n")
+    both = _usage(RunValues.from_options, ["confirmation_id=2"], [], path, environ={})
+    assert "given by --set and by a secret source" in both
+    run = RunValues.from_options([], [], path, environ={})
+    assert run.only({"admin_password"}).host_secrets == {}
+    assert run.only({"confirmation_id"}).host_secrets == run.host_secrets

@@ -14,7 +14,9 @@ The format (see the shipped files under remediate/sandbox/scenarios/ for complet
       domain: corp.example         # the hosts' DNS domain
       kms_hosts:                   # default: one healthy host kms01.<domain> publishing its SRV record
         - {name: kms02.corp.example, address: 10.0.0.6, count: 60, families: [client, server],
-           reachable: true, activated: true, kms_enabled: true, port: 1688, clock_offset_s: 0, publish: true}
+           reachable: true, activated: true, kms_enabled: true, port: 1688, clock_offset_s: 0, publish: true,
+           csvlk: ws2022,          # its key's CSVLK group: which clients it activates (data/csvlk_groups.yaml)
+           serve: true}            # also a host of the fleet (over WinRM): `remediate kms status` reads it
       dns:
         srv: [{name: _vlmcs._tcp.corp.example, target: kms02.corp.example, port: 1688}]
         a: [{name: kms-old.corp.example, address: 10.0.0.9}]
@@ -45,9 +47,11 @@ from typing import Any
 
 import yaml
 
+from remediate.csvlk_groups import groups
 from remediate.errors import Location, UsageError
 from remediate.sandbox.faults import TransportFaults
 from remediate.sandbox.host_spec import HostSpec
+from remediate.sandbox.windows import kms_service
 from remediate.sandbox.windows.editions import EDITIONS, edition
 from remediate.sandbox.windows.fault_recipes import HEALTHY, RECIPES, apply_fault
 from remediate.sandbox.windows.host import WindowsHost
@@ -67,12 +71,14 @@ HOST_STATE_SETTINGS = {
     "host_caching": bool,
 }
 _NAME_OK = re.compile(r"^[A-Za-z0-9-]{1,15}$")
+KMS_HOST_LABEL = "kms-host"  # the `fault` of a served KMS host's engine: it is no client with a fault
 
 
 @dataclass
 class KmsSpec:
     host: KmsHost
     publish: bool
+    serve: bool = False  # the KMS host is a machine of the fleet too, reached over WinRM (kms_service.serve)
 
 
 @dataclass
@@ -109,7 +115,7 @@ class Scenario:
         world = World()
         world.activation.reachable = self.activation_reachable
         for spec in self.kms_hosts:
-            host = dataclasses.replace(spec.host, clients=set())
+            host = dataclasses.replace(spec.host, clients=set(), requests={})
             world.add_kms_host(host, publish_srv_in=self.domain if spec.publish else None)
         for name, record in self.srv_records:
             world.dns.add_srv(name, dataclasses.replace(record))
@@ -249,6 +255,9 @@ def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str)
         "count",
         "clock_offset_s",
         "publish",
+        "serve",
+        "csvlk",
+        "low_priority",
     }
     data = reader.mapping(value, where, allowed)
     for required in ("name", "address"):
@@ -263,8 +272,13 @@ def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str)
         "activated": bool,
         "count": int,
         "clock_offset_s": float,
+        "csvlk": str,
+        "low_priority": bool,
     }
     fields = {k: reader.typed(data[k], kind, (*where, k)) for k, kind in kinds.items() if k in data}
+    if "csvlk" in fields and fields["csvlk"] not in groups():
+        raise reader.doc.error((*where, "csvlk"), f"unknown CSVLK group {fields['csvlk']!r}; known: "
+                               f"{', '.join(groups())}")
     if "families" in data:
         families = reader.listing(data["families"], (*where, "families"))
         for i, family in enumerate(families):
@@ -272,7 +286,8 @@ def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str)
                 raise reader.doc.error((*where, "families", i), "a family is 'client' or 'server'")
         fields["families"] = tuple(families)
     publish = reader.typed(data.get("publish", True), bool, (*where, "publish"))
-    return KmsSpec(KmsHost(**fields), publish)
+    serve = reader.typed(data.get("serve", False), bool, (*where, "serve"))
+    return KmsSpec(KmsHost(**fields), publish, serve)
 
 
 def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSpec:
@@ -559,6 +574,11 @@ def build(scenario: str | Path | Scenario, count: int | None = None, seed: int =
                 )
             engine = WindowsHost(state, world, fault=label)
             hosts.append(HostSpec(name, engine, dataclasses.replace(group.transport)))
+    for kms_spec in spec.kms_hosts:
+        if kms_spec.serve:
+            kms = next(host for host in world.kms_hosts if host.name == kms_spec.host.name)
+            state = kms_service.serve(kms, world, spec.domain, kms_spec.publish, str(seed))
+            hosts.append(HostSpec(state.computer_name, WindowsHost(state, world, fault=KMS_HOST_LABEL)))
     return BuiltFleet(spec, world, hosts)
 
 

@@ -3,7 +3,6 @@ them."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -11,7 +10,9 @@ from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
 from remediate.sandbox.seam import ErrorRecord, PSObject
 from remediate.sandbox.windows import licensing
 from remediate.sandbox.windows.editions import WINDOWS_APPLICATION_ID
+from remediate.sandbox.windows.kms_service import description_token
 from remediate.sandbox.windows.licensing import LicensingError
+from remediate.sandbox.windows.phone_activation import derived_digits, installation_id
 from remediate.sandbox.windows.slmgr_text import error_text
 from remediate.sandbox.windows.state import (
     DEFAULT_ACTIVATION_INTERVAL,
@@ -27,6 +28,7 @@ from remediate.sandbox.windows.state import (
     RETAIL,
     UNLICENSED,
     HostState,
+    KmsHost,
     World,
     activation_id,
     key_tail,
@@ -106,11 +108,6 @@ def product_channels(state: HostState) -> list[str]:
     return channels
 
 
-def _digits(seed: str, count: int) -> str:
-    digest = hashlib.sha256(seed.encode()).hexdigest()
-    return "".join(str(int(c, 16) % 10) for c in (digest * 4))[:count]
-
-
 # The Extended PID (ProductKeyID) has the shape NNNNN-NNNNN-NNN-NNNNNN-NN-NNNN-NNNNN.NNNN-NNNNNNN: platform, key
 # group, key serial (3 + 6 digits), 02 for an OEM:DM key or 03 otherwise, the install language's LCID, the build,
 # and the day of the year (3 digits) and year the key was installed [obs: "03612-05150-000-025690-03-1033-
@@ -124,18 +121,13 @@ EPID_PLATFORM = "03612"
 
 def extended_pid(state: HostState, world: World, channel: str) -> str:
     key = (state.key or "").strip().upper()
-    group, serial = _digits(f"group:{key}", 5), _digits(f"serial:{key}", 9)
+    group, serial = derived_digits(f"group:{key}", 5), derived_digits(f"serial:{key}", 9)
     kind = "02" if channel == OEM else "03"
     lcid = "1041" if state.japanese else "1033"
     installed = state.key_installed_at or state.utc_now(world)
     day = f"{installed.timetuple().tm_yday:03d}{installed.year:04d}"
     build = f"{state.edition.build}.0000"
     return f"{EPID_PLATFORM}-{group}-{serial[:3]}-{serial[3:]}-{kind}-{lcid}-{build}-{day}"
-
-
-def installation_id(state: HostState) -> str:
-    # 63 digits [obs: "Installation ID: 5087605834…" in slmgr /dlv, alygcode/windows10esu#3]
-    return _digits(f"iid:{state.computer_name}:{state.key or ''}", 63)
 
 
 # The Windows licences' activation and validation services, as SoftwareLicensingProduct.UseLicenseURL and
@@ -157,6 +149,20 @@ def _in_windows_order(props: dict[str, Any]) -> dict[str, Any]:
     return ordered
 
 
+def _channel_token(state: HostState, channel: str) -> str:
+    """The channel token of a licence's Description; a served KMS host's names its CSVLK group (kms_service)."""
+    if channel == KMS_HOST and state.channel == KMS_HOST:
+        return description_token(state.kms_service) or DESCRIPTION_TOKEN[channel]
+    return DESCRIPTION_TOKEN[channel]
+
+
+def _request_counters(served: KmsHost | None, unused: int) -> dict[str, int]:
+    """The KMS request counters: a served KMS host's own, else 0 on a KMS host and unused elsewhere."""
+    if served is None:
+        return {name: unused for name in KMS_REQUEST_COUNTERS}
+    return {name: served.requests.get(name, 0) for name in KMS_REQUEST_COUNTERS}
+
+
 def product_properties(state: HostState, world: World, channel: str) -> dict[str, Any]:
     """One SoftwareLicensingProduct: the properties of the class as Microsoft documents them (WMI-SLP: ID … TrustedTime)
     and those Windows 8 and later add, which slmgr.vbs reads (ProductKeyChannel, ValidationURL, the lookup domain,
@@ -170,6 +176,7 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
     # ref §3: unused uint32 counters read 4294967295 [obs: the KMS request counters, RequiredClientCount and
     # RemainingSkuReArmCount of a licence without a key, ansible.windows#834]
     counter = 0 if kms_host else UINT32_UNUSED
+    served = state.kms_service if kms_host else None  # one of the world's KMS hosts: its count and counters
     discovered = state.discovered if installed else None
     props: dict[str, Any] = {
         "ADActivationCsvlkPid": None,
@@ -180,7 +187,7 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         "AutomaticVMActivationHostDigitalPid2": None,
         "AutomaticVMActivationHostMachineName": None,
         "AutomaticVMActivationLastActivationTime": WMI_NULL_DATE,
-        "Description": f"Windows(R) Operating System, {DESCRIPTION_TOKEN[channel]} channel",
+        "Description": f"Windows(R) Operating System, {_channel_token(state, channel)} channel",
         "DiscoveredKeyManagementServiceMachineIpAddress": discovered.address if discovered else "",
         "DiscoveredKeyManagementServiceMachineName": discovered.name if discovered else "",
         "DiscoveredKeyManagementServiceMachinePort": discovered.port if discovered else 0,
@@ -193,8 +200,8 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         # [inf] the flag slmgr tests before KMS host settings ("can only be set on a KMS machine that is
         # also activated", ref §2): an installed, activated KMS host key
         "IsKeyManagementServiceMachine": 1 if kms_host else 0,
-        "KeyManagementServiceCurrentCount": counter,
-        **{name: counter for name in KMS_REQUEST_COUNTERS},
+        "KeyManagementServiceCurrentCount": served.count if served else counter,
+        **_request_counters(served, counter),
         "KeyManagementServiceLookupDomain": (state.lookup_domain or "") if kms_client else None,
         "KeyManagementServiceMachine": (state.kms_machine or "") if kms_client else None,
         "KeyManagementServicePort": (state.kms_port or 0) if kms_client else 0,
@@ -210,7 +217,7 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         "Name": state.edition.product_name,
         # ref §2 /dti, /dlv: slmgr prints this property as "Installation ID:" for every product with a key,
         # KMS clients included
-        "OfflineInstallationId": installation_id(state) if installed else None,
+        "OfflineInstallationId": installation_id(state.computer_name, state.key) if installed else None,
         "PartialProductKey": key_tail(state.key) if installed and state.key else None,
         "ProcessorURL": None,
         "ProductKeyChannel": PRODUCT_KEY_CHANNEL[channel] if installed else None,
@@ -245,14 +252,15 @@ def service_properties(state: HostState, world: World) -> dict[str, Any]:
     domain slmgr.vbs reads from it [src SLMGR KMSClientLookupClause]."""
     kms_host = state.channel == KMS_HOST and state.key is not None and state.license_status == LICENSED
     counter = 0 if kms_host else UINT32_UNUSED  # ref §3, WMI-VA: -1 (4294967295) when not a KMS host
+    served = state.kms_service if kms_host else None
     props: dict[str, Any] = {
         "ClientMachineID": state.cmid,
         "DiscoveredKeyManagementServiceMachineName": state.discovered.name if state.discovered else "",
         "DiscoveredKeyManagementServiceMachinePort": state.discovered.port if state.discovered else 0,
         "IsKeyManagementServiceMachine": 1 if state.channel == KMS_HOST else 0,
         "KeyManagementServiceActivationDisabled": False,
-        "KeyManagementServiceCurrentCount": counter,
-        **{name: counter for name in KMS_REQUEST_COUNTERS},
+        "KeyManagementServiceCurrentCount": served.count if served else counter,
+        **_request_counters(served, counter),
         "KeyManagementServiceDnsPublishing": state.kms_dns_publishing,
         "KeyManagementServiceHostCaching": state.host_caching,
         "KeyManagementServiceListeningPort": state.kms_listening_port,
@@ -421,7 +429,11 @@ def _product_method(state: HostState, world: World, channel: str, method: str, a
     elif method == "clearvlactivationtypeenabled":
         licensing.set_activation_type(state, 0)
     elif method == "depositofflineconfirmationid":
-        licensing.deposit_confirmation_id(state, world, str(_argument(args, "ConfirmationId", state)))
+        if not installed:
+            raise LicensingError(licensing.E_PKEY_NOT_INSTALLED)
+        licensing.deposit_confirmation_id(
+            state, world, str(_argument(args, "InstallationId", state)), str(_argument(args, "ConfirmationId", state))
+        )
     elif not _kms_setting_method(state, method, args):
         raise cim_error(state, WBEM_E_INVALID_METHOD, "InvokeCimMethod", method)
 

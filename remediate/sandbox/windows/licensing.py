@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from remediate.sandbox.windows import events
+from remediate.sandbox.windows import events, kms_service, phone_activation
 from remediate.sandbox.windows.editions import edition
 from remediate.sandbox.windows.network import DnsFailure, resolve, tcp_reachable
 from remediate.sandbox.windows.state import (
@@ -346,19 +346,25 @@ def _split_machine(machine: str) -> str:
 
 
 def _kms_response(state: HostState, world: World, kms: KmsHost) -> int:
-    """What a reachable KMS host answers to this client's request."""
+    """What a reachable KMS host answers to this client's request; the host counts every request it answers."""
     if not kms.kms_enabled:
         return E_KMS_NOT_ENABLED  # ref §1a 0xC004F039: KMS did not respond / not enabled
+    answer = _kms_answer(state, world, kms)
+    kms_service.record_request(kms, state.license_status, answer)
+    return answer
+
+
+def _kms_answer(state: HostState, world: World, kms: KmsHost) -> int:
     kms_now = world.utc_now() + timedelta(seconds=kms.clock_offset_s)
     if abs(state.utc_now(world) - kms_now) > MAX_SKEW:
         return E_INVALID_TIMESTAMP  # ref §1a 0xC004F06C, §4: > 4 h UTC skew
     if not kms.activated:
         return E_KMS_NOT_ACTIVATED  # ref §1a 0xC004F041
+    if not kms_service.activates(kms, state.edition):
+        # ref §1a 0xC004F042: a host that can't activate this product (ref §4: a client-OS KMS host activates
+        # only client OSes; KMSPLAN: a CSVLK group activates editions up to its own generation)
+        return E_KMS_ID_MISMATCH
     family = state.edition.family
-    if family not in kms.families:
-        return (
-            E_KMS_ID_MISMATCH  # ref §1a 0xC004F042; ref §4: a client-OS KMS host activates only client OSes
-        )
     if state.cmid not in kms.clients:
         kms.clients.add(state.cmid)
         kms.count = min(
@@ -405,20 +411,24 @@ def _activate_with_kms(state: HostState, world: World) -> None:
     raise LicensingError(E_NO_KMS)  # ref §1a 0xC004F074: no KMS could be contacted
 
 
-E_CID_INVALID = 0xC004F02C
+E_INVALID_PRODUCT_KEY_TYPE = 0xC004F07D
 
 
-def deposit_confirmation_id(state: HostState, world: World, confirmation_id: str) -> None:
-    """DepositOfflineConfirmationId (ref §2 /atp): phone activation of a MAK or retail key."""
-    digits = "".join(c for c in confirmation_id if c.isdigit())
+def deposit_confirmation_id(state: HostState, world: World, installation_id: str, confirmation_id: str) -> None:
+    """DepositOfflineConfirmationId (ref §2 /atp): phone activation. The confirmation ID must be the one the
+    sandbox's activation centre gives for the licence's installation ID (phone_activation.py publishes the rule);
+    a MAK, retail, OEM or KMS host key is then Licensed, whatever its online count says (the activation centre
+    decided when it gave the confirmation ID)."""
     if state.key is None:
         raise LicensingError(E_PKEY_NOT_INSTALLED)
-    if len(digits) != 48 or len(digits) != len(confirmation_id.replace("-", "").replace(" ", "")):
-        raise LicensingError(E_CID_INVALID)  # ref §1a 0xC004F02C: offline activation data format incorrect
-    with world.lock:
-        record = world.activation.keys.get(state.key.strip().upper())
-    if state.channel == GVLK or record is None or record.blocked_at:
-        raise LicensingError(E_CID_INVALID)
+    if state.channel in (GVLK, EVAL):
+        # [inf] SL_E_INVALID_PRODUCT_KEY_TYPE (SLERR-H): a KMS client or evaluation licence has no phone route
+        raise LicensingError(E_INVALID_PRODUCT_KEY_TYPE)
+    refused = phone_activation.check_deposit(
+        installation_id, phone_activation.installation_id(state.computer_name, state.key), confirmation_id
+    )
+    if refused:
+        raise LicensingError(refused)
     state.license_status, state.license_status_reason, state.grace_minutes = LICENSED, S_OK, 0
 
 

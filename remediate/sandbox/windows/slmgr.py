@@ -495,7 +495,9 @@ def _atp(run: SlmgrRun, args: list[str]) -> None:
         return
     product = selected[0]
     channel = run.channel_of(product)
-    run.call(lambda: licensing.deposit_confirmation_id(run.state, run.world, args[0]))
+    # ref §2 /atp: DepositOfflineConfirmationId(the licence's OfflineInstallationId, the confirmation ID as typed)
+    installation_id = product["OfflineInstallationId"] or ""
+    run.call(lambda: licensing.deposit_confirmation_id(run.state, run.world, installation_id, args[0]))
     run.call(lambda: licensing.refresh(run.state))
     # ref §2 /atp: the deposit line when the product is now Licensed, else the same lines as /ato
     _activation_result(run, channel, run.t("conf_id", ACTID=product["ID"]))

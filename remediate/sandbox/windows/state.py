@@ -111,6 +111,13 @@ class KmsHost:
     count: int = 50  # current count (ref §4: unique CMIDs of the past 30 days, the 50 most recent)
     clock_offset_s: float = 0.0
     clients: set[str] = field(default_factory=set)
+    # The CSVLK group of its host key (remediate/data/csvlk_groups.yaml, KMSPLAN): which clients it activates.
+    # None: every client of its families (the model without versions).
+    csvlk: str | None = None
+    low_priority: bool = False
+    # The cumulative requests received from clients (ref §2a: the 8 counters of slmgr /dlv), by the
+    # SoftwareLicensingService property that carries each (cim.KMS_REQUEST_COUNTERS).
+    requests: dict[str, int] = field(default_factory=dict)
     # The host's Extended PID as clients record it (KeyManagementServiceProductKeyID): Windows' shape (see
     # cim.extended_pid); group 206 and key ids from 551000000 are Server 2022's KMS host keys (CSVLK) in
     # SystemRage/py-kms KmsDataBase.xml; the platform and serial are [inf].
@@ -248,6 +255,8 @@ class HostState:
     pending_edition: tuple[str, str] | None = None
     rng: random.Random = field(default_factory=random.Random, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    # This machine is one of the world's KMS hosts (kms_service.py): its count and counters are that host's.
+    kms_service: KmsHost | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.cmid:

@@ -1,0 +1,269 @@
+"""`remediate kms status`: what each KMS host says of itself, read-only, through the kms-host-state template, and
+what its clients get from it.
+
+For every host: its KMS host key (CSVLK, masked) and the CSVLK group it belongs to with the editions that group
+activates (csvlk_groups.py, KMSPLAN), the Software Licensing service's version, the current count against the
+thresholds (25 for client OSes, 5 for servers: activation reference §4), the port, DNS publishing and the
+_vlmcs._tcp SRV record DNS holds for it, and the cumulative requests from clients. `findings` turns these into the
+codes the clients see: 0xC004F041 (the host is not activated), 0xC004F038 (count below a threshold), 0xC004F042
+(clients newer than its key's group), and whether DNS auto-discovery finds it at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from remediate import resources
+from remediate.csvlk_groups import CsvlkGroup, group_of, groups
+from remediate.ledger.records import MASK
+from remediate.reasons import in_language
+from remediate.render import Renderer
+from remediate.results import ExitCategory
+from remediate.secret import Redactor
+from remediate.status import HostStatus
+from remediate.terminal import Column, print_fitted
+
+KMS_TEMPLATE = "kms-host-state.ps1.j2"
+UNUSED = 0xFFFFFFFF  # what an unused uint32 counter reads (activation reference §3): no value
+CLIENT_THRESHOLD = 25  # activation reference §4 (KMSPLAN): client OSes activate at a count of 25
+SERVER_THRESHOLD = 5  # servers (and volume Office) at 5
+COLUMNS = ("host", "computer_name", "kms_host", "csvlk", "csvlk_group", "activates", "license_status",
+           "service_version", "current_count", "listening_port", "dns_publishing", "srv_record", "srv_priority",
+           "srv_weight", "requests_total", "requests_failed", "clients_get", "error")
+
+WORDS: dict[str, dict[str, Any]] = {
+    "en": {
+        "title": "KMS hosts ({count})",
+        "columns": ("host", "key (group)", "count", "port", "DNS", "requests", "what clients get"),
+        "not_kms": "not a KMS host: no KMS host key (CSVLK) is installed",
+        "not_activated": "{code}: the KMS host itself is not activated; every client gets this code",
+        "count_both": "{code}: count {count}, below {servers} (servers) and {clients} (client OSes): every client "
+        "gets it until more clients ask",
+        "count_clients": "{code}: count {count}, below {clients}: client OSes get it; servers (from {servers}) "
+        "activate",
+        "too_new_servers": "{code}: Windows Server newer than build {build} gets it: the key is of {group}",
+        "no_servers": "{code}: servers get it: {group} activates client OSes only",
+        "too_new_clients": "{code}: Windows 11 and other clients newer than build {build} get it: the key is of "
+        "{group}",
+        "unknown_group": "its key's CSVLK group is not known ({description}): which clients it activates is not "
+        "known",
+        "no_srv": "not in DNS (no {name} record names it; DNS publishing {publishing}): clients find it only when "
+        "pointed at it (slmgr /skms); with no other KMS host in DNS they get {code}",
+        "enabled": "enabled", "disabled": "disabled",
+        "serves": "serves its clients",
+        "summary": "{serving} of {count} host(s) serve their clients without a finding",
+        "srv": "SRV {priority}/{weight}", "no_srv_short": "no SRV",
+        "requests": "{total} ({failed} failed)",
+    },
+    "ja": {
+        "title": "KMS ホスト ({count} 台)",
+        "columns": ("ホスト", "キー (グループ)", "カウント", "ポート", "DNS", "要求", "クライアントへの影響"),
+        "not_kms": "KMS ホストではありません: KMS ホスト キー (CSVLK) がインストールされていません",
+        "not_activated": "{code}: KMS ホスト自体がライセンス認証されていません。すべてのクライアントがこのコードに"
+        "なります",
+        "count_both": "{code}: カウントが {count} で、{servers} (サーバー) と {clients} (クライアント OS) を下回って"
+        "います。要求するクライアントが増えるまで、すべてのクライアントがこのコードになります",
+        "count_clients": "{code}: カウントが {count} で、{clients} を下回っています。クライアント OS はこのコードに"
+        "なります。サーバー ({servers} 以上) はライセンス認証されます",
+        "too_new_servers": "{code}: ビルド {build} より新しい Windows Server はこのコードになります (キーは {group})",
+        "no_servers": "{code}: サーバーはこのコードになります ({group} はクライアント OS のみをライセンス認証します)",
+        "too_new_clients": "{code}: Windows 11 などビルド {build} より新しいクライアントはこのコードになります (キーは "
+        "{group})",
+        "unknown_group": "キーの CSVLK グループが不明です ({description})。どのクライアントをライセンス認証できるかは"
+        "わかりません",
+        "no_srv": "DNS にありません ({name} にこのホストを指すレコードがありません。DNS への公開: {publishing})。"
+        "クライアントは slmgr /skms で指定した場合にのみ見つけます。DNS に他の KMS ホストがなければ {code} になります",
+        "enabled": "有効", "disabled": "無効",
+        "serves": "クライアントをライセンス認証できます",
+        "summary": "{count} 台中 {serving} 台が問題なくクライアントをライセンス認証できます",
+        "srv": "SRV {priority}/{weight}", "no_srv_short": "SRV なし",
+        "requests": "{total} (失敗 {failed})",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something about a KMS host its clients notice: the code they get (None: none of its own) and why."""
+
+    code: str | None
+    text: str
+
+
+@functools.cache
+def kms_script() -> str:
+    """The read-only script every KMS host runs: the kms-host-state template, rendered once (no values)."""
+    template = Renderer([resources.templates_dir()]).environment.get_template(KMS_TEMPLATE)
+    return template.render(options={}, step={"id": "kms-status", "phase": "detect"})
+
+
+def csvlk_group(status: HostStatus) -> CsvlkGroup | None:
+    return group_of(str(status.data.get("description") or ""))
+
+
+def is_kms_host(status: HostStatus) -> bool:
+    return bool(status.data.get("kms_host"))
+
+
+def findings(status: HostStatus, language: str = "en") -> list[Finding]:
+    """What the clients of this KMS host get from it, worst first; empty when it serves them."""
+    words = in_language(WORDS, language)
+    if status.result is None:
+        return []
+    data = status.data
+    if not is_kms_host(status):
+        return [Finding(None, words["not_kms"])]
+    found: list[Finding] = []
+    if status.result.license_status != 1:
+        found.append(Finding("0xC004F041", words["not_activated"].format(code="0xC004F041")))
+    count = _number(data.get("current_count"))
+    if count is not None and count < CLIENT_THRESHOLD:
+        kind = "count_both" if count < SERVER_THRESHOLD else "count_clients"
+        found.append(Finding("0xC004F038", words[kind].format(code="0xC004F038", count=count,
+                                                              servers=SERVER_THRESHOLD, clients=CLIENT_THRESHOLD)))
+    group = csvlk_group(status)
+    if group is None:
+        found.append(Finding(None, words["unknown_group"].format(description=data.get("description") or "")))
+    else:
+        # Only what a newer group would activate: the newest group's limits are those of today's Windows.
+        newest_server = max(g.server_max_build or 0 for g in groups().values())
+        if not group.servers:
+            found.append(Finding("0xC004F042", words["no_servers"].format(code="0xC004F042", group=group.title)))
+        elif group.server_max_build is not None and group.server_max_build < newest_server:
+            found.append(Finding("0xC004F042", words["too_new_servers"].format(
+                code="0xC004F042", build=group.server_max_build, group=group.title)))
+        if group.client_max_build is not None:
+            found.append(Finding("0xC004F042", words["too_new_clients"].format(
+                code="0xC004F042", build=group.client_max_build, group=group.title)))
+    if not data.get("srv_record"):
+        publishing = words["enabled"] if data.get("dns_publishing") else words["disabled"]
+        found.append(Finding(None, words["no_srv"].format(name=data.get("srv_name") or "_vlmcs._tcp",
+                                                          publishing=publishing, code="0x8007232B")))
+    return found
+
+
+def _number(value: Any) -> int | None:
+    """A count or counter as read; None when there is none (not a number, or the unused 4294967295)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value == UNUSED:
+        return None
+    return value
+
+
+def blocking(status: HostStatus) -> bool:
+    """Whether its clients fail because of the host itself: not a KMS host, not activated, or below the client
+    threshold. (A key of an older group only fails newer clients: a finding, not a failure of the host.)"""
+    return status.result is None or not is_kms_host(status) or any(
+        finding.code in ("0xC004F041", "0xC004F038") for finding in findings(status))
+
+
+def kms_row(status: HostStatus, language: str = "en") -> dict[str, Any]:
+    data = status.data
+    tail = data.get("partial_product_key")
+    group = csvlk_group(status)
+    found_srv = data.get("srv_record")
+    srv: dict[str, Any] | None = found_srv if isinstance(found_srv, dict) else None
+    found_requests = data.get("requests")
+    requests: dict[str, Any] = found_requests if isinstance(found_requests, dict) else {}
+    kms_host = is_kms_host(status)
+    return {
+        "host": status.host.label,
+        "computer_name": status.computer_name,
+        "kms_host": kms_host if status.result is not None else None,
+        "csvlk": f"{MASK}{tail}" if tail else None,
+        "csvlk_group": group.title if group else None,
+        "activates": group.activates if group else None,
+        "license_status": status.state if kms_host else None,
+        "service_version": data.get("service_version"),
+        "current_count": _number(data.get("current_count")) if kms_host else None,
+        "listening_port": data.get("listening_port") if kms_host else None,
+        "dns_publishing": data.get("dns_publishing") if kms_host else None,
+        "srv_record": bool(srv) if kms_host else None,
+        "srv_priority": srv.get("priority") if srv else None,
+        "srv_weight": srv.get("weight") if srv else None,
+        "requests_total": _number(requests.get("total")) if kms_host else None,
+        "requests_failed": _number(requests.get("failed")) if kms_host else None,
+        "requests": {name: _number(value) for name, value in requests.items()} if kms_host else None,
+        "clients_get": [{"code": finding.code, "text": finding.text} for finding in findings(status, language)],
+        "error": status.error,
+    }
+
+
+def kms_json(statuses: Sequence[HostStatus], redactor: Redactor, language: str = "en") -> str:
+    rows = [kms_row(status, language) for status in statuses]
+    return json.dumps(redactor.value(rows), ensure_ascii=False, indent=2)
+
+
+def kms_csv(statuses: Sequence[HostStatus], redactor: Redactor, language: str = "en") -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for status in statuses:
+        row = kms_row(status, language)
+        row["clients_get"] = "; ".join(item["text"] for item in row["clients_get"])
+        writer.writerow({name: _cell(row[name], redactor) for name in COLUMNS})
+    return buffer.getvalue()
+
+
+def _cell(value: Any, redactor: Redactor) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return redactor.text(str(value))
+
+
+def print_kms(statuses: Sequence[HostStatus], console: Console, redactor: Redactor, language: str = "en") -> None:
+    words = in_language(WORDS, language)
+    rows = []
+    for status in statuses:
+        row = kms_row(status, language)
+        key = ""
+        if row["csvlk"]:
+            group = csvlk_group(status)
+            key = f"{status.data.get('partial_product_key')} ({group.name if group else '?'})"
+        dns = ""
+        if row["srv_record"]:
+            dns = words["srv"].format(priority=row["srv_priority"], weight=row["srv_weight"])
+        elif row["kms_host"]:
+            dns = words["no_srv_short"]
+        requests = ""
+        if row["requests_total"] is not None:
+            requests = words["requests"].format(total=row["requests_total"], failed=row["requests_failed"])
+        told = [f"{item['text']}" for item in row["clients_get"]]
+        if status.error:
+            told = [status.error]
+        elif not told:
+            told = [words["serves"]]
+        rows.append((status.label, key, _text(row["current_count"]), _text(row["listening_port"]), dns, requests,
+                     "\n".join(told)))
+    ranks = (0, 2, 3, 1, 4, 1, 0)
+    columns = [
+        Column(header, rank=ranks[number], atom=number != 6, cells=[Text(redactor.text(row[number])) for row in rows])
+        for number, header in enumerate(words["columns"])
+    ]
+    print_fitted(console, columns, str(words["title"]).format(count=len(statuses)))
+    serving = sum(1 for status in statuses if not blocking(status))
+    console.print(Text(str(words["summary"]).format(serving=serving, count=len(statuses))))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def kms_category(statuses: Sequence[HostStatus]) -> ExitCategory:
+    """OK when every host is an activated KMS host at or above the client threshold, UNREACHABLE when none
+    answered (or the credentials were refused), else FAILED."""
+    if statuses and all(status.unreachable for status in statuses):
+        return ExitCategory.UNREACHABLE
+    if any(status.auth_failed for status in statuses):
+        return ExitCategory.UNREACHABLE
+    return ExitCategory.FAILED if any(blocking(status) for status in statuses) else ExitCategory.OK

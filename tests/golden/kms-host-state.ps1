@@ -1,0 +1,72 @@
+param()
+$ErrorActionPreference = 'Stop'
+# Read-only. slmgr /dlv on a KMS host reads these properties of SoftwareLicensingService and of the licence whose
+# Description holds VOLUME_KMS but not VOLUME_KMSCLIENT (activation reference §2, §2a, §3).
+$service = Get-CimInstance -ClassName SoftwareLicensingService
+$os = Get-CimInstance -ClassName Win32_OperatingSystem
+$computer = Get-CimInstance -ClassName Win32_ComputerSystem
+$licence = Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.ApplicationID -eq '55c92734-d682-4d71-983e-d6ec3f16059f' -and $_.PartialProductKey -and $_.Description -like '*VOLUME_KMS*' -and $_.Description -notlike '*VOLUME_KMSCLIENT*' } | Select-Object -First 1
+$isKmsHost = [bool]$licence
+$status = $null
+$hresult = $null
+if ($licence) {
+    $status = [int]$licence.LicenseStatus
+    if ($status -ne 1) {
+        # A KMS host that is not activated answers its clients 0xC004F041 (activation reference §1a).
+        $hresult = '0xC004F041'
+    }
+}
+# Port 0 is the default, 1688 (slmgr prints it so).
+$port = [int]$service.KeyManagementServiceListeningPort
+if ($port -eq 0) {
+    $port = 1688
+}
+# KMS hosts publish _vlmcs._tcp SRV records in their domain; clients find them there (activation reference §4).
+$domain = $computer.Domain
+$fqdn = ('{0}.{1}' -f $env:COMPUTERNAME, $domain).ToLower()
+$srvName = '_vlmcs._tcp.{0}' -f $domain
+$answers = Resolve-DnsName -Name $srvName -Type SRV -DnsOnly -ErrorAction SilentlyContinue
+# A record names this host by its FQDN, with or without the root's dot.
+$names = @($fqdn, ('{0}.' -f $fqdn))
+$own = @($answers | Where-Object { $_.Type -eq 'SRV' -and ([string]$_.NameTarget).ToLower() -in $names })
+$srv = $null
+if ($own.Count -gt 0) {
+    $srv = @{ priority = $own[0].Priority; weight = $own[0].Weight; port = $own[0].Port }
+}
+$data = @{
+    computer_name = $env:COMPUTERNAME
+    fqdn = $fqdn
+    kms_host = $isKmsHost
+    name = $licence.Name
+    description = $licence.Description
+    partial_product_key = $licence.PartialProductKey
+    license_status_reason = $(if ($licence) { '0x{0:X8}' -f $licence.LicenseStatusReason } else { $null })
+    service_version = $service.Version
+    caption = $os.Caption
+    build_number = [int]$os.BuildNumber
+    current_count = $service.KeyManagementServiceCurrentCount
+    listening_port = $port
+    dns_publishing = [bool]$service.KeyManagementServiceDnsPublishing
+    low_priority = [bool]$service.KeyManagementServiceLowPriority
+    srv_name = $srvName
+    srv_record = $srv
+    requests = @{
+        total = $service.KeyManagementServiceTotalRequests
+        failed = $service.KeyManagementServiceFailedRequests
+        unlicensed = $service.KeyManagementServiceUnlicensedRequests
+        licensed = $service.KeyManagementServiceLicensedRequests
+        initial_grace = $service.KeyManagementServiceOOBGraceRequests
+        expired_or_out_of_tolerance = $service.KeyManagementServiceOOTGraceRequests
+        non_genuine_grace = $service.KeyManagementServiceNonGenuineGraceRequests
+        notification = $service.KeyManagementServiceNotificationRequests
+    }
+}
+$serving = $isKmsHost -and $status -eq 1
+[pscustomobject]@{
+    ok = $serving
+    hresult = $hresult
+    license_status = $status
+    changed = $false
+    output = ''
+    data = $data
+} | ConvertTo-Json -Depth 6 -Compress
