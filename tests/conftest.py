@@ -31,6 +31,7 @@ SLOW_FIXTURES = frozenset(
         "lab_factory",  # test_engine
         "ntlm_fleet",  # test_sandbox_winrm_protocol
         "pools",  # test_templates_on_sandbox
+        "redis_server",  # dispatch_peers: a Redis server for the dispatch tests
         "silent_port",  # test_transport
         "wheel",  # test_packaging
         "world",  # test_acceptance_playbooks
