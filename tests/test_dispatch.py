@@ -7,7 +7,9 @@ their own, against hosts that speak real WinRM; so every test here is slow.
 from __future__ import annotations
 
 import secrets
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dispatch_peers import (
@@ -85,3 +87,115 @@ def test_a_dispatched_run_gives_the_outcomes_and_audit_of_a_local_run(
     held = b"".join(path.read_bytes() for path in redis_server.directory.rglob("*") if path.is_file())
     assert b"remediate.run_host" in held  # the tasks went through it
     assert PASSWORD.encode() not in held
+
+
+SLOW = """
+name: slow-dispatch
+description: Hosts with stale DNS behind a slow network (each host takes a few seconds).
+hosts: 12
+world:
+  domain: corp.example
+  kms_hosts:
+    - {name: kms02.corp.example, address: 10.0.0.6, count: 80}
+groups:
+  - {name: cached, prefix: APP, count: 12, edition: ServerStandard, fault: 0xC004F074, cause: stale-dns-cache,
+     transport: {latency_ms: 250}}
+"""
+
+
+def slow_fleet(tmp_path: Path) -> Fleet:
+    scenario = tmp_path / "slow.yaml"
+    scenario.write_text(SLOW, encoding="utf-8")
+    return Fleet.start(build_hosts(scenario, None, 0), auth="ntlm", password=PASSWORD)
+
+
+def wait_for_event(log: Path, kind: str, timeout: float = 40) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists():
+            for event in events(log):
+                if event["type"] == kind:
+                    return event
+        time.sleep(0.1)
+    raise AssertionError(f"no {kind} event in {log} within {timeout} s")
+
+
+def once_each(log: Path, fleet: Fleet) -> dict[str, list[dict[str, Any]]]:
+    """Each host's events, checked: one outcome, last; one start at most; no step announced twice."""
+    by_host = content_by_host(log, fleet)
+    assert sorted(by_host) == sorted(names(fleet).values())
+    for host, found in by_host.items():
+        kinds = [event["type"] for event in found]
+        assert kinds.count("outcome") == 1 and kinds[-1] == "outcome", (host, kinds)
+        assert kinds.count("host_started") <= 1, (host, kinds)
+        announced = [event["step"] for event in found if event["type"] == "step_started"]
+        assert len(announced) == len(set(announced)), (host, announced)
+    return by_host
+
+
+def test_a_worker_killed_mid_host_leaves_it_state_unknown_and_nothing_runs_twice(
+    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    with slow_fleet(tmp_path) as fleet:
+        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
+        env = environment(fleet, key_file, redis_server.url)
+        workers = start_workers({"east": 2, "west": 1}, env, concurrency=2, visibility_timeout=8)
+        try:
+            log = tmp_path / "audit.jsonl"
+            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "4",
+                           "--output", "json"], env, stdout=tmp_path / "report.json")
+            announced = wait_for_event(log, "step_started")
+            killed = workers["east"][0] if _site_of(hosts, announced["host"]) == "east" else workers["west"][0]
+            killed.kill()  # SIGKILL: no goodbye, hosts in flight, a task it had taken and not begun
+            code = run.wait(90)
+        finally:
+            stop_workers(workers)
+    assert audit.verify(log).state == audit.COMPLETE, audit.verify(log).describe()
+    by_host = once_each(log, fleet)
+    outcomes = {host: found[-1] for host, found in by_host.items()}
+    lost = {host: event for host, event in outcomes.items() if "was lost" in event["reason"]}
+    assert lost, f"the killed worker had hosts in flight: {outcomes}"
+    for host, event in lost.items():
+        changed = any(step["type"] == "step_started" for step in by_host[host])
+        assert event["outcome"] == ("failed" if changed else "skipped"), event
+        if changed:
+            assert "state unknown" in event["reason"] and "not run again" in event["reason"]
+        assert by_host[host][-2]["type"] == "interrupted"  # what was in flight, then the outcome; nothing after
+    # Every other host ran to its end on the workers left, those the killed worker had taken but not begun too.
+    assert {event["outcome"] for host, event in outcomes.items() if host not in lost} == {"fixed"}
+    assert code == 1, run.stderr
+    shown = audit.show(log)[-1]
+    assert {host for host, fields in shown.hosts.items() if fields["outcome"] == "failed"} == {
+        label for label, name in names(fleet).items() if name in lost and lost[name]["outcome"] == "failed"}
+
+
+def _site_of(hosts: Path, label: str) -> str:
+    for line in hosts.read_text(encoding="utf-8").splitlines():
+        if line.startswith(label + " "):
+            return line.rsplit("site=", 1)[1].strip()
+    raise AssertionError(f"{label} is not in {hosts}")
+
+
+def test_a_broker_outage_mid_run_changes_nothing_twice_and_the_run_completes(
+    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    with slow_fleet(tmp_path) as fleet:
+        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
+        env = environment(fleet, key_file, redis_server.url)
+        workers = start_workers({"east": 1, "west": 1}, env, concurrency=3, visibility_timeout=8)
+        try:
+            log = tmp_path / "audit.jsonl"
+            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "3"],
+                          env)
+            wait_for_event(log, "step_started")
+            redis_server.stop()
+            time.sleep(4)
+            redis_server.start()
+            code = run.wait(90)
+        finally:
+            stop_workers(workers)
+    assert "broker unreachable" in run.stderr and "broker reachable again" in run.stderr
+    assert audit.verify(log).state == audit.COMPLETE, audit.verify(log).describe()
+    by_host = once_each(log, fleet)
+    assert {found[-1]["outcome"] for found in by_host.values()} == {"fixed"}
+    assert code == 0, run.stderr
