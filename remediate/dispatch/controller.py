@@ -142,6 +142,7 @@ class Dispatcher:
             approvers: Sequence[Mapping[str, str]]) -> RunReport:
         started = time.monotonic()
         self._record_run_started(code, arguments, plan_sha256, approvers)
+        self.stream.put_scripts({step.script_sha256: step.script for host in self.hosts for step in host.plan.steps})
         with on_ctrl_c(self.interrupt):
             self._loop()
         hosts = [host.report for host in self.hosts]

@@ -3,6 +3,7 @@ appends them to the one audit log in the order they arrive and answers the quest
 
 Keys of one run (`remediate:run:<run id>:…`):
     events          a Redis stream: one entry per message, `m` = JSON; every worker appends, the controller reads
+    scripts         a hash: each script of the run by its sha256, put once by the controller (tasks name them)
     reply:<id>      a list the controller pushes its answer to a question onto; the asking worker pops it
     alive:<host>    set by the worker running a host every HEARTBEAT_S, expiring after ALIVE_TTL_S: a worker that
                     died stops renewing it, and the controller finds the host lost
@@ -134,6 +135,11 @@ class HostChannel:
                 if time.monotonic() - began > GIVE_UP_S:
                     raise BrokerLost(f"no answer from the controller for {GIVE_UP_S:.0f} s")
 
+    def script(self, sha256: str) -> str | None:
+        """The run's script of this sha256 (None: the controller put none)."""
+        text: Any = through_outages(lambda: self.client.hget(self.prefix + "scripts", sha256))
+        return text.decode("utf-8") if text is not None else None
+
     def control(self) -> str:
         """The run's control word ("", "finish", "abandon" or "over")."""
         word: Any = through_outages(lambda: self.client.get(self.prefix + "control"))
@@ -167,6 +173,12 @@ class RunStream:
 
     def _call(self, call: Callable[[], T]) -> T:
         return through_outages(call, give_up_s=float("inf"), on_outage=self.on_outage)
+
+    def put_scripts(self, scripts: dict[str, str]) -> None:
+        """Every script of the run, once (a task names its steps' scripts by sha256)."""
+        mapping: dict[Any, Any] = dict(scripts)
+        if mapping:
+            self._call(lambda: self.client.hset(self.prefix + "scripts", mapping=mapping))
 
     def read(self, block_ms: int = 200) -> list[dict[str, Any]]:
         """The messages after the last one read, oldest first (waiting up to block_ms for one)."""

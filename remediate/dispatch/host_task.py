@@ -12,9 +12,10 @@ and tells running hosts to start no new step after a Ctrl-C.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import redis
 
 from remediate.audit import RUN_FINISHED, RUN_STARTED, STEP_STARTED
 from remediate.dispatch.events import HEARTBEAT_S, OVER, BrokerLost, HostChannel, RunOver
-from remediate.dispatch.payload import PayloadError, reason_in, report_out, task_in
+from remediate.dispatch.payload import HostTask, PayloadError, reason_in, report_out, task_in
 from remediate.dispatch.secrets import RunKey, SealError
 from remediate.engine import Engine
 from remediate.errors import AuditError, RemediateError
@@ -46,6 +47,15 @@ class WorkerContext:
     dispatch_key: bytes
     name: str  # site@host:pid
     site: str
+    scripts: dict[str, str] = field(default_factory=dict)  # sha256 -> script, as fetched (checked by task_in)
+
+    def script(self, channel: HostChannel, sha256: str) -> str | None:
+        found = self.scripts.get(sha256)
+        if found is None:
+            found = channel.script(sha256)
+            if found is not None and hashlib.sha256(found.encode("utf-8")).hexdigest() == sha256:
+                self.scripts[sha256] = found
+        return found
 
 
 class RemoteAudit:
@@ -124,7 +134,7 @@ def run_host(context: WorkerContext, run_id: str, sealed: str) -> None:
         if channel.control() in OVER:
             return  # delivered again after the run ended
         try:
-            task = task_in(data, context.library)
+            task = task_in(data, context.library, lambda sha256: context.script(channel, sha256))
         except (PayloadError, RemediateError, KeyError, TypeError, ValueError) as error:
             channel.ask("refused", site=context.site, message=str(error))
             return
@@ -135,7 +145,7 @@ def run_host(context: WorkerContext, run_id: str, sealed: str) -> None:
         log.warning("run %s: %s: %s", run_id, channel.host, error)
 
 
-def _run_engine(context: WorkerContext, channel: HostChannel, task: Any) -> None:
+def _run_engine(context: WorkerContext, channel: HostChannel, task: HostTask) -> None:
     host_plan = task.host_plan
     secrets = [found for step in host_plan.steps for found in secrets_in(step.parameters)]
     redactor = Redactor([*secrets, *credential_secrets(task.credentials)])

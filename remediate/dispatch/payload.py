@@ -3,8 +3,9 @@
 A task is everything a worker needs to run one host as the controller would: the host, its rendered steps (raw
 parameter values included: it travels sealed, see secrets.py), the connection settings, the credentials and
 the engine's options. The playbook travels by code and sha256: the worker runs it from its own copy and refuses
-a copy that differs. Each step's script is checked against its sha256, so what runs is what was planned (and,
-for `run --plan`, approved).
+a copy that differs. A step's script travels by its sha256 too (hosts share their scripts: the controller puts
+each one in the broker once per run, events.py); the worker checks the text it gets against that sha256, which
+came sealed, so what runs is what was planned (and, for `run --plan`, approved).
 
 A report is the host's HostReport, its reason kept as a value so that the controller tells it in any language.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ def _step_out(step: PlannedStep) -> dict[str, Any]:
     return {
         "id": step.id, "phase": step.phase, "template": step.template,
         "description": {"en": step.description.en, "ja": step.description.ja},
-        "script": step.script, "script_sha256": step.script_sha256,
+        "script_sha256": step.script_sha256,
         "parameters": {name: _value_out(value) for name, value in step.parameters.items()},
         "display_parameters": dict(step.display_parameters), "only_if": step.only_if,
         "retry": step.retry.to_dict() if step.retry is not None else None,
@@ -78,10 +79,10 @@ def _step_out(step: PlannedStep) -> dict[str, Any]:
     }
 
 
-def _step_in(data: Mapping[str, Any]) -> PlannedStep:
-    script = str(data["script"])
-    if hashlib.sha256(script.encode("utf-8")).hexdigest() != data["script_sha256"]:
-        raise PayloadError(f"step {data['id']}: its script does not match its sha256")
+def _step_in(data: Mapping[str, Any], scripts: Callable[[str], str | None]) -> PlannedStep:
+    script = scripts(str(data["script_sha256"]))
+    if script is None or hashlib.sha256(script.encode("utf-8")).hexdigest() != data["script_sha256"]:
+        raise PayloadError(f"step {data['id']}: no script with its sha256 {data['script_sha256']}")
     retry = data.get("retry")
     return PlannedStep(
         id=data["id"], phase=data["phase"], template=data["template"],
@@ -135,8 +136,9 @@ class HostTask:
     key_watch: bool
 
 
-def task_in(data: Mapping[str, Any], library: PlaybookLibrary) -> HostTask:
-    """A task as the worker runs it; PayloadError when its playbook is not the worker's or a script was changed."""
+def task_in(data: Mapping[str, Any], library: PlaybookLibrary, scripts: Callable[[str], str | None]) -> HostTask:
+    """A task as the worker runs it, its scripts found by sha256 with `scripts`; PayloadError when its playbook
+    is not the worker's or a script is not the one planned."""
     code = ErrorCode.parse(data["playbook"]["code"])
     playbook = library.find(code)
     if playbook is None:
@@ -144,7 +146,7 @@ def task_in(data: Mapping[str, Any], library: PlaybookLibrary) -> HostTask:
     if playbook.sha256 != data["playbook"]["sha256"]:
         raise PayloadError(f"this worker's playbook for {code} ({playbook.source}) differs from the controller's")
     host = _host_in(data["host"])
-    steps = tuple(_step_in(step) for step in data["steps"])
+    steps = tuple(_step_in(step, scripts) for step in data["steps"])
     given = data.get("credentials")
     credentials = None if given is None else Credentials(
         given["username"], Secret(given["password"], source="the dispatched task") if given["password"] else None)
