@@ -6,7 +6,9 @@ their own, against hosts that speak real WinRM; so every test here is slow.
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -199,3 +201,52 @@ def test_a_broker_outage_mid_run_changes_nothing_twice_and_the_run_completes(
     by_host = once_each(log, fleet)
     assert {found[-1]["outcome"] for found in by_host.values()} == {"fixed"}
     assert code == 0, run.stderr
+
+
+def test_ctrl_c_at_the_controller_winds_down_every_site(
+    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    with slow_fleet(tmp_path) as fleet:
+        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
+        env = environment(fleet, key_file, redis_server.url)
+        workers = start_workers({"east": 1, "west": 1}, env, concurrency=2)
+        try:
+            log = tmp_path / "audit.jsonl"
+            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "2"],
+                          env)
+            wait_for_event(log, "step_started")
+            os.kill(run.process.pid, signal.SIGINT)  # the first press: start nothing new, finish what runs
+            code = run.wait(60)
+        finally:
+            stop_workers(workers)
+    assert code == 130, run.stderr
+    assert "interrupted: finishing" in run.stderr
+    assert audit.verify(log).state == audit.COMPLETE
+    outcomes = [found[-1] for found in once_each(log, fleet).values()]
+    not_started = [event for event in outcomes if event["reason"] == "not started: the run was interrupted"]
+    assert 0 < len(not_started) < len(outcomes)
+    assert events(log)[-1]["interrupted"] is True
+
+
+def test_max_auth_failures_holds_across_sites(
+    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    with fleet_of(16) as fleet:
+        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
+        env = environment(fleet, key_file, redis_server.url, REMEDIATE_PASSWORD="not-the-password")
+        workers = start_workers({"east": 1, "west": 1}, env, concurrency=2)
+        try:
+            log = tmp_path / "audit.jsonl"
+            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "2",
+                           "--max-auth-failures", "3"], env)
+            code = run.wait(60)
+        finally:
+            stop_workers(workers)
+    assert audit.verify(log).state == audit.COMPLETE
+    outcomes = [found[-1]["outcome"] for found in once_each(log, fleet).values()]
+    refused, held_back = outcomes.count("auth-failed"), outcomes.count("skipped")
+    # Once 3 hosts refused the credentials, wherever they were, no site started another: only those already in
+    # flight (at most --forks per site) could still fail.
+    assert 3 <= refused <= 3 + 2 * 2 - 1 and refused + held_back == 16, outcomes
+    assert code != 0
+    assert "not-the-password" not in log.read_text(encoding="utf-8")

@@ -38,10 +38,9 @@ from remediate.codes import ErrorCode
 from remediate.dispatch.events import ALIVE_TTL_S, RunStream, broker_url, connect, through_outages
 from remediate.dispatch.payload import reason_out, report_in, task_out
 from remediate.dispatch.secrets import RunKey, load_dispatch_key
+from remediate.dispatch.sites import sites_of
 from remediate.dispatch.tasks import TASK, make_app, site_queue
-from remediate.dispatch.worker import check_site
 from remediate.engine import EngineOptions, Interruption, tell_on_stderr
-from remediate.errors import UsageError
 from remediate.interrupt import TwoPressStop, on_ctrl_c
 from remediate.ledger.budget import Reserve
 from remediate.ledger.run_guard import RunKeyGuard
@@ -53,25 +52,7 @@ from remediate.reasons import Reason, phase_word
 from remediate.results import HostReport, Outcome, RunReport, StepResult, parse_hresult
 from remediate.transport import ConnectionOptions, Credentials, credential_secrets
 
-SITE_VARIABLE = "site"
 WATCH_EVERY_S = 1.0
-
-
-def sites_of(host_plans: Sequence[HostPlan]) -> dict[str, list[int]]:
-    """Site name -> the indexes of its hosts, in plan order. UsageError when a host has no site."""
-    sites: dict[str, list[int]] = {}
-    missing = []
-    for index, host_plan in enumerate(host_plans):
-        site = host_plan.host.variables.get(SITE_VARIABLE)
-        if not site:
-            missing.append(host_plan.label)
-            continue
-        sites.setdefault(check_site(site), []).append(index)
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise UsageError(f"--dispatch: {len(missing)} host(s) have no site: {shown}",
-                         hint="give each host a site= variable (an inventory group's vars may set it)")
-    return sites
 
 
 @dataclass

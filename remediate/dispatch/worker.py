@@ -12,7 +12,6 @@ hosts in flight finish.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import sys
 from collections.abc import Callable
@@ -21,16 +20,9 @@ from typing import Any
 
 import click
 
+from remediate.dispatch.sites import check_site
 from remediate.errors import UsageError
 from remediate.options import playbooks_option
-
-SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-
-
-def check_site(name: str) -> str:
-    if not SITE_NAME.fullmatch(name):
-        raise UsageError(f"site {name!r}: a site name is letters, digits, '_', '.' and '-' (at most 63)")
-    return name
 
 
 def serve(site: str, broker: str | None, concurrency: int, visibility_timeout_s: float,
