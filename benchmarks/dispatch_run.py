@@ -9,7 +9,7 @@ What one run does (needs redis-server and the dispatch extra):
 - dispatched: `remediate run CODE --dispatch --forks F/2` (F/2 hosts per site) over the second, half its hosts
   in each site;
 - checks that both give every host the same outcome and the same audit content bar timings (each host's events
-  in order, without time, seq, hash, durations and the host's clock), and that both logs verify;
+  in order, without time, seq, hash, durations and the host's clock readings), and that both logs verify;
 - measures each run's wall time, the controller's CPU time (its own process), and the broker's work: Redis
   commands by kind (INFO commandstats) and bytes it received, per host.
 
@@ -38,7 +38,8 @@ from typing import Any
 PASSWORD = "Sbx-dispatch-bench-9a"
 CODE = "0xC004F074"
 TIMING = {"time", "seq", "prev", "hash", "durations", "duration_s", "chain"}
-HOST_CLOCK = "host_time_utc"
+# A step's readings of the host's clock (its time, how long ago an event was): timings too.
+HOST_CLOCK = {"host_time_utc", "age_minutes", "last_activation_error_age_minutes"}
 
 
 def free_port() -> int:
@@ -88,7 +89,7 @@ def content(log: Path, names: dict[str, str]) -> dict[str, list[dict[str, Any]]]
             continue
         body = {key: value for key, value in event.items() if key not in TIMING and key != "host"}
         if isinstance(body.get("data"), dict):
-            body["data"] = {key: value for key, value in body["data"].items() if key != HOST_CLOCK}
+            body["data"] = {key: value for key, value in body["data"].items() if key not in HOST_CLOCK}
         found.setdefault(names[event["host"]], []).append(body)
     return found
 
@@ -185,9 +186,27 @@ def main() -> None:
     print(f"  broker: {total_commands} commands ({total_commands / count:.1f} per host), "
           f"{(bytes_after - bytes_before) / count / 1024:.1f} KiB received per host")
     print("  commands by kind: " + ", ".join(f"{name} {number / count:.2f}/host" for name, number in commands.items()))
-    shutil.rmtree(root, ignore_errors=True)
     if not (same_outcomes and local_content == remote_content and all(verified)):
+        for line in differences(local_content, remote_content)[:10]:
+            print("  differs: " + line)
+        print(f"  (logs kept in {root})")
         raise SystemExit(1)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def differences(local: dict[str, list[dict[str, Any]]], remote: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Where two runs' audit contents part: host, event, field, both values."""
+    found = []
+    for name in sorted(set(local) | set(remote)):
+        mine, theirs = local.get(name, []), remote.get(name, [])
+        if len(mine) != len(theirs):
+            found.append(f"{name}: {len(mine)} events locally, {len(theirs)} dispatched")
+        for one, other in zip(mine, theirs, strict=False):
+            for key in sorted(set(one) | set(other)):
+                if one.get(key) != other.get(key):
+                    found.append(f"{name} {one.get('type')} {key}: {str(one.get(key))[:150]} | "
+                                 f"{str(other.get(key))[:150]}")
+    return found
 
 
 if __name__ == "__main__":

@@ -193,7 +193,8 @@ def names(fleet: Fleet) -> dict[str, str]:
 
 
 TIMING = {"time", "seq", "prev", "hash", "durations", "duration_s", "chain"}
-HOST_CLOCK = "host_time_utc"  # a step's reading of the host's clock: a timing too
+# A step's readings of the host's clock (its time, how long ago an event was): timings too.
+HOST_CLOCK = {"host_time_utc", "age_minutes", "last_activation_error_age_minutes"}
 
 
 def events(log: Path) -> list[dict[str, Any]]:
@@ -210,7 +211,7 @@ def content_by_host(log: Path, fleet: Fleet) -> dict[str, list[dict[str, Any]]]:
             continue
         body = {key: value for key, value in event.items() if key not in TIMING and key != "host"}
         if isinstance(body.get("data"), dict):
-            body["data"] = {key: value for key, value in body["data"].items() if key != HOST_CLOCK}
+            body["data"] = {key: value for key, value in body["data"].items() if key not in HOST_CLOCK}
         found.setdefault(label_to_name[event["host"]], []).append(body)
     return found
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from dispatch_peers import (
     Process,
     RedisServer,
@@ -29,6 +30,7 @@ from dispatch_peers import (
 )
 
 from remediate import audit
+from remediate.cli import main
 from remediate.sandbox.fleet import Fleet
 from remediate.sandbox.scenario import build_hosts
 
@@ -250,3 +252,57 @@ def test_max_auth_failures_holds_across_sites(
     assert 3 <= refused <= 3 + 2 * 2 - 1 and refused + held_back == 16, outcomes
     assert code != 0
     assert "not-the-password" not in log.read_text(encoding="utf-8")
+
+
+MAK = "7KQ2B-MXW4C-JD9TP-VG3HR-Y6F8K"  # made up: valid in the scenario's world only
+MAK_FLEET = f"""
+name: mak-fleet
+description: Enterprise hosts that need a MAK; the activation service has 3 activations of it left.
+hosts: 6
+world:
+  domain: corp.example
+  activation:
+    reachable: true
+    keys:
+      - {{key: {MAK}, channel: MAK, editions: [Enterprise], remaining: 3}}
+groups:
+  - {{name: pcs, prefix: PC, count: 6, edition: Enterprise, fault: 0xC004F050, domain_role: 1}}
+"""
+
+
+def test_the_key_ledger_holds_a_used_up_key_back_from_every_site_and_the_key_never_reaches_the_broker(
+    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    added = CliRunner().invoke(main, ["keys", "add", "office-mak", "--key-env", "OFFICE_MAK", "--budget", "20"],
+                               env={"OFFICE_MAK": MAK, "REMEDIATE_LEDGER": str(ledger)}, catch_exceptions=False)
+    assert added.exit_code == 0, added.output
+    scenario = tmp_path / "mak.yaml"
+    scenario.write_text(MAK_FLEET, encoding="utf-8")
+    with Fleet.start(build_hosts(scenario, None, 0), auth="ntlm", password=PASSWORD) as fleet:
+        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
+        env = environment(fleet, key_file, redis_server.url)
+        workers = start_workers({"east": 1, "west": 1}, env, concurrency=1)
+        try:
+            log = tmp_path / "audit.jsonl"
+            run = Process(["run", "0xC004F050", "--hosts", str(hosts), "--secret-env", "product_key=OFFICE_MAK",
+                           "--audit", str(log), "--dispatch", "--forks", "1", "--output", "json"],
+                          {**env, "OFFICE_MAK": MAK, "REMEDIATE_LEDGER": str(ledger)},
+                          stdout=tmp_path / "report.json")
+            code = run.wait(90)
+        finally:
+            stop_workers(workers)
+    assert code != 0 and "is used up" in run.stderr, run.stderr
+    outcomes = [found[-1] for found in once_each(log, fleet).values()]
+    assert sum(event["outcome"] == "fixed" for event in outcomes) == 3
+    # Once the activation service said the key is used up, the controller held it back from the hosts of every
+    # site that had not yet installed it: they are escalated, the key not sent.
+    held = [event for event in outcomes if "not installed: it is used up" in event["reason"]]
+    assert held and all(event["outcome"] == "escalate" for event in held)
+    shown = CliRunner().invoke(main, ["keys", "show", "office-mak", "--output", "json"],
+                               env={"REMEDIATE_LEDGER": str(ledger)}, catch_exceptions=False)
+    assert '"state": "exhausted"' in shown.output
+    assert audit.verify(log).state == audit.COMPLETE
+    everything = b"".join(path.read_bytes() for path in redis_server.directory.rglob("*") if path.is_file())
+    assert MAK.encode() not in everything and PASSWORD.encode() not in everything
+    assert MAK not in log.read_text(encoding="utf-8") + (tmp_path / "report.json").read_text(encoding="utf-8")

@@ -53,6 +53,7 @@ from remediate.results import HostReport, Outcome, RunReport, StepResult, parse_
 from remediate.transport import ConnectionOptions, Credentials, credential_secrets
 
 WATCH_EVERY_S = 1.0
+IDLE_SITE_S = 60.0
 
 
 @dataclass
@@ -116,6 +117,7 @@ class Dispatcher:
         self._reachable_since = time.monotonic()  # the broker has answered since then
         self._down = False
         self._resend = False
+        self._heard = dict.fromkeys(self.sites, time.monotonic())  # site -> when one of its workers last spoke
 
     # --- the run -------------------------------------------------------------------------------------------
 
@@ -181,6 +183,11 @@ class Dispatcher:
 
     def _send_more(self) -> None:
         forks = max(1, self.options.forks)
+        refusal = self._refusal()
+        if refusal is not None:  # a task still queued will not start: its host is recorded now, not when taken
+            for host in self.hosts:
+                if host.state == "sent":
+                    self._not_started(host, refusal)
         for site, queue in self.pending.items():
             while queue and (self.in_flight[site] < forks or self._refusal() is not None):
                 host = self.hosts[queue.popleft()]
@@ -221,6 +228,7 @@ class Dispatcher:
                 self.stream.answer(rid, self._answers[rid])
             return
         host.seen[channel] = number
+        self._heard[host.site] = time.monotonic()
         answer = self._apply(host, channel, message)
         if rid is not None:
             self._answers[rid] = answer or {}
@@ -311,13 +319,20 @@ class Dispatcher:
         self._down = down
 
     def _watch(self) -> None:
-        """Started hosts whose worker stopped renewing their alive key for ALIVE_TTL_S are lost."""
+        """Started hosts whose worker stopped renewing their alive key for ALIVE_TTL_S are lost. A site whose
+        hosts wait and whose workers said nothing for a while is named (once)."""
         now = time.monotonic()
+        running = {host.site for host in self.hosts if host.state == "started"}
+        for site, heard in self._heard.items():
+            if now - heard > IDLE_SITE_S and self.in_flight[site] and site not in running:
+                self.console.print(Text(f"site {site}: no worker has said anything for {IDLE_SITE_S:.0f} s while "
+                                        f"its hosts wait (is `remediate worker --site {site}` running?)"))
+                self._heard[site] = float("inf")
         if now - self._reachable_since < ALIVE_TTL_S:
             return  # right after an outage, the workers have not yet had the time to renew
-        running = [host for host in self.hosts if host.state == "started"]
-        alive = self.stream.alive(host.plan.label for host in running)
-        for host in running:
+        started = [host for host in self.hosts if host.state == "started"]
+        alive = self.stream.alive(host.plan.label for host in started)
+        for host in started:
             if host.plan.label in alive or now - host.granted_at < ALIVE_TTL_S:
                 host.missing_since = None
                 continue
