@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from click.testing import CliRunner
 from dispatch_peers import (
     Process,
@@ -149,8 +150,8 @@ def test_a_worker_killed_mid_host_leaves_it_state_unknown_and_nothing_runs_twice
             run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "4",
                            "--output", "json"], env, stdout=tmp_path / "report.json")
             announced = wait_for_event(log, "step_started")
-            killed = workers["east"][0] if _site_of(hosts, announced["host"]) == "east" else workers["west"][0]
-            killed.kill()  # SIGKILL: no goodbye, hosts in flight, a task it had taken and not begun
+            running = worker_running(redis_server, announced["host"], workers)
+            running.kill()  # SIGKILL mid-change: no goodbye, its hosts in flight, a task it had taken and not begun
             code = run.wait(90)
         finally:
             stop_workers(workers)
@@ -158,7 +159,8 @@ def test_a_worker_killed_mid_host_leaves_it_state_unknown_and_nothing_runs_twice
     by_host = once_each(log, fleet)
     outcomes = {host: found[-1] for host, found in by_host.items()}
     lost = {host: event for host, event in outcomes.items() if "was lost" in event["reason"]}
-    assert lost, f"the killed worker had hosts in flight: {outcomes}"
+    assert names(fleet)[announced["host"]] in lost, outcomes
+    assert lost[names(fleet)[announced["host"]]]["outcome"] == "failed"  # a change was sent: state unknown
     for host, event in lost.items():
         changed = any(step["type"] == "step_started" for step in by_host[host])
         assert event["outcome"] == ("failed" if changed else "skipped"), event
@@ -173,11 +175,13 @@ def test_a_worker_killed_mid_host_leaves_it_state_unknown_and_nothing_runs_twice
         label for label, name in names(fleet).items() if name in lost and lost[name]["outcome"] == "failed"}
 
 
-def _site_of(hosts: Path, label: str) -> str:
-    for line in hosts.read_text(encoding="utf-8").splitlines():
-        if line.startswith(label + " "):
-            return line.rsplit("site=", 1)[1].strip()
-    raise AssertionError(f"{label} is not in {hosts}")
+def worker_running(server: RedisServer, label: str, workers: dict[str, list[Process]]) -> Process:
+    """The worker process running a host: the one renewing its alive key (its value is site@machine:pid)."""
+    client = redis.Redis.from_url(server.url)
+    [key] = client.keys(f"remediate:run:*:alive:{label}")
+    pid = int(client.get(key).decode().rsplit(":", 1)[1])  # type: ignore[union-attr]
+    [found] = [worker for site in workers.values() for worker in site if worker.process.pid == pid]
+    return found
 
 
 def test_a_broker_outage_mid_run_changes_nothing_twice_and_the_run_completes(
