@@ -310,3 +310,34 @@ def test_the_key_ledger_holds_a_used_up_key_back_from_every_site_and_the_key_nev
     everything = b"".join(path.read_bytes() for path in redis_server.directory.rglob("*") if path.is_file())
     assert MAK.encode() not in everything and PASSWORD.encode() not in everything
     assert MAK not in log.read_text(encoding="utf-8") + (tmp_path / "report.json").read_text(encoding="utf-8")
+
+
+def test_a_second_ctrl_c_gives_up_the_hosts_in_flight_and_records_each_once(
+    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    with slow_fleet(tmp_path) as fleet:
+        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
+        env = environment(fleet, key_file, redis_server.url)
+        workers = start_workers({"east": 1, "west": 1}, env, concurrency=2)
+        try:
+            log = tmp_path / "audit.jsonl"
+            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "2"],
+                          env)
+            wait_for_event(log, "step_started")
+            os.kill(run.process.pid, signal.SIGINT)
+            time.sleep(0.3)
+            os.kill(run.process.pid, signal.SIGINT)  # the second press: stop waiting for the steps in flight
+            code = run.wait(30)
+        finally:
+            stop_workers(workers)
+    assert code == 130, run.stderr
+    assert "abandoning" in run.stderr
+    assert audit.verify(log).state == audit.COMPLETE
+    by_host = once_each(log, fleet)
+    given_up = {host: found for host, found in by_host.items() if found[-1]["reason"].startswith("abandoned")}
+    assert given_up, by_host
+    for found in given_up.values():  # failed when a change had been announced, skipped when none had
+        changed = any(event["type"] == "step_started" for event in found)
+        assert found[-1]["outcome"] == ("failed" if changed else "skipped"), found[-1]
+        assert found[-2]["type"] == "interrupted"
+    assert events(log)[-1]["abandoned"] is True
