@@ -6,6 +6,7 @@ their own, against hosts that speak real WinRM; so every test here is slow.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import signal
@@ -341,3 +342,30 @@ def test_a_second_ctrl_c_gives_up_the_hosts_in_flight_and_records_each_once(
         assert found[-1]["outcome"] == ("failed" if changed else "skipped"), found[-1]
         assert found[-2]["type"] == "interrupted"
     assert events(log)[-1]["abandoned"] is True
+
+
+def test_an_approved_plan_runs_dispatched_as_saved_and_a_changed_one_is_refused_before_any_dispatch(
+    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    with fleet_of(6) as fleet:
+        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
+        env = environment(fleet, key_file, redis_server.url)
+        plan_file, log = tmp_path / "plan.json", tmp_path / "audit.jsonl"
+        saved = Process(["run", CODE, "--hosts", str(hosts), "--dry-run", "--save-plan", str(plan_file)], env)
+        assert saved.wait(60) == 0, saved.stderr
+        workers = start_workers({"east": 1, "west": 1}, env)
+        try:
+            run = Process(["run", "--plan", str(plan_file), "--hosts", str(hosts), "--audit", str(log),
+                           "--dispatch"], env)
+            assert run.wait(60) == 0, run.stderr
+            hosts.write_text(hosts.read_text(encoding="utf-8").replace("site=west", "site=west kms_host=kms9.x",
+                                                                        1), encoding="utf-8")
+            changed = Process(["run", "--plan", str(plan_file), "--hosts", str(hosts), "--audit",
+                               str(tmp_path / "changed.jsonl"), "--dispatch"], env)
+            assert changed.wait(60) == 2, changed.stderr
+        finally:
+            stop_workers(workers)
+    started = events(log)[0]
+    assert started["plan_sha256"] == hashlib.sha256(plan_file.read_bytes()).hexdigest()
+    assert {found[-1]["outcome"] for found in once_each(log, fleet).values()} <= {"fixed", "healthy"}
+    assert not (tmp_path / "changed.jsonl").exists() and "dispatching" not in changed.stderr
