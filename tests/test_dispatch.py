@@ -369,3 +369,39 @@ def test_an_approved_plan_runs_dispatched_as_saved_and_a_changed_one_is_refused_
     assert started["plan_sha256"] == hashlib.sha256(plan_file.read_bytes()).hexdigest()
     assert {found[-1]["outcome"] for found in once_each(log, fleet).values()} <= {"fixed", "healthy"}
     assert not (tmp_path / "changed.jsonl").exists() and "dispatching" not in changed.stderr
+
+
+DOWN = """
+name: down
+description: Hosts whose WinRM refuses every connection.
+hosts: 12
+world:
+  domain: corp.example
+groups:
+  - {name: down, prefix: DOWN, count: 12, edition: ServerStandard, fault: 0xC004F074, cause: stale-dns-cache,
+     transport: {refuse_connections: true}}
+"""
+
+
+def test_max_fail_percent_counts_every_site(
+    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    scenario = tmp_path / "down.yaml"
+    scenario.write_text(DOWN, encoding="utf-8")
+    with Fleet.start(build_hosts(scenario, None, 0), auth="ntlm", password=PASSWORD) as fleet:
+        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
+        env = environment(fleet, key_file, redis_server.url)
+        workers = start_workers({"east": 1, "west": 1}, env, concurrency=1)
+        try:
+            log = tmp_path / "audit.jsonl"
+            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "1",
+                           "--retries", "0", "--max-fail-percent", "10"], env)
+            code = run.wait(60)
+        finally:
+            stop_workers(workers)
+    outcomes = [found[-1] for found in once_each(log, fleet).values()]
+    unreachable = [event for event in outcomes if event["outcome"] == "unreachable"]
+    held = [event for event in outcomes if event["reason"] == "not started: --max-fail-percent was reached"]
+    # One host per site may be in flight when the first one fails: at most two ran, the ten others never started.
+    assert 1 <= len(unreachable) <= 2 and len(unreachable) + len(held) == 12, outcomes
+    assert code == 1 and audit.verify(log).state == audit.COMPLETE

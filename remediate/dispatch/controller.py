@@ -58,7 +58,6 @@ IDLE_SITE_S = 60.0
 
 @dataclass
 class _Host:
-    index: int
     plan: HostPlan
     site: str
     state: str = "pending"  # pending -> sent -> started -> done
@@ -91,7 +90,7 @@ class Dispatcher:
         self.run_id = uuid.uuid4().hex
         self.run_key = RunKey(load_dispatch_key(), self.run_id)
         self.sites = sites_of(host_plans)
-        self.hosts = [_Host(index, host_plan, "") for index, host_plan in enumerate(host_plans)]
+        self.hosts = [_Host(host_plan, "") for host_plan in host_plans]
         for site, indexes in self.sites.items():
             for index in indexes:
                 self.hosts[index].site = site
@@ -110,7 +109,7 @@ class Dispatcher:
         self.app = make_app(broker)
         self.stream = RunStream(connect(broker), self.run_id, on_outage=self._outage)
         self._answers: dict[str, dict[str, Any]] = {}  # question id -> the answer given
-        self._finished: list[HostReport] = []
+        self._bad = 0  # hosts finished failed or unreachable (--max-fail-percent)
         self._stop_starting = False  # --max-fail-percent reached
         self._auth_failures = 0
         self._told_stop = ""  # the control word the workers were given
@@ -286,14 +285,13 @@ class Dispatcher:
             self.in_flight[host.site] -= 1
         host.state, host.report = "done", report
         self.done += 1
-        self._finished.append(report)
         if report.outcome is Outcome.AUTH_FAILED:
             self._auth_failures += 1
+        if report.outcome in (Outcome.FAILED, Outcome.UNREACHABLE):
+            self._bad += 1
         limit = self.options.max_fail_percent
-        if limit is not None:
-            bad = sum(1 for done in self._finished if done.outcome in (Outcome.FAILED, Outcome.UNREACHABLE))
-            if bad * 100.0 / len(self._finished) > limit:
-                self._stop_starting = True
+        if limit is not None and self._bad * 100.0 / self.done > limit:
+            self._stop_starting = True
         self.observer.host_finished(report)
 
     def _close(self, host: _Host, report: HostReport) -> None:
