@@ -25,6 +25,7 @@ from remediate import __version__, audit_view, catalog, config, html
 from remediate import audit as audit_log
 from remediate.approvals import sign
 from remediate.codes import ErrorCode
+from remediate.dispatch.worker import register as register_worker_command
 from remediate.duration import duration_seconds
 from remediate.errors import ExitCode, PlaybookError, RemediateError, UsageError
 from remediate.explain import decode_text
@@ -204,6 +205,7 @@ def config_show(context: click.Context, /, output: str, **values: Any) -> None:
 
 register_keys_commands(main, reports_errors)
 register_kms_commands(main, reports_errors)
+register_worker_command(main, reports_errors)
 
 
 # --- playbooks: list, show, validate, explain ---------------------------------------------------------------
@@ -328,6 +330,9 @@ _html_option = click.option(
               help="With --plan: refuse a plan not signed by these approvers (git's allowed_signers format).")
 @click.option("--min-approvals", "min_approvals", type=click.IntRange(1, 100), default=None,
               help="With --allowed-signers: how many distinct approvers must have signed (default 1).")
+@click.option("--dispatch", is_flag=True,
+              help="Send each site's hosts (their site= variable) to that site's workers (`remediate worker "
+              "--site`) over the Redis broker at $REMEDIATE_BROKER_URL; the audit log stays here.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--summary", "summary", type=click.Choice(SUMMARY_MODES), default="auto", show_default=True,
               help=f"The per-host table at the end: full, short (counts and the hosts that need attention), or "
@@ -350,6 +355,7 @@ def run_playbook(
     expires: str | None,
     allowed_signers: Path | None,
     min_approvals: int | None,
+    dispatch: bool,
     output: str,
     summary: str,
     html_file: Path | None,
@@ -368,6 +374,8 @@ def run_playbook(
     request = run_request(code, allow, dry_run=dry_run, save_plan=save_plan, plan_file=plan_file,
                           allowed_signers=allowed_signers, min_approvals=min_approvals, expires_s=expires_s)
     library = PlaybookLibrary(playbook_dirs)
+    if request.auto and dispatch and not dry_run:
+        raise UsageError("run auto --dispatch: not yet; give the error code (run CODE --dispatch)")
     if request.auto:
         hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
         run_values = RunValues.from_options(set_options, secret_env, secrets_file)
@@ -396,10 +404,12 @@ def run_playbook(
         saved = (save_plan, digest)
         click.echo(f"plan saved: {save_plan} (sha256 {digest})", err=True)
     if not dry_run:
+        from remediate.dispatch import controller_run  # each site's hosts on that site's workers
         from remediate.live import run_plan  # the network stack: imported only by commands that connect
 
         settings = live_settings()
-        start = partial(run_plan, plan, settings, plan_sha256=request.plan_sha256, library=library,
+        start = partial(controller_run() if dispatch else run_plan, plan, settings,
+                        plan_sha256=request.plan_sha256, library=library,
                         approvers=[approver.to_dict() for approver in request.approvers])
         _run_live(start, settings, output=output, language=lang, summary=summary, html_file=html_file)  # exits
     if html_file is not None:

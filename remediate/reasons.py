@@ -123,6 +123,25 @@ REASONS: dict[str, tuple[str, str]] = {
     "connect_failed": ("{kind}: {message}", "接続できませんでした: {kind}: {message}"),
     "transport_unreachable": ("{step}: {note}", "{step} で接続できませんでした: {note}"),
     "internal_error": ("internal error: {kind}: {message}", "内部エラー: {kind}: {message}"),
+    # a dispatched run: what the controller decides for a host its worker did not finish (remediate/dispatch)
+    "worker_lost_changed": (
+        "its worker (site {site}) was lost after a change was sent ({step}): state unknown, not run again; "
+        "--rerun-failed detects it again before changing anything",
+        "担当ワーカー (サイト {site}) が変更の送信後に失われました ({step}): 状態は不明です。再実行はしていません。"
+        "--rerun-failed は変更の前に再検出します",
+    ),
+    "worker_lost_unchanged": (
+        "its worker (site {site}) was lost before any change was sent: nothing was changed, not run again",
+        "担当ワーカー (サイト {site}) が変更を送る前に失われました: 変更はしていません。再実行はしていません",
+    ),
+    "worker_refused": (
+        "the worker of site {site} could not run it: {message}; nothing was changed",
+        "サイト {site} のワーカーが実行できませんでした: {message}。変更はしていません",
+    ),
+    "abandoned_remote": (
+        "abandoned while its worker (site {site}) ran it: no change had been sent",
+        "ワーカー (サイト {site}) の実行中に中止しました: 変更はまだ送っていません",
+    ),
     # run auto's choice before any playbook runs (remediate/status.py)
     "licensed": ("licensed: nothing to fix", "ライセンス認証済み: 修復は不要です"),
     "licensed_evaluation": (

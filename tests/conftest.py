@@ -32,6 +32,7 @@ SLOW_FIXTURES = frozenset(
         "ntlm_fleet",  # test_sandbox_winrm_protocol
         "pools",  # test_templates_on_sandbox
         "realm",  # tests/kdc.py: a Kerberos KDC
+        "redis_server",  # dispatch_peers: a Redis server for the dispatch tests
         "silent_port",  # test_transport
         "wheel",  # test_packaging
         "world",  # test_acceptance_playbooks

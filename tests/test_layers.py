@@ -172,16 +172,16 @@ LAYERS: list[tuple[str, ...]] = [
      "terminal", "input_file", "data", "ledger", "ledger.schema", "ledger.channels", "ledger.budget"),
     ("productkey", "codes", "secret", "parameter_types", "inventory", "values", "explain", "results", "pool",
      "approvals", "ansible_variables", "inventory_tree", "ansible_inventory", "csv_inventory", "inventory_formats",
-     "inventory_limit", "csvlk_groups", *LEDGER_STORAGE),
+     "inventory_limit", "csvlk_groups", *LEDGER_STORAGE, "dispatch.secrets", "dispatch.events", "dispatch.tasks"),
     # playbooks, plans and the one connection to a host
     ("playbook", "plan", "render", "validate", "audit", "connector", "transport", "status", "saved_plan",
-     "ledger.store", "ledger.csv_import"),
+     "ledger.store", "ledger.csv_import", "dispatch.sites"),
     # what happens to hosts, and how it is shown
     ("engine", "diagnosis", "preview", "report", "status_view", "audit_view", "catalog", "html", "progress",
-     "installation_ids", "kms_status", "ledger.views", "ledger.run_guard", "ledger.status_reads"),
-    ("live",),  # the application service: run, run auto, status
+     "installation_ids", "kms_status", "ledger.views", "ledger.run_guard", "ledger.status_reads", "dispatch.payload"),
+    ("live", "dispatch", "dispatch.controller", "dispatch.host_task"),  # the application service
     ("demo",),
-    ("config", "options", "cli", "keys_cli", "kms_cli", "__main__"),  # the command line
+    ("config", "options", "cli", "keys_cli", "kms_cli", "dispatch.worker", "__main__"),  # the command line
 ]
 # Imports that only the transport may make: pypsrp and the HTTP stack under it.
 TRANSPORT_ONLY = ("pypsrp", "psrpcore", "requests", "spnego", "urllib3")
