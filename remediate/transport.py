@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -133,6 +134,44 @@ class _StepWSMan(WSMan):
         timeout: int | None = None,
     ) -> Any:
         return super().signal(resource_uri, resource, option_set, selector_set, timeout or STOP_TIMEOUT_S)
+
+
+# pypsrp's WSMan() registers its XML namespaces again in ElementTree's process-wide table, each by deleting the
+# entry and adding it back: two threads building one at once can meet a name the other has just deleted
+# (KeyError), which would fail a host that was never touched. Every WSMan is built under this lock.
+_WSMAN_BUILD = threading.Lock()
+
+
+def build_wsman(server: str, options: ConnectionOptions, credentials: Credentials | None) -> WSMan:
+    """The WSMan connection object for one host (nothing is sent yet). Safe to call from many threads."""
+    extra: dict[str, Any] = {"negotiate_service": options.spn_service}
+    if options.auth == "certificate":
+        extra = {**extra, "certificate_pem": options.certificate_pem,
+                 "certificate_key_pem": options.certificate_key_pem}
+    password = credentials.password.reveal() if credentials and credentials.password else None
+    with _WSMAN_BUILD:
+        return _StepWSMan(
+            server,
+            port=options.effective_port,
+            username=credentials.username if credentials else None,
+            password=password,
+            ssl=options.scheme == "https",
+            auth=options.auth,
+            cert_validation=_cert_validation(options),  # type: ignore[arg-type]  # a CA bundle path works
+            connection_timeout=max(1, math.ceil(options.connection_timeout)),
+            read_timeout=max(1, math.ceil(options.connection_timeout)),
+            operation_timeout=options.operation_timeout,
+            encryption="auto",
+            reconnection_backoff=options.receive_backoff,
+            no_proxy=True,
+            **extra,
+        )
+
+
+def _cert_validation(options: ConnectionOptions) -> bool | str:
+    if options.insecure:
+        return False
+    return options.ca_file or True
 
 
 def poll_timeout(remaining_s: float, operation_timeout: float) -> float:
@@ -546,11 +585,6 @@ class Session:
         self._pool: RunspacePool | None = None
         self._wsman: WSMan | None = None
 
-    def _cert_validation(self) -> bool | str:
-        if self.options.insecure:
-            return False
-        return self.options.ca_file or True
-
     @contextmanager
     def _translated(self, secrets: list[Secret | ProductKey] | None = None) -> Iterator[None]:
         try:
@@ -570,33 +604,8 @@ class Session:
     def open(self) -> Session:
         options = self.options
         options.check(self.credentials)
-        extra: dict[str, Any] = {"negotiate_service": options.spn_service}
-        if options.auth == "certificate":
-            extra = {
-                **extra,
-                "certificate_pem": options.certificate_pem,
-                "certificate_key_pem": options.certificate_key_pem,
-            }
-        credentials = self.credentials
-        username = credentials.username if credentials else None
-        password = credentials.password.reveal() if credentials and credentials.password else None
         with self._translated():
-            self._wsman = _StepWSMan(
-                self.host.connect_name,
-                port=options.effective_port,
-                username=username,
-                password=password,
-                ssl=options.scheme == "https",
-                auth=options.auth,
-                cert_validation=self._cert_validation(),  # type: ignore[arg-type]  # a CA bundle path works
-                connection_timeout=max(1, math.ceil(options.connection_timeout)),
-                read_timeout=max(1, math.ceil(options.connection_timeout)),
-                operation_timeout=options.operation_timeout,
-                encryption="auto",
-                reconnection_backoff=options.receive_backoff,
-                no_proxy=True,
-                **extra,
-            )
+            self._wsman = build_wsman(self.host.connect_name, options, self.credentials)
             self._pool = RunspacePool(self._wsman)
             try:
                 self._pool.open()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from remediate.sandbox.fleet import Fleet
 from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.seam import ErrorRecord, NativeOutcome, PipelineOutcome, PipelineRequest
 from remediate.secret import Secret
-from remediate.transport import ConnectionOptions, Credentials, Session, poll_timeout, translate
+from remediate.transport import ConnectionOptions, Credentials, Session, build_wsman, poll_timeout, translate
 
 KEY = "NPPR9-FWDCX-D2C8J-H872K-2YT43"
 # One password for every fleet of this process: the NTLM acceptor's credential file is process-wide, and two
@@ -339,3 +341,40 @@ def test_credentials_come_from_the_environment_and_hide_the_password() -> None:
 def test_translate_masks_secrets_in_messages() -> None:
     error = translate(OSError(f"cannot use {KEY}"), "pc1", [ProductKey.parse(KEY)])
     assert KEY not in str(error) and error.host == "pc1"
+
+
+class _SlowDeletes(dict):  # type: ignore[type-arg]
+    """ElementTree's namespace table, with a pause after each delete: the window in which another thread
+    building a WSMan would find the name missing."""
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(key)
+        time.sleep(0.0005)
+
+
+def test_sessions_built_from_many_threads_at_once_all_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pypsrp's WSMan() re-registers its XML namespaces (delete, then add) in a process-wide table; without the
+    lock, one builder meets a name another has just deleted and the host fails untouched."""
+    monkeypatch.setattr(ElementTree, "_namespace_map", _SlowDeletes(ElementTree._namespace_map))
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    failures: list[BaseException] = []
+    options = ConnectionOptions(auth="ntlm", scheme="http")
+    credentials = Credentials("sandbox\\admin", Secret("never-sent"))
+
+    def build(count: int) -> None:
+        for _ in range(count):
+            try:
+                build_wsman("127.0.0.1", options, credentials)
+            except Exception as error:
+                failures.append(error)
+
+    try:
+        threads = [threading.Thread(target=build, args=(25,)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert failures == []
