@@ -181,7 +181,7 @@ LAYERS: list[tuple[str, ...]] = [
      "installation_ids", "kms_status", "ledger.views", "ledger.run_guard", "ledger.status_reads", "dispatch.payload"),
     ("live", "dispatch", "dispatch.controller", "dispatch.host_task"),  # the application service
     ("demo",),
-    ("config", "options", "cli", "keys_cli", "kms_cli", "dispatch.worker", "__main__"),  # the command line
+    ("config", "options", "cli", "keys_cli", "kms_cli", "sandbox_cli", "dispatch.worker", "__main__"),
 ]
 # Imports that only the transport may make: pypsrp and the HTTP stack under it.
 TRANSPORT_ONLY = ("pypsrp", "psrpcore", "requests", "spnego", "urllib3")
