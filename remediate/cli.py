@@ -26,6 +26,7 @@ from remediate.dispatch.worker import register as register_worker_command
 from remediate.duration import duration_seconds
 from remediate.errors import ExitCode, PlaybookError, RemediateError, UsageError
 from remediate.explain import decode_text
+from remediate.i18n import N_, in_language, language_in_arguments, resolve_language, use_language
 from remediate.inventory import Host
 from remediate.inventory_limit import inventory_hosts
 from remediate.keys_cli import register as register_keys_commands
@@ -33,6 +34,7 @@ from remediate.kms_cli import register as register_kms_commands
 from remediate.options import (
     READ_OPTIONS,
     CodeCommand,
+    Group,
     LiveSettings,
     check_writable,
     lang_option,
@@ -121,9 +123,20 @@ def _write_crash_report(error: BaseException) -> Path | None:
     return path
 
 
-class _Main(click.Group):
-    """The command group. Output whose reader went away (`remediate audit show LOG | head`) ends quietly, as
-    command-line tools do: no message, no crash file, exit 141 (128 + SIGPIPE)."""
+class _Main(Group):
+    """The command group. It speaks the language of --lang (wherever it stands), $REMEDIATE_LANG or the locale from
+    the start, so that help and usage errors are in it too. Output whose reader went away (`remediate audit show
+    LOG | head`) ends quietly, as command-line tools do: no message, no crash file, exit 141 (128 + SIGPIPE)."""
+
+    group_class = Group
+    language_given = False  # whether the command line or environment chose the language (over a config file's)
+
+    def main(self, args: Any = None, *more: Any, **extra: Any) -> Any:
+        words = list(sys.argv[1:] if args is None else args)
+        explicit = language_in_arguments(words)
+        self.language_given = explicit is not None or bool(os.environ.get("REMEDIATE_LANG"))
+        with in_language(resolve_language(explicit)):
+            return super().main(args, *more, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -150,7 +163,7 @@ def _quiet_after_closed_pipe() -> None:
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.version_option(__version__, prog_name="remediate")
+@click.version_option(__version__, prog_name="remediate", help=N_("Show the version and exit."))
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               envvar=config.CONFIG_ENV, show_envvar=True, metavar="FILE",
               help="Settings file (default: ./remediate.toml, else remediate.toml in your configuration folder).")
@@ -163,6 +176,8 @@ def main(context: click.Context, config_file: Path | None) -> None:
     """
     loaded = config.load(config_file)
     context.meta[_CONFIG] = loaded
+    if loaded.values.get("lang") and not (isinstance(context.command, _Main) and context.command.language_given):
+        use_language(loaded.values["lang"])
     context.default_map = setting_defaults(context.command, loaded.values)  # below the command line and env
 
 

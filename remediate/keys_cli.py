@@ -18,7 +18,7 @@ import click
 
 from remediate.errors import UsageError
 from remediate.ledger.channels import CHOICES as CHANNEL_CHOICES
-from remediate.options import READ_OPTIONS, LiveSettings, lang_option, live_options, terminal_prompt
+from remediate.options import READ_OPTIONS, Group, LiveSettings, lang_option, live_options, terminal_prompt
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,7 +106,7 @@ def _say(lang: str, name: str, **values: Any) -> None:
     click.echo(in_language(WORDS, lang)[name].format(**values))
 
 
-@click.group("keys")
+@click.group("keys", cls=Group)
 def keys() -> None:
     """The key ledger: which product key is on which host, installs and activations, MAK budgets.
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from remediate.options import READ_OPTIONS, LiveSettings, lang_option, live_options, terminal_prompt
+from remediate.options import READ_OPTIONS, Group, LiveSettings, lang_option, live_options, terminal_prompt
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,7 +34,7 @@ def _reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group("kms")
+@click.group("kms", cls=Group)
 def kms() -> None:
     """KMS hosts: what each one says of itself, and what its clients get from it."""
 

@@ -1,5 +1,6 @@
-"""What commands share on their command line: click options as decorators (as pip-tools has them) and
-CodeCommand, whose argument may be a signed decimal exit code.
+"""What commands share on their command line: click options as decorators (as pip-tools has them), Command and
+Group (help texts shown in the language of the run), and CodeCommand, whose argument may be a signed decimal exit
+code.
 
     @main.command("run", cls=CodeCommand)    # CODE may be -1073418124 (without CodeCommand: an option)
     @playbooks_option                        # the command gets playbook_dirs
@@ -13,9 +14,10 @@ command line > environment > config file > built-in.
 
 from __future__ import annotations
 
-import locale
+import inspect
 import os
 import sys
+import weakref
 from collections.abc import Callable, Mapping
 from functools import wraps
 from pathlib import Path
@@ -27,27 +29,12 @@ from remediate.audit import DEFAULT_DIR
 from remediate.config import BY_NAME
 from remediate.duration import duration_seconds
 from remediate.errors import UsageError
+from remediate.i18n import N_, _, language, use_language
 
 if TYPE_CHECKING:
     from remediate.live import LiveOptions
 
 Decorator = Callable[[Callable[..., None]], Callable[..., None]]
-
-
-def _default_lang() -> str:
-    """`ja` when the environment's locale is Japanese, else `en`.
-
-    On Windows no LANG is set: the user's locale (``Japanese_Japan``) decides.
-    """
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(name)
-        if value:
-            return "ja" if value.lower().startswith("ja") else "en"
-    try:
-        name = locale.getlocale()[0] or ""
-    except ValueError:
-        name = ""
-    return "ja" if name.lower().startswith(("ja", "japanese")) else "en"
 
 
 class SettingOption(click.Option):
@@ -86,7 +73,50 @@ def setting_defaults(command: click.Command, values: Mapping[str, Any]) -> dict[
     return found
 
 
-class CodeCommand(click.Command):
+# The help texts as written (msgids) of each command and parameter, kept the first time they are shown: click holds
+# one object for the process, shown in whichever language the run speaks.
+_MSGIDS: weakref.WeakKeyDictionary[object, dict[str, str | None]] = weakref.WeakKeyDictionary()
+_HELP_OPTION = N_("Show this message and exit.")  # click's own msgid for the --help option
+
+
+def _show_in_language(item: click.Command | click.Parameter, names: tuple[str, ...]) -> None:
+    """Set `item`'s help texts to their translations in the current language."""
+    msgids = _MSGIDS.get(item)
+    if msgids is None:
+        msgids = _MSGIDS[item] = {name: getattr(item, name) for name in names}
+    for name, msgid in msgids.items():
+        setattr(item, name, _(inspect.cleandoc(msgid)) if msgid else msgid)
+
+
+class Command(click.Command):
+    """A command whose help (its docstring or help=, marked with N_) and its options' help are shown translated.
+    Every remediate command is one (Group makes its subcommands so)."""
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)
+        if option is not None and option not in _MSGIDS:
+            _MSGIDS[option] = {"help": _HELP_OPTION}  # click translated it once, in the language of that moment
+        return option
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        _show_in_language(self, ("help", "epilog"))
+        for param in self.get_params(ctx):
+            _show_in_language(param, ("help",))
+        super().format_help(ctx, formatter)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        _show_in_language(self, ("help", "short_help"))
+        return super().get_short_help_str(limit)
+
+
+class Group(click.Group, Command):
+    """A group whose help is shown translated, as are its commands' and their subgroups'."""
+
+    command_class = Command
+    group_class: type[click.Group | type] | None = type  # a subgroup is of its parent's class
+
+
+class CodeCommand(Command):
     """A command whose argument may be a signed decimal exit code (`remediate show -1073418124`).
 
     Click would read ``-1073418124`` as an option; a word that is a minus sign and digits only, and not the
@@ -106,10 +136,17 @@ class CodeCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
+def _chosen_language(context: click.Context, parameter: click.Parameter, value: str | None) -> str:
+    """--lang (or the setting's variable or config file): speak it from now on. Commands always get en or ja."""
+    if value:
+        use_language(value)
+    return language()
+
+
 lang_option = setting_option(
-    "--lang", type=click.Choice(["en", "ja"]), default=None, help="Language of titles and descriptions "
-    "(default: ja when LANG/LC_ALL is Japanese, else en).",
-    callback=lambda context, parameter, value: value or _default_lang(),  # commands always get en or ja
+    "--lang", type=click.Choice(["en", "ja"]), default=None, callback=_chosen_language,
+    help=N_("Language of messages, help, titles and descriptions (default: ja when LANGUAGE, LC_ALL, LC_MESSAGES "
+            "or LANG is Japanese, else en)."),
 )
 playbooks_option = click.option(
     "--playbooks", "playbook_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
