@@ -69,11 +69,12 @@ def _translated() -> Iterator[Message]:
 @pytest.mark.parametrize("message", list(_translated()), ids=lambda message: str(message.id)[:40])
 def test_a_translation_fills_in_the_fields_its_message_gives(message: Message) -> None:
     """A field the message does not give would fail at .format(); one it leaves out loses information (a plural
-    form may leave out what its count says)."""
+    form may leave out what its count says; click's "{name} {filename!r} does not exist." names the kind of path
+    in English, made when the type was, so its translation leaves the kind out)."""
     given = set().union(*map(_fields, _forms(message.id)))
     for form in _forms(message.string):
         assert _fields(form) <= given, (message.id, form)
-        if isinstance(message.id, str):
+        if isinstance(message.id, str) and not all(file.startswith("click/") for file, _ in message.locations):
             assert _fields(form) == given, (message.id, form)
 
 
@@ -166,3 +167,9 @@ def test_messages_and_plurals_follow_use_language() -> None:
         assert i18n.ngettext("{args}", "{args}s", 2) == "{args}s"
     with pytest.raises(ValueError, match="unknown language"):
         i18n.use_language("fr")
+
+
+def test_run_help_names_the_host_count_above_which_the_summary_is_short() -> None:
+    from remediate.report import FULL_UP_TO
+
+    assert f"(short above {FULL_UP_TO} hosts)" in " ".join(invoke(["run", "--help", "--lang", "en"]).output.split())
