@@ -126,12 +126,10 @@ def register(
         category = result.report.exit_category
         english, japanese, _exit_code = VERDICT[category]
         code = int(category.exit_code)
-        if lang == "ja":
-            line = f"実際の remediate run auto では終了コード {code} になります: {japanese}"
-        else:
-            line = f"a real `remediate run auto` on these hosts would exit {code}: {english}"
+        line = _("a real `remediate run auto` on these hosts would exit {code}: {verdict}").format(
+            code=code, verdict=japanese if lang == "ja" else english)
         console.print(Text(line, "bold"))
-        console.print(Text(f"{'次' if lang == 'ja' else 'next'}: remediate audit show {result.audit_file}"))
+        console.print(Text(_("next: remediate audit show {path}").format(path=result.audit_file)))
         if result.report.interrupted:
             exit_with(ExitCode.INTERRUPTED)
         exit_with(ExitCode.OK if result.audit.ok else ExitCode.FAILED)

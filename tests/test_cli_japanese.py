@@ -3,9 +3,10 @@ English sentence (no fleet needed: each error comes before any connection).
 
 An English sentence is three or more words of ASCII letters in a row, separated by single spaces, once what is
 never translated is taken out: file paths, options (--hosts), environment variables and metavariables (ALL CAPS),
-identifiers (with _ . : / = @ or a digit), quoted values ('…', "…", `…`), and command lines (remediate and its
-command names). Japanese text around such words breaks the run, so "Windows ライセンス認証" passes and "the hosts
-file is empty" does not.
+identifiers (with _ . : / = @ or a digit), quoted values ('…', "…", `…`), command lines (remediate and its
+command names), comment lines of a shown PowerShell script (# …), and the titles of the Microsoft pages cited as
+sources (remediate/data/codes.yaml: a citation names a page as Microsoft published it). Japanese text around such
+words breaks the run, so "Windows ライセンス認証" passes and "the hosts file is empty" does not.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import click
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from remediate.cli import main
@@ -47,12 +49,19 @@ _PUNCTUATION = re.compile(r"[.,;:!?)](?=\s|$)")  # what ends a word, not what is
 _SENTENCE = re.compile(r"\b[A-Za-z]+(?: [A-Za-z]+){2,}\b")
 
 
+_SCRIPT_COMMENT = re.compile(r"^\s*#")
+_CITED_TITLES = [str(source["title"]) for source in yaml.safe_load(
+    (Path(__file__).resolve().parents[1] / "remediate" / "data" / "codes.yaml").read_text("utf-8"))["sources"].values()]
+
+
 def english_sentences(text: str) -> list[str]:
     """The English sentences (as defined above) in `text`, one per line they are on."""
     found = []
     for line in text.splitlines():
+        if _SCRIPT_COMMENT.match(line):
+            continue
         kept = _NEVER_TRANSLATED.sub("\x00", _PUNCTUATION.sub("\x00", line))
-        found += _SENTENCE.findall(kept)
+        found += [words for words in _SENTENCE.findall(kept) if not any(words in title for title in _CITED_TITLES)]
     return found
 
 
@@ -65,6 +74,8 @@ def test_the_definition_tells_english_from_japanese_and_untranslatable_words() -
     assert english_sentences("  --auth [negotiate|ntlm]  WinRM の認証方式 (ホストの auth= 変数が優先)。") == []
     assert english_sentences("ヒント: `remediate keys add LABEL --key-env VAR` で追加してください") == []
     assert english_sentences("エラー: no key labelled 'x' in the ledger") == ["no key labelled", "in the ledger"]
+    assert english_sentences("# Test template: read the licence state.") == []  # a line of a shown script
+    assert english_sentences("│ [MS-ERREF] Windows Error Codes │ Troubleshoot Windows activation error codes") == []
 
 
 def invoke(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> Result:
@@ -159,4 +170,28 @@ def test_a_typical_error_is_japanese(case: tuple[str, ...], files: dict[str, str
     env = {"REMEDIATE_LEDGER": files["ledger"], "NO_SUCH_VARIABLE": ""}
     result = invoke([*args, "--lang", "ja"], env=env)
     assert result.exit_code != 0, result.output
+    assert_japanese(result)
+
+
+# What commands show when all goes well, where no fleet is needed (status, run and audit logs need one).
+OUTPUTS: dict[tuple[str, ...], list[str]] = {
+    ("config", "show"): ["config", "show"],
+    ("list",): ["list", "--playbooks", PLAYBOOKS],
+    ("list", "--all"): ["list", "--all"],
+    ("show",): ["show", "0xC004F074", "--playbooks", PLAYBOOKS],
+    ("validate",): ["validate"],
+    ("explain",): ["explain", "slmgr: 0xC004F074"],
+    ("run", "--dry-run"): ["run", "0xC004F074", "--hosts", "{good_hosts}", "--playbooks", PLAYBOOKS, "--dry-run",
+                           "--set", "kms_host=kms01.lab.example.com"],
+    ("keys", "list"): ["keys", "list"],
+    ("keys", "where"): ["keys", "where"],
+    ("keys", "report"): ["keys", "report"],
+}
+
+
+@pytest.mark.parametrize("case", list(OUTPUTS), ids=_name)
+def test_what_a_command_shows_is_japanese(case: tuple[str, ...], files: dict[str, str]) -> None:
+    args = [arg.format(**files) for arg in OUTPUTS[case]]
+    result = invoke([*args, "--lang", "ja"], env={"REMEDIATE_LEDGER": files["ledger"]})
+    assert result.exit_code == 0, result.output
     assert_japanese(result)
