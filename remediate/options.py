@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from remediate import help_wrap
 from remediate.audit import DEFAULT_DIR
 from remediate.config import BY_NAME
 from remediate.duration import duration_seconds
@@ -96,7 +97,9 @@ def _speak(context: click.Context, parameter: click.Parameter, value: str | None
 class Command(click.Command):
     """A command whose help (its docstring or help=, marked with N_) and its options' help are shown translated,
     and that takes --lang (a command without lang_option takes it for its messages only). Every remediate command
-    is one (Group makes its subcommands so)."""
+    is one (Group makes its subcommands so). Its help is wrapped by terminal columns (help_wrap)."""
+
+    context_class = help_wrap.Context
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

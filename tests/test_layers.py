@@ -181,7 +181,8 @@ LAYERS: list[tuple[str, ...]] = [
      "installation_ids", "kms_status", "ledger.views", "ledger.run_guard", "ledger.status_reads", "dispatch.payload"),
     ("live", "dispatch", "dispatch.controller", "dispatch.host_task"),  # the application service
     ("demo",),
-    ("config", "options", "cli", "keys_cli", "kms_cli", "sandbox_cli", "dispatch.worker", "__main__", "i18n_extract"),
+    ("config", "help_wrap", "options", "cli", "keys_cli", "kms_cli", "sandbox_cli", "dispatch.worker", "__main__",
+     "i18n_extract"),
 ]
 # Imports that only the transport may make: pypsrp and the HTTP stack under it.
 TRANSPORT_ONLY = ("pypsrp", "psrpcore", "requests", "spnego", "urllib3")
