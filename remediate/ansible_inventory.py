@@ -317,7 +317,8 @@ def read_ini(text: str, tree: InventoryTree) -> None:
             child = _shlex(tree, line, number)
             if child:
                 tree.add_child(group, child[0], number)
-                uses.append((child[0], number, f"[{group}:children] names group {child[0]}"))
+                uses.append((child[0], number, _("[{group}:children] names group {child}").format(group=group,
+                                                                                                   child=child[0])))
     for name, number, what in uses:
         if name not in defined:
             tree.problem(number, _("{what}, but no [{name}] or [{name}:children] section defines it").format(
