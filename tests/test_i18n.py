@@ -45,11 +45,16 @@ def test_every_message_in_the_code_and_in_click_has_a_japanese_translation() -> 
         "\n".join(f"  {text!r}" for text in missing)
 
 
+def _own(catalog: Catalog) -> set[object]:
+    """remediate's messages (click's depend on the click installed; the test above holds them to account)."""
+    return {message.id for message in catalog
+            if message.id and not all(file.startswith("click/") for file, _line in message.locations)}
+
+
 def test_the_committed_template_is_what_the_code_holds() -> None:
     with TEMPLATE.open("rb") as file:
-        committed = {message.id for message in read_po(file) if message.id}
-    assert committed == {message.id for message in template() if message.id}, \
-        "remediate.pot is stale: run python -m remediate.i18n_extract"
+        committed = read_po(file)
+    assert _own(committed) == _own(template()), "remediate.pot is stale: run python -m remediate.i18n_extract"
 
 
 def test_the_shipped_mo_is_the_po_compiled() -> None:
