@@ -24,6 +24,7 @@ from collections.abc import Iterator
 import yaml
 
 from remediate.ansible_variables import Var, Vaulted
+from remediate.i18n import _
 from remediate.inventory import split_lines
 from remediate.inventory_tree import InventoryTree
 from remediate.productkey import mask_product_keys
@@ -51,7 +52,7 @@ def split_port(token: str, problems: list[tuple[str | None, str]]) -> tuple[str 
             if not rest:
                 return inner, None
             if not rest.startswith(":"):
-                problems.append((token, "expected :port after ']'"))
+                problems.append((token, _("expected :port after ']'")))
                 return None, None
             return inner, port_of(token, rest[1:], problems)
     elif token.count(":") > 1 and "[" not in token:
@@ -71,7 +72,7 @@ def port_of(token: str, text: str, problems: list[tuple[str | None, str]]) -> in
     """`text` as a port number of `token`, or None after a problem."""
     if text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535:
         return int(text)
-    problems.append((token, f"bad port {text!r}: expected a number from 1 to 65535"))
+    problems.append((token, _("bad port {text!r}: expected a number from 1 to 65535").format(text=text)))
     return None
 
 
@@ -90,41 +91,43 @@ def _expand_ranges(name: str, pattern: str, problems: list[tuple[str | None, str
     head, tail = name[: match.start()], name[match.end():]
     bounds = match.group()[1:-1].split(":")
     if len(bounds) not in (2, 3):
-        problems.append((pattern, "a host range is [begin:end] or [begin:end:step]"))
+        problems.append((pattern, _("a host range is [begin:end] or [begin:end:step]")))
         return []
     begin, end = bounds[0] or "0", bounds[1]
     step_text = bounds[2] if len(bounds) == 3 else "1"
     if not end:
-        problems.append((pattern, "a host range needs its end, as in [01:20]"))
+        problems.append((pattern, _("a host range needs its end, as in [01:20]")))
         return []
     if not (step_text.isascii() and step_text.isdigit() and int(step_text) > 0):
-        problems.append((pattern, f"a host range's step is a number above 0, not {step_text!r}"))
+        problems.append((pattern, _("a host range's step is a number above 0, not {step_text!r}").format(
+            step_text=step_text)))
         return []
     step = int(step_text)
     values: list[str]
     if begin.isascii() and begin.isdigit() and end.isascii() and end.isdigit():
         width = len(begin) if begin.startswith("0") and len(begin) > 1 else 0
         if width and len(end) != width:
-            problems.append((pattern, "the bounds of a zero-padded range have one length, as in [01:20]"))
+            problems.append((pattern, _("the bounds of a zero-padded range have one length, as in [01:20]")))
             return []
         low, high = int(begin), int(end)
         if low > high or (high - low) // step >= MAX_RANGE_HOSTS:
-            problems.append((pattern, f"a host range runs from low to high and names at most {MAX_RANGE_HOSTS} "
-                             "hosts"))
+            problems.append((pattern, _("a host range runs from low to high and names at most "
+                                        "{MAX_RANGE_HOSTS} hosts").format(MAX_RANGE_HOSTS=MAX_RANGE_HOSTS)))
             return []
         values = [str(number).zfill(width) for number in range(low, high + 1, step)]
     elif len(begin) == len(end) == 1 and begin in string.ascii_letters and end in string.ascii_letters:
         low, high = string.ascii_letters.index(begin), string.ascii_letters.index(end)
         if low > high:
-            problems.append((pattern, "a host range runs from low to high, as in [a:f]"))
+            problems.append((pattern, _("a host range runs from low to high, as in [a:f]")))
             return []
         values = list(string.ascii_letters[low: high + 1: step])
     else:
-        problems.append((pattern, "a host range is of numbers ([01:20]) or of letters ([a:f])"))
+        problems.append((pattern, _("a host range is of numbers ([01:20]) or of letters ([a:f])")))
         return []
     tails = _expand_ranges(tail, pattern, problems)
     if len(values) * len(tails) > MAX_RANGE_HOSTS:
-        problems.append((pattern, f"the ranges name more than {MAX_RANGE_HOSTS} hosts"))
+        problems.append((pattern, _("the ranges name more than {MAX_RANGE_HOSTS} hosts").format(
+            MAX_RANGE_HOSTS=MAX_RANGE_HOSTS)))
         return []
     return [head + value + rest for value in values for rest in tails]
 
@@ -156,17 +159,17 @@ def read_yaml(text: str, tree: InventoryTree) -> None:
     try:
         node = loader.get_single_node()
         if node is None:
-            tree.problem(None, "the inventory is empty")
+            tree.problem(None, _("the inventory is empty"))
             return
         _YamlReader(loader, tree).inventory(node)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        message = f"not valid YAML: {error.problem or error}"
+        message = _("not valid YAML: {value}").format(value=error.problem or error)
         if "'\\t'" in message:
-            message += " (YAML indents with spaces, never tabs: replace the tab with spaces)"
+            message += _(" (YAML indents with spaces, never tabs: replace the tab with spaces)")
         tree.problem(mark.line + 1 if mark else None, message)
     except yaml.YAMLError as error:
-        tree.problem(None, f"not valid YAML: {error}")
+        tree.problem(None, _("not valid YAML: {error}").format(error=error))
     finally:
         loader.dispose()
 
@@ -189,17 +192,17 @@ class _YamlReader:
         try:
             self.loader.flatten_mapping(node)  # merge keys (<<: *defaults)
         except yaml.MarkedYAMLError as error:
-            self.tree.problem(self.line(node), f"not valid YAML: {error.problem or error}")
+            self.tree.problem(self.line(node), _("not valid YAML: {value}").format(value=error.problem or error))
             return
         seen: set[str] = set()
         for key_node, value_node in node.value:
             line = self.line(key_node)
             if not isinstance(key_node, yaml.ScalarNode) or not str(key_node.value):
-                self.tree.problem(line, "expected a name before the colon")
+                self.tree.problem(line, _("expected a name before the colon"))
                 continue
             key = str(key_node.value)
             if key in seen:
-                self.tree.problem(line, "given twice in one mapping", mask_product_keys(key))
+                self.tree.problem(line, _("given twice in one mapping"), mask_product_keys(key))
                 continue
             seen.add(key)
             yield key, line, value_node
@@ -208,7 +211,8 @@ class _YamlReader:
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as error:
-            self.tree.problem(self.line(node), f"not valid YAML: {getattr(error, 'problem', None) or error}")
+            self.tree.problem(self.line(node), _("not valid YAML: {value}").format(
+                value=getattr(error, 'problem', None) or error))
             return None
 
     def mapping(self, node: yaml.Node, line: int, what: str, field_name: str) -> yaml.MappingNode | None:
@@ -216,19 +220,20 @@ class _YamlReader:
             return None
         if isinstance(node, yaml.MappingNode):
             return node
-        found = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+        found = "a list" if isinstance(node, yaml.SequenceNode) else _("a single value")
         self.tree.problem(line, f"{what}, not {found}", mask_product_keys(field_name))
         return None
 
     def inventory(self, node: yaml.Node) -> None:
         if not isinstance(node, yaml.MappingNode):
-            self.tree.problem(self.line(node), "a YAML inventory is a mapping of groups: all: with hosts:, "
-                              "children: and vars:")
+            self.tree.problem(self.line(node), _("a YAML inventory is a mapping of groups: all: with hosts:, "
+                                                 "children: and vars:"))
             return
         for name, line, value in self.pairs(node):
             if name == "plugin":
-                self.tree.problem(line, "this configures an inventory plugin (a dynamic inventory): remediate reads "
-                                  "static inventories; write one with ansible-inventory -i FILE --list --yaml",
+                self.tree.problem(line, _("this configures an inventory plugin (a dynamic inventory): "
+                                          "remediate reads static inventories; write one with "
+                                          "ansible-inventory -i FILE --list --yaml"),
                                   name)
                 continue
             self.group(name, line, value, None)
@@ -237,29 +242,30 @@ class _YamlReader:
         group = self.tree.group(name, line)
         if parent is not None:
             self.tree.add_child(parent, name, line)
-        entries = self.mapping(node, line, f"group {name} holds hosts:, children: and vars:", name)
+        entries = self.mapping(node, line, _("group {name} holds hosts:, children: and vars:").format(name=name), name)
         for key, key_line, value in self.pairs(entries) if entries is not None else ():
             if key == "hosts":
-                hosts = self.mapping(value, key_line, "hosts: is a mapping of host names, each followed by a colon",
+                hosts = self.mapping(value, key_line, _("hosts: is a mapping of host names, each followed by a "
+                                                        "colon"),
                                      key)
                 for pattern, host_line, host_node in self.pairs(hosts) if hosts is not None else ():
                     self.host(name, pattern, host_line, host_node)
             elif key == "children":
-                children = self.mapping(value, key_line, "children: is a mapping of group names, each followed by "
-                                        "a colon", key)
+                children = self.mapping(value, key_line, _("children: is a mapping of group names, each "
+                                                           "followed by a colon"), key)
                 for child, child_line, child_node in self.pairs(children) if children is not None else ():
                     self.group(child, child_line, child_node, name)
             elif key == "vars":
-                variables = self.mapping(value, key_line, "vars: is a mapping of variables (name: value)", key)
+                variables = self.mapping(value, key_line, _("vars: is a mapping of variables (name: value)"), key)
                 for var, var_line, var_node in self.pairs(variables) if variables is not None else ():
                     self.tree.set_variable(group.variables, var, self.value(var_node), var_line)
             else:
-                self.tree.problem(key_line, f"a group holds hosts:, children: and vars:, not {key}:",
+                self.tree.problem(key_line, _("a group holds hosts:, children: and vars:, not {key}:").format(key=key),
                                   mask_product_keys(key))
 
     def host(self, group: str, pattern: str, line: int, node: yaml.Node) -> None:
         variables: dict[str, Var] = {}
-        entries = self.mapping(node, line, "a host's variables are a mapping (name: value)", pattern)
+        entries = self.mapping(node, line, _("a host's variables are a mapping (name: value)"), pattern)
         for var, var_line, var_node in self.pairs(entries) if entries is not None else ():
             self.tree.set_variable(variables, var, self.value(var_node), var_line)
         for name, port in host_names(self.tree, pattern, line):
@@ -287,17 +293,17 @@ def read_ini(text: str, tree: InventoryTree) -> None:
             match = _INI_SECTION.fullmatch(line)
             group = None
             if match is None:
-                tree.problem(number, "not a section header: write [group], [group:vars] or [group:children]")
+                tree.problem(number, _("not a section header: write [group], [group:vars] or [group:children]"))
                 continue
             name, kind = match.group(1), match.group(2) or "hosts"
             if kind not in ("hosts", "vars", "children"):
-                tree.problem(number, f"unknown section kind :{kind}: a section is [group], [group:vars] or "
-                             "[group:children]", line)
+                tree.problem(number, _("unknown section kind :{kind}: a section is [group], [group:vars] or "
+                                       "[group:children]").format(kind=kind), line)
                 continue
             group = name
             tree.group(group, number)
             if kind == "vars":
-                uses.append((group, number, f"[{group}:vars] sets variables of group {group}"))
+                uses.append((group, number, _("[{group}:vars] sets variables of group {group}").format(group=group)))
             else:
                 defined.add(group)
             continue
@@ -311,15 +317,17 @@ def read_ini(text: str, tree: InventoryTree) -> None:
             child = _shlex(tree, line, number)
             if child:
                 tree.add_child(group, child[0], number)
-                uses.append((child[0], number, f"[{group}:children] names group {child[0]}"))
+                uses.append((child[0], number, _("[{group}:children] names group {child}").format(group=group,
+                                                                                                   child=child[0])))
     for name, number, what in uses:
         if name not in defined:
-            tree.problem(number, f"{what}, but no [{name}] or [{name}:children] section defines it", name)
+            tree.problem(number, _("{what}, but no [{name}] or [{name}:children] section defines it").format(
+                what=what, name=name), name)
 
 
 def _is_host_line(line: str) -> bool:
     """A line of an INI hosts section that starts with a bracketed IPv6 address, not a section header."""
-    inner, bracket, _ = line[1:].partition("]")
+    inner, bracket, _rest = line[1:].partition("]")
     return bool(bracket) and is_ipv6(inner)
 
 
@@ -327,7 +335,7 @@ def _shlex(tree: InventoryTree, line: str, number: int) -> list[str]:
     try:
         return shlex.split(line, comments=True)
     except ValueError:
-        tree.problem(number, "a quote is not closed on this line")
+        tree.problem(number, _("a quote is not closed on this line"))
         return []
 
 
@@ -340,7 +348,7 @@ def _ini_host(tree: InventoryTree, group: str, line: str, number: int) -> None:
     for token in assignments:
         key, has_equals, value = token.partition("=")
         if not has_equals:
-            tree.problem(number, "expected key=value after the host", mask_product_keys(key))
+            tree.problem(number, _("expected key=value after the host"), mask_product_keys(key))
             continue
         tree.set_variable(variables, key, value, number)
     for name, port in host_names(tree, pattern, number):
@@ -351,7 +359,7 @@ def _ini_host(tree: InventoryTree, group: str, line: str, number: int) -> None:
 def _ini_variable(tree: InventoryTree, variables: dict[str, Var], line: str, number: int) -> None:
     key, has_equals, value = line.partition("=")
     if not has_equals:
-        tree.problem(number, "expected key=value in a :vars section")
+        tree.problem(number, _("expected key=value in a :vars section"))
         return
     value = value.strip()
     if value[:1] in ("'", '"'):

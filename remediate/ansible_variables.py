@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from remediate.errors import Location
+from remediate.i18n import _
 from remediate.inventory import AUTH_METHODS, SCHEMES, TRANSPORT_VARIABLES, check_transport_variables, parse_host_token
 from remediate.productkey import mask_product_keys
 from remediate.secret import MASK
@@ -80,8 +81,8 @@ def password_problem(name: str) -> str | None:
     """The message refusing variable `name` if it holds a password."""
     if not _PASSWORD.fullmatch(name):
         return None
-    return (f"a password does not belong in an inventory (value {MASK}): remediate takes it from "
-            "REMEDIATE_PASSWORD or asks for it; delete this variable")
+    return (_("a password does not belong in an inventory (value {MASK}): remediate takes it from "
+              "REMEDIATE_PASSWORD or asks for it; delete this variable").format(MASK=MASK))
 
 
 def host_settings(
@@ -153,9 +154,10 @@ def _choose(setting: str, variables: Mapping[str, Var], plugin: str | None, sett
         if found:
             specific.append(found[-1])
     if len(specific) == 2 and _text(specific[0][1].value) != _text(specific[1][1].value):
-        (first, _), (second, var) = specific
-        settings.problems.append((var.location, f"{first} and {second} disagree: set ansible_connection to winrm "
-                                  "or psrp, so that one of them counts"))
+        (first, _first_var), (second, var) = specific
+        settings.problems.append((var.location, _("{first} and {second} disagree: set ansible_connection to "
+                                                  "winrm or psrp, so that one of them counts").format(
+                                                      first=first, second=second)))
         return None
     if specific:
         return specific[-1][1]
@@ -174,12 +176,12 @@ def _shown(text: str) -> str:
 
 def _template_problem(var: Var, settings: HostSettings) -> bool:
     if isinstance(var.value, Vaulted):
-        settings.problems.append((var.location, "the value is encrypted with Ansible Vault: remediate does not "
-                                  "decrypt it; write the value"))
+        settings.problems.append((var.location, _("the value is encrypted with Ansible Vault: remediate does "
+                                                  "not decrypt it; write the value")))
         return True
     if isinstance(var.value, str) and "{{" in var.value:
-        settings.problems.append((var.location, f"{_shown(var.value)} is an Ansible template: remediate does "
-                                  "not evaluate templates; write the value"))
+        settings.problems.append((var.location, _("{value} is an Ansible template: remediate does not evaluate "
+                                                  "templates; write the value").format(value=_shown(var.value))))
         return True
     return False
 
@@ -191,12 +193,12 @@ def _address(var: Var | None, settings: HostSettings) -> None:
     problems: list[tuple[str | None, str]] = []
     name, port = parse_host_token(text, problems) if text else (None, None)
     if not text:
-        settings.problems.append((var.location, "the address is empty"))
+        settings.problems.append((var.location, _("the address is empty")))
     elif problems:
-        settings.problems += [(var.location, message) for _, message in problems]
+        settings.problems += [(var.location, message) for _field, message in problems]
     elif port is not None:
-        settings.problems.append((var.location, f"{_shown(text)} has a port: give the address alone, and the "
-                                  "port with ansible_port"))
+        settings.problems.append((var.location, _("{value} has a port: give the address alone, and the port "
+                                                  "with ansible_port").format(value=_shown(text))))
     else:
         settings.address = name
 
@@ -206,8 +208,8 @@ def _port(var: Var | None, settings: HostSettings) -> None:
         return
     text = str(var.value).strip()
     if isinstance(var.value, bool) or not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65535:
-        settings.problems.append((var.location, f"bad port {_shown(str(var.value))}: expected a number from "
-                                  "1 to 65535"))
+        settings.problems.append((var.location, _("bad port {value}: expected a number from 1 to 65535").format(
+            value=_shown(str(var.value)))))
         return
     settings.port = int(text)
 
@@ -221,7 +223,8 @@ def _scheme(var: Var | None, settings: HostSettings, *, derive: bool) -> None:
         return
     scheme = _text(var.value)
     if scheme not in SCHEMES:
-        settings.problems.append((var.location, f"the scheme must be http or https, not {_shown(str(var.value))}"))
+        settings.problems.append((var.location, _("the scheme must be http or https, not {value}").format(
+            value=_shown(str(var.value)))))
         return
     settings.variables["scheme"] = scheme
 
@@ -233,8 +236,9 @@ def _auth(var: Var | None, settings: HostSettings) -> None:
     names = value if isinstance(value, list) else str(value).split(",")
     names = [_text(name) for name in names if _text(name)]
     if len(names) != 1:
-        settings.problems.append((var.location, "give one authentication (remediate does not try several in "
-                                  f"turn), not {_shown(', '.join(map(str, names)) or 'none')}"))
+        settings.problems.append((var.location, _("give one authentication (remediate does not try several in "
+                                                  "turn), not {value}").format(
+                                                      value=_shown(', '.join(map(str, names)) or 'none'))))
         return
     auth = AUTH_NAMES.get(names[0])
     if auth is None:
@@ -250,7 +254,8 @@ def _ca_file(var: Var | None, settings: HostSettings) -> None:
         return
     path = str(var.value).strip() if var.value is not None else ""
     if not path:
-        settings.problems.append((var.location, "the CA path is empty: give the path of a CA certificate bundle"))
+        settings.problems.append((var.location, _("the CA path is empty: give the path of a CA certificate "
+                                                  "bundle")))
         return
     settings.variables["ca_file"] = path  # as Ansible reads it: a relative path is from the working folder
 
@@ -261,12 +266,14 @@ def _cert_validation(var: Var | None, settings: HostSettings, *, scheme: str, in
     value = var.value
     text = {True: "validate", False: "ignore"}[value] if isinstance(value, bool) else _text(value)
     if text not in ("validate", "ignore"):
-        settings.problems.append((var.location, f"expected validate or ignore, not {_shown(str(value))}"))
+        settings.problems.append((var.location, _("expected validate or ignore, not {value}").format(
+            value=_shown(str(value)))))
         return
     if text == "ignore" and scheme == "https" and not insecure:
-        settings.problems.append((var.location, "certificate validation turned off for this host: remediate turns "
-                                  "it off only for a whole run, with --insecure (loud; lab use only); or give "
-                                  "the host's CA bundle with ansible_winrm_ca_trust_path / ansible_psrp_ca_cert"))
+        settings.problems.append((var.location, _("certificate validation turned off for this host: remediate "
+                                                  "turns it off only for a whole run, with --insecure (loud; "
+                                                  "lab use only); or give the host's CA bundle with "
+                                                  "ansible_winrm_ca_trust_path / ansible_psrp_ca_cert")))
 
 
 def _playbook_value(name: str, var: Var, settings: HostSettings) -> None:

@@ -24,6 +24,7 @@ from sshsig.allowed_signers import AllowedSigner, load_allowed_signers_file
 from sshsig.ssh_public_key import PublicKey
 
 from remediate.errors import Location, StalePlanError, UsageError
+from remediate.i18n import _
 
 NAMESPACE = "remediate-plan"  # what a plan signature is for: a signature made for git or a file is not one
 
@@ -54,15 +55,16 @@ def sign(message: bytes, key_file: Path) -> str:
     uses the agent, as it does for the approver every day)."""
     program = shutil.which("ssh-keygen")
     if program is None:
-        raise UsageError("ssh-keygen is not installed: it signs approvals with your SSH key",
-                         hint="install OpenSSH (Debian: openssh-client; Windows: the OpenSSH client feature)")
+        raise UsageError(_("ssh-keygen is not installed: it signs approvals with your SSH key"),
+                         hint=_("install OpenSSH (Debian: openssh-client; Windows: the OpenSSH client feature)"))
     if not key_file.exists():
-        raise UsageError(f"--key {key_file}: no such key file")
+        raise UsageError(_("--key {key_file}: no such key file").format(key_file=key_file))
     done = subprocess.run([program, "-Y", "sign", "-f", str(key_file), "-n", NAMESPACE], input=message,
                           capture_output=True, check=False)
     if done.returncode != 0 or b"BEGIN SSH SIGNATURE" not in done.stdout:
         reason = done.stderr.decode("utf-8", "replace").strip() or f"exit {done.returncode}"
-        raise UsageError(f"ssh-keygen could not sign with {key_file}: {reason}")
+        raise UsageError(_("ssh-keygen could not sign with {key_file}: {reason}").format(
+            key_file=key_file, reason=reason))
     return done.stdout.decode("ascii")
 
 
@@ -71,7 +73,8 @@ def load_allowed_signers(path: Path) -> list[Signer]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
-        raise UsageError(f"--allowed-signers {path}: {error.strerror or error}") from None
+        raise UsageError(_("--allowed-signers {path}: {value}").format(
+            path=path, value=error.strerror or error)) from None
     signers: list[Signer] = []
     for number, text in enumerate(lines, start=1):
         if not text.strip() or text.lstrip().startswith("#"):
@@ -81,10 +84,10 @@ def load_allowed_signers(path: Path) -> list[Signer]:
             (entry,) = load_allowed_signers_file(io.StringIO(text))
             key = PublicKey.from_openssh_str(f"{entry.key_type} {entry.base64_key}")
         except (ValueError, NotImplementedError) as error:
-            raise UsageError(f"not an allowed_signers line: {error}", where) from None
+            raise UsageError(_("not an allowed_signers line: {error}").format(error=error), where) from None
         signers.append(_signer(entry, key, where, number))
     if not signers:
-        raise UsageError(f"--allowed-signers {path}: no signer in the file")
+        raise UsageError(_("--allowed-signers {path}: no signer in the file").format(path=path))
     return signers
 
 
@@ -92,7 +95,8 @@ def _signer(entry: AllowedSigner, key: PublicKey, where: Location, number: int) 
     options = dict(entry.options or {})
     unsupported = sorted(set(options) - {"namespaces"})
     if unsupported:  # cert-authority, valid-before/after: not checked here, so refused rather than ignored
-        raise UsageError(f"option {', '.join(unsupported)} is not supported for plan approvals", where)
+        raise UsageError(_("option {value} is not supported for plan approvals").format(
+            value=', '.join(unsupported)), where)
     namespaces = tuple(options["namespaces"].split(",")) if "namespaces" in options else None
     return Signer(tuple(entry.principals.split(",")), key, namespaces, number)
 
@@ -107,19 +111,22 @@ def check(message: bytes, signatures: Sequence[str], signers: Sequence[Signer], 
         try:
             key = sshsig.check_signature(message, armored, namespace=NAMESPACE)
         except (sshsig.InvalidSignature, ValueError, NotImplementedError) as error:
-            rejected.append(f"signature {number}: not a valid signature of this plan ({error})")
+            rejected.append(_("signature {number}: not a valid signature of this plan ({error})").format(
+                number=number, error=error))
             continue
         signer = next((s for s in signers if s.key == key and _allows(s)), None)
         if signer is None:
-            rejected.append(f"signature {number}: key {key.sha256_str()} is not an allowed signer")
+            rejected.append(_("signature {number}: key {value} is not an allowed signer").format(
+                number=number, value=key.sha256_str()))
             continue
         approvers.setdefault(key.sha256_str(), Approver(signer.principals[0], key.sha256_str()))
     found = list(approvers.values())
     if len(found) < minimum:
         listed = "".join(f"\n  {line}" for line in rejected)
         raise StalePlanError(
-            f"the plan has {len(found)} valid approval(s) from allowed signers; {minimum} needed{listed}",
-            hint="approvers sign with: remediate plan approve PLAN --key ~/.ssh/id_ed25519",
+            _("the plan has {count} valid approval(s) from allowed signers; {minimum} needed{listed}").format(
+                count=len(found), minimum=minimum, listed=listed),
+            hint=_("approvers sign with: remediate plan approve PLAN --key ~/.ssh/id_ed25519"),
         )
     return found
 

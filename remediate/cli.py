@@ -26,6 +26,7 @@ from remediate.dispatch.worker import register as register_worker_command
 from remediate.duration import duration_seconds
 from remediate.errors import ExitCode, PlaybookError, RemediateError, UsageError
 from remediate.explain import decode_text
+from remediate.i18n import N_, _, in_language, language_in_arguments, resolve_language, use_language
 from remediate.inventory import Host
 from remediate.inventory_limit import inventory_hosts
 from remediate.keys_cli import register as register_keys_commands
@@ -33,6 +34,7 @@ from remediate.kms_cli import register as register_kms_commands
 from remediate.options import (
     READ_OPTIONS,
     CodeCommand,
+    Group,
     LiveSettings,
     check_writable,
     lang_option,
@@ -45,7 +47,7 @@ from remediate.options import (
 from remediate.playbook import PlaybookLibrary
 from remediate.preview import print_auto_preview, print_plan
 from remediate.render import Renderer, build_plan
-from remediate.report import FULL_UP_TO, SUMMARY_MODES, print_summary, to_json, write_junit
+from remediate.report import SUMMARY_MODES, print_summary, to_json, write_junit
 from remediate.sandbox_cli import register as register_sandbox_commands
 from remediate.saved_plan import SavedPlan, run_request, signed_content
 from remediate.secret import live_secrets, scrub
@@ -79,23 +81,24 @@ def reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except RemediateError as error:
-            click.echo(f"error: {_masked(str(error))}", err=True)
+            click.echo(_("error: {message}").format(message=_masked(str(error))), err=True)
             _exit(error.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
             raise  # click reports these itself (usage errors, an aborted prompt, --help)
         except BrokenPipeError:
             raise  # the reader went away (`| head`): not a defect; the group ends quietly (_Main)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            click.echo(_("interrupted"), err=True)
             _exit(ExitCode.INTERRUPTED)
         except Exception as error:  # the last line of defence: no bare traceback, no secret
             report = _write_crash_report(error)
             summary = _masked(f"{type(error).__name__}: {error}")
             summary = summary if len(summary) <= 300 else summary[:300] + "…"
-            click.echo(f"error: internal error in remediate {__version__}: {summary}", err=True)
+            click.echo(_("error: internal error in remediate {version}: {summary}").format(version=__version__,
+                                                                                          summary=summary), err=True)
             if report is not None:
-                click.echo(f"  the traceback (secrets masked) is in {report}; please include it in a bug report",
-                           err=True)
+                click.echo(_("  the traceback (secrets masked) is in {report}; please include it in a bug "
+                             "report").format(report=report), err=True)
             _exit(ExitCode.FAILED)
 
     return wrapper  # type: ignore[return-value]
@@ -121,9 +124,20 @@ def _write_crash_report(error: BaseException) -> Path | None:
     return path
 
 
-class _Main(click.Group):
-    """The command group. Output whose reader went away (`remediate audit show LOG | head`) ends quietly, as
-    command-line tools do: no message, no crash file, exit 141 (128 + SIGPIPE)."""
+class _Main(Group):
+    """The command group. It speaks the language of --lang (wherever it stands), $REMEDIATE_LANG or the locale from
+    the start, so that help and usage errors are in it too. Output whose reader went away (`remediate audit show
+    LOG | head`) ends quietly, as command-line tools do: no message, no crash file, exit 141 (128 + SIGPIPE)."""
+
+    group_class = Group
+    language_given = False  # whether the command line or environment chose the language (over a config file's)
+
+    def main(self, args: Any = None, *more: Any, **extra: Any) -> Any:
+        words = list(sys.argv[1:] if args is None else args)
+        explicit = language_in_arguments(words)
+        self.language_given = explicit is not None or bool(os.environ.get("REMEDIATE_LANG"))
+        with in_language(resolve_language(explicit)):
+            return super().main(args, *more, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -150,10 +164,11 @@ def _quiet_after_closed_pipe() -> None:
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.version_option(__version__, prog_name="remediate")
+@click.version_option(__version__, prog_name="remediate", help=N_("Show the version and exit."))
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               envvar=config.CONFIG_ENV, show_envvar=True, metavar="FILE",
-              help="Settings file (default: ./remediate.toml, else remediate.toml in your configuration folder).")
+              help=N_("Settings file (default: ./remediate.toml, else remediate.toml in your configuration "
+                      "folder)."))
 @click.pass_context
 @reports_errors
 def main(context: click.Context, config_file: Path | None) -> None:
@@ -163,6 +178,8 @@ def main(context: click.Context, config_file: Path | None) -> None:
     """
     loaded = config.load(config_file)
     context.meta[_CONFIG] = loaded
+    if loaded.values.get("lang") and not (isinstance(context.command, _Main) and context.command.language_given):
+        use_language(loaded.values["lang"])
     context.default_map = setting_defaults(context.command, loaded.values)  # below the command line and env
 
 
@@ -191,13 +208,15 @@ def config_show(context: click.Context, /, output: str, **values: Any) -> None:
                               ensure_ascii=False, indent=2))
         return
     if loaded.path:
-        click.echo(f"config file: {loaded.path}")
+        click.echo(_("config file: {path}").format(path=loaded.path))
     else:
-        click.echo(f"config file: none ({config.FILE_NAME} in this folder, or {config.user_config_file()})")
+        click.echo(_("config file: none ({name} in this folder, or {path})").format(
+            name=config.FILE_NAME, path=config.user_config_file()))
     texts = ["-" if line.value is None else str(line.value) for line in shown]
     width = max(len(text) for text in texts)
     for line, value in zip(shown, texts, strict=True):
-        where = f"{line.source} ({line.detail})" if line.detail else line.source
+        source = _(config.SOURCE_NAMES[line.source])
+        where = f"{source} ({line.detail})" if line.detail else source
         click.echo(f"  {line.name:<12} {value:<{width}}  {where}")
 
 
@@ -215,7 +234,7 @@ register_sandbox_commands(main, reports_errors, _exit)
 @lang_option
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--all", "every_code", is_flag=True,
-              help="Every code Microsoft documents: what remediate does with it, and its Microsoft source.")
+              help=N_("Every code Microsoft documents: what remediate does with it, and its Microsoft source."))
 @reports_errors
 def list_playbooks(playbook_dirs: tuple[Path, ...], lang: str, output: str, every_code: bool) -> None:
     """List the error codes that have a playbook (--all: every documented code)."""
@@ -258,15 +277,16 @@ def validate_playbooks(paths: tuple[Path, ...]) -> None:
             for problem in problems:
                 click.echo(str(problem))
         else:
-            click.echo(f"OK {path}")
+            click.echo(_("OK {path}").format(path=path))
     if failed:
-        raise PlaybookError(f"{failed} of {len(results)} playbook file(s) have problems")
+        raise PlaybookError(_("{failed} of {count} playbook file(s) have problems").format(
+            failed=failed, count=len(results)))
 
 
 @main.command("explain", cls=CodeCommand)
 @click.argument("text", required=False)
 @click.option("--file", "file", type=click.File("rb"),
-              help="Read the text to explain from a file (UTF-8, UTF-16 or Shift-JIS, as Windows saved it).")
+              help=N_("Read the text to explain from a file (UTF-8, UTF-16 or Shift-JIS, as Windows saved it)."))
 @playbooks_option
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @lang_option
@@ -281,7 +301,7 @@ def explain_codes(
     Exits 0 even when the text holds no code.
     """
     if file is not None and text is not None:
-        raise UsageError("give the text or --file, not both")
+        raise UsageError(_("give the text or --file, not both"))
     if file is not None:
         source = decode_text(file.read())
     elif text == "-":
@@ -289,7 +309,7 @@ def explain_codes(
     elif text is not None:
         source = text
     else:
-        raise UsageError("nothing to explain: give TEXT, - (standard input) or --file FILE")
+        raise UsageError(_("nothing to explain: give TEXT, - (standard input) or --file FILE"))
     document = catalog.explain_codes(source, PlaybookLibrary(playbook_dirs), lang)
     if output == "json":
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
@@ -303,39 +323,40 @@ def explain_codes(
 
 _html_option = click.option(
     "--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
-    help="Also write a self-contained HTML report (verdict, charts, every host; a plan's scripts) to FILE.")
+    help=N_("Also write a self-contained HTML report (verdict, charts, every host; a plan's scripts) to FILE."))
 
 
 @main.command("run", cls=CodeCommand)
 @click.argument("code", required=False)
-@click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
+@click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help=N_("The hosts file."))
 @click.option("--set", "set_options", multiple=True, metavar="NAME=VALUE",
-              help="A playbook parameter for every host (repeatable). Never for secrets.")
+              help=N_("A playbook parameter for every host (repeatable). Never for secrets."))
 @click.option("--secret-env", multiple=True, metavar="NAME=VAR",
-              help="Take secret parameter NAME from environment variable VAR (repeatable).")
-@click.option("--secrets-file", type=click.Path(path_type=Path), help="A file of NAME=VALUE secret lines.")
+              help=N_("Take secret parameter NAME from environment variable VAR (repeatable)."))
+@click.option("--secrets-file", type=click.Path(path_type=Path), help=N_("A file of NAME=VALUE secret lines."))
 @playbooks_option
 @click.option("--allow", multiple=True, metavar="OPT-IN",
-              help="Plan steps that need an explicit opt-in, e.g. --allow edition-conversion (repeatable).")
-@click.option("--dry-run", is_flag=True, help="Render and print the plan; connect to nothing.")
+              help=N_("Plan steps that need an explicit opt-in, e.g. --allow edition-conversion (repeatable)."))
+@click.option("--dry-run", is_flag=True, help=N_("Render and print the plan; connect to nothing."))
 @click.option("--save-plan", "save_plan", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              metavar="PLAN.json", help="With --dry-run: also write the plan, for approval, to this file.")
+              metavar="PLAN.json", help=N_("With --dry-run: also write the plan, for approval, to this file."))
 @click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              metavar="PLAN.json", help="Run an approved plan file; refused if anything it was made from changed.")
+              metavar="PLAN.json", help=N_("Run an approved plan file; refused if anything it was made from "
+                                           "changed."))
 @click.option("--expires", "expires", default=None, metavar="DURATION",
-              help="With --save-plan: the plan may run only this long from now, e.g. 72h.")
+              help=N_("With --save-plan: the plan may run only this long from now, e.g. 72h."))
 @click.option("--allowed-signers", "allowed_signers", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, metavar="FILE",
-              help="With --plan: refuse a plan not signed by these approvers (git's allowed_signers format).")
+              help=N_("With --plan: refuse a plan not signed by these approvers (git's allowed_signers format)."))
 @click.option("--min-approvals", "min_approvals", type=click.IntRange(1, 100), default=None,
-              help="With --allowed-signers: how many distinct approvers must have signed (default 1).")
+              help=N_("With --allowed-signers: how many distinct approvers must have signed (default 1)."))
 @click.option("--dispatch", is_flag=True,
-              help="Send each site's hosts (their site= variable) to that site's workers (`remediate worker "
-              "--site`) over the Redis broker at $REMEDIATE_BROKER_URL; the audit log stays here.")
+              help=N_("Send each site's hosts (their site= variable) to that site's workers (`remediate worker "
+                      "--site`) over the Redis broker at $REMEDIATE_BROKER_URL; the audit log stays here."))
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--summary", "summary", type=click.Choice(SUMMARY_MODES), default="auto", show_default=True,
-              help=f"The per-host table at the end: full, short (counts and the hosts that need attention), or "
-              f"auto (short above {FULL_UP_TO} hosts).")
+              help=N_("The per-host table at the end: full, short (counts and the hosts that need attention), "
+                      "or auto (short above 50 hosts)."))  # report.FULL_UP_TO (tests/test_i18n.py checks)
 @_html_option
 @lang_option
 @reports_errors
@@ -374,7 +395,7 @@ def run_playbook(
                           allowed_signers=allowed_signers, min_approvals=min_approvals, expires_s=expires_s)
     library = PlaybookLibrary(playbook_dirs)
     if request.auto and dispatch and not dry_run:
-        raise UsageError("run auto --dispatch: not yet; give the error code (run CODE --dispatch)")
+        raise UsageError(_("run auto --dispatch: not yet; give the error code (run CODE --dispatch)"))
     if request.auto:
         hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
         run_values = RunValues.from_options(set_options, secret_env, secrets_file)
@@ -391,17 +412,17 @@ def run_playbook(
     run_values = RunValues.from_options(set_options, secret_env, secrets_file)
     for warning in [*run_values.warnings, *likely_typos(playbook.parameters, hosts),
                     *unused_host_secrets(run_values, hosts)]:
-        click.echo(f"warning: {warning}", err=True)
+        _warn(warning)
     plan = build_plan(playbook, hosts, run_values, Renderer.for_library(library),
                       code=request.error_code, allow=request.allow)
     for warning in plan.warnings():
-        click.echo(f"warning: {warning}", err=True)
+        _warn(warning)
     request.check(plan)  # StalePlanError (exit 2) before any connection
     saved = None
     if save_plan is not None:
         digest = SavedPlan.from_plan(plan, hosts_file, expires_s).write(save_plan)
         saved = (save_plan, digest)
-        click.echo(f"plan saved: {save_plan} (sha256 {digest})", err=True)
+        click.echo(_("plan saved: {path} (sha256 {digest})").format(path=save_plan, digest=digest), err=True)
     if not dry_run:
         from remediate.dispatch import controller_run  # each site's hosts on that site's workers
         from remediate.live import run_plan  # the network stack: imported only by commands that connect
@@ -421,7 +442,7 @@ def run_playbook(
 
 
 def _wrote_html(path: Path) -> None:
-    click.echo(f"HTML report: {path}", err=True)
+    click.echo(_("HTML report: {path}").format(path=path), err=True)
 
 
 def _run_live(
@@ -435,7 +456,7 @@ def _run_live(
         done = start(language=language, console=errors, prompt=terminal_prompt(), progress=True, arguments=arguments)
     if output == "json":
         click.echo(to_json(done.report, done.redactor))
-        click.echo(f"audit log: {done.audit_path}", err=True)
+        click.echo(_("audit log: {path}").format(path=done.audit_path), err=True)
     else:
         print_summary(done.report, output_console(), done.redactor, language, mode=summary, arguments=arguments)
     if settings.junit_file:
@@ -446,7 +467,7 @@ def _run_live(
 
 
 def _warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    click.echo(_("warning: {message}").format(message=message), err=True)
 
 
 def _preview_auto(
@@ -497,7 +518,8 @@ def _duration(option: str, text: str) -> float:
     try:
         return duration_seconds(text)
     except ValueError:
-        raise UsageError(f"{option} {text!r}: expected a duration such as 90m, 72h or 7d") from None
+        raise UsageError(_("{option} {text!r}: expected a duration such as 90m, 72h or 7d").format(
+            option=option, text=text)) from None
 
 
 @main.group("plan")
@@ -508,7 +530,7 @@ def plan_group() -> None:
 @plan_group.command("approve")
 @click.argument("plan_file", metavar="PLAN.json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Your SSH private key (ssh-keygen signs with it; an agent or passphrase prompt as usual).")
+              help=N_("Your SSH private key (ssh-keygen signs with it; an agent or passphrase prompt as usual)."))
 @reports_errors
 def plan_approve(plan_file: Path, key_file: Path) -> None:
     """Add your signature to PLAN.json. The run checks it with --allowed-signers; any change to the plan
@@ -517,14 +539,15 @@ def plan_approve(plan_file: Path, key_file: Path) -> None:
     saved.check_expiry()
     signed = saved.approved_by(sign(signed_content(saved.content), key_file.expanduser()))
     signed.write(plan_file)
-    click.echo(f"approved: {plan_file} now has {len(signed.signatures)} signature(s)", err=True)
+    click.echo(_("approved: {path} now has {count} signature(s)").format(path=plan_file, count=len(signed.signatures)),
+               err=True)
 
 
 # --- live reads: status, audit ------------------------------------------------------------------------------
 
 
 @main.command("status")
-@click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
+@click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help=N_("The hosts file."))
 @click.option("--output", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @_html_option
 @playbooks_option
@@ -573,7 +596,7 @@ def audit_group() -> None:
 
 _audit_key_option = click.option(
     "--audit-key-file", "audit_key_file", type=click.Path(exists=True, dir_okay=False), default=None,
-    envvar="REMEDIATE_AUDIT_KEY_FILE", help="The key of a keyed log [env REMEDIATE_AUDIT_KEY_FILE].",
+    envvar="REMEDIATE_AUDIT_KEY_FILE", help=N_("The key of a keyed log [env REMEDIATE_AUDIT_KEY_FILE]."),
 )
 
 

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import click
 
 from remediate.errors import Location, UsageError
+from remediate.i18n import N_, _
 from remediate.inventory import AUTH_METHODS, SCHEMES
 from remediate.productkey import has_product_key
 
@@ -64,12 +65,15 @@ class Setting:
         """The value as the file gives it, checked; a UsageError naming the file and key otherwise."""
         if self.kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
-                raise UsageError(f"{self.name} must be a whole number, not {value!r}", where)
+                raise UsageError(_("{name} must be a whole number, not {value!r}").format(
+                    name=self.name, value=value), where)
             return value
         if not isinstance(value, str) or not value.strip():
-            raise UsageError(f"{self.name} must be a non-empty text, not {value!r}", where)
+            raise UsageError(_("{name} must be a non-empty text, not {value!r}").format(
+                name=self.name, value=value), where)
         if self.choices and value not in self.choices:
-            raise UsageError(f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}", where)
+            raise UsageError(_("{name} must be one of {choices}, not {value!r}").format(
+                name=self.name, choices=", ".join(self.choices), value=value), where)
         return value
 
 
@@ -107,7 +111,7 @@ def find(explicit: Path | None = None, cwd: Path | None = None) -> Path | None:
     """The config file to read: the one given, else the current folder's, else the user's; None if none."""
     if explicit is not None:
         if not explicit.is_file():
-            raise UsageError(f"config file {explicit}: no such file")
+            raise UsageError(_("config file {explicit}: no such file").format(explicit=explicit))
         return explicit
     for candidate in ((cwd or Path.cwd()) / FILE_NAME, user_config_file()):
         if candidate.is_file():
@@ -123,7 +127,7 @@ def load(explicit: Path | None = None, cwd: Path | None = None) -> Config:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"config file {path}: cannot be read: {error}") from None
+        raise UsageError(_("config file {path}: cannot be read: {error}").format(path=path, error=error)) from None
     return Config(path, parse(text, path))
 
 
@@ -134,21 +138,25 @@ def parse(text: str, path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as error:
         position = _AT_LINE.search(str(error))  # "Invalid value (at line 1, column 9)"
         line = int(position.group(1)) if position else None
-        raise UsageError(f"not valid TOML: {_AT_LINE.sub('', str(error))}", Location(path, line)) from None
+        raise UsageError(_("not valid TOML: {error}").format(error=_AT_LINE.sub("", str(error))),
+                         Location(path, line)) from None
     values: dict[str, Any] = {}
     for key, value in data.items():
         where = Location(path, _line_of(text, key), key)
         if _SECRET_WORDS.search(key) or _holds_product_key(value):
             raise UsageError(
-                "a secret does not belong in the config file (it is shared and copied)", where,
-                hint="give passwords through REMEDIATE_PASSWORD or the prompt, secret values through "
-                "--secret-env or --secrets-file",
+                _("a secret does not belong in the config file (it is shared and copied)"), where,
+                hint=_("give passwords through REMEDIATE_PASSWORD or the prompt, secret values through "
+                       "--secret-env or --secrets-file"),
             )
         setting = BY_NAME.get(key)
         if setting is None:
             near = difflib.get_close_matches(key, list(BY_NAME), n=1)
-            hint = f"did you mean {near[0]}?" if near else f"the settings are: {', '.join(BY_NAME)}"
-            raise UsageError(f"unknown setting {key!r}", where, hint=hint)
+            if near:
+                hint = _("did you mean {name}?").format(name=near[0])
+            else:
+                hint = _("the settings are: {names}").format(names=", ".join(BY_NAME))
+            raise UsageError(_("unknown setting {key!r}").format(key=key), where, hint=hint)
         value = setting.check(value, where)
         if key == "ledger_url":
             _check_ledger_url(value, where)
@@ -171,9 +179,9 @@ def _holds_product_key(value: Any) -> bool:
 def _check_ledger_url(url: str, where: Location) -> None:
     if urlsplit(url).password:
         raise UsageError(
-            "the ledger URL carries a password: a secret does not belong in the config file", where,
-            hint="leave the password out of the URL and give it through the database's own means "
-            "(e.g. PGPASSWORD or a .pgpass file), or put the whole URL in REMEDIATE_LEDGER_URL",
+            _("the ledger URL carries a password: a secret does not belong in the config file"), where,
+            hint=_("leave the password out of the URL and give it through the database's own means (e.g. "
+                   "PGPASSWORD or a .pgpass file), or put the whole URL in REMEDIATE_LEDGER_URL"),
         )
 
 
@@ -197,13 +205,16 @@ class Shown:
 
     name: str
     value: Any
-    source: str  # command line | environment | config file | built-in
+    source: str  # command line | environment | config file | built-in (SOURCE_NAMES: shown translated)
     detail: str  # the option, the variable or the file that gave it
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "value": self.value, "source": self.source, "detail": self.detail}
 
 
+# Where a value came from, as `config show` says it (the JSON output keeps the English words).
+SOURCE_NAMES = {"command line": N_("command line"), "environment": N_("environment"),
+                "config file": N_("config file"), "built-in": N_("built-in")}
 _SOURCES = {
     click.core.ParameterSource.COMMANDLINE: "command line",
     click.core.ParameterSource.ENVIRONMENT: "environment",

@@ -15,6 +15,7 @@ import re
 
 from remediate.ansible_inventory import port_of, split_port
 from remediate.ansible_variables import Var
+from remediate.i18n import _
 from remediate.inventory import split_lines
 from remediate.inventory_tree import InventoryTree
 from remediate.productkey import mask_product_keys
@@ -46,7 +47,8 @@ def read_csv(text: str, tree: InventoryTree) -> None:
         return
     delimiter = csv_header(lines[first], single_column=True)
     if delimiter is None:
-        tree.problem(first + 1, f"the header row names no host column ({', '.join(HOST_COLUMNS)})")
+        tree.problem(first + 1, _("the header row names no host column ({value})").format(
+            value=', '.join(HOST_COLUMNS)))
         return
     reader = csv.reader(lines[first:], delimiter=delimiter)
     columns = [_column(cell) for cell in next(reader)]
@@ -60,7 +62,8 @@ def read_csv(text: str, tree: InventoryTree) -> None:
         if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
             continue
         if len(row) > len(columns):
-            tree.problem(number, f"{len(row)} cells, but the header row has {len(columns)} columns")
+            tree.problem(number, _("{count} cells, but the header row has {columns} columns").format(
+                count=len(row), columns=len(columns)))
             continue
         _csv_row(tree, dict(zip(columns, (cell.strip() for cell in row), strict=False)), number)
 
@@ -69,15 +72,15 @@ def _csv_columns(tree: InventoryTree, columns: list[str], line: int) -> bool:
     fine = True
     for index, column in enumerate(columns):
         if not _KEY.fullmatch(column):
-            tree.problem(line, "a column name is letters, digits and _ (not a digit first)", column or f"column "
+            tree.problem(line, _("a column name is letters, digits and _ (not a digit first)"), column or f"column "
                          f"{index + 1}")
             fine = False
         elif column in columns[:index]:
-            tree.problem(line, "this column is named twice", column)
+            tree.problem(line, _("this column is named twice"), column)
             fine = False
     hosts = [column for column in columns if column in HOST_COLUMNS]
     if len(hosts) > 1:
-        tree.problem(line, f"one host column, not {len(hosts)} ({', '.join(hosts)})")
+        tree.problem(line, _("one host column, not {count} ({value})").format(count=len(hosts), value=', '.join(hosts)))
         fine = False
     return fine
 
@@ -86,7 +89,7 @@ def _csv_row(tree: InventoryTree, cells: dict[str, str], number: int) -> None:
     host_column = next(column for column in cells if column in HOST_COLUMNS)
     pattern = cells.pop(host_column)
     if not pattern:
-        tree.problem(number, "no host in this row", host_column)
+        tree.problem(number, _("no host in this row"), host_column)
         return
     problems: list[tuple[str | None, str]] = []
     name, port = split_port(pattern, problems)
@@ -94,14 +97,16 @@ def _csv_row(tree: InventoryTree, cells: dict[str, str], number: int) -> None:
     if port_cell:
         column_port = port_of("port", port_cell, problems)
         if port is not None and column_port is not None and column_port != port:
-            problems.append(("port", f"the host says port {port} and the port column {column_port}"))
+            problems.append(("port", _("the host says port {port} and the port column {column_port}").format(
+                port=port, column_port=column_port)))
         port = port if port is not None else column_port
     for where, message in problems:
         tree.problem(number, mask_product_keys(message), where and mask_product_keys(where))
     if name is None or problems:
         return
     if name in tree.hosts:  # a row is one host, as a hosts-file line is
-        tree.problem(number, f"duplicate host: already listed on line {tree.hosts[name].location.line}",
+        tree.problem(number, _("duplicate host: already listed on line {line}").format(
+            line=tree.hosts[name].location.line),
                      mask_product_keys(name))
         return
     listed = " ".join(cells.pop(column, "") for column in ("groups", "group"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from remediate.i18n import _
+
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$")
 _SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -16,14 +18,14 @@ _SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 def duration_seconds(value: str | float | int) -> float:
     """A number of seconds, or a number with a unit (ms, s, m, h). Raises ValueError for anything else."""
     if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
+        raise ValueError(_("not a duration: {value!r}").format(value=value))
     if isinstance(value, (int, float)):
         if value < 0:
-            raise ValueError(f"a duration cannot be negative: {value!r}")
+            raise ValueError(_("a duration cannot be negative: {value!r}").format(value=value))
         return float(value)
     # NFKC: full-width digits and letters, as a Japanese IME types them (１０ｍ), read as 10m.
     match = _DURATION.match(unicodedata.normalize("NFKC", value).strip().lower())
     if not match:
-        raise ValueError(f"not a duration: {value!r}")
+        raise ValueError(_("not a duration: {value!r}").format(value=value))
     number, unit = float(match.group(1)), match.group(2) or "s"
     return number * _SECONDS_PER_UNIT[unit]

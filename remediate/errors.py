@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from remediate.i18n import _
+
 
 class ExitCode(enum.IntEnum):
     """The exit codes of remediate (DESIGN §6)."""
@@ -60,7 +62,7 @@ class RemediateError(Exception):
     def __str__(self) -> str:
         text = f"{self.location}: {self.message}" if self.location and str(self.location) else self.message
         if self.hint:
-            text = f"{text}\n  hint: {self.hint}"
+            text = _("{text}\n  hint: {hint}").format(text=text, hint=self.hint)
         return text
 
 

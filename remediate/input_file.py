@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from remediate.errors import UsageError
+from remediate.i18n import _
 
 
 def read_input_bytes(path: Path, what: str, error: type[UsageError] = UsageError) -> bytes:
-    """The bytes of `path`; `what` names the file in messages ("hosts file", "secrets file")."""
+    """The bytes of `path`; `what` names the file in messages (translated: _("hosts file"))."""
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise error(f"{what} not found: {path}") from None
+        raise error(_("{what} not found: {path}").format(what=what, path=path)) from None
     except IsADirectoryError:
-        raise error(f"{what} is a folder, not a file: {path}") from None
+        raise error(_("{what} is a folder, not a file: {path}").format(what=what, path=path)) from None
     except OSError as failure:
-        raise error(f"cannot read {what} {path}: {failure.strerror or failure}") from None
+        raise error(_("cannot read {what} {path}: {reason}").format(what=what, path=path,
+                                                                    reason=failure.strerror or failure)) from None

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from remediate.errors import InventoryError, Location
+from remediate.i18n import _
 from remediate.input_file import read_input_bytes
 from remediate.parameter_types import host_name_problem
 from remediate.productkey import has_product_key, mask_product_keys
@@ -134,7 +135,8 @@ class HostsFileError(InventoryError):
             super().__init__(message, where)
         else:
             lines = "\n".join(f"  {where}: {message}" for where, message in problems)
-            super().__init__(f"{len(problems)} problems:\n{lines}", Location(source) if source else None)
+            super().__init__(_("{count} problems:\n{lines}").format(count=len(problems), lines=lines),
+                             Location(source) if source else None)
 
 
 def load_hosts(path: Path, *, scheme: str = "https", port: int | None = None) -> list[Host]:
@@ -142,7 +144,7 @@ def load_hosts(path: Path, *, scheme: str = "https", port: int | None = None) ->
 
     `scheme` and `port` are the run's defaults for lines without ``scheme=`` or ``:port`` (see parse_hosts).
     """
-    data = read_input_bytes(path, "hosts file", InventoryError)
+    data = read_input_bytes(path, _("hosts file"), InventoryError)
     return parse_hosts(decode_inventory(data, Path(path)), Path(path), scheme=scheme, port=port)
 
 
@@ -151,28 +153,28 @@ def decode_inventory(data: bytes, path: Path) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
-            raise InventoryError(f"hosts file is not valid UTF-16 text: {path}") from None
+            raise InventoryError(_("hosts file is not valid UTF-16 text: {path}").format(path=path)) from None
     if len(data) >= 2 and data.count(0) * 3 >= len(data):
         # UTF-16 without a BOM (every other byte of ASCII text is zero): say so rather than list NULs.
         raise InventoryError(
-            "the hosts file looks like UTF-16 text without a byte order mark",
+            _("the hosts file looks like UTF-16 text without a byte order mark"),
             Location(path),
-            hint="save the hosts file as UTF-8 (or as UTF-16 with a BOM, as Notepad's 'Unicode' does)",
+            hint=_("save the hosts file as UTF-8 (or as UTF-16 with a BOM, as Notepad's 'Unicode' does)"),
         )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        hint = "save the hosts file as UTF-8"
+        hint = _("save the hosts file as UTF-8")
         try:
             data.decode("cp932")
         except UnicodeDecodeError:
             pass
         else:
-            hint = ("the file looks like Shift-JIS (CP932), the Japanese ANSI code page; " + hint +
-                    " (Notepad: Save As, Encoding UTF-8)")
+            hint = (_("the file looks like Shift-JIS (CP932), the Japanese ANSI code page; ") + hint +
+                    _(" (Notepad: Save As, Encoding UTF-8)"))
         raise InventoryError(
-            f"not UTF-8 text (byte 0x{data[error.start]:02X})",
+            _("not UTF-8 text (byte 0x{byte:02X})").format(byte=data[error.start]),
             Location(path, line),
             hint=hint,
         ) from None
@@ -212,9 +214,9 @@ def parse_hosts(
         raise HostsFileError(source, problems)
     if not hosts:
         raise InventoryError(
-            "no hosts: the hosts file has no host lines (only blank lines or comments)",
+            _("no hosts: the hosts file has no host lines (only blank lines or comments)"),
             Location(source) if source else None,
-            hint="write one host per line: name[:port] [key=value ...]",
+            hint=_("write one host per line: name[:port] [key=value ...]"),
         )
     return hosts
 
@@ -276,15 +278,16 @@ def hidden_character_problem(line: str) -> str | None:
         category = unicodedata.category(char)
         where = f"U+{code:04X} at column {column}"
         if char in _LINE_BREAKS:
-            return f"{_LINE_BREAKS[char]} {where}: only a line feed (or CR LF) ends a line"
+            return _("{character} {where}: only a line feed (or CR LF) ends a line").format(
+                character=_LINE_BREAKS[char], where=where)
         if category == "Cc" and char != "\t":
             return f"control character {where}"
         if category == "Cs":
-            return f"lone surrogate {where}: not a character"
+            return _("lone surrogate {where}: not a character").format(where=where)
         if category == "Cf" or any(low <= code <= high for low, high in _INVISIBLE_RANGES):
             name = unicodedata.name(char, "")
-            return (f"invisible character {where}{f' ({name})' if name else ''}: it makes the line look "
-                    "different from what it holds")
+            return (_("invisible character {where}{name}: it makes the line look different from what it holds").format(
+                where=where, name=f' ({name})' if name else ''))
     return None
 
 
@@ -316,7 +319,7 @@ def _address_identity(name: str) -> str:
 
 
 def duplicate_message(first: Host, host: Host, identity: tuple[str, int | None]) -> str:
-    message = f"duplicate host: already listed on line {first.line}"
+    message = _("duplicate host: already listed on line {line}").format(line=first.line)
     if first.label != host.label:
         address, port = identity
         message += f" as {first.label} (both are {address}{'' if port is None else f':{port}'})"
@@ -339,14 +342,15 @@ def _parse_line(
     for token in variable_tokens:
         key, has_equals, value = token.partition("=")
         if not has_equals:
-            problems.append((key, f"'{key}' has no value: write key=value"))
+            problems.append((key, _("'{key}' has no value: write key=value").format(key=key)))
             continue
         if not _KEY.fullmatch(key):
-            message = f"bad variable name {key!r}: use lower-case letters, digits and _ (not a digit first)"
+            message = _("bad variable name {key!r}: use lower-case letters, digits and _ (not a digit first)").format(
+                key=key)
             problems.append((key or None, message))
             continue
         if key in variables:
-            problems.append((key, f"variable {key} is given twice on this line"))
+            problems.append((key, _("variable {key} is given twice on this line").format(key=key)))
             continue
         variables[key] = value
     check_transport_variables(variables, source, problems)
@@ -371,18 +375,19 @@ def _tokens(line: str, problems: list[tuple[str | None, str]]) -> list[str] | No
         token = line[start:i]
         if i < end and line[i] == '"':
             if not token.endswith("=") or token.count("=") != 1:
-                message = f'unexpected double quote at column {i + 1}: only a whole value can be quoted'
+                message = _("unexpected double quote at column {column}: only a whole value can be quoted").format(
+                    column=i + 1)
                 problems.append((None, message + ' (key="value")'))
                 return None
             value: list[str] = []
             closing = _quoted(line, i, value)
             if closing is None:
-                problems.append((None, f"unterminated double quote starting at column {i + 1}"))
+                problems.append((None, _("unterminated double quote starting at column {column}").format(column=i + 1)))
                 return None
             i = closing + 1
             if i < end and not line[i].isspace():
-                problems.append((None, f"text right after the closing quote at column {i + 1}: "
-                                 "separate variables with spaces"))
+                problems.append((None, _("text right after the closing quote at column {column}: separate "
+                                         "variables with spaces").format(column=i + 1)))
                 return None
             token += "".join(value)
         tokens.append(token)
@@ -408,34 +413,34 @@ def _quoted(line: str, start: int, out: list[str]) -> int | None:
 def parse_host_token(token: str, problems: list[tuple[str | None, str]]) -> tuple[str | None, int | None]:
     token = unicodedata.normalize("NFKC", token)
     if has_product_key(token):
-        problems.append((token, "this is a product key, not a host: a key comes from --secret-env or "
-                         "--secrets-file, never from a hosts file"))
+        problems.append((token, _("this is a product key, not a host: a key comes from --secret-env or "
+                                  "--secrets-file, never from a hosts file")))
         return None, None
     if "=" in token and not token.startswith("["):
         key = token.partition("=")[0]
-        problems.append((None, f"the line starts with a variable ({key}=...), not a host"))
+        problems.append((None, _("the line starts with a variable ({key}=...), not a host").format(key=key)))
         return None, None
     port_text: str | None = None
     if token.startswith("["):
         address, bracket, rest = token[1:].partition("]")
         if not bracket:
-            problems.append((token, "missing ']' after an IPv6 address"))
+            problems.append((token, _("missing ']' after an IPv6 address")))
             return None, None
         if rest:
             if not rest.startswith(":"):
-                problems.append((token, "expected :port after ']'"))
+                problems.append((token, _("expected :port after ']'")))
                 return None, None
             port_text = rest[1:]
         try:
             name = str(ipaddress.IPv6Address(address))
         except ValueError:
-            problems.append((token, f"not an IPv6 address in brackets: {address!r}"))
+            problems.append((token, _("not an IPv6 address in brackets: {address!r}").format(address=address)))
             return None, None
     elif token.count(":") > 1:
         try:
             name = str(ipaddress.IPv6Address(token))
         except ValueError:
-            problems.append((token, "not a host name or address; write IPv6 addresses as [address]:port"))
+            problems.append((token, _("not a host name or address; write IPv6 addresses as [address]:port")))
             return None, None
     else:
         name, colon, after = token.partition(":")
@@ -444,18 +449,19 @@ def parse_host_token(token: str, problems: list[tuple[str | None, str]]) -> tupl
         if _ipv4(name) is None:
             legacy = _legacy_ipv4(name)
             if legacy is not None:
-                problems.append((token, f"{name!r} is the IPv4 address {legacy} written in another form (a leading "
-                                 f"0 means octal, 0x hex): write {legacy}"))
+                problems.append((token, _("{name!r} is the IPv4 address {legacy} written in another form (a "
+                                          "leading 0 means octal, 0x hex): write {legacy}").format(
+                                              name=name, legacy=legacy)))
                 return None, None
             problem = host_name_problem(name)
             if problem:
-                problems.append((token, f"bad host name {name!r}: {problem}"))
+                problems.append((token, _("bad host name {name!r}: {problem}").format(name=name, problem=problem)))
                 return None, None
     port = None
     if port_text is not None:
         port = _port(port_text)
         if port is None:
-            problems.append((token, f"bad port {port_text!r}: expected a number from 1 to 65535"))
+            problems.append((token, _("bad port {port!r}: expected a number from 1 to 65535").format(port=port_text)))
             return None, None
     return name, port
 
@@ -506,21 +512,23 @@ def check_transport_variables(
     variables: dict[str, str], source: Path | None, problems: list[tuple[str | None, str]]
 ) -> None:
     if "port" in variables:
-        problems.append(("port", "the port is not a variable: write it after the host as host:port"))
+        problems.append(("port", _("the port is not a variable: write it after the host as host:port")))
     if "scheme" in variables:
         scheme = variables["scheme"].lower()
         if scheme not in SCHEMES:
-            problems.append(("scheme", f"scheme must be http or https, not {variables['scheme']!r}"))
+            problems.append(("scheme", _("scheme must be http or https, not {scheme!r}").format(
+                scheme=variables['scheme'])))
         variables["scheme"] = scheme
     if "auth" in variables:
         auth = variables["auth"].lower()
         if auth not in AUTH_METHODS:
             allowed = ", ".join(AUTH_METHODS)
-            problems.append(("auth", f"auth must be one of {allowed}; not {variables['auth']!r}"))
+            problems.append(("auth", _("auth must be one of {allowed}; not {auth!r}").format(
+                allowed=allowed, auth=variables['auth'])))
         variables["auth"] = auth
     if "ca_file" in variables:
         ca_file = variables["ca_file"]
         if not ca_file:
-            problems.append(("ca_file", "ca_file is empty: give the path of a CA certificate bundle"))
+            problems.append(("ca_file", _("ca_file is empty: give the path of a CA certificate bundle")))
         elif source is not None and not Path(ca_file).is_absolute():
             variables["ca_file"] = str(Path(source).parent / ca_file)

@@ -27,6 +27,7 @@ import yaml
 from remediate.ansible_inventory import InventoryLoader, is_ipv6, read_ini, read_yaml
 from remediate.csv_inventory import csv_header, read_csv
 from remediate.errors import InventoryError, Location
+from remediate.i18n import _
 from remediate.input_file import read_input_bytes
 from remediate.inventory import (
     HostsFileError,
@@ -53,7 +54,7 @@ def load_inventory(
     same); `insecure` is whether the run verifies no certificates (only then may a host turn validation off).
     """
     path = Path(path)
-    text = decode_inventory(read_input_bytes(path, "hosts file", InventoryError), path)
+    text = decode_inventory(read_input_bytes(path, _("hosts file"), InventoryError), path)
     return parse_inventory(text, path, scheme=scheme, port=port, insecure=insecure)
 
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from remediate.errors import InventoryError, Location, UsageError
+from remediate.i18n import _
 from remediate.input_file import read_input_bytes
 from remediate.inventory import Host, Inventory
 from remediate.inventory_formats import load_inventory
@@ -58,8 +59,9 @@ def inventory_hosts(
     if refused:
         lines = "\n".join(f"  {host.location}: {host.label}: {inventory.not_winrm[host]}" for host in refused)
         raise InventoryError(
-            f"the inventory reaches these hosts otherwise than over WinRM, the one way remediate connects:\n{lines}",
-            hint="leave them out with --limit, e.g. --limit 'all:!" + refused[0].label + "'",
+            _("the inventory reaches these hosts otherwise than over WinRM, the one way remediate "
+              "connects:\n{lines}").format(lines=lines),
+            hint=_("leave them out with --limit, e.g. --limit 'all:!{host}'").format(host=refused[0].label),
         )
     return hosts
 
@@ -70,10 +72,10 @@ def select_hosts(inventory: Inventory, limit: str | None) -> list[Host]:
         return list(inventory.hosts)
     patterns = _expand_files(split_pattern(limit))
     if not patterns:
-        raise UsageError("--limit is empty: give a group, a host or a pattern", hint=_what_exists(inventory))
+        raise UsageError(_("--limit is empty: give a group, a host or a pattern"), hint=_what_exists(inventory))
     chosen = _evaluate(inventory, patterns)
     if not chosen:
-        raise UsageError(f"--limit {limit!r} selects no host", hint=_what_exists(inventory))
+        raise UsageError(_("--limit {limit!r} selects no host").format(limit=limit), hint=_what_exists(inventory))
     return [host for host in inventory.hosts if host in chosen]
 
 
@@ -92,7 +94,7 @@ def split_pattern(pattern: str) -> list[str]:
 def _is_address(pattern: str) -> bool:
     text = pattern.strip()
     if text.startswith("[") and "]" in text:
-        inner, _, rest = text[1:].partition("]")
+        inner, _bracket, rest = text[1:].partition("]")
         text = inner if not rest or (rest[0] == ":" and rest[1:].isdigit()) else text
     try:
         ipaddress.IPv6Address(text)
@@ -109,12 +111,13 @@ def _expand_files(patterns: list[str]) -> list[str]:
             expanded.append(pattern)
             continue
         path = Path(pattern[1:])
-        text = read_input_bytes(path, "--limit file").decode("utf-8-sig", errors="replace")
+        text = read_input_bytes(path, _("--limit file")).decode("utf-8-sig", errors="replace")
         for number, line in enumerate(text.splitlines(), 1):
             line = line.strip()
             if line and not line.startswith("#"):
                 if line.startswith("@"):
-                    raise UsageError("a --limit file names hosts and groups, not other files", Location(path, number))
+                    raise UsageError(_("a --limit file names hosts and groups, not other files"),
+                                     Location(path, number))
                 expanded.append(line)
     return expanded
 
@@ -127,7 +130,8 @@ def _evaluate(inventory: Inventory, patterns: list[str]) -> set[Host]:
         kind, body = (pattern[0], pattern[1:]) if pattern[0] in "&!" else ("", pattern)
         matched = _match(inventory, body)
         if not matched:
-            raise UsageError(f"--limit: {body!r} matches no group or host", hint=_what_exists(inventory))
+            raise UsageError(_("--limit: {body!r} matches no group or host").format(
+                body=body), hint=_what_exists(inventory))
         if kind == "&":
             chosen = {host: None for host in chosen if host in matched}
         elif kind == "!":
@@ -157,7 +161,8 @@ def _enumerate(inventory: Inventory, pattern: str) -> list[Host]:
     try:
         regex = re.compile(pattern[1:] if pattern.startswith("~") else fnmatch.translate(pattern))
     except re.error as error:
-        raise UsageError(f"--limit: {pattern!r} is not a valid pattern: {error}") from None
+        raise UsageError(_("--limit: {pattern!r} is not a valid pattern: {error}").format(
+            pattern=pattern, error=error)) from None
     found: dict[Host, None] = {}
     groups = [name for name in inventory.groups if regex.match(name)]
     for name in groups:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from remediate.ansible_variables import HostSettings, Var, host_settings, password_problem
 from remediate.errors import InventoryError, Location
+from remediate.i18n import _
 from remediate.inventory import Host, HostsFileError, Inventory, duplicate_message, host_identity, parse_host_token
 from remediate.productkey import has_product_key, mask_product_keys
 
@@ -62,7 +63,7 @@ class InventoryTree:
     def add_child(self, parent: str, child: str, line: int | None) -> None:
         self.group(child, line)
         if child == "all":
-            self.problem(line, "all cannot be the child of a group", child)
+            self.problem(line, _("all cannot be the child of a group"), child)
         elif child not in self.groups[parent].children:
             self.groups[parent].children.append(child)
             self.groups[child].parents.append(parent)
@@ -78,7 +79,7 @@ class InventoryTree:
 
     def set_variable(self, variables: dict[str, Var], name: str, value: object, line: int) -> None:
         if not name:
-            self.problem(line, "a variable without a name")
+            self.problem(line, _("a variable without a name"))
             return
         problem = password_problem(name)
         if problem is not None:  # refused wherever it is, even in a group without hosts
@@ -124,20 +125,20 @@ class InventoryTree:
         if self.problems:
             raise HostsFileError(self.source, _unique(self.problems))
         if not hosts:
-            raise InventoryError("no hosts: the inventory names no host", self.at(None))
+            raise InventoryError(_("no hosts: the inventory names no host"), self.at(None))
         return Inventory(self.source, kind, tuple(hosts.values()), self._members(hosts),
                          _warnings(self.source, ignored, shadowed, vaulted), not_winrm)
 
     def _host(self, entry: _HostEntry, settings: HostSettings) -> Host | None:
         name = entry.name
         if has_product_key(name):
-            self.problems.append((entry.location, "this is a product key, not a host: a key comes from "
-                                  "--secret-env or --secrets-file, never from an inventory"))
+            self.problems.append((entry.location, _("this is a product key, not a host: a key comes from "
+                                                    "--secret-env or --secrets-file, never from an inventory")))
             return None
         port = settings.port
         if settings.address is None:  # the name is the address: it must be one
             problems: list[tuple[str | None, str]] = []
-            parsed, _ = parse_host_token(name, problems)
+            parsed, _variables = parse_host_token(name, problems)
             if problems or parsed is None:
                 self.problems += [(Location(self.source, entry.location.line, where), message)
                                   for where, message in problems]
@@ -145,7 +146,7 @@ class InventoryTree:
             name = parsed
         elif any(char.isspace() for char in name):
             self.problems.append((Location(self.source, entry.location.line, name),
-                                  "a host name has no spaces"))
+                                  _("a host name has no spaces")))
             return None
         return Host(name=name, port=port, variables=settings.variables, source=self.source,
                     line=entry.location.line, connect_address=settings.address)
@@ -160,7 +161,8 @@ class InventoryTree:
                 if state.get(child) == 1:
                     group = self.groups[child]
                     self.problem(group.location.line if group.location else None,
-                                 f"group {child} is a child of its own descendant {name}: a loop", child)
+                                 _("group {child} is a child of its own descendant {name}: a loop").format(
+                                     child=child, name=name), child)
                     self.groups[name].children.remove(child)
                     self.groups[child].parents.remove(name)
                 elif child not in state:
@@ -194,8 +196,8 @@ class InventoryTree:
             return 1
         text = str(var.value).strip()
         if isinstance(var.value, bool) or not text.lstrip("-").isdigit():
-            self.problems.append((var.location, f"ansible_group_priority must be a whole number, not "
-                                  f"{mask_product_keys(text)!r}"))
+            message = _("ansible_group_priority must be a whole number, not {value!r}")
+            self.problems.append((var.location, message.format(value=mask_product_keys(text))))
             return 1
         return int(text)
 
@@ -254,13 +256,14 @@ def _warnings(source: Path | None, ignored: set[str], shadowed: set[str], vaulte
     where = f"{source}: " if source is not None else ""
     warnings = []
     if ignored:
-        warnings.append(f"{where}not used by remediate, ignored: {', '.join(sorted(ignored))}")
+        warnings.append(_("{where}not used by remediate, ignored: {value}").format(
+            where=where, value=', '.join(sorted(ignored))))
     if shadowed:
-        warnings.append(f"{where}variables named {', '.join(sorted(shadowed))} are not connection settings in an "
-                        "Ansible inventory (use ansible_port, ansible_winrm_scheme / ansible_psrp_protocol, "
-                        "ansible_winrm_transport / ansible_psrp_auth, ansible_winrm_ca_trust_path / "
-                        "ansible_psrp_ca_cert): ignored")
+        warnings.append(_("{where}variables named {value} are not connection settings in an Ansible inventory "
+                          "(use ansible_port, ansible_winrm_scheme / ansible_psrp_protocol, "
+                          "ansible_winrm_transport / ansible_psrp_auth, ansible_winrm_ca_trust_path / "
+                          "ansible_psrp_ca_cert): ignored").format(where=where, value=', '.join(sorted(shadowed))))
     if vaulted:
-        warnings.append(f"{where}values encrypted with Ansible Vault are not decrypted, left out: "
-                        f"{', '.join(sorted(vaulted))}")
+        warnings.append(_("{where}values encrypted with Ansible Vault are not decrypted, left out: {value}").format(
+            where=where, value=', '.join(sorted(vaulted))))
     return tuple(warnings)

@@ -17,30 +17,11 @@ from typing import Any, TypeVar
 import click
 
 from remediate.errors import UsageError
+from remediate.i18n import N_, _
 from remediate.ledger.channels import CHOICES as CHANNEL_CHOICES
-from remediate.options import READ_OPTIONS, LiveSettings, lang_option, live_options, terminal_prompt
+from remediate.options import READ_OPTIONS, Group, LiveSettings, lang_option, live_options, terminal_prompt
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-WORDS = {
-    "en": {
-        "added": "added {label}: {key}, {channel}, budget {budget}, {stored}",
-        "imported": "imported {count} key(s) from {file}",
-        "budget_set": "{label} ({key}): budget {budget}",
-        "retired": "{label} ({key}) retired: no run hands it out any more; its history stays",
-        "html": "report written: {file}",
-        "ledger": "ledger: {ledger}",
-    },
-    "ja": {
-        "added": "{label} を追加しました: {key}、{channel}、残り回数 {budget}、{stored}",
-        "imported": "{file} から {count} 件のキーを取り込みました",
-        "budget_set": "{label} ({key}): 残り回数 {budget}",
-        "retired": "{label} ({key}) を廃止しました: 今後の実行では使われません。履歴は残ります",
-        "html": "レポートを書き出しました: {file}",
-        "ledger": "台帳: {ledger}",
-    },
-}
-
 
 # cli.reports_errors, handed over by `register`: cli.py maps errors to exit codes and imports this module, so this
 # module does not import cli.py.
@@ -66,15 +47,15 @@ def _ledger_options(func: F) -> F:
     """--ledger, --ledger-secret and --encryption-key-file: the command gets `open_ledger()`."""
 
     @click.option("--ledger", "ledger_url", default=None, metavar="URL",
-                  help="The ledger database: postgresql://user@host/db, or a SQLite file. Default: $REMEDIATE_LEDGER, "
-                  "else ledger.sqlite in your data folder.")
+                  help=N_("The ledger database: postgresql://user@host/db, or a SQLite file. Default: "
+                          "$REMEDIATE_LEDGER, else ledger.sqlite in your data folder."))
     @click.option("--ledger-secret", "secret_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
-                  metavar="FILE", help="The ledger's fingerprint secret file. Default: "
-                  "$REMEDIATE_LEDGER_SECRET_FILE, else beside a SQLite ledger.")
+                  metavar="FILE", help=N_("The ledger's fingerprint secret file. Default: "
+                                          "$REMEDIATE_LEDGER_SECRET_FILE, else beside a SQLite ledger."))
     @click.option("--encryption-key-file", "encryption_key_file", default=None,
                   type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-                  help="Store keys encrypted (AES-GCM) under this key file. Default: "
-                  "$REMEDIATE_LEDGER_ENCRYPTION_KEY_FILE.")
+                  help=N_("Store keys encrypted (AES-GCM) under this key file. Default: "
+                          "$REMEDIATE_LEDGER_ENCRYPTION_KEY_FILE."))
     @wraps(func)
     def wrapper(*args: Any, ledger_url: str | None, secret_file: Path | None, encryption_key_file: Path | None,
                 **kwargs: Any) -> Any:
@@ -100,13 +81,9 @@ def _console() -> Any:
     return output_console()
 
 
-def _say(lang: str, name: str, **values: Any) -> None:
-    from remediate.reasons import in_language
-
-    click.echo(in_language(WORDS, lang)[name].format(**values))
 
 
-@click.group("keys")
+@click.group("keys", cls=Group)
 def keys() -> None:
     """The key ledger: which product key is on which host, installs and activations, MAK budgets.
 
@@ -117,14 +94,14 @@ def keys() -> None:
 
 @keys.command("add")
 @click.argument("label")
-@click.option("--key-env", "key_env", metavar="VAR", help="Read the key from this environment variable.")
+@click.option("--key-env", "key_env", metavar="VAR", help=N_("Read the key from this environment variable."))
 @click.option("--key-file", "key_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Read the key from this file (its first line that is not empty or a # comment).")
+              help=N_("Read the key from this file (its first line that is not empty or a # comment)."))
 @click.option("--channel", type=click.Choice(CHANNEL_CHOICES, case_sensitive=False), default="mak",
-              show_default=True, help="MAK, KMS host key (kms-host, csvlk), retail, OEM or GVLK.")
-@click.option("--product", default=None, help="Product or edition group, e.g. 'Windows 11 Enterprise'.")
+              show_default=True, help=N_("MAK, KMS host key (kms-host, csvlk), retail, OEM or GVLK."))
+@click.option("--product", default=None, help=N_("Product or edition group, e.g. 'Windows 11 Enterprise'."))
 @click.option("--budget", type=click.IntRange(min=0), default=None,
-              help="Activations left on the key (as the volume-licensing portal shows).")
+              help=N_("Activations left on the key (as the volume-licensing portal shows)."))
 @_ledger_options
 @lang_option
 @_reports_errors
@@ -137,9 +114,10 @@ def add_key(label: str, key_env: str | None, key_file: Path | None, channel: str
     with open_ledger() as ledger:
         record = ledger.add_key(label, key, channel=channel, product=product, budget=budget)
     w = words(lang)
-    _say(lang, "added", label=record.label, key=record.masked, channel=channel_name(record.channel, lang),
-         budget=w["unlimited"] if record.budget is None else record.budget,
-         stored=w["yes_encrypted"] if record.encrypted else w["fingerprint_only"])
+    click.echo(_("added {label}: {key}, {channel}, budget {budget}, {stored}").format(
+        label=record.label, key=record.masked, channel=channel_name(record.channel, lang),
+        budget=w["unlimited"] if record.budget is None else record.budget,
+        stored=w["yes_encrypted"] if record.encrypted else w["fingerprint_only"]))
 
 
 def _read_key(key_env: str | None, key_file: Path | None) -> Any:
@@ -148,17 +126,19 @@ def _read_key(key_env: str | None, key_file: Path | None) -> Any:
     from remediate.productkey import ProductKey
 
     if key_env and key_file:
-        raise UsageError("give the key one way: --key-env or --key-file")
+        raise UsageError(_("give the key one way: --key-env or --key-file"))
     if key_env:
         value = os.environ.get(key_env)
         if not value:
-            raise UsageError(f"--key-env {key_env}: the environment variable {key_env} is not set or empty")
+            raise UsageError(_("--key-env {key_env}: the environment variable {key_env} is not set or empty").format(
+                key_env=key_env))
         return ProductKey.parse(value, source=f"env {key_env}")
     if key_file:
         return ProductKey.parse(_first_line(key_file), source=str(key_file))
     if not sys.stdin.isatty():
-        raise UsageError("no key: give --key-env VAR or --key-file FILE (a key is never a command-line argument)")
-    return ProductKey.parse(click.prompt("Product key", hide_input=True, err=True), source="prompt")
+        raise UsageError(_("no key: give --key-env VAR or --key-file FILE (a key is never a command-line "
+                           "argument)"))
+    return ProductKey.parse(click.prompt(_("Product key"), hide_input=True, err=True), source="prompt")
 
 
 def _first_line(path: Path) -> str:
@@ -166,20 +146,20 @@ def _first_line(path: Path) -> str:
 
     from remediate.input_file import read_input_bytes
 
-    data = read_input_bytes(path, "key file")
+    data = read_input_bytes(path, _("key file"))
     utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     try:
         text = data.decode("utf-16") if utf16 else data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UsageError(f"key file {path} is not UTF-8 text") from None
+        raise UsageError(_("key file {path} is not UTF-8 text").format(path=path)) from None
     for line in text.splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             return line.strip()
-    raise UsageError(f"key file {path} holds no key")
+    raise UsageError(_("key file {path} holds no key").format(path=path))
 
 
 @keys.command("list")
-@click.option("--all", "include_retired", is_flag=True, help="Retired keys too.")
+@click.option("--all", "include_retired", is_flag=True, help=N_("Retired keys too."))
 @_output_option
 @_ledger_options
 @lang_option
@@ -229,7 +209,8 @@ def set_budget(label: str, budget: int, open_ledger: Callable[[], Any], lang: st
     """Set the activations left on LABEL's key (after asking the licensing portal, or getting more)."""
     with open_ledger() as ledger:
         record = ledger.set_budget(label, budget)
-    _say(lang, "budget_set", label=record.label, key=record.masked, budget=record.budget)
+    click.echo(_("{label} ({key}): budget {budget}").format(label=record.label, key=record.masked,
+                                                            budget=record.budget))
 
 
 @keys.command("retire")
@@ -241,14 +222,15 @@ def retire_key(label: str, open_ledger: Callable[[], Any], lang: str) -> None:
     """Retire LABEL's key: no run uses it any more; its history stays in the ledger."""
     with open_ledger() as ledger:
         record = ledger.retire(label)
-    _say(lang, "retired", label=record.label, key=record.masked)
+    click.echo(_("{label} ({key}) retired: no run hands it out any more; its history stays").format(
+        label=record.label, key=record.masked))
 
 
 @keys.command("where")
 @click.option("--by", type=click.Choice(["host", "key"]), default="host", show_default=True,
-              help="host: the keys on each host; key: the hosts of each key.")
-@click.option("--host", "hosts", multiple=True, help="Only this host (repeatable).")
-@click.option("--label", "labels", multiple=True, help="Only this key (repeatable).")
+              help=N_("host: the keys on each host; key: the hosts of each key."))
+@click.option("--host", "hosts", multiple=True, help=N_("Only this host (repeatable)."))
+@click.option("--label", "labels", multiple=True, help=N_("Only this key (repeatable)."))
 @_output_option
 @_ledger_options
 @lang_option
@@ -280,7 +262,7 @@ def where(by: str, hosts: tuple[str, ...], labels: tuple[str, ...], output: str,
 @keys.command("report")
 @_output_option
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              metavar="FILE", help="Also write the report as one self-contained HTML page.")
+              metavar="FILE", help=N_("Also write the report as one self-contained HTML page."))
 @_ledger_options
 @lang_option
 @_reports_errors
@@ -297,7 +279,8 @@ def report(output: str, html_file: Path | None, open_ledger: Callable[[], Any], 
         try:
             html_file.write_text(views.report_html(usage, places, lang, now(), shown_as), encoding="utf-8")
         except OSError as error:
-            raise UsageError(f"cannot write {html_file}: {error.strerror}") from None
+            raise UsageError(_("cannot write {html_file}: {strerror}").format(
+                html_file=html_file, strerror=error.strerror)) from None
     if output == "json":
         click.echo(views.to_json({"keys": [views.usage_row(entry) for entry in usage],
                                   "hosts": [views.placement_row(place) for place in places]}))
@@ -306,13 +289,13 @@ def report(output: str, html_file: Path | None, open_ledger: Callable[[], Any], 
     else:
         views.print_report(usage, places, _console(), lang)
     if html_file is not None:
-        _say(lang, "html", file=html_file)
+        click.echo(_("report written: {file}").format(file=html_file))
 
 
 @keys.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--channel", type=click.Choice(CHANNEL_CHOICES, case_sensitive=False), default=None,
-              help="The channel of rows without one (default: every row names its own).")
+              help=N_("The channel of rows without one (default: every row names its own)."))
 @_ledger_options
 @lang_option
 @_reports_errors
@@ -324,11 +307,11 @@ def import_keys(file: Path, channel: str | None, open_ledger: Callable[[], Any],
     rows = read_keys_csv(file, channel)
     with open_ledger() as ledger:
         added = ledger.add_keys(rows)
-    _say(lang, "imported", count=len(added), file=file)
+    click.echo(_("imported {count} key(s) from {file}").format(count=len(added), file=file))
 
 
 @keys.command("iids")
-@click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help="The hosts file.")
+@click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path), help=N_("The hosts file."))
 @_output_option
 @lang_option
 @_reports_errors
@@ -348,7 +331,8 @@ def installation_ids(hosts_file: Path, output: str, lang: str, live_settings: Li
     from remediate.live import fleet_read  # the network stack: imported only by commands that connect
     from remediate.terminal import error_console
 
-    hosts = inventory_hosts(hosts_file, warn=lambda message: click.echo(f"warning: {message}", err=True),
+    hosts = inventory_hosts(hosts_file, warn=lambda message: click.echo(_("warning: {message}").format(
+        message=message), err=True),
                             **live_settings.inventory())
     read = fleet_read(hosts, live_settings(), console=error_console(), prompt=terminal_prompt(),
                       script=iids.iid_script(), language=lang)

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from remediate.options import READ_OPTIONS, LiveSettings, lang_option, live_options, terminal_prompt
+from remediate.i18n import N_, _
+from remediate.options import READ_OPTIONS, Group, LiveSettings, lang_option, live_options, terminal_prompt
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,14 +35,14 @@ def _reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group("kms")
+@click.group("kms", cls=Group)
 def kms() -> None:
     """KMS hosts: what each one says of itself, and what its clients get from it."""
 
 
 @kms.command("status")
 @click.option("--hosts", "hosts_file", required=True, type=click.Path(path_type=Path),
-              help="A hosts file of KMS hosts.")
+              help=N_("A hosts file of KMS hosts."))
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @lang_option
 @_reports_errors
@@ -60,7 +61,8 @@ def kms_status(hosts_file: Path, output: str, lang: str, live_settings: LiveSett
     from remediate.live import fleet_read  # the network stack: imported only by commands that connect
     from remediate.terminal import error_console, output_console
 
-    hosts = inventory_hosts(hosts_file, warn=lambda message: click.echo(f"warning: {message}", err=True),
+    hosts = inventory_hosts(hosts_file, warn=lambda message: click.echo(_("warning: {message}").format(
+        message=message), err=True),
                             **live_settings.inventory())
     read = fleet_read(hosts, live_settings(), console=error_console(), prompt=terminal_prompt(),
                       script=view.kms_script(), language=lang)

@@ -24,6 +24,8 @@ from typing import Any
 
 from jinja2.exceptions import SecurityError
 
+from remediate.i18n import _
+
 # Reading a playbook folder.
 PLAYBOOK_BYTES = 256 * 1024  # one playbook file
 TEMPLATE_BYTES = 256 * 1024  # one template file
@@ -61,7 +63,7 @@ class Budget:
 
     def tick(self) -> None:
         if self.spent:
-            raise LimitExceeded(f"took longer than {self.seconds:g} s (the limit)")
+            raise LimitExceeded(_("took longer than {seconds:g} s (the limit)").format(seconds=self.seconds))
 
 
 _CURRENT: ContextVar[Budget | None] = ContextVar("remediate_budget", default=None)
@@ -100,7 +102,8 @@ def call_level() -> Iterator[None]:
     current.calls += 1
     try:
         if current.calls > CALL_DEPTH:
-            raise LimitExceeded(f"calls nested deeper than {CALL_DEPTH} levels (the limit)")
+            raise LimitExceeded(_("calls nested deeper than {CALL_DEPTH} levels (the limit)").format(
+                CALL_DEPTH=CALL_DEPTH))
         yield
     finally:
         current.calls -= 1
@@ -114,13 +117,15 @@ def made(value: Any) -> None:
     if current is not None:
         current.made += size
         if current.made > MADE_SIZE:
-            raise LimitExceeded(f"made more than {MADE_SIZE:,} characters or items in all (the limit)")
+            raise LimitExceeded(_("made more than {MADE_SIZE:,} characters or items in all (the limit)").format(
+                MADE_SIZE=MADE_SIZE))
 
 
 def check_size(size: int) -> None:
     if size > VALUE_SIZE:
         raise LimitExceeded(
-            f"would make a value of {size:,} characters or items (the limit is {VALUE_SIZE:,})"
+            _("would make a value of {size:,} characters or items (the limit is {VALUE_SIZE:,})").format(
+                size=size, VALUE_SIZE=VALUE_SIZE)
         )
 
 
@@ -153,7 +158,8 @@ def _measure(value: Any, stop: int) -> tuple[int, int]:
         nested = _children(item)
         if nested is not None:
             if len(stack) >= SYNTAX_DEPTH:
-                raise LimitExceeded(f"a value nested deeper than {SYNTAX_DEPTH} levels (the limit)")
+                raise LimitExceeded(_("a value nested deeper than {SYNTAX_DEPTH} levels (the limit)").format(
+                    SYNTAX_DEPTH=SYNTAX_DEPTH))
             stack.append(nested)
     return total, deepest
 
@@ -181,18 +187,21 @@ def _children(value: Any) -> Iterator[Any] | None:
 
 def check_integer(value: Any) -> None:
     if isinstance(value, int) and value.bit_length() > INTEGER_BITS:
-        raise LimitExceeded(f"a number of more than {INTEGER_BITS:,} bits (the limit)")
+        raise LimitExceeded(_("a number of more than {INTEGER_BITS:,} bits (the limit)").format(
+            INTEGER_BITS=INTEGER_BITS))
 
 
 def too_many_digits() -> str:
     """What to say of a number literal Python refuses to read (since 3.10.7 it limits the digits it converts)."""
     most = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
-    return f"a number with more than {most:,} digits (the most Python reads)" if most else "a number too long to read"
+    return _("a number with more than {most:,} digits (the most Python reads)").format(
+        most=most) if most else _("a number too long to read")
 
 
 def check_range(numbers: range) -> None:
     if len(numbers) > RANGE_ITEMS:
-        raise LimitExceeded(f"a range of {len(numbers):,} numbers (the limit is {RANGE_ITEMS:,})")
+        raise LimitExceeded(_("a range of {count:,} numbers (the limit is {RANGE_ITEMS:,})").format(
+            count=len(numbers), RANGE_ITEMS=RANGE_ITEMS))
 
 
 # --- what an operation would make, before it makes it --------------------------------------------------------
@@ -233,7 +242,7 @@ def percent_format_size(text: str, values: Any) -> int:
         if kind == "%":
             continue
         if "*" in (width, precision):
-            raise LimitExceeded("a format taking its width from a value (*) is not allowed")
+            raise LimitExceeded(_("a format taking its width from a value (*) is not allowed"))
         total += int(width or 0) + int(precision or 0) + largest
     return total
 
@@ -243,11 +252,12 @@ def brace_format_size(text: str, args: Sequence[Any], kwargs: Mapping[str, Any])
     largest = max(_largest_value(list(args)), _largest_value(kwargs))
     total = len(text)
     try:
-        for _, field, spec, _ in string.Formatter().parse(text):
+        for _literal, field, spec, _conversion in string.Formatter().parse(text):
             if field is None:
                 continue
             if spec and "{" in spec:
-                raise LimitExceeded("a format taking its width from a value ({...} inside a field) is not allowed")
+                raise LimitExceeded(_("a format taking its width from a value ({...} inside a field) is not "
+                                      "allowed"))
             total += sum(int(digits) for digits in re.findall(r"\d+", spec or "")) + largest
     except ValueError:
         pass

@@ -1,5 +1,6 @@
-"""What commands share on their command line: click options as decorators (as pip-tools has them) and
-CodeCommand, whose argument may be a signed decimal exit code.
+"""What commands share on their command line: click options as decorators (as pip-tools has them), Command and
+Group (help texts shown in the language of the run), and CodeCommand, whose argument may be a signed decimal exit
+code.
 
     @main.command("run", cls=CodeCommand)    # CODE may be -1073418124 (without CodeCommand: an option)
     @playbooks_option                        # the command gets playbook_dirs
@@ -13,9 +14,10 @@ command line > environment > config file > built-in.
 
 from __future__ import annotations
 
-import locale
+import inspect
 import os
 import sys
+import weakref
 from collections.abc import Callable, Mapping
 from functools import wraps
 from pathlib import Path
@@ -23,31 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from remediate import help_wrap
 from remediate.audit import DEFAULT_DIR
 from remediate.config import BY_NAME
 from remediate.duration import duration_seconds
 from remediate.errors import UsageError
+from remediate.i18n import LANGUAGES, N_, _, language, use_language
 
 if TYPE_CHECKING:
     from remediate.live import LiveOptions
 
 Decorator = Callable[[Callable[..., None]], Callable[..., None]]
-
-
-def _default_lang() -> str:
-    """`ja` when the environment's locale is Japanese, else `en`.
-
-    On Windows no LANG is set: the user's locale (``Japanese_Japan``) decides.
-    """
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(name)
-        if value:
-            return "ja" if value.lower().startswith("ja") else "en"
-    try:
-        name = locale.getlocale()[0] or ""
-    except ValueError:
-        name = ""
-    return "ja" if name.lower().startswith(("ja", "japanese")) else "en"
 
 
 class SettingOption(click.Option):
@@ -58,9 +46,9 @@ class SettingOption(click.Option):
         hint = click.Parameter.get_error_hint(self, ctx)
         source = ctx.get_parameter_source(str(self.name)) if ctx is not None else None
         if source is click.core.ParameterSource.ENVIRONMENT:
-            return f"{hint} (from ${self.envvar})"
+            return _("{hint} (from ${variable})").format(hint=hint, variable=self.envvar)
         if source is click.core.ParameterSource.DEFAULT_MAP:
-            return f"{hint} (from the config file)"
+            return _("{hint} (from the config file)").format(hint=hint)
         return hint
 
 
@@ -86,7 +74,66 @@ def setting_defaults(command: click.Command, values: Mapping[str, Any]) -> dict[
     return found
 
 
-class CodeCommand(click.Command):
+# The help texts as written (msgids) of each command and parameter, kept the first time they are shown: click holds
+# one object for the process, shown in whichever language the run speaks.
+_MSGIDS: weakref.WeakKeyDictionary[object, dict[str, str | None]] = weakref.WeakKeyDictionary()
+_HELP_OPTION = N_("Show this message and exit.")  # click's own msgid for the --help option
+
+
+def _show_in_language(item: click.Command | click.Parameter, names: tuple[str, ...]) -> None:
+    """Set `item`'s help texts to their translations in the current language."""
+    msgids = _MSGIDS.get(item)
+    if msgids is None:
+        msgids = _MSGIDS[item] = {name: getattr(item, name) for name in names}
+    for name, msgid in msgids.items():
+        setattr(item, name, _(inspect.cleandoc(msgid)) if msgid else msgid)
+
+
+def _speak(context: click.Context, parameter: click.Parameter, value: str | None) -> None:
+    if value:
+        use_language(value)
+
+
+class Command(click.Command):
+    """A command whose help (its docstring or help=, marked with N_) and its options' help are shown translated,
+    and that takes --lang (a command without lang_option takes it for its messages only). Every remediate command
+    is one (Group makes its subcommands so). Its help is wrapped by terminal columns (help_wrap)."""
+
+    context_class = help_wrap.Context
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not any(param.name == "lang" for param in self.params):
+            self.params.append(click.Option(
+                ["--lang"], type=click.Choice(LANGUAGES), expose_value=False, callback=_speak,
+                help=N_("Language of messages and help (default: ja when LANGUAGE, LC_ALL, LC_MESSAGES or LANG is "
+                        "Japanese, else en).")))
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)
+        if option is not None and option not in _MSGIDS:
+            _MSGIDS[option] = {"help": _HELP_OPTION}  # click translated it once, in the language of that moment
+        return option
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        _show_in_language(self, ("help", "epilog"))
+        for param in self.get_params(ctx):
+            _show_in_language(param, ("help",))
+        super().format_help(ctx, formatter)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        _show_in_language(self, ("help", "short_help"))
+        return super().get_short_help_str(limit)
+
+
+class Group(click.Group, Command):
+    """A group whose help is shown translated, as are its commands' and their subgroups'."""
+
+    command_class = Command
+    group_class: type[click.Group | type] | None = type  # a subgroup is of its parent's class
+
+
+class CodeCommand(Command):
     """A command whose argument may be a signed decimal exit code (`remediate show -1073418124`).
 
     Click would read ``-1073418124`` as an option; a word that is a minus sign and digits only, and not the
@@ -106,15 +153,22 @@ class CodeCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
+def _chosen_language(context: click.Context, parameter: click.Parameter, value: str | None) -> str:
+    """--lang (or the setting's variable or config file): speak it from now on. Commands always get en or ja."""
+    if value:
+        use_language(value)
+    return language()
+
+
 lang_option = setting_option(
-    "--lang", type=click.Choice(["en", "ja"]), default=None, help="Language of titles and descriptions "
-    "(default: ja when LANG/LC_ALL is Japanese, else en).",
-    callback=lambda context, parameter, value: value or _default_lang(),  # commands always get en or ja
+    "--lang", type=click.Choice(["en", "ja"]), default=None, callback=_chosen_language,
+    help=N_("Language of messages, help, titles and descriptions (default: ja when LANGUAGE, LC_ALL, LC_MESSAGES "
+            "or LANG is Japanese, else en)."),
 )
 playbooks_option = click.option(
     "--playbooks", "playbook_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
-    help="A folder of your own playbooks (repeatable; a later folder wins for the same code). Its templates "
-    "go in a templates/ folder inside or beside it.",
+    help=N_("A folder of your own playbooks (repeatable; a later folder wins for the same code). Its templates "
+            "go in a templates/ folder inside or beside it."),
 )
 
 _AUTHS = ["negotiate", "ntlm", "kerberos", "credssp", "basic", "certificate"]
@@ -122,81 +176,85 @@ _PEM = click.Path(exists=True, dir_okay=False)
 # The live options by the name their value has (the fields of live.LiveOptions), in the order --help lists them.
 _LIVE_OPTIONS: dict[str, Decorator] = {
     "auth": setting_option("--auth", type=click.Choice(_AUTHS), default="negotiate", show_default=True,
-                           help="WinRM authentication (a host's auth= variable wins)."),
+                           help=N_("WinRM authentication (a host's auth= variable wins).")),
     "scheme": setting_option(
         "--scheme", type=click.Choice(["https", "http"]), default="https", show_default=True,
-        help="https (port 5986, certificate verified) or http (5985, messages sealed by the auth)."),
+        help=N_("https (port 5986, certificate verified) or http (5985, messages sealed by the auth).")),
     "port": click.option("--port", type=click.IntRange(1, 65535), default=None,
-                         help="WinRM port for hosts without host:port (default 5986 https, 5985 http)."),
+                         help=N_("WinRM port for hosts without host:port (default 5986 https, 5985 http).")),
     "ca_file": setting_option("--ca-file", type=_PEM, default=None,
-                              help="CA bundle to verify the hosts' certificates against."),
+                              help=N_("CA bundle to verify the hosts' certificates against.")),
     "insecure": click.option("--insecure", is_flag=True,
-                             help="Do NOT verify TLS certificates (loud; lab use only)."),
+                             help=N_("Do NOT verify TLS certificates (loud; lab use only).")),
     "cert_pem": click.option("--cert-pem", type=_PEM, default=None,
-                             help="Client certificate (PEM) for --auth certificate."),
+                             help=N_("Client certificate (PEM) for --auth certificate.")),
     "cert_key_pem": click.option("--cert-key-pem", type=_PEM, default=None,
-                                 help="Its key (PEM) for --auth certificate."),
+                                 help=N_("Its key (PEM) for --auth certificate.")),
     "spn_service": setting_option(
         "--spn-service", default="HTTP", show_default=True, metavar="SERVICE",
-        help="Kerberos: the service part of each host's SPN, SERVICE/<host name as written in the hosts file>."),
+        help=N_("Kerberos: the service part of each host's SPN, SERVICE/<host name as written in the hosts "
+                "file>.")),
     "forks": setting_option("--forks", type=click.IntRange(1, 100), default=10, show_default=True,
-                            help="Hosts worked on at once (WinRM allows 30 shells per user by default)."),
+                            help=N_("Hosts worked on at once (WinRM allows 30 shells per user by default).")),
     "connect_timeout": click.option("--timeout", "connect_timeout", type=click.FloatRange(1, 3600), default=30,
-                                    show_default=True, help="Seconds to connect to a host."),
+                                    show_default=True, help=N_("Seconds to connect to a host.")),
     "operation_timeout": click.option("--operation-timeout", type=click.IntRange(1, 600), default=20,
-                                      show_default=True, help="Seconds one WS-Man operation may wait on a host."),
+                                      show_default=True, help=N_("Seconds one WS-Man operation may wait on a "
+                                                                 "host.")),
     "wait_for_winrm": click.option(
         "--wait-for-winrm", "wait_for_winrm", default=None, metavar="DURATION",
-        help="Keep trying to connect for this long, e.g. 10m (hosts still booting after imaging)."),
+        help=N_("Keep trying to connect for this long, e.g. 10m (hosts still booting after imaging).")),
     "retries": click.option(
         "--retries", type=click.IntRange(0, 20), default=3, show_default=True,
-        help="Retries (backoff with jitter) after a transient fault: refused, timeout, dropped, 5xx, quota. A step "
-        "that changes a host and is not idempotent is never retried."),
+        help=N_("Retries (backoff with jitter) after a transient fault: refused, timeout, dropped, 5xx, quota. "
+                "A step that changes a host and is not idempotent is never retried.")),
     "max_auth_failures": click.option(
         "--max-auth-failures", type=click.IntRange(0, 1000), default=3, show_default=True,
-        help="Start no new host once this many refused the credentials (a domain account locks out); 0: no "
-        "limit."),
+        help=N_("Start no new host once this many refused the credentials (a domain account locks out); 0: no "
+                "limit.")),
     "host_timeout": click.option(
         "--host-timeout", default="10m", show_default=True, metavar="DURATION",
-        help="A host without an outcome by then ends unreachable: deadline (failed, state unknown, if a change "
-        "was in flight); 0 for none."),
+        help=N_("A host without an outcome by then ends unreachable: deadline (failed, state unknown, if a "
+                "change was in flight); 0 for none.")),
     "force": click.option(
         "--force", is_flag=True,
-        help="Act on hosts whose detection reports a code another playbook handles (they are skipped "
-        "otherwise)."),
+        help=N_("Act on hosts whose detection reports a code another playbook handles (they are skipped "
+                "otherwise).")),
     "audit_key_file": click.option(
         "--audit-key-file", type=_PEM, default=None, envvar="REMEDIATE_AUDIT_KEY_FILE",
-        help="Key the audit log's chain (HMAC-SHA256) with this secret file, so that a rewrite shows "
-        "[env REMEDIATE_AUDIT_KEY_FILE]."),
+        help=N_("Key the audit log's chain (HMAC-SHA256) with this secret file, so that a rewrite shows [env "
+                "REMEDIATE_AUDIT_KEY_FILE].")),
     "max_fail_percent": click.option(
         "--max-fail-percent", type=click.FloatRange(0, 100), default=None,
-        help="Start no new host once more than this percentage of finished hosts failed."),
+        help=N_("Start no new host once more than this percentage of finished hosts failed.")),
     "limit": click.option(
         "--limit", "-l", "limit", default=None, metavar="PATTERN",
-        help="Only the inventory's hosts that PATTERN selects, in Ansible's syntax: a group or host, web:db "
-        "(either), web:&prod (both), web:!web03 (not), web*, ~regex, @FILE (names, one a line)."),
+        help=N_("Only the inventory's hosts that PATTERN selects, in Ansible's syntax: a group or host, web:db "
+                "(either), web:&prod (both), web:!web03 (not), web*, ~regex, @FILE (names, one a line).")),
     "rerun_failed": click.option(
         "--rerun-failed", "rerun_failed", default=None, metavar="AUDIT",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="Only the hosts that did not end healthy or fixed in the last run of AUDIT (a log of this code's run "
-        "or of run auto; escalated hosts included, detected again before anything is changed)."),
+        help=N_("Only the hosts that did not end healthy or fixed in the last run of AUDIT (a log of this "
+                "code's run or of run auto; escalated hosts included, detected again before anything is "
+                "changed).")),
     "audit_file": click.option(
         "--audit", "audit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="Audit log file (default: <audit dir>/<UTC time>-<code>.jsonl)."),
+        help=N_("Audit log file (default: <audit dir>/<UTC time>-<code>.jsonl).")),
     "audit_dir": setting_option(
         "--audit-dir", "audit_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DIR,
-        show_default=True, help="Folder of the audit logs of runs given no --audit."),
+        show_default=True, help=N_("Folder of the audit logs of runs given no --audit.")),
     "junit_file": click.option(
         "--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="Also write a JUnit XML report (one testcase per host)."),
+        help=N_("Also write a JUnit XML report (one testcase per host).")),
     "ledger": click.option(
         "--ledger", default=None, metavar="URL", callback=lambda context, parameter, value: _ledger_url(value),
-        help="The key ledger: a run checks a product key's budget and records its installs and activations, "
-        "status the partial keys it reads (default: $REMEDIATE_LEDGER, else the default ledger once `remediate "
-        "keys` has made it)."),
+        help=N_("The key ledger: a run checks a product key's budget and records its installs and activations, "
+                "status the partial keys it reads (default: $REMEDIATE_LEDGER, else the default ledger once "
+                "`remediate keys` has made it).")),
     "mak_reserve": click.option(
         "--mak-reserve", default="5%", show_default=True, metavar="PERCENT|N",
-        help="Activations of a key's budget a run leaves untouched: a percentage of what is left, or a count."),
+        help=N_("Activations of a key's budget a run leaves untouched: a percentage of what is left, or a "
+                "count.")),
 }
 SETTING_OPTIONS = ("forks", "auth", "scheme", "ca_file", "spn_service", "audit_dir")
 
@@ -260,12 +318,13 @@ NO_DEADLINE = ("", "0", "none", "off")  # --host-timeout values that mean no dea
 def check_writable(option: str, path: Path) -> None:
     """`path` can be written: not a folder, and the nearest folder on its way that exists is writable."""
     if path.is_dir():
-        raise UsageError(f"{option} {path}: is a folder; give a file name")
+        raise UsageError(_("{option} {path}: is a folder; give a file name").format(option=option, path=path))
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {path}: cannot write there ({folder} is not a writable folder)")
+        raise UsageError(_("{option} {path}: cannot write there ({folder} is not a writable folder)").format(
+            option=option, path=path, folder=folder))
 
 
 class LiveSettings:
@@ -296,7 +355,8 @@ class LiveSettings:
             try:
                 duration_seconds(text)
             except ValueError:
-                raise UsageError(f"{option} {text!r}: expected a duration such as 90s, 10m or 1h") from None
+                raise UsageError(_("{option} {text!r}: expected a duration such as 90s, 10m or 1h").format(
+                    option=option, text=text)) from None
         for name, option in (("audit_file", "--audit"), ("junit_file", "--junit")):
             if self.values.get(name) is not None:
                 check_writable(option, Path(self.values[name]))

@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from remediate.errors import Location, ParameterValueError, ProductKeyError
+from remediate.i18n import _
 from remediate.productkey import ProductKey, mask_product_keys
 from remediate.secret import MASK, Secret
 
@@ -51,30 +52,32 @@ def coerce(
     Product keys never appear in messages whatever `secret` says.
     """
     where = _where(field, location)
-    shown = "the value given" if secret else _show(raw)
+    shown = _("the value given") if secret else _show(raw)
     if type_name not in PARAMETER_TYPES:
         raise ParameterValueError(
-            f"unknown parameter type {type_name!r}; known types: {', '.join(PARAMETER_TYPES)}", where
+            _("unknown parameter type {type_name!r}; known types: {value}").format(
+                type_name=type_name, value=', '.join(PARAMETER_TYPES)), where
         )
     if type_name == "product_key":
         return _product_key(raw, where)
     if type_name == "bool":
         return _bool(raw, shown, where)
     if type_name in ("int", "port"):
-        expected = "a port number (1-65535)" if type_name == "port" else "a whole number"
+        expected = _("a port number (1-65535)") if type_name == "port" else _("a whole number")
         number = _int(raw, shown, where, expected)
         if type_name == "port" and not 1 <= number <= 65535:
-            raise ParameterValueError(f"expected a port number from 1 to 65535, got {shown}", where)
+            raise ParameterValueError(_("expected a port number from 1 to 65535, got {shown}").format(
+                shown=shown), where)
         return number
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        raise ParameterValueError(f"expected text, got {shown}", where)
+        raise ParameterValueError(_("expected text, got {shown}").format(shown=shown), where)
     text = str(raw)
     if type_name == "enum":
         return _enum(text, choices, shown, where)
     if type_name in ("hostname", "fqdn"):
         return _host_name(text, shown, where, fqdn=type_name == "fqdn")
     if "\x00" in text:
-        raise ParameterValueError("text must not contain a NUL character", where)
+        raise ParameterValueError(_("text must not contain a NUL character"), where)
     return Secret(text, source=field) if secret else text
 
 
@@ -106,7 +109,7 @@ def _show(raw: object) -> str:
 
 def _product_key(raw: object, where: Location) -> ProductKey:
     if not isinstance(raw, str):
-        raise ProductKeyError(f"a product key must be text, not {type(raw).__name__}", where)
+        raise ProductKeyError(_("a product key must be text, not {name}").format(name=type(raw).__name__), where)
     try:
         return ProductKey.parse(raw)
     except ProductKeyError as error:
@@ -124,52 +127,54 @@ def _bool(raw: object, shown: str, where: Location) -> bool:
             return True
         if word in _FALSE:
             return False
-    raise ParameterValueError(f"expected true or false (also yes/no, 1/0), got {shown}", where)
+    raise ParameterValueError(_("expected true or false (also yes/no, 1/0), got {shown}").format(shown=shown), where)
 
 
 def _int(raw: object, shown: str, where: Location, expected: str) -> int:
     if isinstance(raw, bool):
-        raise ParameterValueError(f"expected {expected}, got {shown}", where)
+        raise ParameterValueError(_("expected {expected}, got {shown}").format(expected=expected, shown=shown), where)
     if isinstance(raw, int):
         return raw
     if isinstance(raw, str):
         text = unicodedata.normalize("NFKC", raw).strip()
         if _INT.fullmatch(text) and len(text) <= 20:
             return int(text)
-    raise ParameterValueError(f"expected {expected}, got {shown}", where)
+    raise ParameterValueError(_("expected {expected}, got {shown}").format(expected=expected, shown=shown), where)
 
 
 def _enum(text: str, choices: Sequence[str] | None, shown: str, where: Location) -> str:
     if not choices:
-        raise ParameterValueError("an enum parameter needs a list of choices", where)
+        raise ParameterValueError(_("an enum parameter needs a list of choices"), where)
     wanted = unicodedata.normalize("NFKC", text).strip().casefold()
     for choice in choices:
         if choice.casefold() == wanted:
             return choice
-    raise ParameterValueError(f"expected one of {', '.join(choices)}; got {shown}", where)
+    raise ParameterValueError(_("expected one of {value}; got {shown}").format(
+        value=', '.join(choices), shown=shown), where)
 
 
 def _host_name(text: str, shown: str, where: Location, *, fqdn: bool) -> str:
     name = unicodedata.normalize("NFKC", text).strip()
     if not name:
-        raise ParameterValueError("expected a host name, got an empty value", where)
+        raise ParameterValueError(_("expected a host name, got an empty value"), where)
     address = _ip_address(name)
     if address is not None:
         if fqdn:
             raise ParameterValueError(
-                f"expected a fully qualified domain name, got the IP address {shown}",
+                _("expected a fully qualified domain name, got the IP address {shown}").format(shown=shown),
                 where,
-                hint="use a name such as kms01.example.com, or a parameter of type hostname",
+                hint=_("use a name such as kms01.example.com, or a parameter of type hostname"),
             )
         return str(address)
     problem = _host_name_problem(name)
     if problem:
-        raise ParameterValueError(f"not a valid host name: {shown}: {problem}", where)
+        raise ParameterValueError(_("not a valid host name: {shown}: {problem}").format(
+            shown=shown, problem=problem), where)
     if fqdn and "." not in name.rstrip("."):
         raise ParameterValueError(
-            f"expected a fully qualified domain name, got {shown}",
+            _("expected a fully qualified domain name, got {shown}").format(shown=shown),
             where,
-            hint=f"add the DNS domain, for example {name}.example.com",
+            hint=_("add the DNS domain, for example {name}.example.com").format(name=name),
         )
     return name
 
@@ -190,7 +195,7 @@ def host_name_problem(name: str) -> str | None:
 def _host_name_problem(name: str) -> str | None:
     bare = name[:-1] if name.endswith(".") else name
     if not bare:
-        return "it is empty"
+        return _("it is empty")
     if bare.isascii():
         ascii_name = bare
     else:
@@ -199,21 +204,21 @@ def _host_name_problem(name: str) -> str | None:
                 label.encode("idna").decode("ascii") if label else "" for label in bare.split(".")
             )
         except UnicodeError:
-            return "it cannot be written as an internationalized domain name (IDNA)"
+            return _("it cannot be written as an internationalized domain name (IDNA)")
     if len(ascii_name) > 253:
-        return "it is longer than 253 characters"
+        return _("it is longer than 253 characters")
     labels = ascii_name.split(".")
     for label in labels:
         if not label:
-            return "it has an empty label (two dots in a row, or a leading dot)"
+            return _("it has an empty label (two dots in a row, or a leading dot)")
         if len(label) > 63:
-            return "a label is longer than 63 characters"
+            return _("a label is longer than 63 characters")
         if "_" in label:
-            return "the underscore is not allowed in host names"
+            return _("the underscore is not allowed in host names")
         if not _LABEL.fullmatch(label):
             if label.startswith("-") or label.endswith("-"):
-                return "a label starts or ends with a hyphen"
-            return "only letters, digits and hyphens are allowed in each label"
+                return _("a label starts or ends with a hyphen")
+            return _("only letters, digits and hyphens are allowed in each label")
     if labels[-1].isdigit():
-        return "it looks like an IPv4 address but is not one"
+        return _("it looks like an IPv4 address but is not one")
     return None

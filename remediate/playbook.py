@@ -31,6 +31,7 @@ from remediate.codes import ErrorCode, code_info, nearest_codes
 from remediate.duration import duration_seconds
 from remediate.errors import Location, PlaybookError, UnknownCodeError, UsageError
 from remediate.expressions import GLOBAL_NAMES, Condition, ConditionSyntaxError, parse_condition
+from remediate.i18n import N_, _
 
 PHASES = ("detect", "fix", "verify", "escalate")
 READ_ONLY_PHASES = ("detect", "verify", "escalate")
@@ -180,7 +181,8 @@ def problems_error(problems: Sequence[Problem]) -> PlaybookError:
     if len(problems) == 1:
         return PlaybookError(first.message, Location(first.file, first.line, first.field or None))
     listed = "\n".join(f"  {problem}" for problem in problems)
-    return PlaybookError(f"{len(problems)} problems in {first.file}:\n{listed}")
+    return PlaybookError(_("{count} problems in {file}:\n{listed}").format(
+        count=len(problems), file=first.file, listed=listed))
 
 
 # --- YAML with line numbers --------------------------------------------------------------------------------
@@ -243,12 +245,14 @@ class _LimitedYamlLoader(yaml.SafeLoader):
             node = super().compose_node(parent, index)
             size = self.sizes.get(id(node))
             if size is None:
-                raise _YamlLimitError(problem="this alias is inside the value it names (a value holding itself)",
+                raise _YamlLimitError(problem=_("this alias is inside the value it names (a value holding "
+                                                "itself)"),
                                       problem_mark=mark)
             self._count(size, mark)
             return node
         if self.depth >= limits.YAML_DEPTH:
-            raise _YamlLimitError(problem=f"nested deeper than {limits.YAML_DEPTH} levels (the limit)",
+            raise _YamlLimitError(problem=_("nested deeper than {YAML_DEPTH} levels (the limit)").format(
+                YAML_DEPTH=limits.YAML_DEPTH),
                                   problem_mark=mark)
         self.depth += 1
         try:
@@ -268,8 +272,8 @@ class _LimitedYamlLoader(yaml.SafeLoader):
         self.values += size
         if self.values > limits.YAML_VALUES:
             raise _YamlLimitError(
-                problem=f"the playbook grows past {limits.YAML_VALUES:,} values here (the limit; "
-                "aliases count as many values as they name)",
+                problem=_("the playbook grows past {YAML_VALUES:,} values here (the limit; aliases count as "
+                          "many values as they name)").format(YAML_VALUES=limits.YAML_VALUES),
                 problem_mark=mark,
             )
 
@@ -295,7 +299,7 @@ def _read_document(path: Path, raw: bytes) -> tuple[_Document | None, list[Probl
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, [Problem(path, 1, "", "the file is empty")]
+            return None, [Problem(path, 1, "", _("the file is empty"))]
         data = loader.construct_document(node)
     except _YamlLimitError as error:
         mark = error.problem_mark
@@ -303,14 +307,14 @@ def _read_document(path: Path, raw: bytes) -> tuple[_Document | None, list[Probl
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
-        message = f"not valid YAML: {error.problem or error}"
+        message = _("not valid YAML: {value}").format(value=error.problem or error)
         if "'\\t'" in message:
-            message += " (YAML indents with spaces, never tabs: replace the tab with spaces)"
+            message += _(" (YAML indents with spaces, never tabs: replace the tab with spaces)")
         return None, [Problem(path, line, "", message)]
     except yaml.reader.ReaderError as error:
         return None, [_reader_problem(path, text, error)]
     except yaml.YAMLError as error:
-        return None, [Problem(path, None, "", f"not valid YAML: {error}")]
+        return None, [Problem(path, None, "", _("not valid YAML: {error}").format(error=error))]
     finally:
         loader.dispose()
     problems: list[Problem] = []
@@ -321,7 +325,8 @@ def _read_document(path: Path, raw: bytes) -> tuple[_Document | None, list[Probl
 
 def _reader_problem(path: Path, text: str, error: yaml.reader.ReaderError) -> Problem:
     line = text.count("\n", 0, error.position) + 1
-    return Problem(path, line, "", f"not valid YAML: character {error.character!r} is not allowed")
+    return Problem(path, line, "", _("not valid YAML: character {character!r} is not allowed").format(
+        character=error.character))
 
 
 def _record_lines(
@@ -333,7 +338,7 @@ def _record_lines(
             key = str(key_node.value)
             line = key_node.start_mark.line + 1
             if key in seen:
-                problems.append(Problem(path, line, _dotted((*where, key)), "this field is given twice"))
+                problems.append(Problem(path, line, _dotted((*where, key)), _("this field is given twice")))
             seen.add(key)
             lines.setdefault((*where, key), line)
             _record_lines(path, value_node, (*where, key), lines, problems)
@@ -374,7 +379,7 @@ def _schema_problems(doc: _Document) -> list[Problem]:
             missing = [name for name in error.validator_value if name not in error.instance]
             for name in missing:
                 # The validator reports each missing field once, each time with the whole list: say it once.
-                missing_field = doc.problem((*where, name), "is required")
+                missing_field = doc.problem((*where, name), _("is required"))
                 if missing_field not in problems:
                     problems.append(missing_field)
             continue
@@ -383,7 +388,8 @@ def _schema_problems(doc: _Document) -> list[Problem]:
             for name in error.instance:
                 if name not in allowed:
                     hint = _did_you_mean(str(name), allowed)
-                    problems.append(doc.problem((*where, name), f"unknown field{hint} (known: {', '.join(allowed)})"))
+                    problems.append(doc.problem((*where, name), _("unknown field{hint} (known: {known})").format(
+                        hint=hint, known=", ".join(allowed))))
             continue
         problems.append(doc.problem(where, message))
     return problems
@@ -394,11 +400,13 @@ _CODE_PATTERN = "^0x[0-9A-F]{8}$"
 
 # The schema's patterns in words, for people who do not read regular expressions.
 _PATTERN_WORDS = {
-    "^[a-z0-9]+(-[a-z0-9]+)*$": "use lower-case letters and digits, words joined by - (for example set-kms)",
-    "^[a-z][a-z0-9_]*$": "use lower-case letters, digits and _, starting with a letter (for example kms_host)",
-    "^[A-Za-z][A-Za-z0-9]*$": "a PowerShell parameter name: letters and digits, starting with a letter (KmsHost)",
-    "^[a-z][a-z0-9]*(-[a-z0-9]+)*$": "use lower-case words joined by - (for example edition-conversion)",
-    "^[A-Za-z0-9][A-Za-z0-9_.-]*\\.ps1\\.j2$": "a template file name ending in .ps1.j2 (for example kms-set.ps1.j2)",
+    "^[a-z0-9]+(-[a-z0-9]+)*$": N_("use lower-case letters and digits, words joined by - (for example set-kms)"),
+    "^[a-z][a-z0-9_]*$": N_("use lower-case letters, digits and _, starting with a letter (for example kms_host)"),
+    "^[A-Za-z][A-Za-z0-9]*$": N_("a PowerShell parameter name: letters and digits, starting with a letter "
+                                 "(KmsHost)"),
+    "^[a-z][a-z0-9]*(-[a-z0-9]+)*$": N_("use lower-case words joined by - (for example edition-conversion)"),
+    "^[A-Za-z0-9][A-Za-z0-9_.-]*\\.ps1\\.j2$": N_("a template file name ending in .ps1.j2 (for example "
+                                                    "kms-set.ps1.j2)"),
 }
 
 
@@ -407,23 +415,36 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
     if error.validator == "type" and isinstance(value, int) and "0x" in str(description or ""):
         return (
-            f'write the error code in quotes, for example "0x{value & 0xFFFFFFFF:08X}": YAML reads an '
-            "unquoted 0x... as a number"
+            _('write the error code in quotes, for example "0x{value:08X}": YAML reads an unquoted 0x... as a '
+              "number").format(value=value & 0xFFFFFFFF)
         )
     if error.validator == "enum":
         choices = ", ".join(str(choice) for choice in list(error.validator_value))  # type: ignore[arg-type]
-        return f"{value!r} is not one of: {choices}"
+        return _("{value!r} is not one of: {choices}").format(value=value, choices=choices)
     if error.validator == "pattern":
-        said = description or _PATTERN_WORDS.get(str(error.validator_value))
-        return f"{value!r} is not valid: {said or f'it must match {error.validator_value}'}"
+        words = _PATTERN_WORDS.get(str(error.validator_value))
+        said = description or (_(words) if words else None)
+        if said:
+            return _("{value!r} is not valid: {rule}").format(value=value, rule=said)
+        return _("{value!r} is not valid: it must match {pattern}").format(value=value, pattern=error.validator_value)
     if error.validator in ("oneOf", "anyOf") and description:
-        return f"{value!r} is not valid: {description}"
-    return str(error.message)
+        return _("{value!r} is not valid: {description}").format(value=value, description=description)
+    if error.validator == "type":
+        kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        names = " / ".join(_(_TYPE_NAMES.get(str(kind), str(kind))) for kind in kinds)
+        return _("{value!r} is not {kinds}").format(value=value, kinds=names)
+    return str(error.message)  # jsonschema's own words for the rarer rules
+
+
+# JSON Schema's types, as `_schema_message` names them.
+_TYPE_NAMES = {"object": N_("a mapping (name: value)"), "array": N_("a list"), "string": N_("text"),
+               "integer": N_("a whole number"), "number": N_("a number"), "boolean": N_("true or false"),
+               "null": N_("empty")}
 
 
 def _did_you_mean(name: str, candidates: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, candidates, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return _(" (did you mean {value!r}?)").format(value=close[0]) if close else ""
 
 
 # --- rules the schema cannot express -----------------------------------------------------------------------
@@ -438,7 +459,7 @@ def _canonical_code_problem(text: Any) -> str | None:
         parsed = ErrorCode.parse(text)
     except UsageError as error:
         return error.message
-    return None if str(parsed) == text else f'write the code in canonical form: "{parsed}"'
+    return None if str(parsed) == text else _('write the code in canonical form: "{parsed}"').format(parsed=parsed)
 
 
 def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list[Problem]:
@@ -455,7 +476,8 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
     if code_problem:
         problem(("code",), code_problem)
     elif isinstance(code, str) and doc.path.stem != code:
-        problem(("code",), f"{code} does not match the file name {doc.path.name} (name it {code}.yaml)")
+        problem(("code",), _("{code} does not match the file name {name} (name it {code}.yaml)").format(
+            code=code, name=doc.path.name))
 
     for index, entry in enumerate(data.get("applies_to") or []):
         if entry != NOT_YET_ACTIVATED:
@@ -470,7 +492,7 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
             if other_problem:
                 problem(("also", index), other_problem)
             elif other == code:
-                problem(("also", index), f"{other} is this playbook's own code")
+                problem(("also", index), _("{other} is this playbook's own code").format(other=other))
 
     # The schema may have found these malformed: check only what is well-formed.
     parameters = _mapping(data.get("parameters"))
@@ -498,7 +520,8 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
         if isinstance(step_id, str):
             if step_id in seen_ids:
                 problem(
-                    (*where, "id"), f"step id {step_id!r} is used twice (first at step {seen_ids[step_id]})"
+                    (*where, "id"), _("step id {step_id!r} is used twice (first at step {value})").format(
+                        step_id=step_id, value=seen_ids[step_id])
                 )
             seen_ids.setdefault(step_id, index)
         template = step.get("template")
@@ -506,7 +529,8 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
             if template.startswith("_"):
                 problem(
                     (*where, "template"),
-                    f"{template} is a shared piece (its name starts with _), not a template",
+                    _("{template} is a shared piece (its name starts with _), not a template").format(
+                        template=template),
                 )
             elif template_dirs is not None and not any((d / template).is_file() for d in template_dirs):
                 searched = ", ".join(str(d) for d in template_dirs)
@@ -517,13 +541,13 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
                 hint = _did_you_mean(value, known)
                 problem(
                     (*where, "params", ps_name),
-                    f"{value!r} is not a declared parameter or a built-in table{hint} "
-                    f"(known: {', '.join(known)})",
+                    _("{value!r} is not a declared parameter or a built-in table{hint} (known: {value2})").format(
+                        value=value, hint=hint, value2=', '.join(known)),
                 )
         retry = step.get("retry")
         if isinstance(retry, dict):
             if phase == "fix" and step.get("idempotent") is not True:
-                problem((*where, "retry"), "a fix step with retry must be declared idempotent: true")
+                problem((*where, "retry"), _("a fix step with retry must be declared idempotent: true"))
             for r_index, hresult in enumerate(_sequence(retry.get("on_hresult"))):
                 message = _canonical_code_problem(hresult)
                 if message:
@@ -533,7 +557,7 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
             condition = _condition(when, (*where, "when"), problem)
             if condition is not None:
                 for name in sorted(condition.names - set(parameters) - GLOBAL_NAMES):
-                    problem((*where, "when"), f"{name!r} is not a declared parameter")
+                    problem((*where, "when"), _("{name!r} is not a declared parameter").format(name=name))
         only_if = step.get("only_if")
         if isinstance(only_if, str):
             condition = _condition(only_if, (*where, "only_if"), problem)
@@ -541,28 +565,30 @@ def _rule_problems(doc: _Document, template_dirs: Sequence[Path] | None) -> list
                 for name in sorted(condition.names - {"steps"} - GLOBAL_NAMES):
                     problem(
                         (*where, "only_if"),
-                        f"{name!r} is not defined here: an only_if sees steps, the results of the earlier steps",
+                        _("{name!r} is not defined here: an only_if sees steps, the results of the earlier "
+                          "steps").format(name=name),
                     )
             earlier = {s.get("id") for s in steps[:index] if isinstance(s, dict)}
             for referenced in _STEP_REFERENCE.findall(only_if):
                 if referenced not in earlier:
                     problem(
-                        (*where, "only_if"), f"refers to step {referenced!r}, which is not an earlier step"
+                        (*where, "only_if"), _("refers to step {referenced!r}, which is not an earlier step").format(
+                            referenced=referenced)
                     )
 
     for where, char in _control_characters(data, ()):
         # A YAML escape ("\e[2K") can put one there; printed, it could rewrite what a reader sees.
-        problem(where, f"holds the control character U+{ord(char):04X}: write plain text")
+        problem(where, _("holds the control character U+{value:04X}: write plain text").format(value=ord(char)))
 
     if isinstance(data.get("steps"), list):
         if "detect" not in phases_present:
             problem(
-                ("steps",), "a playbook needs at least one detect step (it decides whether a host is healthy)"
+                ("steps",), _("a playbook needs at least one detect step (it decides whether a host is healthy)")
             )
         if "fix" in phases_present and "verify" not in phases_present:
-            problem(("steps",), "a playbook with fix steps needs at least one verify step to prove the fix")
+            problem(("steps",), _("a playbook with fix steps needs at least one verify step to prove the fix"))
         if escalate.get("when") == "always" and "fix" in phases_present:
-            problem(("escalate", "when"), "escalate.when is always, so the fix steps would never run")
+            problem(("escalate", "when"), _("escalate.when is always, so the fix steps would never run"))
     return found
 
 
@@ -571,12 +597,13 @@ def _condition(expression: str, where: Path_, problem: Callable[[Path_, str], No
     try:
         condition = parse_condition(expression)
     except ConditionSyntaxError as error:
-        problem(where, f"not a valid condition: {error.message}")
+        problem(where, _("not a valid condition: {message}").format(message=error.message))
         return None
     for name in condition.refused_attributes:
         problem(
             where,
-            f"the attribute {name!r} is refused: a condition may not reach Python internals or change a value",
+            _("the attribute {name!r} is refused: a condition may not reach Python internals or change a value").format(
+                name=name),
         )
     return condition
 
@@ -609,9 +636,9 @@ def _parameter_problems(doc: _Document, name: str, spec: dict[str, Any]) -> list
     problems: list[Problem] = []
     where: Path_ = ("parameters", name)
     if spec.get("required") is True and "default" in spec:
-        problems.append(doc.problem((*where, "required"), "a required parameter cannot have a default"))
+        problems.append(doc.problem((*where, "required"), _("a required parameter cannot have a default")))
     if "default" in spec and spec.get("type") == "product_key":
-        problems.append(doc.problem((*where, "default"), "a product key cannot have a default in a playbook"))
+        problems.append(doc.problem((*where, "default"), _("a product key cannot have a default in a playbook")))
     elif "default" in spec and spec.get("type") in PARAMETER_TYPES:  # the schema reports an unknown type
         location = Location(doc.path, doc.line_of((*where, "default")), doc.field_name((*where, "default")))
         try:
@@ -721,10 +748,12 @@ def check_playbook_file(
     try:
         raw = _read_limited(path)
     except OSError as error:
-        return None, [Problem(path, None, "", f"cannot read the playbook: {error.strerror or error}")]
+        return None, [Problem(path, None, "", _("cannot read the playbook: {value}").format(
+            value=error.strerror or error))]
     if len(raw) > limits.PLAYBOOK_BYTES:
         line = raw.count(b"\n", 0, limits.PLAYBOOK_BYTES) + 1
-        message = f"the file goes past {limits.PLAYBOOK_BYTES:,} bytes here (the limit for a playbook)"
+        message = _("the file goes past {PLAYBOOK_BYTES:,} bytes here (the limit for a playbook)").format(
+            PLAYBOOK_BYTES=limits.PLAYBOOK_BYTES)
         return None, [Problem(path, line, "", message)]
     doc, problems = _read_document(path, raw)
     if doc is None:
@@ -732,13 +761,13 @@ def check_playbook_file(
     if not isinstance(doc.data, dict):
         return None, [
             *problems,
-            Problem(path, doc.line_of(()), "", "a playbook is a mapping of fields (code, title, ...)"),
+            Problem(path, doc.line_of(()), "", _("a playbook is a mapping of fields (code, title, ...)")),
         ]
     non_text_keys = list(_non_text_keys(doc.data, ()))
     if non_text_keys:
         for where in non_text_keys:
             problems.append(
-                Problem(path, doc.line_of(where[:-1]), _dotted(where), "field names must be text (quote it)")
+                Problem(path, doc.line_of(where[:-1]), _dotted(where), _("field names must be text (quote it)"))
             )
         return None, problems
     problems.extend(_schema_problems(doc))
@@ -751,7 +780,7 @@ def check_playbook_file(
 def _read_limited(path: Path) -> bytes:
     """The file's bytes, at most one past the limit; a FIFO or device is refused rather than read."""
     if path.exists() and not path.is_file() and not path.is_dir():
-        raise OSError(errno.EINVAL, "not a regular file")
+        raise OSError(errno.EINVAL, _("not a regular file"))
     with path.open("rb") as file:
         return file.read(limits.PLAYBOOK_BYTES + 1)
 
@@ -810,7 +839,8 @@ class PlaybookLibrary:
         for folder in self.user_dirs:
             if not folder.is_dir():
                 raise PlaybookError(
-                    f"playbook folder not found: {folder}", Location(folder, field="--playbooks")
+                    _("playbook folder not found: {folder}").format(
+                        folder=folder), Location(folder, field="--playbooks")
                 )
         self.template_dirs = template_dirs_for(self.user_dirs)
         folders = ([resources.playbooks_dir()] if include_shipped else []) + self.user_dirs
@@ -833,7 +863,7 @@ class PlaybookLibrary:
                             playbook.source,
                             None,
                             "also",
-                            f"{other} is already handled by {claimed.source}",
+                            _("{other} is already handled by {source}").format(other=other, source=claimed.source),
                         )
                     )
                 else:
@@ -856,9 +886,10 @@ class PlaybookLibrary:
             return playbook
         known = self.codes()
         near = nearest_codes(code, known)
-        hint = f"did you mean {' or '.join(str(c) for c in near)}?" if near else None
+        hint = _("did you mean {value}?").format(value=' or '.join(str(c) for c in near)) if near else None
         listed = ", ".join(str(c) for c in known) or "none"
-        raise UnknownCodeError(f"no playbook for {code}; playbooks exist for: {listed}", hint=hint)
+        raise UnknownCodeError(_("no playbook for {code}; playbooks exist for: {listed}").format(
+            code=code, listed=listed), hint=hint)
 
 
 def check_opt_ins(library: PlaybookLibrary, allow: Iterable[str]) -> None:
@@ -867,5 +898,6 @@ def check_opt_ins(library: PlaybookLibrary, allow: Iterable[str]) -> None:
     for opt_in in allow:
         if opt_in not in known:
             raise UsageError(
-                f"--allow {opt_in}: no playbook has a step that needs it (known opt-ins: {', '.join(known) or 'none'})"
+                _("--allow {opt_in}: no playbook has a step that needs it (known opt-ins: {value})").format(
+                    opt_in=opt_in, value=', '.join(known) or 'none')
             )

@@ -16,34 +16,34 @@ from typing import Any, NoReturn
 import yaml
 
 from remediate.errors import Location, ProductKeyError
+from remediate.i18n import N_, _, ngettext
 
 KEY_ALPHABET = "BCDFGHJKMPQRTVWXY2346789"
-_ALLOWED_TEXT = " ".join(KEY_ALPHABET) + ", and at most one N"
 _MASK = "XXXXX-XXXXX-XXXXX-XXXXX-"
 
 # Characters that look like a hyphen: pasted from Word/Outlook/web pages, or typed with a Japanese IME.
 DASH_LOOKALIKES: dict[str, str] = {
-    "\u2010": "a Unicode hyphen (U+2010)",
-    "\u2011": "a non-breaking hyphen (U+2011)",
-    "\u2012": "a figure dash (U+2012)",
-    "\u2013": "an en dash (U+2013)",
-    "\u2014": "an em dash (U+2014)",
-    "\u2015": "a horizontal bar (U+2015)",
-    "\u2212": "a minus sign (U+2212)",
-    "\u30fc": "a katakana long vowel mark ー (U+30FC)",
-    "\u2500": "a box-drawing line ─ (U+2500)",
-    "\u00ad": "a soft hyphen (U+00AD)",
-    "_": "an underscore",
-    " ": "a space",
-    "\u3000": "an ideographic space (U+3000)",
+    "\u2010": N_("a Unicode hyphen (U+2010)"),
+    "\u2011": N_("a non-breaking hyphen (U+2011)"),
+    "\u2012": N_("a figure dash (U+2012)"),
+    "\u2013": N_("an en dash (U+2013)"),
+    "\u2014": N_("an em dash (U+2014)"),
+    "\u2015": N_("a horizontal bar (U+2015)"),
+    "\u2212": N_("a minus sign (U+2212)"),
+    "\u30fc": N_("a katakana long vowel mark ー (U+30FC)"),
+    "\u2500": N_("a box-drawing line ─ (U+2500)"),
+    "\u00ad": N_("a soft hyphen (U+00AD)"),
+    "_": N_("an underscore"),
+    " ": N_("a space"),
+    "\u3000": N_("an ideographic space (U+3000)"),
 }
 
 # Characters that can never appear in a key, with what to tell the user.
 _NEVER = {
-    **dict.fromkeys("0O", "the letter O and the digit 0 never appear in product keys"),
-    **dict.fromkeys("1IL", "the letters I and L and the digit 1 never appear in product keys"),
-    **dict.fromkeys("5S", "the letter S and the digit 5 never appear in product keys"),
-    **dict.fromkeys("AEUZ", "the letters A, E, U and Z never appear in product keys"),
+    **dict.fromkeys("0O", N_("the letter O and the digit 0 never appear in product keys")),
+    **dict.fromkeys("1IL", N_("the letters I and L and the digit 1 never appear in product keys")),
+    **dict.fromkeys("5S", N_("the letter S and the digit 5 never appear in product keys")),
+    **dict.fromkeys("AEUZ", N_("the letters A, E, U and Z never appear in product keys")),
 }
 
 _KEY_CHAR = "0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
@@ -152,15 +152,15 @@ class ProductKey:
         """
         where = Location(field=source) if source else None
         if not isinstance(text, str):
-            raise ProductKeyError(f"a product key must be text, not {type(text).__name__}", where)
+            raise ProductKeyError(_("a product key must be text, not {name}").format(name=type(text).__name__), where)
         normalized = _normalize(text)
         problems = _problems(normalized)
         if problems:
             raise ProductKeyError(
-                "not a valid product key: " + "; ".join(problems),
+                _("not a valid product key: {problems}").format(problems="; ".join(problems)),
                 where,
-                hint="a product key is five groups of five characters separated by hyphens, "
-                "like XXXXX-XXXXX-XXXXX-XXXXX-XXXXX",
+                hint=_("a product key is five groups of five characters separated by hyphens, like "
+                       "XXXXX-XXXXX-XXXXX-XXXXX-XXXXX"),
             )
         return cls(normalized, source)
 
@@ -206,7 +206,7 @@ def _normalize(text: str) -> str:
 
 def _describe(char: str) -> str:
     if char in DASH_LOOKALIKES:
-        return DASH_LOOKALIKES[char]
+        return _(DASH_LOOKALIKES[char])
     if char.isprintable() and char.isascii():
         return f"'{char}'"
     name = unicodedata.name(char, "")
@@ -218,25 +218,28 @@ def _describe(char: str) -> str:
 def _problems(key: str) -> list[str]:
     """Everything wrong with a normalized key; each problem names positions and single characters only."""
     if not key:
-        return ["the key is empty"]
+        return [_("the key is empty")]
     problems: list[str] = []
     lookalikes = [(i, ch) for i, ch in enumerate(key, 1) if ch in DASH_LOOKALIKES]
     for position, char in lookalikes:
-        problems.append(f"character {position} is {_describe(char)}, not a hyphen '-'")
+        problems.append(_("character {position} is {value}, not a hyphen '-'").format(
+            position=position, value=_describe(char)))
     if lookalikes:
         # Judge the rest as if the look-alikes had been hyphens, so the user sees every problem at once.
         key = "".join("-" if ch in DASH_LOOKALIKES else ch for ch in key)
     groups = key.split("-")
     if len(groups) != 5:
         if len(groups) == 1 and len(key) == 25:
-            problems.append("the hyphens are missing: write the 25 characters as five groups of five")
+            problems.append(_("the hyphens are missing: write the 25 characters as five groups of five"))
         else:
-            problems.append(f"found {len(groups)} group{'s' if len(groups) != 1 else ''}, expected 5")
+            problems.append(ngettext("found {count} group, expected 5", "found {count} groups, expected 5",
+                                     len(groups)).format(count=len(groups)))
     else:
         for number, group in enumerate(groups, 1):
             if len(group) != 5:
-                problems.append(f"group {number} has {len(group)} character{'s' if len(group) != 1 else ''}, "
-                                "expected 5")
+                problems.append(ngettext("group {number} has {count} character, expected 5",
+                                         "group {number} has {count} characters, expected 5",
+                                         len(group)).format(number=number, count=len(group)))
     problems.extend(_character_problems(key))
     return problems
 
@@ -252,20 +255,24 @@ def _character_problems(key: str) -> list[str]:
         if char == "N":
             n_count += 1
             if n_count > 1:
-                problems.append(f"character {position} is a second N: a product key has at most one N")
+                problems.append(_("character {position} is a second N: a product key has at most one N").format(
+                    position=position))
             continue
         if char in _NEVER:
             hint = _NEVER[char]
-            text = f"character {position} is '{char}'"
+            text = _("character {position} is '{char}'").format(position=position, char=char)
             if hint not in seen_hint:
-                text += f": {hint}"
+                text = _("character {position} is '{char}': {hint}").format(position=position, char=char,
+                                                                               hint=_(hint))
                 seen_hint.add(hint)
             problems.append(text)
             continue
         bad_other = True
-        problems.append(f"character {position} is {_describe(char)}, which never appears in product keys")
+        problems.append(_("character {position} is {value}, which never appears in product keys").format(
+            position=position, value=_describe(char)))
     if seen_hint or bad_other:
-        problems.append(f"allowed characters: {_ALLOWED_TEXT}")
+        problems.append(_("allowed characters: {characters}, and at most one N").format(
+            characters=" ".join(KEY_ALPHABET)))
     return problems
 
 

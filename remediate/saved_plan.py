@@ -41,6 +41,7 @@ from remediate import __version__
 from remediate.approvals import Approver, check, load_allowed_signers
 from remediate.codes import ErrorCode
 from remediate.errors import StalePlanError, UsageError
+from remediate.i18n import _
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import Playbook, PlaybookLibrary, check_opt_ins
 from remediate.productkey import ProductKey
@@ -168,10 +169,10 @@ class SavedPlan:
         try:
             when = datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
         except ValueError:
-            raise StalePlanError(f"the plan's expiry {expires!r} is not a time") from None
+            raise StalePlanError(_("the plan's expiry {expires!r} is not a time").format(expires=expires)) from None
         if (now or datetime.now(timezone.utc)) >= when:
-            raise StalePlanError(f"the plan expired at {expires}: it may no longer run",
-                                 hint="save the plan again with --dry-run --save-plan and have it approved")
+            raise StalePlanError(_("the plan expired at {expires}: it may no longer run").format(expires=expires),
+                                 hint=_("save the plan again with --dry-run --save-plan and have it approved"))
 
     @property
     def allow(self) -> list[str]:
@@ -189,7 +190,8 @@ class SavedPlan:
                     digest.update(data)
                     file.write(data)
         except OSError as error:
-            raise UsageError(f"cannot write the plan file {path}: {error.strerror or error}") from None
+            raise UsageError(_("cannot write the plan file {path}: {value}").format(
+                path=path, value=error.strerror or error)) from None
         return digest.hexdigest()
 
     def _json_chunks(self) -> Iterator[str]:
@@ -207,20 +209,25 @@ class SavedPlan:
         try:
             data = path.read_bytes()
         except OSError as error:
-            raise UsageError(f"cannot read the plan file {path}: {error.strerror or error}") from None
+            raise UsageError(_("cannot read the plan file {path}: {value}").format(
+                path=path, value=error.strerror or error)) from None
         try:
             content = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise StalePlanError(f"the plan file {path} is not a saved plan: {error}") from None
+            raise StalePlanError(_("the plan file {path} is not a saved plan: {error}").format(
+                path=path, error=error)) from None
         if isinstance(content, dict) and content.get("format") == "remediate-plan/1":
-            raise StalePlanError(f"the plan file {path} was saved by an earlier remediate (format remediate-plan/1)",
-                                 hint="save the plan again with --dry-run --save-plan and have it approved")
+            raise StalePlanError(_("the plan file {path} was saved by an earlier remediate (format "
+                                   "remediate-plan/1)").format(path=path),
+                                 hint=_("save the plan again with --dry-run --save-plan and have it approved"))
         if not isinstance(content, dict) or content.get("format") != FORMAT:
-            raise StalePlanError(f"the plan file {path} is not a saved plan (format {FORMAT} expected)")
+            raise StalePlanError(_("the plan file {path} is not a saved plan (format {FORMAT} expected)").format(
+                path=path, FORMAT=FORMAT))
         if content.get("sha256") != content_sha256(content):
             raise StalePlanError(
-                f"the plan file {path} was edited after it was saved (its content no longer matches its sha256)",
-                hint="save the plan again with --dry-run --save-plan and have it approved",
+                _("the plan file {path} was edited after it was saved (its content no longer matches its "
+                  "sha256)").format(path=path),
+                hint=_("save the plan again with --dry-run --save-plan and have it approved"),
             )
         return cls(content, hashlib.sha256(data).hexdigest())
 
@@ -229,9 +236,10 @@ class SavedPlan:
         found: list[str] = []
         saved = self.content
         if saved["code"] != str(plan.code):
-            found.append(f"error code: approved {saved['code']}, now {plan.code}")
+            found.append(_("error code: approved {code}, now {code2}").format(code=saved['code'], code2=plan.code))
         if saved["playbook"]["sha256"] != plan.playbook.sha256:
-            found.append(f"playbook {plan.playbook.code}: its file changed ({plan.playbook.source})")
+            found.append(_("playbook {code}: its file changed ({source})").format(
+                code=plan.playbook.code, source=plan.playbook.source))
         if sorted(saved.get("allow") or []) != sorted(plan.allow):
             found.append(f"opt-ins: approved {saved.get('allow') or 'none'}, now {sorted(plan.allow) or 'none'}")
         salt = bytes.fromhex(saved["salt"])
@@ -239,9 +247,9 @@ class SavedPlan:
         memo: dict[Any, str] = {}
         current = {host_plan.label: _host_content(host_plan, salt, memo) for host_plan in plan.hosts}
         for label in approved.keys() - current.keys():
-            found.append(f"host {label}: approved but not in the hosts file now")
+            found.append(_("host {label}: approved but not in the hosts file now").format(label=label))
         for label in current.keys() - approved.keys():
-            found.append(f"host {label}: in the hosts file now but not in the approved plan")
+            found.append(_("host {label}: in the hosts file now but not in the approved plan").format(label=label))
         shared = Shared(saved["scripts"], saved["steps"], plan.scripts(), _step_table(plan))
         for label in [entry["host"] for entry in saved["hosts"] if entry["host"] in current]:
             found.extend(f"host {label}: {difference}"
@@ -253,12 +261,15 @@ class SavedPlan:
         try:
             found = self.differences(plan)
         except (KeyError, TypeError, ValueError, AttributeError) as error:  # a well-formed hash over bad content
-            raise StalePlanError(f"the plan file is not a saved plan this version reads ({error!r})") from None
+            raise StalePlanError(_("the plan file is not a saved plan this version reads ({error!r})").format(
+                error=error)) from None
         if found:
             listed = "\n".join(f"  {line}" for line in found)
             raise StalePlanError(
-                f"the plan no longer matches what was approved ({len(found)} difference(s)):\n{listed}",
-                hint="nothing was touched; save the plan again with --dry-run --save-plan and have it approved",
+                _("the plan no longer matches what was approved ({count} difference(s)):\n{listed}").format(
+                    count=len(found), listed=listed),
+                hint=_("nothing was touched; save the plan again with --dry-run --save-plan and have it "
+                       "approved"),
             )
 
 
@@ -294,17 +305,19 @@ def _host_differences(approved: Mapping[str, Any], current: Mapping[str, Any], s
     if approved["playbook_sha256"] != current["playbook_sha256"]:
         found.append(f"playbook {current['playbook']} changed")
     if approved["transport"] != current["transport"]:
-        found.append(f"transport variables: approved {approved['transport']}, now {current['transport']}")
+        found.append(_("transport variables: approved {transport}, now {transport2}").format(
+            transport=approved['transport'], transport2=current['transport']))
     before = [step["id"] for step in approved["steps"]]
     after = [step["id"] for step in current["steps"]]
     added = [step for step in after if step not in before]
     dropped = [step for step in before if step not in after]
     if added:
-        found.append(f"steps planned now that were not approved: {', '.join(added)}")
+        found.append(_("steps planned now that were not approved: {value}").format(value=', '.join(added)))
     if dropped:
-        found.append(f"approved steps no longer planned: {', '.join(dropped)}")
+        found.append(_("approved steps no longer planned: {value}").format(value=', '.join(dropped)))
     if not added and not dropped and before != after:
-        found.append(f"steps in another order: approved {', '.join(before)}; now {', '.join(after)}")
+        found.append(_("steps in another order: approved {value}; now {value2}").format(
+            value=', '.join(before), value2=', '.join(after)))
     now_steps = {step["id"]: step for step in current["steps"]}
     for step in approved["steps"]:
         now = now_steps.get(step["id"])
@@ -316,8 +329,10 @@ def _host_differences(approved: Mapping[str, Any], current: Mapping[str, Any], s
         if shared.approved_scripts.get(step.get("script_sha256")) != shared.scripts[now["script_sha256"]]:
             found.append(f"{where}: script changed (template {runs['template']})")
         if was.get("phase") != runs["phase"] or was.get("behaviour") != runs["behaviour"]:
-            found.append(f"{where}: how it runs changed: approved {was.get('phase')} {was.get('behaviour')}, "
-                         f"now {runs['phase']} {runs['behaviour']}")
+            found.append(_("{where}: how it runs changed: approved {was_phase} {was_behaviour}, now {phase} "
+                           "{behaviour}").format(where=where, was_phase=was.get("phase"),
+                                                 was_behaviour=was.get("behaviour"), phase=runs["phase"],
+                                                 behaviour=runs["behaviour"]))
         for name in sorted(step["digests"].keys() | now["digests"].keys()):
             before, after = step["digests"].get(name), now["digests"].get(name)
             if before == after:
@@ -388,28 +403,30 @@ def run_request(
     approved plan file.
     """
     if expires_s is not None and save_plan is None:
-        raise UsageError("--expires sets how long a saved plan may run: add --dry-run --save-plan PLAN.json")
+        raise UsageError(_("--expires sets how long a saved plan may run: add --dry-run --save-plan PLAN.json"))
     if (allowed_signers is not None or min_approvals is not None) and plan_file is None:
-        raise UsageError("--allowed-signers and --min-approvals check a saved plan's approvals: add --plan PLAN.json")
+        raise UsageError(_("--allowed-signers and --min-approvals check a saved plan's approvals: add --plan "
+                           "PLAN.json"))
     if min_approvals is not None and allowed_signers is None:
-        raise UsageError("--min-approvals needs --allowed-signers FILE: who may approve")
+        raise UsageError(_("--min-approvals needs --allowed-signers FILE: who may approve"))
     if save_plan is not None and not dry_run:
-        raise UsageError("--save-plan writes the plan of a dry run: add --dry-run")
+        raise UsageError(_("--save-plan writes the plan of a dry run: add --dry-run"))
     if save_plan is not None and plan_file is not None:
-        raise UsageError("--save-plan and --plan do not go together: save a plan, or run a saved one")
+        raise UsageError(_("--save-plan and --plan do not go together: save a plan, or run a saved one"))
     approved = None
     if plan_file is not None:
         if code is not None and _is_auto(code):
             raise UsageError(
-                "auto picks each host's playbook from a live detect, so it has no plan to approve; "
-                "run --plan with the plan's error code (or no code)"
+                _("auto picks each host's playbook from a live detect, so it has no plan to approve; run "
+                  "--plan with the plan's error code (or no code)")
             )
         approved = SavedPlan.load(plan_file)
         if code is not None and ErrorCode.parse(code) != ErrorCode.parse(approved.code):
-            raise UsageError(f"{plan_file} is a plan for {approved.code}, not {code}")
+            raise UsageError(_("{plan_file} is a plan for {code}, not {code2}").format(
+                plan_file=plan_file, code=approved.code, code2=code))
         if allow and sorted(set(allow)) != sorted(approved.allow):
-            raise UsageError(f"--allow: {plan_file} was approved with {', '.join(approved.allow) or 'no opt-in'}; "
-                             "leave --allow out to use the plan's")
+            raise UsageError(_("--allow: {plan_file} was approved with {value}; leave --allow out to use the "
+                               "plan's").format(plan_file=plan_file, value=', '.join(approved.allow) or 'no opt-in'))
         code, allow = approved.code, approved.allow
         approved.check_expiry()
         if allowed_signers is not None:
@@ -418,11 +435,11 @@ def run_request(
                               minimum=1 if min_approvals is None else min_approvals)
             return RunRequest(str(code), tuple(allow), approved, tuple(approvers))
     if code is None:
-        raise UsageError("give the error code (or auto), or --plan PLAN.json")
+        raise UsageError(_("give the error code (or auto), or --plan PLAN.json"))
     if _is_auto(code) and save_plan is not None:
         raise UsageError(
-            "auto picks each host's playbook from a live detect, so its preview cannot be saved for approval; "
-            "save the plan of each error code's run instead"
+            _("auto picks each host's playbook from a live detect, so its preview cannot be saved for "
+              "approval; save the plan of each error code's run instead")
         )
     return RunRequest(code, tuple(allow), approved)
 

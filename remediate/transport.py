@@ -37,6 +37,7 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
 
 from remediate.errors import TransportError, TransportErrorKind, UsageError
+from remediate.i18n import _
 from remediate.inventory import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, Host
 from remediate.productkey import ProductKey
 from remediate.results import ResultFormatError, ScriptRun, StepResult
@@ -233,9 +234,11 @@ class ConnectionOptions:
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_METHODS:
-            raise UsageError(f"unknown auth {self.auth!r}; one of {', '.join(AUTH_METHODS)}")
+            raise UsageError(_("unknown auth {auth!r}; one of {choices}").format(
+                auth=self.auth, choices=', '.join(AUTH_METHODS)))
         if self.scheme not in SCHEMES:
-            raise UsageError(f"unknown scheme {self.scheme!r}; one of {', '.join(SCHEMES)}")
+            raise UsageError(_("unknown scheme {scheme!r}; one of {choices}").format(
+                scheme=self.scheme, choices=', '.join(SCHEMES)))
 
     def for_host(self, host: Host) -> ConnectionOptions:
         variables = host.variables
@@ -260,14 +263,15 @@ class ConnectionOptions:
         require_extra(self.auth)
         if self.scheme == "http" and self.auth not in ENCRYPTING_AUTHS:
             raise UsageError(
-                f"auth {self.auth} over http would send everything in clear text",
-                hint="use --scheme https, or an auth that seals messages: negotiate, ntlm, kerberos, credssp",
+                _("auth {auth} over http would send everything in clear text").format(auth=self.auth),
+                hint=_("use --scheme https, or an auth that seals messages: negotiate, ntlm, kerberos, credssp"),
             )
         if self.auth == "certificate" and (not self.certificate_pem or not self.certificate_key_pem):
-            raise UsageError("auth certificate needs a client certificate and key (PEM files)")
+            raise UsageError(_("auth certificate needs a client certificate and key (PEM files)"))
         if self.scheme == "https" and self.ca_file and not os.path.isfile(self.ca_file):
             # Found now, not as "refused: could not connect" on every host after retries.
-            raise UsageError(f"ca_file {self.ca_file}: no such file", hint="give the path of your CA bundle (PEM)")
+            raise UsageError(_("ca_file {ca_file}: no such file").format(
+                ca_file=self.ca_file), hint=_("give the path of your CA bundle (PEM)"))
 
     def check(self, credentials: Credentials | None) -> None:
         """check_safe, and that the auth has the credentials it needs."""
@@ -275,8 +279,9 @@ class ConnectionOptions:
         has_password = credentials is not None and credentials.password is not None
         if self.auth in ("basic", "ntlm", "credssp") and not has_password:
             raise UsageError(
-                f"auth {self.auth} needs a user name and password",
-                hint=f"set {USERNAME_ENV} and {PASSWORD_ENV}, or answer the prompt",
+                _("auth {auth} needs a user name and password").format(auth=self.auth),
+                hint=_("set {user} and {password}, or answer the prompt").format(
+                    user=USERNAME_ENV, password=PASSWORD_ENV),
             )
 
 
@@ -290,9 +295,9 @@ def require_extra(auth: str) -> None:
             importlib.import_module(module)
         except ImportError as error:
             raise UsageError(
-                f"auth {auth} needs the optional '{extra}' extra, which is not installed "
-                f"(Python module {module} is missing: {error})",
-                hint=f"pip install 'remediate[{extra}]'",
+                _("auth {auth} needs the optional '{extra}' extra, which is not installed (Python module "
+                  "{module} is missing: {error})").format(auth=auth, extra=extra, module=module, error=error),
+                hint=_("pip install 'remediate[{extra}]'").format(extra=extra),
             ) from None
 
 

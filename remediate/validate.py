@@ -11,6 +11,7 @@ from pathlib import Path
 
 from remediate import resources
 from remediate.codes import ErrorCode
+from remediate.i18n import _
 from remediate.playbook import Problem, check_playbook_file, playbook_files, template_dirs_for
 from remediate.render import Renderer
 
@@ -26,12 +27,12 @@ def validate_files(paths: Sequence[Path]) -> list[tuple[Path, list[Problem]]]:
     problems_by_file: dict[Path, list[Problem]] = {}
     for root in roots:
         if not root.exists():
-            problems_by_file[root] = [Problem(root, None, "", "no such file or folder")]
+            problems_by_file[root] = [Problem(root, None, "", _("no such file or folder"))]
             files.append(root)
             continue
         found = playbook_files(root)
         if root.is_dir() and not found:
-            problems_by_file[root] = [Problem(root, None, "", "no playbook files (*.yaml) in this folder")]
+            problems_by_file[root] = [Problem(root, None, "", _("no playbook files (*.yaml) in this folder"))]
             files.append(root)
         files.extend(found)
     folders = [f.parent for f in files if f.suffix in (".yaml", ".yml")]
@@ -50,7 +51,7 @@ def validate_files(paths: Sequence[Path]) -> list[tuple[Path, list[Problem]]]:
                             path,
                             None,
                             "code" if index == 0 else "also",
-                            f"{code} is also handled by {claimed[code]}",
+                            _("{code} is also handled by {value}").format(code=code, value=claimed[code]),
                         )
                     )
                 claimed.setdefault(code, path)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from remediate.errors import Location, UsageError
+from remediate.i18n import _
 from remediate.input_file import read_input_bytes
 from remediate.inventory import TRANSPORT_VARIABLES, Host
 from remediate.parameter_types import ParameterValue, coerce
@@ -36,7 +37,6 @@ from remediate.secret import Secret
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-SECRET_SOURCES_ONLY = "secrets come from --secret-env or --secrets-file, never the command line"
 
 
 class ParameterSpec(Protocol):
@@ -93,12 +93,15 @@ class RunValues:
         for option in secret_env:
             name, variable = _secret_env_option(option)
             if name in secrets:
-                raise UsageError(f"--secret-env {name}=... is given twice")
+                raise UsageError(_("--secret-env {name}=... is given twice").format(name=name))
             value = environ.get(variable)
             if not value:
-                state = "is not set" if value is None else "is empty"
                 shown = mask_product_keys(variable)
-                raise UsageError(f"--secret-env {name}={shown}: environment variable {shown} {state}")
+                if value is None:
+                    message = _("--secret-env {name}={shown}: environment variable {shown} is not set")
+                else:
+                    message = _("--secret-env {name}={shown}: environment variable {shown} is empty")
+                raise UsageError(message.format(name=name, shown=shown))
             shown = mask_product_keys(variable)
             secrets[name] = Secret(value, source=f"environment variable {shown}")
             locations[name] = Location(field=f"--secret-env {name}={shown}")
@@ -107,12 +110,13 @@ class RunValues:
             warnings.extend(file_warnings)
             for name, (secret, where) in from_file.items():
                 if name in secrets:
-                    raise UsageError(f"{name} is given by both --secret-env and the secrets file", where)
+                    raise UsageError(_("{name} is given by both --secret-env and the secrets file").format(
+                        name=name), where)
                 secrets[name] = secret
                 locations[name] = where
         for name in settings:
             if name in secrets or any(name == secret_name for secret_name, _ in host_secrets):
-                raise UsageError(f"{name} is given by --set and by a secret source; give it once")
+                raise UsageError(_("{name} is given by --set and by a secret source; give it once").format(name=name))
         return cls(settings, secrets, locations, warnings, host_secrets)
 
     def only(self, declared: set[str]) -> RunValues:
@@ -150,10 +154,14 @@ def _resolve_one(name: str, spec: ParameterSpec, host: Host, run: RunValues) -> 
     choices = spec.choices
     if secret_only:
         if name in run.settings:
-            raise UsageError(f"{name} is a secret: {SECRET_SOURCES_ONLY}", Location(field=f"--set {name}"))
+            raise UsageError(_("{name} is a secret: secrets come from --secret-env or --secrets-file, never the "
+                               "command line").format(
+                name=name), Location(field=f"--set {name}"))
         if name in host.variables:
             raise UsageError(
-                f"{name} is a secret: {SECRET_SOURCES_ONLY} or a hosts file",
+                _("{name} is a secret: secrets come from --secret-env or --secrets-file, never the command line or a "
+                  "hosts file").format(
+                    name=name),
                 _host_location(host, name),
             )
     for_host = run.host_secret(name, host)
@@ -173,15 +181,17 @@ def _resolve_one(name: str, spec: ParameterSpec, host: Host, run: RunValues) -> 
                       location=Location(field=f"--set {name}"))
     if spec.default is not None:
         if not isinstance(spec.default, (str, int, bool)):
-            raise UsageError(f"parameter {name}: default must be text, a number or true/false")
+            raise UsageError(_("parameter {name}: default must be text, a number or true/false").format(name=name))
         return coerce(spec.type, spec.default, choices=choices, field=name,
                       location=Location(field=f"{name} (default)"), secret=spec.secret)
     if spec.required:
         if secret_only:
-            how = f"--secret-env {name}=VARIABLE or a {name}=... line in --secrets-file"
+            message = _("host {label}: parameter {name} is required; give it with --secret-env {name}=VARIABLE or a "
+                        "{name}=... line in --secrets-file")
         else:
-            how = f"--set {name}=... or {name}=... on the host's line in the hosts file"
-        raise UsageError(f"host {host.label}: parameter {name} is required; give it with {how}")
+            message = _("host {label}: parameter {name} is required; give it with --set {name}=... or {name}=... on "
+                        "the host's line in the hosts file")
+        raise UsageError(message.format(label=host.label, name=name))
     return None
 
 
@@ -202,8 +212,9 @@ def likely_typos(parameters: Mapping[str, ParameterSpec], hosts: Sequence[Host])
                 continue
             close = difflib.get_close_matches(name, list(parameters), n=1, cutoff=0.8)
             if close:
-                warnings.append(f"{_host_location(host, name)}: the playbook has no parameter {name}, so it is "
-                                f"not used; did you mean {close[0]}?")
+                warnings.append(_("{location}: the playbook has no parameter {name}, so it is not used; did you "
+                                  "mean {close}?").format(location=_host_location(host, name), name=name,
+                                                          close=close[0]))
     return warnings
 
 
@@ -211,29 +222,33 @@ def unused_host_secrets(run: RunValues, hosts: Sequence[Host]) -> list[str]:
     """Warnings for ``name@HOST`` lines of the secrets file that name no host of the run: a misspelt host
     would otherwise leave its value unused in silence (hosts left out by --limit are named too)."""
     names = {host.label.lower() for host in hosts} | {host.name.lower() for host in hosts}
-    return [f"{entry.location}: no host {entry.host} in this run, so this {entry.name} is not used"
-            for (_, host_name), entry in run.host_secrets.items() if host_name not in names]
+    return [_("{location}: no host {host} in this run, so this {name} is not used").format(
+                location=entry.location, host=entry.host, name=entry.name)
+            for (_name, host_name), entry in run.host_secrets.items() if host_name not in names]
 
 
 def _check_known(parameters: Mapping[str, ParameterSpec], run: RunValues) -> None:
-    known = ", ".join(sorted(parameters)) or "(none)"
+    known = ", ".join(sorted(parameters)) or _("(none)")
     for name in run.settings:
         if name not in parameters:
             close = difflib.get_close_matches(name, list(parameters), n=1, cutoff=0.8)
-            guess = f" (did you mean {close[0]}?)" if close else ""
-            message = f"--set {name}: the playbook has no parameter {name}{guess}"
-            raise UsageError(message, hint=f"its parameters are: {known}")
+            if close:
+                message = _("--set {name}: the playbook has no parameter {name} (did you mean {close}?)").format(
+                    name=name, close=close[0])
+            else:
+                message = _("--set {name}: the playbook has no parameter {name}").format(name=name)
+            raise UsageError(message, hint=_("its parameters are: {known}").format(known=known))
     for name in run.secrets:
         if name not in parameters:
             raise UsageError(
-                f"the playbook has no parameter {name}",
+                _("the playbook has no parameter {name}").format(name=name),
                 run.secret_locations.get(name),
-                hint=f"its parameters are: {known}",
+                hint=_("its parameters are: {known}").format(known=known),
             )
-    for (name, _), entry in run.host_secrets.items():
+    for (name, _host), entry in run.host_secrets.items():
         if name not in parameters:
-            raise UsageError(f"the playbook has no parameter {name}", entry.location,
-                             hint=f"its parameters are: {known}")
+            raise UsageError(_("the playbook has no parameter {name}").format(name=name), entry.location,
+                             hint=_("its parameters are: {known}").format(known=known))
 
 
 def _settings(set_options: Sequence[str]) -> dict[str, str]:
@@ -242,14 +257,16 @@ def _settings(set_options: Sequence[str]) -> dict[str, str]:
         name, has_equals, value = option.partition("=")
         name = name.strip()
         if not has_equals:
-            raise UsageError(f"--set expects name=value, got {mask_product_keys(option)!r}")
+            raise UsageError(_("--set expects name=value, got {value!r}").format(value=mask_product_keys(option)))
         if not _NAME.fullmatch(name):
             shown = mask_product_keys(name)
-            raise UsageError(f"--set {shown!r}: a parameter name is lower-case letters, digits and _")
+            raise UsageError(_("--set {shown!r}: a parameter name is lower-case letters, digits and _").format(
+                shown=shown))
         if name in TRANSPORT_VARIABLES:
-            raise UsageError(f"--set {name}: {name} is a connection setting: write it in the hosts file")
+            raise UsageError(_("--set {name}: {name} is a connection setting: write it in the hosts file").format(
+                name=name))
         if name in settings:
-            raise UsageError(f"--set {name}=... is given twice")
+            raise UsageError(_("--set {name}=... is given twice").format(name=name))
         settings[name] = value
     return settings
 
@@ -259,18 +276,19 @@ def _secret_env_option(option: str) -> tuple[str, str]:
     name, variable = name.strip(), variable.strip()
     if not has_equals or not variable:
         raise UsageError(
-            "--secret-env expects NAME=VARIABLE: a parameter and the environment variable that holds it",
-            hint="for example --secret-env product_key=REMEDIATE_PRODUCT_KEY",
+            _("--secret-env expects NAME=VARIABLE: a parameter and the environment variable that holds it"),
+            hint=_("for example --secret-env product_key=REMEDIATE_PRODUCT_KEY"),
         )
     if not _NAME.fullmatch(name):
         shown = mask_product_keys(name)
-        raise UsageError(f"--secret-env {shown!r}: a parameter name is lower-case letters, digits and _")
+        raise UsageError(_("--secret-env {shown!r}: a parameter name is lower-case letters, digits and _").format(
+            shown=shown))
     if not _ENV_NAME.fullmatch(variable):
         # Most often the secret itself, expanded by the shell (--secret-env name=$KEY): never echo it.
         raise UsageError(
-            f"--secret-env {name}=...: the text after = is not an environment variable name",
-            hint=f"give the variable's name, not its value: --secret-env {name}=VARIABLE (for example "
-            f"--secret-env {name}=NEW_KEY, without a $)",
+            _("--secret-env {name}=...: the text after = is not an environment variable name").format(name=name),
+            hint=_("give the variable's name, not its value: --secret-env {name}=VARIABLE (for example "
+                   "--secret-env {name}=NEW_KEY, without a $)").format(name=name),
         )
     return name, variable
 
@@ -279,21 +297,19 @@ def _read_secrets_file(
     path: Path,
 ) -> tuple[dict[str, tuple[Secret, Location]], dict[tuple[str, str], HostSecret], list[str]]:
     """The run-wide secrets (``name=value``), the per-host ones (``name@HOST=value``), and warnings."""
-    data = read_input_bytes(path, "secrets file")
+    data = read_input_bytes(path, _("secrets file"))
     mode = path.stat().st_mode
     warnings: list[str] = []
     if sys.platform != "win32" and mode & (stat.S_IRGRP | stat.S_IROTH):
-        warnings.append(
-            f"secrets file {path} is readable by other users (mode {stat.S_IMODE(mode):04o}); "
-            f"run: chmod 600 {path}"
-        )
+        warnings.append(_("secrets file {path} is readable by other users (mode {mode:04o}); run: chmod 600 "
+                          "{path}").format(path=path, mode=stat.S_IMODE(mode)))
     try:
         # UTF-16 with a BOM is what Windows PowerShell 5.1's Out-File and > write.
         utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
         text = data.decode("utf-16") if utf16 else data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         bad_line = data[: error.start].count(b"\n") + 1
-        raise UsageError("secrets file is not UTF-8 text", Location(path, bad_line)) from None
+        raise UsageError(_("secrets file is not UTF-8 text"), Location(path, bad_line)) from None
     secrets: dict[str, tuple[Secret, Location]] = {}
     host_secrets: dict[tuple[str, str], HostSecret] = {}
     for number, raw_line in enumerate(text.splitlines(), 1):
@@ -305,26 +321,28 @@ def _read_secrets_file(
         name, at, host = (part.strip() for part in key.partition("@"))
         value = value.strip()
         if not has_equals:
-            raise UsageError("expected name=value", where)
+            raise UsageError(_("expected name=value"), where)
         if not _NAME.fullmatch(name):
-            raise UsageError("a name is lower-case letters, digits and _ (not a digit first)", where)
+            raise UsageError(_("a name is lower-case letters, digits and _ (not a digit first)"), where)
         if at and (not host or any(c.isspace() for c in host)):
-            raise UsageError(f"{name}@: expected a host name after @ (as the hosts file names it)", where)
+            raise UsageError(_("{name}@: expected a host name after @ (as the hosts file names it)").format(name=name),
+                             where)
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
         shown = f"{name}@{host}" if at else name
         here = Location(path, number, shown)
         if not value:
-            raise UsageError(f"{shown} has an empty value", here)
+            raise UsageError(_("{shown} has an empty value").format(shown=shown), here)
         secret = Secret(value, source=f"{path}:{number}")
         if at:
             earlier = host_secrets.get((name, host.lower()))
             if earlier is not None:
-                raise UsageError(f"{shown} is given twice (first on line {earlier.location.line})", here)
+                raise UsageError(_("{shown} is given twice (first on line {line})").format(
+                    shown=shown, line=earlier.location.line), here)
             host_secrets[(name, host.lower())] = HostSecret(name, host, secret, here)
             continue
         if name in secrets:
             first = secrets[name][1].line
-            raise UsageError(f"{name} is given twice (first on line {first})", here)
+            raise UsageError(_("{name} is given twice (first on line {line})").format(name=name, line=first), here)
         secrets[name] = (secret, here)
     return secrets, host_secrets, warnings

@@ -120,10 +120,10 @@ def test_the_config_gives_commands_their_defaults(folders: tuple[Path, Path]) ->
     assert listed.exit_code == 0, listed.output
     english = invoke(["list", "--output", "json", "--lang", "en"])
     assert json.loads(listed.stdout)[0]["title"] != json.loads(english.stdout)[0]["title"]
-    assert "default: 25" in invoke(["run", "--help"]).output
+    assert "既定値: 25" in invoke(["run", "--help"]).output  # the config's lang = "ja" speaks in help too
     # Only the shared options take config defaults: the sandbox's own --auth keeps its own.
     assert "--auth [basic|ntlm|negotiate|kerberos|credssp]" in invoke(["sandbox", "up", "--help"]).output
-    assert invoke(["sandbox", "up", "--help"]).output.count("default: ntlm") == 1
+    assert invoke(["sandbox", "up", "--help"]).output.count("既定値: ntlm") == 1
 
 
 @pytest.mark.parametrize(

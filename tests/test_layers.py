@@ -169,7 +169,7 @@ LEDGER_STORAGE = ("ledger.records", "ledger.location", "ledger.fingerprint", "le
 LAYERS: list[tuple[str, ...]] = [
     # words, values and plumbing that know nothing of fleets
     ("errors", "duration", "reasons", "interrupt", "limits", "expressions", "resources", "powershell_syntax",
-     "terminal", "input_file", "data", "ledger", "ledger.schema", "ledger.channels", "ledger.budget"),
+     "terminal", "input_file", "data", "ledger", "ledger.schema", "ledger.channels", "ledger.budget", "i18n"),
     ("productkey", "codes", "secret", "parameter_types", "inventory", "values", "explain", "results", "pool",
      "approvals", "ansible_variables", "inventory_tree", "ansible_inventory", "csv_inventory", "inventory_formats",
      "inventory_limit", "csvlk_groups", *LEDGER_STORAGE, "dispatch.secrets", "dispatch.events", "dispatch.tasks"),
@@ -181,7 +181,8 @@ LAYERS: list[tuple[str, ...]] = [
      "installation_ids", "kms_status", "ledger.views", "ledger.run_guard", "ledger.status_reads", "dispatch.payload"),
     ("live", "dispatch", "dispatch.controller", "dispatch.host_task"),  # the application service
     ("demo",),
-    ("config", "options", "cli", "keys_cli", "kms_cli", "sandbox_cli", "dispatch.worker", "__main__"),
+    ("config", "help_wrap", "options", "cli", "keys_cli", "kms_cli", "sandbox_cli", "dispatch.worker", "__main__",
+     "i18n_extract"),
 ]
 # Imports that only the transport may make: pypsrp and the HTTP stack under it.
 TRANSPORT_ONLY = ("pypsrp", "psrpcore", "requests", "spnego", "urllib3")

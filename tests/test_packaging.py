@@ -37,6 +37,7 @@ def test_the_wheel_carries_playbooks_schema_and_templates(wheel: Path) -> None:
         "remediate/playbooks/playbook.schema.json",
         "remediate/playbooks/README.md",
         "remediate/templates/README.md",
+        "remediate/locale/ja/LC_MESSAGES/remediate.mo",  # the Japanese messages, compiled
     }
     expected |= {f"remediate/playbooks/{p.name}" for p in (ROOT / "playbooks").glob("*.yaml")}
     expected |= {f"remediate/templates/{p.name}" for p in (ROOT / "templates").glob("*.ps1.j2")}
@@ -81,3 +82,6 @@ def test_the_installed_wheel_lists_the_shipped_playbooks(wheel: Path, tmp_path: 
     run([remediate, "keys", "add", "pro", "--key-env", "PRO_KEY"], cwd=tmp_path, env=ledger)
     keys = run([remediate, "keys", "list", "--output", "json"], cwd=tmp_path, env=ledger)
     assert [entry["key"] for entry in json.loads(keys.stdout)] == ["XXXXX-XXXXX-XXXXX-XXXXX-T83GX"]
+    # The compiled Japanese catalog ships inside: help and click's own words in Japanese.
+    japanese = run([remediate, "list", "--help", "--lang", "ja"], cwd=tmp_path, env=env)
+    assert "使い方: remediate list" in japanese.stdout and "このヘルプを表示して終了します。" in japanese.stdout

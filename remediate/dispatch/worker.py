@@ -22,6 +22,7 @@ import click
 
 from remediate.dispatch.sites import check_site
 from remediate.errors import UsageError
+from remediate.i18n import N_, _
 from remediate.options import playbooks_option
 
 
@@ -31,7 +32,7 @@ def serve(site: str, broker: str | None, concurrency: int, visibility_timeout_s:
     try:
         from celery import signals
     except ImportError:
-        raise UsageError("remediate worker needs Celery: pip install 'remediate[dispatch]'") from None
+        raise UsageError(_("remediate worker needs Celery: pip install 'remediate[dispatch]'")) from None
     from remediate.dispatch.events import broker_url, connect
     from remediate.dispatch.host_task import WorkerContext, run_host
     from remediate.dispatch.secrets import load_dispatch_key
@@ -50,8 +51,9 @@ def serve(site: str, broker: str | None, concurrency: int, visibility_timeout_s:
     run_host_task.__name__ = "run_host"
     register_task(app, run_host_task)
 
-    def ready(**_: Any) -> None:
-        click.echo(f"ready: worker {name} takes the hosts of site {site} (queue {site_queue(site)})", err=True)
+    def ready(**_signal: Any) -> None:
+        click.echo(_("ready: worker {name} takes the hosts of site {site} (queue {queue})").format(
+            name=name, site=site, queue=site_queue(site)), err=True)
         sys.stderr.flush()
 
     signals.worker_ready.connect(ready, weak=False)
@@ -67,15 +69,15 @@ def register(main: click.Group, reports_errors: Callable[[Any], Any]) -> None:
 
     @main.command("worker")
     @click.option("--site", required=True, metavar="NAME",
-                  help="The site whose hosts this worker runs (hosts carry it as their site= variable).")
+                  help=N_("The site whose hosts this worker runs (hosts carry it as their site= variable)."))
     @click.option("--broker", default=None, metavar="URL",
-                  help="The Redis broker [env REMEDIATE_BROKER_URL; default redis://127.0.0.1:6379/0].")
+                  help=N_("The Redis broker [env REMEDIATE_BROKER_URL; default redis://127.0.0.1:6379/0]."))
     @click.option("--concurrency", type=click.IntRange(1, 200), default=10, show_default=True,
-                  help="Hosts this worker runs at once.")
+                  help=N_("Hosts this worker runs at once."))
     @click.option("--visibility-timeout", "visibility_timeout", type=click.FloatRange(5, 86400), default=300,
                   show_default=True, metavar="SECONDS",
-                  help="A task a dead worker had taken goes back to the queue after this long (a host it had "
-                  "begun is never run again: the controller records it lost).")
+                  help=N_("A task a dead worker had taken goes back to the queue after this long (a host it "
+                          "had begun is never run again: the controller records it lost)."))
     @playbooks_option
     @reports_errors
     def worker_command(site: str, broker: str | None, concurrency: int, visibility_timeout: float,

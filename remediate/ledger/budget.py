@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 from remediate.errors import UsageError
+from remediate.i18n import _
 
 DEFAULT_RESERVE = "5%"
 
@@ -39,7 +40,8 @@ class Reserve:
                     return cls(count=count)
         except ValueError:
             pass
-        raise UsageError(f"--mak-reserve {text!r}: expected a percentage such as 5% or a number of activations")
+        raise UsageError(_("--mak-reserve {text!r}: expected a percentage such as 5% or a number of "
+                           "activations").format(text=text))
 
     def of(self, budget: int) -> int:
         if self.count is not None:
@@ -69,12 +71,15 @@ def check(label: str, masked: str, availability: Availability, needed: int) -> N
     """Raise UsageError (exit 2, nothing sent) with the numbers when `needed` activations do not fit."""
     if needed <= availability.available:
         return
-    held = (f" and {availability.held} held by {availability.holding_runs} run(s) in progress"
+    held = (_(" and {held} held by {runs} run(s) in progress").format(held=availability.held,
+                                                                       runs=availability.holding_runs)
             if availability.held else "")
     raise UsageError(
-        f"key {label} ({masked}): {needed} host(s) need an activation, but the budget has {availability.budget} "
-        f"left, less a reserve of {availability.reserve} ({availability.reserve_rule}){held}: "
-        f"{availability.available} available, {needed - availability.available} short; nothing was sent",
-        hint=f"ask for more activations and run `remediate keys set-budget {label} N`, run fewer hosts, or lower "
-        "--mak-reserve",
+        _("key {label} ({masked}): {needed} host(s) need an activation, but the budget has {budget} left, less "
+          "a reserve of {reserve} ({reserve_rule}){held}: {available} available, {short} short; nothing was "
+          "sent").format(label=label, masked=masked, needed=needed, budget=availability.budget,
+                         reserve=availability.reserve, reserve_rule=availability.reserve_rule, held=held,
+                         available=availability.available, short=needed - availability.available),
+        hint=_("ask for more activations and run `remediate keys set-budget {label} N`, run fewer hosts, or "
+               "lower --mak-reserve").format(label=label),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from remediate.errors import UsageError
+from remediate.i18n import _
 
 MAK = "MAK"
 CSVLK = "CSVLK"  # a KMS host key
@@ -32,5 +33,6 @@ CHOICES = ("mak", "kms-host", "csvlk", "retail", "oem", "gvlk")
 def parse_channel(text: str) -> str:
     channel = _ALIASES.get(" ".join(text.strip().lower().split()))
     if channel is None:
-        raise UsageError(f"unknown key channel {text!r}: expected one of MAK, KMS host (CSVLK), retail, OEM, GVLK")
+        raise UsageError(_("unknown key channel {text!r}: expected one of MAK, KMS host (CSVLK), retail, OEM, "
+                           "GVLK").format(text=text))
     return channel

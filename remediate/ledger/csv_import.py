@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from remediate.errors import Location, ProductKeyError, UsageError
+from remediate.i18n import _
 from remediate.input_file import read_input_bytes
 from remediate.ledger.channels import parse_channel
 from remediate.ledger.records import check_label, check_text
@@ -55,12 +56,13 @@ class KeysFileError(UsageError):
     def __init__(self, source: Path, problems: list[tuple[Location, str]]) -> None:
         self.problems = problems
         lines = "\n".join(f"  {where}: {message}" for where, message in problems)
-        super().__init__(f"{len(problems)} bad row(s), nothing imported:\n{lines}", Location(source))
+        super().__init__(_("{count} bad row(s), nothing imported:\n{lines}").format(count=len(problems), lines=lines),
+                         Location(source))
 
 
 def read_keys_csv(path: Path, default_channel: str | None = None) -> list[KeyRow]:
     """The rows of a keys file; KeysFileError naming every bad row (and importing none)."""
-    text = _decode(read_input_bytes(path, "keys file"), path)
+    text = _decode(read_input_bytes(path, _("keys file")), path)
     sample = text[:4096]
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
@@ -69,7 +71,7 @@ def read_keys_csv(path: Path, default_channel: str | None = None) -> list[KeyRow
     reader = csv.reader(io.StringIO(text), dialect)
     header = next(reader, None)
     if header is None:
-        raise UsageError("the keys file is empty", Location(path))
+        raise UsageError(_("the keys file is empty"), Location(path))
     columns = _columns(header, path)
     rows: list[KeyRow] = []
     problems: list[tuple[Location, str]] = []
@@ -82,9 +84,11 @@ def read_keys_csv(path: Path, default_channel: str | None = None) -> list[KeyRow
         row, row_problems = _row(cells, columns, Location(path, line), default_channel)
         if row is not None:
             if row.label in seen_labels:
-                row_problems.append(("label", f"the label {row.label} is already on line {seen_labels[row.label]}"))
+                row_problems.append(("label", _("the label {label} is already on line {value}").format(
+                    label=row.label, value=seen_labels[row.label])))
             elif row.key in seen_keys:
-                row_problems.append(("key", f"the same key is already on line {seen_keys[row.key]}"))
+                row_problems.append(("key", _("the same key is already on line {value}").format(
+                    value=seen_keys[row.key])))
             else:
                 seen_labels[row.label] = line
                 seen_keys[row.key] = line
@@ -93,7 +97,7 @@ def read_keys_csv(path: Path, default_channel: str | None = None) -> list[KeyRow
     if problems:
         raise KeysFileError(path, problems)
     if not rows:
-        raise UsageError("the keys file has no rows under its header", Location(path))
+        raise UsageError(_("the keys file has no rows under its header"), Location(path))
     return rows
 
 
@@ -105,8 +109,8 @@ def _columns(header: list[str], path: Path) -> dict[str, int]:
             if normal in names and field not in found:
                 found[field] = index
     if "key" not in found:
-        raise UsageError("the keys file has no key column (a header such as 'Product Key')", Location(path, 1),
-                         hint="the first line names the columns: Product Key, Label, Channel, Product, Budget")
+        raise UsageError(_("the keys file has no key column (a header such as 'Product Key')"), Location(path, 1),
+                         hint=_("the first line names the columns: Product Key, Label, Channel, Product, Budget"))
     return found
 
 
@@ -126,8 +130,8 @@ def _row(cells: list[str], columns: dict[str, int], where: Location,
     try:
         channel = parse_channel(cell("channel") or default_channel or "")
     except UsageError as error:
-        problems.append(("channel", error.message if cell("channel") else "no channel: add a Channel column or "
-                         "give --channel"))
+        problems.append(("channel", error.message if cell("channel") else _("no channel: add a Channel column or "
+                                                                            "give --channel")))
     product: str | None = None
     budget: int | None = None
     try:
@@ -139,7 +143,7 @@ def _row(cells: list[str], columns: dict[str, int], where: Location,
         if raw_budget.isdecimal() and raw_budget.isascii():
             budget = int(raw_budget)
         else:
-            problems.append(("budget", "not a whole number of activations"))
+            problems.append(("budget", _("not a whole number of activations")))
     label = cell("label")
     if not label and key is not None and channel is not None:
         label = f"{channel.lower()}-{key.last_five}"
@@ -157,11 +161,11 @@ def _decode(data: bytes, path: Path) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
-            raise UsageError("the keys file is not valid UTF-16 text", Location(path)) from None
+            raise UsageError(_("the keys file is not valid UTF-16 text"), Location(path)) from None
     for encoding in ("utf-8-sig", "cp932"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise UsageError("the keys file is neither UTF-8, UTF-16 nor CP932 text", Location(path),
-                     hint="save it from Excel as 'CSV UTF-8'")
+    raise UsageError(_("the keys file is neither UTF-8, UTF-16 nor CP932 text"), Location(path),
+                     hint=_("save it from Excel as 'CSV UTF-8'"))

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from remediate.errors import UsageError
+from remediate.i18n import _
 from remediate.input_file import read_input_bytes
 from remediate.productkey import ProductKey
 
@@ -35,11 +36,12 @@ class KeyCipher:
 
     @classmethod
     def load(cls, path: str | Path) -> KeyCipher:
-        material = read_input_bytes(Path(path), "ledger encryption key file")
+        material = read_input_bytes(Path(path), _("ledger encryption key file"))
         if len(material) < MIN_KEY_FILE_BYTES:
             raise UsageError(
-                f"ledger encryption key file {path}: {len(material)} bytes; it needs at least {MIN_KEY_FILE_BYTES}",
-                hint="make one with: head -c 32 /dev/urandom > ledger.key && chmod 600 ledger.key",
+                _("ledger encryption key file {path}: {count} bytes; it needs at least {MIN_KEY_FILE_BYTES}").format(
+                    path=path, count=len(material), MIN_KEY_FILE_BYTES=MIN_KEY_FILE_BYTES),
+                hint=_("make one with: head -c 32 /dev/urandom > ledger.key && chmod 600 ledger.key"),
             )
         return cls(material, str(path))
 
@@ -67,5 +69,5 @@ class KeyCipher:
             return False
 
     def wrong_key(self) -> UsageError:
-        return UsageError(f"ledger encryption key file {self.source} is not the one the ledger's keys were "
-                          "encrypted with")
+        return UsageError(_("ledger encryption key file {source} is not the one the ledger's keys were "
+                            "encrypted with").format(source=self.source))

@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 
 from remediate.errors import UsageError
+from remediate.i18n import _
 from remediate.productkey import ProductKey
 from remediate.secret import Secret
 
@@ -38,7 +39,8 @@ class FingerprintSecret:
             except FileExistsError:
                 pass  # another process created it a moment ago: read that one
             except OSError as error:
-                raise UsageError(f"cannot create the ledger secret file {path}: {error.strerror}") from None
+                raise UsageError(_("cannot create the ledger secret file {path}: {strerror}").format(
+                    path=path, strerror=error.strerror)) from None
             else:
                 with os.fdopen(descriptor, "w", encoding="ascii") as file:
                     file.write(secrets.token_hex(SECRET_BYTES) + "\n")
@@ -49,15 +51,16 @@ class FingerprintSecret:
         try:
             text = path.read_text(encoding="ascii").strip()
         except (OSError, UnicodeDecodeError) as error:
-            reason = error.strerror if isinstance(error, OSError) else "not hex text"
-            raise UsageError(f"ledger secret file {path}: {reason}") from None
+            reason = error.strerror if isinstance(error, OSError) else _("not hex text")
+            raise UsageError(_("ledger secret file {path}: {reason}").format(path=path, reason=reason)) from None
         try:
             raw = bytes.fromhex(text)
         except ValueError:
             raw = b""
         if len(raw) < SECRET_BYTES:
-            raise UsageError(f"ledger secret file {path}: expected {SECRET_BYTES * 2} hex digits",
-                             hint="it is written on the ledger's first open; restore it from a backup")
+            raise UsageError(_("ledger secret file {path}: expected {value} hex digits").format(
+                path=path, value=SECRET_BYTES * 2),
+                             hint=_("it is written on the ledger's first open; restore it from a backup"))
         return cls(Secret(text, source=str(path)))
 
     def _key(self) -> bytes:

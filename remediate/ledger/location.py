@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from remediate.errors import UsageError
+from remediate.i18n import _
 
 LEDGER_ENV = "REMEDIATE_LEDGER"
 SECRET_FILE_ENV = "REMEDIATE_LEDGER_SECRET_FILE"
@@ -60,8 +61,8 @@ def refuse_password(option_value: str | None) -> None:
     except ArgumentError:
         return  # resolve() says what is wrong with it
     if password:
-        raise UsageError("--ledger: a password on the command line shows in the process list",
-                         hint="put the URL in REMEDIATE_LEDGER, or the password in ~/.pgpass (PGPASSFILE)")
+        raise UsageError(_("--ledger: a password on the command line shows in the process list"),
+                         hint=_("put the URL in REMEDIATE_LEDGER, or the password in ~/.pgpass (PGPASSFILE)"))
 
 
 NO_LEDGER = "none"  # --ledger none: a run or status read that leaves the ledger alone (the demo's sandbox hosts)
@@ -79,7 +80,7 @@ def resolve(url: str | None = None, secret_file: str | Path | None = None) -> Le
     """The ledger to open: `url` (the --ledger option), else REMEDIATE_LEDGER, else the default SQLite file."""
     text = url or os.environ.get(LEDGER_ENV) or ""
     if text.strip().lower() == NO_LEDGER:
-        raise UsageError("the ledger is turned off (--ledger none), but this command needs one")
+        raise UsageError(_("the ledger is turned off (--ledger none), but this command needs one"))
     parsed = _parse(text.strip()) if text.strip() else _sqlite_url(default_database())
     secret = secret_file or os.environ.get(SECRET_FILE_ENV)
     if secret:
@@ -87,10 +88,10 @@ def resolve(url: str | None = None, secret_file: str | Path | None = None) -> Le
     database = parsed.database if parsed.get_backend_name() == "sqlite" else None
     if not database or database == ":memory:":
         raise UsageError(
-            f"the ledger {parsed.render_as_string(hide_password=True)} needs a fingerprint secret file: "
-            f"set {SECRET_FILE_ENV}",
-            hint="every controller sharing one ledger uses the same secret file; the first open creates it "
-            "(keep it where only the operators can read it)",
+            _("the ledger {value} needs a fingerprint secret file: set {SECRET_FILE_ENV}").format(
+                value=parsed.render_as_string(hide_password=True), SECRET_FILE_ENV=SECRET_FILE_ENV),
+            hint=_("every controller sharing one ledger uses the same secret file; the first open creates it "
+                   "(keep it where only the operators can read it)"),
         )
     return LedgerLocation(parsed, Path(database).with_suffix(".secret"))
 
@@ -101,13 +102,13 @@ def _parse(text: str) -> URL:
     try:
         parsed = make_url(text)
     except ArgumentError:
-        raise UsageError("the ledger URL is not a database URL such as postgresql://user@host/db or "
-                         "sqlite:///path/ledger.sqlite") from None
+        raise UsageError(_("the ledger URL is not a database URL such as postgresql://user@host/db or "
+                           "sqlite:///path/ledger.sqlite")) from None
     backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
     if backend == "postgres" or (backend == "postgresql" and driver in ("psycopg2", "")):
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3: the driver of remediate[postgres]
     elif backend not in ("postgresql", "sqlite"):
-        raise UsageError(f"the ledger supports PostgreSQL and SQLite, not {backend}")
+        raise UsageError(_("the ledger supports PostgreSQL and SQLite, not {backend}").format(backend=backend))
     return parsed
 
 

@@ -10,6 +10,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 
 from remediate.errors import UsageError
+from remediate.i18n import _
 from remediate.ledger.location import LedgerLocation
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,15 +27,16 @@ def create(location: LedgerLocation) -> Engine:
             try:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
-                raise UsageError(f"cannot make the ledger's folder {Path(database).parent}: {error.strerror}") from None
+                raise UsageError(_("cannot make the ledger's folder {parent}: {strerror}").format(
+                    parent=Path(database).parent, strerror=error.strerror)) from None
         engine = create_engine(location.url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
         _serialise_sqlite_writers(engine)
         return engine
     try:
         return create_engine(location.url, pool_pre_ping=True)
     except ImportError:
-        raise UsageError(f"the ledger {location.display} needs the PostgreSQL driver psycopg",
-                         hint="pip install 'remediate[postgres]'") from None
+        raise UsageError(_("the ledger {display} needs the PostgreSQL driver psycopg").format(display=location.display),
+                         hint=_("pip install 'remediate[postgres]'")) from None
 
 
 def _serialise_sqlite_writers(engine: Engine) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from remediate.errors import UsageError
+from remediate.i18n import _
 from remediate.ledger.schema import ACTIVE
 from remediate.productkey import has_product_key
 
@@ -101,14 +102,14 @@ def check_label(label: str) -> str:
     """A label: 1 to 100 printable characters, not starting with a space, and never a key."""
     label = label.strip()
     if has_product_key(label):
-        raise UsageError("a label must not be a product key: name the key, e.g. office-mak-2026")
+        raise UsageError(_("a label must not be a product key: name the key, e.g. office-mak-2026"))
     if not _LABEL.fullmatch(label):
-        raise UsageError(f"label {label!r}: 1 to 100 printable characters")
+        raise UsageError(_("label {label!r}: 1 to 100 printable characters").format(label=label))
     return label
 
 
 def check_text(text: str, what: str) -> str:
     text = " ".join(text.split())
     if has_product_key(text):
-        raise UsageError(f"the {what} must not contain a product key")
+        raise UsageError(_("the {what} must not contain a product key").format(what=what))
     return text[:200]

@@ -31,6 +31,7 @@ from sqlalchemy.sql.dml import Insert
 
 from remediate.codes import ErrorCode
 from remediate.errors import UsageError
+from remediate.i18n import _
 from remediate.ledger import budget as budgets
 from remediate.ledger import migrate
 from remediate.ledger.budget import Availability, Reserve
@@ -88,7 +89,8 @@ class Ledger:
             ledger._check_secrets()
         except OperationalError as error:
             engine.dispose()
-            raise UsageError(f"cannot open the ledger {location.display}: {_first_line(error)}") from None
+            raise UsageError(_("cannot open the ledger {display}: {value}").format(
+                display=location.display, value=_first_line(error))) from None
         except BaseException:
             engine.dispose()
             raise
@@ -110,7 +112,8 @@ class Ledger:
             with self._engine.begin() as connection:
                 yield connection
         except OperationalError as error:
-            raise UsageError(f"the ledger {self.location.display}: {_first_line(error)}") from None
+            raise UsageError(_("the ledger {display}: {value}").format(
+                display=self.location.display, value=_first_line(error))) from None
 
     def _check_secrets(self) -> None:
         """Record the check values on first use; afterwards refuse a secret or key file that is not the ledger's."""
@@ -122,9 +125,9 @@ class Ledger:
             sealed = connection.scalar(select(meta.c.value).where(meta.c.name == _ENCRYPTION_CHECK))
         if stored != expected:
             raise UsageError(
-                f"ledger secret file {self.location.secret_file} is not the one the fingerprints of "
-                f"{self.location.display} were made with",
-                hint="use the ledger's secret file (REMEDIATE_LEDGER_SECRET_FILE) on every controller",
+                _("ledger secret file {secret_file} is not the one the fingerprints of {display} were made "
+                  "with").format(secret_file=self.location.secret_file, display=self.location.display),
+                hint=_("use the ledger's secret file (REMEDIATE_LEDGER_SECRET_FILE) on every controller"),
             )
         if self._cipher is not None and sealed is not None and not self._cipher.matches(sealed):
             raise self._cipher.wrong_key()
@@ -147,7 +150,7 @@ class Ledger:
         channel = parse_channel(channel)
         product = check_text(product, "product") if product else None
         if budget is not None and budget < 0:
-            raise UsageError(f"budget {budget}: a budget is a number of activations, 0 or more")
+            raise UsageError(_("budget {budget}: a budget is a number of activations, 0 or more").format(budget=budget))
         fingerprint = self.fingerprint(key)
         values: dict[str, Any] = {
             "label": label, "fingerprint": fingerprint, "last_five": key.last_five, "channel": channel,
@@ -164,15 +167,17 @@ class Ledger:
             try:
                 connection.execute(keys.insert().values(**values))
             except IntegrityError:
-                raise UsageError(f"key {label} ({key.masked}) was added by someone else a moment ago") from None
+                raise UsageError(_("key {label} ({masked}) was added by someone else a moment ago").format(
+                    label=label, masked=key.masked)) from None
         return self.key(label)
 
     def _refuse_duplicate(self, connection: Connection, label: str, fingerprint: str) -> None:
         same_key = connection.scalar(select(keys.c.label).where(keys.c.fingerprint == fingerprint))
         if same_key is not None:
-            raise UsageError(f"this key is already in the ledger as {same_key}")
+            raise UsageError(_("this key is already in the ledger as {same_key}").format(same_key=same_key))
         if connection.scalar(select(keys.c.id).where(keys.c.label == label)) is not None:
-            raise UsageError(f"the label {label} is taken: choose another, or retire the key that has it")
+            raise UsageError(_("the label {label} is taken: choose another, or retire the key that has it").format(
+                label=label))
 
     def list_keys(self, *, include_retired: bool = True) -> list[KeyRecord]:
         query = select(keys).order_by(keys.c.label)
@@ -190,8 +195,8 @@ class Ledger:
         if row is not None:
             return _key_record(row)
         near = difflib.get_close_matches(label, labels, n=3)
-        hint = f"did you mean {', '.join(near)}?" if near else "see `remediate keys list`"
-        raise UsageError(f"no key labelled {label!r} in the ledger", hint=hint)
+        hint = _("did you mean {value}?").format(value=', '.join(near)) if near else _("see `remediate keys list`")
+        raise UsageError(_("no key labelled {label!r} in the ledger").format(label=label), hint=hint)
 
     def find(self, key: ProductKey) -> KeyRecord | None:
         """The ledger's record of this key, if it has one."""
@@ -205,15 +210,16 @@ class Ledger:
         with self._transaction() as connection:
             sealed = connection.scalar(select(keys.c.encrypted_key).where(keys.c.id == record.id))
         if sealed is None:
-            raise UsageError(f"key {label} ({record.masked}) is stored by fingerprint only: give the key itself")
+            raise UsageError(_("key {label} ({masked}) is stored by fingerprint only: give the key itself").format(
+                label=label, masked=record.masked))
         if self._cipher is None:
-            raise UsageError(f"key {label} is stored encrypted: give the ledger's encryption key file "
-                             "(--encryption-key-file or REMEDIATE_LEDGER_ENCRYPTION_KEY_FILE)")
+            raise UsageError(_("key {label} is stored encrypted: give the ledger's encryption key file "
+                               "(--encryption-key-file or REMEDIATE_LEDGER_ENCRYPTION_KEY_FILE)").format(label=label))
         return self._cipher.open(sealed, record.fingerprint)
 
     def set_budget(self, label: str, budget: int) -> KeyRecord:
         if budget < 0:
-            raise UsageError(f"budget {budget}: a budget is a number of activations, 0 or more")
+            raise UsageError(_("budget {budget}: a budget is a number of activations, 0 or more").format(budget=budget))
         record = self.key(label)
         with self._transaction() as connection:
             connection.execute(update(keys).where(keys.c.id == record.id).values(budget=budget))
@@ -233,7 +239,7 @@ class Ledger:
         canonical = str(ErrorCode.parse(str(code)))
         state = ENDING_CODES.get(canonical)
         if state is None:
-            raise ValueError(f"{canonical} does not end a key's use")
+            raise ValueError(_("{canonical} does not end a key's use").format(canonical=canonical))
         with self._transaction() as connection:
             connection.execute(update(keys).where(and_(keys.c.id == record.id, keys.c.state != RETIRED))
                                .values(state=state, state_code=canonical, state_changed_at=now()))
@@ -281,9 +287,11 @@ class Ledger:
             row = connection.execute(select(keys).where(keys.c.id == record.id).with_for_update()).one()
             current = _key_record(row)
             if not current.usable:
-                why = f" (an activation server answered {current.state_code})" if current.state_code else ""
-                raise UsageError(f"key {current.label} ({current.masked}) is {current.state}{why}; nothing was sent",
-                                 hint="choose another key, or add one with `remediate keys add`")
+                why = (_(" (an activation server answered {code})").format(code=current.state_code)
+                       if current.state_code else "")
+                raise UsageError(_("key {label} ({masked}) is {state}{why}; nothing was sent").format(
+                    label=current.label, masked=current.masked, state=current.state, why=why),
+                                 hint=_("choose another key, or add one with `remediate keys add`"))
             availability = self._availability(connection, current, reserve, hold_for)
             if availability is None:
                 return None
@@ -349,7 +357,7 @@ class Ledger:
         """A licence read saw the partial key `last_five` on `host`."""
         last_five = last_five.strip().upper()
         if not re.fullmatch(r"[0-9A-Z]{5}", last_five):
-            raise ValueError("a partial product key is five letters and digits")
+            raise ValueError(_("a partial product key is five letters and digits"))
         when = at or now()
         product = mask_product_keys(product)[:200] if product else None
         with self._transaction() as connection:
