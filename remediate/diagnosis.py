@@ -23,6 +23,9 @@ GENERIC_REASONS = frozenset(ErrorCode.parse(code) for code in NOT_YET_ACTIVATED_
 NO_KEY = ErrorCode.parse("0xC004F014")
 NO_FIRMWARE_KEY = ErrorCode.parse("0xC004F213")
 EVALUATION = ErrorCode.parse("0xC004F069")  # its playbook converts an evaluation edition (DISM, opt-in)
+# Office's licences are SoftwareLicensingProduct instances of Office's application ID (ref §2); Office 2010's are
+# OfficeSoftwareProtectionProduct. ospp.vbs manages them; no playbook here does.
+OFFICE_SOURCE = "ref §2 Office ApplicationId 0ff1ce15-a989-479d-af46-f275c6370663 (ospp.vbs)"
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ def diagnose(status: HostStatus) -> Finding | None:
         return Finding(NO_KEY, "no Windows licence has a product key installed", "ref §1a 0xC004F014")
     evaluation = data.get("evaluation") is True
     if status.licensed:
+        if status.office_unlicensed:
+            return Finding(None, f"Windows is licensed; {status.office_note()}", OFFICE_SOURCE)
         if evaluation:
             left = status.grace_minutes
             days = f"{left // 1440} day(s)" if left is not None else "an unknown time"
@@ -91,6 +96,8 @@ def name_playbooks(statuses: Sequence[HostStatus], find: Callable[[ErrorCode], P
         finding = diagnose(status)
         if finding is not None:
             status.diagnosed, status.evidence, status.evidence_source = finding.code, finding.evidence, finding.source
+            if finding.code is not None and status.office_unlicensed:  # the playbook is for Windows' code only
+                status.evidence = f"{finding.evidence}; {status.office_note()}"
         playbook = find(status.code) if status.code is not None and not status.licensed else None
         status.playbook = playbook.code if playbook is not None else None
 
@@ -134,6 +141,9 @@ def choose_playbooks(
                 if status.error
                 else Reason("status_unreachable_unknown"),
             )
+        elif status.licensed and status.office_unlicensed:
+            # An Office-only problem: a Windows playbook would change Windows and leave Office unlicensed.
+            decided(Outcome.ESCALATE, Reason("office_not_handled", detail=_office_detail(status)))
         elif status.licensed and status.data.get("evaluation") is True:
             days = str(status.grace_minutes // 1440) if status.grace_minutes is not None else "?"
             decided(Outcome.HEALTHY, Reason("licensed_evaluation", days=days, code=str(EVALUATION),
@@ -153,6 +163,13 @@ def choose_playbooks(
             else:
                 choice.groups.setdefault(playbook.code, (playbook, []))[1].append(status.host)
     return choice
+
+
+def _office_detail(status: HostStatus) -> str:
+    """The Office licences that are not Licensed, and the last error Office's own activation recorded."""
+    names = ", ".join(str(product.get("name") or "Office") for product in status.office_unlicensed)
+    code = _code(status.data.get("office_last_activation_error"))
+    return f"{names}: {code} (event 8198)" if code is not None else names
 
 
 def _read_error(status: HostStatus) -> Reason | str:

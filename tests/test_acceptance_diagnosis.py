@@ -23,7 +23,7 @@ PASSWORD = "Sbx-diagnosis-tests-5d"
 SCENARIO = """
 name: diagnosis
 description: One host per kind of evidence.
-hosts: 7
+hosts: 9
 world:
   domain: corp.example
   kms_hosts:
@@ -36,6 +36,9 @@ groups:
   - {name: expired, prefix: EVAL, count: 1, edition: ServerStandard, fault: 0xC004F069}
   - {name: skewed, prefix: SKEW, count: 1, edition: ServerStandard, fault: 0xC004F06C}
   - {name: healthy, prefix: OK, count: 1, edition: ServerStandard}
+  # Office 2016 volume beside Windows; the KMS host has no Office host key, so Office's attempts fail (0xC004F042)
+  - {name: office, prefix: OFFICE, count: 1, edition: Enterprise, domain_role: 1, office: true}
+  - {name: skewoffice, prefix: SKEWOFF, count: 1, edition: ServerStandard, fault: 0xC004F06C, office: true}
 """
 # host -> the playbook its evidence must lead to (None: nothing to fix)
 EXPECTED = {
@@ -46,6 +49,8 @@ EXPECTED = {
     "EVAL01": "0xC004F069",  # an expired evaluation: conversion (not 0xC004F009's "activate by phone")
     "SKEW01": "0xC004F06C",
     "OK01": None,
+    "OFFICE01": None,  # Windows is licensed; Office is not, and no Windows playbook changes Office
+    "SKEWOFF01": "0xC004F06C",  # Windows' own attempt, not Office's later one (0xC004F042), names the code
 }
 
 
@@ -70,3 +75,14 @@ def test_status_and_run_auto_choose_each_playbook_from_the_evidence(tmp_path: Pa
     for name, playbook in EXPECTED.items():
         if playbook is not None:
             assert ran[name] == playbook, (name, ran[name])
+    # Office: status says so, and run auto hands it over instead of running a Windows playbook on it.
+    office = read["OFFICE01"]
+    assert office["state"] == "Licensed" and office["hresult"] is None
+    assert [p["license_status"] for p in office["data"]["office"]] != [1]
+    assert office["data"]["office_last_activation_error"] == "0xC004F042"
+    assert "Office not licensed" in office["evidence"]
+    assert "0xC004F042" in read["SKEWOFF01"]["data"]["office_last_activation_error"]
+    (handed,) = [host for host in report["hosts"] if host["computer_name"] == "OFFICE01"]
+    assert handed["outcome"] == "escalate" and handed["reason_id"] == "office_not_handled"
+    assert handed["reason"].startswith("Office: not handled") and not handed["steps"]
+    assert status.exit_code == 1 and auto.exit_code != 0

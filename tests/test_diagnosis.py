@@ -10,8 +10,8 @@ from remediate.codes import ErrorCode
 from remediate.diagnosis import choose_playbooks, diagnose, name_playbooks
 from remediate.inventory import Host
 from remediate.playbook import PlaybookLibrary
-from remediate.results import Outcome, StepResult
-from remediate.status import HostStatus
+from remediate.results import ExitCategory, Outcome, StepResult
+from remediate.status import HostStatus, fleet_category
 
 LIBRARY = PlaybookLibrary(())
 
@@ -73,3 +73,44 @@ def test_a_licensed_host_has_nothing_to_fix_and_a_host_with_no_evidence_is_not_g
     name_playbooks([licensed, unknown], LIBRARY.find)
     assert licensed.code is None and licensed.playbook is None
     assert unknown.code is None and unknown.playbook is None and "no activation attempt" in (unknown.evidence or "")
+
+
+OFFICE_KMS_CLIENT = {"name": "Office 16, Office16ProPlusVL_KMS_Client edition",
+                     "description": "Office 16, VOLUME_KMSCLIENT channel", "license_status": 5,
+                     "license_status_reason": "0xC004F056", "partial_product_key": "WFG99"}
+
+
+def test_an_office_only_problem_is_escalated_as_not_handled_never_given_a_windows_playbook() -> None:
+    office = read(1, kms_client=True, office=[OFFICE_KMS_CLIENT], office_last_activation_error="0xC004F042")
+    name_playbooks([office], LIBRARY.find)
+    assert office.code is None and office.playbook is None  # Windows is licensed: nothing of Windows' to fix
+    assert "Office not licensed" in (office.evidence or "") and "0ff1ce15" in (office.evidence_source or "")
+    choice = choose_playbooks([office], LIBRARY.find)
+    assert not choice.groups
+    (decided,) = choice.decided
+    assert decided.outcome is Outcome.ESCALATE and decided.why is not None
+    assert decided.why.id == "office_not_handled"
+    assert decided.reason.startswith("Office: not handled") and "0xC004F042" in decided.reason
+    assert "ospp.vbs" in decided.why.render("ja")
+
+
+def test_a_licensed_office_beside_a_licensed_windows_is_healthy() -> None:
+    both = read(1, office=[{**OFFICE_KMS_CLIENT, "license_status": 1, "license_status_reason": "0x00000000"}])
+    name_playbooks([both], LIBRARY.find)
+    (decided,) = choose_playbooks([both], LIBRARY.find).decided
+    assert decided.outcome is Outcome.HEALTHY and both.office_note() == ""
+    assert fleet_category([both]) is ExitCategory.OK
+
+
+def test_windows_own_problem_keeps_its_playbook_and_the_evidence_names_office_apart() -> None:
+    status = read(5, kms_client=True, license_status_reason="0xC004F056", last_activation_error="0xC004F06C",
+                  office=[OFFICE_KMS_CLIENT], office_last_activation_error="0xC004F042")
+    name_playbooks([status], LIBRARY.find)
+    assert status.code == ErrorCode.parse("0xC004F06C") and status.playbook == ErrorCode.parse("0xC004F06C")
+    assert "event 8198" in (status.evidence or "") and "Office not licensed" in (status.evidence or "")
+
+
+def test_status_fails_while_an_office_licence_is_not_licensed() -> None:
+    office = read(1, office=[OFFICE_KMS_CLIENT])
+    assert fleet_category([office]) is ExitCategory.FAILED
+    assert office.to_row()["office_not_licensed"] == OFFICE_KMS_CLIENT["name"]

@@ -16,7 +16,8 @@ The format (see the shipped files under remediate/sandbox/scenarios/ for complet
         - {name: kms02.corp.example, address: 10.0.0.6, count: 60, families: [client, server],
            reachable: true, activated: true, kms_enabled: true, port: 1688, clock_offset_s: 0, publish: true,
            csvlk: ws2022,          # its key's CSVLK group: which clients it activates (data/csvlk_groups.yaml)
-           serve: true}            # also a host of the fleet (over WinRM): `remediate kms status` reads it
+           serve: true,            # also a host of the fleet (over WinRM): `remediate kms status` reads it
+           office: false}          # Office's KMS host key installed too: it activates volume Office
       dns:
         srv: [{name: _vlmcs._tcp.corp.example, target: kms02.corp.example, port: 1688}]
         a: [{name: kms-old.corp.example, address: 10.0.0.9}]
@@ -34,6 +35,7 @@ The format (see the shipped files under remediate/sandbox/scenarios/ for complet
         domain_role: 3
         state: {clock_offset_s: 0} # optional HostState settings
         transport: {latency_ms: 20}  # TransportFaults fields; {allow_unencrypted: true} lets clear text in
+        office: true               # volume Office 2016 beside Windows: it tries its KMS activation (office.py)
 """
 
 from __future__ import annotations
@@ -51,10 +53,11 @@ from remediate.csvlk_groups import groups
 from remediate.errors import Location, UsageError
 from remediate.sandbox.faults import TransportFaults
 from remediate.sandbox.host_spec import HostSpec
-from remediate.sandbox.windows import kms_service
+from remediate.sandbox.windows import kms_service, office
 from remediate.sandbox.windows.editions import EDITIONS, edition
 from remediate.sandbox.windows.fault_recipes import HEALTHY, RECIPES, apply_fault
 from remediate.sandbox.windows.host import WindowsHost
+from remediate.sandbox.windows.office import OfficeProduct
 from remediate.sandbox.windows.state import CHANNELS, HostState, KeyRecord, KmsHost, SrvRecord, World
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -95,6 +98,7 @@ class GroupSpec:
     settings: dict[str, Any]
     transport: TransportFaults
     line: int | None = None
+    office: bool = False  # volume Office beside Windows (office.py)
 
 
 @dataclass
@@ -258,6 +262,7 @@ def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str)
         "serve",
         "csvlk",
         "low_priority",
+        "office",
     }
     data = reader.mapping(value, where, allowed)
     for required in ("name", "address"):
@@ -274,6 +279,7 @@ def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str)
         "clock_offset_s": float,
         "csvlk": str,
         "low_priority": bool,
+        "office": bool,
     }
     fields = {k: reader.typed(data[k], kind, (*where, k)) for k, kind in kinds.items() if k in data}
     if "csvlk" in fields and fields["csvlk"] not in groups():
@@ -305,6 +311,7 @@ def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSp
         "domain_role",
         "state",
         "transport",
+        "office",
     }
     data = reader.mapping(value, where, allowed)
     if "name" not in data:
@@ -380,6 +387,7 @@ def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSp
         settings,
         TransportFaults(**transport_values),
         reader.doc.lines.get(where),
+        reader.typed(data.get("office", False), bool, (*where, "office")),
     )
 
 
@@ -572,6 +580,10 @@ def build(scenario: str | Path | Scenario, count: int | None = None, seed: int =
                     "threshold, or no healthy KMS host for healthy hosts)",
                     Location(spec.path, group.line, f"groups[{index}]"),
                 )
+            if group.office:
+                product = OfficeProduct()
+                state.office.append(product)
+                office.activate(state, world, product)  # Office's own automatic activation
             engine = WindowsHost(state, world, fault=label)
             hosts.append(HostSpec(name, engine, dataclasses.replace(group.transport)))
     for kms_spec in spec.kms_hosts:

@@ -316,7 +316,7 @@ def _activate_online(state: HostState, world: World) -> None:
     state.license_status, state.license_status_reason, state.grace_minutes = LICENSED, S_OK, 0
 
 
-def _kms_candidates(state: HostState, world: World) -> list[tuple[str, int]]:
+def kms_candidates(state: HostState, world: World) -> list[tuple[str, int]]:
     """Which KMS hosts the client tries, in order (ref §4 discovery; ref §2 /skms, /skms-domain)."""
     if state.kms_machine:
         # ref §2: /skms disables auto-discovery (and overrides /skms-domain); port 0/unset means 1688
@@ -383,7 +383,7 @@ def _activate_with_kms(state: HostState, world: World) -> None:
     tries]."""
     act_id = windows_activation_id(state)
     last_inner = E_RPC_UNAVAILABLE
-    for machine, port in _kms_candidates(state, world):
+    for machine, port in kms_candidates(state, world):
         server = f"{machine}:{port}"
         try:
             address = resolve(state, world, _split_machine(machine), "A")[0]

@@ -122,6 +122,9 @@ class KmsHost:
     # cim.extended_pid); group 206 and key ids from 551000000 are Server 2022's KMS host keys (CSVLK) in
     # SystemRage/py-kms KmsDataBase.xml; the platform and serial are [inf].
     epid: str = "06401-00206-551-000000-03-1033-20348.0000-0012026"
+    # Office's KMS host key (the Office volume licence pack) is installed too: it activates volume Office
+    # (office.py); without it an Office client gets 0xC004F042 (ref §1a: mixed app/OS KMS hosts)
+    office: bool = False
 
 
 @dataclass
@@ -257,6 +260,8 @@ class HostState:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     # This machine is one of the world's KMS hosts (kms_service.py): its count and counters are that host's.
     kms_service: KmsHost | None = field(default=None, repr=False)
+    # Volume Office licences beside Windows' (office.OfficeProduct), kept by the same licensing service
+    office: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.cmid:
