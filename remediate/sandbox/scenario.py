@@ -17,7 +17,8 @@ The format (see the shipped files under remediate/sandbox/scenarios/ for complet
            reachable: true, activated: true, kms_enabled: true, port: 1688, clock_offset_s: 0, publish: true,
            csvlk: ws2022,          # its key's CSVLK group: which clients it activates (data/csvlk_groups.yaml)
            serve: true,            # also a host of the fleet (over WinRM): `remediate kms status` reads it
-           office: false}          # Office's KMS host key installed too: it activates volume Office
+           office: false,          # Office's KMS host key installed too: it activates volume Office
+           dns_denied: false}      # the _VLMCS record is another host's: publishing fails (event 12293)
       dns:
         srv: [{name: _vlmcs._tcp.corp.example, target: kms02.corp.example, port: 1688}]
         a: [{name: kms-old.corp.example, address: 10.0.0.9}]
@@ -82,6 +83,7 @@ class KmsSpec:
     host: KmsHost
     publish: bool
     serve: bool = False  # the KMS host is a machine of the fleet too, reached over WinRM (kms_service.serve)
+    dns_denied: bool = False  # it may not update the _VLMCS record, which another host owns: its SRV is not there
 
 
 @dataclass
@@ -119,8 +121,9 @@ class Scenario:
         world = World()
         world.activation.reachable = self.activation_reachable
         for spec in self.kms_hosts:
-            host = dataclasses.replace(spec.host, clients=set(), requests={})
-            world.add_kms_host(host, publish_srv_in=self.domain if spec.publish else None)
+            host = dataclasses.replace(spec.host, clients=set(), requests={}, events=[])
+            published = spec.publish and not spec.dns_denied
+            world.add_kms_host(host, publish_srv_in=self.domain if published else None)
         for name, record in self.srv_records:
             world.dns.add_srv(name, dataclasses.replace(record))
         for name, address in self.a_records:
@@ -263,6 +266,7 @@ def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str)
         "csvlk",
         "low_priority",
         "office",
+        "dns_denied",
     }
     data = reader.mapping(value, where, allowed)
     for required in ("name", "address"):
@@ -293,7 +297,8 @@ def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str)
         fields["families"] = tuple(families)
     publish = reader.typed(data.get("publish", True), bool, (*where, "publish"))
     serve = reader.typed(data.get("serve", False), bool, (*where, "serve"))
-    return KmsSpec(KmsHost(**fields), publish, serve)
+    denied = reader.typed(data.get("dns_denied", False), bool, (*where, "dns_denied"))
+    return KmsSpec(KmsHost(**fields), publish, serve, denied)
 
 
 def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSpec:
@@ -589,7 +594,7 @@ def build(scenario: str | Path | Scenario, count: int | None = None, seed: int =
     for kms_spec in spec.kms_hosts:
         if kms_spec.serve:
             kms = next(host for host in world.kms_hosts if host.name == kms_spec.host.name)
-            state = kms_service.serve(kms, world, spec.domain, kms_spec.publish, str(seed))
+            state = kms_service.serve(kms, world, spec.domain, kms_spec.publish, str(seed), kms_spec.dns_denied)
             hosts.append(HostSpec(state.computer_name, WindowsHost(state, world, fault=KMS_HOST_LABEL)))
     return BuiltFleet(spec, world, hosts)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
@@ -84,6 +85,44 @@ def log_activation_failure(state: HostState, world: World, hresult: int, command
     props: list[Any] = [hresult_text(hresult), command_line]
     message = f"{_message(state, ACTIVATION_FAILED_EVENT)}\nhr={props[0]}\nCommand-line arguments:\n{command_line}"
     state.events.append(Event(ACTIVATION_FAILED_EVENT, SPP_PROVIDER, "Application", now, message, props, level=2))
+
+
+# The KMS host's events [doc EVT ff793440: "Log file name 12290: Applications and Services Logs\Key Management
+# Service", provider Microsoft-Windows-Security-Licensing-SLC; doc F074 prints one: "An activation request has been
+# processed.\nInfo:\n0xC004F06C,5,<KMS Client name>,<CMID>,2010/9/29 21:46,0,2,41520,<ActID>"]
+KMS_HOST_LOG = "Key Management Service"
+KMS_HOST_PROVIDER = "Microsoft-Windows-Security-Licensing-SLC"
+KMS_REQUEST_PROCESSED_EVENT = 12290
+# Publishing the SRV record [doc EVT: 12293 "Publishing the Key Management Service (KMS) to DNS in the '%2' domain
+# failed.%nInfo:%n%1", 12294 "... is successful."; learn.microsoft.com/troubleshoot/windows-server/licensing-and-
+# activation/event-12293-error-0x800723-set-kms-host shows 12293 in the Application log from Security-SPP]
+DNS_PUBLISH_FAILED_EVENT = 12293
+DNS_PUBLISHED_EVENT = 12294
+
+
+def log_kms_host_request(kms_log: list[Event], host_now: datetime, client: HostState, world: World, hresult: int,
+                         act_id: str) -> None:
+    """Event 12290 on the KMS host: HRESULT, the minimum count the client needs, client name, CMID, client time,
+    VM info, licence status, minutes to expiration, ActID (F074's sample: comma-separated without spaces)."""
+    required = 5 if client.edition.server else 25  # ref §4 thresholds
+    props = [hresult_text(hresult), str(required), client.fqdn, client.cmid,
+             client.utc_now(world).strftime("%Y/%m/%d %H:%M"), "0", str(client.license_status),
+             str(client.grace_minutes), act_id]
+    message = "An activation request has been processed.\nInfo:\n" + ",".join(props)
+    kms_log.append(Event(KMS_REQUEST_PROCESSED_EVENT, KMS_HOST_PROVIDER, KMS_HOST_LOG, host_now, message, props))
+
+
+def log_dns_publishing(state: HostState, world: World, domain: str, hresult: int) -> None:
+    """Event 12294 (published) or 12293 (failed, with the HRESULT) on a KMS host."""
+    now = state.utc_now(world)
+    if hresult == 0:
+        message = f"Publishing the Key Management Service (KMS) to DNS in the '{domain}' domain is successful."
+        state.events.append(Event(DNS_PUBLISHED_EVENT, SPP_PROVIDER, "Application", now, message, [domain]))
+        return
+    message = (f"Publishing the Key Management Service (KMS) to DNS in the '{domain}' domain failed.\nInfo:\n"
+               f"{hresult_text(hresult)}")
+    state.events.append(Event(DNS_PUBLISH_FAILED_EVENT, SPP_PROVIDER, "Application", now, message,
+                              [hresult_text(hresult), domain], level=3))
 
 
 def _message(state: HostState, event_id: int) -> str:

@@ -350,7 +350,7 @@ def _kms_response(state: HostState, world: World, kms: KmsHost) -> int:
     if not kms.kms_enabled:
         return E_KMS_NOT_ENABLED  # ref §1a 0xC004F039: KMS did not respond / not enabled
     answer = _kms_answer(state, world, kms)
-    kms_service.record_request(kms, state.license_status, answer)
+    kms_service.record_request(kms, state, world, answer, windows_activation_id(state))
     return answer
 
 

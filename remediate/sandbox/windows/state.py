@@ -125,6 +125,9 @@ class KmsHost:
     # Office's KMS host key (the Office volume licence pack) is installed too: it activates volume Office
     # (office.py); without it an Office client gets 0xC004F042 (ref §1a: mixed app/OS KMS hosts)
     office: bool = False
+    # Its own event logs (kms_service.serve shares this list with the served machine): event 12290 for each request
+    # it answers (the Key Management Service log) and its DNS publishing events 12293 / 12294 (Application log)
+    events: list[Event] = field(default_factory=list, repr=False)
 
 
 @dataclass
