@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from remediate.codes import ErrorCode
+from remediate.csvlk_groups import CsvlkGroup, group_of
 from remediate.errors import UsageError
 from remediate.inventory import Host
 from remediate.playbook import NOT_YET_ACTIVATED_CODES, Playbook
@@ -90,14 +91,80 @@ def _code(value: object) -> ErrorCode | None:
     return code if code.unsigned != 0 else None
 
 
+def mark_shared_cmids(statuses: Sequence[HostStatus]) -> None:
+    """Set `shares_cmid_with` on hosts that report the same Client Machine ID: machines cloned from an image that
+    was not generalized (sysprep /generalize), which a KMS host counts as one, so its count does not grow (KMSGEN,
+    "Guidelines for troubleshooting the Key Management Service")."""
+    by_cmid: dict[str, list[HostStatus]] = {}
+    for status in statuses:
+        cmid = status.data.get("client_machine_id")
+        if isinstance(cmid, str) and cmid.strip():
+            by_cmid.setdefault(cmid.strip().lower(), []).append(status)
+    for sharing in by_cmid.values():
+        for status in sharing:
+            status.shares_cmid_with = [other.host.label for other in sharing if other is not status]
+
+
+CLONED = ("shares its Client Machine ID with {count} other host(s) read: cloned from an image that was not "
+          "generalized (sysprep /generalize); a KMS host counts them as one (KMSGEN)")
+
+
+TOO_OLD_SOURCE = "KMSPLAN (activation versions); F074 (support version mismatch between KMS client and KMS host)"
+
+
+def _build(version: object) -> int | None:
+    """The build of a SoftwareLicensingService.Version such as 10.0.22631.1 (None when it is not one)."""
+    parts = str(version or "").split(".")
+    return int(parts[2]) if len(parts) >= 3 and parts[2].isdigit() else None
+
+
+def mark_kms_hosts_too_old(statuses: Sequence[HostStatus]) -> None:
+    """Set `kms_host_too_old` on unactivated KMS clients whose last request (event 12288's Server:Port) went to a KMS
+    host read in the same run whose host key's CSVLK group cannot activate the client's version (KMSPLAN, "Activation
+    versions"; F074 names a KMS host too old for its clients as a cause)."""
+    kms_hosts: dict[str, tuple[HostStatus, CsvlkGroup]] = {}
+    for status in statuses:
+        group = group_of(str(status.data.get("description") or ""))
+        name = status.data.get("computer_name")
+        if group is not None and isinstance(name, str) and name:
+            kms_hosts[name.lower()] = (status, group)
+    for status in statuses:
+        server = str(status.data.get("kms_request_server") or "")
+        build = _build(status.data.get("service_version"))
+        if status.licensed or status.data.get("kms_client") is not True or not server or build is None:
+            continue
+        # "kms02.corp.example:1688" (or "[fd00::5]:1688"): the host's first DNS label is its computer name [inf]
+        first = server.rsplit(":", 1)[0].strip("[]").split(".")[0].lower()
+        found = kms_hosts.get(first)
+        client_server = "server" in str(status.data.get("name") or "").lower()
+        if found is None or found[1].can_activate(client_server, build):
+            continue
+        host, group = found
+        version = str(host.data.get("service_version") or "?")
+        text = (f"its KMS host {host.computer_name or host.host.label} ({server}), Windows {version} with a key of "
+                f"\"{group.title}\", cannot activate this client (Windows build {build}): update the KMS host key")
+        status.kms_host_too_old = {"host": host.host.label, "computer_name": host.computer_name, "server": server,
+                                   "version": version, "csvlk_group": group.title, "client_build": build,
+                                   "text": text}
+
+
 def name_playbooks(statuses: Sequence[HostStatus], find: Callable[[ErrorCode], Playbook | None]) -> None:
     """Diagnose each status from its evidence and set its `playbook`: the one that handles the code found."""
+    mark_shared_cmids(statuses)
+    mark_kms_hosts_too_old(statuses)
     for status in statuses:
         finding = diagnose(status)
         if finding is not None:
             status.diagnosed, status.evidence, status.evidence_source = finding.code, finding.evidence, finding.source
             if finding.code is not None and status.office_unlicensed:  # the playbook is for Windows' code only
                 status.evidence = f"{finding.evidence}; {status.office_note()}"
+            if status.shares_cmid_with:
+                status.evidence = f"{status.evidence}; {CLONED.format(count=len(status.shares_cmid_with))}"
+            if status.kms_host_too_old is not None:  # a change on the KMS host: no playbook on this client
+                status.evidence = f"{status.evidence}; {status.kms_host_too_old['text']}"
+                status.evidence_source = f"{status.evidence_source}; {TOO_OLD_SOURCE}"
+                status.playbook = None
+                continue
         playbook = find(status.code) if status.code is not None and not status.licensed else None
         status.playbook = playbook.code if playbook is not None else None
 
@@ -150,6 +217,8 @@ def choose_playbooks(
                                             opt_in="--allow edition-conversion"))
         elif status.licensed:
             decided(Outcome.HEALTHY, Reason("licensed"))
+        elif status.kms_host_too_old is not None:
+            decided(Outcome.ESCALATE, Reason("kms_host_too_old", detail=str(status.kms_host_too_old["text"])))
         elif status.code is None:
             state = Localized(status.state, STATE_NAMES_JA.get(status.state, status.state))
             decided(Outcome.ESCALATE, Reason("no_code", state=state, detail=_read_error(status)))

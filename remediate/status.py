@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import tenacity
@@ -66,6 +66,9 @@ class HostStatus:
     diagnosed: ErrorCode | None = None
     evidence: str | None = None
     evidence_source: str | None = None
+    shares_cmid_with: list[str] = field(default_factory=list)  # other hosts read with the same Client Machine ID
+    # the KMS host this client last asked, read in the same run, whose key cannot activate the client's build
+    kms_host_too_old: dict[str, Any] | None = None
 
     @property
     def computer_name(self) -> str | None:
@@ -147,6 +150,8 @@ class HostStatus:
             "grace_minutes_remaining": self.grace_minutes,
             "evidence": self.evidence,
             "evidence_source": self.evidence_source,
+            "shares_cmid_with": "; ".join(self.shares_cmid_with) or None,  # as CSV shows it
+            "kms_host_too_old": self.kms_host_too_old["text"] if self.kms_host_too_old else None,
             "data": self.result.data if self.result else None,
         }
 
@@ -163,6 +168,7 @@ class HostStatus:
             "kms_port": data.get("kms_port"),
             "discovered_kms_machine": data.get("discovered_kms_machine"),
             "discovered_kms_port": data.get("discovered_kms_port"),
+            "client_machine_id": data.get("client_machine_id"),
             "office_not_licensed": "; ".join(str(p.get("name")) for p in self.office_unlicensed) or None,
         })
         return row

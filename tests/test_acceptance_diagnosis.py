@@ -23,7 +23,7 @@ PASSWORD = "Sbx-diagnosis-tests-5d"
 SCENARIO = """
 name: diagnosis
 description: One host per kind of evidence.
-hosts: 9
+hosts: 11
 world:
   domain: corp.example
   kms_hosts:
@@ -39,6 +39,8 @@ groups:
   # Office 2016 volume beside Windows; the KMS host has no Office host key, so Office's attempts fail (0xC004F042)
   - {name: office, prefix: OFFICE, count: 1, edition: Enterprise, domain_role: 1, office: true}
   - {name: skewoffice, prefix: SKEWOFF, count: 1, edition: ServerStandard, fault: 0xC004F06C, office: true}
+  # clones of an image that was not generalized: one Client Machine ID, so the KMS host's count does not grow
+  - {name: clones, prefix: CLONE, count: 2, edition: Enterprise, domain_role: 1, fault: 0xC004F038, cause: cloned-cmid}
 """
 # host -> the playbook its evidence must lead to (None: nothing to fix)
 EXPECTED = {
@@ -51,6 +53,8 @@ EXPECTED = {
     "OK01": None,
     "OFFICE01": None,  # Windows is licensed; Office is not, and no Windows playbook changes Office
     "SKEWOFF01": "0xC004F06C",  # Windows' own attempt, not Office's later one (0xC004F042), names the code
+    "CLONE01": "0xC004F038",
+    "CLONE02": "0xC004F038",
 }
 
 
@@ -86,3 +90,11 @@ def test_status_and_run_auto_choose_each_playbook_from_the_evidence(tmp_path: Pa
     assert handed["outcome"] == "escalate" and handed["reason_id"] == "office_not_handled"
     assert handed["reason"].startswith("Office: not handled") and not handed["steps"]
     assert status.exit_code == 1 and auto.exit_code != 0
+    # The clones are named as such: the same CMID, the reason the KMS host's count stays below 25.
+    clones = {name: entry for name, entry in read.items() if name.startswith("CLONE")}
+    assert {entry["data"]["client_machine_id"] for entry in clones.values()} == {
+        clones["CLONE01"]["data"]["client_machine_id"]}
+    assert clones["CLONE01"]["shares_cmid_with"] == clones["CLONE02"]["host"]
+    assert clones["CLONE02"]["shares_cmid_with"] == clones["CLONE01"]["host"]
+    assert all("sysprep /generalize" in entry["evidence"] for entry in clones.values())
+    assert not any(entry["shares_cmid_with"] for name, entry in read.items() if name not in clones)

@@ -24,6 +24,7 @@ from remediate.cli import main
 from remediate.sandbox.fleet import Fleet
 from remediate.sandbox.scenario import build
 from remediate.sandbox.windows import licensing
+from remediate.sandbox.windows.editions import gvlk_for
 from remediate.sandbox.windows.licensing import LicensingError
 from remediate.sandbox.windows.state import LICENSED, HostState
 
@@ -70,8 +71,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     scenario.write_text(SCENARIO, encoding="utf-8")
     built = build(scenario, None, 0)
     states = {spec.computer_name: spec.engine.state for spec in built.hosts}  # type: ignore[attr-defined]
-    # A Windows 11 client pointed at KMS02 (slmgr /skms) asks it to activate: a Server 2019 CSVLK cannot.
+    # A Windows 11 client, freshly imaged (its GVLK installed again: not activated) and pointed at KMS02 (slmgr
+    # /skms), asks KMS02 to activate it: a Server 2019 CSVLK cannot.
     client = states["PC01"]
+    licensing.install_product_key(client, built.world, gvlk_for("Enterprise") or "")
     client.kms_machine = "kms02.corp.example"
     with pytest.raises(LicensingError) as refused:
         licensing.activate(client, built.world)
@@ -109,3 +112,29 @@ def test_a_kms_client_is_healthy_under_both(lab: Lab) -> None:
     for code in ("0xC004F015", "0x80072338"):
         exit_code, hosts = lab.run(code, ["APP01"])
         assert exit_code == 0 and hosts["APP01"]["outcome"] == "healthy", hosts["APP01"]["reason"]
+
+
+def test_status_and_run_auto_name_the_kms_host_too_old_for_a_client(lab: Lab) -> None:
+    """KMSPLAN: a Server 2019 CSVLK does not activate Windows 11. With the KMS hosts in the same read, the client's
+    last request (event 12288 names kms02.corp.example:1688) is matched to KMS02, whose version and key say why; run
+    auto hands the client over, naming the KMS host, instead of running a client playbook."""
+    names = ["KMS01", "KMS02", "PC01", "APP01"]
+    hosts = lab.directory / "hosts-auto.txt"
+    hosts.write_text("".join(f"{lab.fleet.endpoint(n).address}:{lab.fleet.endpoint(n).port} scheme=http auth=ntlm\n"
+                             for n in names), "utf-8")
+    env = {"REMEDIATE_USERNAME": lab.fleet.username, "REMEDIATE_PASSWORD": lab.fleet.password}
+    status = CliRunner().invoke(main, ["status", "--hosts", str(hosts), "--output", "json"], env=env)
+    read = {entry["computer_name"]: entry for entry in json.loads(status.stdout)}
+    client = read["PC01"]
+    assert client["data"]["kms_request_server"] == "kms02.corp.example:1688"
+    assert client["kms_host_too_old"] is not None and "KMS02" in client["kms_host_too_old"]
+    assert "10.0.17763" in client["kms_host_too_old"] and "Windows Server 2019" in client["kms_host_too_old"]
+    assert client["playbook"] is None and "KMSPLAN" in client["evidence_source"]
+    assert all(read[name]["kms_host_too_old"] is None for name in ("KMS01", "KMS02", "APP01"))
+    auto = CliRunner().invoke(main, ["run", "auto", "--hosts", str(hosts), "--output", "json", "--audit",
+                                     str(lab.directory / "auto.jsonl")], env=env)
+    assert auto.exit_code == 4, auto.output
+    (handed,) = [host for host in json.loads(auto.stdout)["hosts"] if host["computer_name"] == "PC01"]
+    assert handed["outcome"] == "escalate" and handed["reason_id"] == "kms_host_too_old" and not handed["steps"]
+    assert "KMS02" in handed["reason"] and "10.0.17763" in handed["reason"]
+    assert lab.states["PC01"].license_status != LICENSED

@@ -114,3 +114,43 @@ def test_status_fails_while_an_office_licence_is_not_licensed() -> None:
     office = read(1, office=[OFFICE_KMS_CLIENT])
     assert fleet_category([office]) is ExitCategory.FAILED
     assert office.to_row()["office_not_licensed"] == OFFICE_KMS_CLIENT["name"]
+
+
+def test_hosts_that_share_a_client_machine_id_are_named_as_clones() -> None:
+    cloned = "5d1c3c63-3f43-4c4b-9e2a-0e8b1b7a6f10"
+    first = read(5, kms_client=True, license_status_reason="0xC004F056", last_activation_error="0xC004F038",
+                 client_machine_id=cloned)
+    second = HostStatus(Host("pc2.corp.example"), result=StepResult(ok=False, license_status=5, data={
+        **first.data, "client_machine_id": cloned.upper()}))  # CIM may spell a GUID in either case
+    alone = read(1, client_machine_id="0f5e2a8c-1111-4c4b-9e2a-0e8b1b7a6f10")
+    name_playbooks([first, second, alone], LIBRARY.find)
+    assert first.shares_cmid_with == ["pc2.corp.example"] and second.shares_cmid_with == ["pc1.corp.example"]
+    assert alone.shares_cmid_with == []
+    assert first.playbook == ErrorCode.parse("0xC004F038")  # the code stays; the evidence says why the count is stuck
+    assert "sysprep /generalize" in (first.evidence or "") and "sysprep" not in (alone.evidence or "")
+    assert first.to_dict()["shares_cmid_with"] == "pc2.corp.example" and alone.to_dict()["shares_cmid_with"] is None
+    assert first.to_row()["shares_cmid_with"] == "pc2.corp.example"
+
+
+def test_a_client_whose_kms_host_is_too_old_is_handed_over_naming_the_host_and_its_version() -> None:
+    """KMSPLAN: a Server 2019 CSVLK activates clients up to Windows 10 (build 19045), not Windows 11 (22631)."""
+    kms = HostStatus(Host("kms02.corp.example"), result=StepResult(ok=True, license_status=1, data={
+        "product_found": True, "kms_client": False, "evaluation": False, "computer_name": "KMS02",
+        "description": "Windows(R) Operating System, VOLUME_KMS_WS19 channel", "service_version": "10.0.17763.1"}))
+    client = read(2, kms_client=True, license_status_reason="0x4004F00C", last_activation_error="0xC004F042",
+                  name="Windows(R), Enterprise edition", service_version="10.0.22631.1",
+                  kms_request_server="kms02.corp.example:1688")
+    older = read(2, kms_client=True, license_status_reason="0x4004F00C", last_activation_error="0xC004F042",
+                 name="Windows(R), EnterpriseS edition", service_version="10.0.17763.1",
+                 kms_request_server="kms02.corp.example:1688")  # LTSC 2019: the host's key covers it
+    name_playbooks([kms, client, older], LIBRARY.find)
+    assert client.kms_host_too_old is not None and client.playbook is None
+    assert "KMS02" in (client.evidence or "") and "10.0.17763" in (client.evidence or "")
+    choice = choose_playbooks([kms, client, older], LIBRARY.find)
+    (decided,) = [d for d in choice.decided if d.outcome is Outcome.ESCALATE]
+    assert decided.why is not None and decided.why.id == "kms_host_too_old" and "Windows Server 2019" in decided.reason
+    assert older.kms_host_too_old is None and older.playbook == ErrorCode.parse("0xC004F042")
+    alone = read(2, kms_client=True, license_status_reason="0x4004F00C", last_activation_error="0xC004F042",
+                 service_version="10.0.22631.1", kms_request_server="kms02.corp.example:1688")
+    name_playbooks([alone], LIBRARY.find)  # the KMS host was not read: nothing is guessed
+    assert alone.kms_host_too_old is None and alone.playbook == ErrorCode.parse("0xC004F042")

@@ -73,6 +73,7 @@ HOST_STATE_SETTINGS = {
     "oob_grace_minutes": int,
     "activation_type": int,
     "host_caching": bool,
+    "cmid": str,  # a Client Machine ID the group's hosts share (cloned from an image not generalized)
 }
 _NAME_OK = re.compile(r"^[A-Za-z0-9-]{1,15}$")
 KMS_HOST_LABEL = "kms-host"  # the `fault` of a served KMS host's engine: it is no client with a fault

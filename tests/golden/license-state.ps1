@@ -82,6 +82,7 @@ $data = @{
     last_activation_error = $activationFailureHresult
     last_activation_error_age_minutes = $activationFailureAgeMinutes
     kms_request_hresult = $kmsRequestHresult
+    kms_request_server = $kmsRequestServer
     evaluation = $product.Description -like '*TIMEBASED_EVAL*'
     grace_minutes_remaining = $product.GracePeriodRemaining
     kms_client = $product.Description -like '*VOLUME_KMSCLIENT*'
@@ -89,6 +90,10 @@ $data = @{
     kms_port = $service.KeyManagementServicePort
     discovered_kms_machine = $product.DiscoveredKeyManagementServiceMachineName
     discovered_kms_port = $product.DiscoveredKeyManagementServiceMachinePort
+    # The Client Machine ID: a KMS host counts each CMID once, so clones that share one count as one machine.
+    client_machine_id = $service.ClientMachineID
+    # The Software Licensing service's version: its build is the Windows build (what a KMS host key must cover).
+    service_version = $service.Version
     office = $office
     office_last_activation_error = $officeFailureHresult
 }
