@@ -44,13 +44,17 @@ def hresult_text(code: int) -> str:
 
 
 def log_kms_request(
-    state: HostState, world: World, hresult: int, server: str, act_id: str, minutes_to_expiration: int
+    state: HostState, world: World, hresult: int, server: str, act_id: str, minutes_to_expiration: int,
+    license_status: int | None = None, required: int | None = None,
 ) -> None:
     """Event 12288 (ref §3 "Event log"): Info = HRESULT, Status flags, Server:Port, CMID, ClientTime, VMInfo,
     LicenseStatus, MinutesToExpiration, ActID, N-policy. The HRESULT is the inner code of a 0xC004F074
     (ref §1a 0xC004F074: "look at event 12288 for the inner HRESULT")."""
     now = state.utc_now(world)
-    required = 5 if state.edition.server else 25  # ref §4 thresholds: the N-policy the client asks for
+    if required is None:
+        required = 5 if state.edition.server else 25  # ref §4 thresholds: the N-policy the client asks for
+    if license_status is None:
+        license_status = state.license_status
     # [doc F074: "Info: 0xC004F06C, 0x00000000, <KMS Host FQDN>:1688, 36f27b39-…, 2010/09/29 17:52, 0, 2, 41760,
     # 68531fb9-…, 5"] status flags as 0x + 8 hex digits, VMInfo as a plain number, the time zero-padded
     props: list[Any] = [
@@ -60,7 +64,7 @@ def log_kms_request(
         state.cmid,
         now.strftime("%Y/%m/%d %H:%M"),
         "0",
-        str(state.license_status),
+        str(license_status),
         str(minutes_to_expiration),
         act_id,
         str(required),

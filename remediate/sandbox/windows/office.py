@@ -40,6 +40,7 @@ E_KMS_ID_MISMATCH = 0xC004F042
 E_RPC_UNAVAILABLE = 0x800706BA
 E_NO_KMS = 0xC004F074
 E_VL_NOT_BOUND = 0xC004F056
+OFFICE_REQUIRED_COUNT = 5  # ref §4 KMSPLAN: volume Office activates from a count of 5
 
 
 @dataclass
@@ -75,21 +76,27 @@ def activate(state: HostState, world: World, product: OfficeProduct) -> int:
         try:
             address = resolve(state, world, machine.strip("[]"), "A")[0]
         except DnsFailure as failure:
-            events.log_kms_request(state, world, failure.hresult, server, product.id, product.grace_minutes)
+            _log_request(state, world, product, failure.hresult, server)
             continue
         if not tcp_reachable(state, world, address, port):
-            events.log_kms_request(state, world, E_RPC_UNAVAILABLE, server, product.id, product.grace_minutes)
+            _log_request(state, world, product, E_RPC_UNAVAILABLE, server)
             continue
         with world.lock:
             kms = world.kms_host_at(address)
             answer = 0 if kms is not None and kms.office else E_KMS_ID_MISMATCH
-        events.log_kms_request(state, world, answer, server, product.id, product.grace_minutes)
+        _log_request(state, world, product, answer, server)
         break
     if answer != 0:
         return _failed(state, world, product, answer)
     product.license_status, product.license_status_reason = LICENSED, 0
     product.grace_minutes = KMS_VALIDITY_MINUTES
     return 0
+
+
+def _log_request(state: HostState, world: World, product: OfficeProduct, hresult: int, server: str) -> None:
+    """Event 12288 of an Office request: Office's activation ID, licence status and count policy."""
+    events.log_kms_request(state, world, hresult, server, product.id, product.grace_minutes, product.license_status,
+                           OFFICE_REQUIRED_COUNT)
 
 
 def _failed(state: HostState, world: World, product: OfficeProduct, hresult: int) -> int:
