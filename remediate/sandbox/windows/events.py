@@ -129,6 +129,21 @@ def log_dns_publishing(state: HostState, world: World, domain: str, hresult: int
                               [hresult_text(hresult), domain], level=3))
 
 
+# The rules engine's failed scheduled action: Application log, Security-SPP, event 8229, level Warning [doc: "Error
+# 0x80070005 (Access denied) when you activate Windows": "The rules engine failed to perform one or more scheduled
+# actions.\nError Code:0x80070005\nPath:C:\Windows\System32\SLUI.exe"]
+RULES_ENGINE_FAILED_EVENT = 8229
+
+
+def log_rules_engine_failure(state: HostState, world: World, hresult: int) -> None:
+    """Event 8229 with the error the rules engine's scheduled action got."""
+    path = "C:\\Windows\\System32\\SLUI.exe"
+    props = [hresult_text(hresult), path]
+    message = f"The rules engine failed to perform one or more scheduled actions.\nError Code:{props[0]}\nPath:{path}"
+    state.events.append(Event(RULES_ENGINE_FAILED_EVENT, SPP_PROVIDER, "Application", state.utc_now(world), message,
+                              props, level=3))
+
+
 def _message(state: HostState, event_id: int) -> str:
     return (_MESSAGES_JA if state.japanese else _MESSAGES_EN)[event_id]
 

@@ -138,6 +138,14 @@ def cloned_cmid(state: HostState, world: World, rng: random.Random) -> Attempt:
     return Attempt("activate")
 
 
+def dcom_self_removed(state: HostState, world: World, rng: random.Random) -> Attempt:
+    """0x80070005 for an administrator too: the SELF account lost its DCOM access permissions (learn.microsoft.com/
+    troubleshoot/windows-server/licensing-and-activation/error-0x80070005-access-denied)."""
+    _install_gvlk(state, world)
+    state.dcom_self_denied = True
+    return Attempt("activate")
+
+
 def kms_not_enabled(state: HostState, world: World, rng: random.Random) -> Attempt:
     """0xC004F039: the KMS does not respond (ref §1a 0xC004F039)."""
     _install_gvlk(state, world)
@@ -285,6 +293,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
     "0xC004F213": {"lost-digital-licence": lost_digital_licence},
     "0xC004F034": {"default-retail-key": default_retail_key},
     "0x80072EE2": {"offline": offline},
+    "0x80070005": {"dcom-self-removed": dcom_self_removed},
 }
 
 

@@ -35,6 +35,7 @@ from remediate.sandbox.windows.state import (
 S_OK = 0
 OOB_GRACE_REASON = 0x4004F00C  # [inf] informational: in out-of-box grace
 E_INVALIDARG = 0x80070057
+E_ACCESS_DENIED = 0x80070005
 E_RPC_UNAVAILABLE = 0x800706BA
 E_DNS_NAME_ERROR = 0x8007232B
 E_INTERNET_TIMEOUT = 0x80072EE2
@@ -275,6 +276,10 @@ def activate(state: HostState, world: World) -> None:
 
 
 def _activate(state: HostState, world: World) -> None:
+    if state.dcom_self_denied:
+        # The 0x80070005 article: slmgr /ato fails with "Access denied" and the rules engine logs event 8229
+        events.log_rules_engine_failure(state, world, E_ACCESS_DENIED)
+        raise LicensingError(E_ACCESS_DENIED)
     if state.key is None:
         if state.hardware_changed:
             raise LicensingError(E_NO_PRODUCT_KEY_FOUND)  # ref §1b 0xC004F213: digital licence lost

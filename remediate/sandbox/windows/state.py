@@ -247,6 +247,9 @@ class HostState:
     internet: bool = True  # can reach the online activation service
     proxy: str | None = None  # netsh winhttp proxy
     hardware_changed: bool = False  # the digital licence no longer matches (ref §1b 0xC004F213)
+    # The SELF account lost its DCOM access permissions: activation is denied even to an administrator
+    # (learn.microsoft.com/troubleshoot/windows-server/licensing-and-activation/error-0x80070005-access-denied)
+    dcom_self_denied: bool = False
     # ref §3: SoftwareLicensingService.RemainingWindowsReArmCount and the Windows product's RemainingSkuReArmCount
     # are two counters; both read 1001 on a fresh Windows 10 [obs: slmgr /dlv "Remaining Windows rearm count: 1001",
     # "Remaining SKU rearm count: 1001", alygcode/windows10esu#3]
