@@ -107,8 +107,6 @@ def mark_shared_cmids(statuses: Sequence[HostStatus]) -> None:
 
 CLONED = ("shares its Client Machine ID with {count} other host(s) read: cloned from an image that was not "
           "generalized (sysprep /generalize); a KMS host counts them as one (KMSGEN)")
-
-
 TOO_OLD_SOURCE = "KMSPLAN (activation versions); F074 (support version mismatch between KMS client and KMS host)"
 
 
@@ -141,11 +139,9 @@ def mark_kms_hosts_too_old(statuses: Sequence[HostStatus]) -> None:
             continue
         host, group = found
         version = str(host.data.get("service_version") or "?")
-        text = (f"its KMS host {host.computer_name or host.host.label} ({server}), Windows {version} with a key of "
-                f"\"{group.title}\", cannot activate this client (Windows build {build}): update the KMS host key")
-        status.kms_host_too_old = {"host": host.host.label, "computer_name": host.computer_name, "server": server,
-                                   "version": version, "csvlk_group": group.title, "client_build": build,
-                                   "text": text}
+        status.kms_host_too_old = (
+            f"its KMS host {host.computer_name or host.host.label} ({server}), Windows {version} with a key of "
+            f"\"{group.title}\", cannot activate this client (Windows build {build}): update the KMS host key")
 
 
 def name_playbooks(statuses: Sequence[HostStatus], find: Callable[[ErrorCode], Playbook | None]) -> None:
@@ -161,7 +157,7 @@ def name_playbooks(statuses: Sequence[HostStatus], find: Callable[[ErrorCode], P
             if status.shares_cmid_with:
                 status.evidence = f"{status.evidence}; {CLONED.format(count=len(status.shares_cmid_with))}"
             if status.kms_host_too_old is not None:  # a change on the KMS host: no playbook on this client
-                status.evidence = f"{status.evidence}; {status.kms_host_too_old['text']}"
+                status.evidence = f"{status.evidence}; {status.kms_host_too_old}"
                 status.evidence_source = f"{status.evidence_source}; {TOO_OLD_SOURCE}"
                 status.playbook = None
                 continue
@@ -218,7 +214,7 @@ def choose_playbooks(
         elif status.licensed:
             decided(Outcome.HEALTHY, Reason("licensed"))
         elif status.kms_host_too_old is not None:
-            decided(Outcome.ESCALATE, Reason("kms_host_too_old", detail=str(status.kms_host_too_old["text"])))
+            decided(Outcome.ESCALATE, Reason("kms_host_too_old", detail=status.kms_host_too_old))
         elif status.code is None:
             state = Localized(status.state, STATE_NAMES_JA.get(status.state, status.state))
             decided(Outcome.ESCALATE, Reason("no_code", state=state, detail=_read_error(status)))

@@ -67,8 +67,9 @@ class HostStatus:
     evidence: str | None = None
     evidence_source: str | None = None
     shares_cmid_with: list[str] = field(default_factory=list)  # other hosts read with the same Client Machine ID
-    # the KMS host this client last asked, read in the same run, whose key cannot activate the client's build
-    kms_host_too_old: dict[str, Any] | None = None
+    # the KMS host this client last asked, read in the same run, whose key cannot activate the client's build: which
+    # host, its version and key, in words
+    kms_host_too_old: str | None = None
 
     @property
     def computer_name(self) -> str | None:
@@ -151,7 +152,7 @@ class HostStatus:
             "evidence": self.evidence,
             "evidence_source": self.evidence_source,
             "shares_cmid_with": "; ".join(self.shares_cmid_with) or None,  # as CSV shows it
-            "kms_host_too_old": self.kms_host_too_old["text"] if self.kms_host_too_old else None,
+            "kms_host_too_old": self.kms_host_too_old,
             "data": self.result.data if self.result else None,
         }
 
