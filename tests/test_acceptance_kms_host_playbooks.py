@@ -89,6 +89,8 @@ def test_0xc004f015_a_kms_host_whose_key_serves_its_clients_is_healthy_one_too_o
     assert hosts["KMS01"]["outcome"] == "healthy", hosts["KMS01"]["reason"]
     assert {step["phase"] for step in hosts["KMS01"]["steps"]} == {"detect"}
     assert lab.states["KMS01"].license_status == LICENSED
+    answered = next(step for step in hosts["KMS01"]["steps"] if step["id"] == "kms-requests")["result"]["data"]
+    assert answered["clients"] >= 1 and answered["clients_refused"] == []  # APP01 activated against it via DNS
     refused = hosts["KMS02"]
     assert refused["outcome"] == "escalate" and refused["guidance"]
     check = next(step for step in refused["steps"] if step["id"] == "kms-requests")

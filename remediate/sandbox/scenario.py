@@ -122,7 +122,7 @@ class Scenario:
         world = World()
         world.activation.reachable = self.activation_reachable
         for spec in self.kms_hosts:
-            host = dataclasses.replace(spec.host, clients=set(), requests={}, events=[])
+            host = dataclasses.replace(spec.host, clients=set(), requests={}, events=[], served=spec.serve)
             published = spec.publish and not spec.dns_denied
             world.add_kms_host(host, publish_srv_in=self.domain if published else None)
         for name, record in self.srv_records:

@@ -68,9 +68,10 @@ def logged_code(kms: KmsHost, client: Edition, answer: int) -> int:
 def record_request(kms: KmsHost, client: HostState, world: World, answer: int, act_id: str) -> None:
     """Count one client request, as the host's cumulative counters do, and log it (event 12290). Called with the
     world's lock held."""
-    host_now = world.utc_now() + timedelta(seconds=kms.clock_offset_s)
-    events.log_kms_host_request(kms.events, host_now, client, world, logged_code(kms, client.edition, answer),
-                                act_id)
+    if kms.served:
+        host_now = world.utc_now() + timedelta(seconds=kms.clock_offset_s)
+        events.log_kms_host_request(kms.events, host_now, client, world, logged_code(kms, client.edition, answer),
+                                    act_id)
     client_status = client.license_status
     counters = kms.requests
     counters["KeyManagementServiceTotalRequests"] = counters.get("KeyManagementServiceTotalRequests", 0) + 1
@@ -114,6 +115,7 @@ def serve(kms: KmsHost, world: World, domain: str, publishing: bool, seed: str, 
     state.clock_offset_s = kms.clock_offset_s
     state.kms_service = kms
     state.events = kms.events  # one machine, one set of logs: what it answers clients is logged here
+    kms.served = True
     if publishing:
         events.log_dns_publishing(state, world, domain, E_DNS_BADSIG if dns_denied else 0)
     return state

@@ -128,6 +128,7 @@ class KmsHost:
     # Its own event logs (kms_service.serve shares this list with the served machine): event 12290 for each request
     # it answers (the Key Management Service log) and its DNS publishing events 12293 / 12294 (Application log)
     events: list[Event] = field(default_factory=list, repr=False)
+    served: bool = False  # a machine of the fleet (kms_service.serve): only then are its logs kept, to be read
 
 
 @dataclass
