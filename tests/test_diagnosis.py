@@ -33,6 +33,9 @@ CASES = [
     (read(2, kms_client=True, license_status_reason="0x4004F00C", kms_request_hresult="0xC004F074"),
      "0xC004F074", "0xC004F074", "12288"),
     (read(5, license_status_reason="0xC004F00F"), "0xC004F00F", "0xC004F00F", "LicenseStatusReason"),
+    # Event 8198's "KMS contact failure" codes take 0xC004F074's steps (Microsoft's event 8198 article)
+    (read(2, kms_client=True, license_status_reason="0x4004F00C", last_activation_error="0xC0020017"),
+     "0xC0020017", "0xC004F074", "8198"),
     # Ambiguous: an unactivated KMS client that never said why. The code stays what it reports; the playbook
     # is the one whose detect steps can tell (0xC004F074's, which handles 0xC004F056).
     (read(5, kms_client=True, license_status_reason="0xC004F056"), "0xC004F056", "0xC004F074", "0xC004F056"),
