@@ -40,7 +40,8 @@ groups:
   - {name: office, prefix: OFFICE, count: 1, edition: Enterprise, domain_role: 1, office: true}
   - {name: skewoffice, prefix: SKEWOFF, count: 1, edition: ServerStandard, fault: 0xC004F06C, office: true}
   # clones of an image that was not generalized: one Client Machine ID, so the KMS host's count does not grow
-  - {name: clones, prefix: CLONE, count: 2, edition: Enterprise, domain_role: 1, fault: 0xC004F038, cause: cloned-cmid}
+  - {name: clones, prefix: CLONE, count: 2, edition: Enterprise, domain_role: 1, fault: 0xC004F038, cause: cloned-cmid,
+     office: true}
 """
 # host -> the playbook its evidence must lead to (None: nothing to fix)
 EXPECTED = {
@@ -98,3 +99,10 @@ def test_status_and_run_auto_choose_each_playbook_from_the_evidence(tmp_path: Pa
     assert clones["CLONE02"]["shares_cmid_with"] == clones["CLONE01"]["host"]
     assert all("sysprep /generalize" in entry["evidence"] for entry in clones.values())
     assert not any(entry["shares_cmid_with"] for name, entry in read.items() if name not in clones)
+    # Their Office asked the same KMS host later (0xC004F042, event 12288 with Office's activation ID): the
+    # playbook's reads of event 12288 are Windows' request, not Office's.
+    for host in (host for host in report["hosts"] if host["computer_name"].startswith("CLONE")):
+        event = next(step for step in host["steps"] if step["id"] == "kms-event")
+        facts = next(step for step in host["steps"] if step["id"] == "facts")
+        assert event["result"]["data"]["inner_hresult"] == "0xC004F038", event["result"]["data"]
+        assert facts["result"]["data"]["last_kms_request_hresult"] == "0xC004F038"
