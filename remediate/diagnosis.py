@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from remediate.codes import ErrorCode
+from remediate.csvlk_groups import CsvlkGroup, group_of
 from remediate.errors import UsageError
 from remediate.inventory import Host
 from remediate.playbook import NOT_YET_ACTIVATED_CODES, Playbook
@@ -23,6 +24,9 @@ GENERIC_REASONS = frozenset(ErrorCode.parse(code) for code in NOT_YET_ACTIVATED_
 NO_KEY = ErrorCode.parse("0xC004F014")
 NO_FIRMWARE_KEY = ErrorCode.parse("0xC004F213")
 EVALUATION = ErrorCode.parse("0xC004F069")  # its playbook converts an evaluation edition (DISM, opt-in)
+# Office's licences are SoftwareLicensingProduct instances of Office's application ID (ref §2); Office 2010's are
+# OfficeSoftwareProtectionProduct. ospp.vbs manages them; no playbook here does.
+OFFICE_SOURCE = "ref §2 Office ApplicationId 0ff1ce15-a989-479d-af46-f275c6370663 (ospp.vbs)"
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ def diagnose(status: HostStatus) -> Finding | None:
         return Finding(NO_KEY, "no Windows licence has a product key installed", "ref §1a 0xC004F014")
     evaluation = data.get("evaluation") is True
     if status.licensed:
+        if status.office_unlicensed:
+            return Finding(None, f"Windows is licensed; {status.office_note()}", OFFICE_SOURCE)
         if evaluation:
             left = status.grace_minutes
             days = f"{left // 1440} day(s)" if left is not None else "an unknown time"
@@ -85,12 +91,76 @@ def _code(value: object) -> ErrorCode | None:
     return code if code.unsigned != 0 else None
 
 
+def mark_shared_cmids(statuses: Sequence[HostStatus]) -> None:
+    """Set `shares_cmid_with` on hosts that report the same Client Machine ID: machines cloned from an image that
+    was not generalized (sysprep /generalize), which a KMS host counts as one, so its count does not grow (KMSGEN,
+    "Guidelines for troubleshooting the Key Management Service")."""
+    by_cmid: dict[str, list[HostStatus]] = {}
+    for status in statuses:
+        cmid = status.data.get("client_machine_id")
+        if isinstance(cmid, str) and cmid.strip():
+            by_cmid.setdefault(cmid.strip().lower(), []).append(status)
+    for sharing in by_cmid.values():
+        for status in sharing:
+            status.shares_cmid_with = [other.host.label for other in sharing if other is not status]
+
+
+CLONED = ("shares its Client Machine ID with {count} other host(s) read: cloned from an image that was not "
+          "generalized (sysprep /generalize); a KMS host counts them as one (KMSGEN)")
+TOO_OLD_SOURCE = "KMSPLAN (activation versions); F074 (support version mismatch between KMS client and KMS host)"
+
+
+def _build(version: object) -> int | None:
+    """The build of a SoftwareLicensingService.Version such as 10.0.22631.1 (None when it is not one)."""
+    parts = str(version or "").split(".")
+    return int(parts[2]) if len(parts) >= 3 and parts[2].isdigit() else None
+
+
+def mark_kms_hosts_too_old(statuses: Sequence[HostStatus]) -> None:
+    """Set `kms_host_too_old` on unactivated KMS clients whose last request (event 12288's Server:Port) went to a KMS
+    host read in the same run whose host key's CSVLK group cannot activate the client's version (KMSPLAN, "Activation
+    versions"; F074 names a KMS host too old for its clients as a cause)."""
+    kms_hosts: dict[str, tuple[HostStatus, CsvlkGroup]] = {}
+    for status in statuses:
+        group = group_of(str(status.data.get("description") or ""))
+        name = status.data.get("computer_name")
+        if group is not None and isinstance(name, str) and name:
+            kms_hosts[name.lower()] = (status, group)
+    for status in statuses:
+        server = str(status.data.get("kms_request_server") or "")
+        build = _build(status.data.get("service_version"))
+        if status.licensed or status.data.get("kms_client") is not True or not server or build is None:
+            continue
+        # "kms02.corp.example:1688" (or "[fd00::5]:1688"): the host's first DNS label is its computer name [inf]
+        first = server.rsplit(":", 1)[0].strip("[]").split(".")[0].lower()
+        found = kms_hosts.get(first)
+        client_server = "server" in str(status.data.get("name") or "").lower()
+        if found is None or found[1].can_activate(client_server, build):
+            continue
+        host, group = found
+        version = str(host.data.get("service_version") or "?")
+        status.kms_host_too_old = (
+            f"its KMS host {host.computer_name or host.host.label} ({server}), Windows {version} with a key of "
+            f"\"{group.title}\", cannot activate this client (Windows build {build}): update the KMS host key")
+
+
 def name_playbooks(statuses: Sequence[HostStatus], find: Callable[[ErrorCode], Playbook | None]) -> None:
     """Diagnose each status from its evidence and set its `playbook`: the one that handles the code found."""
+    mark_shared_cmids(statuses)
+    mark_kms_hosts_too_old(statuses)
     for status in statuses:
         finding = diagnose(status)
         if finding is not None:
             status.diagnosed, status.evidence, status.evidence_source = finding.code, finding.evidence, finding.source
+            if finding.code is not None and status.office_unlicensed:  # the playbook is for Windows' code only
+                status.evidence = f"{finding.evidence}; {status.office_note()}"
+            if status.shares_cmid_with:
+                status.evidence = f"{status.evidence}; {CLONED.format(count=len(status.shares_cmid_with))}"
+            if status.kms_host_too_old is not None:  # a change on the KMS host: no playbook on this client
+                status.evidence = f"{status.evidence}; {status.kms_host_too_old}"
+                status.evidence_source = f"{status.evidence_source}; {TOO_OLD_SOURCE}"
+                status.playbook = None
+                continue
         playbook = find(status.code) if status.code is not None and not status.licensed else None
         status.playbook = playbook.code if playbook is not None else None
 
@@ -134,12 +204,17 @@ def choose_playbooks(
                 if status.error
                 else Reason("status_unreachable_unknown"),
             )
+        elif status.licensed and status.office_unlicensed:
+            # An Office-only problem: a Windows playbook would change Windows and leave Office unlicensed.
+            decided(Outcome.ESCALATE, Reason("office_not_handled", detail=_office_detail(status)))
         elif status.licensed and status.data.get("evaluation") is True:
             days = str(status.grace_minutes // 1440) if status.grace_minutes is not None else "?"
             decided(Outcome.HEALTHY, Reason("licensed_evaluation", days=days, code=str(EVALUATION),
                                             opt_in="--allow edition-conversion"))
         elif status.licensed:
             decided(Outcome.HEALTHY, Reason("licensed"))
+        elif status.kms_host_too_old is not None:
+            decided(Outcome.ESCALATE, Reason("kms_host_too_old", detail=status.kms_host_too_old))
         elif status.code is None:
             state = Localized(status.state, STATE_NAMES_JA.get(status.state, status.state))
             decided(Outcome.ESCALATE, Reason("no_code", state=state, detail=_read_error(status)))
@@ -153,6 +228,13 @@ def choose_playbooks(
             else:
                 choice.groups.setdefault(playbook.code, (playbook, []))[1].append(status.host)
     return choice
+
+
+def _office_detail(status: HostStatus) -> str:
+    """The Office licences that are not Licensed, and the last error Office's own activation recorded."""
+    names = ", ".join(str(product.get("name") or "Office") for product in status.office_unlicensed)
+    code = _code(status.data.get("office_last_activation_error"))
+    return f"{names}: {code} (event 8198)" if code is not None else names
 
 
 def _read_error(status: HostStatus) -> Reason | str:

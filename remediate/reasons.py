@@ -150,6 +150,20 @@ REASONS: dict[str, tuple[str, str]] = {
         "評価版としてライセンス認証済みです。残り {days} 日で期限が切れます。それまでに変換してください "
         "(プレイブック {code}、{opt_in})",
     ),
+    "office_not_handled": (
+        "Office: not handled — Windows is licensed, Office is not ({detail}); remediate's playbooks change "
+        "Windows' licence only: on the host run cscript ospp.vbs /dstatus, then /act (for KMS, /sethst:<KMS host> "
+        "first)",
+        "Office: 対象外です — Windows はライセンス認証済みですが、Office はライセンス認証されていません ({detail})。"
+        "remediate のプレイブックは Windows のライセンスだけを変更します。ホストで cscript ospp.vbs /dstatus を"
+        "実行し、続いて /act を実行してください (KMS の場合は先に /sethst:<KMS ホスト>)",
+    ),
+    "kms_host_too_old": (
+        "the KMS host is too old for this client: {detail} (a change on the KMS host: install a host key of a newer "
+        "CSVLK group and its updates, then activate the clients again)",
+        "KMS ホストがこのクライアントには古すぎます: {detail} (KMS ホストでの変更が必要です。新しい CSVLK グループの"
+        "ホスト キーと更新プログラムをインストールしてから、クライアントを再度ライセンス認証してください)",
+    ),
     "status_unreachable": ("{error}", "接続できませんでした: {error}"),
     "status_unreachable_unknown": ("unreachable", "接続できませんでした"),
     "no_code": (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import tenacity
@@ -66,6 +66,10 @@ class HostStatus:
     diagnosed: ErrorCode | None = None
     evidence: str | None = None
     evidence_source: str | None = None
+    shares_cmid_with: list[str] = field(default_factory=list)  # other hosts read with the same Client Machine ID
+    # the KMS host this client last asked, read in the same run, whose key cannot activate the client's build: which
+    # host, its version and key, in words
+    kms_host_too_old: str | None = None
 
     @property
     def computer_name(self) -> str | None:
@@ -107,6 +111,27 @@ class HostStatus:
         value = self.data.get("grace_minutes_remaining")
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
+    @property
+    def office_unlicensed(self) -> list[dict[str, Any]]:
+        """The Office licences on the host that are not Licensed (the license-state template's `data.office`:
+        Office's own products, application ID 0ff1ce15-...). Office is not Windows: no playbook changes it."""
+        products = self.data.get("office")
+        if not isinstance(products, list):
+            return []
+        return [p for p in products if isinstance(p, dict) and p.get("license_status") != 1]
+
+    def office_note(self, language: str = "en") -> str:
+        """What a person reads about the host's Office licences ("" when every one is Licensed or none is there)."""
+        products = self.office_unlicensed
+        if not products:
+            return ""
+        names = ", ".join(str(p.get("name") or "Office") for p in products)
+        code = self.data.get("office_last_activation_error")
+        detail = f"{names}, {code}" if code else names
+        if language == "ja":
+            return f"Office がライセンス認証されていません ({detail}): 対象外です (ospp.vbs で対応してください)"
+        return f"Office not licensed ({detail}): not handled (use ospp.vbs)"
+
     def meaning(self, language: str = "en") -> str:
         info = code_info(self.code) if self.code is not None else None
         if info is None:
@@ -126,6 +151,8 @@ class HostStatus:
             "grace_minutes_remaining": self.grace_minutes,
             "evidence": self.evidence,
             "evidence_source": self.evidence_source,
+            "shares_cmid_with": "; ".join(self.shares_cmid_with) or None,  # as CSV shows it
+            "kms_host_too_old": self.kms_host_too_old,
             "data": self.result.data if self.result else None,
         }
 
@@ -142,6 +169,8 @@ class HostStatus:
             "kms_port": data.get("kms_port"),
             "discovered_kms_machine": data.get("discovered_kms_machine"),
             "discovered_kms_port": data.get("discovered_kms_port"),
+            "client_machine_id": data.get("client_machine_id"),
+            "office_not_licensed": "; ".join(str(p.get("name")) for p in self.office_unlicensed) or None,
         })
         return row
 
@@ -155,12 +184,14 @@ def status_script() -> str:
 
 
 def fleet_category(statuses: Sequence[HostStatus]) -> ExitCategory:
-    """`remediate status`'s exit: OK when every host is Licensed, UNREACHABLE when none answered, else FAILED."""
+    """`remediate status`'s exit: OK when every host is Licensed (Windows, and any Office beside it), UNREACHABLE
+    when none answered, else FAILED."""
     if statuses and all(status.unreachable for status in statuses):
         return ExitCategory.UNREACHABLE
     if any(status.auth_failed for status in statuses):  # the account itself is in question: exit 3
         return ExitCategory.UNREACHABLE
-    return ExitCategory.OK if all(status.licensed for status in statuses) else ExitCategory.FAILED
+    every = all(status.licensed and not status.office_unlicensed for status in statuses)
+    return ExitCategory.OK if every else ExitCategory.FAILED
 
 
 def edition(product_name: str) -> str:

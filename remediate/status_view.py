@@ -56,7 +56,7 @@ def print_status(
             status.label,
             STATE_NAMES_JA.get(status.state, status.state) if language == "ja" else status.state,
             str(status.code or ""),
-            status.error or status.meaning(language),
+            status.error or status.meaning(language) or status.office_note(language),
             str(status.playbook or ""),
             grace_text(status.grace_minutes, language),
             edition(str(data.get("name") or "")),

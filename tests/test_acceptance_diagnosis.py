@@ -23,7 +23,7 @@ PASSWORD = "Sbx-diagnosis-tests-5d"
 SCENARIO = """
 name: diagnosis
 description: One host per kind of evidence.
-hosts: 7
+hosts: 11
 world:
   domain: corp.example
   kms_hosts:
@@ -36,6 +36,12 @@ groups:
   - {name: expired, prefix: EVAL, count: 1, edition: ServerStandard, fault: 0xC004F069}
   - {name: skewed, prefix: SKEW, count: 1, edition: ServerStandard, fault: 0xC004F06C}
   - {name: healthy, prefix: OK, count: 1, edition: ServerStandard}
+  # Office 2016 volume beside Windows; the KMS host has no Office host key, so Office's attempts fail (0xC004F042)
+  - {name: office, prefix: OFFICE, count: 1, edition: Enterprise, domain_role: 1, office: true}
+  - {name: skewoffice, prefix: SKEWOFF, count: 1, edition: ServerStandard, fault: 0xC004F06C, office: true}
+  # clones of an image that was not generalized: one Client Machine ID, so the KMS host's count does not grow
+  - {name: clones, prefix: CLONE, count: 2, edition: Enterprise, domain_role: 1, fault: 0xC004F038, cause: cloned-cmid,
+     office: true}
 """
 # host -> the playbook its evidence must lead to (None: nothing to fix)
 EXPECTED = {
@@ -46,6 +52,10 @@ EXPECTED = {
     "EVAL01": "0xC004F069",  # an expired evaluation: conversion (not 0xC004F009's "activate by phone")
     "SKEW01": "0xC004F06C",
     "OK01": None,
+    "OFFICE01": None,  # Windows is licensed; Office is not, and no Windows playbook changes Office
+    "SKEWOFF01": "0xC004F06C",  # Windows' own attempt, not Office's later one (0xC004F042), names the code
+    "CLONE01": "0xC004F038",
+    "CLONE02": "0xC004F038",
 }
 
 
@@ -70,3 +80,29 @@ def test_status_and_run_auto_choose_each_playbook_from_the_evidence(tmp_path: Pa
     for name, playbook in EXPECTED.items():
         if playbook is not None:
             assert ran[name] == playbook, (name, ran[name])
+    # Office: status says so, and run auto hands it over instead of running a Windows playbook on it.
+    office = read["OFFICE01"]
+    assert office["state"] == "Licensed" and office["hresult"] is None
+    assert [p["license_status"] for p in office["data"]["office"]] != [1]
+    assert office["data"]["office_last_activation_error"] == "0xC004F042"
+    assert "Office not licensed" in office["evidence"]
+    assert "0xC004F042" in read["SKEWOFF01"]["data"]["office_last_activation_error"]
+    (handed,) = [host for host in report["hosts"] if host["computer_name"] == "OFFICE01"]
+    assert handed["outcome"] == "escalate" and handed["reason_id"] == "office_not_handled"
+    assert handed["reason"].startswith("Office: not handled") and not handed["steps"]
+    assert status.exit_code == 1 and auto.exit_code != 0
+    # The clones are named as such: the same CMID, the reason the KMS host's count stays below 25.
+    clones = {name: entry for name, entry in read.items() if name.startswith("CLONE")}
+    assert {entry["data"]["client_machine_id"] for entry in clones.values()} == {
+        clones["CLONE01"]["data"]["client_machine_id"]}
+    assert clones["CLONE01"]["shares_cmid_with"] == clones["CLONE02"]["host"]
+    assert clones["CLONE02"]["shares_cmid_with"] == clones["CLONE01"]["host"]
+    assert all("sysprep /generalize" in entry["evidence"] for entry in clones.values())
+    assert not any(entry["shares_cmid_with"] for name, entry in read.items() if name not in clones)
+    # Their Office asked the same KMS host later (0xC004F042, event 12288 with Office's activation ID): the
+    # playbook's reads of event 12288 are Windows' request, not Office's.
+    for host in (host for host in report["hosts"] if host["computer_name"].startswith("CLONE")):
+        event = next(step for step in host["steps"] if step["id"] == "kms-event")
+        facts = next(step for step in host["steps"] if step["id"] == "facts")
+        assert event["result"]["data"]["inner_hresult"] == "0xC004F038", event["result"]["data"]
+        assert facts["result"]["data"]["last_kms_request_hresult"] == "0xC004F038"

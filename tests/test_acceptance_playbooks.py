@@ -68,6 +68,7 @@ groups:
       language: ja-JP}}
   - {{name: f034, prefix: DEFKEY, count: 2, edition: Professional, fault: 0xC004F034, domain_role: 0}}
   - {{name: offline, prefix: NOINET, count: 1, fault: 0x80072EE2}}
+  - {{name: dcom, prefix: DCOM, count: 1, fault: 0x80070005}}
   - {{name: healthy, prefix: OK, count: 1, language: ja-JP}}
 """
 HEALTHY_HOST = "OK01"
@@ -127,6 +128,8 @@ CASES = [
     Case("0xC004F034", {"DEFKEY02": FIXED}, ["--secret-env", "product_key=CLIENT_MAK"],
          why="§1b 0xC004F034: install a real key"),
     Case("0x80072EE2", {"NOINET01": ESCALATE}, why="§1b 0x80072EE2: no way out to Microsoft: phone activation"),
+    Case("0x80070005", {"DCOM01": ESCALATE},
+         why="0x80070005 article: denied to an administrator too, the SELF account's DCOM permissions: a person"),
 ]  # fmt: skip
 
 
@@ -248,6 +251,21 @@ def test_each_playbook_fixes_what_a_script_can_and_hands_over_the_rest(
     assert audit.verify(log).ok
     everything = result.output + log.read_text(encoding="utf-8")
     assert CLIENT_MAK not in everything and SERVER_MAK not in everything
+
+
+def test_access_denied_to_an_administrator_hands_over_with_the_rules_engine_s_event(
+    world: World, no_waiting: list[float]
+) -> None:
+    """The 0x80070005 article: slmgr /ato denied, event 8229 with 0x80070005: the SELF account's DCOM permissions."""
+    result, _ = world.run("0x80070005", ["DCOM01"], [], "dcom")
+    assert result.exit_code == 4, result.output
+    (host,) = json.loads(result.stdout)["hosts"]
+    assert host["outcome"] == ESCALATE and "SELF" in host["guidance"] and "dcomcnfg" in host["guidance"]
+    event = next(s for s in host["steps"] if s["id"] == "rules-engine")
+    assert event["result"]["data"]["rules_engine_error"] == "0x80070005"
+    assert event["result"]["data"]["dcom_self_permission_suspected"] is True
+    healthy, _ = world.run("0x80070005", [HEALTHY_HOST], [], "dcom-healthy")
+    assert healthy.exit_code == 0
 
 
 def test_online_activation_is_retried_as_the_playbook_says_before_it_hands_over(

@@ -16,7 +16,9 @@ The format (see the shipped files under remediate/sandbox/scenarios/ for complet
         - {name: kms02.corp.example, address: 10.0.0.6, count: 60, families: [client, server],
            reachable: true, activated: true, kms_enabled: true, port: 1688, clock_offset_s: 0, publish: true,
            csvlk: ws2022,          # its key's CSVLK group: which clients it activates (data/csvlk_groups.yaml)
-           serve: true}            # also a host of the fleet (over WinRM): `remediate kms status` reads it
+           serve: true,            # also a host of the fleet (over WinRM): `remediate kms status` reads it
+           office: false,          # Office's KMS host key installed too: it activates volume Office
+           dns_denied: false}      # the _VLMCS record is another host's: publishing fails (event 12293)
       dns:
         srv: [{name: _vlmcs._tcp.corp.example, target: kms02.corp.example, port: 1688}]
         a: [{name: kms-old.corp.example, address: 10.0.0.9}]
@@ -34,6 +36,7 @@ The format (see the shipped files under remediate/sandbox/scenarios/ for complet
         domain_role: 3
         state: {clock_offset_s: 0} # optional HostState settings
         transport: {latency_ms: 20}  # TransportFaults fields; {allow_unencrypted: true} lets clear text in
+        office: true               # volume Office 2016 beside Windows: it tries its KMS activation (office.py)
 """
 
 from __future__ import annotations
@@ -51,10 +54,11 @@ from remediate.csvlk_groups import groups
 from remediate.errors import Location, UsageError
 from remediate.sandbox.faults import TransportFaults
 from remediate.sandbox.host_spec import HostSpec
-from remediate.sandbox.windows import kms_service
+from remediate.sandbox.windows import kms_service, office
 from remediate.sandbox.windows.editions import EDITIONS, edition
 from remediate.sandbox.windows.fault_recipes import HEALTHY, RECIPES, apply_fault
 from remediate.sandbox.windows.host import WindowsHost
+from remediate.sandbox.windows.office import OfficeProduct
 from remediate.sandbox.windows.state import CHANNELS, HostState, KeyRecord, KmsHost, SrvRecord, World
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -69,6 +73,7 @@ HOST_STATE_SETTINGS = {
     "oob_grace_minutes": int,
     "activation_type": int,
     "host_caching": bool,
+    "cmid": str,  # a Client Machine ID the group's hosts share (cloned from an image not generalized)
 }
 _NAME_OK = re.compile(r"^[A-Za-z0-9-]{1,15}$")
 KMS_HOST_LABEL = "kms-host"  # the `fault` of a served KMS host's engine: it is no client with a fault
@@ -79,6 +84,7 @@ class KmsSpec:
     host: KmsHost
     publish: bool
     serve: bool = False  # the KMS host is a machine of the fleet too, reached over WinRM (kms_service.serve)
+    dns_denied: bool = False  # it may not update the _VLMCS record, which another host owns: its SRV is not there
 
 
 @dataclass
@@ -95,6 +101,7 @@ class GroupSpec:
     settings: dict[str, Any]
     transport: TransportFaults
     line: int | None = None
+    office: bool = False  # volume Office beside Windows (office.py)
 
 
 @dataclass
@@ -115,8 +122,9 @@ class Scenario:
         world = World()
         world.activation.reachable = self.activation_reachable
         for spec in self.kms_hosts:
-            host = dataclasses.replace(spec.host, clients=set(), requests={})
-            world.add_kms_host(host, publish_srv_in=self.domain if spec.publish else None)
+            host = dataclasses.replace(spec.host, clients=set(), requests={}, events=[], served=spec.serve)
+            published = spec.publish and not spec.dns_denied
+            world.add_kms_host(host, publish_srv_in=self.domain if published else None)
         for name, record in self.srv_records:
             world.dns.add_srv(name, dataclasses.replace(record))
         for name, address in self.a_records:
@@ -258,6 +266,8 @@ def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str)
         "serve",
         "csvlk",
         "low_priority",
+        "office",
+        "dns_denied",
     }
     data = reader.mapping(value, where, allowed)
     for required in ("name", "address"):
@@ -274,6 +284,7 @@ def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str)
         "clock_offset_s": float,
         "csvlk": str,
         "low_priority": bool,
+        "office": bool,
     }
     fields = {k: reader.typed(data[k], kind, (*where, k)) for k, kind in kinds.items() if k in data}
     if "csvlk" in fields and fields["csvlk"] not in groups():
@@ -287,7 +298,8 @@ def _kms(reader: _Reader, value: Any, where: tuple[str | int, ...], domain: str)
         fields["families"] = tuple(families)
     publish = reader.typed(data.get("publish", True), bool, (*where, "publish"))
     serve = reader.typed(data.get("serve", False), bool, (*where, "serve"))
-    return KmsSpec(KmsHost(**fields), publish, serve)
+    denied = reader.typed(data.get("dns_denied", False), bool, (*where, "dns_denied"))
+    return KmsSpec(KmsHost(**fields), publish, serve, denied)
 
 
 def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSpec:
@@ -305,6 +317,7 @@ def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSp
         "domain_role",
         "state",
         "transport",
+        "office",
     }
     data = reader.mapping(value, where, allowed)
     if "name" not in data:
@@ -380,6 +393,7 @@ def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSp
         settings,
         TransportFaults(**transport_values),
         reader.doc.lines.get(where),
+        reader.typed(data.get("office", False), bool, (*where, "office")),
     )
 
 
@@ -572,12 +586,16 @@ def build(scenario: str | Path | Scenario, count: int | None = None, seed: int =
                     "threshold, or no healthy KMS host for healthy hosts)",
                     Location(spec.path, group.line, f"groups[{index}]"),
                 )
+            if group.office:
+                product = OfficeProduct()
+                state.office.append(product)
+                office.activate(state, world, product)  # Office's own automatic activation
             engine = WindowsHost(state, world, fault=label)
             hosts.append(HostSpec(name, engine, dataclasses.replace(group.transport)))
     for kms_spec in spec.kms_hosts:
         if kms_spec.serve:
             kms = next(host for host in world.kms_hosts if host.name == kms_spec.host.name)
-            state = kms_service.serve(kms, world, spec.domain, kms_spec.publish, str(seed))
+            state = kms_service.serve(kms, world, spec.domain, kms_spec.publish, str(seed), kms_spec.dns_denied)
             hosts.append(HostSpec(state.computer_name, WindowsHost(state, world, fault=KMS_HOST_LABEL)))
     return BuiltFleet(spec, world, hosts)
 

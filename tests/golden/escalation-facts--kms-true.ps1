@@ -20,7 +20,9 @@ if ($product) {
 # The last request this client sent to a KMS host: Application log, Microsoft-Windows-Security-SPP, event 12288.
 # Its "Info" part reads "<HRESULT>, <status flags>, <KMS host:port>, <CMID>, ..."; the words around it are
 # localized, the codes are not.
-$kmsRequest = Get-WinEvent -FilterHashtable @{ LogName = 'Application'; ProviderName = 'Microsoft-Windows-Security-SPP'; Id = 12288 } -MaxEvents 1 -ErrorAction SilentlyContinue
+# Only the requests for this licence: the Info part names its activation ID (ActID); Office's own KMS requests
+# are logged the same way.
+$kmsRequest = Get-WinEvent -FilterHashtable @{ LogName = 'Application'; ProviderName = 'Microsoft-Windows-Security-SPP'; Id = 12288 } -MaxEvents 50 -ErrorAction SilentlyContinue | Where-Object { $_.Message -like "*$($product.ID)*" } | Select-Object -First 1
 $kmsRequestHresult = $null
 $kmsRequestServer = $null
 $kmsRequestAgeMinutes = $null

@@ -1,9 +1,14 @@
 param()
 $ErrorActionPreference = 'Stop'
+# The Windows licence in use, as slmgr /dli selects it: the Windows application
+# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on.
+$product = Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.ApplicationID -eq '55c92734-d682-4d71-983e-d6ec3f16059f' -and $_.PartialProductKey -and -not $_.LicenseIsAddon } | Select-Object -First 1
 # The last request this client sent to a KMS host: Application log, Microsoft-Windows-Security-SPP, event 12288.
 # Its "Info" part reads "<HRESULT>, <status flags>, <KMS host:port>, <CMID>, ..."; the words around it are
 # localized, the codes are not.
-$kmsRequest = Get-WinEvent -FilterHashtable @{ LogName = 'Application'; ProviderName = 'Microsoft-Windows-Security-SPP'; Id = 12288 } -MaxEvents 1 -ErrorAction SilentlyContinue
+# Only the requests for this licence: the Info part names its activation ID (ActID); Office's own KMS requests
+# are logged the same way.
+$kmsRequest = Get-WinEvent -FilterHashtable @{ LogName = 'Application'; ProviderName = 'Microsoft-Windows-Security-SPP'; Id = 12288 } -MaxEvents 50 -ErrorAction SilentlyContinue | Where-Object { $_.Message -like "*$($product.ID)*" } | Select-Object -First 1
 $kmsRequestHresult = $null
 $kmsRequestServer = $null
 $kmsRequestAgeMinutes = $null

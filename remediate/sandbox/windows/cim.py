@@ -8,10 +8,11 @@ from typing import Any
 
 from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
 from remediate.sandbox.seam import ErrorRecord, PSObject
-from remediate.sandbox.windows import licensing
+from remediate.sandbox.windows import licensing, office
 from remediate.sandbox.windows.editions import WINDOWS_APPLICATION_ID
 from remediate.sandbox.windows.kms_service import description_token
 from remediate.sandbox.windows.licensing import LicensingError
+from remediate.sandbox.windows.office import OFFICE_APPLICATION_ID, OfficeProduct
 from remediate.sandbox.windows.phone_activation import derived_digits, installation_id
 from remediate.sandbox.windows.slmgr_text import error_text
 from remediate.sandbox.windows.state import (
@@ -246,6 +247,35 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
     return _in_windows_order(props)
 
 
+def office_properties(state: HostState, world: World, product: OfficeProduct) -> dict[str, Any]:
+    """An Office licence as SoftwareLicensingProduct shows it: the class's properties (those of a Windows KMS
+    client licence) with Office's application ID, its SKU, name, channel and state (office.py)."""
+    props = product_properties(state, world, GVLK)
+    licensed = product.license_status == LICENSED
+    props.update({
+        "ApplicationID": OFFICE_APPLICATION_ID,
+        "Description": product.description,
+        "DiscoveredKeyManagementServiceMachineIpAddress": "",
+        "DiscoveredKeyManagementServiceMachineName": "",
+        "DiscoveredKeyManagementServiceMachinePort": 0,
+        "GenuineStatus": 0 if licensed else 1,
+        "GracePeriodRemaining": product.grace_minutes,
+        "ID": product.id,
+        "KeyManagementServiceProductKeyID": "",
+        "LicenseFamily": product.name.split(", ", 1)[-1].removesuffix(" edition"),
+        "LicenseStatus": product.license_status,
+        "LicenseStatusReason": product.license_status_reason & 0xFFFFFFFF,
+        "Name": product.name,
+        "OfflineInstallationId": None,
+        "PartialProductKey": product.partial_product_key,
+        "ProductKeyChannel": PRODUCT_KEY_CHANNEL[GVLK],
+        "ProductKeyID": None,
+        "RemainingSkuReArmCount": UINT32_UNUSED,
+        "VLActivationType": 2 if licensed else 0,
+    })
+    return props
+
+
 def service_properties(state: HostState, world: World) -> dict[str, Any]:
     """The SoftwareLicensingService instance: the properties Microsoft documents for the class (WMI-SLS, and WMI-VA's
     table for Windows 8.1 and later: KeyManagementServicePort, OA3xOriginalProductKeyDescription) and the lookup
@@ -336,6 +366,14 @@ def instances(state: HostState, world: World, class_name: str) -> list[PSObject]
                 handle=("SoftwareLicensingProduct", channel),
             )
             for channel in product_channels(state)
+        ] + [
+            PSObject(
+                _type_names("SoftwareLicensingProduct"),
+                office_properties(state, world, product),
+                to_string=f'SoftwareLicensingProduct (ID = "{product.id}")',
+                handle=("SoftwareLicensingProduct", f"office:{product.id}"),
+            )
+            for product in state.office
         ]
     if lowered == "softwarelicensingservice":
         return [
@@ -410,6 +448,9 @@ def _argument(arguments: dict[str, Any], name: str, state: HostState) -> Any:
 
 
 def _product_method(state: HostState, world: World, channel: str, method: str, args: dict[str, Any]) -> None:
+    if channel.startswith("office:"):
+        _office_method(state, world, channel.removeprefix("office:"), method)
+        return
     installed = channel == state.channel and state.key is not None
     if method == "activate":
         if not installed:
@@ -436,6 +477,16 @@ def _product_method(state: HostState, world: World, channel: str, method: str, a
         )
     elif not _kms_setting_method(state, method, args):
         raise cim_error(state, WBEM_E_INVALID_METHOD, "InvokeCimMethod", method)
+
+
+def _office_method(state: HostState, world: World, product_id: str, method: str) -> None:
+    """Activate on an Office licence (what ospp.vbs /act calls); the model tracks no other Office method."""
+    product = next(product for product in state.office if product.id == product_id)
+    if method != "activate":
+        raise cim_error(state, WBEM_E_INVALID_METHOD, "InvokeCimMethod", method)
+    failed = office.activate(state, world, product)
+    if failed:
+        raise LicensingError(failed)
 
 
 def _kms_setting_method(state: HostState, method: str, args: dict[str, Any]) -> bool:

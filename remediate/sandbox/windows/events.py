@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
@@ -43,13 +44,17 @@ def hresult_text(code: int) -> str:
 
 
 def log_kms_request(
-    state: HostState, world: World, hresult: int, server: str, act_id: str, minutes_to_expiration: int
+    state: HostState, world: World, hresult: int, server: str, act_id: str, minutes_to_expiration: int,
+    license_status: int | None = None, required: int | None = None,
 ) -> None:
     """Event 12288 (ref §3 "Event log"): Info = HRESULT, Status flags, Server:Port, CMID, ClientTime, VMInfo,
     LicenseStatus, MinutesToExpiration, ActID, N-policy. The HRESULT is the inner code of a 0xC004F074
     (ref §1a 0xC004F074: "look at event 12288 for the inner HRESULT")."""
     now = state.utc_now(world)
-    required = 5 if state.edition.server else 25  # ref §4 thresholds: the N-policy the client asks for
+    if required is None:
+        required = 5 if state.edition.server else 25  # ref §4 thresholds: the N-policy the client asks for
+    if license_status is None:
+        license_status = state.license_status
     # [doc F074: "Info: 0xC004F06C, 0x00000000, <KMS Host FQDN>:1688, 36f27b39-…, 2010/09/29 17:52, 0, 2, 41760,
     # 68531fb9-…, 5"] status flags as 0x + 8 hex digits, VMInfo as a plain number, the time zero-padded
     props: list[Any] = [
@@ -59,7 +64,7 @@ def log_kms_request(
         state.cmid,
         now.strftime("%Y/%m/%d %H:%M"),
         "0",
-        str(state.license_status),
+        str(license_status),
         str(minutes_to_expiration),
         act_id,
         str(required),
@@ -84,6 +89,59 @@ def log_activation_failure(state: HostState, world: World, hresult: int, command
     props: list[Any] = [hresult_text(hresult), command_line]
     message = f"{_message(state, ACTIVATION_FAILED_EVENT)}\nhr={props[0]}\nCommand-line arguments:\n{command_line}"
     state.events.append(Event(ACTIVATION_FAILED_EVENT, SPP_PROVIDER, "Application", now, message, props, level=2))
+
+
+# The KMS host's events [doc EVT ff793440: "Log file name 12290: Applications and Services Logs\Key Management
+# Service", provider Microsoft-Windows-Security-Licensing-SLC; doc F074 prints one: "An activation request has been
+# processed.\nInfo:\n0xC004F06C,5,<KMS Client name>,<CMID>,2010/9/29 21:46,0,2,41520,<ActID>"]
+KMS_HOST_LOG = "Key Management Service"
+KMS_HOST_PROVIDER = "Microsoft-Windows-Security-Licensing-SLC"
+KMS_REQUEST_PROCESSED_EVENT = 12290
+# Publishing the SRV record [doc EVT: 12293 "Publishing the Key Management Service (KMS) to DNS in the '%2' domain
+# failed.%nInfo:%n%1", 12294 "... is successful."; learn.microsoft.com/troubleshoot/windows-server/licensing-and-
+# activation/event-12293-error-0x800723-set-kms-host shows 12293 in the Application log from Security-SPP]
+DNS_PUBLISH_FAILED_EVENT = 12293
+DNS_PUBLISHED_EVENT = 12294
+
+
+def log_kms_host_request(kms_log: list[Event], host_now: datetime, client: HostState, world: World, hresult: int,
+                         act_id: str) -> None:
+    """Event 12290 on the KMS host: HRESULT, the minimum count the client needs, client name, CMID, client time,
+    VM info, licence status, minutes to expiration, ActID (F074's sample: comma-separated without spaces)."""
+    required = 5 if client.edition.server else 25  # ref §4 thresholds
+    props = [hresult_text(hresult), str(required), client.fqdn, client.cmid,
+             client.utc_now(world).strftime("%Y/%m/%d %H:%M"), "0", str(client.license_status),
+             str(client.grace_minutes), act_id]
+    message = "An activation request has been processed.\nInfo:\n" + ",".join(props)
+    kms_log.append(Event(KMS_REQUEST_PROCESSED_EVENT, KMS_HOST_PROVIDER, KMS_HOST_LOG, host_now, message, props))
+
+
+def log_dns_publishing(state: HostState, world: World, domain: str, hresult: int) -> None:
+    """Event 12294 (published) or 12293 (failed, with the HRESULT) on a KMS host."""
+    now = state.utc_now(world)
+    if hresult == 0:
+        message = f"Publishing the Key Management Service (KMS) to DNS in the '{domain}' domain is successful."
+        state.events.append(Event(DNS_PUBLISHED_EVENT, SPP_PROVIDER, "Application", now, message, [domain]))
+        return
+    message = (f"Publishing the Key Management Service (KMS) to DNS in the '{domain}' domain failed.\nInfo:\n"
+               f"{hresult_text(hresult)}")
+    state.events.append(Event(DNS_PUBLISH_FAILED_EVENT, SPP_PROVIDER, "Application", now, message,
+                              [hresult_text(hresult), domain], level=3))
+
+
+# The rules engine's failed scheduled action: Application log, Security-SPP, event 8229, level Warning [doc: "Error
+# 0x80070005 (Access denied) when you activate Windows": "The rules engine failed to perform one or more scheduled
+# actions.\nError Code:0x80070005\nPath:C:\Windows\System32\SLUI.exe"]
+RULES_ENGINE_FAILED_EVENT = 8229
+
+
+def log_rules_engine_failure(state: HostState, world: World, hresult: int) -> None:
+    """Event 8229 with the error the rules engine's scheduled action got."""
+    path = "C:\\Windows\\System32\\SLUI.exe"
+    props = [hresult_text(hresult), path]
+    message = f"The rules engine failed to perform one or more scheduled actions.\nError Code:{props[0]}\nPath:{path}"
+    state.events.append(Event(RULES_ENGINE_FAILED_EVENT, SPP_PROVIDER, "Application", state.utc_now(world), message,
+                              props, level=3))
 
 
 def _message(state: HostState, event_id: int) -> str:

@@ -7,6 +7,7 @@ is never a claim the model does not back.
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,25 @@ def low_count(state: HostState, world: World, rng: random.Random) -> Attempt:
     """0xC004F038: the KMS host count is below the threshold (ref §4: 25 client OS, 5 server)."""
     _install_gvlk(state, world)
     _registered_to(state, _special_kms(world, state, "small", count=0))
+    return Attempt("activate")
+
+
+def cloned_cmid(state: HostState, world: World, rng: random.Random) -> Attempt:
+    """0xC004F038: the clients were cloned from an image that was not generalized, so they share one Client Machine
+    ID and the KMS host counts them once: its count stays below the threshold however many clones ask (KMSGEN:
+    "the KMS host count doesn't increase even though there are enough clients"; sysprep /generalize resets it)."""
+    _install_gvlk(state, world)
+    state.cmid = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"cmid.cloned-image.{state.domain}"))
+    threshold = licensing.KMS_THRESHOLD[state.edition.family]
+    _registered_to(state, _special_kms(world, state, "clones", count=threshold - 2))
+    return Attempt("activate")
+
+
+def dcom_self_removed(state: HostState, world: World, rng: random.Random) -> Attempt:
+    """0x80070005 for an administrator too: the SELF account lost its DCOM access permissions (learn.microsoft.com/
+    troubleshoot/windows-server/licensing-and-activation/error-0x80070005-access-denied)."""
+    _install_gvlk(state, world)
+    state.dcom_self_denied = True
     return Attempt("activate")
 
 
@@ -259,7 +279,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
     },
     "0x8007232B": {"no-srv-records": no_srv_records},
     "0xC004F06C": {"clock-skew": clock_skew},
-    "0xC004F038": {"low-count": low_count},
+    "0xC004F038": {"low-count": low_count, "cloned-cmid": cloned_cmid},
     "0xC004F039": {"kms-not-enabled": kms_not_enabled},
     "0xC004F041": {"kms-not-activated": kms_not_activated},
     "0xC004F042": {"kms-wrong-product": kms_wrong_product},
@@ -273,6 +293,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
     "0xC004F213": {"lost-digital-licence": lost_digital_licence},
     "0xC004F034": {"default-retail-key": default_retail_key},
     "0x80072EE2": {"offline": offline},
+    "0x80070005": {"dcom-self-removed": dcom_self_removed},
 }
 
 

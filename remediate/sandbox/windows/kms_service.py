@@ -6,8 +6,10 @@ cumulative request counters it keeps (`record_request`), which slmgr /dlv and So
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 from remediate.csvlk_groups import groups
+from remediate.sandbox.windows import events
 from remediate.sandbox.windows.editions import Edition, edition
 from remediate.sandbox.windows.state import KMS_HOST, KMS_PORT, LICENSED, HostState, KeyRecord, KmsHost, World
 
@@ -49,8 +51,28 @@ def activates(kms: KmsHost, client: Edition) -> bool:
     return groups()[kms.csvlk].can_activate(client.server, client.build)
 
 
-def record_request(kms: KmsHost, client_status: int, answer: int) -> None:
-    """Count one client request, as the host's cumulative counters do. Called with the world's lock held."""
+E_CSVLK_TOO_OLD = 0xC004F015
+E_KMS_ID_MISMATCH = 0xC004F042
+
+
+def logged_code(kms: KmsHost, client: Edition, answer: int) -> int:
+    """What the KMS host records in event 12290 for an answer: 0xC004F015 where its family would serve the client
+    but its CSVLK is too old for the client's version (the client is told 0xC004F042; learn.microsoft.com/
+    troubleshoot/windows-server/licensing-and-activation/error-0xc004f015-activate-windows-10: "Event ID 12290:
+    0xC004F015 ... 0xc004f042 SL_E_VL_KEY_MANAGEMENT_SERVICE_ID_MISMATCH"), else the answer itself."""
+    if answer == E_KMS_ID_MISMATCH and client.family in kms.families:
+        return E_CSVLK_TOO_OLD
+    return answer
+
+
+def record_request(kms: KmsHost, client: HostState, world: World, answer: int, act_id: str) -> None:
+    """Count one client request, as the host's cumulative counters do, and log it (event 12290). Called with the
+    world's lock held."""
+    if kms.served:
+        host_now = world.utc_now() + timedelta(seconds=kms.clock_offset_s)
+        events.log_kms_host_request(kms.events, host_now, client, world, logged_code(kms, client.edition, answer),
+                                    act_id)
+    client_status = client.license_status
     counters = kms.requests
     counters["KeyManagementServiceTotalRequests"] = counters.get("KeyManagementServiceTotalRequests", 0) + 1
     if answer != 0:
@@ -68,10 +90,15 @@ def description_token(kms: KmsHost | None) -> str | None:
     return groups()[kms.csvlk].token
 
 
-def serve(kms: KmsHost, world: World, domain: str, publishing: bool, seed: str) -> HostState:
+E_DNS_BADSIG = 0x80072338  # DNS_ERROR_RCODE_BADSIG: the _VLMCS record is another host's (event 12293)
+
+
+def serve(kms: KmsHost, world: World, domain: str, publishing: bool, seed: str, dns_denied: bool = False) -> HostState:
     """The machine behind `kms`: its KMS host key installed (a made-up CSVLK the world knows), Licensed when the
     world says the host is activated (else still in its grace period: clients get 0xC004F041), listening on its
-    port, DNS publishing as the scenario publishes its SRV record."""
+    port, DNS publishing as the scenario publishes its SRV record: event 12294 when it published, 12293 with
+    0x80072338 when the _VLMCS record belongs to another KMS host and this one may not update it (learn.microsoft.
+    com/troubleshoot/windows-server/licensing-and-activation/event-12293-error-0x800723-set-kms-host)."""
     from remediate.sandbox.windows import licensing
     from remediate.sandbox.windows.fault_recipes import fake_key
 
@@ -87,4 +114,8 @@ def serve(kms: KmsHost, world: World, domain: str, publishing: bool, seed: str) 
     state.kms_low_priority = kms.low_priority
     state.clock_offset_s = kms.clock_offset_s
     state.kms_service = kms
+    state.events = kms.events  # one machine, one set of logs: what it answers clients is logged here
+    kms.served = True
+    if publishing:
+        events.log_dns_publishing(state, world, domain, E_DNS_BADSIG if dns_denied else 0)
     return state

@@ -35,6 +35,7 @@ from remediate.sandbox.windows.state import (
 S_OK = 0
 OOB_GRACE_REASON = 0x4004F00C  # [inf] informational: in out-of-box grace
 E_INVALIDARG = 0x80070057
+E_ACCESS_DENIED = 0x80070005
 E_RPC_UNAVAILABLE = 0x800706BA
 E_DNS_NAME_ERROR = 0x8007232B
 E_INTERNET_TIMEOUT = 0x80072EE2
@@ -275,6 +276,10 @@ def activate(state: HostState, world: World) -> None:
 
 
 def _activate(state: HostState, world: World) -> None:
+    if state.dcom_self_denied:
+        # The 0x80070005 article: slmgr /ato fails with "Access denied" and the rules engine logs event 8229
+        events.log_rules_engine_failure(state, world, E_ACCESS_DENIED)
+        raise LicensingError(E_ACCESS_DENIED)
     if state.key is None:
         if state.hardware_changed:
             raise LicensingError(E_NO_PRODUCT_KEY_FOUND)  # ref §1b 0xC004F213: digital licence lost
@@ -316,7 +321,7 @@ def _activate_online(state: HostState, world: World) -> None:
     state.license_status, state.license_status_reason, state.grace_minutes = LICENSED, S_OK, 0
 
 
-def _kms_candidates(state: HostState, world: World) -> list[tuple[str, int]]:
+def kms_candidates(state: HostState, world: World) -> list[tuple[str, int]]:
     """Which KMS hosts the client tries, in order (ref §4 discovery; ref §2 /skms, /skms-domain)."""
     if state.kms_machine:
         # ref §2: /skms disables auto-discovery (and overrides /skms-domain); port 0/unset means 1688
@@ -350,7 +355,7 @@ def _kms_response(state: HostState, world: World, kms: KmsHost) -> int:
     if not kms.kms_enabled:
         return E_KMS_NOT_ENABLED  # ref §1a 0xC004F039: KMS did not respond / not enabled
     answer = _kms_answer(state, world, kms)
-    kms_service.record_request(kms, state.license_status, answer)
+    kms_service.record_request(kms, state, world, answer, windows_activation_id(state))
     return answer
 
 
@@ -383,7 +388,7 @@ def _activate_with_kms(state: HostState, world: World) -> None:
     tries]."""
     act_id = windows_activation_id(state)
     last_inner = E_RPC_UNAVAILABLE
-    for machine, port in _kms_candidates(state, world):
+    for machine, port in kms_candidates(state, world):
         server = f"{machine}:{port}"
         try:
             address = resolve(state, world, _split_machine(machine), "A")[0]

@@ -122,6 +122,13 @@ class KmsHost:
     # cim.extended_pid); group 206 and key ids from 551000000 are Server 2022's KMS host keys (CSVLK) in
     # SystemRage/py-kms KmsDataBase.xml; the platform and serial are [inf].
     epid: str = "06401-00206-551-000000-03-1033-20348.0000-0012026"
+    # Office's KMS host key (the Office volume licence pack) is installed too: it activates volume Office
+    # (office.py); without it an Office client gets 0xC004F042 (ref §1a: mixed app/OS KMS hosts)
+    office: bool = False
+    # Its own event logs (kms_service.serve shares this list with the served machine): event 12290 for each request
+    # it answers (the Key Management Service log) and its DNS publishing events 12293 / 12294 (Application log)
+    events: list[Event] = field(default_factory=list, repr=False)
+    served: bool = False  # a machine of the fleet (kms_service.serve): only then are its logs kept, to be read
 
 
 @dataclass
@@ -241,6 +248,9 @@ class HostState:
     internet: bool = True  # can reach the online activation service
     proxy: str | None = None  # netsh winhttp proxy
     hardware_changed: bool = False  # the digital licence no longer matches (ref §1b 0xC004F213)
+    # The SELF account lost its DCOM access permissions: activation is denied even to an administrator
+    # (learn.microsoft.com/troubleshoot/windows-server/licensing-and-activation/error-0x80070005-access-denied)
+    dcom_self_denied: bool = False
     # ref §3: SoftwareLicensingService.RemainingWindowsReArmCount and the Windows product's RemainingSkuReArmCount
     # are two counters; both read 1001 on a fresh Windows 10 [obs: slmgr /dlv "Remaining Windows rearm count: 1001",
     # "Remaining SKU rearm count: 1001", alygcode/windows10esu#3]
@@ -257,6 +267,8 @@ class HostState:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     # This machine is one of the world's KMS hosts (kms_service.py): its count and counters are that host's.
     kms_service: KmsHost | None = field(default=None, repr=False)
+    # Volume Office licences beside Windows' (office.OfficeProduct), kept by the same licensing service
+    office: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.cmid:
