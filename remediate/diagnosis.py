@@ -12,7 +12,7 @@ from remediate.inventory import Host
 from remediate.playbook import NOT_YET_ACTIVATED_CODES, Playbook
 from remediate.reasons import Localized, Reason
 from remediate.results import HostReport, Outcome
-from remediate.status import NOT_READ, NOT_READ_AUTH, SCRIPT_FAILED, STATE_NAMES_JA, HostStatus
+from remediate.status import NOT_READ, NOT_READ_AUTH, SCRIPT_FAILED, HostStatus
 
 AUTO = "auto"  # the code a run of `run auto` is recorded under
 
@@ -141,7 +141,7 @@ def choose_playbooks(
         elif status.licensed:
             decided(Outcome.HEALTHY, Reason("licensed"))
         elif status.code is None:
-            state = Localized(status.state, STATE_NAMES_JA.get(status.state, status.state))
+            state = Localized(status.state)  # told in the reader's language (status.STATE_WORDS)
             decided(Outcome.ESCALATE, Reason("no_code", state=state, detail=_read_error(status)))
         else:
             playbook = find(status.code)

@@ -16,6 +16,7 @@ import click
 from rich.text import Text
 
 from remediate.errors import ExitCode, UsageError
+from remediate.i18n import gettext_in
 from remediate.options import lang_option
 from remediate.report import VERDICT
 from remediate.terminal import output_console
@@ -119,7 +120,8 @@ def register(
         result = run_demo(directory or demo_directory(), console, scenario=chosen, count=count, seed=seed,
                           language=lang, progress=console.is_terminal, arguments=arguments)
         category = result.report.exit_category
-        english, japanese, _ = VERDICT[category]
+        verdict, _style = VERDICT[category]
+        english, japanese = verdict, gettext_in("ja", verdict)
         code = int(category.exit_code)
         if lang == "ja":
             line = f"実際の remediate run auto では終了コード {code} になります: {japanese}"
