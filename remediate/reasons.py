@@ -3,7 +3,7 @@
     why = Reason("step_failed", phase=phase_word("fix"), step="activate", code=Reason("code", code="0xC004F074"),
                  detail="")
     why.render("en")  # 'fix step activate did not succeed (0xC004F074)'
-    why.render("ja")  # '修復ステップ activate が成功しませんでした (0xC004F074)'
+    why.render("ja")  # '修正ステップ activate が成功しませんでした (0xC004F074)'
 
 The English text is what JSON, JUnit and the audit log keep (`HostReport.reason`); the summary tells the reason
 in the user's language. An argument is plain text told as it is in both languages (a step id, an error code, a

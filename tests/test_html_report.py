@@ -96,8 +96,8 @@ def test_a_run_page_has_the_verdict_charts_the_hosts_pointed_at_and_every_host()
 def test_the_page_speaks_japanese() -> None:
     with in_language("ja"):
         page = html.render(html.run_page(sample_run(), redactor(), "ja"))
-    assert '<html lang="ja">' in page and "修復できなかったホストがあります" in page and "対応が必要なホスト" in page
-    for words in ("結果", "理由", "すべてのホスト", "修復済み", "失敗", "接続不可", "前のコード", "所要時間",
+    assert '<html lang="ja">' in page and "修正できなかったホストがあります" in page and "対応が必要なホスト" in page
+    for words in ("結果", "理由", "すべてのホスト", "修正済み", "失敗", "接続不可", "前のコード", "所要時間",
                   "監査ログ"):
         assert words in page, words
     for english in ("Outcomes", "Hosts that need attention", "Every host", "code before", "duration"):

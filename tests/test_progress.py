@@ -65,7 +65,7 @@ def test_a_run_s_progress_line_speaks_japanese_and_names_hosts_as_they_are() -> 
         progress.host_finished(HostReport(host="pc1.corp.example", code="0xC004F074", outcome=Outcome.FIXED))
         progress.host_finished(HostReport(host="pc2.corp.example", code="0xC004F074", outcome=Outcome.ESCALATE))
     lines = buffer.getvalue().splitlines()
-    assert any(line.startswith("ホスト 2/3 (66%) · 修復済み 1, 要対応 1 · 再試行中 127.0.0.1:5003 connect 2/4")
+    assert any(line.startswith("ホスト 2/3 (66%) · 修正済み 1, 要対応 1 · 再試行中 127.0.0.1:5003 connect 2/4")
                for line in lines), lines
     assert not re.search(r"\b(hosts|fixed|escalate|retrying)\b", buffer.getvalue())
 

@@ -127,7 +127,7 @@ def test_the_summary_speaks_japanese_when_asked() -> None:
         print_summary(sample_run(), Console(file=buffer, width=160, color_system=None), redactor())
         outcome_words = {outcome: outcome_word(outcome) for outcome in Outcome}
     text = buffer.getvalue()
-    assert "修復できなかったホストがあります" in text and "監査ログ" in text and "結果" in text
+    assert "修正できなかったホストがあります" in text and "監査ログ" in text and "結果" in text
     outcomes = {host.outcome for host in sample_run().hosts}
     for outcome in outcomes:  # the outcome words are Japanese too, in the table and in the counts
         assert outcome_words[outcome] in text

@@ -39,7 +39,7 @@ def test_the_summary_points_at_what_to_do_next_in_japanese_and_leaves_the_comman
     with in_language("ja"):
         print_summary(report, shown, arguments=["run", "0xC004F074", "--hosts", "hosts.txt"])
     text = buffer.getvalue()
-    for words in ("ホスト", "結果", "理由", "修復済み", "認証失敗", "監査ログ: remediate-audit/run.jsonl",
+    for words in ("ホスト", "結果", "理由", "修正済み", "認証失敗", "監査ログ: remediate-audit/run.jsonl",
                   "認証が拒否されました: the user name or password is incorrect", "次: 先にアカウント"):
         assert words in text, words
     assert has_japanese(text.splitlines()[-1])  # the verdict
@@ -83,9 +83,9 @@ def test_the_audit_view_tells_the_log_s_state_and_each_run_in_japanese() -> None
         said = verdict(checked)
     assert "実行 0xC004F074 (実行者 alice): 開始 2026-12-05T10:00:00Z、終了 未終了" in lines
     assert "引数: run 0xC004F074 --hosts hosts.txt" in lines
-    assert "pc1.corp.example" in lines and "修復済み" in lines and "0xC004F074 -> -" in lines
+    assert "pc1.corp.example" in lines and "修正済み" in lines and "0xC004F074 -> -" in lines
     assert "状態不明: 変更の実行中でした (fix step activate)" in lines and "--rerun-failed" in lines
-    assert "ステップ イベント 7 件、修復済み 1、終了コード 130" in lines
+    assert "ステップ イベント 7 件、修正済み 1、終了コード 130" in lines
     assert said.startswith("run.jsonl: 改ざんなし (ただし異常終了で途切れています): 12 件のイベントを検証済み。"
                            "最後の行は途中で切れています")
     assert "キーなしチェーン" in said and "REMEDIATE_AUDIT_KEY_FILE" in said
