@@ -1,11 +1,13 @@
 """The language remediate speaks: gettext catalogs (remediate/locale), the choice of language, and click's own
 messages in the same language.
 
-    from remediate.i18n import _, N_, ngettext, pgettext
+    from remediate.i18n import _, N_, gettext_in, ngettext, pgettext
 
     raise UsageError(_("{path}: no such hosts file").format(path=path))   # translated now
     click.echo(ngettext("{count} host", "{count} hosts", n).format(count=n))
     @click.option("--hosts", help=N_("The hosts file."))                  # marked; click shows it translated
+    pgettext("outcome", "escalate")                                        # a word with two senses: 要対応
+    gettext_in("ja", REASONS[id])                                          # in ja, whatever the current language
 
 A message is a constant (the catalog is extracted from the source) with named str.format fields, never an
 f-string. Languages: en (the msgids themselves) and ja.
