@@ -12,6 +12,7 @@ from rich.console import Console
 from remediate.audit import RunSummary, VerifyResult
 from remediate.audit_view import run_lines, verdict
 from remediate.codes import ErrorCode
+from remediate.engine import Interruption
 from remediate.i18n import in_language
 from remediate.inventory import Host
 from remediate.reasons import Reason
@@ -98,3 +99,13 @@ def test_the_audit_view_reads_as_before_in_english() -> None:
     assert lines[0] == "\nrun auto by bob: started s, finished never (interrupted, crashed, or still running)"
     assert lines[2] == f"  {'pc1':<30} {'escalate':<12} - -> -"
     assert lines[-1] == "  2 step events; escalate 1; exit 4"
+
+
+def test_ctrl_c_tells_what_it_does_in_japanese() -> None:
+    with in_language("ja"):
+        first = Interruption(abandoning=False, in_flight=("pc1", "pc2")).message()
+        second = Interruption(abandoning=True, in_flight=("pc1",)).message()
+    assert first == ("中断しています: 実行中の 2 個のステップを完了させます。"
+                     "中止するにはもう一度 Ctrl-C を押してください")
+    assert second.startswith("実行中の 1 個のステップを中止します") and "interrupted" in second  # as the log has it
+    assert Interruption(abandoning=False, in_flight=("pc1",)).message().startswith("interrupted: finishing 1")
