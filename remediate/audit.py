@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any
 
 from remediate.errors import AuditError, UsageError
+from remediate.i18n import N_, _
 from remediate.secret import Redactor
 
 GENESIS = "0" * 64  # the `prev` of the first event of a log
@@ -208,23 +209,25 @@ class VerifyResult:
         return CRASH_CUT if self.truncated or self.unfinished else COMPLETE
 
     def describe(self) -> str:
+        """What the check found, in the current language (the problems as the check wrote them)."""
         if self.problems:
-            return f"{len(self.problems)} problem(s): " + "; ".join(self.problems[:5])
-        text = f"{self.events} events verified"
+            return _("{count} problem(s): {problems}").format(count=len(self.problems),
+                                                              problems="; ".join(self.problems[:5]))
+        text = _("{count} events verified").format(count=self.events)
         if self.truncated:
-            text += "; the last line was cut short (a crash while writing)"
+            text += _("; the last line was cut short (a crash while writing)")
         if self.unfinished:
-            text += "; the last run has no run_finished event (crashed, killed, or lines removed from the end)"
+            text += _("; the last run has no run_finished event (crashed, killed, or lines removed from the end)")
             if self.in_flight:
-                text += f"; hosts in flight: {', '.join(self.in_flight)}"
+                text += _("; hosts in flight: {hosts}").format(hosts=", ".join(self.in_flight))
         return text
 
     def strength(self) -> str:
         """What this check can and cannot see, in one sentence."""
         if self.checked_with_key:
-            return "keyed chain checked with its key: any rewrite of the lines shows"
-        return ("unkeyed chain: detects accidental damage only; anyone can rewrite the log and recompute it "
-                f"(record with {KEY_FILE_ENV} to detect that)")
+            return _("keyed chain checked with its key: any rewrite of the lines shows")
+        return _("unkeyed chain: detects accidental damage only; anyone can rewrite the log and recompute it "
+                 "(record with {variable} to detect that)").format(variable=KEY_FILE_ENV)
 
 
 def verify(path: str | Path, key: bytes | None = None, *, require_key: bool = True) -> VerifyResult:
@@ -434,7 +437,7 @@ def hosts_to_rerun(path: str | Path, key: bytes | None = None) -> tuple[str | No
     return last.code, hosts
 
 
-STATE_UNKNOWN = "state unknown: a change was in flight"
+STATE_UNKNOWN = N_("state unknown: a change was in flight")  # _(STATE_UNKNOWN) to show it
 
 
 def changes_in_flight(run: RunSummary) -> dict[str, str]:

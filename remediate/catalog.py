@@ -6,7 +6,8 @@
     document = explain_codes(text, library, "ja")      # `remediate explain TEXT [--output json]`
     explanation_lines(document, "ja")
 
-Playbook text itself comes in both languages from the playbooks; the words around it are in WORDS.
+Playbook text itself comes in both languages from the playbooks (`lang`); the words around it are gettext messages,
+in the current language.
 """
 
 from __future__ import annotations
@@ -21,81 +22,20 @@ from rich.text import Text
 
 from remediate.codes import code_info, handover, known_codes, source
 from remediate.explain import COMPONENTS, CONTEXT, DOCUMENTED, FAMILY, INFORMATIONAL, OTHER, Finding, scan
+from remediate.i18n import N_, _, pgettext
 from remediate.playbook import PHASES, Playbook, PlaybookLibrary
-from remediate.reasons import in_language
 from remediate.secret import MASK
 
 TYPO_CANDIDATES_SHOWN = 5  # a seven-digit typo can stand for many codes: the JSON lists them all
 
-WORDS = {
-    "en": {
-        "code": "code", "category": "category", "title": "title", "action": "action", "fix": "fix",
-        "action_fix": "fix", "action_escalate": "escalate", "meaning": "meaning", "source_column": "Microsoft source",
-        "action_human": "no playbook: a human acts", "action_closest": "closest playbook: {0}",
-        "action_info": "information: nothing to fix",
-        "office": "Office activation (ospp.vbs): not handled — remediate's playbooks fix Windows' licence only; on "
-        "the host run cscript ospp.vbs /dstatus, then /act (for KMS, /sethst:<KMS host> first)",
-        "escalate": "escalate", "also": "also", "parameters": "parameters", "parameter": "parameter",
-        "type": "type", "required": "required", "default": "default", "description": "description", "yes": "yes",
-        "no": "no", "secret": "(secret)", "when": "when {0}", "only_if": "only if {0}",
-        "opt_in": "needs --allow {0}", "retry": "retry x{0}", "escalation": "escalate ({0})",
-        "detect": "detect", "verify": "verify", "playbook": "playbook",
-        "unknown": "unknown code (not documented by Microsoft)", "no_playbook": "no playbook: escalate to a human",
-        "nothing": "no activation error code found",
-        "unknown_generic": "no activation meaning documented by Microsoft",
-        "source": "(Microsoft: {0})",
-        "closest": "closest playbook: {0} — {1}",
-        "handover": "what to do: {0}",
-        "because": 'read as an activation code because of "{0}" in the text',
-        "documented": "read as an activation code: nothing in the text names another component, and Microsoft "
-                      "documents this code for activation",
-        "information": "information, not an error: {0}",
-        "other": 'not an activation code: an error of {0} ("{1}" in the text)',
-        "other_unnamed": "not an activation code: a Windows error Microsoft does not document for activation, "
-                         "and nothing in the text names its component",
-        "windows_meaning": "meaning in Windows: {0}",
-        "other_next": "no activation playbook applies; see the documentation of that component",
-        "typo": "{0}: not a code ({1}); did you mean {2}? Nothing was assumed.",
-        "typo_none": "{0}: not a code ({1}); no documented code matches. Nothing was assumed.",
-        "digit-missing": "one digit too few", "digit-extra": "one digit too many",
-        "look-alike": "letters that look like digits", "and": ", ", "or": " or ", "more": " (and {0} more)",
-    },
-    "ja": {
-        "code": "コード", "category": "分類", "title": "タイトル", "action": "対処", "fix": "修正 (fix)",
-        "action_fix": "修正", "action_escalate": "エスカレーション", "meaning": "意味",
-        "source_column": "Microsoft の出典",
-        "action_human": "プレイブックなし: 担当者が対応", "action_closest": "最も近いプレイブック: {0}",
-        "action_info": "情報: 修復は不要",
-        "office": "Office のライセンス認証 (ospp.vbs): 対象外です。remediate のプレイブックは Windows のライセンス"
-        "だけを修復します。ホストで cscript ospp.vbs /dstatus を実行し、続いて /act を実行してください (KMS の場合は"
-        "先に /sethst:<KMS ホスト>)",
-        "escalate": "エスカレーション (escalate)", "also": "関連コード", "parameters": "パラメーター",
-        "parameter": "パラメーター", "type": "型", "required": "必須", "default": "既定値", "description": "説明",
-        "yes": "はい", "no": "いいえ", "secret": "(シークレット)", "when": "計画条件 {0}", "only_if": "実行条件 {0}",
-        "opt_in": "--allow {0} が必要", "retry": "再試行 {0} 回", "escalation": "エスカレーション ({0})",
-        "detect": "検出 (detect)", "verify": "確認 (verify)", "playbook": "プレイブック",
-        "unknown": "不明なコード (Microsoft の文書にありません)",
-        "no_playbook": "プレイブックなし: 担当者にエスカレーションしてください",
-        "nothing": "ライセンス認証のエラーコードは見つかりません",
-        "unknown_generic": "Microsoft はライセンス認証のエラーとして文書化していません",
-        "source": "(出典: Microsoft「{0}」)",
-        "closest": "最も近いプレイブック: {0} — {1}",
-        "handover": "対処: {0}",
-        "because": "テキスト中の「{0}」から、ライセンス認証のエラーと判断しました",
-        "documented": "テキストに他のコンポーネントを示す語がなく、Microsoft がライセンス認証のエラーとして"
-                      "文書化しているため、ライセンス認証のエラーと判断しました",
-        "information": "情報 (エラーではありません): {0}",
-        "other": "ライセンス認証のエラーではありません。{0} のエラーです (テキスト中の「{1}」)",
-        "other_unnamed": "ライセンス認証のエラーではありません。Microsoft がライセンス認証について文書化して"
-                         "いない Windows のエラーで、どのコンポーネントのものかを示す語もテキストにありません",
-        "windows_meaning": "Windows での意味: {0}",
-        "other_next": "ライセンス認証のプレイブックの対象外です。そのコンポーネントのドキュメントを参照してください",
-        "typo": "{0}: コードではありません ({1})。{2} の入力ミスではありませんか? 読み替えは行っていません。",
-        "typo_none": "{0}: コードではありません ({1})。一致する文書化されたコードはありません。"
-                     "読み替えは行っていません。",
-        "digit-missing": "桁が 1 つ足りません", "digit-extra": "桁が 1 つ多すぎます",
-        "look-alike": "数字に似た文字が含まれています", "and": "、", "or": "、", "more": " (ほか {0} 件)",
-    },
+OFFICE = N_(
+    "Office activation (ospp.vbs): not handled — remediate's playbooks fix Windows' licence only; on the host run "
+    "cscript ospp.vbs /dstatus, then /act (for KMS, /sethst:<KMS host> first)"
+)
+TYPO_PROBLEMS = {
+    "digit-missing": N_("one digit too few"),
+    "digit-extra": N_("one digit too many"),
+    "look-alike": N_("letters that look like digits"),
 }
 
 
@@ -141,16 +81,16 @@ def code_rows(library: PlaybookLibrary, lang: str) -> list[dict[str, Any]]:
 
 
 def print_codes(rows: Sequence[dict[str, Any]], console: Console, lang: str) -> None:
-    """The table of every documented code: what remediate does with it, and where Microsoft documents it."""
-    words = in_language(WORDS, lang)
-    table = Table(words["code"], words["meaning"], words["action"], words["source_column"])
+    """The table of every documented code: what remediate does with it, and where Microsoft documents it (the
+    rows' meanings are in `lang`; the words around them in the current language)."""
+    table = Table(_("code"), _("meaning"), pgettext("catalog", "action"), _("Microsoft source"))
     for row in rows:
         action = {
-            "fix": words["action_fix"],
-            "escalate": words["action_escalate"],
-            "closest": words["action_closest"].format(row["closest_playbook"]),
-            "human": words["action_human"],
-            "info": words["action_info"],
+            "fix": pgettext("action", "fix"),
+            "escalate": pgettext("action", "escalate"),
+            "closest": _("closest playbook: {playbook}").format(playbook=row["closest_playbook"]),
+            "human": _("no playbook: a human acts"),
+            "info": _("information: nothing to fix"),
         }[row["action"]]
         table.add_row(Text(row["code"], no_wrap=True), Text(row["meaning"]), Text(action),
                       Text(row["source"]["title"] or ""))
@@ -159,10 +99,9 @@ def print_codes(rows: Sequence[dict[str, Any]], console: Console, lang: str) -> 
 
 def print_playbooks(playbooks: Sequence[Playbook], console: Console, lang: str) -> None:
     """The table of playbooks: codes, category, title, and whether they fix or escalate."""
-    words = in_language(WORDS, lang)
-    table = Table(words["code"], words["category"], words["title"], words["action"])
+    table = Table(_("code"), _("category"), _("title"), pgettext("catalog", "action"))
     for p in playbooks:
-        action = words["action_escalate"] if p.escalates else words["action_fix"]
+        action = pgettext("action", "escalate") if p.escalates else pgettext("action", "fix")
         # Text cells: playbook text is never read as console markup.
         codes = " ".join(str(c) for c in p.codes)
         table.add_row(Text(codes), Text(p.category), Text(p.title.get(lang)), action)
@@ -171,38 +110,43 @@ def print_playbooks(playbooks: Sequence[Playbook], console: Console, lang: str) 
 
 def print_playbook(playbook: Playbook, console: Console, lang: str) -> None:
     """One playbook: parameters (secret defaults masked), steps by phase, escalation guidance."""
-    words = in_language(WORDS, lang)
     console.print(Text(f"{playbook.code} — {playbook.title.get(lang)}", style="bold"))
     if playbook.also:
-        console.print(Text(f"{words['also']}: " + ", ".join(str(c) for c in playbook.also)))
+        console.print(Text(_("also: {codes}").format(codes=", ".join(str(c) for c in playbook.also))))
     console.print(Text(playbook.summary.get(lang)))
     console.print(Text(f"{playbook.source}  sha256 {playbook.sha256}", style="dim"))
     if playbook.parameters:
-        table = Table(words["parameter"], words["type"], words["required"], words["default"],
-                      words["description"], title=words["parameters"])
+        table = Table(_("parameter"), _("type"), _("required"), _("default"), _("description"),
+                      title=_("parameters"))
         for p in playbook.parameters.values():
             kind = f"enum: {', '.join(p.choices)}" if p.choices else p.type
-            kind += f" {words['secret']}" if p.is_secret else ""
+            kind += " " + _("(secret)") if p.is_secret else ""
             default = "" if p.default is None else json.dumps(p.default, ensure_ascii=False).strip('"')
             default = MASK if p.is_secret and default else default
-            cells = (p.name, kind, words["yes" if p.required else "no"], default, p.description.get(lang))
+            cells = (p.name, kind, _("yes") if p.required else _("no"), default, p.description.get(lang))
             table.add_row(*(Text(cell) for cell in cells))
         console.print(table)
+    headings = {  # the phase and its name in the playbook file
+        "detect": pgettext("phase heading", "detect"),
+        "fix": pgettext("phase heading", "fix"),
+        "verify": pgettext("phase heading", "verify"),
+        "escalate": pgettext("phase heading", "escalate"),
+    }
     for phase in PHASES:
         steps = playbook.steps_in(phase)
         if not steps:
             continue
-        console.print(Text(words[phase], style="bold"))
+        console.print(Text(headings[phase], style="bold"))
         for step in steps:
             notes = [n for n in (
-                words["when"].format(step.when) if step.when else "",
-                words["only_if"].format(step.only_if) if step.only_if else "",
-                words["opt_in"].format(step.requires_opt_in) if step.requires_opt_in else "",
-                words["retry"].format(step.retry.attempts) if step.retry else "",
+                _("when {condition}").format(condition=step.when) if step.when else "",
+                _("only if {condition}").format(condition=step.only_if) if step.only_if else "",
+                _("needs --allow {name}").format(name=step.requires_opt_in) if step.requires_opt_in else "",
+                _("retry x{attempts}").format(attempts=step.retry.attempts) if step.retry else "",
             ) if n]
             suffix = f"  [{'; '.join(notes)}]" if notes else ""
             console.print(Text(f"  {step.id}: {step.description.get(lang)}{suffix}"))
-    console.print(Text(words["escalation"].format(playbook.escalate.when), style="bold"))
+    console.print(Text(_("escalate ({condition})").format(condition=playbook.escalate.when), style="bold"))
     console.print(Text(f"  {playbook.escalate.guidance.get(lang)}"))
 
 
@@ -218,7 +162,7 @@ def explain_codes(text: str, library: PlaybookLibrary, lang: str) -> dict[str, l
             if row["class"] != OTHER:
                 row.update(product="office", office_evidence=found.office, playbook=None, title=None,
                            closest_playbook=None, closest_title=None,
-                           handover=in_language(WORDS, lang)["office"])
+                           handover=_(OFFICE))
     return {
         "codes": rows,
         "typos": [
@@ -281,66 +225,77 @@ def _source_row(key: str) -> dict[str, str | None]:
 
 def explanation_lines(document: dict[str, list[dict[str, Any]]], lang: str) -> list[str]:
     """The text of `explain`: each code's class and meaning, then the playbook that handles it - or the closest
-    one and what a human does; then each typo with the codes it may stand for."""
-    words = in_language(WORDS, lang)
+    one and what a human does; then each typo with the codes it may stand for (the document's meanings and titles
+    are in `lang`; the words around them in the current language)."""
     lines: list[str] = []
     for row in document["codes"]:
-        lines.extend(_other_lines(row, words, lang) if row["class"] == OTHER else _activation_lines(row, words))
+        lines.extend(_other_lines(row) if row["class"] == OTHER else _activation_lines(row))
     for typo in document["typos"]:
-        lines.append(_typo_line(typo, words))
+        lines.append(_typo_line(typo))
     if all(row["class"] == OTHER for row in document["codes"]):
-        lines.append(words["nothing"])
+        lines.append(_("no activation error code found"))
     return lines
 
 
-def _activation_lines(row: dict[str, Any], words: dict[str, str]) -> list[str]:
-    unknown = words["unknown"] if row["reason"] == FAMILY else words["unknown_generic"]
+def _activation_lines(row: dict[str, Any]) -> list[str]:
+    if row["reason"] == FAMILY:
+        unknown = _("unknown code (not documented by Microsoft)")
+    else:
+        unknown = _("no activation meaning documented by Microsoft")
     meaning = row["meaning"] or unknown
     if row["class"] == INFORMATIONAL:
-        meaning = words["information"].format(meaning)
+        meaning = _("information, not an error: {meaning}").format(meaning=meaning)
     if row["source"] is not None:
-        meaning += "  " + words["source"].format(row["source"]["title"])
+        meaning += "  " + _("(Microsoft: {title})").format(title=row["source"]["title"])
     lines = [f"{row['code']}: {meaning}"]
     if row.get("product") == "office":
-        lines.append(f"  {words['office']}")
+        lines.append(f"  {_(OFFICE)}")
         return lines
+    handover = _("what to do: {handover}").format(handover=row["handover"]) if row["handover"] else ""
     if row["playbook"]:
         shown = row["playbook"]
-        lines.append(f"  {words['playbook']}: {shown} — {row['title']}  (remediate show {shown})")
-    elif row["class"] == INFORMATIONAL and row["handover"]:
-        lines.append(f"  {words['handover'].format(row['handover'])}")
+        lines.append("  " + _("playbook: {playbook} — {title}").format(playbook=shown, title=row["title"])
+                     + f"  (remediate show {shown})")
+    elif row["class"] == INFORMATIONAL and handover:
+        lines.append(f"  {handover}")
     else:
-        lines.append(f"  {words['no_playbook']}")
+        lines.append("  " + _("no playbook: escalate to a human"))
         if row["closest_playbook"]:
             shown = row["closest_playbook"]
-            lines.append(f"  {words['closest'].format(shown, row['closest_title'])}  (remediate show {shown})")
-        if row["handover"]:
-            lines.append(f"  {words['handover'].format(row['handover'])}")
+            closest = _("closest playbook: {playbook} — {title}").format(playbook=shown, title=row["closest_title"])
+            lines.append(f"  {closest}  (remediate show {shown})")
+        if handover:
+            lines.append(f"  {handover}")
     if row["reason"] == CONTEXT:
-        lines.append(f"  {words['because'].format(row['decided_by'][0])}")
+        lines.append("  " + _('read as an activation code because of "{word}" in the text').format(
+            word=row["decided_by"][0]))
     elif row["reason"] == DOCUMENTED:
-        lines.append(f"  {words['documented']}")
+        lines.append("  " + _("read as an activation code: nothing in the text names another component, and "
+                              "Microsoft documents this code for activation"))
     return lines
 
 
-def _other_lines(row: dict[str, Any], words: dict[str, str], lang: str) -> list[str]:
+def _other_lines(row: dict[str, Any]) -> list[str]:
     if row["component"] is not None:
-        component = COMPONENTS[row["component"]][lang if lang == "ja" else "en"]
-        lines = [f"{row['code']}: {words['other'].format(component, row['decided_by'][0])}"]
+        lines = [f"{row['code']}: " + _('not an activation code: an error of {component} ("{word}" in the text)')
+                 .format(component=_(COMPONENTS[row["component"]]), word=row["decided_by"][0])]
     else:
-        lines = [f"{row['code']}: {words['other_unnamed']}"]
+        lines = [f"{row['code']}: " + _("not an activation code: a Windows error Microsoft does not document for "
+                                         "activation, and nothing in the text names its component")]
     if row["meaning"]:
-        lines.append(f"  {words['windows_meaning'].format(row['meaning'])}")
-    lines.append(f"  {words['other_next']}")
+        lines.append("  " + _("meaning in Windows: {meaning}").format(meaning=row["meaning"]))
+    lines.append("  " + _("no activation playbook applies; see the documentation of that component"))
     return lines
 
 
-def _typo_line(typo: dict[str, Any], words: dict[str, str]) -> str:
-    problems = words["and"].join(words[problem] for problem in typo["problems"])
+def _typo_line(typo: dict[str, Any]) -> str:
+    problems = _(", ").join(_(TYPO_PROBLEMS[problem]) for problem in typo["problems"])
     candidates: list[str] = typo["candidates"]
     if not candidates:
-        return words["typo_none"].format(typo["typed"], problems)
-    shown = words["or"].join(candidates[:TYPO_CANDIDATES_SHOWN])
+        return _("{typed}: not a code ({problems}); no documented code matches. Nothing was assumed.").format(
+            typed=typo["typed"], problems=problems)
+    shown = _(" or ").join(candidates[:TYPO_CANDIDATES_SHOWN])
     if len(candidates) > TYPO_CANDIDATES_SHOWN:
-        shown += words["more"].format(len(candidates) - TYPO_CANDIDATES_SHOWN)
-    return words["typo"].format(typo["typed"], problems, shown)
+        shown += _(" (and {count} more)").format(count=len(candidates) - TYPO_CANDIDATES_SHOWN)
+    return _("{typed}: not a code ({problems}); did you mean {candidates}? Nothing was assumed.").format(
+        typed=typo["typed"], problems=problems, candidates=shown)

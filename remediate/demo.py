@@ -17,10 +17,10 @@ from rich.text import Text
 
 from remediate.audit import VerifyResult, default_path, verify
 from remediate.diagnosis import AUTO
+from remediate.i18n import N_, _
 from remediate.inventory import load_hosts
 from remediate.live import LiveOptions, run_auto_fleet
 from remediate.playbook import PlaybookLibrary
-from remediate.reasons import in_language
 from remediate.report import print_summary
 from remediate.results import RunReport
 from remediate.sandbox.fleet import Fleet, generate_password
@@ -37,49 +37,24 @@ DEFAULT_SCENARIO = "mixed-fleet"
 # on a sandbox host while it waits, so the demo cuts every wait to this.
 RETRY_WAIT_S = 0.1
 
-WORDS = {
-    "en": {
-        "title": "remediate demo: {count} sandbox Windows hosts, scenario {scenario}",
-        "where": (
-            "The hosts run inside this process on 127.0.0.1 and speak real WinRM (NTLM, messages encrypted): "
-            "remediate talks to them exactly as to Windows. Nothing outside this machine is touched."
-        ),
-        "steps": (
-            "1. remediate status    read each host's licence (read-only)\n"
-            "2. remediate run auto  run the playbook of each host's error code: detect, fix, verify, or hand "
-            "over to a human\n"
-            "3. the summary, and the audit log checked"
-        ),
-        "waits": "Retry waits are cut to {wait:g} s: sandbox hosts do not change while a playbook waits.",
-        "status": "1. remediate status",
-        "auto": "2. remediate run auto",
-        "summary": "3. summary",
-        "intact": "audit log {path}: intact, {detail}",
-        "broken": "audit log {path}: NOT intact: {detail}",
-        "hosts_file": "hosts file {path} (the sandbox is stopped now)",
-        "folder": "the demo's files are in {path}",
-    },
-    "ja": {
-        "title": "remediate デモ: サンドボックスの Windows ホスト {count} 台 (シナリオ {scenario})",
-        "where": (
-            "ホストはこのプロセスの中で 127.0.0.1 上に動き、実際の WinRM (NTLM、メッセージ暗号化) で応答します。"
-            "remediate は Windows と同じ方法で接続します。このマシンの外には何も触れません。"
-        ),
-        "steps": (
-            "1. remediate status    各ホストのライセンス状態を読み取る (読み取りのみ)\n"
-            "2. remediate run auto  各ホストのエラー コードのプレイブックを実行する: 検出、修復、確認、"
-            "または担当者への引き継ぎ\n"
-            "3. 結果の概要と、監査ログの検証"
-        ),
-        "waits": "再試行の待ち時間は {wait:g} 秒に短縮します (待っている間にサンドボックスのホストは変化しないため)。",
-        "status": "1. remediate status",
-        "auto": "2. remediate run auto",
-        "summary": "3. 概要",
-        "intact": "監査ログ {path}: 改ざんなし ({detail})",
-        "broken": "監査ログ {path}: 改ざんまたは破損あり: {detail}",
-        "hosts_file": "ホスト ファイル {path} (サンドボックスは停止済み)",
-        "folder": "デモのファイルは {path} にあります",
-    },
+WORDS = {  # gettext messages, shown in the current language
+    "title": N_("remediate demo: {count} sandbox Windows hosts, scenario {scenario}"),
+    "where": N_(
+        "The hosts run inside this process on 127.0.0.1 and speak real WinRM (NTLM, messages encrypted): "
+        "remediate talks to them exactly as to Windows. Nothing outside this machine is touched."
+    ),
+    "steps": N_(
+        "1. remediate status    read each host's licence (read-only)\n"
+        "2. remediate run auto  run the playbook of each host's error code: detect, fix, verify, or hand "
+        "over to a human\n"
+        "3. the summary, and the audit log checked"
+    ),
+    "waits": N_("Retry waits are cut to {wait:g} s: sandbox hosts do not change while a playbook waits."),
+    "summary": N_("3. summary"),
+    "intact": N_("audit log {path}: intact, {detail}"),
+    "broken": N_("audit log {path}: NOT intact: {detail}"),
+    "hosts_file": N_("hosts file {path} (the sandbox is stopped now)"),
+    "folder": N_("the demo's files are in {path}"),
 }
 
 
@@ -118,7 +93,7 @@ def run_demo(
 
     count: None takes the scenario's own host count.
     """
-    words = in_language(WORDS, language)
+    words = {key: _(text) for key, text in WORDS.items()}
     built = build(scenario, count, seed)
     directory.mkdir(parents=True, exist_ok=True)
     password = generate_password()
@@ -135,11 +110,11 @@ def run_demo(
 
     def show_status(statuses: list[HostStatus]) -> None:
         print_status(statuses, console, redactor, language)
-        rule(console, Text(words["auto"], "bold"))
+        rule(console, Text("2. remediate run auto", "bold"))
 
     with Fleet.start(built.hosts, auth="ntlm", password=password, seed=seed) as fleet:
         hosts_file = fleet.write_hosts_file(directory / "hosts.txt")
-        rule(console, Text(words["status"], "bold"))
+        rule(console, Text("1. remediate status", "bold"))
         result = run_auto_fleet(
             load_hosts(hosts_file), PlaybookLibrary(()), RunValues(), settings, language=language,
             console=console, prompt=None, progress=progress, arguments=arguments,
@@ -148,16 +123,9 @@ def run_demo(
     rule(console, Text(words["summary"], "bold"))
     print_summary(result.report, console, result.redactor, language)
     checked = verify(audit_file)
-    shown = words["intact" if checked.ok else "broken"].format(path=audit_file, detail=_checked(checked, language))
+    shown = words["intact" if checked.ok else "broken"].format(path=audit_file, detail=checked.describe())
     console.print(Text(shown, "green" if checked.ok else "bold red"))
     console.print(Text(words["hosts_file"].format(path=hosts_file), "dim"))
     console.print(Text(words["folder"].format(path=directory.resolve())))
     return DemoResult(built, result.statuses, result.report, hosts_file, audit_file, checked)
 
-
-def _checked(checked: VerifyResult, language: str) -> str:
-    """What the audit check found, in the user's language (the problems it lists stay as the check wrote them)."""
-    if language != "ja" or checked.problems:
-        return checked.describe()
-    verified = f"{checked.events} 件のイベントを検証済み"
-    return verified + ("。最後の行は途中で切れています (書き込み中に異常終了)" if checked.truncated else "")

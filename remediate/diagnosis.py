@@ -13,7 +13,7 @@ from remediate.inventory import Host
 from remediate.playbook import NOT_YET_ACTIVATED_CODES, Playbook
 from remediate.reasons import Localized, Reason
 from remediate.results import HostReport, Outcome
-from remediate.status import NOT_READ, NOT_READ_AUTH, SCRIPT_FAILED, STATE_NAMES_JA, HostStatus
+from remediate.status import NOT_READ, NOT_READ_AUTH, SCRIPT_FAILED, HostStatus
 
 AUTO = "auto"  # the code a run of `run auto` is recorded under
 
@@ -216,7 +216,7 @@ def choose_playbooks(
         elif status.kms_host_too_old is not None:
             decided(Outcome.ESCALATE, Reason("kms_host_too_old", detail=status.kms_host_too_old))
         elif status.code is None:
-            state = Localized(status.state, STATE_NAMES_JA.get(status.state, status.state))
+            state = Localized(status.state)  # told in the reader's language (status.STATE_WORDS)
             decided(Outcome.ESCALATE, Reason("no_code", state=state, detail=_read_error(status)))
         else:
             playbook = find(status.code)

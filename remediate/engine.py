@@ -52,6 +52,7 @@ from remediate.codes import ErrorCode
 from remediate.connector import Connect, HostSession, transient_retrying
 from remediate.errors import AuditError, TransportError
 from remediate.expressions import evaluate_condition
+from remediate.i18n import _
 from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import Playbook
@@ -77,13 +78,13 @@ class Interruption:
     in_flight: tuple[str, ...]  # the hosts with a step (or a connection) in flight
 
     def message(self) -> str:
+        """What the person who pressed Ctrl-C reads, in the current language."""
         count = len(self.in_flight)
         if self.abandoning:
-            return (
-                f"abandoning {count} in-flight step(s): recorded as interrupted in the audit log; "
-                "their hosts may be left half-done"
-            )
-        return f"interrupted: finishing {count} in-flight step(s); press Ctrl-C again to abandon them"
+            return _("abandoning {count} in-flight step(s): recorded as interrupted in the audit log; their hosts may "
+                     "be left half-done").format(count=count)
+        return _("interrupted: finishing {count} in-flight step(s); press Ctrl-C again to abandon them").format(
+            count=count)
 
 
 def tell_on_stderr(interruption: Interruption) -> None:

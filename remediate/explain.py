@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from remediate.codes import ErrorCode, code_info, known_codes, nearest_codes
+from remediate.i18n import N_
 
 ACTIVATION = "activation"
 OTHER = "other"
@@ -200,16 +201,16 @@ def _occurrences(normalized: str) -> list[_Occurrence]:
 # --- classing by context ----------------------------------------------------------------------------------
 
 # Display names of the components `other` findings name.
-COMPONENTS: dict[str, dict[str, str]] = {
-    "windows-update": {"en": "Windows Update", "ja": "Windows Update"},
-    "servicing": {"en": "Windows servicing (CBS/DISM)", "ja": "Windows のサービス スタック (CBS/DISM)"},
-    "wsl": {"en": "WSL (Windows Subsystem for Linux)", "ja": "WSL (Windows Subsystem for Linux)"},
-    "enrollment": {"en": "device enrollment (MDM/Intune)", "ja": "デバイスの登録 (MDM/Intune)"},
-    "disk": {"en": "disk tools (DiskPart/VDS)", "ja": "ディスク ツール (DiskPart/VDS)"},
-    "store": {"en": "Microsoft Store and app deployment", "ja": "Microsoft Store とアプリの展開"},
-    "installer": {"en": "Windows Installer", "ja": "Windows インストーラー"},
-    "dcom": {"en": "DCOM", "ja": "DCOM"},
-    "sxs": {"en": "side-by-side assemblies (SxS)", "ja": "サイド バイ サイド アセンブリ (SxS)"},
+COMPONENTS: dict[str, str] = {  # component -> its name (a gettext message: _() to show it)
+    "windows-update": N_("Windows Update"),
+    "servicing": N_("Windows servicing (CBS/DISM)"),
+    "wsl": N_("WSL (Windows Subsystem for Linux)"),
+    "enrollment": N_("device enrollment (MDM/Intune)"),
+    "disk": N_("disk tools (DiskPart/VDS)"),
+    "store": N_("Microsoft Store and app deployment"),
+    "installer": N_("Windows Installer"),
+    "dcom": N_("DCOM"),
+    "sxs": N_("side-by-side assemblies (SxS)"),
 }
 
 _WORD_END = r"(?!\w)"  # where a word must also start a word, _cues checks it: a lookbehind here is slow

@@ -1,11 +1,13 @@
 """The language remediate speaks: gettext catalogs (remediate/locale), the choice of language, and click's own
 messages in the same language.
 
-    from remediate.i18n import _, N_, ngettext
+    from remediate.i18n import _, N_, gettext_in, ngettext, pgettext
 
     raise UsageError(_("{path}: no such hosts file").format(path=path))   # translated now
     click.echo(ngettext("{count} host", "{count} hosts", n).format(count=n))
     @click.option("--hosts", help=N_("The hosts file."))                  # marked; click shows it translated
+    pgettext("outcome", "escalate")                                        # a word with two senses: 要対応
+    gettext_in("ja", REASONS[id])                                          # in ja, whatever the current language
 
 A message is a constant (the catalog is extracted from the source) with named str.format fields, never an
 f-string. Languages: en (the msgids themselves) and ja.
@@ -23,6 +25,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "remediate"
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -48,6 +51,25 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for `n`, in the current language (Japanese has one form)."""
     return _translation(_current).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """`message` in the current language, as meant in `context` (a word English uses in two senses)."""
+    return _translation(_current).pgettext(context, message)
+
+
+def gettext_in(lang: str, message: str) -> str:
+    """`message` in `lang`, whatever the current language (a reason is kept in English for machines and told
+    in the reader's language on screen)."""
+    return _translation(lang).gettext(message)
+
+
+def translated(table: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """A table of N_()-marked messages (a value may be a tuple of them) in `lang`."""
+    def one(value: Any) -> Any:
+        return tuple(map(one, value)) if isinstance(value, tuple) else gettext_in(lang, value)
+
+    return {key: one(value) for key, value in table.items()}
 
 
 def N_(message: str) -> str:

@@ -19,12 +19,12 @@ from rich.console import Console
 from rich.text import Text
 
 from remediate import resources
+from remediate.i18n import N_, gettext_in, translated
 from remediate.ledger.records import MASK
-from remediate.reasons import in_language
 from remediate.render import Renderer
 from remediate.results import ExitCategory
 from remediate.secret import Redactor
-from remediate.status import STATE_NAMES_JA, HostStatus
+from remediate.status import STATE_WORDS, HostStatus
 from remediate.terminal import Column, print_fitted
 
 IID_TEMPLATE = "installation-id.ps1.j2"
@@ -32,19 +32,11 @@ COLUMNS = ("host", "computer_name", "installation_id", "activation_id", "partial
            "error")
 IID_GROUP = 7  # the activation centre takes an installation ID in groups of seven digits [inf: phone wizard]
 
-WORDS = {
-    "en": {
-        "title": "installation IDs of {count} host(s)",
-        "columns": ("host", "installation ID", "activation ID", "key", "state"),
-        "read": "{read} of {count} installation ID(s) read; {licensed} already licensed",
-        "no_key": "no product key installed",
-    },
-    "ja": {
-        "title": "{count} 台のホストのインストール ID",
-        "columns": ("ホスト", "インストール ID", "ライセンス認証 ID", "キー", "状態"),
-        "read": "{count} 台中 {read} 台のインストール ID を読み取りました (ライセンス認証済み {licensed} 台)",
-        "no_key": "プロダクト キーがインストールされていません",
-    },
+WORDS = {  # gettext messages: translated(WORDS, language)
+    "title": N_("installation IDs of {count} host(s)"),
+    "columns": (N_("host"), N_("installation ID"), N_("activation ID"), N_("key"), N_("state")),
+    "read": N_("{read} of {count} installation ID(s) read; {licensed} already licensed"),
+    "no_key": N_("no product key installed"),
 }
 
 
@@ -66,7 +58,7 @@ def iid_row(status: HostStatus) -> dict[str, Any]:
     tail = data.get("partial_product_key")
     error = status.error
     if error is None and not installation_id(status):
-        error = str(WORDS["en"]["no_key"])
+        error = str(WORDS["no_key"])
     return {
         "host": status.host.label,
         "computer_name": status.computer_name,
@@ -100,12 +92,12 @@ def iids_json(statuses: Sequence[HostStatus], redactor: Redactor) -> str:
 
 def print_iids(statuses: Sequence[HostStatus], console: Console, redactor: Redactor, language: str = "en") -> None:
     """The table: one row per host, the installation ID in groups of seven; then how many were read."""
-    words = in_language(WORDS, language)
+    words = translated(WORDS, language)
     rows = []
     for status in statuses:
         row = iid_row(status)
         iid = row["installation_id"]
-        state = STATE_NAMES_JA.get(status.state, status.state) if language == "ja" else status.state
+        state = gettext_in(language, status.state) if status.state in STATE_WORDS else status.state
         if iid is None:
             state = status.error or str(words["no_key"])
         # The key's last five characters alone, as `status` shows them (the CSV and JSON write the masked key).

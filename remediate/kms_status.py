@@ -24,8 +24,8 @@ from rich.text import Text
 
 from remediate import resources
 from remediate.csvlk_groups import CsvlkGroup, group_of, groups
+from remediate.i18n import N_, translated
 from remediate.ledger.records import MASK
-from remediate.reasons import in_language
 from remediate.render import Renderer
 from remediate.results import ExitCategory
 from remediate.secret import Redactor
@@ -40,54 +40,37 @@ COLUMNS = ("host", "computer_name", "kms_host", "csvlk", "csvlk_group", "activat
            "service_version", "current_count", "listening_port", "dns_publishing", "srv_record", "srv_priority",
            "srv_weight", "requests_total", "requests_failed", "clients_get", "error")
 
-WORDS: dict[str, dict[str, Any]] = {
-    "en": {
-        "title": "KMS hosts ({count})",
-        "columns": ("host", "key (group)", "count", "port", "DNS", "requests", "what clients get"),
-        "not_kms": "not a KMS host: no KMS host key (CSVLK) is installed",
-        "not_activated": "{code}: the KMS host itself is not activated; every client gets this code",
-        "count_both": "{code}: count {count}, below {servers} (servers) and {clients} (client OSes): every client "
-        "gets it until more clients ask",
-        "count_clients": "{code}: count {count}, below {clients}: client OSes get it; servers (from {servers}) "
-        "activate",
-        "too_new_servers": "{code}: Windows Server newer than build {build} gets it: the key is of {group}",
-        "no_servers": "{code}: servers get it: {group} activates client OSes only",
-        "too_new_clients": "{code}: Windows 11 and other clients newer than build {build} get it: the key is of "
-        "{group}",
-        "unknown_group": "its key's CSVLK group is not known ({description}): which clients it activates is not "
-        "known",
-        "no_srv": "not in DNS (no {name} record names it; DNS publishing {publishing}): clients find it only when "
-        "pointed at it (slmgr /skms); with no other KMS host in DNS they get {code}",
-        "enabled": "enabled", "disabled": "disabled",
-        "serves": "serves its clients",
-        "summary": "{serving} of {count} host(s) serve their clients without a finding",
-        "srv": "SRV {priority}/{weight}", "no_srv_short": "no SRV",
-        "requests": "{total} ({failed} failed)",
-    },
-    "ja": {
-        "title": "KMS ホスト ({count} 台)",
-        "columns": ("ホスト", "キー (グループ)", "カウント", "ポート", "DNS", "要求", "クライアントへの影響"),
-        "not_kms": "KMS ホストではありません: KMS ホスト キー (CSVLK) がインストールされていません",
-        "not_activated": "{code}: KMS ホスト自体がライセンス認証されていません。すべてのクライアントがこのコードに"
-        "なります",
-        "count_both": "{code}: カウントが {count} で、{servers} (サーバー) と {clients} (クライアント OS) を下回って"
-        "います。要求するクライアントが増えるまで、すべてのクライアントがこのコードになります",
-        "count_clients": "{code}: カウントが {count} で、{clients} を下回っています。クライアント OS はこのコードに"
-        "なります。サーバー ({servers} 以上) はライセンス認証されます",
-        "too_new_servers": "{code}: ビルド {build} より新しい Windows Server はこのコードになります (キーは {group})",
-        "no_servers": "{code}: サーバーはこのコードになります ({group} はクライアント OS のみをライセンス認証します)",
-        "too_new_clients": "{code}: Windows 11 などビルド {build} より新しいクライアントはこのコードになります (キーは "
-        "{group})",
-        "unknown_group": "キーの CSVLK グループが不明です ({description})。どのクライアントをライセンス認証できるかは"
-        "わかりません",
-        "no_srv": "DNS にありません ({name} にこのホストを指すレコードがありません。DNS への公開: {publishing})。"
-        "クライアントは slmgr /skms で指定した場合にのみ見つけます。DNS に他の KMS ホストがなければ {code} になります",
-        "enabled": "有効", "disabled": "無効",
-        "serves": "クライアントをライセンス認証できます",
-        "summary": "{count} 台中 {serving} 台が問題なくクライアントをライセンス認証できます",
-        "srv": "SRV {priority}/{weight}", "no_srv_short": "SRV なし",
-        "requests": "{total} (失敗 {failed})",
-    },
+WORDS = {  # gettext messages: translated(WORDS, language)
+    "title": N_("KMS hosts ({count})"),
+    "columns": (
+        N_("host"), N_("key (group)"), N_("count"), N_("port"), N_("DNS"), N_("requests"), N_("what clients get"),
+    ),
+    "not_kms": N_("not a KMS host: no KMS host key (CSVLK) is installed"),
+    "not_activated": N_("{code}: the KMS host itself is not activated; every client gets this code"),
+    "count_both": N_(
+        "{code}: count {count}, below {servers} (servers) and {clients} (client OSes): every client gets it until "
+        "more clients ask"
+    ),
+    "count_clients": N_(
+        "{code}: count {count}, below {clients}: client OSes get it; servers (from {servers}) activate"
+    ),
+    "too_new_servers": N_("{code}: Windows Server newer than build {build} gets it: the key is of {group}"),
+    "no_servers": N_("{code}: servers get it: {group} activates client OSes only"),
+    "too_new_clients": N_(
+        "{code}: Windows 11 and other clients newer than build {build} get it: the key is of {group}"
+    ),
+    "unknown_group": N_("its key's CSVLK group is not known ({description}): which clients it activates is not known"),
+    "no_srv": N_(
+        "not in DNS (no {name} record names it; DNS publishing {publishing}): clients find it only when pointed "
+        "at it (slmgr /skms); with no other KMS host in DNS they get {code}"
+    ),
+    "enabled": N_("enabled"),
+    "disabled": N_("disabled"),
+    "serves": N_("serves its clients"),
+    "summary": N_("{serving} of {count} host(s) serve their clients without a finding"),
+    "srv": N_("SRV {priority}/{weight}"),
+    "no_srv_short": N_("no SRV"),
+    "requests": N_("{total} ({failed} failed)"),
 }
 
 
@@ -116,7 +99,7 @@ def is_kms_host(status: HostStatus) -> bool:
 
 def findings(status: HostStatus, language: str = "en") -> list[Finding]:
     """What the clients of this KMS host get from it, worst first; empty when it serves them."""
-    words = in_language(WORDS, language)
+    words = translated(WORDS, language)
     if status.result is None:
         return []
     data = status.data
@@ -222,7 +205,7 @@ def _cell(value: Any, redactor: Redactor) -> str:
 
 
 def print_kms(statuses: Sequence[HostStatus], console: Console, redactor: Redactor, language: str = "en") -> None:
-    words = in_language(WORDS, language)
+    words = translated(WORDS, language)
     rows = []
     for status in statuses:
         row = kms_row(status, language)

@@ -29,6 +29,7 @@ from remediate.diagnosis import AUTO, AutoChoice, choose_playbooks, name_playboo
 from remediate.duration import duration_seconds
 from remediate.engine import Engine, EngineOptions
 from remediate.errors import ExitCode, RemediateError, UsageError
+from remediate.i18n import _
 from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.inventory import Host
 from remediate.ledger.budget import Reserve
@@ -37,7 +38,6 @@ from remediate.ledger.status_reads import record_status_reads
 from remediate.plan import HostPlan, Plan
 from remediate.playbook import Playbook, PlaybookLibrary
 from remediate.progress import LiveProgress
-from remediate.reasons import in_language
 from remediate.render import Renderer, build_plan
 from remediate.results import HostReport, RunReport
 from remediate.secret import Redactor, Secret, secrets_in
@@ -52,17 +52,6 @@ from remediate.transport import (
     credential_secrets,
 )
 from remediate.values import RunValues
-
-WORDS = {
-    "en": {
-        "reading": "auto: reading the licence of {count} host(s) to choose each one's playbook",
-        "group": "  {code} ({title}): {count} host(s)",
-    },
-    "ja": {
-        "reading": "auto: {count} 台のホストのライセンス状態を読み取り、ホストごとにプレイブックを選びます",
-        "group": "  {code} ({title}): {count} 台",
-    },
-}
 
 # Asks the person at the terminal: (question, hide what is typed) -> the answer. None: nobody to ask.
 Prompt = Callable[[str, bool], str]
@@ -151,8 +140,8 @@ class LiveOptions:
         try:
             seconds = duration_seconds(text)
         except ValueError:
-            raise UsageError(f"--host-timeout {self.host_timeout!r}: expected a duration such as 90s, 10m or 1h, "
-                             "or 0 for none") from None
+            raise UsageError(_("--host-timeout {value!r}: expected a duration such as 90s, 10m or 1h, or 0 for none")
+                             .format(value=self.host_timeout)) from None
         return seconds or None
 
     def wait_seconds(self) -> float:
@@ -163,7 +152,8 @@ class LiveOptions:
             return duration_seconds(self.wait_for_winrm)
         except ValueError:
             raise UsageError(
-                f"--wait-for-winrm {self.wait_for_winrm!r}: expected a duration such as 90s, 10m or 1h"
+                _("--wait-for-winrm {value!r}: expected a duration such as 90s, 10m or 1h").format(
+                    value=self.wait_for_winrm)
             ) from None
 
 
@@ -218,12 +208,13 @@ def ask_credentials(needs_password: bool, prompt: Prompt | None) -> Credentials 
         return None  # a Kerberos ticket or a client certificate stands for the user
     if found is None:
         if prompt is None:
-            raise UsageError(f"no WinRM user: set {USERNAME_ENV} (and {PASSWORD_ENV}), or run interactively")
-        found = Credentials(prompt("WinRM user (DOMAIN\\user)", False))
+            raise UsageError(_("no WinRM user: set {user} (and {password}), or run interactively").format(
+                user=USERNAME_ENV, password=PASSWORD_ENV))
+        found = Credentials(prompt(_("WinRM user (DOMAIN\\user)"), False))
     if found.password is None and needs_password:
         if prompt is None:
-            raise UsageError(f"no WinRM password: set {PASSWORD_ENV}, or run interactively")
-        typed = prompt(f"Password for {found.username}", True)
+            raise UsageError(_("no WinRM password: set {password}, or run interactively").format(password=PASSWORD_ENV))
+        typed = prompt(_("Password for {user}").format(user=found.username), True)
         found = Credentials(found.username, Secret(typed, source="prompt"))
     return found
 
@@ -238,8 +229,8 @@ def prepare_connection(
         except UsageError as error:
             raise UsageError(f"{host.label}: {error.message}", hint=error.hint) from None
     if connection.insecure:
-        console.print("[bold red]WARNING: --insecure: TLS certificates are NOT verified. Anyone on the path "
-                      "can impersonate a host and read the credentials. Use --ca-file instead.[/]")
+        console.print(Text(_("WARNING: --insecure: TLS certificates are NOT verified. Anyone on the path can "
+                             "impersonate a host and read the credentials. Use --ca-file instead."), "bold red"))
     auths = {connection.for_host(host).auth for host in hosts}
     return ask_credentials(needs_password=not auths <= {"kerberos", "certificate"}, prompt=prompt)
 
@@ -269,8 +260,8 @@ def read_licences(
 
     def pressed() -> None:  # the first Ctrl-C lets the reads in flight finish, the second abandons them
         if not stop.press():
-            note = "interrupted: finishing the licence reads in flight; press Ctrl-C again to abandon them\n"
-            write_from_handler(note)
+            write_from_handler(_("interrupted: finishing the licence reads in flight; press Ctrl-C again to abandon "
+                                 "them") + "\n")
 
     with on_ctrl_c(pressed):
         statuses = read_status(
@@ -312,10 +303,11 @@ def fleet_read(
     language: str = "en",
 ) -> FleetStatus:
     """A read-only script on every host (the license-state template unless `script` is given: `keys iids`
-    reads installation IDs), with the connection checks, credentials, retries and Ctrl-C of `status`."""
+    reads installation IDs), with the connection checks, credentials, retries and Ctrl-C of `status`.
+    language: not used (the progress speaks the current language)."""
     connection = settings.connection()
     credentials = prepare_connection(connection, hosts, console, prompt)
-    with LiveProgress(len(hosts), console, progress, kind="read", language=language) as bar:
+    with LiveProgress(len(hosts), console, progress, kind="read") as bar:
         statuses = read_licences(hosts, connector(connection, credentials), settings.engine("en"), bar, script)
     return FleetStatus(statuses, Redactor(credential_secrets(credentials)))
 
@@ -329,11 +321,12 @@ def rerun_labels(log: Path, code: str, console: Console, key: bytes | None = Non
     hosts had another error. Raises NothingToRerun when there are none."""
     logged, labels = audit_log.hosts_to_rerun(log, key)
     if code != AUTO and logged not in (None, AUTO, code):
-        raise UsageError(f"--rerun-failed {log}: that run was for {logged}, not {code}")
+        raise UsageError(_("--rerun-failed {log}: that run was for {logged}, not {code}").format(
+            log=log, logged=logged, code=code))
     runs = audit_log.show(log)
     for host, what in (audit_log.changes_in_flight(runs[-1]) if runs else {}).items():
-        console.print(f"note: {host}: {audit_log.STATE_UNKNOWN} ({what}); it is detected again before anything "
-                      "is changed")
+        console.print(Text(_("note: {host}: {state} ({step}); it is detected again before anything is changed")
+                           .format(host=host, state=_(audit_log.STATE_UNKNOWN), step=what)))
     if not labels:
         raise NothingToRerun(log)
     return set(labels)
@@ -352,10 +345,12 @@ def _note_rerun(wanted: set[str], labels: Sequence[str], log: Path, console: Con
     kept = wanted & set(labels)
     missing = wanted - kept
     if missing:
-        console.print(f"note: not in the hosts file any more: {', '.join(sorted(missing))}")
+        console.print(Text(_("note: not in the hosts file any more: {hosts}").format(
+            hosts=", ".join(sorted(missing)))))
     if not kept:
         raise NothingToRerun(log)
-    console.print(f"rerunning {len(kept)} of {len(labels)} host(s) from {log}")
+    console.print(Text(_("rerunning {kept} of {count} host(s) from {log}").format(
+        kept=len(kept), count=len(labels), log=log)))
 
 
 def run_plan(
@@ -390,7 +385,7 @@ def run_plan(
         credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
         redactor = run_redactor(plan.hosts, credential_secrets(credentials))
         path = settings.audit_file or audit_log.default_path(str(plan.code), settings.audit_directory)
-        bar = LiveProgress(len(plan.hosts), console=console, enabled=progress, language=language)
+        bar = LiveProgress(len(plan.hosts), console=console, enabled=progress)
         with AuditLog(path, redactor, settings.audit_key()) as log, bar:
             engine = Engine(connector(connection, credentials), log, options, observer=bar,
                             claimed_by=library.find if library is not None else None, keys=keys)
@@ -457,7 +452,7 @@ def run_auto_fleet(
                                say=say, language=language)
     try:
         redactor = run_redactor(host_plans, credential_secrets(credentials))
-        bar = LiveProgress(len(hosts), console=console, enabled=progress, language=language)
+        bar = LiveProgress(len(hosts), console=console, enabled=progress)
         with AuditLog(path, redactor, settings.audit_key()) as log, bar:
             engine = Engine(connect, log, options, observer=bar, sleep=sleep, claimed_by=library.find, keys=keys)
             report = engine.run_hosts(
@@ -489,9 +484,9 @@ def _read_and_choose(
 ) -> tuple[list[HostStatus], AutoChoice, list[Plan]]:
     """run auto's first half: read every licence (read-only), choose each host's playbook, render every plan
     (every value checked) before anything is changed; the groups are announced on `console`."""
-    words = in_language(WORDS, language)
-    console.print(Text(words["reading"].format(count=len(hosts))))
-    with LiveProgress(len(hosts), console, progress, kind="read", language=language) as reads:
+    console.print(Text(_("auto: reading the licence of {count} host(s) to choose each one's playbook").format(
+        count=len(hosts))))
+    with LiveProgress(len(hosts), console, progress, kind="read") as reads:
         statuses = read_licences(hosts, connect, options, reads)
     name_playbooks(statuses, library.find)
     if on_read is not None:
@@ -504,7 +499,8 @@ def _read_and_choose(
     ]
     for plan in plans:
         title = plan.playbook.title.get(language)
-        console.print(Text(words["group"].format(code=plan.playbook.code, title=title, count=len(plan.hosts))))
+        console.print(Text("  " + _("{code} ({title}): {count} host(s)").format(
+            code=plan.playbook.code, title=title, count=len(plan.hosts))))
     return statuses, choice, plans
 
 

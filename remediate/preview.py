@@ -9,8 +9,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from remediate.plan import HostPlan, Plan, PlannedStep
-from remediate.reasons import in_language
+from remediate.i18n import N_, _
+from remediate.plan import HostPlan, Plan, PlannedStep, SkippedStep
 from remediate.report import outcome_word, problem_groups
 from remediate.results import HostReport, Outcome, RunReport
 from remediate.secret import Redactor
@@ -18,60 +18,11 @@ from remediate.terminal import rule
 
 MAX_LISTED_HOSTS = 20
 
-_WORDS = {
-    "en": {
-        "plan": "Plan",
-        "playbook": "Playbook",
-        "hosts": "Hosts",
-        "groups": "group(s) of identical plans",
-        "dry": "Dry run: nothing was sent to any host.",
-        "group": "Group",
-        "of": "of",
-        "host_count": "host(s)",
-        "more": "and {n} more",
-        "step": "Step",
-        "only_if": "only if",
-        "retry": "retry",
-        "attempts": "{n} attempts, {delay}s apart",
-        "on": "on",
-        "timeout": "timeout",
-        "idempotent": "idempotent",
-        "script": "script",
-        "parameters": "parameters",
-        "none": "(no parameters)",
-        "skipped": "Left out",
-        "no_steps": "(no steps)",
-        "auto": "Dry run of auto: each host's licence was read with the read-only license-state script to choose "
-        "its playbook; nothing else was sent and nothing was changed.",
-        "no_plan": "Hosts no playbook would run on",
-    },
-    "ja": {
-        "plan": "計画",
-        "playbook": "プレイブック",
-        "hosts": "ホスト",
-        "groups": "グループ (同一の計画ごと)",
-        "dry": "ドライラン: どのホストにも何も送信していません。",
-        "group": "グループ",
-        "of": "/",
-        "host_count": "台",
-        "more": "ほか {n} 台",
-        "step": "ステップ",
-        "only_if": "実行条件",
-        "retry": "再試行",
-        "attempts": "{n} 回まで、{delay} 秒間隔",
-        "on": "対象コード",
-        "timeout": "タイムアウト",
-        "idempotent": "冪等",
-        "script": "スクリプト",
-        "parameters": "パラメーター",
-        "none": "(パラメーターなし)",
-        "skipped": "計画から除外",
-        "no_steps": "(ステップなし)",
-        "auto": "auto のドライラン: プレイブックを選ぶため、各ホストのライセンス状態を読み取り専用の license-state "
-        "スクリプトで読み取りました。それ以外は何も送信せず、何も変更していません。",
-        "no_plan": "プレイブックを実行しないホスト",
-    },
-}
+AUTO = N_(
+    "Dry run of auto: each host's licence was read with the read-only license-state script to choose its playbook; "
+    "nothing else was sent and nothing was changed."
+)
+_GROUP = N_("{outcome} · {reason} · {count} host(s)")  # hosts no playbook runs on, by outcome and reason
 
 
 def printable(text: str) -> str:
@@ -87,68 +38,80 @@ def _seconds(value: float) -> str:
 
 def print_plan(plan: Plan, console: Console, lang: str = "en", *, nothing_sent: bool = True) -> None:
     """The plan, its groups of identical hosts and each step's script and masked values. nothing_sent: say
-    that nothing was sent (not so for run auto, which read the licences first)."""
-    words = in_language(_WORDS, lang)
+    that nothing was sent (not so for run auto, which read the licences first). The playbook's own text is in
+    `lang`; the words around it in the current language."""
     playbook = plan.playbook
     groups = plan.groups()
-    console.print(Text(f"{words['plan']}: {plan.code} — {playbook.title.get(lang)}", style="bold"))
-    console.print(Text(f"{words['playbook']}: {playbook.source}  sha256 {playbook.sha256}"))
-    console.print(Text(f"{words['hosts']}: {len(plan.hosts)} · {len(groups)} {words['groups']}"))
+    console.print(Text(_("Plan: {code} — {title}").format(code=plan.code, title=playbook.title.get(lang)),
+                       style="bold"))
+    console.print(Text(_("Playbook: {source}").format(source=playbook.source) + f"  sha256 {playbook.sha256}"))
+    console.print(Text(_("Hosts: {count} · {groups} group(s) of identical plans").format(
+        count=len(plan.hosts), groups=len(groups))))
     if nothing_sent:
-        console.print(Text(words["dry"], style="green"))
+        console.print(Text(_("Dry run: nothing was sent to any host."), style="green"))
     for number, group in enumerate(groups, start=1):
         console.print()
-        title = f"{words['group']} {number} {words['of']} {len(groups)}: {len(group)} {words['host_count']}"
+        title = _("Group {number} of {total}: {count} host(s)").format(number=number, total=len(groups),
+                                                                         count=len(group))
         rule(console, Text(title), style="cyan")
-        _print_hosts(group, console, words)
-        _print_host_plan(group[0], console, lang, words)
+        _print_hosts(group, console)
+        _print_host_plan(group[0], console, lang)
 
 
-def _print_hosts(group: list[HostPlan], console: Console, words: dict[str, str]) -> None:
+def _print_hosts(group: list[HostPlan], console: Console) -> None:
     labels = [printable(host_plan.label) for host_plan in group]
     listed = ", ".join(labels[:MAX_LISTED_HOSTS])
     if len(labels) > MAX_LISTED_HOSTS:
-        listed += ", " + words["more"].format(n=len(labels) - MAX_LISTED_HOSTS)
-    console.print(Text(f"{words['hosts']}: {listed}"))
+        listed += ", " + _("and {count} more").format(count=len(labels) - MAX_LISTED_HOSTS)
+    console.print(Text(_("Hosts: {hosts}").format(hosts=listed)))
 
 
-def _print_host_plan(host_plan: HostPlan, console: Console, lang: str, words: dict[str, str]) -> None:
+def _print_host_plan(host_plan: HostPlan, console: Console, lang: str) -> None:
     if not host_plan.steps:
-        console.print(Text(words["no_steps"]))
+        console.print(Text(_("(no steps)")))
     for index, step in enumerate(host_plan.steps, start=1):
         console.print()
-        _print_step(step, index, len(host_plan.steps), console, lang, words)
+        _print_step(step, index, len(host_plan.steps), console, lang)
     if host_plan.skipped:
         console.print()
-        skipped = "; ".join(f"{s.id} ({s.detail})" for s in host_plan.skipped)
-        console.print(Text(f"{words['skipped']}: {skipped}", style="yellow"))
+        skipped = "; ".join(f"{s.id} ({_skipped_why(s)})" for s in host_plan.skipped)
+        console.print(Text(_("Left out: {steps}").format(steps=skipped), style="yellow"))
 
 
-def _print_step(
-    step: PlannedStep, index: int, total: int, console: Console, lang: str, words: dict[str, str]
-) -> None:
-    heading = f"{words['step']} {index}/{total} · {step.phase} · {step.id} ({step.template})"
-    console.print(Text(heading, style="bold"))
+# render.py words a left-out step's detail in English for the plan file; the preview says it in the reader's language
+_SKIPPED = {"when": ("its condition is false: when ", N_("its condition is false: when {subject}")),
+            "opt-in": ("needs --allow ", N_("needs --allow {subject}"))}
+
+
+def _skipped_why(step: SkippedStep) -> str:
+    prefix, message = _SKIPPED.get(step.reason, ("", ""))
+    if not message or not step.detail.startswith(prefix):
+        return step.detail
+    return _(message).format(subject=step.detail.removeprefix(prefix))
+
+
+def _print_step(step: PlannedStep, index: int, total: int, console: Console, lang: str) -> None:
+    heading = _("Step {index}/{total}").format(index=index, total=total)
+    console.print(Text(f"{heading} · {step.phase} · {step.id} ({step.template})", style="bold"))
     console.print(Text(f"  {step.description.get(lang)}"))
-    facts = [f"{words['timeout']} {_seconds(step.timeout_s)}s"]
+    facts = [_("timeout {seconds}s").format(seconds=_seconds(step.timeout_s))]
     if step.idempotent:
-        facts.append(words["idempotent"])
+        facts.append(_("idempotent"))
     if step.retry:
-        retry = f"{words['retry']}: " + words["attempts"].format(
-            n=step.retry.attempts, delay=_seconds(step.retry.delay_s)
-        )
+        retry = _("retry: {count} attempts, {delay}s apart").format(count=step.retry.attempts,
+                                                                    delay=_seconds(step.retry.delay_s))
         if step.retry.on_hresult:
-            retry += f", {words['on']} " + ", ".join(str(code) for code in step.retry.on_hresult)
+            retry += _(", on {codes}").format(codes=", ".join(str(code) for code in step.retry.on_hresult))
         facts.append(retry)
     console.print(Text("  " + " · ".join(facts)))
     if step.only_if:
-        console.print(Text(f"  {words['only_if']}: {step.only_if}"))
-    rule(console, Text(f"{words['script']} · sha256 {step.script_sha256[:16]}"), align="left", style="dim")
+        console.print(Text("  " + _("only if: {condition}").format(condition=step.only_if)))
+    rule(console, Text(f"{_('script')} · sha256 {step.script_sha256[:16]}"), align="left", style="dim")
     # The exact text that will be sent: no markup, no highlighting, no wrapping.
     console.print(Text(step.script.rstrip("\n")), soft_wrap=True, markup=False, highlight=False, emoji=False)
-    rule(console, Text(words["parameters"]), align="left", style="dim")
+    rule(console, Text(_("parameters")), align="left", style="dim")
     if not step.display_parameters:
-        console.print(Text(f"  {words['none']}"))
+        console.print(Text("  " + _("(no parameters)")))
     for name, shown in step.display_parameters.items():
         console.print(Text(f"  -{name} = {printable(shown)}"), soft_wrap=True)
 
@@ -159,23 +122,24 @@ def print_auto_preview(
 ) -> None:
     """`run auto --dry-run`: what each host would get after its licence was read: each playbook's plan, then
     the hosts no playbook runs on (licensed, unreachable, no playbook for their code), grouped by reason."""
-    words = in_language(_WORDS, lang)
     redactor = redactor or Redactor()
-    console.print(Text(words["auto"], style="green"))
+    console.print(Text(_(AUTO), style="green"))
     for plan in plans:
         console.print()
         print_plan(plan, console, lang, nothing_sent=False)
     if not decided:
         return
     console.print()
-    rule(console, Text(f"{words['no_plan']}: {len(decided)} {words['host_count']}"), style="cyan")
+    rule(console, Text(_("Hosts no playbook would run on: {count} host(s)").format(count=len(decided))),
+         style="cyan")
     healthy = [host for host in decided if host.outcome is Outcome.HEALTHY]
     if healthy:
         names = ", ".join(redactor.text(host.label) for host in healthy)
-        console.print(Text(f"{outcome_word(Outcome.HEALTHY, lang)} · {healthy[0].reason_in(lang)} · "
-                           f"{len(healthy)} {words['host_count']}", style="green"))
+        console.print(Text(_(_GROUP).format(outcome=outcome_word(Outcome.HEALTHY),
+                                            reason=healthy[0].reason_in(lang), count=len(healthy)), style="green"))
         console.print(Text(f"  {names}"))
     for group in problem_groups(RunReport(code="auto", hosts=decided), lang):
-        console.print(Text(f"{outcome_word(group.outcome, lang)} · {redactor.text(group.reason)} · "
-                           f"{len(group.hosts)} {words['host_count']}", style="yellow"))
+        console.print(Text(_(_GROUP).format(outcome=outcome_word(group.outcome), reason=redactor.text(group.reason),
+                                            count=len(group.hosts)), style="yellow"))
         console.print(Text("  " + ", ".join(redactor.text(host.label) for host in group.hosts)))
+

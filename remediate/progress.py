@@ -21,9 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column
 from rich.text import Text
 
-from remediate.reasons import in_language
+from remediate.i18n import _
 from remediate.report import OUTCOME_STYLE, outcome_word
-from remediate.results import HostReport
+from remediate.results import HostReport, Outcome
 
 if TYPE_CHECKING:
     from remediate.status import HostStatus
@@ -32,28 +32,6 @@ INTERVAL_S = 10.0  # without a terminal: a line at least this often, even when n
 SHOWN_RETRYING = 3  # hosts named as retrying
 BAR_WIDTH = 24
 
-WORDS = {
-    "en": {
-        "run": "hosts",
-        "read": "licence reads",
-        "retrying": "retrying",
-        "more": "+{count} more",
-        "licensed": "licensed",
-        "not_licensed": "not licensed",
-        "unreachable": "unreachable",
-        "auth": "auth-failed",
-    },
-    "ja": {
-        "run": "ホスト",
-        "read": "ライセンス読み取り",
-        "retrying": "再試行中",
-        "more": "ほか {count} 台",
-        "licensed": "認証済み",
-        "not_licensed": "未認証",
-        "unreachable": "接続不可",
-        "auth": "認証失敗",
-    },
-}
 READ_STYLE = {"licensed": "green", "not_licensed": "bold yellow", "unreachable": "bold magenta",
               "auth": "bold magenta"}
 
@@ -61,7 +39,8 @@ READ_STYLE = {"licensed": "green", "not_licensed": "bold yellow", "unreachable":
 class LiveProgress:
     """Hosts done / total, with counts by outcome and the hosts now retrying (see the module's note).
 
-    kind: "run" (the engine's hosts) or "read" (licence reads). enabled False: shows nothing.
+    kind: "run" (the engine's hosts) or "read" (licence reads). enabled False: shows nothing. Its words are in the
+    language current when it is made.
     """
 
     def __init__(
@@ -71,15 +50,19 @@ class LiveProgress:
         enabled: bool = True,
         *,
         kind: str = "run",
-        language: str = "en",
         interval_s: float = INTERVAL_S,
     ) -> None:
         self.console = console or Console(stderr=True)
         self.total = total
         self.interval_s = interval_s
-        self._words = in_language(WORDS, language)
-        self._language = language
-        self._title = self._words[kind]
+        self._title = _("hosts") if kind == "run" else _("licence reads")
+        self._read_words = {  # what a licence read found
+            "licensed": _("licensed"),
+            "not_licensed": _("not licensed"),
+            "unreachable": outcome_word(Outcome.UNREACHABLE),
+            "auth": outcome_word(Outcome.AUTH_FAILED),
+        }
+        self._retrying_word, self._more = _("retrying"), _("+{count} more")
         self._lock = threading.RLock()
         self._counts: dict[str, tuple[int, str]] = {}  # word -> (count, style), in the order first seen
         self._retrying: dict[str, str] = {}  # host -> "connect 3/4"
@@ -117,7 +100,7 @@ class LiveProgress:
             self._refresh(advance=0)
 
     def host_finished(self, report: HostReport) -> None:
-        self._finished(report.host, outcome_word(report.outcome, self._language), OUTCOME_STYLE[report.outcome])
+        self._finished(report.host, outcome_word(report.outcome), OUTCOME_STYLE[report.outcome])
 
     def host_read(self, status: HostStatus) -> None:
         if status.auth_failed:
@@ -126,13 +109,13 @@ class LiveProgress:
             kind = "unreachable"
         else:
             kind = "licensed" if status.licensed else "not_licensed"
-        self._finished(status.host.label, self._words[kind], READ_STYLE[kind])
+        self._finished(status.host.label, self._read_words[kind], READ_STYLE[kind])
 
     # --- showing it -----------------------------------------------------------------------------------------
 
     def _finished(self, host: str, word: str, style: str) -> None:
         with self._lock:
-            count, _ = self._counts.get(word, (0, style))
+            count, _style = self._counts.get(word, (0, style))
             self._counts[word] = (count + 1, style)
             self._retrying.pop(host, None)
             self._done += 1
@@ -153,9 +136,9 @@ class LiveProgress:
             named = ", ".join(f"{host} {what}" for host, what in hosts[:SHOWN_RETRYING])
             more = len(hosts) - SHOWN_RETRYING
             if more > 0:
-                named += " " + self._words["more"].format(count=more)
+                named += " " + self._more.format(count=more)
             text.append(" · " if text else "")
-            text.append(f"{self._words['retrying']} {named}", style="yellow")
+            text.append(f"{self._retrying_word} {named}", style="yellow")
         return text
 
     def _refresh(self, advance: int) -> None:

@@ -3,12 +3,12 @@
     why = Reason("step_failed", phase=phase_word("fix"), step="activate", code=Reason("code", code="0xC004F074"),
                  detail="")
     why.render("en")  # 'fix step activate did not succeed (0xC004F074)'
-    why.render("ja")  # '修復ステップ activate が成功しませんでした (0xC004F074)'
+    why.render("ja")  # '修正ステップ activate が成功しませんでした (0xC004F074)'
 
 The English text is what JSON, JUnit and the audit log keep (`HostReport.reason`); the summary tells the reason
 in the user's language. An argument is plain text told as it is in both languages (a step id, an error code, a
 message from the OS or the transport), a Reason of its own (an optional part, `""` when absent), or Localized
-words. Every id has both languages with the same placeholders (tests enumerate REASONS).
+words. Each id's text is a gettext message (remediate/locale), translated when a reason is told.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, Union
 
-LANGUAGES = ("en", "ja")
+from remediate.i18n import N_, gettext_in
+
 T = TypeVar("T")
 
 
@@ -26,176 +27,102 @@ def in_language(table: Mapping[str, T], language: str) -> T:
     """The entry of an {"en": ..., "ja": ...} table for `language`: any language but ja reads English."""
     return table["ja" if language == "ja" else "en"]
 
-# id -> (English, Japanese). The English texts are the reasons JSON, JUnit and the audit log have always carried.
-REASONS: dict[str, tuple[str, str]] = {
+# id -> its text (a gettext message). The English texts are the reasons JSON, JUnit and the audit log carry.
+REASONS: dict[str, str] = {
     # the engine's decision (remediate/engine.py)
-    "healthy": ("every check passed: nothing to fix", "すべてのチェックに合格しました: 修復は不要です"),
-    "fixed": ("verified after the fix", "修復後の確認に合格しました"),
-    "escalate_playbook": (
-        "no script can fix this code: a human must act{facts}",
-        "このエラー コードはスクリプトでは修復できません: 担当者の対応が必要です{facts}",
-    ),
-    "escalate_code": ("{code} needs a human{facts}", "{code} は担当者の対応が必要です{facts}"),
-    "facts_incomplete": (
-        " (the facts for a human could not all be collected: {reason})",
-        " (担当者向けの情報を一部収集できませんでした: {reason})",
-    ),
-    "step_failed": (
-        "{phase} step {step} did not succeed{code}{detail}{facts}",
-        "{phase}ステップ {step} が成功しませんでした{code}{detail}{facts}",
-    ),
-    "code": (" ({code})", " ({code})"),  # an optional error code after a sentence
-    "detail": (": {detail}", ": {detail}"),  # an optional transport note after a sentence
-    "verify_failed": ("verify did not pass{facts}", "修復後の確認に合格しませんでした{facts}"),
+    "healthy": N_("every check passed: nothing to fix"),
+    "fixed": N_("verified after the fix"),
+    "escalate_playbook": N_("no script can fix this code: a human must act{facts}"),
+    "escalate_code": N_("{code} needs a human{facts}"),
+    "facts_incomplete": N_(" (the facts for a human could not all be collected: {reason})"),
+    "step_failed": N_("{phase} step {step} did not succeed{code}{detail}{facts}"),
+    "code": N_(" ({code})"),  # an optional error code after a sentence
+    "detail": N_(": {detail}"),  # an optional transport note after a sentence
+    "verify_failed": N_("verify did not pass{facts}"),
     # Ctrl-C (the first lets steps in flight finish; a second abandons them)
-    "interrupted_detect": (
-        "interrupted during detect: nothing was changed",
-        "検出中に中断しました: 変更はしていません",
-    ),
-    "interrupted_before_fix": (
-        "interrupted before fix step {step}: not verified",
-        "修復ステップ {step} の前に中断しました: 確認していません",
-    ),
-    "interrupted_before_verify": (
-        "interrupted after fixing, before verify: not verified",
-        "修復後、確認の前に中断しました: 確認していません",
-    ),
-    "interrupted_verify": ("interrupted during verify: not verified", "確認中に中断しました: 確認していません"),
-    "abandoned_connecting": (
-        "abandoned while connecting: nothing was changed",
-        "接続中に中止しました: 変更はしていません",
-    ),
-    "abandoned_changed": (
-        "abandoned during {phase} step {step}: changes may have happened, not verified",
-        "{phase}ステップ {step} の実行中に中止しました: 変更された可能性があります。確認していません",
-    ),
-    "abandoned_unchanged": (
-        "abandoned during {phase} step {step}: nothing was changed",
-        "{phase}ステップ {step} の実行中に中止しました: 変更はしていません",
-    ),
-    "abandoned_after_change": (
-        "abandoned after a change, between steps: not verified",
-        "変更後、ステップの間で中止しました: 確認していません",
-    ),
-    "abandoned_between_steps": (
-        "abandoned between steps: nothing was changed",
-        "ステップの間で中止しました: 変更はしていません",
-    ),
-    "deadline": (
-        "deadline: no outcome within {limit} (--host-timeout){changed}",
-        "期限切れ: {limit} 以内に結果が出ませんでした (--host-timeout){changed}",
-    ),
-    "deadline_changed": (
-        "; a change was in flight or made: state unknown",
-        "。変更中または変更後のため、状態は不明です",
-    ),
-    "auth_failed": ("authentication refused: {message}", "認証が拒否されました: {message}"),
-    "not_started_auth": (
+    "interrupted_detect": N_("interrupted during detect: nothing was changed"),
+    "interrupted_before_fix": N_("interrupted before fix step {step}: not verified"),
+    "interrupted_before_verify": N_("interrupted after fixing, before verify: not verified"),
+    "interrupted_verify": N_("interrupted during verify: not verified"),
+    "abandoned_connecting": N_("abandoned while connecting: nothing was changed"),
+    "abandoned_changed": N_("abandoned during {phase} step {step}: changes may have happened, not verified"),
+    "abandoned_unchanged": N_("abandoned during {phase} step {step}: nothing was changed"),
+    "abandoned_after_change": N_("abandoned after a change, between steps: not verified"),
+    "abandoned_between_steps": N_("abandoned between steps: nothing was changed"),
+    "deadline": N_("deadline: no outcome within {limit} (--host-timeout){changed}"),
+    "deadline_changed": N_("; a change was in flight or made: state unknown"),
+    "auth_failed": N_("authentication refused: {message}"),
+    "not_started_auth": N_(
         "not started: {count} host(s) refused the credentials (--max-auth-failures): the account may be "
-        "locked out if more are tried",
-        "未実行: {count} 台のホストが資格情報を拒否しました (--max-auth-failures)。これ以上試すとアカウントが"
-        "ロックされるおそれがあります",
+        "locked out if more are tried"
     ),
-    "key_ended": (  # the key ledger held back a key an activation server ended earlier in the run (ledger/)
-        "key {key} not installed: it is {state} (an activation server answered {code} earlier in this run)",
-        "キー {key} はインストールしていません: {state}です (この実行中にライセンス認証サーバーが {code} を返しました)",
+    "key_ended": N_(
+        "key {key} not installed: it is {state} (an activation server answered {code} earlier in this run)"
     ),
-    "other_playbook": (
-        "detection found {found}, which is not this playbook's to fix: run `{command}` for it "
-        "(--force acts anyway); nothing was changed",
-        "検出されたコードは {found} で、このプレイブックの対象ではありません。`{command}` を実行してください "
-        "(--force で強制実行)。変更はしていません",
+    "other_playbook": N_(
+        "detection found {found}, which is not this playbook's to fix: run `{command}` for it (--force acts "
+        "anyway); nothing was changed"
     ),
-    "not_started_interrupted": ("not started: the run was interrupted", "未実行: 実行が中断されました"),
-    "not_started_max_fail": (
-        "not started: --max-fail-percent was reached",
-        "未実行: --max-fail-percent の上限に達しました",
-    ),
+    "not_started_interrupted": N_("not started: the run was interrupted"),
+    "not_started_max_fail": N_("not started: --max-fail-percent was reached"),
     # transport faults during a step ({note} is "kind: message", as the transport wrote it)
-    "transport_fix_not_retried": (
-        "transport fault during fix step {step} ({note}); not retried: state unknown",
-        "修復ステップ {step} の実行中に通信エラーが発生しました ({note})。再試行していません: 状態は不明です",
-    ),
-    "transport_after_change": (
-        "lost the host after a change, at {step}: {note}",
-        "変更後、{step} でホストとの接続が失われました: {note}",
-    ),
-    "connect_failed": ("{kind}: {message}", "接続できませんでした: {kind}: {message}"),
-    "transport_unreachable": ("{step}: {note}", "{step} で接続できませんでした: {note}"),
-    "internal_error": ("internal error: {kind}: {message}", "内部エラー: {kind}: {message}"),
+    "transport_fix_not_retried": N_("transport fault during fix step {step} ({note}); not retried: state unknown"),
+    "transport_after_change": N_("lost the host after a change, at {step}: {note}"),
+    "connect_failed": N_("{kind}: {message}"),
+    "transport_unreachable": N_("{step}: {note}"),
+    "internal_error": N_("internal error: {kind}: {message}"),
     # a dispatched run: what the controller decides for a host its worker did not finish (remediate/dispatch)
-    "worker_lost_changed": (
+    "worker_lost_changed": N_(
         "its worker (site {site}) was lost after a change was sent ({step}): state unknown, not run again; "
-        "--rerun-failed detects it again before changing anything",
-        "担当ワーカー (サイト {site}) が変更の送信後に失われました ({step}): 状態は不明です。再実行はしていません。"
-        "--rerun-failed は変更の前に再検出します",
+        "--rerun-failed detects it again before changing anything"
     ),
-    "worker_lost_unchanged": (
-        "its worker (site {site}) was lost before any change was sent: nothing was changed, not run again",
-        "担当ワーカー (サイト {site}) が変更を送る前に失われました: 変更はしていません。再実行はしていません",
+    "worker_lost_unchanged": N_(
+        "its worker (site {site}) was lost before any change was sent: nothing was changed, not run again"
     ),
-    "worker_refused": (
-        "the worker of site {site} could not run it: {message}; nothing was changed",
-        "サイト {site} のワーカーが実行できませんでした: {message}。変更はしていません",
-    ),
-    "abandoned_remote": (
-        "abandoned while its worker (site {site}) ran it: no change had been sent",
-        "ワーカー (サイト {site}) の実行中に中止しました: 変更はまだ送っていません",
-    ),
+    "worker_refused": N_("the worker of site {site} could not run it: {message}; nothing was changed"),
+    "abandoned_remote": N_("abandoned while its worker (site {site}) ran it: no change had been sent"),
     # run auto's choice before any playbook runs (remediate/status.py)
-    "licensed": ("licensed: nothing to fix", "ライセンス認証済み: 修復は不要です"),
-    "licensed_evaluation": (
+    "licensed": N_("licensed: nothing to fix"),
+    "licensed_evaluation": N_(
         "licensed evaluation edition: it ends in {days} day(s); convert it before then (playbook {code}, "
-        "{opt_in})",
-        "評価版としてライセンス認証済みです。残り {days} 日で期限が切れます。それまでに変換してください "
-        "(プレイブック {code}、{opt_in})",
+        "{opt_in})"
     ),
-    "office_not_handled": (
+    "status_unreachable": N_("{error}"),
+    "status_unreachable_unknown": N_("unreachable"),
+    "no_code": N_("not licensed ({state}) and no error code to choose a playbook{detail}"),
+    "status_not_read": N_("not read: interrupted"),
+    "status_script": N_("script: {error}"),
+    "office_not_handled": N_(
         "Office: not handled — Windows is licensed, Office is not ({detail}); remediate's playbooks change "
         "Windows' licence only: on the host run cscript ospp.vbs /dstatus, then /act (for KMS, /sethst:<KMS host> "
-        "first)",
-        "Office: 対象外です — Windows はライセンス認証済みですが、Office はライセンス認証されていません ({detail})。"
-        "remediate のプレイブックは Windows のライセンスだけを変更します。ホストで cscript ospp.vbs /dstatus を"
-        "実行し、続いて /act を実行してください (KMS の場合は先に /sethst:<KMS ホスト>)",
+        "first)"
     ),
-    "kms_host_too_old": (
+    "kms_host_too_old": N_(
         "the KMS host is too old for this client: {detail} (a change on the KMS host: install a host key of a newer "
-        "CSVLK group and its updates, then activate the clients again)",
-        "KMS ホストがこのクライアントには古すぎます: {detail} (KMS ホストでの変更が必要です。新しい CSVLK グループの"
-        "ホスト キーと更新プログラムをインストールしてから、クライアントを再度ライセンス認証してください)",
+        "CSVLK group and its updates, then activate the clients again)"
     ),
-    "status_unreachable": ("{error}", "接続できませんでした: {error}"),
-    "status_unreachable_unknown": ("unreachable", "接続できませんでした"),
-    "no_code": (
-        "not licensed ({state}) and no error code to choose a playbook{detail}",
-        "ライセンス認証されていません ({state})。プレイブックを選ぶためのエラー コードがありません{detail}",
-    ),
-    "status_not_read": ("not read: interrupted", "未取得: 中断されました"),
-    "status_script": ("script: {error}", "スクリプト エラー: {error}"),
-    "no_playbook": ("no playbook for {code}: {meaning}", "{code} に対応するプレイブックはありません: {meaning}"),
-    "look": ("a human must look", "担当者による確認が必要です"),
+    "no_playbook": N_("no playbook for {code}: {meaning}"),
+    "look": N_("a human must look"),
 }
 
 
 @dataclass(frozen=True)
 class Localized:
-    """Words that differ by language, given as an argument (a phase name, a licence state, a code's meaning)."""
+    """Words that differ by language, given as an argument: a code's meaning in both languages (from the table of
+    codes), or a message of the catalog (`ja` None: a phase name, a licence state), translated when told."""
 
     en: str
-    ja: str
+    ja: str | None = None
 
     def render(self, language: str) -> str:
-        return self.ja if language == "ja" and self.ja else self.en
+        if self.ja is not None:
+            return self.ja if language == "ja" and self.ja else self.en
+        return gettext_in(language, self.en)
 
 
 Argument = Union[str, "Reason", Localized]
 
-PHASES = {  # the playbook phases as a Japanese administrator names them
-    "detect": Localized("detect", "検出"),
-    "fix": Localized("fix", "修復"),
-    "verify": Localized("verify", "確認"),
-    "escalate": Localized("escalate", "情報収集"),
-}
+PHASES = {phase: Localized(phase) for phase in (N_("detect"), N_("fix"), N_("verify"), N_("escalate"))}
 
 
 def phase_word(phase: str) -> Localized:
@@ -216,7 +143,7 @@ class Reason:
     def __init__(self, id: str, **args: Argument) -> None:
         if id not in REASONS:
             raise KeyError(f"no reason {id!r}")
-        wanted = placeholders(REASONS[id][0])
+        wanted = placeholders(REASONS[id])
         if set(args) != wanted:
             raise TypeError(f"reason {id!r} takes {sorted(wanted)}, not {sorted(args)}")
         object.__setattr__(self, "id", id)
@@ -226,8 +153,7 @@ class Reason:
         return hash((self.id, tuple(sorted((name, str(value)) for name, value in self.args.items()))))
 
     def render(self, language: str = "en") -> str:
-        english, japanese = REASONS[self.id]
-        template = japanese if language == "ja" else english
+        template = gettext_in(language, REASONS[self.id])
         return template.format_map({name: _render(value, language) for name, value in self.args.items()})
 
     def __str__(self) -> str:

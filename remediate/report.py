@@ -13,7 +13,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from remediate.reasons import in_language
+from remediate import i18n
+from remediate.i18n import N_, _, pgettext
 from remediate.results import ExitCategory, HostReport, Outcome, RunReport, StepStatus
 from remediate.secret import Redactor
 from remediate.terminal import Column, print_fitted
@@ -29,47 +30,19 @@ OUTCOME_STYLE = {
     Outcome.PLANNED: "cyan",
 }
 
-VERDICT = {  # (English, Japanese, style)
-    ExitCategory.OK: (
-        "every host is healthy or fixed",
-        "すべてのホストが正常、または修復済みです",
-        "bold green",
-    ),
-    ExitCategory.FAILED: ("at least one host was not fixed", "修復できなかったホストがあります", "bold red"),
-    ExitCategory.UNREACHABLE: (
-        "no host could be reached",
-        "どのホストにも接続できませんでした",
-        "bold magenta",
-    ),
-    ExitCategory.ESCALATE: (
-        "no failures, but at least one host needs a human",
-        "失敗はありませんが、担当者の対応が必要なホストがあります",
-        "bold yellow",
-    ),
-    ExitCategory.INTERRUPTED: (
-        "interrupted: in-flight steps were finished and recorded",
-        "中断しました: 実行中のステップは完了させて記録しました",
-        "bold red",
-    ),
+VERDICT = {  # (message, style)
+    ExitCategory.OK: (N_("every host is healthy or fixed"), "bold green"),
+    ExitCategory.FAILED: (N_("at least one host was not fixed"), "bold red"),
+    ExitCategory.UNREACHABLE: (N_("no host could be reached"), "bold magenta"),
+    ExitCategory.ESCALATE: (N_("no failures, but at least one host needs a human"), "bold yellow"),
+    ExitCategory.INTERRUPTED: (N_("interrupted: in-flight steps were finished and recorded"), "bold red"),
 }
 # The verdict of a run whose in-flight steps a second Ctrl-C gave up (VERDICT's is for the first Ctrl-C alone).
 ABANDONED_VERDICT = (
-    "interrupted: in-flight steps were abandoned (recorded as interrupted in the audit log); "
-    "their hosts may be half-done",
-    "中断しました: 実行中のステップは中止しました (監査ログに interrupted として記録)。"
-    "途中までしか変更されていないホストがあるかもしれません",
+    N_("interrupted: in-flight steps were abandoned (recorded as interrupted in the audit log); their hosts may be "
+       "half-done"),
     "bold red",
 )
-OUTCOME_JA = {  # outcome words as a Japanese administrator reads them; JSON and the audit log keep the English
-    Outcome.HEALTHY: "正常",
-    Outcome.FIXED: "修復済み",
-    Outcome.FAILED: "失敗",
-    Outcome.ESCALATE: "要対応",
-    Outcome.UNREACHABLE: "接続不可",
-    Outcome.AUTH_FAILED: "認証失敗",
-    Outcome.SKIPPED: "スキップ",
-    Outcome.PLANNED: "計画のみ",
-}
 SUMMARY_MODES = ("auto", "full", "short")
 EVALUATION_PLAYBOOK = "0xC004F069"  # converts an evaluation edition (DISM /Set-Edition, --allow edition-conversion)
 FULL_UP_TO = 50  # `--summary auto`: the per-host table up to this many hosts; above, the hosts pointed at only
@@ -77,43 +50,16 @@ FULL_UP_TO = 50  # `--summary auto`: the per-host table up to this many hosts; a
 POINTED_AT = (Outcome.FAILED, Outcome.AUTH_FAILED, Outcome.UNREACHABLE, Outcome.ESCALATE, Outcome.SKIPPED,
               Outcome.PLANNED)
 
-WORDS = {  # the few words of the summary, in the user's language
-    "en": {
-        "host": "host",
-        "outcome": "outcome",
-        "codes": "code before → after",
-        "why": "why",
-        "count": "{count} host(s)",
-        "audit": "audit log",
-        "short": "(the table of every host is left out above {limit} hosts: --summary full shows it)",
-        "guidance": "what to do",
-        "see": "see",
-        "next": "next",
-        "rerun": "reruns the {count} host(s) above that did not end healthy or fixed",
-        "auth": "check the account first (REMEDIATE_USERNAME, REMEDIATE_PASSWORD): {count} host(s) refused it",
-        "escalated": "once a person has acted on the escalated hosts, the same command checks them again",
-        "evaluation": "{count} host(s) run an evaluation edition, which no key activates: convert it with "
-        "`remediate run {playbook} --allow edition-conversion --set target_edition=…` (remediate show {playbook})",
-    },
-    "ja": {
-        "host": "ホスト",
-        "outcome": "結果",
-        "codes": "エラー コード (前 → 後)",
-        "why": "理由",
-        "count": "{count} 台",
-        "audit": "監査ログ",
-        "short": "({limit} 台を超えるため、ホストごとの表は省略しました: --summary full で表示します)",
-        "guidance": "対応",
-        "see": "参照",
-        "next": "次",
-        "rerun": "上記の、正常でも修復済みでもない {count} 台だけを再実行します",
-        "auth": "先にアカウント (REMEDIATE_USERNAME、REMEDIATE_PASSWORD) を確認してください: {count} 台が拒否しました",
-        "escalated": "要対応のホストは、担当者の対応後に同じコマンドで再確認できます",
-        "evaluation": "{count} 台は評価版で、どのキーでもライセンス認証できません。"
-        "`remediate run {playbook} --allow edition-conversion --set target_edition=…` で変換してください "
-        "(remediate show {playbook})",
-    },
-}
+SHORT = N_("(the table of every host is left out above {limit} hosts: --summary full shows it)")
+EVALUATION = N_(
+    "{count} host(s) run an evaluation edition, which no key activates: convert it with `remediate run {playbook} "
+    "--allow edition-conversion --set target_edition=…` (remediate show {playbook})"
+)
+
+
+def hosts_word(count: int) -> str:
+    """`{count} host(s)` as the summary says it."""
+    return _("{count} host(s)").format(count=count)
 
 
 @dataclass
@@ -127,10 +73,9 @@ class ProblemGroup:
     guidance: str | None
     hosts: list[HostReport] = field(default_factory=list)
 
-    def pointers(self, language: str = "en") -> list[str]:
+    def pointers(self) -> list[str]:
         """Where to look next: each code the hosts reported that is not their playbook's (it has a playbook of
         its own), and the conversion playbook for an evaluation edition (no key activates one)."""
-        words = in_language(WORDS, language)
         seen: dict[str, None] = {}
         for host in self.hosts:
             for code in (host.code_after, host.code_before):
@@ -138,7 +83,7 @@ class ProblemGroup:
                     seen.setdefault(f"remediate explain {code}")
         evaluation = [host for host in self.hosts if host.code != EVALUATION_PLAYBOOK and _evaluation(host)]
         if evaluation:
-            seen.setdefault(words["evaluation"].format(playbook=EVALUATION_PLAYBOOK, count=len(evaluation)))
+            seen.setdefault(_(EVALUATION).format(playbook=EVALUATION_PLAYBOOK, count=len(evaluation)))
         return list(seen)
 
 
@@ -152,8 +97,10 @@ def _evaluation(host: HostReport) -> bool:
     return False
 
 
-def problem_groups(report: RunReport, language: str = "en") -> list[ProblemGroup]:
-    """Every host that did not end healthy or fixed, grouped by outcome (POINTED_AT order) and reason."""
+def problem_groups(report: RunReport, language: str | None = None) -> list[ProblemGroup]:
+    """Every host that did not end healthy or fixed, grouped by outcome (POINTED_AT order) and reason (told in
+    `language`, by default the current one)."""
+    language = language or i18n.language()
     groups: dict[tuple[Outcome, str, str, str | None], ProblemGroup] = {}
     for host in report.hosts:
         if host.outcome not in POINTED_AT:
@@ -189,70 +136,69 @@ def print_summary(
     report: RunReport,
     console: Console,
     redactor: Redactor | None = None,
-    language: str = "en",
+    language: str | None = None,
     *,
     mode: str = "auto",
     arguments: Sequence[str] | None = None,
 ) -> None:
     """The end of a run: the table of every host (`mode` full; auto: up to FULL_UP_TO hosts), the audit log,
     then every host that did not end healthy or fixed, grouped by outcome and reason, with what to do next,
-    and last the counts and the verdict. In Japanese (`language` "ja") every word of it is Japanese but what
-    the hosts and the OS said: step ids, codes, transport messages.
+    and last the counts and the verdict. Its words are in the current language, and so are the reasons (or in
+    `language`); what the hosts and the OS said stays as said: step ids, codes, transport messages.
 
     arguments: the run's command line (without `remediate`), for the command that reruns what did not end well
     (None: no such command, as in the demo, whose hosts are gone once it ends).
     """
     redactor = redactor or Redactor()
-    words = in_language(WORDS, language)
-    title = f"remediate {report.code}: {words['count'].format(count=len(report.hosts))}"
+    language = language or i18n.language()
+    title = f"remediate {report.code}: {hosts_word(len(report.hosts))}"
     if mode == "full" or (mode == "auto" and len(report.hosts) <= FULL_UP_TO):
         print_fitted(console, _host_columns(report, redactor, language), title)
     else:
-        console.print(Text(f"{title} {words['short'].format(limit=FULL_UP_TO)}"))
+        console.print(Text(f"{title} {_(SHORT).format(limit=FULL_UP_TO)}"))
     if report.audit_path:
-        console.print(Text(f"{words['audit']}: {report.audit_path}"))
+        console.print(Text(_("audit log: {path}").format(path=report.audit_path)))
     groups = problem_groups(report, language)
     for group in groups:
-        _print_group(group, console, redactor, language)
-    _print_next(report, groups, console, arguments, words)
+        _print_group(group, console, redactor)
+    _print_next(report, groups, console, arguments)
     counts = Text()
     for name, count in report.counts().items():
         if count:
             outcome = Outcome(name)
-            counts.append(f"{outcome_word(outcome, language)} {count}   ", style=OUTCOME_STYLE[outcome])
+            counts.append(f"{outcome_word(outcome)} {count}   ", style=OUTCOME_STYLE[outcome])
     console.print(counts)
-    english, japanese, style = verdict(report)
-    console.print(Text(japanese if language == "ja" else english, style=style))
+    message, style = verdict(report)
+    console.print(Text(_(message), style=style))
 
 
 def _host_columns(report: RunReport, redactor: Redactor, language: str) -> list[Column]:
-    words = in_language(WORDS, language)
     hosts = report.hosts
-    outcomes = [Text(outcome_word(host.outcome, language), style=OUTCOME_STYLE[host.outcome]) for host in hosts]
+    outcomes = [Text(outcome_word(host.outcome), style=OUTCOME_STYLE[host.outcome]) for host in hosts]
     return [
-        Column(words["host"], rank=0, cells=[Text(redactor.text(host.label)) for host in hosts]),
-        Column(words["outcome"], rank=0, cells=outcomes),
-        Column(words["codes"], rank=1, cells=[Text(_code(host)) for host in hosts]),
-        Column(words["why"], rank=2, atom=False,
+        Column(_("host"), rank=0, cells=[Text(redactor.text(host.label)) for host in hosts]),
+        Column(_("outcome"), rank=0, cells=outcomes),
+        Column(_("code before → after"), rank=1, cells=[Text(_code(host)) for host in hosts]),
+        Column(_("why"), rank=2, atom=False,
                cells=[Text(redactor.text(host.reason_in(language))) for host in hosts]),
     ]
 
 
-def _print_group(group: ProblemGroup, console: Console, redactor: Redactor, language: str) -> None:
-    words = in_language(WORDS, language)
-    head = Text(outcome_word(group.outcome, language), style=OUTCOME_STYLE[group.outcome])
+def _print_group(group: ProblemGroup, console: Console, redactor: Redactor) -> None:
+    head = Text(outcome_word(group.outcome), style=OUTCOME_STYLE[group.outcome])
     if group.playbook not in ("", "auto") and not group.reason.startswith(group.playbook):
         head.append(f" · {group.playbook}")
     if group.reason:
         head.append(f" · {redactor.text(group.reason)}")
-    head.append(f" · {words['count'].format(count=len(group.hosts))}", style="bold")
+    head.append(f" · {hosts_word(len(group.hosts))}", style="bold")
     console.print(head)
     names = ", ".join(redactor.text(host.label) for host in group.hosts)
     console.print(Text(f"  {names}"))
     if group.guidance:
-        console.print(Text(f"  {words['guidance']}: {redactor.text(group.guidance)}", style="yellow"))
-    for pointer in group.pointers(language):
-        console.print(Text(f"  {words['see']}: {pointer}", style="dim"))
+        console.print(Text("  " + _("what to do: {guidance}").format(guidance=redactor.text(group.guidance)),
+                           style="yellow"))
+    for pointer in group.pointers():
+        console.print(Text("  " + _("see: {pointer}").format(pointer=pointer), style="dim"))
 
 
 def _print_next(
@@ -260,7 +206,6 @@ def _print_next(
     groups: Sequence[ProblemGroup],
     console: Console,
     arguments: Sequence[str] | None,
-    words: dict[str, str],
 ) -> None:
     """The command that reruns every host pointed at (a live run with an audit log), and what to check first."""
     if arguments is None or not report.audit_path:
@@ -270,20 +215,34 @@ def _print_next(
         return
     refused = sum(len(group.hosts) for group in groups if group.outcome is Outcome.AUTH_FAILED)
     if refused:
-        console.print(Text(f"{words['next']}: {words['auth'].format(count=refused)}", style="bold"))
+        console.print(Text(_("next: check the account first (REMEDIATE_USERNAME, REMEDIATE_PASSWORD): {count} host(s) "
+                             "refused it").format(count=refused), style="bold"))
     command = rerun_command(arguments, report.audit_path)
-    console.print(Text.assemble((f"{words['next']}: ", "bold"), (command, "bold cyan")))
-    console.print(Text(f"  {words['rerun'].format(count=count)}", style="dim"))
+    console.print(Text.assemble((_("next: "), "bold"), (command, "bold cyan")))
+    console.print(Text("  " + _("reruns the {count} host(s) above that did not end healthy or fixed").format(
+        count=count), style="dim"))
     if any(group.outcome is Outcome.ESCALATE for group in groups):
-        console.print(Text(f"  {words['escalated']}", style="dim"))
+        console.print(Text("  " + _("once a person has acted on the escalated hosts, the same command checks them "
+                                    "again"), style="dim"))
 
 
-def outcome_word(outcome: Outcome, language: str = "en") -> str:
-    return OUTCOME_JA[outcome] if language == "ja" else outcome.value
+def outcome_word(outcome: Outcome) -> str:
+    """An outcome as a person reads it, in the current language (JSON and the audit log keep outcome.value)."""
+    return {
+        Outcome.HEALTHY: pgettext("outcome", "healthy"),
+        Outcome.FIXED: pgettext("outcome", "fixed"),
+        Outcome.FAILED: pgettext("outcome", "failed"),
+        Outcome.ESCALATE: pgettext("outcome", "escalate"),
+        Outcome.UNREACHABLE: pgettext("outcome", "unreachable"),
+        Outcome.AUTH_FAILED: pgettext("outcome", "auth-failed"),
+        Outcome.SKIPPED: pgettext("outcome", "skipped"),
+        Outcome.PLANNED: pgettext("outcome", "planned"),
+    }[outcome]
 
 
-def verdict(report: RunReport) -> tuple[str, str, str]:
-    """(English, Japanese, style) of the run's last line: what its exit code means, true for this run."""
+def verdict(report: RunReport) -> tuple[str, str]:
+    """(message, style) of the run's last line: what its exit code means, true for this run (translate the
+    message with _() to show it)."""
     if report.exit_category is ExitCategory.INTERRUPTED and report.abandoned:
         return ABANDONED_VERDICT
     return VERDICT[report.exit_category]

@@ -124,10 +124,10 @@ def register(
         result = run_demo(directory or demo_directory(), console, scenario=chosen, count=count, seed=seed,
                           language=lang, progress=console.is_terminal, arguments=arguments)
         category = result.report.exit_category
-        english, japanese, _exit_code = VERDICT[category]
+        verdict, _style = VERDICT[category]
         code = int(category.exit_code)
         line = _("a real `remediate run auto` on these hosts would exit {code}: {verdict}").format(
-            code=code, verdict=japanese if lang == "ja" else english)
+            code=code, verdict=_(verdict))
         console.print(Text(line, "bold"))
         console.print(Text(_("next: remediate audit show {path}").format(path=result.audit_file)))
         if result.report.interrupted:

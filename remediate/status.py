@@ -19,6 +19,7 @@ from remediate import resources
 from remediate.codes import ErrorCode, code_info
 from remediate.connector import Connect, HostSession, transient_retrying
 from remediate.errors import TransportError
+from remediate.i18n import N_, _
 from remediate.interrupt import TwoPressStop
 from remediate.inventory import Host
 from remediate.pool import HostPool
@@ -38,18 +39,15 @@ LICENSE_STATUS_NAMES = {
     5: "Notification",
     6: "Extended grace",
 }
-STATE_NAMES_JA = {
-    "Unlicensed": "ライセンスなし",
-    "Licensed": "ライセンス認証済み",
-    "Initial grace (OOB)": "初期猶予期間 (OOB)",
-    "Additional grace (OOT)": "追加猶予期間 (OOT)",
-    "Non-genuine grace": "非正規猶予期間",
-    "Notification": "通知モード",
-    "Extended grace": "延長猶予期間",
-    "unreachable": "接続できません",
-    "unknown": "不明",
-    "no product key": "プロダクト キーなし",
-}
+# The states as a person reads them (gettext messages; JSON and CSV keep the English).
+STATE_WORDS = (N_("Unlicensed"), N_("Licensed"), N_("Initial grace (OOB)"), N_("Additional grace (OOT)"),
+               N_("Non-genuine grace"), N_("Notification"), N_("Extended grace"), N_("unreachable"), N_("unknown"),
+               N_("no product key"))
+
+
+def state_word(state: str) -> str:
+    """A licence state in the current language (a state of no translation as it is)."""
+    return _(state) if state in STATE_WORDS else state
 
 
 @dataclass

@@ -14,7 +14,7 @@ def english_phrases() -> set[str]:
     """Every run of two or more English words a reason's English text holds between its placeholders
     ("every check passed", "did not succeed", "needs a human", ...)."""
     phrases: set[str] = set()
-    for english, _ in REASONS.values():
+    for english in REASONS.values():
         for literal, _, _, _ in string.Formatter().parse(english):
             for run in re.findall(r"[A-Za-z][A-Za-z' -]*[A-Za-z]", literal):
                 if " " in run.strip():

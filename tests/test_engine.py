@@ -568,7 +568,7 @@ def test_every_reason_a_run_gives_is_told_in_japanese_in_the_summary(lab_factory
         assert has_japanese(row.rstrip("│ ").rsplit("│", 1)[1]), row
     assert english_left(summary) == []
     assert "確認ステップ verify が成功しませんでした (0xC004F074)" in summary  # the step and code stay as they are
-    assert "修復ステップ slow-fix の実行中に通信エラーが発生しました (timeout: " in summary
+    assert "修正ステップ slow-fix の実行中に通信エラーが発生しました (timeout: " in summary
     # JSON and the audit log keep the English reasons tools and existing readers rely on.
     by_host = {host["host"]: host for host in json.loads(to_json(run))["hosts"]}
     assert by_host["STUCK"]["reason"] == "verify step verify did not succeed (0xC004F074)"

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from remediate import html
 from remediate.cli import main
 from remediate.codes import ErrorCode
+from remediate.i18n import in_language
 from remediate.inventory import Host
 from remediate.results import HostReport, Outcome, RunReport, StepRecord, StepResult, StepStatus
 from remediate.secret import Redactor, Secret
@@ -93,8 +94,29 @@ def test_a_run_page_has_the_verdict_charts_the_hosts_pointed_at_and_every_host()
 
 
 def test_the_page_speaks_japanese() -> None:
-    page = html.render(html.run_page(sample_run(), redactor(), "ja"))
-    assert '<html lang="ja">' in page and "修復できなかったホストがあります" in page and "対応が必要なホスト" in page
+    with in_language("ja"):
+        page = html.render(html.run_page(sample_run(), redactor(), "ja"))
+    assert '<html lang="ja">' in page and "修正できなかったホストがあります" in page and "対応が必要なホスト" in page
+    for words in ("結果", "理由", "すべてのホスト", "修正済み", "失敗", "接続不可", "前のコード", "所要時間",
+                  "監査ログ"):
+        assert words in page, words
+    for english in ("Outcomes", "Hosts that need attention", "Every host", "code before", "duration"):
+        assert english not in page, english
+    # what the hosts and the OS said stays as said: host names, codes, step ids
+    assert "pc3.corp.example" in page and "127.0.0.1:9" in page and "0xC004F074" in page and "activate" in page
+
+
+def test_a_status_page_in_japanese_names_states_the_way_windows_does() -> None:
+    statuses = [
+        HostStatus(Host("a.corp.example"), result=StepResult(ok=True, license_status=1)),
+        HostStatus(Host("b.corp.example"), result=StepResult(ok=True, license_status=5, hresult=F074,
+                                                             data={"grace_minutes": 1500})),
+    ]
+    with in_language("ja"):
+        page = html.render(html.status_page(statuses))
+    assert '<html lang="ja">' in page and "1 台のホストがライセンス認証されていません" in page
+    assert "ライセンス認証済み" in page and "通知モード" in page and "ライセンス状態" in page
+    assert "b.corp.example" in page and "0xC004F074" in page and "Notification" not in page
 
 
 def test_a_status_page_names_each_hosts_state() -> None:

@@ -8,6 +8,7 @@ import time
 
 from rich.console import Console
 
+from remediate.i18n import in_language
 from remediate.inventory import Host
 from remediate.progress import LiveProgress
 from remediate.results import HostReport, Outcome, StepResult
@@ -50,11 +51,23 @@ def test_without_a_terminal_a_line_comes_every_interval_and_names_the_hosts_retr
 def test_licence_reads_count_licensed_not_licensed_and_unreachable_in_japanese() -> None:
     console, buffer = plain_console()
     licensed = StepResult(ok=True, license_status=1)
-    with LiveProgress(3, console=console, kind="read", language="ja") as progress:
+    with in_language("ja"), LiveProgress(3, console=console, kind="read") as progress:
         progress.host_read(HostStatus(Host("a"), result=licensed))
         progress.host_read(HostStatus(Host("b"), result=StepResult(ok=True, license_status=5)))
         progress.host_read(HostStatus(Host("c"), error="refused: no", unreachable=True))
     assert "ライセンス読み取り 3/3 (100%) · 認証済み 1, 未認証 1, 接続不可 1" in buffer.getvalue()
+
+
+def test_a_run_s_progress_line_speaks_japanese_and_names_hosts_as_they_are() -> None:
+    console, buffer = plain_console()
+    with in_language("ja"), LiveProgress(3, console=console) as progress:
+        progress.host_retrying("127.0.0.1:5003", "connect", 2, 4)
+        progress.host_finished(HostReport(host="pc1.corp.example", code="0xC004F074", outcome=Outcome.FIXED))
+        progress.host_finished(HostReport(host="pc2.corp.example", code="0xC004F074", outcome=Outcome.ESCALATE))
+    lines = buffer.getvalue().splitlines()
+    assert any(line.startswith("ホスト 2/3 (66%) · 修正済み 1, 要対応 1 · 再試行中 127.0.0.1:5003 connect 2/4")
+               for line in lines), lines
+    assert not re.search(r"\b(hosts|fixed|escalate|retrying)\b", buffer.getvalue())
 
 
 def test_in_a_terminal_a_bar_with_the_counts() -> None:

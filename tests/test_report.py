@@ -10,8 +10,9 @@ from pathlib import Path
 from rich.console import Console
 
 from remediate.codes import ErrorCode
+from remediate.i18n import in_language
 from remediate.progress import LiveProgress
-from remediate.report import OUTCOME_JA, print_summary, to_json, write_junit
+from remediate.report import outcome_word, print_summary, to_json, write_junit
 from remediate.results import HostReport, Outcome, RunReport, StepRecord, StepResult, StepStatus
 from remediate.secret import Redactor, Secret
 
@@ -122,12 +123,14 @@ def test_progress_counts_hosts_by_outcome() -> None:
 
 def test_the_summary_speaks_japanese_when_asked() -> None:
     buffer = io.StringIO()
-    print_summary(sample_run(), Console(file=buffer, width=160, color_system=None), redactor(), language="ja")
+    with in_language("ja"):
+        print_summary(sample_run(), Console(file=buffer, width=160, color_system=None), redactor())
+        outcome_words = {outcome: outcome_word(outcome) for outcome in Outcome}
     text = buffer.getvalue()
-    assert "修復できなかったホストがあります" in text and "監査ログ" in text and "結果" in text
+    assert "修正できなかったホストがあります" in text and "監査ログ" in text and "結果" in text
     outcomes = {host.outcome for host in sample_run().hosts}
     for outcome in outcomes:  # the outcome words are Japanese too, in the table and in the counts
-        assert OUTCOME_JA[outcome] in text
+        assert outcome_words[outcome] in text
     assert not any(f"{outcome.value} " in text for outcome in outcomes)
 
 
@@ -208,7 +211,8 @@ def test_the_verdict_of_an_interrupted_run_says_whether_steps_in_flight_were_fin
         run = RunReport(code="0xC004F074", interrupted=True, abandoned=abandoned,
                         hosts=[HostReport(host="pc1", code="0xC004F074", outcome=Outcome.SKIPPED)])
         buffer = io.StringIO()
-        print_summary(run, Console(file=buffer, width=200, color_system=None), language=language)
+        with in_language(language):
+            print_summary(run, Console(file=buffer, width=200, color_system=None))
         return buffer.getvalue()
 
     assert "in-flight steps were finished and recorded" in shown(False, "en")

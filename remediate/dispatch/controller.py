@@ -430,7 +430,7 @@ def run_dispatched(
         credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
         redactor = run_redactor(plan.hosts, credential_secrets(credentials))
         path = settings.audit_file or audit_log.default_path(str(plan.code))
-        bar = LiveProgress(len(plan.hosts), console=console, enabled=progress, language=language)
+        bar = LiveProgress(len(plan.hosts), console=console, enabled=progress)
         with audit_log.AuditLog(path, redactor, settings.audit_key()) as log, bar:
             dispatcher = Dispatcher(plan.hosts, broker=broker_url(), audit=log, options=options,
                                     connection=connection, credentials=credentials, keys=keys, console=console,

@@ -5,7 +5,10 @@ hosts that need attention, per-host details that expand, and for a plan every sc
 masked. The page fetches nothing: no script, no stylesheet, no font, no image from anywhere (its
 Content-Security-Policy forbids it), so it reads the same on a disconnected laptop.
 
-    write_page(run_page(done.report, done.redactor, "ja"), Path("run.html"))
+    write_page(run_page(done.report, done.redactor), Path("run.html"))
+
+Its words are in the current language (i18n), and so are the reasons and playbook titles unless `language` says
+otherwise.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ from pathlib import Path
 
 import jinja2
 
-from remediate import __version__
+from remediate import __version__, i18n
+from remediate.i18n import N_, _
 from remediate.plan import HostPlan, Plan, PlannedStep
-from remediate.reasons import in_language
-from remediate.report import OUTCOME_JA, outcome_word, problem_groups, verdict
+from remediate.report import outcome_word, problem_groups, verdict
 from remediate.results import ExitCategory, HostReport, Outcome, RunReport, StepStatus
 from remediate.secret import Redactor
-from remediate.status import STATE_NAMES_JA, HostStatus, edition, fleet_category
+from remediate.status import HostStatus, edition, fleet_category, state_word
 from remediate.status_view import grace_text
 
 TEMPLATE = "report.html.j2"
@@ -50,114 +53,64 @@ CATEGORY_TONE = {
     ExitCategory.INTERRUPTED: "bad",
 }
 
-WORDS = {
-    "en": {
-        "run": "remediate {code}: run report",
-        "dry": "remediate {code}: dry run (plan)",
-        "status": "remediate status: licence state",
-        "outcomes": "Outcomes",
-        "reasons": "Reasons",
-        "states": "Licence states",
-        "codes": "Codes keeping hosts from Licensed",
-        "playbooks": "Hosts by playbook",
-        "attention": "Hosts that need attention",
-        "hosts": "Every host",
-        "plans": "Scripts to be run",
-        "nothing": "Every host ended healthy or fixed.",
-        "host_count": "{count} host(s)",
-        "what": "what to do",
-        "see": "see",
-        "playbook": "playbook",
-        "code_before": "code before",
-        "code_after": "code after",
-        "duration": "duration",
-        "reason": "reason",
-        "steps": "steps",
-        "step": "step",
-        "phase": "phase",
-        "result": "result",
-        "attempts": "attempts",
-        "note": "note",
-        "parameters": "parameters (masked)",
-        "no_parameters": "no parameters",
-        "script": "script",
-        "skipped": "left out",
-        "group": "{code} · group {number} of {total}: {count} host(s)",
-        "dry_verdict": "Dry run: nothing was sent to any host.",
-        "auto_verdict": "Dry run of auto: each host's licence was read with the read-only license-state script to "
-        "choose its playbook; nothing else was sent and nothing was changed.",
-        "no_plan": "hosts no playbook would run on",
-        "licensed": "every host is licensed",
-        "not_licensed": "{count} host(s) are not licensed",
-        "no_host": "no host could be reached",
-        "state": "state",
-        "code": "code",
-        "meaning": "meaning",
-        "edition": "edition",
-        "key": "partial key",
-        "kms": "KMS host",
-        "grace": "grace remaining",
-        "error": "error",
-        "generated": "remediate {version}",
-        "audit": "audit log",
-        "source": "playbook file",
-        "saved": "saved plan",
-        "other": "other",
-    },
-    "ja": {
-        "run": "remediate {code}: 実行結果",
-        "dry": "remediate {code}: ドライラン (計画)",
-        "status": "remediate status: ライセンス状態",
-        "outcomes": "結果",
-        "reasons": "理由",
-        "states": "ライセンス状態",
-        "codes": "ライセンス認証を妨げているコード",
-        "playbooks": "プレイブックごとのホスト数",
-        "attention": "対応が必要なホスト",
-        "hosts": "すべてのホスト",
-        "plans": "実行されるスクリプト",
-        "nothing": "すべてのホストが正常、または修復済みです。",
-        "host_count": "{count} 台",
-        "what": "対応",
-        "see": "参照",
-        "playbook": "プレイブック",
-        "code_before": "前のコード",
-        "code_after": "後のコード",
-        "duration": "所要時間",
-        "reason": "理由",
-        "steps": "ステップ",
-        "step": "ステップ",
-        "phase": "フェーズ",
-        "result": "結果",
-        "attempts": "試行回数",
-        "note": "備考",
-        "parameters": "パラメーター (マスク済み)",
-        "no_parameters": "パラメーターなし",
-        "script": "スクリプト",
-        "skipped": "計画から除外",
-        "group": "{code} · グループ {number} / {total}: {count} 台",
-        "dry_verdict": "ドライラン: どのホストにも何も送信していません。",
-        "auto_verdict": "auto のドライラン: プレイブックを選ぶため、各ホストのライセンス状態を読み取り専用の "
-        "license-state スクリプトで読み取りました。それ以外は何も送信せず、何も変更していません。",
-        "no_plan": "プレイブックを実行しないホスト",
-        "licensed": "すべてのホストがライセンス認証済みです",
-        "not_licensed": "{count} 台のホストがライセンス認証されていません",
-        "no_host": "どのホストにも接続できませんでした",
-        "state": "状態",
-        "code": "コード",
-        "meaning": "意味",
-        "edition": "エディション",
-        "key": "部分キー",
-        "kms": "KMS ホスト",
-        "grace": "猶予",
-        "error": "エラー",
-        "generated": "remediate {version}",
-        "audit": "監査ログ",
-        "source": "プレイブック ファイル",
-        "saved": "保存した計画",
-        "other": "その他",
-    },
+WORDS = {  # gettext messages; _words() gives them in the current language
+    "run": N_("remediate {code}: run report"),
+    "dry": N_("remediate {code}: dry run (plan)"),
+    "status": N_("remediate status: licence state"),
+    "outcomes": N_("Outcomes"),
+    "reasons": N_("Reasons"),
+    "states": N_("Licence states"),
+    "codes": N_("Codes keeping hosts from Licensed"),
+    "playbooks": N_("Hosts by playbook"),
+    "attention": N_("Hosts that need attention"),
+    "hosts": N_("Every host"),
+    "plans": N_("Scripts to be run"),
+    "nothing": N_("Every host ended healthy or fixed."),
+    "host_count": N_("{count} host(s)"),
+    "what": N_("what to do"),
+    "see": N_("see"),
+    "playbook": N_("playbook"),
+    "code_before": N_("code before"),
+    "code_after": N_("code after"),
+    "duration": N_("duration"),
+    "reason": N_("reason"),
+    "steps": N_("steps"),
+    "step": N_("step"),
+    "phase": N_("phase"),
+    "result": N_("result"),
+    "attempts": N_("attempts"),
+    "note": N_("note"),
+    "parameters": N_("parameters (masked)"),
+    "no_parameters": N_("no parameters"),
+    "script": N_("script"),
+    "skipped": N_("left out"),
+    "group": N_("{code} · group {number} of {total}: {count} host(s)"),
+    "dry_verdict": N_("Dry run: nothing was sent to any host."),
+    "auto_verdict": N_(
+        "Dry run of auto: each host's licence was read with the read-only license-state script to "
+        "choose its playbook; nothing else was sent and nothing was changed."
+    ),
+    "no_plan": N_("hosts no playbook would run on"),
+    "licensed": N_("every host is licensed"),
+    "not_licensed": N_("{count} host(s) are not licensed"),
+    "no_host": N_("no host could be reached"),
+    "state": N_("state"),
+    "code": N_("code"),
+    "meaning": N_("meaning"),
+    "edition": N_("edition"),
+    "key": N_("partial key"),
+    "kms": N_("KMS host"),
+    "grace": N_("grace remaining"),
+    "error": N_("error"),
+    "audit": N_("audit log"),
+    "source": N_("playbook file"),
+    "saved": N_("saved plan"),
+    "other": N_("other"),
 }
+
+
+def _words() -> dict[str, str]:
+    return {key: _(text) for key, text in WORDS.items()}
 
 
 @dataclass
@@ -221,7 +174,7 @@ class Page:
     title: str
     verdict: str
     tone: str
-    language: str
+    language: str  # the language of its words (<html lang>)
     facts: list[tuple[str, str]] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
@@ -231,14 +184,14 @@ class Page:
 
     @property
     def words(self) -> dict[str, str]:
-        return in_language(WORDS, self.language)
+        return _words()
 
 
 def _chart(title: str, counted: Counter[tuple[str, str]]) -> Chart:
     """Bars from (label, tone) -> count, largest first; past CHART_BARS one bar sums the rest."""
     ranked = counted.most_common()
     bars = [Bar(_cut(label), count, tone) for (label, tone), count in ranked[:CHART_BARS]]
-    rest = sum(count for _, count in ranked[CHART_BARS:])
+    rest = sum(count for _label, count in ranked[CHART_BARS:])
     if rest:
         bars.append(Bar("…", rest, "muted"))
     return Chart(title, bars)
@@ -251,21 +204,22 @@ def _cut(text: str) -> str:
 # --- a run --------------------------------------------------------------------------------------------------
 
 
-def run_page(report: RunReport, redactor: Redactor | None = None, language: str = "en") -> Page:
+def run_page(report: RunReport, redactor: Redactor | None = None, language: str | None = None) -> Page:
     """The page of a live run: verdict, outcomes and reasons, the hosts pointed at, every host's details."""
     redactor = redactor or Redactor()
-    words = in_language(WORDS, language)
-    english, japanese, _ = verdict(report)
+    language = language or i18n.language()
+    words = _words()
+    message, _style = verdict(report)
     outcomes: Counter[tuple[str, str]] = Counter()
     reasons: Counter[tuple[str, str]] = Counter()
     for host in report.hosts:
-        outcomes[(outcome_word(host.outcome, language), TONE[host.outcome])] += 1
+        outcomes[(outcome_word(host.outcome), TONE[host.outcome])] += 1
         reasons[(redactor.text(host.reason_in(language)) or host.outcome.value, TONE[host.outcome])] += 1
     page = Page(
         title=words["run"].format(code=report.code),
-        verdict=japanese if language == "ja" else english,
+        verdict=_(message),
         tone=CATEGORY_TONE[report.exit_category],
-        language=language,
+        language=i18n.language(),
         charts=[_chart(words["outcomes"], outcomes), _chart(words["reasons"], reasons)],
         nothing_pointed=words["nothing"],
     )
@@ -275,19 +229,19 @@ def run_page(report: RunReport, redactor: Redactor | None = None, language: str 
         page.facts.append((words["audit"], str(report.audit_path)))
     for group in problem_groups(report, language):
         head = " · ".join(part for part in (
-            outcome_word(group.outcome, language),
+            outcome_word(group.outcome),
             "" if group.playbook == "auto" or group.reason.startswith(group.playbook) else group.playbook,
             redactor.text(group.reason), words["host_count"].format(count=len(group.hosts)),
         ) if part)
         page.groups.append(Group(head, TONE[group.outcome], [redactor.text(host.label) for host in group.hosts],
                                  redactor.text(group.guidance) if group.guidance else None,
-                                 group.pointers(language)))
+                                 group.pointers()))
     page.hosts = [_host_detail(host, redactor, language) for host in report.hosts]
     return page
 
 
 def _host_detail(host: HostReport, redactor: Redactor, language: str) -> Detail:
-    words = in_language(WORDS, language)
+    words = _words()
     facts = [
         (words["playbook"], host.code),
         (words["code_before"], str(host.code_before or "-")),
@@ -301,9 +255,10 @@ def _host_detail(host: HostReport, redactor: Redactor, language: str) -> Detail:
     for step in host.steps:
         result = step.status.value
         if step.status is StepStatus.RAN and step.result is not None:
-            result = ("ok" if step.result.ok else "not ok") + (f" {step.result.hresult}" if step.result.hresult else "")
+            result = _("ok") if step.result.ok else _("not ok")
+            result += f" {step.result.hresult}" if step.result.hresult else ""
         steps.append([step.phase, step.id, result, str(step.attempts or ""), redactor.text(step.note or "")])
-    return Detail(redactor.text(host.label), outcome_word(host.outcome, language), TONE[host.outcome],
+    return Detail(redactor.text(host.label), outcome_word(host.outcome), TONE[host.outcome],
                   redactor.text(host.reason_in(language)), facts, steps)
 
 
@@ -312,7 +267,7 @@ def _host_detail(host: HostReport, redactor: Redactor, language: str) -> Detail:
 
 def plan_page(
     plans: Sequence[Plan],
-    language: str = "en",
+    language: str | None = None,
     *,
     decided: Sequence[HostReport] = (),
     read_only_detection: bool = False,
@@ -326,7 +281,8 @@ def plan_page(
     saved: the saved plan file and its sha256, when --save-plan wrote one.
     """
     redactor = redactor or Redactor()
-    words = in_language(WORDS, language)
+    language = language or i18n.language()
+    words = _words()
     code = "auto" if read_only_detection else (str(plans[0].code) if plans else "-")
     playbooks: Counter[tuple[str, str]] = Counter()
     for plan in plans:
@@ -335,7 +291,7 @@ def plan_page(
         title=words["dry"].format(code=code),
         verdict=words["auto_verdict" if read_only_detection else "dry_verdict"],
         tone="info",
-        language=language,
+        language=i18n.language(),
         charts=[_chart(words["playbooks"], playbooks)],
     )
     total = sum(len(plan.hosts) for plan in plans) + len(decided)
@@ -346,11 +302,11 @@ def plan_page(
         page.facts.append((words["saved"], f"{saved[0]}  sha256 {saved[1]}"))
     if decided:
         outcomes: Counter[tuple[str, str]] = Counter(
-            (outcome_word(host.outcome, language), TONE[host.outcome]) for host in decided
+            (outcome_word(host.outcome), TONE[host.outcome]) for host in decided
         )
         page.charts.append(_chart(words["no_plan"], outcomes))
         page.groups = [
-            Group(" · ".join((outcome_word(group.outcome, language), redactor.text(group.reason),
+            Group(" · ".join((outcome_word(group.outcome), redactor.text(group.reason),
                               words["host_count"].format(count=len(group.hosts)))),
                   TONE[group.outcome], [redactor.text(host.label) for host in group.hosts])
             for group in problem_groups(RunReport(code="auto", hosts=list(decided)), language)
@@ -365,7 +321,7 @@ def plan_page(
 
 
 def _plan_group(title: str, group: Sequence[HostPlan], language: str) -> PlanGroup:
-    words = in_language(WORDS, language)
+    words = _words()
     first = group[0]
     steps = [_script_step(step, index, len(first.steps), language) for index, step in enumerate(first.steps, 1)]
     skipped = "; ".join(f"{step.id} ({step.detail})" for step in first.skipped)
@@ -375,13 +331,14 @@ def _plan_group(title: str, group: Sequence[HostPlan], language: str) -> PlanGro
 
 def _script_step(step: PlannedStep, index: int, total: int, language: str) -> ScriptStep:
     heading = f"{index}/{total} · {step.phase} · {step.id} ({step.template})"
-    facts = [step.description.get(language), f"timeout {step.timeout_s:g}s"]
+    facts = [step.description.get(language), _("timeout {seconds}s").format(seconds=f"{step.timeout_s:g}")]
     if step.idempotent:
-        facts.append("idempotent")
+        facts.append(_("idempotent"))
     if step.retry:
-        facts.append(f"retry {step.retry.attempts}× {step.retry.delay_s:g}s")
+        facts.append(_("retry {attempts}× {delay}s").format(attempts=step.retry.attempts,
+                                                            delay=f"{step.retry.delay_s:g}"))
     if step.only_if:
-        facts.append(f"only if {step.only_if}")
+        facts.append(_("only if {condition}").format(condition=step.only_if))
     facts.append(f"sha256 {step.script_sha256[:16]}")
     return ScriptStep(heading, " · ".join(facts), step.script.rstrip("\n"), list(step.display_parameters.items()))
 
@@ -389,10 +346,13 @@ def _script_step(step: PlannedStep, index: int, total: int, language: str) -> Sc
 # --- status -------------------------------------------------------------------------------------------------
 
 
-def status_page(statuses: Sequence[HostStatus], redactor: Redactor | None = None, language: str = "en") -> Page:
+def status_page(
+    statuses: Sequence[HostStatus], redactor: Redactor | None = None, language: str | None = None
+) -> Page:
     """The page of `remediate status`: the fleet's verdict, states and codes, every host's licence."""
     redactor = redactor or Redactor()
-    words = in_language(WORDS, language)
+    language = language or i18n.language()
+    words = _words()
     category = fleet_category(statuses)
     if category is ExitCategory.OK:
         said = words["licensed"]
@@ -402,11 +362,11 @@ def status_page(statuses: Sequence[HostStatus], redactor: Redactor | None = None
         said = words["not_licensed"].format(count=sum(1 for status in statuses if not status.licensed))
     states: Counter[tuple[str, str]] = Counter()
     codes: Counter[tuple[str, str]] = Counter()
-    page = Page(words["status"], said, CATEGORY_TONE[category], language, nothing_pointed=words["licensed"])
+    page = Page(words["status"], said, CATEGORY_TONE[category], i18n.language(), nothing_pointed=words["licensed"])
     page.facts.append((words["host_count"].format(count=len(statuses)), ""))
     pointed: dict[str, Group] = {}
     for status in statuses:
-        state = _state_word(status, language)
+        state = _state_word(status)
         tone = "ok" if status.licensed else ("unreach" if status.unreachable else "warn")
         states[(state, tone)] += 1
         why = redactor.text(status.error or status.meaning(language))
@@ -423,7 +383,7 @@ def status_page(statuses: Sequence[HostStatus], redactor: Redactor | None = None
             (words["edition"], edition(str(data.get("name") or "")) or "-"),
             (words["key"], redactor.text(str(data.get("partial_product_key") or "-"))),
             (words["kms"], str(data.get("kms_machine") or data.get("discovered_kms_machine") or "-")),
-            (words["grace"], grace_text(status.grace_minutes, language) or "-"),
+            (words["grace"], grace_text(status.grace_minutes) or "-"),
         ]
         page.hosts.append(Detail(redactor.text(status.label), state, tone, why, facts))
     page.charts = [_chart(words["states"], states), _chart(words["codes"], codes)]
@@ -431,10 +391,8 @@ def status_page(statuses: Sequence[HostStatus], redactor: Redactor | None = None
     return page
 
 
-def _state_word(status: HostStatus, language: str) -> str:
-    if status.unreachable:
-        return OUTCOME_JA[Outcome.UNREACHABLE] if language == "ja" else "unreachable"
-    return STATE_NAMES_JA.get(status.state, status.state) if language == "ja" else status.state
+def _state_word(status: HostStatus) -> str:
+    return outcome_word(Outcome.UNREACHABLE) if status.unreachable else state_word(status.state)
 
 
 # --- writing ------------------------------------------------------------------------------------------------

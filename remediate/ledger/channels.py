@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from remediate.errors import UsageError
-from remediate.i18n import _
+from remediate.i18n import N_, _
 
 MAK = "MAK"
 CSVLK = "CSVLK"  # a KMS host key
@@ -12,9 +12,8 @@ OEM = "OEM"
 GVLK = "GVLK"  # a KMS client setup key
 CHANNELS = (MAK, CSVLK, RETAIL, OEM, GVLK)
 
-NAMES = {
-    "en": {MAK: "MAK", CSVLK: "KMS host (CSVLK)", RETAIL: "retail", OEM: "OEM", GVLK: "GVLK (KMS client)"},
-    "ja": {MAK: "MAK", CSVLK: "KMS ホスト (CSVLK)", RETAIL: "リテール", OEM: "OEM", GVLK: "GVLK (KMS クライアント)"},
+NAMES = {  # channel -> its name (a gettext message)
+    MAK: "MAK", CSVLK: N_("KMS host (CSVLK)"), RETAIL: N_("retail"), OEM: "OEM", GVLK: N_("GVLK (KMS client)"),
 }
 
 _ALIASES = {

@@ -21,6 +21,7 @@ from functools import partial
 
 from remediate.codes import ErrorCode
 from remediate.errors import UsageError
+from remediate.i18n import N_, translated
 from remediate.ledger.budget import Reserve
 from remediate.ledger.location import in_use
 from remediate.ledger.records import KeyRecord
@@ -28,42 +29,32 @@ from remediate.ledger.schema import BLOCKED
 from remediate.ledger.store import ENDING_CODES, Ledger
 from remediate.plan import HostPlan, PlannedStep
 from remediate.productkey import ProductKey
-from remediate.reasons import Localized, Reason, in_language
+from remediate.reasons import Localized, Reason
 from remediate.results import StepResult
 
 # Fix steps whose result is an activation of the key installed before them on the same host.
 ACTIVATION_TEMPLATES = frozenset({"activate.ps1.j2"})
 
-STATE_WORDS = {"exhausted": Localized("used up", "回数超過"), BLOCKED: Localized("blocked", "ブロック済み")}
+STATE_WORDS = {"exhausted": Localized(N_("used up")), BLOCKED: Localized(N_("blocked"))}
 
-WORDS = {
-    "en": {
-        "unknown": "note: key {key} is not in the ledger: its installs are not recorded and no budget is checked "
-        "(remediate keys add LABEL --key-env VAR)",
-        "budget": "ledger: key {label} ({key}): {hosts} host(s) to activate; budget {budget} less a reserve of "
-        "{reserve}{held}: {available} available",
-        "no_budget": "ledger: key {label} ({key}): {hosts} host(s); no budget to count down",
-        "ended": "ledger: {host} answered {code}: key {label} ({key}) is {state}; no further host of this run gets it",
-        "held": " and {count} held by runs in progress",
-        "failed": "warning: the ledger could not record {what}: {error}",
-        "install": "the install on {host}", "activation": "the activation on {host}",
-        "state": "the key's state (from {host})", "end": "the end of the run",
-        "run": "ledger: run {run_id} recorded in {ledger}",
-    },
-    "ja": {
-        "unknown": "注意: キー {key} は台帳にありません。インストールは記録されず、残り回数も確認しません "
-        "(remediate keys add LABEL --key-env VAR)",
-        "budget": "台帳: キー {label} ({key}): ライセンス認証するホスト {hosts} 台、残り回数 {budget} から予備 "
-        "{reserve}{held} を除いて {available} 回使えます",
-        "no_budget": "台帳: キー {label} ({key}): ホスト {hosts} 台、残り回数は管理していません",
-        "ended": "台帳: {host} が {code} を返しました: キー {label} ({key}) は{state}です。この実行の他のホストには"
-        "使いません",
-        "held": "と実行中の他の実行が確保した {count} 回",
-        "failed": "警告: {what}を台帳に記録できませんでした: {error}",
-        "install": "{host} でのインストール", "activation": "{host} でのライセンス認証",
-        "state": "キーの状態 ({host} の応答)", "end": "実行の終了",
-        "run": "台帳: 実行 {run_id} を {ledger} に記録しました",
-    },
+WORDS = {  # gettext messages, said in the run's language
+    "unknown": N_(
+        "note: key {key} is not in the ledger: its installs are not recorded and no budget is checked (remediate "
+        "keys add LABEL --key-env VAR)"
+    ),
+    "budget": N_(
+        "ledger: key {label} ({key}): {hosts} host(s) to activate; budget {budget} less a reserve of "
+        "{reserve}{held}: {available} available"
+    ),
+    "no_budget": N_("ledger: key {label} ({key}): {hosts} host(s); no budget to count down"),
+    "ended": N_("ledger: {host} answered {code}: key {label} ({key}) is {state}; no further host of this run gets it"),
+    "held": N_(" and {count} held by runs in progress"),
+    "failed": N_("warning: the ledger could not record {what}: {error}"),
+    "install": N_("the install on {host}"),
+    "activation": N_("the activation on {host}"),
+    "state": N_("the key's state (from {host})"),
+    "end": N_("the end of the run"),
+    "run": N_("ledger: run {run_id} recorded in {ledger}"),
 }
 
 Say = Callable[[str], None]
@@ -106,7 +97,7 @@ class RunKeyGuard:
         self.run_id = run_id
         self._say = say
         self._language = language
-        self._words = in_language(WORDS, language)
+        self._words = translated(WORDS, language)
         self._records = {planned_key.key: planned_key.record for planned_key in planned if planned_key.record}
         self._installed: dict[str, KeyRecord] = {}  # host -> the ledger key this run installed there
         self._ended: dict[int, tuple[str, str]] = {}  # key id -> (state, code)
@@ -125,7 +116,7 @@ class RunKeyGuard:
         if not in_use(ledger_url):
             return None
         ledger = Ledger.open(ledger_url)
-        words = in_language(WORDS, language)
+        words = translated(WORDS, language)
         run_id = new_run_id()
         try:
             for planned_key in planned:

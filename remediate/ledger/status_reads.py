@@ -6,20 +6,18 @@ import re
 from collections.abc import Callable, Sequence
 
 from remediate.errors import UsageError
+from remediate.i18n import N_, _, gettext_in
 from remediate.ledger.location import in_use
 from remediate.ledger.store import Ledger
 from remediate.status import HostStatus
 
 _PARTIAL_KEY = re.compile(r"[0-9A-Za-z]{5}")
 
-WORDS = {
-    "en": "warning: the ledger did not record this status read: {error}",
-    "ja": "警告: この状態の読み取りは台帳に記録されませんでした: {error}",
-}
+NOT_RECORDED = N_("warning: the ledger did not record this status read: {error}")
 
 
 def record_status_reads(statuses: Sequence[HostStatus], ledger_url: str | None, say: Callable[[str], None],
-                        language: str = "en") -> int:
+                        language: str | None = None) -> int:
     """Record every partial key read (none when no ledger is in use); how many were recorded. A ledger that
     cannot be written is a warning: the read itself succeeded."""
     seen = [(status.host.label, str(status.data.get("partial_product_key") or ""), status.data.get("name"))
@@ -32,6 +30,7 @@ def record_status_reads(statuses: Sequence[HostStatus], ledger_url: str | None, 
             for host, five, product in seen:
                 ledger.record_seen(host, five, product=str(product) if product else None)
     except UsageError as error:
-        say(WORDS["ja" if language == "ja" else "en"].format(error=error.message))
+        said = gettext_in(language, NOT_RECORDED) if language else _(NOT_RECORDED)  # default: the current language
+        say(said.format(error=error.message))
         return 0
     return len(seen)

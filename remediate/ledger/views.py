@@ -1,4 +1,4 @@
-"""What `remediate keys` shows: tables, JSON, CSV and a self-contained HTML page, in English and Japanese.
+"""What `remediate keys` shows: tables, JSON, CSV and a self-contained HTML page, in any language (gettext).
 
 Keys appear masked (XXXXX-XXXXX-XXXXX-XXXXX-T83GX) everywhere; the ledger holds nothing more to show.
 """
@@ -17,48 +17,56 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from remediate.i18n import N_, gettext_in, translated
 from remediate.ledger.channels import NAMES as CHANNEL_NAMES
 from remediate.ledger.records import MASK, KeyRecord, KeyUsage, Placement, UseRecord
-from remediate.reasons import in_language
 
-WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "label": "label", "key": "key", "channel": "channel", "product": "product", "budget": "budget left",
-        "state": "state", "installs": "installs", "activations": "activations", "failures": "failures",
-        "hosts": "hosts", "last_used": "last used", "added": "added", "by": "by", "encrypted": "stored",
-        "host": "host", "last_action": "last action", "at": "at", "run": "run id", "result": "result",
-        "last_seen": "last seen", "operator": "operator", "action": "action",
-        "keys_title": "Keys in the ledger ({count})", "hosts_title": "Keys on hosts ({count})",
-        "uses_title": "Installs and activations ({count})", "report_title": "Key ledger report",
-        "no_keys": "The ledger has no keys yet: add one with `remediate keys add LABEL --key-env VAR`.",
-        "no_hosts": "No key has been installed, activated or seen on a host yet.",
-        "unlimited": "-", "yes_encrypted": "encrypted", "fingerprint_only": "fingerprint only",
-        "active": "active", "retired": "retired", "exhausted": "exhausted", "blocked": "blocked",
-        "install": "install", "activate": "activate", "ok": "ok", "failed": "failed",
-        "generated": "Generated {time} from {ledger}",
-        "held": "held by run {run} in progress: {count} activation(s)",
-    },
-    "ja": {
-        "label": "ラベル", "key": "キー", "channel": "チャネル", "product": "製品", "budget": "残り回数",
-        "state": "状態", "installs": "インストール", "activations": "ライセンス認証", "failures": "失敗",
-        "hosts": "ホスト数", "last_used": "最終使用", "added": "登録日時", "by": "登録者", "encrypted": "保存方法",
-        "host": "ホスト", "last_action": "最後の操作", "at": "日時", "run": "実行 ID", "result": "結果",
-        "last_seen": "最終確認", "operator": "操作者", "action": "操作",
-        "keys_title": "台帳のキー ({count} 件)", "hosts_title": "ホストごとのキー ({count} 件)",
-        "uses_title": "インストールとライセンス認証 ({count} 件)", "report_title": "キー台帳レポート",
-        "no_keys": "台帳にはまだキーがありません: `remediate keys add LABEL --key-env VAR` で追加してください。",
-        "no_hosts": "ホストにインストール、ライセンス認証、または確認されたキーはまだありません。",
-        "unlimited": "-", "yes_encrypted": "暗号化", "fingerprint_only": "指紋のみ",
-        "active": "使用中", "retired": "廃止", "exhausted": "回数超過", "blocked": "ブロック",
-        "install": "インストール", "activate": "ライセンス認証", "ok": "成功", "failed": "失敗",
-        "generated": "{time} に {ledger} から作成",
-        "held": "実行中の {run} が確保: {count} 回",
-    },
+WORDS = {  # gettext messages: words(language) has them translated
+    "label": N_("label"),
+    "key": N_("key"),
+    "channel": N_("channel"),
+    "product": N_("product"),
+    "budget": N_("budget left"),
+    "state": N_("state"),
+    "installs": N_("installs"),
+    "activations": N_("activations"),
+    "failures": N_("failures"),
+    "hosts": N_("hosts"),
+    "last_used": N_("last used"),
+    "added": N_("added"),
+    "by": N_("by"),
+    "encrypted": N_("stored"),
+    "host": N_("host"),
+    "last_action": N_("last action"),
+    "at": N_("at"),
+    "run": N_("run id"),
+    "result": N_("result"),
+    "last_seen": N_("last seen"),
+    "operator": N_("operator"),
+    "action": N_("action"),
+    "keys_title": N_("Keys in the ledger ({count})"),
+    "hosts_title": N_("Keys on hosts ({count})"),
+    "uses_title": N_("Installs and activations ({count})"),
+    "report_title": N_("Key ledger report"),
+    "no_keys": N_("The ledger has no keys yet: add one with `remediate keys add LABEL --key-env VAR`."),
+    "no_hosts": N_("No key has been installed, activated or seen on a host yet."),
+    "yes_encrypted": N_("encrypted"),
+    "fingerprint_only": N_("fingerprint only"),
+    "active": N_("active"),
+    "retired": N_("retired"),
+    "exhausted": N_("exhausted"),
+    "blocked": N_("blocked"),
+    "install": N_("install"),
+    "activate": N_("activate"),
+    "ok": N_("ok"),
+    "failed": N_("failed"),
+    "generated": N_("Generated {time} from {ledger}"),
+    "held": N_("held by run {run} in progress: {count} activation(s)"),
 }
 
 
 def words(language: str) -> dict[str, str]:
-    return in_language(WORDS, language)
+    return {**translated(WORDS, language), "unlimited": "-"}
 
 
 def when(value: datetime | None) -> str:
@@ -70,7 +78,8 @@ def iso(value: datetime | None) -> str | None:
 
 
 def channel_name(channel: str | None, language: str) -> str:
-    return in_language(CHANNEL_NAMES, language).get(channel or "", channel or "")
+    name = CHANNEL_NAMES.get(channel or "")
+    return gettext_in(language, name) if name else channel or ""
 
 
 def state_name(record: KeyRecord, language: str) -> str:
