@@ -267,9 +267,9 @@ class Engine:
             **approved,
         )
         for event_type, fields in prelude:
-            self.audit.record(event_type, **fields)
+            self.audit.append(event_type, **fields)
         for known in decided:
-            self.audit.record(HOST_STARTED, host=known.host, code=known.code)
+            self.audit.append(HOST_STARTED, host=known.host, code=known.code)
             self._record_outcome(known)
             self._note_finished(known)
             self.observer.host_finished(known)
@@ -397,10 +397,20 @@ class Engine:
                 self._stop_auth.set()
 
     def record(self, host: str, event_type: str, **fields: Any) -> None:
-        """Record an event of a host's flow, unless the host was given up (abandon())."""
+        """Record an event of a host's flow, unless the host was given up (abandon()). Group commit: it is on
+        disk within audit.GROUP_COMMIT_S, or sooner with the next durable event (see record_durable)."""
         with self._lock:
             if host not in self._given_up:
-                self.audit.record(event_type, host=host, **fields)
+                self.audit.append(event_type, host=host, **fields)
+
+    def record_durable(self, host: str, event_type: str, **fields: Any) -> None:
+        """Like record, and on disk (fsynced) when this returns: a changing step announced before it is sent, and
+        its result. The fsync happens outside the run's lock, shared by the hosts that wait for one at once."""
+        with self._lock:
+            if host in self._given_up:
+                return
+            event = self.audit.append(event_type, host=host, **fields)
+        self.audit.sync(event["seq"])
 
     def _host_or_skip(self, index: int, host_plan: HostPlan) -> HostReport:
         """One host's report (a worker of the pool); its outcome is recorded by _host_finished."""
@@ -811,7 +821,7 @@ class HostRun:
         if step.phase == "fix":
             # Write-ahead: the change is on record (fsynced) before it is sent, so a crash during the step
             # leaves the host named as "a change was in flight".
-            self.engine.record(
+            self.engine.record_durable(
                 self.label, STEP_STARTED, step=step.id, phase=step.phase, script_sha256=step.script_sha256,
                 parameters=dict(step.display_parameters), attempt=record.attempts,
             )
@@ -837,11 +847,17 @@ class HostRun:
             "durations": [round(value, 3) for value in record.durations],
         }
 
+    def _record_step(self, planned: PlannedStep, /, **fields: Any) -> None:
+        """A step's result: fsynced at once for a step that changes the host, group-committed for a read."""
+        if planned.phase == "fix":
+            self.engine.record_durable(self.label, STEP, **fields)
+        else:
+            self.engine.record(self.label, STEP, **fields)
+
     def _audit_attempt(self, step: PlannedStep, record: StepRecord, run: ScriptRun, will_retry: bool) -> None:
         result = run.result
-        self.engine.record(
-            self.label,
-            STEP,
+        self._record_step(
+            step,
             **self._step_fields(step, record),
             ok=result.ok,
             hresult=str(result.hresult) if result.hresult else None,
@@ -856,9 +872,8 @@ class HostRun:
         )
 
     def _audit_transport_error(self, step: PlannedStep, record: StepRecord, error: TransportError) -> None:
-        self.engine.record(
-            self.label,
-            STEP,
+        self._record_step(
+            step,
             **self._step_fields(step, record),
             ok=False,
             error_kind=error.kind,

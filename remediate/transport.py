@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import functools
 import importlib
 import logging
 import math
@@ -34,7 +35,8 @@ from pypsrp.exceptions import (
     WSManFaultError,
 )
 from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
+from pypsrp.wsman import NAMESPACES, WSMan, WSManAction, _TransportHTTP
+from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1  # the NTLM hashes pyspnego computes from a password
 
 from remediate.errors import TransportError, TransportErrorKind, UsageError
 from remediate.inventory import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, Host
@@ -105,6 +107,20 @@ QUOTA_FAULTS = frozenset(
 )
 
 
+class _Transport(_TransportHTTP):
+    """pypsrp's HTTP transport, without the proxy look-up in the environment on every request.
+
+    requests scans the environment for proxy settings on each request of a session that trusts it; remediate
+    connects without a proxy (no_proxy), so the session stops trusting the environment once it is built (the
+    CA bundle settings from the environment are read while it is built, as before).
+    """
+
+    def _build_session(self) -> requests.Session:
+        session = super()._build_session()
+        session.trust_env = False
+        return session
+
+
 class _StepWSMan(WSMan):
     """pypsrp's WSMan, with Receive and Signal bounded so that a step's timeout is a hard cap.
 
@@ -113,6 +129,11 @@ class _StepWSMan(WSMan):
     whether time is left to send it again. A Signal (stopping a step) names a short OperationTimeout, so that
     stopping a hung host does not wait for the connection timeout.
     """
+
+    def __init__(self, server: str, **options: Any) -> None:
+        super().__init__(server, **options)
+        # WSMan.__init__ builds its transport itself; _Transport adds behaviour and no state of its own.
+        self.transport.__class__ = _Transport
 
     def receive(
         self,
@@ -149,6 +170,8 @@ def build_wsman(server: str, options: ConnectionOptions, credentials: Credential
         extra = {**extra, "certificate_pem": options.certificate_pem,
                  "certificate_key_pem": options.certificate_key_pem}
     password = credentials.password.reveal() if credentials and credentials.password else None
+    if password is not None and options.auth == "ntlm":
+        password = _ntlm_hashes(password)
     with _WSMAN_BUILD:
         return _StepWSMan(
             server,
@@ -157,7 +180,7 @@ def build_wsman(server: str, options: ConnectionOptions, credentials: Credential
             password=password,
             ssl=options.scheme == "https",
             auth=options.auth,
-            cert_validation=_cert_validation(options),  # type: ignore[arg-type]  # a CA bundle path works
+            cert_validation=_cert_validation(options),  # a CA bundle path works too
             connection_timeout=max(1, math.ceil(options.connection_timeout)),
             read_timeout=max(1, math.ceil(options.connection_timeout)),
             operation_timeout=options.operation_timeout,
@@ -166,6 +189,13 @@ def build_wsman(server: str, options: ConnectionOptions, credentials: Credential
             no_proxy=True,
             **extra,
         )
+
+
+@functools.lru_cache(maxsize=4)
+def _ntlm_hashes(password: str) -> str:
+    """The password as pyspnego also takes it for NTLM: "LM-hash:NT-hash" in hex. Computed once per run rather
+    than once per host (the LM hash is DES in pure Python)."""
+    return f"{lmowfv1(password).hex()}:{ntowfv1(password).hex()}"
 
 
 def _cert_validation(options: ConnectionOptions) -> bool | str:

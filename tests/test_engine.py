@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -53,6 +54,7 @@ class Machine:
     slow_fix_s: float = 0.0  # the fix takes this long (a step timeout fires)
     slow_times: int = 1
     skew_minutes: int = 0
+    on_fix: Any = None  # called as a fix script arrives, before it runs
     calls: list[str] = field(default_factory=list)
     parameters: list[dict[str, Any]] = field(default_factory=list)
 
@@ -85,6 +87,8 @@ class MachineEngine:
         if behaviour == "clock":
             return answer(data={"skew_minutes": m.skew_minutes})
         if behaviour == "fix":
+            if m.on_fix is not None:
+                m.on_fix()
             if m.fixable:
                 m.licensed = True
             return answer(changed=True, output=f"Installed product key {command.parameters}")
@@ -254,6 +258,30 @@ def test_the_audit_log_records_every_step_and_verifies(lab_factory: Any, tmp_pat
     assert announced[0] < events.index(fix)
     (run,) = audit.show(path)
     assert {host: fields["outcome"] for host, fields in run.hosts.items()} == outcomes(report)
+
+
+def test_a_change_is_on_disk_before_the_host_receives_it_and_reads_are_fsynced_in_batches(
+    lab_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    synced: list[int] = []  # the log's size at each fsync
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        size = os.fstat(fd).st_size
+        real_fsync(fd)
+        synced.append(size)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(audit, "GROUP_COMMIT_S", 30.0)  # reads wait for a later fsync, never for this one
+    on_disk_when_fix_arrived: list[int] = []
+    lab = lab_factory({"A": Machine(on_fix=lambda: on_disk_when_fix_arrived.append(max(synced, default=0)))})
+    lab.run(path)
+    data = path.read_bytes()
+    announced = next(line for line in data.splitlines(keepends=True) if b'"type":"step_started"' in line)
+    assert on_disk_when_fix_arrived[0] >= data.index(announced) + len(announced)
+    events = audit.read_events(path)
+    assert audit.verify(path).ok and len(synced) < len(events)
 
 
 def test_escalate_always_collects_facts_and_escalates(lab_factory: Any, tmp_path: Path) -> None:

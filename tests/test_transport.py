@@ -378,3 +378,21 @@ def test_sessions_built_from_many_threads_at_once_all_build(monkeypatch: pytest.
     finally:
         sys.setswitchinterval(switch)
     assert failures == []
+
+
+def test_requests_do_not_look_up_proxies_in_the_environment(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests would scan every environment variable for a proxy on each request; remediate uses no proxy, and
+    the environment is read once, as the session is built (for its CA bundle settings)."""
+    looked_up: list[str] = []
+    real = requests.utils.get_environ_proxies
+
+    def counting(url: str, no_proxy: Any = None) -> Any:
+        looked_up.append(url)
+        return real(url, no_proxy)
+
+    monkeypatch.setattr(requests.utils, "get_environ_proxies", counting)
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting, raising=False)
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        for _ in range(3):
+            assert session.run("ok", {}, timeout_s=10).result.ok
+    assert len(looked_up) <= 1
