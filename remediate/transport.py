@@ -13,14 +13,18 @@ from __future__ import annotations
 import enum
 import errno
 import functools
+import hashlib
 import importlib
 import logging
 import math
 import os
+import secrets as random_tokens
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+import xml.etree.ElementTree as ElementTree
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -28,16 +32,20 @@ from typing import Any
 
 import requests
 import spnego.exceptions
+from pypsrp.complex_objects import ApartmentState, HostInfo, Pipeline, RemoteStreamOptions
 from pypsrp.exceptions import (
     AuthenticationError,
     WinRMError,
     WinRMTransportError,
     WSManFaultError,
 )
+from pypsrp.messages import CreatePipeline, MessageType
 from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.serializer import Serializer
 from pypsrp.wsman import NAMESPACES, WSMan, WSManAction, _TransportHTTP
 from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1  # the NTLM hashes pyspnego computes from a password
 
+from remediate.connector import BatchRun, ScriptCall
 from remediate.errors import TransportError, TransportErrorKind, UsageError
 from remediate.inventory import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, Host
 from remediate.productkey import ProductKey
@@ -637,6 +645,7 @@ class Session:
         with self._translated():
             self._wsman = build_wsman(self.host.connect_name, options, self.credentials)
             self._pool = RunspacePool(self._wsman)
+            self._pool._serializer = self._pool._fragmenter.serializer = _ReusedSerializer()
             try:
                 self._pool.open()
             except BaseException:
@@ -664,27 +673,44 @@ class Session:
 
     def run(self, script: str, parameters: Mapping[str, Any], timeout_s: float) -> ScriptRun:
         """Run one step's script with its parameters; wait at most timeout_s. Raises TransportError."""
+        batch = self.run_batch([ScriptCall(script, parameters, timeout_s)])
+        if batch.error is not None:
+            raise batch.error
+        return batch.runs[0]
+
+    def run_batch(self, calls: Sequence[ScriptCall]) -> BatchRun:
+        """Several scripts as one pipeline of statements: one Command request, then Receives until it ends.
+
+        Between two statements a Write-Output of a marker (unguessable by a script) tells their output and
+        records apart. The invocation may take the sum of its scripts' timeouts; each marker that comes resets
+        the budget of the rest, so no script is cut short while it is within its own limit.
+        """
         if self._pool is None:
             raise TransportError(TransportErrorKind.PROTOCOL, "the session is not open", host=self.label)
-        secrets = secrets_in(parameters)
+        known = [secret for call in calls for secret in secrets_in(call.parameters)]
+        budgets = [call.timeout_s for call in calls]
         started = time.monotonic()
-        deadline = started + timeout_s
-        with self._translated(secrets):
-            shell = PowerShell(self._pool)
-            shell.add_script(script)
-            for name, value in parameters.items():
-                shell.add_parameter(name, reveal(value))
-            shell.begin_invoke()  # one Command request; then one Receive per poll until the pipeline ends
-            while shell.state == PIPELINE_RUNNING:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    self._stop(shell)
-                    message = f"the step did not finish within {timeout_s:g}s"
-                    raise TransportError(TransportErrorKind.TIMEOUT, message, host=self.label, transient=True)
-                self._poll(shell, deadline)
-        run = self._collect(shell, secrets)
-        run.duration_s = time.monotonic() - started
-        return run
+        shell = _StatementsShell(self._pool, calls)
+        error: TransportError | None = None
+        try:
+            with self._translated(known):
+                shell.begin_invoke()  # one Command request; then one Receive per poll until the pipeline ends
+                deadline = started + sum(budgets)
+                while shell.state == PIPELINE_RUNNING:
+                    if time.monotonic() >= deadline:
+                        self._stop(shell)
+                        left = sum(budgets[len(shell.ends):])
+                        message = f"the step did not finish within {left:g}s"
+                        error = TransportError(TransportErrorKind.TIMEOUT, message, host=self.label, transient=True)
+                        break
+                    seen = len(shell.ends)
+                    self._poll(shell, deadline)
+                    if len(shell.ends) > seen:  # a script finished: the rest have their whole budgets from now
+                        deadline = time.monotonic() + sum(budgets[len(shell.ends):])
+        except TransportError as fault:
+            error = fault
+        ended = error is None and shell.state != PIPELINE_RUNNING
+        return BatchRun(_split_runs(shell, len(calls), ended, started, known), error)
 
     def _poll(self, shell: PowerShell, deadline: float) -> None:
         """One Receive that ends by the deadline. No answer in time: the next poll sends it again."""
@@ -702,29 +728,177 @@ class Session:
         with suppress(*_LIBRARY_ERRORS):  # the host may be gone; the timeout is what we report
             shell.stop()
 
-    def _collect(self, shell: PowerShell, secrets: list[Secret | ProductKey]) -> ScriptRun:
-        redactor = Redactor(secrets, max_text=None)  # masks only; the audit log truncates
-        errors = [redactor.text(_record_text(record)) for record in shell.streams.error]
-        warnings = [redactor.text(str(record)) for record in shell.streams.warning]
-        output = [item for item in shell.output if item is not None]
-        if shell.state == PIPELINE_FAILED or shell.had_errors:
-            message = errors[-1] if errors else "the script failed"
-            return _failed(message, errors, warnings)
-        if not output:
-            message = "the script printed no result" + (f": {errors[-1]}" if errors else "")
-            return _failed(message, errors, warnings)
-        last = output[-1]
-        if not isinstance(last, str):
-            message = f"the script's last output is a {type(last).__name__}, not the JSON result"
-            return _failed(message, errors, warnings)
+
+# Between the statements of one invocation: a value no script can guess, so none can fake the end of a step.
+_STEP_END = f"remediate-step-end-{random_tokens.token_hex(16)}"
+_SERIALIZED_LIMIT = 128  # invocations whose serialized Command message is kept for reuse
+_SERIALIZED: OrderedDict[bytes, bytes] = OrderedDict()  # reuse key -> the CREATE_PIPELINE message's CLIXML
+_SERIALIZED_LOCK = threading.Lock()
+
+
+class _Pipeline(Pipeline):
+    """pypsrp's Pipeline without its deep copy of every command for each serialization (a safeguard for lxml;
+    remediate serializes with ElementTree, which builds new elements each time)."""
+
+    def _get_statements(self) -> list[list[Any]]:
+        statements: list[list[Any]] = []
+        current: list[Any] = []
+        commands: list[Any] = self.commands or []
+        commands[-1].end_of_statement = True
+        for command in commands:
+            current.append(command)
+            if command.end_of_statement:
+                statements.append(current)
+                current = []
+        return statements
+
+
+class _ReusedSerializer(Serializer):
+    """pypsrp's serializer, keeping the serialized Command message of an invocation for the next invocation of
+    the same scripts with the same values (a fleet sends the same steps to every host): pypsrp serializes it
+    afresh each time, and it holds no id of the pool or the pipeline (those are in the message header)."""
+
+    def serialize(
+        self, value: Any, metadata: Any = None, parent: Any = None, clear: bool = True
+    ) -> Any:
+        key = getattr(value, "reuse_key", None)
+        if key is None or parent is not None or metadata is not None:
+            return super().serialize(value, metadata, parent, clear)
+        with _SERIALIZED_LOCK:
+            kept = _SERIALIZED.get(key)
+            if kept is not None:
+                _SERIALIZED.move_to_end(key)
+                return kept
+        element = super().serialize(value)
+        assert element is not None  # a CREATE_PIPELINE message always serializes to an element
+        data = ElementTree.tostring(element, encoding="utf-8", method="xml")
+        with _SERIALIZED_LOCK:
+            _SERIALIZED[key] = data
+            while len(_SERIALIZED) > _SERIALIZED_LIMIT:
+                _SERIALIZED.popitem(last=False)
+        return data
+
+
+class _KeyedCreatePipeline(CreatePipeline):
+    """A CREATE_PIPELINE message that names what it holds (a digest of its scripts and values)."""
+
+    reuse_key: bytes
+
+
+class _StatementsShell(PowerShell):
+    """A pypsrp PowerShell that runs scripts as statements, keeping output and records in the order they came,
+    and where each statement ended (`ends`: when each step-end marker was received)."""
+
+    def __init__(self, pool: RunspacePool, calls: Sequence[ScriptCall]) -> None:
+        super().__init__(pool)
+        self.events: list[tuple[str, Any]] = []  # ("output" | "error" | "warning" | "end", value)
+        self.ends: list[float] = []
+        digest = hashlib.sha256()
+        for index, call in enumerate(calls):
+            if index:
+                self.add_cmdlet("Write-Output").add_parameter("InputObject", _STEP_END).add_statement()
+            self.add_script(call.script)
+            digest.update(b"\0script\0" + call.script.encode("utf-8"))
+            for name, value in call.parameters.items():
+                revealed = reveal(value)
+                self.add_parameter(name, revealed)
+                digest.update(b"\0parameter\0" + repr((name, revealed)).encode("utf-8"))
+            if index < len(calls) - 1:
+                self.add_statement()
+        self._reuse_key = digest.digest()
+        self._errors_taken = 0
+        self._warnings_taken = 0
+
+    def begin_invoke(self) -> None:  # type: ignore[override]  # no input, no options: what steps need
+        pool = self.runspace_pool
+        pipeline = _Pipeline(is_nested=False, cmds=self.commands, history=None, redirect_err_to_out=False)
+        message = _KeyedCreatePipeline(
+            True,
+            ApartmentState(value=pool.apartment_state),
+            RemoteStreamOptions(value=RemoteStreamOptions.ADD_INVOCATION_INFO),
+            False,
+            HostInfo(host=pool.host),
+            pipeline,
+            False,
+        )
+        message.reuse_key = self._reuse_key
+        self._invoke(message)
+
+    def poll_invoke(self, timeout: int | None = None) -> None:
         try:
-            result = StepResult.from_json(last)
-        except ResultFormatError as error:
-            message = redactor.text(error.message)
-            return _failed(message, errors, warnings)
-        if secrets:  # a script that echoes a key back must not carry it further
-            result = replace(result, output=redactor.text(result.output))
-        return ScriptRun(result, errors=errors, warnings=warnings)
+            responses = self.runspace_pool._receive(self.id, timeout=timeout)
+        except WSManFaultError as fault:
+            if _as_int(fault.code) == WSManFault.OPERATION_TIMEOUT:
+                return  # nothing happened yet: poll again
+            raise
+        for kind, value in responses:
+            if kind == MessageType.PIPELINE_OUTPUT:
+                item = value.data.data
+                self.output.append(item)
+                if item == _STEP_END:
+                    self.ends.append(time.monotonic())
+                    self.events.append(("end", None))
+                else:
+                    self.events.append(("output", item))
+            elif kind in (MessageType.ERROR_RECORD, MessageType.PIPELINE_STATE):
+                # pypsrp has added the record (a failed pipeline's too) to streams.error, in this order
+                while self._errors_taken < len(self.streams.error):
+                    self.events.append(("error", self.streams.error[self._errors_taken]))
+                    self._errors_taken += 1
+            elif kind == MessageType.WARNING_RECORD:
+                while self._warnings_taken < len(self.streams.warning):
+                    self.events.append(("warning", self.streams.warning[self._warnings_taken]))
+                    self._warnings_taken += 1
+
+
+def _split_runs(
+    shell: _StatementsShell, count: int, ended: bool, started: float, known: list[Secret | ProductKey]
+) -> list[ScriptRun]:
+    """One ScriptRun per script that finished: those followed by a marker, and the last one to run when the
+    pipeline ended (completed, or failed by that script)."""
+    groups: list[list[tuple[str, Any]]] = [[]]
+    for kind, value in shell.events:
+        if kind == "end":
+            groups.append([])
+        else:
+            groups[-1].append((kind, value))
+    finished = len(groups) - 1 + (1 if ended else 0)
+    failed = ended and shell.state == PIPELINE_FAILED
+    runs: list[ScriptRun] = []
+    now = time.monotonic()
+    for index in range(min(finished, count)):
+        began = shell.ends[index - 1] if index else started
+        stopped = shell.ends[index] if index < len(shell.ends) else now
+        run = _collect(groups[index], failed and index == len(groups) - 1, known)
+        run.duration_s = stopped - began
+        runs.append(run)
+    return runs
+
+
+def _collect(events: list[tuple[str, Any]], failed: bool, known: list[Secret | ProductKey]) -> ScriptRun:
+    """One script's ScriptRun from its output and records; `failed`: it ended the pipeline with a throw."""
+    redactor = Redactor(known, max_text=None)  # masks only; the audit log truncates
+    errors = [redactor.text(_record_text(value)) for kind, value in events if kind == "error"]
+    warnings = [redactor.text(str(value)) for kind, value in events if kind == "warning"]
+    output = [value for kind, value in events if kind == "output" and value is not None]
+    if failed:
+        message = errors[-1] if errors else "the script failed"
+        return _failed(message, errors, warnings)
+    if not output:
+        message = "the script printed no result" + (f": {errors[-1]}" if errors else "")
+        return _failed(message, errors, warnings)
+    last = output[-1]
+    if not isinstance(last, str):
+        message = f"the script's last output is a {type(last).__name__}, not the JSON result"
+        return _failed(message, errors, warnings)
+    try:
+        result = StepResult.from_json(last)
+    except ResultFormatError as error:
+        message = redactor.text(error.message)
+        return _failed(message, errors, warnings)
+    if known:  # a script that echoes a key back must not carry it further
+        result = replace(result, output=redactor.text(result.output))
+    return ScriptRun(result, errors=errors, warnings=warnings)
 
 
 def _failed(message: str, errors: list[str], warnings: list[str]) -> ScriptRun:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests.adapters
 from reason_text import english_left, has_japanese
 from rich.console import Console
 
@@ -75,6 +76,8 @@ class MachineEngine:
 
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome:
         command = request.commands[0]
+        if not command.is_script and command.text == "Write-Output":  # as PowerShell's Write-Output -InputObject
+            return PipelineOutcome(output=[value for _, value in command.parameters])
         behaviour = command.text.strip()
         m = self.machine
         with self.lock:
@@ -108,6 +111,8 @@ class MachineEngine:
             return answer(changed=True)
         if behaviour == "escalate":
             return answer(data={"event_12288": m.code})
+        if behaviour == "throw":
+            return PipelineOutcome(state="Failed", failure=ErrorRecord("Access is denied."))
         return PipelineOutcome(state="Failed", failure=ErrorRecord(f"unknown behaviour {behaviour}"))
 
     def run_native(self, command: str, arguments: list[str]) -> NativeOutcome:
@@ -354,6 +359,48 @@ def test_only_if_decides_at_run_time(lab_factory: Any, tmp_path: Path) -> None:
         ontime["missing"].note or ""
     )
     assert lab.machines["ONTIME"].calls == ["detect", "clock", "verify"]
+
+
+def requests_of(lab: Lab, path: Path, steps: tuple[PlannedStep, ...], monkeypatch: pytest.MonkeyPatch) -> int:
+    sent: list[str] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def counting_send(adapter: Any, request: Any, **options: Any) -> Any:
+        sent.append(request.url)
+        return real_send(adapter, request, **options)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(requests.adapters.HTTPAdapter, "send", counting_send)
+        lab.run(path, plan=lab.plan(steps))
+    return len(sent)
+
+
+def test_the_read_only_steps_of_a_phase_cost_one_invocation_and_are_each_recorded(
+    lab_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = lab_factory({"A": Machine(licensed=True)})
+    one = requests_of(lab, tmp_path / "one.jsonl", (step("detect", "detect"),), monkeypatch)
+    three = (step("detect", "detect"), step("clock", "detect"), step("facts", "detect", script="escalate"))
+    path = tmp_path / "three.jsonl"
+    assert requests_of(lab, path, three, monkeypatch) == one
+    assert lab.machines["A"].calls == ["detect", "detect", "clock", "escalate"]
+    recorded = [event for event in audit.read_events(path) if event["type"] == audit.STEP]
+    assert [(event["step"], event["ok"], event["attempt"]) for event in recorded] == [
+        ("detect", True, 1), ("clock", True, 1), ("facts", True, 1)
+    ]
+    assert recorded[1]["data"] == {"skew_minutes": 0}
+
+
+def test_a_step_that_throws_in_an_invocation_hides_no_other_result(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(licensed=True)})
+    steps = (step("detect", "detect"), step("broken", "detect", script="throw"), step("clock", "detect"))
+    report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(steps))
+    (host,) = report.hosts
+    by_id = {record.id: record for record in host.steps}
+    assert by_id["detect"].result is not None and by_id["detect"].result.ok
+    assert by_id["broken"].note == "Access is denied." and by_id["broken"].error_kind == "script"
+    assert by_id["clock"].result is not None and by_id["clock"].result.data == {"skew_minutes": 0}
+    assert lab.machines["A"].calls == ["detect", "throw", "clock"]  # the step after the throw was sent again alone
 
 
 def test_conditions_cannot_reach_outside_the_sandbox() -> None:
