@@ -55,7 +55,7 @@ from remediate.expressions import evaluate_condition
 from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import Playbook
-from remediate.pool import HostPool
+from remediate.pool import Background, HostPool
 from remediate.reasons import Reason, phase_word
 from remediate.results import (
     HostReport,
@@ -182,6 +182,8 @@ class Engine:
         self._running: dict[int, HostRun] = {}  # hosts whose flow has begun and not finished
         self._given_up: set[str] = set()  # hosts abandoned: nothing more of theirs is recorded
         self._pool: HostPool[HostPlan, HostReport] | None = None
+        # Sessions are closed off the critical path: a worker takes its next host while the last one's pool closes.
+        self._closing = Background(workers=self.options.forks, name="remediate-close")
 
     # --- the run -------------------------------------------------------------------------------------------
 
@@ -325,7 +327,12 @@ class Engine:
             lock=self._lock,
         )
         reports.update(self._pool.run().done)
+        self._closing.wait(self.stop.abandoned)  # every shell closed on its host, unless the run is abandoned
         return reports
+
+    def close_later(self, session: HostSession) -> None:
+        """Close a session (its shell on the host) in the background."""
+        self._closing.submit(session.close)
 
     def _give_up(
         self, host_plans: Sequence[HostPlan], in_flight: list[int], untaken: list[int]
@@ -724,9 +731,10 @@ class HostRun:
             self.engine.observer.host_retrying(self.label, what, attempt, attempts)
 
     def _close(self) -> None:
+        """Let the session go; it is closed in the background (see Engine.close_later)."""
         session, self.session = self.session, None
         if session is not None:
-            session.close()
+            self.engine.close_later(session)
 
     def _reopen(self) -> None:
         self._close()

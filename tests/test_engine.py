@@ -289,6 +289,28 @@ def test_a_change_is_on_disk_before_the_host_receives_it_and_reads_are_fsynced_i
     assert audit.verify(path).ok and len(synced) < len(events)
 
 
+def test_a_worker_takes_its_next_host_while_the_last_ones_shell_closes(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(licensed=True), "B": Machine(licensed=True)},
+                      {"A": TransportFaults(latency_ms=300)})
+    shells_of_a_when_b_started: list[int] = []
+
+    class Watch:
+        def host_started(self, host: str) -> None:
+            if host == "B":
+                shells_of_a_when_b_started.append(lab.fleet.shell_count("A"))
+
+        def host_finished(self, report: HostReport) -> None:
+            pass
+
+    with AuditLog(tmp_path / "a.jsonl") as log:
+        engine = Engine(lambda host: Session(host, lab.connection, lab.credentials), log, EngineOptions(forks=1),
+                        observer=Watch())
+        report = engine.run(lab.plan((step("detect", "detect"),)))
+    assert outcomes(report) == {"A": "healthy", "B": "healthy"}
+    assert shells_of_a_when_b_started == [1]  # A's Delete was still on its way
+    assert lab.fleet.shell_count("A") == 0 and lab.fleet.shell_count("B") == 0  # the run waited for both
+
+
 def test_escalate_always_collects_facts_and_escalates(lab_factory: Any, tmp_path: Path) -> None:
     lab = lab_factory({"A": Machine(code=C008)})
     report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(book=playbook(when="always")))

@@ -313,6 +313,42 @@ def test_a_normal_step_costs_two_requests(fleet: Fleet, monkeypatch: pytest.Monk
         assert len(sent) == 3 * 2
 
 
+def test_logging_on_with_ntlm_costs_one_round_trip_before_the_first_message(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first token goes out at once (no anonymous request) and the last one rides on the pool's Create."""
+    sent: list[str | None] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def counting_send(adapter: Any, request: Any, **options: Any) -> Any:
+        sent.append(request.headers.get("Authorization"))
+        return real_send(adapter, request, **options)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counting_send)
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        assert len(sent) == 3  # token, Create (with the last token), Receive: the pool is open
+        assert all(header and header.startswith("Negotiate ") for header in sent[:2]) and sent[2] is None
+        assert session.run("ok", {}, timeout_s=10).result.ok
+
+
+@pytest.mark.slow
+def test_negotiate_logs_on_without_an_anonymous_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str | None] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def counting_send(adapter: Any, request: Any, **options: Any) -> Any:
+        sent.append(request.headers.get("Authorization"))
+        return real_send(adapter, request, **options)
+
+    engine = ScriptedEngine("WS06")
+    with Fleet.start([HostSpec("WS06", engine)], auth="negotiate", password=SANDBOX_PASSWORD) as own:
+        monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counting_send)
+        with Session(host_of(own, "WS06"), FAST, credentials_of(own)) as session:
+            assert session.run("ok", {}, timeout_s=10).result.ok
+    assert sent[0] and sent[0].startswith("Negotiate ")  # the first request already carries a token
+    assert len(sent) == 2 + 2 + 2 + 1  # two tokens, the pool opened, one step, the pool closed
+
+
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A port that accepts TCP connections and never says a word."""
