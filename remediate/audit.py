@@ -192,7 +192,8 @@ class AuditLog:
                 raise AuditError(f"cannot write the audit log {self.path}: {error.strerror}") from error
             self._seq = event["seq"]
             self._prev = event["hash"]
-            self._unsynced.set()
+            if not self._unsynced.is_set():
+                self._unsynced.set()
             if self._flusher is None:
                 self._flusher = threading.Thread(target=self._flush_batches, name="remediate-audit", daemon=True)
                 self._flusher.start()
