@@ -881,10 +881,10 @@ class HostRun:
         record.note = note = f"{error.kind}: {error.message}"
         if step.phase == "fix" and not step.idempotent and error.transient:
             reason = Reason("transport_fix_not_retried", step=step.id, note=note)
-            raise _HostAborted(Outcome.FAILED, reason)
+            raise _HostAborted(Outcome.FAILED, reason) from None
         if self.changed:
-            raise _HostAborted(Outcome.FAILED, Reason("transport_after_change", step=step.id, note=note))
-        raise _HostAborted(Outcome.UNREACHABLE, Reason("transport_unreachable", step=step.id, note=note))
+            raise _HostAborted(Outcome.FAILED, Reason("transport_after_change", step=step.id, note=note)) from None
+        raise _HostAborted(Outcome.UNREACHABLE, Reason("transport_unreachable", step=step.id, note=note)) from None
 
     def _send(self, step: PlannedStep, record: StepRecord) -> ScriptRun:
         if self.session is None:

@@ -2,10 +2,15 @@
 
 A Session is one open RunspacePool on one host, reused for every step on that host. A step is sent as a
 script (`add_script`) with its values bound as PowerShell parameters (`add_parameter`); product keys and
-secrets are revealed here, at the last moment, and nowhere else. Every pypsrp / requests / spnego failure is
-translated into a TransportError at one point (`translate`), with its TransportErrorKind and whether a retry may
-help; no message carries a password or a full product key. Kerberos failures (a wrong password, a missing SPN,
-clock skew, a host without the key of its SPN) are told apart by the Kerberos error code beneath them.
+secrets are revealed here, at the last moment, and nowhere else. The read-only steps of a phase go as one
+invocation (`run_batch`: one statement per step). Every pypsrp / requests / spnego failure is translated into a
+TransportError at one point (`translate`), with its TransportErrorKind and whether a retry may help; no message
+carries a password or a full product key. Kerberos failures (a wrong password, a missing SPN, clock skew, a host
+without the key of its SPN) are told apart by the Kerberos error code beneath them.
+
+Per host, the wire sees: one round trip to log on (NTLM over HTTP: the last token rides on the pool's Create),
+two to open the pool, two per invocation (Command, Receive), and the close, which the engine sends in the
+background.
 """
 
 from __future__ import annotations
