@@ -174,10 +174,10 @@ class _Transport(_TransportHTTP):
         token: bytes | None = context.step()
         while not context.complete:
             answer = self._post(b"", {"Authorization": _negotiate_header(token)}, timeout)
-            offered = _offered_token(answer)
-            if answer.status_code not in (200, 401) or offered is None:
+            in_token = _offered_token(answer)  # named as in pypsrp's handle_401 (see _reading_host_answer)
+            if answer.status_code not in (200, 401) or in_token is None:
                 raise AuthenticationError(f"Failed to authenticate the user {self.username} with {self.auth}")
-            token = context.step(offered)
+            token = context.step(in_token)
             if answer.status_code == 200 and not context.complete:
                 raise AuthenticationError(f"Failed to authenticate the user {self.username} with {self.auth}")
         self.encryption = WinRMEncryption(context, WinRMEncryption.SPNEGO)
@@ -625,12 +625,12 @@ def _getting_ticket_with_password(error: BaseException) -> bool:
 
 
 def _reading_host_answer(error: BaseException) -> bool:
-    """Whether pypsrp was processing a token from the host when `error` was raised (its HTTPNegotiateAuth's
-    handle_401 has the host's token as `in_token` from the second round on)."""
+    """Whether a token from the host was being processed when `error` was raised (pypsrp's HTTPNegotiateAuth's
+    handle_401, and _Transport's logon, have the host's token as `in_token` from the second round on)."""
     trace = error.__traceback__
     while trace is not None:
         frame = trace.tb_frame
-        if frame.f_code.co_name == "handle_401" and frame.f_locals.get("in_token"):
+        if frame.f_code.co_name in ("handle_401", "_log_on_and_send") and frame.f_locals.get("in_token"):
             return True
         trace = trace.tb_next
     return False
