@@ -48,7 +48,15 @@ from pypsrp.exceptions import (
     WinRMTransportError,
     WSManFaultError,
 )
-from pypsrp.messages import CreatePipeline, MessageType
+from pypsrp.messages import (
+    ApplicationPrivateData,
+    CreatePipeline,
+    MessageType,
+    PipelineState,
+    RunspacePoolInitData,
+    RunspacePoolStateMessage,
+    SessionCapability,
+)
 from pypsrp.negotiate import HTTPNegotiateAuth
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.serializer import Serializer
@@ -139,9 +147,12 @@ class _Transport(_TransportHTTP):
     CA bundle settings from the environment are read while it is built, as before).
     """
 
+    _template: requests.PreparedRequest | None = None
+
     def _build_session(self) -> requests.Session:
         session = super()._build_session()
         session.trust_env = False
+        self._template = None
         return session
 
     def send(
@@ -154,9 +165,32 @@ class _Transport(_TransportHTTP):
         if self.session is None:
             self.session = self._build_session()
         auth = self.session.auth
-        if self.wrap_required and self.encryption is None and isinstance(auth, HTTPNegotiateAuth):
-            return self._log_on_and_send(auth, message, timeout)
+        if self.wrap_required and self.encryption is None:
+            if isinstance(auth, HTTPNegotiateAuth):
+                return self._log_on_and_send(auth, message, timeout)
+        elif not retries_on_read_timeout and not self.session.cookies:
+            return self._send_request(self._prepared(self.session, message), timeout=timeout)
         return super().send(message, retries_on_read_timeout=retries_on_read_timeout, timeout=timeout)
+
+    def _prepared(self, session: requests.Session, message: bytes) -> requests.PreparedRequest:
+        """The request carrying one message, as pypsrp's send builds it: a copy of the session's request (its
+        headers, URL and auth, prepared once) with the message's body and type. requests would merge the
+        session's settings into a new request and parse the URL again for every message."""
+        if self._template is None:
+            self._template = session.prepare_request(requests.Request("POST", self.endpoint))
+        request = self._template.copy()
+        headers = request.headers
+        if self.wrap_required:
+            assert self.encryption is not None
+            content_type, payload = self.encryption.wrap_message(message)
+            protocol = self.encryption.protocol
+            headers["Content-Type"] = f'{content_type};protocol="{protocol}";boundary="Encrypted Boundary"'
+        else:
+            payload = message
+            headers["Content-Type"] = "application/soap+xml;charset=UTF-8"
+        headers["Content-Length"] = str(len(payload))
+        request.body = payload
+        return request
 
     def _log_on_and_send(
         self, auth: HTTPNegotiateAuth, message: bytes, timeout: int | float | tuple[int | float, int | float] | None
@@ -834,7 +868,9 @@ class Session:
 _STEP_END = f"remediate-step-end-{random_tokens.token_hex(16)}"
 _SERIALIZED_LIMIT = 128  # invocations whose serialized Command message is kept for reuse
 _SERIALIZED: OrderedDict[bytes, bytes] = OrderedDict()  # reuse key -> the CREATE_PIPELINE message's CLIXML
+_DESERIALIZED: OrderedDict[str, Any] = OrderedDict()  # received messages that pypsrp only reads, by content
 _SERIALIZED_LOCK = threading.Lock()
+_READ_ALIKE = (ApplicationPrivateData, SessionCapability, RunspacePoolInitData, RunspacePoolStateMessage, PipelineState)
 
 
 class _Pipeline(Pipeline):
@@ -855,9 +891,31 @@ class _Pipeline(Pipeline):
 
 
 class _ReusedSerializer(Serializer):
-    """pypsrp's serializer, keeping the serialized Command message of an invocation for the next invocation of
-    the same scripts with the same values (a fleet sends the same steps to every host): pypsrp serializes it
-    afresh each time, and it holds no id of the pool or the pipeline (those are in the message header)."""
+    """pypsrp's serializer, keeping what every host of a fleet exchanges alike.
+
+    Sent: the serialized Command message of an invocation, for the next invocation of the same scripts with the
+    same values (a fleet sends the same steps to every host): pypsrp serializes it afresh each time, and it holds
+    no id of the pool or the pipeline (those are in the message header). Received: the messages that open a pool
+    and that end a pipeline (capability, private data, init data, states), which hosts of one build send byte for
+    byte alike and pypsrp only reads.
+    """
+
+    def deserialize(self, element: Any, metadata: Any = None, clear: bool = True) -> Any:
+        kind = getattr(metadata, "object", None)
+        if kind not in _READ_ALIKE or not isinstance(element, str):
+            return super().deserialize(element, metadata, clear)
+        key = kind.__name__ + "\0" + element
+        with _SERIALIZED_LOCK:
+            kept = _DESERIALIZED.get(key)
+            if kept is not None:
+                _DESERIALIZED.move_to_end(key)
+                return kept
+        value = super().deserialize(element, metadata, clear)
+        with _SERIALIZED_LOCK:
+            _DESERIALIZED[key] = value
+            while len(_DESERIALIZED) > _SERIALIZED_LIMIT:
+                _DESERIALIZED.popitem(last=False)
+        return value
 
     def serialize(
         self, value: Any, metadata: Any = None, parent: Any = None, clear: bool = True

@@ -313,6 +313,48 @@ def test_a_normal_step_costs_two_requests(fleet: Fleet, monkeypatch: pytest.Monk
         assert len(sent) == 3 * 2
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("https", [False, True], ids=["http-ntlm-sealed", "https-basic"])
+def test_every_message_goes_out_with_the_headers_pypsrp_gives_it(
+    https: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request after the logon is built from the session's once-prepared request: it still carries the
+    session's headers, the message's own type and length, and the body that was sealed for it."""
+    sent: list[Any] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def capturing_send(adapter: Any, request: Any, **options: Any) -> Any:
+        sent.append(request)
+        return real_send(adapter, request, **options)
+
+    auth = "basic" if https else "ntlm"
+    with fault_fleet(TransportFaults(), auth=auth, https=https) as own:
+        endpoint = own.endpoint("WS09")
+        host = Host(endpoint.address, endpoint.port,
+                    {"scheme": endpoint.scheme, "auth": auth, "ca_file": str(own.ca_file) if https else None})
+        with Session(host, FAST, credentials_of(own)) as session:
+            session.run("ok", {}, timeout_s=10)
+            monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", capturing_send)
+            for script in ("ok", "fail-code"):
+                assert session.run(script, {}, timeout_s=10).result is not None
+    assert len(sent) == 2 * 2 + 1  # two steps, then the pool closed
+    assert len({request.body for request in sent}) == len(sent)  # each message its own body (sealed anew)
+    for request in sent:
+        headers = request.headers
+        assert (request.method, request.url) == ("POST", f"{endpoint.scheme}://{endpoint.address}:{endpoint.port}/wsman")
+        assert (headers["User-Agent"], headers["Accept-Encoding"]) == ("Python PSRP Client", "identity")
+        assert headers["Content-Length"] == str(len(request.body))
+        if https:
+            assert headers["Content-Type"] == "application/soap+xml;charset=UTF-8"
+            assert headers["Authorization"].startswith("Basic ")
+            assert b"<s:Envelope" in request.body
+        else:
+            assert headers["Content-Type"] == ('multipart/encrypted;protocol="application/HTTP-SPNEGO-session-'
+                                               'encrypted";boundary="Encrypted Boundary"')
+            assert headers["Connection"] == "Keep-Alive" and "Authorization" not in headers
+            assert b"<s:Envelope" not in request.body  # sealed
+
+
 def test_logging_on_with_ntlm_costs_one_round_trip_before_the_first_message(
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
