@@ -3,8 +3,17 @@
 Every line is one JSON object with `seq` (1, 2, ...), `time` (UTC, ISO 8601), `type`, `prev` (the `hash`
 of the previous event; GENESIS for the first) and `hash`: the sha256 of the event's canonical JSON without
 `hash` — or, in a keyed log (an audit key file given), its HMAC-SHA256 under that key, with `"chain":
-"hmac-sha256"` in every event. A line is written, flushed and fsynced before the caller acts on what it
-records, so a crash loses nothing but, at worst, the line being written — which then lacks its newline.
+"hmac-sha256"` in every event. Every line is written to the file (one write, in chain order) before the caller
+acts on what it records, so a crash of the process loses nothing but, at worst, the line being written — which
+then lacks its newline.
+
+Durability (fsync) comes in two kinds. `record` returns once the event is on disk: for what must survive even a
+crash of the machine, above all a changing step announced before it is sent (step_started) and its result.
+`append` (group commit) writes at once and leaves the fsync to a batch, at most GROUP_COMMIT_S later (sooner
+when any `record` follows, since an fsync covers everything written before it): for read-only events (reads,
+skips, connects, outcomes). Losing such a tail to a power cut leaves a shorter chain that verifies as crash-cut,
+and every host it named is read again by a rerun; a change is never left unannounced. Concurrent callers of
+`record` share one fsync.
 
 `verify` tells three states apart:
 - complete: the chain holds and every run in it ended with a run_finished event;
@@ -41,6 +50,7 @@ GENESIS = "0" * 64  # the `prev` of the first event of a log
 KEYED = "hmac-sha256"  # the `chain` of every event of a keyed log
 KEY_FILE_ENV = "REMEDIATE_AUDIT_KEY_FILE"
 MIN_KEY_BYTES = 16
+GROUP_COMMIT_S = 0.1  # an appended event is on disk at most this long after it was written
 DEFAULT_DIR = Path("remediate-audit")
 
 # Event types, in the order a run writes them.
@@ -117,12 +127,24 @@ class AuditLog:
     whose last line was cut by a crash is refused: verify it and start a new file.
     """
 
-    def __init__(self, path: str | Path, redactor: Redactor | None = None, key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        redactor: Redactor | None = None,
+        key: bytes | None = None,
+        group_commit_s: float | None = None,  # None: GROUP_COMMIT_S
+    ) -> None:
         self.path = Path(path)
         self.redactor = redactor or Redactor()
         self.key = key
-        self._lock = threading.Lock()
+        self.group_commit_s = GROUP_COMMIT_S if group_commit_s is None else group_commit_s
+        self._lock = threading.Lock()  # the chain: seq, prev, and the write of each line
+        self._sync_lock = threading.Lock()  # one fsync at a time; callers that arrive meanwhile share the next
         self._seq, self._prev = self._tail()
+        self._synced = self._seq  # every event up to this seq is on disk
+        self._unsynced = threading.Event()  # set while appended events wait for the batch's fsync
+        self._closed = threading.Event()
+        self._flusher: threading.Thread | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -144,7 +166,14 @@ class AuditLog:
         return result.events, result.last_hash
 
     def record(self, event_type: str, **fields: Any) -> dict[str, Any]:
-        """Write one event (redacted), flush and fsync it, and return it as written."""
+        """Write one event (redacted) and return it, as written, once it is on disk (fsynced)."""
+        event = self.append(event_type, **fields)
+        self.sync(event["seq"])
+        return event
+
+    def append(self, event_type: str, **fields: Any) -> dict[str, Any]:
+        """Write one event (redacted) and return it as written; its fsync comes with the next batch, at most
+        group_commit_s later (or with the next `record`/`sync`)."""
         body = self.redactor.value(fields)
         with self._lock:
             if self._fd is None:
@@ -160,15 +189,55 @@ class AuditLog:
                 written = os.write(self._fd, line)
                 while written < len(line):  # a short write on a full disk or a signal
                     written += os.write(self._fd, line[written:])
-                os.fsync(self._fd)
             except OSError as error:
                 raise AuditError(f"cannot write the audit log {self.path}: {error.strerror}") from error
             self._seq = event["seq"]
             self._prev = event["hash"]
-            return event
+            if not self._unsynced.is_set():
+                self._unsynced.set()
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_batches, name="remediate-audit", daemon=True)
+                self._flusher.start()
+        return event
+
+    def sync(self, seq: int | None = None) -> None:
+        """Return once every event up to `seq` (default: every event written so far) is on disk."""
+        with self._lock:
+            target = self._seq if seq is None else seq
+        if self._synced >= target:
+            return
+        with self._sync_lock:
+            if self._synced >= target:  # another caller's fsync covered it meanwhile
+                return
+            with self._lock:
+                fd, covered = self._fd, self._seq
+                self._unsynced.clear()  # what is appended from now on waits for the next batch
+            if fd is None:
+                raise AuditError(f"the audit log {self.path} is closed")
+            try:
+                os.fsync(fd)
+            except OSError as error:
+                raise AuditError(f"cannot write the audit log {self.path}: {error.strerror}") from error
+            self._synced = covered
+
+    def _flush_batches(self) -> None:
+        """The group commit: fsync what was appended, at most group_commit_s after it was written."""
+        while not self._closed.is_set():
+            self._unsynced.wait()
+            if self._closed.is_set():
+                return
+            self._closed.wait(self.group_commit_s)
+            try:
+                self.sync()
+            except AuditError:
+                return  # closed meanwhile; close() syncs what is left
 
     def close(self) -> None:
-        with self._lock:
+        if self._fd is not None:
+            self.sync()
+        with self._sync_lock, self._lock:
+            self._closed.set()
+            self._unsynced.set()  # wakes the flusher so that it ends
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None

@@ -6,7 +6,8 @@ depend on this interface only, so neither imports pypsrp.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import tenacity
@@ -14,6 +15,26 @@ import tenacity
 from remediate.errors import TransportError
 from remediate.inventory import Host
 from remediate.results import ScriptRun
+
+
+@dataclass(frozen=True)
+class ScriptCall:
+    """One step as a host is to run it: its script, its values (bound as parameters) and its time limit."""
+
+    script: str
+    parameters: Mapping[str, Any]
+    timeout_s: float
+
+
+@dataclass
+class BatchRun:
+    """What one invocation of several scripts gave back: a run for each script that finished, in order. A script
+    that failed the pipeline (a throw) is the last one with a run: those after it never ran. `error`: the
+    transport fault or timeout that cut the invocation short (the scripts without a run may or may not have run).
+    """
+
+    runs: list[ScriptRun] = field(default_factory=list)
+    error: TransportError | None = None
 
 
 class HostSession(Protocol):
@@ -24,6 +45,11 @@ class HostSession(Protocol):
     def close(self) -> None: ...
 
     def run(self, script: str, parameters: Mapping[str, Any], timeout_s: float) -> ScriptRun: ...
+
+    def run_batch(self, calls: Sequence[ScriptCall]) -> BatchRun:
+        """Several read-only scripts as one invocation (one Command, then Receives): each keeps its own result,
+        errors and warnings, and a script that throws does not hide the results of those before it."""
+        ...
 
 
 Connect = Callable[[Host], HostSession]  # an unopened session for a host

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import tenacity
 
@@ -49,14 +49,14 @@ from remediate.audit import (
     operator_name,
 )
 from remediate.codes import ErrorCode
-from remediate.connector import Connect, HostSession, transient_retrying
+from remediate.connector import BatchRun, Connect, HostSession, ScriptCall, transient_retrying
 from remediate.errors import AuditError, TransportError
 from remediate.expressions import evaluate_condition
 from remediate.i18n import _
 from remediate.interrupt import TwoPressStop, on_ctrl_c, write_from_handler
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import Playbook
-from remediate.pool import HostPool
+from remediate.pool import Background, HostPool
 from remediate.reasons import Reason, phase_word
 from remediate.results import (
     HostReport,
@@ -128,7 +128,9 @@ class _NoObserver:
 
 @dataclass(frozen=True)
 class EngineOptions:
-    forks: int = 10  # hosts in flight at once; WinRM allows 30 shells per user by default
+    # Hosts in flight at once. Each holds one shell on its own host, so WinRM's shells-per-user quota (per host)
+    # does not bound it; 50 is where benchmarks/fleet_run.py stops gaining (README, "Performance").
+    forks: int = 50
     transient_attempts: int = 4  # tries of a connection or a retryable step on transient faults
     wait_for_winrm_s: float = 0.0  # > 0: keep trying to connect for this long (a host that is still booting)
     backoff_initial_s: float = 1.0
@@ -183,6 +185,8 @@ class Engine:
         self._running: dict[int, HostRun] = {}  # hosts whose flow has begun and not finished
         self._given_up: set[str] = set()  # hosts abandoned: nothing more of theirs is recorded
         self._pool: HostPool[HostPlan, HostReport] | None = None
+        # Sessions are closed off the critical path: a worker takes its next host while the last one's pool closes.
+        self._closing = Background(workers=self.options.forks, name="remediate-close")
 
     # --- the run -------------------------------------------------------------------------------------------
 
@@ -268,9 +272,9 @@ class Engine:
             **approved,
         )
         for event_type, fields in prelude:
-            self.audit.record(event_type, **fields)
+            self.audit.append(event_type, **fields)
         for known in decided:
-            self.audit.record(HOST_STARTED, host=known.host, code=known.code)
+            self.audit.append(HOST_STARTED, host=known.host, code=known.code)
             self._record_outcome(known)
             self._note_finished(known)
             self.observer.host_finished(known)
@@ -326,7 +330,12 @@ class Engine:
             lock=self._lock,
         )
         reports.update(self._pool.run().done)
+        self._closing.wait(self.stop.abandoned)  # every shell closed on its host, unless the run is abandoned
         return reports
+
+    def close_later(self, session: HostSession) -> None:
+        """Close a session (its shell on the host) in the background."""
+        self._closing.submit(session.close)
 
     def _give_up(
         self, host_plans: Sequence[HostPlan], in_flight: list[int], untaken: list[int]
@@ -398,10 +407,20 @@ class Engine:
                 self._stop_auth.set()
 
     def record(self, host: str, event_type: str, **fields: Any) -> None:
-        """Record an event of a host's flow, unless the host was given up (abandon())."""
+        """Record an event of a host's flow, unless the host was given up (abandon()). Group commit: it is on
+        disk within audit.GROUP_COMMIT_S, or sooner with the next durable event (see record_durable)."""
         with self._lock:
             if host not in self._given_up:
-                self.audit.record(event_type, host=host, **fields)
+                self.audit.append(event_type, host=host, **fields)
+
+    def record_durable(self, host: str, event_type: str, **fields: Any) -> None:
+        """Like record, and on disk (fsynced) when this returns: a changing step announced before it is sent, and
+        its result. The fsync happens outside the run's lock, shared by the hosts that wait for one at once."""
+        with self._lock:
+            if host in self._given_up:
+                return
+            event = self.audit.append(event_type, host=host, **fields)
+        self.audit.sync(event["seq"])
 
     def _host_or_skip(self, index: int, host_plan: HostPlan) -> HostReport:
         """One host's report (a worker of the pool); its outcome is recorded by _host_finished."""
@@ -610,12 +629,15 @@ class HostRun:
         return self.engine.interrupted
 
     def _run_phase(self, phase: str) -> list[StepRecord]:
-        """Every step of a phase in order; after a stop request, none that has not begun."""
+        """Every step of a phase in order; after a stop request, none that has not begun. The steps of a read-only
+        phase go to the host together, as one invocation (see _run_batch); a step with a condition waits for the
+        results of those before it and goes alone."""
         records: list[StepRecord] = []
-        for step in self.plan.steps_in(phase):
-            if self._interrupted_now():
-                break
-            records.append(self._step(step))
+        pending = list(self.plan.steps_in(phase))
+        while pending and not self._interrupted_now():
+            size = 1 if phase == "fix" else _batch_size(pending)
+            batch, pending = pending[:size], pending[size:]
+            records.extend(self._run_batch(batch) if size > 1 else [self._step(batch[0])])
         return records
 
     def _escalating_code(self) -> ErrorCode | None:
@@ -712,9 +734,10 @@ class HostRun:
             self.engine.observer.host_retrying(self.label, what, attempt, attempts)
 
     def _close(self) -> None:
+        """Let the session go; it is closed in the background (see Engine.close_later)."""
         session, self.session = self.session, None
         if session is not None:
-            session.close()
+            self.engine.close_later(session)
 
     def _reopen(self) -> None:
         self._close()
@@ -724,11 +747,15 @@ class HostRun:
 
     # --- one step ------------------------------------------------------------------------------------------
 
-    def _step(self, step: PlannedStep) -> StepRecord:
+    def _new_record(self, step: PlannedStep) -> StepRecord:
         record = StepRecord(
             id=step.id, phase=step.phase, status=StepStatus.RAN, script_sha256=step.script_sha256
         )
         self.records.append(record)
+        return record
+
+    def _step(self, step: PlannedStep) -> StepRecord:
+        record = self._new_record(step)
         if step.only_if:
             try:
                 run_it = evaluate_condition(step.only_if, self.results)
@@ -744,17 +771,69 @@ class HostRun:
                 record.note = f"only_if is false: {step.only_if}"
                 self._audit_skip(step, record)
                 return record
-        policy = step.retry
-        allowed = policy.attempts if policy is not None else 1
         self.current = step
         try:
-            return self._run_step(step, record, policy, allowed)
+            return self._run_step(step, record)
         finally:
             self.current = None
 
-    def _run_step(self, step: PlannedStep, record: StepRecord, policy: Any, allowed: int) -> StepRecord:
+    def _run_batch(self, steps: list[PlannedStep]) -> list[StepRecord]:
+        """Read-only steps sent as one invocation; each keeps its own result, audit event and retries. The steps
+        it left without a result (after a step that threw, or when its time ran out or the transport failed) are
+        then sent one by one, as any step is; a transport fault that no retry can help ends the host as it would
+        have on that step alone."""
+        records = [self._new_record(step) for step in steps]
+        self.current = steps[0]
+        try:
+            batch = self._send_batch(steps, records)
+            for step, record, run in zip(steps, records, batch.runs, strict=False):
+                self.current = step
+                self._run_step(step, record, first=run)
+            left = len(batch.runs)
+            error = batch.error
+            if error is not None and not error.transient:
+                self._transport_failed(steps[left], records[left], error)
+            for index in range(left, len(steps)):
+                if self._interrupted_now():
+                    for unsent in records[index:]:  # never begun on their own: as if not reached
+                        self.records.remove(unsent)
+                    return records[:index]
+                self.current = steps[index]
+                self._run_step(steps[index], records[index])
+            return records
+        finally:
+            self.current = None
+
+    def _send_batch(self, steps: list[PlannedStep], records: list[StepRecord]) -> BatchRun:
+        """One invocation of the steps; a transport fault becomes the batch's error (the session is closed, as
+        after any fault: the next send opens a new one). The step in flight when it was cut short counts an
+        attempt; those after it never began."""
+        began = time.monotonic()
+        try:
+            if self.session is None:
+                self._reopen()
+            assert self.session is not None
+            batch = self.session.run_batch([ScriptCall(step.script, step.parameters, step.timeout_s)
+                                            for step in steps])
+        except TransportError as error:
+            batch = BatchRun(error=error)
+        for record, run in zip(records, batch.runs, strict=False):
+            record.attempts += 1
+            record.durations.append(run.duration_s)
+        if batch.error is not None:
+            self._close()
+            cut = records[len(batch.runs)]
+            cut.attempts += 1
+            cut.durations.append(time.monotonic() - began - sum(run.duration_s for run in batch.runs))
+        return batch
+
+    def _run_step(self, step: PlannedStep, record: StepRecord, first: ScriptRun | None = None) -> StepRecord:
+        """Send the step (or take `first`, its run in an invocation) and retry as its policy says."""
+        policy = step.retry
+        allowed = policy.attempts if policy is not None else 1
         while True:
-            run = self._attempt(step, record)
+            run = first if first is not None else self._attempt(step, record)
+            first = None
             result = run.result
             wanted = policy is not None and result.hresult is not None and result.hresult in policy.on_hresult
             will_retry = (
@@ -792,17 +871,21 @@ class HostRun:
                         self._retrying(step.id, attempt.retry_state.attempt_number + 1, error, connecting=False)
                         raise
         except TransportError as error:
-            self._audit_transport_error(step, record, error)
-            record.status = StepStatus.ERROR
-            record.error_kind = error.kind
-            record.note = note = f"{error.kind}: {error.message}"
-            if step.phase == "fix" and not step.idempotent and error.transient:
-                reason = Reason("transport_fix_not_retried", step=step.id, note=note)
-                raise _HostAborted(Outcome.FAILED, reason) from None
-            if self.changed:
-                raise _HostAborted(Outcome.FAILED, Reason("transport_after_change", step=step.id, note=note)) from None
-            raise _HostAborted(Outcome.UNREACHABLE, Reason("transport_unreachable", step=step.id, note=note)) from None
+            self._transport_failed(step, record, error)
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _transport_failed(self, step: PlannedStep, record: StepRecord, error: TransportError) -> NoReturn:
+        """The step got no result: record it and end the host's flow with the outcome the fault implies."""
+        self._audit_transport_error(step, record, error)
+        record.status = StepStatus.ERROR
+        record.error_kind = error.kind
+        record.note = note = f"{error.kind}: {error.message}"
+        if step.phase == "fix" and not step.idempotent and error.transient:
+            reason = Reason("transport_fix_not_retried", step=step.id, note=note)
+            raise _HostAborted(Outcome.FAILED, reason) from None
+        if self.changed:
+            raise _HostAborted(Outcome.FAILED, Reason("transport_after_change", step=step.id, note=note)) from None
+        raise _HostAborted(Outcome.UNREACHABLE, Reason("transport_unreachable", step=step.id, note=note)) from None
 
     def _send(self, step: PlannedStep, record: StepRecord) -> ScriptRun:
         if self.session is None:
@@ -812,7 +895,7 @@ class HostRun:
         if step.phase == "fix":
             # Write-ahead: the change is on record (fsynced) before it is sent, so a crash during the step
             # leaves the host named as "a change was in flight".
-            self.engine.record(
+            self.engine.record_durable(
                 self.label, STEP_STARTED, step=step.id, phase=step.phase, script_sha256=step.script_sha256,
                 parameters=dict(step.display_parameters), attempt=record.attempts,
             )
@@ -838,11 +921,17 @@ class HostRun:
             "durations": [round(value, 3) for value in record.durations],
         }
 
+    def _record_step(self, planned: PlannedStep, /, **fields: Any) -> None:
+        """A step's result: fsynced at once for a step that changes the host, group-committed for a read."""
+        if planned.phase == "fix":
+            self.engine.record_durable(self.label, STEP, **fields)
+        else:
+            self.engine.record(self.label, STEP, **fields)
+
     def _audit_attempt(self, step: PlannedStep, record: StepRecord, run: ScriptRun, will_retry: bool) -> None:
         result = run.result
-        self.engine.record(
-            self.label,
-            STEP,
+        self._record_step(
+            step,
             **self._step_fields(step, record),
             ok=result.ok,
             hresult=str(result.hresult) if result.hresult else None,
@@ -857,9 +946,8 @@ class HostRun:
         )
 
     def _audit_transport_error(self, step: PlannedStep, record: StepRecord, error: TransportError) -> None:
-        self.engine.record(
-            self.label,
-            STEP,
+        self._record_step(
+            step,
             **self._step_fields(step, record),
             ok=False,
             error_kind=error.kind,
@@ -872,6 +960,17 @@ class HostRun:
         self.engine.record(
             self.label, STEP, **self._step_fields(step, record), skipped=True, note=record.note, only_if=step.only_if
         )
+
+
+def _batch_size(steps: Sequence[PlannedStep]) -> int:
+    """How many of these read-only steps (from the first) go to the host as one invocation: up to the next step
+    with a condition, which needs the results before it (a first step with one goes alone)."""
+    if steps[0].only_if:
+        return 1
+    size = 1
+    while size < len(steps) and not steps[size].only_if:
+        size += 1
+    return size
 
 
 def _duration_words(seconds: float) -> str:

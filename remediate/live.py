@@ -69,7 +69,7 @@ class LiveOptions:
     cert_pem: str | None = None
     cert_key_pem: str | None = None
     spn_service: str = DEFAULT_SPN_SERVICE
-    forks: int = 10
+    forks: int = 50  # see EngineOptions.forks
     connect_timeout: float = 30.0
     operation_timeout: int = 20
     wait_for_winrm: str | None = None  # a duration: 90, 90s, 10m, 1h

@@ -194,8 +194,8 @@ _LIVE_OPTIONS: dict[str, Decorator] = {
         "--spn-service", default="HTTP", show_default=True, metavar="SERVICE",
         help=N_("Kerberos: the service part of each host's SPN, SERVICE/<host name as written in the hosts "
                 "file>.")),
-    "forks": setting_option("--forks", type=click.IntRange(1, 100), default=10, show_default=True,
-                            help=N_("Hosts worked on at once (WinRM allows 30 shells per user by default).")),
+    "forks": setting_option("--forks", type=click.IntRange(1, 1000), default=50, show_default=True,
+                            help=N_("Hosts worked on at once (each holds one shell on its own host).")),
     "connect_timeout": click.option("--timeout", "connect_timeout", type=click.FloatRange(1, 3600), default=30,
                                     show_default=True, help=N_("Seconds to connect to a host.")),
     "operation_timeout": click.option("--operation-timeout", type=click.IntRange(1, 600), default=20,

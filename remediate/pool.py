@@ -5,11 +5,18 @@
 
 Workers are daemon threads, so after an abandon nothing waits for work still in flight (a host that never
 answers), not even the interpreter on its way out. The calling thread only waits, so it stays free to take
-Ctrl-C (see interrupt.py). This is the only place in the core that starts worker threads.
+Ctrl-C (see interrupt.py). This is the only place in the core that starts worker threads (the audit log's
+group commit keeps one thread of its own).
+
+    closing = Background(workers=10, name="remediate-close")
+    closing.submit(session.close)    # off the critical path: the worker takes its next host
+    closing.wait(stop.abandoned)     # at the end of the run, unless the run was abandoned
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -182,3 +189,51 @@ class HostPool(Generic[T, R]):
             self._expired.update(late)
         for index in late:
             self.on_deadline(index)
+
+
+class Background:
+    """Work that need not hold up the thread that hands it over (closing a host's session once its outcome is
+    known), run on up to `workers` daemon threads, started as they are needed. A failure in the work is its own
+    business: the work is expected to handle what it can."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self.workers = max(1, workers)
+        self.name = name
+        self._work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Condition()
+        self._threads = 0
+        self._idle = 0
+        self._pending = 0  # handed over and not yet done
+
+    def submit(self, work: Callable[[], None]) -> None:
+        with self._lock:
+            self._pending += 1
+            start = self._idle <= self._work.qsize() and self._threads < self.workers  # no thread free for it
+            if start:
+                self._threads += 1
+        self._work.put(work)
+        if start:
+            threading.Thread(target=self._serve, name=f"{self.name}-{self._threads}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            work = self._work.get()
+            with self._lock:
+                self._idle -= 1
+            with contextlib.suppress(Exception):  # see the class: the work reports what matters itself
+                work()
+            with self._lock:
+                self._pending -= 1
+                self._lock.notify_all()
+
+    def wait(self, abandoned: threading.Event | None = None) -> bool:
+        """Wait until every piece of work handed over is done; True when it is. Returns early (False) once
+        `abandoned` is set."""
+        with self._lock:
+            while self._pending:
+                if abandoned is not None and abandoned.is_set():
+                    return False
+                self._lock.wait(POLL_S)
+            return True

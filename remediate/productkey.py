@@ -97,6 +97,14 @@ def mask_product_keys(text: str) -> str:
     Dashes between masked groups become ``-``, other separators stay; the text keeps its length, so
     overlapping or chained runs cannot uncover each other.
     """
+    if len(text) < 25:  # a key takes 25 characters at least
+        return text
+    if len(text) <= _KEPT_TEXT:
+        return _masked_kept(text)
+    return _masked(text)
+
+
+def _masked(text: str) -> str:
     runs = [(match.start(), match.start() + len(match.group(1))) for match in _KEY_WINDOW.finditer(text)]
     runs += [match.span() for match in _KEY_WORD.finditer(text)]
     chars: list[str] | None = None
@@ -111,6 +119,11 @@ def mask_product_keys(text: str) -> str:
             elif _IS_DASH.match(text[index]):
                 chars[index] = "-"
     return text if chars is None else "".join(chars)
+
+
+# The same texts come back from every host of a fleet (a step's output, its data): each is masked once.
+_KEPT_TEXT = 4096
+_masked_kept = functools.lru_cache(maxsize=2048)(_masked)
 
 
 def _is_key(run: str) -> bool:

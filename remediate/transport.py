@@ -2,40 +2,68 @@
 
 A Session is one open RunspacePool on one host, reused for every step on that host. A step is sent as a
 script (`add_script`) with its values bound as PowerShell parameters (`add_parameter`); product keys and
-secrets are revealed here, at the last moment, and nowhere else. Every pypsrp / requests / spnego failure is
-translated into a TransportError at one point (`translate`), with its TransportErrorKind and whether a retry may
-help; no message carries a password or a full product key. Kerberos failures (a wrong password, a missing SPN,
-clock skew, a host without the key of its SPN) are told apart by the Kerberos error code beneath them.
+secrets are revealed here, at the last moment, and nowhere else. The read-only steps of a phase go as one
+invocation (`run_batch`: one statement per step). Every pypsrp / requests / spnego failure is translated into a
+TransportError at one point (`translate`), with its TransportErrorKind and whether a retry may help; no message
+carries a password or a full product key. Kerberos failures (a wrong password, a missing SPN, clock skew, a host
+without the key of its SPN) are told apart by the Kerberos error code beneath them.
+
+Per host, the wire sees: one round trip to log on (NTLM over HTTP: the last token rides on the pool's Create),
+two to open the pool, two per invocation (Command, Receive), and the close, which the engine sends in the
+background.
 """
 
 from __future__ import annotations
 
+import base64
 import enum
 import errno
+import functools
+import hashlib
 import importlib
 import logging
 import math
 import os
+import secrets as random_tokens
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+import xml.etree.ElementTree as ElementTree
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
 import requests
+import spnego
 import spnego.exceptions
+from pypsrp._utils import get_hostname
+from pypsrp.complex_objects import ApartmentState, HostInfo, Pipeline, RemoteStreamOptions
+from pypsrp.encryption import WinRMEncryption
 from pypsrp.exceptions import (
     AuthenticationError,
     WinRMError,
     WinRMTransportError,
     WSManFaultError,
 )
+from pypsrp.messages import (
+    ApplicationPrivateData,
+    CreatePipeline,
+    MessageType,
+    PipelineState,
+    RunspacePoolInitData,
+    RunspacePoolStateMessage,
+    SessionCapability,
+)
+from pypsrp.negotiate import HTTPNegotiateAuth
 from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
+from pypsrp.serializer import Serializer
+from pypsrp.wsman import NAMESPACES, WSMan, WSManAction, _TransportHTTP
+from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1  # the NTLM hashes pyspnego computes from a password
 
+from remediate.connector import BatchRun, ScriptCall
 from remediate.errors import TransportError, TransportErrorKind, UsageError
 from remediate.i18n import _
 from remediate.inventory import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, Host
@@ -106,6 +134,137 @@ QUOTA_FAULTS = frozenset(
 )
 
 
+class _Transport(_TransportHTTP):
+    """pypsrp's HTTP transport, with fewer round trips to log on and no proxy look-up on every request.
+
+    Logging on (NTLM or Negotiate with message encryption, i.e. over HTTP): pypsrp first sends an anonymous
+    request to be told which schemes the host takes, then its tokens with empty bodies, then the message. Here the
+    first token goes out at once, and with NTLM the last token rides on the first message itself, sealed with the
+    keys it has just made, as Windows' own client does: one round trip before the first message instead of three.
+    Over HTTPS, pypsrp's own handshake stays (its last token must carry the TLS channel binding).
+
+    requests scans the environment for proxy settings on each request of a session that trusts it; remediate
+    connects without a proxy (no_proxy), so the session stops trusting the environment once it is built (the
+    CA bundle settings from the environment are read while it is built, as before).
+    """
+
+    _template: requests.PreparedRequest | None = None
+
+    def _build_session(self) -> requests.Session:
+        session = super()._build_session()
+        session.trust_env = False
+        self._template = None
+        return session
+
+    def send(
+        self,
+        message: bytes,
+        *,
+        retries_on_read_timeout: int = 0,
+        timeout: int | float | tuple[int | float, int | float] | None = None,
+    ) -> bytes:
+        if self.session is None:
+            self.session = self._build_session()
+        auth = self.session.auth
+        if self.wrap_required and self.encryption is None:
+            if isinstance(auth, HTTPNegotiateAuth):
+                return self._log_on_and_send(auth, message, timeout)
+        elif not retries_on_read_timeout and not self.session.cookies:
+            return self._send_request(self._prepared(self.session, message), timeout=timeout)
+        return super().send(message, retries_on_read_timeout=retries_on_read_timeout, timeout=timeout)
+
+    def _prepared(self, session: requests.Session, message: bytes) -> requests.PreparedRequest:
+        """The request carrying one message, as pypsrp's send builds it: a copy of the session's request (its
+        headers, URL and auth, prepared once) with the message's body and type. requests would merge the
+        session's settings into a new request and parse the URL again for every message."""
+        if self._template is None:
+            self._template = session.prepare_request(requests.Request("POST", self.endpoint))
+        request = self._template.copy()
+        headers = request.headers
+        if self.wrap_required:
+            assert self.encryption is not None
+            content_type, payload = self.encryption.wrap_message(message)
+            protocol = self.encryption.protocol
+            headers["Content-Type"] = f'{content_type};protocol="{protocol}";boundary="Encrypted Boundary"'
+        else:
+            payload = message
+            headers["Content-Type"] = "application/soap+xml;charset=UTF-8"
+        headers["Content-Length"] = str(len(payload))
+        request.body = payload
+        return request
+
+    def _log_on_and_send(
+        self, auth: HTTPNegotiateAuth, message: bytes, timeout: int | float | tuple[int | float, int | float] | None
+    ) -> bytes:
+        host = get_hostname(self.endpoint) or self.server
+        context = spnego.client(
+            auth.username,
+            auth.password,
+            hostname=auth.hostname_override or host,
+            service=auth.service,
+            protocol=auth.auth_provider,
+            options=spnego.NegotiateOptions.wrapping_winrm,
+        )
+        auth.contexts[host] = context  # where pypsrp looks for it when it logs on again
+        token: bytes | None = context.step()
+        while not context.complete:
+            answer = self._post(b"", {"Authorization": _negotiate_header(token)}, timeout)
+            in_token = _offered_token(answer)  # named as in pypsrp's handle_401 (see _reading_host_answer)
+            if answer.status_code not in (200, 401) or in_token is None:
+                raise AuthenticationError(f"Failed to authenticate the user {self.username} with {self.auth}")
+            token = context.step(in_token)
+            if answer.status_code == 200 and not context.complete:
+                raise AuthenticationError(f"Failed to authenticate the user {self.username} with {self.auth}")
+        self.encryption = WinRMEncryption(context, WinRMEncryption.SPNEGO)
+        content_type, payload = self.encryption.wrap_message(message)
+        headers = {
+            "Content-Type": f'{content_type};protocol="{WinRMEncryption.SPNEGO}";boundary="Encrypted Boundary"',
+            "Content-Length": str(len(payload)),
+        }
+        if token:  # NTLM's last token, carried by the first message
+            headers["Authorization"] = _negotiate_header(token)
+        session = self.session
+        assert session is not None
+        prepared = session.prepare_request(
+            requests.Request("POST", self.endpoint, data=payload, headers={**session.headers, **headers},
+                             auth=_as_is)
+        )
+        return self._send_request(prepared, timeout=timeout)
+
+    def _post(
+        self, body: bytes, headers: dict[str, str], timeout: int | float | tuple[int | float, int | float] | None
+    ) -> requests.Response:
+        """One request outside pypsrp's handshake (no hook answers its 401); its body is read before it returns,
+        so the next request goes out on the same connection, which NTLM is bound to."""
+        session = self.session
+        assert session is not None
+        prepared = session.prepare_request(
+            requests.Request("POST", self.endpoint, data=body, headers={**session.headers, **headers}, auth=_as_is)
+        )
+        answer = session.send(prepared, timeout=timeout if timeout is not None else
+                              (self.connection_timeout, self.read_timeout))
+        _ = answer.content
+        return answer
+
+
+def _as_is(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """A requests auth that adds nothing: the request carries its own Authorization header."""
+    return request
+
+
+def _negotiate_header(token: bytes | None) -> str:
+    return "Negotiate " + base64.b64encode(token or b"").decode("ascii")
+
+
+def _offered_token(answer: requests.Response) -> bytes | None:
+    """The host's next token, from WWW-Authenticate: Negotiate <base64>."""
+    for part in answer.headers.get("WWW-Authenticate", "").split(","):
+        scheme, _, value = part.strip().partition(" ")
+        if scheme.lower() in ("negotiate", "ntlm", "kerberos") and value.strip():
+            return base64.b64decode(value.strip())
+    return None
+
+
 class _StepWSMan(WSMan):
     """pypsrp's WSMan, with Receive and Signal bounded so that a step's timeout is a hard cap.
 
@@ -114,6 +273,11 @@ class _StepWSMan(WSMan):
     whether time is left to send it again. A Signal (stopping a step) names a short OperationTimeout, so that
     stopping a hung host does not wait for the connection timeout.
     """
+
+    def __init__(self, server: str, **options: Any) -> None:
+        super().__init__(server, **options)
+        # WSMan.__init__ builds its transport itself; _Transport adds behaviour and no state of its own.
+        self.transport.__class__ = _Transport
 
     def receive(
         self,
@@ -150,6 +314,8 @@ def build_wsman(server: str, options: ConnectionOptions, credentials: Credential
         extra = {**extra, "certificate_pem": options.certificate_pem,
                  "certificate_key_pem": options.certificate_key_pem}
     password = credentials.password.reveal() if credentials and credentials.password else None
+    if password is not None and options.auth == "ntlm":
+        password = _ntlm_hashes(password)
     with _WSMAN_BUILD:
         return _StepWSMan(
             server,
@@ -158,7 +324,7 @@ def build_wsman(server: str, options: ConnectionOptions, credentials: Credential
             password=password,
             ssl=options.scheme == "https",
             auth=options.auth,
-            cert_validation=_cert_validation(options),  # type: ignore[arg-type]  # a CA bundle path works
+            cert_validation=_cert_validation(options),  # a CA bundle path works too
             connection_timeout=max(1, math.ceil(options.connection_timeout)),
             read_timeout=max(1, math.ceil(options.connection_timeout)),
             operation_timeout=options.operation_timeout,
@@ -167,6 +333,13 @@ def build_wsman(server: str, options: ConnectionOptions, credentials: Credential
             no_proxy=True,
             **extra,
         )
+
+
+@functools.lru_cache(maxsize=4)
+def _ntlm_hashes(password: str) -> str:
+    """The password as pyspnego also takes it for NTLM: "LM-hash:NT-hash" in hex. Computed once per run rather
+    than once per host (the LM hash is DES in pure Python)."""
+    return f"{lmowfv1(password).hex()}:{ntowfv1(password).hex()}"
 
 
 def _cert_validation(options: ConnectionOptions) -> bool | str:
@@ -491,12 +664,12 @@ def _getting_ticket_with_password(error: BaseException) -> bool:
 
 
 def _reading_host_answer(error: BaseException) -> bool:
-    """Whether pypsrp was processing a token from the host when `error` was raised (its HTTPNegotiateAuth's
-    handle_401 has the host's token as `in_token` from the second round on)."""
+    """Whether a token from the host was being processed when `error` was raised (pypsrp's HTTPNegotiateAuth's
+    handle_401, and _Transport's logon, have the host's token as `in_token` from the second round on)."""
     trace = error.__traceback__
     while trace is not None:
         frame = trace.tb_frame
-        if frame.f_code.co_name == "handle_401" and frame.f_locals.get("in_token"):
+        if frame.f_code.co_name in ("handle_401", "_log_on_and_send") and frame.f_locals.get("in_token"):
             return True
         trace = trace.tb_next
     return False
@@ -612,6 +785,7 @@ class Session:
         with self._translated():
             self._wsman = build_wsman(self.host.connect_name, options, self.credentials)
             self._pool = RunspacePool(self._wsman)
+            self._pool._serializer = self._pool._fragmenter.serializer = _ReusedSerializer()
             try:
                 self._pool.open()
             except BaseException:
@@ -639,27 +813,44 @@ class Session:
 
     def run(self, script: str, parameters: Mapping[str, Any], timeout_s: float) -> ScriptRun:
         """Run one step's script with its parameters; wait at most timeout_s. Raises TransportError."""
+        batch = self.run_batch([ScriptCall(script, parameters, timeout_s)])
+        if batch.error is not None:
+            raise batch.error
+        return batch.runs[0]
+
+    def run_batch(self, calls: Sequence[ScriptCall]) -> BatchRun:
+        """Several scripts as one pipeline of statements: one Command request, then Receives until it ends.
+
+        Between two statements a Write-Output of a marker (unguessable by a script) tells their output and
+        records apart. The invocation may take the sum of its scripts' timeouts; each marker that comes resets
+        the budget of the rest, so no script is cut short while it is within its own limit.
+        """
         if self._pool is None:
             raise TransportError(TransportErrorKind.PROTOCOL, "the session is not open", host=self.label)
-        secrets = secrets_in(parameters)
+        known = [secret for call in calls for secret in secrets_in(call.parameters)]
+        budgets = [call.timeout_s for call in calls]
         started = time.monotonic()
-        deadline = started + timeout_s
-        with self._translated(secrets):
-            shell = PowerShell(self._pool)
-            shell.add_script(script)
-            for name, value in parameters.items():
-                shell.add_parameter(name, reveal(value))
-            shell.begin_invoke()  # one Command request; then one Receive per poll until the pipeline ends
-            while shell.state == PIPELINE_RUNNING:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    self._stop(shell)
-                    message = f"the step did not finish within {timeout_s:g}s"
-                    raise TransportError(TransportErrorKind.TIMEOUT, message, host=self.label, transient=True)
-                self._poll(shell, deadline)
-        run = self._collect(shell, secrets)
-        run.duration_s = time.monotonic() - started
-        return run
+        shell = _StatementsShell(self._pool, calls)
+        error: TransportError | None = None
+        try:
+            with self._translated(known):
+                shell.begin_invoke()  # one Command request; then one Receive per poll until the pipeline ends
+                deadline = started + sum(budgets)
+                while shell.state == PIPELINE_RUNNING:
+                    if time.monotonic() >= deadline:
+                        self._stop(shell)
+                        left = sum(budgets[len(shell.ends):])
+                        message = f"the step did not finish within {left:g}s"
+                        error = TransportError(TransportErrorKind.TIMEOUT, message, host=self.label, transient=True)
+                        break
+                    seen = len(shell.ends)
+                    self._poll(shell, deadline)
+                    if len(shell.ends) > seen:  # a script finished: the rest have their whole budgets from now
+                        deadline = time.monotonic() + sum(budgets[len(shell.ends):])
+        except TransportError as fault:
+            error = fault
+        ended = error is None and shell.state != PIPELINE_RUNNING
+        return BatchRun(_split_runs(shell, len(calls), ended, started, known), error)
 
     def _poll(self, shell: PowerShell, deadline: float) -> None:
         """One Receive that ends by the deadline. No answer in time: the next poll sends it again."""
@@ -677,29 +868,201 @@ class Session:
         with suppress(*_LIBRARY_ERRORS):  # the host may be gone; the timeout is what we report
             shell.stop()
 
-    def _collect(self, shell: PowerShell, secrets: list[Secret | ProductKey]) -> ScriptRun:
-        redactor = Redactor(secrets, max_text=None)  # masks only; the audit log truncates
-        errors = [redactor.text(_record_text(record)) for record in shell.streams.error]
-        warnings = [redactor.text(str(record)) for record in shell.streams.warning]
-        output = [item for item in shell.output if item is not None]
-        if shell.state == PIPELINE_FAILED or shell.had_errors:
-            message = errors[-1] if errors else "the script failed"
-            return _failed(message, errors, warnings)
-        if not output:
-            message = "the script printed no result" + (f": {errors[-1]}" if errors else "")
-            return _failed(message, errors, warnings)
-        last = output[-1]
-        if not isinstance(last, str):
-            message = f"the script's last output is a {type(last).__name__}, not the JSON result"
-            return _failed(message, errors, warnings)
+
+# Between the statements of one invocation: a value no script can guess, so none can fake the end of a step.
+_STEP_END = f"remediate-step-end-{random_tokens.token_hex(16)}"
+_SERIALIZED_LIMIT = 128  # invocations whose serialized Command message is kept for reuse
+_SERIALIZED: OrderedDict[bytes, bytes] = OrderedDict()  # reuse key -> the CREATE_PIPELINE message's CLIXML
+_DESERIALIZED: OrderedDict[str, Any] = OrderedDict()  # received messages that pypsrp only reads, by content
+_SERIALIZED_LOCK = threading.Lock()
+_READ_ALIKE = (ApplicationPrivateData, SessionCapability, RunspacePoolInitData, RunspacePoolStateMessage, PipelineState)
+
+
+class _Pipeline(Pipeline):
+    """pypsrp's Pipeline without its deep copy of every command for each serialization (a safeguard for lxml;
+    remediate serializes with ElementTree, which builds new elements each time)."""
+
+    def _get_statements(self) -> list[list[Any]]:
+        statements: list[list[Any]] = []
+        current: list[Any] = []
+        commands: list[Any] = self.commands or []
+        commands[-1].end_of_statement = True
+        for command in commands:
+            current.append(command)
+            if command.end_of_statement:
+                statements.append(current)
+                current = []
+        return statements
+
+
+class _ReusedSerializer(Serializer):
+    """pypsrp's serializer, keeping what every host of a fleet exchanges alike.
+
+    Sent: the serialized Command message of an invocation, for the next invocation of the same scripts with the
+    same values (a fleet sends the same steps to every host): pypsrp serializes it afresh each time, and it holds
+    no id of the pool or the pipeline (those are in the message header). Received: the messages that open a pool
+    and that end a pipeline (capability, private data, init data, states), which hosts of one build send byte for
+    byte alike and pypsrp only reads.
+    """
+
+    def deserialize(self, element: Any, metadata: Any = None, clear: bool = True) -> Any:
+        kind = getattr(metadata, "object", None)
+        if kind not in _READ_ALIKE or not isinstance(element, str):
+            return super().deserialize(element, metadata, clear)
+        key = kind.__name__ + "\0" + element
+        with _SERIALIZED_LOCK:
+            kept = _DESERIALIZED.get(key)
+            if kept is not None:
+                _DESERIALIZED.move_to_end(key)
+                return kept
+        value = super().deserialize(element, metadata, clear)
+        with _SERIALIZED_LOCK:
+            _DESERIALIZED[key] = value
+            while len(_DESERIALIZED) > _SERIALIZED_LIMIT:
+                _DESERIALIZED.popitem(last=False)
+        return value
+
+    def serialize(
+        self, value: Any, metadata: Any = None, parent: Any = None, clear: bool = True
+    ) -> Any:
+        key = getattr(value, "reuse_key", None)
+        if key is None or parent is not None or metadata is not None:
+            return super().serialize(value, metadata, parent, clear)
+        with _SERIALIZED_LOCK:
+            kept = _SERIALIZED.get(key)
+            if kept is not None:
+                _SERIALIZED.move_to_end(key)
+                return kept
+        element = super().serialize(value)
+        assert element is not None  # a CREATE_PIPELINE message always serializes to an element
+        data = ElementTree.tostring(element, encoding="utf-8", method="xml")
+        with _SERIALIZED_LOCK:
+            _SERIALIZED[key] = data
+            while len(_SERIALIZED) > _SERIALIZED_LIMIT:
+                _SERIALIZED.popitem(last=False)
+        return data
+
+
+class _KeyedCreatePipeline(CreatePipeline):
+    """A CREATE_PIPELINE message that names what it holds (a digest of its scripts and values)."""
+
+    reuse_key: bytes
+
+
+class _StatementsShell(PowerShell):
+    """A pypsrp PowerShell that runs scripts as statements, keeping output and records in the order they came,
+    and where each statement ended (`ends`: when each step-end marker was received)."""
+
+    def __init__(self, pool: RunspacePool, calls: Sequence[ScriptCall]) -> None:
+        super().__init__(pool)
+        self.events: list[tuple[str, Any]] = []  # ("output" | "error" | "warning" | "end", value)
+        self.ends: list[float] = []
+        digest = hashlib.sha256()
+        for index, call in enumerate(calls):
+            if index:
+                self.add_cmdlet("Write-Output").add_parameter("InputObject", _STEP_END).add_statement()
+            self.add_script(call.script)
+            digest.update(b"\0script\0" + call.script.encode("utf-8"))
+            for name, value in call.parameters.items():
+                revealed = reveal(value)
+                self.add_parameter(name, revealed)
+                digest.update(b"\0parameter\0" + repr((name, revealed)).encode("utf-8"))
+            if index < len(calls) - 1:
+                self.add_statement()
+        self._reuse_key = digest.digest()
+        self._errors_taken = 0
+        self._warnings_taken = 0
+
+    def begin_invoke(self) -> None:  # type: ignore[override]  # no input, no options: what steps need
+        pool = self.runspace_pool
+        pipeline = _Pipeline(is_nested=False, cmds=self.commands, history=None, redirect_err_to_out=False)
+        message = _KeyedCreatePipeline(
+            True,
+            ApartmentState(value=pool.apartment_state),
+            RemoteStreamOptions(value=RemoteStreamOptions.ADD_INVOCATION_INFO),
+            False,
+            HostInfo(host=pool.host),
+            pipeline,
+            False,
+        )
+        message.reuse_key = self._reuse_key
+        self._invoke(message)
+
+    def poll_invoke(self, timeout: int | None = None) -> None:
         try:
-            result = StepResult.from_json(last)
-        except ResultFormatError as error:
-            message = redactor.text(error.message)
-            return _failed(message, errors, warnings)
-        if secrets:  # a script that echoes a key back must not carry it further
-            result = replace(result, output=redactor.text(result.output))
-        return ScriptRun(result, errors=errors, warnings=warnings)
+            responses = self.runspace_pool._receive(self.id, timeout=timeout)
+        except WSManFaultError as fault:
+            if _as_int(fault.code) == WSManFault.OPERATION_TIMEOUT:
+                return  # nothing happened yet: poll again
+            raise
+        for kind, value in responses:
+            if kind == MessageType.PIPELINE_OUTPUT:
+                item = value.data.data
+                self.output.append(item)
+                if item == _STEP_END:
+                    self.ends.append(time.monotonic())
+                    self.events.append(("end", None))
+                else:
+                    self.events.append(("output", item))
+            elif kind in (MessageType.ERROR_RECORD, MessageType.PIPELINE_STATE):
+                # pypsrp has added the record (a failed pipeline's too) to streams.error, in this order
+                while self._errors_taken < len(self.streams.error):
+                    self.events.append(("error", self.streams.error[self._errors_taken]))
+                    self._errors_taken += 1
+            elif kind == MessageType.WARNING_RECORD:
+                while self._warnings_taken < len(self.streams.warning):
+                    self.events.append(("warning", self.streams.warning[self._warnings_taken]))
+                    self._warnings_taken += 1
+
+
+def _split_runs(
+    shell: _StatementsShell, count: int, ended: bool, started: float, known: list[Secret | ProductKey]
+) -> list[ScriptRun]:
+    """One ScriptRun per script that finished: those followed by a marker, and the last one to run when the
+    pipeline ended (completed, or failed by that script)."""
+    groups: list[list[tuple[str, Any]]] = [[]]
+    for kind, value in shell.events:
+        if kind == "end":
+            groups.append([])
+        else:
+            groups[-1].append((kind, value))
+    finished = len(groups) - 1 + (1 if ended else 0)
+    failed = ended and shell.state == PIPELINE_FAILED
+    runs: list[ScriptRun] = []
+    now = time.monotonic()
+    for index in range(min(finished, count)):
+        began = shell.ends[index - 1] if index else started
+        stopped = shell.ends[index] if index < len(shell.ends) else now
+        run = _collect(groups[index], failed and index == len(groups) - 1, known)
+        run.duration_s = stopped - began
+        runs.append(run)
+    return runs
+
+
+def _collect(events: list[tuple[str, Any]], failed: bool, known: list[Secret | ProductKey]) -> ScriptRun:
+    """One script's ScriptRun from its output and records; `failed`: it ended the pipeline with a throw."""
+    redactor = Redactor(known, max_text=None)  # masks only; the audit log truncates
+    errors = [redactor.text(_record_text(value)) for kind, value in events if kind == "error"]
+    warnings = [redactor.text(str(value)) for kind, value in events if kind == "warning"]
+    output = [value for kind, value in events if kind == "output" and value is not None]
+    if failed:
+        message = errors[-1] if errors else "the script failed"
+        return _failed(message, errors, warnings)
+    if not output:
+        message = "the script printed no result" + (f": {errors[-1]}" if errors else "")
+        return _failed(message, errors, warnings)
+    last = output[-1]
+    if not isinstance(last, str):
+        message = f"the script's last output is a {type(last).__name__}, not the JSON result"
+        return _failed(message, errors, warnings)
+    try:
+        result = StepResult.from_json(last)
+    except ResultFormatError as error:
+        message = redactor.text(error.message)
+        return _failed(message, errors, warnings)
+    if known:  # a script that echoes a key back must not carry it further
+        result = replace(result, output=redactor.text(result.output))
+    return ScriptRun(result, errors=errors, warnings=warnings)
 
 
 def _failed(message: str, errors: list[str], warnings: list[str]) -> ScriptRun:

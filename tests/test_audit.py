@@ -173,6 +173,70 @@ def test_concurrent_writers_keep_the_chain(tmp_path: Path) -> None:
     assert result.ok and result.events == 240
 
 
+class FsyncCounter:
+    """os.fsync as it is, counted (and, with `pause_s`, made as slow as a busy disk)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, pause_s: float = 0.0) -> None:
+        self.calls = 0
+        self.pause_s = pause_s
+        self._real = os.fsync
+        monkeypatch.setattr(os, "fsync", self)
+
+    def __call__(self, fd: int) -> None:
+        self.calls += 1
+        time.sleep(self.pause_s)
+        self._real(fd)
+
+
+def test_appended_events_are_in_the_file_at_once_and_on_disk_within_the_group_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsyncs = FsyncCounter(monkeypatch)
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path, group_commit_s=0.05) as log:
+        for number in range(200):
+            log.append(audit.STEP, host="pc1", step=f"read-{number}")
+        assert len(audit.read_events(path)) == 200  # a crash of this process now would lose none of them
+        assert fsyncs.calls <= 2  # one batch, perhaps two: not one fsync per event
+        deadline = time.monotonic() + 2
+        while fsyncs.calls == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert fsyncs.calls >= 1
+    assert verify(path).events == 200
+
+
+def test_a_recorded_event_is_on_disk_when_record_returns_with_everything_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path, group_commit_s=60) as log:  # the batch would wait a minute
+        fsyncs = FsyncCounter(monkeypatch)
+        log.append(audit.STEP, host="pc1", step="license-state")
+        assert fsyncs.calls == 0
+        log.record(audit.STEP_STARTED, host="pc1", step="activate", phase="fix")
+        assert fsyncs.calls == 1  # one fsync made both durable
+        log.record(audit.STEP_STARTED, host="pc1", step="activate", phase="fix", attempt=2)
+        assert fsyncs.calls == 2
+
+
+def test_concurrent_records_share_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fsyncs = FsyncCounter(monkeypatch, pause_s=0.005)
+    path = tmp_path / "a.jsonl"
+    with AuditLog(path) as log:
+
+        def write(worker: int) -> None:
+            for number in range(20):
+                log.record(audit.STEP_STARTED, host=f"h{worker}", step=str(number))
+
+        threads = [threading.Thread(target=write, args=(worker,)) for worker in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert verify(path).events == 160
+    assert fsyncs.calls < 160 * 0.6  # writers that wait at once are covered by one fsync
+
+
 def test_keys_and_secrets_never_reach_the_log(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     redactor = Redactor([Secret(PASSWORD)])

@@ -67,7 +67,7 @@ def test_each_setting_shows_its_value_and_source_in_the_order_of_precedence(fold
     config.unlink()
     built_in = shown()
     assert built_in["file"] is None
-    assert built_in["forks"] == (10, "built-in", "")
+    assert built_in["forks"] == (50, "built-in", "")
     assert built_in["auth"] == ("negotiate", "built-in", "")
     assert built_in["audit_dir"] == ("remediate-audit", "built-in", "")
     assert built_in["ledger_url"] == (None, "built-in", "")

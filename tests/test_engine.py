@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests.adapters
 from reason_text import english_left, has_japanese
 from rich.console import Console
 
@@ -53,6 +55,7 @@ class Machine:
     slow_fix_s: float = 0.0  # the fix takes this long (a step timeout fires)
     slow_times: int = 1
     skew_minutes: int = 0
+    on_fix: Any = None  # called as a fix script arrives, before it runs
     calls: list[str] = field(default_factory=list)
     parameters: list[dict[str, Any]] = field(default_factory=list)
 
@@ -73,6 +76,8 @@ class MachineEngine:
 
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome:
         command = request.commands[0]
+        if not command.is_script and command.text == "Write-Output":  # as PowerShell's Write-Output -InputObject
+            return PipelineOutcome(output=[value for _, value in command.parameters])
         behaviour = command.text.strip()
         m = self.machine
         with self.lock:
@@ -85,6 +90,8 @@ class MachineEngine:
         if behaviour == "clock":
             return answer(data={"skew_minutes": m.skew_minutes})
         if behaviour == "fix":
+            if m.on_fix is not None:
+                m.on_fix()
             if m.fixable:
                 m.licensed = True
             return answer(changed=True, output=f"Installed product key {command.parameters}")
@@ -104,6 +111,8 @@ class MachineEngine:
             return answer(changed=True)
         if behaviour == "escalate":
             return answer(data={"event_12288": m.code})
+        if behaviour == "throw":
+            return PipelineOutcome(state="Failed", failure=ErrorRecord("Access is denied."))
         return PipelineOutcome(state="Failed", failure=ErrorRecord(f"unknown behaviour {behaviour}"))
 
     def run_native(self, command: str, arguments: list[str]) -> NativeOutcome:
@@ -256,6 +265,52 @@ def test_the_audit_log_records_every_step_and_verifies(lab_factory: Any, tmp_pat
     assert {host: fields["outcome"] for host, fields in run.hosts.items()} == outcomes(report)
 
 
+def test_a_change_is_on_disk_before_the_host_receives_it_and_reads_are_fsynced_in_batches(
+    lab_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    synced: list[int] = []  # the log's size at each fsync
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        size = os.fstat(fd).st_size
+        real_fsync(fd)
+        synced.append(size)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(audit, "GROUP_COMMIT_S", 30.0)  # reads wait for a later fsync, never for this one
+    on_disk_when_fix_arrived: list[int] = []
+    lab = lab_factory({"A": Machine(on_fix=lambda: on_disk_when_fix_arrived.append(max(synced, default=0)))})
+    lab.run(path)
+    data = path.read_bytes()
+    announced = next(line for line in data.splitlines(keepends=True) if b'"type":"step_started"' in line)
+    assert on_disk_when_fix_arrived[0] >= data.index(announced) + len(announced)
+    events = audit.read_events(path)
+    assert audit.verify(path).ok and len(synced) < len(events)
+
+
+def test_a_worker_takes_its_next_host_while_the_last_ones_shell_closes(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(licensed=True), "B": Machine(licensed=True)},
+                      {"A": TransportFaults(latency_ms=300)})
+    shells_of_a_when_b_started: list[int] = []
+
+    class Watch:
+        def host_started(self, host: str) -> None:
+            if host == "B":
+                shells_of_a_when_b_started.append(lab.fleet.shell_count("A"))
+
+        def host_finished(self, report: HostReport) -> None:
+            pass
+
+    with AuditLog(tmp_path / "a.jsonl") as log:
+        engine = Engine(lambda host: Session(host, lab.connection, lab.credentials), log, EngineOptions(forks=1),
+                        observer=Watch())
+        report = engine.run(lab.plan((step("detect", "detect"),)))
+    assert outcomes(report) == {"A": "healthy", "B": "healthy"}
+    assert shells_of_a_when_b_started == [1]  # A's Delete was still on its way
+    assert lab.fleet.shell_count("A") == 0 and lab.fleet.shell_count("B") == 0  # the run waited for both
+
+
 def test_escalate_always_collects_facts_and_escalates(lab_factory: Any, tmp_path: Path) -> None:
     lab = lab_factory({"A": Machine(code=C008)})
     report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(book=playbook(when="always")))
@@ -326,6 +381,48 @@ def test_only_if_decides_at_run_time(lab_factory: Any, tmp_path: Path) -> None:
         ontime["missing"].note or ""
     )
     assert lab.machines["ONTIME"].calls == ["detect", "clock", "verify"]
+
+
+def requests_of(lab: Lab, path: Path, steps: tuple[PlannedStep, ...], monkeypatch: pytest.MonkeyPatch) -> int:
+    sent: list[str] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def counting_send(adapter: Any, request: Any, **options: Any) -> Any:
+        sent.append(request.url)
+        return real_send(adapter, request, **options)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(requests.adapters.HTTPAdapter, "send", counting_send)
+        lab.run(path, plan=lab.plan(steps))
+    return len(sent)
+
+
+def test_the_read_only_steps_of_a_phase_cost_one_invocation_and_are_each_recorded(
+    lab_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = lab_factory({"A": Machine(licensed=True)})
+    one = requests_of(lab, tmp_path / "one.jsonl", (step("detect", "detect"),), monkeypatch)
+    three = (step("detect", "detect"), step("clock", "detect"), step("facts", "detect", script="escalate"))
+    path = tmp_path / "three.jsonl"
+    assert requests_of(lab, path, three, monkeypatch) == one
+    assert lab.machines["A"].calls == ["detect", "detect", "clock", "escalate"]
+    recorded = [event for event in audit.read_events(path) if event["type"] == audit.STEP]
+    assert [(event["step"], event["ok"], event["attempt"]) for event in recorded] == [
+        ("detect", True, 1), ("clock", True, 1), ("facts", True, 1)
+    ]
+    assert recorded[1]["data"] == {"skew_minutes": 0}
+
+
+def test_a_step_that_throws_in_an_invocation_hides_no_other_result(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory({"A": Machine(licensed=True)})
+    steps = (step("detect", "detect"), step("broken", "detect", script="throw"), step("clock", "detect"))
+    report, _ = lab.run(tmp_path / "a.jsonl", plan=lab.plan(steps))
+    (host,) = report.hosts
+    by_id = {record.id: record for record in host.steps}
+    assert by_id["detect"].result is not None and by_id["detect"].result.ok
+    assert by_id["broken"].note == "Access is denied." and by_id["broken"].error_kind == "script"
+    assert by_id["clock"].result is not None and by_id["clock"].result.data == {"skew_minutes": 0}
+    assert lab.machines["A"].calls == ["detect", "throw", "clock"]  # the step after the throw was sent again alone
 
 
 def test_conditions_cannot_reach_outside_the_sandbox() -> None:

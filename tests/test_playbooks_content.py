@@ -359,6 +359,11 @@ class InProcessSession:
             return ScriptRun(StepResult.failure(message), script_error=message)
         return ScriptRun(StepResult.from_json(outcome.output[-1]))
 
+    def run_batch(self, calls: Any) -> Any:
+        from remediate.connector import BatchRun
+
+        return BatchRun([self.run(call.script, call.parameters, call.timeout_s) for call in calls])
+
 
 def run_on_sandbox(
     code: str,

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from remediate.interrupt import TwoPressStop
-from remediate.pool import HostPool
+from remediate.pool import Background, HostPool
 
 
 def test_never_more_than_forks_items_at_once_and_every_item_done_once() -> None:
@@ -145,3 +145,25 @@ def test_halt_stops_taking_without_a_press() -> None:
 
     ran = HostPool(list(range(20)), work, forks=1, stop=TwoPressStop(), name="t", halt=lambda: len(done) >= 3).run()
     assert sorted(ran.done) == [0, 1, 2]
+
+
+def test_background_work_runs_off_the_callers_thread_and_wait_sees_it_done() -> None:
+    done: list[str] = []
+    release = threading.Event()
+    background = Background(workers=2, name="t")
+    for name in ("a", "b", "c"):
+        background.submit(lambda name=name: (release.wait(5), done.append(name)))
+    assert done == []  # submit returned at once
+    abandoned = threading.Event()
+    abandoned.set()
+    assert background.wait(abandoned) is False  # an abandoned run does not wait
+    release.set()
+    assert background.wait() is True and sorted(done) == ["a", "b", "c"]
+
+
+def test_background_work_that_fails_does_not_stop_the_rest() -> None:
+    done: list[int] = []
+    background = Background(workers=1, name="t")
+    background.submit(lambda: 1 / 0)  # type: ignore[func-returns-value]
+    background.submit(lambda: done.append(1))
+    assert background.wait() is True and done == [1]

@@ -204,7 +204,7 @@ def test_without_a_terminal_run_auto_on_100_hosts_prints_progress_at_least_every
         hosts = fleet.write_hosts_file(tmp_path / "hosts.txt")
         began = time.monotonic()
         process = subprocess.Popen(
-            remediate("run", "auto", "--hosts", str(hosts), "--forks", "6", "--audit", str(tmp_path / "a.jsonl")),
+            remediate("run", "auto", "--hosts", str(hosts), "--forks", "4", "--audit", str(tmp_path / "a.jsonl")),
             env=environment(fleet), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         assert process.stderr is not None and process.stdout is not None

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests.adapters
 
+from remediate.connector import ScriptCall
 from remediate.errors import TransportError, UsageError
 from remediate.inventory import Host, parse_hosts
 from remediate.productkey import ProductKey
@@ -48,6 +49,8 @@ class ScriptedEngine:
 
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineOutcome:
         command = request.commands[0]
+        if not command.is_script and command.text == "Write-Output":  # as PowerShell's Write-Output -InputObject
+            return PipelineOutcome(output=[value for _, value in command.parameters])
         parameters = {name: value for name, value in command.parameters if name}
         with self.lock:
             self.received.append(parameters)
@@ -64,6 +67,9 @@ class ScriptedEngine:
             return PipelineOutcome(errors=[ErrorRecord("Get-CimInstance: Invalid class")])
         if behaviour == "no-json":
             return PipelineOutcome(output=["Product activated successfully."])
+        if behaviour == "pause":  # a script that takes a while, within its step's limit
+            time.sleep(0.6)
+            return PipelineOutcome(output=[result(data={"paused": True})])
         if behaviour == "wait":  # a script that runs far longer than any step may
             self.released.wait(30)
             return PipelineOutcome(output=[result()])
@@ -133,6 +139,61 @@ def test_an_error_stream_without_a_result_is_a_failed_step(fleet: Fleet) -> None
         assert not run.result.ok and run.script_error and "Invalid class" in run.script_error
         text = session.run("no-json", {}, timeout_s=10)
         assert not text.result.ok and text.script_error and "not JSON" in text.script_error
+
+
+def calls(*scripts: str, timeout_s: float = 10) -> list[ScriptCall]:
+    return [ScriptCall(script, {}, timeout_s) for script in scripts]
+
+
+def test_several_steps_in_one_invocation_cost_two_requests_and_keep_their_own_results(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def counting_send(adapter: Any, request: Any, **options: Any) -> Any:
+        sent.append(request.url)
+        return real_send(adapter, request, **options)
+
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        session.run("ok", {}, timeout_s=10)
+        monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counting_send)
+        batch = session.run_batch(calls("ok", "write-error", "fail-code", "no-json"))
+        assert len(sent) == 2 and batch.error is None
+    ok, erred, failed, text = batch.runs
+    assert ok.result.ok and ok.result.data == {"n": 1} and ok.errors == []
+    assert not erred.result.ok and erred.errors == ["Get-CimInstance: Invalid class"]
+    assert str(failed.result.hresult) == "0xC004F074" and failed.errors == []
+    assert text.script_error and "not JSON" in text.script_error
+
+
+def test_a_throw_ends_the_invocation_and_keeps_the_results_before_it(fleet: Fleet) -> None:
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        batch = session.run_batch(calls("ok", "throw", "ok"))
+    assert batch.error is None and len(batch.runs) == 2  # the third never ran: the engine sends it alone
+    assert batch.runs[0].result.ok
+    assert batch.runs[1].script_error == "Access is denied." and not batch.runs[1].result.ok
+
+
+def test_each_step_of_an_invocation_has_its_own_time_limit(fleet: Fleet) -> None:
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        batch = session.run_batch(calls("pause", "pause", timeout_s=1))  # 1.2 s in all, each within its 1 s
+    assert batch.error is None and [run.result.data for run in batch.runs] == [{"paused": True}] * 2
+
+
+@pytest.mark.slow
+def test_an_invocation_past_its_time_is_stopped_and_the_session_goes_on() -> None:
+    engine = ScriptedEngine("WS07")
+    with Fleet.start([HostSpec("WS07", engine)], auth="ntlm", password=SANDBOX_PASSWORD) as fleet:
+        options = ConnectionOptions(connection_timeout=3, operation_timeout=20)
+        with Session(host_of(fleet, "WS07"), options, credentials_of(fleet)) as session:
+            began = time.monotonic()
+            batch = session.run_batch([ScriptCall("ok", {}, 1.0), ScriptCall("wait", {}, 1.0)])
+            took = time.monotonic() - began
+            engine.released.set()
+            assert session.run("ok", {}, timeout_s=10).result.ok
+    assert batch.error is not None and batch.error.kind == "timeout" and 2 <= took < 3.5
+    assert batch.runs == []  # the sandbox sends a pipeline's output when it ends: nothing came
 
 
 def fault_fleet(faults: TransportFaults, **start: Any) -> Fleet:
@@ -250,6 +311,84 @@ def test_a_normal_step_costs_two_requests(fleet: Fleet, monkeypatch: pytest.Monk
         for _ in range(3):
             assert session.run("ok", {}, timeout_s=10).result.ok
         assert len(sent) == 3 * 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("https", [False, True], ids=["http-ntlm-sealed", "https-basic"])
+def test_every_message_goes_out_with_the_headers_pypsrp_gives_it(
+    https: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request after the logon is built from the session's once-prepared request: it still carries the
+    session's headers, the message's own type and length, and the body that was sealed for it."""
+    sent: list[Any] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def capturing_send(adapter: Any, request: Any, **options: Any) -> Any:
+        sent.append(request)
+        return real_send(adapter, request, **options)
+
+    auth = "basic" if https else "ntlm"
+    with fault_fleet(TransportFaults(), auth=auth, https=https) as own:
+        endpoint = own.endpoint("WS09")
+        host = Host(endpoint.address, endpoint.port,
+                    {"scheme": endpoint.scheme, "auth": auth, "ca_file": str(own.ca_file) if https else None})
+        with Session(host, FAST, credentials_of(own)) as session:
+            session.run("ok", {}, timeout_s=10)
+            monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", capturing_send)
+            for script in ("ok", "fail-code"):
+                assert session.run(script, {}, timeout_s=10).result is not None
+    assert len(sent) == 2 * 2 + 1  # two steps, then the pool closed
+    assert len({request.body for request in sent}) == len(sent)  # each message its own body (sealed anew)
+    for request in sent:
+        headers = request.headers
+        assert (request.method, request.url) == ("POST", f"{endpoint.scheme}://{endpoint.address}:{endpoint.port}/wsman")
+        assert (headers["User-Agent"], headers["Accept-Encoding"]) == ("Python PSRP Client", "identity")
+        assert headers["Content-Length"] == str(len(request.body))
+        if https:
+            assert headers["Content-Type"] == "application/soap+xml;charset=UTF-8"
+            assert headers["Authorization"].startswith("Basic ")
+            assert b"<s:Envelope" in request.body
+        else:
+            assert headers["Content-Type"] == ('multipart/encrypted;protocol="application/HTTP-SPNEGO-session-'
+                                               'encrypted";boundary="Encrypted Boundary"')
+            assert headers["Connection"] == "Keep-Alive" and "Authorization" not in headers
+            assert b"<s:Envelope" not in request.body  # sealed
+
+
+def test_logging_on_with_ntlm_costs_one_round_trip_before_the_first_message(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first token goes out at once (no anonymous request) and the last one rides on the pool's Create."""
+    sent: list[str | None] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def counting_send(adapter: Any, request: Any, **options: Any) -> Any:
+        sent.append(request.headers.get("Authorization"))
+        return real_send(adapter, request, **options)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counting_send)
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        assert len(sent) == 3  # token, Create (with the last token), Receive: the pool is open
+        assert all(header and header.startswith("Negotiate ") for header in sent[:2]) and sent[2] is None
+        assert session.run("ok", {}, timeout_s=10).result.ok
+
+
+@pytest.mark.slow
+def test_negotiate_logs_on_without_an_anonymous_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str | None] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def counting_send(adapter: Any, request: Any, **options: Any) -> Any:
+        sent.append(request.headers.get("Authorization"))
+        return real_send(adapter, request, **options)
+
+    engine = ScriptedEngine("WS06")
+    with Fleet.start([HostSpec("WS06", engine)], auth="negotiate", password=SANDBOX_PASSWORD) as own:
+        monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counting_send)
+        with Session(host_of(own, "WS06"), FAST, credentials_of(own)) as session:
+            assert session.run("ok", {}, timeout_s=10).result.ok
+    assert sent[0] and sent[0].startswith("Negotiate ")  # the first request already carries a token
+    assert len(sent) == 2 + 2 + 2 + 1  # two tokens, the pool opened, one step, the pool closed
 
 
 @pytest.fixture
@@ -378,3 +517,21 @@ def test_sessions_built_from_many_threads_at_once_all_build(monkeypatch: pytest.
     finally:
         sys.setswitchinterval(switch)
     assert failures == []
+
+
+def test_requests_do_not_look_up_proxies_in_the_environment(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests would scan every environment variable for a proxy on each request; remediate uses no proxy, and
+    the environment is read once, as the session is built (for its CA bundle settings)."""
+    looked_up: list[str] = []
+    real = requests.utils.get_environ_proxies
+
+    def counting(url: str, no_proxy: Any = None) -> Any:
+        looked_up.append(url)
+        return real(url, no_proxy)
+
+    monkeypatch.setattr(requests.utils, "get_environ_proxies", counting)
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting, raising=False)
+    with Session(host_of(fleet), FAST, credentials_of(fleet)) as session:
+        for _ in range(3):
+            assert session.run("ok", {}, timeout_s=10).result.ok
+    assert len(looked_up) <= 1

@@ -31,6 +31,7 @@ win32/api/slpublic/nf-slpublic-sldepositofflineconfirmationidex):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 CID_BLOCKS = 8
@@ -43,10 +44,12 @@ E_CIDIID_MISMATCHED = 0xC004F031
 E_CIDIID_INVALID_CHECK_DIGITS = 0xC004F04D
 
 
+@functools.lru_cache(maxsize=4096)
 def derived_digits(seed: str, count: int) -> str:
-    """`count` decimal digits derived from `seed` (stable: one seed always gives the same digits)."""
+    """`count` decimal digits derived from `seed` (stable: one seed always gives the same digits; kept, since
+    every CIM read asks)."""
     digest = hashlib.sha256(seed.encode()).hexdigest()
-    return "".join(str(int(c, 16) % 10) for c in (digest * 4))[:count]
+    return "".join(str(int(c, 16) % 10) for c in (digest * 4)[:count])
 
 
 def installation_id(computer_name: str, key: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import uuid
@@ -318,6 +319,7 @@ KNOWN_ACTIVATION_IDS: dict[tuple[str, str], str] = {
 }
 
 
+@functools.lru_cache(maxsize=256)
 def activation_id(edition_id: str, channel: str) -> str:
     """SoftwareLicensingProduct.ID of an edition's licence for a channel: the real one where public sources give
     it, else [inf] a stable GUID of the same form (Windows has one Activation ID per edition and channel)."""

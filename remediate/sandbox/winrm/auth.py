@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Literal
 
 import spnego
 import spnego.exceptions
+from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
 from spnego.channel_bindings import GssChannelBindings
 
 from remediate.sandbox.winrm.tls import certificate_upn
@@ -130,7 +131,13 @@ class NTLMUserFile:
             os.close(handle)
             cls._path = Path(name)
             atexit.register(cls._remove)
-        lines = [f"{domain}:{user}:{password}" for (domain, user), (password, _) in cls._accounts.items()]
+        # smbpasswd lines (DOMAIN\\user:uid:LM hash:NT hash:flags:last change): the acceptor reads the hashes
+        # instead of computing them, LM's DES in pure Python included, on every logon
+        lines = [
+            f"{domain}\\{user}:0:{lmowfv1(password).hex().upper()}:{ntowfv1(password).hex().upper()}:"
+            "[U          ]:LCT-00000000"
+            for (domain, user), (password, _) in cls._accounts.items()
+        ]
         cls._path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         os.environ["NTLM_USER_FILE"] = str(cls._path)
 

@@ -24,7 +24,6 @@ from psrpcore import (
     ResetRunspaceStateEvent,
     ServerHostRequestor,
     ServerPipeline,
-    ServerRunspacePool,
     SetMaxRunspacesEvent,
     SetMinRunspacesEvent,
     StreamType,
@@ -33,6 +32,7 @@ from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion
 
 from remediate.sandbox import seam
 from remediate.sandbox.winrm import values, workers
+from remediate.sandbox.winrm.pipelines import ServerPool
 from remediate.sandbox.winrm.wsman import (
     command_not_found_fault,
     invalid_fault,
@@ -99,7 +99,7 @@ class PowerShellShell:
         self.computer_name = computer_name
         self.session = session or seam.RunspaceSession()
         self.closed = False
-        self._pool = ServerRunspacePool(application_private_data=_windows_private_data())
+        self._pool = ServerPool(application_private_data=_windows_private_data())
         self._runs: dict[uuid.UUID, _PipelineRun] = {}
         self._outbox: dict[uuid.UUID | None, deque[bytes]] = {None: deque()}
         self._cond = threading.Condition()
