@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
 from sandbox_powershell_fakes import FakeCommands, output_of, run, value_of
 
 from remediate.sandbox.powershell import Interpreter
-from remediate.sandbox.seam import Command, PipelineRequest, PSObject
+from remediate.sandbox.seam import (
+    Command,
+    PipelineControl,
+    PipelineOutcome,
+    PipelineRequest,
+    PSObject,
+    RunspaceSession,
+)
 
 # (script, expected single output) — each a PowerShell fact a template could trip over.
 CASES = [
@@ -244,6 +253,79 @@ def test_foreach_iterates_unrolled_values_and_skips_null() -> None:
     assert output_of("foreach ($i in @(1, 2, 3)) { $i * 10 }") == [10, 20, 30]
     assert output_of("foreach ($i in $null) { 'never' }") == []
     assert output_of("$t = 0\nforeach ($i in 1, 2) { $t += $i }\n$t") == [3]
+
+
+def test_while_do_and_for_loops_with_break_and_continue() -> None:
+    assert output_of("$i = 0\nwhile ($i -lt 3) { $i; $i += 1 }") == [0, 1, 2]
+    assert output_of("while ($false) { 'never' }") == []
+    assert output_of("do { 'once' } while ($false)") == ["once"]
+    assert output_of("$n = 0\ndo { $n += 2 } until ($n -ge 5)\n$n") == [6]
+    assert output_of("for ($k = 0; $k -lt 5; $k++) { if ($k -eq 1) { continue }; if ($k -eq 3) { break }; $k }") == [
+        0,
+        2,
+    ]
+    assert output_of("$n = 0\nfor (;;) { $n++; if ($n -eq 4) { break } }\n$n") == [4]
+    assert output_of("foreach ($i in 1, 2, 3) { if ($i -eq 2) { continue }; $i }") == [1, 3]
+    # break leaves only the innermost loop; finally blocks run on the way out
+    assert output_of("foreach ($a in 1, 2) { while ($true) { try { break } finally { \"f$a\" } } }") == ["f1", "f2"]
+
+
+def test_increment_and_decrement_write_nothing_as_statements_and_their_value_in_expressions() -> None:
+    assert output_of("$i = 5\n$i++\n++$i\n$i") == [7]
+    assert output_of("$i = 5\n$a = $i++\n$b = ++$i\n$a, $b, $i") == [5, 7, 7]
+    assert output_of("$i = 5\n($i--)\n(--$i)") == [5, 3]
+    assert output_of("$fresh++\n$fresh") == [1]  # $null counts as 0
+
+
+def test_increment_of_a_string_is_an_error_that_ends_the_statement() -> None:
+    outcome = run("$s = 'a'\n$s++\n$s")
+    assert outcome.output == ["a"]
+    assert [error.fully_qualified_error_id for error in outcome.errors] == ["OperatorRequiresNumber"]
+    assert "The '++' operator works only on numbers. The operand is a 'System.String'." in outcome.errors[0].message
+
+
+def _run_in_background(
+    interpreter: Interpreter, request: PipelineRequest
+) -> tuple[threading.Thread, list[PipelineOutcome]]:
+    outcomes: list[PipelineOutcome] = []
+    thread = threading.Thread(target=lambda: outcomes.append(interpreter.run(request)), daemon=True)
+    thread.start()
+    return thread, outcomes
+
+
+def test_a_stopped_pipeline_ends_stopped_after_its_finally_block() -> None:
+    control = PipelineControl()
+    script = "$i = 0\ntry { while ($true) { $i++ } } finally { 'cleanup' }"
+    request = PipelineRequest(commands=[Command(script, True)], control=control)
+    thread, outcomes = _run_in_background(Interpreter(FakeCommands(), {}), request)
+    time.sleep(0.05)
+    control.stop()
+    thread.join(timeout=10)
+    assert [outcome.state for outcome in outcomes] == ["Stopped"]
+
+
+def test_a_nested_pipeline_runs_inside_the_running_one_and_reads_its_variables() -> None:
+    interpreter = Interpreter(FakeCommands(), {})
+    session = RunspaceSession()
+    control = PipelineControl()
+    loop = Command("$i = 0; while ($true) { $i++ }", True)
+    outer = PipelineRequest(commands=[loop], session=session, control=control)
+    thread, outcomes = _run_in_background(interpreter, outer)
+    time.sleep(0.05)
+    nested_outcomes: list[PipelineOutcome] = []
+    nested = PipelineRequest(commands=[Command("Get-Variable", False, [("Name", "i")])], session=session)
+    assert control.run_nested(lambda: nested_outcomes.append(interpreter.run(nested)))
+    deadline = time.monotonic() + 10
+    while not nested_outcomes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    control.stop()
+    thread.join(timeout=10)
+    variable = nested_outcomes[0].output[0]
+    assert variable.type_names[0] == "System.Management.Automation.PSVariable"
+    assert variable.get("Value") > 0
+    assert outcomes[0].state == "Stopped"
+    assert control.end() == []  # nothing left waiting once the pipeline has ended
+    assert not control.run_nested(lambda: None)  # and nothing more is taken
 
 
 def test_where_object_and_foreach_object_use_dollar_underscore() -> None:

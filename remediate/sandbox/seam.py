@@ -12,6 +12,9 @@ The server converts them to and from CLIXML; the engine never sees XML.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -108,12 +111,70 @@ class RunspaceSession:
     no_profile: bool = False  # WINRS_NOPROFILE
 
 
+class PipelineStopped(Exception):
+    """Raised inside a running pipeline at its next safe point once the client stopped it (or closed its pool):
+    the pipeline ends Stopped. No script can catch it (PowerShell's PipelineStoppedException)."""
+
+
+class PipelineControl:
+    """The server's hold on one running pipeline, which the engine checks at safe points (between statements,
+    at every loop iteration).
+
+    stop(): the client's Stop signal; the pipeline raises PipelineStopped at its next safe point.
+    run_nested(): a nested pipeline of the same runspace (PSRP IsNested, PowerShell.CreateNestedPowerShell)
+    runs on the running pipeline's thread at its next safe point, the running pipeline blocked meanwhile, as
+    PowerShell runs nested pipelines. Returns False once the pipeline has ended: the caller runs it itself.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._ended = False
+        self._nested: deque[Callable[[], None]] = deque()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def run_nested(self, work: Callable[[], None]) -> bool:
+        with self._cond:
+            if self._ended:
+                return False
+            self._nested.append(work)
+            self._cond.notify_all()
+            return True
+
+    def checkpoint(self) -> None:
+        """A safe point: raise PipelineStopped when stopping, else run the nested pipelines waiting."""
+        if self._stopping:
+            raise PipelineStopped()
+        while self._nested:
+            with self._cond:
+                work = self._nested.popleft() if self._nested else None
+            if work is not None:
+                work()
+
+    def end(self) -> list[Callable[[], None]]:
+        """The pipeline has ended: nested pipelines still waiting are handed back to run elsewhere."""
+        with self._cond:
+            self._ended = True
+            pending = list(self._nested)
+            self._nested.clear()
+        return pending
+
+
 @dataclass
 class PipelineRequest:
     commands: list[Command]
     input: list[Any] = field(default_factory=list)  # pipeline input sent by the client, if any
     session: RunspaceSession | None = None  # the pool's state; None: a pipeline of its own
     add_to_history: bool = False  # the client's AddToHistory: record the pipeline in the session's history
+    control: PipelineControl | None = None  # the server's hold on the running pipeline (stop, nested)
 
 
 PipelineState = Literal["Completed", "Failed", "Stopped"]

@@ -37,6 +37,7 @@ from remediate.sandbox.powershell.values import (
     GetDateResult,
     Hashtable,
     collect,
+    dotnet_type_name,
     from_seam,
     is_true,
     to_int32,
@@ -44,7 +45,19 @@ from remediate.sandbox.powershell.values import (
     to_string,
     unroll,
 )
-from remediate.sandbox.seam import ErrorRecord, PipelineOutcome, PSObject
+from remediate.sandbox.seam import ErrorRecord, PipelineOutcome, PipelineStopped, PSObject
+
+
+class _LoopJump(Exception):
+    """`break` / `continue` unwinding to the loop around it (the parser allows them only inside one)."""
+
+    def __init__(self, keyword: str) -> None:
+        super().__init__(keyword)
+        self.keyword = keyword
+
+
+def _no_checkpoint() -> None:
+    return None
 
 
 class _CommandContext:
@@ -105,6 +118,9 @@ class Evaluator:
         self.terminating_fails_pipeline = False  # an error that ends a statement ends the pipeline (iex)
         self.history: list[PSObject] = []  # the runspace's HistoryInfo objects (Get-History)
         self.try_depth = 0
+        # a safe point, before every statement and loop iteration: where a stopped pipeline stops and nested
+        # pipelines of the runspace run (seam.PipelineControl.checkpoint)
+        self.checkpoint: Callable[[], None] = _no_checkpoint
         self._expression_handlers: dict[type, Callable[[Any], Any]] = {
             n.Const: self._const,
             n.Variable: self._variable,
@@ -122,6 +138,7 @@ class Evaluator:
             n.MethodCall: self._method_call,
             n.StaticCall: self._static_call,
             n.ScriptBlock: self._script_block,
+            n.Increment: self._increment,
         }
 
     # --- streams and preferences ----------------------------------------------------------------------------
@@ -176,6 +193,7 @@ class Evaluator:
 
     def run_block(self, block: n.Block, out: list[Any]) -> None:
         for statement in block:
+            self.checkpoint()
             errors_before = len(self.outcome.errors)
             try:
                 self.run_statement(statement, out)
@@ -203,6 +221,10 @@ class Evaluator:
             self._if(statement, out)
         elif isinstance(statement, n.Foreach):
             self._foreach(statement, out)
+        elif isinstance(statement, n.Loop):
+            self._loop(statement, out)
+        elif isinstance(statement, n.LoopJump):
+            raise _LoopJump(statement.keyword)
         elif isinstance(statement, n.Try):
             self._try(statement, out)
         elif isinstance(statement, n.Throw):
@@ -228,6 +250,9 @@ class Evaluator:
 
     def _pipeline(self, pipeline: n.Pipeline, out: list[Any]) -> None:
         head = pipeline.head
+        if isinstance(head, n.Increment) and not pipeline.commands:
+            self.evaluate(head)  # as a statement, ++ and -- write nothing
+            return
         if isinstance(head, n.CommandCall):
             objects = self.run_command(head, [])
         else:
@@ -311,23 +336,56 @@ class Evaluator:
         source = self.statement_value(statement.source)
         for item in list(unroll(source)) if source is not None else []:
             self.assign_variable(statement.variable, item, statement.line)
-            self.run_block(statement.body, out)
+            if not self._loop_body(statement.body, out):
+                break
+
+    def _loop_body(self, body: n.Block, out: list[Any]) -> bool:
+        """One iteration; False when `break` ended the loop."""
+        self.checkpoint()
+        try:
+            self.run_block(body, out)
+        except _LoopJump as jump:
+            return jump.keyword == "continue"
+        return True
+
+    def _loop(self, loop: n.Loop, out: list[Any]) -> None:
+        if loop.initializer is not None:
+            self.statement_value(loop.initializer)
+
+        def go_on() -> bool:
+            if loop.condition is None:
+                return True
+            return is_true(self.statement_value(loop.condition)) != loop.until
+
+        if not loop.test_first and not self._loop_body(loop.body, out):
+            return
+        while go_on():
+            if not self._loop_body(loop.body, out):
+                return
+            if loop.iterator is not None:
+                self.statement_value(loop.iterator)
 
     def _try(self, statement: n.Try, out: list[Any]) -> None:
         pending: PSRuntimeError | None = None
-        exiting: ScriptExit | None = None
+        exiting: ScriptExit | _LoopJump | PipelineStopped | None = None
         self.try_depth += 1
         try:
             self.run_block(statement.body, out)
         except PSRuntimeError as error:
             pending = error
-        except ScriptExit as exit_:
-            exiting = exit_
+        except (ScriptExit, _LoopJump, PipelineStopped) as unwinding:
+            exiting = unwinding
         finally:
             self.try_depth -= 1
-        if exiting is not None:  # exit runs finally blocks, never a catch
+        if exiting is not None:  # exit, break, continue and a stop run finally blocks, never a catch
             if statement.final is not None:
-                self.run_block(statement.final, out)
+                checkpoint = self.checkpoint
+                if isinstance(exiting, PipelineStopped):
+                    self.checkpoint = _no_checkpoint  # the finally block of a stopping pipeline runs to its end
+                try:
+                    self.run_block(statement.final, out)
+                finally:
+                    self.checkpoint = checkpoint
             raise exiting
         if pending is not None and statement.catch is not None:
             caught, pending = pending, None
@@ -641,6 +699,22 @@ class Evaluator:
 
     def _script_block(self, expr: n.ScriptBlock) -> Any:
         raise NotEmulated("a script block outside Where-Object / ForEach-Object", expr.line)
+
+    def _increment(self, expr: n.Increment) -> Any:
+        before = self._variable(n.Variable(expr.variable, expr.line))
+        if before is not None and (isinstance(before, bool) or not isinstance(before, (int, float))):
+            operator = "++" if expr.delta > 0 else "--"
+            raise PSRuntimeError(
+                runtime_record(
+                    f"The '{operator}' operator works only on numbers. The operand is a "
+                    f"'{dotnet_type_name(before)}'.",
+                    "OperatorRequiresNumber",
+                    "InvalidOperation",
+                )
+            )
+        after = ops.add(before, expr.delta) if before is not None else expr.delta
+        self.assign_variable(expr.variable, after, expr.line)
+        return after if expr.prefix else before
 
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {

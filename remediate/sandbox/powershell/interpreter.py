@@ -34,7 +34,15 @@ from remediate.sandbox.powershell.values import (
     to_string,
     to_string_array,
 )
-from remediate.sandbox.seam import Command, ErrorRecord, PipelineOutcome, PipelineRequest, PSObject, RunspaceSession
+from remediate.sandbox.seam import (
+    Command,
+    ErrorRecord,
+    PipelineOutcome,
+    PipelineRequest,
+    PipelineStopped,
+    PSObject,
+    RunspaceSession,
+)
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +175,8 @@ class Interpreter:
         base = {**self.env, **(environment or {})}
         evaluator = Evaluator(self.commands, {**base, **(session.environment if session else {})}, outcome, location)
         evaluator.culture = self.culture
+        if request.control is not None:
+            evaluator.checkpoint = request.control.checkpoint
         if session is not None:
             if not session.variables:
                 session.variables.update(evaluator.variables)  # a new runspace's preferences
@@ -191,6 +201,8 @@ class Interpreter:
                 objects = produced
         except ScriptExit as exit_:
             outcome.exit_code = exit_.code
+        except PipelineStopped:
+            outcome.state = "Stopped"
         except PSRuntimeError as error:
             outcome.state = "Failed"
             outcome.failure = error.record

@@ -82,6 +82,7 @@ class _PipelineRun:
     input: list[Any] = field(default_factory=list)
     started: bool = False
     finished: bool = False
+    control: seam.PipelineControl = field(default_factory=seam.PipelineControl)
 
 
 class PowerShellShell:
@@ -188,6 +189,7 @@ class PowerShellShell:
     def close(self) -> None:
         with self._cond:
             for run in self._runs.values():
+                run.control.stop()  # closing the pool ends what still runs in it
                 run.finished = True
             self._runs.clear()
             self.closed = True
@@ -243,6 +245,16 @@ class PowerShellShell:
         # psrpcore announces Running; PowerShell does not (it would cost the client an extra Receive).
         run.pipeline._change_state(PSInvocationState.Running, emit=False)
         request = self._statements(run)
+        metadata = run.pipeline.metadata
+        if metadata is not None and metadata.is_nested:
+            # a nested pipeline runs inside the one running in this runspace, at its next safe point
+            # (PowerShell.CreateNestedPowerShell); with none running it runs as any other
+            running = next(
+                (other for other in self._runs.values() if other is not run and other.started and not other.finished),
+                None,
+            )
+            if running is not None and running.control.run_nested(lambda: self._execute(run, request)):
+                return
         workers.run_later(lambda: self._execute(run, request))
 
     def _statements(self, run: _PipelineRun) -> list[seam.PipelineRequest]:
@@ -251,7 +263,9 @@ class PowerShellShell:
         history = bool(metadata is not None and metadata.add_to_history)
 
         def statement(input_: list[Any]) -> seam.PipelineRequest:
-            return seam.PipelineRequest(commands=[], input=input_, session=self.session, add_to_history=history)
+            return seam.PipelineRequest(
+                commands=[], input=input_, session=self.session, add_to_history=history, control=run.control
+            )
 
         statements: list[seam.PipelineRequest] = [statement(run.input)]
         for command in metadata.commands if metadata is not None else []:
@@ -273,6 +287,8 @@ class PowerShellShell:
             outcomes.append(outcome)
             if outcome.state != "Completed":
                 break
+        for nested in run.control.end():  # nested pipelines that came as this one ended
+            workers.run_later(nested)
         with self._cond:
             if run.pipeline.pipeline_id in self._runs and run.pipeline.state == PSInvocationState.Running:
                 final = outcomes[-1] if outcomes else seam.PipelineOutcome()
@@ -318,6 +334,7 @@ class PowerShellShell:
             pipeline.complete()
 
     def _stop(self, run: _PipelineRun) -> None:
+        run.control.stop()
         if run.pipeline.state == PSInvocationState.Running:
             run.pipeline.stop()
             run.finished = True
