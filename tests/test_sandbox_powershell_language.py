@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from sandbox_powershell_fakes import FakeCommands, output_of, run, value_of
 
+from remediate.sandbox.commands import NativeResult
 from remediate.sandbox.powershell import Interpreter
 from remediate.sandbox.seam import (
     Command,
@@ -538,6 +539,17 @@ def test_exit_ends_the_script_with_its_code_after_finally_blocks() -> None:
     assert run("exit").exit_code == 0
 
 
+def test_exit_tells_the_host_to_exit_and_in_a_nested_pipeline_only_sets_lastexitcode() -> None:
+    assert run("'a'\nexit 3").host_calls == [("SetShouldExit", [3])]
+    assert run("exit").host_calls == [("SetShouldExit", [0])]
+    interpreter = Interpreter(FakeCommands(), {})
+    session = RunspaceSession()
+    nested = interpreter.run(PipelineRequest([Command("exit 5", True)], session=session, nested=True))
+    assert (nested.host_calls, nested.exit_code) == ([], 5)
+    after = interpreter.run(PipelineRequest([Command("$LASTEXITCODE", True)], session=session))
+    assert after.output == [5]
+
+
 def test_exit_is_not_caught_by_catch() -> None:
     outcome = run("try { exit 2 } catch { 'caught' }")
     assert (outcome.output, outcome.exit_code) == ([], 2)
@@ -564,6 +576,10 @@ def test_write_error_takes_its_message_by_position() -> None:
 def test_dollar_question_after_the_last_statement() -> None:
     assert run("Write-Error 'x'").succeeded is False
     assert run("Write-Error 'x'; 'fine'").succeeded is True
+    commands = FakeCommands()
+    commands.native_outputs["cscript.exe"] = NativeResult(stdout="", exit_code=4)
+    assert run("cscript.exe //NoLogo x.vbs", commands=commands).succeeded is False  # a native exit code but 0
+    assert run("cscript.exe //NoLogo x.vbs\n'after'", commands=commands).succeeded is True
 
 
 @pytest.mark.parametrize(

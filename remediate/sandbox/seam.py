@@ -175,6 +175,7 @@ class PipelineRequest:
     session: RunspaceSession | None = None  # the pool's state; None: a pipeline of its own
     add_to_history: bool = False  # the client's AddToHistory: record the pipeline in the session's history
     control: PipelineControl | None = None  # the server's hold on the running pipeline (stop, nested)
+    nested: bool = False  # a nested pipeline (PSRP IsNested): `exit` sets $LASTEXITCODE instead of ending the host
 
 
 PipelineState = Literal["Completed", "Failed", "Stopped"]

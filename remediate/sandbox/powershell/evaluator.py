@@ -118,6 +118,7 @@ class Evaluator:
         self.terminating_fails_pipeline = False  # an error that ends a statement ends the pipeline (iex)
         self.history: list[PSObject] = []  # the runspace's HistoryInfo objects (Get-History)
         self.try_depth = 0
+        self.native_failed = False  # the statement running called a native program that exited non-zero
         # a safe point, before every statement and loop iteration: where a stopped pipeline stops and nested
         # pipelines of the runspace run (seam.PipelineControl.checkpoint)
         self.checkpoint: Callable[[], None] = _no_checkpoint
@@ -195,9 +196,11 @@ class Evaluator:
         for statement in block:
             self.checkpoint()
             errors_before = len(self.outcome.errors)
+            self.native_failed = False
             try:
                 self.run_statement(statement, out)
-                self.outcome.succeeded = len(self.outcome.errors) == errors_before
+                # $? is False after an error, and after a native program that exited with a code other than 0
+                self.outcome.succeeded = len(self.outcome.errors) == errors_before and not self.native_failed
             except PSRuntimeError as error:
                 self.outcome.succeeded = False
                 if error.script_terminating or self.try_depth:
@@ -528,6 +531,7 @@ class Evaluator:
         context = _CommandContext(self, None)
         result = native(texts, context)
         self.variables["lastexitcode"] = _signed32(result.exit_code)
+        self.native_failed = result.exit_code != 0
         for text in _lines(result.stderr):
             context.write_error(
                 ErrorRecord(

@@ -200,7 +200,14 @@ class Interpreter:
                     produced = self._run_cmdlet(evaluator, command, objects)
                 objects = produced
         except ScriptExit as exit_:
+            # `exit` at the top of a pipeline tells the host to exit (LocalPipeline: SetShouldExit, which a remote
+            # session forwards to the client's host, MS-PSRP 2.2.3.17 method 6); in a nested pipeline it only sets
+            # $LASTEXITCODE
             outcome.exit_code = exit_.code
+            if request.nested:
+                evaluator.variables["lastexitcode"] = exit_.code
+            else:
+                outcome.host_calls.append(("SetShouldExit", [exit_.code]))
         except PipelineStopped:
             outcome.state = "Stopped"
         except PSRuntimeError as error:

@@ -261,10 +261,16 @@ class PowerShellShell:
         """One PipelineRequest per statement (add_statement separates them), in order."""
         metadata = run.pipeline.metadata
         history = bool(metadata is not None and metadata.add_to_history)
+        nested = bool(metadata is not None and metadata.is_nested)
 
         def statement(input_: list[Any]) -> seam.PipelineRequest:
             return seam.PipelineRequest(
-                commands=[], input=input_, session=self.session, add_to_history=history, control=run.control
+                commands=[],
+                input=input_,
+                session=self.session,
+                add_to_history=history,
+                control=run.control,
+                nested=nested,
             )
 
         statements: list[seam.PipelineRequest] = [statement(run.input)]
