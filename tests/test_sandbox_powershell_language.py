@@ -664,5 +664,68 @@ def test_host_culture_and_set_should_exit_go_to_the_client() -> None:
     assert (culture.to_string, culture.get("LCID")) == ("en-US", 1033)
     assert outcome.host_calls == [("SetShouldExit", [1])]
     assert len(outcome.output) == 1  # SetShouldExit is void: it writes nothing
-    failure = run("$host.UI.ReadLine()").failure
+    failure = run("$host.UI.RawUI.ForegroundColor").failure
+    assert failure is not None and failure.fully_qualified_error_id == "SandboxNotEmulated"
+    assert "$host.UI.RawUI" in failure.message
+
+
+class _ClientHost:
+    """A client's host with a UI: records the host calls and answers the ones that read."""
+
+    has_ui = True
+
+    def __init__(self, answers: dict[str, object]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, list[object]]] = []
+
+    def call(self, method: str, arguments: list[object]) -> object:
+        self.calls.append((method, arguments))
+        return self.answers.get(method)
+
+
+def _run_with_host(script: str, host: object) -> PipelineOutcome:
+    request = PipelineRequest([Command(script, True)], host=host)  # type: ignore[arg-type]
+    return Interpreter(FakeCommands(), {}).run(request)
+
+
+def test_host_ui_methods_are_host_calls_of_the_client_with_windows_arguments() -> None:
+    credential = PSObject(["System.Management.Automation.PSCredential", "System.Object"], {"UserName": "u"})
+    host = _ClientHost({"ReadLine": "typed", "Prompt": {"f": "v"}, "PromptForCredential2": credential,
+                        "PromptForChoice": 1})  # fmt: skip
+    script = (
+        "$host.UI.ReadLine()\n"
+        "$host.UI.Write([System.ConsoleColor]::Blue, [ConsoleColor]::White, 'w')\n"
+        "$host.UI.WriteLine()\n"
+        "$host.UI.WriteDebugLine('d')\n"
+        "$field = New-Object -TypeName System.Management.Automation.Host.FieldDescription -ArgumentList 'f'\n"
+        "$field.Label = 'L'\n"
+        "$host.UI.Prompt('c', 'm', $field)\n"
+        "$host.UI.PromptForCredential('c', 'm', 'u', 't')\n"
+        "$a = New-Object System.Management.Automation.Host.ChoiceDescription 'A', 'help'\n"
+        "$host.UI.PromptForChoice('c', 'm', @($a), 0)"
+    )
+    outcome = _run_with_host(script, host)
+    assert outcome.state == "Completed", outcome.failure
+    assert outcome.output == ["typed", {"f": "v"}, credential, 1]  # void methods write nothing
+    methods = [method for method, _ in host.calls]
+    assert methods == ["ReadLine", "Write2", "WriteLine1", "WriteDebugLine", "Prompt", "PromptForCredential2",
+                       "PromptForChoice"]  # fmt: skip
+    assert host.calls[1][1] == [9, 15, "w"]  # ConsoleColor Blue and White
+    field = host.calls[4][1][2][0]
+    assert (field.get("Name"), field.get("Label"), field.get("ParameterTypeFullName")) == ("f", "L", "System.String")
+    assert host.calls[5][1] == ["c", "m", "u", "t", 3, 1]  # PSCredentialTypes.Default, PSCredentialUIOptions.Default
+    assert outcome.debug == ["d"]  # the debug line goes to the debug stream too
+
+
+def test_without_a_client_host_ui_writes_are_dropped_and_reads_fail() -> None:
+    outcome = run("$host.UI.WriteLine('gone')\n$host.UI.ReadLine()\n'after'")
+    assert outcome.output == ["after"]
+    assert [error.fully_qualified_error_id for error in outcome.errors] == ["HostFunctionNotImplemented"]
+    assert outcome.errors[0].exception_type == "System.Management.Automation.Host.HostException"
+
+
+def test_new_object_builds_only_the_host_types_emulated() -> None:
+    failure = run("New-Object -TypeName System.Net.WebClient").failure
+    assert failure is not None and "New-Object -TypeName System.Net.WebClient" in failure.message
+    failure = run("$t = 'System.Management.Automation.ProgressRecord'\nNew-Object -TypeName $t").failure
     assert failure is not None and failure.fully_qualified_error_id == "SandboxNotEmulated"

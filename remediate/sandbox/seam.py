@@ -168,6 +168,30 @@ class PipelineControl:
         return pending
 
 
+class ClientHostError(Exception):
+    """The client's host answered a host call with an error (PSRP's `me`): a terminating error in the pipeline."""
+
+    def __init__(self, record: ErrorRecord) -> None:
+        super().__init__(record.message)
+        self.record = record
+
+
+class ClientHost(Protocol):
+    """The client's host as a remote pipeline reaches it: PSRP host calls (MS-PSRP 2.2.2.27-2.2.2.30).
+
+    method: a host method identifier's name (MS-PSRP 2.2.3.17): "ReadLine", "Write2", "PromptForCredential2", ...
+    arguments: seam values (a Coordinates, a FieldDescription, ... is a PSObject with that type name). A void
+    method returns None at once; any other waits for the client's answer and returns it (PipelineStopped if the
+    pipeline is stopped meanwhile)."""
+
+    @property
+    def has_ui(self) -> bool:
+        """Whether the client's host has a user interface (HostInfo: not _isHostUINull)."""
+        ...
+
+    def call(self, method: str, arguments: list[Any]) -> Any: ...
+
+
 @dataclass
 class PipelineRequest:
     commands: list[Command]
@@ -176,6 +200,7 @@ class PipelineRequest:
     add_to_history: bool = False  # the client's AddToHistory: record the pipeline in the session's history
     control: PipelineControl | None = None  # the server's hold on the running pipeline (stop, nested)
     nested: bool = False  # a nested pipeline (PSRP IsNested): `exit` sets $LASTEXITCODE instead of ending the host
+    host: ClientHost | None = None  # the client's host; None: no client host (a WinRS powershell.exe, a test)
 
 
 PipelineState = Literal["Completed", "Failed", "Stopped"]

@@ -29,6 +29,7 @@ from remediate.sandbox.powershell.errors import (
     throw_record,
 )
 from remediate.sandbox.powershell.formatting import format_operator
+from remediate.sandbox.powershell.host import HOST_NAMESPACE, HOST_TYPE, UI_TYPE, call_ui_method, remote_host
 from remediate.sandbox.powershell.inbox import windows_has_command
 from remediate.sandbox.powershell.members import call_method, get_member, set_member
 from remediate.sandbox.powershell.values import (
@@ -45,7 +46,7 @@ from remediate.sandbox.powershell.values import (
     to_string,
     unroll,
 )
-from remediate.sandbox.seam import ErrorRecord, PipelineOutcome, PipelineStopped, PSObject
+from remediate.sandbox.seam import ClientHost, ErrorRecord, PipelineOutcome, PipelineStopped, PSObject
 
 
 class _LoopJump(Exception):
@@ -115,6 +116,7 @@ class Evaluator:
         self.location = location or f"{env.get('USERPROFILE', 'C:')}\\Documents"  # a remote session's default
         self.console_position: Callable[[], int] = lambda: 0  # output objects the script has written so far
         self.culture = "en-US"  # the host's culture ($host.CurrentCulture)
+        self.client_host: ClientHost | None = None  # the client's host, which $host.UI calls reach
         self.terminating_fails_pipeline = False  # an error that ends a statement ends the pipeline (iex)
         self.history: list[PSObject] = []  # the runspace's HistoryInfo objects (Get-History)
         self.try_depth = 0
@@ -659,7 +661,10 @@ class Evaluator:
         return (found is not None) == (operator == "-match")
 
     def _member(self, expr: n.Member) -> Any:
-        return get_member(self.evaluate(expr.target), expr.name)
+        target = self.evaluate(expr.target)
+        if isinstance(target, PSObject) and target.type_names[0] == UI_TYPE and expr.name.lower() == "rawui":
+            raise NotEmulated("$host.UI.RawUI", expr.line)
+        return get_member(target, expr.name)
 
     def _index(self, expr: n.Index) -> Any:
         target = self.evaluate(expr.target)
@@ -690,6 +695,8 @@ class Evaluator:
         target = self.evaluate(expr.target)
         arguments = [self.evaluate(argument) for argument in expr.arguments]
         if isinstance(target, PSObject) and target.type_names[0].startswith(HOST_NAMESPACE):
+            if target.type_names[0] == UI_TYPE:
+                return call_ui_method(self, self.client_host, expr.name, arguments, expr.line)
             if target.type_names[0] == HOST_TYPE and expr.name.lower() == "setshouldexit" and len(arguments) == 1:
                 # a remote session's host forwards it to the client's host (MS-PSRP 2.2.3.17, method 6)
                 self.outcome.host_calls.append(("SetShouldExit", [to_int32(arguments[0])]))
@@ -749,49 +756,6 @@ AUTOMATIC_VARIABLES = frozenset(
         "pssessionconfigurationname", "pssessionoption", "outputencoding", "ofs", "psmoduleautoloadingpreference",
     }
 )  # fmt: skip
-
-
-HOST_NAMESPACE = "System.Management.Automation.Internal.Host."
-HOST_TYPE = HOST_NAMESPACE + "InternalHost"
-# CultureInfo facts of the languages a sandbox host runs in (.NET's CultureInfo for each name)
-_CULTURES = {
-    "en-US": (1033, "English (United States)", "eng", "ENU", "en"),
-    "ja-JP": (1041, "Japanese (Japan)", "jpn", "JPN", "ja"),
-}
-
-
-def culture_info(name: str) -> PSObject:
-    """A CultureInfo as PowerShell serializes it (pypsrp's recorded exchange test_psrp_pshost_methods.yml)."""
-    lcid, display, three, windows, two = _CULTURES.get(name, _CULTURES["en-US"])
-    return PSObject(
-        ["System.Globalization.CultureInfo", "System.Object"],
-        {
-            "LCID": lcid,
-            "Name": name,
-            "DisplayName": display,
-            "IetfLanguageTag": name,
-            "ThreeLetterISOLanguageName": three,
-            "ThreeLetterWindowsLanguageName": windows,
-            "TwoLetterISOLanguageName": two,
-        },
-        to_string=name,
-    )
-
-
-def remote_host(culture: str) -> PSObject:
-    """$host in a remote session: the ServerRemoteHost; $host.UI and other host methods are not emulated."""
-    return PSObject(
-        [HOST_TYPE, "System.Management.Automation.Host.PSHost", "System.Object"],
-        {
-            "Name": "ServerRemoteHost",
-            "Version": "1.0.0.0",
-            "CurrentCulture": culture_info(culture),
-            "CurrentUICulture": culture_info(culture),
-            # its methods (ReadLine, Write, Prompt, ...) call back to the client's host: not emulated
-            "UI": PSObject([HOST_NAMESPACE + "InternalHostUserInterface", "System.Object"], {}),
-        },
-        to_string="System.Management.Automation.Internal.Host.InternalHost",
-    )
 
 
 def psversiontable() -> dict[str, Any]:

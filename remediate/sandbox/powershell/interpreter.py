@@ -177,6 +177,7 @@ class Interpreter:
         evaluator.culture = self.culture
         if request.control is not None:
             evaluator.checkpoint = request.control.checkpoint
+        evaluator.client_host = request.host
         if session is not None:
             if not session.variables:
                 session.variables.update(evaluator.variables)  # a new runspace's preferences

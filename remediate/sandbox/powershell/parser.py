@@ -11,6 +11,7 @@ from remediate.powershell_syntax import parse, syntax_problems
 from remediate.sandbox.powershell import nodes as n
 from remediate.sandbox.powershell.dotnet import emulated
 from remediate.sandbox.powershell.errors import NotEmulated, ScriptSyntaxError
+from remediate.sandbox.powershell.host import NEW_OBJECT_TYPES, enum_value
 from remediate.sandbox.powershell.inbox import resolve_alias
 from remediate.sandbox.powershell.values import CASTS, Int64, hex_literal_value
 
@@ -51,7 +52,7 @@ BINARY_OPERATORS = frozenset(
 
 # Commands whose effect the sandbox does not emulate, whatever a host offers (they run code or load it).
 FORBIDDEN_COMMANDS = frozenset(
-    {"invoke-expression", "start-process", "add-type", "import-module", "invoke-command", "new-object"}
+    {"invoke-expression", "start-process", "add-type", "import-module", "invoke-command"}
 )
 
 _PASS_THROUGH = frozenset(
@@ -502,7 +503,37 @@ class _Translator:
         if isinstance(name, str):
             written, name = name, resolve_alias(name)
             self.check_command_name(name, written, _line(node))
+            if name.lower() == "new-object":
+                self.check_new_object(elements, _line(node))
         return n.CommandCall(name, call_operator, tuple(elements), _line(node))
+
+    @staticmethod
+    def check_new_object(elements: list[n.ParameterToken | n.Expr], line: int) -> None:
+        """New-Object builds only the host API's types emulated (host.py), named by a literal -TypeName: any
+        other type would run or load code the sandbox does not have."""
+        type_name: n.Expr | None = None
+        pending: str | None = None  # the parameter a following argument is the value of
+        for element in elements:
+            if isinstance(element, n.ParameterToken):
+                lowered = element.name.lower()
+                if not ("typename".startswith(lowered) or "argumentlist".startswith(lowered)):
+                    raise NotEmulated(f"New-Object -{element.name}", line)
+                if element.value is None:
+                    pending = lowered
+                elif "typename".startswith(lowered):
+                    type_name = element.value
+                continue
+            if pending is not None:
+                if "typename".startswith(pending):
+                    type_name = element
+                pending = None
+            elif type_name is None:
+                type_name = element
+        written = type_name.value if isinstance(type_name, n.Const) else None
+        if not isinstance(written, str):
+            raise NotEmulated("New-Object with a -TypeName that is not a literal", line)
+        if written.lower() not in NEW_OBJECT_TYPES:
+            raise NotEmulated(f"New-Object -TypeName {written}", line)
 
     def check_command_name(self, name: str, written: str, line: int) -> None:
         lowered = name.lower()
@@ -755,9 +786,14 @@ class _Translator:
     def member_access(self, node: tree_sitter.Node) -> n.Expr:
         line = _line(node)
         operator = next(_text(child) for child in node.children if not child.is_named)
-        if operator == "::":
-            raise NotEmulated(f"the .NET static member {_text(node)!r}", line)
         children = _named(node)
+        if operator == "::":
+            value = None
+            if children[0].type == "type_literal":
+                value = enum_value(self.type_name(children[0]), self.member_name(children[1]))
+            if value is None:
+                raise NotEmulated(f"the .NET static member {_text(node)!r}", line)
+            return n.Const(value, line)
         target = self.expression(children[0])
         return n.Member(target, self.member_name(children[1]), line)
 

@@ -2,9 +2,9 @@
 
 In-language values are the seam's values (None, bool, int, float, str, datetime, list, PSObject) plus a few
 carriers of .NET type facts that plain Python loses: Hashtable (case-insensitive keys), Int64 / UInt32 (an
-int whose .NET type is not Int32), TimeSpan (a difference of datetimes) and GetDateResult (a DateTime that
-still carries Get-Date's DisplayHint note, which ConvertTo-Json in Windows PowerShell 5.1 serializes as an
-object)."""
+int whose .NET type is not Int32), EnumValue (an enum's Int32 that shows as its name), TimeSpan (a difference
+of datetimes) and GetDateResult (a DateTime that still carries Get-Date's DisplayHint note, which ConvertTo-Json
+in Windows PowerShell 5.1 serializes as an object)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,22 @@ class Int64(int):
 
 class UInt32(int):
     """An int whose .NET type is UInt32 (from a [uint32] cast)."""
+
+
+class EnumValue(int):
+    """A value of a .NET enum: an Int32 that shows as its name."""
+
+    type_name: str
+    name: str
+
+    def __new__(cls, type_name: str, names: tuple[str, ...], value: int) -> EnumValue:
+        made = super().__new__(cls, value)
+        made.type_name = type_name
+        made.name = names[value]
+        return made
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class TimeSpan(timedelta):
@@ -217,6 +233,8 @@ def to_string(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "True" if value else "False"
+    if isinstance(value, EnumValue):
+        return value.name
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, float):

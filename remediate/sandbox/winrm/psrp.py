@@ -18,6 +18,7 @@ from psrpcore import (
     CreatePipelineEvent,
     EndOfPipelineInputEvent,
     GetAvailableRunspacesEvent,
+    PipelineHostResponseEvent,
     PipelineInputEvent,
     PSRPCoreError,
     PSRPPayload,
@@ -33,6 +34,7 @@ from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion
 
 from remediate.sandbox import seam
 from remediate.sandbox.winrm import values, workers
+from remediate.sandbox.winrm.host_calls import PipelineHost
 from remediate.sandbox.winrm.wsman import (
     command_not_found_fault,
     invalid_fault,
@@ -83,6 +85,7 @@ class _PipelineRun:
     started: bool = False
     finished: bool = False
     control: seam.PipelineControl = field(default_factory=seam.PipelineControl)
+    host: PipelineHost | None = None  # the client's host, once the pipeline's HostInfo is known
 
 
 class PowerShellShell:
@@ -218,6 +221,10 @@ class PowerShellShell:
             run = self._runs[event.pipeline_id]
             if run.pipeline.metadata is not None and run.pipeline.metadata.no_input:
                 self._start(run)
+        elif isinstance(event, PipelineHostResponseEvent):
+            answered = self._runs.get(event.pipeline_id)
+            if answered is not None and answered.host is not None:
+                answered.host.answer(int(event.ci), event.result, event.error)
         elif isinstance(event, PipelineInputEvent):
             self._runs[event.pipeline_id].input.append(values.to_plain(event.data))
         elif isinstance(event, EndOfPipelineInputEvent):
@@ -244,8 +251,12 @@ class PowerShellShell:
         run.started = True
         # psrpcore announces Running; PowerShell does not (it would cost the client an extra Receive).
         run.pipeline._change_state(PSInvocationState.Running, emit=False)
-        request = self._statements(run)
         metadata = run.pipeline.metadata
+        info = metadata.host if metadata is not None else None
+        if info is not None and info.UseRunspaceHost:
+            info = getattr(self._pool, "host", None)
+        run.host = PipelineHost(run.pipeline, info, self._cond, self._drain, run.control, lambda: self.closed)
+        request = self._statements(run)
         if metadata is not None and metadata.is_nested:
             # a nested pipeline runs inside the one running in this runspace, at its next safe point
             # (PowerShell.CreateNestedPowerShell); with none running it runs as any other
@@ -271,6 +282,7 @@ class PowerShellShell:
                 add_to_history=history,
                 control=run.control,
                 nested=nested,
+                host=run.host,
             )
 
         statements: list[seam.PipelineRequest] = [statement(run.input)]
