@@ -1,0 +1,58 @@
+"""A running pipeline as a PSRP client reaches it: stopped mid-loop, `exit` told to the client's host, and
+$host.UI calls for a client that offers no host UI, against a sandbox host over real WinRM."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pypsrp.host import PSHost
+from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
+from pypsrp.wsman import WSMan
+
+from remediate.sandbox.fleet import Fleet
+from remediate.sandbox.scenario import build_hosts
+
+pytestmark = pytest.mark.slow
+
+SCENARIO = Path(__file__).parent.parent / "remediate" / "sandbox" / "scenarios" / "healthy.yaml"
+
+
+@pytest.fixture(scope="module")
+def wsman() -> Iterator[WSMan]:
+    hosts = build_hosts(SCENARIO, 1, 0)
+    with Fleet.start(hosts, auth="ntlm") as fleet:
+        endpoint = fleet.endpoint(hosts[0].computer_name)
+        yield WSMan(endpoint.address, **fleet.client_options(hosts[0].computer_name))
+
+
+def test_a_stopped_endless_loop_ends_and_the_host_serves_the_next_pipeline(wsman: WSMan) -> None:
+    with RunspacePool(wsman) as pool:
+        looping = PowerShell(pool)
+        looping.add_script("$n = 0; while ($true) { $n++ }")
+        looping.begin_invoke()
+        time.sleep(0.1)
+        looping.stop()
+        assert looping.state == PSInvocationState.STOPPED
+        after = PowerShell(pool)
+        after.add_script("$n -gt 0")
+        assert after.invoke() == [True]  # the loop ran in the runspace, and no longer holds the host
+
+
+def test_exit_sets_the_return_code_of_the_clients_host(wsman: WSMan) -> None:
+    host = PSHost(None, None, False, "client", None, None, "1.0")
+    with RunspacePool(wsman, host=host) as pool:
+        ps = PowerShell(pool)
+        ps.add_script("'before'; exit 3; 'never'")
+        assert ps.invoke() == ["before"]
+    assert host.rc == 3
+
+
+def test_without_a_client_host_ui_host_writes_vanish_and_reads_fail(wsman: WSMan) -> None:
+    with RunspacePool(wsman) as pool:  # pypsrp offers no host unless given one
+        ps = PowerShell(pool)
+        ps.add_script("$host.UI.WriteLine('gone'); $host.UI.ReadLine(); 'after'")
+        assert ps.invoke() == ["after"]
+    assert [error.fq_error for error in ps.streams.error] == ["HostFunctionNotImplemented"]
