@@ -664,9 +664,9 @@ def test_host_culture_and_set_should_exit_go_to_the_client() -> None:
     assert (culture.to_string, culture.get("LCID")) == ("en-US", 1033)
     assert outcome.host_calls == [("SetShouldExit", [1])]
     assert len(outcome.output) == 1  # SetShouldExit is void: it writes nothing
-    failure = run("$host.UI.RawUI.ForegroundColor").failure
+    failure = run("$host.UI.RawUI.KeyAvailable").failure
     assert failure is not None and failure.fully_qualified_error_id == "SandboxNotEmulated"
-    assert "$host.UI.RawUI" in failure.message
+    assert "$host.UI.RawUI.KeyAvailable" in failure.message
 
 
 class _ClientHost:
@@ -674,8 +674,9 @@ class _ClientHost:
 
     has_ui = True
 
-    def __init__(self, answers: dict[str, object]) -> None:
+    def __init__(self, answers: dict[str, object], raw_ui: dict[str, object] | None = None) -> None:
         self.answers = answers
+        self.raw_ui = raw_ui
         self.calls: list[tuple[str, list[object]]] = []
 
     def call(self, method: str, arguments: list[object]) -> object:
@@ -717,10 +718,39 @@ def test_host_ui_methods_are_host_calls_of_the_client_with_windows_arguments() -
     assert outcome.debug == ["d"]  # the debug line goes to the debug stream too
 
 
+def test_raw_ui_properties_come_from_the_clients_host_data_and_setting_one_tells_the_client() -> None:
+    size = PSObject(["System.Management.Automation.Host.Size", "System.ValueType", "System.Object"],
+                    {"Width": 80, "Height": 25}, to_string="80,25")  # fmt: skip
+    host = _ClientHost({}, {"ForegroundColor": 15, "BufferSize": size, "WindowTitle": "t"})
+    script = (
+        "$raw = $host.UI.RawUI\n"
+        "\"$($raw.ForegroundColor)\"\n"
+        "$raw.ForegroundColor = [System.ConsoleColor]::Green\n"
+        "\"$($raw.ForegroundColor)\"\n"
+        "$raw.BufferSize = New-Object -TypeName System.Management.Automation.Host.Size -ArgumentList 8, 9\n"
+        "\"$($raw.BufferSize)\"\n"
+        "$cells = New-Object -TypeName 'System.Management.Automation.Host.BufferCell[,]' -ArgumentList 1, 2\n"
+        "$cell = New-Object System.Management.Automation.Host.BufferCell 'A', 0, 15, "
+        "([System.Management.Automation.Host.BufferCellType]::Leading)\n"
+        "$cells[0,1] = $cell\n"
+        "$at = New-Object System.Management.Automation.Host.Coordinates 1, 2\n"
+        "$raw.SetBufferContents($at, $cells)"
+    )
+    outcome = _run_with_host(script, host)
+    assert outcome.state == "Completed", outcome.failure
+    assert outcome.output == ["White", "Green", "8,9"]
+    assert [method for method, _ in host.calls] == ["SetForegroundColor", "SetBufferSize", "SetBufferContents2"]
+    assert host.calls[0][1] == [10]
+    origin, rows = host.calls[2][1]
+    assert (origin.get("X"), origin.get("Y")) == (1, 2)
+    assert rows[0][0].get("Character") == "\0"  # default(BufferCell) where the script set none
+    assert rows[0][1].get("Character") == "A" and rows[0][1].get("BufferCellType") == 1
+
+
 def test_without_a_client_host_ui_writes_are_dropped_and_reads_fail() -> None:
-    outcome = run("$host.UI.WriteLine('gone')\n$host.UI.ReadLine()\n'after'")
+    outcome = run("$host.UI.WriteLine('gone')\n$host.UI.ReadLine()\n$host.UI.RawUI.WindowTitle\n'after'")
     assert outcome.output == ["after"]
-    assert [error.fully_qualified_error_id for error in outcome.errors] == ["HostFunctionNotImplemented"]
+    assert [error.fully_qualified_error_id for error in outcome.errors] == ["HostFunctionNotImplemented"] * 2
     assert outcome.errors[0].exception_type == "System.Management.Automation.Host.HostException"
 
 

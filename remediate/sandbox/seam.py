@@ -41,6 +41,10 @@ class SecureString(str):
     the client as <SS>, encrypted with the pool's session key, never as plain text."""
 
 
+class Char(str):
+    """A .NET Char (one character): it goes to the client as <C>, not as a string."""
+
+
 @dataclass
 class PSObject:
     """An object with properties, as PowerShell would serialize it.
@@ -187,6 +191,12 @@ class ClientHost(Protocol):
     @property
     def has_ui(self) -> bool:
         """Whether the client's host has a user interface (HostInfo: not _isHostUINull)."""
+        ...
+
+    @property
+    def raw_ui(self) -> dict[str, Any] | None:
+        """The raw UI's properties (ForegroundColor, CursorPosition, ... WindowTitle) from the HostDefaultData the
+        client sent, which the pipeline may change; None when the client's host has no raw UI."""
         ...
 
     def call(self, method: str, arguments: list[Any]) -> Any: ...

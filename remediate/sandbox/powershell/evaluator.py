@@ -29,11 +29,23 @@ from remediate.sandbox.powershell.errors import (
     throw_record,
 )
 from remediate.sandbox.powershell.formatting import format_operator
-from remediate.sandbox.powershell.host import HOST_NAMESPACE, HOST_TYPE, UI_TYPE, call_ui_method, remote_host
+from remediate.sandbox.powershell.host import (
+    HOST_NAMESPACE,
+    HOST_TYPE,
+    RAW_UI_TYPE,
+    UI_TYPE,
+    call_raw_ui_method,
+    call_ui_method,
+    get_raw_ui_property,
+    raw_ui,
+    remote_host,
+    set_raw_ui_property,
+)
 from remediate.sandbox.powershell.inbox import windows_has_command
 from remediate.sandbox.powershell.members import call_method, get_member, set_member
 from remediate.sandbox.powershell.values import (
     CASTS,
+    Array2D,
     ErrorRecordValue,
     GetDateResult,
     Hashtable,
@@ -275,7 +287,10 @@ class Evaluator:
             self.assign_variable(target.name, value, target.line)
         elif isinstance(target, n.Member):
             owner = self.evaluate(target.target)
-            set_member(owner, target.name, value, target.line)
+            if isinstance(owner, PSObject) and owner.type_names[0] == RAW_UI_TYPE:
+                set_raw_ui_property(self.client_host, target.name, value, target.line)
+            else:
+                set_member(owner, target.name, value, target.line)
         else:
             assert isinstance(target, n.Index)
             self._assign_element(self.evaluate(target.target), self.evaluate(target.index), value)
@@ -285,6 +300,8 @@ class Evaluator:
         """`$owner[key] = value`: a hashtable takes any key; an array only a position it already has."""
         if isinstance(owner, dict):
             owner[key] = value
+        elif isinstance(owner, Array2D):
+            owner.set(key, value)
         elif isinstance(owner, list):
             position = to_int32(key)
             if not -len(owner) <= position < len(owner):
@@ -663,7 +680,9 @@ class Evaluator:
     def _member(self, expr: n.Member) -> Any:
         target = self.evaluate(expr.target)
         if isinstance(target, PSObject) and target.type_names[0] == UI_TYPE and expr.name.lower() == "rawui":
-            raise NotEmulated("$host.UI.RawUI", expr.line)
+            return raw_ui()
+        if isinstance(target, PSObject) and target.type_names[0] == RAW_UI_TYPE:
+            return get_raw_ui_property(self.client_host, expr.name, expr.line)
         return get_member(target, expr.name)
 
     def _index(self, expr: n.Index) -> Any:
@@ -697,6 +716,8 @@ class Evaluator:
         if isinstance(target, PSObject) and target.type_names[0].startswith(HOST_NAMESPACE):
             if target.type_names[0] == UI_TYPE:
                 return call_ui_method(self, self.client_host, expr.name, arguments, expr.line)
+            if target.type_names[0] == RAW_UI_TYPE:
+                return call_raw_ui_method(self.client_host, expr.name, arguments, expr.line)
             if target.type_names[0] == HOST_TYPE and expr.name.lower() == "setshouldexit" and len(arguments) == 1:
                 # a remote session's host forwards it to the client's host (MS-PSRP 2.2.3.17, method 6)
                 self.outcome.host_calls.append(("SetShouldExit", [to_int32(arguments[0])]))

@@ -3,16 +3,20 @@
 A remote pipeline's $host is an InternalHost over the ServerRemoteHost. $host.UI methods become PSRP host calls
 to the client's host (ServerRemoteHostUserInterface), answered or not (MS-PSRP 2.2.3.17 method identifiers);
 the debug, verbose and warning lines also go to their streams (InternalHostUserInterface). A client that offered
-no host UI (HostInfo _isHostUINull) has writes dropped and reads fail with HostFunctionNotImplemented. The raw UI
-($host.UI.RawUI) is not emulated.
+no host UI (HostInfo _isHostUINull) has writes dropped and reads fail with HostFunctionNotImplemented.
+$host.UI.RawUI reads its properties from the HostDefaultData the client sent (ServerRemoteHostRawUserInterface);
+setting one keeps the new value and tells the client's host; ReadKey, FlushInputBuffer, SetBufferContents and
+ScrollBufferContents are host calls.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from remediate.sandbox.powershell.errors import NotEmulated, PSRuntimeError, runtime_record
 from remediate.sandbox.powershell.values import (
+    Array2D,
     EnumValue,
     Hashtable,
     as_list,
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 HOST_NAMESPACE = "System.Management.Automation.Internal.Host."
 HOST_TYPE = HOST_NAMESPACE + "InternalHost"
 UI_TYPE = HOST_NAMESPACE + "InternalHostUserInterface"
+RAW_UI_TYPE = HOST_NAMESPACE + "InternalHostRawUserInterface"
+_HOST_API = "System.Management.Automation.Host."
 # CultureInfo facts of the languages a sandbox host runs in (.NET's CultureInfo for each name)
 _CULTURES = {
     "en-US": (1033, "English (United States)", "eng", "ENU", "en"),
@@ -239,15 +245,178 @@ def _choice_description(arguments: list[Any]) -> PSObject:
 
 
 # New-Object -TypeName <full name> -ArgumentList ...: the constructors emulated, by argument count
-NEW_OBJECT_TYPES = {
+NEW_OBJECT_TYPES: dict[str, tuple[set[int], Callable[[list[Any]], Any]]] = {
     (_AUTOMATION + "progressrecord").lower(): ({3}, _progress_record),
     (_AUTOMATION + "host.fielddescription").lower(): ({1}, _field_description),
     (_AUTOMATION + "host.choicedescription").lower(): ({1, 2}, _choice_description),
 }
 
 
-def new_object(type_name: str, arguments: list[Any], line: int) -> PSObject:
+def new_object(type_name: str, arguments: list[Any], line: int) -> Any:
     constructor = NEW_OBJECT_TYPES.get(type_name.lower())
     if constructor is None or len(arguments) not in constructor[0]:
         raise NotEmulated(f"New-Object -TypeName {type_name} with {len(arguments)} argument(s)", line)
     return constructor[1](arguments)
+
+
+# --- $host.UI.RawUI --------------------------------------------------------------------------------------------
+
+RAW_UI_PROPERTIES = (
+    "ForegroundColor", "BackgroundColor", "CursorPosition", "WindowPosition", "CursorSize", "BufferSize",
+    "WindowSize", "MaxWindowSize", "MaxPhysicalWindowSize", "WindowTitle",
+)  # fmt: skip
+_READ_ONLY = ("MaxWindowSize", "MaxPhysicalWindowSize")
+_CONTROL_KEY_STATES = (
+    "RightAltPressed", "LeftAltPressed", "RightCtrlPressed", "LeftCtrlPressed", "ShiftPressed", "NumLockOn",
+    "ScrollLockOn", "CapsLockOn", "EnhancedKey",
+)  # fmt: skip
+# ReadKeyOptions.IncludeKeyDown: what ReadKey() without options asks for
+_INCLUDE_KEY_DOWN = 4
+
+
+def raw_ui() -> PSObject:
+    return PSObject(
+        [RAW_UI_TYPE, _HOST_API + "PSHostRawUserInterface", "System.Object"], {}, to_string=RAW_UI_TYPE
+    )
+
+
+def _raw_defaults(client: ClientHost | None) -> dict[str, Any]:
+    defaults = client.raw_ui if client is not None and client.has_ui else None
+    if defaults is None:
+        raise _not_interactive()
+    return defaults
+
+
+def _property_name(name: str, line: int) -> str:
+    for known in RAW_UI_PROPERTIES:
+        if known.lower() == name.lower():
+            return known
+    raise NotEmulated(f"the property $host.UI.RawUI.{name}", line)
+
+
+def _in_language(name: str, value: Any) -> Any:
+    if name in ("ForegroundColor", "BackgroundColor") and value is not None:
+        return EnumValue("System.ConsoleColor", CONSOLE_COLORS, int(value))
+    return from_seam(value)
+
+
+def get_raw_ui_property(client: ClientHost | None, name: str, line: int) -> Any:
+    """A RawUI property: the client's HostDefaultData, as the server keeps it."""
+    known = _property_name(name, line)
+    return _in_language(known, _raw_defaults(client).get(known))
+
+
+def set_raw_ui_property(client: ClientHost | None, name: str, value: Any, line: int) -> None:
+    known = _property_name(name, line)
+    if known in _READ_ONLY:
+        raise PSRuntimeError(
+            runtime_record(f"'{known}' is a ReadOnly property.", "PropertyAssignmentException", "InvalidOperation")
+        )
+    defaults = _raw_defaults(client)
+    if known in ("ForegroundColor", "BackgroundColor"):
+        plain: Any = _color(value)
+    elif known == "CursorSize":
+        plain = to_int32(value)
+    elif known == "WindowTitle":
+        plain = to_string(value)
+    else:
+        kind = "Coordinates" if known.endswith("Position") else "Size"
+        if not (isinstance(value, PSObject) and value.type_names[0] == _HOST_API + kind):
+            raise NotEmulated(f"setting $host.UI.RawUI.{known} to a value that is not a {kind}", line)
+        plain = to_seam(value)
+    defaults[known] = plain
+    assert client is not None
+    client.call("Set" + known, [plain])
+
+
+def _key_info(answer: Any) -> PSObject:
+    """The KeyInfo ReadKey returns, as PowerShell shows it: "65,a,CapsLockOn,True"."""
+    fields = answer.properties if isinstance(answer, PSObject) else {}
+    state = int(fields.get("ControlKeyState") or 0)
+    names = [name for bit, name in enumerate(_CONTROL_KEY_STATES) if state & (1 << bit)]
+    state_text = ", ".join(names) if names else "0"
+    code, character, down = fields.get("VirtualKeyCode"), fields.get("Character"), bool(fields.get("KeyDown"))
+    return PSObject(
+        [_HOST_API + "KeyInfo", "System.ValueType", "System.Object"],
+        {"VirtualKeyCode": code, "Character": character, "ControlKeyState": state_text, "KeyDown": down},
+        to_string=f"{code},{character},{state_text},{down}",
+    )
+
+
+def call_raw_ui_method(client: ClientHost | None, name: str, arguments: list[Any], line: int) -> Any:
+    lowered, count = name.lower(), len(arguments)
+    plain = [to_seam(argument) for argument in arguments]
+    if lowered == "readkey" and count <= 1:
+        options = to_int32(arguments[0]) if arguments else _INCLUDE_KEY_DOWN
+        _raw_defaults(client)
+        assert client is not None
+        return _key_info(client.call("ReadKey", [options]))
+    if lowered == "flushinputbuffer" and count == 0:
+        method = "FlushInputBuffer"
+    elif lowered == "setbuffercontents" and count == 2:
+        method = "SetBufferContents2" if isinstance(arguments[1], Array2D) else "SetBufferContents1"
+    elif lowered == "scrollbuffercontents" and count == 4:
+        method = "ScrollBufferContents"
+    else:
+        raise NotEmulated(f"the host method {RAW_UI_TYPE}.{name}() with {count} argument(s)", line)
+    _raw_defaults(client)
+    assert client is not None
+    client.call(method, plain)
+    return []
+
+
+def _coordinates(arguments: list[Any]) -> PSObject:
+    x, y = (to_int32(argument) for argument in arguments)
+    return PSObject([_HOST_API + "Coordinates", "System.ValueType", "System.Object"], {"X": x, "Y": y},
+                    to_string=f"{x},{y}")  # fmt: skip
+
+
+def _size(arguments: list[Any]) -> PSObject:
+    width, height = (to_int32(argument) for argument in arguments)
+    return PSObject([_HOST_API + "Size", "System.ValueType", "System.Object"], {"Width": width, "Height": height},
+                    to_string=f"{width},{height}")  # fmt: skip
+
+
+def _rectangle(arguments: list[Any]) -> PSObject:
+    left, top, right, bottom = (to_int32(argument) for argument in arguments)
+    return PSObject(
+        [_HOST_API + "Rectangle", "System.ValueType", "System.Object"],
+        {"Left": left, "Top": top, "Right": right, "Bottom": bottom},
+        to_string=f"{left},{top} ; {right},{bottom}",
+    )
+
+
+def _buffer_cell(arguments: list[Any]) -> PSObject:
+    character, foreground, background, kind = arguments
+    text = to_string(character)
+    return PSObject(
+        [_HOST_API + "BufferCell", "System.ValueType", "System.Object"],
+        {
+            "Character": text[:1],
+            "ForegroundColor": _color(foreground),
+            "BackgroundColor": _color(background),
+            "BufferCellType": _color(kind),
+        },
+        to_string=f"{text[:1]} {_color(foreground)} {_color(background)} {_color(kind)}",
+    )
+
+
+def _buffer_cells(arguments: list[Any]) -> Array2D:
+    rows, columns = (to_int32(argument) for argument in arguments)
+    return Array2D(_HOST_API + "BufferCell", rows, columns, lambda: _buffer_cell(["\0", 0, 0, 0]))
+
+
+NEW_OBJECT_TYPES.update(
+    {
+        (_HOST_API + "coordinates").lower(): ({2}, _coordinates),
+        (_HOST_API + "size").lower(): ({2}, _size),
+        (_HOST_API + "rectangle").lower(): ({4}, _rectangle),
+        (_HOST_API + "buffercell").lower(): ({4}, _buffer_cell),
+        (_HOST_API + "buffercell[,]").lower(): ({2}, _buffer_cells),
+    }
+)
+ENUMS.update(
+    {
+        (_HOST_API + "buffercelltype").lower(): (_HOST_API + "BufferCellType", ("Complete", "Leading", "Trailing")),
+    }
+)

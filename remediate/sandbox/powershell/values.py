@@ -48,6 +48,31 @@ class EnumValue(int):
         return self.name
 
 
+class Array2D:
+    """A two-dimensional .NET array (`New-Object 'T[,]' -ArgumentList rows, columns`), indexed `$a[row, column]`."""
+
+    def __init__(self, element_type: str, rows: int, columns: int, default: Callable[[], Any] = lambda: None) -> None:
+        self.element_type = element_type
+        self.rows = [[default() for _ in range(columns)] for _ in range(rows)]  # default(T) in every element
+
+    def set(self, key: Any, value: Any) -> None:
+        indexes = key if isinstance(key, list) else [key]
+        if len(indexes) != 2:
+            raise PSRuntimeError(
+                runtime_record(
+                    f"Array assignment to [{to_string(key)}] failed: the array has 2 dimensions.",
+                    "ArrayAssignmentFailed",
+                    "InvalidOperation",
+                )
+            )
+        row, column = (to_int32(index) for index in indexes)
+        if not (0 <= row < len(self.rows) and 0 <= column < len(self.rows[0])):
+            raise PSRuntimeError(
+                runtime_record("Index was outside the bounds of the array.", "IndexOutOfRange", "InvalidOperation")
+            )
+        self.rows[row][column] = value
+
+
 class TimeSpan(timedelta):
     """The difference of two datetimes."""
 
@@ -546,6 +571,12 @@ def to_seam(value: Any) -> Any:
     """An in-language value as a plain seam value."""
     if value is None or isinstance(value, (str, float, bool)):
         return value
+    if isinstance(value, EnumValue):
+        # an enum goes to the client as the enum (its name and Int32 value), as PowerShell serializes one
+        types = [value.type_name, "System.Enum", "System.ValueType", "System.Object"]
+        return PSObject(types, {"value__": int(value)}, to_string=value.name)
+    if isinstance(value, Array2D):
+        return [[to_seam(item) for item in row] for row in value.rows]
     if isinstance(value, int):
         return int(value)
     if isinstance(value, dict):

@@ -14,13 +14,22 @@ from typing import Any
 
 from psrpcore import ServerHostRequestor, ServerPipeline
 from psrpcore.types import (
+    BufferCell,
+    BufferCellType,
     ChoiceDescription,
+    ConsoleColor,
+    Coordinates,
     FieldDescription,
     HostInfo,
     HostMethodIdentifier,
     ProgressRecordType,
     PSInt64,
+    PSList,
+    Rectangle,
+    Size,
+    add_note_property,
 )
+from psrpcore.types import PSObject as CoreObject
 
 from remediate.sandbox import seam
 from remediate.sandbox.winrm import values
@@ -50,10 +59,32 @@ class PipelineHost:
         self._control = control
         self._closed = closed
         self._answers: dict[int, tuple[Any, Any]] = {}  # call id -> (value, error)
+        self._raw_ui: dict[str, Any] | None = None
 
     @property
     def has_ui(self) -> bool:
         return self._info is not None and not self._info.IsHostNull and not self._info.IsHostUINull
+
+    @property
+    def raw_ui(self) -> dict[str, Any] | None:
+        info = self._info
+        if self._raw_ui is None and self.has_ui and info is not None and not info.IsHostRawUINull:
+            data = info.HostDefaultData
+            if data is not None:
+                largest = data.MaxPhysicalWindowSize
+                self._raw_ui = {
+                    "ForegroundColor": int(data.ForegroundColor),
+                    "BackgroundColor": int(data.BackgroundColor),
+                    "CursorPosition": _point(data.CursorPosition.X, data.CursorPosition.Y),
+                    "WindowPosition": _point(data.WindowPosition.X, data.WindowPosition.Y),
+                    "CursorSize": int(data.CursorSize),
+                    "BufferSize": _extent(data.BufferSize.Width, data.BufferSize.Height),
+                    "WindowSize": _extent(data.WindowSize.Width, data.WindowSize.Height),
+                    "MaxWindowSize": _extent(data.MaxWindowSize.Width, data.MaxWindowSize.Height),
+                    "MaxPhysicalWindowSize": _extent(largest.Width, largest.Height),
+                    "WindowTitle": str(data.WindowTitle),
+                }
+        return self._raw_ui
 
     def answer(self, call_id: int, value: Any, error: Any) -> None:
         """The client's PIPELINE_HOST_RESPONSE (call with the shell's lock held)."""
@@ -106,7 +137,60 @@ class PipelineHost:
         if identifier == HostMethodIdentifier.PromptForChoice:
             caption, message, choices, default = arguments
             return requestor.prompt_for_choice(str(caption), str(message), [_choice(c) for c in choices], default)
-        return self._pipeline.host_call(identifier, [values.to_clixml_object(item) for item in arguments])
+        return self._pipeline.host_call(identifier, [_host_value(item) for item in arguments])
+
+
+_HOST_API = "System.Management.Automation.Host."
+
+
+def _point(x: int, y: int) -> seam.PSObject:
+    return seam.PSObject([_HOST_API + "Coordinates", "System.ValueType", "System.Object"], {"X": int(x), "Y": int(y)},
+                         to_string=f"{x},{y}")  # fmt: skip
+
+
+def _extent(width: int, height: int) -> seam.PSObject:
+    return seam.PSObject([_HOST_API + "Size", "System.ValueType", "System.Object"],
+                         {"Width": int(width), "Height": int(height)}, to_string=f"{width},{height}")  # fmt: skip
+
+
+def _host_value(value: Any) -> Any:
+    """A host call argument as the server's host encodes it (for_host: lower-case fields, no type names)."""
+    if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
+        return _cells(value)
+    if not isinstance(value, seam.PSObject):
+        return values.to_clixml_object(value)
+    kind = value.type_names[0][len(_HOST_API) :] if value.type_names[0].startswith(_HOST_API) else ""
+    get = value.get
+    if kind == "Coordinates":
+        return Coordinates.ToPSObjectForRemoting(Coordinates(X=get("X"), Y=get("Y")), for_host=True)
+    if kind == "Size":
+        return Size.ToPSObjectForRemoting(Size(Width=get("Width"), Height=get("Height")), for_host=True)
+    if kind == "Rectangle":
+        rectangle = Rectangle(Left=get("Left"), Top=get("Top"), Right=get("Right"), Bottom=get("Bottom"))
+        return Rectangle.ToPSObjectForRemoting(rectangle, for_host=True)
+    if kind == "BufferCell":
+        return BufferCell.ToPSObjectForRemoting(_cell(value), for_host=True)
+    return values.to_clixml_object(value)
+
+
+def _cell(value: seam.PSObject) -> BufferCell:
+    return BufferCell(
+        Character=str(value.get("Character") or " "),
+        ForegroundColor=ConsoleColor(int(value.get("ForegroundColor", 0))),
+        BackgroundColor=ConsoleColor(int(value.get("BackgroundColor", 0))),
+        BufferCellType=BufferCellType(int(value.get("BufferCellType", 0))),
+    )
+
+
+def _cells(rows: list[list[Any]]) -> CoreObject:
+    """A BufferCell[,] as a host call carries it: its elements row by row (mae) and its lengths (mal)."""
+    lengths = PSList([len(rows), len(rows[0])])
+    lengths.PSObject.type_names = ["System.Int32[]", "System.Array", "System.Object"]
+    encoded = CoreObject()
+    encoded.PSObject.type_names = []
+    add_note_property(encoded, "mae", [_host_value(cell) for row in rows for cell in row])
+    add_note_property(encoded, "mal", lengths)
+    return encoded
 
 
 def _property(value: Any, name: str, default: Any = None) -> Any:
