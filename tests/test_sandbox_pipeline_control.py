@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pypsrp.host import PSHost
+from pypsrp.host import PSHost, PSHostUserInterface
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
 from pypsrp.wsman import WSMan
 
@@ -56,3 +56,20 @@ def test_without_a_client_host_ui_host_writes_vanish_and_reads_fail(wsman: WSMan
         ps.add_script("$host.UI.WriteLine('gone'); $host.UI.ReadLine(); 'after'")
         assert ps.invoke() == ["after"]
     assert [error.fq_error for error in ps.streams.error] == ["HostFunctionNotImplemented"]
+
+
+def test_a_nested_pipeline_runs_while_the_pipeline_waits_for_the_clients_host(wsman: WSMan) -> None:
+    """The client's host answers ReadLine with what a nested pipeline reads from the waiting pipeline's runspace
+    (CreateNestedPowerShell's use: look at state while another command has the runspace)."""
+
+    class Answering(PSHostUserInterface):
+        def ReadLine(self, runspace: RunspacePool, pipeline: PowerShell) -> str:
+            nested = pipeline.create_nested_power_shell()
+            nested.add_cmdlet("Get-Variable").add_parameter("Name", "step").add_parameter("ValueOnly", True)
+            return f"answered at {nested.invoke()[0]}"
+
+    host = PSHost(None, None, False, "client", None, Answering(), "1.0")
+    with RunspacePool(wsman, host=host) as pool:
+        ps = PowerShell(pool)
+        ps.add_script("$step = 'prompt'; $host.UI.ReadLine()")
+        assert ps.invoke() == ["answered at prompt"]

@@ -3,7 +3,8 @@
 What the server sends is shaped as Windows sends it (pypsrp's recorded exchange
 test_psrp_pshost_ui_mocked_methods.yml): a void method goes out with call id -100 and the pipeline goes on; any
 other gets the next call id and the pipeline waits for the client's answer, which comes back in a Send on the
-pipeline. WriteProgress also writes the record to the pipeline's progress stream, as the server's host does.
+pipeline; while it waits, the pipeline can be stopped and nested pipelines of its runspace run. WriteProgress
+also writes the record to the pipeline's progress stream, as the server's host does.
 """
 
 from __future__ import annotations
@@ -99,9 +100,16 @@ class PipelineHost:
             if identifier.is_void():
                 return None
             while call_id not in self._answers:
-                if self._control.stopping or self._closed():
+                if self._closed():
                     raise seam.PipelineStopped()
-                self._condition.wait(0.1)
+                # a safe point: stopped, or nested pipelines of the runspace run while this one waits
+                self._condition.release()
+                try:
+                    self._control.checkpoint()
+                finally:
+                    self._condition.acquire()
+                if call_id not in self._answers:
+                    self._condition.wait(0.05)
             value, error = self._answers.pop(call_id)
         if error is not None:
             raise seam.ClientHostError(
