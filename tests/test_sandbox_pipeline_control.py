@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pypsrp.host import PSHost, PSHostUserInterface
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
+from pypsrp.shell import Process, SignalCode, WinRS
 from pypsrp.wsman import WSMan
 
 from remediate.sandbox.fleet import Fleet
@@ -73,3 +74,26 @@ def test_a_nested_pipeline_runs_while_the_pipeline_waits_for_the_clients_host(ws
         ps = PowerShell(pool)
         ps.add_script("$step = 'prompt'; $host.UI.ReadLine()")
         assert ps.invoke() == ["answered at prompt"]
+
+
+def test_ctrl_c_ends_an_endless_powershell_exe_and_the_shell_runs_the_next_command(wsman: WSMan) -> None:
+    with WinRS(wsman) as shell:
+        looping = Process(shell, "powershell.exe", ["-NoProfile", "-Command", "while ($true) { }"])
+        looping.begin_invoke()
+        looping.poll_invoke(timeout=1)  # the first poll starts it; the loop writes nothing
+        looping.signal(SignalCode.CTRL_C)
+        after = Process(shell, "powershell.exe", ["-NoProfile", "-Command", "'after'"])
+        after.invoke()
+        assert (after.rc, after.stdout) == (0, b"after\r\n")
+
+
+def test_stopping_a_pipeline_stops_the_powershell_exe_it_runs(wsman: WSMan) -> None:
+    with RunspacePool(wsman) as pool:
+        ps = PowerShell(pool)
+        ps.add_script("& powershell.exe -NoProfile -Command 'while ($true) { }'")
+        ps.begin_invoke()
+        time.sleep(0.1)
+        ps.stop()
+        after = PowerShell(pool)
+        after.add_script("'after'")
+        assert after.invoke() == ["after"]

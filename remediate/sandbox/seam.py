@@ -246,6 +246,7 @@ class ShellContext:
     user: str = ""  # who opened the shell, as authenticated (DOMAIN\user or user)
     no_profile: bool = False  # WINRS_NOPROFILE
     stdin: bytes = b""  # what the client sent the command's stdin before it ended
+    control: PipelineControl | None = None  # the command's process: a Ctrl+C or Terminate signal stops it
 
 
 @dataclass

@@ -37,6 +37,7 @@ from remediate.sandbox.powershell.values import (
 from remediate.sandbox.seam import (
     Command,
     ErrorRecord,
+    PipelineControl,
     PipelineOutcome,
     PipelineRequest,
     PipelineStopped,
@@ -159,9 +160,10 @@ class Interpreter:
         parameters: dict[str, Any] | None = None,
         environment: dict[str, str] | None = None,
         location: str | None = None,
+        control: PipelineControl | None = None,
     ) -> PipelineOutcome:
         command = Command(text=text, is_script=True, parameters=list((parameters or {}).items()))
-        return self.run(PipelineRequest(commands=[command]), environment, location)
+        return self.run(PipelineRequest(commands=[command], control=control), environment, location)
 
     def run(
         self, request: PipelineRequest, environment: dict[str, str] | None = None, location: str | None = None
