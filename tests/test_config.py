@@ -120,8 +120,9 @@ def test_the_config_gives_commands_their_defaults(folders: tuple[Path, Path]) ->
     assert listed.exit_code == 0, listed.output
     english = invoke(["list", "--output", "json", "--lang", "en"])
     assert json.loads(listed.stdout)[0]["title"] != json.loads(english.stdout)[0]["title"]
-    # (Japanese help wraps between any two characters: compare without the wrapping's white space)
-    assert "既定値:25" in "".join(invoke(["run", "--help"]).output.split())  # the config's lang = "ja" speaks in help too
+    # The config's lang = "ja" speaks in help too (Japanese help wraps between any two characters: compare without
+    # the wrapping's white space).
+    assert "既定値:25" in "".join(invoke(["run", "--help"]).output.split())
     # Only the shared options take config defaults: the sandbox's own --auth keeps its own.
     assert "--auth [basic|ntlm|negotiate|kerberos|credssp]" in invoke(["sandbox", "up", "--help"]).output
     assert invoke(["sandbox", "up", "--help"]).output.count("既定値: ntlm") == 1

@@ -271,9 +271,8 @@ def test_syntax_error_is_a_parse_exception() -> None:
 
 OUTSIDE = [
     ("function Get-Thing { 1 }", "function definition", 1),
-    ("$i = 0\nwhile ($i -lt 3) { $i += 1 }", "while loop", 2),
-    ("do { 1 } while ($false)", "do loop", 1),
-    ("for ($i = 0; $i -lt 1; $i++) { }", "for loop", 1),
+    ("'a'\nbreak", "'break' outside a loop", 2),
+    ("foreach ($i in 1, 2) { @(1) | ForEach-Object { continue } }", "'continue' outside a loop", 1),
     ("switch (1) { 1 { 'a' } }", "switch", 1),
     ("Invoke-Expression -Command 'Get-Date'", "Invoke-Expression", 1),
     ("Start-Process -FilePath cmd.exe", "Start-Process", 1),
@@ -297,7 +296,7 @@ OUTSIDE = [
     ("param([Parameter(Mandatory)][string]$X)\n$X", "parameter attribute", 1),
     ("param([string]$X = (Get-Date))\n$X", "parameter default", 1),
     ("try { 1 } catch [System.Exception] { 2 }", "typed catch", 1),
-    ("$i = 1\n$i++", "operator", 2),
+    ("$h = @{ n = 1 }\n$h.n++", "operator", 2),
     ("@(1) | Select-Object 1", "positional argument", 1),
     ("Get-CimInstance SoftwareLicensingProduct", "positional argument", 1),
     ("$x = 1\nreturn $x", "'return' statement", 2),

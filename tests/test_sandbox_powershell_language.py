@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
 from sandbox_powershell_fakes import FakeCommands, output_of, run, value_of
 
+from remediate.sandbox.commands import NativeResult
 from remediate.sandbox.powershell import Interpreter
-from remediate.sandbox.seam import Command, PipelineRequest, PSObject
+from remediate.sandbox.seam import (
+    Command,
+    PipelineControl,
+    PipelineOutcome,
+    PipelineRequest,
+    PSObject,
+    RunspaceSession,
+)
 
 # (script, expected single output) — each a PowerShell fact a template could trip over.
 CASES = [
@@ -246,6 +256,79 @@ def test_foreach_iterates_unrolled_values_and_skips_null() -> None:
     assert output_of("$t = 0\nforeach ($i in 1, 2) { $t += $i }\n$t") == [3]
 
 
+def test_while_do_and_for_loops_with_break_and_continue() -> None:
+    assert output_of("$i = 0\nwhile ($i -lt 3) { $i; $i += 1 }") == [0, 1, 2]
+    assert output_of("while ($false) { 'never' }") == []
+    assert output_of("do { 'once' } while ($false)") == ["once"]
+    assert output_of("$n = 0\ndo { $n += 2 } until ($n -ge 5)\n$n") == [6]
+    assert output_of("for ($k = 0; $k -lt 5; $k++) { if ($k -eq 1) { continue }; if ($k -eq 3) { break }; $k }") == [
+        0,
+        2,
+    ]
+    assert output_of("$n = 0\nfor (;;) { $n++; if ($n -eq 4) { break } }\n$n") == [4]
+    assert output_of("foreach ($i in 1, 2, 3) { if ($i -eq 2) { continue }; $i }") == [1, 3]
+    # break leaves only the innermost loop; finally blocks run on the way out
+    assert output_of("foreach ($a in 1, 2) { while ($true) { try { break } finally { \"f$a\" } } }") == ["f1", "f2"]
+
+
+def test_increment_and_decrement_write_nothing_as_statements_and_their_value_in_expressions() -> None:
+    assert output_of("$i = 5\n$i++\n++$i\n$i") == [7]
+    assert output_of("$i = 5\n$a = $i++\n$b = ++$i\n$a, $b, $i") == [5, 7, 7]
+    assert output_of("$i = 5\n($i--)\n(--$i)") == [5, 3]
+    assert output_of("$fresh++\n$fresh") == [1]  # $null counts as 0
+
+
+def test_increment_of_a_string_is_an_error_that_ends_the_statement() -> None:
+    outcome = run("$s = 'a'\n$s++\n$s")
+    assert outcome.output == ["a"]
+    assert [error.fully_qualified_error_id for error in outcome.errors] == ["OperatorRequiresNumber"]
+    assert "The '++' operator works only on numbers. The operand is a 'System.String'." in outcome.errors[0].message
+
+
+def _run_in_background(
+    interpreter: Interpreter, request: PipelineRequest
+) -> tuple[threading.Thread, list[PipelineOutcome]]:
+    outcomes: list[PipelineOutcome] = []
+    thread = threading.Thread(target=lambda: outcomes.append(interpreter.run(request)), daemon=True)
+    thread.start()
+    return thread, outcomes
+
+
+def test_a_stopped_pipeline_ends_stopped_after_its_finally_block() -> None:
+    control = PipelineControl()
+    script = "$i = 0\ntry { while ($true) { $i++ } } finally { 'cleanup' }"
+    request = PipelineRequest(commands=[Command(script, True)], control=control)
+    thread, outcomes = _run_in_background(Interpreter(FakeCommands(), {}), request)
+    time.sleep(0.05)
+    control.stop()
+    thread.join(timeout=10)
+    assert [outcome.state for outcome in outcomes] == ["Stopped"]
+
+
+def test_a_nested_pipeline_runs_inside_the_running_one_and_reads_its_variables() -> None:
+    interpreter = Interpreter(FakeCommands(), {})
+    session = RunspaceSession()
+    control = PipelineControl()
+    loop = Command("$i = 0; while ($true) { $i++ }", True)
+    outer = PipelineRequest(commands=[loop], session=session, control=control)
+    thread, outcomes = _run_in_background(interpreter, outer)
+    time.sleep(0.05)
+    nested_outcomes: list[PipelineOutcome] = []
+    nested = PipelineRequest(commands=[Command("Get-Variable", False, [("Name", "i")])], session=session)
+    assert control.run_nested(lambda: nested_outcomes.append(interpreter.run(nested)))
+    deadline = time.monotonic() + 10
+    while not nested_outcomes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    control.stop()
+    thread.join(timeout=10)
+    variable = nested_outcomes[0].output[0]
+    assert variable.type_names[0] == "System.Management.Automation.PSVariable"
+    assert variable.get("Value") > 0
+    assert outcomes[0].state == "Stopped"
+    assert control.end() == []  # nothing left waiting once the pipeline has ended
+    assert not control.run_nested(lambda: None)  # and nothing more is taken
+
+
 def test_where_object_and_foreach_object_use_dollar_underscore() -> None:
     script = (
         "$p = Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.PartialProductKey }\n"
@@ -456,6 +539,17 @@ def test_exit_ends_the_script_with_its_code_after_finally_blocks() -> None:
     assert run("exit").exit_code == 0
 
 
+def test_exit_tells_the_host_to_exit_and_in_a_nested_pipeline_only_sets_lastexitcode() -> None:
+    assert run("'a'\nexit 3").host_calls == [("SetShouldExit", [3])]
+    assert run("exit").host_calls == [("SetShouldExit", [0])]
+    interpreter = Interpreter(FakeCommands(), {})
+    session = RunspaceSession()
+    nested = interpreter.run(PipelineRequest([Command("exit 5", True)], session=session, nested=True))
+    assert (nested.host_calls, nested.exit_code) == ([], 5)
+    after = interpreter.run(PipelineRequest([Command("$LASTEXITCODE", True)], session=session))
+    assert after.output == [5]
+
+
 def test_exit_is_not_caught_by_catch() -> None:
     outcome = run("try { exit 2 } catch { 'caught' }")
     assert (outcome.output, outcome.exit_code) == ([], 2)
@@ -482,6 +576,10 @@ def test_write_error_takes_its_message_by_position() -> None:
 def test_dollar_question_after_the_last_statement() -> None:
     assert run("Write-Error 'x'").succeeded is False
     assert run("Write-Error 'x'; 'fine'").succeeded is True
+    commands = FakeCommands()
+    commands.native_outputs["cscript.exe"] = NativeResult(stdout="", exit_code=4)
+    assert run("cscript.exe //NoLogo x.vbs", commands=commands).succeeded is False  # a native exit code but 0
+    assert run("cscript.exe //NoLogo x.vbs\n'after'", commands=commands).succeeded is True
 
 
 @pytest.mark.parametrize(
@@ -566,5 +664,98 @@ def test_host_culture_and_set_should_exit_go_to_the_client() -> None:
     assert (culture.to_string, culture.get("LCID")) == ("en-US", 1033)
     assert outcome.host_calls == [("SetShouldExit", [1])]
     assert len(outcome.output) == 1  # SetShouldExit is void: it writes nothing
-    failure = run("$host.UI.ReadLine()").failure
+    failure = run("$host.UI.RawUI.KeyAvailable").failure
+    assert failure is not None and failure.fully_qualified_error_id == "SandboxNotEmulated"
+    assert "$host.UI.RawUI.KeyAvailable" in failure.message
+
+
+class _ClientHost:
+    """A client's host with a UI: records the host calls and answers the ones that read."""
+
+    has_ui = True
+
+    def __init__(self, answers: dict[str, object], raw_ui: dict[str, object] | None = None) -> None:
+        self.answers = answers
+        self.raw_ui = raw_ui
+        self.calls: list[tuple[str, list[object]]] = []
+
+    def call(self, method: str, arguments: list[object]) -> object:
+        self.calls.append((method, arguments))
+        return self.answers.get(method)
+
+
+def _run_with_host(script: str, host: object) -> PipelineOutcome:
+    request = PipelineRequest([Command(script, True)], host=host)  # type: ignore[arg-type]
+    return Interpreter(FakeCommands(), {}).run(request)
+
+
+def test_host_ui_methods_are_host_calls_of_the_client_with_windows_arguments() -> None:
+    credential = PSObject(["System.Management.Automation.PSCredential", "System.Object"], {"UserName": "u"})
+    host = _ClientHost({"ReadLine": "typed", "Prompt": {"f": "v"}, "PromptForCredential2": credential,
+                        "PromptForChoice": 1})  # fmt: skip
+    script = (
+        "$host.UI.ReadLine()\n"
+        "$host.UI.Write([System.ConsoleColor]::Blue, [ConsoleColor]::White, 'w')\n"
+        "$host.UI.WriteLine()\n"
+        "$host.UI.WriteDebugLine('d')\n"
+        "$field = New-Object -TypeName System.Management.Automation.Host.FieldDescription -ArgumentList 'f'\n"
+        "$field.Label = 'L'\n"
+        "$host.UI.Prompt('c', 'm', $field)\n"
+        "$host.UI.PromptForCredential('c', 'm', 'u', 't')\n"
+        "$a = New-Object System.Management.Automation.Host.ChoiceDescription 'A', 'help'\n"
+        "$host.UI.PromptForChoice('c', 'm', @($a), 0)"
+    )
+    outcome = _run_with_host(script, host)
+    assert outcome.state == "Completed", outcome.failure
+    assert outcome.output == ["typed", {"f": "v"}, credential, 1]  # void methods write nothing
+    methods = [method for method, _ in host.calls]
+    assert methods == ["ReadLine", "Write2", "WriteLine1", "WriteDebugLine", "Prompt", "PromptForCredential2",
+                       "PromptForChoice"]  # fmt: skip
+    assert host.calls[1][1] == [9, 15, "w"]  # ConsoleColor Blue and White
+    field = host.calls[4][1][2][0]
+    assert (field.get("Name"), field.get("Label"), field.get("ParameterTypeFullName")) == ("f", "L", "System.String")
+    assert host.calls[5][1] == ["c", "m", "u", "t", 3, 1]  # PSCredentialTypes.Default, PSCredentialUIOptions.Default
+    assert outcome.debug == ["d"]  # the debug line goes to the debug stream too
+
+
+def test_raw_ui_properties_come_from_the_clients_host_data_and_setting_one_tells_the_client() -> None:
+    size = PSObject(["System.Management.Automation.Host.Size", "System.ValueType", "System.Object"],
+                    {"Width": 80, "Height": 25}, to_string="80,25")  # fmt: skip
+    host = _ClientHost({}, {"ForegroundColor": 15, "BufferSize": size, "WindowTitle": "t"})
+    script = (
+        "$raw = $host.UI.RawUI\n"
+        "\"$($raw.ForegroundColor)\"\n"
+        "$raw.ForegroundColor = [System.ConsoleColor]::Green\n"
+        "\"$($raw.ForegroundColor)\"\n"
+        "$raw.BufferSize = New-Object -TypeName System.Management.Automation.Host.Size -ArgumentList 8, 9\n"
+        "\"$($raw.BufferSize)\"\n"
+        "$cells = New-Object -TypeName 'System.Management.Automation.Host.BufferCell[,]' -ArgumentList 1, 2\n"
+        "$cell = New-Object System.Management.Automation.Host.BufferCell 'A', 0, 15, "
+        "([System.Management.Automation.Host.BufferCellType]::Leading)\n"
+        "$cells[0,1] = $cell\n"
+        "$at = New-Object System.Management.Automation.Host.Coordinates 1, 2\n"
+        "$raw.SetBufferContents($at, $cells)"
+    )
+    outcome = _run_with_host(script, host)
+    assert outcome.state == "Completed", outcome.failure
+    assert outcome.output == ["White", "Green", "8,9"]
+    assert [method for method, _ in host.calls] == ["SetForegroundColor", "SetBufferSize", "SetBufferContents2"]
+    assert host.calls[0][1] == [10]
+    origin, rows = host.calls[2][1]
+    assert (origin.get("X"), origin.get("Y")) == (1, 2)
+    assert rows[0][0].get("Character") == "\0"  # default(BufferCell) where the script set none
+    assert rows[0][1].get("Character") == "A" and rows[0][1].get("BufferCellType") == 1
+
+
+def test_without_a_client_host_ui_writes_are_dropped_and_reads_fail() -> None:
+    outcome = run("$host.UI.WriteLine('gone')\n$host.UI.ReadLine()\n$host.UI.RawUI.WindowTitle\n'after'")
+    assert outcome.output == ["after"]
+    assert [error.fully_qualified_error_id for error in outcome.errors] == ["HostFunctionNotImplemented"] * 2
+    assert outcome.errors[0].exception_type == "System.Management.Automation.Host.HostException"
+
+
+def test_new_object_builds_only_the_host_types_emulated() -> None:
+    failure = run("New-Object -TypeName System.Net.WebClient").failure
+    assert failure is not None and "New-Object -TypeName System.Net.WebClient" in failure.message
+    failure = run("$t = 'System.Management.Automation.ProgressRecord'\nNew-Object -TypeName $t").failure
     assert failure is not None and failure.fully_qualified_error_id == "SandboxNotEmulated"

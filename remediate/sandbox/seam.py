@@ -12,6 +12,9 @@ The server converts them to and from CLIXML; the engine never sees XML.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -36,6 +39,10 @@ def plain_datetime(value: datetime) -> datetime:
 class SecureString(str):
     """A SecureString's text: what the client sent as <SS>, or what ConvertTo-SecureString made; it goes back to
     the client as <SS>, encrypted with the pool's session key, never as plain text."""
+
+
+class Char(str):
+    """A .NET Char (one character): it goes to the client as <C>, not as a string."""
 
 
 @dataclass
@@ -108,12 +115,102 @@ class RunspaceSession:
     no_profile: bool = False  # WINRS_NOPROFILE
 
 
+class PipelineStopped(Exception):
+    """Raised inside a running pipeline at its next safe point once the client stopped it (or closed its pool):
+    the pipeline ends Stopped. No script can catch it (PowerShell's PipelineStoppedException)."""
+
+
+class PipelineControl:
+    """The server's hold on one running pipeline, which the engine checks at safe points (between statements,
+    at every loop iteration).
+
+    stop(): the client's Stop signal; the pipeline raises PipelineStopped at its next safe point.
+    run_nested(): a nested pipeline of the same runspace (PSRP IsNested, PowerShell.CreateNestedPowerShell)
+    runs on the running pipeline's thread at its next safe point, the running pipeline blocked meanwhile, as
+    PowerShell runs nested pipelines. Returns False once the pipeline has ended: the caller runs it itself.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._ended = False
+        self._nested: deque[Callable[[], None]] = deque()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def run_nested(self, work: Callable[[], None]) -> bool:
+        with self._cond:
+            if self._ended:
+                return False
+            self._nested.append(work)
+            self._cond.notify_all()
+            return True
+
+    def checkpoint(self) -> None:
+        """A safe point: raise PipelineStopped when stopping, else run the nested pipelines waiting."""
+        if self._stopping:
+            raise PipelineStopped()
+        while self._nested:
+            with self._cond:
+                work = self._nested.popleft() if self._nested else None
+            if work is not None:
+                work()
+
+    def end(self) -> list[Callable[[], None]]:
+        """The pipeline has ended: nested pipelines still waiting are handed back to run elsewhere."""
+        with self._cond:
+            self._ended = True
+            pending = list(self._nested)
+            self._nested.clear()
+        return pending
+
+
+class ClientHostError(Exception):
+    """The client's host answered a host call with an error (PSRP's `me`): a terminating error in the pipeline."""
+
+    def __init__(self, record: ErrorRecord) -> None:
+        super().__init__(record.message)
+        self.record = record
+
+
+class ClientHost(Protocol):
+    """The client's host as a remote pipeline reaches it: PSRP host calls (MS-PSRP 2.2.2.27-2.2.2.30).
+
+    method: a host method identifier's name (MS-PSRP 2.2.3.17): "ReadLine", "Write2", "PromptForCredential2", ...
+    arguments: seam values (a Coordinates, a FieldDescription, ... is a PSObject with that type name). A void
+    method returns None at once; any other waits for the client's answer and returns it (PipelineStopped if the
+    pipeline is stopped meanwhile)."""
+
+    @property
+    def has_ui(self) -> bool:
+        """Whether the client's host has a user interface (HostInfo: not _isHostUINull)."""
+        ...
+
+    @property
+    def raw_ui(self) -> dict[str, Any] | None:
+        """The raw UI's properties (ForegroundColor, CursorPosition, ... WindowTitle) from the HostDefaultData the
+        client sent, which the pipeline may change; None when the client's host has no raw UI."""
+        ...
+
+    def call(self, method: str, arguments: list[Any]) -> Any: ...
+
+
 @dataclass
 class PipelineRequest:
     commands: list[Command]
     input: list[Any] = field(default_factory=list)  # pipeline input sent by the client, if any
     session: RunspaceSession | None = None  # the pool's state; None: a pipeline of its own
     add_to_history: bool = False  # the client's AddToHistory: record the pipeline in the session's history
+    control: PipelineControl | None = None  # the server's hold on the running pipeline (stop, nested)
+    nested: bool = False  # a nested pipeline (PSRP IsNested): `exit` sets $LASTEXITCODE instead of ending the host
+    host: ClientHost | None = None  # the client's host; None: no client host (a WinRS powershell.exe, a test)
 
 
 PipelineState = Literal["Completed", "Failed", "Stopped"]
@@ -149,6 +246,7 @@ class ShellContext:
     user: str = ""  # who opened the shell, as authenticated (DOMAIN\user or user)
     no_profile: bool = False  # WINRS_NOPROFILE
     stdin: bytes = b""  # what the client sent the command's stdin before it ended
+    control: PipelineControl | None = None  # the command's process: a Ctrl+C or Terminate signal stops it
 
 
 @dataclass

@@ -20,6 +20,7 @@ from remediate.sandbox.powershell.errors import (
     write_error_record,
 )
 from remediate.sandbox.powershell.formatting import out_string
+from remediate.sandbox.powershell.host import new_object
 from remediate.sandbox.powershell.json import convert_to_json
 from remediate.sandbox.powershell.members import get_member
 from remediate.sandbox.powershell.values import (
@@ -286,6 +287,12 @@ def convert_to_secure_string(evaluator: Evaluator, bound: Bound, items: list[Any
     return [SecureString(to_string(bound.named.get("String", items[-1] if items else "")))]
 
 
+def new_object_cmdlet(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
+    """New-Object of a host API type (the parser lets no other through)."""
+    arguments = as_list(bound.named.get("ArgumentList")) if "ArgumentList" in bound.named else []
+    return [new_object(to_string(bound.named.get("TypeName")), arguments, line)]
+
+
 def out_null(evaluator: Evaluator, bound: Bound, items: list[Any], line: int) -> list[Any]:
     return []
 
@@ -380,6 +387,9 @@ BUILTINS: dict[str, Builtin] = {
             "New-Item", ("Path", "Name", "Value", "ItemType"), new_item, switches=("Force",), positional=("Path",)
         ),
         _builtin("Out-Null", ("InputObject",), out_null),
+        _builtin(
+            "New-Object", ("TypeName", "ArgumentList"), new_object_cmdlet, positional=("TypeName", "ArgumentList")
+        ),
         _builtin(
             "ConvertTo-SecureString",
             ("String", "Key", "SecureKey"),

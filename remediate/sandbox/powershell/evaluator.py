@@ -29,14 +29,28 @@ from remediate.sandbox.powershell.errors import (
     throw_record,
 )
 from remediate.sandbox.powershell.formatting import format_operator
+from remediate.sandbox.powershell.host import (
+    HOST_NAMESPACE,
+    HOST_TYPE,
+    RAW_UI_TYPE,
+    UI_TYPE,
+    call_raw_ui_method,
+    call_ui_method,
+    get_raw_ui_property,
+    raw_ui,
+    remote_host,
+    set_raw_ui_property,
+)
 from remediate.sandbox.powershell.inbox import windows_has_command
 from remediate.sandbox.powershell.members import call_method, get_member, set_member
 from remediate.sandbox.powershell.values import (
     CASTS,
+    Array2D,
     ErrorRecordValue,
     GetDateResult,
     Hashtable,
     collect,
+    dotnet_type_name,
     from_seam,
     is_true,
     to_int32,
@@ -44,7 +58,19 @@ from remediate.sandbox.powershell.values import (
     to_string,
     unroll,
 )
-from remediate.sandbox.seam import ErrorRecord, PipelineOutcome, PSObject
+from remediate.sandbox.seam import ClientHost, ErrorRecord, PipelineOutcome, PipelineStopped, PSObject
+
+
+class _LoopJump(Exception):
+    """`break` / `continue` unwinding to the loop around it (the parser allows them only inside one)."""
+
+    def __init__(self, keyword: str) -> None:
+        super().__init__(keyword)
+        self.keyword = keyword
+
+
+def _no_checkpoint() -> None:
+    return None
 
 
 class _CommandContext:
@@ -102,9 +128,14 @@ class Evaluator:
         self.location = location or f"{env.get('USERPROFILE', 'C:')}\\Documents"  # a remote session's default
         self.console_position: Callable[[], int] = lambda: 0  # output objects the script has written so far
         self.culture = "en-US"  # the host's culture ($host.CurrentCulture)
+        self.client_host: ClientHost | None = None  # the client's host, which $host.UI calls reach
         self.terminating_fails_pipeline = False  # an error that ends a statement ends the pipeline (iex)
         self.history: list[PSObject] = []  # the runspace's HistoryInfo objects (Get-History)
         self.try_depth = 0
+        self.native_failed = False  # the statement running called a native program that exited non-zero
+        # a safe point, before every statement and loop iteration: where a stopped pipeline stops and nested
+        # pipelines of the runspace run (seam.PipelineControl.checkpoint)
+        self.checkpoint: Callable[[], None] = _no_checkpoint
         self._expression_handlers: dict[type, Callable[[Any], Any]] = {
             n.Const: self._const,
             n.Variable: self._variable,
@@ -122,6 +153,7 @@ class Evaluator:
             n.MethodCall: self._method_call,
             n.StaticCall: self._static_call,
             n.ScriptBlock: self._script_block,
+            n.Increment: self._increment,
         }
 
     # --- streams and preferences ----------------------------------------------------------------------------
@@ -176,10 +208,13 @@ class Evaluator:
 
     def run_block(self, block: n.Block, out: list[Any]) -> None:
         for statement in block:
+            self.checkpoint()
             errors_before = len(self.outcome.errors)
+            self.native_failed = False
             try:
                 self.run_statement(statement, out)
-                self.outcome.succeeded = len(self.outcome.errors) == errors_before
+                # $? is False after an error, and after a native program that exited with a code other than 0
+                self.outcome.succeeded = len(self.outcome.errors) == errors_before and not self.native_failed
             except PSRuntimeError as error:
                 self.outcome.succeeded = False
                 if error.script_terminating or self.try_depth:
@@ -203,6 +238,10 @@ class Evaluator:
             self._if(statement, out)
         elif isinstance(statement, n.Foreach):
             self._foreach(statement, out)
+        elif isinstance(statement, n.Loop):
+            self._loop(statement, out)
+        elif isinstance(statement, n.LoopJump):
+            raise _LoopJump(statement.keyword)
         elif isinstance(statement, n.Try):
             self._try(statement, out)
         elif isinstance(statement, n.Throw):
@@ -228,6 +267,9 @@ class Evaluator:
 
     def _pipeline(self, pipeline: n.Pipeline, out: list[Any]) -> None:
         head = pipeline.head
+        if isinstance(head, n.Increment) and not pipeline.commands:
+            self.evaluate(head)  # as a statement, ++ and -- write nothing
+            return
         if isinstance(head, n.CommandCall):
             objects = self.run_command(head, [])
         else:
@@ -245,7 +287,10 @@ class Evaluator:
             self.assign_variable(target.name, value, target.line)
         elif isinstance(target, n.Member):
             owner = self.evaluate(target.target)
-            set_member(owner, target.name, value, target.line)
+            if isinstance(owner, PSObject) and owner.type_names[0] == RAW_UI_TYPE:
+                set_raw_ui_property(self.client_host, target.name, value, target.line)
+            else:
+                set_member(owner, target.name, value, target.line)
         else:
             assert isinstance(target, n.Index)
             self._assign_element(self.evaluate(target.target), self.evaluate(target.index), value)
@@ -255,6 +300,8 @@ class Evaluator:
         """`$owner[key] = value`: a hashtable takes any key; an array only a position it already has."""
         if isinstance(owner, dict):
             owner[key] = value
+        elif isinstance(owner, Array2D):
+            owner.set(key, value)
         elif isinstance(owner, list):
             position = to_int32(key)
             if not -len(owner) <= position < len(owner):
@@ -311,23 +358,56 @@ class Evaluator:
         source = self.statement_value(statement.source)
         for item in list(unroll(source)) if source is not None else []:
             self.assign_variable(statement.variable, item, statement.line)
-            self.run_block(statement.body, out)
+            if not self._loop_body(statement.body, out):
+                break
+
+    def _loop_body(self, body: n.Block, out: list[Any]) -> bool:
+        """One iteration; False when `break` ended the loop."""
+        self.checkpoint()
+        try:
+            self.run_block(body, out)
+        except _LoopJump as jump:
+            return jump.keyword == "continue"
+        return True
+
+    def _loop(self, loop: n.Loop, out: list[Any]) -> None:
+        if loop.initializer is not None:
+            self.statement_value(loop.initializer)
+
+        def go_on() -> bool:
+            if loop.condition is None:
+                return True
+            return is_true(self.statement_value(loop.condition)) != loop.until
+
+        if not loop.test_first and not self._loop_body(loop.body, out):
+            return
+        while go_on():
+            if not self._loop_body(loop.body, out):
+                return
+            if loop.iterator is not None:
+                self.statement_value(loop.iterator)
 
     def _try(self, statement: n.Try, out: list[Any]) -> None:
         pending: PSRuntimeError | None = None
-        exiting: ScriptExit | None = None
+        exiting: ScriptExit | _LoopJump | PipelineStopped | None = None
         self.try_depth += 1
         try:
             self.run_block(statement.body, out)
         except PSRuntimeError as error:
             pending = error
-        except ScriptExit as exit_:
-            exiting = exit_
+        except (ScriptExit, _LoopJump, PipelineStopped) as unwinding:
+            exiting = unwinding
         finally:
             self.try_depth -= 1
-        if exiting is not None:  # exit runs finally blocks, never a catch
+        if exiting is not None:  # exit, break, continue and a stop run finally blocks, never a catch
             if statement.final is not None:
-                self.run_block(statement.final, out)
+                checkpoint = self.checkpoint
+                if isinstance(exiting, PipelineStopped):
+                    self.checkpoint = _no_checkpoint  # the finally block of a stopping pipeline runs to its end
+                try:
+                    self.run_block(statement.final, out)
+                finally:
+                    self.checkpoint = checkpoint
             raise exiting
         if pending is not None and statement.catch is not None:
             caught, pending = pending, None
@@ -470,6 +550,7 @@ class Evaluator:
         context = _CommandContext(self, None)
         result = native(texts, context)
         self.variables["lastexitcode"] = _signed32(result.exit_code)
+        self.native_failed = result.exit_code != 0
         for text in _lines(result.stderr):
             context.write_error(
                 ErrorRecord(
@@ -597,7 +678,12 @@ class Evaluator:
         return (found is not None) == (operator == "-match")
 
     def _member(self, expr: n.Member) -> Any:
-        return get_member(self.evaluate(expr.target), expr.name)
+        target = self.evaluate(expr.target)
+        if isinstance(target, PSObject) and target.type_names[0] == UI_TYPE and expr.name.lower() == "rawui":
+            return raw_ui()
+        if isinstance(target, PSObject) and target.type_names[0] == RAW_UI_TYPE:
+            return get_raw_ui_property(self.client_host, expr.name, expr.line)
+        return get_member(target, expr.name)
 
     def _index(self, expr: n.Index) -> Any:
         target = self.evaluate(expr.target)
@@ -628,6 +714,10 @@ class Evaluator:
         target = self.evaluate(expr.target)
         arguments = [self.evaluate(argument) for argument in expr.arguments]
         if isinstance(target, PSObject) and target.type_names[0].startswith(HOST_NAMESPACE):
+            if target.type_names[0] == UI_TYPE:
+                return call_ui_method(self, self.client_host, expr.name, arguments, expr.line)
+            if target.type_names[0] == RAW_UI_TYPE:
+                return call_raw_ui_method(self.client_host, expr.name, arguments, expr.line)
             if target.type_names[0] == HOST_TYPE and expr.name.lower() == "setshouldexit" and len(arguments) == 1:
                 # a remote session's host forwards it to the client's host (MS-PSRP 2.2.3.17, method 6)
                 self.outcome.host_calls.append(("SetShouldExit", [to_int32(arguments[0])]))
@@ -641,6 +731,22 @@ class Evaluator:
 
     def _script_block(self, expr: n.ScriptBlock) -> Any:
         raise NotEmulated("a script block outside Where-Object / ForEach-Object", expr.line)
+
+    def _increment(self, expr: n.Increment) -> Any:
+        before = self._variable(n.Variable(expr.variable, expr.line))
+        if before is not None and (isinstance(before, bool) or not isinstance(before, (int, float))):
+            operator = "++" if expr.delta > 0 else "--"
+            raise PSRuntimeError(
+                runtime_record(
+                    f"The '{operator}' operator works only on numbers. The operand is a "
+                    f"'{dotnet_type_name(before)}'.",
+                    "OperatorRequiresNumber",
+                    "InvalidOperation",
+                )
+            )
+        after = ops.add(before, expr.delta) if before is not None else expr.delta
+        self.assign_variable(expr.variable, after, expr.line)
+        return after if expr.prefix else before
 
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
@@ -671,49 +777,6 @@ AUTOMATIC_VARIABLES = frozenset(
         "pssessionconfigurationname", "pssessionoption", "outputencoding", "ofs", "psmoduleautoloadingpreference",
     }
 )  # fmt: skip
-
-
-HOST_NAMESPACE = "System.Management.Automation.Internal.Host."
-HOST_TYPE = HOST_NAMESPACE + "InternalHost"
-# CultureInfo facts of the languages a sandbox host runs in (.NET's CultureInfo for each name)
-_CULTURES = {
-    "en-US": (1033, "English (United States)", "eng", "ENU", "en"),
-    "ja-JP": (1041, "Japanese (Japan)", "jpn", "JPN", "ja"),
-}
-
-
-def culture_info(name: str) -> PSObject:
-    """A CultureInfo as PowerShell serializes it (pypsrp's recorded exchange test_psrp_pshost_methods.yml)."""
-    lcid, display, three, windows, two = _CULTURES.get(name, _CULTURES["en-US"])
-    return PSObject(
-        ["System.Globalization.CultureInfo", "System.Object"],
-        {
-            "LCID": lcid,
-            "Name": name,
-            "DisplayName": display,
-            "IetfLanguageTag": name,
-            "ThreeLetterISOLanguageName": three,
-            "ThreeLetterWindowsLanguageName": windows,
-            "TwoLetterISOLanguageName": two,
-        },
-        to_string=name,
-    )
-
-
-def remote_host(culture: str) -> PSObject:
-    """$host in a remote session: the ServerRemoteHost; $host.UI and other host methods are not emulated."""
-    return PSObject(
-        [HOST_TYPE, "System.Management.Automation.Host.PSHost", "System.Object"],
-        {
-            "Name": "ServerRemoteHost",
-            "Version": "1.0.0.0",
-            "CurrentCulture": culture_info(culture),
-            "CurrentUICulture": culture_info(culture),
-            # its methods (ReadLine, Write, Prompt, ...) call back to the client's host: not emulated
-            "UI": PSObject([HOST_NAMESPACE + "InternalHostUserInterface", "System.Object"], {}),
-        },
-        to_string="System.Management.Automation.Internal.Host.InternalHost",
-    )
 
 
 def psversiontable() -> dict[str, Any]:

@@ -34,7 +34,16 @@ from remediate.sandbox.powershell.values import (
     to_string,
     to_string_array,
 )
-from remediate.sandbox.seam import Command, ErrorRecord, PipelineOutcome, PipelineRequest, PSObject, RunspaceSession
+from remediate.sandbox.seam import (
+    Command,
+    ErrorRecord,
+    PipelineControl,
+    PipelineOutcome,
+    PipelineRequest,
+    PipelineStopped,
+    PSObject,
+    RunspaceSession,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +160,10 @@ class Interpreter:
         parameters: dict[str, Any] | None = None,
         environment: dict[str, str] | None = None,
         location: str | None = None,
+        control: PipelineControl | None = None,
     ) -> PipelineOutcome:
         command = Command(text=text, is_script=True, parameters=list((parameters or {}).items()))
-        return self.run(PipelineRequest(commands=[command]), environment, location)
+        return self.run(PipelineRequest(commands=[command], control=control), environment, location)
 
     def run(
         self, request: PipelineRequest, environment: dict[str, str] | None = None, location: str | None = None
@@ -167,6 +177,9 @@ class Interpreter:
         base = {**self.env, **(environment or {})}
         evaluator = Evaluator(self.commands, {**base, **(session.environment if session else {})}, outcome, location)
         evaluator.culture = self.culture
+        if request.control is not None:
+            evaluator.checkpoint = request.control.checkpoint
+        evaluator.client_host = request.host
         if session is not None:
             if not session.variables:
                 session.variables.update(evaluator.variables)  # a new runspace's preferences
@@ -190,7 +203,16 @@ class Interpreter:
                     produced = self._run_cmdlet(evaluator, command, objects)
                 objects = produced
         except ScriptExit as exit_:
+            # `exit` at the top of a pipeline tells the host to exit (LocalPipeline: SetShouldExit, which a remote
+            # session forwards to the client's host, MS-PSRP 2.2.3.17 method 6); in a nested pipeline it only sets
+            # $LASTEXITCODE
             outcome.exit_code = exit_.code
+            if request.nested:
+                evaluator.variables["lastexitcode"] = exit_.code
+            else:
+                outcome.host_calls.append(("SetShouldExit", [exit_.code]))
+        except PipelineStopped:
+            outcome.state = "Stopped"
         except PSRuntimeError as error:
             outcome.state = "Failed"
             outcome.failure = error.record

@@ -119,6 +119,16 @@ class ScriptBlock:
     line: int
 
 
+@dataclass(frozen=True, slots=True)
+class Increment:
+    """`$x++`, `++$x`, `$x--`, `--$x`: its value is the variable's before (postfix) or after (prefix)."""
+
+    variable: str
+    delta: int  # +1 or -1
+    prefix: bool
+    line: int
+
+
 Expr = (
     Const
     | Variable
@@ -136,6 +146,7 @@ Expr = (
     | MethodCall
     | StaticCall
     | ScriptBlock
+    | Increment
 )
 
 
@@ -187,6 +198,28 @@ class Foreach:
 
 
 @dataclass(frozen=True, slots=True)
+class Loop:
+    """while, do-while, do-until and for: `condition` None loops until break (`for (;;)`); `test_first` False
+    runs the body before the first test (do); `until` ends the loop when the condition is true."""
+
+    condition: Statement | None
+    body: Block
+    line: int
+    test_first: bool = True
+    until: bool = False
+    initializer: Statement | None = None  # for (init; ...)
+    iterator: Statement | None = None  # for (...; ...; iterator)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopJump:
+    """`break` or `continue` without a label, inside a loop of the same script block."""
+
+    keyword: str  # "break" or "continue"
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class Try:
     body: Block
     catch: Block | None
@@ -208,7 +241,7 @@ class Exit:
     line: int
 
 
-Statement = Pipeline | Assignment | If | Foreach | Try | Throw | Exit
+Statement = Pipeline | Assignment | If | Foreach | Loop | LoopJump | Try | Throw | Exit
 Block = tuple[Statement, ...]
 
 

@@ -11,6 +11,7 @@ from remediate.powershell_syntax import parse, syntax_problems
 from remediate.sandbox.powershell import nodes as n
 from remediate.sandbox.powershell.dotnet import emulated
 from remediate.sandbox.powershell.errors import NotEmulated, ScriptSyntaxError
+from remediate.sandbox.powershell.host import NEW_OBJECT_TYPES, enum_value
 from remediate.sandbox.powershell.inbox import resolve_alias
 from remediate.sandbox.powershell.values import CASTS, Int64, hex_literal_value
 
@@ -51,7 +52,7 @@ BINARY_OPERATORS = frozenset(
 
 # Commands whose effect the sandbox does not emulate, whatever a host offers (they run code or load it).
 FORBIDDEN_COMMANDS = frozenset(
-    {"invoke-expression", "start-process", "add-type", "import-module", "invoke-command", "new-object"}
+    {"invoke-expression", "start-process", "add-type", "import-module", "invoke-command"}
 )
 
 _PASS_THROUGH = frozenset(
@@ -80,9 +81,6 @@ _PASS_THROUGH = frozenset(
 
 _UNSUPPORTED_STATEMENTS = {
     "function_statement": "a function definition",
-    "while_statement": "a while loop",
-    "do_statement": "a do loop",
-    "for_statement": "a for loop",
     "switch_statement": "a switch statement",
     "trap_statement": "a trap statement",
     "class_statement": "a class definition",
@@ -193,6 +191,7 @@ def _syntax_message(text: str) -> str:
 class _Translator:
     def __init__(self, source: str) -> None:
         self.source = source
+        self.loop_depth = 0  # loops around the statement being translated, within its script block
 
     # --- structure ------------------------------------------------------------------------------------------
 
@@ -300,6 +299,8 @@ class _Translator:
             return self.if_statement(node)
         if kind == "foreach_statement":
             return self.foreach_statement(node)
+        if kind in ("while_statement", "do_statement", "for_statement"):
+            return self.loop_statement(node)
         if kind == "try_statement":
             return self.try_statement(node)
         if kind == "flow_control_statement":
@@ -338,9 +339,41 @@ class _Translator:
             elif child.type == "pipeline":
                 source = self.pipeline(child)
             elif child.type == "statement_block":
-                body = self.block(child)
+                body = self.loop_body(child)
         assert source is not None
         return n.Foreach(variable, source, body, _line(node))
+
+    def loop_body(self, node: tree_sitter.Node) -> n.Block:
+        self.loop_depth += 1
+        try:
+            return self.block(node)
+        finally:
+            self.loop_depth -= 1
+
+    def loop_statement(self, node: tree_sitter.Node) -> n.Loop:
+        """while (c) {...}, do {...} while|until (c), for (init; c; iterator) {...}."""
+        parts: dict[str, n.Statement | None] = {}
+        body: n.Block = ()
+        for child in _named(node):
+            if child.type == "statement_block":
+                body = self.loop_body(child)
+                continue
+            inner = _named(child)
+            statement = self.pipeline(inner[0]) if inner else None
+            parts[child.type] = statement
+        line = _line(node)
+        if node.type == "while_statement":
+            return n.Loop(parts.get("while_condition"), body, line)
+        if node.type == "do_statement":
+            until = any(not child.is_named and _text(child).lower() == "until" for child in node.children)
+            return n.Loop(parts.get("while_condition"), body, line, test_first=False, until=until)
+        return n.Loop(
+            parts.get("for_condition"),
+            body,
+            line,
+            initializer=parts.get("for_initializer"),
+            iterator=parts.get("for_iterator"),
+        )
 
     def try_statement(self, node: tree_sitter.Node) -> n.Try:
         body: n.Block = ()
@@ -364,7 +397,7 @@ class _Translator:
                 final = self.block(_named(child)[0])
         return n.Try(body, catch, final, _line(node))
 
-    def flow_control(self, node: tree_sitter.Node) -> n.Throw | n.Exit:
+    def flow_control(self, node: tree_sitter.Node) -> n.Throw | n.Exit | n.LoopJump:
         keyword = _text(node.children[0]).lower()
         if keyword == "exit":
             operands = _named(node)
@@ -373,6 +406,12 @@ class _Translator:
             operand = operands[0]
             value = self.statement(operand) if operand.type == "pipeline" else self.pipeline(operand)
             return n.Exit(value, _line(node))
+        if keyword in ("break", "continue"):
+            if _named(node):
+                raise NotEmulated(f"'{keyword}' with a label or value", _line(node))
+            if not self.loop_depth:
+                raise NotEmulated(f"'{keyword}' outside a loop", _line(node))
+            return n.LoopJump(keyword, _line(node))
         if keyword != "throw":
             raise NotEmulated(f"the '{keyword}' statement", _line(node))
         operands = _named(node)
@@ -398,7 +437,15 @@ class _Translator:
             return self.assignment(node)
         if kind == "pipeline_chain":
             return self.pipeline_elements(_named(node), node)
-        if kind in ("if_statement", "foreach_statement", "try_statement", "flow_control_statement"):
+        if kind in (
+            "if_statement",
+            "foreach_statement",
+            "while_statement",
+            "do_statement",
+            "for_statement",
+            "try_statement",
+            "flow_control_statement",
+        ):
             return self.statement(node)
         return self.pipeline_elements([node], node)
 
@@ -456,7 +503,37 @@ class _Translator:
         if isinstance(name, str):
             written, name = name, resolve_alias(name)
             self.check_command_name(name, written, _line(node))
+            if name.lower() == "new-object":
+                self.check_new_object(elements, _line(node))
         return n.CommandCall(name, call_operator, tuple(elements), _line(node))
+
+    @staticmethod
+    def check_new_object(elements: list[n.ParameterToken | n.Expr], line: int) -> None:
+        """New-Object builds only the host API's types emulated (host.py), named by a literal -TypeName: any
+        other type would run or load code the sandbox does not have."""
+        type_name: n.Expr | None = None
+        pending: str | None = None  # the parameter a following argument is the value of
+        for element in elements:
+            if isinstance(element, n.ParameterToken):
+                lowered = element.name.lower()
+                if not ("typename".startswith(lowered) or "argumentlist".startswith(lowered)):
+                    raise NotEmulated(f"New-Object -{element.name}", line)
+                if element.value is None:
+                    pending = lowered
+                elif "typename".startswith(lowered):
+                    type_name = element.value
+                continue
+            if pending is not None:
+                if "typename".startswith(pending):
+                    type_name = element
+                pending = None
+            elif type_name is None:
+                type_name = element
+        written = type_name.value if isinstance(type_name, n.Const) else None
+        if not isinstance(written, str):
+            raise NotEmulated("New-Object with a -TypeName that is not a literal", line)
+        if written.lower() not in NEW_OBJECT_TYPES:
+            raise NotEmulated(f"New-Object -TypeName {written}", line)
 
     def check_command_name(self, name: str, written: str, line: int) -> None:
         lowered = name.lower()
@@ -509,6 +586,14 @@ class _Translator:
         return self.expression(node)
 
     def script_block(self, node: tree_sitter.Node) -> n.ScriptBlock:
+        # break/continue inside a script block do not reach a loop around it (they would end the pipeline)
+        outer_loops, self.loop_depth = self.loop_depth, 0
+        try:
+            return self._script_block(node)
+        finally:
+            self.loop_depth = outer_loops
+
+    def _script_block(self, node: tree_sitter.Node) -> n.ScriptBlock:
         statements: n.Block = ()
         for part in _named(node):
             if part.type == "script_block":
@@ -590,11 +675,19 @@ class _Translator:
             "post_increment_expression",
             "post_decrement_expression",
         ):
-            raise NotEmulated(f"the operator in {_text(node)!r}", line)
+            return self.increment(node)
         if kind == "pipeline":
             statement = self.pipeline(node)
             return n.Parenthesized(statement, line)
         raise NotEmulated(f"the expression {_text(node)!r}", line)
+
+    def increment(self, node: tree_sitter.Node) -> n.Increment:
+        line = _line(node)
+        operand = self.expression(_named(node)[0])
+        if not isinstance(operand, n.Variable) or operand.name.startswith("env:"):
+            raise NotEmulated(f"the operator in {_text(node)!r}", line)
+        delta = 1 if "increment" in node.type else -1
+        return n.Increment(operand.name, delta, node.type.startswith("pre_"), line)
 
     def statements_of(self, node: tree_sitter.Node) -> n.Block:
         for child in _named(node):
@@ -693,9 +786,14 @@ class _Translator:
     def member_access(self, node: tree_sitter.Node) -> n.Expr:
         line = _line(node)
         operator = next(_text(child) for child in node.children if not child.is_named)
-        if operator == "::":
-            raise NotEmulated(f"the .NET static member {_text(node)!r}", line)
         children = _named(node)
+        if operator == "::":
+            value = None
+            if children[0].type == "type_literal":
+                value = enum_value(self.type_name(children[0]), self.member_name(children[1]))
+            if value is None:
+                raise NotEmulated(f"the .NET static member {_text(node)!r}", line)
+            return n.Const(value, line)
         target = self.expression(children[0])
         return n.Member(target, self.member_name(children[1]), line)
 

@@ -2,9 +2,9 @@
 
 In-language values are the seam's values (None, bool, int, float, str, datetime, list, PSObject) plus a few
 carriers of .NET type facts that plain Python loses: Hashtable (case-insensitive keys), Int64 / UInt32 (an
-int whose .NET type is not Int32), TimeSpan (a difference of datetimes) and GetDateResult (a DateTime that
-still carries Get-Date's DisplayHint note, which ConvertTo-Json in Windows PowerShell 5.1 serializes as an
-object)."""
+int whose .NET type is not Int32), EnumValue (an enum's Int32 that shows as its name), TimeSpan (a difference
+of datetimes) and GetDateResult (a DateTime that still carries Get-Date's DisplayHint note, which ConvertTo-Json
+in Windows PowerShell 5.1 serializes as an object)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,47 @@ class Int64(int):
 
 class UInt32(int):
     """An int whose .NET type is UInt32 (from a [uint32] cast)."""
+
+
+class EnumValue(int):
+    """A value of a .NET enum: an Int32 that shows as its name."""
+
+    type_name: str
+    name: str
+
+    def __new__(cls, type_name: str, names: tuple[str, ...], value: int) -> EnumValue:
+        made = super().__new__(cls, value)
+        made.type_name = type_name
+        made.name = names[value]
+        return made
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Array2D:
+    """A two-dimensional .NET array (`New-Object 'T[,]' -ArgumentList rows, columns`), indexed `$a[row, column]`."""
+
+    def __init__(self, element_type: str, rows: int, columns: int, default: Callable[[], Any] = lambda: None) -> None:
+        self.element_type = element_type
+        self.rows = [[default() for _ in range(columns)] for _ in range(rows)]  # default(T) in every element
+
+    def set(self, key: Any, value: Any) -> None:
+        indexes = key if isinstance(key, list) else [key]
+        if len(indexes) != 2:
+            raise PSRuntimeError(
+                runtime_record(
+                    f"Array assignment to [{to_string(key)}] failed: the array has 2 dimensions.",
+                    "ArrayAssignmentFailed",
+                    "InvalidOperation",
+                )
+            )
+        row, column = (to_int32(index) for index in indexes)
+        if not (0 <= row < len(self.rows) and 0 <= column < len(self.rows[0])):
+            raise PSRuntimeError(
+                runtime_record("Index was outside the bounds of the array.", "IndexOutOfRange", "InvalidOperation")
+            )
+        self.rows[row][column] = value
 
 
 class TimeSpan(timedelta):
@@ -217,6 +258,8 @@ def to_string(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "True" if value else "False"
+    if isinstance(value, EnumValue):
+        return value.name
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, float):
@@ -528,6 +571,12 @@ def to_seam(value: Any) -> Any:
     """An in-language value as a plain seam value."""
     if value is None or isinstance(value, (str, float, bool)):
         return value
+    if isinstance(value, EnumValue):
+        # an enum goes to the client as the enum (its name and Int32 value), as PowerShell serializes one
+        types = [value.type_name, "System.Enum", "System.ValueType", "System.Object"]
+        return PSObject(types, {"value__": int(value)}, to_string=value.name)
+    if isinstance(value, Array2D):
+        return [[to_seam(item) for item in row] for row in value.rows]
     if isinstance(value, int):
         return int(value)
     if isinstance(value, dict):

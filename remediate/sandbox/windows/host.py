@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Any
 
 from remediate.sandbox.seam import NativeOutcome, PipelineOutcome, PipelineRequest, ShellContext
@@ -29,6 +30,8 @@ class WindowsHost:
         self.fault = fault  # the scenario's label for this host, e.g. "0xC004F074" or "healthy"
         self.commands = WindowsCommands(state, world, self.run_powershell, self.format_lines)
         self._interpreter: Any = None
+        # what stops the pipeline or WinRS command running on this thread: a powershell.exe it starts stops too
+        self._running = threading.local()
 
     def environment(self) -> dict[str, str]:
         return environment(self.state)
@@ -52,7 +55,12 @@ class WindowsHost:
         if session is not None and session.no_profile:
             environment["USERPROFILE"] = SYSTEM_PROFILE
         with self.state.lock:
-            outcome: PipelineOutcome = interpreter.run(request, environment)
+            # a nested pipeline runs on its parent's thread: the parent's control comes back after it
+            outer, self._running.control = getattr(self._running, "control", None), request.control
+            try:
+                outcome: PipelineOutcome = interpreter.run(request, environment)
+            finally:
+                self._running.control = outer
         return outcome
 
     def run_native(self, command: str, arguments: list[str], shell: ShellContext | None = None) -> NativeOutcome:
@@ -72,7 +80,11 @@ class WindowsHost:
             self.format_lines,
         )
         with self.state.lock:
-            exit_code = process.run_line(" ".join([command, *arguments]))
+            outer, self._running.control = getattr(self._running, "control", None), shell.control
+            try:
+                exit_code = process.run_line(" ".join([command, *arguments]))
+            finally:
+                self._running.control = outer
         codepage = shell.codepage or console_codepage(self.state)
         return NativeOutcome(
             stdout=encode_text("".join(process.stdout), codepage),
@@ -87,7 +99,8 @@ class WindowsHost:
 
     def run_powershell(self, text: str, environment: dict[str, str], location: str | None) -> PipelineOutcome:
         """powershell.exe's script, run in this host's interpreter."""
-        outcome: PipelineOutcome = self._get_interpreter().run_script(text, None, environment, location)
+        control = getattr(self._running, "control", None)
+        outcome: PipelineOutcome = self._get_interpreter().run_script(text, None, environment, location, control)
         return outcome
 
     def format_lines(self, objects: list[object]) -> list[str]:

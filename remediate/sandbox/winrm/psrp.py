@@ -18,6 +18,7 @@ from psrpcore import (
     CreatePipelineEvent,
     EndOfPipelineInputEvent,
     GetAvailableRunspacesEvent,
+    PipelineHostResponseEvent,
     PipelineInputEvent,
     PSRPCoreError,
     PSRPPayload,
@@ -32,6 +33,7 @@ from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion
 
 from remediate.sandbox import seam
 from remediate.sandbox.winrm import values, workers
+from remediate.sandbox.winrm.host_calls import PipelineHost
 from remediate.sandbox.winrm.pipelines import ServerPool
 from remediate.sandbox.winrm.wsman import (
     command_not_found_fault,
@@ -82,6 +84,8 @@ class _PipelineRun:
     input: list[Any] = field(default_factory=list)
     started: bool = False
     finished: bool = False
+    control: seam.PipelineControl = field(default_factory=seam.PipelineControl)
+    host: PipelineHost | None = None  # the client's host, once the pipeline's HostInfo is known
 
 
 class PowerShellShell:
@@ -188,6 +192,7 @@ class PowerShellShell:
     def close(self) -> None:
         with self._cond:
             for run in self._runs.values():
+                run.control.stop()  # closing the pool ends what still runs in it
                 run.finished = True
             self._runs.clear()
             self.closed = True
@@ -216,6 +221,10 @@ class PowerShellShell:
             run = self._runs[event.pipeline_id]
             if run.pipeline.metadata is not None and run.pipeline.metadata.no_input:
                 self._start(run)
+        elif isinstance(event, PipelineHostResponseEvent):
+            answered = self._runs.get(event.pipeline_id)
+            if answered is not None and answered.host is not None:
+                answered.host.answer(int(event.ci), event.result, event.error)
         elif isinstance(event, PipelineInputEvent):
             self._runs[event.pipeline_id].input.append(values.to_plain(event.data))
         elif isinstance(event, EndOfPipelineInputEvent):
@@ -242,16 +251,39 @@ class PowerShellShell:
         run.started = True
         # psrpcore announces Running; PowerShell does not (it would cost the client an extra Receive).
         run.pipeline._change_state(PSInvocationState.Running, emit=False)
+        metadata = run.pipeline.metadata
+        info = metadata.host if metadata is not None else None
+        if info is not None and info.UseRunspaceHost:
+            info = getattr(self._pool, "host", None)
+        run.host = PipelineHost(run.pipeline, info, self._cond, self._drain, run.control, lambda: self.closed)
         request = self._statements(run)
+        if metadata is not None and metadata.is_nested:
+            # a nested pipeline runs inside the one running in this runspace, at its next safe point
+            # (PowerShell.CreateNestedPowerShell); with none running it runs as any other
+            running = next(
+                (other for other in self._runs.values() if other is not run and other.started and not other.finished),
+                None,
+            )
+            if running is not None and running.control.run_nested(lambda: self._execute(run, request)):
+                return
         workers.run_later(lambda: self._execute(run, request))
 
     def _statements(self, run: _PipelineRun) -> list[seam.PipelineRequest]:
         """One PipelineRequest per statement (add_statement separates them), in order."""
         metadata = run.pipeline.metadata
         history = bool(metadata is not None and metadata.add_to_history)
+        nested = bool(metadata is not None and metadata.is_nested)
 
         def statement(input_: list[Any]) -> seam.PipelineRequest:
-            return seam.PipelineRequest(commands=[], input=input_, session=self.session, add_to_history=history)
+            return seam.PipelineRequest(
+                commands=[],
+                input=input_,
+                session=self.session,
+                add_to_history=history,
+                control=run.control,
+                nested=nested,
+                host=run.host,
+            )
 
         statements: list[seam.PipelineRequest] = [statement(run.input)]
         for command in metadata.commands if metadata is not None else []:
@@ -273,6 +305,8 @@ class PowerShellShell:
             outcomes.append(outcome)
             if outcome.state != "Completed":
                 break
+        for nested in run.control.end():  # nested pipelines that came as this one ended
+            workers.run_later(nested)
         with self._cond:
             if run.pipeline.pipeline_id in self._runs and run.pipeline.state == PSInvocationState.Running:
                 final = outcomes[-1] if outcomes else seam.PipelineOutcome()
@@ -318,6 +352,7 @@ class PowerShellShell:
             pipeline.complete()
 
     def _stop(self, run: _PipelineRun) -> None:
+        run.control.stop()
         if run.pipeline.state == PSInvocationState.Running:
             run.pipeline.stop()
             run.finished = True

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from psrpcore.types import (
+    ConsoleColor,
     ErrorCategory,
     ErrorCategoryInfo,
     ErrorRecord,
@@ -35,7 +36,7 @@ def to_plain(value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, PSChar):
-        return chr(int(value))
+        return seam.Char(chr(int(value)))
     if isinstance(value, enum.Enum):
         return to_plain(value.value)
     if isinstance(value, int):
@@ -98,6 +99,10 @@ def to_clixml_object(value: Any) -> Any:
     """A seam value -> something psrpcore serializes the way PowerShell would."""
     if isinstance(value, seam.SecureString):
         return PSSecureString(str(value))  # encrypted with the pool's session key when serialized
+    if isinstance(value, seam.Char):
+        return PSChar(str(value))
+    if isinstance(value, seam.PSObject) and value.type_names[:1] == ["System.ConsoleColor"]:
+        return ConsoleColor(int(value.get("value__", 0)))  # <Obj> with the enum's type names, name and Int32
     if isinstance(value, seam.PSObject):
         obj = CoreObject()
         obj.PSObject.type_names = list(value.type_names) or [CUSTOM_OBJECT_TYPE, "System.Object"]

@@ -31,6 +31,7 @@ class _Process:
     outcome: seam.NativeOutcome | None = None
     stdout_sent: int = 0
     stderr_sent: int = 0
+    control: seam.PipelineControl = field(default_factory=seam.PipelineControl)
 
 
 @dataclass
@@ -75,7 +76,7 @@ class CmdShell:
         if process.started:
             return
         process.started = True
-        context = replace(self.context, stdin=bytes(process.stdin))
+        context = replace(self.context, stdin=bytes(process.stdin), control=process.control)
         workers.run_now(lambda: self._run(process, context))
 
     def _run(self, process: _Process, context: seam.ShellContext) -> None:
@@ -133,11 +134,15 @@ class CmdShell:
 
     def signal(self, command_id: str | None, code: str) -> None:
         with self._cond:
-            self._processes.pop((command_id or "").upper(), None)
+            process = self._processes.pop((command_id or "").upper(), None)
+            if process is not None:
+                process.control.stop()  # Ctrl+C and Terminate end a program still running (a script's loop)
             self._cond.notify_all()
 
     def close(self) -> None:
         with self._cond:
             self.closed = True
+            for process in self._processes.values():
+                process.control.stop()
             self._processes.clear()
             self._cond.notify_all()
