@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from remediate.live import LiveOptions
 
 Decorator = Callable[[Callable[..., None]], Callable[..., None]]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _default_lang() -> str:
@@ -84,6 +85,25 @@ def setting_defaults(command: click.Command, values: Mapping[str, Any]) -> dict[
             if nested:
                 found[name] = nested
     return found
+
+
+class LateErrorReporter:
+    """cli.reports_errors for the commands of a module that cli.py imports (which so cannot import cli.py): the
+    module decorates its commands with an instance, and its `register` hands the reporter over with `use`."""
+
+    def __init__(self) -> None:
+        self._reporter: Callable[[Any], Any] | None = None
+
+    def use(self, reporter: Callable[[Any], Any]) -> None:
+        self._reporter = reporter
+
+    def __call__(self, func: F) -> F:
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            reported = self._reporter(func) if self._reporter is not None else func
+            return reported(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
 
 
 class CodeCommand(click.Command):
