@@ -361,9 +361,11 @@ def _note_rerun(wanted: set[str], labels: Sequence[str], log: Path, console: Con
 
 @dataclass
 class OpenRun:
-    """A live run past its checks: its credentials, its key ledger guard (None: no ledger), the redactor of its
-    secrets, and its audit log and progress bar, open."""
+    """A live run past its checks: its engine and connection settings, its credentials, its key ledger guard
+    (None: no ledger), the redactor of its secrets, and its audit log and progress bar, open."""
 
+    options: EngineOptions
+    connection: ConnectionOptions
     credentials: Credentials | None
     keys: RunKeyGuard | None
     redactor: Redactor
@@ -390,6 +392,7 @@ def open_run(
     ledger checks the budget of every key the plans install (exit 2 before anything else), then `credentials`
     (the connection checks and the password prompt) are had, the audit log of `code` (--audit, else in the audit
     directory) and the progress bar of `count` hosts (default: one a plan) opened; the ledger is closed after."""
+    options, connection = settings.engine(language), settings.connection()
     keys = RunKeyGuard.prepare(host_plans, ledger_url=settings.ledger, reserve=Reserve.parse(settings.mak_reserve),
                                say=lambda text: console.print(Text(text)), language=language)
     try:
@@ -399,10 +402,35 @@ def open_run(
         bar = LiveProgress(len(host_plans) if count is None else count, console=console, enabled=progress,
                            language=language)
         with AuditLog(path, redactor, settings.audit_key()) as log, bar:
-            yield OpenRun(given, keys, redactor, log, bar)
+            yield OpenRun(options, connection, given, keys, redactor, log, bar)
     finally:
         if keys is not None:
             keys.close()
+
+
+@contextmanager
+def open_plan_run(
+    plan: Plan,
+    settings: LiveOptions,
+    *,
+    language: str,
+    console: Console,
+    prompt: Prompt | None,
+    progress: bool,
+    check: Callable[[Plan], None] | None = None,
+) -> Iterator[tuple[Plan, OpenRun]]:
+    """open_run for a Plan (`run CODE`, local or dispatched): the plan cut down to the hosts of --rerun-failed,
+    `check` (what else the run needs of it, raising before anything is touched), then the key ledger, the
+    connection checks and credentials, the audit log and the progress bar. Yields the plan that runs, and the run."""
+    if settings.rerun_failed:
+        plan = only_failed_hosts(plan, settings.rerun_failed, console, settings.audit_key())
+    if check is not None:
+        check(plan)
+    connection = settings.connection()
+    hosts = [host_plan.host for host_plan in plan.hosts]
+    with open_run(plan.hosts, str(plan.code), settings, lambda: prepare_connection(connection, hosts, console, prompt),
+                  language=language, console=console, progress=progress) as run:
+        yield plan, run
 
 
 def run_plan(
@@ -425,14 +453,9 @@ def run_plan(
     console: where notes, warnings and the live progress go (stderr). progress: show the progress bar.
     plan_sha256: the sha256 of the approved plan file this run executes (`run --plan`), for the audit log.
     """
-    options = settings.engine(language)
-    connection = settings.connection()
-    if settings.rerun_failed:
-        plan = only_failed_hosts(plan, settings.rerun_failed, console, settings.audit_key())
-    hosts = [host_plan.host for host_plan in plan.hosts]
-    with open_run(plan.hosts, str(plan.code), settings, lambda: prepare_connection(connection, hosts, console, prompt),
-                  language=language, console=console, progress=progress) as run:
-        engine = Engine(connector(connection, run.credentials), run.log, options, observer=run.bar,
+    with open_plan_run(plan, settings, language=language, console=console, prompt=prompt,
+                       progress=progress) as (plan, run):
+        engine = Engine(connector(run.connection, run.credentials), run.log, run.options, observer=run.bar,
                         claimed_by=library.find if library is not None else None, keys=run.keys)
         return run.done(engine.run(plan, arguments=arguments, plan_sha256=plan_sha256, approvers=approvers))
 

@@ -42,7 +42,7 @@ from remediate.dispatch.tasks import TASK, make_app, site_queue
 from remediate.engine import EngineOptions, Interruption, tell_on_stderr
 from remediate.interrupt import TwoPressStop, on_ctrl_c
 from remediate.ledger.run_guard import RunKeyGuard
-from remediate.live import LiveOptions, LiveRun, Prompt, only_failed_hosts, open_run, prepare_connection
+from remediate.live import LiveOptions, LiveRun, Prompt, open_plan_run
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import PlaybookLibrary
 from remediate.progress import LiveProgress
@@ -401,6 +401,12 @@ def _from_outcome(host: _Host, label: str) -> HostReport:
     return report
 
 
+def _dispatchable(plan: Plan) -> None:
+    """Every host has a site and the dispatch key is there (UsageError, exit 2, before anything is touched)."""
+    sites_of(plan.hosts)
+    load_dispatch_key()
+
+
 def run_dispatched(
     plan: Plan,
     settings: LiveOptions,
@@ -416,17 +422,11 @@ def run_dispatched(
 ) -> LiveRun:
     """`remediate run CODE --dispatch`: live.run_plan's run, each site's hosts on that site's workers.
     `library` is not used here: each worker checks, with its own playbooks, which playbook claims a code."""
-    options = settings.engine(language)
-    connection = settings.connection()
-    if settings.rerun_failed:
-        plan = only_failed_hosts(plan, settings.rerun_failed, console, settings.audit_key())
-    sites_of(plan.hosts)  # a host without a site: exit 2 before anything
-    load_dispatch_key()
-    hosts = [host_plan.host for host_plan in plan.hosts]
-    with open_run(plan.hosts, str(plan.code), settings, lambda: prepare_connection(connection, hosts, console, prompt),
-                  language=language, console=console, progress=progress) as run:
-        dispatcher = Dispatcher(plan.hosts, broker=broker_url(), audit=run.log, options=options, connection=connection,
-                                credentials=run.credentials, keys=run.keys, console=console, observer=run.bar)
+    with open_plan_run(plan, settings, language=language, console=console, prompt=prompt, progress=progress,
+                       check=_dispatchable) as (plan, run):
+        dispatcher = Dispatcher(plan.hosts, broker=broker_url(), audit=run.log, options=run.options,
+                                connection=run.connection, credentials=run.credentials, keys=run.keys,
+                                console=console, observer=run.bar)
         sites = ", ".join(f"{site} ({len(indexes)})" for site, indexes in dispatcher.sites.items())
         console.print(Text(f"dispatching {len(plan.hosts)} host(s) to the workers of: {sites}"))
         return run.done(dispatcher.run(str(plan.code), arguments, plan_sha256, approvers))
