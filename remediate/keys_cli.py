@@ -9,7 +9,7 @@ without either the key is asked for at the terminal, hidden.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,28 +19,25 @@ import click
 from remediate.errors import UsageError
 from remediate.i18n import N_, _
 from remediate.ledger.channels import CHOICES as CHANNEL_CHOICES
-from remediate.options import READ_OPTIONS, Group, LiveSettings, lang_option, live_options, terminal_prompt
+from remediate.options import (
+    READ_OPTIONS,
+    Group,
+    LateErrorReporter,
+    LiveSettings,
+    lang_option,
+    live_options,
+    terminal_prompt,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# cli.reports_errors, handed over by `register`: cli.py maps errors to exit codes and imports this module, so this
-# module does not import cli.py.
-_error_reporters: list[Callable[[Any], Any]] = []
+_reports_errors = LateErrorReporter()
 
 
 def register(main: click.Group, reports_errors: Callable[[Any], Any]) -> None:
     """Add `remediate keys` to the command line; its commands report errors through `reports_errors`."""
-    _error_reporters[:] = [reports_errors]
+    _reports_errors.use(reports_errors)
     main.add_command(keys)
-
-
-def _reports_errors(func: F) -> F:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        reported = _error_reporters[0](func) if _error_reporters else func
-        return reported(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _ledger_options(func: F) -> F:
@@ -170,12 +167,8 @@ def list_keys(include_retired: bool, output: str, open_ledger: Callable[[], Any]
 
     with open_ledger() as ledger:
         records = ledger.list_keys(include_retired=include_retired)
-    if output == "json":
-        click.echo(views.to_json([views.key_row(record) for record in records]))
-    elif output == "csv":
-        click.echo(views.to_csv([views.key_row(record) for record in records], views.KEY_COLUMNS), nl=False)
-    else:
-        views.print_keys(records, _console(), lang)
+    _echo_rows(output, [views.key_row(record) for record in records], views.KEY_COLUMNS,
+               lambda: views.print_keys(records, _console(), lang))
 
 
 @keys.command("show")
@@ -251,12 +244,20 @@ def where(by: str, hosts: tuple[str, ...], labels: tuple[str, ...], output: str,
         places = [place for place in places if place.label in labels]
     if by == "key":
         places.sort(key=lambda place: (place.label or "\uffff", place.last_five, place.host))
+    _echo_rows(output, [views.placement_row(place) for place in places], views.PLACEMENT_COLUMNS,
+               lambda: views.print_placements(places, _console(), lang))
+
+
+def _echo_rows(output: str, rows: list[dict[str, Any]], columns: Sequence[str], table: Callable[[], None]) -> None:
+    """--output json or csv: the rows (English field names); table: `table()` prints it."""
+    from remediate.ledger import views
+
     if output == "json":
-        click.echo(views.to_json([views.placement_row(place) for place in places]))
+        click.echo(views.to_json(rows))
     elif output == "csv":
-        click.echo(views.to_csv([views.placement_row(place) for place in places], views.PLACEMENT_COLUMNS), nl=False)
+        click.echo(views.to_csv(rows, columns), nl=False)
     else:
-        views.print_placements(places, _console(), lang)
+        table()
 
 
 @keys.command("report")

@@ -5,34 +5,29 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from remediate.i18n import N_, _
-from remediate.options import READ_OPTIONS, Group, LiveSettings, lang_option, live_options, terminal_prompt
+from remediate.options import (
+    READ_OPTIONS,
+    Group,
+    LateErrorReporter,
+    LiveSettings,
+    lang_option,
+    live_options,
+    terminal_prompt,
+)
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-# cli.reports_errors, handed over by `register` (cli.py imports this module, so this module does not import it).
-_error_reporters: list[Callable[[Any], Any]] = []
+_reports_errors = LateErrorReporter()
 
 
 def register(main: click.Group, reports_errors: Callable[[Any], Any]) -> None:
     """Add `remediate kms` to the command line; its commands report errors through `reports_errors`."""
-    _error_reporters[:] = [reports_errors]
+    _reports_errors.use(reports_errors)
     main.add_command(kms)
-
-
-def _reports_errors(func: F) -> F:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        reported = _error_reporters[0](func) if _error_reporters else func
-        return reported(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group("kms", cls=Group)

@@ -14,7 +14,8 @@ Nothing here prints the run's result or decides an exit code: cli.py does.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -353,6 +354,79 @@ def _note_rerun(wanted: set[str], labels: Sequence[str], log: Path, console: Con
         kept=len(kept), count=len(labels), log=log)))
 
 
+@dataclass
+class OpenRun:
+    """A live run past its checks: its engine and connection settings, its credentials, its key ledger guard
+    (None: no ledger), the redactor of its secrets, and its audit log and progress bar, open."""
+
+    options: EngineOptions
+    connection: ConnectionOptions
+    credentials: Credentials | None
+    keys: RunKeyGuard | None
+    redactor: Redactor
+    log: AuditLog
+    bar: LiveProgress
+
+    def done(self, report: RunReport, statuses: Sequence[HostStatus] = ()) -> LiveRun:
+        return LiveRun(report, self.redactor, self.log.path, list(statuses))
+
+
+@contextmanager
+def open_run(
+    host_plans: Sequence[HostPlan],
+    code: str,
+    settings: LiveOptions,
+    credentials: Callable[[], Credentials | None],
+    *,
+    language: str,
+    console: Console,
+    progress: bool,
+    count: int | None = None,
+) -> Iterator[OpenRun]:
+    """What every live run does before its first connection and after its last, local or dispatched: the key
+    ledger checks the budget of every key the plans install (exit 2 before anything else), then `credentials`
+    (the connection checks and the password prompt) are had, the audit log of `code` (--audit, else in the audit
+    directory) and the progress bar of `count` hosts (default: one a plan) opened; the ledger is closed after."""
+    options, connection = settings.engine(language), settings.connection()
+    keys = RunKeyGuard.prepare(host_plans, ledger_url=settings.ledger, reserve=Reserve.parse(settings.mak_reserve),
+                               say=lambda text: console.print(Text(text)), language=language)
+    try:
+        given = credentials()
+        redactor = run_redactor(host_plans, credential_secrets(given))
+        path = settings.audit_file or audit_log.default_path(code, settings.audit_directory)
+        bar = LiveProgress(len(host_plans) if count is None else count, console=console, enabled=progress)
+        with AuditLog(path, redactor, settings.audit_key()) as log, bar:
+            yield OpenRun(options, connection, given, keys, redactor, log, bar)
+    finally:
+        if keys is not None:
+            keys.close()
+
+
+@contextmanager
+def open_plan_run(
+    plan: Plan,
+    settings: LiveOptions,
+    *,
+    language: str,
+    console: Console,
+    prompt: Prompt | None,
+    progress: bool,
+    check: Callable[[Plan], None] | None = None,
+) -> Iterator[tuple[Plan, OpenRun]]:
+    """open_run for a Plan (`run CODE`, local or dispatched): the plan cut down to the hosts of --rerun-failed,
+    `check` (what else the run needs of it, raising before anything is touched), then the key ledger, the
+    connection checks and credentials, the audit log and the progress bar. Yields the plan that runs, and the run."""
+    if settings.rerun_failed:
+        plan = only_failed_hosts(plan, settings.rerun_failed, console, settings.audit_key())
+    if check is not None:
+        check(plan)
+    connection = settings.connection()
+    hosts = [host_plan.host for host_plan in plan.hosts]
+    with open_run(plan.hosts, str(plan.code), settings, lambda: prepare_connection(connection, hosts, console, prompt),
+                  language=language, console=console, progress=progress) as run:
+        yield plan, run
+
+
 def run_plan(
     plan: Plan,
     settings: LiveOptions,
@@ -373,27 +447,11 @@ def run_plan(
     console: where notes, warnings and the live progress go (stderr). progress: show the progress bar.
     plan_sha256: the sha256 of the approved plan file this run executes (`run --plan`), for the audit log.
     """
-    options = settings.engine(language)
-    connection = settings.connection()
-    if settings.rerun_failed:
-        plan = only_failed_hosts(plan, settings.rerun_failed, console, settings.audit_key())
-    # The key ledger: a key the plan installs is checked against its budget (exit 2 before any connection),
-    # then its installs and activations are recorded as the engine performs them.
-    keys = RunKeyGuard.prepare(plan.hosts, ledger_url=settings.ledger, reserve=Reserve.parse(settings.mak_reserve),
-                               say=lambda text: console.print(Text(text)), language=language)
-    try:
-        credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
-        redactor = run_redactor(plan.hosts, credential_secrets(credentials))
-        path = settings.audit_file or audit_log.default_path(str(plan.code), settings.audit_directory)
-        bar = LiveProgress(len(plan.hosts), console=console, enabled=progress)
-        with AuditLog(path, redactor, settings.audit_key()) as log, bar:
-            engine = Engine(connector(connection, credentials), log, options, observer=bar,
-                            claimed_by=library.find if library is not None else None, keys=keys)
-            report = engine.run(plan, arguments=arguments, plan_sha256=plan_sha256, approvers=approvers)
-    finally:
-        if keys is not None:
-            keys.close()
-    return LiveRun(report, redactor, Path(path))
+    with open_plan_run(plan, settings, language=language, console=console, prompt=prompt,
+                       progress=progress) as (plan, run):
+        engine = Engine(connector(run.connection, run.credentials), run.log, run.options, observer=run.bar,
+                        claimed_by=library.find if library is not None else None, keys=run.keys)
+        return run.done(engine.run(plan, arguments=arguments, plan_sha256=plan_sha256, approvers=approvers))
 
 
 def values_for(run_values: RunValues, playbook: Playbook) -> RunValues:
@@ -434,39 +492,28 @@ def run_auto_fleet(
     connection = settings.connection()
     if credentials is None:
         credentials = prepare_connection(connection, hosts, console, prompt)
-    path = Path(settings.audit_file or audit_log.default_path(AUTO, settings.audit_directory))
     connect = connector(connection, credentials)
     statuses, choice, plans = _read_and_choose(
         hosts, library, run_values, connect, options, console=console, language=language, progress=progress,
         allow=allow, on_read=on_read,
     )
     host_plans = [host_plan for plan in plans for host_plan in plan.hosts]
-
-    # The key ledger: the partial keys read; then, as in run_plan, the budget of every key the plans install is
-    # checked (exit 2 before any change) and its installs and activations are recorded.
-    def say(text: str) -> None:
-        console.print(Text(text))
-
-    record_status_reads(statuses, settings.ledger, say, language)
-    keys = RunKeyGuard.prepare(host_plans, ledger_url=settings.ledger, reserve=Reserve.parse(settings.mak_reserve),
-                               say=say, language=language)
-    try:
-        redactor = run_redactor(host_plans, credential_secrets(credentials))
-        bar = LiveProgress(len(hosts), console=console, enabled=progress)
-        with AuditLog(path, redactor, settings.audit_key()) as log, bar:
-            engine = Engine(connect, log, options, observer=bar, sleep=sleep, claimed_by=library.find, keys=keys)
-            report = engine.run_hosts(
-                host_plans,
-                code=AUTO,
-                arguments=arguments,
-                decided=choice.decided,
-                order=[host.label for host in hosts],
-                prelude=[(STATUS, status.to_dict()) for status in statuses],
-            )
-    finally:
-        if keys is not None:
-            keys.close()
-    return LiveRun(report, redactor, path, list(statuses))
+    # The key ledger learns the partial keys read; then, as in run_plan, it checks the budget of every key the
+    # plans install (exit 2 before any change) and records its installs and activations.
+    record_status_reads(statuses, settings.ledger, lambda text: console.print(Text(text)), language)
+    with open_run(host_plans, AUTO, settings, lambda: credentials, language=language, console=console,
+                  progress=progress, count=len(hosts)) as run:
+        engine = Engine(connect, run.log, options, observer=run.bar, sleep=sleep, claimed_by=library.find,
+                        keys=run.keys)
+        report = engine.run_hosts(
+            host_plans,
+            code=AUTO,
+            arguments=arguments,
+            decided=choice.decided,
+            order=[host.label for host in hosts],
+            prelude=[(STATUS, status.to_dict()) for status in statuses],
+        )
+        return run.done(report, statuses)
 
 
 def _read_and_choose(

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from remediate.live import LiveOptions
 
 Decorator = Callable[[Callable[..., None]], Callable[..., None]]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class SettingOption(click.Option):
@@ -131,6 +132,25 @@ class Group(click.Group, Command):
 
     command_class = Command
     group_class: type[click.Group | type] | None = type  # a subgroup is of its parent's class
+
+
+class LateErrorReporter:
+    """cli.reports_errors for the commands of a module that cli.py imports (which so cannot import cli.py): the
+    module decorates its commands with an instance, and its `register` hands the reporter over with `use`."""
+
+    def __init__(self) -> None:
+        self._reporter: Callable[[Any], Any] | None = None
+
+    def use(self, reporter: Callable[[Any], Any]) -> None:
+        self._reporter = reporter
+
+    def __call__(self, func: F) -> F:
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            reported = self._reporter(func) if self._reporter is not None else func
+            return reported(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
 
 
 class CodeCommand(Command):

@@ -136,13 +136,16 @@ class Process:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
-    def terminate(self) -> None:
+    def ask_to_stop(self) -> None:
+        """SIGTERM to the whole process group (a worker finishes what it does and goes)."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+
+    def wait_stopped(self) -> None:
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
 
 def environment(fleet: Fleet, key_file: Path, broker: str, **extra: str) -> dict[str, str]:
@@ -174,9 +177,12 @@ def start_workers(sites: dict[str, int], env: dict[str, str], concurrency: int =
 
 
 def stop_workers(workers: dict[str, list[Process]]) -> None:
-    for processes in workers.values():
-        for worker in processes:
-            worker.terminate()
+    """Every worker is asked to stop, then each is waited for: they wind down together."""
+    every = [worker for processes in workers.values() for worker in processes]
+    for worker in every:
+        worker.ask_to_stop()
+    for worker in every:
+        worker.wait_stopped()
 
 
 def hosts_with_sites(fleet: Fleet, path: Path, sites: Sequence[str]) -> Path:

@@ -11,6 +11,8 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,40 @@ def key_file(tmp_path: Path) -> Path:
     return path
 
 
+@dataclass
+class Sites:
+    """A fleet's hosts file, each host given the site east or west in turn; the environment of the processes; the
+    workers of each site; and the audit log of the run."""
+
+    hosts: Path
+    env: dict[str, str]
+    workers: dict[str, list[Process]]
+    log: Path
+
+    def run(self, *arguments: str, audit: Path | None = None, stdout: Path | None = None, **env: str) -> Process:
+        """`remediate run ARGUMENTS --hosts HOSTS --audit LOG --dispatch`, as a process of its own."""
+        return Process(["run", *arguments, "--hosts", str(self.hosts), "--audit", str(audit or self.log),
+                        "--dispatch"], {**self.env, **env}, stdout=stdout)
+
+
+@pytest.fixture
+def sites(redis_server: RedisServer, key_file: Path, tmp_path: Path) -> Iterator[Callable[..., Sites]]:  # noqa: F811
+    """Start the workers of the sites east and west for a fleet (`workers`: how many a site); they are stopped
+    when the test ends. `env`: added to every process's environment."""
+    started: list[dict[str, list[Process]]] = []
+
+    def start(fleet: Fleet, workers: dict[str, int] | None = None, concurrency: int = 5, visibility_timeout: int = 10,
+              **env: str) -> Sites:
+        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
+        environ = environment(fleet, key_file, redis_server.url, **env)
+        started.append(start_workers(workers or {"east": 1, "west": 1}, environ, concurrency, visibility_timeout))
+        return Sites(hosts, environ, started[-1], tmp_path / "audit.jsonl")
+
+    yield start
+    for running in started:
+        stop_workers(running)
+
+
 def fleet_of(count: int, scenario: str = "kms-moved") -> Fleet:
     return Fleet.start(build_hosts(scenario, count, 0), auth="ntlm", password=PASSWORD)
 
@@ -65,7 +101,7 @@ def local_run(tmp_path: Path, count: int, name: str = "local") -> tuple[Fleet, P
 
 
 def test_a_dispatched_run_gives_the_outcomes_and_audit_of_a_local_run(
-    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+    redis_server: RedisServer, sites: Callable[..., Sites], tmp_path: Path  # noqa: F811
 ) -> None:
     count = 12
     local_fleet, local_log, local = local_run(tmp_path, count)
@@ -73,15 +109,10 @@ def test_a_dispatched_run_gives_the_outcomes_and_audit_of_a_local_run(
         assert local.wait(60) == 0, local.stderr
     fleet = fleet_of(count)
     with fleet:
-        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
-        env = environment(fleet, key_file, redis_server.url)
-        workers = start_workers({"east": 1, "west": 1}, env)
-        try:
-            log = tmp_path / "dispatched.jsonl"
-            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch"], env)
-            assert run.wait(60) == 0, run.stderr
-        finally:
-            stop_workers(workers)
+        dispatched = sites(fleet)
+        log = dispatched.log
+        run = dispatched.run(CODE)
+        assert run.wait(60) == 0, run.stderr
     assert "dispatching 12 host(s) to the workers of: east (6), west (6)" in run.stderr
     assert audit.verify(log).state == audit.COMPLETE
     # Every host has the same events, in the same order, as in the local run; the run the same summary.
@@ -140,22 +171,16 @@ def once_each(log: Path, fleet: Fleet) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_a_worker_killed_mid_host_leaves_it_state_unknown_and_nothing_runs_twice(
-    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+    redis_server: RedisServer, sites: Callable[..., Sites], tmp_path: Path  # noqa: F811
 ) -> None:
     with slow_fleet(tmp_path) as fleet:
-        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
-        env = environment(fleet, key_file, redis_server.url)
-        workers = start_workers({"east": 2, "west": 1}, env, concurrency=2, visibility_timeout=8)
-        try:
-            log = tmp_path / "audit.jsonl"
-            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "4",
-                           "--output", "json"], env, stdout=tmp_path / "report.json")
-            announced = wait_for_event(log, "step_started")
-            running = worker_running(redis_server, announced["host"], workers)
-            running.kill()  # SIGKILL mid-change: no goodbye, its hosts in flight, a task it had taken and not begun
-            code = run.wait(90)
-        finally:
-            stop_workers(workers)
+        dispatched = sites(fleet, {"east": 2, "west": 1}, concurrency=2, visibility_timeout=8)
+        log = dispatched.log
+        run = dispatched.run(CODE, "--forks", "4", "--output", "json", stdout=tmp_path / "report.json")
+        announced = wait_for_event(log, "step_started")
+        running = worker_running(redis_server, announced["host"], dispatched.workers)
+        running.kill()  # SIGKILL mid-change: no goodbye, its hosts in flight, a task it had taken and not begun
+        code = run.wait(90)
     assert audit.verify(log).state == audit.COMPLETE, audit.verify(log).describe()
     by_host = once_each(log, fleet)
     outcomes = {host: found[-1] for host, found in by_host.items()}
@@ -186,23 +211,17 @@ def worker_running(server: RedisServer, label: str, workers: dict[str, list[Proc
 
 
 def test_a_broker_outage_mid_run_changes_nothing_twice_and_the_run_completes(
-    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+    redis_server: RedisServer, sites: Callable[..., Sites], tmp_path: Path  # noqa: F811
 ) -> None:
     with slow_fleet(tmp_path) as fleet:
-        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
-        env = environment(fleet, key_file, redis_server.url)
-        workers = start_workers({"east": 1, "west": 1}, env, concurrency=3, visibility_timeout=8)
-        try:
-            log = tmp_path / "audit.jsonl"
-            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "3"],
-                          env)
-            wait_for_event(log, "step_started")
-            redis_server.stop()
-            time.sleep(4)
-            redis_server.start()
-            code = run.wait(90)
-        finally:
-            stop_workers(workers)
+        dispatched = sites(fleet, concurrency=3, visibility_timeout=8)
+        log = dispatched.log
+        run = dispatched.run(CODE, "--forks", "3")
+        wait_for_event(log, "step_started")
+        redis_server.stop()
+        time.sleep(4)
+        redis_server.start()
+        code = run.wait(90)
     assert "broker unreachable" in run.stderr and "broker reachable again" in run.stderr
     assert audit.verify(log).state == audit.COMPLETE, audit.verify(log).describe()
     by_host = once_each(log, fleet)
@@ -210,22 +229,14 @@ def test_a_broker_outage_mid_run_changes_nothing_twice_and_the_run_completes(
     assert code == 0, run.stderr
 
 
-def test_ctrl_c_at_the_controller_winds_down_every_site(
-    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
-) -> None:
+def test_ctrl_c_at_the_controller_winds_down_every_site(sites: Callable[..., Sites], tmp_path: Path) -> None:
     with slow_fleet(tmp_path) as fleet:
-        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
-        env = environment(fleet, key_file, redis_server.url)
-        workers = start_workers({"east": 1, "west": 1}, env, concurrency=2)
-        try:
-            log = tmp_path / "audit.jsonl"
-            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "2"],
-                          env)
-            wait_for_event(log, "step_started")
-            os.kill(run.process.pid, signal.SIGINT)  # the first press: start nothing new, finish what runs
-            code = run.wait(60)
-        finally:
-            stop_workers(workers)
+        dispatched = sites(fleet, concurrency=2)
+        log = dispatched.log
+        run = dispatched.run(CODE, "--forks", "2")
+        wait_for_event(log, "step_started")
+        os.kill(run.process.pid, signal.SIGINT)  # the first press: start nothing new, finish what runs
+        code = run.wait(60)
     assert code == 130, run.stderr
     assert "interrupted: finishing" in run.stderr
     assert audit.verify(log).state == audit.COMPLETE
@@ -235,20 +246,12 @@ def test_ctrl_c_at_the_controller_winds_down_every_site(
     assert events(log)[-1]["interrupted"] is True
 
 
-def test_max_auth_failures_holds_across_sites(
-    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
-) -> None:
+def test_max_auth_failures_holds_across_sites(sites: Callable[..., Sites]) -> None:
     with fleet_of(16) as fleet:
-        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
-        env = environment(fleet, key_file, redis_server.url, REMEDIATE_PASSWORD="not-the-password")
-        workers = start_workers({"east": 1, "west": 1}, env, concurrency=2)
-        try:
-            log = tmp_path / "audit.jsonl"
-            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "2",
-                           "--max-auth-failures", "3"], env)
-            code = run.wait(60)
-        finally:
-            stop_workers(workers)
+        dispatched = sites(fleet, concurrency=2, REMEDIATE_PASSWORD="not-the-password")
+        log = dispatched.log
+        run = dispatched.run(CODE, "--forks", "2", "--max-auth-failures", "3")
+        code = run.wait(60)
     assert audit.verify(log).state == audit.COMPLETE
     outcomes = [found[-1]["outcome"] for found in once_each(log, fleet).values()]
     refused, held_back = outcomes.count("auth-failed"), outcomes.count("skipped")
@@ -276,7 +279,7 @@ groups:
 
 
 def test_the_key_ledger_holds_a_used_up_key_back_from_every_site_and_the_key_never_reaches_the_broker(
-    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+    redis_server: RedisServer, sites: Callable[..., Sites], tmp_path: Path  # noqa: F811
 ) -> None:
     ledger = tmp_path / "ledger.sqlite"
     added = CliRunner().invoke(main, ["keys", "add", "office-mak", "--key-env", "OFFICE_MAK", "--budget", "20"],
@@ -285,18 +288,11 @@ def test_the_key_ledger_holds_a_used_up_key_back_from_every_site_and_the_key_nev
     scenario = tmp_path / "mak.yaml"
     scenario.write_text(MAK_FLEET, encoding="utf-8")
     with Fleet.start(build_hosts(scenario, None, 0), auth="ntlm", password=PASSWORD) as fleet:
-        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
-        env = environment(fleet, key_file, redis_server.url)
-        workers = start_workers({"east": 1, "west": 1}, env, concurrency=1)
-        try:
-            log = tmp_path / "audit.jsonl"
-            run = Process(["run", "0xC004F050", "--hosts", str(hosts), "--secret-env", "product_key=OFFICE_MAK",
-                           "--audit", str(log), "--dispatch", "--forks", "1", "--output", "json"],
-                          {**env, "OFFICE_MAK": MAK, "REMEDIATE_LEDGER": str(ledger)},
-                          stdout=tmp_path / "report.json")
-            code = run.wait(90)
-        finally:
-            stop_workers(workers)
+        dispatched = sites(fleet, concurrency=1)
+        log = dispatched.log
+        run = dispatched.run("0xC004F050", "--secret-env", "product_key=OFFICE_MAK", "--forks", "1", "--output",
+                             "json", stdout=tmp_path / "report.json", OFFICE_MAK=MAK, REMEDIATE_LEDGER=str(ledger))
+        code = run.wait(90)
     assert code != 0 and "is used up" in run.stderr, run.stderr
     outcomes = [found[-1] for found in once_each(log, fleet).values()]
     assert sum(event["outcome"] == "fixed" for event in outcomes) == 3
@@ -314,23 +310,17 @@ def test_the_key_ledger_holds_a_used_up_key_back_from_every_site_and_the_key_nev
 
 
 def test_a_second_ctrl_c_gives_up_the_hosts_in_flight_and_records_each_once(
-    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+    sites: Callable[..., Sites], tmp_path: Path
 ) -> None:
     with slow_fleet(tmp_path) as fleet:
-        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
-        env = environment(fleet, key_file, redis_server.url)
-        workers = start_workers({"east": 1, "west": 1}, env, concurrency=2)
-        try:
-            log = tmp_path / "audit.jsonl"
-            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "2"],
-                          env)
-            wait_for_event(log, "step_started")
-            os.kill(run.process.pid, signal.SIGINT)
-            time.sleep(0.3)
-            os.kill(run.process.pid, signal.SIGINT)  # the second press: stop waiting for the steps in flight
-            code = run.wait(30)
-        finally:
-            stop_workers(workers)
+        dispatched = sites(fleet, concurrency=2)
+        log = dispatched.log
+        run = dispatched.run(CODE, "--forks", "2")
+        wait_for_event(log, "step_started")
+        os.kill(run.process.pid, signal.SIGINT)
+        time.sleep(0.3)
+        os.kill(run.process.pid, signal.SIGINT)  # the second press: stop waiting for the steps in flight
+        code = run.wait(30)
     assert code == 130, run.stderr
     assert "abandoning" in run.stderr
     assert audit.verify(log).state == audit.COMPLETE
@@ -345,26 +335,20 @@ def test_a_second_ctrl_c_gives_up_the_hosts_in_flight_and_records_each_once(
 
 
 def test_an_approved_plan_runs_dispatched_as_saved_and_a_changed_one_is_refused_before_any_dispatch(
-    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
+    sites: Callable[..., Sites], tmp_path: Path
 ) -> None:
     with fleet_of(6) as fleet:
-        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
-        env = environment(fleet, key_file, redis_server.url)
-        plan_file, log = tmp_path / "plan.json", tmp_path / "audit.jsonl"
-        saved = Process(["run", CODE, "--hosts", str(hosts), "--dry-run", "--save-plan", str(plan_file)], env)
+        dispatched = sites(fleet)
+        hosts, plan_file, log = dispatched.hosts, tmp_path / "plan.json", dispatched.log
+        saved = Process(["run", CODE, "--hosts", str(hosts), "--dry-run", "--save-plan", str(plan_file)],
+                        dispatched.env)
         assert saved.wait(60) == 0, saved.stderr
-        workers = start_workers({"east": 1, "west": 1}, env)
-        try:
-            run = Process(["run", "--plan", str(plan_file), "--hosts", str(hosts), "--audit", str(log),
-                           "--dispatch"], env)
-            assert run.wait(60) == 0, run.stderr
-            hosts.write_text(hosts.read_text(encoding="utf-8").replace("site=west", "site=west kms_host=kms9.x",
-                                                                        1), encoding="utf-8")
-            changed = Process(["run", "--plan", str(plan_file), "--hosts", str(hosts), "--audit",
-                               str(tmp_path / "changed.jsonl"), "--dispatch"], env)
-            assert changed.wait(60) == 2, changed.stderr
-        finally:
-            stop_workers(workers)
+        run = dispatched.run("--plan", str(plan_file))
+        assert run.wait(60) == 0, run.stderr
+        hosts.write_text(hosts.read_text(encoding="utf-8").replace("site=west", "site=west kms_host=kms9.x", 1),
+                         encoding="utf-8")
+        changed = dispatched.run("--plan", str(plan_file), audit=tmp_path / "changed.jsonl")
+        assert changed.wait(60) == 2, changed.stderr
     started = events(log)[0]
     assert started["plan_sha256"] == hashlib.sha256(plan_file.read_bytes()).hexdigest()
     assert {found[-1]["outcome"] for found in once_each(log, fleet).values()} <= {"fixed", "healthy"}
@@ -383,22 +367,14 @@ groups:
 """
 
 
-def test_max_fail_percent_counts_every_site(
-    redis_server: RedisServer, key_file: Path, tmp_path: Path  # noqa: F811
-) -> None:
+def test_max_fail_percent_counts_every_site(sites: Callable[..., Sites], tmp_path: Path) -> None:
     scenario = tmp_path / "down.yaml"
     scenario.write_text(DOWN, encoding="utf-8")
     with Fleet.start(build_hosts(scenario, None, 0), auth="ntlm", password=PASSWORD) as fleet:
-        hosts = hosts_with_sites(fleet, tmp_path / "hosts.txt", ["east", "west"])
-        env = environment(fleet, key_file, redis_server.url)
-        workers = start_workers({"east": 1, "west": 1}, env, concurrency=1)
-        try:
-            log = tmp_path / "audit.jsonl"
-            run = Process(["run", CODE, "--hosts", str(hosts), "--audit", str(log), "--dispatch", "--forks", "1",
-                           "--retries", "0", "--max-fail-percent", "10"], env)
-            code = run.wait(60)
-        finally:
-            stop_workers(workers)
+        dispatched = sites(fleet, concurrency=1)
+        log = dispatched.log
+        run = dispatched.run(CODE, "--forks", "1", "--retries", "0", "--max-fail-percent", "10")
+        code = run.wait(60)
     outcomes = [found[-1] for found in once_each(log, fleet).values()]
     unreachable = [event for event in outcomes if event["outcome"] == "unreachable"]
     held = [event for event in outcomes if event["reason"] == "not started: --max-fail-percent was reached"]

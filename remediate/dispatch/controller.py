@@ -24,7 +24,6 @@ import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from kombu.exceptions import OperationalError
@@ -42,15 +41,15 @@ from remediate.dispatch.sites import sites_of
 from remediate.dispatch.tasks import TASK, make_app, site_queue
 from remediate.engine import EngineOptions, Interruption, tell_on_stderr
 from remediate.interrupt import TwoPressStop, on_ctrl_c
-from remediate.ledger.budget import Reserve
 from remediate.ledger.run_guard import RunKeyGuard
-from remediate.live import LiveOptions, LiveRun, Prompt, only_failed_hosts, prepare_connection, run_redactor
+from remediate.i18n import _
+from remediate.live import LiveOptions, LiveRun, Prompt, open_plan_run
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import PlaybookLibrary
 from remediate.progress import LiveProgress
 from remediate.reasons import Reason, phase_word
 from remediate.results import HostReport, Outcome, RunReport, StepResult, parse_hresult
-from remediate.transport import ConnectionOptions, Credentials, credential_secrets
+from remediate.transport import ConnectionOptions, Credentials
 
 WATCH_EVERY_S = 1.0
 IDLE_SITE_S = 60.0
@@ -403,6 +402,12 @@ def _from_outcome(host: _Host, label: str) -> HostReport:
     return report
 
 
+def _dispatchable(plan: Plan) -> None:
+    """Every host has a site and the dispatch key is there (UsageError, exit 2, before anything is touched)."""
+    sites_of(plan.hosts)
+    load_dispatch_key()
+
+
 def run_dispatched(
     plan: Plan,
     settings: LiveOptions,
@@ -418,28 +423,12 @@ def run_dispatched(
 ) -> LiveRun:
     """`remediate run CODE --dispatch`: live.run_plan's run, each site's hosts on that site's workers.
     `library` is not used here: each worker checks, with its own playbooks, which playbook claims a code."""
-    options = settings.engine(language)
-    connection = settings.connection()
-    if settings.rerun_failed:
-        plan = only_failed_hosts(plan, settings.rerun_failed, console, settings.audit_key())
-    sites_of(plan.hosts)  # a host without a site: exit 2 before anything
-    load_dispatch_key()
-    keys = RunKeyGuard.prepare(plan.hosts, ledger_url=settings.ledger, reserve=Reserve.parse(settings.mak_reserve),
-                               say=lambda text: console.print(Text(text)), language=language)
-    try:
-        credentials = prepare_connection(connection, [host_plan.host for host_plan in plan.hosts], console, prompt)
-        redactor = run_redactor(plan.hosts, credential_secrets(credentials))
-        path = settings.audit_file or audit_log.default_path(str(plan.code))
-        bar = LiveProgress(len(plan.hosts), console=console, enabled=progress)
-        with audit_log.AuditLog(path, redactor, settings.audit_key()) as log, bar:
-            dispatcher = Dispatcher(plan.hosts, broker=broker_url(), audit=log, options=options,
-                                    connection=connection, credentials=credentials, keys=keys, console=console,
-                                    observer=bar)
-            sites = ", ".join(f"{site} ({len(indexes)})" for site, indexes in dispatcher.sites.items())
-            console.print(Text(f"dispatching {len(plan.hosts)} host(s) to the workers of: {sites}"))
-            report = dispatcher.run(str(plan.code), arguments, plan_sha256, approvers)
-    finally:
-        if keys is not None:
-            keys.close()
-    return LiveRun(report, redactor, Path(path))
-
+    with open_plan_run(plan, settings, language=language, console=console, prompt=prompt, progress=progress,
+                       check=_dispatchable) as (plan, run):
+        dispatcher = Dispatcher(plan.hosts, broker=broker_url(), audit=run.log, options=run.options,
+                                connection=run.connection, credentials=run.credentials, keys=run.keys,
+                                console=console, observer=run.bar)
+        sites = ", ".join(f"{site} ({len(indexes)})" for site, indexes in dispatcher.sites.items())
+        console.print(Text(_("dispatching {count} host(s) to the workers of: {sites}").format(
+            count=len(plan.hosts), sites=sites)))
+        return run.done(dispatcher.run(str(plan.code), arguments, plan_sha256, approvers))

@@ -9,7 +9,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -154,14 +154,61 @@ def report_rows(usage: Sequence[KeyUsage], places: Sequence[Placement]) -> list[
     return rows
 
 
+# --- cells for tables and the HTML page (in the reader's language), by column word -------------------------
+
+KEY_TABLE = ("label", "key", "channel", "product", "budget", "state", "last_used", "encrypted")
+KEY_DETAILS = ("label", "key", "channel", "product", "budget", "state", "added", "last_used", "encrypted")
+USAGE_TABLE = ("label", "key", "channel", "budget", "state", "installs", "activations", "failures", "hosts",
+               "last_used")
+USAGE_PAGE = ("label", "key", "channel", "product", "budget", "state", "installs", "activations", "failures",
+              "hosts", "last_used")
+PLACEMENT_TABLE = ("host", "key", "label", "channel", "last_action", "at", "run", "result", "last_seen")
+USE_TABLE = ("host", "action", "at", "run", "operator", "result")
+
+
+def key_cells(record: KeyRecord, language: str, usage: KeyUsage | None = None) -> dict[str, str]:
+    """A key as every view shows it; with its usage, its counts too."""
+    w = words(language)
+    cells = {
+        "label": record.label, "key": record.masked, "channel": channel_name(record.channel, language),
+        "product": record.product or "", "budget": w["unlimited"] if record.budget is None else str(record.budget),
+        "state": state_name(record, language), "added": f"{when(record.added_at)} ({record.added_by})",
+        "last_used": when(record.last_used_at),
+        "encrypted": w["yes_encrypted"] if record.encrypted else w["fingerprint_only"],
+    }
+    if usage is not None:
+        cells.update(installs=str(usage.installs), activations=str(usage.activations),
+                     failures=str(usage.failures), hosts=str(usage.hosts))
+    return cells
+
+
+def placement_cells(place: Placement, language: str) -> dict[str, str]:
+    w = words(language)
+    return {
+        "host": place.host, "key": place.masked, "label": place.label or "",
+        "channel": channel_name(place.channel, language),
+        "last_action": w.get(place.last_action or "", place.last_action or ""), "at": when(place.last_action_at),
+        "run": place.run_id or "", "result": _result(place.result, language), "last_seen": when(place.last_seen),
+    }
+
+
+def use_cells(use: UseRecord, language: str) -> dict[str, str]:
+    return {"host": use.host, "action": words(language).get(use.action, use.action), "at": when(use.at),
+            "run": use.run_id, "operator": use.operator, "result": _result(use.result, language)}
+
+
 # --- tables --------------------------------------------------------------------------------------------------
 
 
-def _table(title: str, columns: Sequence[str]) -> Table:
+def _print_table(title: str, columns: Sequence[str], rows: Iterable[Mapping[str, str]], console: Console,
+                 language: str) -> None:
+    w = words(language)
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column)
-    return table
+        table.add_column(w[column])
+    for cells in rows:
+        table.add_row(*(Text(cells[column]) for column in columns))
+    console.print(table)
 
 
 def print_keys(records: Sequence[KeyRecord], console: Console, language: str) -> None:
@@ -169,38 +216,21 @@ def print_keys(records: Sequence[KeyRecord], console: Console, language: str) ->
     if not records:
         console.print(Text(w["no_keys"]))
         return
-    table = _table(w["keys_title"].format(count=len(records)),
-                   [w["label"], w["key"], w["channel"], w["product"], w["budget"], w["state"], w["last_used"],
-                    w["encrypted"]])
-    for record in records:
-        table.add_row(*(Text(cell) for cell in (
-            record.label, record.masked, channel_name(record.channel, language), record.product or "",
-            w["unlimited"] if record.budget is None else str(record.budget), state_name(record, language),
-            when(record.last_used_at), w["yes_encrypted"] if record.encrypted else w["fingerprint_only"],
-        )))
-    console.print(table)
+    _print_table(w["keys_title"].format(count=len(records)), KEY_TABLE,
+                 (key_cells(record, language) for record in records), console, language)
 
 
 def print_key(record: KeyRecord, uses: Sequence[UseRecord], held: Mapping[str, int], console: Console,
               language: str) -> None:
     w = words(language)
-    for name, value in (
-        ("label", record.label), ("key", record.masked), ("channel", channel_name(record.channel, language)),
-        ("product", record.product or ""), ("budget", w["unlimited"] if record.budget is None else str(record.budget)),
-        ("state", state_name(record, language)), ("added", f"{when(record.added_at)} ({record.added_by})"),
-        ("last_used", when(record.last_used_at)),
-        ("encrypted", w["yes_encrypted"] if record.encrypted else w["fingerprint_only"]),
-    ):
-        console.print(Text(f"{w[name]}: {value}"))
+    cells = key_cells(record, language)
+    for name in KEY_DETAILS:
+        console.print(Text(f"{w[name]}: {cells[name]}"))
     for run_id, count in held.items():
         console.print(Text(w["held"].format(count=count, run=run_id)))
     if uses:
-        table = _table(w["uses_title"].format(count=len(uses)),
-                       [w["host"], w["action"], w["at"], w["run"], w["operator"], w["result"]])
-        for use in uses:
-            table.add_row(*(Text(cell) for cell in (use.host, w.get(use.action, use.action), when(use.at),
-                                                    use.run_id, use.operator, _result(use.result, language))))
-        console.print(table)
+        _print_table(w["uses_title"].format(count=len(uses)), USE_TABLE,
+                     (use_cells(use, language) for use in uses), console, language)
 
 
 def print_placements(places: Sequence[Placement], console: Console, language: str) -> None:
@@ -208,16 +238,8 @@ def print_placements(places: Sequence[Placement], console: Console, language: st
     if not places:
         console.print(Text(w["no_hosts"]))
         return
-    table = _table(w["hosts_title"].format(count=len(places)),
-                   [w["host"], w["key"], w["label"], w["channel"], w["last_action"], w["at"], w["run"], w["result"],
-                    w["last_seen"]])
-    for place in places:
-        table.add_row(*(Text(cell) for cell in (
-            place.host, place.masked, place.label or "", channel_name(place.channel, language),
-            w.get(place.last_action or "", place.last_action or ""), when(place.last_action_at), place.run_id or "",
-            _result(place.result, language), when(place.last_seen),
-        )))
-    console.print(table)
+    _print_table(w["hosts_title"].format(count=len(places)), PLACEMENT_TABLE,
+                 (placement_cells(place, language) for place in places), console, language)
 
 
 def print_report(usage: Sequence[KeyUsage], places: Sequence[Placement], console: Console, language: str) -> None:
@@ -225,18 +247,8 @@ def print_report(usage: Sequence[KeyUsage], places: Sequence[Placement], console
     if not usage:
         console.print(Text(w["no_keys"]))
         return
-    table = _table(w["keys_title"].format(count=len(usage)),
-                   [w["label"], w["key"], w["channel"], w["budget"], w["state"], w["installs"], w["activations"],
-                    w["failures"], w["hosts"], w["last_used"]])
-    for entry in usage:
-        record = entry.key
-        table.add_row(*(Text(cell) for cell in (
-            record.label, record.masked, channel_name(record.channel, language),
-            w["unlimited"] if record.budget is None else str(record.budget), state_name(record, language),
-            str(entry.installs), str(entry.activations), str(entry.failures), str(entry.hosts),
-            when(record.last_used_at),
-        )))
-    console.print(table)
+    _print_table(w["keys_title"].format(count=len(usage)), USAGE_TABLE,
+                 (key_cells(entry.key, language, entry) for entry in usage), console, language)
     print_placements(places, console, language)
 
 
@@ -263,36 +275,25 @@ def report_html(usage: Sequence[KeyUsage], places: Sequence[Placement], language
     """One self-contained page (no script, no outside file): the keys with their counts, then each host."""
     w = words(language)
 
-    def cells(values: Sequence[str], key_column: int | None = None) -> str:
-        return "".join(f'<td class="key">{html.escape(v)}</td>' if i == key_column else f"<td>{html.escape(v)}</td>"
-                       for i, v in enumerate(values))
+    def cells(values: Mapping[str, str], columns: Sequence[str]) -> str:
+        return "".join(f'<td class="key">{html.escape(values[name])}</td>' if name == "key"
+                       else f"<td>{html.escape(values[name])}</td>" for name in columns)
 
-    def head(names: Sequence[str]) -> str:
-        return "<tr>" + "".join(f"<th>{html.escape(w[name])}</th>" for name in names) + "</tr>"
+    def head(columns: Sequence[str]) -> str:
+        return "<tr>" + "".join(f"<th>{html.escape(w[name])}</th>" for name in columns) + "</tr>"
 
     key_rows = []
     for entry in usage:
-        record = entry.key
-        values = [record.label, record.masked, channel_name(record.channel, language), record.product or "",
-                  w["unlimited"] if record.budget is None else str(record.budget), state_name(record, language),
-                  str(entry.installs), str(entry.activations), str(entry.failures), str(entry.hosts),
-                  when(record.last_used_at)]
-        key_rows.append(f'<tr class="{html.escape(record.state)}">{cells(values, 1)}</tr>')
-    host_rows = []
-    for place in places:
-        values = [place.host, place.masked, place.label or "", channel_name(place.channel, language),
-                  w.get(place.last_action or "", place.last_action or ""), when(place.last_action_at),
-                  place.run_id or "", _result(place.result, language), when(place.last_seen)]
-        host_rows.append(f"<tr>{cells(values, 1)}</tr>")
+        row = cells(key_cells(entry.key, language, entry), USAGE_PAGE)
+        key_rows.append(f'<tr class="{html.escape(entry.key.state)}">{row}</tr>')
+    host_rows = [f"<tr>{cells(placement_cells(place, language), PLACEMENT_TABLE)}</tr>" for place in places]
     title = html.escape(w["report_title"])
     return "\n".join([
         "<!DOCTYPE html>", f'<html lang="{language}">', "<head>", '<meta charset="utf-8">',
         f"<title>{title}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>", f"<h1>{title}</h1>",
         f'<p class="note">{html.escape(w["generated"].format(time=when(generated), ledger=ledger))}</p>',
         f"<h2>{html.escape(w['keys_title'].format(count=len(usage)))}</h2>",
-        "<table>", head(["label", "key", "channel", "product", "budget", "state", "installs", "activations",
-                         "failures", "hosts", "last_used"]), *key_rows, "</table>",
+        "<table>", head(USAGE_PAGE), *key_rows, "</table>",
         f"<h2>{html.escape(w['hosts_title'].format(count=len(places)))}</h2>",
-        "<table>", head(["host", "key", "label", "channel", "last_action", "at", "run", "result", "last_seen"]),
-        *host_rows, "</table>", "</body>", "</html>", "",
+        "<table>", head(PLACEMENT_TABLE), *host_rows, "</table>", "</body>", "</html>", "",
     ])
