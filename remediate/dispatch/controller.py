@@ -40,9 +40,9 @@ from remediate.dispatch.secrets import RunKey, load_dispatch_key
 from remediate.dispatch.sites import sites_of
 from remediate.dispatch.tasks import TASK, make_app, site_queue
 from remediate.engine import EngineOptions, Interruption, tell_on_stderr
+from remediate.i18n import _
 from remediate.interrupt import TwoPressStop, on_ctrl_c
 from remediate.ledger.run_guard import RunKeyGuard
-from remediate.i18n import _
 from remediate.live import LiveOptions, LiveRun, Prompt, open_plan_run
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import PlaybookLibrary
