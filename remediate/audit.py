@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from remediate.errors import AuditError, UsageError
 from remediate.i18n import N_, _
@@ -118,6 +118,21 @@ def default_path(code: str, directory: Path = DEFAULT_DIR, now: datetime | None 
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class EventLog(Protocol):
+    """What the engine writes its events to: an AuditLog, or a dispatched worker's channel to the controller's."""
+
+    path: Path
+
+    def record(self, event_type: str, **fields: Any) -> dict[str, Any]:
+        """Write one event; return it once it is on disk."""
+
+    def append(self, event_type: str, **fields: Any) -> dict[str, Any]:
+        """Write one event; it reaches the disk with the next group commit."""
+
+    def sync(self, seq: int | None = None) -> None:
+        """Return once every event up to `seq` (default: all written so far) is on disk."""
 
 
 class AuditLog:

@@ -45,7 +45,7 @@ from remediate.audit import (
     RUN_STARTED,
     STEP,
     STEP_STARTED,
-    AuditLog,
+    EventLog,
     operator_name,
 )
 from remediate.codes import ErrorCode
@@ -157,7 +157,7 @@ class Engine:
     def __init__(
         self,
         connect: Connect,
-        audit: AuditLog,
+        audit: EventLog,
         options: EngineOptions | None = None,
         observer: Observer | None = None,
         sleep: Callable[[float], None] | None = None,
@@ -420,7 +420,7 @@ class Engine:
             if host in self._given_up:
                 return
             event = self.audit.append(event_type, host=host, **fields)
-        self.audit.sync(event["seq"])
+        self.audit.sync(event.get("seq"))  # a dispatched worker's log has no sequence of its own
 
     def _host_or_skip(self, index: int, host_plan: HostPlan) -> HostReport:
         """One host's report (a worker of the pool); its outcome is recorded by _host_finished."""

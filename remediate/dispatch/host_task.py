@@ -68,6 +68,12 @@ class RemoteAudit:
         self.channel = channel
         self.redactor = redactor
 
+    def append(self, event_type: str, **fields: Any) -> dict[str, Any]:
+        return self.record(event_type, **fields)
+
+    def sync(self, seq: int | None = None) -> None:
+        """Nothing to wait for: `step_started` returns only once the controller has written it."""
+
     def record(self, event_type: str, **fields: Any) -> dict[str, Any]:
         if event_type in (RUN_STARTED, RUN_FINISHED):
             return {}  # the run is the controller's: it records its start and end
@@ -151,7 +157,7 @@ def _run_engine(context: WorkerContext, channel: HostChannel, task: HostTask) ->
     redactor = Redactor([*secrets, *credential_secrets(task.credentials)])
     # The run-wide limits are the controller's; this engine runs one host.
     options = dataclasses.replace(task.options, forks=1, max_fail_percent=None, max_auth_failures=None)
-    engine = Engine(connector(task.connection, task.credentials), RemoteAudit(channel, redactor),  # type: ignore[arg-type]
+    engine = Engine(connector(task.connection, task.credentials), RemoteAudit(channel, redactor),
                     options, on_interrupt=lambda interruption: None, claimed_by=context.library.find,
                     keys=RemoteKeys(channel) if task.key_watch else None)
     beat = _Heartbeat(channel, engine)
