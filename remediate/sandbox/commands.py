@@ -53,6 +53,11 @@ class CmdletError(Exception):
         self.terminating = terminating
 
 
+class CommandStopped(Exception):
+    """The client stopped the pipeline while a command ran: the pipeline ends, state Stopped, and no script's
+    try/catch or trap sees it (PipelineStoppedException)."""
+
+
 CmdletFunction = Callable[[Invocation, CommandContext], list[Any]]
 
 

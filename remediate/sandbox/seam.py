@@ -12,6 +12,8 @@ The server converts them to and from CLIXML; the engine never sees XML.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -114,6 +116,7 @@ class PipelineRequest:
     input: list[Any] = field(default_factory=list)  # pipeline input sent by the client, if any
     session: RunspaceSession | None = None  # the pool's state; None: a pipeline of its own
     add_to_history: bool = False  # the client's AddToHistory: record the pipeline in the session's history
+    stop: threading.Event = field(default_factory=threading.Event)  # set when the client stops the pipeline
 
 
 PipelineState = Literal["Completed", "Failed", "Stopped"]
@@ -149,6 +152,10 @@ class ShellContext:
     user: str = ""  # who opened the shell, as authenticated (DOMAIN\user or user)
     no_profile: bool = False  # WINRS_NOPROFILE
     stdin: bytes = b""  # what the client sent the command's stdin before it ended
+    stop: threading.Event = field(default_factory=threading.Event)  # set when the client stops the command
+    # Takes the stdout the command has written so far (always a beginning of its final stdout), for the client's
+    # Receives while the command still runs.
+    partial_stdout: Callable[[bytes], None] | None = None
 
 
 @dataclass
@@ -162,6 +169,9 @@ class NativeOutcome:
 
 class HostEngine(Protocol):
     """What one emulated host runs. One instance per host; it owns that host's state.
+
+    A call may take time (the host's modelled durations); it returns early, with state "Stopped" (a pipeline) or
+    whatever the command had written (a command line), once the request's `stop` is set.
 
     Calls may arrive from several server threads at once (several shells per host); an engine that keeps state
     serializes access itself.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from remediate.sandbox.commands import CommandSet
+from remediate.sandbox.commands import CommandSet, CommandStopped
 from remediate.sandbox.powershell import nodes as n
 from remediate.sandbox.powershell.binding import ParameterName
 from remediate.sandbox.powershell.errors import (
@@ -151,18 +151,24 @@ class Interpreter:
         parameters: dict[str, Any] | None = None,
         environment: dict[str, str] | None = None,
         location: str | None = None,
+        outcome: PipelineOutcome | None = None,
     ) -> PipelineOutcome:
         command = Command(text=text, is_script=True, parameters=list((parameters or {}).items()))
-        return self.run(PipelineRequest(commands=[command]), environment, location)
+        return self.run(PipelineRequest(commands=[command]), environment, location, outcome)
 
     def run(
-        self, request: PipelineRequest, environment: dict[str, str] | None = None, location: str | None = None
+        self,
+        request: PipelineRequest,
+        environment: dict[str, str] | None = None,
+        location: str | None = None,
+        outcome: PipelineOutcome | None = None,
     ) -> PipelineOutcome:
         """Run a pipeline. environment: variables over the host's own (a WinRS shell's, a profile-less
         session's); location: the current directory (default: a remote session's, the user's Documents).
         With request.session the pipeline runs in that runspace's state: its global variables, environment
-        changes and history carry over to the pool's next pipelines, as in a Windows runspace."""
-        outcome = PipelineOutcome()
+        changes and history carry over to the pool's next pipelines, as in a Windows runspace. outcome: the
+        object to fill (its caller may read what the script has written so far while it runs)."""
+        outcome = outcome if outcome is not None else PipelineOutcome()
         session = request.session
         base = {**self.env, **(environment or {})}
         evaluator = Evaluator(self.commands, {**base, **(session.environment if session else {})}, outcome, location)
@@ -191,6 +197,8 @@ class Interpreter:
                 objects = produced
         except ScriptExit as exit_:
             outcome.exit_code = exit_.code
+        except CommandStopped:
+            outcome.state = "Stopped"
         except PSRuntimeError as error:
             outcome.state = "Failed"
             outcome.failure = error.record

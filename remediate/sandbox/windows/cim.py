@@ -8,7 +8,7 @@ from typing import Any
 
 from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
 from remediate.sandbox.seam import ErrorRecord, PSObject
-from remediate.sandbox.windows import licensing
+from remediate.sandbox.windows import durations, licensing
 from remediate.sandbox.windows.editions import WINDOWS_APPLICATION_ID
 from remediate.sandbox.windows.kms_service import description_token
 from remediate.sandbox.windows.licensing import LicensingError
@@ -397,9 +397,12 @@ def get_cim_instance(state: HostState, world: World, call: Invocation, ctx: Comm
     if namespace != NAMESPACE:
         raise cim_error(state, WBEM_E_INVALID_NAMESPACE, "GetCimInstance", namespace)
     try:
-        return list(instances(state, world, class_name))
+        found = list(instances(state, world, class_name))
     except KeyError:
         raise cim_error(state, WBEM_E_INVALID_CLASS, "GetCimInstance", class_name) from None
+    if class_name.lower() == "softwarelicensingproduct":
+        durations.spend(world, state.durations.licensing_enumeration_s)  # every licence, with every property
+    return found
 
 
 def _argument(arguments: dict[str, Any], name: str, state: HostState) -> Any:

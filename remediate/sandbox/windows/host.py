@@ -5,14 +5,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from remediate.sandbox.commands import CommandStopped
 from remediate.sandbox.seam import NativeOutcome, PipelineOutcome, PipelineRequest, ShellContext
-from remediate.sandbox.windows import licensing
+from remediate.sandbox.windows import durations, licensing
 from remediate.sandbox.windows.cmd import CmdProcess
 from remediate.sandbox.windows.codepage import console_codepage, encode_text
 from remediate.sandbox.windows.commandset import WindowsCommands, environment, user_environment
 from remediate.sandbox.windows.state import HostState, World
 
 SYSTEM_PROFILE = "C:\\Windows\\system32\\config\\systemprofile"
+STATUS_CONTROL_C_EXIT = 0xC000013A  # the exit code of a console process ended by Ctrl+C (ntstatus.h)
 
 
 class WindowsHost:
@@ -51,7 +53,7 @@ class WindowsHost:
             environment.update(user_environment(session.user, self.computer_name))
         if session is not None and session.no_profile:
             environment["USERPROFILE"] = SYSTEM_PROFILE
-        with self.state.lock:
+        with self.state.lock, durations.running(durations.Running(stop=request.stop)):
             outcome: PipelineOutcome = interpreter.run(request, environment)
         return outcome
 
@@ -71,9 +73,18 @@ class WindowsHost:
             self.run_powershell,
             self.format_lines,
         )
-        with self.state.lock:
-            exit_code = process.run_line(" ".join([command, *arguments]))
         codepage = shell.codepage or console_codepage(self.state)
+        partial = shell.partial_stdout
+
+        def publish() -> None:
+            if partial is not None:
+                partial(encode_text(process.stdout_so_far(durations.consoles_so_far()), codepage))
+
+        with self.state.lock, durations.running(durations.Running(stop=shell.stop, publish=publish)):
+            try:
+                exit_code = process.run_line(" ".join([command, *arguments]))
+            except CommandStopped:
+                exit_code = STATUS_CONTROL_C_EXIT
         return NativeOutcome(
             stdout=encode_text("".join(process.stdout), codepage),
             stderr=encode_text("".join(process.stderr), codepage),
@@ -85,10 +96,12 @@ class WindowsHost:
         with self.state.lock:
             licensing.restart(self.state, self.world)
 
-    def run_powershell(self, text: str, environment: dict[str, str], location: str | None) -> PipelineOutcome:
-        """powershell.exe's script, run in this host's interpreter."""
-        outcome: PipelineOutcome = self._get_interpreter().run_script(text, None, environment, location)
-        return outcome
+    def run_powershell(
+        self, text: str, environment: dict[str, str], location: str | None, outcome: PipelineOutcome
+    ) -> PipelineOutcome:
+        """powershell.exe's script, run in this host's interpreter (filling `outcome` as it runs)."""
+        filled: PipelineOutcome = self._get_interpreter().run_script(text, None, environment, location, outcome)
+        return filled
 
     def format_lines(self, objects: list[object]) -> list[str]:
         """Out-Default's lines for output objects (the interpreter's Out-String -Stream)."""

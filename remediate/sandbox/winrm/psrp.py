@@ -82,6 +82,7 @@ class _PipelineRun:
     input: list[Any] = field(default_factory=list)
     started: bool = False
     finished: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)  # the client stopped it: the engine ends early
 
 
 class PowerShellShell:
@@ -189,6 +190,7 @@ class PowerShellShell:
         with self._cond:
             for run in self._runs.values():
                 run.finished = True
+                run.stop.set()
             self._runs.clear()
             self.closed = True
             self._cond.notify_all()
@@ -251,7 +253,9 @@ class PowerShellShell:
         history = bool(metadata is not None and metadata.add_to_history)
 
         def statement(input_: list[Any]) -> seam.PipelineRequest:
-            return seam.PipelineRequest(commands=[], input=input_, session=self.session, add_to_history=history)
+            return seam.PipelineRequest(
+                commands=[], input=input_, session=self.session, add_to_history=history, stop=run.stop
+            )
 
         statements: list[seam.PipelineRequest] = [statement(run.input)]
         for command in metadata.commands if metadata is not None else []:
@@ -266,6 +270,8 @@ class PowerShellShell:
     def _execute(self, run: _PipelineRun, statements: list[seam.PipelineRequest]) -> None:
         outcomes: list[seam.PipelineOutcome] = []
         for statement in statements:
+            if run.stop.is_set():
+                break
             try:
                 outcome = self.engine.invoke_pipeline(statement)
             except Exception as error:  # an engine bug fails the pipeline, never the host
@@ -318,6 +324,7 @@ class PowerShellShell:
             pipeline.complete()
 
     def _stop(self, run: _PipelineRun) -> None:
+        run.stop.set()
         if run.pipeline.state == PSInvocationState.Running:
             run.pipeline.stop()
             run.finished = True
