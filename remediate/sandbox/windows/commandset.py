@@ -52,7 +52,7 @@ def _start_sleep(state: HostState, world: World, call: Invocation, ctx: CommandC
 
 
 _CMDLETS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], HostCmdlet], ...] = (
-    ("Get-CimInstance", ("ClassName", "Namespace"), (), cim.get_cim_instance),
+    ("Get-CimInstance", ("ClassName", "Namespace", "Filter"), (), cim.get_cim_instance),
     ("Invoke-CimMethod", ("InputObject", "MethodName", "Arguments"), (), cim.invoke_cim_method),
     ("Clear-DnsClientCache", (), (), network.clear_dns_client_cache),
     (
