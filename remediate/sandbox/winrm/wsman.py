@@ -22,6 +22,7 @@ ACTION_PREFIX_TRANSFER = "http://schemas.xmlsoap.org/ws/2004/09/transfer/"
 ACTION_PREFIX_SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/"
 RESOURCE_POWERSHELL = "http://schemas.microsoft.com/powershell/"
 RESOURCE_CMD = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
+RESOURCE_CONFIG = "http://schemas.microsoft.com/wbem/wsman/1/config"
 COMMAND_STATE_DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
 COMMAND_STATE_RUNNING = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
 
