@@ -22,12 +22,14 @@ from test_sandbox_windows_support import Context, cmdlet, gvlk_host, slmgr, worl
 from remediate import audit
 from remediate.cli import main
 from remediate.errors import UsageError
+from remediate.sandbox.commands import CommandStopped
 from remediate.sandbox.fleet import Fleet
 from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.scenario import build, load_scenario
 from remediate.sandbox.seam import Command, PipelineRequest, ShellContext
 from remediate.sandbox.windows.commandset import WindowsCommands
-from remediate.sandbox.windows.durations import Durations
+from remediate.sandbox.windows.durations import Durations, Running, running
+from remediate.sandbox.windows.editions import edition, gvlk_for
 from remediate.sandbox.windows.host import WindowsHost
 from remediate.sandbox.windows.state import HostState, World
 
@@ -79,6 +81,31 @@ def test_the_full_licence_enumeration_takes_its_time_and_the_service_does_not() 
     assert products and took >= 0.3
     _, took = timed(lambda: cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingService"))
     assert took < 0.1
+
+
+def convert_edition(state: HostState, world: World) -> int:
+    key = gvlk_for("ServerStandard")
+    assert key is not None
+    dism = WindowsCommands(state, world).native("dism.exe")
+    assert dism is not None
+    arguments = ["/Online", "/Set-Edition:ServerStandard", f"/ProductKey:{key}", "/AcceptEula", "/NoRestart"]
+    return dism(arguments, Context()).exit_code
+
+
+def test_dism_set_edition_takes_its_time_and_a_stop_meanwhile_changes_nothing() -> None:
+    world = World()
+    state = HostState("EVAL01", edition=edition("ServerStandardEval"))
+    state.durations = Durations(dism_set_edition_s=0.3)
+    code, took = timed(lambda: convert_edition(state, world))
+    assert code == 3010 and took >= 0.3 and state.pending_edition is not None  # ERROR_SUCCESS_REBOOT_REQUIRED
+
+    stopped = HostState("EVAL02", edition=edition("ServerStandardEval"))
+    stopped.durations = Durations(dism_set_edition_s=30)
+    command = Running()
+    threading.Timer(0.2, command.stop.set).start()
+    with running(command), pytest.raises(CommandStopped):
+        convert_edition(stopped, world)
+    assert stopped.pending_edition is None
 
 
 def test_nothing_waits_by_default() -> None:

@@ -3,9 +3,10 @@
 A command that waits (Start-Sleep, slmgr /ato against a KMS host that never answers, a full
 SoftwareLicensingProduct enumeration, DISM /Set-Edition) waits for real, on the worker thread that runs the
 command: the WinRM server keeps answering Receives meanwhile (w:TimedOut while nothing came, WinRS output so far
-with CommandState Running), and other hosts are not held up. A client that stops the command (the PSRP stop
-signal, a WinRS Ctrl+C or Terminate) ends the wait at once, as stopping a pipeline ends its native command on
-Windows; the command then ends with Stopped.
+with CommandState Running), and other hosts are not held up. The same host's other sessions wait, as a host runs
+one pipeline or command line at a time, and each waiting command holds one of the process's engine worker threads
+(winrm/workers.py). A client that stops the command (the PSRP stop signal, a WinRS Ctrl+C or Terminate) ends the
+wait at once, as stopping a pipeline ends its native command on Windows; the command then ends with Stopped.
 
 The durations of a host are scenario data (scenario.py, a group's `durations:`); every one defaults to 0, so a
 scenario that sets none runs as fast as before. Sources of the realistic values are in
