@@ -212,7 +212,11 @@ def test_winrs_streams_output_so_far_as_running_and_times_out_receives_meanwhile
             assert (state, rc, first["stdout"]) == (CommandState.RUNNING, None, b"hi\n")
             with pytest.raises(WSManFaultError) as fault:
                 shell.receive("stdout stderr", process.id)
-            assert fault.value.code == OPERATION_TIMED_OUT and fault.value.reason is not None
+            assert fault.value.code == OPERATION_TIMED_OUT
+            assert fault.value.reason == (  # as pypsrp reads it: stripped
+                "The WS-Management service cannot complete the operation within the time specified in "
+                "OperationTimeout."
+            )
             process.poll_invoke()
             while process.state != CommandState.DONE:
                 process.poll_invoke()

@@ -6,7 +6,8 @@ requests are sent as they are (over HTTP with Basic, the host allowing clear tex
 the ids Windows made up (shell and command ids) replaced by the sandbox's own. The answers are compared by shape,
 not by text:
 
-- each request's answer: SOAP action, the header elements, the HTTP status, a fault's subcode and WS-Man code
+- each request's answer: SOAP action, the header elements, the HTTP status, a fault's subcode, WS-Man code,
+  provider (a shell plugin's fault), reason and message text
   (the header p:ActivityId, an ETW correlation id, is left out: half of the recordings carry it, half do not);
 - each command's Receives taken together (and the pool's): the PSRP message types in order (PowerShell shells) or
   the stream names (cmd shells), and the final CommandState with its exit code.
@@ -114,7 +115,7 @@ class Answer:
     action: str
     headers: tuple[str, ...]
     status: int
-    fault: tuple[str, str] | None  # (subcode, WSManFault Code)
+    fault: tuple[str, str, str | None, str, str] | None  # (subcode, WSManFault Code, provider, reason, message)
     streams: list[tuple[str, str | None, bytes]]  # (name, CommandId, data)
     state: str | None  # Running / Done, for the command the Receive named
     exit_code: str | None
@@ -135,7 +136,13 @@ def parse(text: str, status: int) -> Answer:
     if body is not None and (element := body.find("s:Fault", NS)) is not None:
         subcode = element.findtext("s:Code/s:Subcode/s:Value", namespaces=NS) or ""
         detail = element.find("s:Detail/f:WSManFault", NS)
-        fault = (subcode.split(":")[-1], detail.attrib.get("Code", "") if detail is not None else "")
+        code = detail.attrib.get("Code", "") if detail is not None else ""
+        provider = detail.find("f:Message/f:ProviderFault", NS) if detail is not None else None
+        message = "".join(detail.find("f:Message", NS).itertext()) if detail is not None and detail.find(
+            "f:Message", NS) is not None else ""  # fmt: skip
+        reason = element.findtext("s:Reason/s:Text", namespaces=NS) or ""
+        fault = (subcode.split(":")[-1], code, provider.attrib.get("provider") if provider is not None else None,
+                 reason, message)  # fmt: skip
     streams: list[tuple[str, str | None, bytes]] = []
     state = exit_code = None
     receive = body.find("rsp:ReceiveResponse", NS) if body is not None else None
