@@ -3,8 +3,8 @@
 pypsrp's sdist (pinned in tests/data/pypsrp_sdist.txt, fetched into .cache/pypsrp by .ci/run) ships
 tests/tests_pypsrp/responses/*.yml: the requests its tests sent to Windows and what Windows answered. Each file's
 requests are sent as they are (over HTTP with Basic, the host allowing clear text) to a fresh sandbox host, with
-the ids Windows made up (shell and command ids) replaced by the sandbox's own. The answers are compared by shape,
-not by text:
+the ids Windows made up (shell and command ids) replaced by the sandbox's own and each MessageID new. The answers
+are compared by shape, and by text only where a fault's texts are concerned:
 
 - each request's answer: SOAP action, the header elements, the HTTP status, a fault's subcode, WS-Man code,
   provider (a shell plugin's fault), reason and message text
