@@ -263,6 +263,9 @@ def replay(fleet: Fleet, host: str, messages: list[dict[str, object]]) -> list[t
         recorded = parse(response, int(transport["code"]) if isinstance(transport, dict) else 200)
         is_receive = "/shell/Receive<" in request
         key, powershell = _desired(request) if is_receive else (None, False)
+        started = re.search(r'<rsp:CommandLine CommandId="([^"]+)"', request)
+        if started and started.group(1).upper() in sandbox_receives:
+            sandbox_receives[started.group(1).upper()].state = None  # the same CommandId runs a new pipeline
         if is_receive and recorded.fault is None:
             recorded_receives.setdefault(key, CommandReceives(powershell)).add(recorded)
             ours_so_far = sandbox_receives.setdefault(key, CommandReceives(powershell))
