@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -177,15 +177,22 @@ def test_newest_event_first() -> None:
 # --- clock --------------------------------------------------------------------------------------------------
 
 
-def test_get_date_is_the_host_clock_and_start_sleep_advances_it_without_waiting() -> None:
+def test_get_date_is_the_host_clock_and_start_sleep_waits_for_real() -> None:
     commands, _, world = client(clock_offset_s=3 * 3600)
     before = cmdlet(commands, "Get-Date")[0]
     assert abs((before - world.utc_now()) - timedelta(hours=3)) < timedelta(seconds=5)
     started = time.monotonic()
-    cmdlet(commands, "Start-Sleep", Seconds=120)
-    assert time.monotonic() - started < 1.0
+    cmdlet(commands, "Start-Sleep", Milliseconds=300)
+    assert time.monotonic() - started >= 0.3
     after = cmdlet(commands, "Get-Date")[0]
-    assert timedelta(seconds=119) < after - before < timedelta(seconds=130)
+    assert timedelta(seconds=0.3) <= after - before < timedelta(seconds=5)
+
+
+def test_start_sleep_in_a_frozen_world_moves_its_clock_by_the_time_slept() -> None:
+    commands, _, world = client()
+    world.frozen_at = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+    cmdlet(commands, "Start-Sleep", Milliseconds=200)
+    assert cmdlet(commands, "Get-Date")[0] == datetime(2026, 1, 5, 9, 0, 0, 200000, tzinfo=timezone.utc)
 
 
 def test_w32tm_resync_text_and_failure() -> None:

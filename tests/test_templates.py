@@ -114,7 +114,7 @@ def test_no_stale_golden_files() -> None:
 
 # The commands of the dialect and the named parameters each may take (templates/README.md, "Commands").
 DIALECT_CMDLETS: dict[str, set[str]] = {
-    "Get-CimInstance": {"ClassName", "Namespace"},
+    "Get-CimInstance": {"ClassName", "Namespace", "Filter"},
     "Invoke-CimMethod": {"InputObject", "MethodName", "Arguments"},
     "Clear-DnsClientCache": set(),
     "Resolve-DnsName": {"Name", "Type", "DnsOnly", "QuickTimeout"},
@@ -227,6 +227,17 @@ def test_values_enter_only_as_parameters(name: str, options: dict[str, Any]) -> 
         assert parameter.type in {"string", "int", "bool", "string[]", "hashtable"}, parameter
 
 
+@pytest.mark.parametrize(("name", "options"), CASES)
+def test_a_wql_filter_is_a_constant(name: str, options: dict[str, Any]) -> None:
+    """-Filter takes a single-quoted WQL constant: no value of the step can reach the query text."""
+    script = render(name, options)
+    filters = re.findall(r"-Filter\s+(\S)", script)
+    constants = re.findall(r"-Filter '([^']*)'", script)
+    assert len(filters) == len(constants), f"{name}: a -Filter that is not a single-quoted constant"
+    for condition in constants:
+        assert "$" not in condition and "{" not in condition, condition
+
+
 def test_declared_options_are_the_options_used() -> None:
     for name in TEMPLATE_NAMES:
         tree = ENVIRONMENT.parse((TEMPLATES / name).read_text("utf-8"))
@@ -266,8 +277,8 @@ def test_read_only_templates_change_nothing() -> None:
 # --- what the scripts do (read as a change board would) ----------------------------------------------------
 
 WINDOWS_PRODUCT = (
-    "Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.ApplicationID -eq "
-    "'55c92734-d682-4d71-983e-d6ec3f16059f' -and $_.PartialProductKey -and -not $_.LicenseIsAddon } | "
+    "Get-CimInstance -ClassName SoftwareLicensingProduct -Filter 'ApplicationID = "
+    "\"55c92734-d682-4d71-983e-d6ec3f16059f\" AND PartialProductKey IS NOT NULL AND LicenseIsAddon = FALSE' | "
     "Select-Object -First 1"
 )
 

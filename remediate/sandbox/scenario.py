@@ -37,6 +37,11 @@ The format (see the shipped files under remediate/sandbox/scenarios/ for complet
         state: {clock_offset_s: 0} # optional HostState settings
         transport: {latency_ms: 20}  # TransportFaults fields; {allow_unencrypted: true} lets clear text in
         office: true               # volume Office 2016 beside Windows: it tries its KMS activation (office.py)
+        durations:                 # seconds its slow operations take (durations.Durations; default 0: at once)
+          tcp_connect_timeout_s: 21          # a number, or
+          licensing_enumeration_s: [1, 3]    # a range: each host draws its own value (seeded)
+
+Realistic durations and their sources: scenarios/README.md.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from remediate.errors import Location, UsageError
 from remediate.sandbox.faults import TransportFaults
 from remediate.sandbox.host_spec import HostSpec
 from remediate.sandbox.windows import kms_service, office
+from remediate.sandbox.windows.durations import DURATION_FIELDS, Durations
 from remediate.sandbox.windows.editions import EDITIONS, edition
 from remediate.sandbox.windows.fault_recipes import HEALTHY, RECIPES, apply_fault
 from remediate.sandbox.windows.host import WindowsHost
@@ -102,6 +108,7 @@ class GroupSpec:
     transport: TransportFaults
     line: int | None = None
     office: bool = False  # volume Office beside Windows (office.py)
+    durations: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (low, high) seconds
 
 
 @dataclass
@@ -318,6 +325,7 @@ def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSp
         "state",
         "transport",
         "office",
+        "durations",
     }
     data = reader.mapping(value, where, allowed)
     if "name" not in data:
@@ -380,6 +388,7 @@ def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSp
     prefix = reader.typed(
         data.get("prefix", re.sub(r"[^A-Za-z0-9]", "", name).upper()[:10] or "HOST"), str, (*where, "prefix")
     )
+    durations = _durations(reader, data.get("durations", {}), (*where, "durations"))
     return GroupSpec(
         name,
         prefix,
@@ -394,7 +403,31 @@ def _group(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> GroupSp
         TransportFaults(**transport_values),
         reader.doc.lines.get(where),
         reader.typed(data.get("office", False), bool, (*where, "office")),
+        durations,
     )
+
+
+def _durations(reader: _Reader, value: Any, where: tuple[str | int, ...]) -> dict[str, tuple[float, float]]:
+    """A group's durations: each a number of seconds or a [low, high] range."""
+    result: dict[str, tuple[float, float]] = {}
+    for name, raw in reader.mapping(value, where, set(DURATION_FIELDS)).items():
+        at = (*where, name)
+        if isinstance(raw, list):
+            if len(raw) != 2:
+                raise reader.doc.error(at, "a range is [low, high]")
+            low, high = (reader.typed(item, float, (*at, i)) for i, item in enumerate(raw))
+        else:
+            low = high = reader.typed(raw, float, at)
+        if not 0 <= low <= high:
+            raise reader.doc.error(at, "seconds must be >= 0, and low <= high")
+        result[name] = (low, high)
+    return result
+
+
+def _draw_durations(ranges: dict[str, tuple[float, float]], rng: random.Random) -> Durations:
+    """One host's durations: a value drawn from each range, in field order (so the same seed draws the same)."""
+    values = {name: rng.uniform(*ranges[name]) if name in ranges else 0.0 for name in DURATION_FIELDS}
+    return Durations(**values)
 
 
 def _parse(doc: _Doc, data: Any, path: Path) -> Scenario:
@@ -590,6 +623,8 @@ def build(scenario: str | Path | Scenario, count: int | None = None, seed: int =
                 product = OfficeProduct()
                 state.office.append(product)
                 office.activate(state, world, product)  # Office's own automatic activation
+            # set once the fault is in place: building a fleet takes no modelled time
+            state.durations = _draw_durations(group.durations, random.Random(f"{seed}:{name}:durations"))
             engine = WindowsHost(state, world, fault=label)
             hosts.append(HostSpec(name, engine, dataclasses.replace(group.transport)))
     for kms_spec in spec.kms_hosts:

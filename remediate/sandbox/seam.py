@@ -124,7 +124,8 @@ class PipelineControl:
     """The server's hold on one running pipeline, which the engine checks at safe points (between statements,
     at every loop iteration).
 
-    stop(): the client's Stop signal; the pipeline raises PipelineStopped at its next safe point.
+    stop(): the client's Stop signal; the pipeline raises PipelineStopped at its next safe point, and a command
+    spending its modelled time (wait()) ends at once.
     run_nested(): a nested pipeline of the same runspace (PSRP IsNested, PowerShell.CreateNestedPowerShell)
     runs on the running pipeline's thread at its next safe point, the running pipeline blocked meanwhile, as
     PowerShell runs nested pipelines. Returns False once the pipeline has ended: the caller runs it itself.
@@ -152,6 +153,13 @@ class PipelineControl:
             self._nested.append(work)
             self._cond.notify_all()
             return True
+
+    def wait(self, seconds: float) -> bool:
+        """Spend up to `seconds` of real time on the pipeline's thread (a command's modelled duration); returns
+        True as soon as the pipeline is stopped (at once when it already is), False once the time has passed.
+        Nested pipelines that come meanwhile run at the next safe point after the wait."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._stopping, seconds)
 
     def checkpoint(self) -> None:
         """A safe point: raise PipelineStopped when stopping, else run the nested pipelines waiting."""
@@ -247,6 +255,9 @@ class ShellContext:
     no_profile: bool = False  # WINRS_NOPROFILE
     stdin: bytes = b""  # what the client sent the command's stdin before it ended
     control: PipelineControl | None = None  # the command's process: a Ctrl+C or Terminate signal stops it
+    # Takes the stdout the command has written so far (always a beginning of its final stdout), for the client's
+    # Receives while the command still runs.
+    partial_stdout: Callable[[bytes], None] | None = None
 
 
 @dataclass
@@ -260,6 +271,10 @@ class NativeOutcome:
 
 class HostEngine(Protocol):
     """What one emulated host runs. One instance per host; it owns that host's state.
+
+    A call may take time (the host's modelled durations); it returns early, with state "Stopped" (a pipeline) or
+    whatever the command had written (a command line), once its `control` (PipelineRequest's, ShellContext's) is
+    stopped.
 
     Calls may arrive from several server threads at once (several shells per host); an engine that keeps state
     serializes access itself.

@@ -3,8 +3,9 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 # The Windows licence in use, as slmgr /dli selects it: the Windows application
-# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on.
-$before = Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.ApplicationID -eq '55c92734-d682-4d71-983e-d6ec3f16059f' -and $_.PartialProductKey -and -not $_.LicenseIsAddon } | Select-Object -First 1
+# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on. WMI applies the filter, so only
+# that licence comes back rather than every licence the host knows.
+$before = Get-CimInstance -ClassName SoftwareLicensingProduct -Filter 'ApplicationID = "55c92734-d682-4d71-983e-d6ec3f16059f" AND PartialProductKey IS NOT NULL AND LicenseIsAddon = FALSE' | Select-Object -First 1
 # A confirmation ID is 48 digits, read out as eight blocks of six; the blocks may come with hyphens or spaces.
 $digits = $ConfirmationId.Replace('-', '').Replace(' ', '').Trim()
 $installationId = $before.OfflineInstallationId
@@ -36,8 +37,9 @@ elseif ([int]$before.LicenseStatus -ne 1) {
     }
 }
 # The Windows licence in use, as slmgr /dli selects it: the Windows application
-# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on.
-$product = Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.ApplicationID -eq '55c92734-d682-4d71-983e-d6ec3f16059f' -and $_.PartialProductKey -and -not $_.LicenseIsAddon } | Select-Object -First 1
+# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on. WMI applies the filter, so only
+# that licence comes back rather than every licence the host knows.
+$product = Get-CimInstance -ClassName SoftwareLicensingProduct -Filter 'ApplicationID = "55c92734-d682-4d71-983e-d6ec3f16059f" AND PartialProductKey IS NOT NULL AND LicenseIsAddon = FALSE' | Select-Object -First 1
 $status = $null
 if ($product) {
     $status = [int]$product.LicenseStatus

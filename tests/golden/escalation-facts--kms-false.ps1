@@ -2,8 +2,9 @@ param()
 $ErrorActionPreference = 'Stop'
 # Read-only: collect the facts for the person who takes over (and for Microsoft's activation centre).
 # The Windows licence in use, as slmgr /dli selects it: the Windows application
-# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on.
-$product = Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.ApplicationID -eq '55c92734-d682-4d71-983e-d6ec3f16059f' -and $_.PartialProductKey -and -not $_.LicenseIsAddon } | Select-Object -First 1
+# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on. WMI applies the filter, so only
+# that licence comes back rather than every licence the host knows.
+$product = Get-CimInstance -ClassName SoftwareLicensingProduct -Filter 'ApplicationID = "55c92734-d682-4d71-983e-d6ec3f16059f" AND PartialProductKey IS NOT NULL AND LicenseIsAddon = FALSE' | Select-Object -First 1
 $service = Get-CimInstance -ClassName SoftwareLicensingService
 $os = Get-CimInstance -ClassName Win32_OperatingSystem
 $computer = Get-CimInstance -ClassName Win32_ComputerSystem

@@ -5,8 +5,9 @@ $ErrorActionPreference = 'Stop'
 # A KMS client finds its host through DNS: the _vlmcs._tcp SRV records of the domain set with /skms-domain,
 # else of its own DNS domain. A host set with /skms overrides that lookup.
 # The Windows licence in use, as slmgr /dli selects it: the Windows application
-# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on.
-$product = Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.ApplicationID -eq '55c92734-d682-4d71-983e-d6ec3f16059f' -and $_.PartialProductKey -and -not $_.LicenseIsAddon } | Select-Object -First 1
+# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on. WMI applies the filter, so only
+# that licence comes back rather than every licence the host knows.
+$product = Get-CimInstance -ClassName SoftwareLicensingProduct -Filter 'ApplicationID = "55c92734-d682-4d71-983e-d6ec3f16059f" AND PartialProductKey IS NOT NULL AND LicenseIsAddon = FALSE' | Select-Object -First 1
 $service = Get-CimInstance -ClassName SoftwareLicensingService
 $computer = Get-CimInstance -ClassName Win32_ComputerSystem
 $domain = $LookupDomain

@@ -1,11 +1,12 @@
 param()
 $ErrorActionPreference = 'Stop'
 # Read-only. slmgr /dlv on a KMS host reads these properties of SoftwareLicensingService and of the licence whose
-# Description holds VOLUME_KMS but not VOLUME_KMSCLIENT (activation reference §2, §2a, §3).
+# Description holds VOLUME_KMS but not VOLUME_KMSCLIENT (activation reference §2, §2a, §3); in WQL's LIKE, [_] is
+# the underscore itself (a bare _ would match any one character).
 $service = Get-CimInstance -ClassName SoftwareLicensingService
 $os = Get-CimInstance -ClassName Win32_OperatingSystem
 $computer = Get-CimInstance -ClassName Win32_ComputerSystem
-$licence = Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.ApplicationID -eq '55c92734-d682-4d71-983e-d6ec3f16059f' -and $_.PartialProductKey -and $_.Description -like '*VOLUME_KMS*' -and $_.Description -notlike '*VOLUME_KMSCLIENT*' } | Select-Object -First 1
+$licence = Get-CimInstance -ClassName SoftwareLicensingProduct -Filter 'ApplicationID = "55c92734-d682-4d71-983e-d6ec3f16059f" AND PartialProductKey IS NOT NULL AND Description LIKE "%VOLUME[_]KMS%" AND NOT Description LIKE "%VOLUME[_]KMSCLIENT%"' | Select-Object -First 1
 $isKmsHost = [bool]$licence
 $status = $null
 $hresult = $null

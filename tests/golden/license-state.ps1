@@ -2,14 +2,14 @@ param()
 $ErrorActionPreference = 'Stop'
 # Is Windows activated? Decided from CIM numbers: LicenseStatus 1 = Licensed; LicenseStatusReason is the HRESULT
 # that keeps it from being licensed (0 when there is none).
-$products = Get-CimInstance -ClassName SoftwareLicensingProduct
 # The Windows licence in use, as slmgr /dli selects it: the Windows application
-# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on.
-$product = $products | Where-Object { $_.ApplicationID -eq '55c92734-d682-4d71-983e-d6ec3f16059f' -and $_.PartialProductKey -and -not $_.LicenseIsAddon } | Select-Object -First 1
+# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on. WMI applies the filter, so only
+# that licence comes back rather than every licence the host knows.
+$product = Get-CimInstance -ClassName SoftwareLicensingProduct -Filter 'ApplicationID = "55c92734-d682-4d71-983e-d6ec3f16059f" AND PartialProductKey IS NOT NULL AND LicenseIsAddon = FALSE' | Select-Object -First 1
 # Office's own licences: Office 2013 and later keep them in the same service under Office's application ID
 # (0ff1ce15-a989-479d-af46-f275c6370663), managed with ospp.vbs, not with the Windows tool. Office 2010 keeps them in its own
 # service (OfficeSoftwareProtectionProduct), a class that exists only where it is installed.
-$officeProducts = @($products | Where-Object { $_.ApplicationID -like '*-a989-479d-af46-f275c6370663' -and $_.PartialProductKey })
+$officeProducts = @(Get-CimInstance -ClassName SoftwareLicensingProduct -Filter 'ApplicationID LIKE "%-a989-479d-af46-f275c6370663" AND PartialProductKey IS NOT NULL')
 $officeProducts += @(Get-CimInstance -ClassName OfficeSoftwareProtectionProduct -ErrorAction SilentlyContinue | Where-Object { $_.PartialProductKey })
 $office = @($officeProducts | ForEach-Object { [pscustomobject]@{ name = $_.Name; description = $_.Description; license_status = [int]$_.LicenseStatus; license_status_reason = '0x{0:X8}' -f $_.LicenseStatusReason; partial_product_key = $_.PartialProductKey } })
 $service = Get-CimInstance -ClassName SoftwareLicensingService

@@ -7,8 +7,9 @@ $sku = [int]$os.OperatingSystemSKU
 $build = [int]$os.BuildNumber
 $key = $ProductKey
 # The Windows licence in use, as slmgr /dli selects it: the Windows application
-# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on.
-$before = Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.ApplicationID -eq '55c92734-d682-4d71-983e-d6ec3f16059f' -and $_.PartialProductKey -and -not $_.LicenseIsAddon } | Select-Object -First 1
+# (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on. WMI applies the filter, so only
+# that licence comes back rather than every licence the host knows.
+$before = Get-CimInstance -ClassName SoftwareLicensingProduct -Filter 'ApplicationID = "55c92734-d682-4d71-983e-d6ec3f16059f" AND PartialProductKey IS NOT NULL AND LicenseIsAddon = FALSE' | Select-Object -First 1
 $installed = $false
 $changed = $false
 $exitCode = $null
@@ -27,8 +28,9 @@ if ($key) {
     # slmgr echoes the key it installed: mask it before the text leaves the host.
     $text = $text.Replace($key, $masked).Replace($key.ToUpper(), $masked)
     # The Windows licence in use, as slmgr /dli selects it: the Windows application
-    # (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on.
-    $product = Get-CimInstance -ClassName SoftwareLicensingProduct | Where-Object { $_.ApplicationID -eq '55c92734-d682-4d71-983e-d6ec3f16059f' -and $_.PartialProductKey -and -not $_.LicenseIsAddon } | Select-Object -First 1
+    # (55c92734-d682-4d71-983e-d6ec3f16059f), a product key installed, not an add-on. WMI applies the filter, so only
+    # that licence comes back rather than every licence the host knows.
+    $product = Get-CimInstance -ClassName SoftwareLicensingProduct -Filter 'ApplicationID = "55c92734-d682-4d71-983e-d6ec3f16059f" AND PartialProductKey IS NOT NULL AND LicenseIsAddon = FALSE' | Select-Object -First 1
     $installed = $product.PartialProductKey -eq $lastFive
     $changed = $installed -and $before.PartialProductKey -ne $lastFive
     if (-not $installed -and $exitCode -ne 0) {

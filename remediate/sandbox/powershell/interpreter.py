@@ -161,18 +161,24 @@ class Interpreter:
         environment: dict[str, str] | None = None,
         location: str | None = None,
         control: PipelineControl | None = None,
+        outcome: PipelineOutcome | None = None,
     ) -> PipelineOutcome:
         command = Command(text=text, is_script=True, parameters=list((parameters or {}).items()))
-        return self.run(PipelineRequest(commands=[command], control=control), environment, location)
+        return self.run(PipelineRequest(commands=[command], control=control), environment, location, outcome)
 
     def run(
-        self, request: PipelineRequest, environment: dict[str, str] | None = None, location: str | None = None
+        self,
+        request: PipelineRequest,
+        environment: dict[str, str] | None = None,
+        location: str | None = None,
+        outcome: PipelineOutcome | None = None,
     ) -> PipelineOutcome:
         """Run a pipeline. environment: variables over the host's own (a WinRS shell's, a profile-less
         session's); location: the current directory (default: a remote session's, the user's Documents).
         With request.session the pipeline runs in that runspace's state: its global variables, environment
-        changes and history carry over to the pool's next pipelines, as in a Windows runspace."""
-        outcome = PipelineOutcome()
+        changes and history carry over to the pool's next pipelines, as in a Windows runspace. outcome: the
+        object to fill (its caller may read what the script has written so far while it runs)."""
+        outcome = outcome if outcome is not None else PipelineOutcome()
         session = request.session
         base = {**self.env, **(environment or {})}
         evaluator = Evaluator(self.commands, {**base, **(session.environment if session else {})}, outcome, location)

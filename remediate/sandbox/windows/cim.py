@@ -8,7 +8,7 @@ from typing import Any
 
 from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
 from remediate.sandbox.seam import ErrorRecord, PSObject
-from remediate.sandbox.windows import licensing, office
+from remediate.sandbox.windows import durations, licensing, office, wql
 from remediate.sandbox.windows.editions import WINDOWS_APPLICATION_ID
 from remediate.sandbox.windows.kms_service import description_token
 from remediate.sandbox.windows.licensing import LicensingError
@@ -43,6 +43,7 @@ WBEM_E_INVALID_CLASS = 0x80041010
 WBEM_E_INVALID_NAMESPACE = 0x8004100E
 WBEM_E_INVALID_PARAMETER = 0x80041008
 WBEM_E_INVALID_METHOD = 0x8004102E
+WBEM_E_INVALID_QUERY = 0x80041017
 
 # System message texts for codes that slmgr's own table lacks (ref §1b: SDK wording, paraphrased there).
 SYSTEM_MESSAGES_EN = {
@@ -58,6 +59,7 @@ SYSTEM_MESSAGES_EN = {
     WBEM_E_INVALID_NAMESPACE: "Invalid namespace ",
     WBEM_E_INVALID_PARAMETER: "Invalid parameter ",
     WBEM_E_INVALID_METHOD: "Invalid method ",
+    WBEM_E_INVALID_QUERY: "Invalid query ",
 }
 # ref §1c: the system text of 0xC004F074 says "product" where slmgr says "computer".
 _F074_SYSTEM = (
@@ -412,6 +414,7 @@ def cim_error(state: HostState, code: int, command: str, target: Any = None) -> 
         WBEM_E_INVALID_NAMESPACE: "MetadataError",
         WBEM_E_INVALID_PARAMETER: "InvalidArgument",
         WBEM_E_INVALID_METHOD: "MetadataError",
+        WBEM_E_INVALID_QUERY: "InvalidArgument",
     }
     return CmdletError(
         ErrorRecord(
@@ -434,10 +437,26 @@ def get_cim_instance(state: HostState, world: World, call: Invocation, ctx: Comm
     namespace = str(call.named.get("Namespace") or NAMESPACE).replace("\\", "/").lower()
     if namespace != NAMESPACE:
         raise cim_error(state, WBEM_E_INVALID_NAMESPACE, "GetCimInstance", namespace)
+    condition = call.named.get("Filter")
     try:
-        return list(instances(state, world, class_name))
+        where = wql.compile_filter(str(condition)) if condition is not None else None
+    except wql.WqlError:
+        raise cim_error(state, WBEM_E_INVALID_QUERY, "GetCimInstance") from None
+    try:
+        found = list(instances(state, world, class_name))
     except KeyError:
         raise cim_error(state, WBEM_E_INVALID_CLASS, "GetCimInstance", class_name) from None
+    if where is None:
+        if class_name.lower() == "softwarelicensingproduct":
+            durations.spend(world, state.durations.licensing_enumeration_s)  # every licence, every property
+        return found
+    if found and any(not found[0].has(name) for name in where.names):
+        raise cim_error(state, WBEM_E_INVALID_QUERY, "GetCimInstance")
+    return [instance for instance in found if where.test(_properties_of(instance))]
+
+
+def _properties_of(instance: PSObject) -> wql.Lookup:
+    return lambda name: (instance.has(name), instance.get(name))
 
 
 def _argument(arguments: dict[str, Any], name: str, state: HostState) -> Any:

@@ -56,6 +56,17 @@ class CmdProcess:
     format_lines: Callable[[list[object]], list[str]] | None = None
     stdout: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
+    # While a simple command runs: the stdout written before it, and where the command's own stdout goes.
+    _running_in: tuple[list[str], str] | None = field(default=None, repr=False)
+
+    def stdout_so_far(self, running_now: str) -> str:
+        """What is certain of this cmd.exe's stdout while a command runs; `running_now`: the console text so far
+        of the program that command runs (kept only when its stdout is not redirected)."""
+        if self._running_in is None:
+            return "".join(self.stdout)
+        before, target = self._running_in
+        now = "".join(self.stdout) + running_now if target == "stdout" else ""
+        return "".join(before) + now
 
     # --- the environment ------------------------------------------------------------------------------------
 
@@ -116,9 +127,11 @@ class CmdProcess:
             return self._not_emulated(f"the redirection in {text.strip()!r}")
         captured_out, captured_err = self.stdout, self.stderr
         self.stdout, self.stderr = [], []
+        self._running_in = (captured_out, target["1"])
         try:
             code = self._dispatch(text)
         finally:
+            self._running_in = None
             out, err = self.stdout, self.stderr
             self.stdout, self.stderr = captured_out, captured_err
             routed = {"stdout": self.stdout, "stderr": self.stderr, "nul": []}

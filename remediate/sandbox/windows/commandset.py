@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ntpath
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,16 +16,11 @@ from remediate.sandbox.commands import (
     NativeResult,
 )
 from remediate.sandbox.seam import ErrorRecord
-from remediate.sandbox.windows import cim, events, native, network, services
+from remediate.sandbox.windows import cim, durations, events, native, network, services
 from remediate.sandbox.windows.cmd import CMD_PROGRAMS, CmdProcess
 from remediate.sandbox.windows.cmdline import join_for_native
 from remediate.sandbox.windows.powershell_exe import RunScript
 from remediate.sandbox.windows.state import HostState, World
-
-# Start-Sleep advances the world's virtual clock and sleeps for real at most this long, so scripts that wait
-# for
-# activation to settle run in milliseconds while Get-Date still moves forward by the requested time.
-REAL_SLEEP_CAP_S = 0.01
 
 HostCmdlet = Callable[[HostState, World, Invocation, CommandContext], list[Any]]
 
@@ -53,14 +47,12 @@ def _start_sleep(state: HostState, world: World, call: Invocation, ctx: CommandC
             ),
             terminating=True,
         )
-    with world.lock:
-        world.elapsed_s += total
-    time.sleep(min(total, REAL_SLEEP_CAP_S))
+    durations.spend(world, total)  # for real: a client polling meanwhile sees the pipeline still running
     return []
 
 
 _CMDLETS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], HostCmdlet], ...] = (
-    ("Get-CimInstance", ("ClassName", "Namespace"), (), cim.get_cim_instance),
+    ("Get-CimInstance", ("ClassName", "Namespace", "Filter"), (), cim.get_cim_instance),
     ("Invoke-CimMethod", ("InputObject", "MethodName", "Arguments"), (), cim.invoke_cim_method),
     ("Clear-DnsClientCache", (), (), network.clear_dns_client_cache),
     (

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import importlib
-import threading
 from typing import Any
 
-from remediate.sandbox.seam import NativeOutcome, PipelineOutcome, PipelineRequest, ShellContext
-from remediate.sandbox.windows import licensing
+from remediate.sandbox.seam import NativeOutcome, PipelineOutcome, PipelineRequest, PipelineStopped, ShellContext
+from remediate.sandbox.windows import durations, licensing
 from remediate.sandbox.windows.cmd import CmdProcess
 from remediate.sandbox.windows.codepage import console_codepage, encode_text
 from remediate.sandbox.windows.commandset import WindowsCommands, environment, user_environment
 from remediate.sandbox.windows.state import HostState, World
 
 SYSTEM_PROFILE = "C:\\Windows\\system32\\config\\systemprofile"
+STATUS_CONTROL_C_EXIT = 0xC000013A  # the exit code of a console process ended by Ctrl+C (ntstatus.h)
 
 
 class WindowsHost:
@@ -30,8 +30,6 @@ class WindowsHost:
         self.fault = fault  # the scenario's label for this host, e.g. "0xC004F074" or "healthy"
         self.commands = WindowsCommands(state, world, self.run_powershell, self.format_lines)
         self._interpreter: Any = None
-        # what stops the pipeline or WinRS command running on this thread: a powershell.exe it starts stops too
-        self._running = threading.local()
 
     def environment(self) -> dict[str, str]:
         return environment(self.state)
@@ -54,13 +52,9 @@ class WindowsHost:
             environment.update(user_environment(session.user, self.computer_name))
         if session is not None and session.no_profile:
             environment["USERPROFILE"] = SYSTEM_PROFILE
-        with self.state.lock:
-            # a nested pipeline runs on its parent's thread: the parent's control comes back after it
-            outer, self._running.control = getattr(self._running, "control", None), request.control
-            try:
-                outcome: PipelineOutcome = interpreter.run(request, environment)
-            finally:
-                self._running.control = outer
+        # a nested pipeline runs on its parent's thread, under its own control; the parent's comes back after it
+        with self.state.lock, durations.running(durations.Running(control=request.control)):
+            outcome: PipelineOutcome = interpreter.run(request, environment)
         return outcome
 
     def run_native(self, command: str, arguments: list[str], shell: ShellContext | None = None) -> NativeOutcome:
@@ -79,13 +73,18 @@ class WindowsHost:
             self.run_powershell,
             self.format_lines,
         )
-        with self.state.lock:
-            outer, self._running.control = getattr(self._running, "control", None), shell.control
+        codepage = shell.codepage or console_codepage(self.state)
+        partial = shell.partial_stdout
+
+        def publish() -> None:
+            if partial is not None:
+                partial(encode_text(process.stdout_so_far(durations.consoles_so_far()), codepage))
+
+        with self.state.lock, durations.running(durations.Running(control=shell.control, publish=publish)):
             try:
                 exit_code = process.run_line(" ".join([command, *arguments]))
-            finally:
-                self._running.control = outer
-        codepage = shell.codepage or console_codepage(self.state)
+            except PipelineStopped:
+                exit_code = STATUS_CONTROL_C_EXIT
         return NativeOutcome(
             stdout=encode_text("".join(process.stdout), codepage),
             stderr=encode_text("".join(process.stderr), codepage),
@@ -97,11 +96,15 @@ class WindowsHost:
         with self.state.lock:
             licensing.restart(self.state, self.world)
 
-    def run_powershell(self, text: str, environment: dict[str, str], location: str | None) -> PipelineOutcome:
-        """powershell.exe's script, run in this host's interpreter."""
-        control = getattr(self._running, "control", None)
-        outcome: PipelineOutcome = self._get_interpreter().run_script(text, None, environment, location, control)
-        return outcome
+    def run_powershell(
+        self, text: str, environment: dict[str, str], location: str | None, outcome: PipelineOutcome
+    ) -> PipelineOutcome:
+        """powershell.exe's script, run in this host's interpreter (filling `outcome` as it runs); stopping the
+        pipeline or WinRS command that started it stops it too."""
+        filled: PipelineOutcome = self._get_interpreter().run_script(
+            text, None, environment, location, durations.control(), outcome
+        )
+        return filled
 
     def format_lines(self, objects: list[object]) -> list[str]:
         """Out-Default's lines for output objects (the interpreter's Out-String -Stream)."""

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from remediate.sandbox.windows import events, kms_service, phone_activation
 from remediate.sandbox.windows.editions import edition
-from remediate.sandbox.windows.network import DnsFailure, resolve, tcp_reachable
+from remediate.sandbox.windows.network import DnsFailure, failed_tcp_connect, resolve, tcp_reachable
 from remediate.sandbox.windows.state import (
     EVAL,
     GVLK,
@@ -397,6 +397,7 @@ def _activate_with_kms(state: HostState, world: World) -> None:
             events.log_kms_request(state, world, last_inner, server, act_id, state.grace_minutes)
             continue
         if not tcp_reachable(state, world, address, port):
+            failed_tcp_connect(state, world, address, port)  # slmgr waits for the attempt to fail
             last_inner = E_RPC_UNAVAILABLE  # ref §1a 0x800706BA: firewall / stale SRV record
             events.log_kms_request(state, world, last_inner, server, act_id, state.grace_minutes)
             continue

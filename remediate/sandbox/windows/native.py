@@ -10,7 +10,7 @@ import ntpath
 from collections.abc import Callable
 
 from remediate.sandbox.commands import NativeResult
-from remediate.sandbox.windows import licensing
+from remediate.sandbox.windows import durations, licensing
 from remediate.sandbox.windows.codepage import console_codepage
 from remediate.sandbox.windows.editions import EDITIONS
 from remediate.sandbox.windows.network import flush_cache
@@ -198,6 +198,8 @@ def _set_edition(state: HostState, world: World, options: dict[str, str]) -> Nat
             licensing.E_INVALID_PRODUCT_KEY,
             "The Software Licensing Service reported that the product key is invalid.",
         )
+    # Staging the edition takes its time; [inf] a conversion stopped meanwhile changes nothing.
+    durations.spend(world, state.durations.dism_set_edition_s)
     # ref §4 CONVERT: DISM installs the key, stages the new edition and asks for a restart; the edition and its key
     # take effect when Windows restarts (licensing.restart). Until then Get-CurrentEdition still shows the old one.
     state.pending_edition = (target.edition_id, key)

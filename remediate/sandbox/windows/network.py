@@ -8,6 +8,7 @@ from typing import Any
 
 from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
 from remediate.sandbox.seam import ErrorRecord, PSObject
+from remediate.sandbox.windows import durations
 from remediate.sandbox.windows.state import HostState, SrvRecord, World
 
 # Win32 DNS error codes (ref §1a: 9002 server failure, 9003 name error, 9501 no records; 1460 =
@@ -110,6 +111,19 @@ def tcp_reachable(state: HostState, world: World, address: str, port: int) -> bo
     with world.lock:
         kms = world.kms_host_at(address)
         return kms is not None and kms.reachable and kms.port == port
+
+
+def failed_tcp_connect(state: HostState, world: World, address: str, port: int) -> None:
+    """Spend the time a TCP connection to address:port that does not succeed takes: the connection timeout when
+    nothing answers (a firewall that drops, a host that is down: KmsHost.reachable false, no host at the
+    address), none when a host that is up refuses the port (it answers RST at once)."""
+    if address == state.ip_address:
+        return
+    with world.lock:
+        kms = world.kms_host_at(address)
+        answers = kms is not None and kms.reachable
+    if not answers:
+        durations.spend(world, state.durations.tcp_connect_timeout_s)
 
 
 def ping_reachable(state: HostState, world: World, address: str) -> bool:
@@ -259,6 +273,7 @@ def test_net_connection(state: HostState, world: World, call: Invocation, ctx: C
     props.update({"InterfaceAlias": "Ethernet", "SourceAddress": state.ip_address})
     tcp_ok = tcp_reachable(state, world, address, port) if port is not None else False
     if port is not None and not tcp_ok:
+        failed_tcp_connect(state, world, address, port)
         ctx.write_warning(f"TCP connect to ({address} : {port}) failed")  # first, then the ping's own warning
     if port is None or not tcp_ok:
         ping_ok = ping_reachable(state, world, address)

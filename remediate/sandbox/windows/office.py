@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from remediate.sandbox.windows import events
 from remediate.sandbox.windows.licensing import LicensingError, kms_candidates
-from remediate.sandbox.windows.network import DnsFailure, resolve, tcp_reachable
+from remediate.sandbox.windows.network import DnsFailure, failed_tcp_connect, resolve, tcp_reachable
 from remediate.sandbox.windows.state import (
     KMS_VALIDITY_MINUTES,
     LICENSED,
@@ -79,6 +79,7 @@ def activate(state: HostState, world: World, product: OfficeProduct) -> int:
             _log_request(state, world, product, failure.hresult, server)
             continue
         if not tcp_reachable(state, world, address, port):
+            failed_tcp_connect(state, world, address, port)  # waits for the attempt to fail, as Windows' own does
             _log_request(state, world, product, E_RPC_UNAVAILABLE, server)
             continue
         with world.lock:

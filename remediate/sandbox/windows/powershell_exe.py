@@ -18,9 +18,11 @@ import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from remediate.sandbox.seam import ErrorRecord, PipelineOutcome
+from remediate.sandbox.seam import ErrorRecord, PipelineOutcome, PipelineStopped
+from remediate.sandbox.windows import durations
 
-RunScript = Callable[[str, dict[str, str], str | None], PipelineOutcome]
+# (script, environment, location, the outcome to fill while it runs)
+RunScript = Callable[[str, dict[str, str], str | None, PipelineOutcome], PipelineOutcome]
 
 _SWITCHES = ("noprofile", "noninteractive", "nologo", "sta", "mta")
 _VALUED = ("executionpolicy", "windowstyle", "inputformat", "outputformat", "configurationname")
@@ -110,13 +112,23 @@ def console_text(outcome: PipelineOutcome, lines: list[str]) -> str:
     return "".join(out)
 
 
+def leading_host_text(outcome: PipelineOutcome) -> str:
+    """What is certain of a running script's console text: the Write-Host lines written before any output
+    object (objects are rendered once the script ends, so the text after the first one is not known yet)."""
+    return "".join(text for position, text in list(outcome.host_lines) if position == 0)
+
+
 def run(arguments: list[str], stdin: bytes, environment: dict[str, str], location: str | None,
         run_script: RunScript, format_lines: Callable[[list[object]], list[str]]) -> ConsoleResult:  # fmt: skip
     """Run a powershell.exe command line (already split into arguments)."""
     script = script_of(arguments, stdin)
     if isinstance(script, ConsoleResult):
         return script
-    outcome = run_script(script, environment, location)
+    outcome = PipelineOutcome()
+    with durations.console(lambda: leading_host_text(outcome)):
+        outcome = run_script(script, environment, location, outcome)
+    if outcome.state == "Stopped":
+        raise PipelineStopped()  # Ctrl+C or Terminate ends the process; what it wrote so far has been sent
     # Out-Default renders each top-level output object; a Write-Host position counts objects, so map it to lines
     per_object = [format_lines([item]) for item in outcome.output]
     starts = [0]

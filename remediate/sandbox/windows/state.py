@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from remediate.sandbox.windows.durations import Durations
 from remediate.sandbox.windows.editions import GVLKS, Edition, edition
 
 # Key channels. The token each one shows in SoftwareLicensingProduct.Description and the ProductKeyChannel
@@ -150,7 +151,7 @@ class World:
     dns: DnsZone = field(default_factory=DnsZone)
     kms_hosts: list[KmsHost] = field(default_factory=list)
     activation: ActivationService = field(default_factory=ActivationService)
-    elapsed_s: float = 0.0  # virtual time added by Start-Sleep (shared, so clock skew between hosts is kept)
+    elapsed_s: float = 0.0  # time commands spent while true UTC is frozen (durations.spend)
     frozen_at: datetime | None = None  # true UTC stands still at this instant (reproducible output)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -264,6 +265,7 @@ class HostState:
     # and a DISM /Set-Edition ("Restart Windows to complete this operation.", exit code 3010), as (edition, key).
     rearm_pending: bool = False
     pending_edition: tuple[str, str] | None = None
+    durations: Durations = field(default_factory=Durations)  # how long its slow operations take
     rng: random.Random = field(default_factory=random.Random, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     # This machine is one of the world's KMS hosts (kms_service.py): its count and counters are that host's.

@@ -84,6 +84,8 @@ class WinRMService:
         verb = request.verb
         if verb == "Create":
             return self._create(request, user, address)
+        if verb == "Get" and request.resource_uri.lower() == wsman.RESOURCE_CONFIG:
+            return self._config(request)
         if verb == "Get" and request.shell_id:
             return self._get(request)
         shell = self._shell(request)
@@ -178,6 +180,28 @@ class WinRMService:
             "<rsp:OutputStreams>stdout</rsp:OutputStreams><rsp:State>Connected</rsp:State></rsp:Shell>"
         )
 
+    def _config(self, request: Request) -> bytes:
+        """winrm/config, as Windows answers a Get of it (pypsrp reads MaxEnvelopeSizekb from it: the recorded
+        exchanges test_wsman_update_envelope_size_*.yml): Windows' defaults, with this host's quotas and
+        AllowUnencrypted."""
+        faults = self.faults
+        unencrypted = "true" if faults.allow_unencrypted else "false"
+        body = (
+            '<cfg:Config xmlns:cfg="http://schemas.microsoft.com/wbem/wsman/1/config">'
+            "<cfg:MaxEnvelopeSizekb>500</cfg:MaxEnvelopeSizekb><cfg:MaxTimeoutms>60000</cfg:MaxTimeoutms>"
+            "<cfg:MaxBatchItems>32000</cfg:MaxBatchItems><cfg:MaxProviderRequests>4294967295</cfg:MaxProviderRequests>"
+            "<cfg:Service><cfg:MaxConcurrentOperations>4294967295</cfg:MaxConcurrentOperations>"
+            f"<cfg:MaxConcurrentOperationsPerUser>{faults.max_concurrent_operations_per_user}"
+            "</cfg:MaxConcurrentOperationsPerUser><cfg:EnumerationTimeoutms>240000</cfg:EnumerationTimeoutms>"
+            "<cfg:MaxConnections>300</cfg:MaxConnections>"
+            f"<cfg:AllowUnencrypted>{unencrypted}</cfg:AllowUnencrypted></cfg:Service>"
+            "<cfg:Winrs><cfg:AllowRemoteShellAccess>true</cfg:AllowRemoteShellAccess>"
+            f"<cfg:IdleTimeout>{int(_DEFAULT_IDLE_TIMEOUT_S * 1000)}</cfg:IdleTimeout>"
+            f"<cfg:MaxShellsPerUser>{faults.max_shells_per_user}</cfg:MaxShellsPerUser></cfg:Winrs>"
+            "</cfg:Config>"
+        )
+        return wsman.empty_response(request.message_id, wsman.ACTION_PREFIX_TRANSFER + "GetResponse", body)
+
     def _get(self, request: Request) -> bytes:
         entry = self._entry(request)
         return wsman.empty_response(
@@ -226,7 +250,9 @@ class WinRMService:
         if isinstance(shell, PowerShellShell):
             chunks, done = shell.receive(command_id, request.operation_timeout, budget)
             streams = [wsman.stream_element("stdout", chunk, command_id) for chunk in chunks]
-            return wsman.receive_response(request.message_id, streams, command_id, done)
+            # a finished pipeline's CommandState carries ExitCode 0 (pypsrp's recorded exchanges, e.g.
+            # test_psrp_clear_commands.yml)
+            return wsman.receive_response(request.message_id, streams, command_id, done, 0 if done else None)
         received = shell.receive(command_id, request.operation_timeout, budget)
         streams = [
             wsman.stream_element("stdout", received.stdout, command_id, end=received.done),

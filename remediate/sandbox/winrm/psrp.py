@@ -298,6 +298,8 @@ class PowerShellShell:
     def _execute(self, run: _PipelineRun, statements: list[seam.PipelineRequest]) -> None:
         outcomes: list[seam.PipelineOutcome] = []
         for statement in statements:
+            if run.control.stopping:
+                break
             try:
                 outcome = self.engine.invoke_pipeline(statement)
             except Exception as error:  # an engine bug fails the pipeline, never the host

@@ -1,7 +1,10 @@
 """A WinRS cmd shell (Client.execute_cmd): each command line runs through HostEngine.run_native.
 
 A command starts when its client first asks for output, or when it ends the command's stdin: a program that
-reads stdin (powershell.exe -) then has all of it, and one that does not runs as soon as the client polls."""
+reads stdin (powershell.exe -) then has all of it, and one that does not runs as soon as the client polls.
+While it runs, a Receive answers what it has written so far with CommandState Running, or w:TimedOut once the
+Receive's OperationTimeout passes with nothing new (pypsrp's recorded exchange test_winrs_operation_timeout.yml).
+A Ctrl+C or Terminate signal stops it."""
 
 from __future__ import annotations
 
@@ -29,9 +32,10 @@ class _Process:
     stdin_open: bool = False  # some stdin came, its end has not
     started: bool = False
     outcome: seam.NativeOutcome | None = None
+    partial_stdout: bytes = b""  # what it has written so far, while it runs
     stdout_sent: int = 0
     stderr_sent: int = 0
-    control: seam.PipelineControl = field(default_factory=seam.PipelineControl)
+    control: seam.PipelineControl = field(default_factory=seam.PipelineControl)  # Ctrl+C / Terminate stop it
 
 
 @dataclass
@@ -76,7 +80,12 @@ class CmdShell:
         if process.started:
             return
         process.started = True
-        context = replace(self.context, stdin=bytes(process.stdin), control=process.control)
+        context = replace(
+            self.context,
+            stdin=bytes(process.stdin),
+            control=process.control,
+            partial_stdout=lambda written: self._written_so_far(process, written),
+        )
         workers.run_now(lambda: self._run(process, context))
 
     def _run(self, process: _Process, context: seam.ShellContext) -> None:
@@ -87,6 +96,12 @@ class CmdShell:
         with self._cond:
             process.outcome = outcome
             self._cond.notify_all()
+
+    def _written_so_far(self, process: _Process, written: bytes) -> None:
+        with self._cond:
+            if len(written) > len(process.partial_stdout):
+                process.partial_stdout = written
+                self._cond.notify_all()
 
     def receive(self, command_id: str | None, timeout: float, max_bytes: int) -> ReceivedStreams:
         deadline = time.monotonic() + timeout
@@ -103,6 +118,10 @@ class CmdShell:
                     self._start(process)
                 if process.outcome is not None:
                     break
+                if len(process.partial_stdout) > process.stdout_sent:
+                    stdout = process.partial_stdout[process.stdout_sent : process.stdout_sent + max_bytes]
+                    process.stdout_sent += len(stdout)
+                    return ReceivedStreams(stdout, b"", False, None)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise operation_timeout_fault()

@@ -22,6 +22,7 @@ ACTION_PREFIX_TRANSFER = "http://schemas.xmlsoap.org/ws/2004/09/transfer/"
 ACTION_PREFIX_SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/"
 RESOURCE_POWERSHELL = "http://schemas.microsoft.com/powershell/"
 RESOURCE_CMD = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
+RESOURCE_CONFIG = "http://schemas.microsoft.com/wbem/wsman/1/config"
 COMMAND_STATE_DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
 COMMAND_STATE_RUNNING = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
 
@@ -79,11 +80,13 @@ class WSManFault(Exception):
 
 
 def operation_timeout_fault() -> WSManFault:
+    # worded as Windows words it: its text ends with a space before the one every fault text ends with
+    # (pypsrp's recorded exchange test_winrs_operation_timeout.yml)
     return WSManFault(
         2150858793,
         "w:TimedOut",
         "The WS-Management service cannot complete the operation within the time specified in "
-        "OperationTimeout.",
+        "OperationTimeout. ",
     )
 
 
@@ -274,7 +277,9 @@ def envelope(action: str, relates_to: str, body: str, extra_header: str = "") ->
 
 
 def fault_envelope(fault: WSManFault, relates_to: str, machine: str) -> bytes:
-    message = escape(fault.message)
+    # Windows' fault texts come from message tables and end with a space (pypsrp's recorded exchanges, e.g.
+    # test_psrp_receive_failure.yml: "... an invalid command identifier. ")
+    message = escape(fault.message + " ")
     if fault.provider is not None:
         message = (
             f"<f:ProviderFault provider={quoteattr(fault.provider.provider)} path={quoteattr(fault.provider.path)}>"
@@ -283,7 +288,7 @@ def fault_envelope(fault: WSManFault, relates_to: str, machine: str) -> bytes:
     detail = f"<w:FaultDetail>{escape(fault.detail)}</w:FaultDetail>" if fault.detail else ""
     body = (
         f"<s:Fault><s:Code><s:Value>{fault.soap_code}</s:Value><s:Subcode><s:Value>{fault.subcode}</s:Value>"
-        f'</s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.reason)}</s:Text></s:Reason>'
+        f'</s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.reason + " ")}</s:Text></s:Reason>'
         f'<s:Detail>{detail}<f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" '
         f"Code={quoteattr(str(fault.code))} Machine={quoteattr(machine)}>"
         f"<f:Message>{message}</f:Message></f:WSManFault></s:Detail></s:Fault>"
