@@ -13,7 +13,7 @@ from remediate.inventory import Host
 from remediate.playbook import NOT_YET_ACTIVATED_CODES, Playbook
 from remediate.reasons import Localized, Reason
 from remediate.results import HostReport, Outcome
-from remediate.status import NOT_READ, NOT_READ_AUTH, SCRIPT_FAILED, HostStatus
+from remediate.status import NOT_READ, NOT_READ_AUTH, SCRIPT_FAILED, HostStatus, TooOldKmsHost
 
 AUTO = "auto"  # the code a run of `run auto` is recorded under
 
@@ -138,10 +138,9 @@ def mark_kms_hosts_too_old(statuses: Sequence[HostStatus]) -> None:
         if found is None or found[1].can_activate(client_server, build):
             continue
         host, group = found
-        version = str(host.data.get("service_version") or "?")
-        status.kms_host_too_old = (
-            f"its KMS host {host.computer_name or host.host.label} ({server}), Windows {version} with a key of "
-            f"\"{group.title}\", cannot activate this client (Windows build {build}): update the KMS host key")
+        status.kms_host_too_old = TooOldKmsHost(host=host.computer_name or host.host.label, server=server,
+                                                version=str(host.data.get("service_version") or "?"),
+                                                group=group.title, build=build)
 
 
 def name_playbooks(statuses: Sequence[HostStatus], find: Callable[[ErrorCode], Playbook | None]) -> None:
@@ -157,7 +156,7 @@ def name_playbooks(statuses: Sequence[HostStatus], find: Callable[[ErrorCode], P
             if status.shares_cmid_with:
                 status.evidence = f"{status.evidence}; {CLONED.format(count=len(status.shares_cmid_with))}"
             if status.kms_host_too_old is not None:  # a change on the KMS host: no playbook on this client
-                status.evidence = f"{status.evidence}; {status.kms_host_too_old}"
+                status.evidence = f"{status.evidence}; {status.kms_host_too_old.text()}"
                 status.evidence_source = f"{status.evidence_source}; {TOO_OLD_SOURCE}"
                 status.playbook = None
                 continue
@@ -214,7 +213,9 @@ def choose_playbooks(
         elif status.licensed:
             decided(Outcome.HEALTHY, Reason("licensed"))
         elif status.kms_host_too_old is not None:
-            decided(Outcome.ESCALATE, Reason("kms_host_too_old", detail=status.kms_host_too_old))
+            too_old = status.kms_host_too_old
+            decided(Outcome.ESCALATE, Reason("kms_host_too_old", detail=Localized(too_old.text("en"),
+                                                                                   too_old.text("ja"))))
         elif status.code is None:
             state = Localized(status.state)  # told in the reader's language (status.STATE_WORDS)
             decided(Outcome.ESCALATE, Reason("no_code", state=state, detail=_read_error(status)))

@@ -46,7 +46,8 @@ def kms_status(hosts_file: Path, output: str, lang: str, live_settings: LiveSett
     """Read every KMS host (read-only; what slmgr /dlv shows in its KMS host section): its KMS host key (CSVLK,
     masked) and the editions its group activates, the service version, the current count against the thresholds
     (25 client OSes, 5 servers), port, DNS publishing and its _vlmcs._tcp SRV record, the requests from clients,
-    and what its clients get from it (0xC004F041, 0xC004F038, 0xC004F042).
+    what its own logs say (the clients it refused, event 12290; a failed SRV publishing, event 12293), and what its
+    clients get from it (0xC004F041, 0xC004F038, 0xC004F042).
 
     Exit 0 when every host is an activated KMS host at or above the client threshold, 1 when one is not, 3 when
     no host could be reached.

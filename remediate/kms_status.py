@@ -4,9 +4,11 @@ what its clients get from it.
 For every host: its KMS host key (CSVLK, masked) and the CSVLK group it belongs to with the editions that group
 activates (csvlk_groups.py, KMSPLAN), the Software Licensing service's version, the current count against the
 thresholds (25 for client OSes, 5 for servers: activation reference §4), the port, DNS publishing and the
-_vlmcs._tcp SRV record DNS holds for it, and the cumulative requests from clients. `findings` turns these into the
-codes the clients see: 0xC004F041 (the host is not activated), 0xC004F038 (count below a threshold), 0xC004F042
-(clients newer than its key's group), and whether DNS auto-discovery finds it at all.
+_vlmcs._tcp SRV record DNS holds for it, the cumulative requests from clients, and what its own logs say: the clients
+whose latest request it refused (event 12290) and its last attempt to publish its SRV record (event 12293 / 12294).
+`findings` turns these into the codes the clients see: 0xC004F041 (the host is not activated), 0xC004F038 (count
+below a threshold), 0xC004F042 (clients newer than its key's group), the clients its log shows refused and with which
+code, whether its SRV record could be published, and whether DNS auto-discovery finds it at all.
 """
 
 from __future__ import annotations
@@ -38,7 +40,16 @@ CLIENT_THRESHOLD = 25  # activation reference §4 (KMSPLAN): client OSes activat
 SERVER_THRESHOLD = 5  # servers (and volume Office) at 5
 COLUMNS = ("host", "computer_name", "kms_host", "csvlk", "csvlk_group", "activates", "license_status",
            "service_version", "current_count", "listening_port", "dns_publishing", "srv_record", "srv_priority",
-           "srv_weight", "requests_total", "requests_failed", "clients_get", "error")
+           "srv_weight", "requests_total", "requests_failed", "clients_refused", "dns_publish_error", "clients_get",
+           "error")
+# Event 12290's code when the host's key (CSVLK) is too old for the client's version; the client is told 0xC004F042
+# (learn.microsoft.com/troubleshoot/windows-server/licensing-and-activation/error-0xc004f015-activate-windows-10).
+CSVLK_TOO_OLD = "0xC004F015"
+ID_MISMATCH = "0xC004F042"
+# Event 12293's code when the _VLMCS record is another host's and this one may not update it (learn.microsoft.com/
+# troubleshoot/windows-server/licensing-and-activation/event-12293-error-0x800723-set-kms-host).
+DNS_DENIED = "0x80072338"
+NAMED = 5  # clients named in a finding; the rest are counted
 
 WORDS = {  # gettext messages: translated(WORDS, language)
     "title": N_("KMS hosts ({count})"),
@@ -63,6 +74,17 @@ WORDS = {  # gettext messages: translated(WORDS, language)
     "no_srv": N_(
         "not in DNS (no {name} record names it; DNS publishing {publishing}): clients find it only when pointed "
         "at it (slmgr /skms); with no other KMS host in DNS they get {code}"
+    ),
+    "refused": N_("{code}: its log shows {count} client(s) refused with it (event 12290): {clients}"),
+    "refused_too_old": N_(
+        "{code}: its log shows {count} client(s) refused because its key (CSVLK) is too old for their version (event "
+        "12290; the clients are told {told}): {clients}"
+    ),
+    "more": N_("{names} and {count} more"),
+    "publish_failed": N_("{code}: publishing its SRV record in DNS ({domain}) failed (event 12293)"),
+    "publish_denied": N_(
+        "{code}: publishing its SRV record in DNS ({domain}) failed (event 12293): the _VLMCS record exists and this "
+        "host has no permission to update it"
     ),
     "enabled": N_("enabled"),
     "disabled": N_("disabled"),
@@ -127,10 +149,50 @@ def findings(status: HostStatus, language: str = "en") -> list[Finding]:
         if group.client_max_build is not None:
             found.append(Finding("0xC004F042", words["too_new_clients"].format(
                 code="0xC004F042", build=group.client_max_build, group=group.title)))
+    found.extend(_log_findings(status, language))
     if not data.get("srv_record"):
         publishing = words["enabled"] if data.get("dns_publishing") else words["disabled"]
         found.append(Finding(None, words["no_srv"].format(name=data.get("srv_name") or "_vlmcs._tcp",
                                                           publishing=publishing, code="0x8007232B")))
+    return found
+
+
+def refusals(status: HostStatus) -> dict[str, list[str]]:
+    """The clients whose latest request the host's log (event 12290) shows refused, by the code it logged."""
+    log = status.data.get("log")
+    by_code: dict[str, list[str]] = {}
+    for item in (log.get("refused") or []) if isinstance(log, dict) else []:
+        if isinstance(item, dict) and item.get("code") and item.get("client"):
+            by_code.setdefault(str(item["code"]), []).append(str(item["client"]))
+    return by_code
+
+
+def publish_error(status: HostStatus) -> tuple[str, str] | None:
+    """The code of the host's last attempt to publish its SRV record when it failed (event 12293), and the domain."""
+    log = status.data.get("log")
+    publishing = log.get("publishing") if isinstance(log, dict) else None
+    if not isinstance(publishing, dict) or publishing.get("published") is not False:
+        return None
+    return str(publishing.get("hresult") or "?"), str(publishing.get("domain") or "")
+
+
+def _log_findings(status: HostStatus, language: str) -> list[Finding]:
+    words = translated(WORDS, language)
+    found = []
+    for code, clients in refusals(status).items():
+        names = ", ".join(clients[:NAMED])
+        if len(clients) > NAMED:
+            names = words["more"].format(names=names, count=len(clients) - NAMED)
+        if code == CSVLK_TOO_OLD:
+            text = words["refused_too_old"].format(code=code, count=len(clients), told=ID_MISMATCH, clients=names)
+            found.append(Finding(ID_MISMATCH, text))
+        else:
+            found.append(Finding(code, words["refused"].format(code=code, count=len(clients), clients=names)))
+    failed = publish_error(status)
+    if failed is not None:
+        code, domain = failed
+        kind = "publish_denied" if code == DNS_DENIED else "publish_failed"
+        found.append(Finding(None, words[kind].format(code=code, domain=domain)))
     return found
 
 
@@ -175,6 +237,9 @@ def kms_row(status: HostStatus, language: str = "en") -> dict[str, Any]:
         "requests_total": _number(requests.get("total")) if kms_host else None,
         "requests_failed": _number(requests.get("failed")) if kms_host else None,
         "requests": {name: _number(value) for name, value in requests.items()} if kms_host else None,
+        "clients_refused": [{"client": client, "code": code} for code, clients in refusals(status).items()
+                            for client in clients] if kms_host else None,
+        "dns_publish_error": (publish_error(status) or (None,))[0] if kms_host else None,
         "clients_get": [{"code": finding.code, "text": finding.text} for finding in findings(status, language)],
         "error": status.error,
     }
@@ -192,6 +257,7 @@ def kms_csv(statuses: Sequence[HostStatus], redactor: Redactor, language: str = 
     for status in statuses:
         row = kms_row(status, language)
         row["clients_get"] = "; ".join(item["text"] for item in row["clients_get"])
+        row["clients_refused"] = "; ".join(f"{item['client']} {item['code']}" for item in row["clients_refused"] or [])
         writer.writerow({name: _cell(row[name], redactor) for name in COLUMNS})
     return buffer.getvalue()
 

@@ -19,7 +19,7 @@ from remediate import resources
 from remediate.codes import ErrorCode, code_info
 from remediate.connector import Connect, HostSession, transient_retrying
 from remediate.errors import TransportError
-from remediate.i18n import N_, _
+from remediate.i18n import N_, _, gettext_in
 from remediate.interrupt import TwoPressStop
 from remediate.inventory import Host
 from remediate.pool import HostPool
@@ -50,6 +50,33 @@ def state_word(state: str) -> str:
     return _(state) if state in STATE_WORDS else state
 
 
+TOO_OLD = N_(
+    "its KMS host {host} ({server}), Windows {version} with a key of \"{group}\", cannot activate this client "
+    "(Windows build {build}): update the KMS host key"
+)
+OFFICE_NOTE = N_("Office not licensed ({detail}): not handled (use ospp.vbs)")
+SHARED_CMID = N_(
+    "shares its Client Machine ID with {hosts}: cloned from an image that was not generalized (sysprep "
+    "/generalize); a KMS host counts them as one"
+)
+
+
+@dataclass(frozen=True)
+class TooOldKmsHost:
+    """The KMS host a client last asked (event 12288's Server:Port), read in the same run, whose host key's CSVLK
+    group cannot activate the client's build."""
+
+    host: str  # its computer name (or its name in the hosts file)
+    server: str  # Server:Port as event 12288 names it
+    version: str  # its SoftwareLicensingService.Version
+    group: str  # the title of its key's CSVLK group
+    build: int  # the client's Windows build
+
+    def text(self, language: str = "en") -> str:
+        return gettext_in(language, TOO_OLD).format(host=self.host, server=self.server, version=self.version,
+                                                    group=self.group, build=self.build)
+
+
 @dataclass
 class HostStatus:
     """One host's licence as read now, or why it could not be read."""
@@ -65,9 +92,7 @@ class HostStatus:
     evidence: str | None = None
     evidence_source: str | None = None
     shares_cmid_with: list[str] = field(default_factory=list)  # other hosts read with the same Client Machine ID
-    # the KMS host this client last asked, read in the same run, whose key cannot activate the client's build: which
-    # host, its version and key, in words
-    kms_host_too_old: str | None = None
+    kms_host_too_old: TooOldKmsHost | None = None  # the KMS host it last asked cannot activate it (diagnosis.py)
 
     @property
     def computer_name(self) -> str | None:
@@ -126,9 +151,17 @@ class HostStatus:
         names = ", ".join(str(p.get("name") or "Office") for p in products)
         code = self.data.get("office_last_activation_error")
         detail = f"{names}, {code}" if code else names
-        if language == "ja":
-            return f"Office がライセンス認証されていません ({detail}): 対象外です (ospp.vbs で対応してください)"
-        return f"Office not licensed ({detail}): not handled (use ospp.vbs)"
+        return gettext_in(language, OFFICE_NOTE).format(detail=detail)
+
+    def notes(self, language: str = "en") -> list[str]:
+        """Why the host is handed over beside (or instead of) its code's playbook, as a person reads them: Office
+        not licensed, a Client Machine ID shared with other hosts, a KMS host too old for it."""
+        notes = [self.office_note(language)] if self.office_unlicensed else []
+        if self.shares_cmid_with:
+            notes.append(gettext_in(language, SHARED_CMID).format(hosts=", ".join(self.shares_cmid_with)))
+        if self.kms_host_too_old is not None:
+            notes.append(self.kms_host_too_old.text(language))
+        return notes
 
     def meaning(self, language: str = "en") -> str:
         info = code_info(self.code) if self.code is not None else None
@@ -150,7 +183,7 @@ class HostStatus:
             "evidence": self.evidence,
             "evidence_source": self.evidence_source,
             "shares_cmid_with": "; ".join(self.shares_cmid_with) or None,  # as CSV shows it
-            "kms_host_too_old": self.kms_host_too_old,
+            "kms_host_too_old": self.kms_host_too_old.text() if self.kms_host_too_old else None,
             "data": self.result.data if self.result else None,
         }
 

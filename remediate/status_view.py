@@ -18,13 +18,14 @@ from remediate.status import HostStatus, edition, state_word
 from remediate.terminal import Column, print_fitted
 
 COLUMNS = (N_("host"), N_("state"), N_("code"), N_("meaning"), N_("playbook"), N_("grace"), N_("edition"), N_("key"),
-           N_("KMS"))
+           N_("KMS"), N_("note"))
 
 
 # Which columns go first when the terminal is narrow (lowest first; 0: never): the meaning column holds the
-# error of a host that could not be read, so it outlasts every column but the host and its state.
-RANKS = (0, 0, 7, 8, 6, 3, 2, 1, 4)
-PROSE = 3  # the meaning column's position in COLUMNS: wrapped at spaces; the others never split
+# error of a host that could not be read, so it outlasts every column but the host and its state; the note says
+# why a host is handed over (Office, a shared Client Machine ID, a KMS host too old), so it outlasts the playbook.
+RANKS = (0, 0, 8, 9, 6, 3, 2, 1, 4, 7)
+PROSE = (3, 9)  # the meaning and note columns: wrapped at spaces; the others never split
 
 
 def print_status(
@@ -32,8 +33,9 @@ def print_status(
 ) -> None:
     """The `remediate status` table: one row per host, then how many are licensed. A column no host has a
     value for is left out (a fleet that cannot be reached has no edition, key or KMS host to show), and so are
-    the least needed ones when the terminal is narrow (terminal.print_fitted). Its words are in the current
-    language, and so are the codes' meanings (or in `language`)."""
+    the least needed ones when the terminal is narrow (terminal.print_fitted). The note column says why a host is
+    handed over beside its code (HostStatus.notes). Its words are in the current language, and so are the codes'
+    meanings (or in `language`)."""
     redactor = redactor or Redactor()
     language = language or i18n.language()
     rows = []
@@ -46,19 +48,20 @@ def print_status(
             status.label,
             state_word(status.state),
             str(status.code or ""),
-            status.error or status.meaning(language) or status.office_note(language),
+            status.error or status.meaning(language),
             str(status.playbook or ""),
             grace_text(status.grace_minutes),
             edition(str(data.get("name") or "")),
             str(data.get("partial_product_key") or ""),
             str(kms),
+            "\n".join(status.notes(language)),
         ))
     columns = []
     for number, header in enumerate(map(_, COLUMNS)):
         if number >= 2 and not any(row[number] for row in rows):
             continue
         cells = [Text(redactor.text(row[number])) for row in rows]
-        columns.append(Column(header, rank=RANKS[number], atom=number != PROSE, cells=cells))
+        columns.append(Column(header, rank=RANKS[number], atom=number not in PROSE, cells=cells))
     print_fitted(console, columns, _("licence state of {count} host(s)").format(count=len(statuses)))
     licensed = sum(1 for status in statuses if status.licensed)
     console.print(Text(_("{licensed} of {count} licensed").format(licensed=licensed, count=len(statuses))))

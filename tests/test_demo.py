@@ -28,6 +28,9 @@ ESCALATE = {  # only a person can act: a key, the KMS host, DNS, Microsoft, or n
 # which only a person can publish, so they are handed over.
 UNACTIVATED_KMS_CLIENT = {"0xC004F050", "0xC004E016"}
 NO_SRV_RECORDS = "0x8007232B"
+# Windows licensed, volume Office beside it not (kms01 has no Office host key): no playbook changes Office, so the
+# host is handed over without a script sent, and the status table says why.
+OFFICE = "office"
 
 
 def demo(tmp_path: Path, *options: str) -> Result:
@@ -63,6 +66,9 @@ def test_the_demo_shows_status_then_runs_auto_on_a_mixed_fleet(tmp_path: Path) -
     labels = FIXED | ESCALATE | UNACTIVATED_KMS_CLIENT | {"healthy"}
     fault_of = {spec.computer_name: label for label in labels for spec in fleet.with_fault(label)}
     assert sorted(fault_of) == sorted(spec.computer_name for spec in fleet.hosts)  # no fault left unexpected
+    office = [spec.computer_name for spec in fleet.hosts if spec.engine.state.office]  # type: ignore[attr-defined]
+    assert len(office) == 1 and fault_of[office[0]] == "healthy"  # Windows itself is healthy
+    fault_of[office[0]] = OFFICE
     name_of = {event["host"]: event["computer_name"] for event in recorded if event["type"] == "status"}
     assert sorted(name_of.values()) == sorted(fault_of)  # every host's licence was read, each named
 
@@ -70,6 +76,8 @@ def test_the_demo_shows_status_then_runs_auto_on_a_mixed_fleet(tmp_path: Path) -
     assert f"licence state of {len(fault_of)} host(s)" in status
     for host, name in name_of.items():
         assert f"{host} ({name})" in status
+    (office_row,) = [line for line in status.splitlines() if f"({office[0]})" in line]
+    assert "Licensed" in office_row and "Office not licensed" in office_row  # the note says why it is handed over
 
     outcomes = {event["host"]: event for event in recorded if event["type"] == "outcome"}
     steps = [event for event in recorded if event["type"] == "step"]
@@ -81,6 +89,9 @@ def test_the_demo_shows_status_then_runs_auto_on_a_mixed_fleet(tmp_path: Path) -
         mine = [step for step in steps if step["host"] == host]
         if fault == "healthy":
             assert outcome["outcome"] == "healthy" and not mine  # licensed: not one script was sent
+        elif fault == OFFICE:
+            assert outcome["outcome"] == "escalate" and not mine, (name, outcome)
+            assert outcome["reason"].startswith("Office: not handled") and "0xC004F042" in outcome["reason"]
         elif fault in FIXED:
             assert outcome["outcome"] == "fixed", (name, outcome)
             # proved: a fix ran, then verify read the licence back as Licensed
@@ -129,7 +140,7 @@ def test_the_demo_speaks_japanese(tmp_path: Path) -> None:
 def test_too_few_hosts_for_the_scenario_is_a_clear_usage_error(tmp_path: Path) -> None:
     result = demo(tmp_path, "--hosts", "3")
     assert result.exit_code == 2
-    assert "need 15 hosts; asked for 3" in result.output
+    assert "need 16 hosts; asked for 3" in result.output
     assert not list(tmp_path.glob("*.jsonl"))  # nothing started, nothing recorded
 
 

@@ -144,3 +144,85 @@ def test_the_table_names_each_host_and_what_its_clients_get(lab: Lab) -> None:
     assert "KMS ホスト (4 台)" in result.stdout
     assert "0xC004F041" in result.stdout and "0xC004F038" in result.stdout
     assert "4 台中" in result.stdout
+
+
+LOGS_SCENARIO = """
+name: kms-host-logs
+description: A healthy KMS host in DNS, one whose key is too old for Windows 11, one whose SRV record is another's.
+world:
+  domain: corp.example
+  kms_hosts:
+    - {name: kms01.corp.example, address: 10.0.0.5, count: 40, csvlk: ws2022, serve: true}
+    - {name: kms02.corp.example, address: 10.0.0.6, count: 40, csvlk: ws2019, serve: true, publish: false}
+    - {name: kms03.corp.example, address: 10.0.0.7, count: 40, csvlk: ws2022, serve: true, dns_denied: true}
+groups:
+  - {name: app, prefix: APP, count: 1, edition: ServerStandard}
+  - {name: pc, prefix: PC, count: 1, edition: Enterprise, domain_role: 1}
+"""
+LOG_HOSTS = ["KMS01", "KMS02", "KMS03"]
+
+
+@dataclass
+class LogLab:
+    fleet: Fleet
+    told: int  # what the Windows 11 client pointed at KMS02 was told
+    directory: Path
+
+    def kms_status(self, *options: str) -> Result:
+        hosts = self.directory / "kms-hosts.txt"
+        lines = []
+        for name in LOG_HOSTS:
+            endpoint = self.fleet.endpoint(name)
+            lines.append(f"{endpoint.address}:{endpoint.port} scheme=http auth=ntlm\n")
+        hosts.write_text("".join(lines), "utf-8")
+        env = {"REMEDIATE_USERNAME": self.fleet.username, "REMEDIATE_PASSWORD": self.fleet.password}
+        return CliRunner().invoke(main, ["kms", "status", "--hosts", str(hosts), *options], env=env)
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogLab]:
+    directory = tmp_path_factory.mktemp("kms-logs")
+    scenario = directory / "kms.yaml"
+    scenario.write_text(LOGS_SCENARIO, encoding="utf-8")
+    built = build(scenario, None, 0)
+    states = {spec.computer_name: spec.engine.state for spec in built.hosts}  # type: ignore[attr-defined]
+    # A Windows 11 client, freshly imaged (its GVLK installed again) and pointed at KMS02 (slmgr /skms), asks KMS02
+    # to activate it: a Server 2019 CSVLK cannot, and KMS02 logs it (event 12290).
+    client = states["PC01"]
+    licensing.install_product_key(client, built.world, gvlk_for("Enterprise") or "")
+    client.kms_machine = "kms02.corp.example"
+    with pytest.raises(LicensingError) as refused:
+        licensing.activate(client, built.world)
+    with Fleet.start(built.hosts, auth="ntlm") as fleet:
+        yield LogLab(fleet, refused.value.hresult, directory)
+
+
+def test_kms_status_names_the_clients_a_kms_host_refused_and_the_code_they_were_told(logs: LogLab) -> None:
+    rows = {row["computer_name"]: row for row in json.loads(logs.kms_status("--output", "json").stdout)}
+    old = rows["KMS02"]
+    assert old["clients_refused"] == [{"client": "pc01.corp.example", "code": "0xC004F015"}]
+    (refusal,) = [item for item in old["clients_get"] if "12290" in item["text"]]
+    assert refusal["code"] == f"0x{logs.told:08X}" == "0xC004F042"  # what the client itself was told
+    assert "pc01.corp.example" in refusal["text"] and "0xC004F015" in refusal["text"]
+    healthy = rows["KMS01"]
+    assert healthy["clients_refused"] == [] and healthy["dns_publish_error"] is None  # APP01 activated against it
+    assert not any("12290" in item["text"] or "12293" in item["text"] for item in healthy["clients_get"])
+
+
+def test_kms_status_tells_a_kms_host_that_could_not_publish_its_srv_record(logs: LogLab) -> None:
+    rows = {row["computer_name"]: row for row in json.loads(logs.kms_status("--output", "json").stdout)}
+    denied = rows["KMS03"]
+    assert denied["dns_publish_error"] == "0x80072338" and denied["srv_record"] is False
+    (failed,) = [item for item in denied["clients_get"] if "12293" in item["text"]]
+    assert "0x80072338" in failed["text"] and "corp.example" in failed["text"] and "_VLMCS" in failed["text"]
+    assert rows["KMS02"]["dns_publish_error"] is None  # it does not publish: nothing failed
+    assert rows["KMS03"]["clients_refused"] == []
+    csv_rows = {line.split(",")[1]: line for line in logs.kms_status("--output", "csv").stdout.splitlines()[1:]}
+    assert "pc01.corp.example 0xC004F015" in csv_rows["KMS02"] and "0x80072338" in csv_rows["KMS03"]
+
+
+def test_the_table_shows_the_log_findings_in_japanese(logs: LogLab) -> None:
+    shown = " ".join(logs.kms_status("--lang", "ja").stdout.split())
+    assert "pc01.corp.example" in shown and "0xC004F015" in shown and "0x80072338" in shown
+    assert "イベント 12290" in shown and "イベント 12293" in shown
+    assert "its log shows" not in shown and "failed (event 12293)" not in shown

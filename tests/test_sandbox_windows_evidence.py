@@ -19,6 +19,7 @@ from test_sandbox_windows_support import (
     world_with_kms,
 )
 
+from remediate.sandbox.commands import CmdletError
 from remediate.sandbox.windows import licensing
 from remediate.sandbox.windows.commandset import WindowsCommands
 from remediate.sandbox.windows.editions import edition
@@ -327,3 +328,53 @@ def test_event_12288_info_is_formatted_as_windows_writes_it() -> None:
         f"0xC004F06C, 0x00000000, kms1.corp.example:1688, {state.cmid}, 2010/09/29 17:52, 0, 2, 43200, "
         "9bd77860-9b31-4b7b-96ad-2564017315bf, 5"
     )
+
+
+# --- event 12289 ----------------------------------------------------------------------------------------------
+
+
+def responses(commands: WindowsCommands) -> list[str]:
+    """The Info line of each event 12289 (the client processed the KMS host's response), newest first; none when
+    Get-WinEvent finds none (it fails then, as on Windows)."""
+    try:
+        found = cmdlet(commands, "Get-WinEvent", FilterHashtable={"LogName": "Application", "Id": 12289})
+    except CmdletError:
+        return []
+    return [event.get("Message").split("\n")[-1] for event in found]
+
+
+def test_event_12289_records_the_response_of_a_kms_host_that_activated_the_client() -> None:
+    # [doc EVT] HRESULT, Status flags, fBound, Unused, Count, Activation Interval, Renewal Interval, Client Time
+    world = world_with_kms(count=40)
+    world.frozen_at = datetime(2026, 12, 5, 9, 30, tzinfo=timezone.utc)
+    state = gvlk_host(world)
+    commands = WindowsCommands(state, world)
+    assert slmgr(commands, "/ato")[1] == 0
+    assert responses(commands) == ["0x0, 0x00000000, 1, 0, 41, 120, 10080, 2026/12/05 09:30"]
+    (event,) = cmdlet(commands, "Get-WinEvent", FilterHashtable={"LogName": "Application", "Id": 12289})
+    assert event.get("Message").startswith("The client has processed an activation response from the key")
+
+
+def test_event_12289_of_a_count_too_low_is_the_documented_example_s_shape() -> None:
+    # [doc EVT] "0x0, 0x4000008, 0, 0, 4, 120, 10080, ...": a valid response, not activated, NOT_ENOUGH_COUNT; the
+    # OEM-check warning flag 0x8 is not modelled
+    world = world_with_kms(count=3)
+    world.frozen_at = datetime(2026, 12, 5, 9, 30, tzinfo=timezone.utc)
+    state = gvlk_host(world, edition_id="Enterprise")
+    commands = WindowsCommands(state, world)
+    assert slmgr(commands, "/ato")[1] == licensing.to_signed(0xC004F038)
+    assert responses(commands) == ["0x0, 0x04000000, 0, 0, 4, 120, 10080, 2026/12/05 09:30"]
+
+
+def test_no_event_12289_when_no_kms_host_answered_or_the_refusal_is_not_documented() -> None:
+    unreachable = world_with_kms(reachable=False)
+    state = gvlk_host(unreachable)
+    unreachable_commands = WindowsCommands(state, unreachable)
+    assert slmgr(unreachable_commands, "/ato")[1] == licensing.to_signed(0xC004F074)
+    not_activated = world_with_kms(activated=False)
+    other = gvlk_host(not_activated, name="SRV02")
+    other_commands = WindowsCommands(other, not_activated)
+    assert slmgr(other_commands, "/ato")[1] == licensing.to_signed(0xC004F041)
+    for commands in (unreachable_commands, other_commands):
+        assert cmdlet(commands, "Get-WinEvent", FilterHashtable={"LogName": "Application", "Id": 12288})
+        assert responses(commands) == []

@@ -34,6 +34,35 @@ $srv = $null
 if ($own.Count -gt 0) {
     $srv = @{ priority = $own[0].Priority; weight = $own[0].Weight; port = $own[0].Port }
 }
+# Each request it answers is event 12290 in its "Key Management Service" log, Info "<HRESULT>,<minimum count>,<client
+# name>,<CMID>,..." (the KMS events table; the 0xC004F074 article's sample). Newest first: a client's first event is
+# its latest request; 0x0 is an activation, any other code a refusal.
+$processed = @(Get-WinEvent -FilterHashtable @{ LogName = 'Key Management Service'; Id = 12290 } -MaxEvents 500 -ErrorAction SilentlyContinue)
+$clients = @()
+$refused = @()
+foreach ($request in $processed) {
+    if ($request.Message -match '(0x[0-9A-Fa-f]{1,8}),\s*(\d+),\s*([^,]+),') {
+        $code = $Matches[1]
+        $client = $Matches[3].Trim()
+        if ($clients -notcontains $client) {
+            $clients += $client
+            if ($code -ne '0x0') {
+                $refused += @{ client = $client; code = '0x' + $code.Substring(2).ToUpper() }
+            }
+        }
+    }
+}
+# Its last attempt to publish its _VLMCS SRV record (Application log): 12294 published, 12293 failed with its code
+# (0x80072338: the record is another host's; the event 12293 article). The domain is the last insertion string.
+$published = Get-WinEvent -FilterHashtable @{ LogName = 'Application'; ProviderName = 'Microsoft-Windows-Security-SPP'; Id = 12293, 12294 } -MaxEvents 1 -ErrorAction SilentlyContinue
+$publishing = $null
+if ($published) {
+    $publishCode = $null
+    if ($published.Id -eq 12293 -and $published.Message -match '(0x[0-9A-Fa-f]{8})') {
+        $publishCode = '0x' + $Matches[1].Substring(2).ToUpper()
+    }
+    $publishing = @{ published = $published.Id -eq 12294; domain = $published.Properties[-1].Value; hresult = $publishCode }
+}
 $data = @{
     computer_name = $env:COMPUTERNAME
     fqdn = $fqdn
@@ -60,6 +89,11 @@ $data = @{
         expired_or_out_of_tolerance = $service.KeyManagementServiceOOTGraceRequests
         non_genuine_grace = $service.KeyManagementServiceNonGenuineGraceRequests
         notification = $service.KeyManagementServiceNotificationRequests
+    }
+    log = @{
+        clients = $clients.Count
+        refused = $refused
+        publishing = $publishing
     }
 }
 $serving = $isKmsHost -and $status -eq 1

@@ -11,7 +11,15 @@ from remediate.sandbox.windows.state import Event, HostState, World
 
 SPP_PROVIDER = "Microsoft-Windows-Security-SPP"
 KMS_REQUEST_EVENT = 12288  # ref §3 "Event log": the client sent an activation request to the KMS machine
+# The client processed the KMS host's response ("After KMS response validation"). Info, comma-separated (doc EVT
+# ff793440 Table 11, and its source, the Volume Activation 2.0 Operations Guide's KMS events table): HRESULT, Status
+# (flags, "note 1"), fBound (activated flag), Unused, Count (the KMS current count), Activation Interval, Renewal
+# Interval (minutes), Client Time; the example "0x0, 0x4000008, 0, 0, 4, 120, 10080, 1/14/2006 2:30" is a response
+# whose count was too low. Note 1's flags: SL_VL_BINDING_STATUS_OTHER_PC 0x00000008 (a warning of the OEM check),
+# SL_VL_BINDING_ERROR_NO_BINDING_SERVER_REGISTRATION 0x01000000, ..._INVALID_REGISTRATION_DATA_TYPE 0x02000000,
+# ..._NOT_ENOUGH_COUNT 0x04000000, ..._NOT_WINDOWS_SLP 0x08000000.
 KMS_RESPONSE_EVENT = 12289
+NOT_ENOUGH_COUNT_FLAG = 0x04000000
 # A failed activation attempt (slmgr /ato, slui, the service's own retries): Application log, Security-SPP, level
 # Error, "License Activation (slui.exe) failed with the following error code:\nhr=0x…\nCommand-line arguments:\n…"
 # [obs: a real host's event text, https://pastebin.com/dCCk8qMc; Microsoft reads the activation error from event
@@ -81,6 +89,29 @@ def log_kms_request(
             level=4,  # [doc F074] "Level: Information", also for a request the KMS host refused (0xC004F06C)
         )
     )
+
+
+def log_kms_response(state: HostState, world: World, bound: bool, count: int, activation_interval: int,
+                     renewal_interval: int) -> None:
+    """Event 12289 (see KMS_RESPONSE_EVENT) for a response of the two shapes Microsoft's table documents: the client
+    activated (fBound 1), or the count was below what it needs (fBound 0, NOT_ENOUGH_COUNT). The response is valid in
+    both (HRESULT 0x0). [inf] Whether and how a refusal of another kind (0xC004F041, 0xC004F042, 0xC004F06C) is
+    logged is not documented: no 12289 is written for it. The OEM-check warning flag is never set (no SLIC here)."""
+    now = state.utc_now(world)
+    flags = 0 if bound else NOT_ENOUGH_COUNT_FLAG
+    # [inf] the values as 12288's (the F074 sample): ", " between them, the time as 12288 writes it
+    props: list[Any] = [
+        "0x0",
+        f"0x{flags:08X}",
+        "1" if bound else "0",
+        "0",
+        str(count),
+        str(activation_interval),
+        str(renewal_interval),
+        now.strftime("%Y/%m/%d %H:%M"),
+    ]
+    message = _message(state, KMS_RESPONSE_EVENT) + "\nInfo:\n" + ", ".join(props)
+    state.events.append(Event(KMS_RESPONSE_EVENT, SPP_PROVIDER, "Application", now, message, props, level=4))
 
 
 def log_activation_failure(state: HostState, world: World, hresult: int, command_line: str = "-Embedding") -> None:

@@ -13,6 +13,8 @@ from remediate.sandbox.windows import events, kms_service, phone_activation
 from remediate.sandbox.windows.editions import edition
 from remediate.sandbox.windows.network import DnsFailure, failed_tcp_connect, resolve, tcp_reachable
 from remediate.sandbox.windows.state import (
+    DEFAULT_ACTIVATION_INTERVAL,
+    DEFAULT_RENEWAL_INTERVAL,
     EVAL,
     GVLK,
     KMS_HOST,
@@ -405,8 +407,11 @@ def _activate_with_kms(state: HostState, world: World) -> None:
             kms = world.kms_host_at(address)
             assert kms is not None
             answer = _kms_response(state, world, kms)
-            epid = kms.epid
+            epid, count = kms.epid, kms.count
         events.log_kms_request(state, world, answer, server, act_id, state.grace_minutes)
+        if answer in (S_OK, E_KMS_COUNT):  # the responses whose event 12289 Microsoft documents
+            events.log_kms_response(state, world, answer == S_OK, count, DEFAULT_ACTIVATION_INTERVAL,
+                                    DEFAULT_RENEWAL_INTERVAL)
         if answer != S_OK:
             raise LicensingError(answer)
         state.license_status, state.license_status_reason = LICENSED, S_OK
