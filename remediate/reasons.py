@@ -14,18 +14,10 @@ words. Each id's text is a gettext message (remediate/locale), translated when a
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, Union
 
 from remediate.i18n import N_, gettext_in
-
-T = TypeVar("T")
-
-
-def in_language(table: Mapping[str, T], language: str) -> T:
-    """The entry of an {"en": ..., "ja": ...} table for `language`: any language but ja reads English."""
-    return table["ja" if language == "ja" else "en"]
 
 # id -> its text (a gettext message). The English texts are the reasons JSON, JUnit and the audit log carry.
 REASONS: dict[str, str] = {
