@@ -50,6 +50,8 @@ KNOWN: tuple[str, ...] = (
     N_("WS-Management fault {code}: {reason}"),
     N_("the host answered HTTP {code}"),
     N_("WinRM protocol error: {detail}"),
+    N_("the session is not open"),
+    N_("the step did not finish within {seconds}s"),
 )
 # What transport.py adds after a refused logon (what the refusal may mean with this auth).
 NOTES: tuple[str, ...] = (

@@ -1,18 +1,19 @@
 """The fleet commands in Japanese: with --lang ja against sandbox hosts, everything the user sees (tables, the
-summary's reasons, progress lines without a terminal, notes and errors) holds no English sentence, as
-tests/test_cli_japanese.py defines one; the audit log and JSON keep the English a tool reads.
+summary's reasons, transport errors, progress lines without a terminal, notes and errors) holds no English
+sentence, as tests/test_cli_japanese.py defines one (the PowerShell scripts a dry run shows are code, left out);
+the audit log keeps the English a tool reads.
 
 One fleet serves the module: hosts a run fixes, hosts only a person can help (an escalation), a licensed host, a
 KMS host, and a hosts-file line where nothing listens (refused). The commands run in the order a user would:
-status, the dry run, a live run of one code, run auto, --rerun-failed, the audit log, and a run whose credentials
-every host refuses.
+status (and its HTML page), the dry run, a live run of one code, run auto, --rerun-failed, the audit logs, a run
+and a status whose credentials every host refuses, keys iids, kms status; and the demo, which starts its own hosts.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -54,17 +55,15 @@ class Lab:
     directory: Path
     hosts: Path  # the fleet's clients, and the line where nothing listens
     kms_hosts: Path
-    results: dict[str, Result] = field(default_factory=dict)
 
-    def remediate(self, name: str, *arguments: str, password: str | None = None) -> Result:
-        """`remediate ARGUMENTS --lang ja` as a user runs it (no terminal), kept under `name` for later tests."""
+    def remediate(self, *arguments: str, password: str | None = None) -> Result:
+        """`remediate ARGUMENTS --lang ja` as a user runs it without a terminal (progress comes as plain lines)."""
         env = {"REMEDIATE_USERNAME": self.fleet.username, "LANGUAGE": None, "LC_ALL": None, "LANG": "C.UTF-8",
                "REMEDIATE_PASSWORD": self.fleet.password if password is None else password,
                "REMEDIATE_LANG": None, "REMEDIATE_CONFIG": None, "REMEDIATE_LEDGER": str(self.directory / "ledger"),
                "COLUMNS": "160"}
         result = CliRunner().invoke(main, [*arguments, "--lang", "ja"], env=env, catch_exceptions=False,
                                     prog_name="remediate")
-        self.results[name] = result
         return result
 
     def log(self, name: str) -> Path:
@@ -121,20 +120,23 @@ def run_options(lab: Lab, name: str) -> list[str]:
 
 
 def test_status(lab: Lab) -> None:
-    result = lab.remediate("status", "status", "--hosts", str(lab.hosts), "--retries", "0")
+    page = lab.directory / "status.html"
+    result = lab.remediate("status", "--hosts", str(lab.hosts), "--retries", "0", "--html", str(page))
     assert result.exit_code == 1, result.output
     assert "接続拒否: 接続が拒否されました" in result.output.replace("\n", "")  # the table may wrap it
     assert_japanese(result)
+    html = page.read_text(encoding="utf-8")
+    assert TOLD_REFUSED in html and "the connection was refused" not in html
 
 
 def test_run_auto_dry_run(lab: Lab) -> None:
-    result = lab.remediate("auto-dry-run", "run", "auto", "--hosts", str(lab.hosts), "--retries", "0", "--dry-run")
+    result = lab.remediate("run", "auto", "--hosts", str(lab.hosts), "--retries", "0", "--dry-run")
     assert result.exit_code in (0, 3), result.output
     assert_japanese(result)
 
 
 def test_run_of_one_code_fixes_and_says_why_for_every_other_host(lab: Lab) -> None:
-    result = lab.remediate("run-code", "run", "0xC004F074", *run_options(lab, "run-code"))
+    result = lab.remediate("run", "0xC004F074", *run_options(lab, "run-code"))
     assert result.exit_code == 1, result.output  # the refused host failed
     assert_japanese(result)
     assert TOLD_REFUSED in result.output
@@ -147,50 +149,53 @@ def test_run_of_one_code_fixes_and_says_why_for_every_other_host(lab: Lab) -> No
 
 
 def test_run_auto_hands_over_what_only_a_person_can_do(lab: Lab) -> None:
-    result = lab.remediate("auto", "run", "auto", *run_options(lab, "auto"))
+    result = lab.remediate("run", "auto", *run_options(lab, "auto"))
     assert result.exit_code == 1, result.output
+    assert "要対応" in result.output  # the escalated hosts' outcome
     assert_japanese(result)
 
 
 def test_rerun_failed(lab: Lab) -> None:
-    result = lab.remediate("rerun", "run", "auto", *run_options(lab, "rerun"), "--rerun-failed", str(lab.log("auto")))
+    result = lab.remediate("run", "auto", *run_options(lab, "rerun"), "--rerun-failed", str(lab.log("auto")))
     assert result.exit_code == 1, result.output
     assert_japanese(result)
 
 
 def test_audit_show_and_verify(lab: Lab) -> None:
     for name in ("run-code", "auto", "rerun"):
-        shown = lab.remediate(f"audit-show-{name}", "audit", "show", str(lab.log(name)))
+        shown = lab.remediate("audit", "show", str(lab.log(name)))
         assert shown.exit_code == 0, shown.output
+        assert "終了コード 失敗" in shown.output  # each run had a host that failed (the refused one)
         assert_japanese(shown)
-        verified = lab.remediate(f"audit-verify-{name}", "audit", "verify", str(lab.log(name)))
+        verified = lab.remediate("audit", "verify", str(lab.log(name)))
         assert verified.exit_code == 0, verified.output
         assert_japanese(verified)
 
 
 def test_credentials_every_host_refuses(lab: Lab) -> None:
-    result = lab.remediate("refused", "run", "0xC004F074", *run_options(lab, "refused"), password="not-the-password")
-    assert result.exit_code in (1, 3), result.output
+    result = lab.remediate("run", "0xC004F074", *run_options(lab, "refused"), password="not-the-password")
+    assert result.exit_code == 3, result.output  # no host could be reached with these credentials
+    assert "ja-reader を ntlm で認証できませんでした" in result.output
     assert_japanese(result)
-    status = lab.remediate("refused-status", "status", "--hosts", str(lab.hosts), "--retries", "0",
+    status = lab.remediate("status", "--hosts", str(lab.hosts), "--retries", "0",
                            password="not-the-password")
     assert status.exit_code == 3, status.output
     assert_japanese(status)
 
 
 def test_keys_iids(lab: Lab) -> None:
-    result = lab.remediate("iids", "keys", "iids", "--hosts", str(lab.hosts), "--retries", "0")
+    result = lab.remediate("keys", "iids", "--hosts", str(lab.hosts), "--retries", "0")
     assert result.exit_code == 1, result.output
     assert_japanese(result)
 
 
 def test_kms_status(lab: Lab) -> None:
-    result = lab.remediate("kms", "kms", "status", "--hosts", str(lab.kms_hosts), "--retries", "0")
+    result = lab.remediate("kms", "status", "--hosts", str(lab.kms_hosts), "--retries", "0")
     assert result.exit_code == 1, result.output
     assert_japanese(result)
 
 
 def test_demo(lab: Lab) -> None:
-    result = lab.remediate("demo", "demo", "--dir", str(lab.directory / "demo"), "--hosts", "16")
+    result = lab.remediate("demo", "--dir", str(lab.directory / "demo"), "--hosts", "16")
     assert result.exit_code == 0, result.output
     assert_japanese(result)

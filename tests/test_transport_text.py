@@ -58,6 +58,11 @@ def test_a_reason_tells_its_transport_arguments_in_the_readers_language() -> Non
     assert why.to_dict()["args"]["message"] == failure.message  # machines keep the English
 
 
+def test_a_step_that_ran_out_of_time_is_told_with_its_seconds() -> None:
+    assert tell("timeout: the step did not finish within 12.5s", "ja") == \
+        "タイムアウト: ステップが 12.5 秒以内に終わりませんでした"
+
+
 def test_an_unknown_text_stays_as_written() -> None:
     text = "protocol: ValueError: something only the library knows"
     assert tell(text, "ja") == "プロトコル: ValueError: something only the library knows"
