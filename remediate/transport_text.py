@@ -27,8 +27,8 @@ KINDS: dict[str, str] = {
     TransportErrorKind.SCRIPT.value: N_("script"),
 }
 
-# The texts remediate/transport.py writes (and pypsrp's refused logon), each whole; a field matches any text, and
-# a field named detail is told again (a known text may hold another).
+# The texts remediate/transport.py writes (and pypsrp's refused logon), each whole; a field matches any text (a
+# detail may be empty) and is told again (a known text may hold another: "the host's SPN" stands for a name).
 KNOWN: tuple[str, ...] = (
     N_("the host name does not resolve"),
     N_("the connection was refused (WinRM not listening, or the host is down)"),
@@ -52,6 +52,32 @@ KNOWN: tuple[str, ...] = (
     N_("WinRM protocol error: {detail}"),
     N_("the session is not open"),
     N_("the step did not finish within {seconds}s"),
+    # Kerberos (transport.kerberos_problem)
+    N_("Kerberos: clock skew: this machine's clock and the KDC's differ by more than Kerberos allows (5 minutes by "
+       "default); set the time right (NTP; on Windows w32tm /resync) and try again"),
+    N_("Kerberos: clock skew: the host refused the ticket: its clock and this machine's (or the KDC's) differ by "
+       "more than Kerberos allows (5 minutes by default); set the time right (NTP; on Windows w32tm /resync) and "
+       "try again"),
+    N_("Kerberos: clock skew: the clocks of this machine, the KDC and the host differ by more than Kerberos allows "
+       "(5 minutes by default); set the time right (NTP; on Windows w32tm /resync) and try again"),
+    N_("Kerberos: the KDC refused the password of {user} (wrong password)"),
+    N_("Kerberos: the KDC does not know the user {user} (give the user as user@REALM, e.g. ops@CORP.EXAMPLE.COM)"),
+    N_("Kerberos: the KDC does not know the user {user}"),
+    N_("Kerberos: the account {user} is disabled or locked out"),
+    N_("Kerberos: the password of {user} has expired; change it, then try again"),
+    N_("Kerberos: the KDC knows no service principal {spn} (missing SPN): reach the host by the name its SPN is "
+       "registered for (its DNS name, not an address or alias), or register the SPN (setspn -S {same_spn} "
+       "<computer account>); --spn-service changes the service part"),
+    N_("Kerberos: the host cannot decrypt its ticket for {spn}: the SPN is registered to another account than the "
+       "host's (setspn -Q {same_spn}), or the host lacks its key"),
+    N_("Kerberos: the host's key for {spn} is out of date (key version): the host's keytab or computer account "
+       "password changed on one side only"),
+    N_("Kerberos: the ticket has expired; get a new one (kinit) and try again"),
+    N_("Kerberos: no KDC could be reached ({detail}); check the realm's kdc entries in krb5.conf, or its DNS SRV "
+       "records and port 88"),
+    N_("Kerberos: no ticket for {user} ({detail}); run kinit, or set REMEDIATE_USERNAME and REMEDIATE_PASSWORD"),
+    N_("the user of the ticket cache"),
+    N_("the host's SPN"),
 )
 # What transport.py adds after a refused logon (what the refusal may mean with this auth).
 NOTES: tuple[str, ...] = (
@@ -85,8 +111,7 @@ def _message(text: str, language: str) -> str:
     for template, pattern in _patterns():
         found = pattern.fullmatch(text)
         if found:
-            fields = {name: _message(value, language) if name == "detail" else value
-                      for name, value in found.groupdict().items()}
+            fields = {name: _message(value, language) for name, value in found.groupdict().items()}
             return gettext_in(language, template).format_map(fields)
     return text
 

@@ -10,6 +10,7 @@ import requests
 from pypsrp.exceptions import AuthenticationError
 from test_cli_japanese import english_sentences
 
+from remediate import transport
 from remediate.errors import TransportErrorKind
 from remediate.reasons import Reason
 from remediate.transport import Logon, translate
@@ -56,6 +57,28 @@ def test_a_reason_tells_its_transport_arguments_in_the_readers_language() -> Non
     assert why.render("ja") == ("接続できませんでした: 接続拒否: 接続が拒否されました (WinRM が待ち受けていないか、"
                                 "ホストが停止しています)")
     assert why.to_dict()["args"]["message"] == failure.message  # machines keep the English
+
+
+class Krb5Error(Exception):
+    """What krb5 raises when the KDC refuses a ticket request: the Kerberos error number, as MIT reports it."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__("KRB5_ERROR")  # MIT's own text is kept as written; a name here keeps the test about ours
+        self.err_code = transport.KRB5_BASE + number
+
+
+KERBEROS = ["KRB_AP_ERR_SKEW", "KDC_ERR_PREAUTH_FAILED", "KDC_ERR_C_PRINCIPAL_UNKNOWN", "KDC_ERR_CLIENT_REVOKED",
+            "KDC_ERR_KEY_EXPIRED", "KDC_ERR_S_PRINCIPAL_UNKNOWN", "KRB_AP_ERR_NOT_US", "KRB_AP_ERR_BADKEYVER",
+            "KRB_AP_ERR_TKT_EXPIRED", "KRB5_KDC_UNREACH", "KRB5_CC_NOTFOUND"]
+
+
+@pytest.mark.parametrize("name", KERBEROS)
+@pytest.mark.parametrize("logon", [Logon("kerberos", "corp\\ops", "HTTP/ws01.corp.example.com"), Logon("kerberos")],
+                         ids=["named", "ticket-cache"])
+def test_what_kerberos_refused_is_told_in_japanese(name: str, logon: Logon) -> None:
+    english, japanese = _told(Krb5Error(getattr(transport, name)), logon)
+    assert english.startswith("auth: Kerberos: ") and english_sentences(english)
+    assert japanese.startswith("ログオン: Kerberos: ") and english_sentences(japanese) == [], japanese
 
 
 def test_a_step_that_ran_out_of_time_is_told_with_its_seconds() -> None:
