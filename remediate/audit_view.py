@@ -8,7 +8,7 @@ from rich.cells import cell_len
 
 from remediate.audit import COMPLETE, CRASH_CUT, STATE_UNKNOWN, TAMPERED, RunSummary, VerifyResult, changes_in_flight
 from remediate.errors import ExitCode
-from remediate.i18n import N_, _
+from remediate.i18n import N_, _, pgettext
 from remediate.report import outcome_word
 from remediate.results import Outcome, host_label
 
@@ -56,7 +56,7 @@ def run_lines(runs: list[RunSummary]) -> Iterator[str]:
             counted = run.summary.get("counts", {}).items()
             counts = ", ".join(f"{_outcome(name)} {count}" for name, count in counted if count)
             yield "  " + _("{steps} step events; {counts}; exit {exit}").format(
-                steps=run.steps, counts=counts, exit=run.summary.get("exit"))
+                steps=run.steps, counts=counts, exit=_exit(run.summary.get("exit")))
 
 
 def _outcome(name: str | None) -> str:
@@ -67,6 +67,12 @@ def _outcome(name: str | None) -> str:
         return outcome_word(Outcome(name))
     except ValueError:
         return name
+
+
+def _exit(category: str | None) -> str:
+    """The exit category a run's summary recorded (ok, failed, ...), as a person reads it."""
+    words = {"ok": pgettext("exit", "ok"), "interrupted": pgettext("exit", "interrupted")}
+    return words.get(category or "") or _outcome(category)
 
 
 def _padded(text: str, width: int) -> str:

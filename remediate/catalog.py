@@ -80,9 +80,10 @@ def code_rows(library: PlaybookLibrary, lang: str) -> list[dict[str, Any]]:
     return rows
 
 
-def print_codes(rows: Sequence[dict[str, Any]], console: Console, lang: str) -> None:
+def print_codes(rows: Sequence[dict[str, Any]], console: Console) -> None:
     """The table of every documented code: what remediate does with it, and where Microsoft documents it (the
-    rows' meanings are in `lang`; the words around them in the current language)."""
+    rows carry their meanings in the language code_rows was given; the words around them are in the current
+    language)."""
     table = Table(_("code"), _("meaning"), pgettext("catalog", "action"), _("Microsoft source"))
     for row in rows:
         action = {

@@ -244,7 +244,7 @@ def list_playbooks(playbook_dirs: tuple[Path, ...], lang: str, output: str, ever
         if output == "json":
             click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
-            catalog.print_codes(rows, output_console(), lang)
+            catalog.print_codes(rows, output_console())
         return
     playbooks = library.all()
     if output == "json":
@@ -575,7 +575,7 @@ def status_command(
     hosts = inventory_hosts(hosts_file, warn=_warn, **live_settings.inventory())
     library = PlaybookLibrary(playbook_dirs)
     with _live_errors() as errors:
-        read = fleet_status(hosts, library, live_settings(), console=errors, prompt=terminal_prompt(), language=lang)
+        read = fleet_status(hosts, library, live_settings(), console=errors, prompt=terminal_prompt())
     statuses, redactor = read.statuses, read.redactor
     if output == "json":
         click.echo(json.dumps(redactor.value([status.to_dict() for status in statuses]), ensure_ascii=False,

@@ -104,7 +104,8 @@ def run_demo(
     console.print(Text(words["title"].format(count=len(built.hosts), scenario=built.scenario.name), "bold"))
     console.print(Text(words["where"]))
     if built.scenario.description:
-        console.print(Text(built.scenario.description.strip(), "dim"))
+        # A shipped scenario's description is in the catalog (i18n_extract); a user's scenario file shows its own.
+        console.print(Text(_(built.scenario.description.strip()), "dim"))
     console.print(Text(words["steps"]))
     console.print(Text(words["waits"].format(wait=RETRY_WAIT_S), "dim"))
 

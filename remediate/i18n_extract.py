@@ -2,7 +2,8 @@
 
     python -m remediate.i18n_extract
 
-extracts remediate's messages (_(), ngettext(), N_() and the docstrings of click commands, which are their help)
+extracts remediate's messages (_(), ngettext(), N_(), the docstrings of click commands, which are their help, and
+the descriptions of the shipped sandbox scenarios)
 and click's own into remediate/locale/remediate.pot, merges it into each language's .po (new entries empty, gone
 ones dropped, sorted by msgid so that concurrent edits merge line by line), and compiles each .po into the .mo
 the package ships. Run it after changing messages, and again after translating.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+import yaml
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir, extract_python
 from babel.messages.frontend import parse_mapping_cfg
@@ -48,6 +50,15 @@ def extract_messages(
             docstring = ast.get_docstring(node, clean=True)
             if docstring:
                 yield node.lineno, None, docstring, []
+
+
+def extract_scenario_description(
+    fileobj: IO[bytes], keywords: Mapping[str, Any], comment_tags: Collection[str], options: Any
+) -> Iterator[tuple[Any, ...]]:
+    """The description of a shipped sandbox scenario, as the demo shows it (stripped)."""
+    description = str(yaml.safe_load(fileobj.read()).get("description") or "").strip()
+    if description:
+        yield 1, None, description, []
 
 
 def _is_command(decorator: ast.expr) -> bool:

@@ -26,6 +26,7 @@ from remediate.results import ExitCategory
 from remediate.secret import Redactor
 from remediate.status import STATE_WORDS, HostStatus
 from remediate.terminal import Column, print_fitted
+from remediate.transport_text import tell
 
 IID_TEMPLATE = "installation-id.ps1.j2"
 COLUMNS = ("host", "computer_name", "installation_id", "activation_id", "partial_product_key", "channel", "state",
@@ -99,7 +100,7 @@ def print_iids(statuses: Sequence[HostStatus], console: Console, redactor: Redac
         iid = row["installation_id"]
         state = gettext_in(language, status.state) if status.state in STATE_WORDS else status.state
         if iid is None:
-            state = status.error or str(words["no_key"])
+            state = tell(status.error, language) if status.error else str(words["no_key"])
         # The key's last five characters alone, as `status` shows them (the CSV and JSON write the masked key).
         rows.append((status.label, grouped(iid) if iid else "", row["activation_id"] or "",
                      str(status.data.get("partial_product_key") or ""), state))

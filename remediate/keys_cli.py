@@ -336,7 +336,7 @@ def installation_ids(hosts_file: Path, output: str, lang: str, live_settings: Li
         message=message), err=True),
                             **live_settings.inventory())
     read = fleet_read(hosts, live_settings(), console=error_console(), prompt=terminal_prompt(),
-                      script=iids.iid_script(), language=lang)
+                      script=iids.iid_script())
     if output == "json":
         click.echo(iids.iids_json(read.statuses, read.redactor))
     elif output == "csv":

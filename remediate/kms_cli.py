@@ -61,7 +61,7 @@ def kms_status(hosts_file: Path, output: str, lang: str, live_settings: LiveSett
         message=message), err=True),
                             **live_settings.inventory())
     read = fleet_read(hosts, live_settings(), console=error_console(), prompt=terminal_prompt(),
-                      script=view.kms_script(), language=lang)
+                      script=view.kms_script())
     if output == "json":
         click.echo(view.kms_json(read.statuses, read.redactor, lang))
     elif output == "csv":

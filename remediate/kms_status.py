@@ -33,6 +33,7 @@ from remediate.results import ExitCategory
 from remediate.secret import Redactor
 from remediate.status import HostStatus
 from remediate.terminal import Column, print_fitted
+from remediate.transport_text import tell
 
 KMS_TEMPLATE = "kms-host-state.ps1.j2"
 UNUSED = 0xFFFFFFFF  # what an unused uint32 counter reads (activation reference §3): no value
@@ -289,7 +290,7 @@ def print_kms(statuses: Sequence[HostStatus], console: Console, redactor: Redact
             requests = words["requests"].format(total=row["requests_total"], failed=row["requests_failed"])
         told = [f"{item['text']}" for item in row["clients_get"]]
         if status.error:
-            told = [status.error]
+            told = [tell(status.error, language)]
         elif not told:
             told = [words["serves"]]
         rows.append((status.label, key, _text(row["current_count"]), _text(row["listening_port"]), dns, requests,

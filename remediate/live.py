@@ -282,11 +282,10 @@ def fleet_status(
     console: Console,
     prompt: Prompt | None,
     progress: bool = True,
-    language: str = "en",
 ) -> FleetStatus:
     """`remediate status`: every host's licence, with the playbook that handles the code it reports.
     progress: show how the reads go on `console` (a bar in a terminal, plain lines elsewhere)."""
-    read = fleet_read(hosts, settings, console=console, prompt=prompt, progress=progress, language=language)
+    read = fleet_read(hosts, settings, console=console, prompt=prompt, progress=progress)
     name_playbooks(read.statuses, library.find)
     # The key ledger (when one is in use) learns which partial key each host showed.
     record_status_reads(read.statuses, settings.ledger, lambda text: console.print(Text(text)))
@@ -301,11 +300,9 @@ def fleet_read(
     prompt: Prompt | None,
     script: str | None = None,
     progress: bool = True,
-    language: str = "en",
 ) -> FleetStatus:
     """A read-only script on every host (the license-state template unless `script` is given: `keys iids`
-    reads installation IDs), with the connection checks, credentials, retries and Ctrl-C of `status`.
-    language: not used (the progress speaks the current language)."""
+    reads installation IDs), with the connection checks, credentials, retries and Ctrl-C of `status`."""
     connection = settings.connection()
     credentials = prepare_connection(connection, hosts, console, prompt)
     with LiveProgress(len(hosts), console, progress, kind="read") as bar:

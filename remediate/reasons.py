@@ -7,25 +7,19 @@
 
 The English text is what JSON, JUnit and the audit log keep (`HostReport.reason`); the summary tells the reason
 in the user's language. An argument is plain text told as it is in both languages (a step id, an error code, a
-message from the OS or the transport), a Reason of its own (an optional part, `""` when absent), or Localized
+message from the OS or the transport; the transport's kinds and known texts are told in the reader's language by
+remediate/transport_text.py), a Reason of its own (an optional part, `""` when absent), or Localized
 words. Each id's text is a gettext message (remediate/locale), translated when a reason is told.
 """
 
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, Union
 
 from remediate.i18n import N_, gettext_in
-
-T = TypeVar("T")
-
-
-def in_language(table: Mapping[str, T], language: str) -> T:
-    """The entry of an {"en": ..., "ja": ...} table for `language`: any language but ja reads English."""
-    return table["ja" if language == "ja" else "en"]
+from remediate.transport_text import kind_word, tell
 
 # id -> its text (a gettext message). The English texts are the reasons JSON, JUnit and the audit log carry.
 REASONS: dict[str, str] = {
@@ -154,7 +148,7 @@ class Reason:
 
     def render(self, language: str = "en") -> str:
         template = gettext_in(language, REASONS[self.id])
-        return template.format_map({name: _render(value, language) for name, value in self.args.items()})
+        return template.format_map({name: _render(name, value, language) for name, value in self.args.items()})
 
     def __str__(self) -> str:
         return self.render("en")
@@ -164,8 +158,11 @@ class Reason:
         return {"id": self.id, "args": {name: _plain(value) for name, value in self.args.items()}}
 
 
-def _render(value: Argument, language: str) -> str:
-    return value if isinstance(value, str) else value.render(language)
+def _render(name: str, value: Argument, language: str) -> str:
+    """An argument in `language`: plain text as written, except the transport's kinds and known error texts."""
+    if isinstance(value, str):
+        return kind_word(value, language) if name == "kind" else tell(value, language)
+    return value.render(language)
 
 
 def _plain(value: Argument) -> Any:

@@ -16,6 +16,7 @@ from remediate.inventory import Host
 from remediate.secret import Redactor
 from remediate.status import HostStatus, edition, state_word
 from remediate.terminal import Column, print_fitted
+from remediate.transport_text import tell
 
 COLUMNS = (N_("host"), N_("state"), N_("code"), N_("meaning"), N_("playbook"), N_("grace"), N_("edition"), N_("key"),
            N_("KMS"), N_("note"))
@@ -48,7 +49,7 @@ def print_status(
             status.label,
             state_word(status.state),
             str(status.code or ""),
-            status.error or status.meaning(language),
+            tell(status.error, language) if status.error else status.meaning(language),
             str(status.playbook or ""),
             grace_text(status.grace_minutes),
             edition(str(data.get("name") or "")),

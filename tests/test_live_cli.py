@@ -154,7 +154,9 @@ def test_a_transport_error_reads_as_its_kind_and_message_in_every_output(tmp_pat
     assert [(e["error_kind"], e["transient"]) for e in events if e["type"] == "connect"] == [("refused", True)]
     assert [e["reason"] for e in events if e["type"] == "outcome"] == [refused]
     in_japanese = invoke(["run", "0xC004F074", *common, "--audit", str(tmp_path / "ja.jsonl"), "--lang", "ja"], env)
-    assert f"接続できませんでした: {refused}" in in_japanese.output
+    # The summary tells the transport's kind and text in Japanese; the JSON and the audit log keep the English.
+    told = "接続できませんでした: 接続拒否: 接続が拒否されました (WinRM が待ち受けていないか、ホストが停止しています)"
+    assert told in in_japanese.output
     status = invoke(["status", *common, "--output", "json"], env)
     assert [read["error"] for read in json.loads(status.stdout)] == [refused]
     assert (as_json.exit_code, in_japanese.exit_code, status.exit_code) == (3, 3, 3)

@@ -30,6 +30,7 @@ from remediate.results import ExitCategory, HostReport, Outcome, RunReport, Step
 from remediate.secret import Redactor
 from remediate.status import HostStatus, edition, fleet_category, state_word
 from remediate.status_view import grace_text
+from remediate.transport_text import tell
 
 TEMPLATE = "report.html.j2"
 CHART_BARS = 12  # bars of a chart; the rest are summed into one "other" bar
@@ -369,7 +370,7 @@ def status_page(
         state = _state_word(status)
         tone = "ok" if status.licensed else ("unreach" if status.unreachable else "warn")
         states[(state, tone)] += 1
-        why = redactor.text(status.error or status.meaning(language))
+        why = redactor.text(tell(status.error, language) if status.error else status.meaning(language))
         if not status.licensed:
             codes[(f"{status.code} {why}" if status.code else why or state, tone)] += 1
             head = " · ".join(part for part in (state, str(status.code or ""), why) if part)
