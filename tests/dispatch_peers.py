@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -91,7 +91,10 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 class Process:
-    """A remediate process whose standard error is kept (and watched for a line)."""
+    """A remediate process whose standard error is kept (and watched for a line). Every one still running when
+    its test ends is killed by kill_leftovers (a failed test must not leave a controller behind)."""
+
+    started: ClassVar[list[Process]] = []
 
     def __init__(self, arguments: Sequence[str], env: dict[str, str], stdout: Path | None = None) -> None:
         self.arguments = list(arguments)
@@ -99,6 +102,7 @@ class Process:
         self.process = subprocess.Popen([sys.executable, "-m", "remediate", *arguments], env=env,
                                         stdout=self._stdout_file or subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        Process.started.append(self)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -146,6 +150,12 @@ class Process:
             self.process.wait(15)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+def kill_leftovers() -> None:
+    """Kill every Process still running (and what it started)."""
+    while Process.started:
+        Process.started.pop().kill()
 
 
 def environment(fleet: Fleet, key_file: Path, broker: str, **extra: str) -> dict[str, str]:

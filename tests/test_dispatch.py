@@ -26,6 +26,7 @@ from dispatch_peers import (
     environment,
     events,
     hosts_with_sites,
+    kill_leftovers,
     names,
     redis_server,  # noqa: F401 (a fixture)
     run_fields,
@@ -42,6 +43,13 @@ pytestmark = pytest.mark.slow
 
 PASSWORD = "Sbx-dispatch-tests-7c"
 CODE = "0xC004F074"
+
+
+@pytest.fixture(autouse=True)
+def no_process_left() -> Iterator[None]:
+    """A controller or worker a failed test left running is killed with it."""
+    yield
+    kill_leftovers()
 
 
 @pytest.fixture
