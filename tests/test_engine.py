@@ -24,6 +24,7 @@ from remediate.audit import AuditLog
 from remediate.codes import ErrorCode
 from remediate.engine import Engine, EngineOptions, HostRun
 from remediate.expressions import evaluate_condition
+from remediate.i18n import in_language
 from remediate.inventory import Host
 from remediate.plan import HostPlan, Plan, PlannedStep
 from remediate.playbook import Escalation, Playbook, RetryPolicy, Text
@@ -658,14 +659,16 @@ def test_every_reason_a_run_gives_is_told_in_japanese_in_the_summary(lab_factory
     }
     run = RunReport(code=F074, hosts=hosts)
     buffer = io.StringIO()
-    print_summary(run, Console(file=buffer, width=250, color_system=None), language="ja")
+    with in_language("ja"):
+        print_summary(run, Console(file=buffer, width=250, color_system=None), language="ja")
     summary = buffer.getvalue()
     for host in hosts:
         row = next(line for line in summary.splitlines() if f"│ {host.host} " in line)
         assert has_japanese(row.rstrip("│ ").rsplit("│", 1)[1]), row
     assert english_left(summary) == []
     assert "確認ステップ verify が成功しませんでした (0xC004F074)" in summary  # the step and code stay as they are
-    assert "修正ステップ slow-fix の実行中に通信エラーが発生しました (timeout: " in summary
+    # the transport's words are told in Japanese too
+    assert "修正ステップ slow-fix の実行中に通信エラーが発生しました (タイムアウト: " in summary
     # JSON and the audit log keep the English reasons tools and existing readers rely on.
     by_host = {host["host"]: host for host in json.loads(to_json(run))["hosts"]}
     assert by_host["STUCK"]["reason"] == "verify step verify did not succeed (0xC004F074)"

@@ -169,7 +169,8 @@ LEDGER_STORAGE = ("ledger.records", "ledger.location", "ledger.fingerprint", "le
 LAYERS: list[tuple[str, ...]] = [
     # words, values and plumbing that know nothing of fleets
     ("errors", "duration", "reasons", "interrupt", "limits", "expressions", "resources", "powershell_syntax",
-     "terminal", "input_file", "data", "ledger", "ledger.schema", "ledger.channels", "ledger.budget", "i18n"),
+     "terminal", "input_file", "data", "ledger", "ledger.schema", "ledger.channels", "ledger.budget", "i18n",
+     "transport_text"),
     ("productkey", "codes", "secret", "parameter_types", "inventory", "values", "explain", "results", "pool",
      "approvals", "ansible_variables", "inventory_tree", "ansible_inventory", "csv_inventory", "inventory_formats",
      "inventory_limit", "csvlk_groups", *LEDGER_STORAGE, "dispatch.secrets", "dispatch.events", "dispatch.tasks"),
