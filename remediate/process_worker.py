@@ -23,6 +23,7 @@ from remediate.dispatch.payload import PayloadError, Playbooks, task_in
 from remediate.dispatch.remote_engine import OVER, RunOver, run_engine
 from remediate.errors import RemediateError
 from remediate.inventory import Host
+from remediate.pool import Background
 from remediate.transport import Session
 
 CONTROL_EVERY_S = 0.1  # how often a host's engine looks at the control word (a Ctrl-C reaches it this soon)
@@ -55,6 +56,8 @@ class Worker:
         self._lock = threading.Lock()
         self._waiting: dict[str, _Answer] = {}
         self._tasks: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        # Sessions close here while the thread takes its next host; waited for before the process ends.
+        self.closing = Background(workers=setup.threads, name="remediate-close")
 
     def serve(self) -> None:
         threads = [threading.Thread(target=self._take, name=f"remediate-host-{number}", daemon=True)
@@ -85,6 +88,7 @@ class Worker:
             self._tasks.put(None)
         for thread in threads:
             thread.join()
+        self.closing.wait()
 
     def post(self, message: dict[str, Any]) -> None:
         with self._send_lock:
@@ -130,7 +134,7 @@ class Worker:
             def connect(host: Host) -> Session:
                 return Session(host, task.connection, task.credentials)
 
-            run_engine(link, task, connect, self.setup.playbooks, CONTROL_EVERY_S)
+            run_engine(link, task, connect, self.setup.playbooks, CONTROL_EVERY_S, self.closing)
         except RunOver:
             return
 

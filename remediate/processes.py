@@ -14,9 +14,10 @@ decisions and messages, over pipes instead of Redis):
   `skipped` otherwise, never run again; the hosts it had not started go to the other workers.
 
 --forks keeps its meaning (hosts in flight at once, over all processes): each process gets an equal share of it.
-Processes are started with `spawn` (the run's threads are alive already; fork would copy their locks). Each is
-given the run's playbooks and scripts as it starts; a host's task (its secret values and the credentials) goes
-over its pipe when the host is sent: nothing secret is written to disk.
+Processes are forked from a `forkserver` (a fresh interpreter: the run's threads are alive already, and fork
+would copy their locks into the workers). Each is given the run's playbooks and scripts as it starts; a host's
+task (its secret values and the credentials) goes over its pipe when the host is sent: nothing secret is written
+to disk.
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ class ProcessRun:
     # --- worker processes ----------------------------------------------------------------------------------
 
     def _start_workers(self) -> None:
-        context = multiprocessing.get_context("spawn")
+        # forkserver: one fresh interpreter (no thread of this run in it) imports the worker's modules once, and
+        # each worker process is forked from it, single-threaded; spawn would pay the imports once per process.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["remediate.process_worker"])
         scripts = {step.script_sha256: step.script for plan in self.host_plans for step in plan.steps}
         forks = max(1, self.options.forks)
         for number in range(self.processes):

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from dispatch_peers import Process, content_by_host, events, free_port, names, run_fields
 
 from remediate import audit
+from remediate.cli import main
 from remediate.processes import HOSTS_PER_PROCESS, process_count
 from remediate.sandbox.fleet import Fleet
 from remediate.sandbox.scenario import build_hosts
@@ -95,9 +97,9 @@ def wait_for_event(log: Path, kind: str, timeout: float = 40) -> dict[str, Any]:
     raise AssertionError(f"no {kind} event in {log} within {timeout} s")
 
 
-def worker_processes(parent: int) -> list[int]:
-    """The worker processes a run started (spawned: their command line runs multiprocessing's spawn_main)."""
-    found = []
+def _children() -> dict[int, list[tuple[int, bytes]]]:
+    """Every process's children: parent -> [(pid, command line)]."""
+    found: dict[int, list[tuple[int, bytes]]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -106,9 +108,15 @@ def worker_processes(parent: int) -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat[1]) == parent and b"spawn_main" in command:
-            found.append(int(entry.name))
+        found.setdefault(int(stat[1]), []).append((int(entry.name), command))
     return found
+
+
+def worker_processes(parent: int) -> list[int]:
+    """The worker processes of a run: the children of the fork server it started (multiprocessing's)."""
+    children = _children()
+    servers = [pid for pid, command in children.get(parent, []) if b"forkserver" in command]
+    return [pid for server in servers for pid, _command in children.get(server, [])]
 
 
 def once_each(log: Path, fleet: Fleet) -> dict[str, list[dict[str, Any]]]:
@@ -252,3 +260,44 @@ def test_max_fail_percent_holds_across_processes(tmp_path: Path) -> None:
     assert 1 <= len(unreachable) <= 2 and len(unreachable) + len(held_back) == 16, outcomes
     assert not [event for event in events(log) if event["type"] == "step_started"]  # no fleet host was changed
     assert events(log)[-1]["summary"]["stopped_early"] is True
+
+
+AUTO_MIX = """
+name: auto-mix
+description: Two hosts per kind of answer run auto must give.
+hosts: 6
+world:
+  domain: corp.example
+  kms_hosts:
+    - {name: kms01.corp.example, address: 10.0.0.5, count: 60}
+groups:
+  - {name: f074, prefix: KMSSTALE, count: 2, edition: ServerStandard, fault: 0xC004F074,
+     cause: stale-dns-cache}
+  - {name: c008, prefix: KMSHOSTKEY, count: 2, edition: ServerStandard, fault: 0xC004C008}
+  - {name: healthy, prefix: OK, count: 2, edition: ServerStandard}
+"""
+
+
+@pytest.mark.slow
+def test_run_auto_over_two_processes_gives_the_audit_log_of_one(tmp_path: Path) -> None:
+    runs = {}
+    for processes in ("1", "2"):
+        with fleet_from(tmp_path, AUTO_MIX) as fleet:
+            hosts = fleet.write_hosts_file(tmp_path / f"auto{processes}-hosts.txt")
+            log = tmp_path / f"auto{processes}.jsonl"
+            process = Process(["run", "auto", "--hosts", str(hosts), "--audit", str(log), "--processes",
+                               processes], env_of(fleet))
+            assert process.wait(120) == 4, process.stderr  # no failure, the hosts of 0xC004C008 need a human
+            runs[processes] = (fleet, log)
+    (one_fleet, one_log), (two_fleet, two_log) = runs["1"], runs["2"]
+    assert audit.verify(two_log).state == audit.COMPLETE
+    assert once_each(two_log, two_fleet) == once_each(one_log, one_fleet)
+    assert run_fields(two_log) == run_fields(one_log)
+    assert sum(1 for event in events(two_log) if event["type"] == "status") == 6
+
+
+def test_processes_and_dispatch_do_not_go_together(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("127.0.0.1:5986\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["run", CODE, "--hosts", str(hosts), "--dispatch", "--processes", "2"])
+    assert result.exit_code == 2 and "--processes and --dispatch" in result.output

@@ -27,6 +27,7 @@ from remediate.dispatch.payload import HostTask, Playbooks, reason_in, report_ou
 from remediate.engine import Engine
 from remediate.errors import AuditError
 from remediate.plan import PlannedStep
+from remediate.pool import Background
 from remediate.reasons import Reason
 from remediate.results import HostReport, StepResult
 from remediate.secret import Redactor, secrets_in
@@ -152,8 +153,10 @@ class _ControlWatch(threading.Thread):
             self.done.wait(self.every_s)
 
 
-def run_engine(link: HostLink, task: HostTask, connect: Connect, playbooks: Playbooks, heartbeat_s: float) -> None:
-    """Run one host whose start the writer granted, every event and the report sent over `link`."""
+def run_engine(link: HostLink, task: HostTask, connect: Connect, playbooks: Playbooks, heartbeat_s: float,
+               closing: Background | None = None) -> None:
+    """Run one host whose start the writer granted, every event and the report sent over `link`. closing: where
+    its session is closed, off the host's critical path (the caller waits for it); None: before this returns."""
     host_plan = task.host_plan
     secrets = [found for step in host_plan.steps for found in secrets_in(step.parameters)]
     redactor = Redactor([*secrets, *credential_secrets(task.credentials)])
@@ -161,7 +164,7 @@ def run_engine(link: HostLink, task: HostTask, connect: Connect, playbooks: Play
     options = dataclasses.replace(task.options, forks=1, max_fail_percent=None, max_auth_failures=None)
     engine = Engine(connect, RemoteAudit(link, redactor), options,
                     observer=RemoteObserver(link), on_interrupt=lambda interruption: None,
-                    claimed_by=playbooks.find, keys=RemoteKeys(link) if task.key_watch else None)
+                    claimed_by=playbooks.find, keys=RemoteKeys(link) if task.key_watch else None, closing=closing)
     watch = _ControlWatch(link, engine, heartbeat_s)
     if link.heartbeat() in ("finish", *OVER):
         engine.request_stop()
