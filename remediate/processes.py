@@ -45,9 +45,10 @@ from remediate.reasons import Reason
 from remediate.results import HostReport, RunReport
 from remediate.transport import ConnectionOptions, Credentials
 
-# A worker process costs about a second of CPU to start (Python, pypsrp, the playbooks); a host about 28 ms of
-# the controller's CPU. Below this many hosts per process, another process cannot pay for itself.
-HOSTS_PER_PROCESS = 100
+# Starting the worker processes costs about a second of CPU each (Python, pypsrp, the playbooks, the first
+# connections), and a host costs some 10 ms more of CPU over processes (its messages, its engine's threads) than
+# in one: with cores to spare a second process pays for itself from about 100 hosts; twice that leaves a margin.
+HOSTS_PER_PROCESS = 200
 LATE_S = 30.0  # a host still without an outcome this long after its --host-timeout: its worker is hung (lost)
 READ_AT_ONCE = 500  # messages read from one worker before the others are looked at
 
