@@ -1,7 +1,7 @@
 """A live run over a sandbox fleet with latency: its wall time against the protocol's floor, and three baselines.
 
-    python benchmarks/fleet_run.py [--hosts 100] [--latency-ms 100] [--forks 10,50] [--scenario kms-moved]
-                                   [--code 0xC004F074] [--engine-only] [--smoke]
+    python benchmarks/fleet_run.py [--hosts 100] [--latency-ms 100] [--forks 10,50] [--processes 1]
+                                   [--scenario kms-moved] [--code 0xC004F074] [--engine-only] [--smoke]
 
 What one run measures (defaults: the shipped kms-moved fleet, grown to 100 hosts, every request delayed 100 ms),
 for each --forks value in turn, every number from this one run:
@@ -23,6 +23,11 @@ for each --forks value in turn, every number from this one run:
   (PowerShell literals); the rest of the script is byte for byte what the engine sent. (remediate itself never
   puts values into script text; this is for comparison only.)
 - CPU: this process's (the controller's) and the sandbox's, per host; peak memory of this process.
+- --processes 1,2: the engine run again for each value, each on a fresh sandbox, as `remediate run --processes N`
+  runs it (processes.py: N worker processes, this one writing the audit log). With N > 1 the round trips are
+  not counted (they leave the worker processes), the controller's CPU is this process's, the fork server's and the
+  workers', and
+  the baselines (which replay what the N = 1 run sent) follow the N = 1 run only.
 
 Targets: wall within 1.3x of the floor; at least 2.5x faster than one pypsrp Client per host and 4x faster than
 pywinrm run_ps per step; controller CPU at most 15 ms per host. --engine-only skips the baselines (a large
@@ -59,8 +64,9 @@ from remediate.connector import BatchRun, ScriptCall
 from remediate.engine import Engine, EngineOptions
 from remediate.inventory import Host, load_hosts
 from remediate.playbook import PlaybookLibrary
+from remediate.processes import ProcessRun
 from remediate.render import Renderer, build_plan
-from remediate.results import ResultFormatError, StepResult
+from remediate.results import HostReport, ResultFormatError, StepResult
 from remediate.sandbox.powershell.parser import parse_script
 from remediate.sandbox.scenario import SCENARIOS_DIR
 from remediate.secret import Secret
@@ -180,8 +186,9 @@ class Measured:
     round_trips: int
     steps: int
     notes: dict[str, int] = field(default_factory=dict)  # outcomes, or failed steps
-    client_cpu_s: float = 0.0  # CPU this process used (every thread)
+    client_cpu_s: float = 0.0  # CPU this process used (every thread), and its worker processes'
     sandbox_cpu_s: float | None = None  # CPU the sandbox process used
+    workers_cpu_s: float = 0.0  # of client_cpu_s, what the worker processes used (--processes > 1)
 
 
 @contextmanager
@@ -221,6 +228,7 @@ class EngineRun:
     minimum_trips: list[int]  # the least each host needed on the wire (see the docstring)
     trips: list[int]  # what each host took
     peak_rss_mb: float
+    processes: int = 1
 
 
 def minimum_round_trips(log: Path, hosts: Sequence[str]) -> list[int]:
@@ -239,36 +247,76 @@ def minimum_round_trips(log: Path, hosts: Sequence[str]) -> list[int]:
 
 
 def engine_run(
-    code: str, fleet: SandboxFleet, forks: int, directory: Path, sent: dict[str, list[StepCall]] | None
+    code: str, fleet: SandboxFleet, forks: int, directory: Path, sent: dict[str, list[StepCall]] | None,
+    processes: int = 1,
 ) -> EngineRun:
-    """The real engine over the fleet; `sent` (when given) receives every step sent, by computer name."""
+    """The real engine over the fleet; `sent` (when given, with processes 1) receives every step sent, by
+    computer name. processes > 1: the hosts run over that many worker processes (processes.py)."""
     hosts = fleet.hosts
     library = PlaybookLibrary(())
     playbook = library.get(ErrorCode.parse(code))
     plan = build_plan(playbook, hosts, RunValues(), Renderer.for_library(library))
     connection = ConnectionOptions(auth="ntlm", scheme="http")
     credentials = Credentials(USERNAME, Secret(PASSWORD))
+    options = EngineOptions(forks=forks)
 
     def connect(host: Host) -> Session:
         if sent is None:
             return Session(host, connection, credentials)
         return RecordingSession(host, sent.setdefault(fleet.names[host.label], []), connection, credentials)
 
-    log_path = directory / f"audit-forks{forks}.jsonl"
+    log_path = directory / f"audit-forks{forks}-processes{processes}.jsonl"
+    workers_before = fork_server_cpu()
     with RoundTrips().counting() as trips, AuditLog(log_path) as log, timing(fleet) as taken:
-        report = Engine(connect, log, EngineOptions(forks=forks)).run(plan)
+        if processes > 1:
+            run = ProcessRun(plan.hosts, processes, audit=log, options=options, connection=connection,
+                             credentials=credentials, keys=None, observer=_NoProgress(), playbooks=library)
+            report = run.run(str(plan.code))
+        else:
+            report = Engine(connect, log, options).run(plan)
+    workers_cpu = fork_server_cpu() - workers_before  # the worker processes are joined (reaped) by now
     if not verify(log_path).ok:
         raise SystemExit("the audit log of the engine run does not verify")
     counts = {outcome: number for outcome, number in report.counts().items() if number}
     steps = sum(1 for event in audit.read_events(log_path)
                 if event.get("type") == audit.STEP and not event.get("skipped"))
-    measured = Measured(taken["wall"] or 0.0, trips.count, steps, counts, taken["cpu"] or 0.0, taken["sandbox_cpu"])
+    measured = Measured(taken["wall"] or 0.0, trips.count, steps, counts, (taken["cpu"] or 0.0) + workers_cpu,
+                        taken["sandbox_cpu"], workers_cpu_s=workers_cpu)
     return EngineRun(
         measured,
         minimum_round_trips(log_path, [host.label for host in hosts]),
         [trips.by_host.get(f"{host.name}:{host.port}", 0) for host in hosts],
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        processes,
     )
+
+
+def fork_server_cpu() -> float:
+    """CPU used so far by multiprocessing's fork server (the worker processes' parent: it imports their modules)
+    and by the worker processes it has reaped (Linux /proc: utime, stime, cutime, cstime)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and b"forkserver" in command:
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class _NoProgress:
+    def host_started(self, host: str) -> None:
+        pass
+
+    def host_retrying(self, host: str, what: str, attempt: int, attempts: int | None) -> None:
+        pass
+
+    def host_finished(self, report: HostReport) -> None:
+        pass
 
 
 # --- the baselines ----------------------------------------------------------------------------------------
@@ -423,10 +471,14 @@ class Report:
         floor_ok = "met" if self.floor_ratio <= TARGET_FLOOR_RATIO else "MISSED"
         cpu_ms = 1000 * run.client_cpu_s / hosts
         sandbox_ms = "?" if run.sandbox_cpu_s is None else f"{1000 * run.sandbox_cpu_s / hosts:.1f}"
+        processes = engine.processes
+        trips = (f"{run.round_trips:6d} round trips  {run.steps:5d} steps  ({run.round_trips / hosts:.1f} round "
+                 "trips per host, closing the pool included)" if processes == 1 else
+                 f"round trips not counted (worker processes)  {run.steps:5d} steps")
         lines = [
-            f"fleet: {self.hosts} hosts, {self.latency_ms} ms added to every request, --forks {self.forks}",
-            f"engine:   {run.seconds:8.2f} s  {run.round_trips:6d} round trips  {run.steps:5d} steps  "
-            f"({run.round_trips / hosts:.1f} round trips per host, closing the pool included)  {run.notes}",
+            f"fleet: {self.hosts} hosts, {self.latency_ms} ms added to every request, --forks {self.forks}, "
+            f"--processes {processes}",
+            f"engine:   {run.seconds:8.2f} s  {trips}  {run.notes}",
             f"minimum:  {sum(engine.minimum_trips) / hosts:.1f} round trips per host (logon {LOGON_TRIPS}, pool "
             f"{OPEN_TRIPS}, {INVOCATION_TRIPS} per invocation; the close off the critical path)",
             f"floor:    {self.floor_s:8.2f} s  = max({sum(engine.minimum_trips)} x {self.latency_ms} ms / "
@@ -446,8 +498,10 @@ class Report:
                 f"ms per host; speed-up {speed_up:.2f}x{verdict}"
             )
         cpu_ok = "met" if cpu_ms <= TARGET_CPU_MS else "MISSED"
+        workers = (f" (this process {1000 * (run.client_cpu_s - run.workers_cpu_s) / hosts:.1f}, its worker "
+                   f"processes {1000 * run.workers_cpu_s / hosts:.1f})" if processes > 1 else "")
         lines.append(
-            f"cpu: controller {cpu_ms:.1f} ms per host (target <= {TARGET_CPU_MS:g} ms: {cpu_ok}), sandbox "
+            f"cpu: controller {cpu_ms:.1f} ms per host{workers} (target <= {TARGET_CPU_MS:g} ms: {cpu_ok}), sandbox "
             f"{sandbox_ms} ms per host; peak memory {engine.peak_rss_mb:.0f} MB"
         )
         return lines
@@ -461,17 +515,21 @@ def machine_load() -> str:
 
 
 def measure(
-    scenario: str, code: str, hosts: int, latency_ms: int, forks: int, baselines: Sequence[str], directory: Path
-) -> Report:
+    scenario: str, code: str, hosts: int, latency_ms: int, forks: int, baselines: Sequence[str], directory: Path,
+    processes: Sequence[int] = (1,),
+) -> list[Report]:
     scenario_file = latency_scenario(scenario, hosts, latency_ms, directory)
-    sent: dict[str, list[StepCall]] | None = {} if baselines else None
-    with sandbox(scenario_file, hosts, directory / f"engine-{forks}") as fleet:
-        engine = engine_run(code, fleet, forks, directory, sent)
-    measured: dict[str, Measured] = {}
-    for name in baselines:
-        with sandbox(scenario_file, hosts, directory / f"baseline-{forks}-{len(measured)}") as fleet:
-            measured[name] = baseline_run(BASELINES[name], fleet, sent or {}, forks)
-    return Report(hosts, latency_ms, forks, engine, measured)
+    reports = []
+    for count in processes:
+        sent: dict[str, list[StepCall]] | None = {} if baselines and count == 1 else None
+        with sandbox(scenario_file, hosts, directory / f"engine-{forks}-{count}") as fleet:
+            engine = engine_run(code, fleet, forks, directory, sent, count)
+        measured: dict[str, Measured] = {}
+        for name in baselines if sent is not None else ():
+            with sandbox(scenario_file, hosts, directory / f"baseline-{forks}-{len(measured)}") as fleet:
+                measured[name] = baseline_run(BASELINES[name], fleet, sent or {}, forks)
+        reports.append(Report(hosts, latency_ms, forks, engine, measured))
+    return reports
 
 
 def main() -> None:
@@ -479,6 +537,8 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--forks", default="10,50", help="one or more values, comma-separated")
+    parser.add_argument("--processes", default="1", help="worker processes: one or more values, comma-separated "
+                        "(each run on a fresh sandbox; the baselines follow the run with 1)")
     parser.add_argument("--scenario", default="kms-moved", help="a sandbox scenario NAME or FILE")
     parser.add_argument("--code", default="0xC004F074")
     parser.add_argument("--engine-only", action="store_true", help="no baselines (a large fleet)")
@@ -487,12 +547,13 @@ def main() -> None:
     if arguments.smoke:
         arguments.hosts, arguments.latency_ms, arguments.forks = 10, 20, "5"
     baselines = [] if arguments.engine_only else list(BASELINES)
+    processes = [int(value) for value in str(arguments.processes).split(",")]
     print(f"machine: {os.cpu_count()} cores, load average {machine_load()} (1, 5, 15 min) at the start")
     with tempfile.TemporaryDirectory(prefix="remediate-bench-") as folder:
         for forks in (int(value) for value in str(arguments.forks).split(",")):
-            report = measure(arguments.scenario, arguments.code, arguments.hosts, arguments.latency_ms, forks,
-                             baselines, Path(folder))
-            print("\n".join(report.lines()), flush=True)
+            for report in measure(arguments.scenario, arguments.code, arguments.hosts, arguments.latency_ms, forks,
+                                  baselines, Path(folder), processes):
+                print("\n".join(report.lines()), flush=True)
     print(f"machine: load average {machine_load()} at the end")
 
 

@@ -394,6 +394,8 @@ def run_playbook(
     request = run_request(code, allow, dry_run=dry_run, save_plan=save_plan, plan_file=plan_file,
                           allowed_signers=allowed_signers, min_approvals=min_approvals, expires_s=expires_s)
     library = PlaybookLibrary(playbook_dirs)
+    if dispatch and live_settings.values.get("processes") is not None:
+        raise UsageError(_("--processes and --dispatch: the sites' workers run a dispatched run's hosts"))
     if request.auto and dispatch and not dry_run:
         raise UsageError(_("run auto --dispatch: not yet; give the error code (run CODE --dispatch)"))
     if request.auto:

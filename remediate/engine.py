@@ -164,10 +164,13 @@ class Engine:
         on_interrupt: Callable[[Interruption], None] | None = None,
         claimed_by: Callable[[ErrorCode], Playbook | None] | None = None,
         keys: KeyWatcher | None = None,
+        closing: Background | None = None,
     ) -> None:
         """claimed_by: the playbook that handles a code (PlaybookLibrary.find); with it, a host whose detection
         reports a code that another playbook claims is skipped rather than changed (unless options.force).
-        keys: the key ledger's watcher of installs and activations (None: no ledger)."""
+        keys: the key ledger's watcher of installs and activations (None: no ledger).
+        closing: where sessions are closed, when the caller outlives the run and waits for them itself (a worker
+        process running one engine per host); None: the engine's own, waited for before the run returns."""
         self.connect = connect
         self.keys = keys
         self.claimed_by = claimed_by
@@ -186,7 +189,8 @@ class Engine:
         self._given_up: set[str] = set()  # hosts abandoned: nothing more of theirs is recorded
         self._pool: HostPool[HostPlan, HostReport] | None = None
         # Sessions are closed off the critical path: a worker takes its next host while the last one's pool closes.
-        self._closing = Background(workers=self.options.forks, name="remediate-close")
+        self._closing = closing or Background(workers=self.options.forks, name="remediate-close")
+        self._owns_closing = closing is None
 
     # --- the run -------------------------------------------------------------------------------------------
 
@@ -330,7 +334,8 @@ class Engine:
             lock=self._lock,
         )
         reports.update(self._pool.run().done)
-        self._closing.wait(self.stop.abandoned)  # every shell closed on its host, unless the run is abandoned
+        if self._owns_closing:
+            self._closing.wait(self.stop.abandoned)  # every shell closed on its host, unless the run is abandoned
         return reports
 
     def close_later(self, session: HostSession) -> None:

@@ -38,6 +38,7 @@ from remediate.ledger.run_guard import RunKeyGuard
 from remediate.ledger.status_reads import record_status_reads
 from remediate.plan import HostPlan, Plan
 from remediate.playbook import Playbook, PlaybookLibrary
+from remediate.processes import PlanPlaybooks, ProcessRun, process_count
 from remediate.progress import LiveProgress
 from remediate.render import Renderer, build_plan
 from remediate.results import HostReport, RunReport
@@ -71,6 +72,7 @@ class LiveOptions:
     cert_key_pem: str | None = None
     spn_service: str = DEFAULT_SPN_SERVICE
     forks: int = 50  # see EngineOptions.forks
+    processes: int | None = None  # worker processes (processes.py); None: as processes.process_count decides
     connect_timeout: float = 30.0
     operation_timeout: int = 20
     wait_for_winrm: str | None = None  # a duration: 90, 90s, 10m, 1h
@@ -446,6 +448,12 @@ def run_plan(
     """
     with open_plan_run(plan, settings, language=language, console=console, prompt=prompt,
                        progress=progress) as (plan, run):
+        count = process_count(settings.processes, len(plan.hosts), run.options.forks)
+        if count > 1:
+            processes = ProcessRun(plan.hosts, count, audit=run.log, options=run.options, connection=run.connection,
+                                   credentials=run.credentials, keys=run.keys, observer=run.bar,
+                                   playbooks=library if library is not None else PlanPlaybooks(plan.hosts))
+            return run.done(processes.run(str(plan.code), arguments, plan_sha256, approvers))
         engine = Engine(connector(run.connection, run.credentials), run.log, run.options, observer=run.bar,
                         claimed_by=library.find if library is not None else None, keys=run.keys)
         return run.done(engine.run(plan, arguments=arguments, plan_sha256=plan_sha256, approvers=approvers))
@@ -498,18 +506,21 @@ def run_auto_fleet(
     # The key ledger learns the partial keys read; then, as in run_plan, it checks the budget of every key the
     # plans install (exit 2 before any change) and records its installs and activations.
     record_status_reads(statuses, settings.ledger, lambda text: console.print(Text(text)), language)
+    # A run given its own way of waiting (the demo's) stays in this process.
+    count = 1 if sleep is not None else process_count(settings.processes, len(host_plans), options.forks)
+    order = [host.label for host in hosts]
+    prelude = [(STATUS, status.to_dict()) for status in statuses]
     with open_run(host_plans, AUTO, settings, lambda: credentials, language=language, console=console,
                   progress=progress, count=len(hosts)) as run:
+        if count > 1:
+            processes = ProcessRun(host_plans, count, audit=run.log, options=options, connection=run.connection,
+                                   credentials=run.credentials, keys=run.keys, observer=run.bar, playbooks=library)
+            return run.done(processes.run(AUTO, arguments, decided=choice.decided, order=order, prelude=prelude),
+                            statuses)
         engine = Engine(connect, run.log, options, observer=run.bar, sleep=sleep, claimed_by=library.find,
                         keys=run.keys)
-        report = engine.run_hosts(
-            host_plans,
-            code=AUTO,
-            arguments=arguments,
-            decided=choice.decided,
-            order=[host.label for host in hosts],
-            prelude=[(STATUS, status.to_dict()) for status in statuses],
-        )
+        report = engine.run_hosts(host_plans, code=AUTO, arguments=arguments, decided=choice.decided, order=order,
+                                  prelude=prelude)
         return run.done(report, statuses)
 
 

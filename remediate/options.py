@@ -216,6 +216,10 @@ _LIVE_OPTIONS: dict[str, Decorator] = {
                 "file>.")),
     "forks": setting_option("--forks", type=click.IntRange(1, 1000), default=50, show_default=True,
                             help=N_("Hosts worked on at once (each holds one shell on its own host).")),
+    "processes": click.option(
+        "--processes", type=click.IntRange(1, 256), default=None, metavar="N",
+        help=N_("Worker processes that run the hosts, each with its share of --forks (the audit log stays in "
+                "this one) [default: one per core, at most one per 200 hosts]; 1: no worker process.")),
     "connect_timeout": click.option("--timeout", "connect_timeout", type=click.FloatRange(1, 3600), default=30,
                                     show_default=True, help=N_("Seconds to connect to a host.")),
     "operation_timeout": click.option("--operation-timeout", type=click.IntRange(1, 600), default=20,

@@ -173,13 +173,14 @@ LAYERS: list[tuple[str, ...]] = [
      "transport_text"),
     ("productkey", "codes", "secret", "parameter_types", "inventory", "values", "explain", "results", "pool",
      "approvals", "ansible_variables", "inventory_tree", "ansible_inventory", "csv_inventory", "inventory_formats",
-     "inventory_limit", "csvlk_groups", *LEDGER_STORAGE, "dispatch.secrets", "dispatch.events", "dispatch.tasks"),
+     "inventory_limit", "csvlk_groups", *LEDGER_STORAGE, "dispatch.secrets", "dispatch.tasks"),
     # playbooks, plans and the one connection to a host
     ("playbook", "plan", "render", "validate", "audit", "connector", "transport", "status", "saved_plan",
      "ledger.store", "ledger.csv_import", "dispatch.sites"),
     # what happens to hosts, and how it is shown
     ("engine", "diagnosis", "preview", "report", "status_view", "audit_view", "catalog", "html", "progress",
-     "installation_ids", "kms_status", "ledger.views", "ledger.run_guard", "ledger.status_reads", "dispatch.payload"),
+     "installation_ids", "kms_status", "ledger.views", "ledger.run_guard", "ledger.status_reads", "dispatch.payload",
+     "dispatch.remote_engine", "dispatch.events", "dispatch.collector", "process_worker", "processes"),
     ("live", "dispatch", "dispatch.controller", "dispatch.host_task"),  # the application service
     ("demo",),
     ("config", "help_wrap", "options", "cli", "keys_cli", "kms_cli", "sandbox_cli", "dispatch.worker", "__main__",

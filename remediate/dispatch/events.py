@@ -32,6 +32,8 @@ from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from remediate.dispatch.remote_engine import OVER, RunOver
+
 BROKER_ENV = "REMEDIATE_BROKER_URL"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 HEARTBEAT_S = 1.0  # how often a worker renews its hosts' alive keys (and reads the run's control word)
@@ -43,15 +45,8 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSErro
 T = TypeVar("T")
 
 
-class BrokerLost(Exception):
+class BrokerLost(RunOver):
     """The broker stayed unreachable longer than GIVE_UP_S."""
-
-
-class RunOver(Exception):
-    """The controller no longer answers for this run: it ended, or was abandoned (a second Ctrl-C)."""
-
-
-OVER = ("over", "abandon")  # control words after which no question of the run is answered
 
 
 def broker_url(given: str | None = None) -> str:

@@ -16,13 +16,13 @@ import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from remediate.codes import ErrorCode
 from remediate.engine import EngineOptions
 from remediate.inventory import Host
 from remediate.plan import HostPlan, PlannedStep
-from remediate.playbook import PlaybookLibrary, RetryPolicy, Text
+from remediate.playbook import Playbook, RetryPolicy, Text
 from remediate.productkey import ProductKey
 from remediate.reasons import Argument, Localized, Reason
 from remediate.results import HostReport, Outcome, StepRecord, StepResult, StepStatus
@@ -32,6 +32,12 @@ from remediate.transport import ConnectionOptions, Credentials
 
 class PayloadError(Exception):
     """A task this worker cannot run as planned (its playbook differs, a script does not match its sha256)."""
+
+
+class Playbooks(Protocol):
+    """The worker's playbooks (a PlaybookLibrary): the one that handles a code."""
+
+    def find(self, code: ErrorCode) -> Playbook | None: ...
 
 
 # --- parameter values: typed, so that secrets and keys stay what they are on the worker --------------------
@@ -136,7 +142,7 @@ class HostTask:
     key_watch: bool
 
 
-def task_in(data: Mapping[str, Any], library: PlaybookLibrary, scripts: Callable[[str], str | None]) -> HostTask:
+def task_in(data: Mapping[str, Any], library: Playbooks, scripts: Callable[[str], str | None]) -> HostTask:
     """A task as the worker runs it, its scripts found by sha256 with `scripts`; PayloadError when its playbook
     is not the worker's or a script is not the one planned."""
     code = ErrorCode.parse(data["playbook"]["code"])
