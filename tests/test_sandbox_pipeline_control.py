@@ -15,6 +15,7 @@ from pypsrp.wsman import WSMan
 
 from remediate.sandbox.fleet import Fleet
 from remediate.sandbox.scenario import build_hosts
+from remediate.sandbox.seam import Command, PipelineControl, PipelineOutcome, PipelineRequest, RunspaceSession
 
 pytestmark = pytest.mark.slow
 
@@ -97,3 +98,17 @@ def test_stopping_a_pipeline_stops_the_powershell_exe_it_runs(wsman: WSMan) -> N
         after = PowerShell(pool)
         after.add_script("'after'")
         assert after.invoke() == ["after"]
+
+
+def test_a_nested_pipeline_that_comes_before_the_running_one_has_begun_sees_its_first_statement() -> None:
+    """However soon a nested pipeline follows the one it joins, it runs inside a pipeline already running (pypsrp's
+    recorded test_psrp_nested_command.yml: Get-Variable finds the $i the running script set first)."""
+    engine = build_hosts(SCENARIO, 1, 0)[0].engine
+    session, control = RunspaceSession(), PipelineControl()
+    seen: list[PipelineOutcome] = []
+    nested = PipelineRequest([Command("Get-Variable", False, [("Name", "i"), ("ValueOnly", True)])], session=session,
+                             control=PipelineControl(), nested=True)  # fmt: skip
+    control.run_nested(lambda: seen.append(engine.invoke_pipeline(nested)))  # came before the script's first statement
+    script = PipelineRequest([Command("$i = 1; while ($i -lt 3) { $i++ }", True)], session=session, control=control)
+    assert engine.invoke_pipeline(script).state == "Completed"
+    assert [(outcome.output, outcome.errors) for outcome in seen] == [([1], [])]

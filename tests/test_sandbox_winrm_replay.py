@@ -18,7 +18,9 @@ replay writes them as today's pypsrp does, the one difference between its reques
 
 Windows answers a Receive whenever it has something; the sandbox may group messages differently, so Receives are
 compared per command, not one by one. A Receive's OperationTimeout is capped at one second (a Receive the sandbox
-has nothing for then ends quickly with w:TimedOut); a w:TimedOut is compared only where Windows answered one.
+has nothing for then ends quickly with w:TimedOut); a w:TimedOut is compared only where Windows answered one. A
+WinRS command line's Start-Sleep is shortened by the same factor, so it outlasts as many Receives as on Windows.
+The recordings replay at the same time, each on a host of its own.
 
 tests/data/recorded_exchange_differences.txt lists the differences still found, each with its reason; the list
 may only shrink: a difference found and not listed fails, and so does one listed and no longer found.
@@ -27,6 +29,8 @@ may only shrink: a difference found and not listed fails, and so does one listed
 from __future__ import annotations
 
 import base64
+import functools
+import math
 import os
 import re
 import tarfile
@@ -34,6 +38,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -69,6 +74,7 @@ RESEND_BUDGET_S = 40.0  # a command Windows kept running past a Receive gets thi
 QUICK_BUDGET_S = 4.0  # any other command Windows finished within the recording
 
 
+@functools.cache
 def recordings() -> dict[str, list[dict[str, object]]]:
     """file name -> its messages, from the pinned sdist (skipped, or failed on CI, when it is not fetched)."""
     found = sorted(SDIST_DIR.glob(f"pypsrp-{PINNED_VERSION}.tar.gz"))
@@ -212,6 +218,20 @@ def _psrp_pipeline_ids_as_today(request: str) -> str:
     return re.sub(r"(<rsp:(?:Arguments|Stream)[^>]*>)([^<]+)(</rsp:(?:Arguments|Stream)>)", fixed, request)
 
 
+def _sleeps_on_the_replays_clock(request: str) -> str:
+    """A command line's Start-Sleep shortened as its shell's Receives are (OperationTimeout to one second), so a
+    command outlasts as many Receives as it did on Windows without the replay waiting out its whole sleep."""
+    timeout = re.search(r"<wsman:OperationTimeout>PT(\d+)(?:\.\d+)?S<", request)
+    if "/shell/Command<" not in request or timeout is None or int(timeout.group(1)) <= 1:
+        return request
+    scale = int(timeout.group(1))
+
+    def shortened(match: re.Match[str]) -> str:
+        return f"{match.group(1)}{math.ceil(int(match.group(2)) / scale)}"
+
+    return re.sub(r"(<rsp:Arguments>[^<]*?Start-Sleep\s+)(\d+)", shortened, request, flags=re.IGNORECASE)
+
+
 class Replay:
     def __init__(self, fleet: Fleet, name: str) -> None:
         endpoint = fleet.endpoint(name)
@@ -226,6 +246,7 @@ class Replay:
             request = re.sub(re.escape(recorded), ours, request, flags=re.IGNORECASE)
         request = re.sub(r"uuid:[0-9A-Fa-f-]{36}(?=</wsa:MessageID>)", f"uuid:{str(uuid.uuid4()).upper()}", request)
         request = _psrp_pipeline_ids_as_today(request)
+        request = _sleeps_on_the_replays_clock(request)
         if "/shell/Receive<" in request:  # a Receive with nothing to answer ends quickly
             request = re.sub(r"<wsman:OperationTimeout>[^<]*<", "<wsman:OperationTimeout>PT1S<", request)
         response = self.session.post(
@@ -307,10 +328,10 @@ def replay(fleet: Fleet, host: str, messages: list[dict[str, object]]) -> list[t
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[Fleet]:
-    hosts = build_hosts(ROOT / "remediate" / "sandbox" / "scenarios" / "healthy.yaml", 1, 0)
-    spec = hosts[0]
-    clear_text = HostSpec(spec.computer_name, spec.engine, TransportFaults(allow_unencrypted=True))
-    with Fleet.start([clear_text], auth="basic") as started:
+    """A fresh host for each recording (what one replay leaves running cannot reach another)."""
+    hosts = build_hosts(ROOT / "remediate" / "sandbox" / "scenarios" / "healthy.yaml", len(recordings()), 0)
+    clear_text = [HostSpec(spec.computer_name, spec.engine, TransportFaults(allow_unencrypted=True)) for spec in hosts]
+    with Fleet.start(clear_text, auth="basic") as started:
         yield started
 
 
@@ -334,10 +355,14 @@ def test_every_listed_difference_has_a_reason() -> None:
 def test_recorded_exchanges_with_windows_replay_with_the_same_shape(fleet: Fleet) -> None:
     known = read_known()
     found: dict[tuple[str, str], str] = {}
-    host = fleet.endpoints[0].computer_name
-    for file, messages in recordings().items():
-        for kind, detail in replay(fleet, host, messages):
-            found[(file, kind)] = detail
+    files = recordings()
+    hosts = [endpoint.computer_name for endpoint in fleet.endpoints]
+    # the recordings replay at once, each on its own host: a replay mostly waits (Receives, commands' durations)
+    with ThreadPoolExecutor(max_workers=len(files)) as pool:
+        replayed = pool.map(lambda job: replay(fleet, job[1], job[0]), zip(files.values(), hosts, strict=True))
+        for file, differences in zip(files, replayed, strict=True):
+            for kind, detail in differences:
+                found[(file, kind)] = detail
     unlisted = {f"{file}: {kind}": detail for (file, kind), detail in found.items() if (file, kind) not in known}
     gone = sorted(f"{file}: {kind}" for file, kind in known if (file, kind) not in found)
     assert not unlisted, f"differences from Windows not in {KNOWN.name}: {unlisted}"

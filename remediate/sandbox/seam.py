@@ -129,6 +129,9 @@ class PipelineControl:
     run_nested(): a nested pipeline of the same runspace (PSRP IsNested, PowerShell.CreateNestedPowerShell)
     runs on the running pipeline's thread at its next safe point, the running pipeline blocked meanwhile, as
     PowerShell runs nested pipelines. Returns False once the pipeline has ended: the caller runs it itself.
+    The safe point before the pipeline's first statement runs none: a nested pipeline joins one that is already
+    running (pypsrp's recorded test_psrp_nested_command.yml reads a variable the running script set first,
+    however soon after it the nested pipeline comes).
     """
 
     def __init__(self) -> None:
@@ -136,6 +139,7 @@ class PipelineControl:
         self._stopping = False
         self._ended = False
         self._nested: deque[Callable[[], None]] = deque()
+        self._begun = False  # the pipeline has passed its first safe point
 
     @property
     def stopping(self) -> bool:
@@ -165,6 +169,9 @@ class PipelineControl:
         """A safe point: raise PipelineStopped when stopping, else run the nested pipelines waiting."""
         if self._stopping:
             raise PipelineStopped()
+        if not self._begun:
+            self._begun = True
+            return
         while self._nested:
             with self._cond:
                 work = self._nested.popleft() if self._nested else None
