@@ -66,7 +66,7 @@ from remediate.inventory import Host, load_hosts
 from remediate.playbook import PlaybookLibrary
 from remediate.processes import ProcessRun
 from remediate.render import Renderer, build_plan
-from remediate.results import HostReport, ResultFormatError, StepResult
+from remediate.results import ResultFormatError, StepResult
 from remediate.sandbox.powershell.parser import parse_script
 from remediate.sandbox.scenario import SCENARIOS_DIR
 from remediate.secret import Secret
@@ -270,7 +270,7 @@ def engine_run(
     with RoundTrips().counting() as trips, AuditLog(log_path) as log, timing(fleet) as taken:
         if processes > 1:
             run = ProcessRun(plan.hosts, processes, audit=log, options=options, connection=connection,
-                             credentials=credentials, keys=None, observer=_NoProgress(), playbooks=library)
+                             credentials=credentials, keys=None, playbooks=library)
             report = run.run(str(plan.code))
         else:
             report = Engine(connect, log, options).run(plan)
@@ -306,17 +306,6 @@ def fork_server_cpu() -> float:
         if int(fields[1]) == os.getpid() and b"forkserver" in command:
             ticks += sum(int(value) for value in fields[11:15])
     return ticks / os.sysconf("SC_CLK_TCK")
-
-
-class _NoProgress:
-    def host_started(self, host: str) -> None:
-        pass
-
-    def host_retrying(self, host: str, what: str, attempt: int, attempts: int | None) -> None:
-        pass
-
-    def host_finished(self, report: HostReport) -> None:
-        pass
 
 
 # --- the baselines ----------------------------------------------------------------------------------------

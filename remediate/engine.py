@@ -115,7 +115,9 @@ class KeyWatcher(Protocol):
     def fix_done(self, host: str, step: PlannedStep, result: StepResult) -> None: ...
 
 
-class _NoObserver:
+class NoObserver:
+    """An Observer that shows nothing (a run without progress)."""
+
     def host_started(self, host: str) -> None:
         pass
 
@@ -176,7 +178,7 @@ class Engine:
         self.claimed_by = claimed_by
         self.audit = audit
         self.options = options or EngineOptions()
-        self.observer: Observer = observer or _NoObserver()
+        self.observer: Observer = observer or NoObserver()
         self.on_interrupt = on_interrupt or tell_on_stderr
         self.stop = TwoPressStop()
         self._stop_starting = threading.Event()

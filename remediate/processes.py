@@ -36,7 +36,7 @@ from remediate import audit as audit_log
 from remediate.codes import ErrorCode
 from remediate.dispatch.collector import Collector
 from remediate.dispatch.payload import Playbooks, task_out
-from remediate.engine import EngineOptions, KeyWatcher, Observer
+from remediate.engine import EngineOptions, KeyWatcher, NoObserver, Observer
 from remediate.interrupt import on_ctrl_c
 from remediate.plan import HostPlan
 from remediate.playbook import Playbook
@@ -95,8 +95,8 @@ class ProcessRun:
         connection: ConnectionOptions,
         credentials: Credentials | None,
         keys: KeyWatcher | None,
-        observer: Observer,
         playbooks: Playbooks,
+        observer: Observer | None = None,
     ) -> None:
         self.host_plans = host_plans
         self.processes = processes
@@ -106,7 +106,7 @@ class ProcessRun:
         self.keys = keys
         self.playbooks = playbooks
         self.collector = Collector(host_plans, [""] * len(host_plans), audit=audit, options=options, keys=keys,
-                                   observer=observer)
+                                   observer=observer or NoObserver())
         self.pending: deque[int] = deque(range(len(host_plans)))
         self.workers: list[_Worker] = []
         self._told = ""
