@@ -134,18 +134,7 @@ def test_a_dispatched_run_gives_the_outcomes_and_audit_of_a_local_run(
     assert PASSWORD.encode() not in held
 
 
-SLOW = """
-name: slow-dispatch
-description: Hosts with stale DNS behind a slow network (each host takes a few seconds).
-hosts: 12
-world:
-  domain: corp.example
-  kms_hosts:
-    - {name: kms02.corp.example, address: 10.0.0.6, count: 80}
-groups:
-  - {name: cached, prefix: APP, count: 12, edition: ServerStandard, fault: 0xC004F074, cause: stale-dns-cache,
-     transport: {latency_ms: 250}}
-"""
+SLOW = (Path(__file__).parent / "data" / "scenarios" / "stale-dns-slow-network.yaml").read_text(encoding="utf-8")
 
 
 def slow_fleet(tmp_path: Path) -> Fleet:

@@ -21,19 +21,7 @@ pytestmark = pytest.mark.slow  # every test runs the console script against a fl
 
 PASSWORD = "Sbx-interrupt-tests-9a"  # one password per process: the sandbox's NTLM user file is shared
 
-# Every command Receive hangs: a step, once sent, would be in flight for its whole timeout (minutes).
-HUNG = """
-name: hung
-description: Hosts that take a command and never answer it.
-hosts: 4
-world:
-  domain: corp.example
-  kms_hosts:
-    - {name: kms02.corp.example, address: 10.0.0.6, count: 80}
-groups:
-  - {name: hung, prefix: HUNG, count: 4, edition: ServerStandard, fault: 0xC004F074, cause: stale-dns-cache,
-     transport: {hang_receive_first: 1000}}
-"""
+HUNG = (Path(__file__).parent / "data" / "scenarios" / "hung.yaml").read_text(encoding="utf-8")
 
 
 def start(tmp_path: Path, scenario_text: str) -> tuple[Fleet, Path]:

@@ -22,33 +22,9 @@ from remediate.sandbox.scenario import build_hosts
 PASSWORD = "Sbx-processes-tests-4e"
 CODE = "0xC004F074"
 
-# A fleet whose hosts each take a few seconds (every request 250 ms late), so that a run can be caught mid-way.
-SLOW = """
-name: slow-processes
-description: Hosts with stale DNS behind a slow network (each host takes a few seconds).
-hosts: 12
-world:
-  domain: corp.example
-  kms_hosts:
-    - {name: kms02.corp.example, address: 10.0.0.6, count: 80}
-groups:
-  - {name: cached, prefix: APP, count: 12, edition: ServerStandard, fault: 0xC004F074, cause: stale-dns-cache,
-     transport: {latency_ms: 250}}
-"""
+SLOW = (Path(__file__).parent / "data" / "scenarios" / "stale-dns-slow-network.yaml").read_text(encoding="utf-8")
 
-# Every command Receive hangs: a step, once sent, would be in flight for its whole timeout (minutes).
-HUNG = """
-name: hung
-description: Hosts that take a command and never answer it.
-hosts: 4
-world:
-  domain: corp.example
-  kms_hosts:
-    - {name: kms02.corp.example, address: 10.0.0.6, count: 80}
-groups:
-  - {name: hung, prefix: HUNG, count: 4, edition: ServerStandard, fault: 0xC004F074, cause: stale-dns-cache,
-     transport: {hang_receive_first: 1000}}
-"""
+HUNG = (Path(__file__).parent / "data" / "scenarios" / "hung.yaml").read_text(encoding="utf-8")
 
 
 def test_the_default_is_one_process_per_core_once_the_fleet_is_large_enough() -> None:
