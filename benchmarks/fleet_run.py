@@ -1,7 +1,7 @@
 """A live run over a sandbox fleet with latency: its wall time against the protocol's floor, and three baselines.
 
     python benchmarks/fleet_run.py [--hosts 100] [--latency-ms 100] [--forks 10,50] [--processes 1]
-                                   [--scenario kms-moved] [--code 0xC004F074] [--engine-only] [--smoke]
+                                   [--scenario kms-moved] [--code 0xC004F074] [--engine-only] [--breakdown] [--smoke]
 
 What one run measures (defaults: the shipped kms-moved fleet, grown to 100 hosts, every request delayed 100 ms),
 for each --forks value in turn, every number from this one run:
@@ -31,7 +31,9 @@ for each --forks value in turn, every number from this one run:
 
 Targets: wall within 1.3x of the floor; at least 2.5x faster than one pypsrp Client per host and 4x faster than
 pywinrm run_ps per step; controller CPU at most 15 ms per host. --engine-only skips the baselines (a large
-fleet); --smoke is a quick check of the machinery (10 hosts, 20 ms, --forks 5), not a measurement.
+fleet); --breakdown adds, for the --processes 1 runs, the controller's CPU per host layer by layer
+(benchmarks/cpu_breakdown.py); --smoke is a quick check of the machinery (10 hosts, 20 ms, --forks 5), not a
+measurement.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import cpu_breakdown
 import requests.adapters
 import yaml
 from pypsrp.client import Client
@@ -433,6 +436,7 @@ class Report:
     forks: int
     engine: EngineRun
     baselines: dict[str, Measured]
+    layers: cpu_breakdown.Breakdown | None = None  # --breakdown
 
     @property
     def concurrency(self) -> int:
@@ -493,6 +497,9 @@ class Report:
             f"cpu: controller {cpu_ms:.1f} ms per host{workers} (target <= {TARGET_CPU_MS:g} ms: {cpu_ok}), sandbox "
             f"{sandbox_ms} ms per host; peak memory {engine.peak_rss_mb:.0f} MB"
         )
+        if self.layers is not None:
+            lines.append("where the controller's CPU goes (CPU time of the calling thread, inclusive; --breakdown):")
+            lines.extend(self.layers.lines(hosts))
         return lines
 
 
@@ -505,19 +512,24 @@ def machine_load() -> str:
 
 def measure(
     scenario: str, code: str, hosts: int, latency_ms: int, forks: int, baselines: Sequence[str], directory: Path,
-    processes: Sequence[int] = (1,),
+    processes: Sequence[int] = (1,), breakdown: bool = False,
 ) -> list[Report]:
     scenario_file = latency_scenario(scenario, hosts, latency_ms, directory)
     reports = []
     for count in processes:
         sent: dict[str, list[StepCall]] | None = {} if baselines and count == 1 else None
+        layers: cpu_breakdown.Breakdown | None = None
         with sandbox(scenario_file, hosts, directory / f"engine-{forks}-{count}") as fleet:
-            engine = engine_run(code, fleet, forks, directory, sent, count)
+            if breakdown and count == 1:
+                with cpu_breakdown.measuring() as layers:
+                    engine = engine_run(code, fleet, forks, directory, sent, count)
+            else:
+                engine = engine_run(code, fleet, forks, directory, sent, count)
         measured: dict[str, Measured] = {}
         for name in baselines if sent is not None else ():
             with sandbox(scenario_file, hosts, directory / f"baseline-{forks}-{len(measured)}") as fleet:
                 measured[name] = baseline_run(BASELINES[name], fleet, sent or {}, forks)
-        reports.append(Report(hosts, latency_ms, forks, engine, measured))
+        reports.append(Report(hosts, latency_ms, forks, engine, measured, layers))
     return reports
 
 
@@ -532,6 +544,8 @@ def main() -> None:
     parser.add_argument("--code", default="0xC004F074")
     parser.add_argument("--engine-only", action="store_true", help="no baselines (a large fleet)")
     parser.add_argument("--smoke", action="store_true", help="a quick check: 10 hosts, 20 ms, --forks 5")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also where the controller's CPU goes, layer by layer (--processes 1 runs only)")
     arguments = parser.parse_args()
     if arguments.smoke:
         arguments.hosts, arguments.latency_ms, arguments.forks = 10, 20, "5"
@@ -541,7 +555,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="remediate-bench-") as folder:
         for forks in (int(value) for value in str(arguments.forks).split(",")):
             for report in measure(arguments.scenario, arguments.code, arguments.hosts, arguments.latency_ms, forks,
-                                  baselines, Path(folder), processes):
+                                  baselines, Path(folder), processes, arguments.breakdown):
                 print("\n".join(report.lines()), flush=True)
     print(f"machine: load average {machine_load()} at the end")
 
