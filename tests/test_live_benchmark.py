@@ -25,7 +25,7 @@ def _number(label: str, text: str) -> float:
 @pytest.mark.slow
 def test_the_smoke_run_reports_wall_time_floor_baselines_and_their_ratios() -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--smoke"], capture_output=True, text=True, timeout=300
+        [sys.executable, str(BENCHMARK), "--smoke", "--breakdown"], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -46,6 +46,14 @@ def test_the_smoke_run_reports_wall_time_floor_baselines_and_their_ratios() -> N
         assert int(line.group(2)) == engine_steps and "{'failed steps': 0}" in line.group(0)
         assert float(line.group(3)) == pytest.approx(float(line.group(1)) / engine, rel=0.02)
     assert re.search(r"^cpu: controller [0-9.]+ ms per host .* peak memory \d+ MB$", out, re.MULTILINE)
+    # --breakdown: each layer's CPU per host and calls per host; every HTTP request is one round trip
+    layers = {name.strip(): (float(ms), float(calls)) for name, ms, calls in re.findall(
+        r"^  (.+?)\s+([0-9.]+) ms per host\s+([0-9.]+) calls$", out, re.MULTILINE)}
+    trips = float(re.search(r"\(([0-9.]+) round trips per host", out).group(1))  # type: ignore[union-attr]
+    assert layers["HTTP: requests"][1] == pytest.approx(trips, abs=0.05)
+    assert 0 < layers["of which urllib3 and http.client"][0] <= layers["HTTP: requests"][0]
+    assert layers["HTTP: requests"][0] <= layers["WS-Man requests (all of them)"][0]
+    assert layers["audit events written"][1] > 0
 
 
 def test_the_baseline_writes_values_into_the_param_block_and_changes_nothing_else() -> None:
