@@ -4,6 +4,7 @@ them."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
@@ -147,9 +148,14 @@ def _in_windows_order(props: dict[str, Any]) -> dict[str, Any]:
     ProductKeyID, … LicenseDependsOn, LicenseFamily, … ProductKeyID, ProductKeyID2, ProductKeyURL,
     RemainingAppReArmCount [obs: Get-CimInstance SoftwareLicensingProduct on Windows 10,
     ansible-collections/ansible.windows#834]); PowerShell adds PSComputerName after them."""
-    ordered = {name: props[name] for name in sorted(props, key=str.lower)}
+    ordered = {name: props[name] for name in _windows_order(tuple(props))}
     ordered["PSComputerName"] = None
     return ordered
+
+
+@lru_cache(maxsize=64)
+def _windows_order(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(names, key=str.lower))
 
 
 def _channel_token(state: HostState, channel: str) -> str:

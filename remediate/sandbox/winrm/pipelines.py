@@ -6,7 +6,9 @@ pool answers alike that it opened, and every pipeline that completes says so ali
 - a CREATE_PIPELINE, SESSION_CAPABILITY or INIT_RUNSPACEPOOL message seen before is not deserialized again: the
   object psrpcore made of it is only read (the pool's settings, or the pipeline's metadata, which is kept too),
   so one copy serves every pool that sent the same bytes;
-- a state message that carries nothing but its state (a pipeline completed, a pool opened) is serialized once.
+- a state message that carries nothing but its state (a pipeline completed, a pool opened), the server's
+  SESSION_CAPABILITY and its APPLICATION_PRIVATE_DATA (given a name: pools given one name hold the same data)
+  are serialized once.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from xml.etree import ElementTree
 
 from psrpcore import CreatePipelineEvent, PSRPEvent, ServerRunspacePool, StreamType
 from psrpcore._payload import PSRPMessage, create_message
-from psrpcore.types import PipelineState, PSRPMessageType, RunspacePoolStateMsg, deserialize, serialize
+from psrpcore.types import (
+    ApplicationPrivateData,
+    PipelineState,
+    PSRPMessageType,
+    RunspacePoolStateMsg,
+    SessionCapability,
+    deserialize,
+    serialize,
+)
 
 _KEPT = 256  # distinct messages kept, read or written
 _READ_ONCE = frozenset(
@@ -26,12 +36,17 @@ _READ_ONCE = frozenset(
 )
 _read: OrderedDict[bytes, Any] = OrderedDict()
 _metadata: OrderedDict[bytes, Any] = OrderedDict()  # CREATE_PIPELINE bytes -> the pipeline psrpcore makes of it
-_written: dict[tuple[str, int], bytes] = {}
+_written: dict[tuple[str, ...], bytes] = {}
 _lock = threading.Lock()
 
 
 class ServerPool(ServerRunspacePool):
-    """A ServerRunspacePool that reads a message it has seen before, and writes a bare state message, once."""
+    """A ServerRunspacePool that reads a message it has seen before, and writes a message every pool writes
+    alike, once. private_data_name names what application_private_data holds."""
+
+    def __init__(self, application_private_data: dict[str, Any], private_data_name: str) -> None:
+        super().__init__(application_private_data=application_private_data)
+        self.private_data_name = private_data_name
 
     def _process_message(self, message: Any) -> PSRPEvent[Any, Any]:  # message: psrpcore's PSRPMessage
         data = bytes(message.data)
@@ -75,7 +90,7 @@ class ServerPool(ServerRunspacePool):
         pipeline_id: Any = None,
         stream_type: StreamType = StreamType.default,
     ) -> None:
-        key = _bare_state(message)
+        key = self._written_alike(message)
         if key is None:
             super().prepare_message(message, message_type, pipeline_id, stream_type)
             return
@@ -95,10 +110,17 @@ class ServerPool(ServerRunspacePool):
         )
 
 
-def _bare_state(message: Any) -> tuple[str, int] | None:
-    """("PipelineState", 4) for a state message that carries nothing but its state; None for anything else."""
-    if isinstance(message, PipelineState) and message.ExceptionAsErrorRecord is None:
-        return "PipelineState", int(message.PipelineState)
-    if isinstance(message, RunspacePoolStateMsg) and message.ExceptionAsErrorRecord is None:
-        return "RunspacePoolState", int(message.RunspaceState)
-    return None
+    def _written_alike(self, message: Any) -> tuple[str, ...] | None:
+        """What a message every pool writes alike is known by: ("PipelineState", "4") for a state message that
+        carries nothing but its state, ("SessionCapability", versions...) for this server's capability,
+        ("ApplicationPrivateData", name) for its private data; None for anything else."""
+        if isinstance(message, PipelineState) and message.ExceptionAsErrorRecord is None:
+            return "PipelineState", str(int(message.PipelineState))
+        if isinstance(message, RunspacePoolStateMsg) and message.ExceptionAsErrorRecord is None:
+            return "RunspacePoolState", str(int(message.RunspaceState))
+        if isinstance(message, SessionCapability) and message is self.our_capability:
+            versions = (message.PSVersion, message.protocolversion, message.SerializationVersion)
+            return ("SessionCapability", *(str(version) for version in versions))
+        if isinstance(message, ApplicationPrivateData):  # a server sends only its own, as its pool opens
+            return "ApplicationPrivateData", self.private_data_name
+        return None
