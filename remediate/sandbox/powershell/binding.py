@@ -39,7 +39,7 @@ class ParameterName:
     value: Any = NO_VALUE
 
 
-@dataclass
+@dataclass(frozen=True)
 class CommandShape:
     name: str
     parameters: tuple[str, ...]

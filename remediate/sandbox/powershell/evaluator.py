@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from remediate.sandbox.commands import CmdletError, CmdletSpec, CommandSet, Invocation, NativeFunction
@@ -506,10 +507,7 @@ class Evaluator:
             value = argument.value if isinstance(argument, ParameterName) else argument
             if isinstance(value, n.ScriptBlock):
                 raise NotEmulated(f"a script block argument to {spec.name}", line)
-        shape = CommandShape(
-            spec.name, spec.parameters, spec.switches, spec.positional, _CMDLET_TYPES.get(spec.name.lower())
-        )
-        bound = bind(shape, arguments, line)
+        bound = bind(_cmdlet_shape(spec.name, spec.parameters, spec.switches, spec.positional), arguments, line)
         if spec.run is None:
             raise NotEmulated(f"the command '{spec.name}'", line)
         invocation = Invocation(
@@ -566,6 +564,8 @@ class Evaluator:
     # --- expressions ----------------------------------------------------------------------------------------
 
     def evaluate(self, expr: n.Expr) -> Any:
+        if isinstance(expr, n.Const):  # a third of all expressions: no handler call
+            return expr.value
         return self._expression_handlers[type(expr)](expr)
 
     def _const(self, expr: n.Const) -> Any:
@@ -812,6 +812,15 @@ _CMDLET_TYPES = {
     "clear-dnsclientcache": "Clear-DnsClientCache",
     "test-netconnection": "Test-NetConnection",
 }
+
+
+@lru_cache(maxsize=256)
+def _cmdlet_shape(
+    name: str, parameters: tuple[str, ...], switches: tuple[str, ...], positional: tuple[str, ...]
+) -> CommandShape:
+    """A host cmdlet's shape for binding, made once: every host has the same cmdlets."""
+    return CommandShape(name, parameters, switches, positional, _CMDLET_TYPES.get(name.lower()))
+
 
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
 

@@ -29,7 +29,10 @@ from psrpcore.types import (
     deserialize,
     serialize,
 )
+from psrpcore.types._serializer import _serialize_string
 
+# what ElementTree escapes in an element's text, in its order (xml.etree.ElementTree._escape_cdata)
+_XML_TEXT_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
 _KEPT = 256  # distinct messages kept, read or written
 _READ_ONCE = frozenset(
     {PSRPMessageType.CreatePipeline, PSRPMessageType.SessionCapability, PSRPMessageType.InitRunspacePool}
@@ -102,7 +105,19 @@ class ServerPool(ServerRunspacePool):
             data = ElementTree.tostring(element, encoding="utf-8", method="xml")
             with _lock:
                 _written[key] = data
-        kind = PSRPMessageType.get_message_id(type(message))
+        self._queue(PSRPMessageType.get_message_id(type(message)), data, pipeline_id, stream_type)
+
+    def prepare_string_output(self, text: str, pipeline_id: Any) -> None:
+        """A string a pipeline outputs (most of what scripts return): the <S> element psrpcore would serialize,
+        written without building and walking an element tree."""
+        escaped = _serialize_string(text)
+        for char, reference in _XML_TEXT_ESCAPES:
+            if char in escaped:
+                escaped = escaped.replace(char, reference)
+        data = b"<S>" + escaped.encode("utf-8", "xmlcharrefreplace") + b"</S>" if escaped else b"<S />"
+        self._queue(PSRPMessageType.PipelineOutput, data, pipeline_id, StreamType.default)
+
+    def _queue(self, kind: PSRPMessageType, data: bytes, pipeline_id: Any, stream_type: StreamType) -> None:
         packed = create_message(self._is_client, kind, data, self.runspace_pool_id, pipeline_id)
         self._send_buffer.append(
             PSRPMessage(kind, bytearray(packed), self.runspace_pool_id, pipeline_id, self._fragment_counter,

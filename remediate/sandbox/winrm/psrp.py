@@ -327,7 +327,10 @@ class PowerShellShell:
     def _write(self, run: _PipelineRun, outcome: seam.PipelineOutcome) -> None:
         pipeline = run.pipeline
         for item in outcome.output:
-            pipeline.prepare_message(values.to_clixml_object(item), PSRPMessageType.PipelineOutput)
+            if type(item) is str:
+                self._pool.prepare_string_output(item, pipeline.pipeline_id)
+            else:
+                pipeline.prepare_message(values.to_clixml_object(item), PSRPMessageType.PipelineOutput)
         for record in outcome.errors:
             pipeline.prepare_message(values.error_record(record), PSRPMessageType.ErrorRecord)
         for text in outcome.warnings:
