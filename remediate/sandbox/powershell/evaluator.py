@@ -137,25 +137,6 @@ class Evaluator:
         # a safe point, before every statement and loop iteration: where a stopped pipeline stops and nested
         # pipelines of the runspace run (seam.PipelineControl.checkpoint)
         self.checkpoint: Callable[[], None] = _no_checkpoint
-        self._expression_handlers: dict[type, Callable[[Any], Any]] = {
-            n.Const: self._const,
-            n.Variable: self._variable,
-            n.Expandable: self._expandable,
-            n.ArrayLiteral: self._array_literal,
-            n.ArraySubexpression: self._array_subexpression,
-            n.Subexpression: self._subexpression,
-            n.Parenthesized: self._parenthesized,
-            n.HashLiteral: self._hash_literal,
-            n.Cast: self._cast,
-            n.Unary: self._unary,
-            n.Binary: self._binary,
-            n.Member: self._member,
-            n.Index: self._index,
-            n.MethodCall: self._method_call,
-            n.StaticCall: self._static_call,
-            n.ScriptBlock: self._script_block,
-            n.Increment: self._increment,
-        }
 
     # --- streams and preferences ----------------------------------------------------------------------------
 
@@ -566,7 +547,7 @@ class Evaluator:
     def evaluate(self, expr: n.Expr) -> Any:
         if isinstance(expr, n.Const):  # a third of all expressions: no handler call
             return expr.value
-        return self._expression_handlers[type(expr)](expr)
+        return _EXPRESSION_HANDLERS[type(expr)](self, expr)
 
     def _const(self, expr: n.Const) -> Any:
         return expr.value
@@ -793,6 +774,27 @@ def psversiontable() -> dict[str, Any]:
         "SerializationVersion": _version("1.1.0.1"),
     }
 
+
+# How each kind of expression is evaluated (Evaluator.evaluate)
+_EXPRESSION_HANDLERS: dict[type, Callable[[Evaluator, Any], Any]] = {
+    n.Const: Evaluator._const,
+    n.Variable: Evaluator._variable,
+    n.Expandable: Evaluator._expandable,
+    n.ArrayLiteral: Evaluator._array_literal,
+    n.ArraySubexpression: Evaluator._array_subexpression,
+    n.Subexpression: Evaluator._subexpression,
+    n.Parenthesized: Evaluator._parenthesized,
+    n.HashLiteral: Evaluator._hash_literal,
+    n.Cast: Evaluator._cast,
+    n.Unary: Evaluator._unary,
+    n.Binary: Evaluator._binary,
+    n.Member: Evaluator._member,
+    n.Index: Evaluator._index,
+    n.MethodCall: Evaluator._method_call,
+    n.StaticCall: Evaluator._static_call,
+    n.ScriptBlock: Evaluator._script_block,
+    n.Increment: Evaluator._increment,
+}
 
 def _version(text: str) -> PSObject:
     """A System.Version: Major, Minor, Build and Revision (-1 where the text has none)."""
