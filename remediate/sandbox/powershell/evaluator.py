@@ -101,6 +101,7 @@ class _EnvironmentView(dict[str, str]):
     def __init__(self, env: dict[str, str]) -> None:
         super().__init__(env)
         self._folded = {key.lower(): key for key in env}
+        self.assigned = False  # whether a script set a variable (only assign() changes it)
 
     def lookup(self, name: str) -> str | None:
         key = self._folded.get(name.lower())
@@ -109,6 +110,7 @@ class _EnvironmentView(dict[str, str]):
     def assign(self, name: str, value: str) -> None:
         key = self._folded.setdefault(name.lower(), name)
         self[key] = value
+        self.assigned = True
 
 
 class Evaluator:
