@@ -40,7 +40,17 @@ _READ_ONCE = frozenset(
 _read: OrderedDict[bytes, Any] = OrderedDict()
 _metadata: OrderedDict[bytes, Any] = OrderedDict()  # CREATE_PIPELINE bytes -> the pipeline psrpcore makes of it
 _written: dict[tuple[str, ...], bytes] = {}
+_reading: dict[bytes, threading.Lock] = {}  # messages being read now, each by one pool
 _lock = threading.Lock()
+
+
+def _kept(data: bytes) -> Any:
+    """The object read from these bytes before, or None."""
+    with _lock:
+        ps_object = _read.get(data)
+        if ps_object is not None:
+            _read.move_to_end(data)
+        return ps_object
 
 
 class ServerPool(ServerRunspacePool):
@@ -55,21 +65,29 @@ class ServerPool(ServerRunspacePool):
         data = bytes(message.data)
         if message.message_type not in _READ_ONCE or b"<SS" in data:  # SecureStrings belong to one pool
             return super()._process_message(message)
-        with _lock:
-            ps_object = _read.get(data)
-            if ps_object is not None:
-                _read.move_to_end(data)
+        ps_object = _kept(data)
         if ps_object is None:
-            ps_object = deserialize(
-                ElementTree.fromstring(data),
-                cipher=self._cipher,
-                our_capability=self.our_capability,
-                their_capability=self.their_capability,
-            )
+            # one pool reads a message new to the process; pools sending the same bytes meanwhile (a fleet's
+            # hosts get each step at about the same time) wait for its reading rather than read it too
             with _lock:
-                _read[data] = ps_object
-                while len(_read) > _KEPT:
-                    _read.popitem(last=False)
+                gate = _reading.setdefault(data, threading.Lock())
+            try:
+                with gate:
+                    ps_object = _kept(data)
+                    if ps_object is None:
+                        ps_object = deserialize(
+                            ElementTree.fromstring(data),
+                            cipher=self._cipher,
+                            our_capability=self.our_capability,
+                            their_capability=self.their_capability,
+                        )
+                        with _lock:
+                            _read[data] = ps_object
+                            while len(_read) > _KEPT:
+                                _read.popitem(last=False)
+            finally:
+                with _lock:
+                    _reading.pop(data, None)
         event = PSRPEvent.create(message.message_type, ps_object, message.runspace_pool_id, message.pipeline_id)
         if isinstance(event, CreatePipelineEvent) and event.pipeline_id in self.pipeline_table:
             # psrpcore would rebuild the pipeline's metadata from the message; it is only read, so it is kept too
