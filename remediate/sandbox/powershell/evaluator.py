@@ -798,6 +798,7 @@ _EXPRESSION_HANDLERS: dict[type, Callable[[Evaluator, Any], Any]] = {
     n.Increment: Evaluator._increment,
 }
 
+
 def _version(text: str) -> PSObject:
     """A System.Version: Major, Minor, Build and Revision (-1 where the text has none)."""
     parts = [int(part) for part in text.split(".")] + [-1, -1]
