@@ -354,6 +354,17 @@ def test_any_text_parameter_reaches_the_engine_unchanged(
     assert echo["parameters"]["Value"] == text
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=60))
+def test_any_text_output_reaches_the_client_unchanged(ntlm_fleet: tuple[Fleet, EchoEngine], text: str) -> None:
+    fleet, _ = ntlm_fleet
+    with RunspacePool(wsman(fleet)) as pool:
+        # the engine answers this pipeline (execute_ps's shape) with one string: "ran: " and the text
+        ps = PowerShell(pool).add_cmdlet("Invoke-Expression").add_parameter("Command", text)
+        ps.add_cmdlet("Out-String").add_parameter("Stream", True)
+        assert ps.invoke() == [f"ran: {text}"]
+
+
 def test_a_malformed_request_is_a_fault_and_the_host_keeps_serving(sandbox_fleet: StartFleet) -> None:
     import requests
 

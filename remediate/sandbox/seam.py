@@ -74,6 +74,8 @@ class PSObject:
         return default
 
     def has(self, name: str) -> bool:
+        if name in self.properties:
+            return True
         lowered = name.lower()
         return any(key.lower() == lowered for key in self.properties)
 

@@ -6,7 +6,10 @@ switches take no value unless written `-Switch:$value`, and the common parameter
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from remediate.sandbox.powershell.errors import (
@@ -39,7 +42,7 @@ class ParameterName:
     value: Any = NO_VALUE
 
 
-@dataclass
+@dataclass(frozen=True)
 class CommandShape:
     name: str
     parameters: tuple[str, ...]
@@ -59,11 +62,20 @@ class Bound:
 
 
 def _canonical(shape: CommandShape, written: str) -> str:
-    lowered = written.lower()
-    for candidate in (*shape.parameters, *shape.switches, *COMMON_PARAMETERS, *COMMON_SWITCHES):
-        if candidate.lower() == lowered:
-            return candidate
-    raise parameter_not_found(shape.name, written, shape.type_name)
+    candidate = _names(shape.parameters, shape.switches).get(written.lower())
+    if candidate is None:
+        raise parameter_not_found(shape.name, written, shape.type_name)
+    return candidate
+
+
+@lru_cache(maxsize=512)
+def _names(parameters: tuple[str, ...], switches: tuple[str, ...]) -> Mapping[str, str]:
+    """A command's parameter names by their lower case, the first of the same name winning (parameters, switches,
+    then the common ones); made once per shape, read-only."""
+    names: dict[str, str] = {}
+    for candidate in (*parameters, *switches, *COMMON_PARAMETERS, *COMMON_SWITCHES):
+        names.setdefault(candidate.lower(), candidate)
+    return MappingProxyType(names)
 
 
 def action_preference(value: Any, parameter: str) -> str:

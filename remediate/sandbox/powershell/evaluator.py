@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from remediate.sandbox.commands import CmdletError, CmdletSpec, CommandSet, Invocation, NativeFunction
@@ -100,6 +101,7 @@ class _EnvironmentView(dict[str, str]):
     def __init__(self, env: dict[str, str]) -> None:
         super().__init__(env)
         self._folded = {key.lower(): key for key in env}
+        self.assigned = False  # whether a script set a variable (only assign() changes it)
 
     def lookup(self, name: str) -> str | None:
         key = self._folded.get(name.lower())
@@ -108,6 +110,7 @@ class _EnvironmentView(dict[str, str]):
     def assign(self, name: str, value: str) -> None:
         key = self._folded.setdefault(name.lower(), name)
         self[key] = value
+        self.assigned = True
 
 
 class Evaluator:
@@ -136,25 +139,6 @@ class Evaluator:
         # a safe point, before every statement and loop iteration: where a stopped pipeline stops and nested
         # pipelines of the runspace run (seam.PipelineControl.checkpoint)
         self.checkpoint: Callable[[], None] = _no_checkpoint
-        self._expression_handlers: dict[type, Callable[[Any], Any]] = {
-            n.Const: self._const,
-            n.Variable: self._variable,
-            n.Expandable: self._expandable,
-            n.ArrayLiteral: self._array_literal,
-            n.ArraySubexpression: self._array_subexpression,
-            n.Subexpression: self._subexpression,
-            n.Parenthesized: self._parenthesized,
-            n.HashLiteral: self._hash_literal,
-            n.Cast: self._cast,
-            n.Unary: self._unary,
-            n.Binary: self._binary,
-            n.Member: self._member,
-            n.Index: self._index,
-            n.MethodCall: self._method_call,
-            n.StaticCall: self._static_call,
-            n.ScriptBlock: self._script_block,
-            n.Increment: self._increment,
-        }
 
     # --- streams and preferences ----------------------------------------------------------------------------
 
@@ -506,10 +490,7 @@ class Evaluator:
             value = argument.value if isinstance(argument, ParameterName) else argument
             if isinstance(value, n.ScriptBlock):
                 raise NotEmulated(f"a script block argument to {spec.name}", line)
-        shape = CommandShape(
-            spec.name, spec.parameters, spec.switches, spec.positional, _CMDLET_TYPES.get(spec.name.lower())
-        )
-        bound = bind(shape, arguments, line)
+        bound = bind(_cmdlet_shape(spec.name, spec.parameters, spec.switches, spec.positional), arguments, line)
         if spec.run is None:
             raise NotEmulated(f"the command '{spec.name}'", line)
         invocation = Invocation(
@@ -566,7 +547,9 @@ class Evaluator:
     # --- expressions ----------------------------------------------------------------------------------------
 
     def evaluate(self, expr: n.Expr) -> Any:
-        return self._expression_handlers[type(expr)](expr)
+        if isinstance(expr, n.Const):  # a third of all expressions: no handler call
+            return expr.value
+        return _EXPRESSION_HANDLERS[type(expr)](self, expr)
 
     def _const(self, expr: n.Const) -> Any:
         return expr.value
@@ -794,6 +777,28 @@ def psversiontable() -> dict[str, Any]:
     }
 
 
+# How each kind of expression is evaluated (Evaluator.evaluate)
+_EXPRESSION_HANDLERS: dict[type, Callable[[Evaluator, Any], Any]] = {
+    n.Const: Evaluator._const,
+    n.Variable: Evaluator._variable,
+    n.Expandable: Evaluator._expandable,
+    n.ArrayLiteral: Evaluator._array_literal,
+    n.ArraySubexpression: Evaluator._array_subexpression,
+    n.Subexpression: Evaluator._subexpression,
+    n.Parenthesized: Evaluator._parenthesized,
+    n.HashLiteral: Evaluator._hash_literal,
+    n.Cast: Evaluator._cast,
+    n.Unary: Evaluator._unary,
+    n.Binary: Evaluator._binary,
+    n.Member: Evaluator._member,
+    n.Index: Evaluator._index,
+    n.MethodCall: Evaluator._method_call,
+    n.StaticCall: Evaluator._static_call,
+    n.ScriptBlock: Evaluator._script_block,
+    n.Increment: Evaluator._increment,
+}
+
+
 def _version(text: str) -> PSObject:
     """A System.Version: Major, Minor, Build and Revision (-1 where the text has none)."""
     parts = [int(part) for part in text.split(".")] + [-1, -1]
@@ -812,6 +817,15 @@ _CMDLET_TYPES = {
     "clear-dnsclientcache": "Clear-DnsClientCache",
     "test-netconnection": "Test-NetConnection",
 }
+
+
+@lru_cache(maxsize=256)
+def _cmdlet_shape(
+    name: str, parameters: tuple[str, ...], switches: tuple[str, ...], positional: tuple[str, ...]
+) -> CommandShape:
+    """A host cmdlet's shape for binding, made once: every host has the same cmdlets."""
+    return CommandShape(name, parameters, switches, positional, _CMDLET_TYPES.get(name.lower()))
+
 
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
 

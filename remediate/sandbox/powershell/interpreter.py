@@ -236,7 +236,9 @@ class Interpreter:
                 _fail_on_defect(outcome, error)
         outcome.output = [to_seam(item) for item in produced]
         if session is not None:
-            session.environment.update({key: value for key, value in evaluator.env.items() if base.get(key) != value})
+            if evaluator.env.assigned:
+                changed = {key: value for key, value in evaluator.env.items() if base.get(key) != value}
+                session.environment.update(changed)
             if request.add_to_history:
                 session.history.append(history_info(len(session.history) + 1, request, outcome.state, started))
         return outcome

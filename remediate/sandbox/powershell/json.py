@@ -7,6 +7,7 @@ its own pretty printer ("key":  value, with nested blocks aligned under the key)
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -168,21 +169,17 @@ def _double(value: float) -> str:
 
 
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
-_UNICODE_ESCAPED = frozenset("'<>&\u0085\u2028\u2029")
+_ESCAPED = re.compile(r"""[\x00-\x1f"\\'<>&\u0085\u2028\u2029]""")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}"
 
 
 def encode_string(text: str) -> str:
     """HttpUtility.JavaScriptStringEncode (.NET Framework 4.x)."""
-    out: list[str] = []
-    for char in text:
-        short = _SHORT_ESCAPES.get(char)
-        if short is not None:
-            out.append(short)
-        elif char < " " or char in _UNICODE_ESCAPED:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return "".join(out)
+    return _ESCAPED.sub(_escape, text)
 
 
 # --- 5.1's pretty printer -----------------------------------------------------------------------------------

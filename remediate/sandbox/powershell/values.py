@@ -549,8 +549,14 @@ CASTS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+# Types from_seam passes on as they are, checked exactly (a CIM instance is mostly these): the quick way out
+_AS_IS: frozenset[type] = frozenset({str, int, float, bool, type(None), datetime})
+
+
 def from_seam(value: Any) -> Any:
     """A value arriving from the seam (parameters, pipeline input, cmdlet output) as an in-language value."""
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, dict) and not isinstance(value, Hashtable):
         return Hashtable((key, from_seam(item)) for key, item in value.items())
     if isinstance(value, (list, tuple)):
@@ -559,7 +565,9 @@ def from_seam(value: Any) -> Any:
         # A copy: assigning a property in a script must not reach into the host's own objects.
         return PSObject(
             type_names=list(value.type_names),
-            properties={key: from_seam(item) for key, item in value.properties.items()},
+            properties={
+                key: item if type(item) in _AS_IS else from_seam(item) for key, item in value.properties.items()
+            },
             to_string=value.to_string,
             handle=value.handle,
             extended=value.extended,

@@ -3,7 +3,10 @@ them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from remediate.sandbox.commands import CmdletError, CommandContext, Invocation
@@ -147,9 +150,20 @@ def _in_windows_order(props: dict[str, Any]) -> dict[str, Any]:
     ProductKeyID, … LicenseDependsOn, LicenseFamily, … ProductKeyID, ProductKeyID2, ProductKeyURL,
     RemainingAppReArmCount [obs: Get-CimInstance SoftwareLicensingProduct on Windows 10,
     ansible-collections/ansible.windows#834]); PowerShell adds PSComputerName after them."""
-    ordered = {name: props[name] for name in sorted(props, key=str.lower)}
+    order, values = _windows_order(tuple(props))
+    ordered = dict(zip(order, values(props), strict=True))
     ordered["PSComputerName"] = None
     return ordered
+
+
+@lru_cache(maxsize=64)
+def _windows_order(names: tuple[str, ...]) -> tuple[tuple[str, ...], Callable[[dict[str, Any]], tuple[Any, ...]]]:
+    """A class's property names in Windows' order, and what takes their values in that order (sorted once per
+    class: every instance of a class has the same names)."""
+    order = tuple(sorted(names, key=str.lower))
+    if len(order) < 2:  # itemgetter of one name gives the value itself, not a tuple
+        return order, lambda props: tuple(props[name] for name in order)
+    return order, itemgetter(*order)
 
 
 def _channel_token(state: HostState, channel: str) -> str:

@@ -12,16 +12,18 @@ traffic over HTTP unless its host's AllowUnencrypted is set (TransportFaults.all
 from __future__ import annotations
 
 import contextlib
+import http.client
 import select
 import socket
 import ssl
 import threading
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from remediate.sandbox.faults import FaultState
-from remediate.sandbox.winrm import acceptor, workers, wsman
+from remediate.sandbox.winrm import acceptor, request_head, workers, wsman
 from remediate.sandbox.winrm.auth import AuthScheme, ConnectionAuth, Credentials
 from remediate.sandbox.winrm.host import WinRMService
 from remediate.sandbox.winrm.wsman import WSManFault
@@ -59,6 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "Microsoft-HTTPAPI/2.0"
     sys_version = ""
     server: _Server
+    raw_requestline: bytes  # set by handle_one_request
 
     def setup(self) -> None:
         listener = self.server.listener
@@ -83,6 +86,32 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             self.server.listener.untrack(self.request)
+
+    def parse_request(self) -> bool:
+        """BaseHTTPRequestHandler.parse_request, the header fields read by request_head (see there); a request
+        line other than `<method> <target> HTTP/1.1` is parsed by http.server itself."""
+        line = request_head.REQUEST_LINE.fullmatch(self.raw_requestline)
+        if line is None:
+            return super().parse_request()
+        self.command, self.path = line.group(1).decode("ascii"), line.group(2).decode("ascii")
+        self.request_version = "HTTP/1.1"
+        self.requestline = self.raw_requestline.decode("ascii").rstrip("\r\n")
+        self.close_connection = False
+        if self.path.startswith("//"):
+            self.path = "/" + self.path.lstrip("/")
+        try:
+            self.headers = request_head.read_headers(self.rfile)
+        except http.client.LineTooLong as error:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long", str(error))
+            return False
+        except http.client.HTTPException as error:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers", str(error))
+            return False
+        if (self.headers.get("Connection") or "").lower() == "close":
+            self.close_connection = True
+        if (self.headers.get("Expect") or "").lower() == "100-continue":
+            return self.handle_expect_100()
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the sandbox serves many requests per second."""

@@ -6,7 +6,9 @@ pool answers alike that it opened, and every pipeline that completes says so ali
 - a CREATE_PIPELINE, SESSION_CAPABILITY or INIT_RUNSPACEPOOL message seen before is not deserialized again: the
   object psrpcore made of it is only read (the pool's settings, or the pipeline's metadata, which is kept too),
   so one copy serves every pool that sent the same bytes;
-- a state message that carries nothing but its state (a pipeline completed, a pool opened) is serialized once.
+- a state message that carries nothing but its state (a pipeline completed, a pool opened), the server's
+  SESSION_CAPABILITY and its APPLICATION_PRIVATE_DATA (given a name: pools given one name hold the same data)
+  are serialized once.
 """
 
 from __future__ import annotations
@@ -18,40 +20,74 @@ from xml.etree import ElementTree
 
 from psrpcore import CreatePipelineEvent, PSRPEvent, ServerRunspacePool, StreamType
 from psrpcore._payload import PSRPMessage, create_message
-from psrpcore.types import PipelineState, PSRPMessageType, RunspacePoolStateMsg, deserialize, serialize
+from psrpcore.types import (
+    ApplicationPrivateData,
+    PipelineState,
+    PSRPMessageType,
+    RunspacePoolStateMsg,
+    SessionCapability,
+    deserialize,
+    serialize,
+)
+from psrpcore.types._serializer import _serialize_string
 
+# what ElementTree escapes in an element's text, in its order (xml.etree.ElementTree._escape_cdata)
+_XML_TEXT_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
 _KEPT = 256  # distinct messages kept, read or written
 _READ_ONCE = frozenset(
     {PSRPMessageType.CreatePipeline, PSRPMessageType.SessionCapability, PSRPMessageType.InitRunspacePool}
 )
 _read: OrderedDict[bytes, Any] = OrderedDict()
 _metadata: OrderedDict[bytes, Any] = OrderedDict()  # CREATE_PIPELINE bytes -> the pipeline psrpcore makes of it
-_written: dict[tuple[str, int], bytes] = {}
+_written: dict[tuple[str, ...], bytes] = {}
+_reading: dict[bytes, threading.Lock] = {}  # messages being read now, each by one pool
 _lock = threading.Lock()
 
 
+def _kept(data: bytes) -> Any:
+    """The object read from these bytes before, or None."""
+    with _lock:
+        ps_object = _read.get(data)
+        if ps_object is not None:
+            _read.move_to_end(data)
+        return ps_object
+
+
 class ServerPool(ServerRunspacePool):
-    """A ServerRunspacePool that reads a message it has seen before, and writes a bare state message, once."""
+    """A ServerRunspacePool that reads a message it has seen before, and writes a message every pool writes
+    alike, once. private_data_name names what application_private_data holds."""
+
+    def __init__(self, application_private_data: dict[str, Any], private_data_name: str) -> None:
+        super().__init__(application_private_data=application_private_data)
+        self.private_data_name = private_data_name
 
     def _process_message(self, message: Any) -> PSRPEvent[Any, Any]:  # message: psrpcore's PSRPMessage
         data = bytes(message.data)
         if message.message_type not in _READ_ONCE or b"<SS" in data:  # SecureStrings belong to one pool
             return super()._process_message(message)
-        with _lock:
-            ps_object = _read.get(data)
-            if ps_object is not None:
-                _read.move_to_end(data)
+        ps_object = _kept(data)
         if ps_object is None:
-            ps_object = deserialize(
-                ElementTree.fromstring(data),
-                cipher=self._cipher,
-                our_capability=self.our_capability,
-                their_capability=self.their_capability,
-            )
+            # one pool reads a message new to the process; pools sending the same bytes meanwhile (a fleet's
+            # hosts get each step at about the same time) wait for its reading rather than read it too
             with _lock:
-                _read[data] = ps_object
-                while len(_read) > _KEPT:
-                    _read.popitem(last=False)
+                gate = _reading.setdefault(data, threading.Lock())
+            try:
+                with gate:
+                    ps_object = _kept(data)
+                    if ps_object is None:
+                        ps_object = deserialize(
+                            ElementTree.fromstring(data),
+                            cipher=self._cipher,
+                            our_capability=self.our_capability,
+                            their_capability=self.their_capability,
+                        )
+                        with _lock:
+                            _read[data] = ps_object
+                            while len(_read) > _KEPT:
+                                _read.popitem(last=False)
+            finally:
+                with _lock:
+                    _reading.pop(data, None)
         event = PSRPEvent.create(message.message_type, ps_object, message.runspace_pool_id, message.pipeline_id)
         if isinstance(event, CreatePipelineEvent) and event.pipeline_id in self.pipeline_table:
             # psrpcore would rebuild the pipeline's metadata from the message; it is only read, so it is kept too
@@ -75,7 +111,7 @@ class ServerPool(ServerRunspacePool):
         pipeline_id: Any = None,
         stream_type: StreamType = StreamType.default,
     ) -> None:
-        key = _bare_state(message)
+        key = self._written_alike(message)
         if key is None:
             super().prepare_message(message, message_type, pipeline_id, stream_type)
             return
@@ -87,7 +123,19 @@ class ServerPool(ServerRunspacePool):
             data = ElementTree.tostring(element, encoding="utf-8", method="xml")
             with _lock:
                 _written[key] = data
-        kind = PSRPMessageType.get_message_id(type(message))
+        self._queue(PSRPMessageType.get_message_id(type(message)), data, pipeline_id, stream_type)
+
+    def prepare_string_output(self, text: str, pipeline_id: Any) -> None:
+        """A string a pipeline outputs (most of what scripts return): the <S> element psrpcore would serialize,
+        written without building and walking an element tree."""
+        escaped = _serialize_string(text)
+        for char, reference in _XML_TEXT_ESCAPES:
+            if char in escaped:
+                escaped = escaped.replace(char, reference)
+        data = b"<S>" + escaped.encode("utf-8", "xmlcharrefreplace") + b"</S>" if escaped else b"<S />"
+        self._queue(PSRPMessageType.PipelineOutput, data, pipeline_id, StreamType.default)
+
+    def _queue(self, kind: PSRPMessageType, data: bytes, pipeline_id: Any, stream_type: StreamType) -> None:
         packed = create_message(self._is_client, kind, data, self.runspace_pool_id, pipeline_id)
         self._send_buffer.append(
             PSRPMessage(kind, bytearray(packed), self.runspace_pool_id, pipeline_id, self._fragment_counter,
@@ -95,10 +143,17 @@ class ServerPool(ServerRunspacePool):
         )
 
 
-def _bare_state(message: Any) -> tuple[str, int] | None:
-    """("PipelineState", 4) for a state message that carries nothing but its state; None for anything else."""
-    if isinstance(message, PipelineState) and message.ExceptionAsErrorRecord is None:
-        return "PipelineState", int(message.PipelineState)
-    if isinstance(message, RunspacePoolStateMsg) and message.ExceptionAsErrorRecord is None:
-        return "RunspacePoolState", int(message.RunspaceState)
-    return None
+    def _written_alike(self, message: Any) -> tuple[str, ...] | None:
+        """What a message every pool writes alike is known by: ("PipelineState", "4") for a state message that
+        carries nothing but its state, ("SessionCapability", versions...) for this server's capability,
+        ("ApplicationPrivateData", name) for its private data; None for anything else."""
+        if isinstance(message, PipelineState) and message.ExceptionAsErrorRecord is None:
+            return "PipelineState", str(int(message.PipelineState))
+        if isinstance(message, RunspacePoolStateMsg) and message.ExceptionAsErrorRecord is None:
+            return "RunspacePoolState", str(int(message.RunspaceState))
+        if isinstance(message, SessionCapability) and message is self.our_capability:
+            versions = (message.PSVersion, message.protocolversion, message.SerializationVersion)
+            return ("SessionCapability", *(str(version) for version in versions))
+        if isinstance(message, ApplicationPrivateData):  # a server sends only its own, as its pool opens
+            return "ApplicationPrivateData", self.private_data_name
+        return None

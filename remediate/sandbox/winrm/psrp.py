@@ -7,6 +7,7 @@ messages to the Receive without a CommandId, pipeline messages to the Receive wi
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
@@ -59,8 +60,10 @@ def _engine_failure(error: Exception) -> seam.PipelineOutcome:
     )
 
 
+@functools.cache
 def _windows_private_data() -> dict[str, Any]:
-    """What Windows PowerShell 5.1 on Windows Server 2019 tells a client about itself when a pool opens."""
+    """What Windows PowerShell 5.1 on Windows Server 2019 tells a client about itself when a pool opens. Built
+    once (its PSVersions are slow to make) and only read: psrpcore copies it into the message it writes."""
     return {
         "PSVersionTable": {
             "PSVersion": PSVersion("5.1.17763.6414"),
@@ -103,7 +106,7 @@ class PowerShellShell:
         self.computer_name = computer_name
         self.session = session or seam.RunspaceSession()
         self.closed = False
-        self._pool = ServerPool(application_private_data=_windows_private_data())
+        self._pool = ServerPool(_windows_private_data(), private_data_name="Windows PowerShell 5.1")
         self._runs: dict[uuid.UUID, _PipelineRun] = {}
         self._outbox: dict[uuid.UUID | None, deque[bytes]] = {None: deque()}
         self._cond = threading.Condition()
@@ -324,7 +327,10 @@ class PowerShellShell:
     def _write(self, run: _PipelineRun, outcome: seam.PipelineOutcome) -> None:
         pipeline = run.pipeline
         for item in outcome.output:
-            pipeline.prepare_message(values.to_clixml_object(item), PSRPMessageType.PipelineOutput)
+            if type(item) is str:
+                self._pool.prepare_string_output(item, pipeline.pipeline_id)
+            else:
+                pipeline.prepare_message(values.to_clixml_object(item), PSRPMessageType.PipelineOutput)
         for record in outcome.errors:
             pipeline.prepare_message(values.error_record(record), PSRPMessageType.ErrorRecord)
         for text in outcome.warnings:

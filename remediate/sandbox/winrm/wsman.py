@@ -222,38 +222,52 @@ class Request:
         return self.selectors.get("ShellId")
 
 
+def _tag(qualified: str) -> str:
+    """`wsman:Selector` as ElementTree names it, `{namespace}Selector`: a name it finds without a path search."""
+    prefix, _, local = qualified.partition(":")
+    return "{" + NS[prefix] + "}" + local
+
+
+_HEADER, _BODY = _tag("s:Header"), _tag("s:Body")
+_SELECTOR_SET, _SELECTOR = _tag("wsman:SelectorSet"), _tag("wsman:Selector")
+_OPTION_SET, _OPTION = _tag("wsman:OptionSet"), _tag("wsman:Option")
+_ACTION, _MESSAGE_ID = _tag("wsa:Action"), _tag("wsa:MessageID")
+_RESOURCE_URI, _OPERATION_TIMEOUT = _tag("wsman:ResourceURI"), _tag("wsman:OperationTimeout")
+_MAX_ENVELOPE_SIZE = _tag("wsman:MaxEnvelopeSize")
+
+
 def parse_request(data: bytes) -> Request:
     try:
         envelope = ET.fromstring(data)
     except ET.ParseError as error:
         raise invalid_fault(f"The request is not well-formed XML: {error}") from None
-    header = envelope.find("s:Header", NS)
+    header = envelope.find(_HEADER)
     if header is None:
         raise invalid_fault("The request has no SOAP header.")
 
-    def text(path: str) -> str:
-        element = header.find(path, NS)
+    def text(tag: str) -> str:
+        element = header.find(tag)
         return (element.text or "").strip() if element is not None else ""
 
-    selectors = {
-        selector.attrib.get("Name", ""): (selector.text or "").strip()
-        for selector in header.findall("wsman:SelectorSet/wsman:Selector", NS)
-    }
-    options = {
-        option.attrib.get("Name", ""): (option.text or "").strip()
-        for option in header.findall("wsman:OptionSet/wsman:Option", NS)
-    }
-    body = envelope.find("s:Body", NS)
-    size_text = text("wsman:MaxEnvelopeSize")
+    def named(set_tag: str, tag: str) -> dict[str, str]:
+        return {
+            element.attrib.get("Name", ""): (element.text or "").strip()
+            for group in header.findall(set_tag)
+            for element in group.findall(tag)
+        }
+
+    body = envelope.find(_BODY)
+    size_text = text(_MAX_ENVELOPE_SIZE)
+    timeout_text = text(_OPERATION_TIMEOUT)
     return Request(
-        action=text("wsa:Action"),
-        resource_uri=text("wsman:ResourceURI"),
-        message_id=text("wsa:MessageID"),
-        operation_timeout=parse_duration(text("wsman:OperationTimeout"), 60.0),
-        operation_timeout_text=text("wsman:OperationTimeout"),
+        action=text(_ACTION),
+        resource_uri=text(_RESOURCE_URI),
+        message_id=text(_MESSAGE_ID),
+        operation_timeout=parse_duration(timeout_text, 60.0),
+        operation_timeout_text=timeout_text,
         max_envelope_size=int(size_text) if size_text.isdigit() else 153600,
-        selectors=selectors,
-        options=options,
+        selectors=named(_SELECTOR_SET, _SELECTOR),
+        options=named(_OPTION_SET, _OPTION),
         body=body[0] if body is not None and len(body) else None,
     )
 
