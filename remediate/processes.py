@@ -131,8 +131,11 @@ class ProcessRun:
     def _start_workers(self) -> None:
         # forkserver: one fresh interpreter (no thread of this run in it) imports the worker's modules once, and
         # each worker process is forked from it, single-threaded; spawn would pay the imports once per process.
+        # remediate.cli too: each process started imports the program's main module again (multiprocessing's
+        # spawn preparation), the `remediate` script, which imports the CLI; preloaded, that costs nothing.
+        # (Preloading "__main__" itself does not work: Python 3.11's fork server never gets the main path.)
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["remediate.process_worker"])
+        context.set_forkserver_preload(["remediate.process_worker", "remediate.cli"])
         scripts = {step.script_sha256: step.script for plan in self.host_plans for step in plan.steps}
         forks = max(1, self.options.forks)
         for number in range(self.processes):
@@ -183,13 +186,11 @@ class ProcessRun:
                 return
             alive = [worker for worker in self.workers if worker.alive]
             ready = wait([worker.conn for worker in alive] + [worker.process.sentinel for worker in alive], 0.1)
-            answers: list[tuple[_Worker, tuple[str, dict[str, Any]]]] = []
-            for worker in alive:
-                if worker.conn in ready:
-                    answers.extend((worker, answer) for answer in self._read(worker))
+            answers = [(worker, self._read(worker)) for worker in alive if worker.conn in ready]
             collector.sync()  # write-ahead: every step_started read is on disk before any answer goes back
-            for worker, (rid, body) in answers:
-                self._post(worker, {"kind": "answer", "rid": rid, "body": body})
+            for worker, given in answers:
+                if given:  # one message per worker for what it asked since the last look
+                    self._post(worker, {"kind": "answers", "answers": given})
             for worker in alive:
                 if worker.alive and worker.process.sentinel in ready and not worker.process.is_alive():
                     self._lost(worker)
