@@ -22,13 +22,16 @@ to disk.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import select
+import selectors
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -81,6 +84,15 @@ class _Worker:
     alive: bool = True
     hosts: set[int] = field(default_factory=set)  # indexes of the hosts sent to it and not done
 
+    def __post_init__(self) -> None:
+        self._readable = select.poll()
+        self._readable.register(self.conn.fileno(), select.POLLIN)
+
+    def has_more(self) -> bool:
+        """A message (or the end of the pipe) is there to read at once (Connection.poll builds a selector each
+        time: this is called once per message)."""
+        return bool(self._readable.poll(0))
+
 
 class ProcessRun:
     """One run over worker processes."""
@@ -109,6 +121,7 @@ class ProcessRun:
                                    observer=observer or NoObserver())
         self.pending: deque[int] = deque(range(len(host_plans)))
         self.workers: list[_Worker] = []
+        self._ready = selectors.DefaultSelector()  # every worker's pipe and sentinel, registered once
         self._told = ""
 
     def run(self, code: str, arguments: Sequence[str] = (), plan_sha256: str | None = None,
@@ -146,7 +159,10 @@ class ProcessRun:
                                       name=f"remediate-{name.replace(' ', '-')}", daemon=True)
             process.start()
             theirs.close()
-            self.workers.append(_Worker(name, process, mine, threads))
+            worker = _Worker(name, process, mine, threads)
+            self.workers.append(worker)
+            self._ready.register(mine, selectors.EVENT_READ, worker)
+            self._ready.register(process.sentinel, selectors.EVENT_READ, worker)
 
     def _end_workers(self) -> None:
         abandoned = self.collector.stop.abandoned.is_set()
@@ -164,6 +180,7 @@ class ProcessRun:
                 worker.process.kill()
                 worker.process.join(5)
             worker.conn.close()
+        self._ready.close()
 
     def _post(self, worker: _Worker, message: dict[str, Any]) -> None:
         try:
@@ -184,15 +201,15 @@ class ProcessRun:
             self._send_more()
             if collector.finished:
                 return
-            alive = [worker for worker in self.workers if worker.alive]
-            ready = wait([worker.conn for worker in alive] + [worker.process.sentinel for worker in alive], 0.1)
-            answers = [(worker, self._read(worker)) for worker in alive if worker.conn in ready]
+            ready = [key for key, _events in self._ready.select(0.1)]
+            answers = [(key.data, self._read(key.data)) for key in ready if key.fileobj is key.data.conn]
             collector.sync()  # write-ahead: every step_started read is on disk before any answer goes back
             for worker, given in answers:
                 if given:  # one message per worker for what it asked since the last look
                     self._post(worker, {"kind": "answers", "answers": given})
-            for worker in alive:
-                if worker.alive and worker.process.sentinel in ready and not worker.process.is_alive():
+            for key in ready:
+                worker = key.data
+                if key.fileobj is not worker.conn and worker.alive and not worker.process.is_alive():
                     self._lost(worker)
             if time.monotonic() - last_watch >= 1.0:
                 last_watch = time.monotonic()
@@ -202,11 +219,12 @@ class ProcessRun:
         answers = []
         for _ in range(READ_AT_ONCE):
             try:
-                if not worker.conn.poll():
+                if not worker.has_more():
                     break
                 message = worker.conn.recv()
             except (EOFError, OSError):
-                break  # the process is ending: its sentinel says so
+                self._unwatch(worker.conn)  # the process is ending: its sentinel says so
+                break
             answer = self.collector.handle(message)
             if answer is not None:
                 answers.append(answer)
@@ -252,6 +270,8 @@ class ProcessRun:
         if not worker.alive:
             return
         worker.alive = False
+        self._unwatch(worker.conn)
+        self._unwatch(worker.process.sentinel)
         for index in sorted(worker.hosts):
             host = self.collector.hosts[index]
             if host.state == "started":
@@ -260,6 +280,10 @@ class ProcessRun:
                 self.collector.unsend(host)
                 self.pending.appendleft(index)
         worker.hosts.clear()
+
+    def _unwatch(self, what: Connection | int) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._ready.unregister(what)
 
     def _watch_deadlines(self) -> None:
         """Each host's engine keeps --host-timeout; a host far past it has a worker that no longer works."""
