@@ -11,6 +11,7 @@ parent goes away, so does this process.
 from __future__ import annotations
 
 import os
+import pickle
 import queue
 import signal
 import threading
@@ -25,7 +26,18 @@ from remediate.dispatch.remote_engine import OVER, RunOver, run_engine
 from remediate.errors import RemediateError
 from remediate.inventory import Host
 from remediate.pool import Background
+from remediate.secret import Redactor
 from remediate.transport import Session
+
+
+def pickled(message: dict[str, Any]) -> bytes:
+    """A message for the pipe (Connection.recv reads it). Plain pickle: the messages are plain data, and
+    Connection.send's pickler costs more per message. A value that refuses to be pickled (a Secret, a ProductKey
+    in an event) goes as the text the writer's redactor would write for it."""
+    try:
+        return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    except TypeError:
+        return pickle.dumps(Redactor().value(message), pickle.HIGHEST_PROTOCOL)
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,7 @@ class Worker:
 
     def post(self, message: dict[str, Any]) -> None:
         with self._send_lock:
-            self.conn.send(message)
+            self.conn.send_bytes(pickled(message))
 
     def expect(self, rid: str) -> _Answer:
         """Where the answer to question `rid` will come (ask it after this)."""

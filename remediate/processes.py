@@ -43,7 +43,7 @@ from remediate.engine import EngineOptions, KeyWatcher, NoObserver, Observer
 from remediate.interrupt import on_ctrl_c
 from remediate.plan import HostPlan
 from remediate.playbook import Playbook
-from remediate.process_worker import Setup, serve
+from remediate.process_worker import Setup, pickled, serve
 from remediate.reasons import Reason
 from remediate.results import HostReport, RunReport
 from remediate.transport import ConnectionOptions, Credentials
@@ -184,7 +184,7 @@ class ProcessRun:
 
     def _post(self, worker: _Worker, message: dict[str, Any]) -> None:
         try:
-            worker.conn.send(message)
+            worker.conn.send_bytes(pickled(message))
         except OSError:
             self._lost(worker)
 
