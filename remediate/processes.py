@@ -48,9 +48,11 @@ from remediate.reasons import Reason
 from remediate.results import HostReport, RunReport
 from remediate.transport import ConnectionOptions, Credentials
 
-# Starting the worker processes costs about a second of CPU each (Python, pypsrp, the playbooks, the first
-# connections), and a host costs some 10 ms more of CPU over processes (its messages, its engine's threads) than
-# in one: with cores to spare a second process pays for itself from about 100 hosts; twice that leaves a margin.
+# Starting the worker processes costs about 0.7 s of CPU (the fork server's imports, once, then a fork each), and
+# a host some 5 ms more of CPU over processes than in one (its events read off a pipe by the writer, its own
+# engine in its worker): with cores to spare a second process pays for itself from about 100 hosts; twice that
+# leaves a margin. Where the cores are busy already (the README's figures: a sandbox on the same two cores), it
+# does not pay at all: --processes 1.
 HOSTS_PER_PROCESS = 200
 LATE_S = 30.0  # a host still without an outcome this long after its --host-timeout: its worker is hung (lost)
 READ_AT_ONCE = 500  # messages read from one worker before the others are looked at
