@@ -70,8 +70,6 @@ from remediate.playbook import PlaybookLibrary
 from remediate.processes import ProcessRun
 from remediate.render import Renderer, build_plan
 from remediate.results import ResultFormatError, StepResult
-from remediate.sandbox.powershell.parser import parse_script
-from remediate.sandbox.scenario import SCENARIOS_DIR
 from remediate.secret import Secret
 from remediate.transport import ConnectionOptions, Credentials, Session, reveal
 from remediate.values import RunValues
@@ -94,6 +92,10 @@ INVOCATION_TRIPS = 2
 
 def latency_scenario(scenario: str, hosts: int, latency_ms: int, directory: Path) -> Path:
     """A copy of the scenario with `hosts` hosts and latency_ms added to every request of every group."""
+    # The sandbox's modules are imported where used: each worker process of a --processes run imports this
+    # script again as it starts (multiprocessing), as `remediate run`'s import the CLI, and needs none of them.
+    from remediate.sandbox.scenario import SCENARIOS_DIR
+
     source = Path(scenario) if Path(scenario).is_file() else SCENARIOS_DIR / f"{scenario}.yaml"
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
     data["hosts"] = hosts
@@ -335,6 +337,8 @@ def powershell_literal(value: Any) -> str:
 
 def inline_parameters(script: str, parameters: Mapping[str, Any]) -> str:
     """The script with each parameter's value written into its param(...) declaration as the default."""
+    from remediate.sandbox.powershell.parser import parse_script  # see latency_scenario
+
     if not parameters:
         return script
     lines = script.split("\n")

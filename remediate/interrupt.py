@@ -25,6 +25,15 @@ class TwoPressStop:
     def __init__(self) -> None:
         self.finishing = threading.Event()
         self.abandoned = threading.Event()
+        self._woken: list[Callable[[], object]] = []
+
+    def wake_on_press(self, wake: Callable[[], object]) -> None:
+        """Call wake() at each press from now on (it must be safe in a signal handler), so that a thread which
+        waits for other reasons too notices the press at once."""
+        self._woken.append(wake)
+
+    def stop_waking(self, wake: Callable[[], object]) -> None:
+        self._woken.remove(wake)
 
     def press(self) -> bool:
         """One Ctrl-C; True when it abandons what is in flight. Safe to call from a signal handler."""
@@ -36,10 +45,16 @@ class TwoPressStop:
 
     def finish(self) -> None:
         self.finishing.set()
+        self._wake()
 
     def abandon(self) -> None:
         self.finishing.set()
         self.abandoned.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        for wake in tuple(self._woken):
+            wake()
 
     @property
     def stopped(self) -> bool:

@@ -28,7 +28,8 @@ from remediate.interrupt import TwoPressStop
 T = TypeVar("T")
 R = TypeVar("R")
 
-POLL_S = 0.05  # how often the waiting thread looks at the stop and the deadlines
+POLL_S = 0.05  # how often Background.wait looks at the stop
+LOOK_S = 1.0  # the longest HostPool's waiting thread sleeps without being woken (see HostPool.run)
 
 
 @dataclass
@@ -91,17 +92,25 @@ class HostPool(Generic[T, R]):
         self._given_up: set[int] = set()
         self._error: BaseException | None = None
         self._run: PoolRun[R] = PoolRun()
+        # Something the waiting thread looks at changed (a SimpleQueue: put() is safe in a signal handler).
+        self._changed: queue.SimpleQueue[None] = queue.SimpleQueue()
 
     def in_flight(self) -> list[int]:
         with self.lock:
             return sorted(self._started)
 
     def run(self) -> PoolRun[R]:
-        for _ in range(self.forks):
-            self._start_worker()
-        while not self.stop.abandoned.is_set() and self._busy():
-            self.stop.abandoned.wait(POLL_S)
-            self._check_deadlines()
+        # The waiting thread sleeps until an item is done, a worker ends, the stop is pressed or a deadline is
+        # due, not on a fixed tick: a worker process running one engine per host has many pools waiting at once.
+        self.stop.wake_on_press(self._wake)
+        try:
+            for _ in range(self.forks):
+                self._start_worker()
+            while not self.stop.abandoned.is_set() and self._busy():
+                self._sleep()
+                self._check_deadlines()
+        finally:
+            self.stop.stop_waking(self._wake)
         with self.lock:
             if self.stop.abandoned.is_set():
                 self._abandon()
@@ -118,12 +127,41 @@ class HostPool(Generic[T, R]):
             del self._started[index]
             self._given_up.add(index)
             self._start_worker()
+            self._wake()
             return True
 
     def _start_worker(self) -> None:
-        worker = threading.Thread(target=self._worker, name=f"{self.name}-{len(self._workers)}", daemon=True)
+        worker = threading.Thread(target=self._work_then_wake, name=f"{self.name}-{len(self._workers)}",
+                                  daemon=True)
         self._workers.append(worker)
         worker.start()
+
+    def _wake(self) -> None:
+        self._changed.put(None)
+
+    def _sleep(self) -> None:
+        """Until woken (each wake since the last sleep counts once) or the next deadline is due."""
+        try:
+            self._changed.get(timeout=self._until_next_deadline())
+            while True:
+                self._changed.get_nowait()
+        except queue.Empty:
+            pass
+
+    def _until_next_deadline(self) -> float:
+        if self.deadline_s is None or self.on_deadline is None:
+            return LOOK_S
+        now = time.monotonic()
+        with self.lock:
+            due = [began + self.deadline_s - now for index, began in self._started.items()
+                   if index not in self._expired]
+        return max(0.0, min([LOOK_S, *due]))
+
+    def _work_then_wake(self) -> None:
+        try:
+            self._worker()
+        finally:
+            self._wake()
 
     def _busy(self) -> bool:
         """Items in flight, or items left that a worker will still take."""
@@ -163,6 +201,7 @@ class HostPool(Generic[T, R]):
                         self.finish(index, result)
                     self._run.done[index] = result
                     del self._started[index]
+                self._wake()
             except BaseException as error:  # re-raised by the waiting thread
                 with self.lock:
                     self._error = self._error or error

@@ -11,10 +11,12 @@ parent goes away, so does this process.
 from __future__ import annotations
 
 import os
+import pickle
 import queue
 import signal
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -24,9 +26,18 @@ from remediate.dispatch.remote_engine import OVER, RunOver, run_engine
 from remediate.errors import RemediateError
 from remediate.inventory import Host
 from remediate.pool import Background
+from remediate.secret import Redactor
 from remediate.transport import Session
 
-CONTROL_EVERY_S = 0.1  # how often a host's engine looks at the control word (a Ctrl-C reaches it this soon)
+
+def pickled(message: dict[str, Any]) -> bytes:
+    """A message for the pipe (Connection.recv reads it). Plain pickle: the messages are plain data, and
+    Connection.send's pickler costs more per message. A value that refuses to be pickled (a Secret, a ProductKey
+    in an event) goes as the text the writer's redactor would write for it."""
+    try:
+        return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    except TypeError:
+        return pickle.dumps(Redactor().value(message), pickle.HIGHEST_PROTOCOL)
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,7 @@ class Worker:
         self._send_lock = threading.Lock()
         self._lock = threading.Lock()
         self._waiting: dict[str, _Answer] = {}
+        self._following: dict[str, Callable[[], None]] = {}  # channel -> its engine's request_stop
         self._tasks: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         # Sessions close here while the thread takes its next host; waited for before the process ends.
         self.closing = Background(workers=setup.threads, name="remediate-close")
@@ -72,16 +84,10 @@ class Worker:
             kind = message["kind"]
             if kind == "task":
                 self._tasks.put(message["task"])
-            elif kind == "answer":
-                with self._lock:
-                    waiting = self._waiting.pop(message["rid"], None)
-                if waiting is not None:
-                    waiting.body = message["body"]
-                    waiting.ready.set()
+            elif kind == "answers":
+                self._answered(message["answers"])
             elif kind == "control":
-                self.control = message["word"]
-                if self.control in OVER:
-                    self._release()
+                self._told(message["word"])
             elif kind == "close":
                 break
         for _thread in threads:
@@ -92,7 +98,7 @@ class Worker:
 
     def post(self, message: dict[str, Any]) -> None:
         with self._send_lock:
-            self.conn.send(message)
+            self.conn.send_bytes(pickled(message))
 
     def expect(self, rid: str) -> _Answer:
         """Where the answer to question `rid` will come (ask it after this)."""
@@ -108,6 +114,34 @@ class Worker:
         if waiting.body is None:
             raise RunOver(f"the run is {self.control}: no answer will come")
         return waiting.body
+
+    def _answered(self, answers: list[tuple[str, dict[str, Any]]]) -> None:
+        with self._lock:
+            found = [(self._waiting.pop(rid, None), body) for rid, body in answers]
+        for waiting, body in found:
+            if waiting is not None:
+                waiting.body = body
+                waiting.ready.set()
+
+    def _told(self, word: str) -> None:
+        with self._lock:
+            self.control = word
+            stops = list(self._following.values())
+        for stop in stops:
+            stop()  # start no new step; the step in flight finishes and is recorded
+        if word in OVER:
+            self._release()
+
+    def follow(self, channel: str, stop: Callable[[], None]) -> None:
+        with self._lock:
+            self._following[channel] = stop
+            told = self.control
+        if told:
+            stop()
+
+    def unfollow(self, channel: str) -> None:
+        with self._lock:
+            self._following.pop(channel, None)
 
     def _release(self) -> None:
         """The run is over: every question waiting for an answer gets none."""
@@ -134,7 +168,8 @@ class Worker:
             def connect(host: Host) -> Session:
                 return Session(host, task.connection, task.credentials)
 
-            run_engine(link, task, connect, self.setup.playbooks, CONTROL_EVERY_S, self.closing)
+            # This process's parent redacts what it writes and shows, and has every secret of the run.
+            run_engine(link, task, connect, self.setup.playbooks, None, self.closing, redact=False)
         except RunOver:
             return
 
@@ -159,7 +194,7 @@ class PipeLink:
 
     def ask(self, kind: str, **body: Any) -> dict[str, Any]:
         with self._lock:
-            message = self._message(kind, {**body, "rid": uuid.uuid4().hex})
+            message = self._message(kind, {**body, "rid": f"{self.channel}-{self._n + 1}"})
             waiting = self.worker.expect(message["rid"])
             self.worker.post(message)
         return self.worker.wait(waiting)
@@ -167,8 +202,12 @@ class PipeLink:
     def heartbeat(self) -> str:
         return self.worker.control
 
+    def follow(self, stop: Callable[[], None]) -> bool:
+        self.worker.follow(self.channel, stop)
+        return True
+
     def gone(self) -> None:
-        pass
+        self.worker.unfollow(self.channel)
 
 
 def serve(conn: Connection, setup: Setup) -> None:

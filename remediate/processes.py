@@ -22,13 +22,16 @@ to disk.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import select
+import selectors
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -40,14 +43,16 @@ from remediate.engine import EngineOptions, KeyWatcher, NoObserver, Observer
 from remediate.interrupt import on_ctrl_c
 from remediate.plan import HostPlan
 from remediate.playbook import Playbook
-from remediate.process_worker import Setup, serve
+from remediate.process_worker import Setup, pickled, serve
 from remediate.reasons import Reason
 from remediate.results import HostReport, RunReport
 from remediate.transport import ConnectionOptions, Credentials
 
-# Starting the worker processes costs about a second of CPU each (Python, pypsrp, the playbooks, the first
-# connections), and a host costs some 10 ms more of CPU over processes (its messages, its engine's threads) than
-# in one: with cores to spare a second process pays for itself from about 100 hosts; twice that leaves a margin.
+# Starting the worker processes costs about 0.7 s of CPU (the fork server's imports, once, then a fork each), and
+# a host some 5 ms more of CPU over processes than in one (its events read off a pipe by the writer, its own
+# engine in its worker): with cores to spare a second process pays for itself from about 100 hosts; twice that
+# leaves a margin. Where the cores are busy already (the README's figures: a sandbox on the same two cores), it
+# does not pay at all: --processes 1.
 HOSTS_PER_PROCESS = 200
 LATE_S = 30.0  # a host still without an outcome this long after its --host-timeout: its worker is hung (lost)
 READ_AT_ONCE = 500  # messages read from one worker before the others are looked at
@@ -81,6 +86,15 @@ class _Worker:
     alive: bool = True
     hosts: set[int] = field(default_factory=set)  # indexes of the hosts sent to it and not done
 
+    def __post_init__(self) -> None:
+        self._readable = select.poll()
+        self._readable.register(self.conn.fileno(), select.POLLIN)
+
+    def has_more(self) -> bool:
+        """A message (or the end of the pipe) is there to read at once (Connection.poll builds a selector each
+        time: this is called once per message)."""
+        return bool(self._readable.poll(0))
+
 
 class ProcessRun:
     """One run over worker processes."""
@@ -109,6 +123,7 @@ class ProcessRun:
                                    observer=observer or NoObserver())
         self.pending: deque[int] = deque(range(len(host_plans)))
         self.workers: list[_Worker] = []
+        self._ready = selectors.DefaultSelector()  # every worker's pipe and sentinel, registered once
         self._told = ""
 
     def run(self, code: str, arguments: Sequence[str] = (), plan_sha256: str | None = None,
@@ -131,8 +146,11 @@ class ProcessRun:
     def _start_workers(self) -> None:
         # forkserver: one fresh interpreter (no thread of this run in it) imports the worker's modules once, and
         # each worker process is forked from it, single-threaded; spawn would pay the imports once per process.
+        # remediate.cli too: each process started imports the program's main module again (multiprocessing's
+        # spawn preparation), the `remediate` script, which imports the CLI; preloaded, that costs nothing.
+        # (Preloading "__main__" itself does not work: Python 3.11's fork server never gets the main path.)
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["remediate.process_worker"])
+        context.set_forkserver_preload(["remediate.process_worker", "remediate.cli"])
         scripts = {step.script_sha256: step.script for plan in self.host_plans for step in plan.steps}
         forks = max(1, self.options.forks)
         for number in range(self.processes):
@@ -143,7 +161,10 @@ class ProcessRun:
                                       name=f"remediate-{name.replace(' ', '-')}", daemon=True)
             process.start()
             theirs.close()
-            self.workers.append(_Worker(name, process, mine, threads))
+            worker = _Worker(name, process, mine, threads)
+            self.workers.append(worker)
+            self._ready.register(mine, selectors.EVENT_READ, worker)
+            self._ready.register(process.sentinel, selectors.EVENT_READ, worker)
 
     def _end_workers(self) -> None:
         abandoned = self.collector.stop.abandoned.is_set()
@@ -161,10 +182,11 @@ class ProcessRun:
                 worker.process.kill()
                 worker.process.join(5)
             worker.conn.close()
+        self._ready.close()
 
     def _post(self, worker: _Worker, message: dict[str, Any]) -> None:
         try:
-            worker.conn.send(message)
+            worker.conn.send_bytes(pickled(message))
         except OSError:
             self._lost(worker)
 
@@ -181,17 +203,15 @@ class ProcessRun:
             self._send_more()
             if collector.finished:
                 return
-            alive = [worker for worker in self.workers if worker.alive]
-            ready = wait([worker.conn for worker in alive] + [worker.process.sentinel for worker in alive], 0.1)
-            answers: list[tuple[_Worker, tuple[str, dict[str, Any]]]] = []
-            for worker in alive:
-                if worker.conn in ready:
-                    answers.extend((worker, answer) for answer in self._read(worker))
+            ready = [key for key, _events in self._ready.select(0.1)]
+            answers = [(key.data, self._read(key.data)) for key in ready if key.fileobj is key.data.conn]
             collector.sync()  # write-ahead: every step_started read is on disk before any answer goes back
-            for worker, (rid, body) in answers:
-                self._post(worker, {"kind": "answer", "rid": rid, "body": body})
-            for worker in alive:
-                if worker.alive and worker.process.sentinel in ready and not worker.process.is_alive():
+            for worker, given in answers:
+                if given:  # one message per worker for what it asked since the last look
+                    self._post(worker, {"kind": "answers", "answers": given})
+            for key in ready:
+                worker = key.data
+                if key.fileobj is not worker.conn and worker.alive and not worker.process.is_alive():
                     self._lost(worker)
             if time.monotonic() - last_watch >= 1.0:
                 last_watch = time.monotonic()
@@ -201,11 +221,12 @@ class ProcessRun:
         answers = []
         for _ in range(READ_AT_ONCE):
             try:
-                if not worker.conn.poll():
+                if not worker.has_more():
                     break
                 message = worker.conn.recv()
             except (EOFError, OSError):
-                break  # the process is ending: its sentinel says so
+                self._unwatch(worker.conn)  # the process is ending: its sentinel says so
+                break
             answer = self.collector.handle(message)
             if answer is not None:
                 answers.append(answer)
@@ -251,6 +272,8 @@ class ProcessRun:
         if not worker.alive:
             return
         worker.alive = False
+        self._unwatch(worker.conn)
+        self._unwatch(worker.process.sentinel)
         for index in sorted(worker.hosts):
             host = self.collector.hosts[index]
             if host.state == "started":
@@ -259,6 +282,10 @@ class ProcessRun:
                 self.collector.unsend(host)
                 self.pending.appendleft(index)
         worker.hosts.clear()
+
+    def _unwatch(self, what: Connection | int) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._ready.unregister(what)
 
     def _watch_deadlines(self) -> None:
         """Each host's engine keeps --host-timeout; a host far past it has a worker that no longer works."""

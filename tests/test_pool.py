@@ -8,7 +8,7 @@ import time
 import pytest
 
 from remediate.interrupt import TwoPressStop
-from remediate.pool import Background, HostPool
+from remediate.pool import LOOK_S, Background, HostPool
 
 
 def test_never_more_than_forks_items_at_once_and_every_item_done_once() -> None:
@@ -134,6 +134,37 @@ def test_an_item_given_up_at_its_deadline_frees_its_worker_for_the_rest() -> Non
     assert time.monotonic() - began < 2
     release.set()
     assert ran.done == {1: 1.0, 2: 2.0, 3: 3.0}
+
+
+def test_the_waiting_thread_sleeps_until_a_deadline_or_a_press_not_a_fixed_tick() -> None:
+    # It wakes for what it waits for: a deadline when it is due, a press when it comes, each well before the
+    # longest it ever sleeps without a reason (LOOK_S), with no worker finishing meanwhile to wake it.
+    assert LOOK_S >= 1.0
+    stop = TwoPressStop()
+    release = threading.Event()
+    began = time.monotonic()
+    late: list[float] = []
+
+    def work(index: int, item: int) -> int:
+        release.wait(10)  # a host that does not answer
+        return item
+
+    def press_after_the_deadline() -> None:
+        while not late:
+            time.sleep(0.01)
+        time.sleep(0.1)  # the waiting thread is asleep again, with no deadline left to wake it
+        stop.press()
+        stop.press()
+
+    threading.Thread(target=press_after_the_deadline, daemon=True).start()
+    try:
+        ran = HostPool([0, 1], work, forks=2, stop=stop, name="t", deadline_s=0.2,
+                       on_deadline=lambda index: late.append(time.monotonic() - began)).run()
+        took = time.monotonic() - began
+    finally:
+        release.set()
+    assert len(late) == 2 and min(late) >= 0.2 and max(late) < 0.8  # each item's deadline, on time
+    assert took - max(late) < 0.8 and sorted(ran.given_up) == [0, 1]  # the press, at once
 
 
 def test_halt_stops_taking_without_a_press() -> None:

@@ -151,6 +151,10 @@ class HostChannel:
         _, control = through_outages(beat)
         return control.decode("utf-8") if control else ""
 
+    def follow(self, stop: Callable[[], None]) -> bool:
+        """The control word is read with each heartbeat (remote_engine.HostLink.follow)."""
+        return False
+
     def gone(self) -> None:
         """The host is done: its alive key goes (the controller already has its report)."""
         through_outages(lambda: self.client.delete(self.prefix + "alive:" + self.host))

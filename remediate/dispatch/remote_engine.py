@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,24 +61,30 @@ class HostLink(Protocol):
         """This host is still being worked on; the run's control word ("", "finish" or "abandon")."""
         ...
 
+    def follow(self, stop: Callable[[], None]) -> bool:
+        """Until gone(): call stop() as soon as the run's control word asks to start no new step. False when
+        this link cannot: then heartbeat() is called every heartbeat_s (see run_engine)."""
+        ...
+
     def gone(self) -> None:
         """The host is done (the writer has its report)."""
 
 
 class RemoteAudit:
-    """The engine's audit log on a worker: every event goes to the writer's log (redacted here first, so no
-    secret leaves the worker in an event); `step_started` returns only once the writer has written it."""
+    """The engine's audit log on a worker: every event goes to the writer's log (redacted here first, unless
+    the writer holds the run's secrets itself, so no secret leaves the worker in an event); `step_started`
+    returns only once the writer has written it."""
 
     path = Path("controller")  # the report's audit_path: the log is the writer's
 
-    def __init__(self, link: HostLink, redactor: Redactor) -> None:
+    def __init__(self, link: HostLink, redactor: Redactor | None) -> None:
         self.link = link
         self.redactor = redactor
 
     def record(self, event_type: str, **fields: Any) -> dict[str, Any]:
         if event_type in (RUN_STARTED, RUN_FINISHED):
             return {}  # the run is the writer's: it records its start and end
-        body = self.redactor.value(fields)
+        body = self.redactor.value(fields) if self.redactor is not None else fields
         if event_type != STEP_STARTED:
             self.link.send("event", type=event_type, fields=body)
             return {"type": event_type, **body}
@@ -153,28 +160,40 @@ class _ControlWatch(threading.Thread):
             self.done.wait(self.every_s)
 
 
-def run_engine(link: HostLink, task: HostTask, connect: Connect, playbooks: Playbooks, heartbeat_s: float,
-               closing: Background | None = None) -> None:
-    """Run one host whose start the writer granted, every event and the report sent over `link`. closing: where
-    its session is closed, off the host's critical path (the caller waits for it); None: before this returns."""
+def run_engine(link: HostLink, task: HostTask, connect: Connect, playbooks: Playbooks, heartbeat_s: float | None,
+               closing: Background | None = None, *, redact: bool = True) -> None:
+    """Run one host whose start the writer granted, every event and the report sent over `link`. heartbeat_s:
+    how often link.heartbeat() is called, for a link that cannot follow the control word itself (None: it can,
+    see HostLink.follow). closing: where its session is closed, off the host's critical path (the caller waits
+    for it); None: before this returns.
+    redact: mask the host's secrets in what is sent; False only when the writer is a process of this run that
+    has every secret already (it sent them) and redacts what it writes and shows, as a local run does."""
     host_plan = task.host_plan
-    secrets = [found for step in host_plan.steps for found in secrets_in(step.parameters)]
-    redactor = Redactor([*secrets, *credential_secrets(task.credentials)])
+    redactor = None
+    if redact:
+        secrets = [found for step in host_plan.steps for found in secrets_in(step.parameters)]
+        redactor = Redactor([*secrets, *credential_secrets(task.credentials)])
     # The run-wide limits are the writer's; this engine runs one host.
     options = dataclasses.replace(task.options, forks=1, max_fail_percent=None, max_auth_failures=None)
     engine = Engine(connect, RemoteAudit(link, redactor), options,
                     observer=RemoteObserver(link), on_interrupt=lambda interruption: None,
                     claimed_by=playbooks.find, keys=RemoteKeys(link) if task.key_watch else None, closing=closing)
-    watch = _ControlWatch(link, engine, heartbeat_s)
+    watch = None
+    if not link.follow(engine.request_stop):
+        assert heartbeat_s is not None, "a link that cannot follow the control word needs a heartbeat"
+        watch = _ControlWatch(link, engine, heartbeat_s)
     if link.heartbeat() in ("finish", *OVER):
         engine.request_stop()
-    watch.start()
+    if watch is not None:
+        watch.start()
     try:
         report = engine.run_hosts([host_plan], code=str(host_plan.playbook.code))
-        link.send("report", report=redactor.value(report_out(report.hosts[0])))
+        sent = report_out(report.hosts[0])
+        link.send("report", report=redactor.value(sent) if redactor is not None else sent)
     except AuditError as error:  # the writer gave the host up (lost, abandoned): it recorded the outcome
         log.warning("%s: %s", host_plan.label, error)
     finally:
-        watch.done.set()
-        watch.join()
+        if watch is not None:
+            watch.done.set()
+            watch.join()
         link.gone()
