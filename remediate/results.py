@@ -284,6 +284,10 @@ class Escalation:
         return {"code": self.code, "guidance": self.guidance, "count": len(self.hosts), "hosts": self.hosts}
 
 
+# Reasons of a `skipped` host that the run meant to run and could not (remediate/dispatch/collector.py).
+NOT_RUN = frozenset({"worker_lost_unchanged", "worker_refused"})
+
+
 @dataclass
 class RunReport:
     """All outcomes of a run and the exit decision."""
@@ -311,11 +315,18 @@ class RunReport:
             return ExitCategory.UNREACHABLE
         if outcomes and all(outcome is Outcome.UNREACHABLE for outcome in outcomes):
             return ExitCategory.UNREACHABLE
-        if Outcome.FAILED in outcomes or Outcome.UNREACHABLE in outcomes or self.stopped_early:
+        if Outcome.FAILED in outcomes or Outcome.UNREACHABLE in outcomes or self.stopped_early or self.not_run:
             return ExitCategory.FAILED
         if Outcome.ESCALATE in outcomes:
             return ExitCategory.ESCALATE
         return ExitCategory.OK
+
+    @property
+    def not_run(self) -> bool:
+        """A host was meant to run and did not, through no choice of its playbook (its worker process or site
+        was lost before a change, or refused it): it is not healthy or fixed, so the run cannot exit 0."""
+        return any(report.outcome is Outcome.SKIPPED and report.why is not None and report.why.id in NOT_RUN
+                   for report in self.hosts)
 
     def escalations(self) -> list[Escalation]:
         """Hosts that ended `escalate` with guidance, grouped by playbook code and guidance (one per reason)."""

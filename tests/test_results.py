@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from remediate.codes import ErrorCode
+from remediate.reasons import Reason
 from remediate.results import (
     ExitCategory,
     HostReport,
@@ -90,6 +91,19 @@ def run_of(*outcomes: Outcome, interrupted: bool = False) -> RunReport:
 )
 def test_the_exit_category_follows_the_design(outcomes: tuple[Outcome, ...], category: ExitCategory) -> None:
     assert run_of(*outcomes).exit_category is category
+
+
+def test_a_host_left_unrun_by_a_lost_worker_is_not_fixed_but_one_for_another_playbook_is_fine() -> None:
+    lost = HostReport(host="h1", code="0xC004F074", outcome=Outcome.SKIPPED,
+                      why=Reason("worker_lost_unchanged", site="processes"))
+    refused = HostReport(host="h2", code="0xC004F074", outcome=Outcome.SKIPPED,
+                         why=Reason("worker_refused", site="east", message="no such playbook"))
+    elsewhere = HostReport(host="h3", code="0xC004F074", outcome=Outcome.SKIPPED,
+                           why=Reason("other_playbook", found="0xC004C008", command="remediate run 0xC004C008"))
+    fixed = HostReport(host="h0", code="0xC004F074", outcome=Outcome.FIXED)
+    assert RunReport(code="0xC004F074", hosts=[fixed, lost]).exit_category is ExitCategory.FAILED
+    assert RunReport(code="0xC004F074", hosts=[fixed, refused]).exit_category is ExitCategory.FAILED
+    assert RunReport(code="0xC004F074", hosts=[fixed, elsewhere]).exit_category is ExitCategory.OK
 
 
 def test_an_interrupted_run_says_so_whatever_its_hosts() -> None:
