@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import pytest
 from test_sandbox_windows_support import cmdlet, cmdlet_error, gvlk_host, world_with_kms
 
 from remediate.sandbox.seam import PSObject
+from remediate.sandbox.windows import office, wql
 from remediate.sandbox.windows.commandset import WindowsCommands
 from remediate.sandbox.windows.durations import Durations
 
@@ -106,3 +108,28 @@ def test_a_filtered_query_skips_the_slow_full_enumeration() -> None:
     began = time.monotonic()
     assert channels(commands, "PartialProductKey IS NOT NULL") == ["VOLUME_KMSCLIENT"]
     assert time.monotonic() - began < 0.4
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        f"ApplicationID = '{WINDOWS}' AND PartialProductKey IS NOT NULL AND LicenseIsAddon = FALSE",
+        'ApplicationID LIKE "%-a989-479d-af46-f275c6370663" AND PartialProductKey IS NOT NULL',
+        "PartialProductKey IS NULL OR LicenseIsAddon = TRUE",
+    ],
+)
+def test_a_filter_on_a_licences_identity_returns_whole_instances(condition: str) -> None:
+    """Filtered or not, a licence is the same instance: every property, in the same order, the same text."""
+    world = world_with_kms(office=True)
+    world.frozen_at = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)  # TrustedTime the same in both queries
+    state = gvlk_host(world)
+    state.office.append(office.OfficeProduct())
+    commands = WindowsCommands(state, world)
+    everything: list[PSObject] = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingProduct")
+    where = wql.compile_filter(condition)
+    expected = [product for product in everything if where.test(lambda name, p=product: (p.has(name), p.get(name)))]
+    found: list[PSObject] = cmdlet(commands, "Get-CimInstance", ClassName="SoftwareLicensingProduct", Filter=condition)
+    assert expected
+    assert [(p.to_string, p.handle, list(p.properties.items())) for p in found] == [
+        (p.to_string, p.handle, list(p.properties.items())) for p in expected
+    ]

@@ -180,6 +180,31 @@ def _request_counters(served: KmsHost | None, unused: int) -> dict[str, int]:
     return {name: served.requests.get(name, 0) for name in KMS_REQUEST_COUNTERS}
 
 
+def _windows_probe(state: HostState, channel: str) -> dict[str, Any]:
+    """The properties of a Windows licence that queries filter on (which licence, whether it has a key), each
+    worked out alone; product_properties takes them from here, so both always agree."""
+    installed = channel == state.channel and state.key is not None
+    return {
+        "ApplicationID": WINDOWS_APPLICATION_ID,
+        "LicenseIsAddon": False,
+        "PartialProductKey": key_tail(state.key) if installed and state.key else None,
+    }
+
+
+def _office_probe(product: OfficeProduct) -> dict[str, Any]:
+    """_windows_probe's properties for an Office licence (office_properties takes them from here)."""
+    return {
+        "ApplicationID": OFFICE_APPLICATION_ID,
+        "LicenseIsAddon": False,
+        "PartialProductKey": product.partial_product_key,
+    }
+
+
+# The probes' properties, lowered as WQL matches names: a filter naming only these is tested on the probes, and only
+# the licences it selects are built in full (some 60 properties each).
+_PROBED = frozenset(("applicationid", "licenseisaddon", "partialproductkey"))
+
+
 def product_properties(state: HostState, world: World, channel: str) -> dict[str, Any]:
     """One SoftwareLicensingProduct: the properties of the class as Microsoft documents them (WMI-SLP: ID … TrustedTime)
     and those Windows 8 and later add, which slmgr.vbs reads (ProductKeyChannel, ValidationURL, the lookup domain,
@@ -200,7 +225,6 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         "ADActivationCsvlkSkuId": None,
         "ADActivationObjectDN": None,
         "ADActivationObjectName": None,
-        "ApplicationID": WINDOWS_APPLICATION_ID,
         "AutomaticVMActivationHostDigitalPid2": None,
         "AutomaticVMActivationHostMachineName": None,
         "AutomaticVMActivationLastActivationTime": WMI_NULL_DATE,
@@ -225,7 +249,6 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         "KeyManagementServiceProductKeyID": (state.kms_epid or "") if installed else "",
         "LicenseDependsOn": None,
         "LicenseFamily": state.edition.edition_id,
-        "LicenseIsAddon": False,
         "LicenseStatus": status,
         # ref §3: LicenseStatusReason is the HRESULT as uint32; 0xC004F014 on a licence without a key
         "LicenseStatusReason": (state.license_status_reason if installed else licensing.E_PKEY_NOT_INSTALLED)
@@ -235,7 +258,6 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         # ref §2 /dti, /dlv: slmgr prints this property as "Installation ID:" for every product with a key,
         # KMS clients included
         "OfflineInstallationId": installation_id(state.computer_name, state.key) if installed else None,
-        "PartialProductKey": key_tail(state.key) if installed and state.key else None,
         "ProcessorURL": None,
         "ProductKeyChannel": PRODUCT_KEY_CHANNEL[channel] if installed else None,
         "ProductKeyID": extended_pid(state, world, channel) if installed else None,
@@ -259,6 +281,7 @@ def product_properties(state: HostState, world: World, channel: str) -> dict[str
         "VLActivationType": 2 if installed and kms_client and state.license_status == 1 else 0,
         "VLActivationTypeEnabled": state.activation_type,
         "VLRenewalInterval": DEFAULT_RENEWAL_INTERVAL if kms_client else UINT32_UNUSED,
+        **_windows_probe(state, channel),
     }
     return _in_windows_order(props)
 
@@ -269,7 +292,7 @@ def office_properties(state: HostState, world: World, product: OfficeProduct) ->
     props = product_properties(state, world, GVLK)
     licensed = product.license_status == LICENSED
     props.update({
-        "ApplicationID": OFFICE_APPLICATION_ID,
+        **_office_probe(product),
         "Description": product.description,
         "DiscoveredKeyManagementServiceMachineIpAddress": "",
         "DiscoveredKeyManagementServiceMachineName": "",
@@ -283,7 +306,6 @@ def office_properties(state: HostState, world: World, product: OfficeProduct) ->
         "LicenseStatusReason": product.license_status_reason & 0xFFFFFFFF,
         "Name": product.name,
         "OfflineInstallationId": None,
-        "PartialProductKey": product.partial_product_key,
         "ProductKeyChannel": PRODUCT_KEY_CHANNEL[GVLK],
         "ProductKeyID": None,
         "RemainingSkuReArmCount": UINT32_UNUSED,
@@ -371,26 +393,37 @@ def _computer_system_properties(state: HostState) -> dict[str, Any]:
     }
 
 
+def _licences(state: HostState, world: World) -> list[tuple[dict[str, Any], Callable[[], PSObject]]]:
+    """Every SoftwareLicensingProduct, Windows' then Office's: its probe (lowered names) and what builds it."""
+
+    def windows(channel: str) -> Callable[[], PSObject]:
+        return lambda: PSObject(
+            _type_names("SoftwareLicensingProduct"),
+            product_properties(state, world, channel),
+            to_string=f'SoftwareLicensingProduct (ID = "{activation_id(state.edition.edition_id, channel)}")',
+            handle=("SoftwareLicensingProduct", channel),
+        )
+
+    def office_licence(product: OfficeProduct) -> Callable[[], PSObject]:
+        return lambda: PSObject(
+            _type_names("SoftwareLicensingProduct"),
+            office_properties(state, world, product),
+            to_string=f'SoftwareLicensingProduct (ID = "{product.id}")',
+            handle=("SoftwareLicensingProduct", f"office:{product.id}"),
+        )
+
+    def lowered(probe: dict[str, Any]) -> dict[str, Any]:
+        return {name.lower(): value for name, value in probe.items()}
+
+    return [(lowered(_windows_probe(state, channel)), windows(channel)) for channel in product_channels(state)] + [
+        (lowered(_office_probe(product)), office_licence(product)) for product in state.office
+    ]
+
+
 def instances(state: HostState, world: World, class_name: str) -> list[PSObject]:
     lowered = class_name.lower()
     if lowered == "softwarelicensingproduct":
-        return [
-            PSObject(
-                _type_names("SoftwareLicensingProduct"),
-                product_properties(state, world, channel),
-                to_string=f'SoftwareLicensingProduct (ID = "{activation_id(state.edition.edition_id, channel)}")',
-                handle=("SoftwareLicensingProduct", channel),
-            )
-            for channel in product_channels(state)
-        ] + [
-            PSObject(
-                _type_names("SoftwareLicensingProduct"),
-                office_properties(state, world, product),
-                to_string=f'SoftwareLicensingProduct (ID = "{product.id}")',
-                handle=("SoftwareLicensingProduct", f"office:{product.id}"),
-            )
-            for product in state.office
-        ]
+        return [build() for _, build in _licences(state, world)]
     if lowered == "softwarelicensingservice":
         return [
             PSObject(
@@ -456,6 +489,11 @@ def get_cim_instance(state: HostState, world: World, call: Invocation, ctx: Comm
         where = wql.compile_filter(str(condition)) if condition is not None else None
     except wql.WqlError:
         raise cim_error(state, WBEM_E_INVALID_QUERY, "GetCimInstance") from None
+    if where is not None and class_name.lower() == "softwarelicensingproduct" and all(
+        name.lower() in _PROBED for name in where.names
+    ):
+        # the same licences the test below selects, without building those it rejects
+        return [build() for probe, build in _licences(state, world) if where.test(_probe_lookup(probe))]
     try:
         found = list(instances(state, world, class_name))
     except KeyError:
@@ -467,6 +505,10 @@ def get_cim_instance(state: HostState, world: World, call: Invocation, ctx: Comm
     if found and any(not found[0].has(name) for name in where.names):
         raise cim_error(state, WBEM_E_INVALID_QUERY, "GetCimInstance")
     return [instance for instance in found if where.test(_properties_of(instance))]
+
+
+def _probe_lookup(probe: dict[str, Any]) -> wql.Lookup:
+    return lambda name: (True, probe[name.lower()])
 
 
 def _properties_of(instance: PSObject) -> wql.Lookup:
