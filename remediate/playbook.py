@@ -740,6 +740,13 @@ def _build(doc: _Document, digest: str) -> Playbook:
     )
 
 
+# The playbooks this process has checked and found sound, by file, content, template folders and YAML limits: a
+# library built again (each command of a long-lived process; the tests, which run the CLI in-process hundreds of
+# times) parses and checks again only a file it has not seen as it is now.
+_CHECKED: dict[tuple[object, ...], Playbook] = {}
+_CHECKED_AT_MOST = 512
+
+
 def check_playbook_file(
     path: Path, template_dirs: Sequence[Path] | None = None
 ) -> tuple[Playbook | None, list[Problem]]:
@@ -755,6 +762,13 @@ def check_playbook_file(
         message = _("the file goes past {PLAYBOOK_BYTES:,} bytes here (the limit for a playbook)").format(
             PLAYBOOK_BYTES=limits.PLAYBOOK_BYTES)
         return None, [Problem(path, line, "", message)]
+    digest = hashlib.sha256(raw).hexdigest()
+    dirs = None if template_dirs is None else tuple(str(folder) for folder in template_dirs)
+    key = (str(path), digest, dirs, limits.YAML_DEPTH, limits.YAML_VALUES)
+    known = _CHECKED.get(key)
+    if known is not None and (template_dirs is None or all(
+            any((folder / step.template).is_file() for folder in template_dirs) for step in known.steps)):
+        return known, []  # the same bytes, and every template still there
     doc, problems = _read_document(path, raw)
     if doc is None:
         return None, problems
@@ -774,7 +788,11 @@ def check_playbook_file(
     problems.extend(_rule_problems(doc, template_dirs))
     if problems:
         return None, sorted(problems, key=lambda p: (p.line or 0, p.field))
-    return _build(doc, hashlib.sha256(raw).hexdigest()), []
+    playbook = _build(doc, digest)
+    if len(_CHECKED) >= _CHECKED_AT_MOST:
+        _CHECKED.pop(next(iter(_CHECKED)), None)
+    _CHECKED[key] = playbook
+    return playbook, []
 
 
 def _read_limited(path: Path) -> bytes:

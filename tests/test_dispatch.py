@@ -143,12 +143,13 @@ def slow_fleet(tmp_path: Path) -> Fleet:
     return Fleet.start(build_hosts(scenario, None, 0), auth="ntlm", password=PASSWORD)
 
 
-def wait_for_event(log: Path, kind: str, timeout: float = 40) -> dict[str, Any]:
+def wait_for_event(log: Path, kind: str, timeout: float = 40,
+                   hosts: Callable[[str], bool] = lambda host: True) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if log.exists():
             for event in events(log):
-                if event["type"] == kind:
+                if event["type"] == kind and hosts(str(event.get("host"))):
                     return event
         time.sleep(0.1)
     raise AssertionError(f"no {kind} event in {log} within {timeout} s")
@@ -174,7 +175,10 @@ def test_a_worker_killed_mid_host_leaves_it_state_unknown_and_nothing_runs_twice
         dispatched = sites(fleet, {"east": 2, "west": 1}, concurrency=2, visibility_timeout=8)
         log = dispatched.log
         run = dispatched.run(CODE, "--forks", "4", "--output", "json", stdout=tmp_path / "report.json")
-        announced = wait_for_event(log, "step_started")
+        # A host of east: east keeps a worker after the kill (west's only worker gone, its hosts would wait forever)
+        east = {line.split()[0] for line in dispatched.hosts.read_text(encoding="utf-8").splitlines()
+                if line.endswith(" site=east")}
+        announced = wait_for_event(log, "step_started", hosts=east.__contains__)
         running = worker_running(redis_server, announced["host"], dispatched.workers)
         running.kill()  # SIGKILL mid-change: no goodbye, its hosts in flight, a task it had taken and not begun
         code = run.wait(90)

@@ -387,3 +387,23 @@ def test_a_bad_step_id_is_explained_in_words(tmp_path: Path) -> None:
         f"{path}:11: steps[Set_KMS].id: 'Set_KMS' is not valid: use lower-case letters and digits, words joined "
         "by - (for example set-kms)"
     )
+
+
+def test_a_library_built_again_sees_a_changed_playbook_and_a_removed_template(tmp_path: Path) -> None:
+    folder = tmp_path / "playbooks"
+    (folder / "templates").mkdir(parents=True)
+    code = ErrorCode.parse("0xC004F074")
+    shipped = resources.playbooks_dir() / "0xC004F074.yaml"
+    template = load_playbook(shipped).steps[0].template
+    shutil.copy(resources.templates_dir() / template, folder / "templates" / "own-copy.ps1.j2")
+    playbook = folder / "0xC004F074.yaml"
+    playbook.write_text(shipped.read_text("utf-8").replace(f"template: {template}", "template: own-copy.ps1.j2", 1),
+                        "utf-8")
+    first = PlaybookLibrary([folder]).get(code)
+    assert first.steps[0].template == "own-copy.ps1.j2" and PlaybookLibrary([folder]).get(code) == first
+    playbook.write_text(playbook.read_text("utf-8").replace("could be contacted", "could not be reached", 1), "utf-8")
+    changed = PlaybookLibrary([folder]).get(code)
+    assert changed.sha256 != first.sha256 and changed.source == first.source
+    (folder / "templates" / "own-copy.ps1.j2").unlink()
+    with pytest.raises(PlaybookError, match=r"template own-copy\.ps1\.j2 not found"):
+        PlaybookLibrary([folder])

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 
 from remediate.errors import UsageError
 from remediate.i18n import _
 from remediate.ledger.location import LedgerLocation
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Held while migrating a PostgreSQL ledger, so that two controllers opening a new ledger at once do not both
@@ -57,6 +58,8 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config  # Alembic only once a ledger is opened: a run without one starts sooner
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -64,6 +67,8 @@ def alembic_config() -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the ledger's tables to the newest schema (creating them in an empty database)."""
+    from alembic import command
+
     config = alembic_config()
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
