@@ -39,6 +39,7 @@ measurement.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import resource
@@ -69,7 +70,7 @@ from remediate.inventory import Host, load_hosts
 from remediate.playbook import PlaybookLibrary
 from remediate.processes import ProcessRun
 from remediate.render import Renderer, build_plan
-from remediate.results import ResultFormatError, StepResult
+from remediate.results import Outcome, ResultFormatError, StepResult
 from remediate.secret import Secret
 from remediate.transport import ConnectionOptions, Credentials, Session, reveal
 from remediate.values import RunValues
@@ -234,6 +235,7 @@ class EngineRun:
     trips: list[int]  # what each host took
     peak_rss_mb: float
     processes: int = 1
+    problems: list[str] = field(default_factory=list)  # "host: outcome: reason" of hosts not healthy or fixed
 
 
 def minimum_round_trips(log: Path, hosts: Sequence[str]) -> list[int]:
@@ -272,6 +274,7 @@ def engine_run(
 
     log_path = directory / f"audit-forks{forks}-processes{processes}.jsonl"
     workers_before = fork_server_cpu()
+    reset_peak_memory()
     with RoundTrips().counting() as trips, AuditLog(log_path) as log, timing(fleet) as taken:
         if processes > 1:
             run = ProcessRun(plan.hosts, processes, audit=log, options=options, connection=connection,
@@ -280,6 +283,7 @@ def engine_run(
         else:
             report = Engine(connect, log, options).run(plan)
     workers_cpu = fork_server_cpu() - workers_before  # the worker processes are joined (reaped) by now
+    peak_mb = peak_memory_mb()  # of the run, before this benchmark reads its audit log
     if not verify(log_path).ok:
         raise SystemExit("the audit log of the engine run does not verify")
     counts = {outcome: number for outcome, number in report.counts().items() if number}
@@ -291,9 +295,27 @@ def engine_run(
         measured,
         minimum_round_trips(log_path, [host.label for host in hosts]),
         [trips.by_host.get(f"{host.name}:{host.port}", 0) for host in hosts],
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_mb,
         processes,
+        [f"{host.host}: {host.outcome.value}: {host.reason}" for host in report.hosts
+         if host.outcome not in (Outcome.HEALTHY, Outcome.FIXED)],
     )
+
+
+def reset_peak_memory() -> None:
+    """Start this process's peak resident memory afresh (Linux: /proc/self/clear_refs, 5 resets VmHWM), so that
+    the next reading is the run's own, not an earlier run's or this benchmark's reading of a log."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory since reset_peak_memory (VmHWM), else since it started."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def fork_server_cpu() -> float:
@@ -501,6 +523,10 @@ class Report:
             f"cpu: controller {cpu_ms:.1f} ms per host{workers} (target <= {TARGET_CPU_MS:g} ms: {cpu_ok}), sandbox "
             f"{sandbox_ms} ms per host; peak memory {engine.peak_rss_mb:.0f} MB"
         )
+        for problem in engine.problems[:10]:
+            lines.append(f"not healthy or fixed: {problem}")
+        if len(engine.problems) > 10:
+            lines.append(f"... and {len(engine.problems) - 10} more (--work-dir keeps the audit log)")
         if self.layers is not None:
             lines.append("where the controller's CPU goes (CPU time of the calling thread, inclusive; --breakdown):")
             lines.extend(self.layers.lines(hosts))
@@ -548,6 +574,9 @@ def main() -> None:
     parser.add_argument("--code", default="0xC004F074")
     parser.add_argument("--engine-only", action="store_true", help="no baselines (a large fleet)")
     parser.add_argument("--smoke", action="store_true", help="a quick check: 10 hosts, 20 ms, --forks 5")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="keep the sandboxes' files and the runs' audit logs in this folder (default: a "
+                             "temporary one, removed at the end)")
     parser.add_argument("--breakdown", action="store_true",
                         help="also where the controller's CPU goes, layer by layer (--processes 1 runs only)")
     arguments = parser.parse_args()
@@ -556,7 +585,12 @@ def main() -> None:
     baselines = [] if arguments.engine_only else list(BASELINES)
     processes = [int(value) for value in str(arguments.processes).split(",")]
     print(f"machine: {os.cpu_count()} cores, load average {machine_load()} (1, 5, 15 min) at the start")
-    with tempfile.TemporaryDirectory(prefix="remediate-bench-") as folder:
+    with contextlib.ExitStack() as stack:
+        if arguments.work_dir is not None:
+            arguments.work_dir.mkdir(parents=True, exist_ok=True)
+            folder = str(arguments.work_dir)
+        else:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="remediate-bench-"))
         for forks in (int(value) for value in str(arguments.forks).split(",")):
             for report in measure(arguments.scenario, arguments.code, arguments.hosts, arguments.latency_ms, forks,
                                   baselines, Path(folder), processes, arguments.breakdown):

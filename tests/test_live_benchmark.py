@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from remediate import audit
+
 BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "fleet_run.py"
 sys.path.insert(0, str(BENCHMARK.parent))
 
@@ -23,9 +25,11 @@ def _number(label: str, text: str) -> float:
 
 
 @pytest.mark.slow
-def test_the_smoke_run_reports_wall_time_floor_baselines_and_their_ratios() -> None:
+def test_the_smoke_run_reports_wall_time_floor_baselines_and_their_ratios(tmp_path: Path) -> None:
+    work = tmp_path / "work"
     done = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--smoke", "--breakdown"], capture_output=True, text=True, timeout=300
+        [sys.executable, str(BENCHMARK), "--smoke", "--breakdown", "--work-dir", str(work)],
+        capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -54,6 +58,8 @@ def test_the_smoke_run_reports_wall_time_floor_baselines_and_their_ratios() -> N
     assert 0 < layers["of which urllib3 and http.client"][0] <= layers["HTTP: requests"][0]
     assert layers["HTTP: requests"][0] <= layers["WS-Man requests (all of them)"][0]
     assert layers["audit events written"][1] > 0
+    # --work-dir keeps the engine run's audit log, and it verifies
+    assert audit.verify(work / "audit-forks5-processes1.jsonl").ok
 
 
 def test_the_baseline_writes_values_into_the_param_block_and_changes_nothing_else() -> None:
