@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
 from psrpcore import CreatePipelineEvent, PSRPEvent, ServerRunspacePool, StreamType
 from psrpcore._payload import PSRPMessage, create_message
@@ -31,8 +32,6 @@ from psrpcore.types import (
 )
 from psrpcore.types._serializer import _serialize_string
 
-# what ElementTree escapes in an element's text, in its order (xml.etree.ElementTree._escape_cdata)
-_XML_TEXT_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
 _KEPT = 256  # distinct messages kept, read or written
 _READ_ONCE = frozenset(
     {PSRPMessageType.CreatePipeline, PSRPMessageType.SessionCapability, PSRPMessageType.InitRunspacePool}
@@ -128,10 +127,7 @@ class ServerPool(ServerRunspacePool):
     def prepare_string_output(self, text: str, pipeline_id: Any) -> None:
         """A string a pipeline outputs (most of what scripts return): the <S> element psrpcore would serialize,
         written without building and walking an element tree."""
-        escaped = _serialize_string(text)
-        for char, reference in _XML_TEXT_ESCAPES:
-            if char in escaped:
-                escaped = escaped.replace(char, reference)
+        escaped = escape(_serialize_string(text))  # & < > as ElementTree escapes an element's text
         data = b"<S>" + escaped.encode("utf-8", "xmlcharrefreplace") + b"</S>" if escaped else b"<S />"
         self._queue(PSRPMessageType.PipelineOutput, data, pipeline_id, StreamType.default)
 

@@ -10,7 +10,6 @@ http.server entirely.
 
 from __future__ import annotations
 
-import email.parser
 import http.client
 import io
 import re
@@ -42,9 +41,8 @@ def read_headers(rfile: io.BufferedIOBase) -> http.client.HTTPMessage:
     message = http.client.HTTPMessage()
     for line in lines[:-1]:
         field = _FIELD.fullmatch(line.decode("iso-8859-1"))
-        if field is None:
-            text = b"".join(lines).decode("iso-8859-1")
-            return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(text)
+        if field is None:  # anything unusual: the standard library's own reading of the same bytes
+            return http.client.parse_headers(io.BytesIO(b"".join(lines)))
         message.set_raw(field.group(1), field.group(2))
     message.set_payload("")  # what email's parser leaves after the empty line
     return message
